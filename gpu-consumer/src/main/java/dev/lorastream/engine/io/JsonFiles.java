@@ -1,0 +1,132 @@
+package dev.lorastream.engine.io;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+
+/**
+ * Reads the small JSON files that sit next to weights ({@code config.json}, {@code adapter_config.json},
+ * safetensors headers and shard indexes) and pulls typed values out of them with errors that name the file
+ * and the key.
+ *
+ * <p>A JSON {@code null} counts as absent, as it does for Hugging Face configs. Thread-safe and stateless.
+ */
+public final class JsonFiles {
+
+  /** Strict: duplicate keys and trailing garbage are errors, not silently resolved. */
+  static final ObjectMapper MAPPER =
+      JsonMapper.builder()
+          .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+          .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+          .build();
+
+  private JsonFiles() {}
+
+  /**
+   * Reads {@code file} as a JSON object.
+   *
+   * @param expectation what the file is and where it should be, used when it is missing
+   * @throws ModelFormatException when the file is missing, unreadable, not JSON or not an object
+   */
+  public static JsonNode readObject(Path file, String expectation) {
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(file);
+    } catch (NoSuchFileException e) {
+      throw new ModelFormatException(file + " not found: " + expectation, e);
+    } catch (IOException e) {
+      throw new ModelFormatException("cannot read " + file + ": " + e.getMessage(), e);
+    }
+    return parseObject(bytes, file.toString());
+  }
+
+  /** Parses {@code bytes} as a JSON object; {@code source} names it in errors. */
+  static JsonNode parseObject(byte[] bytes, String source) {
+    JsonNode root;
+    try {
+      root = MAPPER.readTree(bytes);
+    } catch (JsonProcessingException e) {
+      throw new ModelFormatException(
+          source + " is not valid JSON: " + e.getOriginalMessage() + " at " + location(e), e);
+    } catch (IOException e) {
+      throw new ModelFormatException("cannot parse " + source + ": " + e.getMessage(), e);
+    }
+    if (root == null || !root.isObject()) {
+      throw new ModelFormatException(
+          source + " must hold a JSON object but holds " + (root == null ? "nothing" : root.getNodeType()));
+    }
+    return root;
+  }
+
+  private static String location(JsonProcessingException e) {
+    var loc = e.getLocation();
+    return loc == null ? "unknown position" : "line " + loc.getLineNr() + " column " + loc.getColumnNr();
+  }
+
+  /** {@code obj[key]}, or {@code null} when absent or JSON null. */
+  public static JsonNode opt(JsonNode obj, String key) {
+    JsonNode v = obj.get(key);
+    return v == null || v.isNull() ? null : v;
+  }
+
+  /** A required integer (an integral JSON number that fits an int). */
+  public static int requireInt(JsonNode obj, String key, Path file) {
+    JsonNode v = opt(obj, key);
+    if (v == null) {
+      throw new ModelFormatException(file + ": required key '" + key + "' is missing");
+    }
+    return asInt(v, key, file);
+  }
+
+  public static int optInt(JsonNode obj, String key, int dflt, Path file) {
+    JsonNode v = opt(obj, key);
+    return v == null ? dflt : asInt(v, key, file);
+  }
+
+  public static int asInt(JsonNode v, String key, Path file) {
+    if (!v.isIntegralNumber() || !v.canConvertToInt()) {
+      throw new ModelFormatException(file + ": '" + key + "' must be an int but is " + v);
+    }
+    return v.intValue();
+  }
+
+  public static double optDouble(JsonNode obj, String key, double dflt, Path file) {
+    JsonNode v = opt(obj, key);
+    if (v == null) {
+      return dflt;
+    }
+    if (!v.isNumber()) {
+      throw new ModelFormatException(file + ": '" + key + "' must be a number but is " + v);
+    }
+    return v.doubleValue();
+  }
+
+  public static boolean optBool(JsonNode obj, String key, boolean dflt, Path file) {
+    JsonNode v = opt(obj, key);
+    if (v == null) {
+      return dflt;
+    }
+    if (!v.isBoolean()) {
+      throw new ModelFormatException(file + ": '" + key + "' must be true or false but is " + v);
+    }
+    return v.booleanValue();
+  }
+
+  public static String optString(JsonNode obj, String key, String dflt, Path file) {
+    JsonNode v = opt(obj, key);
+    if (v == null) {
+      return dflt;
+    }
+    if (!v.isTextual()) {
+      throw new ModelFormatException(file + ": '" + key + "' must be a string but is " + v);
+    }
+    return v.textValue();
+  }
+}

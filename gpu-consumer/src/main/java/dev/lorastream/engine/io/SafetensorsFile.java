@@ -1,0 +1,245 @@
+package dev.lorastream.engine.io;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.lorastream.engine.tensor.DType;
+import dev.lorastream.engine.tensor.HostTensor;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * One memory-mapped safetensors file: {@code [u64 LE headerLen][headerLen bytes JSON][data]}.
+ *
+ * <p>The whole file is mapped read-only into the caller's {@link Arena} (files over 2 GiB are fine); every
+ * {@link HostTensor} it hands out is a zero-copy slice of that mapping and is valid until the arena closes.
+ * The header is validated completely on {@link #open}: only F32, F16 and BF16 tensors are accepted, every
+ * tensor's byte range must match its shape and dtype, lie inside the file and not overlap another. Immutable
+ * and thread-safe once opened (as far as the arena allows access from the calling thread).
+ */
+public final class SafetensorsFile {
+
+  /** The reference implementation refuses headers above 100 MB; so do we. */
+  static final long MAX_HEADER_BYTES = 100_000_000L;
+
+  private static final String METADATA_KEY = "__metadata__";
+  private static final ValueLayout.OfLong U64_LE =
+      ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+  private final Path path;
+  private final Map<String, HostTensor> tensors; // name -> view into the mapping, in header order
+  private final Map<String, String> metadata;
+
+  private SafetensorsFile(Path path, Map<String, HostTensor> tensors, Map<String, String> metadata) {
+    this.path = path;
+    this.tensors = Collections.unmodifiableMap(tensors);
+    this.metadata = Collections.unmodifiableMap(metadata);
+  }
+
+  /**
+   * Maps {@code file} into {@code arena} and validates its header.
+   *
+   * @throws ModelFormatException when the file is missing or unreadable
+   * @throws SafetensorsFormatException when the file is malformed or holds an unsupported dtype
+   */
+  public static SafetensorsFile open(Path file, Arena arena) {
+    MemorySegment all = map(file, arena);
+    long size = all.byteSize();
+    if (size < 8) {
+      throw new SafetensorsFormatException(
+          file + " is " + size + " bytes long: too short for a safetensors file (8-byte header length"
+              + " + JSON header); the file is truncated or not safetensors");
+    }
+    long headerLen = all.get(U64_LE, 0);
+    if (headerLen < 2 || headerLen > MAX_HEADER_BYTES) {
+      throw new SafetensorsFormatException(
+          file + ": header length " + Long.toUnsignedString(headerLen) + " is absurd (expected 2.."
+              + MAX_HEADER_BYTES + "); the file is not safetensors or is corrupt");
+    }
+    if (8 + headerLen > size) {
+      throw new SafetensorsFormatException(
+          file + ": header claims " + headerLen + " bytes but the file has only " + (size - 8)
+              + " after the length field; the file is truncated");
+    }
+    byte[] headerBytes = all.asSlice(8, headerLen).toArray(ValueLayout.JAVA_BYTE);
+    JsonNode header;
+    try {
+      header = JsonFiles.parseObject(headerBytes, file + " (safetensors header)");
+    } catch (ModelFormatException e) {
+      throw new SafetensorsFormatException(e.getMessage(), e);
+    }
+    MemorySegment data = all.asSlice(8 + headerLen); // offsets in the header are relative to here
+    Map<String, String> metadata = parseMetadata(file, header.get(METADATA_KEY));
+    Map<String, HostTensor> tensors = new LinkedHashMap<>();
+    List<long[]> ranges = new ArrayList<>(); // [begin, end, index into names]
+    List<String> names = new ArrayList<>();
+    for (var entry : header.properties()) {
+      String name = entry.getKey();
+      if (name.equals(METADATA_KEY)) {
+        continue;
+      }
+      Entry e = parseEntry(file, name, entry.getValue(), data.byteSize());
+      tensors.put(name, new HostTensor(name, e.dtype, e.shape, data.asSlice(e.begin, e.end - e.begin)));
+      ranges.add(new long[] {e.begin, e.end, names.size()});
+      names.add(name);
+    }
+    checkNoOverlap(file, ranges, names);
+    return new SafetensorsFile(file, tensors, metadata);
+  }
+
+  private static MemorySegment map(Path file, Arena arena) {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      return ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+    } catch (NoSuchFileException e) {
+      throw new ModelFormatException(file + " not found: expected a safetensors file at that path", e);
+    } catch (IOException e) {
+      throw new ModelFormatException("cannot map " + file + ": " + e, e);
+    }
+  }
+
+  private record Entry(DType dtype, int[] shape, long begin, long end) {}
+
+  private static Entry parseEntry(Path file, String name, JsonNode node, long dataBytes) {
+    String where = file + ": tensor '" + name + "'";
+    if (!node.isObject()) {
+      throw new SafetensorsFormatException(where + " must be a JSON object but is " + node);
+    }
+    JsonNode dt = node.get("dtype");
+    if (dt == null || !dt.isTextual()) {
+      throw new SafetensorsFormatException(where + " has no string 'dtype' (got " + dt + ")");
+    }
+    DType dtype =
+        switch (dt.textValue()) {
+          case "F32" -> DType.F32;
+          case "F16" -> DType.F16;
+          case "BF16" -> DType.BF16;
+          default ->
+              throw new SafetensorsFormatException(
+                  where + " has dtype " + dt.textValue() + "; only F32, F16 and BF16 are supported:"
+                      + " convert the checkpoint (e.g. save it with torch_dtype=bfloat16)");
+        };
+    int[] shape = parseShape(where, node.get("shape"));
+    JsonNode offs = node.get("data_offsets");
+    if (offs == null || !offs.isArray() || offs.size() != 2 || !offs.get(0).canConvertToLong()
+        || !offs.get(1).canConvertToLong() || !offs.get(0).isIntegralNumber()
+        || !offs.get(1).isIntegralNumber()) {
+      throw new SafetensorsFormatException(where + " needs 'data_offsets' [begin, end] but has " + offs);
+    }
+    long begin = offs.get(0).longValue();
+    long end = offs.get(1).longValue();
+    long expected;
+    try {
+      expected = Math.multiplyExact(HostTensor.numel(shape), (long) dtype.bytes());
+    } catch (ArithmeticException ex) {
+      throw new SafetensorsFormatException(where + " shape " + Arrays.toString(shape) + " overflows");
+    }
+    if (begin < 0 || end < begin) {
+      throw new SafetensorsFormatException(
+          where + " has data_offsets [" + begin + ", " + end + "]: begin must be >= 0 and <= end");
+    }
+    if (end - begin != expected) {
+      throw new SafetensorsFormatException(
+          where + " is " + dtype + Arrays.toString(shape) + " = " + expected + " bytes but data_offsets ["
+              + begin + ", " + end + "] span " + (end - begin) + " bytes; the header is inconsistent");
+    }
+    if (end > dataBytes) {
+      throw new SafetensorsFormatException(
+          where + " ends at data offset " + end + " but the file holds only " + dataBytes
+              + " data bytes; the file is truncated (re-download or re-save it)");
+    }
+    return new Entry(dtype, shape, begin, end);
+  }
+
+  private static int[] parseShape(String where, JsonNode node) {
+    if (node == null || !node.isArray()) {
+      throw new SafetensorsFormatException(where + " needs an array 'shape' but has " + node);
+    }
+    int[] shape = new int[node.size()];
+    for (int i = 0; i < shape.length; i++) {
+      JsonNode d = node.get(i);
+      if (!d.isIntegralNumber() || !d.canConvertToInt() || d.intValue() < 0) {
+        throw new SafetensorsFormatException(where + " has invalid shape " + node + " (dimension " + i + ")");
+      }
+      shape[i] = d.intValue();
+    }
+    return shape;
+  }
+
+  private static Map<String, String> parseMetadata(Path file, JsonNode node) {
+    Map<String, String> out = new TreeMap<>();
+    if (node == null || node.isNull()) {
+      return out;
+    }
+    if (!node.isObject()) {
+      throw new SafetensorsFormatException(file + ": __metadata__ must be an object but is " + node);
+    }
+    for (var e : node.properties()) {
+      if (!e.getValue().isTextual()) {
+        throw new SafetensorsFormatException(
+            file + ": __metadata__ value for '" + e.getKey() + "' must be a string but is " + e.getValue());
+      }
+      out.put(e.getKey(), e.getValue().textValue());
+    }
+    return out;
+  }
+
+  private static void checkNoOverlap(Path file, List<long[]> ranges, List<String> names) {
+    ranges.sort(Comparator.comparingLong((long[] r) -> r[0]).thenComparingLong(r -> r[1]));
+    for (int i = 1; i < ranges.size(); i++) {
+      long[] prev = ranges.get(i - 1);
+      long[] cur = ranges.get(i);
+      if (cur[0] < prev[1] && cur[1] > cur[0]) { // empty tensors may share an offset
+        throw new SafetensorsFormatException(
+            file + ": tensor '" + names.get((int) cur[2]) + "' [" + cur[0] + ", " + cur[1] + ") overlaps '"
+                + names.get((int) prev[2]) + "' [" + prev[0] + ", " + prev[1] + "); the header is corrupt");
+      }
+    }
+  }
+
+  public Path path() {
+    return path;
+  }
+
+  /** Tensor names in header order. */
+  public Set<String> names() {
+    return tensors.keySet();
+  }
+
+  public boolean contains(String name) {
+    return tensors.containsKey(name);
+  }
+
+  /**
+   * The named tensor, a view into the mapping.
+   *
+   * @throws MissingTensorException naming this file and the tensor
+   */
+  public HostTensor get(String name) {
+    HostTensor t = tensors.get(name);
+    if (t == null) {
+      throw new MissingTensorException(
+          path + " has no tensor '" + name + "' (it holds " + tensors.size() + " tensors"
+              + (tensors.isEmpty() ? "" : ", e.g. '" + tensors.keySet().iterator().next() + "'") + ")");
+    }
+    return t;
+  }
+
+  /** The {@code __metadata__} string map (empty when absent). */
+  public Map<String, String> metadata() {
+    return metadata;
+  }
+}

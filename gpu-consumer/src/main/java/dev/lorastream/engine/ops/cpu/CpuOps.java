@@ -1,0 +1,334 @@
+package dev.lorastream.engine.ops.cpu;
+
+import static dev.lorastream.engine.ops.cpu.CpuMatmul.F;
+import static dev.lorastream.engine.ops.cpu.CpuMatmul.L;
+
+import dev.lorastream.engine.ops.Ops;
+import dev.lorastream.engine.ops.Tensor;
+import dev.lorastream.engine.tensor.DType;
+import dev.lorastream.engine.tensor.HostTensor;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * The CPU backend: Java Vector API ({@code SPECIES_PREFERRED}), F32 activations, multi-threaded over a fixed
+ * pool of {@code lorastream.cpu.threads} threads (default: available processors).
+ *
+ * <p>Weights: F32 and BF16 are used in place (aliasing the mapped file when its memory is native); F16 is
+ * converted to F32 at {@link #upload} (no fast fp16 decode in the Vector API; costs 2× memory). Activations,
+ * KV caches and LoRA slot buffers are F32 or BF16 ({@link #allocate} rejects F16).
+ *
+ * <p>Thread-safe for concurrent calls on disjoint outputs. {@link #close} stops the worker threads.
+ */
+public final class CpuOps implements Ops {
+  private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+  private final CpuParallel pool;
+  private final CpuLora lora;
+
+  /** A backend with {@code lorastream.cpu.threads} threads (default: available processors). */
+  public CpuOps() {
+    this(Integer.getInteger("lorastream.cpu.threads", Runtime.getRuntime().availableProcessors()));
+  }
+
+  public CpuOps(int threads) {
+    this.pool = new CpuParallel(threads);
+    this.lora = new CpuLora(pool);
+  }
+
+  @Override
+  public String name() {
+    return "cpu";
+  }
+
+  @Override
+  public DType activationDType() {
+    return DType.F32;
+  }
+
+  // ---- memory ----------------------------------------------------------------------------------
+
+  @Override
+  public Tensor allocate(DType dtype, int... shape) {
+    if (dtype == DType.F16) {
+      throw new IllegalArgumentException(
+          "allocate: the cpu backend has no F16 kernels; allocate F32 or BF16 (shape "
+              + java.util.Arrays.toString(shape) + ")");
+    }
+    return CpuTensor.zeros(dtype, shape);
+  }
+
+  @Override
+  public Tensor upload(HostTensor weight) {
+    MemorySegment data = weight.data();
+    return switch (weight.dtype()) {
+      // Native (mapped) memory is used in place; a heap segment is copied once so hot loops see one kind.
+      case F32, BF16 ->
+          data.isNative()
+              ? new CpuTensor(weight.dtype(), weight.shape(), data)
+              : copyToNative(weight.dtype(), weight.shape(), data);
+      case F16 -> {
+        CpuTensor t = CpuTensor.zeros(DType.F32, weight.shape());
+        for (long i = 0; i < t.numel(); i++) {
+          t.segment().setAtIndex(CpuTensor.F32_LE, i, weight.getFloat(i));
+        }
+        yield t;
+      }
+    };
+  }
+
+  private static CpuTensor copyToNative(DType dtype, int[] shape, MemorySegment data) {
+    CpuTensor t = CpuTensor.zeros(dtype, shape);
+    t.segment().copyFrom(data);
+    return t;
+  }
+
+  @Override
+  public void copyFromHost(float[] src, Tensor dst) {
+    CpuTensor d = CpuTensor.of(dst, "copyFromHost", "dst");
+    OpChecks.equal("copyFromHost", "src.length vs dst " + OpChecks.shape(dst), src.length, d.numel());
+    if (d.dtype() == DType.F32) {
+      MemorySegment.copy(src, 0, d.segment(), CpuTensor.F32_LE, 0, src.length);
+    } else {
+      for (int i = 0; i < src.length; i++) {
+        d.set(i, src[i]);
+      }
+    }
+  }
+
+  @Override
+  public void copyToHost(Tensor src, float[] dst) {
+    CpuTensor s = CpuTensor.of(src, "copyToHost", "src");
+    OpChecks.equal("copyToHost", "dst.length vs src " + OpChecks.shape(src), dst.length, s.numel());
+    if (s.dtype() == DType.F32) {
+      MemorySegment.copy(s.segment(), CpuTensor.F32_LE, 0, dst, 0, dst.length);
+    } else {
+      for (int i = 0; i < dst.length; i++) {
+        dst[i] = s.get(i);
+      }
+    }
+  }
+
+  @Override
+  public void copyRows(Tensor src, int srcRow, Tensor dst, int dstRow, int rows) {
+    CpuTensor s = CpuTensor.of(src, "copyRows", "src");
+    CpuTensor d = CpuTensor.of(dst, "copyRows", "dst");
+    OpChecks.copyRows(src, srcRow, dst, dstRow, rows);
+    long rowBytes = src.numel() / src.dim(0) * src.dtype().bytes();
+    MemorySegment.copy(s.segment(), srcRow * rowBytes, d.segment(), dstRow * rowBytes, rows * rowBytes);
+  }
+
+  // ---- dense ops -------------------------------------------------------------------------------
+
+  @Override
+  public void embed(int[] tokens, Tensor table, Tensor out) {
+    CpuTensor tab = CpuTensor.of(table, "embed", "table");
+    CpuTensor o = CpuTensor.of(out, "embed", "out");
+    OpChecks.embed(tokens, table, out);
+    int h = table.dim(1);
+    for (int t = 0; t < tokens.length; t++) {
+      long row = (long) tokens[t] * h;
+      if (tab.dtype() == DType.F32) {
+        MemorySegment.copy(tab.segment(), row * 4, o.segment(), (long) t * h * 4, h * 4L);
+      } else {
+        for (int i = 0; i < h; i++) {
+          o.segment().setAtIndex(CpuTensor.F32_LE, (long) t * h + i, tab.get(row + i));
+        }
+      }
+    }
+  }
+
+  @Override
+  public void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out) {
+    CpuTensor xs = CpuTensor.of(x, "rmsNorm", "x");
+    CpuTensor o = CpuTensor.of(out, "rmsNorm", "out");
+    OpChecks.rmsNorm(x, weight, out);
+    int h = x.dim(1);
+    float[] w = floats(CpuTensor.of(weight, "rmsNorm", "weight"));
+    MemorySegment xm = xs.segment();
+    MemorySegment om = o.segment();
+    pool.forRange(x.dim(0), pool.grain(x.dim(0), 2), (t0, t1) -> {
+      for (int t = t0; t < t1; t++) {
+        long row = (long) t * h * 4;
+        int ub = F.loopBound(h);
+        FloatVector sq = FloatVector.zero(F);
+        for (int i = 0; i < ub; i += L) {
+          FloatVector v = FloatVector.fromMemorySegment(F, xm, row + 4L * i, LE);
+          sq = v.fma(v, sq);
+        }
+        float sum = sq.reduceLanes(VectorOperators.ADD);
+        for (int i = ub; i < h; i++) {
+          float v = xm.get(CpuTensor.F32_LE, row + 4L * i);
+          sum += v * v;
+        }
+        float inv = (float) (1.0 / Math.sqrt(sum / h + eps));
+        for (int i = 0; i < ub; i += L) {
+          FloatVector v = FloatVector.fromMemorySegment(F, xm, row + 4L * i, LE);
+          v.mul(inv).mul(FloatVector.fromArray(F, w, i)).intoMemorySegment(om, row + 4L * i, LE);
+        }
+        for (int i = ub; i < h; i++) {
+          om.set(CpuTensor.F32_LE, row + 4L * i, xm.get(CpuTensor.F32_LE, row + 4L * i) * inv * w[i]);
+        }
+      }
+    });
+  }
+
+  /** A small weight (norm, bias) decoded to floats. */
+  static float[] floats(CpuTensor t) {
+    return t.toFloatArray();
+  }
+
+  @Override
+  public void add(Tensor acc, Tensor x) {
+    CpuTensor a = CpuTensor.of(acc, "add", "acc");
+    CpuTensor b = CpuTensor.of(x, "add", "x");
+    OpChecks.elementwise("add", "acc", acc, "x", x);
+    elementwise(a.segment(), b.segment(), a.segment(), false);
+  }
+
+  @Override
+  public void siluMul(Tensor gate, Tensor up, Tensor out) {
+    CpuTensor g = CpuTensor.of(gate, "siluMul", "gate");
+    CpuTensor u = CpuTensor.of(up, "siluMul", "up");
+    CpuTensor o = CpuTensor.of(out, "siluMul", "out");
+    OpChecks.elementwise("siluMul", "gate", gate, "up", up);
+    OpChecks.elementwise("siluMul", "gate", gate, "out", out);
+    elementwise(g.segment(), u.segment(), o.segment(), true);
+  }
+
+  /** out = a + b, or silu(a) * b when {@code silu}; F32 segments of equal size, parallel in chunks. */
+  private void elementwise(MemorySegment a, MemorySegment b, MemorySegment out, boolean silu) {
+    int n = Math.toIntExact(a.byteSize() / 4);
+    int chunk = 16 * 1024; // floats per task: a multiple of every vector length
+    pool.forRange((n + chunk - 1) / chunk, 1, (c0, c1) -> {
+      int from = c0 * chunk;
+      int to = Math.min(n, c1 * chunk);
+      int ub = from + F.loopBound(to - from);
+      for (int i = from; i < ub; i += L) {
+        FloatVector x = FloatVector.fromMemorySegment(F, a, 4L * i, LE);
+        FloatVector y = FloatVector.fromMemorySegment(F, b, 4L * i, LE);
+        FloatVector r =
+            silu ? x.div(x.neg().lanewise(VectorOperators.EXP).add(1f)).mul(y) : x.add(y);
+        r.intoMemorySegment(out, 4L * i, LE);
+      }
+      for (int i = ub; i < to; i++) {
+        float x = a.getAtIndex(CpuTensor.F32_LE, i);
+        float y = b.getAtIndex(CpuTensor.F32_LE, i);
+        out.setAtIndex(CpuTensor.F32_LE, i, silu ? (float) (x / (1 + Math.exp(-x))) * y : x + y);
+      }
+    });
+  }
+
+  @Override
+  public void matmul(Tensor x, Tensor w, Tensor bias, Tensor y) {
+    CpuTensor xs = CpuTensor.of(x, "matmul", "x");
+    CpuTensor ws = CpuTensor.of(w, "matmul", "w");
+    CpuTensor ys = CpuTensor.of(y, "matmul", "y");
+    float[] b = bias == null ? null : floats(CpuTensor.of(bias, "matmul", "bias"));
+    OpChecks.matmul(x, w, bias, y, DType.F32, DType.BF16);
+    int tokens = x.dim(0);
+    int in = x.dim(1);
+    int out = w.dim(0);
+    boolean bf16 = w.dtype() == DType.BF16;
+    float[] packed = CpuMatmul.pack(xs.segment(), 0, in, tokens, in, bf16);
+    CpuMatmul.Weights wv = new CpuMatmul.Weights(ws.segment(), 0, bf16, in);
+    CpuMatmul.Out o = new CpuMatmul.Out(ys.segment(), 0, out, b);
+    int groups = CpuMatmul.groups(out);
+    pool.forRange(groups, pool.grain(groups, 8), (g0, g1) -> {
+      CpuMatmul.Scratch s = CpuMatmul.SCRATCH.get();
+      for (int g = g0; g < g1; g++) {
+        CpuMatmul.runGroup(wv, out, g, packed, 0, tokens, o, s);
+      }
+    });
+  }
+
+  @Override
+  public void rope(Tensor q, Tensor k, int[] positions, float[] invFreq, int headDim) {
+    CpuTensor qs = CpuTensor.of(q, "rope", "q");
+    CpuTensor ks = CpuTensor.of(k, "rope", "k");
+    OpChecks.rope(q, k, positions, invFreq, headDim);
+    CpuAttention.rope(pool, qs, ks, positions, invFreq, headDim);
+  }
+
+  // ---- paged KV cache and attention -------------------------------------------------------------
+
+  @Override
+  public void writeKv(Tensor k, Tensor v, Tensor kCache, Tensor vCache, int[] slotMapping) {
+    CpuTensor ks = CpuTensor.of(k, "writeKv", "k");
+    CpuTensor vs = CpuTensor.of(v, "writeKv", "v");
+    CpuTensor kc = CpuTensor.of(kCache, "writeKv", "kCache");
+    CpuTensor vc = CpuTensor.of(vCache, "writeKv", "vCache");
+    OpChecks.writeKv(k, v, kCache, vCache, slotMapping);
+    long rowBytes = k.dim(1) * 4L;
+    for (int t = 0; t < slotMapping.length; t++) {
+      MemorySegment.copy(ks.segment(), t * rowBytes, kc.segment(), slotMapping[t] * rowBytes, rowBytes);
+      MemorySegment.copy(vs.segment(), t * rowBytes, vc.segment(), slotMapping[t] * rowBytes, rowBytes);
+    }
+  }
+
+  @Override
+  public void pagedAttention(
+      Tensor q, Tensor kCache, Tensor vCache, int[] blockTables, int maxBlocksPerSeq, int[] tokenSeq,
+      int[] tokenPos, int nHeads, float scale, Tensor out) {
+    CpuTensor qs = CpuTensor.of(q, "pagedAttention", "q");
+    CpuTensor kc = CpuTensor.of(kCache, "pagedAttention", "kCache");
+    CpuTensor vc = CpuTensor.of(vCache, "pagedAttention", "vCache");
+    CpuTensor os = CpuTensor.of(out, "pagedAttention", "out");
+    OpChecks.pagedAttention(q, kCache, vCache, blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, nHeads, out);
+    CpuAttention.attend(pool, qs, kc, vc, blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, nHeads, scale, os);
+  }
+
+  // ---- LoRA ------------------------------------------------------------------------------------
+
+  @Override
+  public void sgmvShrink(Tensor x, Tensor a, int[] ranks, int[] segStarts, int[] segSlots, Tensor v) {
+    CpuTensor xs = CpuTensor.of(x, "sgmvShrink", "x");
+    CpuTensor as = CpuTensor.of(a, "sgmvShrink", "a");
+    CpuTensor vs = CpuTensor.of(v, "sgmvShrink", "v");
+    OpChecks.sgmvShrink(x, a, ranks, segStarts, segSlots, v);
+    OpChecks.dtype("sgmvShrink", "a", a, DType.F32, DType.BF16);
+    lora.shrink(xs, as, ranks, segStarts, segSlots, vs);
+  }
+
+  @Override
+  public void sgmvExpand(Tensor v, Tensor bT, int[] ranks, int[] segStarts, int[] segSlots, Tensor y) {
+    CpuTensor vs = CpuTensor.of(v, "sgmvExpand", "v");
+    CpuTensor bs = CpuTensor.of(bT, "sgmvExpand", "bT");
+    CpuTensor ys = CpuTensor.of(y, "sgmvExpand", "y");
+    OpChecks.sgmvExpand(v, bT, ranks, segStarts, segSlots, y);
+    OpChecks.dtype("sgmvExpand", "bT", bT, DType.F32);
+    lora.expand(vs, bs, ranks, segStarts, segSlots, ys);
+  }
+
+  @Override
+  public void bgmv(Tensor x, Tensor a, Tensor bT, int[] ranks, int[] rowSlots, Tensor y) {
+    CpuTensor xs = CpuTensor.of(x, "bgmv", "x");
+    CpuTensor as = CpuTensor.of(a, "bgmv", "a");
+    CpuTensor bs = CpuTensor.of(bT, "bgmv", "bT");
+    CpuTensor ys = CpuTensor.of(y, "bgmv", "y");
+    OpChecks.bgmv(x, a, bT, ranks, rowSlots, y);
+    OpChecks.dtype("bgmv", "a", a, DType.F32, DType.BF16);
+    OpChecks.dtype("bgmv", "bT", bT, DType.F32);
+    lora.bgmv(xs, as, bs, ranks, rowSlots, ys);
+  }
+
+  @Override
+  public void writeSlot(Tensor dst, int slot, float[] src, int rows, float scale) {
+    CpuTensor d = CpuTensor.of(dst, "writeSlot", "dst");
+    OpChecks.writeSlot(dst, slot, src, rows);
+    int maxRank = dst.dim(1);
+    int cols = dst.dim(2);
+    long base = (long) slot * maxRank * cols;
+    for (int i = 0; i < maxRank * cols; i++) {
+      d.set(base + i, i < rows * cols ? src[i] * scale : 0f);
+    }
+  }
+
+  @Override
+  public void close() {
+    pool.close();
+  }
+}

@@ -1,0 +1,311 @@
+package dev.lorastream.engine.ops.cpu;
+
+import dev.lorastream.engine.ops.Tensor;
+import dev.lorastream.engine.tensor.DType;
+import java.util.Arrays;
+
+/**
+ * Boundary checks shared by the CPU backends (fast and reference), so both accept exactly the same calls.
+ * Every failure is an {@link IllegalArgumentException} naming the op, the argument and the values.
+ */
+public final class OpChecks {
+  private OpChecks() {}
+
+  /** Fails unless {@code t} has rank {@code rank}. */
+  public static void rank(String op, String arg, Tensor t, int rank) {
+    if (t.rank() != rank) {
+      throw new IllegalArgumentException(
+          op + ": " + arg + " " + shape(t) + " must have rank " + rank);
+    }
+  }
+
+  /** Fails unless {@code t}'s dtype is one of {@code allowed}. */
+  public static void dtype(String op, String arg, Tensor t, DType... allowed) {
+    for (DType d : allowed) {
+      if (t.dtype() == d) {
+        return;
+      }
+    }
+    throw new IllegalArgumentException(
+        op + ": " + arg + " has dtype " + t.dtype() + ", expected one of " + Arrays.toString(allowed));
+  }
+
+  /** Fails unless {@code a} and {@code b} have the same shape. */
+  public static void sameShape(String op, String argA, Tensor a, String argB, Tensor b) {
+    if (!Arrays.equals(a.shape(), b.shape())) {
+      throw new IllegalArgumentException(
+          op + ": " + argA + " " + shape(a) + " and " + argB + " " + shape(b) + " must have the same shape");
+    }
+  }
+
+  /** Fails unless dimension {@code da} of {@code a} equals dimension {@code db} of {@code b}. */
+  public static void sameDim(
+      String op, String argA, Tensor a, int da, String argB, Tensor b, int db, String what) {
+    if (a.dim(da) != b.dim(db)) {
+      throw new IllegalArgumentException(
+          op + ": " + argA + " " + shape(a) + " and " + argB + " " + shape(b) + " disagree on " + what + " ("
+              + a.dim(da) + " vs " + b.dim(db) + ")");
+    }
+  }
+
+  /** Fails unless {@code actual == expected}, naming {@code what}. */
+  public static void equal(String op, String what, long actual, long expected) {
+    if (actual != expected) {
+      throw new IllegalArgumentException(op + ": " + what + " is " + actual + ", expected " + expected);
+    }
+  }
+
+  /** Fails unless {@code 0 <= v < bound} (or {@code -1 <= v} when {@code allowMinusOne}). */
+  public static void index(String op, String what, int v, int bound, boolean allowMinusOne) {
+    if (v >= bound || v < (allowMinusOne ? -1 : 0)) {
+      throw new IllegalArgumentException(
+          op + ": " + what + " = " + v + " is out of range [" + (allowMinusOne ? -1 : 0) + ", " + bound + ")");
+    }
+  }
+
+  /** A tensor's dtype and shape for messages: {@code "F32[3, 64]"}. */
+  public static String shape(Tensor t) {
+    return t.dtype() + Arrays.toString(t.shape());
+  }
+
+  /**
+   * Checks the LoRA slot metadata: {@code ranks[s]} within {@code [0, maxRank]}, segment starts
+   * non-decreasing within {@code [0, T]}, one more start than slots, slots within {@code [-1, slots)}.
+   */
+  public static void segments(
+      String op, int[] ranks, int slots, int maxRank, int[] segStarts, int[] segSlots, int tokens) {
+    checkRanks(op, ranks, slots, maxRank);
+    equal(op, "segStarts.length", segStarts.length, segSlots.length + 1L);
+    for (int j = 0; j < segStarts.length; j++) {
+      int lo = j == 0 ? 0 : segStarts[j - 1];
+      if (segStarts[j] < lo || segStarts[j] > tokens) {
+        throw new IllegalArgumentException(
+            op + ": segStarts[" + j + "] = " + segStarts[j] + " must be within [" + lo + ", " + tokens + "]");
+      }
+    }
+    for (int j = 0; j < segSlots.length; j++) {
+      index(op, "segSlots[" + j + "]", segSlots[j], slots, true);
+    }
+  }
+
+  /** Checks {@code ranks.length == slots} and each rank within {@code [0, maxRank]}. */
+  public static void checkRanks(String op, int[] ranks, int slots, int maxRank) {
+    equal(op, "ranks.length", ranks.length, slots);
+    for (int s = 0; s < ranks.length; s++) {
+      if (ranks[s] < 0 || ranks[s] > maxRank) {
+        throw new IllegalArgumentException(
+            op + ": ranks[" + s + "] = " + ranks[s] + " is outside [0, maxRank=" + maxRank + "]");
+      }
+    }
+  }
+
+  // ---- whole-op contracts (the Javadoc of Ops, checked) ---------------------------------------
+
+  /** matmul: x [T, in] F32, w [out, in], bias [out] or null, y [T, out] F32. */
+  public static void matmul(Tensor x, Tensor w, Tensor bias, Tensor y, DType... weightDTypes) {
+    String op = "matmul";
+    rank(op, "x", x, 2);
+    rank(op, "w", w, 2);
+    rank(op, "y", y, 2);
+    dtype(op, "x", x, DType.F32);
+    dtype(op, "y", y, DType.F32);
+    dtype(op, "w", w, weightDTypes);
+    sameDim(op, "x", x, 1, "w", w, 1, "in");
+    sameDim(op, "x", x, 0, "y", y, 0, "T");
+    sameDim(op, "w", w, 0, "y", y, 1, "out");
+    if (bias != null) {
+      rank(op, "bias", bias, 1);
+      sameDim(op, "w", w, 0, "bias", bias, 0, "out");
+    }
+  }
+
+  /** rmsNorm: x, out [T, H] F32, weight [H]. */
+  public static void rmsNorm(Tensor x, Tensor weight, Tensor out) {
+    String op = "rmsNorm";
+    rank(op, "x", x, 2);
+    dtype(op, "x", x, DType.F32);
+    sameShape(op, "x", x, "out", out);
+    dtype(op, "out", out, DType.F32);
+    rank(op, "weight", weight, 1);
+    sameDim(op, "x", x, 1, "weight", weight, 0, "H");
+  }
+
+  /** add and siluMul: all F32 with the same shape. */
+  public static void elementwise(String op, String argA, Tensor a, String argB, Tensor b) {
+    dtype(op, argA, a, DType.F32);
+    dtype(op, argB, b, DType.F32);
+    sameShape(op, argA, a, argB, b);
+  }
+
+  /** embed: table [V, H], out [T, H] F32, tokens within [0, V). */
+  public static void embed(int[] tokens, Tensor table, Tensor out) {
+    String op = "embed";
+    rank(op, "table", table, 2);
+    rank(op, "out", out, 2);
+    dtype(op, "out", out, DType.F32);
+    sameDim(op, "table", table, 1, "out", out, 1, "H");
+    equal(op, "tokens.length", tokens.length, out.dim(0));
+    for (int t = 0; t < tokens.length; t++) {
+      index(op, "tokens[" + t + "]", tokens[t], table.dim(0), false);
+    }
+  }
+
+  /** rope: q [T, nHeads * headDim], k [T, nKv * headDim] F32, positions [T], invFreq [headDim / 2]. */
+  public static void rope(Tensor q, Tensor k, int[] positions, float[] invFreq, int headDim) {
+    String op = "rope";
+    rank(op, "q", q, 2);
+    rank(op, "k", k, 2);
+    dtype(op, "q", q, DType.F32);
+    dtype(op, "k", k, DType.F32);
+    if (headDim <= 0 || headDim % 2 != 0) {
+      throw new IllegalArgumentException(op + ": headDim = " + headDim + " must be positive and even");
+    }
+    if (q.dim(1) % headDim != 0 || k.dim(1) % headDim != 0) {
+      throw new IllegalArgumentException(
+          op + ": q " + shape(q) + " and k " + shape(k) + " widths must be multiples of headDim " + headDim);
+    }
+    sameDim(op, "q", q, 0, "k", k, 0, "T");
+    equal(op, "positions.length", positions.length, q.dim(0));
+    equal(op, "invFreq.length", invFreq.length, headDim / 2);
+  }
+
+  /** writeKv: k, v [T, nKv * headDim] F32; caches [numBlocks, blockSize, nKv, headDim] F32. */
+  public static void writeKv(Tensor k, Tensor v, Tensor kCache, Tensor vCache, int[] slotMapping) {
+    String op = "writeKv";
+    rank(op, "k", k, 2);
+    sameShape(op, "k", k, "v", v);
+    rank(op, "kCache", kCache, 4);
+    sameShape(op, "kCache", kCache, "vCache", vCache);
+    for (Tensor t : new Tensor[] {k, v, kCache, vCache}) {
+      dtype(op, "k/v/caches", t, DType.F32);
+    }
+    equal(op, "k width (nKv * headDim) vs cache " + shape(kCache), k.dim(1), (long) kCache.dim(2) * kCache.dim(3));
+    equal(op, "slotMapping.length", slotMapping.length, k.dim(0));
+    int slots = kCache.dim(0) * kCache.dim(1);
+    for (int t = 0; t < slotMapping.length; t++) {
+      index(op, "slotMapping[" + t + "]", slotMapping[t], slots, false);
+    }
+  }
+
+  /** pagedAttention: q, out [T, nHeads * headDim] F32, caches [blocks, blockSize, nKv, headDim] F32. */
+  public static void pagedAttention(
+      Tensor q, Tensor kCache, Tensor vCache, int[] blockTables, int maxBlocksPerSeq, int[] tokenSeq,
+      int[] tokenPos, int nHeads, Tensor out) {
+    String op = "pagedAttention";
+    rank(op, "q", q, 2);
+    sameShape(op, "q", q, "out", out);
+    rank(op, "kCache", kCache, 4);
+    sameShape(op, "kCache", kCache, "vCache", vCache);
+    for (Tensor t : new Tensor[] {q, out, kCache, vCache}) {
+      dtype(op, "q/out/caches", t, DType.F32);
+    }
+    int nKv = kCache.dim(2);
+    int headDim = kCache.dim(3);
+    if (nHeads <= 0 || nHeads % nKv != 0) {
+      throw new IllegalArgumentException(
+          op + ": nHeads = " + nHeads + " must be a positive multiple of nKv = " + nKv);
+    }
+    equal(op, "q width vs nHeads " + nHeads + " * headDim " + headDim, q.dim(1), (long) nHeads * headDim);
+    int tokens = q.dim(0);
+    equal(op, "tokenSeq.length", tokenSeq.length, tokens);
+    equal(op, "tokenPos.length", tokenPos.length, tokens);
+    int blockSize = kCache.dim(1);
+    for (int t = 0; t < tokens; t++) {
+      int s = tokenSeq[t];
+      if (s < 0 || (long) (s + 1) * maxBlocksPerSeq > blockTables.length) {
+        throw new IllegalArgumentException(
+            op + ": tokenSeq[" + t + "] = " + s + " has no row in blockTables (length " + blockTables.length
+                + ", maxBlocksPerSeq " + maxBlocksPerSeq + ")");
+      }
+      int last = tokenPos[t] / blockSize;
+      if (tokenPos[t] < 0 || last >= maxBlocksPerSeq) {
+        throw new IllegalArgumentException(
+            op + ": tokenPos[" + t + "] = " + tokenPos[t] + " needs block " + last + " but maxBlocksPerSeq = "
+                + maxBlocksPerSeq);
+      }
+      for (int b = 0; b <= last; b++) {
+        index(op, "blockTables[" + (s * maxBlocksPerSeq + b) + "]", blockTables[s * maxBlocksPerSeq + b],
+            kCache.dim(0), false);
+      }
+    }
+  }
+
+  /** sgmvShrink: x [T, in] F32, a [slots, maxRank, in], v [T, maxRank] F32. */
+  public static void sgmvShrink(Tensor x, Tensor a, int[] ranks, int[] segStarts, int[] segSlots, Tensor v) {
+    String op = "sgmvShrink";
+    rank(op, "x", x, 2);
+    rank(op, "a", a, 3);
+    rank(op, "v", v, 2);
+    dtype(op, "x", x, DType.F32);
+    dtype(op, "v", v, DType.F32);
+    sameDim(op, "x", x, 1, "a", a, 2, "in");
+    sameDim(op, "x", x, 0, "v", v, 0, "T");
+    sameDim(op, "a", a, 1, "v", v, 1, "maxRank");
+    segments(op, ranks, a.dim(0), a.dim(1), segStarts, segSlots, x.dim(0));
+  }
+
+  /** sgmvExpand: v [T, maxRank] F32, bT [slots, maxRank, out], y [T, out] F32. */
+  public static void sgmvExpand(Tensor v, Tensor bT, int[] ranks, int[] segStarts, int[] segSlots, Tensor y) {
+    String op = "sgmvExpand";
+    rank(op, "v", v, 2);
+    rank(op, "bT", bT, 3);
+    rank(op, "y", y, 2);
+    dtype(op, "v", v, DType.F32);
+    dtype(op, "y", y, DType.F32);
+    sameDim(op, "v", v, 1, "bT", bT, 1, "maxRank");
+    sameDim(op, "v", v, 0, "y", y, 0, "T");
+    sameDim(op, "bT", bT, 2, "y", y, 1, "out");
+    segments(op, ranks, bT.dim(0), bT.dim(1), segStarts, segSlots, v.dim(0));
+  }
+
+  /** bgmv: x [T, in] F32, a [slots, maxRank, in], bT [slots, maxRank, out], y [T, out] F32. */
+  public static void bgmv(Tensor x, Tensor a, Tensor bT, int[] ranks, int[] rowSlots, Tensor y) {
+    String op = "bgmv";
+    rank(op, "x", x, 2);
+    rank(op, "a", a, 3);
+    rank(op, "bT", bT, 3);
+    rank(op, "y", y, 2);
+    dtype(op, "x", x, DType.F32);
+    dtype(op, "y", y, DType.F32);
+    sameDim(op, "x", x, 1, "a", a, 2, "in");
+    sameDim(op, "a", a, 0, "bT", bT, 0, "slots");
+    sameDim(op, "a", a, 1, "bT", bT, 1, "maxRank");
+    sameDim(op, "x", x, 0, "y", y, 0, "T");
+    sameDim(op, "bT", bT, 2, "y", y, 1, "out");
+    checkRanks(op, ranks, a.dim(0), a.dim(1));
+    equal(op, "rowSlots.length", rowSlots.length, x.dim(0));
+    for (int t = 0; t < rowSlots.length; t++) {
+      index(op, "rowSlots[" + t + "]", rowSlots[t], a.dim(0), true);
+    }
+  }
+
+  /** writeSlot: dst [slots, maxRank, cols], src [rows, cols] with rows <= maxRank. */
+  public static void writeSlot(Tensor dst, int slot, float[] src, int rows) {
+    String op = "writeSlot";
+    rank(op, "dst", dst, 3);
+    index(op, "slot", slot, dst.dim(0), false);
+    if (rows < 0 || rows > dst.dim(1)) {
+      throw new IllegalArgumentException(
+          op + ": rows = " + rows + " is outside [0, maxRank=" + dst.dim(1) + "] of dst " + shape(dst));
+    }
+    equal(op, "src.length (rows " + rows + " * cols " + dst.dim(2) + ")", src.length, (long) rows * dst.dim(2));
+  }
+
+  /** copyRows: same dtype and row width, row ranges inside both tensors. */
+  public static void copyRows(Tensor src, int srcRow, Tensor dst, int dstRow, int rows) {
+    String op = "copyRows";
+    if (src.rank() < 2 || dst.rank() < 2) {
+      throw new IllegalArgumentException(
+          op + ": src " + shape(src) + " and dst " + shape(dst) + " must both be 2-D or more");
+    }
+    if (src.dtype() != dst.dtype() || src.numel() / src.dim(0) != dst.numel() / dst.dim(0)) {
+      throw new IllegalArgumentException(
+          op + ": src " + shape(src) + " and dst " + shape(dst) + " differ in dtype or row size");
+    }
+    if (rows < 0 || srcRow < 0 || dstRow < 0 || srcRow + rows > src.dim(0) || dstRow + rows > dst.dim(0)) {
+      throw new IllegalArgumentException(
+          op + ": rows [" + srcRow + ", " + (srcRow + rows) + ") of src " + shape(src) + " to rows [" + dstRow
+              + ", " + (dstRow + rows) + ") of dst " + shape(dst) + " are out of range");
+    }
+  }
+}

@@ -1,0 +1,294 @@
+package dev.lorastream.engine.sched;
+
+import dev.lorastream.engine.kv.KvCache;
+import dev.lorastream.engine.lora.AdapterSlots;
+import dev.lorastream.engine.lora.AdapterSource;
+import dev.lorastream.engine.lora.LoraAdapter;
+import dev.lorastream.engine.model.LlamaModel;
+import dev.lorastream.engine.model.ModelConfig;
+import dev.lorastream.engine.model.StepBatch;
+import dev.lorastream.engine.sample.Sampler;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * Continuous batching over a {@link LlamaModel}: requests join and leave between steps; each step runs the
+ * base model once for every scheduled token and each row through its own adapter. Adapters are loaded on a
+ * background thread; a request whose adapter is still loading waits without holding up the others.
+ *
+ * <p>{@link #submit} may be called from any thread; {@link #step} and {@link #runUntilIdle} from one engine
+ * thread only. Futures complete on the engine thread.
+ */
+public final class Engine implements AutoCloseable {
+  private final LlamaModel model;
+  private final ModelConfig cfg;
+  private final EngineConfig ec;
+  private final KvCache kv;
+  private final AdapterSlots slots; // null when no projection has LoRA slots
+  private final AdapterCache adapters;
+  private final Scheduler scheduler;
+  private final TokenDecoder decoder; // null: no stop strings, empty text
+  private final List<Integer> eosIds;
+  private final ConcurrentLinkedQueue<Sequence> incoming = new ConcurrentLinkedQueue<>();
+  private final ExecutorService loader;
+  private final EngineStats stats = new EngineStats();
+
+  public Engine(LlamaModel model, EngineConfig ec, AdapterSource source, TokenDecoder decoder) {
+    this.model = model;
+    this.cfg = model.config();
+    this.ec = ec;
+    this.kv =
+        new KvCache(
+            model.ops(), cfg.numLayers(), ec.kvBlocks(), ec.blockSize(), cfg.numKvHeads(), cfg.headDim());
+    this.slots =
+        ec.loraTargets().isEmpty()
+            ? null
+            : new AdapterSlots(model.ops(), cfg, ec.maxLoras(), ec.maxRank(), ec.loraTargets());
+    this.loader =
+        Executors.newSingleThreadExecutor(
+            r -> {
+              Thread t = new Thread(r, "adapter-loader");
+              t.setDaemon(true);
+              return t;
+            });
+    this.adapters = new AdapterCache(source, loader, ec.hostAdapterCache(), this::checkAdapter);
+    this.scheduler =
+        new Scheduler(kv.allocator(), ec.blockSize(), ec.maxTokensPerStep(), ec.maxSeqs());
+    this.decoder = decoder;
+    List<Integer> eos = new ArrayList<>();
+    for (int id : cfg.eosTokenIds()) {
+      eos.add(id);
+    }
+    this.eosIds = List.copyOf(eos);
+  }
+
+  public EngineStats stats() {
+    return stats;
+  }
+
+  public AdapterSlots slots() {
+    return slots;
+  }
+
+  public Scheduler scheduler() {
+    return scheduler;
+  }
+
+  /** Queues a request; the future completes with its result (errors are results, never exceptions). */
+  public CompletableFuture<GenerationResult> submit(GenerationRequest r) {
+    CompletableFuture<GenerationResult> f = new CompletableFuture<>();
+    long now = System.nanoTime();
+    String err = validate(r);
+    if (err != null) {
+      String code = err.startsWith("PROMPT_TOO_LONG") ? "PROMPT_TOO_LONG" : "INVALID_PARAMS";
+      String msg = err.substring(err.indexOf(':') + 2);
+      f.complete(GenerationResult.error(r.id(), r.promptTokens().length, code, msg, 0));
+      return f;
+    }
+    if (r.adapterId() != null) {
+      adapters.prefetch(r.adapterId());
+    }
+    incoming.add(new Sequence(r, f, now));
+    return f;
+  }
+
+  /** Whether nothing is queued or running. */
+  public boolean idle() {
+    return incoming.isEmpty() && scheduler.numWaiting() == 0 && scheduler.numRunning() == 0;
+  }
+
+  /** Runs steps until every submitted request has completed. */
+  public void runUntilIdle() {
+    while (!idle()) {
+      if (!step()) {
+        adapters.awaitAnyLoad();
+      }
+    }
+  }
+
+  /** Runs one step; false when there was nothing that could run now. */
+  public boolean step() {
+    for (Sequence s; (s = incoming.poll()) != null; ) {
+      scheduler.add(s);
+    }
+    failUnloadableAdapters();
+    List<Scheduler.Work> work = scheduler.schedule(this::admit, this::releaseSlot);
+    if (work.isEmpty()) {
+      return false;
+    }
+    long t0 = System.nanoTime();
+    work.sort(Comparator.comparingInt(w -> w.seq().slot)); // one contiguous segment per adapter
+    StepBatch batch = StepBatches.build(work, kv.blockSize());
+    float[] logits = model.forward(batch, kv, slots);
+    int vocab = cfg.vocabSize();
+    int row = 0;
+    int sampled = 0;
+    for (Scheduler.Work w : work) {
+      Sequence s = w.seq();
+      if (s.firstComputeNanos == 0) {
+        s.firstComputeNanos = t0;
+      }
+      s.computed = w.start() + w.count();
+      if (!w.samples()) {
+        continue;
+      }
+      int token = Sampler.sample(logits, row * vocab, vocab, s.request.params(), s.generated());
+      row++;
+      sampled++;
+      advance(s, token);
+    }
+    stats.recordStep(batch.numTokens(), sampled, work.size(), System.nanoTime() - t0);
+    return true;
+  }
+
+  private void advance(Sequence s, int token) {
+    var p = s.request.params();
+    long now = System.nanoTime();
+    if (s.firstTokenNanos == 0) {
+      s.firstTokenNanos = now;
+    }
+    if (eosIds.contains(token) || p.stopTokenIds().contains(token)) {
+      finish(s, FinishReason.STOP, null);
+      return;
+    }
+    s.append(token);
+    if (decoder != null && !p.stopStrings().isEmpty()) {
+      String text = decoder.decode(s.generatedTokens());
+      for (String stop : p.stopStrings()) {
+        int at = text.indexOf(stop);
+        if (at >= 0) {
+          finish(s, FinishReason.STOP, text.substring(0, at));
+          return;
+        }
+      }
+    }
+    int capacity = Math.min(cfg.maxPositionEmbeddings(), ec.kvBlocks() * ec.blockSize());
+    if (s.generated() >= p.maxTokens() || s.length >= capacity) {
+      finish(s, FinishReason.LENGTH, null);
+    }
+  }
+
+  private void finish(Sequence s, FinishReason reason, String text) {
+    scheduler.finish(s);
+    releaseSlot(s);
+    int[] gen = s.generatedTokens();
+    String out = text != null ? text : decoder == null ? "" : decoder.decode(gen);
+    long now = System.nanoTime();
+    stats.recordFinish(gen.length);
+    s.future.complete(
+        new GenerationResult(
+            s.request.id(),
+            gen,
+            out,
+            reason,
+            s.promptLength(),
+            null,
+            null,
+            s.firstComputeNanos - s.submitNanos,
+            s.firstTokenNanos - s.submitNanos,
+            now - s.submitNanos,
+            s.preemptions));
+  }
+
+  private boolean admit(Sequence s) {
+    String id = s.request.adapterId();
+    if (id == null) {
+      return true;
+    }
+    LoraAdapter a = adapters.readyOrNull(id);
+    if (a == null) {
+      return false;
+    }
+    int slot = slots.acquire(a);
+    if (slot < 0) {
+      return false;
+    }
+    s.slot = slot;
+    return true;
+  }
+
+  private void releaseSlot(Sequence s) {
+    if (s.slot >= 0) {
+      slots.release(s.slot);
+      s.slot = -1;
+    }
+  }
+
+  /** Waiting requests whose adapter failed to load get their error reply now. */
+  private void failUnloadableAdapters() {
+    List<Sequence> failed = new ArrayList<>();
+    for (Sequence s : scheduler.waiting()) {
+      String id = s.request.adapterId();
+      if (id != null && adapters.failure(id) != null) {
+        failed.add(s);
+      }
+    }
+    for (Sequence s : failed) {
+      scheduler.removeWaiting(s);
+      Throwable t = adapters.failure(s.request.adapterId());
+      String code = t instanceof NoSuchElementException ? "UNKNOWN_ADAPTER" : "ADAPTER_INVALID";
+      s.future.complete(
+          GenerationResult.error(
+              s.request.id(),
+              s.promptLength(),
+              code,
+              String.valueOf(t.getMessage()),
+              System.nanoTime() - s.submitNanos));
+      stats.recordError();
+    }
+  }
+
+  private void checkAdapter(LoraAdapter a) {
+    if (slots == null) {
+      throw new IllegalArgumentException(
+          "adapter '" + a.id() + "' requested but the engine has no LoRA targets (lorastream.lora.targets)");
+    }
+    if (a.rank() > slots.maxRank()) {
+      throw new IllegalArgumentException(
+          "adapter '" + a.id() + "' has rank " + a.rank() + " above the maximum " + slots.maxRank()
+              + " (raise lorastream.lora.max-rank)");
+    }
+    for (var p : a.targets()) {
+      if (!slots.hasTarget(p)) {
+        throw new IllegalArgumentException(
+            "adapter '" + a.id() + "' targets " + p.hfName() + " but the engine has LoRA slots only for "
+                + slots.targets() + " (set lorastream.lora.targets)");
+      }
+    }
+  }
+
+  /** Null when fine, else "CODE: message". */
+  private String validate(GenerationRequest r) {
+    int[] p = r.promptTokens();
+    if (p.length == 0) {
+      return "INVALID_PARAMS: the prompt has no tokens; send at least one (usually BOS)";
+    }
+    for (int i = 0; i < p.length; i++) {
+      if (p[i] < 0 || p[i] >= cfg.vocabSize()) {
+        return "INVALID_PARAMS: prompt token " + i + " is " + p[i] + ", outside the vocabulary [0, "
+            + cfg.vocabSize() + ")";
+      }
+    }
+    int capacity = Math.min(cfg.maxPositionEmbeddings(), ec.kvBlocks() * ec.blockSize());
+    if (p.length >= capacity) {
+      return "PROMPT_TOO_LONG: the prompt has " + p.length + " tokens; this engine serves at most "
+          + (capacity - 1) + " (model context " + cfg.maxPositionEmbeddings() + ", KV cache "
+          + ec.kvBlocks() * ec.blockSize() + " tokens)";
+    }
+    if (decoder == null && !r.params().stopStrings().isEmpty()) {
+      return "INVALID_PARAMS: stop strings need a tokenizer and this engine has none";
+    }
+    return null;
+  }
+
+  @Override
+  public void close() {
+    loader.shutdownNow();
+  }
+}

@@ -1,0 +1,169 @@
+package dev.lorastream.engine.sched;
+
+import dev.lorastream.engine.kv.BlockAllocator;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.function.Predicate;
+
+/**
+ * Iteration-level scheduling (Orca, vLLM): each step takes one token of every running sequence in decode
+ * plus prefill chunks of new or partly prefilled sequences, within a token budget. Admission is by free KV
+ * blocks; when a running sequence needs a block and none is free, the most recently admitted sequence is
+ * preempted: its blocks are freed and it is recomputed later from its tokens (prompt plus what it has
+ * generated), which leaves its output unchanged. Not thread-safe: the engine thread owns it.
+ */
+public final class Scheduler {
+  /** One sequence's share of a step: compute {@code count} tokens starting at {@code seq.computed}. */
+  public record Work(Sequence seq, int start, int count) {
+    /** Whether this chunk reaches the end of the sequence's tokens, so a token is sampled after it. */
+    public boolean samples() {
+      return start + count == seq.length;
+    }
+  }
+
+  private final BlockAllocator blocks;
+  private final int blockSize;
+  private final int maxTokensPerStep;
+  private final int maxSeqs;
+  private final ArrayDeque<Sequence> waiting = new ArrayDeque<>();
+  private final List<Sequence> running = new ArrayList<>();
+  private long admissions;
+  private long preemptions;
+
+  public Scheduler(BlockAllocator blocks, int blockSize, int maxTokensPerStep, int maxSeqs) {
+    this.blocks = blocks;
+    this.blockSize = blockSize;
+    this.maxTokensPerStep = maxTokensPerStep;
+    this.maxSeqs = maxSeqs;
+  }
+
+  void add(Sequence s) {
+    waiting.addLast(s);
+  }
+
+  public int numWaiting() {
+    return waiting.size();
+  }
+
+  public int numRunning() {
+    return running.size();
+  }
+
+  public long preemptions() {
+    return preemptions;
+  }
+
+  List<Sequence> running() {
+    return running;
+  }
+
+  Iterable<Sequence> waiting() {
+    return waiting;
+  }
+
+  void removeWaiting(Sequence s) {
+    waiting.remove(s);
+  }
+
+  /**
+   * Chooses this step's work.
+   *
+   * @param admit asked once per waiting sequence that could be admitted; returns false to leave it waiting
+   *     (e.g. its adapter is still loading) without blocking those behind it; on true the sequence is
+   *     admitted
+   * @param onPreempt told about each preempted sequence (to release its adapter slot)
+   */
+  List<Work> schedule(Predicate<Sequence> admit, java.util.function.Consumer<Sequence> onPreempt) {
+    List<Work> work = new ArrayList<>();
+    int budget = maxTokensPerStep;
+    // 1. running sequences, oldest first: decode tokens, then unfinished prefills
+    for (int i = 0; i < running.size() && budget > 0; ) {
+      Sequence s = running.get(i);
+      int count = Math.min(s.pending(), budget);
+      if (!reserve(s, count, onPreempt)) {
+        if (!running.contains(s)) {
+          continue; // s itself was preempted; the list shifted
+        }
+        break;
+      }
+      work.add(new Work(s, s.computed, count));
+      budget -= count;
+      i++;
+    }
+    // 2. admit waiting sequences in arrival order while budget, seats and blocks last
+    for (Iterator<Sequence> it = waiting.iterator();
+        it.hasNext() && budget > 0 && running.size() < maxSeqs; ) {
+      Sequence s = it.next();
+      int count = Math.min(s.pending(), budget);
+      int need = Sequence.blocksFor(s.computed + count, blockSize) - s.blocks.size();
+      if (need > blocks.numFree()) {
+        break; // FIFO by memory: do not let later arrivals starve this one
+      }
+      if (!admit.test(s)) {
+        continue;
+      }
+      it.remove();
+      grow(s, s.computed + count);
+      s.admitOrder = ++admissions;
+      running.add(s);
+      work.add(new Work(s, s.computed, count));
+      budget -= count;
+    }
+    return work;
+  }
+
+  /** Makes room for {@code count} more tokens of a running sequence, preempting newer ones if needed. */
+  private boolean reserve(Sequence s, int count, java.util.function.Consumer<Sequence> onPreempt) {
+    int need = Sequence.blocksFor(s.computed + count, blockSize) - s.blocks.size();
+    while (need > blocks.numFree()) {
+      Sequence victim = newestRunning();
+      preempt(victim, onPreempt);
+      if (victim == s) {
+        return false;
+      }
+    }
+    grow(s, s.computed + count);
+    return true;
+  }
+
+  private Sequence newestRunning() {
+    Sequence v = running.get(0);
+    for (Sequence r : running) {
+      if (r.admitOrder > v.admitOrder) {
+        v = r;
+      }
+    }
+    return v;
+  }
+
+  private void preempt(Sequence s, java.util.function.Consumer<Sequence> onPreempt) {
+    running.remove(s);
+    blocks.freeAll(s.blocks);
+    s.blocks.clear();
+    s.computed = 0;
+    s.preemptions++;
+    preemptions++;
+    onPreempt.accept(s);
+    waiting.addFirst(s);
+  }
+
+  private void grow(Sequence s, int tokens) {
+    int need = Sequence.blocksFor(tokens, blockSize);
+    while (s.blocks.size() < need) {
+      int b = blocks.allocate();
+      if (b < 0) {
+        throw new IllegalStateException("no free KV block although one was reserved");
+      }
+      s.blocks.add(b);
+    }
+  }
+
+  /** Removes a finished sequence and frees its blocks. */
+  void finish(Sequence s) {
+    running.remove(s);
+    blocks.freeAll(s.blocks);
+    s.blocks.clear();
+  }
+}

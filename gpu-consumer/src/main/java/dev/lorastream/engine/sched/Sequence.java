@@ -1,0 +1,67 @@
+package dev.lorastream.engine.sched;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Mutable state of one sequence in the engine: its tokens (prompt then generated), how many of them have
+ * K/V in the cache, its KV blocks and its adapter slot. Owned by the engine thread.
+ */
+public final class Sequence {
+  final GenerationRequest request;
+  final CompletableFuture<GenerationResult> future;
+  final long submitNanos;
+  int[] tokens; // [length] prompt then generated
+  int length;
+  int computed; // tokens whose K/V is in the cache
+  final List<Integer> blocks = new ArrayList<>(); // logical block i -> physical block
+  int slot = -1; // adapter slot while admitted, -1 for none
+  long firstComputeNanos;
+  long firstTokenNanos;
+  int preemptions;
+  long admitOrder; // order of (re)admission, for choosing a preemption victim
+
+  Sequence(GenerationRequest request, CompletableFuture<GenerationResult> future, long submitNanos) {
+    this.request = request;
+    this.future = future;
+    this.submitNanos = submitNanos;
+    int[] p = request.promptTokens();
+    this.tokens = Arrays.copyOf(p, p.length + Math.max(16, request.params().maxTokens()));
+    this.length = p.length;
+  }
+
+  public GenerationRequest request() {
+    return request;
+  }
+
+  public int promptLength() {
+    return request.promptTokens().length;
+  }
+
+  public int generated() {
+    return length - promptLength();
+  }
+
+  /** Tokens still to compute before the next token can be sampled. */
+  public int pending() {
+    return length - computed;
+  }
+
+  void append(int token) {
+    if (length == tokens.length) {
+      tokens = Arrays.copyOf(tokens, tokens.length * 2);
+    }
+    tokens[length++] = token;
+  }
+
+  int[] generatedTokens() {
+    return Arrays.copyOfRange(tokens, promptLength(), length);
+  }
+
+  /** Blocks needed to hold K/V for the first {@code n} tokens. */
+  static int blocksFor(int n, int blockSize) {
+    return (n + blockSize - 1) / blockSize;
+  }
+}

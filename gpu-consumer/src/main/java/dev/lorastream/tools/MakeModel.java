@@ -1,0 +1,286 @@
+package dev.lorastream.tools;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lorastream.engine.io.SafetensorsWriter;
+import dev.lorastream.engine.io.SafetensorsWriter.Entry;
+import dev.lorastream.engine.tensor.DType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code make-model}: writes a deterministic random Llama-family model in the Hugging Face layout ({@code
+ * config.json}, {@code model.safetensors} or shards + index, {@code tokenizer.json}).
+ *
+ * <p>Initialisation keeps activations sane through depth: q/k/v/gate/up ~ N(0, 1/in), o/down ~ N(0, 1/(in·2L))
+ * (their sum over 2L residual writes has about unit variance), norms 1 + 0.05·N, embeddings N(0, 1) (tied:
+ * N(0, 4/H) so that they also serve as a sensible lm_head), lm_head N(0, 4/H) (logits of std ≈ 2), Qwen2 q/k/v
+ * biases 0.2·N. Each tensor's values depend only on the seed and the tensor's name, so a sharded and an
+ * unsharded model with one seed hold identical weights.
+ */
+@Command(
+    name = "make-model",
+    mixinStandardHelpOptions = true,
+    description = "Writes a deterministic random Llama/Mistral/Qwen2 model (HF layout) for tests and benchmarks.")
+public final class MakeModel implements Callable<Integer> {
+
+  /** Supported architectures: llama and mistral share weights; qwen2 adds q/k/v biases. */
+  public enum Arch {
+    llama("LlamaForCausalLM", 10000.0, 1e-5),
+    mistral("MistralForCausalLM", 10000.0, 1e-5),
+    qwen2("Qwen2ForCausalLM", 1000000.0, 1e-6);
+
+    final String hfClass;
+    final double ropeTheta;
+    final double rmsEps;
+
+    Arch(String hfClass, double ropeTheta, double rmsEps) {
+      this.hfClass = hfClass;
+      this.ropeTheta = ropeTheta;
+      this.rmsEps = rmsEps;
+    }
+  }
+
+  /**
+   * Model dimensions. {@code vocab} is the embedding/lm_head row count (may exceed the tokenizer's size).
+   */
+  public record Spec(
+      Arch arch,
+      int hidden,
+      int intermediate,
+      int layers,
+      int heads,
+      int kvHeads,
+      int vocab,
+      int maxPositions,
+      DType dtype,
+      boolean tieEmbeddings,
+      boolean llama3Rope) {
+    public int headDim() {
+      return hidden / heads;
+    }
+  }
+
+  /** Preset name → spec with the preset's default dtype (arch llama, untied, no rope scaling). */
+  public static Spec preset(String name) {
+    int tinyVocab = TokenizerJson.vocabSize(TokenizerJson.DEFAULT_MERGES);
+    return switch (name) {
+      case "tiny" -> new Spec(Arch.llama, 64, 172, 2, 4, 2, tinyVocab, 512, DType.F32, false, false);
+      case "cpu-bench" -> new Spec(Arch.llama, 2048, 5632, 16, 32, 8, 32000, 4096, DType.BF16, false, false);
+      case "llama-7b-shape" ->
+          new Spec(Arch.llama, 4096, 11008, 32, 32, 32, 32000, 4096, DType.F16, false, false);
+      default ->
+          throw new IllegalArgumentException(
+              "unknown preset '" + name + "': supported are tiny, cpu-bench, llama-7b-shape");
+    };
+  }
+
+  @Option(names = "--preset", defaultValue = "tiny", description = "tiny | cpu-bench | llama-7b-shape")
+  String presetName;
+
+  @Option(names = "--out", required = true, description = "output folder (created)")
+  Path out;
+
+  @Option(names = "--seed", defaultValue = "0", description = "RNG seed (default 0)")
+  long seed;
+
+  @Option(names = "--dtype", description = "F32 | F16 | BF16 (default: tiny F32, cpu-bench BF16, 7b F16)")
+  String dtype;
+
+  @Option(names = "--arch", defaultValue = "llama", description = "llama | mistral | qwen2")
+  Arch arch;
+
+  @Option(names = "--shards", defaultValue = "1", description = "N > 1: model-0000k-of-0000N files + index")
+  int shards;
+
+  @Option(names = "--layers", description = "override the preset's layer count")
+  Integer layers;
+
+  @Option(names = "--tie-embeddings", description = "tie lm_head to embed_tokens (no lm_head tensor)")
+  boolean tie;
+
+  @Option(names = "--rope-scaling", defaultValue = "none", description = "none | llama3")
+  String ropeScaling;
+
+  @Option(names = "--merges", description = "tokenizer BPE merges (default 252: tokenizer size 512)")
+  int merges = TokenizerJson.DEFAULT_MERGES;
+
+  public MakeModel() {}
+
+  @Override
+  public Integer call() throws Exception {
+    Spec base = preset(presetName);
+    if (!ropeScaling.equals("none") && !ropeScaling.equals("llama3")) {
+      throw new IllegalArgumentException("unknown --rope-scaling '" + ropeScaling + "': use none or llama3");
+    }
+    int vocab = presetName.equals("tiny") ? TokenizerJson.vocabSize(merges) : base.vocab();
+    Spec spec =
+        new Spec(
+            arch, base.hidden(), base.intermediate(), layers == null ? base.layers() : layers, base.heads(),
+            base.kvHeads(), vocab, base.maxPositions(), dtype == null ? base.dtype() : DType.parse(dtype), tie,
+            ropeScaling.equals("llama3"));
+    if (TokenizerJson.vocabSize(merges) > spec.vocab()) {
+      throw new IllegalArgumentException(
+          "tokenizer size " + TokenizerJson.vocabSize(merges) + " exceeds vocab " + spec.vocab());
+    }
+    long bytes = write(spec, seed, shards, merges, out);
+    System.out.printf(
+        "wrote %s model (%s, %d layers, hidden %d, vocab %d, %s) to %s: %.1f MB of weights%n",
+        presetName, spec.arch(), spec.layers(), spec.hidden(), spec.vocab(), spec.dtype(), out, bytes / 1e6);
+    return 0;
+  }
+
+  /** Writes config.json, the weights (one file or {@code shards} files + index) and tokenizer.json. */
+  public static long write(Spec spec, long seed, int shards, int merges, Path dir) throws Exception {
+    Files.createDirectories(dir);
+    ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    json.writeValue(dir.resolve("config.json").toFile(), config(spec));
+    TokenizerJson.write(dir.resolve("tokenizer.json"), merges);
+    List<Entry> entries = tensors(spec, seed);
+    if (shards <= 1) {
+      SafetensorsWriter.write(dir.resolve("model.safetensors"), entries);
+    } else {
+      writeSharded(entries, shards, dir, json);
+    }
+    return entries.stream().mapToLong(Entry::byteSize).sum();
+  }
+
+  /** A Hugging Face config.json for {@code spec}. */
+  public static ObjectNode config(Spec s) {
+    ObjectNode c = new ObjectMapper().createObjectNode();
+    c.putArray("architectures").add(s.arch().hfClass);
+    c.put("model_type", s.arch().name());
+    c.put("attention_bias", s.arch() == Arch.qwen2);
+    c.put("attention_dropout", 0.0);
+    c.put("bos_token_id", TokenizerJson.BOS_ID);
+    c.put("eos_token_id", TokenizerJson.EOS_ID);
+    c.put("head_dim", s.headDim());
+    c.put("hidden_act", "silu");
+    c.put("hidden_size", s.hidden());
+    c.put("initializer_range", 0.02);
+    c.put("intermediate_size", s.intermediate());
+    c.put("max_position_embeddings", s.maxPositions());
+    c.put("mlp_bias", false);
+    c.put("num_attention_heads", s.heads());
+    c.put("num_hidden_layers", s.layers());
+    c.put("num_key_value_heads", s.kvHeads());
+    c.put("rms_norm_eps", s.arch().rmsEps);
+    if (s.llama3Rope()) {
+      ObjectNode r = c.putObject("rope_scaling");
+      r.put("rope_type", "llama3");
+      r.put("factor", 8.0);
+      r.put("low_freq_factor", 1.0);
+      r.put("high_freq_factor", 4.0);
+      r.put("original_max_position_embeddings", Math.max(1, s.maxPositions() / 8));
+    } else {
+      c.putNull("rope_scaling");
+    }
+    c.put("rope_theta", s.arch().ropeTheta);
+    if (s.arch() == Arch.mistral) {
+      c.putNull("sliding_window");
+    }
+    if (s.arch() == Arch.qwen2) {
+      c.put("use_sliding_window", false);
+      c.put("sliding_window", s.maxPositions());
+      c.put("max_window_layers", s.layers());
+    }
+    c.put("tie_word_embeddings", s.tieEmbeddings());
+    c.put("torch_dtype", torchDtype(s.dtype()));
+    c.put("use_cache", true);
+    c.put("vocab_size", s.vocab());
+    return c;
+  }
+
+  static String torchDtype(DType d) {
+    return switch (d) {
+      case F32 -> "float32";
+      case F16 -> "float16";
+      case BF16 -> "bfloat16";
+    };
+  }
+
+  /** Std of a base projection's initial weights; {@code proj} is q, k, v, o, gate, up or down. */
+  public static float projStd(String proj, int in, int layers) {
+    boolean residualWrite = proj.equals("o") || proj.equals("down");
+    return (float) (1.0 / Math.sqrt(residualWrite ? (double) in * 2 * layers : in));
+  }
+
+  /** All weight tensors with HF names, in file order, values drawn lazily from the seed. */
+  public static List<Entry> tensors(Spec s, long seed) {
+    int h = s.hidden(), kv = s.kvHeads() * s.headDim(), q = s.heads() * s.headDim(), i = s.intermediate();
+    List<Entry> out = new ArrayList<>();
+    float embedStd = s.tieEmbeddings() ? (float) (2 / Math.sqrt(h)) : 1f;
+    out.add(normal(s, seed, "model.embed_tokens.weight", 0f, embedStd, s.vocab(), h));
+    for (int l = 0; l < s.layers(); l++) {
+      String p = "model.layers." + l + ".";
+      out.add(normal(s, seed, p + "input_layernorm.weight", 1f, 0.05f, h));
+      out.add(proj(s, seed, p + "self_attn.", "q", q, h));
+      out.add(proj(s, seed, p + "self_attn.", "k", kv, h));
+      out.add(proj(s, seed, p + "self_attn.", "v", kv, h));
+      if (s.arch() == Arch.qwen2) {
+        out.add(normal(s, seed, p + "self_attn.q_proj.bias", 0f, 0.2f, q));
+        out.add(normal(s, seed, p + "self_attn.k_proj.bias", 0f, 0.2f, kv));
+        out.add(normal(s, seed, p + "self_attn.v_proj.bias", 0f, 0.2f, kv));
+      }
+      out.add(proj(s, seed, p + "self_attn.", "o", h, q));
+      out.add(normal(s, seed, p + "post_attention_layernorm.weight", 1f, 0.05f, h));
+      out.add(proj(s, seed, p + "mlp.", "gate", i, h));
+      out.add(proj(s, seed, p + "mlp.", "up", i, h));
+      out.add(proj(s, seed, p + "mlp.", "down", h, i));
+    }
+    out.add(normal(s, seed, "model.norm.weight", 1f, 0.05f, h));
+    if (!s.tieEmbeddings()) {
+      out.add(normal(s, seed, "lm_head.weight", 0f, (float) (2 / Math.sqrt(h)), s.vocab(), h));
+    }
+    return out;
+  }
+
+  private static Entry proj(Spec s, long seed, String prefix, String proj, int outDim, int inDim) {
+    return normal(s, seed, prefix + proj + "_proj.weight", 0f, projStd(proj, inDim, s.layers()), outDim, inDim);
+  }
+
+  private static Entry normal(Spec s, long seed, String name, float mean, float std, int... shape) {
+    return new Entry(name, s.dtype(), shape, SeededValues.normal(SeededValues.derive(seed, name), mean, std));
+  }
+
+  /** HF sharded layout: tensors split in order into {@code n} files of about equal size, plus the index. */
+  static void writeSharded(List<Entry> entries, int n, Path dir, ObjectMapper json) throws Exception {
+    if (n > entries.size()) {
+      throw new IllegalArgumentException("--shards " + n + " exceeds the tensor count " + entries.size());
+    }
+    long total = entries.stream().mapToLong(Entry::byteSize).sum();
+    List<List<Entry>> groups = new ArrayList<>();
+    groups.add(new ArrayList<>());
+    long acc = 0;
+    for (int k = 0; k < entries.size(); k++) {
+      int shard = groups.size() - 1;
+      boolean full = acc >= total * (shard + 1) / n;
+      boolean mustLeaveOnePerShard = entries.size() - k == n - 1 - shard;
+      if (shard < n - 1 && !groups.get(shard).isEmpty() && (full || mustLeaveOnePerShard)) {
+        groups.add(new ArrayList<>());
+      }
+      groups.getLast().add(entries.get(k));
+      acc += entries.get(k).byteSize();
+    }
+    Map<String, String> weightMap = new LinkedHashMap<>();
+    for (int k = 0; k < groups.size(); k++) {
+      String file = String.format("model-%05d-of-%05d.safetensors", k + 1, n);
+      SafetensorsWriter.write(dir.resolve(file), groups.get(k));
+      for (Entry e : groups.get(k)) {
+        weightMap.put(e.name(), file);
+      }
+    }
+    ObjectNode index = json.createObjectNode();
+    index.putObject("metadata").put("total_size", total);
+    weightMap.forEach(index.putObject("weight_map")::put);
+    json.writeValue(dir.resolve("model.safetensors.index.json").toFile(), index);
+  }
+}

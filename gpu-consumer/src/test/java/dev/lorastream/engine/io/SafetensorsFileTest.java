@@ -1,0 +1,151 @@
+package dev.lorastream.engine.io;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lorastream.engine.tensor.DType;
+import dev.lorastream.engine.tensor.HostTensor;
+import java.lang.foreign.Arena;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class SafetensorsFileTest {
+
+  @TempDir Path tmp;
+  private final Arena arena = Arena.ofShared();
+
+  @AfterEach
+  void closeArena() {
+    arena.close();
+  }
+
+  private static void assertMentions(Throwable e, String... parts) {
+    for (String p : parts) {
+      assertTrue(e.getMessage().contains(p), "message lacks '" + p + "': " + e.getMessage());
+    }
+  }
+
+  @Test
+  void loadsF32F16AndBf16ValuesExactlyWithShapesAndMetadata() {
+    float[] values = {1.5f, -2f, 0.25f, 3f, -0.125f, 96.5f}; // all exact in F16 and BF16
+    Path file =
+        new TestSafetensors()
+            .f32("w.f32", values, 2, 3)
+            .f16("w.f16", values, 3, 2)
+            .bf16("w.bf16", values, 6)
+            .metadata("format", "pt")
+            .write(tmp.resolve("m.safetensors"));
+
+    SafetensorsFile f = SafetensorsFile.open(file, arena);
+
+    assertEquals(Set.of("w.f32", "w.f16", "w.bf16"), f.names());
+    assertEquals(Map.of("format", "pt"), f.metadata());
+    assertEquals(file, f.path());
+    HostTensor t32 = f.get("w.f32");
+    assertEquals(DType.F32, t32.dtype());
+    assertArrayEquals(new int[] {2, 3}, t32.shape());
+    assertArrayEquals(values, t32.toFloatArray());
+    assertEquals(DType.F16, f.get("w.f16").dtype());
+    assertArrayEquals(new int[] {3, 2}, f.get("w.f16").shape());
+    assertArrayEquals(values, f.get("w.f16").toFloatArray());
+    assertEquals(DType.BF16, f.get("w.bf16").dtype());
+    assertArrayEquals(values, f.get("w.bf16").toFloatArray());
+  }
+
+  @Test
+  void missingFileIsRefusedNamingThePath() {
+    Path file = tmp.resolve("nope.safetensors");
+    var e = assertThrows(ModelFormatException.class, () -> SafetensorsFile.open(file, arena));
+    assertMentions(e, file.toString(), "not found");
+  }
+
+  @Test
+  void truncatedDataIsRefusedNamingFileTensorAndSizes() throws Exception {
+    Path file = new TestSafetensors().f32("layer.w", new float[4], 2, 2).write(tmp.resolve("t.safetensors"));
+    byte[] all = Files.readAllBytes(file);
+    TestSafetensors.writeBytes(file, Arrays.copyOf(all, all.length - 4));
+
+    var e = assertThrows(SafetensorsFormatException.class, () -> SafetensorsFile.open(file, arena));
+    assertMentions(e, file.toString(), "'layer.w'", "ends at data offset 16", "only 12 data bytes", "truncated");
+  }
+
+  @Test
+  void headerLyingAboutOffsetsIsRefusedNamingShapeAndSpan() {
+    Path file =
+        TestSafetensors.writeRaw(
+            tmp.resolve("lie.safetensors"),
+            "{\"layer.w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,12]}}",
+            new byte[16]);
+
+    var e = assertThrows(SafetensorsFormatException.class, () -> SafetensorsFile.open(file, arena));
+    assertMentions(e, file.toString(), "'layer.w'", "F32[2, 2] = 16 bytes", "span 12 bytes");
+  }
+
+  @Test
+  void unsupportedDtypeIsRefusedNamingTensorAndDtype() {
+    Path file = new TestSafetensors().raw("ids", "I32", new int[] {2}, new byte[8]).write(tmp.resolve("i.safetensors"));
+
+    var e = assertThrows(SafetensorsFormatException.class, () -> SafetensorsFile.open(file, arena));
+    assertMentions(e, file.toString(), "'ids'", "dtype I32", "only F32, F16 and BF16");
+  }
+
+  @Test
+  void fileShorterThanTheLengthFieldIsRefused() {
+    Path file = TestSafetensors.writeBytes(tmp.resolve("short.safetensors"), new byte[5]);
+    var e = assertThrows(SafetensorsFormatException.class, () -> SafetensorsFile.open(file, arena));
+    assertMentions(e, file.toString(), "is 5 bytes long");
+  }
+
+  @Test
+  void absurdHeaderLengthIsRefused() {
+    byte[] bytes = new byte[16];
+    Arrays.fill(bytes, 0, 8, (byte) 0x7f); // length 0x7f7f7f7f7f7f7f7f
+    Path file = TestSafetensors.writeBytes(tmp.resolve("garbage.safetensors"), bytes);
+    var e = assertThrows(SafetensorsFormatException.class, () -> SafetensorsFile.open(file, arena));
+    assertMentions(e, file.toString(), "header length 9187201950435737471 is absurd");
+  }
+
+  @Test
+  void headerLongerThanTheFileIsRefused() {
+    byte[] bytes = new byte[20];
+    bytes[0] = 100; // claims 100 header bytes, 12 present
+    Path file = TestSafetensors.writeBytes(tmp.resolve("cut.safetensors"), bytes);
+    var e = assertThrows(SafetensorsFormatException.class, () -> SafetensorsFile.open(file, arena));
+    assertMentions(e, file.toString(), "header claims 100 bytes but the file has only 12");
+  }
+
+  @Test
+  void invalidJsonHeaderIsRefused() {
+    Path file = TestSafetensors.writeRaw(tmp.resolve("bad.safetensors"), "{\"w\": {\"dtype\": ", new byte[0]);
+    var e = assertThrows(SafetensorsFormatException.class, () -> SafetensorsFile.open(file, arena));
+    assertMentions(e, file.toString(), "not valid JSON");
+  }
+
+  @Test
+  void overlappingTensorsAreRefusedNamingBoth() {
+    Path file =
+        TestSafetensors.writeRaw(
+            tmp.resolve("overlap.safetensors"),
+            "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+            new byte[12]);
+    var e = assertThrows(SafetensorsFormatException.class, () -> SafetensorsFile.open(file, arena));
+    assertMentions(e, file.toString(), "'b' [4, 12) overlaps 'a' [0, 8)");
+  }
+
+  @Test
+  void getOfAnAbsentTensorNamesFileAndTensor() {
+    Path file = new TestSafetensors().f32("present", new float[] {1}, 1).write(tmp.resolve("g.safetensors"));
+    SafetensorsFile f = SafetensorsFile.open(file, arena);
+    var e = assertThrows(MissingTensorException.class, () -> f.get("absent"));
+    assertMentions(e, file.toString(), "'absent'");
+  }
+}

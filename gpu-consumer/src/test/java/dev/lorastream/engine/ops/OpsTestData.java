@@ -1,0 +1,93 @@
+package dev.lorastream.engine.ops;
+
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.lorastream.engine.tensor.DType;
+import dev.lorastream.engine.tensor.HostTensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.SplittableRandom;
+
+/** Random inputs, weight encoding and the tolerance check shared by the ops parity tests. */
+final class OpsTestData {
+  private OpsTestData() {}
+
+  /**
+   * Tolerance per weight dtype, relative (see {@link #assertClose}). The same for all three: BF16/F16 weights
+   * are decoded exactly to float by both backends, so only float accumulation order differs (the reference
+   * sums in double). 1e-5 is ~100 ulps, far above the ~1e-6 seen for dot products of length 1100, far below
+   * any real bug (a dropped term of 1100 moves a result by ~3%).
+   */
+  static double tolerance(DType weightDType) {
+    return switch (weightDType) {
+      case F32, BF16, F16 -> 1e-5;
+    };
+  }
+
+  static float[] random(SplittableRandom rnd, int n, float scale) {
+    float[] v = new float[n];
+    for (int i = 0; i < n; i++) {
+      v[i] = (float) (rnd.nextDouble() * 2 - 1) * scale;
+    }
+    return v;
+  }
+
+  /** A host weight of the given dtype holding {@code values} (rounded to it). */
+  static HostTensor weight(String name, DType dtype, float[] values, int... shape) {
+    MemorySegment seg = MemorySegment.ofArray(new byte[values.length * dtype.bytes()]);
+    for (int i = 0; i < values.length; i++) {
+      switch (dtype) {
+        case F32 -> seg.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i, values[i]);
+        case F16 -> seg.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i, Float.floatToFloat16(values[i]));
+        case BF16 ->
+            seg.setAtIndex(
+                ValueLayout.JAVA_SHORT_UNALIGNED,
+                i,
+                dev.lorastream.engine.ops.cpu.CpuTensor.toBf16(values[i]));
+      }
+    }
+    return new HostTensor(name, dtype, shape, seg);
+  }
+
+  /** An F32 activation tensor on {@code ops} holding {@code values}. */
+  static Tensor activation(Ops ops, float[] values, int... shape) {
+    Tensor t = ops.allocate(DType.F32, shape);
+    ops.copyFromHost(values, t);
+    return t;
+  }
+
+  static float[] read(Ops ops, Tensor t) {
+    float[] out = new float[Math.toIntExact(t.numel())];
+    ops.copyToHost(t, out);
+    return out;
+  }
+
+  /**
+   * Elementwise {@code |actual − expected| <= rtol · (|expected| + rms(expected))}: relative for large values,
+   * with a floor at the output's typical size so cancellations near zero do not demand impossible digits.
+   */
+  static void assertClose(String what, float[] expected, float[] actual, double rtol) {
+    if (expected.length != actual.length) {
+      fail(what + ": length " + actual.length + " vs expected " + expected.length);
+    }
+    double sq = 0;
+    for (float e : expected) {
+      sq += (double) e * e;
+    }
+    double rms = Math.sqrt(sq / Math.max(1, expected.length));
+    double worst = 0;
+    int worstAt = -1;
+    for (int i = 0; i < expected.length; i++) {
+      double err = Math.abs((double) actual[i] - expected[i]);
+      double bound = rtol * (Math.abs(expected[i]) + rms) + Float.MIN_NORMAL;
+      if (!(err <= bound) && (worstAt < 0 || err / bound > worst)) {
+        worst = err / bound;
+        worstAt = i;
+      }
+    }
+    if (worstAt >= 0) {
+      fail(what + ": element " + worstAt + " is " + actual[worstAt] + ", expected " + expected[worstAt]
+          + " (rtol " + rtol + ", rms " + rms + ", " + worst + "x over)");
+    }
+  }
+}

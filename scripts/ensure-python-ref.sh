@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Makes sure the PyTorch reference (gpu-consumer/src/test/python/llama_lora_ref.py) can run:
+# Debian's python3-torch for /usr/bin/python3, plus OpenBLAS (about 10x faster CPU matmul than the reference BLAS).
+# Idempotent; installs with apt-get as root, or through sudo when not root.
+set -euo pipefail
+
+PY=/usr/bin/python3
+if "$PY" -c 'import torch' 2>/dev/null; then
+  echo "ensure-python-ref: torch $("$PY" -c 'import torch; print(torch.__version__)') already importable by $PY"
+  exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO=(sudo)
+else
+  echo "ensure-python-ref: not root and no sudo: install python3-torch and libopenblas0-pthread by hand" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "ensure-python-ref: $PY cannot import torch; running: ${SUDO[*]:-} apt-get update"
+"${SUDO[@]}" apt-get update
+echo "ensure-python-ref: running: ${SUDO[*]:-} apt-get install -y python3-torch libopenblas0-pthread"
+"${SUDO[@]}" apt-get install -y python3-torch libopenblas0-pthread
+
+"$PY" -c 'import torch; print("ensure-python-ref: torch", torch.__version__, "OK")'

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs every test: installs the PyTorch reference the tests compare against (Debian's python3-torch) when
+# it is missing, then the Maven build with its tests.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+if [[ -z "${JAVA_HOME:-}" && -d /usr/lib/jvm/temurin-25-jdk-amd64 ]]; then
+  export JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64
+fi
+bash scripts/ensure-python-ref.sh
+./mvnw -B -ntp verify "$@"
