@@ -52,10 +52,13 @@ class EngineReferenceTest {
     PythonRef.assumeAvailable();
   }
 
-  static Path model(String dtype) {
-    Path dir = tmp.resolve("model-" + dtype);
+  static Path model(String dtype, String... extra) {
+    Path dir = tmp.resolve("model-" + dtype + String.join("", extra));
     if (!dir.resolve("config.json").toFile().exists()) {
-      exec(new MakeModel(), "--preset", "tiny", "--dtype", dtype, "--out", dir.toString(), "--seed", "3");
+      List<String> args =
+          new ArrayList<>(List.of("--preset", "tiny", "--dtype", dtype, "--out", dir.toString(), "--seed", "3"));
+      args.addAll(List.of(extra));
+      exec(new MakeModel(), args.toArray(String[]::new));
       exec(
           new MakeAdapters(), "--model", dir.toString(), "--count", String.valueOf(ADAPTERS), "--ranks",
           "4,8,16", "--out", dir.resolve("adapters").toString(), "--seed", "4");
@@ -99,8 +102,9 @@ class EngineReferenceTest {
    * One prefill step over the sequences, each through its adapter (index into the generated set, -1 none),
    * compared position by position with the reference.
    */
-  private static void compareMixedStep(String dtype, double tolerance, int[] adapterOf) throws Exception {
-    Path dir = model(dtype);
+  private static void compareMixedStep(String dtype, double tolerance, int[] adapterOf, String... modelArgs)
+      throws Exception {
+    Path dir = model(dtype, modelArgs);
     List<int[]> prompts = new ArrayList<>();
     List<PythonRef.Request> reqs = new ArrayList<>();
     for (int s = 0; s < adapterOf.length; s++) {
@@ -149,6 +153,17 @@ class EngineReferenceTest {
       throws Exception {
     // 10 sequences, adapters of ranks 4, 8 and 16, two base rows, one adapter in two separate segments
     compareMixedStep(dtype, tol, new int[] {0, 0, 1, -1, 2, 3, 4, 5, -1, 1});
+  }
+
+  @ParameterizedTest(name = "{0}: {1}")
+  @CsvSource({
+    "BF16, --arch qwen2 --tie-embeddings --rope-scaling llama3",
+    "F32, --arch mistral --shards 3",
+    "F32, --arch llama --tie-embeddings --rope-scaling llama3"
+  })
+  void otherArchitecturesAndLayoutsMatchTheReference(String dtype, String modelArgs) throws Exception {
+    double tol = dtype.equals("F32") ? 1e-4 : 1e-2;
+    compareMixedStep(dtype, tol, new int[] {0, -1, 2, 2, 5}, modelArgs.split(" "));
   }
 
   // ---- the engine: continuous batching, decode, greedy invariants --------------------------------

@@ -1,0 +1,184 @@
+package dev.lorastream.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lorastream.engine.lora.LoraAdapter;
+import dev.lorastream.engine.model.LlamaModel;
+import dev.lorastream.engine.model.LoadedModel;
+import dev.lorastream.engine.model.ModelLoader;
+import dev.lorastream.engine.model.Proj;
+import dev.lorastream.engine.ops.Backends;
+import dev.lorastream.engine.ops.Ops;
+import dev.lorastream.engine.sample.SamplingParams;
+import dev.lorastream.engine.sched.Engine;
+import dev.lorastream.engine.sched.EngineConfig;
+import dev.lorastream.engine.sched.FinishReason;
+import dev.lorastream.engine.sched.GenerationRequest;
+import dev.lorastream.engine.sched.GenerationResult;
+import dev.lorastream.engine.tokenizer.HfTokenizer;
+import dev.lorastream.tools.MakeAdapters;
+import dev.lorastream.tools.MakeModel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** How the engine stops sequences and answers bad requests, on the generated tiny model (no reference). */
+class EngineBehaviourTest {
+  @TempDir static Path tmp;
+  static Ops ops;
+  static LoadedModel lm;
+  static HfTokenizer tok;
+
+  @BeforeAll
+  static void setUp() {
+    Path dir = tmp.resolve("m");
+    assertEquals(0, new CommandLine(new MakeModel()).execute("--preset", "tiny", "--out", dir.toString()));
+    assertEquals(
+        0,
+        new CommandLine(new MakeAdapters())
+            .execute("--model", dir.toString(), "--count", "2", "--ranks", "8,32", "--out",
+                tmp.resolve("ad").toString()));
+    ops = Backends.create("cpu");
+    lm = ModelLoader.load(dir, ops);
+    tok = HfTokenizer.load(dir);
+  }
+
+  @AfterAll
+  static void tearDown() {
+    lm.close();
+    tok.close();
+  }
+
+  private static Engine engine(EngineConfig ec) {
+    LlamaModel m = new LlamaModel(lm.config(), lm.weights(), ops, ec.loraKernel());
+    return new Engine(
+        m,
+        ec,
+        id -> {
+          Path d = tmp.resolve("ad").resolve(id);
+          if (!Files.isDirectory(d)) {
+            throw new NoSuchElementException("no adapter '" + id + "'");
+          }
+          return LoraAdapter.load(d, lm.config(), 64);
+        },
+        tok::decode);
+  }
+
+  private static EngineConfig config() {
+    return EngineConfig.defaults()
+        .withKvBlocks(64)
+        .withLora(4, 16, EnumSet.allOf(Proj.class), LlamaModel.LoraKernel.SGMV);
+  }
+
+  private static GenerationResult run(Engine e, GenerationRequest r) {
+    CompletableFuture<GenerationResult> f = e.submit(r);
+    e.runUntilIdle();
+    return f.join();
+  }
+
+  private static GenerationRequest req(String prompt, String adapter, SamplingParams p) {
+    return new GenerationRequest("r", tok.encode(prompt), adapter, p);
+  }
+
+  @Test
+  void maxTokensEndsWithLength() {
+    try (Engine e = engine(config())) {
+      GenerationResult r = run(e, req("Hello there", null, SamplingParams.greedy(7)));
+      assertTrue(r.ok());
+      assertEquals(FinishReason.LENGTH, r.finishReason());
+      assertEquals(7, r.tokens().length);
+      assertEquals(tok.decode(r.tokens()), r.text());
+    }
+  }
+
+  @Test
+  void aStopTokenEndsWithStopAndIsNotPartOfTheOutput() {
+    try (Engine e = engine(config())) {
+      int[] free = run(e, req("Hello there", null, SamplingParams.greedy(12))).tokens();
+      int k = 4;
+      int stopId = free[k];
+      int first = Arrays.stream(free).boxed().toList().indexOf(stopId);
+      GenerationResult r =
+          run(e, req("Hello there", null, SamplingParams.greedy(12).withStopTokens(List.of(stopId))));
+      assertEquals(FinishReason.STOP, r.finishReason());
+      assertArrayEquals(Arrays.copyOf(free, first), r.tokens());
+    }
+  }
+
+  @Test
+  void aStopStringEndsWithStopAndIsCutFromTheText() {
+    try (Engine e = engine(config())) {
+      String free = run(e, req("Once upon", null, SamplingParams.greedy(16))).text();
+      assertTrue(free.length() > 6, free);
+      String stop = free.substring(3, 6);
+      SamplingParams p = new SamplingParams(0f, 0, 1f, 0, 16, List.of(), List.of(stop));
+      GenerationResult r = run(e, req("Once upon", null, p));
+      assertEquals(FinishReason.STOP, r.finishReason());
+      assertEquals(free.substring(0, free.indexOf(stop)), r.text());
+    }
+  }
+
+  @Test
+  void anUnknownAdapterGetsAnErrorReplyAndOthersAreServed() {
+    try (Engine e = engine(config())) {
+      var bad = e.submit(new GenerationRequest("bad", tok.encode("x"), "nope", SamplingParams.greedy(3)));
+      var good =
+          e.submit(
+              new GenerationRequest(
+                  "good", tok.encode("x"), MakeAdapters.adapterName(0), SamplingParams.greedy(3)));
+      e.runUntilIdle();
+      assertEquals("UNKNOWN_ADAPTER", bad.join().errorCode());
+      assertEquals("no adapter 'nope'", bad.join().errorMessage());
+      assertEquals(FinishReason.ERROR, bad.join().finishReason());
+      assertTrue(good.join().ok());
+      assertEquals(3, good.join().tokens().length);
+    }
+  }
+
+  @Test
+  void anAdapterAboveTheEnginesMaxRankIsInvalid() {
+    try (Engine e = engine(config())) { // max rank 16; adapter-0001 has rank 32
+      GenerationResult r = run(e, req("x", MakeAdapters.adapterName(1), SamplingParams.greedy(3)));
+      assertEquals("ADAPTER_INVALID", r.errorCode());
+      assertTrue(r.errorMessage().contains("rank 32 above the maximum 16"), r.errorMessage());
+    }
+  }
+
+  @Test
+  void badPromptsAreRefusedWithCodesAndReasons() {
+    try (Engine e = engine(config().withKvBlocks(2))) { // 32 tokens of KV cache
+      GenerationResult empty =
+          run(e, new GenerationRequest("e", new int[0], null, SamplingParams.greedy(1)));
+      assertEquals("INVALID_PARAMS", empty.errorCode());
+      GenerationResult outside =
+          run(e, new GenerationRequest("o", new int[] {1, 9999}, null, SamplingParams.greedy(1)));
+      assertEquals("INVALID_PARAMS", outside.errorCode());
+      assertEquals("prompt token 1 is 9999, outside the vocabulary [0, 512)", outside.errorMessage());
+      GenerationResult tooLong =
+          run(e, new GenerationRequest("l", new int[40], null, SamplingParams.greedy(1)));
+      assertEquals("PROMPT_TOO_LONG", tooLong.errorCode());
+      assertTrue(tooLong.errorMessage().startsWith("the prompt has 40 tokens; this engine serves at most 31"));
+    }
+  }
+
+  @Test
+  void generationStopsWithLengthAtTheCacheCapacity() {
+    try (Engine e = engine(config().withKvBlocks(2))) {
+      GenerationResult r = run(e, new GenerationRequest("c", new int[30], null, SamplingParams.greedy(50)));
+      assertTrue(r.ok());
+      assertEquals(FinishReason.LENGTH, r.finishReason());
+      assertEquals(2, r.tokens().length, "30 prompt + 2 generated fill the 32-token cache");
+    }
+  }
+}
