@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PY=/usr/bin/python3
-if "$PY" -c 'import torch' 2>/dev/null; then
+if "$PY" -c 'import torch, confluent_kafka' 2>/dev/null; then
   echo "ensure-python-ref: torch $("$PY" -c 'import torch; print(torch.__version__)') already importable by $PY"
   exit 0
 fi
@@ -22,7 +22,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 echo "ensure-python-ref: $PY cannot import torch; running: ${SUDO[*]:-} apt-get update"
 "${SUDO[@]}" apt-get update
-echo "ensure-python-ref: running: ${SUDO[*]:-} apt-get install -y python3-torch libopenblas0-pthread"
-"${SUDO[@]}" apt-get install -y python3-torch libopenblas0-pthread
+echo "ensure-python-ref: running: ${SUDO[*]:-} apt-get install -y python3-torch libopenblas0-pthread python3-confluent-kafka"
+"${SUDO[@]}" apt-get install -y python3-torch libopenblas0-pthread python3-confluent-kafka
 
 "$PY" -c 'import torch; print("ensure-python-ref: torch", torch.__version__, "OK")'

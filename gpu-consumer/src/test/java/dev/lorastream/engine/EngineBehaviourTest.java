@@ -181,4 +181,34 @@ class EngineBehaviourTest {
       assertEquals(2, r.tokens().length, "30 prompt + 2 generated fill the 32-token cache");
     }
   }
+
+  @Test
+  void anEngineLoopServesRequestsSubmittedFromOtherThreads() throws Exception {
+    try (dev.lorastream.engine.sched.EngineLoop loop =
+        new dev.lorastream.engine.sched.EngineLoop(engine(config()), "engine-test")) {
+      List<CompletableFuture<GenerationResult>> fs = new java.util.ArrayList<>();
+      Thread[] submitters = new Thread[3];
+      for (int t = 0; t < submitters.length; t++) {
+        int id = t;
+        submitters[t] =
+            new Thread(
+                () -> {
+                  var f = loop.submit(new GenerationRequest("t" + id, tok.encode("Hi"), null, SamplingParams.greedy(4)));
+                  synchronized (fs) {
+                    fs.add(f);
+                  }
+                });
+        submitters[t].start();
+      }
+      for (Thread t : submitters) {
+        t.join();
+      }
+      for (var f : fs) {
+        GenerationResult r = f.get(30, java.util.concurrent.TimeUnit.SECONDS);
+        assertTrue(r.ok());
+        assertEquals(4, r.tokens().length);
+      }
+      assertEquals(null, loop.fatal());
+    }
+  }
 }

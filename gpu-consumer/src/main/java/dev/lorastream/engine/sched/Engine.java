@@ -287,6 +287,24 @@ public final class Engine implements AutoCloseable {
     return null;
   }
 
+  /**
+   * Completes every queued and running request with an error reply (after a fatal backend error), so that no
+   * caller waits forever. Engine thread only.
+   */
+  public void failAll(String code, String message) {
+    List<Sequence> all = new ArrayList<>();
+    for (Sequence s; (s = incoming.poll()) != null; ) {
+      all.add(s);
+    }
+    scheduler.waiting().forEach(all::add);
+    all.addAll(scheduler.running());
+    for (Sequence s : all) {
+      s.future.complete(
+          GenerationResult.error(
+              s.request.id(), s.promptLength(), code, message, System.nanoTime() - s.submitNanos));
+    }
+  }
+
   @Override
   public void close() {
     loader.shutdownNow();

@@ -1,0 +1,66 @@
+package dev.lorastream.engine.sched;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * Runs an {@link Engine} on its own thread: steps while there is work, parks when idle, wakes on
+ * {@link #submit}. A step that throws fails every request in flight with INTERNAL (via {@link
+ * #onFatal}) and stops the loop, so that a service can exit and have its batch redelivered rather than hang.
+ */
+public final class EngineLoop implements AutoCloseable {
+  private final Engine engine;
+  private final Thread thread;
+  private volatile boolean running = true;
+  private volatile Throwable fatal;
+
+  public EngineLoop(Engine engine, String name) {
+    this.engine = engine;
+    this.thread = new Thread(this::run, name);
+    this.thread.setDaemon(true);
+    this.thread.start();
+  }
+
+  /** Thread-safe. */
+  public CompletableFuture<GenerationResult> submit(GenerationRequest r) {
+    if (fatal != null) {
+      throw new IllegalStateException("the engine loop stopped after an error", fatal);
+    }
+    CompletableFuture<GenerationResult> f = engine.submit(r);
+    LockSupport.unpark(thread);
+    return f;
+  }
+
+  /** The error that stopped the loop, or null while it runs. */
+  public Throwable fatal() {
+    return fatal;
+  }
+
+  public Engine engine() {
+    return engine;
+  }
+
+  private void run() {
+    try {
+      while (running) {
+        if (!engine.step()) {
+          LockSupport.parkNanos(engine.idle() ? 50_000_000L : 1_000_000L);
+        }
+      }
+    } catch (Throwable t) {
+      fatal = t;
+      engine.failAll("INTERNAL", "the engine failed: " + t);
+    }
+  }
+
+  @Override
+  public void close() {
+    running = false;
+    LockSupport.unpark(thread);
+    try {
+      thread.join(10_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
