@@ -12,9 +12,7 @@ import dev.lorastream.schemas.Topic;
 import dev.lorastream.schemas.Topics;
 import dev.lorastream.schemas.serde.AvroSerdeConfig;
 import dev.lorastream.schemas.serde.WireFormat;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,12 +20,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import dev.lorastream.devstack.RegistryProcess;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaBuilder;
 import org.apache.avro.specific.SpecificRecord;
@@ -52,44 +47,20 @@ import org.junit.jupiter.api.TestMethodOrder;
 class ApicurioRegistryTest {
 
   /** The runner jar; override with -Dlorastream.registry.jar=PATH. */
-  private static final Path JAR = Path.of(System.getProperty("lorastream.registry.jar",
-      "../registry/target/quarkus-app/quarkus-run.jar"));
-  private static final Pattern LISTENING = Pattern.compile("Listening on: http://[^ ]*:(\\d+)");
+  private static final Path JAR = RegistryProcess.DEFAULT_JAR;
   private static final String PYTHON = "/usr/bin/python3";
 
-  private Process process;
-  private final List<String> log = new CopyOnWriteArrayList<>();
+  private RegistryProcess registry;
   private String url;
   private final Map<String, Integer> ids = new LinkedHashMap<>(); // subject -> id we registered
 
   @BeforeAll
   void startRegistry() throws Exception {
-    if (!Files.isRegularFile(JAR)) {
+    if (!RegistryProcess.available(JAR)) {
       return; // each test skips, naming the jar
     }
-    String java = ProcessHandle.current().info().command().orElse("java");
-    process = new ProcessBuilder(java, "-Xmx384m", "-Dquarkus.http.port=0", "-Dquarkus.http.host=127.0.0.1",
-        "-jar", JAR.toString()).redirectErrorStream(true).start();
-    CompletableFuture<Integer> port = new CompletableFuture<>();
-    Thread.ofVirtual().start(() -> {
-      try (var lines = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-        for (String line; (line = lines.readLine()) != null; ) {
-          log.add(line);
-          Matcher m = LISTENING.matcher(line);
-          if (m.find()) {
-            port.complete(Integer.parseInt(m.group(1)));
-          }
-        }
-      } catch (IOException e) {
-        port.completeExceptionally(e);
-      }
-      port.completeExceptionally(new IllegalStateException("registry exited before listening"));
-    });
-    try {
-      url = "http://127.0.0.1:" + port.get(90, TimeUnit.SECONDS) + "/apis/ccompat/v7";
-    } catch (Exception e) {
-      throw new AssertionError("Apicurio did not start: " + e + "\n" + String.join("\n", log), e);
-    }
+    registry = RegistryProcess.start(JAR);
+    url = registry.url();
   }
 
   /** Skips the calling test, with the reason, when there is no runner jar. */
@@ -99,14 +70,12 @@ class ApicurioRegistryTest {
   }
 
   @AfterAll
-  void stopRegistry() throws InterruptedException {
-    if (process != null) {
-      process.destroy();
-      if (!process.waitFor(15, TimeUnit.SECONDS)) {
-        process.destroyForcibly();
-      }
+  void stopRegistry() {
+    if (registry != null) {
+      registry.close();
     }
   }
+
 
   private static final List<Topic<String, ? extends SpecificRecord>> AVRO_TOPICS =
       List.of(Topics.REQUESTS, Topics.BATCHES, Topics.REPLIES, Topics.ADAPTERS);

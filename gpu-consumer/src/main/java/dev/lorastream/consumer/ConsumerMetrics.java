@@ -1,0 +1,84 @@
+package dev.lorastream.consumer;
+
+import dev.lorastream.engine.sched.Engine;
+import dev.lorastream.engine.sched.EngineStats;
+import dev.lorastream.schemas.InferenceResult;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntSupplier;
+
+/**
+ * The consumer's meters, named {@code lorastream.consumer.*} and {@code lorastream.engine.*} so dashboards
+ * and tracing can build on them. Counters are read from the engine's own statistics, so nothing is counted
+ * twice.
+ */
+final class ConsumerMetrics {
+  private final MeterRegistry registry;
+  private final DistributionSummary batchSize;
+  private final Counter undecodable;
+  private final Counter aborted;
+
+  ConsumerMetrics(MeterRegistry registry, Engine engine, IntSupplier inflight) {
+    this.registry = registry;
+    EngineStats st = engine.stats();
+    this.batchSize =
+        DistributionSummary.builder("lorastream.consumer.batch.size")
+            .description("requests per lora.batches record")
+            .register(registry);
+    this.undecodable =
+        Counter.builder("lorastream.consumer.batches.undecodable").description("skipped batch records").register(registry);
+    this.aborted =
+        Counter.builder("lorastream.consumer.transactions.aborted")
+            .description("result transactions aborted and redone")
+            .register(registry);
+    Gauge.builder("lorastream.consumer.batches.inflight", inflight::getAsInt)
+        .description("batches pulled and not yet committed")
+        .register(registry);
+    Gauge.builder("lorastream.engine.queue.depth", engine.scheduler(), s -> s.numWaiting())
+        .description("sequences waiting for KV blocks, a seat or their adapter")
+        .register(registry);
+    Gauge.builder("lorastream.engine.running", engine.scheduler(), s -> s.numRunning()).register(registry);
+    FunctionCounter.builder("lorastream.engine.steps", st, EngineStats::steps).register(registry);
+    FunctionCounter.builder("lorastream.engine.step.seconds", st, s -> s.stepNanos() / 1e9)
+        .description("time inside engine steps")
+        .register(registry);
+    FunctionCounter.builder("lorastream.engine.tokens.generated", st, EngineStats::sampledTokens).register(registry);
+    FunctionCounter.builder("lorastream.engine.tokens.computed", st, EngineStats::stepTokens)
+        .description("prefill and decode tokens run through the model")
+        .register(registry);
+    FunctionCounter.builder("lorastream.engine.preemptions", engine.scheduler(), s -> s.preemptions()).register(registry);
+    if (engine.slots() != null) {
+      FunctionCounter.builder("lorastream.engine.adapter.loads", engine.slots(), s -> s.loads())
+          .description("adapter writes into backend slots")
+          .register(registry);
+      FunctionCounter.builder("lorastream.engine.adapter.evictions", engine.slots(), s -> s.evictions())
+          .register(registry);
+    }
+  }
+
+  void batchReceived(int requests) {
+    batchSize.record(requests);
+  }
+
+  void batchUndecodable() {
+    undecodable.increment();
+  }
+
+  void abortedTransaction() {
+    aborted.increment();
+  }
+
+  void result(InferenceResult r) {
+    String code = r.getErrorCode() == null ? "none" : r.getErrorCode().name();
+    registry
+        .counter("lorastream.consumer.requests", "outcome", r.getErrorCode() == null ? "ok" : "error", "code", code)
+        .increment();
+    registry
+        .timer("lorastream.consumer.request.latency")
+        .record(r.getTimings().getTotalMs(), TimeUnit.MILLISECONDS);
+  }
+}

@@ -1,0 +1,228 @@
+package dev.lorastream.consumer;
+
+import dev.lorastream.engine.model.LlamaModel;
+import dev.lorastream.engine.model.LoadedModel;
+import dev.lorastream.engine.model.ModelLoader;
+import dev.lorastream.engine.ops.Backends;
+import dev.lorastream.engine.ops.Ops;
+import dev.lorastream.engine.sched.Engine;
+import dev.lorastream.engine.sched.EngineConfig;
+import dev.lorastream.engine.sched.EngineLoop;
+import dev.lorastream.engine.tokenizer.HfTokenizer;
+import dev.lorastream.schemas.InferenceBatch;
+import dev.lorastream.schemas.InferenceResult;
+import dev.lorastream.schemas.Topics;
+import dev.lorastream.schemas.serde.AvroSerdeConfig;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.errors.RecordDeserializationException;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/**
+ * The inference consumer: a member of the consumer group on {@code lora.batches} that feeds every request of
+ * every batch it pulls into one continuous-batching engine, and writes each result to its request's reply
+ * topic. Results and the input offsets commit in one Kafka transaction, so a consumer killed at any point
+ * loses nothing and a {@code read_committed} reader sees each result exactly once (the new owner of the
+ * partition recomputes what was not committed).
+ *
+ * <p>{@link #run} owns the Kafka clients and must be called from one thread; {@link #stop} from any.
+ */
+public final class InferenceConsumer implements AutoCloseable {
+  private final ConsumerSettings settings;
+  private final Ops ops;
+  private final LoadedModel model;
+  private final HfTokenizer tokenizer;
+  private final AdapterCatalog catalog;
+  private final EngineLoop loop;
+  private final RequestIntake intake;
+  private final KafkaConsumer<String, InferenceBatch> consumer;
+  private final KafkaProducer<String, InferenceResult> producer;
+  private final ConsumerMetrics metrics;
+  private final Map<TopicPartition, ArrayDeque<InFlightBatch>> inflight = new HashMap<>();
+  private final List<AutoCloseable> binders = new ArrayList<>();
+  private volatile boolean running = true;
+
+  public InferenceConsumer(ConsumerSettings s, EngineConfig ec, MeterRegistry registry) {
+    this.settings = s;
+    Map<String, Object> serde = Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, s.schemaRegistryUrl());
+    this.ops = Backends.create(System.getProperty("lorastream.backend", "auto"));
+    this.model = ModelLoader.load(s.modelDir(), ops);
+    this.tokenizer = HfTokenizer.load(s.modelDir());
+    this.catalog = new AdapterCatalog(s.bootstrapServers(), serde);
+    LlamaModel m = new LlamaModel(model.config(), model.weights(), ops, ec.loraKernel());
+    CatalogAdapterSource source =
+        new CatalogAdapterSource(catalog, s.adapterRoots(), s.adapterMaxBytes(), model.config(), ec.maxRank());
+    this.loop = new EngineLoop(new Engine(m, ec, source, tokenizer::decode), "engine-" + s.consumerId());
+    this.intake = new RequestIntake(loop, tokenizer, s.consumerId());
+    this.consumer =
+        new KafkaConsumer<>(
+            Map.of(
+                "bootstrap.servers", s.bootstrapServers(),
+                "group.id", s.groupId(),
+                "client.id", s.consumerId(),
+                "enable.auto.commit", false,
+                "isolation.level", "read_committed",
+                "auto.offset.reset", "earliest",
+                "max.poll.records", 8),
+            new StringDeserializer(),
+            Topics.BATCHES.valueSerde(serde).deserializer());
+    this.producer =
+        new KafkaProducer<>(
+            Map.of(
+                "bootstrap.servers", s.bootstrapServers(),
+                "transactional.id", "lorastream-consumer-" + s.consumerId(),
+                "client.id", s.consumerId() + "-results",
+                "linger.ms", 5),
+            new StringSerializer(),
+            Topics.REPLIES.valueSerde(serde).serializer());
+    this.metrics = new ConsumerMetrics(registry, loop.engine(), this::inflightCount);
+    binders.add(new KafkaClientMetrics(consumer));
+    binders.add(new KafkaClientMetrics(producer));
+    binders.forEach(b -> ((KafkaClientMetrics) b).bindTo(registry));
+  }
+
+  /** Serves until {@link #stop}; throws when the engine or the transaction producer failed for good. */
+  public void run() throws InterruptedException {
+    producer.initTransactions();
+    catalog.awaitCaughtUp(Duration.ofSeconds(30));
+    consumer.subscribe(Set.of(Topics.BATCHES.name()), new Rebalance());
+    while (running) {
+      Throwable fatal = loop.fatal();
+      if (fatal != null) {
+        throw new IllegalStateException("engine failed; uncommitted batches will be redelivered", fatal);
+      }
+      if (inflightCount() >= settings.maxInflightBatches()) {
+        consumer.pause(consumer.assignment());
+      } else {
+        consumer.resume(consumer.paused());
+      }
+      try {
+        for (ConsumerRecord<String, InferenceBatch> r :
+            consumer.poll(Duration.ofMillis(inflightCount() > 0 ? 5 : 100))) {
+          TopicPartition tp = new TopicPartition(r.topic(), r.partition());
+          inflight.computeIfAbsent(tp, k -> new ArrayDeque<>()).add(intake.start(tp, r.offset(), r.value()));
+          metrics.batchReceived(r.value().getRequests().size());
+        }
+      } catch (org.apache.kafka.common.errors.WakeupException e) {
+        break; // stop()
+      } catch (RecordDeserializationException e) {
+        // Only our batcher writes lora.batches; a record we cannot read is skipped, loudly.
+        System.err.println("skipping undecodable batch at " + e.topicPartition() + "@" + e.offset() + ": " + e);
+        metrics.batchUndecodable();
+        consumer.seek(e.topicPartition(), e.offset() + 1);
+      }
+      commitFinished();
+    }
+  }
+
+  /** Commits, in one transaction, the results of every finished batch at the head of each partition. */
+  private void commitFinished() {
+    Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
+    List<InFlightBatch> done = new ArrayList<>();
+    for (var e : inflight.entrySet()) {
+      ArrayDeque<InFlightBatch> q = e.getValue();
+      while (!q.isEmpty() && q.peekFirst().done()) {
+        InFlightBatch b = q.pollFirst();
+        done.add(b);
+        offsets.put(e.getKey(), new OffsetAndMetadata(b.offset() + 1));
+      }
+    }
+    if (done.isEmpty()) {
+      return;
+    }
+    try {
+      producer.beginTransaction();
+      for (InFlightBatch b : done) {
+        for (int i = 0; i < b.requests().size(); i++) {
+          InferenceResult res = b.results().get(i).join();
+          producer.send(new ProducerRecord<>(b.requests().get(i).getReplyTopic(), res.getRequestId(), res));
+          metrics.result(res);
+        }
+      }
+      producer.sendOffsetsToTransaction(offsets, consumer.groupMetadata());
+      producer.commitTransaction();
+    } catch (ProducerFencedException e) {
+      throw e; // another instance took our transactional id: stop; nothing of ours was committed
+    } catch (KafkaException e) {
+      producer.abortTransaction();
+      // redo these batches: rewind to the first uncommitted one and forget what followed it
+      Map<TopicPartition, Long> rewind = new HashMap<>();
+      for (InFlightBatch b : done) {
+        rewind.merge(b.partition(), b.offset(), Math::min);
+      }
+      rewind.forEach(
+          (tp, off) -> {
+            inflight.remove(tp);
+            consumer.seek(tp, off);
+          });
+      metrics.abortedTransaction();
+    }
+  }
+
+  private int inflightCount() {
+    int n = 0;
+    for (ArrayDeque<InFlightBatch> q : inflight.values()) {
+      n += q.size();
+    }
+    return n;
+  }
+
+  public void stop() {
+    running = false;
+    consumer.wakeup();
+  }
+
+  @Override
+  public void close() {
+    running = false;
+    for (AutoCloseable b : binders) {
+      try {
+        b.close();
+      } catch (Exception e) {
+        // metrics only
+      }
+    }
+    consumer.close();
+    producer.close(Duration.ofSeconds(5));
+    loop.close();
+    loop.engine().close();
+    catalog.close();
+    tokenizer.close();
+    model.close();
+    ops.close();
+  }
+
+  /** Partitions taken away: their uncommitted work belongs to the new owner now, so forget it. */
+  private final class Rebalance implements ConsumerRebalanceListener {
+    @Override
+    public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+      partitions.forEach(inflight::remove);
+    }
+
+    @Override
+    public void onPartitionsAssigned(Collection<TopicPartition> partitions) {}
+
+    @Override
+    public void onPartitionsLost(Collection<TopicPartition> partitions) {
+      partitions.forEach(inflight::remove);
+    }
+  }
+}

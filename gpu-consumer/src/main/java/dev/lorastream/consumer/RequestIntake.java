@@ -1,0 +1,70 @@
+package dev.lorastream.consumer;
+
+import dev.lorastream.engine.sample.SamplingParams;
+import dev.lorastream.engine.sched.EngineLoop;
+import dev.lorastream.engine.sched.GenerationRequest;
+import dev.lorastream.engine.tokenizer.HfTokenizer;
+import dev.lorastream.schemas.ErrorCode;
+import dev.lorastream.schemas.InferenceBatch;
+import dev.lorastream.schemas.InferenceRequest;
+import dev.lorastream.schemas.InferenceResult;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.apache.kafka.common.TopicPartition;
+
+/**
+ * Turns the requests of a batch into engine submissions. A request that cannot run (no prompt, bad sampling
+ * parameters, deadline passed) gets its error result at once; the engine answers the rest, errors included.
+ */
+final class RequestIntake {
+  private final EngineLoop loop;
+  private final HfTokenizer tokenizer;
+  private final String servedBy;
+
+  RequestIntake(EngineLoop loop, HfTokenizer tokenizer, String servedBy) {
+    this.loop = loop;
+    this.tokenizer = tokenizer;
+    this.servedBy = servedBy;
+  }
+
+  InFlightBatch start(TopicPartition tp, long offset, InferenceBatch batch) {
+    List<CompletableFuture<InferenceResult>> results = new ArrayList<>();
+    for (InferenceRequest req : batch.getRequests()) {
+      results.add(submit(req, batch.getBatchId()));
+    }
+    return new InFlightBatch(tp, offset, batch.getBatchId(), List.copyOf(batch.getRequests()), results);
+  }
+
+  CompletableFuture<InferenceResult> submit(InferenceRequest req, String batchId) {
+    long deadline = req.getDeadlineEpochMs();
+    if (deadline > 0 && System.currentTimeMillis() > deadline) {
+      return done(req, ErrorCode.DEADLINE_EXCEEDED, "the deadline " + deadline + " passed before serving", batchId);
+    }
+    int[] tokens;
+    if (!req.getPromptTokenIds().isEmpty()) {
+      tokens = req.getPromptTokenIds().stream().mapToInt(Integer::intValue).toArray();
+    } else if (req.getPrompt() != null && !req.getPrompt().isEmpty()) {
+      tokens = tokenizer.encode(req.getPrompt());
+    } else {
+      return done(req, ErrorCode.INVALID_PARAMS, "the request has neither prompt text nor prompt token ids", batchId);
+    }
+    SamplingParams params;
+    try {
+      var s = req.getSampling();
+      params =
+          new SamplingParams(
+              s.getTemperature(), s.getTopK(), s.getTopP(), s.getSeed(), s.getMaxTokens(), s.getStopTokenIds(),
+              s.getStopStrings());
+    } catch (IllegalArgumentException e) {
+      return done(req, ErrorCode.INVALID_PARAMS, e.getMessage(), batchId);
+    }
+    return loop.submit(new GenerationRequest(req.getRequestId(), tokens, req.getAdapterId(), params))
+        .thenApply(r -> Results.of(req, r, batchId, servedBy));
+  }
+
+  private CompletableFuture<InferenceResult> done(
+      InferenceRequest req, ErrorCode code, String message, String batchId) {
+    return CompletableFuture.completedFuture(Results.error(req, code, message, batchId, servedBy));
+  }
+}

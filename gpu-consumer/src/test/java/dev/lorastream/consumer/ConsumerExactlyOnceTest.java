@@ -1,0 +1,216 @@
+package dev.lorastream.consumer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lorastream.devstack.RegistryProcess;
+import dev.lorastream.schemas.AdapterRecord;
+import dev.lorastream.schemas.InferenceBatch;
+import dev.lorastream.schemas.InferenceRequest;
+import dev.lorastream.schemas.InferenceResult;
+import dev.lorastream.schemas.SamplingParams;
+import dev.lorastream.schemas.Topics;
+import dev.lorastream.schemas.serde.AvroSerdeConfig;
+import dev.lorastream.tools.MakeAdapters;
+import dev.lorastream.tools.MakeModel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * Kills the consumer process with SIGKILL mid-run and starts it again: every request is answered exactly
+ * once as seen by a {@code read_committed} reader. Real broker (Kafka's test kit), real registry (Apicurio,
+ * shared by the processes), the consumer as a separate JVM.
+ */
+class ConsumerExactlyOnceTest {
+  private static final int BATCHES = 20;
+  private static final int PER_BATCH = 4;
+
+  @TempDir Path tmp;
+
+  @Test
+  void aConsumerKilledMidRunLosesNothingAndDuplicatesNothing() throws Exception {
+    Assumptions.assumeTrue(
+        RegistryProcess.available(RegistryProcess.DEFAULT_JAR),
+        "needs a schema registry shared by two processes: build registry/ (./mvnw -f registry/pom.xml package)");
+    Path model = tmp.resolve("model");
+    Path adapters = tmp.resolve("adapters");
+    assertEquals(0, new CommandLine(new MakeModel()).execute("--preset", "tiny", "--out", model.toString()));
+    assertEquals(
+        0,
+        new CommandLine(new MakeAdapters())
+            .execute("--model", model.toString(), "--count", "3", "--ranks", "8", "--out", adapters.toString()));
+    try (TestBroker broker = new TestBroker();
+        RegistryProcess registry = RegistryProcess.start(RegistryProcess.DEFAULT_JAR)) {
+      broker.createTopic(Topics.BATCHES.name(), 2, Map.of());
+      broker.createTopic(Topics.REPLIES.name(), 1, Map.of());
+      broker.createTopic(Topics.ADAPTERS.name(), 1, Topics.ADAPTERS.topicConfigs());
+      Map<String, Object> serde = Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, registry.url());
+      publishAdapters(broker.bootstrap(), serde, adapters);
+      List<String> ids = publishBatches(broker.bootstrap(), serde);
+
+      Map<String, Integer> seen = new ConcurrentHashMap<>();
+      List<String> errors = new ArrayList<>();
+      Thread reader = Thread.ofVirtual().start(() -> readReplies(broker.bootstrap(), serde, seen, errors));
+      Process first = startConsumer(broker.bootstrap(), registry.url(), model, adapters, "first");
+      waitUntil(() -> !seen.isEmpty(), 120, "first results from the first consumer");
+      first.destroyForcibly().waitFor(); // SIGKILL: no shutdown hook, no clean close
+      int atKill = seen.size();
+      Process second = startConsumer(broker.bootstrap(), registry.url(), model, adapters, "second");
+      try {
+        waitUntil(() -> seen.keySet().containsAll(ids), 180, "every request answered after the restart");
+        Thread.sleep(2_000); // let any duplicate surface
+      } finally {
+        second.destroy();
+        second.waitFor(20, TimeUnit.SECONDS);
+        reader.interrupt();
+      }
+      assertTrue(atKill < ids.size(), "the kill came mid-run (" + atKill + " of " + ids.size() + " answered)");
+      for (String id : ids) {
+        assertEquals(1, seen.get(id), id + " answered exactly once");
+      }
+      assertEquals(Set.copyOf(ids), seen.keySet());
+      assertEquals(List.of(), errors);
+    }
+  }
+
+  private static void publishAdapters(String bootstrap, Map<String, Object> serde, Path dir) throws Exception {
+    try (KafkaProducer<String, AdapterRecord> p =
+        new KafkaProducer<>(
+            Map.of("bootstrap.servers", bootstrap),
+            new StringSerializer(),
+            Topics.ADAPTERS.valueSerde(serde).serializer())) {
+      for (int i = 0; i < 3; i++) {
+        Path a = dir.resolve(MakeAdapters.adapterName(i));
+        AdapterRecord rec =
+            AdapterRecord.newBuilder()
+                .setAdapterId(a.getFileName().toString())
+                .setOwnerTenant("t1")
+                .setSourceUri(a.toUri().toString())
+                .setSha256(CatalogAdapterSource.sha256(a.resolve("adapter_model.safetensors")))
+                .setRank(8)
+                .setBaseModel("tiny")
+                .setCreatedEpochMs(System.currentTimeMillis())
+                .build();
+        p.send(new ProducerRecord<>(Topics.ADAPTERS.name(), rec.getAdapterId(), rec)).get();
+      }
+    }
+  }
+
+  private static List<String> publishBatches(String bootstrap, Map<String, Object> serde) throws Exception {
+    List<String> ids = new ArrayList<>();
+    try (KafkaProducer<String, InferenceBatch> p =
+        new KafkaProducer<>(
+            Map.of("bootstrap.servers", bootstrap),
+            new StringSerializer(),
+            Topics.BATCHES.valueSerde(serde).serializer())) {
+      for (int b = 0; b < BATCHES; b++) {
+        List<InferenceRequest> reqs = new ArrayList<>();
+        for (int r = 0; r < PER_BATCH; r++) {
+          String id = "req-" + b + "-" + r;
+          ids.add(id);
+          String adapter = r == 3 ? null : MakeAdapters.adapterName((b + r) % 3);
+          reqs.add(
+              InferenceRequest.newBuilder()
+                  .setRequestId(id)
+                  .setTenantId("t1")
+                  .setAdapterId(adapter)
+                  .setPromptTokenIds(List.of(1, 40 + b, 50 + r, 60))
+                  .setSampling(SamplingParams.newBuilder().setMaxTokens(24).build())
+                  .setCreatedEpochMs(System.currentTimeMillis())
+                  .build());
+        }
+        InferenceBatch batch =
+            InferenceBatch.newBuilder()
+                .setBatchId("batch-" + b)
+                .setCreatedEpochMs(System.currentTimeMillis())
+                .setRequests(reqs)
+                .build();
+        p.send(new ProducerRecord<>(Topics.BATCHES.name(), b % 2, batch.getBatchId(), batch)).get();
+      }
+    }
+    return ids;
+  }
+
+  private static void readReplies(
+      String bootstrap, Map<String, Object> serde, Map<String, Integer> seen, List<String> errors) {
+    try (KafkaConsumer<String, InferenceResult> c =
+        new KafkaConsumer<>(
+            Map.of(
+                "bootstrap.servers", bootstrap,
+                "group.id", "reply-reader",
+                "isolation.level", "read_committed",
+                "auto.offset.reset", "earliest"),
+            new StringDeserializer(),
+            Topics.REPLIES.valueSerde(serde).deserializer())) {
+      c.subscribe(Set.of(Topics.REPLIES.name()));
+      while (!Thread.currentThread().isInterrupted()) {
+        for (ConsumerRecord<String, InferenceResult> r : c.poll(Duration.ofMillis(100))) {
+          seen.merge(r.key(), 1, Integer::sum);
+          if (r.value().getErrorCode() != null) {
+            synchronized (errors) {
+              errors.add(r.key() + ": " + r.value().getErrorCode() + " " + r.value().getErrorMessage());
+            }
+          }
+        }
+      }
+    } catch (org.apache.kafka.common.errors.InterruptException e) {
+      // test over
+    }
+  }
+
+  private Process startConsumer(String bootstrap, String registry, Path model, Path adapters, String name)
+      throws Exception {
+    String java = ProcessHandle.current().info().command().orElse("java");
+    List<String> cmd =
+        List.of(
+            java,
+            "--add-modules", "jdk.incubator.vector",
+            "--enable-native-access=ALL-UNNAMED",
+            "-Xmx1g",
+            "-cp", System.getProperty("java.class.path"),
+            "-D" + ConsumerSettings.BOOTSTRAP + "=" + bootstrap,
+            "-D" + ConsumerSettings.REGISTRY + "=" + registry,
+            "-D" + ConsumerSettings.MODEL + "=" + model,
+            "-D" + ConsumerSettings.ADAPTER_ROOTS + "=" + adapters,
+            "-D" + ConsumerSettings.ID + "=c1",
+            "-D" + ConsumerSettings.METRICS_PORT + "=0",
+            "-Dlorastream.lora.max-loras=4",
+            "-Dlorastream.step.max-seqs=8",
+            ConsumerMain.class.getName());
+    Path log = tmp.resolve("consumer-" + name + ".log");
+    return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+  }
+
+  private void waitUntil(java.util.function.BooleanSupplier cond, int seconds, String what) throws Exception {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    while (!cond.getAsBoolean()) {
+      if (System.nanoTime() > end) {
+        StringBuilder logs = new StringBuilder();
+        try (var files = Files.list(tmp)) {
+          for (Path f : files.filter(f -> f.toString().endsWith(".log")).toList()) {
+            logs.append("\n--- ").append(f.getFileName()).append('\n').append(Files.readString(f));
+          }
+        }
+        throw new AssertionError("timed out waiting for " + what + logs);
+      }
+      Thread.sleep(50);
+    }
+  }
+}
