@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "lorastream 0.1.0",
     description = "Serve many LoRA fine-tunes of one base LLM.",
-    subcommands = {DemoCommand.class, GenerateCommand.class, MakeModel.class, MakeAdapters.class})
+    subcommands = {DemoCommand.class, GenerateCommand.class, MakeModel.class, MakeAdapters.class, dev.lorastream.bench.BenchCommand.class})
 public final class Main implements Runnable {
   @Override
   public void run() {

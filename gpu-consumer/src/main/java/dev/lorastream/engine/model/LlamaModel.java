@@ -54,21 +54,21 @@ public final class LlamaModel {
     int hd = cfg.headDim();
     int qDim = cfg.numHeads() * hd;
     int kvDim = cfg.numKvHeads() * hd;
-    int inter = cfg.intermediateSize();
-    DType act = ops.activationDType();
     boolean lora = slots != null && batch.hasLora();
     float attnScale = (float) (1.0 / Math.sqrt(hd));
 
-    Tensor x = ops.allocate(act, t, h); // [T, H] residual stream
-    Tensor xn = ops.allocate(act, t, h); // [T, H] normed input of a block
-    Tensor q = ops.allocate(act, t, qDim); // [T, nHeads*hd]
-    Tensor k = ops.allocate(act, t, kvDim); // [T, nKv*hd]
-    Tensor v = ops.allocate(act, t, kvDim); // [T, nKv*hd]
-    Tensor attn = ops.allocate(act, t, qDim); // [T, nHeads*hd]
-    Tensor proj = ops.allocate(act, t, h); // [T, H] output of o_proj / down_proj
-    Tensor gate = ops.allocate(act, t, inter); // [T, I]
-    Tensor upT = ops.allocate(act, t, inter); // [T, I]
-    Tensor loraV = lora ? ops.allocate(act, t, slots.maxRank()) : null; // [T, maxRank]
+    int maxRank = lora ? slots.maxRank() : 0;
+    Scratch sc = scratch(t, maxRank);
+    Tensor x = ops.rows(sc.x, t); // [T, H] residual stream
+    Tensor xn = ops.rows(sc.xn, t); // [T, H] normed input of a block
+    Tensor q = ops.rows(sc.q, t); // [T, nHeads*hd]
+    Tensor k = ops.rows(sc.k, t); // [T, nKv*hd]
+    Tensor v = ops.rows(sc.v, t); // [T, nKv*hd]
+    Tensor attn = ops.rows(sc.attn, t); // [T, nHeads*hd]
+    Tensor proj = ops.rows(sc.proj, t); // [T, H] output of o_proj / down_proj
+    Tensor gate = ops.rows(sc.gate, t); // [T, I]
+    Tensor upT = ops.rows(sc.up, t); // [T, I]
+    Tensor loraV = lora ? ops.rows(sc.loraV, t) : null; // [T, maxRank]
 
     // 1. token embeddings
     ops.embed(batch.tokens(), w.embed(), x);
@@ -106,18 +106,70 @@ public final class LlamaModel {
     Tensor last = x;
     int n = batch.numLogitRows();
     if (batch.logitRows() != null) {
-      last = ops.allocate(act, n, h); // [n, H]
+      last = ops.rows(sc.last, n); // [n, H]
       int[] rows = batch.logitRows();
       for (int i = 0; i < n; i++) {
         ops.copyRows(x, rows[i], last, i, 1);
       }
     }
     ops.rmsNorm(last, w.finalNorm(), cfg.rmsNormEps(), last);
-    Tensor logits = ops.allocate(act, n, cfg.vocabSize()); // [n, V]
+    Tensor logits = ops.rows(sc.logits, n); // [n, V]
     ops.matmul(last, w.lmHead(), null, logits);
     float[] out = new float[n * cfg.vocabSize()];
     ops.copyToHost(logits, out);
     return out;
+  }
+
+  /**
+   * Activation buffers sized for the largest step so far, reused by every step through row views: no
+   * per-step allocation (native memory is only returned by the GC on the CPU backend).
+   */
+  private record Scratch(
+      int capacity,
+      int maxRank,
+      Tensor x,
+      Tensor xn,
+      Tensor q,
+      Tensor k,
+      Tensor v,
+      Tensor attn,
+      Tensor proj,
+      Tensor gate,
+      Tensor up,
+      Tensor loraV,
+      Tensor last,
+      Tensor logits) {}
+
+  private Scratch scratch;
+
+  private Scratch scratch(int tokens, int maxRank) {
+    int rank = Math.max(maxRank, 1);
+    if (scratch != null && scratch.capacity >= tokens && (maxRank == 0 || scratch.maxRank == rank)) {
+      return scratch;
+    }
+    int cap = Math.max(tokens, scratch == null ? 0 : scratch.capacity);
+    DType act = ops.activationDType();
+    int h = cfg.hiddenSize();
+    int qDim = cfg.numHeads() * cfg.headDim();
+    int kvDim = cfg.numKvHeads() * cfg.headDim();
+    int inter = cfg.intermediateSize();
+    scratch =
+        new Scratch(
+            cap,
+            rank,
+            ops.allocate(act, cap, h),
+            ops.allocate(act, cap, h),
+            ops.allocate(act, cap, qDim),
+            ops.allocate(act, cap, kvDim),
+            ops.allocate(act, cap, kvDim),
+            ops.allocate(act, cap, qDim),
+            ops.allocate(act, cap, h),
+            ops.allocate(act, cap, inter),
+            ops.allocate(act, cap, inter),
+            ops.allocate(act, cap, rank),
+            ops.allocate(act, cap, h),
+            ops.allocate(act, cap, cfg.vocabSize()));
+    return scratch;
   }
 
   /** y = x·Wᵀ (+ bias), then each row's LoRA delta: LoRA wraps the base layer and never edits it. */

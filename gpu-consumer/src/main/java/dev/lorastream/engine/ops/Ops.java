@@ -40,6 +40,12 @@ public interface Ops extends AutoCloseable {
   /** A new zero-filled tensor. */
   Tensor allocate(DType dtype, int... shape);
 
+  /**
+   * A view of rows {@code [0, n)} of {@code t}'s outermost dimension, sharing its memory: lets a caller
+   * allocate scratch once for the largest step and reuse it for every smaller one.
+   */
+  Tensor rows(Tensor t, int n);
+
   /** Makes a weight available to the backend; the CPU backend may alias the (mapped) host memory. */
   Tensor upload(HostTensor weight);
 

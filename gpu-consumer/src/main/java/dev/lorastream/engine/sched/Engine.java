@@ -26,6 +26,9 @@ import java.util.concurrent.Executors;
  * thread only. Futures complete on the engine thread.
  */
 public final class Engine implements AutoCloseable {
+  /** Threads reading and decoding adapters from disk (I/O and dtype conversion, off the engine thread). */
+  static final int LOADER_THREADS = Integer.getInteger("lorastream.adapters.loader-threads", 2);
+
   private final LlamaModel model;
   private final ModelConfig cfg;
   private final EngineConfig ec;
@@ -51,7 +54,8 @@ public final class Engine implements AutoCloseable {
             ? null
             : new AdapterSlots(model.ops(), cfg, ec.maxLoras(), ec.maxRank(), ec.loraTargets());
     this.loader =
-        Executors.newSingleThreadExecutor(
+        Executors.newFixedThreadPool(
+            LOADER_THREADS,
             r -> {
               Thread t = new Thread(r, "adapter-loader");
               t.setDaemon(true);

@@ -62,6 +62,11 @@ public final class CpuOps implements Ops {
   }
 
   @Override
+  public Tensor rows(Tensor t, int n) {
+    return CpuTensor.of(t, "rows", "t").rows(n);
+  }
+
+  @Override
   public Tensor upload(HostTensor weight) {
     MemorySegment data = weight.data();
     return switch (weight.dtype()) {

@@ -61,6 +61,18 @@ public final class CpuTensor extends Tensor {
         op + ": " + arg + " is " + (t == null ? "null" : t.toString()) + ", not a CPU tensor");
   }
 
+  /** Rows {@code [0, n)} of the outermost dimension, sharing memory. */
+  public CpuTensor rows(int n) {
+    int[] shape = shape();
+    if (shape.length == 0 || n < 0 || n > shape[0]) {
+      throw new IllegalArgumentException(
+          "rows: cannot take " + n + " rows of " + dtype() + Arrays.toString(shape));
+    }
+    long rowBytes = shape[0] == 0 ? 0 : data.byteSize() / shape[0];
+    shape[0] = n;
+    return new CpuTensor(dtype(), shape, data.asSlice(0, rowBytes * n));
+  }
+
   /** The raw little-endian bytes. */
   public MemorySegment segment() {
     return data;

@@ -36,6 +36,11 @@ public final class ReferenceOps implements Ops {
   }
 
   @Override
+  public Tensor rows(Tensor t, int n) {
+    return CpuTensor.of(t, "rows", "t").rows(n);
+  }
+
+  @Override
   public Tensor upload(HostTensor weight) {
     // A private copy, so the control never depends on the lifetime of the host mapping.
     MemorySegment copy = Arena.ofAuto().allocate(Math.max(1, weight.data().byteSize()));
