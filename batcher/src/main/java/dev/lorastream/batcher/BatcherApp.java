@@ -1,0 +1,192 @@
+package dev.lorastream.batcher;
+
+import dev.lorastream.schemas.Topic;
+import dev.lorastream.schemas.Topics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.errors.LogAndContinueExceptionHandler;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse;
+
+/**
+ * The batcher as a running service inside this JVM: checks that its topics exist, starts Kafka Streams
+ * (exactly_once_v2) on {@link BatcherTopology}, registers meters (its own, Kafka Streams' clients, JVM) in a
+ * Prometheus registry and serves them over HTTP. {@link BatcherMain} is the command-line wrapper; the
+ * embedded demo calls {@link #start} next to its broker, consumer and client.
+ *
+ * <p>It does not create topics (the demo or an admin does) and refuses to start, naming them, when any is
+ * missing. Required pass-through keys: {@code bootstrap.servers}, {@code schema.registry.url}.
+ *
+ * <p>Fixed Streams settings: {@code processing.guarantee=exactly_once_v2}; an uncaught exception replaces the
+ * stream thread (a transient schema-registry outage is retried from the committed offsets, see
+ * {@link DecodeProcessor}); undecodable {@code lora.adapters} records are logged and skipped. Defaults that a
+ * key may override: {@code application.id=lorastream-batcher}, a temporary {@code state.dir}.
+ */
+public final class BatcherApp implements AutoCloseable {
+
+  public static final String DEFAULT_APPLICATION_ID = "lorastream-batcher";
+
+  private final KafkaStreams streams;
+  private final PrometheusMeterRegistry registry;
+  private final MetricsServer metricsServer;
+  private final KafkaStreamsMetrics streamsMetrics;
+
+  private BatcherApp(KafkaStreams streams, PrometheusMeterRegistry registry, MetricsServer metricsServer,
+      KafkaStreamsMetrics streamsMetrics) {
+    this.streams = streams;
+    this.registry = registry;
+    this.metricsServer = metricsServer;
+    this.streamsMetrics = streamsMetrics;
+  }
+
+  /**
+   * Starts the batcher; returns once Kafka Streams is starting (see {@link #awaitRunning}).
+   *
+   * @throws IllegalStateException when a required key is missing or a topic does not exist
+   */
+  public static BatcherApp start(BatcherConfig config) {
+    Properties props = streamsProperties(config);
+    checkTopics(config, props);
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    registry.config().commonTags("service", "batcher");
+    BatcherMetrics metrics = new BatcherMetrics(registry, config);
+    KafkaStreams streams = new KafkaStreams(BatcherTopology.build(config, config.kafka(), metrics), props);
+    streams.setUncaughtExceptionHandler(e -> StreamThreadExceptionResponse.REPLACE_THREAD);
+    KafkaStreamsMetrics streamsMetrics = new KafkaStreamsMetrics(streams);
+    streamsMetrics.bindTo(registry);
+    new JvmMemoryMetrics().bindTo(registry);
+    new JvmGcMetrics().bindTo(registry);
+    new JvmThreadMetrics().bindTo(registry);
+    new ProcessorMetrics().bindTo(registry);
+    MetricsServer server = config.metricsPort() < 0 ? null
+        : MetricsServer.start(registry, config.metricsPort(), () -> streams.state().isRunningOrRebalancing());
+    streams.start();
+    return new BatcherApp(streams, registry, server, streamsMetrics);
+  }
+
+  /** The Kafka Streams properties: pass-through keys plus the fixed and default settings above. */
+  static Properties streamsProperties(BatcherConfig config) {
+    for (String key : List.of(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "schema.registry.url")) {
+      if (!config.kafka().containsKey(key)) {
+        throw new IllegalStateException("missing config key " + key + " (or environment variable "
+            + (key.startsWith("schema") ? "SCHEMA_REGISTRY_URL" : "KAFKA_BOOTSTRAP_SERVERS") + ")");
+      }
+    }
+    Properties p = new Properties();
+    p.put(StreamsConfig.APPLICATION_ID_CONFIG, DEFAULT_APPLICATION_ID);
+    p.putAll(config.kafka());
+    if (!p.containsKey(StreamsConfig.STATE_DIR_CONFIG)) {
+      try {
+        p.put(StreamsConfig.STATE_DIR_CONFIG, Files.createTempDirectory("lorastream-batcher").toString());
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+    p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+    p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, LogAndContinueExceptionHandler.class);
+    return p;
+  }
+
+  private static void checkTopics(BatcherConfig config, Properties props) {
+    Map<String, Object> adminProps = new HashMap<>();
+    props.forEach((k, v) -> {
+      if (AdminClientConfig.configNames().contains((String) k)) {
+        adminProps.put((String) k, v);
+      }
+    });
+    List<String> needed = Topics.all().stream().map(Topic::name).toList();
+    try (Admin admin = Admin.create(adminProps)) {
+      Map<String, TopicDescription> found = new HashMap<>();
+      List<String> missing = new ArrayList<>();
+      for (var e : admin.describeTopics(needed).topicNameValues().entrySet()) {
+        try {
+          found.put(e.getKey(), e.getValue().get(30, TimeUnit.SECONDS));
+        } catch (ExecutionException ex) {
+          if (!(ex.getCause() instanceof UnknownTopicOrPartitionException)) {
+            throw new IllegalStateException("cannot describe topic " + e.getKey() + " at "
+                + props.get(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG) + ": " + ex.getCause(), ex.getCause());
+          }
+          missing.add(e.getKey());
+        }
+      }
+      if (!missing.isEmpty()) {
+        throw new IllegalStateException("the batcher needs topics that do not exist: " + missing
+            + " (it does not create topics: create them with the admin tool or the demo first)");
+      }
+      int partitions = found.get(Topics.BATCHES.name()).partitions().size();
+      if (config.batchesPartitions() > 0 && partitions != config.batchesPartitions()) {
+        throw new IllegalStateException(Topics.BATCHES.name() + " has " + partitions + " partitions but "
+            + BatcherConfig.BATCHES_PARTITIONS + "=" + config.batchesPartitions()
+            + " (changing the count moves every adapter's home partition)");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while checking topics", e);
+    } catch (TimeoutException e) {
+      throw new IllegalStateException("cannot reach Kafka at " + props.get(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG)
+          + " to check topics " + Set.copyOf(needed), e);
+    }
+  }
+
+  /** Waits until Kafka Streams is RUNNING. */
+  public boolean awaitRunning(Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < deadline) {
+      KafkaStreams.State s = streams.state();
+      if (s == KafkaStreams.State.RUNNING) {
+        return true;
+      }
+      if (s == KafkaStreams.State.ERROR || s == KafkaStreams.State.NOT_RUNNING) {
+        return false;
+      }
+      Thread.sleep(50);
+    }
+    return false;
+  }
+
+  public KafkaStreams.State state() {
+    return streams.state();
+  }
+
+  public PrometheusMeterRegistry registry() {
+    return registry;
+  }
+
+  /** The bound metrics port, or -1 when the endpoint is off. */
+  public int metricsPort() {
+    return metricsServer == null ? -1 : metricsServer.port();
+  }
+
+  @Override
+  public void close() {
+    streams.close(Duration.ofSeconds(30));
+    streamsMetrics.close();
+    if (metricsServer != null) {
+      metricsServer.close();
+    }
+    registry.close();
+  }
+}

@@ -1,0 +1,199 @@
+package dev.lorastream.batcher;
+
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Properties;
+import java.util.Set;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+
+/**
+ * Configuration of the batcher: the {@code batcher.*} knobs (every key is declared here once, with its
+ * default) plus the pass-through Kafka Streams / serde settings ({@code bootstrap.servers},
+ * {@code schema.registry.url}, {@code state.dir}, ...). Immutable.
+ *
+ * <p>Token counts are per request: prompt tokens ({@code promptTokenIds.size()}) plus
+ * {@code sampling.maxTokens}. The limits are checked against each other when constructed so that every
+ * request that passes validation fits into a batch on its own.
+ *
+ * @param maxBatchTokens token budget of one batch (sum over rows of prompt + max new tokens)
+ * @param maxBatchRequests most rows in one batch
+ * @param maxDistinctAdapters most distinct (non-null) adapters in one batch
+ * @param maxWaitMs wall-clock milliseconds the oldest buffered request may wait before its batch is flushed
+ * @param maxPromptTokens longest prompt accepted (else PROMPT_TOO_LONG)
+ * @param maxNewTokens largest {@code sampling.maxTokens} accepted (else INVALID_PARAMS)
+ * @param replyTopicPatterns reply topics a tenant may write to; {@code {tenant}} stands for its tenantId
+ * @param batchesPartitions expected partition count of {@code lora.batches}, checked at start; 0 = any
+ * @param affinitySpread partitions a hot adapter's batches rotate over (1 = never spread)
+ * @param metricsPort HTTP port of the Prometheus endpoint; 0 = any free port, -1 = no endpoint
+ * @param kafka every other key: Kafka Streams, client and serde settings, passed through
+ */
+public record BatcherConfig(
+    int maxBatchTokens,
+    int maxBatchRequests,
+    int maxDistinctAdapters,
+    long maxWaitMs,
+    int maxPromptTokens,
+    int maxNewTokens,
+    List<String> replyTopicPatterns,
+    int batchesPartitions,
+    int affinitySpread,
+    int metricsPort,
+    Map<String, String> kafka) {
+
+  public static final String MAX_BATCH_TOKENS = "batcher.max.batch.tokens";
+  public static final String MAX_BATCH_REQUESTS = "batcher.max.batch.requests";
+  public static final String MAX_DISTINCT_ADAPTERS = "batcher.max.distinct.adapters";
+  public static final String MAX_WAIT_MS = "batcher.max.wait.ms";
+  public static final String MAX_PROMPT_TOKENS = "batcher.max.prompt.tokens";
+  public static final String MAX_NEW_TOKENS = "batcher.max.new.tokens";
+  public static final String REPLY_TOPIC_PATTERN = "batcher.reply.topic.pattern";
+  public static final String BATCHES_PARTITIONS = "batcher.batches.partitions";
+  public static final String AFFINITY_SPREAD = "batcher.affinity.spread";
+  public static final String METRICS_PORT = "batcher.metrics.port";
+
+  /** The placeholder in {@link #REPLY_TOPIC_PATTERN} replaced by the request's tenantId. */
+  public static final String TENANT_PLACEHOLDER = "{tenant}";
+
+  /** Every {@code batcher.*} key with its default, in documentation order. */
+  public static final Map<String, String> DEFAULTS = defaultsMap();
+
+  private static Map<String, String> defaultsMap() {
+    Map<String, String> d = new LinkedHashMap<>();
+    d.put(MAX_BATCH_TOKENS, "8192");
+    d.put(MAX_BATCH_REQUESTS, "32");
+    d.put(MAX_DISTINCT_ADAPTERS, "8");
+    d.put(MAX_WAIT_MS, "50");
+    d.put(MAX_PROMPT_TOKENS, "3072");
+    d.put(MAX_NEW_TOKENS, "1024");
+    d.put(REPLY_TOPIC_PATTERN, "lora.replies,lora.replies." + TENANT_PLACEHOLDER);
+    d.put(BATCHES_PARTITIONS, "0");
+    d.put(AFFINITY_SPREAD, "2");
+    d.put(METRICS_PORT, "9402");
+    return Collections.unmodifiableMap(d); // keeps documentation order
+  }
+
+  public BatcherConfig {
+    replyTopicPatterns = List.copyOf(replyTopicPatterns);
+    kafka = Map.copyOf(kafka);
+    require(maxBatchTokens >= 1, MAX_BATCH_TOKENS, maxBatchTokens, ">= 1");
+    require(maxBatchRequests >= 1, MAX_BATCH_REQUESTS, maxBatchRequests, ">= 1");
+    require(maxDistinctAdapters >= 1, MAX_DISTINCT_ADAPTERS, maxDistinctAdapters, ">= 1");
+    require(maxWaitMs >= 1, MAX_WAIT_MS, maxWaitMs, ">= 1");
+    require(maxPromptTokens >= 1, MAX_PROMPT_TOKENS, maxPromptTokens, ">= 1");
+    require(maxNewTokens >= 1, MAX_NEW_TOKENS, maxNewTokens, ">= 1");
+    require((long) maxPromptTokens + maxNewTokens <= maxBatchTokens, MAX_BATCH_TOKENS, maxBatchTokens,
+        ">= " + MAX_PROMPT_TOKENS + " + " + MAX_NEW_TOKENS + " = " + ((long) maxPromptTokens + maxNewTokens)
+            + ", so that every valid request fits a batch on its own");
+    require(!replyTopicPatterns.isEmpty(), REPLY_TOPIC_PATTERN, replyTopicPatterns, "at least one topic");
+    require(batchesPartitions >= 0, BATCHES_PARTITIONS, batchesPartitions, ">= 0 (0 = any)");
+    require(affinitySpread >= 1, AFFINITY_SPREAD, affinitySpread, ">= 1");
+    require(metricsPort >= -1 && metricsPort <= 65535, METRICS_PORT, metricsPort, "-1 (off), 0 (any) or a port");
+  }
+
+  /** All defaults, no Kafka settings (for tests and as a base). */
+  public static BatcherConfig defaults() {
+    return fromProperties(new Properties());
+  }
+
+  /** Reads {@code batcher.*} keys (missing ones take {@link #DEFAULTS}); every other key goes to {@link #kafka}. */
+  public static BatcherConfig fromProperties(Properties props) {
+    Map<String, String> all = new LinkedHashMap<>(DEFAULTS);
+    Map<String, String> kafka = new LinkedHashMap<>();
+    for (String name : props.stringPropertyNames()) {
+      String value = props.getProperty(name).trim();
+      if (name.startsWith("batcher.")) {
+        if (!DEFAULTS.containsKey(name)) {
+          throw new IllegalArgumentException("unknown config key " + name + "; known: " + DEFAULTS.keySet());
+        }
+        all.put(name, value);
+      } else {
+        kafka.put(name, value);
+      }
+    }
+    Function<String, Integer> i = key -> parse(key, all.get(key));
+    return new BatcherConfig(i.apply(MAX_BATCH_TOKENS), i.apply(MAX_BATCH_REQUESTS),
+        i.apply(MAX_DISTINCT_ADAPTERS), i.apply(MAX_WAIT_MS), i.apply(MAX_PROMPT_TOKENS),
+        i.apply(MAX_NEW_TOKENS),
+        Arrays.stream(all.get(REPLY_TOPIC_PATTERN).split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList(),
+        i.apply(BATCHES_PARTITIONS), i.apply(AFFINITY_SPREAD), i.apply(METRICS_PORT), kafka);
+  }
+
+  /**
+   * Properties from the environment, for containers: {@code BATCHER_MAX_WAIT_MS} becomes
+   * {@code batcher.max.wait.ms}, {@code KAFKA_BOOTSTRAP_SERVERS} becomes {@code bootstrap.servers} (the
+   * {@code KAFKA_} prefix is dropped), {@code SCHEMA_REGISTRY_URL} becomes {@code schema.registry.url}.
+   * Other variables are ignored. Entries here override those of {@code base}.
+   */
+  public static Properties withEnv(Properties base, Map<String, String> env) {
+    Properties p = new Properties();
+    p.putAll(base);
+    env.forEach((name, value) -> {
+      String key = null;
+      if (name.startsWith("BATCHER_")) {
+        key = dotted(name);
+      } else if (name.startsWith("KAFKA_")) {
+        key = dotted(name.substring("KAFKA_".length()));
+      } else if (name.equals("SCHEMA_REGISTRY_URL")) {
+        key = "schema.registry.url";
+      }
+      if (key != null) {
+        p.setProperty(key, value);
+      }
+    });
+    return p;
+  }
+
+  /** The reply topics {@code tenantId} may name in {@code InferenceRequest.replyTopic}. */
+  public Set<String> allowedReplyTopics(String tenantId) {
+    return replyTopicPatterns.stream().map(t -> t.replace(TENANT_PLACEHOLDER, tenantId))
+        .collect(Collectors.toUnmodifiableSet());
+  }
+
+  /** A copy with some {@code batcher.*} or Kafka keys replaced, e.g. for tests. */
+  public BatcherConfig with(Map<String, String> overrides) {
+    Properties p = toProperties();
+    overrides.forEach(p::setProperty);
+    return fromProperties(p);
+  }
+
+  /** Every key, {@code batcher.*} and pass-through, as Properties. */
+  public Properties toProperties() {
+    Properties p = new Properties();
+    p.putAll(kafka);
+    p.setProperty(MAX_BATCH_TOKENS, Integer.toString(maxBatchTokens));
+    p.setProperty(MAX_BATCH_REQUESTS, Integer.toString(maxBatchRequests));
+    p.setProperty(MAX_DISTINCT_ADAPTERS, Integer.toString(maxDistinctAdapters));
+    p.setProperty(MAX_WAIT_MS, Long.toString(maxWaitMs));
+    p.setProperty(MAX_PROMPT_TOKENS, Integer.toString(maxPromptTokens));
+    p.setProperty(MAX_NEW_TOKENS, Integer.toString(maxNewTokens));
+    p.setProperty(REPLY_TOPIC_PATTERN, String.join(",", replyTopicPatterns));
+    p.setProperty(BATCHES_PARTITIONS, Integer.toString(batchesPartitions));
+    p.setProperty(AFFINITY_SPREAD, Integer.toString(affinitySpread));
+    p.setProperty(METRICS_PORT, Integer.toString(metricsPort));
+    return p;
+  }
+
+  private static String dotted(String envName) {
+    return envName.toLowerCase(Locale.ROOT).replace('_', '.');
+  }
+
+  private static int parse(String key, String value) {
+    try {
+      return Integer.parseInt(Objects.requireNonNull(value, key));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(key + "=" + value + " is not an integer");
+    }
+  }
+
+  private static void require(boolean ok, String key, Object value, String rule) {
+    if (!ok) {
+      throw new IllegalArgumentException(key + "=" + value + " is invalid: must be " + rule);
+    }
+  }
+}

@@ -1,0 +1,113 @@
+package dev.lorastream.batcher;
+
+import dev.lorastream.schemas.AdapterRecord;
+import dev.lorastream.schemas.InferenceRequest;
+import dev.lorastream.schemas.InferenceResult;
+import dev.lorastream.schemas.Topics;
+import java.util.Map;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.kstream.Branched;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.Materialized;
+import org.apache.kafka.streams.kstream.Named;
+import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.processor.TopicNameExtractor;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.Stores;
+
+/**
+ * The batcher's topology, a pure function of its config (no I/O: nothing connects until Kafka Streams runs
+ * it).
+ *
+ * <pre>
+ * lora.adapters ──► GlobalKTable (store lorastream-adapters)          ·····································┐
+ * lora.requests (bytes) ──► decode ──┬─ undecodable ──► lora.requests.dlq (original bytes + DlqHeaders)     │
+ *                                    └─ request ──► validate (catalog lookup, wall clock) ◄·················┘
+ *                                                     ├─ rejected ──► request.replyTopic, or lora.replies
+ *                                                     │               when that topic is not allowed
+ *                                                     └─ accepted ──► batch (stores: buffer, sequence,
+ *                                                                      wall-clock punctuation)
+ *                                                                      └──► lora.batches (AffinityPartitioner)
+ * </pre>
+ */
+public final class BatcherTopology {
+
+  /** The GlobalKTable's store: adapterId → AdapterRecord. */
+  public static final String ADAPTER_STORE = "lorastream-adapters";
+
+  /** Per-task batch buffer: arrival sequence (Long) → InferenceRequest. Empty after each flush. */
+  public static final String BUFFER_STORE = "batcher-buffer";
+
+  /** Per-task counters ({@code batch} → last batch sequence number). */
+  public static final String SEQUENCE_STORE = "batcher-sequence";
+
+  /** Header on each {@code lora.batches} record: the spread slot (decimal) the batch was routed with. */
+  public static final String SPREAD_SLOT_HEADER = "lorastream.batch.spread.slot";
+
+  private BatcherTopology() {}
+
+  /** The topology with meters that go nowhere. */
+  public static Topology build(BatcherConfig config, Map<String, ?> serdeConfig) {
+    return build(config, serdeConfig, BatcherMetrics.noop(config));
+  }
+
+  /**
+   * @param serdeConfig serde settings, at least {@code schema.registry.url}
+   * @param metrics where the processors count requests and batches
+   */
+  public static Topology build(BatcherConfig config, Map<String, ?> serdeConfig, BatcherMetrics metrics) {
+    return build(config, BatcherSerdes.from(serdeConfig), metrics);
+  }
+
+  static Topology build(BatcherConfig config, BatcherSerdes serdes, BatcherMetrics metrics) {
+    StreamsBuilder builder = new StreamsBuilder();
+
+    builder.globalTable(Topics.ADAPTERS.name(),
+        Consumed.with(Serdes.String(), serdes.adapters()).withName("adapters-source"),
+        Materialized.<String, AdapterRecord, KeyValueStore<Bytes, byte[]>>as(ADAPTER_STORE)
+            .withKeySerde(Serdes.String()).withValueSerde(serdes.adapters()));
+
+    builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(BUFFER_STORE),
+        Serdes.Long(), serdes.buffered()));
+    builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(SEQUENCE_STORE),
+        Serdes.String(), Serdes.Long()));
+
+    KStream<byte[], Decoded> decoded = builder
+        .stream(Topics.REQUESTS.name(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray())
+            .withName("requests-source"))
+        .process(() -> new DecodeProcessor(serdes.requestDecoder(), metrics), Named.as("decode"));
+
+    var byDecoding = decoded.split(Named.as("decoded-"))
+        .branch((k, v) -> v instanceof Decoded.Dead, Branched.as("dead"))
+        .defaultBranch(Branched.as("ok"));
+    byDecoding.get("decoded-dead")
+        .mapValues(v -> ((Decoded.Dead) v).value(), Named.as("dead-bytes"))
+        .to(Topics.REQUESTS_DLQ.name(), Produced.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("dlq-sink"));
+
+    KStream<String, Verdict> verdicts = byDecoding.get("decoded-ok")
+        .<InferenceRequest>mapValues(v -> ((Decoded.Ok) v).request(), Named.as("request"))
+        .process(() -> new ValidateProcessor(config, metrics), Named.as("validate"));
+
+    var byVerdict = verdicts.split(Named.as("verdict-"))
+        .branch((k, v) -> v instanceof Verdict.Rejected, Branched.as("rejected"))
+        .defaultBranch(Branched.as("accepted"));
+    TopicNameExtractor<String, Verdict> replyTopic = (key, v, ctx) -> ((Verdict.Rejected) v).topic();
+    byVerdict.get("verdict-rejected")
+        .to(replyTopic, Produced.with(Serdes.String(),
+            ProjectingSerializer.<Verdict, InferenceResult>serde(serdes.replies(),
+                v -> ((Verdict.Rejected) v).reply())).withName("reply-sink"));
+
+    byVerdict.get("verdict-accepted")
+        .mapValues(v -> ((Verdict.Accepted) v).request(), Named.as("accepted-request"))
+        .process(() -> new BatchProcessor(config, metrics), Named.as("batch"), BUFFER_STORE, SEQUENCE_STORE)
+        .to(Topics.BATCHES.name(), Produced.with(Serdes.String(),
+                ProjectingSerializer.serde(serdes.batches(), RoutedBatch::batch))
+            .withStreamPartitioner(new AffinityPartitioner()).withName("batches-sink"));
+
+    return builder.build();
+  }
+}

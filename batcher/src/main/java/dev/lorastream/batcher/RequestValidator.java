@@ -1,0 +1,117 @@
+package dev.lorastream.batcher;
+
+import dev.lorastream.schemas.AdapterRecord;
+import dev.lorastream.schemas.ErrorCode;
+import dev.lorastream.schemas.InferenceRequest;
+import dev.lorastream.schemas.SamplingParams;
+import dev.lorastream.schemas.Topics;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Function;
+
+/**
+ * The batcher's admission rules, as a pure function of the request, the adapter catalog and the wall clock.
+ * Rules are checked in this order and the first that fails decides the reply:
+ *
+ * <ol>
+ *   <li>required fields: tenantId and requestId not blank, at least one prompt token → INVALID_PARAMS;
+ *   <li>replyTopic is one the tenant may write ({@link BatcherConfig#allowedReplyTopics}) → INVALID_PARAMS,
+ *       and the reply goes to {@code lora.replies} instead (the message says so);
+ *   <li>adapterId (when not null) is in the catalog → UNKNOWN_ADAPTER, and is public or the tenant's own →
+ *       ADAPTER_FORBIDDEN;
+ *   <li>prompt tokens ≤ {@code batcher.max.prompt.tokens} → PROMPT_TOO_LONG;
+ *   <li>sampling: temperature ≥ 0 and finite, topP in (0, 1], topK ≥ 0, 1 ≤ maxTokens ≤
+ *       {@code batcher.max.new.tokens} → INVALID_PARAMS;
+ *   <li>deadlineEpochMs is 0 or still ahead of the wall clock → DEADLINE_EXCEEDED.
+ * </ol>
+ *
+ * Stateless and thread-safe.
+ */
+final class RequestValidator {
+
+  private final BatcherConfig config;
+
+  RequestValidator(BatcherConfig config) {
+    this.config = config;
+  }
+
+  /**
+   * @param adapters the catalog: adapterId → record, or null when there is no such adapter
+   * @param nowMs wall-clock epoch milliseconds
+   * @return empty when the request may be batched
+   */
+  Optional<Rejection> validate(InferenceRequest r, Function<String, AdapterRecord> adapters, long nowMs) {
+    String reply = r.getReplyTopic();
+    if (r.getTenantId().isBlank() || r.getRequestId().isBlank()) {
+      return reject(ErrorCode.INVALID_PARAMS, "requestId and tenantId must not be blank (requestId='"
+          + r.getRequestId() + "', tenantId='" + r.getTenantId() + "')", safeReplyTopic(r));
+    }
+    Set<String> allowed = config.allowedReplyTopics(r.getTenantId());
+    if (!allowed.contains(reply)) {
+      return reject(ErrorCode.INVALID_PARAMS, "replyTopic '" + reply + "' is not allowed for tenant '"
+          + r.getTenantId() + "' (allowed: " + new TreeSet<>(allowed) + "); this error was written to "
+          + Topics.REPLIES.name() + " instead", Topics.REPLIES.name());
+    }
+    if (r.getPromptTokenIds().isEmpty()) {
+      return reject(ErrorCode.INVALID_PARAMS, "promptTokenIds is empty: the batcher needs the tokenized prompt"
+          + " (tokenize on the ingest side; prompt text alone is not enough)", reply);
+    }
+    if (r.getAdapterId() != null) {
+      AdapterRecord adapter = adapters.apply(r.getAdapterId());
+      if (adapter == null) {
+        return reject(ErrorCode.UNKNOWN_ADAPTER, "adapter '" + r.getAdapterId() + "' is not registered in "
+            + Topics.ADAPTERS.name() + " (register it first, or use adapterId null for the base model)", reply);
+      }
+      String owner = adapter.getOwnerTenant();
+      if (owner != null && !owner.equals(r.getTenantId())) {
+        return reject(ErrorCode.ADAPTER_FORBIDDEN, "adapter '" + r.getAdapterId() + "' belongs to another"
+            + " tenant; tenant '" + r.getTenantId() + "' may use its own adapters or public ones", reply);
+      }
+    }
+    int prompt = r.getPromptTokenIds().size();
+    if (prompt > config.maxPromptTokens()) {
+      return reject(ErrorCode.PROMPT_TOO_LONG, "prompt has " + prompt + " tokens; the limit is "
+          + config.maxPromptTokens() + " (" + BatcherConfig.MAX_PROMPT_TOKENS + ")", reply);
+    }
+    Optional<String> bad = samplingProblem(r.getSampling());
+    if (bad.isPresent()) {
+      return reject(ErrorCode.INVALID_PARAMS, bad.get(), reply);
+    }
+    long deadline = r.getDeadlineEpochMs();
+    if (deadline != 0 && deadline <= nowMs) {
+      return reject(ErrorCode.DEADLINE_EXCEEDED, "deadlineEpochMs " + deadline + " passed " + (nowMs - deadline)
+          + " ms before the batcher read the request (now " + nowMs + ")", reply);
+    }
+    return Optional.empty();
+  }
+
+  private Optional<String> samplingProblem(SamplingParams s) {
+    float t = s.getTemperature();
+    if (!Float.isFinite(t) || t < 0) {
+      return Optional.of("sampling.temperature=" + t + " is invalid: must be 0 (greedy) or a finite value > 0");
+    }
+    float p = s.getTopP();
+    if (!(p > 0 && p <= 1)) { // also false for NaN
+      return Optional.of("sampling.topP=" + p + " is invalid: must be in (0, 1]");
+    }
+    if (s.getTopK() < 0) {
+      return Optional.of("sampling.topK=" + s.getTopK() + " is invalid: must be >= 0 (0 = no top-k cut)");
+    }
+    int max = s.getMaxTokens();
+    if (max < 1 || max > config.maxNewTokens()) {
+      return Optional.of("sampling.maxTokens=" + max + " is invalid: must be in [1, " + config.maxNewTokens()
+          + "] (" + BatcherConfig.MAX_NEW_TOKENS + ")");
+    }
+    return Optional.empty();
+  }
+
+  private String safeReplyTopic(InferenceRequest r) {
+    return r.getTenantId().isBlank() || !config.allowedReplyTopics(r.getTenantId()).contains(r.getReplyTopic())
+        ? Topics.REPLIES.name() : r.getReplyTopic();
+  }
+
+  private static Optional<Rejection> reject(ErrorCode code, String message, String topic) {
+    return Optional.of(new Rejection(code, message, topic));
+  }
+}

@@ -1,0 +1,62 @@
+package dev.lorastream.batcher;
+
+import dev.lorastream.schemas.AdapterRecord;
+import dev.lorastream.schemas.InferenceRequest;
+import java.util.Optional;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
+import org.apache.kafka.streams.state.ValueAndTimestamp;
+import org.apache.kafka.streams.state.ValueTimestampHeaders;
+
+/**
+ * Applies {@link RequestValidator} to each decoded request, looking adapters up in the global adapter
+ * catalog ({@link BatcherTopology#ADAPTER_STORE}, the GlobalKTable over {@code lora.adapters}) and reading
+ * the wall clock from the context (mockable in tests). Re-keys every record by requestId.
+ */
+final class ValidateProcessor implements Processor<byte[], InferenceRequest, String, Verdict> {
+
+  private final RequestValidator validator;
+  private final BatcherMetrics metrics;
+  private ProcessorContext<String, Verdict> context;
+  private ReadOnlyKeyValueStore<String, Object> catalog;
+
+  ValidateProcessor(BatcherConfig config, BatcherMetrics metrics) {
+    this.validator = new RequestValidator(config);
+    this.metrics = metrics;
+  }
+
+  @Override
+  public void init(ProcessorContext<String, Verdict> context) {
+    this.context = context;
+    this.catalog = context.getStateStore(BatcherTopology.ADAPTER_STORE);
+  }
+
+  @Override
+  public void process(Record<byte[], InferenceRequest> record) {
+    InferenceRequest request = record.value();
+    Optional<Rejection> rejection = validator.validate(request, this::adapter, context.currentSystemTimeMs());
+    Verdict verdict;
+    if (rejection.isPresent()) {
+      Rejection r = rejection.get();
+      metrics.rejected(r.code().name());
+      verdict = new Verdict.Rejected(r.replyTopic(), r.toReply(request));
+    } else {
+      metrics.accepted();
+      verdict = new Verdict.Accepted(request);
+    }
+    context.forward(new Record<>(request.getRequestId(), verdict, record.timestamp(), record.headers()));
+  }
+
+  /** The catalog entry; a GlobalKTable store wraps values with their timestamp (and, by config, headers). */
+  private AdapterRecord adapter(String adapterId) {
+    Object v = catalog.get(adapterId);
+    if (v instanceof ValueAndTimestamp<?> vt) {
+      v = vt.value();
+    } else if (v instanceof ValueTimestampHeaders<?> vth) {
+      v = vth.value();
+    }
+    return (AdapterRecord) v;
+  }
+}

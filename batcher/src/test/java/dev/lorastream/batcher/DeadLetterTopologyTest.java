@@ -1,0 +1,151 @@
+package dev.lorastream.batcher;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lorastream.schemas.DlqHeaders;
+import dev.lorastream.schemas.Topics;
+import dev.lorastream.schemas.serde.AvroDecodeException;
+import dev.lorastream.schemas.serde.AvroSerializer;
+import dev.lorastream.schemas.serde.WireFormat;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import org.apache.avro.Schema;
+import org.apache.avro.SchemaBuilder;
+import org.apache.avro.generic.GenericData;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.kafka.common.header.Headers;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.streams.errors.StreamsException;
+import org.apache.kafka.streams.test.TestRecord;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** Undecodable {@code lora.requests} records go to the DLQ with original bytes and reason headers. */
+class DeadLetterTopologyTest {
+
+  Harness h = new Harness(BatcherConfig.defaults());
+
+  @AfterEach
+  void stop() {
+    h.close();
+  }
+
+  private static String header(Headers headers, String name) {
+    var last = headers.lastHeader(name);
+    return last == null ? null : new String(last.value(), StandardCharsets.UTF_8);
+  }
+
+  /** Sends bad bytes as the n-th record (offset n) and checks the DLQ record and its headers. */
+  private Headers assertDeadLettered(byte[] key, byte[] value, long offset, String reason) {
+    TestRecord<byte[], byte[]> out = h.dlq.readRecord();
+    assertArrayEquals(key, out.key(), "original key bytes");
+    assertArrayEquals(value, out.value(), "original value bytes");
+    assertEquals(h.lastTimestamp(), out.timestamp());
+    Headers hs = out.headers();
+    assertEquals(reason, header(hs, DlqHeaders.REASON));
+    assertEquals("lora.requests", header(hs, DlqHeaders.TOPIC));
+    assertEquals("0", header(hs, DlqHeaders.PARTITION));
+    assertEquals(Long.toString(offset), header(hs, DlqHeaders.OFFSET));
+    assertEquals(Long.toString(Harness.T0.toEpochMilli()), header(hs, DlqHeaders.TIMESTAMP), "wall clock");
+    assertEquals("batcher-test/0_0", header(hs, DlqHeaders.SOURCE_APP));
+    assertTrue(header(hs, DlqHeaders.EXCEPTION).startsWith(AvroDecodeException.class.getName() + ": " + reason),
+        header(hs, DlqHeaders.EXCEPTION));
+    assertEquals(1, h.counter(BatcherMetrics.REQUESTS, "outcome", "dead_lettered", "code", reason));
+    return hs;
+  }
+
+  @Test
+  void badMagicByteGoesToDlqWithHeadersAndOriginalHeadersKept() {
+    byte[] key = "r-json".getBytes(StandardCharsets.UTF_8);
+    byte[] value = "{\"requestId\":\"r-json\"}".getBytes(StandardCharsets.UTF_8);
+    Headers original = new RecordHeaders().add("traceparent", "00-abc-def-01".getBytes(StandardCharsets.UTF_8));
+    h.requestBytes.pipeInput(new TestRecord<>(key, value, original, Harness.T0.toEpochMilli()));
+    TestRecord<byte[], byte[]> out = h.dlq.readRecord();
+    assertArrayEquals(value, out.value());
+    assertEquals("BAD_MAGIC", header(out.headers(), DlqHeaders.REASON));
+    assertEquals("00-abc-def-01", header(out.headers(), "traceparent"));
+    assertTrue(header(out.headers(), DlqHeaders.EXCEPTION).contains("looks like JSON text"));
+    assertTrue(h.batches.isEmpty());
+  }
+
+  @Test
+  void truncatedBodyGoesToDlq() {
+    byte[] whole = h.requestSerializer.serialize(Topics.REQUESTS.name(), Harness.request("r1", null));
+    byte[] cut = Arrays.copyOf(whole, whole.length - 6);
+    h.sendBytes("r1".getBytes(StandardCharsets.UTF_8), cut);
+    assertDeadLettered("r1".getBytes(StandardCharsets.UTF_8), cut, 0, "BAD_PAYLOAD");
+  }
+
+  @Test
+  void unknownSchemaIdGoesToDlq() {
+    byte[] whole = h.requestSerializer.serialize(Topics.REQUESTS.name(), Harness.request("r1", null));
+    byte[] unknown = whole.clone();
+    ByteBuffer.wrap(unknown).put(WireFormat.header(9999));
+    h.sendBytes(new byte[] {1, 2, 3}, unknown);
+    Headers hs = assertDeadLettered(new byte[] {1, 2, 3}, unknown, 0, "UNKNOWN_SCHEMA_ID");
+    assertTrue(header(hs, DlqHeaders.EXCEPTION).contains("schema id 9999"));
+  }
+
+  @Test
+  void shorterThanTheHeaderGoesToDlq() {
+    h.sendBytes("k".getBytes(StandardCharsets.UTF_8), new byte[] {0, 0});
+    assertDeadLettered("k".getBytes(StandardCharsets.UTF_8), new byte[] {0, 0}, 0, "TOO_SHORT");
+  }
+
+  @Test
+  void writerSchemaMissingARequiredFieldGoesToDlq() {
+    // An "InferenceRequest" written without tenantId (required, no default): it can never be read.
+    Schema noTenant = SchemaBuilder.record("InferenceRequest").namespace("dev.lorastream.schemas").fields()
+        .requiredString("requestId").requiredLong("createdEpochMs").endRecord();
+    GenericRecord rec = new GenericData.Record(noTenant);
+    rec.put("requestId", "r-old");
+    rec.put("createdEpochMs", 1L);
+    AvroSerializer<GenericRecord> legacy = new AvroSerializer<>();
+    legacy.configure(h.serdeConfig, false);
+    byte[] value = legacy.serialize("legacy-requests", rec); // its own subject: ids are global
+    h.sendBytes("r-old".getBytes(StandardCharsets.UTF_8), value);
+    Headers hs = assertDeadLettered("r-old".getBytes(StandardCharsets.UTF_8), value, 0, "INCOMPATIBLE_SCHEMA");
+    assertTrue(header(hs, DlqHeaders.EXCEPTION).contains("tenantId"), header(hs, DlqHeaders.EXCEPTION));
+  }
+
+  @Test
+  void nullValueGoesToDlq() {
+    h.sendBytes("r-null".getBytes(StandardCharsets.UTF_8), null);
+    TestRecord<byte[], byte[]> out = h.dlq.readRecord();
+    assertNull(out.value());
+    assertEquals(DecodeProcessor.NULL_VALUE, header(out.headers(), DlqHeaders.REASON));
+  }
+
+  @Test
+  void serviceKeepsServingAfterBadRecords() {
+    h.sendBytes("bad".getBytes(StandardCharsets.UTF_8), "garbage".getBytes(StandardCharsets.UTF_8));
+    h.send(Harness.request("good", null));
+    assertEquals(1, h.dlq.readRecordsToList().size());
+    assertEquals("good", h.bufferContents().getFirst().value.getRequestId());
+    assertEquals(0L, h.bufferContents().getFirst().key, "buffered under arrival sequence 0");
+  }
+
+  @Test
+  void transientRegistryErrorIsRethrownNotDeadLettered() {
+    h.close();
+    BatcherSerdes real = BatcherSerdes.from(h.serdeConfig);
+    h = new Harness(BatcherConfig.defaults(), real.withRequestDecoder((topic, data) -> {
+      throw new AvroDecodeException(AvroDecodeException.Reason.REGISTRY_UNAVAILABLE, "registry returned 503", null);
+    }));
+    StreamsException e = assertThrows(StreamsException.class,
+        () -> h.sendBytes("r1".getBytes(StandardCharsets.UTF_8), new byte[] {0, 0, 0, 0, 1, 2}));
+    Throwable cause = e;
+    while (cause != null && !(cause instanceof AvroDecodeException)) {
+      cause = cause.getCause();
+    }
+    assertInstanceOf(AvroDecodeException.class, cause, "the stream thread fails with the registry error");
+    assertTrue(h.dlq.isEmpty(), "a transient failure is not the record's fault: not dead-lettered");
+    assertEquals(0, h.counter(BatcherMetrics.REQUESTS, "outcome", "dead_lettered", "code", "REGISTRY_UNAVAILABLE"));
+  }
+}
