@@ -1,0 +1,345 @@
+package dev.lorastream.ingest;
+
+import dev.lorastream.schemas.InferenceRequest;
+import dev.lorastream.schemas.InferenceResult;
+import dev.lorastream.schemas.Topics;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
+import org.apache.avro.AvroRuntimeException;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/**
+ * The library upstream systems use to ask lorastream for completions: {@link #submit} writes an
+ * {@link InferenceRequest} to {@code lora.requests} and returns a future that the matching
+ * {@link InferenceResult} on the reply topic completes.
+ *
+ * <p>Guarantees:
+ *
+ * <ul>
+ *   <li>Every returned future completes exactly once: normally with the reply (error replies included, they
+ *       carry {@code finishReason=ERROR} and an {@code errorCode}), or exceptionally with a
+ *       {@link TimeoutException} after the request's timeout, the Kafka send error, an
+ *       {@link IllegalArgumentException} for an invalid request, or a {@link ClosedException} on
+ *       {@link #close}. Its pending entry is removed in every case, so nothing leaks ({@link #pending}).
+ *   <li>No reply is missed: the reply consumer is positioned at the end of every reply-topic partition in the
+ *       constructor, before any request can be sent.
+ *   <li>Replies are read {@code read_committed}, so a result an aborted consumer transaction wrote is never seen.
+ * </ul>
+ *
+ * <p>The reply consumer has no group: it is assigned every partition of the reply topic (no rebalancing, no
+ * offset commits) and ignores replies for requests it is not waiting for (another client's on a shared topic,
+ * or one that timed out). Each client thus reads the whole reply topic; with many clients or high volume, give
+ * each tenant or client its own reply topic ({@link LoraClientConfig#replyTopic}). Partitions added to the reply
+ * topic after the client started are not read.
+ *
+ * <p>Thread-safe. Callbacks attached to the futures with non-async methods run on the client's reply thread
+ * (or timer thread): keep them short, or use the {@code *Async} variants.
+ */
+public final class LoraClient implements AutoCloseable {
+
+  /** Completes the futures still waiting when the client is closed. */
+  public static final class ClosedException extends IllegalStateException {
+    ClosedException(String message) {
+      super(message);
+    }
+  }
+
+  private record Pending(CompletableFuture<InferenceResult> future, long startNanos) {}
+
+  private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(5);
+  private static final Duration POLL = Duration.ofMillis(100);
+
+  private final LoraClientConfig config;
+  private final PromptTokenizer tokenizer; // nullable: requests must then carry token ids or be sent text-only
+  private final Producer<String, InferenceRequest> producer;
+  private final Consumer<String, byte[]> replies; // owned by replyThread after the constructor
+  private final Deserializer<InferenceResult> resultDeserializer;
+  private final Map<String, Pending> pending = new ConcurrentHashMap<>();
+  private final ScheduledThreadPoolExecutor timer;
+  private final Thread replyThread;
+  private final ClientMetrics metrics;
+  private final MeterRegistry meterRegistry;
+  private volatile boolean closed;
+  private volatile Throwable broken; // set when the reply consumer died; fails every later submit
+
+  /** A client without a tokenizer and with a private {@link SimpleMeterRegistry}. */
+  public LoraClient(LoraClientConfig config) {
+    this(config, null, null);
+  }
+
+  /**
+   * Connects and positions the reply consumer at the end of the reply topic.
+   *
+   * @param tokenizer fills {@code promptTokenIds} from the prompt text when a request has none; may be null;
+   *     owned by the caller (not closed by {@link #close})
+   * @param meterRegistry where the {@link ClientMetrics} meters go; null = a private {@link SimpleMeterRegistry}
+   * @throws IllegalStateException when the reply topic does not exist
+   */
+  public LoraClient(LoraClientConfig config, PromptTokenizer tokenizer, MeterRegistry meterRegistry) {
+    this.config = config;
+    this.tokenizer = tokenizer;
+    this.meterRegistry = meterRegistry != null ? meterRegistry : new SimpleMeterRegistry();
+    Map<String, Object> serde = Map.of(LoraClientConfig.SCHEMA_REGISTRY_URL, config.schemaRegistryUrl());
+    this.resultDeserializer = Topics.replies(config.replyTopic()).valueSerde(serde).deserializer();
+    this.replies = new KafkaConsumer<>(consumerProps(config), new StringDeserializer(), new ByteArrayDeserializer());
+    try {
+      seekToEnd(replies, config.replyTopic());
+      this.producer = new KafkaProducer<>(producerProps(config), new StringSerializer(),
+          Topics.REQUESTS.valueSerde(serde).serializer());
+    } catch (RuntimeException e) {
+      replies.close(Duration.ZERO);
+      throw e;
+    }
+    this.metrics = new ClientMetrics(this.meterRegistry, pending);
+    this.timer = new ScheduledThreadPoolExecutor(1, r -> daemon(r, config.clientId() + "-timeouts"));
+    this.timer.setRemoveOnCancelPolicy(true); // a request answered in time leaves no task behind
+    this.replyThread = daemon(this::pollReplies, config.clientId() + "-replies");
+    this.replyThread.start();
+  }
+
+  /** {@link #submit(InferenceRequest.Builder, Duration)} with the configured default timeout. */
+  public CompletableFuture<InferenceResult> submit(InferenceRequest.Builder request) {
+    return submit(request, config.defaultTimeout());
+  }
+
+  /** {@link #submit(InferenceRequest.Builder, Duration)} of a built request, with the default timeout. */
+  public CompletableFuture<InferenceResult> submit(InferenceRequest request) {
+    return submit(InferenceRequest.newBuilder(request), config.defaultTimeout());
+  }
+
+  /**
+   * Sends one request. Fields the caller left unset are filled: {@code requestId} (a random UUID),
+   * {@code createdEpochMs} (now), {@code deadlineEpochMs} when 0 (created + timeout, so the servers drop work
+   * nobody waits for), and {@code promptTokenIds} from {@code prompt} when empty and a tokenizer was given.
+   * {@code replyTopic} is always set to this client's reply topic, the only one it reads.
+   *
+   * @param request at least {@code tenantId} and a prompt (text or token ids); not modified
+   * @param timeout how long to wait for the reply (> 0)
+   * @return the future of the reply; see the class comment for how it completes
+   */
+  public CompletableFuture<InferenceResult> submit(InferenceRequest.Builder request, Duration timeout) {
+    long start = System.nanoTime();
+    InferenceRequest req;
+    try {
+      req = complete(InferenceRequest.newBuilder(request), timeout);
+    } catch (RuntimeException e) {
+      metrics.rejected();
+      return CompletableFuture.failedFuture(e);
+    }
+    String id = req.getRequestId();
+    CompletableFuture<InferenceResult> future = new CompletableFuture<>();
+    Pending entry = new Pending(future, start);
+    if (pending.putIfAbsent(id, entry) != null) {
+      metrics.rejected();
+      return CompletableFuture.failedFuture(new IllegalArgumentException("request id " + id + " is already pending"));
+    }
+    future.whenComplete((result, failure) -> {
+      pending.remove(id, entry);
+      metrics.finished(result, failure, System.nanoTime() - start);
+    });
+    if (closed || broken != null) { // checked after the put: close() either sees the entry or we see closed
+      future.completeExceptionally(broken != null ? new IllegalStateException("reply consumer failed", broken)
+          : new ClosedException("LoraClient " + config.clientId() + " is closed"));
+      return future;
+    }
+    try {
+      ScheduledFuture<?> timeoutTask = timer.schedule(() -> future.completeExceptionally(new TimeoutException(
+          "no reply to request " + id + " on " + config.replyTopic() + " within " + timeout.toMillis() + " ms")),
+          timeout.toNanos(), TimeUnit.NANOSECONDS);
+      future.whenComplete((r, e) -> timeoutTask.cancel(false));
+      producer.send(new ProducerRecord<>(Topics.REQUESTS.name(), id, req), (metadata, e) -> {
+        if (e != null) {
+          future.completeExceptionally(e);
+        }
+      });
+    } catch (RuntimeException e) { // closed concurrently, serialization, buffer full past max.block.ms
+      future.completeExceptionally(e);
+    }
+    return future;
+  }
+
+  private InferenceRequest complete(InferenceRequest.Builder b, Duration timeout) {
+    if (timeout == null || timeout.isNegative() || timeout.isZero()) {
+      throw new IllegalArgumentException("timeout must be > 0, got " + timeout);
+    }
+    if (!b.hasTenantId() || b.getTenantId() == null || b.getTenantId().isBlank()) {
+      throw new IllegalArgumentException("tenantId is required");
+    }
+    if (!b.hasRequestId() || b.getRequestId() == null || b.getRequestId().isBlank()) {
+      b.setRequestId(UUID.randomUUID().toString());
+    }
+    if (!b.hasCreatedEpochMs()) {
+      b.setCreatedEpochMs(System.currentTimeMillis());
+    }
+    if (b.getDeadlineEpochMs() == 0) {
+      b.setDeadlineEpochMs(b.getCreatedEpochMs() + timeout.toMillis());
+    }
+    b.setReplyTopic(config.replyTopic());
+    boolean noIds = !b.hasPromptTokenIds() || b.getPromptTokenIds() == null || b.getPromptTokenIds().isEmpty();
+    if (noIds && b.getPrompt() == null) {
+      throw new IllegalArgumentException("request " + b.getRequestId() + " has neither prompt nor promptTokenIds");
+    }
+    if (noIds && tokenizer != null) {
+      b.setPromptTokenIds(tokenizer.encode(b.getPrompt()));
+    }
+    try {
+      return b.build();
+    } catch (AvroRuntimeException e) {
+      throw new IllegalArgumentException("invalid request " + b.getRequestId() + ": " + e.getMessage(), e);
+    }
+  }
+
+  private void pollReplies() {
+    try {
+      while (!closed) {
+        for (ConsumerRecord<String, byte[]> r : replies.poll(POLL)) {
+          onReply(r);
+        }
+      }
+    } catch (WakeupException e) {
+      // close() woke us up
+    } catch (RuntimeException | Error e) {
+      if (!closed) {
+        broken = e;
+        failAll(id -> new IllegalStateException("reply consumer of " + config.replyTopic() + " failed: " + e, e));
+      }
+    } finally {
+      replies.close(CLOSE_TIMEOUT);
+    }
+  }
+
+  private void onReply(ConsumerRecord<String, byte[]> r) {
+    Pending p = r.key() == null ? null : pending.get(r.key());
+    if (p == null) {
+      metrics.unmatchedReply();
+      return;
+    }
+    try {
+      InferenceResult result = resultDeserializer.deserialize(r.topic(), r.value());
+      if (result == null) {
+        throw new IllegalArgumentException("null value (tombstone)");
+      }
+      p.future().complete(result);
+    } catch (RuntimeException e) {
+      p.future().completeExceptionally(new IllegalStateException("reply to request " + r.key() + " at "
+          + r.topic() + "-" + r.partition() + "@" + r.offset() + " cannot be decoded: " + e.getMessage(), e));
+    }
+  }
+
+  /** Number of requests waiting for a reply. */
+  public int pending() {
+    return pending.size();
+  }
+
+  public LoraClientConfig config() {
+    return config;
+  }
+
+  /** The registry the client's meters are on (the one given, or its private one). */
+  public MeterRegistry meterRegistry() {
+    return meterRegistry;
+  }
+
+  /**
+   * Stops reading replies, completes every outstanding future with a {@link ClosedException}, and closes
+   * the producer (waiting up to 5 s for requests already handed to it). Idempotent.
+   */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    replies.wakeup();
+    try {
+      replyThread.join(CLOSE_TIMEOUT.toMillis() * 2);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    failAll(id -> new ClosedException("LoraClient " + config.clientId() + " closed before a reply to " + id));
+    timer.shutdownNow();
+    producer.close(CLOSE_TIMEOUT);
+    resultDeserializer.close();
+    metrics.close();
+  }
+
+  private void failAll(Function<String, RuntimeException> why) {
+    for (var e : List.copyOf(pending.entrySet())) {
+      e.getValue().future().completeExceptionally(why.apply(e.getKey()));
+    }
+  }
+
+  private static void seekToEnd(Consumer<String, byte[]> consumer, String topic) {
+    List<PartitionInfo> infos;
+    try {
+      infos = consumer.partitionsFor(topic); // waits up to default.api.timeout.ms
+    } catch (org.apache.kafka.common.errors.TimeoutException e) {
+      throw new IllegalStateException(
+          "reply topic " + topic + " not found (or broker unreachable): " + e.getMessage(), e);
+    }
+    if (infos == null || infos.isEmpty()) {
+      throw new IllegalStateException("reply topic " + topic + " does not exist; create it before starting clients");
+    }
+    List<TopicPartition> parts = infos.stream().map(i -> new TopicPartition(i.topic(), i.partition())).toList();
+    consumer.assign(parts);
+    consumer.seekToEnd(parts);
+    for (TopicPartition tp : parts) {
+      consumer.position(tp); // resolve the lazy seek now, before any request is sent
+    }
+  }
+
+  private static Map<String, Object> consumerProps(LoraClientConfig c) {
+    Map<String, Object> p = new HashMap<>();
+    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, c.bootstrapServers());
+    p.put(ConsumerConfig.CLIENT_ID_CONFIG, c.clientId() + "-replies");
+    p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+    p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+    p.put(ConsumerConfig.ALLOW_AUTO_CREATE_TOPICS_CONFIG, false);
+    p.putAll(c.kafkaOverrides());
+    p.remove(ConsumerConfig.GROUP_ID_CONFIG); // assigned, not subscribed: see the class comment
+    return p;
+  }
+
+  private static Map<String, Object> producerProps(LoraClientConfig c) {
+    Map<String, Object> p = new HashMap<>();
+    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, c.bootstrapServers());
+    p.put(ProducerConfig.CLIENT_ID_CONFIG, c.clientId() + "-requests");
+    p.put(ProducerConfig.ACKS_CONFIG, "all");
+    p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+    p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
+    p.putAll(c.kafkaOverrides());
+    return p;
+  }
+
+  private static Thread daemon(Runnable r, String name) {
+    Thread t = new Thread(r, name);
+    t.setDaemon(true);
+    return t;
+  }
+}

@@ -1,0 +1,65 @@
+package dev.lorastream.ingest;
+
+import dev.lorastream.schemas.Topics;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.test.KafkaClusterTestKit;
+import org.apache.kafka.common.test.TestKitNodes;
+
+/**
+ * Test fixture: one single-node KRaft broker (KafkaClusterTestKit) shared by every Kafka test of this module in
+ * the surefire JVM, started on first use (3-5 s) and stopped by a shutdown hook. Tests isolate themselves by
+ * reply topic and by reading {@code lora.requests} from its end.
+ */
+public final class KafkaTestCluster {
+  public static final String REGISTRY_URL = "mock://ingest-tests";
+  private static KafkaClusterTestKit cluster;
+
+  private KafkaTestCluster() {}
+
+  /** Bootstrap servers of the shared broker, with {@code lora.requests} (3 partitions) created. */
+  public static synchronized String bootstrap() {
+    if (cluster == null) {
+      try {
+        KafkaClusterTestKit c = new KafkaClusterTestKit.Builder(new TestKitNodes.Builder()
+                .setCombined(true).setNumBrokerNodes(1).setNumControllerNodes(1).build())
+            // single-node settings without which transactions and groups hang (FACTS.md)
+            .setConfigProp("offsets.topic.replication.factor", "1")
+            .setConfigProp("transaction.state.log.replication.factor", "1")
+            .setConfigProp("transaction.state.log.min.isr", "1")
+            .setConfigProp("share.coordinator.state.topic.replication.factor", "1")
+            .setConfigProp("share.coordinator.state.topic.min.isr", "1")
+            .setConfigProp("group.initial.rebalance.delay.ms", "0")
+            .setConfigProp("log.cleaner.dedupe.buffer.size", "2097152")
+            .build();
+        c.format();
+        c.startup();
+        c.waitForReadyBrokers();
+        cluster = c;
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+          try {
+            c.close();
+          } catch (Exception e) {
+            // the JVM is going away
+          }
+        }));
+        createTopic(Topics.REQUESTS.name(), 3);
+      } catch (Exception e) {
+        throw new IllegalStateException("cannot start the test broker", e);
+      }
+    }
+    return cluster.bootstrapServers();
+  }
+
+  /** Creates a topic on the shared broker (waits until it exists). */
+  public static void createTopic(String name, int partitions) {
+    try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap()))) {
+      admin.createTopics(List.of(new NewTopic(name, partitions, (short) 1))).all().get(30, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot create topic " + name, e);
+    }
+  }
+}
