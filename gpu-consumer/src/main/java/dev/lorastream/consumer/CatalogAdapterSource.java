@@ -85,7 +85,8 @@ public final class CatalogAdapterSource implements AdapterSource {
             + ConsumerSettings.ADAPTER_ROOTS + ")");
   }
 
-  static String sha256(Path file) throws IOException {
+  /** Hex SHA-256 of a file (what {@code AdapterRecord.sha256} holds for adapter_model.safetensors). */
+  public static String sha256(Path file) throws IOException {
     try (InputStream in = Files.newInputStream(file)) {
       MessageDigest md = MessageDigest.getInstance("SHA-256");
       byte[] buf = new byte[1 << 16];

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.lorastream.cli.Main;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -14,6 +13,8 @@ import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import dev.lorastream.tools.MakeAdapters;
+import dev.lorastream.tools.MakeModel;
 import picocli.CommandLine;
 
 /** Runs {@code bench engine} end to end on a generated tiny model; checks outputs, never timings. */
@@ -69,9 +70,15 @@ class EngineBenchTest {
   }
 
   private static int cli(StringWriter stdout, String... args) {
-    return new CommandLine(new Main())
+    return new CommandLine(new Root())
         .setOut(new PrintWriter(stdout, true))
         .setErr(new PrintWriter(new StringWriter(), true))
         .execute(args);
   }
+
+  /** The subcommands this test uses (the launcher's Main lives in another module). */
+  @CommandLine.Command(
+      name = "lorastream",
+      subcommands = {MakeModel.class, MakeAdapters.class, BenchCommand.class})
+  static final class Root {}
 }

@@ -1,0 +1,78 @@
+package dev.lorastream.cli;
+
+import dev.lorastream.batcher.BatcherMain;
+import dev.lorastream.bench.BenchCommand;
+import dev.lorastream.consumer.ConsumerMain;
+import dev.lorastream.ingest.bulk.BulkCommand;
+import dev.lorastream.tools.MakeAdapters;
+import dev.lorastream.tools.MakeModel;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Unmatched;
+
+/** The {@code ./lorastream} launcher: one subcommand per tool and service. */
+@Command(
+    name = "lorastream",
+    mixinStandardHelpOptions = true,
+    version = "lorastream 0.1.0",
+    description = "Serve many LoRA fine-tunes of one base LLM from Kafka.",
+    subcommands = {
+      DemoCommand.class,
+      GenerateCommand.class,
+      BulkCommand.class,
+      Main.Batcher.class,
+      Main.Consumer.class,
+      MakeModel.class,
+      MakeAdapters.class,
+      BenchCommand.class
+    })
+public final class Main implements Runnable {
+  @Override
+  public void run() {
+    new CommandLine(this).usage(System.out);
+  }
+
+  public static void main(String[] args) {
+    // Kafka logs a lot at INFO; show errors unless asked (-Dorg.slf4j.simpleLogger.defaultLogLevel=info)
+    if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
+      System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "error");
+    }
+    int code =
+        new CommandLine(new Main())
+            .setExecutionExceptionHandler(
+                (e, cmd, parsed) -> {
+                  cmd.getErr().println("error: " + e.getMessage());
+                  if (Boolean.getBoolean("lorastream.debug")) {
+                    e.printStackTrace(cmd.getErr());
+                  }
+                  return 2;
+                })
+            .execute(args);
+    System.exit(code);
+  }
+
+  /** {@code lorastream batcher}: the Kafka Streams batcher service (settings from the environment). */
+  @Command(name = "batcher", description = "Run the batcher service (KAFKA_*, SCHEMA_REGISTRY_URL, BATCHER_*).")
+  static final class Batcher implements Callable<Integer> {
+    @Unmatched String[] args = new String[0];
+
+    @Override
+    public Integer call() throws Exception {
+      BatcherMain.main(args);
+      return 0;
+    }
+  }
+
+  /** {@code lorastream consumer}: the inference consumer service (settings from the environment). */
+  @Command(name = "consumer", description = "Run an inference consumer (LORASTREAM_* or -Dlorastream.*).")
+  static final class Consumer implements Callable<Integer> {
+    @Unmatched String[] args = new String[0];
+
+    @Override
+    public Integer call() throws Exception {
+      ConsumerMain.main(args);
+      return 0;
+    }
+  }
+}
