@@ -34,10 +34,6 @@ public final class Main implements Runnable {
   }
 
   public static void main(String[] args) {
-    // Kafka logs a lot at INFO; show errors unless asked (-Dorg.slf4j.simpleLogger.defaultLogLevel=info)
-    if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
-      System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "error");
-    }
     int code =
         new CommandLine(new Main())
             .setExecutionExceptionHandler(
