@@ -251,6 +251,12 @@ class EngineReferenceTest {
       List<GenerationResult> tight;
       long preemptions;
       try (Engine e = engine(lm, ops, config().withKvBlocks(8))) {
+        // load every adapter first, so that admission does not depend on background load timing
+        List<GenerationRequest> warmUp = new ArrayList<>();
+        for (GenerationRequest r : reqs) {
+          warmUp.add(new GenerationRequest("w" + r.id(), new int[] {1}, r.adapterId(), SamplingParams.greedy(1)));
+        }
+        generate(e, warmUp);
         tight = generate(e, reqs);
         preemptions = e.scheduler().preemptions();
       }
