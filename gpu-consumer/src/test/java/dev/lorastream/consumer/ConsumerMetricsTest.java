@@ -1,0 +1,75 @@
+package dev.lorastream.consumer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lorastream.engine.model.LlamaModel;
+import dev.lorastream.engine.model.LoadedModel;
+import dev.lorastream.engine.model.ModelLoader;
+import dev.lorastream.engine.ops.Backends;
+import dev.lorastream.engine.ops.Ops;
+import dev.lorastream.engine.sample.SamplingParams;
+import dev.lorastream.engine.sched.Engine;
+import dev.lorastream.engine.sched.EngineConfig;
+import dev.lorastream.engine.sched.GenerationRequest;
+import dev.lorastream.schemas.ErrorCode;
+import dev.lorastream.schemas.InferenceRequest;
+import dev.lorastream.tools.MakeModel;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The consumer's meters, scraped over HTTP in Prometheus format after real engine work. */
+class ConsumerMetricsTest {
+  @TempDir Path tmp;
+
+  @Test
+  void engineAndRequestMetersAreServedInPrometheusFormat() throws Exception {
+    Path dir = tmp.resolve("m");
+    assertEquals(0, new CommandLine(new MakeModel()).execute("--preset", "tiny", "--out", dir.toString()));
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    try (Ops ops = Backends.create("cpu");
+        LoadedModel lm = ModelLoader.load(dir, ops);
+        Engine engine =
+            new Engine(
+                new LlamaModel(lm.config(), lm.weights(), ops, LlamaModel.LoraKernel.SGMV),
+                EngineConfig.defaults().withKvBlocks(32),
+                id -> {
+                  throw new java.util.NoSuchElementException(id);
+                },
+                null);
+        MetricsServer server = MetricsServer.start(registry, 0)) {
+      ConsumerMetrics metrics = new ConsumerMetrics(registry, engine, () -> 3);
+      var f = engine.submit(new GenerationRequest("a", new int[] {1, 5, 6}, null, SamplingParams.greedy(5)));
+      engine.runUntilIdle();
+      InferenceRequest req =
+          InferenceRequest.newBuilder().setRequestId("a").setTenantId("t").setCreatedEpochMs(0).build();
+      metrics.result(Results.of(req, f.join(), "b1", "c1"));
+      metrics.result(Results.error(req, ErrorCode.UNKNOWN_ADAPTER, "no", "b1", "c1"));
+      metrics.batchReceived(2);
+      String body =
+          HttpClient.newHttpClient()
+              .send(
+                  HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/metrics")).build(),
+                  HttpResponse.BodyHandlers.ofString())
+              .body();
+      for (String line :
+          List.of(
+              "lorastream_engine_tokens_generated_total 5.0",
+              "lorastream_consumer_batches_inflight 3.0",
+              "lorastream_consumer_requests_total{code=\"none\",outcome=\"ok\"} 1.0",
+              "lorastream_consumer_requests_total{code=\"UNKNOWN_ADAPTER\",outcome=\"error\"} 1.0",
+              "lorastream_consumer_batch_size_count 1")) {
+        assertTrue(body.contains(line), line + " in\n" + body);
+      }
+    }
+  }
+}
