@@ -126,7 +126,7 @@ record DemoFixtures(
    */
   List<Job> jobs(int count) {
     List<Job> jobs = new ArrayList<>();
-    String[] stylePrompts = {"The ", "def ", "# "};
+    String[] stylePrompts = {"c", "d", "s"}; // word starts: each style continues them its own way
     for (String p : stylePrompts) {
       for (String s : styles) {
         if (jobs.size() < count - 1) {
