@@ -1,0 +1,122 @@
+package dev.lorastream.engine.ops.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lorastream.engine.ops.cpu.CpuTensor;
+import dev.lorastream.engine.tensor.DType;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+
+/** The host-side boundary of the CUDA backend, without a GPU: every refusal names the values. */
+class CudaChecksTest {
+  private static final DType T = DType.BF16;
+
+  /** A tensor with its own (fake) pool block: shapes and dtypes only, never launched. */
+  static CudaTensor t(DType dtype, int... shape) {
+    long bytes = dev.lorastream.engine.tensor.HostTensor.numel(shape) * dtype.bytes();
+    return new CudaTensor(dtype, shape, new CudaTensor.Block("test", 0, bytes), 0);
+  }
+
+  static void assertNames(Executable call, String... parts) {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
+    for (String p : parts) {
+      assertTrue(e.getMessage().contains(p), "'" + e.getMessage() + "' should name " + p);
+    }
+  }
+
+  @Test
+  void matmulNamesOddWidthsMixedDTypesAndShapes() {
+    assertDoesNotThrow(() -> CudaChecks.matmul(t(T, 4, 64), t(T, 172, 64), null, t(T, 4, 172), T));
+    assertNames(() -> CudaChecks.matmul(t(T, 4, 65), t(T, 8, 65), null, t(T, 4, 8), T), "K=65", "dtype=bf16");
+    assertNames(() -> CudaChecks.matmul(t(T, 4, 64), t(DType.F16, 8, 64), null, t(T, 4, 8), T), "F16[8, 64]", "bf16");
+    assertNames(() -> CudaChecks.matmul(t(T, 4, 64), t(T, 8, 32), null, t(T, 4, 8), T), "in", "64 vs 32");
+  }
+
+  @Test
+  void loraRanksAboveTheKernelLimitAreRefusedAtTheBoundary() {
+    int[] one = {0, 3};
+    assertNames(
+        () -> CudaChecks.sgmvShrink(t(T, 3, 4096), t(T, 2, 128, 4096), new int[] {128, 8}, one, new int[] {0},
+            t(T, 3, 128), T),
+        "no kernel for", "in=4096", "maxRank=128", "dtype=bf16");
+    assertNames(
+        () -> CudaChecks.bgmv(t(T, 3, 64), t(T, 2, 96, 64), t(T, 2, 96, 64), new int[] {8, 8}, new int[] {0, 1, -1},
+            t(T, 3, 64), T),
+        "maxRank=96");
+    assertDoesNotThrow(
+        () -> CudaChecks.sgmvExpand(t(T, 3, 64), t(T, 2, 64, 172), new int[] {64, 3}, one, new int[] {1},
+            t(T, 3, 172), T));
+  }
+
+  @Test
+  void loraSegmentMetadataIsCheckedLikeOnTheCpu() {
+    assertNames(
+        () -> CudaChecks.sgmvShrink(t(T, 3, 64), t(T, 2, 16, 64), new int[] {16, 17}, new int[] {0, 3},
+            new int[] {0}, t(T, 3, 16), T),
+        "ranks[1] = 17");
+    assertNames(
+        () -> CudaChecks.sgmvShrink(t(T, 3, 64), t(T, 2, 16, 64), new int[] {16, 8}, new int[] {0, 3},
+            new int[] {2}, t(T, 3, 16), T),
+        "segSlots[0] = 2");
+  }
+
+  @Test
+  void attentionNamesHeadDimAndGqaMismatch() {
+    int[] bt = {0};
+    int[] seq = {0};
+    int[] pos = {0};
+    assertNames(
+        () -> CudaChecks.pagedAttention(t(T, 1, 2 * 512), t(T, 4, 16, 1, 512), t(T, 4, 16, 1, 512), bt, 1, seq, pos, 2,
+            t(T, 1, 2 * 512), T),
+        "headDim=512", "nHeads=2", "dtype=bf16", "[64, 128, 256]");
+    assertNames(
+        () -> CudaChecks.pagedAttention(t(T, 1, 2 * 16), t(T, 4, 16, 1, 16), t(T, 4, 16, 1, 16), bt, 1, seq, pos, 2,
+            t(T, 1, 2 * 16), T),
+        "headDim=16");
+    assertNames(
+        () -> CudaChecks.pagedAttention(t(T, 1, 3 * 64), t(T, 4, 16, 2, 64), t(T, 4, 16, 2, 64), bt, 1, seq, pos, 3,
+            t(T, 1, 3 * 64), T),
+        "nHeads = 3", "nKv = 2");
+  }
+
+  @Test
+  void normsEmbedRopeKvAndSlots() {
+    assertNames(() -> CudaChecks.rmsNorm(t(T, 2, 63), t(T, 63), t(T, 2, 63), T), "H=63");
+    assertNames(() -> CudaChecks.embed(new int[] {5, 600}, t(T, 512, 64), t(T, 2, 64), T), "tokens[1] = 600");
+    assertNames(() -> CudaChecks.rope(t(T, 2, 64), t(T, 2, 32), new int[] {0, 1}, new float[7], 16, T),
+        "invFreq.length", "is 7, expected 8");
+    assertNames(() -> CudaChecks.writeKv(t(T, 1, 32), t(T, 1, 32), t(T, 2, 4, 2, 16), t(T, 2, 4, 2, 16),
+        new int[] {8}, T), "slotMapping[0] = 8");
+    assertNames(() -> CudaChecks.writeSlot(t(T, 4, 16, 64), 4, new float[0], 0, T), "slot = 4");
+    assertNames(() -> CudaChecks.writeSlot(t(DType.F16, 4, 16, 64), 0, new float[0], 0, T), "F16[4, 16, 64]");
+    assertNames(() -> CudaChecks.elementwise("add", "acc", t(T, 2, 8), "x", t(T, 2, 9), T), "acc", "[2, 9]");
+  }
+
+  @Test
+  void anotherBackendsTensorIsRefusedByName() {
+    assertNames(() -> CudaTensor.of(CpuTensor.zeros(DType.F32, 2, 3), "matmul", "x"), "matmul", "x", "CpuTensor",
+        "F32[2, 3]", "cuda backend");
+  }
+
+  @Test
+  void rowViewsOffsetByWholeRows() {
+    CudaTensor x = t(T, 8, 172);
+    CudaTensor v = x.rowRange(3, 2);
+    assertTrue(v.byteOffset() == 3 * 172 * 2 && v.dim(0) == 2 && v.dim(1) == 172);
+    assertNames(() -> x.rowRange(7, 2), "[7, 9)");
+  }
+
+  @Test
+  void launchArgumentsArePackedOnlyWhenTheyMatchTheAbi() {
+    assertDoesNotThrow(() -> CudaKernels.pack(CudaKernel.ADD, T, null, null, 5L));
+    assertNames(() -> CudaKernels.pack(CudaKernel.ADD, T, null, null, 5), "add_bf16", "argument 2", "'l'");
+    assertNames(() -> CudaKernels.pack(CudaKernel.GEMM, T, null, null), "gemm_bf16", "2 arguments", "7");
+  }
+
+  @Test
+  void f32HasNoKernels() {
+    assertNames(() -> CudaKernel.GEMM.symbol(DType.F32), "dtype=f32");
+  }
+}
