@@ -46,7 +46,7 @@ public final class DemoCommand implements Callable<Integer> {
   @Option(names = "--adapters", defaultValue = "16", description = "generated adapters besides the trained ones")
   int generated;
 
-  @Option(names = "--max-tokens", defaultValue = "24")
+  @Option(names = "--max-tokens", defaultValue = "40")
   int maxTokens;
 
   @Override

@@ -41,7 +41,7 @@ final class DemoTable {
           j.adapter() == null ? "(base)" : j.adapter(),
           oneLine(j.prompt()),
           latency[i],
-          shown.length() > 70 ? shown.substring(0, 70) : shown);
+          shown.length() > 72 ? shown.substring(0, 72) : shown);
     }
     long[] sorted = Arrays.copyOf(latency, latency.length);
     Arrays.sort(sorted);
