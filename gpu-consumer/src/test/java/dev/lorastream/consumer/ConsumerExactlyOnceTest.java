@@ -39,8 +39,10 @@ import picocli.CommandLine;
  * shared by the processes), the consumer as a separate JVM.
  */
 class ConsumerExactlyOnceTest {
-  private static final int BATCHES = 20;
+  private static final int BATCHES = 30;
   private static final int PER_BATCH = 4;
+  // enough work (120 requests x 200 tokens, 4 sequences a step) that the kill always lands mid-run
+  private static final int MAX_TOKENS = 200;
 
   @TempDir Path tmp;
 
@@ -132,7 +134,7 @@ class ConsumerExactlyOnceTest {
                   .setTenantId("t1")
                   .setAdapterId(adapter)
                   .setPromptTokenIds(List.of(1, 40 + b, 50 + r, 60))
-                  .setSampling(SamplingParams.newBuilder().setMaxTokens(24).build())
+                  .setSampling(SamplingParams.newBuilder().setMaxTokens(MAX_TOKENS).build())
                   .setCreatedEpochMs(System.currentTimeMillis())
                   .build());
         }
@@ -192,7 +194,7 @@ class ConsumerExactlyOnceTest {
             "-D" + ConsumerSettings.ID + "=c1",
             "-D" + ConsumerSettings.METRICS_PORT + "=0",
             "-Dlorastream.lora.max-loras=4",
-            "-Dlorastream.step.max-seqs=8",
+            "-Dlorastream.step.max-seqs=4",
             ConsumerMain.class.getName());
     Path log = tmp.resolve("consumer-" + name + ".log");
     return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
