@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lorastream.devstack.RegistryProcess;
+import dev.lorastream.devstack.TestKafkaCluster;
 import dev.lorastream.schemas.AdapterRecord;
 import dev.lorastream.schemas.InferenceBatch;
 import dev.lorastream.schemas.InferenceRequest;
@@ -58,23 +59,23 @@ class ConsumerExactlyOnceTest {
         0,
         new CommandLine(new MakeAdapters())
             .execute("--model", model.toString(), "--count", "3", "--ranks", "8", "--out", adapters.toString()));
-    try (TestBroker broker = new TestBroker();
+    try (TestKafkaCluster broker = TestKafkaCluster.start();
         RegistryProcess registry = RegistryProcess.start(RegistryProcess.DEFAULT_JAR)) {
       broker.createTopic(Topics.BATCHES.name(), 2, Map.of());
       broker.createTopic(Topics.REPLIES.name(), 1, Map.of());
       broker.createTopic(Topics.ADAPTERS.name(), 1, Topics.ADAPTERS.topicConfigs());
       Map<String, Object> serde = Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, registry.url());
-      publishAdapters(broker.bootstrap(), serde, adapters);
-      List<String> ids = publishBatches(broker.bootstrap(), serde);
+      publishAdapters(broker.bootstrapServers(), serde, adapters);
+      List<String> ids = publishBatches(broker.bootstrapServers(), serde);
 
       Map<String, Integer> seen = new ConcurrentHashMap<>();
       List<String> errors = new ArrayList<>();
-      Thread reader = Thread.ofVirtual().start(() -> readReplies(broker.bootstrap(), serde, seen, errors));
-      Process first = startConsumer(broker.bootstrap(), registry.url(), model, adapters, "first");
+      Thread reader = Thread.ofVirtual().start(() -> readReplies(broker.bootstrapServers(), serde, seen, errors));
+      Process first = startConsumer(broker.bootstrapServers(), registry.url(), model, adapters, "first");
       waitUntil(() -> !seen.isEmpty(), 120, "first results from the first consumer");
       first.destroyForcibly().waitFor(); // SIGKILL: no shutdown hook, no clean close
       int atKill = seen.size();
-      Process second = startConsumer(broker.bootstrap(), registry.url(), model, adapters, "second");
+      Process second = startConsumer(broker.bootstrapServers(), registry.url(), model, adapters, "second");
       try {
         waitUntil(() -> seen.keySet().containsAll(ids), 180, "every request answered after the restart");
         Thread.sleep(2_000); // let any duplicate surface

@@ -6,8 +6,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.common.test.KafkaClusterTestKit;
-import org.apache.kafka.common.test.TestKitNodes;
+import dev.lorastream.devstack.TestKafkaCluster;
 
 /**
  * Test fixture: one single-node KRaft broker (KafkaClusterTestKit) shared by every Kafka test of this module in
@@ -16,7 +15,7 @@ import org.apache.kafka.common.test.TestKitNodes;
  */
 public final class KafkaTestCluster {
   public static final String REGISTRY_URL = "mock://ingest-tests";
-  private static KafkaClusterTestKit cluster;
+  private static TestKafkaCluster cluster;
 
   private KafkaTestCluster() {}
 
@@ -24,20 +23,7 @@ public final class KafkaTestCluster {
   public static synchronized String bootstrap() {
     if (cluster == null) {
       try {
-        KafkaClusterTestKit c = new KafkaClusterTestKit.Builder(new TestKitNodes.Builder()
-                .setCombined(true).setNumBrokerNodes(1).setNumControllerNodes(1).build())
-            // single-node settings without which transactions and groups hang (FACTS.md)
-            .setConfigProp("offsets.topic.replication.factor", "1")
-            .setConfigProp("transaction.state.log.replication.factor", "1")
-            .setConfigProp("transaction.state.log.min.isr", "1")
-            .setConfigProp("share.coordinator.state.topic.replication.factor", "1")
-            .setConfigProp("share.coordinator.state.topic.min.isr", "1")
-            .setConfigProp("group.initial.rebalance.delay.ms", "0")
-            .setConfigProp("log.cleaner.dedupe.buffer.size", "2097152")
-            .build();
-        c.format();
-        c.startup();
-        c.waitForReadyBrokers();
+        TestKafkaCluster c = TestKafkaCluster.start();
         cluster = c;
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
           try {
