@@ -15,14 +15,18 @@ if [ "$(id -u)" -eq 0 ]; then
 elif command -v sudo >/dev/null 2>&1; then
   SUDO=(sudo)
 else
-  echo "ensure-python-ref: not root and no sudo: install python3-torch and libopenblas0-pthread by hand" >&2
-  exit 1
+  echo "ensure-python-ref: not root and no sudo: install python3-torch, libopenblas0-pthread and" \
+    "python3-confluent-kafka by hand; the reference tests skip until then" >&2
+  exit 0
 fi
 
 export DEBIAN_FRONTEND=noninteractive
 echo "ensure-python-ref: $PY cannot import torch; running: ${SUDO[*]:-} apt-get update"
-"${SUDO[@]}" apt-get update
-echo "ensure-python-ref: running: ${SUDO[*]:-} apt-get install -y python3-torch libopenblas0-pthread python3-confluent-kafka"
-"${SUDO[@]}" apt-get install -y python3-torch libopenblas0-pthread python3-confluent-kafka
+if ! { "${SUDO[@]}" apt-get update &&
+  echo "ensure-python-ref: running: ${SUDO[*]:-} apt-get install -y python3-torch libopenblas0-pthread python3-confluent-kafka" &&
+  "${SUDO[@]}" apt-get install -y python3-torch libopenblas0-pthread python3-confluent-kafka; }; then
+  echo "ensure-python-ref: apt-get failed; the reference tests will skip with a reason" >&2
+  exit 0
+fi
 
 "$PY" -c 'import torch; print("ensure-python-ref: torch", torch.__version__, "OK")'
