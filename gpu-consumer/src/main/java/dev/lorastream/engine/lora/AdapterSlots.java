@@ -129,7 +129,7 @@ public final class AdapterSlots {
     if (resident != null) {
       slot = resident;
     } else {
-      check(adapter);
+      checkFits(adapter);
       slot = victim();
       if (slot < 0) {
         return -1;
@@ -174,7 +174,11 @@ public final class AdapterSlots {
     return evictions;
   }
 
-  private void check(LoraAdapter adapter) {
+  /**
+   * Throws, naming the config key to change, unless the adapter's rank and targets fit these slots. Run at
+   * {@link #acquire} and, off the engine thread, right after an adapter is loaded.
+   */
+  public void checkFits(LoraAdapter adapter) {
     if (adapter.rank() > maxRank) {
       throw new IllegalArgumentException(
           "adapter '" + adapter.id() + "' has rank " + adapter.rank() + " above the maximum " + maxRank

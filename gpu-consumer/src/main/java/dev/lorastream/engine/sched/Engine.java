@@ -41,6 +41,7 @@ public final class Engine implements AutoCloseable {
   private final ConcurrentLinkedQueue<Sequence> incoming = new ConcurrentLinkedQueue<>();
   private final ExecutorService loader;
   private final EngineStats stats = new EngineStats();
+  private final int capacity; // tokens one sequence can hold: model context and KV cache, whichever is less
 
   public Engine(LlamaModel model, EngineConfig ec, AdapterSource source, TokenDecoder decoder) {
     this.model = model;
@@ -65,6 +66,7 @@ public final class Engine implements AutoCloseable {
     this.scheduler =
         new Scheduler(kv.allocator(), ec.blockSize(), ec.maxTokensPerStep(), ec.maxSeqs());
     this.decoder = decoder;
+    this.capacity = Math.min(cfg.maxPositionEmbeddings(), ec.kvBlocks() * ec.blockSize());
     List<Integer> eos = new ArrayList<>();
     for (int id : cfg.eosTokenIds()) {
       eos.add(id);
@@ -88,11 +90,9 @@ public final class Engine implements AutoCloseable {
   public CompletableFuture<GenerationResult> submit(GenerationRequest r) {
     CompletableFuture<GenerationResult> f = new CompletableFuture<>();
     long now = System.nanoTime();
-    String err = validate(r);
-    if (err != null) {
-      String code = err.startsWith("PROMPT_TOO_LONG") ? "PROMPT_TOO_LONG" : "INVALID_PARAMS";
-      String msg = err.substring(err.indexOf(':') + 2);
-      f.complete(GenerationResult.error(r.id(), r.promptTokens().length, code, msg, 0));
+    GenerationResult refused = refusal(r);
+    if (refused != null) {
+      f.complete(refused);
       return f;
     }
     if (r.adapterId() != null) {
@@ -172,7 +172,6 @@ public final class Engine implements AutoCloseable {
         }
       }
     }
-    int capacity = Math.min(cfg.maxPositionEmbeddings(), ec.kvBlocks() * ec.blockSize());
     if (s.generated() >= p.maxTokens() || s.length >= capacity) {
       finish(s, FinishReason.LENGTH, null);
     }
@@ -253,42 +252,39 @@ public final class Engine implements AutoCloseable {
       throw new IllegalArgumentException(
           "adapter '" + a.id() + "' requested but the engine has no LoRA targets (lorastream.lora.targets)");
     }
-    if (a.rank() > slots.maxRank()) {
-      throw new IllegalArgumentException(
-          "adapter '" + a.id() + "' has rank " + a.rank() + " above the maximum " + slots.maxRank()
-              + " (raise lorastream.lora.max-rank)");
-    }
-    for (var p : a.targets()) {
-      if (!slots.hasTarget(p)) {
-        throw new IllegalArgumentException(
-            "adapter '" + a.id() + "' targets " + p.hfName() + " but the engine has LoRA slots only for "
-                + slots.targets() + " (set lorastream.lora.targets)");
-      }
-    }
+    slots.checkFits(a);
   }
 
-  /** Null when fine, else "CODE: message". */
-  private String validate(GenerationRequest r) {
+  /** The error reply for a request the engine cannot serve, or null when it can. */
+  private GenerationResult refusal(GenerationRequest r) {
     int[] p = r.promptTokens();
     if (p.length == 0) {
-      return "INVALID_PARAMS: the prompt has no tokens; send at least one (usually BOS)";
+      return refuse(r, "INVALID_PARAMS", "the prompt has no tokens; send at least one (usually BOS)");
     }
     for (int i = 0; i < p.length; i++) {
       if (p[i] < 0 || p[i] >= cfg.vocabSize()) {
-        return "INVALID_PARAMS: prompt token " + i + " is " + p[i] + ", outside the vocabulary [0, "
-            + cfg.vocabSize() + ")";
+        return refuse(
+            r,
+            "INVALID_PARAMS",
+            "prompt token " + i + " is " + p[i] + ", outside the vocabulary [0, " + cfg.vocabSize() + ")");
       }
     }
-    int capacity = Math.min(cfg.maxPositionEmbeddings(), ec.kvBlocks() * ec.blockSize());
     if (p.length >= capacity) {
-      return "PROMPT_TOO_LONG: the prompt has " + p.length + " tokens; this engine serves at most "
-          + (capacity - 1) + " (model context " + cfg.maxPositionEmbeddings() + ", KV cache "
-          + ec.kvBlocks() * ec.blockSize() + " tokens)";
+      return refuse(
+          r,
+          "PROMPT_TOO_LONG",
+          "the prompt has " + p.length + " tokens; this engine serves at most " + (capacity - 1)
+              + " (model context " + cfg.maxPositionEmbeddings() + ", KV cache "
+              + ec.kvBlocks() * ec.blockSize() + " tokens)");
     }
     if (decoder == null && !r.params().stopStrings().isEmpty()) {
-      return "INVALID_PARAMS: stop strings need a tokenizer and this engine has none";
+      return refuse(r, "INVALID_PARAMS", "stop strings need a tokenizer and this engine has none");
     }
     return null;
+  }
+
+  private static GenerationResult refuse(GenerationRequest r, String code, String message) {
+    return GenerationResult.error(r.id(), r.promptTokens().length, code, message, 0);
   }
 
   /**
