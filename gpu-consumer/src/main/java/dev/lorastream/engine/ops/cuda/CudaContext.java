@@ -1,15 +1,8 @@
 package dev.lorastream.engine.ops.cuda;
 
-import static dev.lorastream.engine.ops.cuda.CudaException.check;
-
+import dev.lorastream.engine.ops.cuda.DeviceApi.DevPtr;
 import dev.lorastream.engine.tensor.DType;
 import java.lang.ref.Cleaner;
-import jcuda.driver.CUdeviceptr;
-import jcuda.driver.CUevent;
-import jcuda.driver.CUevent_flags;
-import jcuda.driver.CUstream;
-import jcuda.driver.CUstream_flags;
-import jcuda.driver.JCudaDriver;
 
 /**
  * The device resources of one {@link CudaOps}: one pool allocation made at start and sub-allocated by a
@@ -23,38 +16,35 @@ import jcuda.driver.JCudaDriver;
 final class CudaContext implements AutoCloseable {
   private static final Cleaner CLEANER = Cleaner.create();
 
-  final CudaDevice device;
-  final CUstream compute = new CUstream();
-  final CUstream side = new CUstream();
+  final DeviceApi api;
+  final DeviceApi.Stream compute;
+  final DeviceApi.Stream side;
   final DevicePool pool;
   final StagingRing computeRing;
   final StagingRing sideRing;
-  private final CUdeviceptr base = new CUdeviceptr();
-  private final CUevent computeMark = new CUevent();
-  private final CUevent sideMark = new CUevent();
+  private final DeviceApi.Event computeMark;
+  private final DeviceApi.Event sideMark;
   private boolean sidePending;
   private volatile boolean closed;
 
   /**
    * @param explicitPoolBytes the pool size, or ≤ 0 for {@code lorastream.cuda.pool-bytes} / the fraction rule
    */
-  CudaContext(CudaDevice device, long explicitPoolBytes) {
-    this.device = device;
-    device.bind();
-    long[] free = new long[1];
-    long[] total = new long[1];
-    check("cuMemGetInfo", JCudaDriver.cuMemGetInfo(free, total));
-    long bytes = poolBytes(free[0], explicitPoolBytes > 0 ? explicitPoolBytes : Long.getLong("lorastream.cuda.pool-bytes", -1),
+  CudaContext(DeviceApi api, long explicitPoolBytes) {
+    this.api = api;
+    api.bind();
+    long free = api.freeBytes();
+    long bytes = poolBytes(free, explicitPoolBytes > 0 ? explicitPoolBytes : Long.getLong("lorastream.cuda.pool-bytes", -1),
         Double.parseDouble(System.getProperty("lorastream.cuda.pool-fraction", "0.90")));
-    check("cuMemAlloc(pool of " + bytes + " bytes, " + free[0] + " free)", JCudaDriver.cuMemAlloc(base, bytes));
+    api.allocatePool(bytes);
     this.pool = new DevicePool(bytes);
-    check("cuStreamCreate(compute)", JCudaDriver.cuStreamCreate(compute, CUstream_flags.CU_STREAM_NON_BLOCKING));
-    check("cuStreamCreate(side)", JCudaDriver.cuStreamCreate(side, CUstream_flags.CU_STREAM_NON_BLOCKING));
-    check("cuEventCreate", JCudaDriver.cuEventCreate(computeMark, CUevent_flags.CU_EVENT_DISABLE_TIMING));
-    check("cuEventCreate", JCudaDriver.cuEventCreate(sideMark, CUevent_flags.CU_EVENT_DISABLE_TIMING));
+    this.compute = api.createStream("compute");
+    this.side = api.createStream("side");
+    this.computeMark = api.createEvent();
+    this.sideMark = api.createEvent();
     long ring = Long.getLong("lorastream.cuda.staging-mb", 64) << 20;
-    this.computeRing = new StagingRing(ring, ptr(pool.allocate(ring)), compute);
-    this.sideRing = new StagingRing(ring, null, side);
+    this.computeRing = new StagingRing(api, ring, ptr(pool.allocate(ring)), compute);
+    this.sideRing = new StagingRing(api, ring, null, side);
   }
 
   /** The pool size rule: explicit bytes, else a fraction of free memory; 256-aligned. Pure. */
@@ -69,12 +59,12 @@ final class CudaContext implements AutoCloseable {
   }
 
   /** The device address of a pool offset. */
-  CUdeviceptr ptr(long offset) {
-    return base.withByteOffset(offset);
+  DevPtr ptr(long offset) {
+    return new DevPtr(offset);
   }
 
-  CUdeviceptr ptr(CudaTensor t) {
-    return base.withByteOffset(t.byteOffset());
+  DevPtr ptr(CudaTensor t) {
+    return new DevPtr(t.byteOffset());
   }
 
   /** A zero-filled tensor from the pool, returned to it when unreachable. */
@@ -91,24 +81,23 @@ final class CudaContext implements AutoCloseable {
     });
     joinSide(); // memory freed after a side-stream write must not be reused before that write ends
     if (bytes > 0) {
-      check("cuMemsetD8Async(" + bytes + " bytes)", JCudaDriver.cuMemsetD8Async(ptr(off), (byte) 0, bytes, compute));
+      api.memsetZero(ptr(off), bytes, compute);
     }
     return t;
   }
 
   /** The side stream waits for everything issued so far on the compute stream (write-after-read). */
   void sideAfterCompute() {
-    check("cuEventRecord(compute)", JCudaDriver.cuEventRecord(computeMark, compute));
-    check("cuStreamWaitEvent(side)", JCudaDriver.cuStreamWaitEvent(side, computeMark, 0));
+    api.record(computeMark, compute);
+    api.waitFor(side, computeMark);
   }
 
   /** Records the end of a side-stream write into {@code block}; the next kernel reading it waits for it. */
   void markSideWrite(CudaTensor.Block block) {
-    CUevent ev = new CUevent();
-    check("cuEventCreate", JCudaDriver.cuEventCreate(ev, CUevent_flags.CU_EVENT_DISABLE_TIMING));
-    check("cuEventRecord(side)", JCudaDriver.cuEventRecord(ev, side));
+    DeviceApi.Event ev = api.createEvent();
+    api.record(ev, side);
     if (block.pendingWrite != null) {
-      JCudaDriver.cuEventDestroy(block.pendingWrite);
+      api.destroyEvent(block.pendingWrite);
     }
     block.pendingWrite = ev;
     sidePending = true;
@@ -119,8 +108,8 @@ final class CudaContext implements AutoCloseable {
     for (CudaTensor t : ts) {
       CudaTensor.Block b = t.block();
       if (b.pendingWrite != null) {
-        check("cuStreamWaitEvent(compute)", JCudaDriver.cuStreamWaitEvent(compute, b.pendingWrite, 0));
-        JCudaDriver.cuEventDestroy(b.pendingWrite);
+        api.waitFor(compute, b.pendingWrite);
+        api.destroyEvent(b.pendingWrite);
         b.pendingWrite = null;
       }
     }
@@ -129,14 +118,14 @@ final class CudaContext implements AutoCloseable {
   /** The compute stream waits for all side-stream work issued so far. */
   void joinSide() {
     if (sidePending) {
-      check("cuEventRecord(side)", JCudaDriver.cuEventRecord(sideMark, side));
-      check("cuStreamWaitEvent(compute)", JCudaDriver.cuStreamWaitEvent(compute, sideMark, 0));
+      api.record(sideMark, side);
+      api.waitFor(compute, sideMark);
       sidePending = false;
     }
   }
 
   void sync(String after) {
-    check("cuStreamSynchronize(compute, after " + after + ")", JCudaDriver.cuStreamSynchronize(compute));
+    api.synchronize(compute, "compute, after " + after);
   }
 
   @Override
@@ -144,16 +133,14 @@ final class CudaContext implements AutoCloseable {
     if (closed) {
       return;
     }
-    device.bind();
-    JCudaDriver.cuStreamSynchronize(side);
-    JCudaDriver.cuStreamSynchronize(compute);
+    api.bind();
+    api.destroyStream(side); // waits for it first
+    api.destroyStream(compute);
     closed = true;
     computeRing.close();
     sideRing.close();
-    JCudaDriver.cuEventDestroy(computeMark);
-    JCudaDriver.cuEventDestroy(sideMark);
-    JCudaDriver.cuStreamDestroy(compute);
-    JCudaDriver.cuStreamDestroy(side);
-    JCudaDriver.cuMemFree(base);
+    api.destroyEvent(computeMark);
+    api.destroyEvent(sideMark);
+    api.close();
   }
 }

@@ -14,7 +14,13 @@ public final class CudaException extends RuntimeException {
     this.result = result;
   }
 
-  /** The driver's {@code CUresult} code. */
+  /** A failure with no driver code (the kernel emulator's), e.g. {@code emu_launch(add_f16) failed: deadlock ...}. */
+  CudaException(String call, String error) {
+    super(call + " failed: " + error);
+    this.result = -1;
+  }
+
+  /** The driver's {@code CUresult} code, or -1 for the emulator's failures. */
   public int result() {
     return result;
   }

@@ -93,45 +93,53 @@ final class CudaKernels {
   }
 
   /**
-   * Launches {@code kernel} for {@code dtype} with ABI-ordered arguments: {@link CUdeviceptr} (or null for a
-   * null pointer), {@link Integer}, {@link Long}, {@link Float}, matching {@link CudaKernel#argKinds()}.
+   * Launches {@code kernel} for {@code dtype} with ABI-ordered arguments (see {@link DeviceApi#launch});
+   * {@code base} is the pool's device address, to which {@link DeviceApi.DevPtr} offsets are added.
    */
-  void launch(CudaKernel kernel, DType dtype, Launch g, CUstream stream, Object... args) {
+  void launch(CudaKernel kernel, DType dtype, Launch g, CUstream stream, CUdeviceptr base, Object... args) {
+    checkArgs(kernel, dtype, args);
     CUfunction f = table.get(dtype).get(kernel);
-    Pointer params = Pointer.to(pack(kernel, dtype, args));
+    Pointer[] p = new Pointer[args.length];
+    for (int i = 0; i < args.length; i++) {
+      p[i] = switch (args[i]) {
+        case null -> Pointer.to(new CUdeviceptr());
+        case DeviceApi.DevPtr d -> Pointer.to(base.withByteOffset(d.offset()));
+        case Integer v -> Pointer.to(new int[] {v});
+        case Long v -> Pointer.to(new long[] {v});
+        case Float v -> Pointer.to(new float[] {v});
+        default -> throw badArg(kernel, dtype, i, kernel.argKinds().charAt(i), args[i]);
+      };
+    }
     check("cuLaunchKernel(" + kernel.symbol(dtype) + " grid=(" + g.gridX() + "," + g.gridY() + ") block=" + g.block() + ")",
-        JCudaDriver.cuLaunchKernel(f, g.gridX(), g.gridY(), 1, g.block(), 1, 1, 0, stream, params, null));
+        JCudaDriver.cuLaunchKernel(f, g.gridX(), g.gridY(), 1, g.block(), 1, 1, 0, stream, Pointer.to(p), null));
   }
 
-  /** One pointer per argument, checked against the ABI's kinds. Pure (no native calls). */
-  static Pointer[] pack(CudaKernel kernel, DType dtype, Object... args) {
+  /**
+   * Checks ABI-ordered arguments against {@link CudaKernel#argKinds()}: {@link DeviceApi.DevPtr} or null for
+   * {@code p}, {@link Integer} for {@code i}, {@link Long} for {@code l}, {@link Float} for {@code f}. Pure.
+   *
+   * @throws IllegalArgumentException naming the symbol, the argument and the kind the ABI wants
+   */
+  static void checkArgs(CudaKernel kernel, DType dtype, Object... args) {
     String kinds = kernel.argKinds();
     if (args.length != kinds.length()) {
       throw new IllegalArgumentException(
           kernel.symbol(dtype) + ": " + args.length + " arguments, the ABI has " + kinds.length() + " (" + kinds + ")");
     }
-    Pointer[] p = new Pointer[args.length];
     for (int i = 0; i < args.length; i++) {
       Object a = args[i];
       char kind = kinds.charAt(i);
-      p[i] = switch (kind) {
-        case 'p' -> {
-          if (a != null && !(a instanceof CUdeviceptr)) {
-            throw badArg(kernel, dtype, i, kind, a);
-          }
-          yield Pointer.to(a == null ? new CUdeviceptr() : (CUdeviceptr) a);
-        }
-        case 'i' -> a instanceof Integer v ? Pointer.to(new int[] {v}) : throwBad(kernel, dtype, i, kind, a);
-        case 'l' -> a instanceof Long v ? Pointer.to(new long[] {v}) : throwBad(kernel, dtype, i, kind, a);
-        case 'f' -> a instanceof Float v ? Pointer.to(new float[] {v}) : throwBad(kernel, dtype, i, kind, a);
+      boolean ok = switch (kind) {
+        case 'p' -> a == null || a instanceof DeviceApi.DevPtr;
+        case 'i' -> a instanceof Integer;
+        case 'l' -> a instanceof Long;
+        case 'f' -> a instanceof Float;
         default -> throw new IllegalStateException("unknown arg kind " + kind);
       };
+      if (!ok) {
+        throw badArg(kernel, dtype, i, kind, a);
+      }
     }
-    return p;
-  }
-
-  private static Pointer throwBad(CudaKernel k, DType t, int i, char kind, Object a) {
-    throw badArg(k, t, i, kind, a);
   }
 
   private static IllegalArgumentException badArg(CudaKernel k, DType t, int i, char kind, Object a) {

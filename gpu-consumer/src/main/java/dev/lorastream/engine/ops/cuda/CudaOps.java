@@ -1,18 +1,15 @@
 package dev.lorastream.engine.ops.cuda;
 
-import static dev.lorastream.engine.ops.cuda.CudaException.check;
-
 import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.ops.Tensor;
 import dev.lorastream.engine.ops.cpu.OpChecks;
+import dev.lorastream.engine.ops.cuda.DeviceApi.DevPtr;
 import dev.lorastream.engine.ops.cuda.LaunchGeometry.Launch;
 import dev.lorastream.engine.tensor.DType;
 import dev.lorastream.engine.tensor.HostTensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import jcuda.driver.CUdeviceptr;
-import jcuda.driver.JCudaDriver;
 
 /**
  * The CUDA backend (JCuda driver API, kernels from {@code kernels/ptx/*.ptx}, see {@code kernels/ABI.md}).
@@ -32,7 +29,7 @@ public final class CudaOps implements Ops {
   private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
   private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
-  private final CudaDevice device;
+  private final DeviceApi device;
   private final CudaContext ctx;
   private final ActivationDType act;
   private final boolean syncEachLaunch = Boolean.getBoolean("lorastream.cuda.sync-each-launch");
@@ -55,13 +52,26 @@ public final class CudaOps implements Ops {
    * @param poolBytes device pool size, or ≤ 0 for {@code lorastream.cuda.pool-bytes} / {@code pool-fraction}
    */
   public CudaOps(String dtypeSetting, long poolBytes) {
+    this(realDevice(), dtypeSetting, poolBytes);
+  }
+
+  /**
+   * The backend on any {@link DeviceApi}: the real GPU's, or the kernel emulator's in the tests.
+   *
+   * @param poolBytes device pool size, or ≤ 0 for {@code lorastream.cuda.pool-bytes} / {@code pool-fraction}
+   */
+  CudaOps(DeviceApi device, String dtypeSetting, long poolBytes) {
     this.act = new ActivationDType(dtypeSetting);
+    this.device = device;
+    this.ctx = new CudaContext(device, poolBytes);
+  }
+
+  private static DeviceApi realDevice() {
     CudaDevice.Probe p = CudaDevice.probe();
     if (!p.available()) {
       throw new IllegalStateException("cuda backend unavailable: " + p.reason());
     }
-    this.device = p.device();
-    this.ctx = new CudaContext(device, poolBytes);
+    return new JCudaApi(p.device());
   }
 
   /** Whether a usable GPU is present (probed once per process; never throws). */
@@ -77,7 +87,7 @@ public final class CudaOps implements Ops {
 
   @Override
   public String name() {
-    return "cuda:" + device.index;
+    return device.name();
   }
 
   /** Device, compute capability, pool size and activation dtype, for the startup line. */
@@ -132,7 +142,7 @@ public final class CudaOps implements Ops {
           pinned.setAtIndex(I16_LE, j, HostConvert.encode(t, weight.getFloat(i + j)));
         }
       }
-      ctx.computeRing.toDevice(off, len * 2, ctx.ptr(dst).withByteOffset(i * 2));
+      ctx.computeRing.toDevice(off, len * 2, ctx.ptr(dst).plus(i * 2));
     }
     return dst;
   }
@@ -148,7 +158,7 @@ public final class CudaOps implements Ops {
       int len = Math.min(chunk, src.length - i);
       long off = ctx.computeRing.reserve(4L * len);
       MemorySegment.copy(src, i, ctx.computeRing.slice(off, 4L * len), F32_LE, 0, len);
-      ctx.computeRing.toDevice(off, 4L * len, ctx.ptr(tmp).withByteOffset(4L * i));
+      ctx.computeRing.toDevice(off, 4L * len, ctx.ptr(tmp).plus(4L * i));
     }
     if (src.length > 0) {
       launch(CudaKernel.F32_TO, d.dtype(), LaunchGeometry.elementwise(src.length), ctx.ptr(tmp), ctx.ptr(d), (long) src.length);
@@ -171,7 +181,7 @@ public final class CudaOps implements Ops {
       for (int i = 0; i < dst.length; i += chunk) {
         int len = Math.min(chunk, dst.length - i);
         long off = ctx.computeRing.reserve(4L * len);
-        ctx.computeRing.fromDevice(ctx.ptr(tmp).withByteOffset(4L * i), off, 4L * len);
+        ctx.computeRing.fromDevice(ctx.ptr(tmp).plus(4L * i), off, 4L * len);
         ctx.sync("copyToHost of " + OpChecks.shape(src));
         MemorySegment.copy(ctx.computeRing.slice(off, 4L * len), F32_LE, 0, dst, i, len);
       }
@@ -191,9 +201,8 @@ public final class CudaOps implements Ops {
     }
     device.bind();
     long rowBytes = s.rowBytes();
-    check("cuMemcpyDtoDAsync(copyRows " + rows + " rows of " + rowBytes + " bytes)",
-        JCudaDriver.cuMemcpyDtoDAsync(ctx.ptr(d).withByteOffset(dstRow * rowBytes),
-            ctx.ptr(s).withByteOffset(srcRow * rowBytes), rows * rowBytes, ctx.compute));
+    device.copyOnDevice(ctx.ptr(s).plus(srcRow * rowBytes), ctx.ptr(d).plus(dstRow * rowBytes), rows * rowBytes,
+        ctx.compute);
   }
 
   // ---- dense ops -------------------------------------------------------------------------------
@@ -307,7 +316,7 @@ public final class CudaOps implements Ops {
     int s = segSlots.length;
     if (s == 0 || segStarts[0] != 0 || segStarts[s] != x.dim(0)) {
       // rows outside every segment are zero, as for slot -1 (the kernel only writes segment rows)
-      check("cuMemsetD8Async(sgmvShrink v)", JCudaDriver.cuMemsetD8Async(ctx.ptr(vs), (byte) 0, vs.byteSize(), ctx.compute));
+      device.memsetZero(ctx.ptr(vs), vs.byteSize(), ctx.compute);
     }
     if (s == 0 || x.dim(0) == 0) {
       return;
@@ -360,7 +369,7 @@ public final class CudaOps implements Ops {
       pinned.setAtIndex(I16_LE, i, i < src.length ? HostConvert.encode(d.dtype(), src[i] * scale) : 0);
     }
     ctx.sideAfterCompute(); // not before the kernels already issued that may read the old slot
-    ctx.sideRing.toDevice(off, elems * 2, ctx.ptr(d).withByteOffset(slot * elems * 2));
+    ctx.sideRing.toDevice(off, elems * 2, ctx.ptr(d).plus(slot * elems * 2));
     ctx.markSideWrite(d.block());
   }
 
@@ -386,7 +395,7 @@ public final class CudaOps implements Ops {
     return c;
   }
 
-  private CUdeviceptr p(Tensor t) {
+  private DevPtr p(Tensor t) {
     return ctx.ptr((CudaTensor) t);
   }
 
@@ -395,7 +404,7 @@ public final class CudaOps implements Ops {
   }
 
   private void launch(CudaKernel k, DType dtype, Launch g, Object... args) {
-    device.kernels.launch(k, dtype, g, ctx.compute, args);
+    device.launch(k, dtype, g, ctx.compute, args);
     if (syncEachLaunch) {
       ctx.sync(k.symbol(dtype));
     }

@@ -3,7 +3,6 @@ package dev.lorastream.engine.ops.cuda;
 import dev.lorastream.engine.ops.Tensor;
 import dev.lorastream.engine.ops.cpu.OpChecks;
 import dev.lorastream.engine.tensor.DType;
-import jcuda.driver.CUevent;
 
 /**
  * A tensor in the device pool of a {@link CudaOps}: row-major, {@code numel * dtype.bytes()} bytes starting at
@@ -11,7 +10,7 @@ import jcuda.driver.CUevent;
  * Block}; the block returns to the pool when no tensor refers to it any more (a {@link java.lang.ref.Cleaner}),
  * which is safe because every later user of the memory is ordered after earlier ones on the compute stream.
  *
- * <p>Holds no JCuda state besides an optional pending-write event, so shapes and checks work without a GPU.
+ * <p>Holds no device state besides an optional pending-write event, so shapes and checks work without a GPU.
  * Not thread-safe.
  */
 public final class CudaTensor extends Tensor {
@@ -28,7 +27,7 @@ public final class CudaTensor extends Tensor {
     final long offset;
     final long bytes;
     /** Recorded on the side stream by the last {@code writeSlot} into this block; the compute stream waits. */
-    CUevent pendingWrite;
+    DeviceApi.Event pendingWrite;
 
     Block(Object owner, long offset, long bytes) {
       this.owner = owner;

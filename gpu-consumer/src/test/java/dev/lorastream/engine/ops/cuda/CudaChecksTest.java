@@ -110,9 +110,9 @@ class CudaChecksTest {
 
   @Test
   void launchArgumentsArePackedOnlyWhenTheyMatchTheAbi() {
-    assertDoesNotThrow(() -> CudaKernels.pack(CudaKernel.ADD, T, null, null, 5L));
-    assertNames(() -> CudaKernels.pack(CudaKernel.ADD, T, null, null, 5), "add_bf16", "argument 2", "'l'");
-    assertNames(() -> CudaKernels.pack(CudaKernel.GEMM, T, null, null), "gemm_bf16", "2 arguments", "7");
+    assertDoesNotThrow(() -> CudaKernels.checkArgs(CudaKernel.ADD, T, null, null, 5L));
+    assertNames(() -> CudaKernels.checkArgs(CudaKernel.ADD, T, null, null, 5), "add_bf16", "argument 2", "'l'");
+    assertNames(() -> CudaKernels.checkArgs(CudaKernel.GEMM, T, null, null), "gemm_bf16", "2 arguments", "7");
   }
 
   @Test
