@@ -44,19 +44,25 @@ import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThr
  * stream thread (a transient schema-registry outage is retried from the committed offsets, see
  * {@link DecodeProcessor}); undecodable {@code lora.adapters} records are logged and skipped. Defaults that a
  * key may override: {@code application.id=lorastream-batcher}, a temporary {@code state.dir}.
+ *
+ * <p>It holds one Admin client for its life, through which the topology asks whether a request's reply topic
+ * exists ({@link AdminReplyTopics} behind a {@link ReplyTopicCache}); the cache is emptied whenever a stream
+ * thread is replaced, so a retried request is checked against the cluster afresh.
  */
 public final class BatcherApp implements AutoCloseable {
 
   public static final String DEFAULT_APPLICATION_ID = "lorastream-batcher";
 
   private final KafkaStreams streams;
+  private final AdminReplyTopics replyTopics;
   private final PrometheusMeterRegistry registry;
   private final MetricsServer metricsServer;
   private final KafkaStreamsMetrics streamsMetrics;
 
-  private BatcherApp(KafkaStreams streams, PrometheusMeterRegistry registry, MetricsServer metricsServer,
-      KafkaStreamsMetrics streamsMetrics) {
+  private BatcherApp(KafkaStreams streams, AdminReplyTopics replyTopics, PrometheusMeterRegistry registry,
+      MetricsServer metricsServer, KafkaStreamsMetrics streamsMetrics) {
     this.streams = streams;
+    this.replyTopics = replyTopics;
     this.registry = registry;
     this.metricsServer = metricsServer;
     this.streamsMetrics = streamsMetrics;
@@ -70,11 +76,26 @@ public final class BatcherApp implements AutoCloseable {
   public static BatcherApp start(BatcherConfig config) {
     Properties props = streamsProperties(config);
     checkTopics(config, props);
+    AdminReplyTopics replyTopics = new AdminReplyTopics(Admin.create(adminConfig(props)),
+        String.valueOf(props.get(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG)));
+    try {
+      return start(config, props, replyTopics);
+    } catch (RuntimeException e) {
+      replyTopics.close();
+      throw e;
+    }
+  }
+
+  private static BatcherApp start(BatcherConfig config, Properties props, AdminReplyTopics replyTopics) {
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     registry.config().commonTags("service", "batcher");
     BatcherMetrics metrics = new BatcherMetrics(registry, config);
-    KafkaStreams streams = new KafkaStreams(BatcherTopology.build(config, config.kafka(), metrics), props);
-    streams.setUncaughtExceptionHandler(e -> StreamThreadExceptionResponse.REPLACE_THREAD);
+    ReplyTopicCache cache = ReplyTopicCache.of(replyTopics, config);
+    KafkaStreams streams = new KafkaStreams(BatcherTopology.build(config, config.kafka(), cache, metrics), props);
+    streams.setUncaughtExceptionHandler(e -> {
+      cache.forgetAll(); // e.g. a reply topic deleted while cached as existing: the retry asks again
+      return StreamThreadExceptionResponse.REPLACE_THREAD;
+    });
     KafkaStreamsMetrics streamsMetrics = new KafkaStreamsMetrics(streams);
     streamsMetrics.bindTo(registry);
     new JvmMemoryMetrics().bindTo(registry);
@@ -84,7 +105,7 @@ public final class BatcherApp implements AutoCloseable {
     MetricsServer server = config.metricsPort() < 0 ? null
         : MetricsServer.start(registry, config.metricsPort(), () -> streams.state().isRunningOrRebalancing());
     streams.start();
-    return new BatcherApp(streams, registry, server, streamsMetrics);
+    return new BatcherApp(streams, replyTopics, registry, server, streamsMetrics);
   }
 
   /** The Kafka Streams properties: pass-through keys plus the fixed and default settings above. */
@@ -110,15 +131,20 @@ public final class BatcherApp implements AutoCloseable {
     return p;
   }
 
-  private static void checkTopics(BatcherConfig config, Properties props) {
+  /** The keys of {@code props} that an Admin client knows (bootstrap servers, security, timeouts). */
+  private static Map<String, Object> adminConfig(Properties props) {
     Map<String, Object> adminProps = new HashMap<>();
     props.forEach((k, v) -> {
       if (AdminClientConfig.configNames().contains((String) k)) {
         adminProps.put((String) k, v);
       }
     });
+    return adminProps;
+  }
+
+  private static void checkTopics(BatcherConfig config, Properties props) {
     List<String> needed = Topics.all().stream().map(Topic::name).toList();
-    try (Admin admin = Admin.create(adminProps)) {
+    try (Admin admin = Admin.create(adminConfig(props))) {
       Map<String, TopicDescription> found = new HashMap<>();
       List<String> missing = new ArrayList<>();
       for (var e : admin.describeTopics(needed).topicNameValues().entrySet()) {
@@ -183,6 +209,7 @@ public final class BatcherApp implements AutoCloseable {
   @Override
   public void close() {
     streams.close(Duration.ofSeconds(30));
+    replyTopics.close();
     streamsMetrics.close();
     if (metricsServer != null) {
       metricsServer.close();

@@ -28,6 +28,10 @@ import java.util.stream.Collectors;
  * @param maxPromptTokens longest prompt accepted (else PROMPT_TOO_LONG)
  * @param maxNewTokens largest {@code sampling.maxTokens} accepted (else INVALID_PARAMS)
  * @param replyTopicPatterns reply topics a tenant may write to; {@code {tenant}} stands for its tenantId
+ * @param replyTopicCacheMs how long the answer "this reply topic exists" is trusted before the cluster is
+ *     asked again ({@link ReplyTopicCache})
+ * @param replyTopicRecheckMs how long any other answer (missing, illegal name, not authorized) is reused;
+ *     a reply topic created just now is usable after at most this long
  * @param batchesPartitions expected partition count of {@code lora.batches}, checked at start; 0 = any
  * @param affinitySpread partitions a hot adapter's batches rotate over (1 = never spread)
  * @param metricsPort HTTP port of the Prometheus endpoint; 0 = any free port, -1 = no endpoint
@@ -41,6 +45,8 @@ public record BatcherConfig(
     int maxPromptTokens,
     int maxNewTokens,
     List<String> replyTopicPatterns,
+    long replyTopicCacheMs,
+    long replyTopicRecheckMs,
     int batchesPartitions,
     int affinitySpread,
     int metricsPort,
@@ -53,6 +59,8 @@ public record BatcherConfig(
   public static final String MAX_PROMPT_TOKENS = "batcher.max.prompt.tokens";
   public static final String MAX_NEW_TOKENS = "batcher.max.new.tokens";
   public static final String REPLY_TOPIC_PATTERN = "batcher.reply.topic.pattern";
+  public static final String REPLY_TOPIC_CACHE_MS = "batcher.reply.topic.cache.ms";
+  public static final String REPLY_TOPIC_RECHECK_MS = "batcher.reply.topic.recheck.ms";
   public static final String BATCHES_PARTITIONS = "batcher.batches.partitions";
   public static final String AFFINITY_SPREAD = "batcher.affinity.spread";
   public static final String METRICS_PORT = "batcher.metrics.port";
@@ -72,6 +80,8 @@ public record BatcherConfig(
     d.put(MAX_PROMPT_TOKENS, "3072");
     d.put(MAX_NEW_TOKENS, "1024");
     d.put(REPLY_TOPIC_PATTERN, "lora.replies,lora.replies." + TENANT_PLACEHOLDER);
+    d.put(REPLY_TOPIC_CACHE_MS, "30000");
+    d.put(REPLY_TOPIC_RECHECK_MS, "1000");
     d.put(BATCHES_PARTITIONS, "0");
     d.put(AFFINITY_SPREAD, "2");
     d.put(METRICS_PORT, "9402");
@@ -91,6 +101,8 @@ public record BatcherConfig(
         ">= " + MAX_PROMPT_TOKENS + " + " + MAX_NEW_TOKENS + " = " + ((long) maxPromptTokens + maxNewTokens)
             + ", so that every valid request fits a batch on its own");
     require(!replyTopicPatterns.isEmpty(), REPLY_TOPIC_PATTERN, replyTopicPatterns, "at least one topic");
+    require(replyTopicCacheMs >= 0, REPLY_TOPIC_CACHE_MS, replyTopicCacheMs, ">= 0 (0 = ask every time)");
+    require(replyTopicRecheckMs >= 0, REPLY_TOPIC_RECHECK_MS, replyTopicRecheckMs, ">= 0 (0 = ask every time)");
     require(batchesPartitions >= 0, BATCHES_PARTITIONS, batchesPartitions, ">= 0 (0 = any)");
     require(affinitySpread >= 1, AFFINITY_SPREAD, affinitySpread, ">= 1");
     require(metricsPort >= -1 && metricsPort <= 65535, METRICS_PORT, metricsPort, "-1 (off), 0 (any) or a port");
@@ -121,6 +133,7 @@ public record BatcherConfig(
         i.apply(MAX_DISTINCT_ADAPTERS), i.apply(MAX_WAIT_MS), i.apply(MAX_PROMPT_TOKENS),
         i.apply(MAX_NEW_TOKENS),
         Arrays.stream(all.get(REPLY_TOPIC_PATTERN).split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList(),
+        i.apply(REPLY_TOPIC_CACHE_MS), i.apply(REPLY_TOPIC_RECHECK_MS),
         i.apply(BATCHES_PARTITIONS), i.apply(AFFINITY_SPREAD), i.apply(METRICS_PORT), kafka);
   }
 
@@ -173,6 +186,8 @@ public record BatcherConfig(
     p.setProperty(MAX_PROMPT_TOKENS, Integer.toString(maxPromptTokens));
     p.setProperty(MAX_NEW_TOKENS, Integer.toString(maxNewTokens));
     p.setProperty(REPLY_TOPIC_PATTERN, String.join(",", replyTopicPatterns));
+    p.setProperty(REPLY_TOPIC_CACHE_MS, Long.toString(replyTopicCacheMs));
+    p.setProperty(REPLY_TOPIC_RECHECK_MS, Long.toString(replyTopicRecheckMs));
     p.setProperty(BATCHES_PARTITIONS, Integer.toString(batchesPartitions));
     p.setProperty(AFFINITY_SPREAD, Integer.toString(affinitySpread));
     p.setProperty(METRICS_PORT, Integer.toString(metricsPort));

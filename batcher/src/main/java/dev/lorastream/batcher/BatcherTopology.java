@@ -26,13 +26,18 @@ import org.apache.kafka.streams.state.Stores;
  * <pre>
  * lora.adapters ──► GlobalKTable (store lorastream-adapters)          ·····································┐
  * lora.requests (bytes) ──► decode ──┬─ undecodable ──► lora.requests.dlq (original bytes + DlqHeaders)     │
- *                                    └─ request ──► validate (catalog lookup, wall clock) ◄·················┘
+ *                                    └─ request ──► validate (catalog, ReplyTopics, wall clock) ◄···········┘
  *                                                     ├─ rejected ──► request.replyTopic, or lora.replies
- *                                                     │               when that topic is not allowed
+ *                                                     │               when that topic is not allowed or
+ *                                                     │               cannot be written (see ReplyTopics)
  *                                                     └─ accepted ──► batch (stores: buffer, sequence,
  *                                                                      wall-clock punctuation)
  *                                                                      └──► lora.batches (AffinityPartitioner)
  * </pre>
+ *
+ * <p>Only topics that {@link ReplyTopics} says exist are ever named by the dynamic reply sink: under
+ * exactly_once_v2 a write to a missing topic would abort the transaction and stop the stream thread on
+ * every retry of that request.
  */
 public final class BatcherTopology {
 
@@ -51,19 +56,23 @@ public final class BatcherTopology {
   private BatcherTopology() {}
 
   /** The topology with meters that go nowhere. */
-  public static Topology build(BatcherConfig config, Map<String, ?> serdeConfig) {
-    return build(config, serdeConfig, BatcherMetrics.noop(config));
+  public static Topology build(BatcherConfig config, Map<String, ?> serdeConfig, ReplyTopics replyTopics) {
+    return build(config, serdeConfig, replyTopics, BatcherMetrics.noop(config));
   }
 
   /**
    * @param serdeConfig serde settings, at least {@code schema.registry.url}
+   * @param replyTopics asked, per request, whether its reply topic can be written (only called while the
+   *     topology runs; {@link BatcherApp} passes a cached {@link AdminReplyTopics})
    * @param metrics where the processors count requests and batches
    */
-  public static Topology build(BatcherConfig config, Map<String, ?> serdeConfig, BatcherMetrics metrics) {
-    return build(config, BatcherSerdes.from(serdeConfig), metrics);
+  public static Topology build(BatcherConfig config, Map<String, ?> serdeConfig, ReplyTopics replyTopics,
+      BatcherMetrics metrics) {
+    return build(config, BatcherSerdes.from(serdeConfig), replyTopics, metrics);
   }
 
-  static Topology build(BatcherConfig config, BatcherSerdes serdes, BatcherMetrics metrics) {
+  static Topology build(BatcherConfig config, BatcherSerdes serdes, ReplyTopics replyTopics,
+      BatcherMetrics metrics) {
     StreamsBuilder builder = new StreamsBuilder();
 
     builder.globalTable(Topics.ADAPTERS.name(),
@@ -90,7 +99,7 @@ public final class BatcherTopology {
 
     KStream<String, Verdict> verdicts = byDecoding.get("decoded-ok")
         .<InferenceRequest>mapValues(v -> ((Decoded.Ok) v).request(), Named.as("request"))
-        .process(() -> new ValidateProcessor(config, metrics), Named.as("validate"));
+        .process(() -> new ValidateProcessor(config, replyTopics, metrics), Named.as("validate"));
 
     var byVerdict = verdicts.split(Named.as("verdict-"))
         .branch((k, v) -> v instanceof Verdict.Rejected, Branched.as("rejected"))

@@ -11,7 +11,8 @@ import dev.lorastream.schemas.Usage;
  *
  * @param code the error code on the reply
  * @param message what was wrong, naming the field, value and limit, for a person to act on
- * @param replyTopic the request's reply topic, or {@code lora.replies} when that topic is not allowed
+ * @param replyTopic the request's reply topic, or {@code lora.replies} when that topic is not allowed or
+ *     cannot be written
  */
 record Rejection(ErrorCode code, String message, String replyTopic) {
 

@@ -11,13 +11,18 @@ import java.util.TreeSet;
 import java.util.function.Function;
 
 /**
- * The batcher's admission rules, as a pure function of the request, the adapter catalog and the wall clock.
- * Rules are checked in this order and the first that fails decides the reply:
+ * The batcher's admission rules, as a function of the request, the adapter catalog, what {@link ReplyTopics}
+ * says about the reply topic, and the wall clock. Rules are checked in this order and the first that fails
+ * decides the reply:
  *
  * <ol>
  *   <li>required fields: tenantId and requestId not blank, at least one prompt token → INVALID_PARAMS;
  *   <li>replyTopic is one the tenant may write ({@link BatcherConfig#allowedReplyTopics}) → INVALID_PARAMS,
  *       and the reply goes to {@code lora.replies} instead (the message says so);
+ *   <li>replyTopic can be written: it exists, its name is legal, the batcher may write it → INVALID_PARAMS,
+ *       to {@code lora.replies} instead. Checked for accepted requests too, since the inference consumer
+ *       writes their results there. {@code lora.replies} itself is not looked up: {@link BatcherApp} checks
+ *       it at start;
  *   <li>adapterId (when not null) is in the catalog → UNKNOWN_ADAPTER, and is public or the tenant's own →
  *       ADAPTER_FORBIDDEN;
  *   <li>prompt tokens ≤ {@code batcher.max.prompt.tokens} → PROMPT_TOO_LONG;
@@ -26,14 +31,16 @@ import java.util.function.Function;
  *   <li>deadlineEpochMs is 0 or still ahead of the wall clock → DEADLINE_EXCEEDED.
  * </ol>
  *
- * Stateless and thread-safe.
+ * Stateless; thread-safe when its {@link ReplyTopics} is.
  */
 final class RequestValidator {
 
   private final BatcherConfig config;
+  private final ReplyTopics replyTopics;
 
-  RequestValidator(BatcherConfig config) {
+  RequestValidator(BatcherConfig config, ReplyTopics replyTopics) {
     this.config = config;
+    this.replyTopics = replyTopics;
   }
 
   /**
@@ -43,14 +50,15 @@ final class RequestValidator {
    */
   Optional<Rejection> validate(InferenceRequest r, Function<String, AdapterRecord> adapters, long nowMs) {
     String reply = r.getReplyTopic();
-    if (r.getTenantId().isBlank() || r.getRequestId().isBlank()) {
+    boolean noTenant = r.getTenantId().isBlank();
+    Optional<String> replyProblem = noTenant ? Optional.empty() : replyTopicProblem(r);
+    if (noTenant || r.getRequestId().isBlank()) {
       return reject(ErrorCode.INVALID_PARAMS, "requestId and tenantId must not be blank (requestId='"
-          + r.getRequestId() + "', tenantId='" + r.getTenantId() + "')", safeReplyTopic(r));
+          + r.getRequestId() + "', tenantId='" + r.getTenantId() + "')",
+          noTenant || replyProblem.isPresent() ? Topics.REPLIES.name() : reply);
     }
-    Set<String> allowed = config.allowedReplyTopics(r.getTenantId());
-    if (!allowed.contains(reply)) {
-      return reject(ErrorCode.INVALID_PARAMS, "replyTopic '" + reply + "' is not allowed for tenant '"
-          + r.getTenantId() + "' (allowed: " + new TreeSet<>(allowed) + "); this error was written to "
+    if (replyProblem.isPresent()) {
+      return reject(ErrorCode.INVALID_PARAMS, replyProblem.get() + "; this error was written to "
           + Topics.REPLIES.name() + " instead", Topics.REPLIES.name());
     }
     if (r.getPromptTokenIds().isEmpty()) {
@@ -106,9 +114,30 @@ final class RequestValidator {
     return Optional.empty();
   }
 
-  private String safeReplyTopic(InferenceRequest r) {
-    return r.getTenantId().isBlank() || !config.allowedReplyTopics(r.getTenantId()).contains(r.getReplyTopic())
-        ? Topics.REPLIES.name() : r.getReplyTopic();
+  /** Why no reply may be written to the request's replyTopic (tenantId not blank); empty when one may. */
+  private Optional<String> replyTopicProblem(InferenceRequest r) {
+    String reply = r.getReplyTopic();
+    String tenant = r.getTenantId();
+    Set<String> allowed = config.allowedReplyTopics(tenant);
+    if (!allowed.contains(reply)) {
+      return Optional.of("replyTopic '" + reply + "' is not allowed for tenant '" + tenant + "' (allowed: "
+          + new TreeSet<>(allowed) + ")");
+    }
+    if (reply.equals(Topics.REPLIES.name())) {
+      return Optional.empty();
+    }
+    return switch (replyTopics.state(reply)) {
+      case EXISTS -> Optional.empty();
+      case MISSING -> Optional.of("replyTopic '" + reply + "' does not exist on the Kafka cluster (tenant '" + tenant
+          + "' may use it, but nobody has created it, and the batcher does not create topics): create the topic,"
+          + " or send with replyTopic '" + Topics.REPLIES.name() + "'");
+      case INVALID_NAME -> Optional.of("replyTopic '" + reply + "' is not a legal Kafka topic name (1 to 249"
+          + " characters of a-z A-Z 0-9 . _ -), so no reply can be written to it: use a tenantId that makes a legal"
+          + " name, or send with replyTopic '" + Topics.REPLIES.name() + "'");
+      case NOT_AUTHORIZED -> Optional.of("the batcher is not authorized to write replyTopic '" + reply + "': grant"
+          + " its principal DESCRIBE and WRITE on that topic, or send with replyTopic '" + Topics.REPLIES.name()
+          + "'");
+    };
   }
 
   private static Optional<Rejection> reject(ErrorCode code, String message, String topic) {

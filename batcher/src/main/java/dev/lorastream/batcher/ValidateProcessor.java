@@ -12,8 +12,9 @@ import org.apache.kafka.streams.state.ValueTimestampHeaders;
 
 /**
  * Applies {@link RequestValidator} to each decoded request, looking adapters up in the global adapter
- * catalog ({@link BatcherTopology#ADAPTER_STORE}, the GlobalKTable over {@code lora.adapters}) and reading
- * the wall clock from the context (mockable in tests). Re-keys every record by requestId.
+ * catalog ({@link BatcherTopology#ADAPTER_STORE}, the GlobalKTable over {@code lora.adapters}), reply topics
+ * up in {@link ReplyTopics}, and reading the wall clock from the context (mockable in tests). Re-keys every
+ * record by requestId.
  */
 final class ValidateProcessor implements Processor<byte[], InferenceRequest, String, Verdict> {
 
@@ -22,8 +23,8 @@ final class ValidateProcessor implements Processor<byte[], InferenceRequest, Str
   private ProcessorContext<String, Verdict> context;
   private ReadOnlyKeyValueStore<String, Object> catalog;
 
-  ValidateProcessor(BatcherConfig config, BatcherMetrics metrics) {
-    this.validator = new RequestValidator(config);
+  ValidateProcessor(BatcherConfig config, ReplyTopics replyTopics, BatcherMetrics metrics) {
+    this.validator = new RequestValidator(config, replyTopics);
     this.metrics = metrics;
   }
 

@@ -22,6 +22,8 @@ class BatcherConfigTest {
     assertEquals(3072, c.maxPromptTokens());
     assertEquals(1024, c.maxNewTokens());
     assertEquals(List.of("lora.replies", "lora.replies.{tenant}"), c.replyTopicPatterns());
+    assertEquals(30_000, c.replyTopicCacheMs());
+    assertEquals(1_000, c.replyTopicRecheckMs());
     assertEquals(0, c.batchesPartitions());
     assertEquals(2, c.affinitySpread());
     assertEquals(9402, c.metricsPort());

@@ -17,6 +17,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.IntStream;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.serialization.Serializer;
@@ -47,6 +49,10 @@ final class Harness implements AutoCloseable {
   final TestOutputTopic<String, InferenceBatch> batches;
   final TestOutputTopic<byte[], byte[]> dlq;
   final Serializer<InferenceRequest> requestSerializer;
+  /** What {@link ReplyTopics} answers per topic; a topic not in here exists. */
+  final Map<String, ReplyTopics.State> replyTopicStates = new ConcurrentHashMap<>();
+  /** Every topic the topology asked {@link ReplyTopics} about, in order. */
+  final List<String> replyTopicLookups = new CopyOnWriteArrayList<>();
   private long nextTimestamp = T0.toEpochMilli();
 
   Harness(BatcherConfig config) {
@@ -57,7 +63,11 @@ final class Harness implements AutoCloseable {
   Harness(BatcherConfig config, BatcherSerdes serdes) {
     this.config = config;
     BatcherSerdes s = serdes != null ? serdes : BatcherSerdes.from(serdeConfig);
-    Topology topology = BatcherTopology.build(config, s, new BatcherMetrics(meters, config));
+    ReplyTopics replyTopics = topic -> {
+      replyTopicLookups.add(topic);
+      return replyTopicStates.getOrDefault(topic, ReplyTopics.State.EXISTS);
+    };
+    Topology topology = BatcherTopology.build(config, s, replyTopics, new BatcherMetrics(meters, config));
     Properties props = new Properties();
     props.put(StreamsConfig.APPLICATION_ID_CONFIG, "batcher-test");
     props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
