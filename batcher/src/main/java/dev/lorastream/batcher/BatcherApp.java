@@ -1,5 +1,7 @@
 package dev.lorastream.batcher;
 
+import dev.lorastream.schemas.AdminReplyTopics;
+import dev.lorastream.schemas.ReplyTopicCache;
 import dev.lorastream.schemas.Topic;
 import dev.lorastream.schemas.Topics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
@@ -90,7 +92,8 @@ public final class BatcherApp implements AutoCloseable {
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     registry.config().commonTags("service", "batcher");
     BatcherMetrics metrics = new BatcherMetrics(registry, config);
-    ReplyTopicCache cache = ReplyTopicCache.of(replyTopics, config);
+    ReplyTopicCache cache =
+        ReplyTopicCache.of(replyTopics, config.replyTopicCacheMs(), config.replyTopicRecheckMs());
     KafkaStreams streams = new KafkaStreams(BatcherTopology.build(config, config.kafka(), cache, metrics), props);
     streams.setUncaughtExceptionHandler(e -> {
       cache.forgetAll(); // e.g. a reply topic deleted while cached as existing: the retry asks again

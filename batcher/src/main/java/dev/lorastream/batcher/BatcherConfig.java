@@ -1,5 +1,6 @@
 package dev.lorastream.batcher;
 
+import dev.lorastream.schemas.ReplyTopicCache;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;

@@ -1,8 +1,10 @@
 package dev.lorastream.batcher;
 
 import dev.lorastream.schemas.AdapterRecord;
+import dev.lorastream.schemas.AdminReplyTopics;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
+import dev.lorastream.schemas.ReplyTopics;
 import dev.lorastream.schemas.Topics;
 import java.util.Map;
 import org.apache.kafka.common.serialization.Serdes;

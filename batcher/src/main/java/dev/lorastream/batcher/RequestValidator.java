@@ -3,6 +3,7 @@ package dev.lorastream.batcher;
 import dev.lorastream.schemas.AdapterRecord;
 import dev.lorastream.schemas.ErrorCode;
 import dev.lorastream.schemas.InferenceRequest;
+import dev.lorastream.schemas.ReplyTopics;
 import dev.lorastream.schemas.SamplingParams;
 import dev.lorastream.schemas.Topics;
 import java.util.Optional;

@@ -2,6 +2,7 @@ package dev.lorastream.batcher;
 
 import dev.lorastream.schemas.AdapterRecord;
 import dev.lorastream.schemas.InferenceRequest;
+import dev.lorastream.schemas.ReplyTopics;
 import java.util.Optional;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;

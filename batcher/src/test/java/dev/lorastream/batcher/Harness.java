@@ -4,6 +4,7 @@ import dev.lorastream.schemas.AdapterRecord;
 import dev.lorastream.schemas.InferenceBatch;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
+import dev.lorastream.schemas.ReplyTopics;
 import dev.lorastream.schemas.SamplingParams;
 import dev.lorastream.schemas.Topics;
 import dev.lorastream.schemas.registry.MockSchemaRegistry;

@@ -7,6 +7,7 @@ import dev.lorastream.schemas.ErrorCode;
 import dev.lorastream.schemas.FinishReason;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
+import dev.lorastream.schemas.ReplyTopics;
 import dev.lorastream.schemas.Topics;
 import java.util.List;
 import org.apache.kafka.streams.TestOutputTopic;

@@ -3,6 +3,7 @@ package dev.lorastream.consumer;
 import dev.lorastream.engine.sched.Engine;
 import dev.lorastream.engine.sched.EngineStats;
 import dev.lorastream.schemas.InferenceResult;
+import dev.lorastream.schemas.ReplyTopics;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.FunctionCounter;
@@ -70,6 +71,13 @@ final class ConsumerMetrics {
 
   void abortedTransaction() {
     aborted.increment();
+  }
+
+  /** A result whose reply topic could not be written went to lora.replies as an error instead. */
+  void replyRerouted(ReplyTopics.State reason) {
+    registry
+        .counter("lorastream.consumer.replies.rerouted", "reason", reason.name())
+        .increment();
   }
 
   void result(InferenceResult r) {

@@ -22,6 +22,12 @@ import java.util.Map;
  * @param metricsPort Prometheus endpoint port; 0 picks a free one, -1 disables it
  * @param maxInflightBatches batches pulled from Kafka but not yet committed, at most (back-pressure)
  * @param commitIntervalMs how often finished batches are committed, at most
+ * @param replyTopicCacheMs how long the answer "this reply topic exists" is trusted before the cluster is
+ *     asked again ({@link dev.lorastream.schemas.ReplyTopicCache}; also forgotten when a transaction aborts)
+ * @param replyTopicRecheckMs how long any other answer (missing, illegal name, not authorized) is reused
+ * @param retryBackoffMs wait before the next commit attempt after a failed one (aborted transaction, reply
+ *     topics that could not be checked); doubles with each further failure
+ * @param retryBackoffMaxMs the longest such wait
  */
 public record ConsumerSettings(
     String bootstrapServers,
@@ -33,7 +39,11 @@ public record ConsumerSettings(
     long adapterMaxBytes,
     int metricsPort,
     int maxInflightBatches,
-    long commitIntervalMs) {
+    long commitIntervalMs,
+    long replyTopicCacheMs,
+    long replyTopicRecheckMs,
+    long retryBackoffMs,
+    long retryBackoffMaxMs) {
 
   public static final String BOOTSTRAP = "lorastream.kafka.bootstrap.servers";
   public static final String REGISTRY = "lorastream.schema.registry.url";
@@ -45,9 +55,18 @@ public record ConsumerSettings(
   public static final String METRICS_PORT = "lorastream.consumer.metrics.port";
   public static final String MAX_INFLIGHT = "lorastream.consumer.max-inflight-batches";
   public static final String COMMIT_INTERVAL = "lorastream.consumer.commit-interval-ms";
+  public static final String REPLY_TOPIC_CACHE_MS = "lorastream.consumer.reply.topic.cache.ms";
+  public static final String REPLY_TOPIC_RECHECK_MS = "lorastream.consumer.reply.topic.recheck.ms";
+  public static final String RETRY_BACKOFF_MS = "lorastream.consumer.retry.backoff.ms";
+  public static final String RETRY_BACKOFF_MAX_MS = "lorastream.consumer.retry.backoff.max.ms";
 
   public ConsumerSettings {
     adapterRoots = List.copyOf(adapterRoots);
+    require(replyTopicCacheMs >= 0, REPLY_TOPIC_CACHE_MS, replyTopicCacheMs, ">= 0 (0 = ask every time)");
+    require(replyTopicRecheckMs >= 0, REPLY_TOPIC_RECHECK_MS, replyTopicRecheckMs, ">= 0 (0 = ask every time)");
+    require(retryBackoffMs > 0, RETRY_BACKOFF_MS, retryBackoffMs, "> 0");
+    require(retryBackoffMaxMs >= retryBackoffMs, RETRY_BACKOFF_MAX_MS, retryBackoffMaxMs,
+        ">= " + RETRY_BACKOFF_MS + " (" + retryBackoffMs + ")");
   }
 
   /** Reads the keys above from {@code props}; missing required keys fail naming them. */
@@ -68,7 +87,11 @@ public record ConsumerSettings(
         Long.parseLong(props.getOrDefault(ADAPTER_MAX_BYTES, String.valueOf(1L << 30))),
         Integer.parseInt(props.getOrDefault(METRICS_PORT, "9402")),
         Integer.parseInt(props.getOrDefault(MAX_INFLIGHT, "16")),
-        Long.parseLong(props.getOrDefault(COMMIT_INTERVAL, "100")));
+        Long.parseLong(props.getOrDefault(COMMIT_INTERVAL, "100")),
+        Long.parseLong(props.getOrDefault(REPLY_TOPIC_CACHE_MS, "30000")),
+        Long.parseLong(props.getOrDefault(REPLY_TOPIC_RECHECK_MS, "1000")),
+        Long.parseLong(props.getOrDefault(RETRY_BACKOFF_MS, "100")),
+        Long.parseLong(props.getOrDefault(RETRY_BACKOFF_MAX_MS, "5000")));
   }
 
   /** System properties overlaid on the environment ({@code LORASTREAM_X_Y} → {@code lorastream.x.y}). */
@@ -83,6 +106,12 @@ public record ConsumerSettings(
             });
     System.getProperties().forEach((k, v) -> m.put(k.toString(), v.toString()));
     return m;
+  }
+
+  private static void require(boolean ok, String key, long value, String rule) {
+    if (!ok) {
+      throw new IllegalArgumentException(key + "=" + value + " is invalid: must be " + rule);
+    }
   }
 
   private static String required(Map<String, String> props, String key) {

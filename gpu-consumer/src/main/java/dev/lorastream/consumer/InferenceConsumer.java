@@ -9,8 +9,11 @@ import dev.lorastream.engine.sched.Engine;
 import dev.lorastream.engine.sched.EngineConfig;
 import dev.lorastream.engine.sched.EngineLoop;
 import dev.lorastream.engine.tokenizer.HfTokenizer;
+import dev.lorastream.schemas.AdminReplyTopics;
 import dev.lorastream.schemas.InferenceBatch;
 import dev.lorastream.schemas.InferenceResult;
+import dev.lorastream.schemas.ReplyTopicCache;
+import dev.lorastream.schemas.ReplyTopics;
 import dev.lorastream.schemas.Topics;
 import dev.lorastream.schemas.serde.AvroSerdeConfig;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -23,6 +26,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -43,6 +47,13 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * loses nothing and a {@code read_committed} reader sees each result exactly once (the new owner of the
  * partition recomputes what was not committed).
  *
+ * <p>Before that transaction begins, each result's reply topic is checked ({@link ReplyRouter}, through an
+ * Admin client behind a {@link ReplyTopicCache}): a result whose topic cannot be written is replaced by an
+ * INVALID_PARAMS error on {@code lora.replies}, which {@link #run} checks at start, so that one deleted reply
+ * topic cannot poison every transaction. A failed attempt (transaction aborted, or reply topics that the
+ * cluster cannot answer about now) forgets the cached answers, rewinds to the first uncommitted batch of each
+ * partition involved and recomputes it; the next attempt waits a {@link RetryBackoff}.
+ *
  * <p>{@link #run} owns the Kafka clients and must be called from one thread; {@link #stop} from any.
  */
 public final class InferenceConsumer implements AutoCloseable {
@@ -56,6 +67,10 @@ public final class InferenceConsumer implements AutoCloseable {
   private final KafkaConsumer<String, InferenceBatch> consumer;
   private final KafkaProducer<String, InferenceResult> producer;
   private final ConsumerMetrics metrics;
+  private final AdminReplyTopics replyTopicLookup;
+  private final ReplyTopicCache replyTopics;
+  private final ReplyRouter router;
+  private final RetryBackoff retry;
   private final Map<TopicPartition, ArrayDeque<InFlightBatch>> inflight = new HashMap<>();
   private final List<AutoCloseable> binders = new ArrayList<>();
   private volatile boolean running = true;
@@ -94,14 +109,31 @@ public final class InferenceConsumer implements AutoCloseable {
             new StringSerializer(),
             Topics.REPLIES.valueSerde(serde).serializer());
     this.metrics = new ConsumerMetrics(registry, loop.engine(), this::inflightCount);
+    this.replyTopicLookup =
+        new AdminReplyTopics(
+            Admin.create(
+                Map.of("bootstrap.servers", s.bootstrapServers(), "client.id", s.consumerId() + "-admin")),
+            s.bootstrapServers());
+    this.replyTopics = ReplyTopicCache.of(replyTopicLookup, s.replyTopicCacheMs(), s.replyTopicRecheckMs());
+    this.router = new ReplyRouter(replyTopics, s.consumerId(), metrics::replyRerouted);
+    this.retry = RetryBackoff.of(s.retryBackoffMs(), s.retryBackoffMaxMs());
     binders.add(new KafkaClientMetrics(consumer));
     binders.add(new KafkaClientMetrics(producer));
     binders.forEach(b -> ((KafkaClientMetrics) b).bindTo(registry));
   }
 
-  /** Serves until {@link #stop}; throws when the engine or the transaction producer failed for good. */
+  /**
+   * Serves until {@link #stop}; throws when the engine or the transaction producer failed for good, or at
+   * start when {@code lora.replies} cannot be written (every misdirected result goes there).
+   */
   public void run() throws InterruptedException {
     producer.initTransactions();
+    ReplyTopics.State replies = replyTopicLookup.state(Topics.REPLIES.name());
+    if (replies != ReplyTopics.State.EXISTS) {
+      throw new IllegalStateException("the inference consumer cannot write topic " + Topics.REPLIES.name()
+          + " at " + settings.bootstrapServers() + ": " + replies + " (it does not create topics: create it with"
+          + " the admin tool or the demo first, and grant this consumer DESCRIBE and WRITE on it)");
+    }
     catalog.awaitCaughtUp(Duration.ofSeconds(30));
     consumer.subscribe(Set.of(Topics.BATCHES.name()), new Rebalance());
     while (running) {
@@ -133,8 +165,14 @@ public final class InferenceConsumer implements AutoCloseable {
     }
   }
 
-  /** Commits, in one transaction, the results of every finished batch at the head of each partition. */
+  /**
+   * Commits, in one transaction, the results of every finished batch at the head of each partition; after a
+   * failed attempt, not before its backoff has passed.
+   */
   private void commitFinished() {
+    if (!retry.ready()) {
+      return;
+    }
     Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
     List<InFlightBatch> done = new ArrayList<>();
     for (var e : inflight.entrySet()) {
@@ -148,14 +186,17 @@ public final class InferenceConsumer implements AutoCloseable {
     if (done.isEmpty()) {
       return;
     }
+    List<ProducerRecord<String, InferenceResult>> records;
+    try {
+      records = router.records(done); // before the transaction: a lookup must not hold it open
+    } catch (KafkaException e) {
+      redo(done, "cannot check reply topics", e); // transient: not the requests' fault
+      return;
+    }
     try {
       producer.beginTransaction();
-      for (InFlightBatch b : done) {
-        for (int i = 0; i < b.requests().size(); i++) {
-          InferenceResult res = b.results().get(i).join();
-          producer.send(new ProducerRecord<>(b.requests().get(i).getReplyTopic(), res.getRequestId(), res));
-          metrics.result(res);
-        }
+      for (ProducerRecord<String, InferenceResult> r : records) {
+        producer.send(r);
       }
       producer.sendOffsetsToTransaction(offsets, consumer.groupMetadata());
       producer.commitTransaction();
@@ -163,18 +204,33 @@ public final class InferenceConsumer implements AutoCloseable {
       throw e; // another instance took our transactional id: stop; nothing of ours was committed
     } catch (KafkaException e) {
       producer.abortTransaction();
-      // redo these batches: rewind to the first uncommitted one and forget what followed it
-      Map<TopicPartition, Long> rewind = new HashMap<>();
-      for (InFlightBatch b : done) {
-        rewind.merge(b.partition(), b.offset(), Math::min);
-      }
-      rewind.forEach(
-          (tp, off) -> {
-            inflight.remove(tp);
-            consumer.seek(tp, off);
-          });
       metrics.abortedTransaction();
+      redo(done, "transaction aborted", e);
+      return;
     }
+    retry.succeeded();
+    records.forEach(r -> metrics.result(r.value()));
+  }
+
+  /**
+   * Redoes the {@code done} batches whose results were not committed: rewinds to the first of them in each
+   * partition and forgets what followed it; forgets every cached reply-topic answer, since a stale "exists"
+   * may be why (the retry asks the cluster again); waits a backoff before the next attempt.
+   */
+  private void redo(List<InFlightBatch> done, String what, KafkaException why) {
+    replyTopics.forgetAll();
+    Map<TopicPartition, Long> rewind = new HashMap<>();
+    for (InFlightBatch b : done) {
+      rewind.merge(b.partition(), b.offset(), Math::min);
+    }
+    rewind.forEach(
+        (tp, off) -> {
+          inflight.remove(tp);
+          consumer.seek(tp, off);
+        });
+    long waitMs = retry.failed();
+    System.err.println("consumer " + settings.consumerId() + ": " + what + " (attempt " + retry.failures()
+        + "); recomputing from " + rewind + " and trying again in " + waitMs + " ms: " + why);
   }
 
   private int inflightCount() {
@@ -202,6 +258,7 @@ public final class InferenceConsumer implements AutoCloseable {
     }
     consumer.close();
     producer.close(Duration.ofSeconds(5));
+    replyTopicLookup.close();
     loop.close();
     loop.engine().close();
     catalog.close();

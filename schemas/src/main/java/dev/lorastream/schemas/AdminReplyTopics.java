@@ -1,4 +1,4 @@
-package dev.lorastream.batcher;
+package dev.lorastream.schemas;
 
 import java.time.Duration;
 import java.util.List;
@@ -19,13 +19,14 @@ import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
  * described through an {@link Admin} client (one round trip, {@link #LOOKUP_TIMEOUT} at most). Uncached:
  * wrap it in a {@link ReplyTopicCache}. Thread-safe (the Admin client is). Owns and closes its Admin client.
  */
-final class AdminReplyTopics implements ReplyTopics, AutoCloseable {
+public final class AdminReplyTopics implements ReplyTopics, AutoCloseable {
 
   /**
-   * Longest a lookup may block the stream thread: well under the 10 s {@code transaction.timeout.ms} that
-   * Kafka Streams sets for exactly_once_v2, so that a slow answer cannot get the open transaction aborted.
+   * Longest a lookup may block its caller: well under the 10 s {@code transaction.timeout.ms} that Kafka
+   * Streams sets for exactly_once_v2, so that a slow answer cannot get the batcher's open transaction
+   * aborted (the batcher looks up while its transaction is open; the consumer before it begins one).
    */
-  static final Duration LOOKUP_TIMEOUT = Duration.ofSeconds(5);
+  public static final Duration LOOKUP_TIMEOUT = Duration.ofSeconds(5);
 
   /** Kafka's rule for topic names: 1 to 249 of {@code [a-zA-Z0-9._-]}, and not {@code .} or {@code ..}. */
   private static final Pattern LEGAL_NAME = Pattern.compile("[a-zA-Z0-9._-]{1,249}");
@@ -34,7 +35,7 @@ final class AdminReplyTopics implements ReplyTopics, AutoCloseable {
   private final String where;
 
   /** @param where the cluster, for error messages (its bootstrap servers) */
-  AdminReplyTopics(Admin admin, String where) {
+  public AdminReplyTopics(Admin admin, String where) {
     this.admin = admin;
     this.where = where;
   }

@@ -1,10 +1,10 @@
-package dev.lorastream.batcher;
+package dev.lorastream.schemas;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.lorastream.batcher.ReplyTopics.State;
+import dev.lorastream.schemas.ReplyTopics.State;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
