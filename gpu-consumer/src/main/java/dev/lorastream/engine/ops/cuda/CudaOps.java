@@ -95,6 +95,11 @@ public final class CudaOps implements Ops {
     return device.describe() + ", pool " + String.format(java.util.Locale.ROOT, "%.1f GiB", ctx.pool.capacity() / (double) (1L << 30));
   }
 
+  /** The pool, streams and staging rings, for tests that launch kernels without an {@link Ops} method. */
+  CudaContext context() {
+    return ctx;
+  }
+
   /** Bytes of the pool in use (weights, activations, KV pages, slots, staging). */
   public long poolUsedBytes() {
     return ctx.pool.usedBytes();

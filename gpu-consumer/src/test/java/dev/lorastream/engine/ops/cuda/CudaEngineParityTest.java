@@ -39,11 +39,28 @@ import picocli.CommandLine;
 class CudaEngineParityTest {
   @TempDir static Path tmp;
 
-  private static Path model() {
-    Path dir = tmp.resolve("small-f16");
+  /** Whether the device under test is there; skips with the reason otherwise. */
+  void assumeDevice() {
+    Assumptions.assumeTrue(CudaOps.available(), "no usable GPU: " + CudaOps.availability());
+  }
+
+  /** The backend under test: the real GPU's here, the kernel emulator's in {@link EmulatedEngineParityTest}. */
+  CudaOps open() {
+    return new CudaOps("auto", 1L << 30);
+  }
+
+  /**
+   * The model's preset: cpu-bench shapes (head dim 64, GQA 32/8) cut to 2 layers; paged_attention_T has no
+   * head dim 16 (tiny's).
+   */
+  String preset() {
+    return "cpu-bench";
+  }
+
+  private Path model() {
+    Path dir = tmp.resolve("small-f16-" + preset());
     if (!dir.resolve("config.json").toFile().exists()) {
-      // cpu-bench shapes (head dim 64, GQA 32/8) cut to 2 layers: paged_attention_T has no head dim 16 (tiny's)
-      exec(new MakeModel(), "--preset", "cpu-bench", "--layers", "2", "--dtype", "F16", "--out", dir.toString(),
+      exec(new MakeModel(), "--preset", preset(), "--layers", "2", "--dtype", "F16", "--out", dir.toString(),
           "--seed", "3");
       exec(new MakeAdapters(), "--model", dir.toString(), "--count", "6", "--ranks", "4,8,16", "--out",
           dir.resolve("adapters").toString(), "--seed", "4");
@@ -55,15 +72,16 @@ class CudaEngineParityTest {
     assertEquals(0, new CommandLine(cmd).execute(args), String.join(" ", args));
   }
 
-  private static List<GenerationRequest> requests(Path dir) {
+  private List<GenerationRequest> requests(Path dir) {
     int[] adapterOf = {0, 1, -1, 2, 3, 4, 5, -1, 2};
     List<GenerationRequest> reqs = new ArrayList<>();
     for (int s = 0; s < adapterOf.length; s++) {
       SplittableRandom r = new SplittableRandom(100 + s);
+      int vocab = preset().startsWith("tiny") ? 512 : 32000;
       int[] p = new int[3 + 5 * s % 23];
       p[0] = 1;
       for (int i = 1; i < p.length; i++) {
-        p[i] = 4 + r.nextInt(30000);
+        p[i] = 4 + r.nextInt(vocab - 4);
       }
       String a = adapterOf[s] < 0 ? null : dir.resolve("adapters").resolve(MakeAdapters.adapterName(adapterOf[s])).toString();
       reqs.add(new GenerationRequest("r" + s, p, a, SamplingParams.greedy(8)));
@@ -71,7 +89,7 @@ class CudaEngineParityTest {
     return reqs;
   }
 
-  private static List<int[]> generate(Ops ops, Path dir, LlamaModel.LoraKernel kernel) {
+  private List<int[]> generate(Ops ops, Path dir, LlamaModel.LoraKernel kernel) {
     try (LoadedModel lm = ModelLoader.load(dir, ops)) {
       EngineConfig ec = EngineConfig.defaults().withKvBlocks(256).withStep(64, 32)
           .withLora(8, 16, EnumSet.allOf(Proj.class), kernel);
@@ -95,14 +113,14 @@ class CudaEngineParityTest {
 
   @Test
   void greedyTokensOfAMixedAdapterBatchEqualTheCpuBackend() {
-    Assumptions.assumeTrue(CudaOps.available(), "no usable GPU: " + CudaOps.availability());
+    assumeDevice();
     Path dir = model();
     List<int[]> cpu;
     try (Ops ops = new CpuOps(2)) {
       cpu = generate(ops, dir, LlamaModel.LoraKernel.SGMV);
     }
     for (LlamaModel.LoraKernel k : LlamaModel.LoraKernel.values()) {
-      try (CudaOps ops = new CudaOps("auto", 1L << 30)) {
+      try (CudaOps ops = open()) {
         List<int[]> gpu = generate(ops, dir, k);
         assertEquals(dev.lorastream.engine.tensor.DType.F16, ops.activationDType(), "F16 model → F16 activations");
         for (int s = 0; s < cpu.size(); s++) {

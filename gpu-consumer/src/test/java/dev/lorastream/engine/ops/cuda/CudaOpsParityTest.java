@@ -37,21 +37,27 @@ class CudaOpsParityTest {
   private SplittableRandom rnd;
 
   @BeforeEach
-  void needGpu() {
+  void needDevice() {
     Assumptions.assumeTrue(CudaOps.available(), "no usable GPU: " + CudaOps.availability());
+  }
+
+  /** The backend under test: the real GPU's here, the kernel emulator's in {@link EmulatedOpsParityTest}. */
+  CudaOps open(DType dtype) {
+    return new CudaOps(dtype.name(), 1L << 30);
   }
 
   @AfterEach
   void close() {
     if (gpu != null) {
       gpu.close();
+      gpu = null;
     }
   }
 
   private void start(DType dtype) {
     t = dtype;
     ref = new ReferenceOps();
-    gpu = new CudaOps(dtype.name(), 1L << 30);
+    gpu = open(dtype);
     rnd = new SplittableRandom(42);
   }
 

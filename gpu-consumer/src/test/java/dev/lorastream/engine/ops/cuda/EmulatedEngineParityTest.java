@@ -1,0 +1,26 @@
+package dev.lorastream.engine.ops.cuda;
+
+import org.junit.jupiter.api.Assumptions;
+
+/**
+ * {@link CudaEngineParityTest} without a GPU: the whole engine (continuous batching, paged KV cache, SGMV and
+ * BGMV LoRA) on {@link CudaOps} over {@link KernelEmulator}, with the tiny-hd64 model so the emulated kernels
+ * finish in seconds. Greedy tokens must equal the CPU backend's. Skipped when the emulator cannot be built.
+ */
+class EmulatedEngineParityTest extends CudaEngineParityTest {
+  @Override
+  void assumeDevice() {
+    String why = KernelEmulator.unavailableReason();
+    Assumptions.assumeTrue(why == null, "kernel emulator unavailable: " + why);
+  }
+
+  @Override
+  CudaOps open() {
+    return new CudaOps(new KernelEmulator(), "auto", 256L << 20);
+  }
+
+  @Override
+  String preset() {
+    return "tiny-hd64";
+  }
+}

@@ -1,0 +1,24 @@
+package dev.lorastream.engine.ops.cuda;
+
+import dev.lorastream.engine.tensor.DType;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+
+/**
+ * {@link CudaOpsParityTest}'s every case on machines without a GPU: {@link CudaOps} itself (checks, geometry,
+ * staging, pool offsets, argument order) over {@link KernelEmulator}, which runs the real kernel sources on
+ * the CPU. Skipped with the reason when the emulator cannot be built (no g++ or no CUDA headers).
+ */
+class EmulatedOpsParityTest extends CudaOpsParityTest {
+  @Override
+  @BeforeEach // an overriding method is a lifecycle method only when annotated again
+  void needDevice() {
+    String why = KernelEmulator.unavailableReason();
+    Assumptions.assumeTrue(why == null, "kernel emulator unavailable: " + why);
+  }
+
+  @Override
+  CudaOps open(DType dtype) {
+    return new CudaOps(new KernelEmulator(), dtype.name(), 256L << 20);
+  }
+}
