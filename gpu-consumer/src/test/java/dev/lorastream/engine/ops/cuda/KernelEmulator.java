@@ -39,6 +39,19 @@ final class KernelEmulator implements DeviceApi {
 
   private final Arena arena = Arena.ofShared();
   private MemorySegment pool;
+  private long launches;
+  private long failAt = -1;
+  private int failResult;
+
+  /**
+   * Fault injection: launch number {@code n} (0-based, counted from now) and every later one throw the {@link
+   * CudaException} the driver's {@code cuLaunchKernel} would for {@code cuResult} (e.g. 700,
+   * CUDA_ERROR_ILLEGAL_ADDRESS, which leaves a real context unusable).
+   */
+  synchronized void failLaunchesFrom(long n, int cuResult) {
+    failAt = launches + n;
+    failResult = cuResult;
+  }
 
   /**
    * Builds (or reuses) the emulator library once per JVM.
@@ -239,6 +252,12 @@ final class KernelEmulator implements DeviceApi {
   public void launch(CudaKernel kernel, DType dtype, Launch g, Stream s, Object... args) {
     CudaKernels.checkArgs(kernel, dtype, args);
     String symbol = kernel.symbol(dtype);
+    synchronized (this) {
+      if (failAt >= 0 && launches >= failAt) {
+        throw new CudaException("cuLaunchKernel(" + symbol + " grid=(" + g.gridX() + "," + g.gridY() + ") block=" + g.block() + ")", failResult);
+      }
+      launches++;
+    }
     try (Arena call = Arena.ofConfined()) {
       MemorySegment values = call.allocate(8L * Math.max(1, args.length), 8);
       MemorySegment params = call.allocate(ValueLayout.ADDRESS, Math.max(1, args.length));
