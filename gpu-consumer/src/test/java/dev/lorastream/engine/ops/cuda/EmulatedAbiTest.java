@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.lorastream.engine.tensor.DType;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -18,8 +17,7 @@ import org.junit.jupiter.api.Test;
 class EmulatedAbiTest {
   @BeforeEach
   void needEmulator() {
-    String why = KernelEmulator.unavailableReason();
-    Assumptions.assumeTrue(why == null, "kernel emulator unavailable: " + why);
+    KernelEmulator.assumeAvailable();
   }
 
   @Test

@@ -24,7 +24,6 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,8 +40,7 @@ class EmulatedDeviceFaultTest {
 
   @BeforeEach
   void needEmulator() {
-    String why = KernelEmulator.unavailableReason();
-    Assumptions.assumeTrue(why == null, "kernel emulator unavailable: " + why);
+    KernelEmulator.assumeAvailable();
   }
 
   @Test

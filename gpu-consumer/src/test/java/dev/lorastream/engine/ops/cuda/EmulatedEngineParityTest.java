@@ -1,6 +1,5 @@
 package dev.lorastream.engine.ops.cuda;
 
-import org.junit.jupiter.api.Assumptions;
 
 /**
  * {@link CudaEngineParityTest} without a GPU: the whole engine (continuous batching, paged KV cache, SGMV and
@@ -10,13 +9,12 @@ import org.junit.jupiter.api.Assumptions;
 class EmulatedEngineParityTest extends CudaEngineParityTest {
   @Override
   void assumeDevice() {
-    String why = KernelEmulator.unavailableReason();
-    Assumptions.assumeTrue(why == null, "kernel emulator unavailable: " + why);
+    KernelEmulator.assumeAvailable();
   }
 
   @Override
   CudaOps open() {
-    return new CudaOps(new KernelEmulator(), "auto", 256L << 20);
+    return KernelEmulator.ops("auto");
   }
 
   @Override

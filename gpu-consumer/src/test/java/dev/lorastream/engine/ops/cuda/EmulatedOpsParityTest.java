@@ -1,7 +1,6 @@
 package dev.lorastream.engine.ops.cuda;
 
 import dev.lorastream.engine.tensor.DType;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 
 /**
@@ -13,12 +12,11 @@ class EmulatedOpsParityTest extends CudaOpsParityTest {
   @Override
   @BeforeEach // an overriding method is a lifecycle method only when annotated again
   void needDevice() {
-    String why = KernelEmulator.unavailableReason();
-    Assumptions.assumeTrue(why == null, "kernel emulator unavailable: " + why);
+    KernelEmulator.assumeAvailable();
   }
 
   @Override
   CudaOps open(DType dtype) {
-    return new CudaOps(new KernelEmulator(), dtype.name(), 256L << 20);
+    return KernelEmulator.ops(dtype.name());
   }
 }

@@ -156,6 +156,17 @@ final class KernelEmulator implements DeviceApi {
     }
   }
 
+  /** Skips the calling test, with the reason, when the emulator cannot be built here. */
+  static void assumeAvailable() {
+    String why = unavailableReason();
+    org.junit.jupiter.api.Assumptions.assumeTrue(why == null, "kernel emulator unavailable: " + why);
+  }
+
+  /** A {@link CudaOps} over a fresh emulator with a 256 MiB pool. */
+  static CudaOps ops(String dtypeSetting) {
+    return new CudaOps(new KernelEmulator(), dtypeSetting, 256L << 20);
+  }
+
   /** @throws IllegalStateException with {@link #unavailableReason()} when the library cannot be built */
   KernelEmulator() {
     String why = unavailableReason();
