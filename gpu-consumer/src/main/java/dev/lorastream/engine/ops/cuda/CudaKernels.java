@@ -110,8 +110,8 @@ final class CudaKernels {
         default -> throw badArg(kernel, dtype, i, kernel.argKinds().charAt(i), args[i]);
       };
     }
-    check("cuLaunchKernel(" + kernel.symbol(dtype) + " grid=(" + g.gridX() + "," + g.gridY() + ") block=" + g.block() + ")",
-        JCudaDriver.cuLaunchKernel(f, g.gridX(), g.gridY(), 1, g.block(), 1, 1, 0, stream, Pointer.to(p), null));
+    check("cuLaunchKernel(" + kernel.symbol(dtype) + " " + g + ")",
+        JCudaDriver.cuLaunchKernel(f, g.gridX(), g.gridY(), g.gridZ(), g.block(), 1, 1, 0, stream, Pointer.to(p), null));
   }
 
   /**

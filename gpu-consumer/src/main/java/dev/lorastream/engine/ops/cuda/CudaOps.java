@@ -306,7 +306,7 @@ public final class CudaOps implements Ops {
       return;
     }
     device.bind();
-    launch(CudaKernel.PAGED_ATTENTION, LaunchGeometry.pagedAttention(nHeads, m), p(q), p(kCache), p(vCache),
+    launch(CudaKernel.PAGED_ATTENTION, LaunchGeometry.pagedAttention(kCache.dim(2), m), p(q), p(kCache), p(vCache),
         ctx.computeRing.ints(blockTables), maxBlocksPerSeq, ctx.computeRing.ints(tokenSeq),
         ctx.computeRing.ints(tokenPos), p(out), m, nHeads, kCache.dim(2), kCache.dim(3), kCache.dim(1), scale);
   }
@@ -327,7 +327,7 @@ public final class CudaOps implements Ops {
       return;
     }
     ctx.awaitWrites(mine(a, "sgmvShrink", "a"));
-    launch(CudaKernel.SGMV_SHRINK, LaunchGeometry.sgmvShrink(a.dim(1), s), p(x), p(a), ctx.computeRing.ints(ranks),
+    launch(CudaKernel.SGMV_SHRINK, LaunchGeometry.sgmvShrink(a.dim(1), s, LaunchGeometry.maxSegmentLength(segStarts)), p(x), p(a), ctx.computeRing.ints(ranks),
         ctx.computeRing.ints(segStarts), ctx.computeRing.ints(segSlots), s, p(v), x.dim(1), a.dim(1));
   }
 
@@ -341,7 +341,7 @@ public final class CudaOps implements Ops {
     }
     device.bind();
     ctx.awaitWrites(mine(bT, "sgmvExpand", "bT"));
-    launch(CudaKernel.SGMV_EXPAND, LaunchGeometry.sgmvExpand(y.dim(1), s), p(v), p(bT), ctx.computeRing.ints(ranks),
+    launch(CudaKernel.SGMV_EXPAND, LaunchGeometry.sgmvExpand(y.dim(1), s, LaunchGeometry.maxSegmentLength(segStarts)), p(v), p(bT), ctx.computeRing.ints(ranks),
         ctx.computeRing.ints(segStarts), ctx.computeRing.ints(segSlots), s, p(y), y.dim(1), bT.dim(1));
   }
 

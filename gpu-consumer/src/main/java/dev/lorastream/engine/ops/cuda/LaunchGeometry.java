@@ -7,13 +7,23 @@ package dev.lorastream.engine.ops.cuda;
 public final class LaunchGeometry {
   private LaunchGeometry() {}
 
-  /** A launch shape: grid (x, y), 1-D block, no dynamic shared memory. */
-  public record Launch(int gridX, int gridY, int block) {
+  /** A launch shape: grid (x, y, z), 1-D block, no dynamic shared memory. */
+  public record Launch(int gridX, int gridY, int gridZ, int block) {
     public Launch {
-      if (gridX <= 0 || gridY <= 0 || block <= 0 || gridY > 65535) {
-        throw new IllegalArgumentException(
-            "no launch for grid=(" + gridX + ", " + gridY + ") block=" + block + " (gridY must be <= 65535)");
+      if (gridX <= 0 || gridY <= 0 || gridZ <= 0 || block <= 0 || gridY > 65535 || gridZ > 65535) {
+        throw new IllegalArgumentException("no launch for grid=(" + gridX + ", " + gridY + ", " + gridZ + ") block="
+            + block + " (gridY and gridZ must be <= 65535)");
       }
+    }
+
+    /** A 2-D grid. */
+    public Launch(int gridX, int gridY, int block) {
+      this(gridX, gridY, 1, block);
+    }
+
+    @Override
+    public String toString() {
+      return "grid=(" + gridX + "," + gridY + "," + gridZ + ") block=" + block;
     }
   }
 
@@ -25,9 +35,17 @@ public final class LaunchGeometry {
   public static final int SKINNY_WARPS = 8;
   public static final int SHRINK_WARPS = 8;
   public static final int EXPAND_BLOCK = 256;
+  /** Output columns one sgmv_expand block covers (8 per thread: LORA_EXPAND_COLS). */
+  public static final int EXPAND_COLS = 8 * EXPAND_BLOCK;
+  /** Tokens per chunk of sgmv_shrink (LORA_SHRINK_TOKENS) and sgmv_expand (LORA_EXPAND_TOKENS). */
+  public static final int SHRINK_TOKENS = 8;
+  public static final int EXPAND_TOKENS = 4;
+  /** Most token chunks run side by side (grid z, LORA_MAX_Z). */
+  public static final int LORA_MAX_Z = 1024;
   public static final int ROW_BLOCK = 256;
   public static final int ROPE_BLOCK = 128;
-  public static final int ATTENTION_BLOCK = 128;
+  /** 8 warps: a block serves a whole GQA group, so more warps share its K/V reads (ATTN_THREADS). */
+  public static final int ATTENTION_BLOCK = 256;
   public static final int ELEMENTWISE_BLOCK = 256;
   public static final int ELEMENTWISE_MAX_GRID = 65536;
   /** Largest LoRA rank any kernel handles (bgmv's shared buffer). */
@@ -53,14 +71,31 @@ public final class LaunchGeometry {
     return new Launch(ceilDiv(n, SKINNY_WARPS), 1, 32 * SKINNY_WARPS);
   }
 
-  /** sgmv_shrink: one warp per rank row, 8 per block, one block row per segment. */
-  public static Launch sgmvShrink(int maxRank, int segments) {
-    return new Launch(ceilDiv(maxRank, SHRINK_WARPS), segments, 32 * SHRINK_WARPS);
+  /**
+   * sgmv_shrink: one warp per rank row, 8 per block, one block row per segment, and the tokens of the longest
+   * segment in chunks of 8 spread over grid z (a 512-token prefill segment is 64 chunks side by side instead
+   * of one block walking them all).
+   */
+  public static Launch sgmvShrink(int maxRank, int segments, int maxSegmentLength) {
+    return new Launch(ceilDiv(maxRank, SHRINK_WARPS), segments, chunks(maxSegmentLength, SHRINK_TOKENS), 32 * SHRINK_WARPS);
   }
 
-  /** sgmv_expand: one thread per output column, one block row per segment. */
-  public static Launch sgmvExpand(int out, int segments) {
-    return new Launch(ceilDiv(out, EXPAND_BLOCK), segments, EXPAND_BLOCK);
+  /** sgmv_expand: 2048 output columns per block (8 per thread), one block row per segment, token chunks of 4 on z. */
+  public static Launch sgmvExpand(int out, int segments, int maxSegmentLength) {
+    return new Launch(ceilDiv(out, EXPAND_COLS), segments, chunks(maxSegmentLength, EXPAND_TOKENS), EXPAND_BLOCK);
+  }
+
+  private static int chunks(int tokens, int perChunk) {
+    return Math.max(1, Math.min(ceilDiv(tokens, perChunk), LORA_MAX_Z));
+  }
+
+  /** The longest segment of {@code segStarts} (S + 1 boundaries), 0 when there is none. */
+  public static int maxSegmentLength(int[] segStarts) {
+    int max = 0;
+    for (int i = 0; i + 1 < segStarts.length; i++) {
+      max = Math.max(max, segStarts[i + 1] - segStarts[i]);
+    }
+    return max;
   }
 
   /** bgmv, rms_norm, add_rms_norm, embed, write_kv, argmax, sample: one block per row. */
@@ -73,9 +108,12 @@ public final class LaunchGeometry {
     return new Launch(tokens, 1, ROPE_BLOCK);
   }
 
-  /** paged_attention: one block per (query head, token). */
-  public static Launch pagedAttention(int nHeads, int tokens) {
-    return new Launch(nHeads, tokens, ATTENTION_BLOCK);
+  /**
+   * paged_attention: one block per (KV head, token), serving that KV head's whole GQA group of query heads, so
+   * each K/V row is read once per group rather than once per query head.
+   */
+  public static Launch pagedAttention(int nKvHeads, int tokens) {
+    return new Launch(nKvHeads, tokens, ATTENTION_BLOCK);
   }
 
   /** silu_mul, add, converts: grid-stride loops, at most 65536 blocks. */

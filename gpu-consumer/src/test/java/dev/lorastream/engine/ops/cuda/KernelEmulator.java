@@ -265,7 +265,7 @@ final class KernelEmulator implements DeviceApi {
     String symbol = kernel.symbol(dtype);
     synchronized (this) {
       if (failAt >= 0 && launches >= failAt) {
-        throw new CudaException("cuLaunchKernel(" + symbol + " grid=(" + g.gridX() + "," + g.gridY() + ") block=" + g.block() + ")", failResult);
+        throw new CudaException("cuLaunchKernel(" + symbol + " " + g + ")", failResult);
       }
       launches++;
     }
@@ -286,10 +286,10 @@ final class KernelEmulator implements DeviceApi {
       }
       int rc;
       synchronized (KernelEmulator.class) {
-        rc = (int) library.launch().invokeExact(call.allocateFrom(symbol), g.gridX(), g.gridY(), 1, g.block(), 1, 1, 0, params);
+        rc = (int) library.launch().invokeExact(call.allocateFrom(symbol), g.gridX(), g.gridY(), g.gridZ(), g.block(), 1, 1, 0, params);
         if (rc != 0) {
           MemorySegment msg = (MemorySegment) library.lastError().invokeExact();
-          throw new CudaException("emu_launch(" + symbol + " grid=(" + g.gridX() + "," + g.gridY() + ") block=" + g.block() + ")",
+          throw new CudaException("emu_launch(" + symbol + " " + g + ")",
               "error " + rc + ": " + msg.reinterpret(Integer.MAX_VALUE).getString(0));
         }
       }
