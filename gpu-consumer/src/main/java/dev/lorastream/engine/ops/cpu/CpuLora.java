@@ -24,9 +24,12 @@ final class CpuLora {
   private static final int COLUMN_CHUNK = 256;
 
   private final CpuParallel pool;
+  private final ThreadLocal<CpuMatmul.Scratch> scratch;
 
-  CpuLora(CpuParallel pool) {
+  /** Runs on {@code pool}, with the per-thread {@code scratch} of the owning {@link CpuOps}. */
+  CpuLora(CpuParallel pool, ThreadLocal<CpuMatmul.Scratch> scratch) {
     this.pool = pool;
+    this.scratch = scratch;
   }
 
   /** v[t, r] = x[t] · a[slot, r] for r < ranks[slot], 0 elsewhere. x [T, in], a [S, R, in], v [T, R]. */
@@ -35,7 +38,9 @@ final class CpuLora {
     int in = a.dim(2);
     boolean bf16 = a.dtype() == DType.BF16;
     v.segment().fill((byte) 0);
-    float[] packed = CpuMatmul.pack(x.segment(), 0, in, x.dim(0), in, bf16);
+    int tokens = x.dim(0);
+    // [tokens, in], in the calling thread's scratch (see CpuOps.matmul)
+    float[] packed = CpuMatmul.pack(x.segment(), 0, in, tokens, in, bf16, scratch.get().packed(tokens * in));
     // Work items: (segment j, token chunk start, row group g), as parallel int arrays.
     int[][] items = new int[3][16];
     int n = 0;
@@ -57,7 +62,7 @@ final class CpuLora {
     }
     long slotBytes = (long) maxRank * in * a.dtype().bytes();
     pool.forRange(n, pool.grain(n, 4), (i0, i1) -> {
-      CpuMatmul.Scratch s = CpuMatmul.SCRATCH.get();
+      CpuMatmul.Scratch s = scratch.get();
       for (int i = i0; i < i1; i++) {
         int j = items[0][i];
         int t0 = items[1][i];

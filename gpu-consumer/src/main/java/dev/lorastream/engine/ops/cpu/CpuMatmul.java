@@ -63,12 +63,28 @@ final class CpuMatmul {
     }
   }
 
-  /** Per-thread scratch: the decoded weight tile and the unreduced accumulators. */
+  /**
+   * One thread's scratch, owned by a {@link CpuOps} and reused by every call it makes on that thread: the
+   * packed activations of the calls this thread makes ({@code packed}, written before a parallel loop and
+   * only read during it), and the decoded weight tile and unreduced accumulators of the row groups this
+   * thread runs. Buffers grow to the largest call seen and are then reused, so steady-state calls allocate
+   * nothing here. Not thread-safe: one thread at a time.
+   */
   static final class Scratch {
-    float[] tile = new float[4 * K_BLOCK];
-    float[] acc = new float[0];
-    final float[] sums = new float[4];
+    final float[] tile = new float[4 * K_BLOCK]; // [4 rows, K_BLOCK]
+    private float[] packed = new float[0]; // [tokens, in], packed order, of the latest call; may be longer
+    private float[] acc = new float[0]; // [4 rows, nt tokens, L lanes]
+    final float[] sums = new float[4]; // [4 rows]
 
+    /** A buffer of at least {@code n} floats for {@link #pack}; its contents are not cleared. */
+    float[] packed(int n) {
+      if (packed.length < n) {
+        packed = new float[n];
+      }
+      return packed;
+    }
+
+    /** The first {@code n} accumulators, zeroed. */
     float[] acc(int n) {
       if (acc.length < n) {
         acc = new float[n];
@@ -78,14 +94,13 @@ final class CpuMatmul {
     }
   }
 
-  static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
-
   /**
    * Packs rows of x (F32, {@code tokens × in}, row {@code t} at float index {@code base + t * stride}) into
-   * {@code [tokens, in]} floats, in the BF16 element order when {@code bf16}.
+   * the first {@code tokens × in} floats of {@code xs} ({@code [tokens, in]}), in the BF16 element order when
+   * {@code bf16}; returns {@code xs}. Every one of those floats is written; the rest of {@code xs} is untouched.
    */
-  static float[] pack(MemorySegment x, long base, int stride, int tokens, int in, boolean bf16) {
-    float[] xs = new float[tokens * in];
+  static float[] pack(
+      MemorySegment x, long base, int stride, int tokens, int in, boolean bf16, float[] xs) {
     int full = bf16 ? in / BF16_BLOCK * BF16_BLOCK : 0;
     for (int t = 0; t < tokens; t++) {
       long row = (base + (long) t * stride) * 4;

@@ -21,12 +21,19 @@ import jdk.incubator.vector.VectorOperators;
  * converted to F32 at {@link #upload} (no fast fp16 decode in the Vector API; costs 2× memory). Activations,
  * KV caches and LoRA slot buffers are F32 or BF16 ({@link #allocate} rejects F16).
  *
+ * <p>Heap. Each thread that runs part of a call (the caller and the pool's workers) has its own
+ * {@link CpuMatmul.Scratch}, owned by this backend and looked up once per chunk of work, never in an inner
+ * loop. Its buffers grow to the largest call and are then reused: a matmul or LoRA shrink of a size seen before
+ * allocates no activation-sized arrays, only the loop's few task objects.
+ *
  * <p>Thread-safe for concurrent calls on disjoint outputs. {@link #close} stops the worker threads.
  */
 public final class CpuOps implements Ops {
   private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
   private final CpuParallel pool;
+  /** Per-thread scratch of this backend's calls; see the class comment. */
+  private final ThreadLocal<CpuMatmul.Scratch> scratch = ThreadLocal.withInitial(CpuMatmul.Scratch::new);
   private final CpuLora lora;
 
   /** A backend with {@code lorastream.cpu.threads} threads (default: available processors). */
@@ -36,7 +43,7 @@ public final class CpuOps implements Ops {
 
   public CpuOps(int threads) {
     this.pool = new CpuParallel(threads);
-    this.lora = new CpuLora(pool);
+    this.lora = new CpuLora(pool, scratch);
   }
 
   @Override
@@ -238,12 +245,14 @@ public final class CpuOps implements Ops {
     int in = x.dim(1);
     int out = w.dim(0);
     boolean bf16 = w.dtype() == DType.BF16;
-    float[] packed = CpuMatmul.pack(xs.segment(), 0, in, tokens, in, bf16);
+    // [tokens, in], in this (calling) thread's scratch: the workers only read it, and only until forRange returns
+    float[] packed =
+        CpuMatmul.pack(xs.segment(), 0, in, tokens, in, bf16, scratch.get().packed(tokens * in));
     CpuMatmul.Weights wv = new CpuMatmul.Weights(ws.segment(), 0, bf16, in);
     CpuMatmul.Out o = new CpuMatmul.Out(ys.segment(), 0, out, b);
     int groups = CpuMatmul.groups(out);
     pool.forRange(groups, pool.grain(groups, 8), (g0, g1) -> {
-      CpuMatmul.Scratch s = CpuMatmul.SCRATCH.get();
+      CpuMatmul.Scratch s = scratch.get();
       for (int g = g0; g < g1; g++) {
         CpuMatmul.runGroup(wv, out, g, packed, 0, tokens, o, s);
       }
