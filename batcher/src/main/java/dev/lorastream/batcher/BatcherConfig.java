@@ -1,11 +1,11 @@
 package dev.lorastream.batcher;
 
+import dev.lorastream.schemas.EnvKeys;
 import dev.lorastream.schemas.ReplyTopicCache;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
@@ -71,6 +71,9 @@ public record BatcherConfig(
 
   /** Every {@code batcher.*} key with its default, in documentation order. */
   public static final Map<String, String> DEFAULTS = defaultsMap();
+
+  /** Environment variable → {@code batcher.*} key ({@link EnvKeys}). */
+  private static final EnvKeys ENV = EnvKeys.of(DEFAULTS.keySet());
 
   private static Map<String, String> defaultsMap() {
     Map<String, String> d = new LinkedHashMap<>();
@@ -139,8 +142,8 @@ public record BatcherConfig(
   }
 
   /**
-   * Properties from the environment, for containers: {@code BATCHER_MAX_WAIT_MS} becomes
-   * {@code batcher.max.wait.ms}, {@code KAFKA_BOOTSTRAP_SERVERS} becomes {@code bootstrap.servers} (the
+   * Properties from the environment, for containers, by the rule of {@link EnvKeys}: {@code BATCHER_MAX_WAIT_MS}
+   * becomes {@code batcher.max.wait.ms}, {@code KAFKA_BOOTSTRAP_SERVERS} becomes {@code bootstrap.servers} (the
    * {@code KAFKA_} prefix is dropped), {@code SCHEMA_REGISTRY_URL} becomes {@code schema.registry.url}.
    * Other variables are ignored. Entries here override those of {@code base}.
    */
@@ -150,9 +153,9 @@ public record BatcherConfig(
     env.forEach((name, value) -> {
       String key = null;
       if (name.startsWith("BATCHER_")) {
-        key = dotted(name);
+        key = ENV.key(name);
       } else if (name.startsWith("KAFKA_")) {
-        key = dotted(name.substring("KAFKA_".length()));
+        key = EnvKeys.dotted(name.substring("KAFKA_".length()));
       } else if (name.equals("SCHEMA_REGISTRY_URL")) {
         key = "schema.registry.url";
       }
@@ -193,10 +196,6 @@ public record BatcherConfig(
     p.setProperty(AFFINITY_SPREAD, Integer.toString(affinitySpread));
     p.setProperty(METRICS_PORT, Integer.toString(metricsPort));
     return p;
-  }
-
-  private static String dotted(String envName) {
-    return envName.toLowerCase(Locale.ROOT).replace('_', '.');
   }
 
   private static int parse(String key, String value) {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.lorastream.schemas.EnvKeys;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -48,6 +49,14 @@ class BatcherConfigTest {
     BatcherConfig c = BatcherConfig.fromProperties(p);
     assertEquals(7, c.maxBatchRequests());
     assertEquals(Map.of("bootstrap.servers", "kafka:9092", "schema.registry.url", "http://sr:8081"), c.kafka());
+  }
+
+  @Test
+  void everyKeyIsSetByItsEnvironmentVariable() {
+    for (String key : BatcherConfig.DEFAULTS.keySet()) {
+      Properties p = BatcherConfig.withEnv(new Properties(), Map.of(EnvKeys.variable(key), "v"));
+      assertEquals(Map.of(key, "v"), p, EnvKeys.variable(key));
+    }
   }
 
   @Test

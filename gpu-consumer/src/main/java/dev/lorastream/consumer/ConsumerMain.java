@@ -3,17 +3,20 @@ package dev.lorastream.consumer;
 import dev.lorastream.engine.sched.EngineConfig;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.util.Map;
 
 /**
- * The inference consumer service: settings from {@code -Dlorastream.*} or {@code LORASTREAM_*}, a
- * Prometheus endpoint, a shutdown hook. Exits non-zero when serving fails for good, so that a supervisor
- * restarts it and its uncommitted batches are redelivered.
+ * The inference consumer service: settings, engine keys included, from {@code -Dlorastream.*} or
+ * {@code LORASTREAM_*} ({@link ConsumerSettings}), a Prometheus endpoint, a shutdown hook. Exits non-zero
+ * when serving fails for good, so that a supervisor restarts it and its uncommitted batches are redelivered.
  */
 public final class ConsumerMain {
   private ConsumerMain() {}
 
   public static void main(String[] args) throws Exception {
-    ConsumerSettings s = ConsumerSettings.from(ConsumerSettings.fromEnvironment());
+    Map<String, String> props = ConsumerSettings.fromEnvironment();
+    ConsumerSettings.exportEngineKeys(props); // before the engine reads its system properties
+    ConsumerSettings s = ConsumerSettings.from(props);
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     MetricsServer metrics = s.metricsPort() >= 0 ? MetricsServer.start(registry, s.metricsPort()) : null;
     InferenceConsumer c = new InferenceConsumer(s, EngineConfig.defaults(), registry);

@@ -1,16 +1,25 @@
 package dev.lorastream.consumer;
 
+import dev.lorastream.engine.ops.Backends;
+import dev.lorastream.engine.ops.cpu.CpuOps;
+import dev.lorastream.engine.sched.Engine;
+import dev.lorastream.engine.sched.EngineConfig;
+import dev.lorastream.schemas.EnvKeys;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
+import java.util.Properties;
+import java.util.stream.Stream;
 
 /**
  * Settings of the inference consumer service, each key declared once here with its default. Values come
- * from a map (system properties, an env-derived map, or a test) — {@code LORASTREAM_MODEL_DIR} in the
- * environment is the key {@code lorastream.model.dir}.
+ * from a map (system properties over the environment, or a test). A key's environment variable is the key
+ * upper-cased with {@code .} and {@code -} turned into {@code _} ({@link EnvKeys}): {@code LORASTREAM_MODEL_DIR}
+ * sets {@code lorastream.model.dir}, {@code LORASTREAM_CONSUMER_MAX_INFLIGHT_BATCHES} sets
+ * {@code lorastream.consumer.max-inflight-batches}.
  *
  * @param bootstrapServers Kafka bootstrap servers
  * @param schemaRegistryUrl Confluent-API registry URL or {@code mock://scope}
@@ -21,7 +30,6 @@ import java.util.Map;
  * @param adapterMaxBytes largest adapter weights file accepted
  * @param metricsPort Prometheus endpoint port; 0 picks a free one, -1 disables it
  * @param maxInflightBatches batches pulled from Kafka but not yet committed, at most (back-pressure)
- * @param commitIntervalMs how often finished batches are committed, at most
  * @param replyTopicCacheMs how long the answer "this reply topic exists" is trusted before the cluster is
  *     asked again ({@link dev.lorastream.schemas.ReplyTopicCache}; also forgotten when a transaction aborts)
  * @param replyTopicRecheckMs how long any other answer (missing, illegal name, not authorized) is reused
@@ -39,7 +47,6 @@ public record ConsumerSettings(
     long adapterMaxBytes,
     int metricsPort,
     int maxInflightBatches,
-    long commitIntervalMs,
     long replyTopicCacheMs,
     long replyTopicRecheckMs,
     long retryBackoffMs,
@@ -54,11 +61,27 @@ public record ConsumerSettings(
   public static final String ADAPTER_MAX_BYTES = "lorastream.adapters.max-bytes";
   public static final String METRICS_PORT = "lorastream.consumer.metrics.port";
   public static final String MAX_INFLIGHT = "lorastream.consumer.max-inflight-batches";
-  public static final String COMMIT_INTERVAL = "lorastream.consumer.commit-interval-ms";
   public static final String REPLY_TOPIC_CACHE_MS = "lorastream.consumer.reply.topic.cache.ms";
   public static final String REPLY_TOPIC_RECHECK_MS = "lorastream.consumer.reply.topic.recheck.ms";
   public static final String RETRY_BACKOFF_MS = "lorastream.consumer.retry.backoff.ms";
   public static final String RETRY_BACKOFF_MAX_MS = "lorastream.consumer.retry.backoff.max.ms";
+
+  /** The keys {@link #from} reads. */
+  public static final List<String> KEYS =
+      List.of(BOOTSTRAP, REGISTRY, GROUP, ID, MODEL, ADAPTER_ROOTS, ADAPTER_MAX_BYTES, METRICS_PORT, MAX_INFLIGHT,
+          REPLY_TOPIC_CACHE_MS, REPLY_TOPIC_RECHECK_MS, RETRY_BACKOFF_MS, RETRY_BACKOFF_MAX_MS);
+
+  /**
+   * The engine's system properties (README's engine table), which the service also takes from its environment:
+   * {@link #exportEngineKeys} sets them before the engine reads them.
+   */
+  public static final List<String> ENGINE_KEYS =
+      Stream.concat(
+              Stream.of(Backends.PROPERTY, CpuOps.THREADS, Engine.LOADER_THREADS_PROPERTY), EngineConfig.KEYS.stream())
+          .toList();
+
+  /** Environment variable → key, for {@link #KEYS} and {@link #ENGINE_KEYS}. */
+  static final EnvKeys ENV = EnvKeys.of(Stream.concat(KEYS.stream(), ENGINE_KEYS.stream()).toList());
 
   public ConsumerSettings {
     adapterRoots = List.copyOf(adapterRoots);
@@ -87,25 +110,45 @@ public record ConsumerSettings(
         Long.parseLong(props.getOrDefault(ADAPTER_MAX_BYTES, String.valueOf(1L << 30))),
         Integer.parseInt(props.getOrDefault(METRICS_PORT, "9402")),
         Integer.parseInt(props.getOrDefault(MAX_INFLIGHT, "16")),
-        Long.parseLong(props.getOrDefault(COMMIT_INTERVAL, "100")),
         Long.parseLong(props.getOrDefault(REPLY_TOPIC_CACHE_MS, "30000")),
         Long.parseLong(props.getOrDefault(REPLY_TOPIC_RECHECK_MS, "1000")),
         Long.parseLong(props.getOrDefault(RETRY_BACKOFF_MS, "100")),
         Long.parseLong(props.getOrDefault(RETRY_BACKOFF_MAX_MS, "5000")));
   }
 
-  /** System properties overlaid on the environment ({@code LORASTREAM_X_Y} → {@code lorastream.x.y}). */
+  /** System properties overlaid on the process's {@code LORASTREAM_*} environment variables. */
   public static Map<String, String> fromEnvironment() {
-    Map<String, String> m = new java.util.HashMap<>();
-    System.getenv()
-        .forEach(
-            (k, v) -> {
-              if (k.startsWith("LORASTREAM_")) {
-                m.put(k.toLowerCase(Locale.ROOT).replace('_', '.'), v);
-              }
-            });
-    System.getProperties().forEach((k, v) -> m.put(k.toString(), v.toString()));
+    return fromEnvironment(System.getenv(), System.getProperties());
+  }
+
+  /**
+   * {@code sys} overlaid on the {@code LORASTREAM_*} variables of {@code env}, each under the key it sets
+   * ({@link EnvKeys}: a declared key, else the dotted lower-case name).
+   */
+  static Map<String, String> fromEnvironment(Map<String, String> env, Properties sys) {
+    Map<String, String> m = new HashMap<>();
+    env.forEach(
+        (k, v) -> {
+          if (k.startsWith("LORASTREAM_")) {
+            m.put(ENV.key(k), v);
+          }
+        });
+    sys.forEach((k, v) -> m.put(k.toString(), v.toString()));
     return m;
+  }
+
+  /**
+   * Sets the system property of each {@link #ENGINE_KEYS} key that {@code props} has (from the environment or
+   * already a system property), so that the engine, which reads system properties, sees the environment too.
+   * Call before the engine is built.
+   */
+  public static void exportEngineKeys(Map<String, String> props) {
+    for (String k : ENGINE_KEYS) {
+      String v = props.get(k);
+      if (v != null) {
+        System.setProperty(k, v);
+      }
+    }
   }
 
   private static void require(boolean ok, String key, long value, String rule) {
@@ -118,8 +161,7 @@ public record ConsumerSettings(
     String v = props.get(key);
     if (v == null || v.isBlank()) {
       throw new IllegalArgumentException(
-          "missing setting " + key + " (system property -D" + key + " or environment "
-              + key.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_') + ")");
+          "missing setting " + key + " (system property -D" + key + " or environment " + EnvKeys.variable(key) + ")");
     }
     return v;
   }

@@ -78,7 +78,7 @@ public final class InferenceConsumer implements AutoCloseable {
   public InferenceConsumer(ConsumerSettings s, EngineConfig ec, MeterRegistry registry) {
     this.settings = s;
     Map<String, Object> serde = Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, s.schemaRegistryUrl());
-    this.ops = Backends.create(System.getProperty("lorastream.backend", "auto"));
+    this.ops = Backends.create(System.getProperty(Backends.PROPERTY, "auto"));
     this.model = ModelLoader.load(s.modelDir(), ops);
     this.tokenizer = HfTokenizer.load(s.modelDir());
     this.catalog = new AdapterCatalog(s.bootstrapServers(), serde);

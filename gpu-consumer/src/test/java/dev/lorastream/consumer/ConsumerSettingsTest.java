@@ -3,10 +3,23 @@ package dev.lorastream.consumer;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.lorastream.engine.sched.EngineConfig;
+import dev.lorastream.schemas.EnvKeys;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashSet;
 import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
-/** The reply-topic and retry keys of {@link ConsumerSettings}: defaults, overrides, bad values named. */
+/**
+ * {@link ConsumerSettings}: defaults, overrides, bad values named; every key, hyphenated ones included, set from
+ * its environment variable; the README's tables list exactly the keys read.
+ */
 class ConsumerSettingsTest {
   static final Map<String, String> REQUIRED =
       Map.of(ConsumerSettings.BOOTSTRAP, "localhost:9092", ConsumerSettings.MODEL, "/models/m");
@@ -41,5 +54,71 @@ class ConsumerSettingsTest {
     var e = assertThrows(IllegalArgumentException.class, () -> ConsumerSettings.from(props));
     assertEquals("lorastream.consumer.retry.backoff.max.ms=10 is invalid: must be >="
         + " lorastream.consumer.retry.backoff.ms (100)", e.getMessage());
+  }
+
+  @Test
+  void theEnvironmentVariableOfAHyphenatedKeyReachesIt() {
+    Map<String, String> env = Map.of(
+        "LORASTREAM_KAFKA_BOOTSTRAP_SERVERS", "kafka:9092",
+        "LORASTREAM_MODEL_DIR", "/models/base",
+        "LORASTREAM_CONSUMER_MAX_INFLIGHT_BATCHES", "3",
+        "LORASTREAM_ADAPTERS_MAX_BYTES", "1024",
+        "HOME", "/root");
+    ConsumerSettings s = ConsumerSettings.from(ConsumerSettings.fromEnvironment(env, new Properties()));
+    assertEquals("kafka:9092", s.bootstrapServers());
+    assertEquals(Path.of("/models/base"), s.modelDir());
+    assertEquals(3, s.maxInflightBatches());
+    assertEquals(1024, s.adapterMaxBytes());
+  }
+
+  @Test
+  void aSystemPropertyWinsOverTheEnvironment() {
+    Properties sys = new Properties();
+    sys.setProperty(ConsumerSettings.MAX_INFLIGHT, "5");
+    Map<String, String> m =
+        ConsumerSettings.fromEnvironment(Map.of("LORASTREAM_CONSUMER_MAX_INFLIGHT_BATCHES", "3"), sys);
+    assertEquals("5", m.get(ConsumerSettings.MAX_INFLIGHT));
+  }
+
+  @Test
+  void anEngineKeyFromTheEnvironmentReachesTheEngine() {
+    String before = System.getProperty(EngineConfig.BLOCK_SIZE);
+    try {
+      System.clearProperty(EngineConfig.BLOCK_SIZE);
+      ConsumerSettings.exportEngineKeys(
+          ConsumerSettings.fromEnvironment(Map.of("LORASTREAM_KV_BLOCK_SIZE", "32"), new Properties()));
+      assertEquals(32, EngineConfig.defaults().blockSize());
+    } finally {
+      if (before == null) {
+        System.clearProperty(EngineConfig.BLOCK_SIZE);
+      } else {
+        System.setProperty(EngineConfig.BLOCK_SIZE, before);
+      }
+    }
+  }
+
+  @Test
+  void everyDocumentedKeyIsReadAndSettableFromTheEnvironment() throws IOException {
+    Set<String> documented = readmeKeys();
+    Set<String> read = new LinkedHashSet<>(ConsumerSettings.KEYS);
+    read.addAll(ConsumerSettings.ENGINE_KEYS);
+    assertEquals(read, documented, "README.md's engine and consumer tables vs the keys the consumer reads");
+    for (String key : documented) {
+      Map<String, String> m = ConsumerSettings.fromEnvironment(Map.of(EnvKeys.variable(key), "x"), new Properties());
+      assertEquals(Map.of(key, "x"), m, EnvKeys.variable(key));
+    }
+  }
+
+  /** The {@code lorastream.*} keys in the first column of README.md's configuration tables. */
+  private static Set<String> readmeKeys() throws IOException {
+    String readme = Files.readString(Path.of("../README.md"));
+    String config = readme.substring(readme.indexOf("## Configuration"));
+    config = config.substring(0, config.indexOf("\n## ", 1));
+    Set<String> keys = new LinkedHashSet<>();
+    Matcher m = Pattern.compile("(?m)^\\| `(lorastream\\.[^`]+)` \\|").matcher(config);
+    while (m.find()) {
+      keys.add(m.group(1));
+    }
+    return keys;
   }
 }

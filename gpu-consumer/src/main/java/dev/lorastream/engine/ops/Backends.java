@@ -14,6 +14,9 @@ import java.util.Locale;
  * backend was chosen and why.
  */
 public final class Backends {
+  /** The system property naming a service's backend: {@code auto}, {@code cuda}, {@code cpu} or {@code reference}. */
+  public static final String PROPERTY = "lorastream.backend";
+
   private Backends() {}
 
   public static Ops create(String name) {
@@ -29,7 +32,7 @@ public final class Backends {
       case "reference", "ref" -> new ReferenceOps();
       default ->
           throw new IllegalArgumentException(
-              "unknown backend '" + name + "': use auto, cpu, cuda or reference (lorastream.backend)");
+              "unknown backend '" + name + "': use auto, cpu, cuda or reference (" + PROPERTY + ")");
     };
   }
 

@@ -26,8 +26,11 @@ import java.util.concurrent.Executors;
  * thread only. Futures complete on the engine thread.
  */
 public final class Engine implements AutoCloseable {
+  /** The system property with {@link #LOADER_THREADS}. */
+  public static final String LOADER_THREADS_PROPERTY = "lorastream.adapters.loader-threads";
+
   /** Threads reading and decoding adapters from disk (I/O and dtype conversion, off the engine thread). */
-  static final int LOADER_THREADS = Integer.getInteger("lorastream.adapters.loader-threads", 2);
+  static final int LOADER_THREADS = Integer.getInteger(LOADER_THREADS_PROPERTY, 2);
 
   private final LlamaModel model;
   private final ModelConfig cfg;
@@ -250,7 +253,7 @@ public final class Engine implements AutoCloseable {
   private void checkAdapter(LoraAdapter a) {
     if (slots == null) {
       throw new IllegalArgumentException(
-          "adapter '" + a.id() + "' requested but the engine has no LoRA targets (lorastream.lora.targets)");
+          "adapter '" + a.id() + "' requested but the engine has no LoRA targets (" + EngineConfig.LORA_TARGETS + ")");
     }
     slots.checkFits(a);
   }

@@ -3,6 +3,7 @@ package dev.lorastream.engine.sched;
 import dev.lorastream.engine.model.LlamaModel;
 import dev.lorastream.engine.model.Proj;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -30,30 +31,45 @@ public record EngineConfig(
     int hostAdapterCache,
     LlamaModel.LoraKernel loraKernel) {
 
+  public static final String KV_BLOCKS = "lorastream.kv.blocks";
+  public static final String BLOCK_SIZE = "lorastream.kv.block-size";
+  public static final String STEP_MAX_TOKENS = "lorastream.step.max-tokens";
+  public static final String STEP_MAX_SEQS = "lorastream.step.max-seqs";
+  public static final String MAX_LORAS = "lorastream.lora.max-loras";
+  public static final String MAX_RANK = "lorastream.lora.max-rank";
+  public static final String LORA_TARGETS = "lorastream.lora.targets";
+  public static final String HOST_ADAPTER_CACHE = "lorastream.adapters.host-cache";
+  public static final String LORA_KERNEL = "lorastream.lora.kernel";
+
+  /** The system properties {@link #defaults} reads. */
+  public static final List<String> KEYS =
+      List.of(KV_BLOCKS, BLOCK_SIZE, STEP_MAX_TOKENS, STEP_MAX_SEQS, MAX_LORAS, MAX_RANK, LORA_TARGETS,
+          HOST_ADAPTER_CACHE, LORA_KERNEL);
+
   public EngineConfig {
     loraTargets = loraTargets.isEmpty() ? EnumSet.noneOf(Proj.class) : EnumSet.copyOf(loraTargets);
-    positive("lorastream.kv.blocks", kvBlocks);
-    positive("lorastream.kv.block-size", blockSize);
-    positive("lorastream.step.max-tokens", maxTokensPerStep);
-    positive("lorastream.step.max-seqs", maxSeqs);
-    positive("lorastream.lora.max-loras", maxLoras);
-    positive("lorastream.lora.max-rank", maxRank);
-    positive("lorastream.adapters.host-cache", hostAdapterCache);
+    positive(KV_BLOCKS, kvBlocks);
+    positive(BLOCK_SIZE, blockSize);
+    positive(STEP_MAX_TOKENS, maxTokensPerStep);
+    positive(STEP_MAX_SEQS, maxSeqs);
+    positive(MAX_LORAS, maxLoras);
+    positive(MAX_RANK, maxRank);
+    positive(HOST_ADAPTER_CACHE, hostAdapterCache);
   }
 
   /** Defaults, each overridable by the system property of the same name. */
   public static EngineConfig defaults() {
     return new EngineConfig(
-        Integer.getInteger("lorastream.kv.blocks", 512),
-        Integer.getInteger("lorastream.kv.block-size", 16),
-        Integer.getInteger("lorastream.step.max-tokens", 256),
-        Integer.getInteger("lorastream.step.max-seqs", 64),
-        Integer.getInteger("lorastream.lora.max-loras", 32),
-        Integer.getInteger("lorastream.lora.max-rank", 64),
-        parseTargets(System.getProperty("lorastream.lora.targets", "q,k,v,o,gate,up,down")),
-        Integer.getInteger("lorastream.adapters.host-cache", 256),
+        Integer.getInteger(KV_BLOCKS, 512),
+        Integer.getInteger(BLOCK_SIZE, 16),
+        Integer.getInteger(STEP_MAX_TOKENS, 256),
+        Integer.getInteger(STEP_MAX_SEQS, 64),
+        Integer.getInteger(MAX_LORAS, 32),
+        Integer.getInteger(MAX_RANK, 64),
+        parseTargets(System.getProperty(LORA_TARGETS, "q,k,v,o,gate,up,down")),
+        Integer.getInteger(HOST_ADAPTER_CACHE, 256),
         LlamaModel.LoraKernel.valueOf(
-            System.getProperty("lorastream.lora.kernel", "sgmv").toUpperCase(java.util.Locale.ROOT)));
+            System.getProperty(LORA_KERNEL, "sgmv").toUpperCase(java.util.Locale.ROOT)));
   }
 
   public EngineConfig withKvBlocks(int blocks) {

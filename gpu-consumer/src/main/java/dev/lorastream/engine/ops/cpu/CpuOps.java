@@ -29,6 +29,9 @@ import jdk.incubator.vector.VectorOperators;
  * <p>Thread-safe for concurrent calls on disjoint outputs. {@link #close} stops the worker threads.
  */
 public final class CpuOps implements Ops {
+  /** The system property with the thread count of {@link #CpuOps()}. */
+  public static final String THREADS = "lorastream.cpu.threads";
+
   private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
   private final CpuParallel pool;
@@ -38,7 +41,7 @@ public final class CpuOps implements Ops {
 
   /** A backend with {@code lorastream.cpu.threads} threads (default: available processors). */
   public CpuOps() {
-    this(Integer.getInteger("lorastream.cpu.threads", Runtime.getRuntime().availableProcessors()));
+    this(Integer.getInteger(THREADS, Runtime.getRuntime().availableProcessors()));
   }
 
   public CpuOps(int threads) {
