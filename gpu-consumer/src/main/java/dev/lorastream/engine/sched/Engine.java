@@ -165,14 +165,11 @@ public final class Engine implements AutoCloseable {
       return;
     }
     s.append(token);
-    if (decoder != null && !p.stopStrings().isEmpty()) {
-      String text = decoder.decode(s.generatedTokens());
-      for (String stop : p.stopStrings()) {
-        int at = text.indexOf(stop);
-        if (at >= 0) {
-          finish(s, FinishReason.STOP, text.substring(0, at));
-          return;
-        }
+    if (s.stops != null) { // refusal() made sure there is a decoder
+      String text = s.stops.cut(decoder, s.tokens, s.promptLength(), s.length);
+      if (text != null) {
+        finish(s, FinishReason.STOP, text);
+        return;
       }
     }
     if (s.generated() >= p.maxTokens() || s.length >= capacity) {

@@ -13,6 +13,7 @@ public final class Sequence {
   final GenerationRequest request;
   final CompletableFuture<GenerationResult> future;
   final long submitNanos;
+  final StopStrings stops; // null: the request has none
   int[] tokens; // [length] prompt then generated
   int length;
   int computed; // tokens whose K/V is in the cache
@@ -27,6 +28,8 @@ public final class Sequence {
     this.request = request;
     this.future = future;
     this.submitNanos = submitNanos;
+    List<String> stopStrings = request.params().stopStrings();
+    this.stops = stopStrings.isEmpty() ? null : new StopStrings(stopStrings);
     int[] p = request.promptTokens();
     this.tokens = Arrays.copyOf(p, p.length + Math.max(16, request.params().maxTokens()));
     this.length = p.length;
