@@ -1,6 +1,7 @@
 package dev.lorastream.batcher;
 
 import dev.lorastream.schemas.AdminReplyTopics;
+import dev.lorastream.schemas.MetricsServer;
 import dev.lorastream.schemas.ReplyTopicCache;
 import dev.lorastream.schemas.Topic;
 import dev.lorastream.schemas.Topics;
@@ -106,7 +107,8 @@ public final class BatcherApp implements AutoCloseable {
     new JvmThreadMetrics().bindTo(registry);
     new ProcessorMetrics().bindTo(registry);
     MetricsServer server = config.metricsPort() < 0 ? null
-        : MetricsServer.start(registry, config.metricsPort(), () -> streams.state().isRunningOrRebalancing());
+        : MetricsServer.start(registry, config.metricsPort(), BatcherConfig.METRICS_PORT,
+            () -> streams.state().isRunningOrRebalancing());
     streams.start();
     return new BatcherApp(streams, replyTopics, registry, server, streamsMetrics);
   }

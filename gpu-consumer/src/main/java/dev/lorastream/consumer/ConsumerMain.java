@@ -1,14 +1,17 @@
 package dev.lorastream.consumer;
 
 import dev.lorastream.engine.sched.EngineConfig;
+import dev.lorastream.schemas.MetricsServer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The inference consumer service: settings, engine keys included, from {@code -Dlorastream.*} or
- * {@code LORASTREAM_*} ({@link ConsumerSettings}), a Prometheus endpoint, a shutdown hook. Exits non-zero
- * when serving fails for good, so that a supervisor restarts it and its uncommitted batches are redelivered.
+ * {@code LORASTREAM_*} ({@link ConsumerSettings}), {@code /metrics} and {@code /health} ({@link ConsumerHealth})
+ * on one port, a shutdown hook. Exits non-zero when serving fails for good, so that a supervisor restarts it and
+ * its uncommitted batches are redelivered.
  */
 public final class ConsumerMain {
   private ConsumerMain() {}
@@ -18,8 +21,17 @@ public final class ConsumerMain {
     ConsumerSettings.exportEngineKeys(props); // before the engine reads its system properties
     ConsumerSettings s = ConsumerSettings.from(props);
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    MetricsServer metrics = s.metricsPort() >= 0 ? MetricsServer.start(registry, s.metricsPort()) : null;
+    // The port is bound before the model loads (a busy port fails fast); /health is DOWN until the poll loop runs.
+    AtomicReference<InferenceConsumer> serving = new AtomicReference<>();
+    MetricsServer metrics =
+        s.metricsPort() < 0
+            ? null
+            : MetricsServer.start(registry, s.metricsPort(), ConsumerSettings.METRICS_PORT, () -> {
+              InferenceConsumer current = serving.get();
+              return current != null && current.healthy();
+            });
     InferenceConsumer c = new InferenceConsumer(s, EngineConfig.defaults(), registry);
+    serving.set(c);
     Thread main = Thread.currentThread();
     Runtime.getRuntime()
         .addShutdownHook(
@@ -34,7 +46,10 @@ public final class ConsumerMain {
                 }));
     System.err.printf(
         "lorastream consumer %s: model %s, group %s%s%n",
-        s.consumerId(), s.modelDir(), s.groupId(), metrics == null ? "" : ", metrics on :" + metrics.port() + "/metrics");
+        s.consumerId(),
+        s.modelDir(),
+        s.groupId(),
+        metrics == null ? "" : ", /metrics and /health on :" + metrics.port());
     int code = 0;
     try {
       c.run();

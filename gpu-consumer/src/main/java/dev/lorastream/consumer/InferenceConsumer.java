@@ -71,6 +71,7 @@ public final class InferenceConsumer implements AutoCloseable {
   private final ReplyTopicCache replyTopics;
   private final ReplyRouter router;
   private final RetryBackoff retry;
+  private final ConsumerHealth health;
   private final Map<TopicPartition, ArrayDeque<InFlightBatch>> inflight = new HashMap<>();
   private final List<AutoCloseable> binders = new ArrayList<>();
   private volatile boolean running = true;
@@ -86,6 +87,7 @@ public final class InferenceConsumer implements AutoCloseable {
     CatalogAdapterSource source =
         new CatalogAdapterSource(catalog, s.adapterRoots(), s.adapterMaxBytes(), model.config(), ec.maxRank());
     this.loop = new EngineLoop(new Engine(m, ec, source, tokenizer::decode), "engine-" + s.consumerId());
+    this.health = new ConsumerHealth(loop::fatal);
     this.intake = new RequestIntake(loop, tokenizer, s.consumerId());
     this.consumer =
         new KafkaConsumer<>(
@@ -136,6 +138,21 @@ public final class InferenceConsumer implements AutoCloseable {
     }
     catalog.awaitCaughtUp(Duration.ofSeconds(30));
     consumer.subscribe(Set.of(Topics.BATCHES.name()), new Rebalance());
+    health.polling(true);
+    try {
+      poll();
+    } finally {
+      health.polling(false);
+    }
+  }
+
+  /** What {@code /health} reports ({@link ConsumerHealth}); any thread, never blocks. */
+  public boolean healthy() {
+    return health.getAsBoolean();
+  }
+
+  /** The poll loop: pulls batches into the engine and commits finished ones, until {@link #stop}. */
+  private void poll() {
     while (running) {
       Throwable fatal = loop.fatal();
       if (fatal != null) {

@@ -17,17 +17,16 @@ import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.tools.MakeModel;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
-/** The consumer's meters, scraped over HTTP in Prometheus format after real engine work. */
+/**
+ * The consumer's meters under the names Prometheus scrapes them by, after real engine work (the /metrics
+ * endpoint itself is tested once, in schemas' MetricsServerTest).
+ */
 class ConsumerMetricsTest {
   @TempDir Path tmp;
 
@@ -45,8 +44,7 @@ class ConsumerMetricsTest {
                 id -> {
                   throw new java.util.NoSuchElementException(id);
                 },
-                null);
-        MetricsServer server = MetricsServer.start(registry, 0)) {
+                null)) {
       ConsumerMetrics metrics = new ConsumerMetrics(registry, engine, () -> 3);
       var f = engine.submit(new GenerationRequest("a", new int[] {1, 5, 6}, null, SamplingParams.greedy(5)));
       engine.runUntilIdle();
@@ -55,12 +53,7 @@ class ConsumerMetricsTest {
       metrics.result(Results.of(req, f.join(), "b1", "c1"));
       metrics.result(Results.error(req, ErrorCode.UNKNOWN_ADAPTER, "no", "b1", "c1"));
       metrics.batchReceived(2);
-      String body =
-          HttpClient.newHttpClient()
-              .send(
-                  HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/metrics")).build(),
-                  HttpResponse.BodyHandlers.ofString())
-              .body();
+      String body = registry.scrape();
       for (String line :
           List.of(
               "lorastream_engine_tokens_generated_total 5.0",

@@ -1,6 +1,7 @@
 package dev.lorastream.consumer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -117,11 +118,13 @@ class ReplyTopicBrokerTest {
           assertNull(all.get(2).getErrorCode(), all.get(2).getErrorMessage());
           assertEquals(1.0, meters.counter("lorastream.consumer.replies.rerouted", "reason", "MISSING").count());
           assertEquals(0.0, meters.counter("lorastream.consumer.transactions.aborted").count());
+          assertTrue(consumer.healthy(), "/health while the poll loop serves");
         } finally {
           consumer.stop();
           serving.join(10_000);
         }
         assertNull(failed.get(), () -> "consumer failed: " + failed.get());
+        assertFalse(consumer.healthy(), "/health after the poll loop stopped");
       }
     } finally {
       MockSchemaRegistry.dropScope(SCOPE);
