@@ -183,6 +183,21 @@ class EngineBehaviourTest {
   }
 
   @Test
+  void aDecoderFailureAtTheEndOfARequestFailsItWithInternalInsteadOfLosingIt() throws Exception {
+    LlamaModel m = new LlamaModel(lm.config(), lm.weights(), ops, LlamaModel.LoraKernel.SGMV);
+    Engine e = new Engine(m, config(), id -> {
+      throw new NoSuchElementException(id);
+    }, ids -> {
+      throw new IllegalStateException("decoder broke");
+    });
+    try (dev.lorastream.engine.sched.EngineLoop loop = new dev.lorastream.engine.sched.EngineLoop(e, "decoder-test")) {
+      GenerationResult r = loop.submit(req("Hi", null, SamplingParams.greedy(2))).get(30, java.util.concurrent.TimeUnit.SECONDS);
+      assertEquals("INTERNAL", r.errorCode());
+      assertTrue(r.errorMessage().contains("decoder broke"), r.errorMessage());
+    }
+  }
+
+  @Test
   void anEngineLoopServesRequestsSubmittedFromOtherThreads() throws Exception {
     try (dev.lorastream.engine.sched.EngineLoop loop =
         new dev.lorastream.engine.sched.EngineLoop(engine(config()), "engine-test")) {

@@ -178,10 +178,11 @@ public final class Engine implements AutoCloseable {
   }
 
   private void finish(Sequence s, FinishReason reason, String text) {
+    int[] gen = s.generatedTokens();
+    // decoded while the sequence is still tracked: if the decoder throws, failAll still completes it
+    String out = text != null ? text : decoder == null ? "" : decoder.decode(gen);
     scheduler.finish(s);
     releaseSlot(s);
-    int[] gen = s.generatedTokens();
-    String out = text != null ? text : decoder == null ? "" : decoder.decode(gen);
     long now = System.nanoTime();
     stats.recordFinish(gen.length);
     s.future.complete(
