@@ -6,7 +6,6 @@ import static dev.lorastream.engine.ops.cpu.CpuMatmul.L;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 /**
  * Rotary embedding and paged attention for {@link CpuOps}, vectorized over the head dimension. Arguments are
@@ -137,7 +136,7 @@ final class CpuAttention {
       acc = FloatVector.fromMemorySegment(F, a, aRow + 4L * i, LE)
           .fma(FloatVector.fromMemorySegment(F, b, bRow + 4L * i, LE), acc);
     }
-    float sum = acc.reduceLanes(VectorOperators.ADD);
+    float sum = LaneMath.sum(acc);
     for (int i = ub; i < n; i++) {
       sum += a.get(CpuTensor.F32_LE, aRow + 4L * i) * b.get(CpuTensor.F32_LE, bRow + 4L * i);
     }

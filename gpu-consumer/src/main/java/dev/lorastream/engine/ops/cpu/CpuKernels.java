@@ -41,10 +41,11 @@ final class CpuKernels {
       a2 = FloatVector.fromMemorySegment(F, w, r2 + off, LE).fma(xv, a2);
       a3 = FloatVector.fromMemorySegment(F, w, r3 + off, LE).fma(xv, a3);
     }
-    float s0 = a0.reduceLanes(VectorOperators.ADD);
-    float s1 = a1.reduceLanes(VectorOperators.ADD);
-    float s2 = a2.reduceLanes(VectorOperators.ADD);
-    float s3 = a3.reduceLanes(VectorOperators.ADD);
+    LaneMath.sum4(a0, a1, a2, a3, sums);
+    float s0 = sums[0];
+    float s1 = sums[1];
+    float s2 = sums[2];
+    float s3 = sums[3];
     for (int k = ub; k < in; k++) {
       float xk = x[xo + k];
       s0 += w.get(CpuTensor.F32_LE, row0 + 4L * k) * xk;
@@ -91,10 +92,11 @@ final class CpuKernels {
       b2 = v2.and(HIGH_HALF).reinterpretAsFloats().fma(xd, b2);
       b3 = v3.and(HIGH_HALF).reinterpretAsFloats().fma(xd, b3);
     }
-    float s0 = a0.add(b0).reduceLanes(VectorOperators.ADD);
-    float s1 = a1.add(b1).reduceLanes(VectorOperators.ADD);
-    float s2 = a2.add(b2).reduceLanes(VectorOperators.ADD);
-    float s3 = a3.add(b3).reduceLanes(VectorOperators.ADD);
+    LaneMath.sum4(a0.add(b0), a1.add(b1), a2.add(b2), a3.add(b3), sums);
+    float s0 = sums[0];
+    float s1 = sums[1];
+    float s2 = sums[2];
+    float s3 = sums[3];
     for (int k = ub; k < in; k++) { // the tail is in natural order
       float xk = x[xo + k];
       s0 += bf16(w, row0, k) * xk;

@@ -4,7 +4,6 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -167,9 +166,12 @@ final class CpuMatmul {
         CpuKernels.tile4x1(tile, kl, xs, (t0 + t) * in + k0, acc, t * L, rowStride);
       }
     }
-    for (int r = 0; r < 4; r++) {
-      for (int t = 0; t < nt; t++) {
-        out.put(t, o0 + r, FloatVector.fromArray(F, acc, r * rowStride + t * L).reduceLanes(VectorOperators.ADD));
+    for (int t = 0; t < nt; t++) {
+      LaneMath.sum4(FloatVector.fromArray(F, acc, t * L), FloatVector.fromArray(F, acc, rowStride + t * L),
+          FloatVector.fromArray(F, acc, 2 * rowStride + t * L), FloatVector.fromArray(F, acc, 3 * rowStride + t * L),
+          s.sums);
+      for (int r = 0; r < 4; r++) {
+        out.put(t, o0 + r, s.sums[r]);
       }
     }
   }

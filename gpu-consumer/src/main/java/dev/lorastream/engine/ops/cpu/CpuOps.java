@@ -11,7 +11,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 /**
  * The CPU backend: Java Vector API ({@code SPECIES_PREFERRED}), F32 activations, multi-threaded over a fixed
@@ -174,7 +173,7 @@ public final class CpuOps implements Ops {
           FloatVector v = FloatVector.fromMemorySegment(F, xm, row + 4L * i, LE);
           sq = v.fma(v, sq);
         }
-        float sum = sq.reduceLanes(VectorOperators.ADD);
+        float sum = LaneMath.sum(sq);
         for (int i = ub; i < h; i++) {
           float v = xm.get(CpuTensor.F32_LE, row + 4L * i);
           sum += v * v;
@@ -226,7 +225,7 @@ public final class CpuOps implements Ops {
         FloatVector x = FloatVector.fromMemorySegment(F, a, 4L * i, LE);
         FloatVector y = FloatVector.fromMemorySegment(F, b, 4L * i, LE);
         FloatVector r =
-            silu ? x.div(x.neg().lanewise(VectorOperators.EXP).add(1f)).mul(y) : x.add(y);
+            silu ? x.div(LaneMath.exp(x.neg()).add(1f)).mul(y) : x.add(y);
         r.intoMemorySegment(out, 4L * i, LE);
       }
       for (int i = ub; i < to; i++) {
