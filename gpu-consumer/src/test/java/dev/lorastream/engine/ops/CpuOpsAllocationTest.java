@@ -71,9 +71,8 @@ class CpuOpsAllocationTest {
 
   /**
    * Reused scratch is longer than a smaller call needs, and its tail holds the larger call's data: it must not
-   * leak into the result. Compared with the parity tolerance, not bit for bit: the Vector API sums lanes in a
-   * different order in the interpreter than in C2-compiled code, so the same call's bits change as the JIT
-   * warms up (stale data would be off by far more).
+   * leak into the result. Compared with the parity tolerance (stale data would be off by far more); bit-for-bit
+   * stability across JIT tiers is {@code CpuOpsTierDeterminismTest}'s.
    */
   @Test
   void smallCallAfterLargeCallMatchesAFreshBackend() {
