@@ -2,6 +2,7 @@ package dev.lorastream.engine.ops.cuda;
 
 import dev.lorastream.engine.ops.cuda.DeviceApi.DevPtr;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
@@ -64,23 +65,19 @@ final class StagingRing implements AutoCloseable {
 
   /** Copies an int array to the device mirror and returns its device address (valid in stream order). */
   DevPtr ints(int[] a) {
-    long bytes = 4L * a.length;
-    long off = reserve(bytes);
-    MemorySegment.copy(a, 0, seg, java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN),
-        off, a.length);
-    DevPtr dst = mirror.plus(off);
-    if (bytes > 0) {
-      toDevice(off, bytes, dst);
-    }
-    return dst;
+    return mirrored(a, ValueLayout.JAVA_INT_UNALIGNED, a.length);
   }
 
   /** Copies a float array to the device mirror and returns its device address. */
   DevPtr floats(float[] a) {
-    long bytes = 4L * a.length;
+    return mirrored(a, ValueLayout.JAVA_FLOAT_UNALIGNED, a.length);
+  }
+
+  /** {@code n} elements of a Java array, little-endian, through the ring to the same offset of the mirror. */
+  private DevPtr mirrored(Object array, ValueLayout element, int n) {
+    long bytes = element.byteSize() * n;
     long off = reserve(bytes);
-    MemorySegment.copy(a, 0, seg, java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN),
-        off, a.length);
+    MemorySegment.copy(array, 0, seg, element.withOrder(ByteOrder.LITTLE_ENDIAN), off, n);
     DevPtr dst = mirror.plus(off);
     if (bytes > 0) {
       toDevice(off, bytes, dst);
