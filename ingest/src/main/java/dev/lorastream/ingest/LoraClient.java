@@ -72,6 +72,53 @@ public final class LoraClient implements AutoCloseable {
 
   private record Pending(CompletableFuture<InferenceResult> future, long startNanos) {}
 
+  /**
+   * A request's future that forgets the request and records its outcome before it completes, so a caller that
+   * sees the result also sees {@link #pending()} and the metrics up to date (a {@code whenComplete} callback
+   * runs after waiting threads may already have returned). Every way to complete it goes through here.
+   */
+  private final class Tracked extends CompletableFuture<InferenceResult> {
+    final String id;
+    final Pending entry;
+
+    Tracked(String id, long startNanos) {
+      this.id = id;
+      this.entry = new Pending(this, startNanos);
+    }
+
+    private void settle(InferenceResult result, Throwable failure) {
+      pending.remove(id, entry);
+      metrics.finished(result, failure, System.nanoTime() - entry.startNanos());
+    }
+
+    @Override
+    public synchronized boolean complete(InferenceResult result) {
+      if (isDone()) {
+        return false;
+      }
+      settle(result, null);
+      return super.complete(result);
+    }
+
+    @Override
+    public synchronized boolean completeExceptionally(Throwable failure) {
+      if (isDone()) {
+        return false;
+      }
+      settle(null, failure);
+      return super.completeExceptionally(failure);
+    }
+
+    @Override
+    public synchronized boolean cancel(boolean mayInterruptIfRunning) {
+      if (isDone()) {
+        return false;
+      }
+      settle(null, new java.util.concurrent.CancellationException());
+      return super.cancel(mayInterruptIfRunning);
+    }
+  }
+
   private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(5);
   private static final Duration POLL = Duration.ofMillis(100);
 
@@ -153,16 +200,11 @@ public final class LoraClient implements AutoCloseable {
       return CompletableFuture.failedFuture(e);
     }
     String id = req.getRequestId();
-    CompletableFuture<InferenceResult> future = new CompletableFuture<>();
-    Pending entry = new Pending(future, start);
-    if (pending.putIfAbsent(id, entry) != null) {
+    Tracked future = new Tracked(id, start);
+    if (pending.putIfAbsent(id, future.entry) != null) {
       metrics.rejected();
       return CompletableFuture.failedFuture(new IllegalArgumentException("request id " + id + " is already pending"));
     }
-    future.whenComplete((result, failure) -> {
-      pending.remove(id, entry);
-      metrics.finished(result, failure, System.nanoTime() - start);
-    });
     if (closed || broken != null) { // checked after the put: close() either sees the entry or we see closed
       future.completeExceptionally(broken != null ? new IllegalStateException("reply consumer failed", broken)
           : new ClosedException("LoraClient " + config.clientId() + " is closed"));
