@@ -17,6 +17,7 @@ BUDGET_S="${GPU_CHECK_BUDGET_S:-470}"
 WORK="${GPU_CHECK_WORK:-/tmp/lorastream-gpu-check}"
 B="$ROOT/build/gpu"
 START=$(date +%s)
+TESTS_FAILED=0
 mkdir -p "$OUT" "$WORK"
 REPORT="$OUT/report.md"
 LOG="$OUT/gpu-check.log"
@@ -90,7 +91,8 @@ if [[ "$BACKEND" != cpu ]]; then
     --class-path "$B/lib/gpu-consumer-cuda-tests.jar:$(echo $B/lib/*.jar | tr ' ' ':')" \
     --select-package dev.lorastream.engine.ops.cuda --exclude-classname '.*\.Emulated.*' --reports-dir "$OUT/junit" --details summary --disable-banner
   { echo; echo "## Tests"; echo; echo '```'; grep -E 'tests (successful|failed|skipped|aborted)' "$OUT/tests.log"; echo '```'; } >> "$REPORT"
-  grep -q ' 0 tests failed' "$OUT/tests.log" || die "GPU tests failed (tests.log, junit/)"
+  # a failed test does not stop the check: the device figures below are still worth the lease; exit 1 at the end
+  grep -q ' 0 tests failed' "$OUT/tests.log" || { say "GPU tests FAILED (tests.log, junit/): going on to the figures"; TESTS_FAILED=1; }
   # the GPU tests must have run, not been skipped (BackendsFallbackTest's no-GPU cases are skipped here)
   python3 - "$OUT/junit" <<'PY' || die "the GPU tests were skipped on the GPU machine (tests.log, junit/)"
 import glob, sys, xml.etree.ElementTree as ET
@@ -167,3 +169,4 @@ for b in batches:
 PY
 say "done in $(( $(date +%s) - START ))s: $REPORT"
 echo -e "\n- finished in $(( $(date +%s) - START ))s" >> "$REPORT"
+if (( TESTS_FAILED )); then echo -e "\n**FAILED:** GPU tests (tests.log, junit/)" >> "$REPORT"; say "FAILED: GPU tests"; exit 1; fi

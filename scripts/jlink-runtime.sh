@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds a jlink'ed Java runtime into build/jre (java.base, jdk.incubator.vector, java.logging, jdk.unsupported,
 # java.management, jdk.management (the bench's per-thread allocation counters), jdk.zipfs (the JUnit console
-# scans test jars through it) and java.desktop (the bench's PNG plot; --no-desktop leaves it out: ~45 vs ~64 MB).
+# scans test jars through it), java.xml (its XML reports) and java.desktop (the bench's PNG plot; --no-desktop leaves it out: ~45 vs ~64 MB).
 #
 # --bundle also prepares build/gpu/, what scripts/gpu-check.sh needs on the GPU machine (no JDK, no network,
 # < 64 MiB carried with the working tree): jre.tar.xz (without java.desktop), and lib/ with only gpu-consumer's jars that the CUDA path uses (the launcher's
@@ -12,7 +12,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"
 JUNIT_PLATFORM="${JUNIT_PLATFORM:-1.14.1}" # the platform of junit-jupiter 5.14.1 (root pom junit.version)
-MODULES="java.base,jdk.incubator.vector,java.logging,jdk.unsupported,java.management,jdk.management,jdk.zipfs"
+MODULES="java.base,jdk.incubator.vector,java.logging,jdk.unsupported,java.management,jdk.management,jdk.zipfs,java.xml"
 DESKTOP=1
 BUNDLE=0
 for a in "$@"; do
