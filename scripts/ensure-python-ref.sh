@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes sure the PyTorch reference (gpu-consumer/src/test/python/llama_lora_ref.py) can run:
+# Makes sure the PyTorch reference (engine/src/test/python/llama_lora_ref.py) can run:
 # Debian's python3-torch for /usr/bin/python3, plus OpenBLAS (about 10x faster CPU matmul than the reference BLAS).
 # Idempotent; installs with apt-get as root, or through sudo when not root.
 set -euo pipefail

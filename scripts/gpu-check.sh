@@ -69,12 +69,12 @@ elif [[ "$BACKEND" == cpu && -n "${JAVA_HOME:-}" ]]; then JAVA="$JAVA_HOME/bin/j
 else die "no Java runtime: build/gpu/jre.tar.xz is missing; run scripts/jlink-runtime.sh --bundle and carry build/gpu"
 fi
 [[ -x "$JAVA" ]] || die "JAVA=$JAVA is not executable"
-compgen -G "$B/lib/gpu-consumer-*.jar" >/dev/null || die "no $B/lib/gpu-consumer-*.jar: run scripts/jlink-runtime.sh --bundle"
+compgen -G "$B/lib/bench-*.jar" >/dev/null || die "no $B/lib/bench-*.jar: run scripts/jlink-runtime.sh --bundle"
 compgen -G "$B/lib/jcuda-natives-*.jar" >/dev/null || die "no JCuda natives in $B/lib"
 CP="$B/lib/*"
 JOPTS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Djava.awt.headless=true -Xmx48g
   -XX:+UseParallelGC -Dlorastream.backend="$BACKEND" -Djava.io.tmpdir="$WORK")
-MAIN=("$JAVA" "${JOPTS[@]}" -cp "$CP" dev.lorastream.engine.ops.cuda.GpuCheckMain)
+MAIN=("$JAVA" "${JOPTS[@]}" -cp "$CP" dev.lorastream.bench.GpuCheckMain)
 echo "- java: $("$JAVA" -version 2>&1 | head -1)" >> "$REPORT"
 
 # ---- 2. the device ------------------------------------------------------------------------------------
@@ -86,9 +86,9 @@ fi
 # ---- 3. tests: ops parity (F16, BF16) and end-to-end greedy tokens --------------------------------------
 if [[ "$BACKEND" != cpu ]]; then
   [[ -f "$B/junit-console.jar" ]] || die "no $B/junit-console.jar: run scripts/jlink-runtime.sh --bundle"
-  # from gpu-consumer/, as under Maven: KernelAbiTest reads ../kernels/ABI.md
-  run_step tests 200 bash -c 'cd gpu-consumer && "$0" "${@}"' "$JAVA" "${JOPTS[@]}" -jar "$B/junit-console.jar" execute \
-    --class-path "$B/lib/gpu-consumer-cuda-tests.jar:$(echo $B/lib/*.jar | tr ' ' ':')" \
+  # from engine/, as under Maven: KernelAbiTest reads ../kernels/ABI.md
+  run_step tests 200 bash -c 'cd engine && "$0" "${@}"' "$JAVA" "${JOPTS[@]}" -jar "$B/junit-console.jar" execute \
+    --class-path "$B/lib/engine-cuda-tests.jar:$(echo $B/lib/*.jar | tr ' ' ':')" \
     --select-package dev.lorastream.engine.ops.cuda --exclude-classname '.*\.Emulated.*' --reports-dir "$OUT/junit" --details summary --disable-banner
   { echo; echo "## Tests"; echo; echo '```'; grep -E 'tests (successful|failed|skipped|aborted)' "$OUT/tests.log"; echo '```'; } >> "$REPORT"
   # a failed test does not stop the check: the device figures below are still worth the lease; exit 1 at the end

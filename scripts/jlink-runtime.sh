@@ -4,8 +4,9 @@
 # scans test jars through it), java.xml (its XML reports) and java.desktop (the bench's PNG plot; --no-desktop leaves it out: ~45 vs ~64 MB).
 #
 # --bundle also prepares build/gpu/, what scripts/gpu-check.sh needs on the GPU machine (no JDK, no network,
-# < 64 MiB carried with the working tree): jre.tar.xz (without java.desktop), and lib/ with only gpu-consumer's jars that the CUDA path uses (the launcher's
-# full lib/ is ~145 MB), the ops/cuda test classes and the JUnit console launcher. Run it here, then carry
+# < 64 MiB carried with the working tree): jre.tar.xz (without java.desktop), lib/ with the bench module's resolved
+# runtime classpath (engine, kernels, JCuda, picocli, Jackson: no Kafka, no tokenizer; the launcher's full lib/ is
+# ~145 MB), the engine's ops/cuda test classes and the JUnit console launcher. Run it here, then carry
 # build/gpu:   run(command="bash scripts/gpu-check.sh", carry=["build/gpu"])
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,24 +36,19 @@ echo "jlink-runtime: build/jre ($(du -sh build/jre | cut -f1)): $MODULES"
 # ---- the GPU bundle -----------------------------------------------------------------------------------
 B=build/gpu
 rm -rf "$B" && mkdir -p "$B/lib"
-echo "jlink-runtime: building gpu-consumer (jar, test classes, runtime dependencies)..."
-# one reactor run (no install): package compiles the tests too; copy-dependencies runs per module into one folder
-./mvnw -q -o -DskipTests -pl gpu-consumer -am package dependency:copy-dependencies -DincludeScope=runtime \
-  -DoutputDirectory="$ROOT/$B/all" >/dev/null
-cp gpu-consumer/target/gpu-consumer-*.jar "$B/lib/"
-# only what the CUDA path, make-model/make-adapters and bench engine load (tokenizers, kafka, avro are not)
-for pat in 'jcuda-*.jar' 'jackson-core-*.jar' 'jackson-databind-*.jar' 'jackson-annotations-*.jar' 'picocli-*.jar'; do
-  compgen -G "$B/all/$pat" >/dev/null || { echo "jlink-runtime: no $pat among gpu-consumer's dependencies" >&2; exit 1; }
-  cp $B/all/$pat "$B/lib/"
+echo "jlink-runtime: building bench (its jar, its resolved runtime classpath, the engine's test classes)..."
+# one reactor run (no install): package compiles the tests too; bench/target/lib is bench's runtime classpath
+./mvnw -q -o -DskipTests -pl bench -am package >/dev/null
+cp bench/target/bench-*.jar bench/target/lib/*.jar "$B/lib/"
+for need in 'engine-*.jar' 'kernels-*.jar' 'jcuda-natives-*.jar'; do
+  compgen -G "$B/lib/$need" >/dev/null || { echo "jlink-runtime: no $need on bench's runtime classpath" >&2; exit 1; }
 done
-# the PTX of the kernels module (kernels/ptx/*.ptx on the classpath), once that module exists
-if compgen -G "$B/all/kernels-*.jar" >/dev/null; then cp $B/all/kernels-*.jar "$B/lib/"
-else echo "jlink-runtime: WARNING: no kernels-*.jar (kernels/ptx/*.ptx) among gpu-consumer's dependencies: cuda will be unavailable" >&2
+if compgen -G "$B/lib/tokenizers-*.jar" >/dev/null || compgen -G "$B/lib/kafka-*.jar" >/dev/null; then
+  echo "jlink-runtime: bench's runtime classpath holds the tokenizer or Kafka: the GPU bundle would not fit" >&2; exit 1
 fi
-rm -rf "$B/all"
 # with every parent folder entry: the JUnit console's package scan does not find classes in a jar without them
-mkdir -p "$B/tests" && (cd gpu-consumer/target/test-classes && cp -r --parents dev/lorastream/engine/ops/cuda "$ROOT/$B/tests/")
-"$JAVA_HOME/bin/jar" --create --file "$B/lib/gpu-consumer-cuda-tests.jar" -C "$B/tests" .
+mkdir -p "$B/tests" && (cd engine/target/test-classes && cp -r --parents dev/lorastream/engine/ops/cuda "$ROOT/$B/tests/")
+"$JAVA_HOME/bin/jar" --create --file "$B/lib/engine-cuda-tests.jar" -C "$B/tests" .
 rm -rf "$B/tests"
 JUNIT="junit-platform-console-standalone-$JUNIT_PLATFORM.jar"
 if [[ ! -f "$HOME/.m2/repository/org/junit/platform/junit-platform-console-standalone/$JUNIT_PLATFORM/$JUNIT" ]]; then

@@ -2,7 +2,7 @@ package dev.lorastream.consumer;
 
 import dev.lorastream.engine.lora.AdapterSource;
 import dev.lorastream.engine.lora.LoraAdapter;
-import dev.lorastream.engine.model.ModelConfig;
+import dev.lorastream.engine.config.ModelConfig;
 import dev.lorastream.schemas.AdapterRecord;
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,6 +1,6 @@
 package dev.lorastream.consumer;
 
-import dev.lorastream.engine.ops.Backends;
+import dev.lorastream.engine.backends.Backends;
 import dev.lorastream.engine.ops.cpu.CpuOps;
 import dev.lorastream.engine.sched.Engine;
 import dev.lorastream.engine.sched.EngineConfig;

@@ -3,7 +3,7 @@ package dev.lorastream.consumer;
 import dev.lorastream.engine.sample.SamplingParams;
 import dev.lorastream.engine.sched.EngineLoop;
 import dev.lorastream.engine.sched.GenerationRequest;
-import dev.lorastream.engine.tokenizer.HfTokenizer;
+import dev.lorastream.tokenizer.HfTokenizer;
 import dev.lorastream.schemas.ErrorCode;
 import dev.lorastream.schemas.InferenceBatch;
 import dev.lorastream.schemas.InferenceRequest;

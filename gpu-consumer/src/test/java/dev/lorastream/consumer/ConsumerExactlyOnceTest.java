@@ -1,5 +1,6 @@
 package dev.lorastream.consumer;
 
+import dev.lorastream.engine.testdata.ModelGenerator;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -12,8 +13,7 @@ import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.SamplingParams;
 import dev.lorastream.schemas.Topics;
 import dev.lorastream.schemas.serde.AvroSerdeConfig;
-import dev.lorastream.tools.MakeAdapters;
-import dev.lorastream.tools.MakeModel;
+import dev.lorastream.engine.testdata.AdapterGenerator;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -32,7 +32,6 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * Kills the consumer process with SIGKILL mid-run and starts it again: every request is answered exactly
@@ -54,11 +53,8 @@ class ConsumerExactlyOnceTest {
         "needs a schema registry shared by two processes: build registry/ (./mvnw -f registry/pom.xml package)");
     Path model = tmp.resolve("model");
     Path adapters = tmp.resolve("adapters");
-    assertEquals(0, new CommandLine(new MakeModel()).execute("--preset", "tiny", "--out", model.toString()));
-    assertEquals(
-        0,
-        new CommandLine(new MakeAdapters())
-            .execute("--model", model.toString(), "--count", "3", "--ranks", "8", "--out", adapters.toString()));
+    ModelGenerator.make("tiny", ModelGenerator.Options.defaults(), model);
+    AdapterGenerator.make(model, 3, AdapterGenerator.Options.defaults().withRanks(8), adapters);
     try (TestKafkaCluster broker = TestKafkaCluster.start();
         RegistryProcess registry = RegistryProcess.start(RegistryProcess.DEFAULT_JAR)) {
       broker.createTopic(Topics.BATCHES.name(), 2, Map.of());
@@ -100,7 +96,7 @@ class ConsumerExactlyOnceTest {
             new StringSerializer(),
             Topics.ADAPTERS.valueSerde(serde).serializer())) {
       for (int i = 0; i < 3; i++) {
-        Path a = dir.resolve(MakeAdapters.adapterName(i));
+        Path a = dir.resolve(AdapterGenerator.adapterName(i));
         AdapterRecord rec =
             AdapterRecord.newBuilder()
                 .setAdapterId(a.getFileName().toString())
@@ -128,7 +124,7 @@ class ConsumerExactlyOnceTest {
         for (int r = 0; r < PER_BATCH; r++) {
           String id = "req-" + b + "-" + r;
           ids.add(id);
-          String adapter = r == 3 ? null : MakeAdapters.adapterName((b + r) % 3);
+          String adapter = r == 3 ? null : AdapterGenerator.adapterName((b + r) % 3);
           reqs.add(
               InferenceRequest.newBuilder()
                   .setRequestId(id)

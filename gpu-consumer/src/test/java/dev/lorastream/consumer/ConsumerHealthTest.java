@@ -1,5 +1,6 @@
 package dev.lorastream.consumer;
 
+import dev.lorastream.engine.testdata.ModelGenerator;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -8,7 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.lorastream.engine.model.LlamaModel;
 import dev.lorastream.engine.model.LoadedModel;
 import dev.lorastream.engine.model.ModelLoader;
-import dev.lorastream.engine.ops.Backends;
+import dev.lorastream.engine.backends.Backends;
 import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.sample.SamplingParams;
 import dev.lorastream.engine.sched.Engine;
@@ -17,7 +18,6 @@ import dev.lorastream.engine.sched.EngineLoop;
 import dev.lorastream.engine.sched.GenerationRequest;
 import dev.lorastream.engine.sched.GenerationResult;
 import dev.lorastream.schemas.MetricsServer;
-import dev.lorastream.tools.MakeModel;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.net.URI;
@@ -30,7 +30,6 @@ import java.util.NoSuchElementException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * The consumer's {@code /health}: UP only while the poll loop runs and the engine loop has not failed. The
@@ -45,7 +44,7 @@ class ConsumerHealthTest {
   @Test
   void healthTurns503WhenTheEngineLoopFails() throws Exception {
     Path dir = tmp.resolve("m");
-    assertEquals(0, new CommandLine(new MakeModel()).execute("--preset", "tiny", "--out", dir.toString()));
+    ModelGenerator.make("tiny", ModelGenerator.Options.defaults(), dir);
     try (Ops ops = Backends.create("cpu");
         LoadedModel lm = ModelLoader.load(dir, ops);
         Engine engine =

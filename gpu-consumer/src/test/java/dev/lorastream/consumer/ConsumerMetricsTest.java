@@ -1,12 +1,13 @@
 package dev.lorastream.consumer;
 
+import dev.lorastream.engine.testdata.ModelGenerator;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lorastream.engine.model.LlamaModel;
 import dev.lorastream.engine.model.LoadedModel;
 import dev.lorastream.engine.model.ModelLoader;
-import dev.lorastream.engine.ops.Backends;
+import dev.lorastream.engine.backends.Backends;
 import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.sample.SamplingParams;
 import dev.lorastream.engine.sched.Engine;
@@ -14,14 +15,12 @@ import dev.lorastream.engine.sched.EngineConfig;
 import dev.lorastream.engine.sched.GenerationRequest;
 import dev.lorastream.schemas.ErrorCode;
 import dev.lorastream.schemas.InferenceRequest;
-import dev.lorastream.tools.MakeModel;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * The consumer's meters under the names Prometheus scrapes them by, after real engine work (the /metrics
@@ -33,7 +32,7 @@ class ConsumerMetricsTest {
   @Test
   void engineAndRequestMetersAreServedInPrometheusFormat() throws Exception {
     Path dir = tmp.resolve("m");
-    assertEquals(0, new CommandLine(new MakeModel()).execute("--preset", "tiny", "--out", dir.toString()));
+    ModelGenerator.make("tiny", ModelGenerator.Options.defaults(), dir);
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     try (Ops ops = Backends.create("cpu");
         LoadedModel lm = ModelLoader.load(dir, ops);

@@ -1,5 +1,6 @@
 package dev.lorastream.consumer;
 
+import dev.lorastream.engine.testdata.ModelGenerator;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -16,7 +17,6 @@ import dev.lorastream.schemas.Topic;
 import dev.lorastream.schemas.Topics;
 import dev.lorastream.schemas.registry.MockSchemaRegistry;
 import dev.lorastream.schemas.serde.AvroSerdeConfig;
-import dev.lorastream.tools.MakeModel;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -37,7 +37,6 @@ import org.apache.kafka.common.test.KafkaClusterTestKit;
 import org.apache.kafka.common.test.TestKitNodes;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * A finished result whose reply topic does not exist, on a real broker with {@code auto.create.topics.enable=false}
@@ -58,7 +57,7 @@ class ReplyTopicBrokerTest {
   @Test
   void aMissingReplyTopicGetsAnErrorOnLoraRepliesAndTheConsumerKeepsServing() throws Exception {
     Path model = tmp.resolve("model");
-    assertEquals(0, new CommandLine(new MakeModel()).execute("--preset", "tiny", "--out", model.toString()));
+    ModelGenerator.make("tiny", ModelGenerator.Options.defaults(), model);
     // TestKafkaCluster leaves auto-creation on, which would hide the defect: the producer would create the topic.
     var builder = new KafkaClusterTestKit.Builder(new TestKitNodes.Builder().setCombined(true)
         .setNumBrokerNodes(1).setNumControllerNodes(1).build());

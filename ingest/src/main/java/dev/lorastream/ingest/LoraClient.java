@@ -1,5 +1,6 @@
 package dev.lorastream.ingest;
 
+import dev.lorastream.tokenizer.HfTokenizer;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.Topics;
@@ -123,7 +124,7 @@ public final class LoraClient implements AutoCloseable {
   private static final Duration POLL = Duration.ofMillis(100);
 
   private final LoraClientConfig config;
-  private final PromptTokenizer tokenizer; // nullable: requests must then carry token ids or be sent text-only
+  private final HfTokenizer tokenizer; // nullable: requests must then carry token ids or be sent text-only
   private final Producer<String, InferenceRequest> producer;
   private final Consumer<String, byte[]> replies; // owned by replyThread after the constructor
   private final Deserializer<InferenceResult> resultDeserializer;
@@ -150,7 +151,7 @@ public final class LoraClient implements AutoCloseable {
    */
   public LoraClient(LoraClientConfig config, PromptTokenizer tokenizer, MeterRegistry meterRegistry) {
     this.config = config;
-    this.tokenizer = tokenizer;
+    this.tokenizer = tokenizer == null ? null : tokenizer.tokenizer();
     this.meterRegistry = meterRegistry != null ? meterRegistry : new SimpleMeterRegistry();
     Map<String, Object> serde = Map.of(LoraClientConfig.SCHEMA_REGISTRY_URL, config.schemaRegistryUrl());
     this.resultDeserializer = Topics.replies(config.replyTopic()).valueSerde(serde).deserializer();
@@ -248,7 +249,7 @@ public final class LoraClient implements AutoCloseable {
       throw new IllegalArgumentException("request " + b.getRequestId() + " has neither prompt nor promptTokenIds");
     }
     if (noIds && tokenizer != null) {
-      b.setPromptTokenIds(tokenizer.encode(b.getPrompt()));
+      b.setPromptTokenIds(tokenizer.encodeToList(b.getPrompt()));
     }
     try {
       return b.build();

@@ -232,7 +232,7 @@ class LoraClientKafkaTest {
 
   @Test
   void usesTheTokenizerForTextOnlyPrompts() throws Exception {
-    try (PromptTokenizer tok = PromptTokenizer.load(PromptTokenizerTest.modelDir());
+    try (PromptTokenizer tok = PromptTokenizer.load(java.nio.file.Path.of(LoraClientKafkaTest.class.getResource("/model/tokenizer.json").toURI()));
         TestResponder responder = new TestResponder(r -> TestResponder.ok(r, r.getPromptTokenIds().toString()));
         LoraClient client = new LoraClient(config(), tok, null)) {
       assertEquals("[1, 2, 0]", get(client.submit(prompt("Hello world unknown"))).getText());

@@ -5,6 +5,7 @@ import dev.lorastream.consumer.CatalogAdapterSource;
 import dev.lorastream.schemas.AdapterRecord;
 import dev.lorastream.schemas.Topic;
 import dev.lorastream.schemas.Topics;
+import dev.lorastream.engine.testdata.AdapterGenerator;
 import dev.lorastream.tools.MakeAdapters;
 import dev.lorastream.tools.MakeModel;
 import java.nio.file.Files;
@@ -69,13 +70,13 @@ record DemoFixtures(
       }
     }
     Path gen = work.resolve("adapters-" + model.getFileName());
-    if (generated > 0 && !Files.isDirectory(gen.resolve(MakeAdapters.adapterName(generated - 1)))) {
+    if (generated > 0 && !Files.isDirectory(gen.resolve(AdapterGenerator.adapterName(generated - 1)))) {
       run(new MakeAdapters(), "--model", model.toString(), "--count", String.valueOf(generated), "--ranks",
           "4,8,16", "--out", gen.toString(), "--seed", "2");
     }
     roots.add(gen);
     for (int i = 0; i < generated; i++) {
-      String id = MakeAdapters.adapterName(i);
+      String id = AdapterGenerator.adapterName(i);
       dirs.put(id, gen.resolve(id));
       owner.put(id, i % 4 == 3 ? null : tenants.get(i % tenants.size()));
     }

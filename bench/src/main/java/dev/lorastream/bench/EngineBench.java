@@ -1,0 +1,271 @@
+package dev.lorastream.bench;
+
+import dev.lorastream.engine.lora.AdapterConfig;
+import dev.lorastream.engine.lora.LoraAdapter;
+import dev.lorastream.engine.model.LlamaModel;
+import dev.lorastream.engine.model.LoadedModel;
+import dev.lorastream.engine.config.ModelConfig;
+import dev.lorastream.engine.model.ModelLoader;
+import dev.lorastream.engine.config.Proj;
+import dev.lorastream.engine.backends.Backends;
+import dev.lorastream.engine.ops.Ops;
+import dev.lorastream.engine.sched.EngineConfig;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code lorastream bench engine}: base, one adapter, heterogeneous batches over N adapters and
+ * adapter-serial batching, all in one process on one loaded model, interleaved over repetitions (forward
+ * order on even repetitions, reversed on odd ones, so that drift cancels), a fresh engine per run. Writes
+ * report.md, results.json and plot.png; prints {@code ratio NAME VALUE} lines last on stdout.
+ */
+@Command(
+    name = "engine",
+    mixinStandardHelpOptions = true,
+    description = "Engine throughput and latency: base vs one adapter vs N adapters vs adapter-serial.")
+public final class EngineBench implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = "--model", required = true, description = "Hugging Face model directory")
+  Path model;
+
+  @Option(names = "--adapters-dir", required = true, description = "folder of PEFT adapters (make-adapters)")
+  Path adaptersDir;
+
+  @Option(names = "--quick", description = "fewer requests, tokens and repetitions (32 requests, 16 tokens, 2 reps)")
+  boolean quick;
+
+  @Option(names = "--out", description = "output folder (default bench/results/engine-<timestamp>)")
+  Path out;
+
+  @Option(names = "--reps", description = "repetitions of the whole round of modes (default 3; quick 2)")
+  Integer reps;
+
+  @Option(names = "--requests", description = "requests per run (default 64; quick 32)")
+  Integer requests;
+
+  @Option(names = "--max-tokens", description = "tokens generated per request (default 32; quick 16)")
+  Integer maxTokens;
+
+  @Option(names = "--prompt-len", defaultValue = "16", description = "prompt tokens per request")
+  int promptLen;
+
+  @Option(names = "--batch", defaultValue = "32", description = "sequences per step at most (maxSeqs)")
+  int batch;
+
+  @Option(names = "--counts", split = ",", defaultValue = "1,10,32,100,1000", description = "hetero:N adapter counts")
+  List<Integer> counts;
+
+  @Option(names = "--serial-n", defaultValue = "100", description = "adapter count of the serial mode")
+  int serialN;
+
+  @Option(names = "--max-loras", defaultValue = "64", description = "adapter slots of the engine")
+  int maxLoras;
+
+  @Option(names = "--seed", defaultValue = "0", description = "workload seed")
+  long seed;
+
+  @Option(names = "--bandwidth-mb", defaultValue = "512", description = "buffer of the bandwidth measurement")
+  int bandwidthMb;
+
+  @Option(names = "--warmup-s", defaultValue = "3", description = "untimed warm-up rounds last at least this")
+  double warmupS;
+
+  @Option(names = "--backend", defaultValue = "${sys:lorastream.backend:-auto}", description = "auto, cpu or reference")
+  String backend;
+
+  @Override
+  public Integer call() throws Exception {
+    System.setProperty("java.awt.headless", "true");
+    int nReps = reps != null ? reps : quick ? 2 : 3;
+    int nReq = requests != null ? requests : quick ? 32 : 64;
+    int nTok = maxTokens != null ? maxTokens : quick ? 16 : 32;
+    String started = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+    Path outDir = out != null ? out : Path.of("bench", "results", "engine-" + started);
+    List<String> notes = new ArrayList<>();
+    List<String> ids = adapterIds(adaptersDir);
+    List<Integer> present = new ArrayList<>();
+    for (int n : new TreeSet<>(counts)) {
+      if (n <= ids.size()) {
+        present.add(n);
+      } else {
+        notes.add("hetero:" + n + " skipped: only " + ids.size() + " adapters in " + adaptersDir);
+      }
+    }
+    int used = present.isEmpty() ? Math.min(1, ids.size()) : present.getLast();
+    int serial = present.stream().filter(n -> n <= serialN).reduce((a, b) -> b).orElse(0);
+    if (serial > 0 && serial != serialN) {
+      notes.add("serial:" + serialN + " stands in as serial:" + serial + " (the largest hetero count <= "
+          + serialN + " present)");
+    }
+    List<BenchMode> modes = modes(ids.isEmpty(), present, serial);
+    say("bench engine: " + modes.size() + " modes x " + nReps + " reps, " + nReq + " requests of " + promptLen
+        + "+" + nTok + " tokens, batch " + batch + "; " + ids.size() + " adapters present");
+
+    try (Ops ops = Backends.create(backend);
+        LoadedModel lm = ModelLoader.load(model, ops)) {
+      ModelConfig cfg = withoutEos(lm.config());
+      int act = ops.activationDType().bytes();
+      Set<Proj> targets = EnumSet.noneOf(Proj.class);
+      TreeSet<Integer> ranks = new TreeSet<>();
+      long loraBytes = 0;
+      for (String id : ids.subList(0, used)) {
+        AdapterConfig ac = AdapterConfig.load(adaptersDir.resolve(id), cfg);
+        targets.addAll(ac.targets());
+        ranks.add(ac.r());
+        loraBytes += Floors.loraBytes(cfg, ac.r(), ac.targets(), act);
+      }
+      int maxRank = ranks.isEmpty() ? 8 : ranks.last();
+      EngineConfig ec = engineConfig(nTok, maxRank, targets);
+      LlamaModel m = new LlamaModel(cfg, lm.weights(), ops, ec.loraKernel());
+
+      say("measuring memory bandwidth (" + bandwidthMb + " MB buffers)...");
+      Bandwidth bw = Bandwidth.measureBest((long) bandwidthMb << 20, 3);
+      say(String.format(Locale.ROOT, "bandwidth: copy %.1f GB/s, read %.1f GB/s (%d threads)", bw.copyGBs(), bw.readGBs(),
+          bw.threads()));
+      Floors floors = Floors.of(cfg, lm.weights(), used == 0 ? 0 : loraBytes / used, act, bw.readGBs());
+      ModeRunner runner =
+          new ModeRunner(m, ec, id -> LoraAdapter.load(adaptersDir.resolve(id), cfg, maxRank), floors);
+
+      warmUp(runner, modes, ids, cfg.vocabSize());
+      List<RunResult> runs = runAll(runner, modes, ids, nReps, nReq, nTok, cfg.vocabSize());
+      List<Ratio> ratios = BenchRatios.compute(runs, present, serial, notes);
+
+      BenchSetup setup =
+          new BenchSetup(
+              command(), started, MachineInfo.detect(), ops.name(), model.toString(), cfg, adaptersDir.toString(),
+              ids.size(), used, List.copyOf(ranks), targets.stream().map(Proj::shortName).toList(),
+              ec.loraKernel().name(), maxLoras, batch, nReq, promptLen, nTok, nReps, seed,
+              modes.stream().map(BenchMode::label).toList(), bw, floors, notes);
+      writeOutputs(outDir, setup, runs, modes, ratios);
+    }
+    return 0;
+  }
+
+  /** report.md, results.json and plot.png; then notes and, last on stdout, one {@code ratio NAME VALUE} each. */
+  private void writeOutputs(
+      Path outDir, BenchSetup setup, List<RunResult> runs, List<BenchMode> modes, List<Ratio> ratios)
+      throws IOException {
+    Files.createDirectories(outDir);
+    BenchReport.write(outDir, setup, runs, ratios);
+    PlotWriter.write(outDir.resolve("plot.png"), runs, modes);
+    PrintWriter stdout = spec.commandLine().getOut();
+    stdout.println("wrote " + outDir.resolve("report.md") + ", results.json, plot.png");
+    for (String n : setup.notes()) {
+      stdout.println("note: " + n);
+    }
+    for (Ratio r : ratios) {
+      stdout.println("ratio " + r.name() + " " + String.format(Locale.ROOT, "%.4f", r.median()));
+    }
+    stdout.flush();
+  }
+
+  static List<BenchMode> modes(boolean noAdapters, List<Integer> present, int serial) {
+    List<BenchMode> modes = new ArrayList<>();
+    modes.add(BenchMode.base());
+    if (noAdapters) {
+      return modes;
+    }
+    modes.add(BenchMode.adapter1());
+    present.forEach(n -> modes.add(BenchMode.hetero(n)));
+    if (serial > 0) {
+      modes.add(BenchMode.serial(serial));
+    }
+    return modes;
+  }
+
+  private EngineConfig engineConfig(int nTok, int maxRank, Set<Proj> targets) {
+    int blockSize = 16;
+    int blocksPerSeq = (promptLen + nTok + blockSize - 1) / blockSize + 1;
+    return EngineConfig.defaults()
+        .withKvBlocks(batch * blocksPerSeq)
+        .withStep(Math.max(256, batch * promptLen), batch) // a whole wave's prefill fits one step
+        .withLora(maxLoras, maxRank, targets, EngineConfig.defaults().loraKernel());
+  }
+
+  /**
+   * Untimed short runs of every mode (8 requests, 4 tokens), repeated until {@code --warmup-s} have passed,
+   * so that the JIT has compiled the hot paths of all of them before the first measured run.
+   */
+  private void warmUp(ModeRunner runner, List<BenchMode> modes, List<String> ids, int vocab) {
+    long t0 = System.nanoTime();
+    int rounds = 0;
+    do {
+      for (BenchMode mode : modes) {
+        runner.run(mode, -1, Workload.generate(mode, ids, Math.min(batch, 8), promptLen, 4, vocab, seed + 1));
+      }
+      rounds++;
+    } while (System.nanoTime() - t0 < warmupS * 1e9);
+    say(String.format(Locale.ROOT, "warm-up: %d rounds of all modes, %.1f s", rounds, (System.nanoTime() - t0) / 1e9));
+  }
+
+  private List<RunResult> runAll(
+      ModeRunner runner, List<BenchMode> modes, List<String> ids, int nReps, int nReq, int nTok, int vocab) {
+    Map<BenchMode, Workload> workloads = new HashMap<>();
+    for (BenchMode mode : modes) {
+      workloads.put(mode, Workload.generate(mode, ids, nReq, promptLen, nTok, vocab, seed));
+    }
+    List<RunResult> runs = new ArrayList<>();
+    for (int rep = 0; rep < nReps; rep++) {
+      List<BenchMode> order = rep % 2 == 0 ? modes : modes.reversed();
+      for (BenchMode mode : order) {
+        RunResult r = runner.run(mode, rep, workloads.get(mode));
+        runs.add(r);
+        say(String.format(Locale.ROOT,
+            "rep %d/%d %-11s %8.1f tok/s  decode step %8.2f ms (floor %.2f ms, %.1f seqs, %.1f adapters)"
+                + "  %d slot loads  %.2f s%s",
+            rep + 1, nReps, mode.label(), r.generatedTokPerS(), r.meanDecodeStepMs(), r.floorMs(),
+            r.meanDecodeSeqs(), r.meanDecodeAdapters(), r.slotLoads(), r.wallSeconds(),
+            r.errors() > 0 ? "  " + r.errors() + " ERRORS" : ""));
+      }
+    }
+    return runs;
+  }
+
+  /** Adapter folder names (those holding adapter_config.json), sorted: "the first N" are these in order. */
+  static List<String> adapterIds(Path dir) throws IOException {
+    try (Stream<Path> s = Files.list(dir)) {
+      return s.filter(p -> Files.isRegularFile(p.resolve(AdapterConfig.FILE_NAME)))
+          .map(p -> p.getFileName().toString())
+          .sorted()
+          .toList();
+    }
+  }
+
+  /** The model's config with no EOS ids, so that greedy decoding always runs to max_tokens. */
+  static ModelConfig withoutEos(ModelConfig c) {
+    return new ModelConfig(
+        c.architecture(), c.vocabSize(), c.hiddenSize(), c.intermediateSize(), c.numLayers(), c.numHeads(),
+        c.numKvHeads(), c.headDim(), c.rmsNormEps(), c.ropeTheta(), c.ropeScaling(), c.maxPositionEmbeddings(),
+        c.tieWordEmbeddings(), c.qkvBias(), c.bosTokenId(), new int[0], c.dtype());
+  }
+
+  private String command() {
+    List<String> args = spec.commandLine().getParseResult().originalArgs();
+    return "./lorastream " + String.join(" ", args);
+  }
+
+  /** Progress, on stderr: stdout ends with the ratio lines. */
+  private void say(String s) {
+    spec.commandLine().getErr().println(s);
+    spec.commandLine().getErr().flush();
+  }
+}

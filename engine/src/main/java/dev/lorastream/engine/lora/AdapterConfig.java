@@ -1,0 +1,222 @@
+package dev.lorastream.engine.lora;
+
+import static dev.lorastream.engine.io.JsonFiles.opt;
+import static dev.lorastream.engine.io.JsonFiles.optBool;
+import static dev.lorastream.engine.io.JsonFiles.optDouble;
+import static dev.lorastream.engine.io.JsonFiles.optInt;
+import static dev.lorastream.engine.io.JsonFiles.optString;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.lorastream.engine.io.JsonFiles;
+import dev.lorastream.engine.io.ModelFormatException;
+import dev.lorastream.engine.io.UnsupportedAdapterException;
+import dev.lorastream.engine.config.ModelConfig;
+import dev.lorastream.engine.config.Proj;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Predicate;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+
+/**
+ * The parts of a PEFT {@code adapter_config.json} that matter for serving a plain LoRA adapter.
+ *
+ * <p>{@link #load} resolves {@code target_modules} the way PEFT does against a Llama-family model (a list
+ * matches a module whose name equals an entry or ends with {@code "." + entry}; a string is a regex that must
+ * match the whole module name, or {@code "all-linear"}) and refuses every feature the engine does not
+ * implement, so an adapter that loads is served exactly. Immutable.
+ *
+ * @param r the LoRA rank
+ * @param loraAlpha {@code lora_alpha}
+ * @param targets projections adapted in every layer
+ * @param useRslora rank-stabilised scaling {@code alpha / sqrt(r)}
+ * @param fanInFanOut the adapter was trained on transposed (Conv1D-style) base weights
+ * @param baseModel {@code base_model_name_or_path}, or {@code null}
+ */
+public record AdapterConfig(
+    int r, double loraAlpha, Set<Proj> targets, boolean useRslora, boolean fanInFanOut, String baseModel) {
+
+  public static final String FILE_NAME = "adapter_config.json";
+
+  /** Module names of the model that are not projections but that an adapter could try to target. */
+  private static final List<String> OTHER_MODULES = List.of("model.embed_tokens", "lm_head");
+
+  public AdapterConfig {
+    if (r <= 0) {
+      throw new IllegalArgumentException("LoRA rank r=" + r + " must be > 0");
+    }
+    if (targets.isEmpty()) {
+      throw new IllegalArgumentException("an adapter must target at least one projection");
+    }
+    targets = Collections.unmodifiableSet(EnumSet.copyOf(targets));
+  }
+
+  /** The factor applied to {@code B·A·x}: {@code alpha / r}, or {@code alpha / sqrt(r)} with rsLoRA. */
+  public double scale() {
+    return useRslora ? loraAlpha / Math.sqrt(r) : loraAlpha / r;
+  }
+
+  /**
+   * Reads {@code dir/adapter_config.json} and resolves its targets against {@code model}.
+   *
+   * @throws UnsupportedAdapterException naming the file and the feature when the adapter is not plain LoRA
+   * @throws ModelFormatException when the file is missing or malformed
+   */
+  public static AdapterConfig load(Path dir, ModelConfig model) {
+    Path file = dir.resolve(FILE_NAME);
+    JsonNode c = JsonFiles.readObject(file, "expected the PEFT adapter config of the adapter in " + dir);
+    refuseUnsupportedFeatures(c, file);
+    int r = optInt(c, "r", 8, file); // PEFT's defaults
+    if (r <= 0) {
+      throw new UnsupportedAdapterException(file + ": LoRA rank r=" + r + " must be > 0");
+    }
+    return new AdapterConfig(
+        r,
+        optDouble(c, "lora_alpha", 8, file),
+        resolveTargets(c, file, model),
+        optBool(c, "use_rslora", false, file),
+        optBool(c, "fan_in_fan_out", false, file),
+        optString(c, "base_model_name_or_path", null, file));
+  }
+
+  private static void refuseUnsupportedFeatures(JsonNode c, Path file) {
+    String peftType = optString(c, "peft_type", "LORA", file);
+    if (!peftType.equals("LORA")) {
+      refuse(file, "peft_type " + peftType, "only LORA adapters are served");
+    }
+    if (optBool(c, "use_dora", false, file)) {
+      refuse(file, "DoRA (use_dora: true)", "only plain LoRA is served; merge the adapter or retrain without DoRA");
+    }
+    String bias = optString(c, "bias", "none", file);
+    if (!bias.equals("none")) {
+      refuse(file, "LoRA bias (bias: \"" + bias + "\")", "only bias: \"none\" is served");
+    }
+    if (optBool(c, "lora_bias", false, file)) {
+      refuse(file, "LoRA bias (lora_bias: true)", "only bias-free lora_B is served");
+    }
+    for (String key : List.of("modules_to_save", "trainable_token_indices", "target_parameters")) {
+      if (nonEmpty(opt(c, key))) {
+        refuse(file, key + " " + opt(c, key), "only the low-rank A/B weights of an adapter can be served");
+      }
+    }
+    for (String key : List.of("layers_to_transform", "rank_pattern", "alpha_pattern", "layer_replication")) {
+      if (nonEmpty(opt(c, key))) {
+        refuse(file, key + " " + opt(c, key), "not supported yet: every layer must use the same r and alpha");
+      }
+    }
+  }
+
+  private static boolean nonEmpty(JsonNode v) {
+    if (v == null) {
+      return false;
+    }
+    if (v.isContainerNode()) {
+      return !v.isEmpty();
+    }
+    return !v.isTextual() || !v.textValue().isEmpty(); // e.g. layers_to_transform: 3
+  }
+
+  private static void refuse(Path file, String feature, String why) {
+    throw new UnsupportedAdapterException(file + ": " + feature + " is not supported: " + why);
+  }
+
+  private static Set<Proj> resolveTargets(JsonNode c, Path file, ModelConfig model) {
+    JsonNode spec = opt(c, "target_modules");
+    if (spec == null) {
+      throw new ModelFormatException(file + ": target_modules is missing; expected a list such as [\"q_proj\","
+          + " \"v_proj\"] or a regex");
+    }
+    Predicate<String> excluded = matcher(opt(c, "exclude_modules"), file, "exclude_modules");
+    Predicate<String> targeted;
+    if (spec.isTextual() && spec.textValue().toLowerCase(Locale.ROOT).equals("all-linear")) {
+      targeted = key -> !OTHER_MODULES.contains(key); // every linear layer except the output layer
+    } else {
+      targeted = matcher(spec, file, "target_modules");
+      if (spec.isArray()) {
+        for (JsonNode entry : spec) {
+          checkListEntry(entry.textValue(), file, model);
+        }
+      }
+    }
+    Predicate<String> matches = key -> targeted.test(key) && !excluded.test(key);
+    for (String other : OTHER_MODULES) {
+      if (matches.test(other)) {
+        refuse(file, "target module " + other + " (target_modules " + spec + ")",
+            "embedding and lm_head adapters are not served; only " + projNames() + " can be targeted");
+      }
+    }
+    Set<Proj> targets = EnumSet.noneOf(Proj.class);
+    for (Proj p : Proj.values()) {
+      List<Integer> layers = new ArrayList<>();
+      for (int i = 0; i < model.numLayers(); i++) {
+        if (matches.test(p.moduleName(i))) {
+          layers.add(i);
+        }
+      }
+      if (layers.size() == model.numLayers()) {
+        targets.add(p);
+      } else if (!layers.isEmpty()) {
+        refuse(file, "target_modules " + spec + " adapting " + p.hfName() + " only in layers " + layers
+            + " of " + model.numLayers(), "not supported yet: a targeted projection must be adapted in every layer");
+      }
+    }
+    if (targets.isEmpty()) {
+      throw new UnsupportedAdapterException(
+          file + ": target_modules " + spec + " matches none of the model's projections; the modules that"
+              + " exist are " + projNames() + " (as model.layers.N.self_attn.q_proj, model.layers.N.mlp.gate_proj)");
+    }
+    return targets;
+  }
+
+  /** A list entry must name a projection (or an embedding, refused later); anything else is a typo. */
+  private static void checkListEntry(String entry, Path file, ModelConfig model) {
+    List<String> known = new ArrayList<>(OTHER_MODULES);
+    for (Proj p : Proj.values()) {
+      known.add(p.moduleName(0));
+    }
+    boolean any = known.stream().anyMatch(k -> k.equals(entry) || k.endsWith("." + entry))
+        || (entry.startsWith("model.layers.") && Arrays.stream(Proj.values())
+            .anyMatch(p -> entry.endsWith("." + p.parent() + "." + p.hfName())));
+    if (!any) {
+      throw new UnsupportedAdapterException(
+          file + ": target module '" + entry + "' does not exist in " + model.architecture()
+              + "; the modules that exist are " + projNames() + " (plus embed_tokens and lm_head, not servable)");
+    }
+  }
+
+  private static Predicate<String> matcher(JsonNode spec, Path file, String key) {
+    if (spec == null) {
+      return k -> false;
+    }
+    if (spec.isTextual()) {
+      try {
+        Pattern re = Pattern.compile(spec.textValue());
+        return k -> re.matcher(k).matches(); // PEFT uses re.fullmatch
+      } catch (PatternSyntaxException e) {
+        throw new ModelFormatException(file + ": " + key + " regex " + spec + " is invalid: " + e.getDescription(), e);
+      }
+    }
+    if (!spec.isArray()) {
+      throw new ModelFormatException(file + ": " + key + " must be a list of module names or a regex but is " + spec);
+    }
+    Set<String> entries = new TreeSet<>();
+    for (JsonNode e : spec) {
+      if (!e.isTextual()) {
+        throw new ModelFormatException(file + ": " + key + " entries must be strings but one is " + e);
+      }
+      entries.add(e.textValue());
+    }
+    return k -> entries.stream().anyMatch(e -> k.equals(e) || k.endsWith("." + e));
+  }
+
+  private static List<String> projNames() {
+    return Arrays.stream(Proj.values()).map(Proj::hfName).toList();
+  }
+}

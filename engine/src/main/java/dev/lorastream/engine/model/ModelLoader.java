@@ -1,0 +1,70 @@
+package dev.lorastream.engine.model;
+
+import dev.lorastream.engine.config.ModelConfig;
+import dev.lorastream.engine.io.TensorStore;
+import dev.lorastream.engine.ops.Ops;
+import dev.lorastream.engine.ops.Tensor;
+import dev.lorastream.engine.tensor.HostTensor;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Maps a Hugging Face Llama-family checkpoint ({@code model.layers.N.self_attn.q_proj.weight}, ...) onto
+ * {@link LlamaWeights} on a backend. Only names and shapes live here; the math is in {@link LlamaModel}.
+ */
+public final class ModelLoader {
+  private ModelLoader() {}
+
+  /**
+   * Loads config and weights. The returned model keeps the tensor store open (the CPU backend may alias its
+   * mapped memory): close the model to unmap.
+   */
+  public static LoadedModel load(Path dir, Ops ops) {
+    ModelConfig cfg = ModelConfig.load(dir);
+    TensorStore store = TensorStore.openModel(dir);
+    try {
+      return new LoadedModel(cfg, weights(cfg, store, ops), store);
+    } catch (RuntimeException e) {
+      store.close();
+      throw e;
+    }
+  }
+
+  static LlamaWeights weights(ModelConfig c, TensorStore store, Ops ops) {
+    int h = c.hiddenSize();
+    int qDim = c.numHeads() * c.headDim();
+    int kvDim = c.numKvHeads() * c.headDim();
+    int inter = c.intermediateSize();
+    Tensor embed = up(ops, store, "model.embed_tokens.weight", c.vocabSize(), h);
+    List<LayerWeights> layers = new ArrayList<>(c.numLayers());
+    for (int i = 0; i < c.numLayers(); i++) {
+      String p = "model.layers." + i + ".";
+      layers.add(
+          new LayerWeights(
+              up(ops, store, p + "input_layernorm.weight", h),
+              up(ops, store, p + "self_attn.q_proj.weight", qDim, h),
+              up(ops, store, p + "self_attn.k_proj.weight", kvDim, h),
+              up(ops, store, p + "self_attn.v_proj.weight", kvDim, h),
+              c.qkvBias() ? up(ops, store, p + "self_attn.q_proj.bias", qDim) : null,
+              c.qkvBias() ? up(ops, store, p + "self_attn.k_proj.bias", kvDim) : null,
+              c.qkvBias() ? up(ops, store, p + "self_attn.v_proj.bias", kvDim) : null,
+              up(ops, store, p + "self_attn.o_proj.weight", h, qDim),
+              up(ops, store, p + "post_attention_layernorm.weight", h),
+              up(ops, store, p + "mlp.gate_proj.weight", inter, h),
+              up(ops, store, p + "mlp.up_proj.weight", inter, h),
+              up(ops, store, p + "mlp.down_proj.weight", h, inter)));
+    }
+    Tensor norm = up(ops, store, "model.norm.weight", h);
+    Tensor lmHead =
+        c.tieWordEmbeddings() && store.find("lm_head.weight").isEmpty()
+            ? embed
+            : up(ops, store, "lm_head.weight", c.vocabSize(), h);
+    return new LlamaWeights(embed, layers, norm, lmHead);
+  }
+
+  private static Tensor up(Ops ops, TensorStore store, String name, int... shape) {
+    HostTensor t = store.require(name, shape);
+    return ops.upload(t);
+  }
+}

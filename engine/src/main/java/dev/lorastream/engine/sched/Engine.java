@@ -1,0 +1,313 @@
+package dev.lorastream.engine.sched;
+
+import dev.lorastream.engine.kv.KvCache;
+import dev.lorastream.engine.lora.AdapterSlots;
+import dev.lorastream.engine.lora.AdapterSource;
+import dev.lorastream.engine.lora.LoraAdapter;
+import dev.lorastream.engine.model.LlamaModel;
+import dev.lorastream.engine.config.ModelConfig;
+import dev.lorastream.engine.model.StepBatch;
+import dev.lorastream.engine.sample.Sampler;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * Continuous batching over a {@link LlamaModel}: requests join and leave between steps; each step runs the
+ * base model once for every scheduled token and each row through its own adapter. Adapters are loaded on a
+ * background thread; a request whose adapter is still loading waits without holding up the others.
+ *
+ * <p>{@link #submit} may be called from any thread; {@link #step} and {@link #runUntilIdle} from one engine
+ * thread only. Futures complete on the engine thread.
+ */
+public final class Engine implements AutoCloseable {
+  /** The system property with {@link #LOADER_THREADS}. */
+  public static final String LOADER_THREADS_PROPERTY = "lorastream.adapters.loader-threads";
+
+  /** Threads reading and decoding adapters from disk (I/O and dtype conversion, off the engine thread). */
+  static final int LOADER_THREADS = Integer.getInteger(LOADER_THREADS_PROPERTY, 2);
+
+  private final LlamaModel model;
+  private final ModelConfig cfg;
+  private final EngineConfig ec;
+  private final KvCache kv;
+  private final AdapterSlots slots; // null when no projection has LoRA slots
+  private final AdapterCache adapters;
+  private final Scheduler scheduler;
+  private final TokenDecoder decoder; // null: no stop strings, empty text
+  private final List<Integer> eosIds;
+  private final ConcurrentLinkedQueue<Sequence> incoming = new ConcurrentLinkedQueue<>();
+  private final ExecutorService loader;
+  private final EngineStats stats = new EngineStats();
+  private final int capacity; // tokens one sequence can hold: model context and KV cache, whichever is less
+
+  public Engine(LlamaModel model, EngineConfig ec, AdapterSource source, TokenDecoder decoder) {
+    this.model = model;
+    this.cfg = model.config();
+    this.ec = ec;
+    this.kv =
+        new KvCache(
+            model.ops(), cfg.numLayers(), ec.kvBlocks(), ec.blockSize(), cfg.numKvHeads(), cfg.headDim());
+    this.slots =
+        ec.loraTargets().isEmpty()
+            ? null
+            : new AdapterSlots(model.ops(), cfg, ec.maxLoras(), ec.maxRank(), ec.loraTargets());
+    this.loader =
+        Executors.newFixedThreadPool(
+            LOADER_THREADS,
+            r -> {
+              Thread t = new Thread(r, "adapter-loader");
+              t.setDaemon(true);
+              return t;
+            });
+    this.adapters = new AdapterCache(source, loader, ec.hostAdapterCache(), this::checkAdapter);
+    this.scheduler =
+        new Scheduler(kv.allocator(), ec.blockSize(), ec.maxTokensPerStep(), ec.maxSeqs());
+    this.decoder = decoder;
+    this.capacity = Math.min(cfg.maxPositionEmbeddings(), ec.kvBlocks() * ec.blockSize());
+    List<Integer> eos = new ArrayList<>();
+    for (int id : cfg.eosTokenIds()) {
+      eos.add(id);
+    }
+    this.eosIds = List.copyOf(eos);
+  }
+
+  public EngineStats stats() {
+    return stats;
+  }
+
+  public AdapterSlots slots() {
+    return slots;
+  }
+
+  public Scheduler scheduler() {
+    return scheduler;
+  }
+
+  /** Queues a request; the future completes with its result (errors are results, never exceptions). */
+  public CompletableFuture<GenerationResult> submit(GenerationRequest r) {
+    CompletableFuture<GenerationResult> f = new CompletableFuture<>();
+    long now = System.nanoTime();
+    GenerationResult refused = refusal(r);
+    if (refused != null) {
+      f.complete(refused);
+      return f;
+    }
+    if (r.adapterId() != null) {
+      adapters.prefetch(r.adapterId());
+    }
+    incoming.add(new Sequence(r, f, now));
+    return f;
+  }
+
+  /** Whether nothing is queued or running. */
+  public boolean idle() {
+    return incoming.isEmpty() && scheduler.numWaiting() == 0 && scheduler.numRunning() == 0;
+  }
+
+  /** Runs steps until every submitted request has completed. */
+  public void runUntilIdle() {
+    while (!idle()) {
+      if (!step()) {
+        adapters.awaitAnyLoad();
+      }
+    }
+  }
+
+  /** Runs one step; false when there was nothing that could run now. */
+  public boolean step() {
+    for (Sequence s; (s = incoming.poll()) != null; ) {
+      scheduler.add(s);
+    }
+    failUnloadableAdapters();
+    List<Scheduler.Work> work = scheduler.schedule(this::admit, this::releaseSlot);
+    if (work.isEmpty()) {
+      return false;
+    }
+    long t0 = System.nanoTime();
+    work.sort(Comparator.comparingInt(w -> w.seq().slot)); // one contiguous segment per adapter
+    StepBatch batch = StepBatches.build(work, kv.blockSize());
+    float[] logits = model.forward(batch, kv, slots);
+    int vocab = cfg.vocabSize();
+    int row = 0;
+    int sampled = 0;
+    for (Scheduler.Work w : work) {
+      Sequence s = w.seq();
+      if (s.firstComputeNanos == 0) {
+        s.firstComputeNanos = t0;
+      }
+      s.computed = w.start() + w.count();
+      if (!w.samples()) {
+        continue;
+      }
+      int token = Sampler.sample(logits, row * vocab, vocab, s.request.params(), s.generated());
+      row++;
+      sampled++;
+      advance(s, token);
+    }
+    stats.recordStep(batch.numTokens(), sampled, work.size(), System.nanoTime() - t0);
+    return true;
+  }
+
+  private void advance(Sequence s, int token) {
+    var p = s.request.params();
+    long now = System.nanoTime();
+    if (s.firstTokenNanos == 0) {
+      s.firstTokenNanos = now;
+    }
+    if (eosIds.contains(token) || p.stopTokenIds().contains(token)) {
+      finish(s, FinishReason.STOP, null);
+      return;
+    }
+    s.append(token);
+    if (s.stops != null) { // refusal() made sure there is a decoder
+      String text = s.stops.cut(decoder, s.tokens, s.promptLength(), s.length);
+      if (text != null) {
+        finish(s, FinishReason.STOP, text);
+        return;
+      }
+    }
+    if (s.generated() >= p.maxTokens() || s.length >= capacity) {
+      finish(s, FinishReason.LENGTH, null);
+    }
+  }
+
+  private void finish(Sequence s, FinishReason reason, String text) {
+    int[] gen = s.generatedTokens();
+    // decoded while the sequence is still tracked: if the decoder throws, failAll still completes it
+    String out = text != null ? text : decoder == null ? "" : decoder.decode(gen);
+    scheduler.finish(s);
+    releaseSlot(s);
+    long now = System.nanoTime();
+    stats.recordFinish(gen.length);
+    s.future.complete(
+        new GenerationResult(
+            s.request.id(),
+            gen,
+            out,
+            reason,
+            s.promptLength(),
+            null,
+            null,
+            s.firstComputeNanos - s.submitNanos,
+            s.firstTokenNanos - s.submitNanos,
+            now - s.submitNanos,
+            s.preemptions));
+  }
+
+  private boolean admit(Sequence s) {
+    String id = s.request.adapterId();
+    if (id == null) {
+      return true;
+    }
+    LoraAdapter a = adapters.readyOrNull(id);
+    if (a == null) {
+      return false;
+    }
+    int slot = slots.acquire(a);
+    if (slot < 0) {
+      return false;
+    }
+    s.slot = slot;
+    return true;
+  }
+
+  private void releaseSlot(Sequence s) {
+    if (s.slot >= 0) {
+      slots.release(s.slot);
+      s.slot = -1;
+    }
+  }
+
+  /** Waiting requests whose adapter failed to load get their error reply now. */
+  private void failUnloadableAdapters() {
+    List<Sequence> failed = new ArrayList<>();
+    for (Sequence s : scheduler.waiting()) {
+      String id = s.request.adapterId();
+      if (id != null && adapters.failure(id) != null) {
+        failed.add(s);
+      }
+    }
+    for (Sequence s : failed) {
+      scheduler.removeWaiting(s);
+      Throwable t = adapters.failure(s.request.adapterId());
+      String code = t instanceof NoSuchElementException ? "UNKNOWN_ADAPTER" : "ADAPTER_INVALID";
+      s.future.complete(
+          GenerationResult.error(
+              s.request.id(),
+              s.promptLength(),
+              code,
+              String.valueOf(t.getMessage()),
+              System.nanoTime() - s.submitNanos));
+      stats.recordError();
+    }
+  }
+
+  private void checkAdapter(LoraAdapter a) {
+    if (slots == null) {
+      throw new IllegalArgumentException(
+          "adapter '" + a.id() + "' requested but the engine has no LoRA targets (" + EngineConfig.LORA_TARGETS + ")");
+    }
+    slots.checkFits(a);
+  }
+
+  /** The error reply for a request the engine cannot serve, or null when it can. */
+  private GenerationResult refusal(GenerationRequest r) {
+    int[] p = r.promptTokens();
+    if (p.length == 0) {
+      return refuse(r, "INVALID_PARAMS", "the prompt has no tokens; send at least one (usually BOS)");
+    }
+    for (int i = 0; i < p.length; i++) {
+      if (p[i] < 0 || p[i] >= cfg.vocabSize()) {
+        return refuse(
+            r,
+            "INVALID_PARAMS",
+            "prompt token " + i + " is " + p[i] + ", outside the vocabulary [0, " + cfg.vocabSize() + ")");
+      }
+    }
+    if (p.length >= capacity) {
+      return refuse(
+          r,
+          "PROMPT_TOO_LONG",
+          "the prompt has " + p.length + " tokens; this engine serves at most " + (capacity - 1)
+              + " (model context " + cfg.maxPositionEmbeddings() + ", KV cache "
+              + ec.kvBlocks() * ec.blockSize() + " tokens)");
+    }
+    if (decoder == null && !r.params().stopStrings().isEmpty()) {
+      return refuse(r, "INVALID_PARAMS", "stop strings need a tokenizer and this engine has none");
+    }
+    return null;
+  }
+
+  private static GenerationResult refuse(GenerationRequest r, String code, String message) {
+    return GenerationResult.error(r.id(), r.promptTokens().length, code, message, 0);
+  }
+
+  /**
+   * Completes every queued and running request with an error reply (after a fatal backend error), so that no
+   * caller waits forever. Engine thread only.
+   */
+  public void failAll(String code, String message) {
+    List<Sequence> all = new ArrayList<>();
+    for (Sequence s; (s = incoming.poll()) != null; ) {
+      all.add(s);
+    }
+    scheduler.waiting().forEach(all::add);
+    all.addAll(scheduler.running());
+    for (Sequence s : all) {
+      s.future.complete(
+          GenerationResult.error(
+              s.request.id(), s.promptLength(), code, message, System.nanoTime() - s.submitNanos));
+    }
+  }
+
+  @Override
+  public void close() {
+    loader.shutdownNow();
+  }
+}

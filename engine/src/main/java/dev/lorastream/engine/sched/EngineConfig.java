@@ -1,0 +1,107 @@
+package dev.lorastream.engine.sched;
+
+import dev.lorastream.engine.model.LlamaModel;
+import dev.lorastream.engine.config.Proj;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Engine knobs. Defaults come from system properties ({@code -Dlorastream.kv.blocks=...}) so that a
+ * deployment can tune them without code.
+ *
+ * @param kvBlocks KV-cache pages
+ * @param blockSize tokens per page
+ * @param maxTokensPerStep token budget of one step (decode tokens plus prefill chunks)
+ * @param maxSeqs running sequences at most
+ * @param maxLoras adapter slots on the backend
+ * @param maxRank largest adapter rank accepted
+ * @param loraTargets projections that get adapter slots
+ * @param hostAdapterCache adapters kept loaded in host memory (LRU)
+ * @param loraKernel SGMV or BGMV
+ */
+public record EngineConfig(
+    int kvBlocks,
+    int blockSize,
+    int maxTokensPerStep,
+    int maxSeqs,
+    int maxLoras,
+    int maxRank,
+    Set<Proj> loraTargets,
+    int hostAdapterCache,
+    LlamaModel.LoraKernel loraKernel) {
+
+  public static final String KV_BLOCKS = "lorastream.kv.blocks";
+  public static final String BLOCK_SIZE = "lorastream.kv.block-size";
+  public static final String STEP_MAX_TOKENS = "lorastream.step.max-tokens";
+  public static final String STEP_MAX_SEQS = "lorastream.step.max-seqs";
+  public static final String MAX_LORAS = "lorastream.lora.max-loras";
+  public static final String MAX_RANK = "lorastream.lora.max-rank";
+  public static final String LORA_TARGETS = "lorastream.lora.targets";
+  public static final String HOST_ADAPTER_CACHE = "lorastream.adapters.host-cache";
+  public static final String LORA_KERNEL = "lorastream.lora.kernel";
+
+  /** The system properties {@link #defaults} reads. */
+  public static final List<String> KEYS =
+      List.of(KV_BLOCKS, BLOCK_SIZE, STEP_MAX_TOKENS, STEP_MAX_SEQS, MAX_LORAS, MAX_RANK, LORA_TARGETS,
+          HOST_ADAPTER_CACHE, LORA_KERNEL);
+
+  public EngineConfig {
+    loraTargets = loraTargets.isEmpty() ? EnumSet.noneOf(Proj.class) : EnumSet.copyOf(loraTargets);
+    positive(KV_BLOCKS, kvBlocks);
+    positive(BLOCK_SIZE, blockSize);
+    positive(STEP_MAX_TOKENS, maxTokensPerStep);
+    positive(STEP_MAX_SEQS, maxSeqs);
+    positive(MAX_LORAS, maxLoras);
+    positive(MAX_RANK, maxRank);
+    positive(HOST_ADAPTER_CACHE, hostAdapterCache);
+  }
+
+  /** Defaults, each overridable by the system property of the same name. */
+  public static EngineConfig defaults() {
+    return new EngineConfig(
+        Integer.getInteger(KV_BLOCKS, 512),
+        Integer.getInteger(BLOCK_SIZE, 16),
+        Integer.getInteger(STEP_MAX_TOKENS, 256),
+        Integer.getInteger(STEP_MAX_SEQS, 64),
+        Integer.getInteger(MAX_LORAS, 32),
+        Integer.getInteger(MAX_RANK, 64),
+        parseTargets(System.getProperty(LORA_TARGETS, "q,k,v,o,gate,up,down")),
+        Integer.getInteger(HOST_ADAPTER_CACHE, 256),
+        LlamaModel.LoraKernel.valueOf(
+            System.getProperty(LORA_KERNEL, "sgmv").toUpperCase(java.util.Locale.ROOT)));
+  }
+
+  public EngineConfig withKvBlocks(int blocks) {
+    return new EngineConfig(
+        blocks, blockSize, maxTokensPerStep, maxSeqs, maxLoras, maxRank, loraTargets, hostAdapterCache,
+        loraKernel);
+  }
+
+  public EngineConfig withStep(int maxTokens, int seqs) {
+    return new EngineConfig(
+        kvBlocks, blockSize, maxTokens, seqs, maxLoras, maxRank, loraTargets, hostAdapterCache, loraKernel);
+  }
+
+  public EngineConfig withLora(int loras, int rank, Set<Proj> targets, LlamaModel.LoraKernel kernel) {
+    return new EngineConfig(
+        kvBlocks, blockSize, maxTokensPerStep, maxSeqs, loras, rank, targets, hostAdapterCache, kernel);
+  }
+
+  /** "q,k,v,o" → {Q, K, V, O}; empty string → none. */
+  public static Set<Proj> parseTargets(String csv) {
+    Set<Proj> out = EnumSet.noneOf(Proj.class);
+    for (String s : csv.split(",")) {
+      if (!s.isBlank()) {
+        out.add(Proj.parse(s.trim()));
+      }
+    }
+    return out;
+  }
+
+  private static void positive(String key, int v) {
+    if (v <= 0) {
+      throw new IllegalArgumentException(key + " must be positive, got " + v);
+    }
+  }
+}

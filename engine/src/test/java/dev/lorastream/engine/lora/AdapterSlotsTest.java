@@ -1,0 +1,113 @@
+package dev.lorastream.engine.lora;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lorastream.engine.config.Proj;
+import dev.lorastream.engine.ops.Ops;
+import dev.lorastream.engine.ops.ref.ReferenceOps;
+import dev.lorastream.engine.tensor.DType;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The slot LRU as a state machine: each call, then the slot contents and bookkeeping. */
+class AdapterSlotsTest {
+  @TempDir Path tmp;
+  private final Ops ops = new ReferenceOps();
+
+  private LoraAdapter adapter(String name, int r, double alpha, Set<Proj> targets) {
+    StringBuilder mods = new StringBuilder("[");
+    for (Proj p : targets) {
+      mods.append(mods.length() > 1 ? "," : "").append('"').append(p.hfName()).append('"');
+    }
+    mods.append(']');
+    Path dir =
+        TestAdapters.write(
+            tmp.resolve(name),
+            TestAdapters.config(r, alpha, mods.toString(), ""),
+            TestAdapters.weights(TestAdapters.TINY, r, targets, DType.F32));
+    return LoraAdapter.load(dir, TestAdapters.TINY, 16);
+  }
+
+  private AdapterSlots slots(int maxLoras) {
+    return new AdapterSlots(ops, TestAdapters.TINY, maxLoras, 4, EnumSet.of(Proj.Q, Proj.V, Proj.DOWN));
+  }
+
+  @Test
+  void leastRecentlyUsedUnpinnedSlotIsEvictedAndPinnedOnesNever() {
+    AdapterSlots s = slots(2);
+    LoraAdapter a = adapter("a", 2, 4, Set.of(Proj.Q));
+    LoraAdapter b = adapter("b", 2, 4, Set.of(Proj.Q));
+    LoraAdapter c = adapter("c", 2, 4, Set.of(Proj.Q));
+    assertEquals(0, s.acquire(a));
+    assertEquals(1, s.acquire(b));
+    assertEquals(-1, s.acquire(c), "both slots pinned");
+    assertTrue(!s.hasRoomFor("c"));
+    s.release(0);
+    assertEquals(0, s.acquire(c), "a was unpinned: evicted");
+    assertEquals(Arrays.asList("c", "b"), s.residents());
+    assertEquals(-1, s.slotOf("a"));
+    assertEquals(1, s.acquire(b), "resident: no load");
+    assertEquals(2, s.pins(1));
+    assertEquals(3, s.loads());
+    assertEquals(1, s.evictions());
+    s.release(1);
+    s.release(1);
+    s.release(0);
+    // last uses: c (third acquire), b (fourth): a evicts c
+    assertEquals(0, s.acquire(a));
+    assertEquals(Arrays.asList("a", "b"), s.residents());
+  }
+
+  @Test
+  void slotHoldsAAndScaledBTransposedWithZerosBeyondTheRank() {
+    AdapterSlots s = slots(2);
+    LoraAdapter a = adapter("a", 2, 8, Set.of(Proj.Q, Proj.V)); // scale 8 / 2 = 4
+    s.acquire(adapter("filler", 3, 3, Set.of(Proj.V)));
+    int slot = s.acquire(a);
+    assertEquals(1, slot);
+    int in = Proj.Q.inDim(TestAdapters.TINY);
+    int out = Proj.Q.outDim(TestAdapters.TINY);
+    float[] all = new float[2 * 4 * in];
+    ops.copyToHost(s.a(Proj.Q, 1), all);
+    float[] expectA = new float[4 * in];
+    System.arraycopy(TestAdapters.factor(1, Proj.Q, true, 2 * in), 0, expectA, 0, 2 * in);
+    assertArrayEquals(expectA, Arrays.copyOfRange(all, 4 * in, 8 * in));
+    float[] bAll = new float[2 * 4 * out];
+    ops.copyToHost(s.bT(Proj.Q, 1), bAll);
+    float[] b = TestAdapters.factor(1, Proj.Q, false, out * 2); // [out, r]
+    for (int r = 0; r < 4; r++) {
+      for (int o = 0; o < out; o++) {
+        float expected = r < 2 ? 4f * b[o * 2 + r] : 0f;
+        assertEquals(expected, bAll[4 * out + r * out + o], "bT[1][" + r + "][" + o + "]");
+      }
+    }
+    assertEquals(2, s.ranks(Proj.Q)[1]);
+    assertEquals(2, s.ranks(Proj.V)[1]);
+    assertEquals(0, s.ranks(Proj.DOWN)[1], "not targeted: rank 0");
+    assertEquals(0, s.ranks(Proj.Q)[0], "filler targets only v");
+    assertEquals(3, s.ranks(Proj.V)[0]);
+  }
+
+  @Test
+  void refusesARankAboveTheMaximumOrAnUnslottedProjectionNamingTheKey() {
+    AdapterSlots s = slots(2);
+    var e = assertThrows(IllegalArgumentException.class, () -> s.acquire(adapter("big", 8, 8, Set.of(Proj.Q))));
+    assertTrue(e.getMessage().contains("'big' has rank 8 above the maximum 4"), e.getMessage());
+    assertTrue(e.getMessage().contains("lorastream.lora.max-rank"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> s.acquire(adapter("up", 2, 2, Set.of(Proj.UP))));
+    assertTrue(e.getMessage().contains("up_proj"), e.getMessage());
+  }
+
+  @Test
+  void releasingAnUnpinnedSlotIsABug() {
+    AdapterSlots s = slots(1);
+    assertThrows(IllegalStateException.class, () -> s.release(0));
+  }
+}
