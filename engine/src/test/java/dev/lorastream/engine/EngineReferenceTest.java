@@ -39,12 +39,10 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * The engine against the independent PyTorch reference on generated tiny models: logits of the base model,
  * of one adapter and of a mixed batch (many adapters of different ranks plus base rows in one step), in
- * F32, BF16 and F16; and the multi-tenant invariant: a sequence's greedy tokens in a mixed continuous batch
- * equal those of the same sequence alone and those of the model with the adapter merged into its weights.
+ * F32, BF16 and F16; and a sequence's greedy tokens in a mixed continuous batch equal those of the model with the adapter merged into its weights. Skipped without PyTorch; the invariants that
+ * need no reference are {@link EngineInvariantsTest}.
  */
 class EngineReferenceTest {
-  private static final int ADAPTERS = 6;
-
   @TempDir static Path tmp;
 
   @BeforeAll
@@ -52,50 +50,14 @@ class EngineReferenceTest {
     PythonRef.assumeAvailable();
   }
 
-  /** The tiny model in {@code dtype}, seed 3, changed by {@code extra} (make-model's --arch, --shards, ...). */
   static Path model(String dtype, String... extra) throws Exception {
-    Path dir = tmp.resolve("model-" + dtype + String.join("", extra));
-    if (!dir.resolve("config.json").toFile().exists()) {
-      ModelGenerator.Options o = ModelGenerator.Options.defaults().withSeed(3).withDtype(DType.parse(dtype));
-      List<String> args = List.of(extra);
-      ModelGenerator.Arch arch = o.arch();
-      int shards = o.shards();
-      for (int i = 0; i < args.size(); i++) {
-        switch (args.get(i)) {
-          case "--arch" -> arch = ModelGenerator.Arch.valueOf(args.get(++i));
-          case "--shards" -> shards = Integer.parseInt(args.get(++i));
-          case "--rope-scaling", "--tie-embeddings" -> {
-            if (args.get(i).equals("--rope-scaling")) {
-              i++;
-            }
-          }
-          default -> throw new IllegalArgumentException("model option " + args.get(i));
-        }
-      }
-      o =
-          new ModelGenerator.Options(
-              o.seed(), o.dtype(), arch, shards, null, args.contains("--tie-embeddings"), args.contains("llama3"),
-              o.merges());
-      ModelGenerator.make("tiny", o, dir);
-      AdapterGenerator.make(
-          dir, ADAPTERS, AdapterGenerator.Options.defaults().withRanks(4, 8, 16).withSeed(4), dir.resolve("adapters"));
-    }
-    return dir;
+    return TestModels.tiny(tmp, dtype, extra);
   }
 
   static Path adapter(Path model, int i) {
-    return model.resolve("adapters").resolve(AdapterGenerator.adapterName(i));
+    return TestModels.adapter(model, i);
   }
 
-  static int[] prompt(int seed, int len) {
-    SplittableRandom r = new SplittableRandom(seed);
-    int[] p = new int[len];
-    p[0] = 1; // <s>
-    for (int i = 1; i < len; i++) {
-      p[i] = 4 + r.nextInt(500);
-    }
-    return p;
-  }
 
   static double relErr(float[][] ours, float[][] ref) {
     assertEquals(ref.length, ours.length, "positions");
@@ -121,7 +83,7 @@ class EngineReferenceTest {
     List<int[]> prompts = new ArrayList<>();
     List<PythonRef.Request> reqs = new ArrayList<>();
     for (int s = 0; s < adapterOf.length; s++) {
-      int[] p = prompt(s, 5 + 3 * s % 17);
+      int[] p = TestModels.prompt(s, 5 + 3 * s % 17);
       prompts.add(p);
       reqs.add(new PythonRef.Request(p, adapterOf[s] < 0 ? null : adapter(dir, adapterOf[s])));
     }
@@ -179,50 +141,11 @@ class EngineReferenceTest {
     compareMixedStep(dtype, tol, new int[] {0, -1, 2, 2, 5}, modelArgs.split(" "));
   }
 
-  // ---- the engine: continuous batching, decode, greedy invariants --------------------------------
-
-  static Engine engine(LoadedModel lm, Ops ops, EngineConfig ec) {
-    LlamaModel m = new LlamaModel(lm.config(), lm.weights(), ops, ec.loraKernel());
-    return new Engine(m, ec, id -> LoraAdapter.load(Path.of(id), lm.config(), ec.maxRank()), null);
-  }
-
-  static EngineConfig config() {
-    return EngineConfig.defaults()
-        .withKvBlocks(256)
-        .withStep(64, 32)
-        .withLora(8, 16, EnumSet.allOf(Proj.class), LlamaModel.LoraKernel.SGMV);
-  }
-
-  static List<GenerationResult> generate(Engine e, List<GenerationRequest> reqs) {
-    List<CompletableFuture<GenerationResult>> fs = new ArrayList<>();
-    for (GenerationRequest r : reqs) {
-      fs.add(e.submit(r));
-    }
-    e.runUntilIdle();
-    List<GenerationResult> out = new ArrayList<>();
-    for (var f : fs) {
-      GenerationResult r = f.join();
-      assertTrue(r.ok(), r.id() + ": " + r.errorCode() + " " + r.errorMessage());
-      out.add(r);
-    }
-    return out;
-  }
-
-  static List<GenerationRequest> mixedRequests(Path dir, SamplingParams params) {
-    List<GenerationRequest> reqs = new ArrayList<>();
-    int[] adapterOf = {0, 1, -1, 2, 3, 4, 5, -1, 2};
-    for (int s = 0; s < adapterOf.length; s++) {
-      String a = adapterOf[s] < 0 ? null : adapter(dir, adapterOf[s]).toString();
-      reqs.add(new GenerationRequest("r" + s, prompt(100 + s, 3 + 5 * s % 23), a, params));
-    }
-    return reqs;
-  }
-
   @Test
-  void greedyTokensInAMixedBatchEqualTheSequenceAloneAndTheMergedModel() throws Exception {
+  void greedyTokensInAMixedBatchEqualTheMergedModel() throws Exception {
     Path dir = model("F32");
     SamplingParams greedy = SamplingParams.greedy(8);
-    List<GenerationRequest> reqs = mixedRequests(dir, greedy);
+    List<GenerationRequest> reqs = TestModels.mixedRequests(dir, greedy);
     List<PythonRef.Request> refReqs = new ArrayList<>();
     for (GenerationRequest r : reqs) {
       refReqs.add(
@@ -232,68 +155,15 @@ class EngineReferenceTest {
     try (Ops ops = Backends.create("cpu");
         LoadedModel lm = ModelLoader.load(dir, ops)) {
       List<GenerationResult> together;
-      try (Engine e = engine(lm, ops, config())) {
-        together = generate(e, reqs);
+      try (Engine e = TestModels.engine(lm, ops, TestModels.config())) {
+        together = TestModels.generate(e, reqs);
         assertTrue(e.stats().lastBatchSeqs() >= 1);
       }
       for (int s = 0; s < reqs.size(); s++) {
-        List<GenerationResult> alone;
-        try (Engine e = engine(lm, ops, config())) {
-          alone = generate(e, List.of(reqs.get(s)));
-        }
-        assertArrayEquals(alone.get(0).tokens(), together.get(s).tokens(), "request " + s + " alone vs mixed");
         assertArrayEquals(
             PythonRef.ints(merged.get(s).get("greedy")),
             together.get(s).tokens(),
             "request " + s + " vs the merged-weights reference");
-      }
-    }
-  }
-
-  @Test
-  void preemptionWithRecomputeLeavesOutputsUnchanged() throws Exception {
-    Path dir = model("F32");
-    SamplingParams sampled = new SamplingParams(0.9f, 50, 0.9f, 11, 12, List.of(), List.of());
-    List<GenerationRequest> reqs = mixedRequests(dir, sampled);
-    try (Ops ops = Backends.create("cpu");
-        LoadedModel lm = ModelLoader.load(dir, ops)) {
-      List<GenerationResult> roomy;
-      try (Engine e = engine(lm, ops, config())) {
-        roomy = generate(e, reqs);
-      }
-      List<GenerationResult> tight;
-      long preemptions;
-      try (Engine e = engine(lm, ops, config().withKvBlocks(8))) {
-        // load every adapter first, so that admission does not depend on background load timing
-        List<GenerationRequest> warmUp = new ArrayList<>();
-        for (GenerationRequest r : reqs) {
-          warmUp.add(new GenerationRequest("w" + r.id(), new int[] {1}, r.adapterId(), SamplingParams.greedy(1)));
-        }
-        generate(e, warmUp);
-        tight = generate(e, reqs);
-        preemptions = e.scheduler().preemptions();
-      }
-      assertTrue(preemptions > 0, "8 blocks of 16 tokens for 9 sequences must force preemptions");
-      for (int s = 0; s < reqs.size(); s++) {
-        assertArrayEquals(roomy.get(s).tokens(), tight.get(s).tokens(), "request " + s);
-      }
-    }
-  }
-
-  @Test
-  void aSeededSampledRequestGivesTheSameTokensAloneAndInABatch() throws Exception {
-    Path dir = model("F32");
-    SamplingParams sampled = new SamplingParams(1.0f, 0, 1f, 99, 10, List.of(), List.of());
-    List<GenerationRequest> reqs = mixedRequests(dir, sampled);
-    try (Ops ops = Backends.create("cpu");
-        LoadedModel lm = ModelLoader.load(dir, ops)) {
-      List<GenerationResult> together;
-      try (Engine e = engine(lm, ops, config())) {
-        together = generate(e, reqs);
-      }
-      try (Engine e = engine(lm, ops, config())) {
-        GenerationResult alone = generate(e, List.of(reqs.get(3))).get(0);
-        assertArrayEquals(alone.tokens(), together.get(3).tokens());
       }
     }
   }
