@@ -8,7 +8,7 @@ import java.util.Arrays;
 import picocli.CommandLine;
 
 /**
- * Entry point of {@code scripts/gpu-check.sh} on the GPU machine, which carries only gpu-consumer's jars (the
+ * Entry point of {@code scripts/gpu-check.sh} on the GPU machine, which carries only the bench module's runtime classpath (the
  * launcher's full classpath is over the 64 MiB the machine may receive): {@code make-model}, {@code
  * make-adapters} and {@code bench ...} run the same picocli commands as {@code ./lorastream}; {@code
  * device-bench} runs {@link CudaDeviceBench}; {@code probe} prints the backend choice and exits 0 only with a

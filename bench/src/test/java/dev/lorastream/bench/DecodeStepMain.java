@@ -35,7 +35,7 @@ import java.util.concurrent.locks.LockSupport;
  * <p>To compare two builds, run it alternately with each build's classes (A B A B ...) and compare the lines.
  *
  * <p>Run: {@code java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC
- * -cp gpu-consumer/target/classes:gpu-consumer/target/test-classes:DEPS dev.lorastream.bench.DecodeStepMain
+ * -cp bench/target/classes:bench/target/test-classes:DEPS dev.lorastream.bench.DecodeStepMain
  * MODEL_DIR [ADAPTERS_DIR]}; with adapters the mode is hetero over all of them (uniform), else base. Knobs:
  * {@code decode.requests} (32), {@code decode.promptLen} (16), {@code decode.maxTokens} (32), {@code
  * decode.reps} (3), {@code decode.warmupS} (5).

@@ -14,7 +14,7 @@ import java.util.SplittableRandom;
  * printing weight GB/s and GFLOP/s (best of the timed runs), plus a memcpy line for the machine's bandwidth.
  *
  * <p>Run with the test classpath: {@code java --add-modules jdk.incubator.vector -cp
- * gpu-consumer/target/classes:gpu-consumer/target/test-classes dev.lorastream.engine.ops.MatmulSpeedMain
+ * engine/target/classes:engine/target/test-classes dev.lorastream.engine.ops.MatmulSpeedMain
  * [n] [T...]}.
  */
 public final class MatmulSpeedMain {

@@ -10,7 +10,7 @@ import java.lang.foreign.MemorySegment;
  * pool ({@link DevPtr}), so the backend never holds a raw device address.
  *
  * <p>{@link JCudaApi} is the product: JCuda's driver API on a real GPU. The kernel emulator used by the tests
- * (gpu-consumer's test sources, {@code kernels/src/test/emu}) implements the same calls on the CPU, running the
+ * (the engine's test sources, {@code kernels/src/test/emu}) implements the same calls on the CPU, running the
  * real kernel sources, so the backend's own code (argument order, geometry, pool offsets, conversions) is tested
  * on machines without a GPU. Implementations report failures as {@link CudaException} naming the call.
  */
