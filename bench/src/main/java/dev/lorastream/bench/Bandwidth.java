@@ -14,7 +14,7 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Memory bandwidth measured in this process (BENCH.md "physical limits"): a large native copy and a large
+ * Memory bandwidth measured in this process (docs/benchmarks.md, "Physical floors"): a large native copy and a large
  * vectorised read, each split over {@code threads} threads, best of {@code tries}.
  *
  * @param bytes buffer size

@@ -4,7 +4,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 
-/** {@code lorastream bench}: benchmarks that print figures (see /work/shared/BENCH.md); one subcommand each. */
+/** {@code lorastream bench}: benchmarks that print figures (method: docs/benchmarks.md); one subcommand each. */
 @Command(
     name = "bench",
     mixinStandardHelpOptions = true,

@@ -8,7 +8,7 @@ package dev.lorastream.bench;
  *     {@code n} adapters); 0 for base, 1 for adapter1
  */
 public record BenchMode(Kind kind, int n) {
-  /** The modes of BENCH.md that this benchmark runs. */
+  /** The modes of docs/benchmarks.md that this benchmark runs. */
   public enum Kind {
     /** No LoRA at all: the engine has no LoRA targets and requests carry no adapter (the ceiling). */
     BASE,

@@ -8,7 +8,7 @@ import dev.lorastream.engine.ops.Tensor;
 import java.util.Set;
 
 /**
- * The memory-bandwidth floor of a decode step (BENCH.md "physical limits"): every byte a step must read, over
+ * The memory-bandwidth floor of a decode step (docs/benchmarks.md, "Physical floors"): every byte a step must read, over
  * the measured bandwidth. Bytes per step = base weights as stored (every layer, final norm, LM head; of the
  * embedding only the step's rows, which is negligible and left out) + for each distinct adapter in the step
  * its F32 slot rows, {@code rank × (in + out) × 4} per targeted projection per layer + the KV cache read by

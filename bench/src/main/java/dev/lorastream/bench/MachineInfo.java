@@ -5,7 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * The machine a benchmark ran on, as BENCH.md asks every report to name it.
+ * The machine a benchmark ran on, as docs/benchmarks.md asks every report to name it.
  *
  * @param cpuModel {@code model name} from /proc/cpuinfo, or {@code os.arch} where that file is missing
  * @param cores processors visible to the JVM

@@ -89,7 +89,7 @@ public final class EmbeddedKafka implements AutoCloseable {
   }
 
   /**
-   * The mandatory single-node settings (see FACTS.md): without them transactions and group joins hang; the
+   * The mandatory single-node settings: without them transactions and group joins hang; the
    * delay and buffer settings save 3 s per new group and 130 MiB of heap.
    */
   public static final Map<String, String> SINGLE_NODE =

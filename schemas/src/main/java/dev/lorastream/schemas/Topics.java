@@ -3,7 +3,7 @@ package dev.lorastream.schemas;
 import java.util.List;
 
 /**
- * The topics of lorastream (DESIGN.md, Topics), declared once. Keys are plain UTF-8 strings
+ * The topics of lorastream (docs/design.md, Topics), declared once. Keys are plain UTF-8 strings
  * (StringSerializer); values are Avro with the Confluent Schema Registry framing, subjects
  * {@code <topic>-value}. Headers of dead-lettered records are named in {@link DlqHeaders}.
  */
