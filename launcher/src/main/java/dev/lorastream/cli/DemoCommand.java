@@ -132,9 +132,9 @@ public final class DemoCommand implements Callable<Integer> {
       throw new IllegalStateException("--serve needs the Apicurio registry runner at " + registryJar
           + ": build it with ./mvnw -f registry/pom.xml package -DskipTests");
     }
-    DemoFixtures fx = DemoFixtures.prepare(home, home.resolve(work).normalize(), generated);
     System.err.println("demo: embedded defaults: one request topic (" + Topics.REQUESTS.name()
         + "), no authentication (PLAINTEXT Kafka" + (serve ? ", plain HTTP registry" : ", mock:// registry") + ")");
+    DemoFixtures fx = DemoFixtures.prepare(home, home.resolve(work).normalize(), generated);
     System.err.println("demo: model " + fx.modelDir() + ", " + fx.adapters().size() + " adapters for "
         + fx.tenants().size() + " tenants; starting Kafka" + (serve ? " and the schema registry..." : "..."));
     long start = System.nanoTime();
@@ -194,13 +194,11 @@ public final class DemoCommand implements Callable<Integer> {
     }
   }
 
-  /** Ends {@code --serve}: the stack shuts down and {@link #call} returns (as on SIGINT or SIGTERM). */
-  void stopServing() {
-    stop.countDown();
-  }
-
-  /** Prints the {@code serving:} line and blocks until {@link #stopServing} or JVM shutdown (SIGINT, SIGTERM). */
+  /** Prints the {@code serving:} line and blocks until JVM shutdown (SIGINT, SIGTERM; see {@link #shutdownHook}). */
   private void serveUntilStopped(String bootstrap, String registry) throws InterruptedException {
+    if (stop.getCount() == 0) {
+      return; // interrupted during the demo
+    }
     System.err.println("demo: serving until interrupted (Ctrl-C); requests on " + Topics.REQUESTS.name()
         + ", replies on " + Topics.REPLIES.name() + ", adapters on " + Topics.ADAPTERS.name());
     System.out.println("serving: bootstrap=" + bootstrap + " registry=" + registry);
