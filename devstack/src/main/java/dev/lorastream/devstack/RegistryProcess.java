@@ -15,7 +15,7 @@ import java.util.regex.Pattern;
 
 /**
  * A real schema registry with the Confluent API: Apicurio Registry 2.4.2 built by the {@code registry/}
- * module, started as a separate process on a free port (in-memory storage). For tests that need a registry
+ * module, started as a separate process on a free or given port (in-memory storage). For tests that need a registry
  * shared by several processes, where {@code mock://} (in-process only) cannot serve.
  */
 public final class RegistryProcess implements AutoCloseable {
@@ -39,8 +39,21 @@ public final class RegistryProcess implements AutoCloseable {
     return Files.isRegularFile(jar);
   }
 
-  /** Starts the registry and waits until it listens (up to 90 s). */
+  /** Starts the registry on a free port and waits until it listens (up to 90 s). */
   public static RegistryProcess start(Path jar) throws IOException {
+    return start(jar, 0);
+  }
+
+  /**
+   * Starts the registry on {@code 127.0.0.1:port} (0 = a free port) and waits until it listens (up to 90 s).
+   *
+   * @throws IllegalStateException when the runner jar is missing or the registry does not come up (e.g. the
+   *     port is taken), with its output
+   */
+  public static RegistryProcess start(Path jar, int port) throws IOException {
+    if (port < 0 || port > 65535) {
+      throw new IllegalArgumentException("registry port " + port + " is out of range (0-65535)");
+    }
     if (!available(jar)) {
       throw new IllegalStateException(
           "no Apicurio runner at " + jar.toAbsolutePath() + ": build it with ./mvnw -f registry/pom.xml package");
@@ -48,12 +61,12 @@ public final class RegistryProcess implements AutoCloseable {
     String java = ProcessHandle.current().info().command().orElse("java");
     Process p =
         new ProcessBuilder(
-                java, "-Xmx384m", "-Dquarkus.http.port=0", "-Dquarkus.http.host=127.0.0.1", "-jar",
+                java, "-Xmx384m", "-Dquarkus.http.port=" + port, "-Dquarkus.http.host=127.0.0.1", "-jar",
                 jar.toString())
             .redirectErrorStream(true)
             .start();
     List<String> log = new CopyOnWriteArrayList<>();
-    CompletableFuture<Integer> port = new CompletableFuture<>();
+    CompletableFuture<Integer> listening = new CompletableFuture<>();
     Thread.ofVirtual()
         .start(
             () -> {
@@ -63,16 +76,16 @@ public final class RegistryProcess implements AutoCloseable {
                   log.add(line);
                   Matcher m = LISTENING.matcher(line);
                   if (m.find()) {
-                    port.complete(Integer.parseInt(m.group(1)));
+                    listening.complete(Integer.parseInt(m.group(1)));
                   }
                 }
               } catch (IOException e) {
-                port.completeExceptionally(e);
+                listening.completeExceptionally(e);
               }
-              port.completeExceptionally(new IllegalStateException("registry exited before listening"));
+              listening.completeExceptionally(new IllegalStateException("registry exited before listening"));
             });
     try {
-      int portNo = port.get(90, TimeUnit.SECONDS);
+      int portNo = listening.get(90, TimeUnit.SECONDS);
       return new RegistryProcess(p, log, "http://127.0.0.1:" + portNo + "/apis/ccompat/v7");
     } catch (Exception e) {
       p.destroyForcibly();

@@ -5,6 +5,7 @@ import dev.lorastream.batcher.BatcherConfig;
 import dev.lorastream.consumer.ConsumerSettings;
 import dev.lorastream.consumer.InferenceConsumer;
 import dev.lorastream.devstack.EmbeddedKafka;
+import dev.lorastream.devstack.RegistryProcess;
 import dev.lorastream.engine.sched.EngineConfig;
 import dev.lorastream.ingest.LoraClient;
 import dev.lorastream.ingest.LoraClientConfig;
@@ -12,7 +13,15 @@ import dev.lorastream.ingest.PromptTokenizer;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.SamplingParams;
+import dev.lorastream.schemas.Topic;
+import dev.lorastream.schemas.Topics;
+import dev.lorastream.schemas.registry.CompatibilityLevel;
+import dev.lorastream.schemas.registry.RestSchemaRegistryClient;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -22,6 +31,10 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.apache.avro.specific.SpecificData;
+import org.apache.avro.specific.SpecificRecord;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -29,13 +42,25 @@ import picocli.CommandLine.Option;
  * {@code lorastream demo}: the whole pipeline in one process on embedded defaults: a real Kafka broker
  * (KRaft, in-process), the {@code mock://} registry, the batcher, one CPU inference consumer, and an upstream
  * client sending mixed-tenant, mixed-adapter prompts; prints the replies and a one-line summary.
+ *
+ * <p>With {@code --serve} the registry is a real one over HTTP (Apicurio, a child process, see
+ * {@link RegistryProcess}) with the project's schemas registered, and after the demo the stack stays up until
+ * the process is interrupted, so that any Kafka client can send requests: it prints one line
+ * {@code serving: bootstrap=HOST:PORT registry=URL} on stdout when ready.
  */
 @Command(
     name = "demo",
     mixinStandardHelpOptions = true,
-    description = "Run the whole pipeline in-process and print a table of replies.")
+    description = {
+      "Run the whole pipeline in-process and print a table of replies.",
+      "Plain demo: in-process mock:// registry, free ports. --serve: a real Apicurio registry over HTTP, then keeps"
+          + " broker, registry, batcher and consumer up until Ctrl-C (or SIGTERM), printing"
+          + " 'serving: bootstrap=HOST:PORT registry=URL'."
+    })
 public final class DemoCommand implements Callable<Integer> {
   static final String FOREIGN = "foreign-request";
+  static final int DEFAULT_BROKER_PORT = 9092;
+  static final int DEFAULT_REGISTRY_PORT = 8081;
 
   @Option(names = "--work", defaultValue = "build/demo", description = "folder for generated models and state")
   Path work;
@@ -49,15 +74,76 @@ public final class DemoCommand implements Callable<Integer> {
   @Option(names = "--max-tokens", defaultValue = "40")
   int maxTokens;
 
+  @Option(
+      names = "--serve",
+      description = "after the demo, keep the stack up (real registry over HTTP) until interrupted")
+  boolean serve;
+
+  @Option(
+      names = "--port",
+      description = "Kafka broker port on localhost (default: " + DEFAULT_BROKER_PORT + " with --serve, else a free"
+          + " one; 0 = a free one)")
+  Integer brokerPort;
+
+  @Option(
+      names = "--registry-port",
+      description = "--serve only: registry port on 127.0.0.1 (default " + DEFAULT_REGISTRY_PORT + "; 0 = a free one)")
+  Integer registryPort;
+
+  private final CountDownLatch stop = new CountDownLatch(1);
+  private final CountDownLatch closed = new CountDownLatch(1);
+  private volatile RegistryProcess registryProcess;
+
   @Override
   public Integer call() throws Exception {
+    Thread hook = serve ? shutdownHook() : null;
+    if (hook != null) {
+      Runtime.getRuntime().addShutdownHook(hook);
+    }
+    try {
+      return run();
+    } finally {
+      closed.countDown(); // everything is closed: the shutdown hook, if running, may let the JVM end
+      if (hook != null) {
+        try {
+          Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException e) {
+          // the JVM is shutting down: the hook is running
+        }
+      }
+    }
+  }
+
+  private int run() throws Exception {
+    int kafkaPort = brokerPort != null ? brokerPort : serve ? DEFAULT_BROKER_PORT : 0;
+    if (registryPort != null && !serve) {
+      throw new IllegalArgumentException("--registry-port needs --serve (the plain demo uses the in-process mock://"
+          + " registry)");
+    }
+    int srPort = registryPort != null ? registryPort : DEFAULT_REGISTRY_PORT;
+    checkPortFree("--port", "localhost", kafkaPort);
+    if (serve) {
+      checkPortFree("--registry-port", "127.0.0.1", srPort);
+    }
     Path home = Path.of(System.getProperty("lorastream.home", ".")).toAbsolutePath().normalize();
+    Path registryJar = Path.of(System.getProperty("lorastream.registry.jar",
+        home.resolve("registry/target/quarkus-app/quarkus-run.jar").toString()));
+    if (serve && !RegistryProcess.available(registryJar)) {
+      throw new IllegalStateException("--serve needs the Apicurio registry runner at " + registryJar
+          + ": build it with ./mvnw -f registry/pom.xml package -DskipTests");
+    }
+    System.err.println("demo: embedded defaults: one request topic (" + Topics.REQUESTS.name()
+        + "), no authentication (PLAINTEXT Kafka" + (serve ? ", plain HTTP registry" : ", mock:// registry") + ")");
     DemoFixtures fx = DemoFixtures.prepare(home, home.resolve(work).normalize(), generated);
     System.err.println("demo: model " + fx.modelDir() + ", " + fx.adapters().size() + " adapters for "
-        + fx.tenants().size() + " tenants; starting Kafka...");
+        + fx.tenants().size() + " tenants; starting Kafka" + (serve ? " and the schema registry..." : "..."));
     long start = System.nanoTime();
-    try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
-      String registry = "mock://demo-" + ProcessHandle.current().pid();
+    try (EmbeddedKafka kafka = startKafka(kafkaPort);
+        RegistryProcess sr = serve ? (registryProcess = RegistryProcess.start(registryJar, srPort)) : null) {
+      String registry = serve ? sr.url() : "mock://demo-" + ProcessHandle.current().pid();
+      if (serve) {
+        registerSchemas(registry);
+      }
       Map<String, Object> serde = Map.of("schema.registry.url", registry);
       DemoFixtures.createTopics(kafka.bootstrapServers());
       fx.publishAdapters(kafka.bootstrapServers(), serde);
@@ -93,10 +179,90 @@ public final class DemoCommand implements Callable<Integer> {
             .join();
         double secs = (System.nanoTime() - t0) / 1e9;
         int unexpected = DemoTable.print(System.out, jobs, futures, secs);
+        if (serve && unexpected == 0) {
+          if (!serving.isAlive()) {
+            throw new IllegalStateException("the inference consumer stopped; not serving");
+          }
+          serveUntilStopped(kafka.bootstrapServers(), registry);
+        } else if (serve) {
+          System.err.println("demo: " + unexpected + " unexpected replies; not serving");
+        }
         consumer.stop();
         serving.join(10_000);
         return unexpected == 0 ? 0 : 1;
       }
+    }
+  }
+
+  /** Prints the {@code serving:} line and blocks until JVM shutdown (SIGINT, SIGTERM; see {@link #shutdownHook}). */
+  private void serveUntilStopped(String bootstrap, String registry) throws InterruptedException {
+    if (stop.getCount() == 0) {
+      return; // interrupted during the demo
+    }
+    System.err.println("demo: serving until interrupted (Ctrl-C); requests on " + Topics.REQUESTS.name()
+        + ", replies on " + Topics.REPLIES.name() + ", adapters on " + Topics.ADAPTERS.name());
+    System.out.println("serving: bootstrap=" + bootstrap + " registry=" + registry);
+    System.out.flush();
+    stop.await();
+  }
+
+  /**
+   * For {@code --serve}: on SIGINT or SIGTERM, ends serving and waits (up to 60 s) until {@link #call} has closed
+   * everything; then stops the registry process in any case, since the JVM does not stop child processes itself.
+   */
+  private Thread shutdownHook() {
+    return new Thread(
+        () -> {
+          System.err.println("demo: stopping...");
+          stop.countDown();
+          try {
+            closed.await(60, TimeUnit.SECONDS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          RegistryProcess r = registryProcess;
+          if (r != null) {
+            r.close();
+          }
+        },
+        "demo-shutdown");
+  }
+
+  private static EmbeddedKafka startKafka(int port) throws Exception {
+    if (port == 0) {
+      return EmbeddedKafka.start();
+    }
+    return EmbeddedKafka.start(Files.createTempDirectory("lorastream-kafka"), port, true);
+  }
+
+  /**
+   * Registers the value schema of every Avro topic under its subject ({@code <topic>-value}), with BACKWARD
+   * compatibility (Apicurio's default is NONE), so that clients can look them up before any record is written.
+   */
+  private static void registerSchemas(String url) {
+    try (RestSchemaRegistryClient client = new RestSchemaRegistryClient(List.of(url))) {
+      for (Topic<?, ?> t : Topics.all()) {
+        if (SpecificRecord.class.isAssignableFrom(t.valueType())) {
+          client.register(t.valueSubject(), SpecificData.get().getSchema(t.valueType()));
+          client.setCompatibility(t.valueSubject(), CompatibilityLevel.BACKWARD);
+        }
+      }
+    }
+  }
+
+  /** Fails with the option to change when {@code host:port} cannot be bound (0 always can). */
+  static void checkPortFree(String option, String host, int port) {
+    if (port < 0 || port > 65535) {
+      throw new IllegalArgumentException(option + " " + port + " is out of range (0-65535)");
+    }
+    if (port == 0) {
+      return;
+    }
+    try (ServerSocket s = new ServerSocket()) {
+      s.bind(new InetSocketAddress(InetAddress.getByName(host), port));
+    } catch (IOException e) {
+      throw new IllegalStateException("port " + port + " on " + host + " is taken (" + e.getMessage()
+          + "): stop what uses it or choose another with " + option + " (0 = any free port)", e);
     }
   }
 
