@@ -1,6 +1,7 @@
 package dev.lorastream.engine.ops.cuda;
 
 import dev.lorastream.engine.ops.OpChecks;
+import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.ops.Tensor;
 import dev.lorastream.engine.tensor.DType;
 import java.util.EnumMap;
@@ -11,7 +12,7 @@ import java.util.Map;
  * every tensor in the activation dtype {@code T}, then the kernels' own limits and alignment ({@code
  * kernels/ABI.md}, "Launch geometry and limits"). Runs before any launch; a kernel never sees a call it cannot
  * do. Every failure is an {@link IllegalArgumentException} naming the op and the values, e.g. {@code sgmvShrink:
- * no kernel for in=4096 maxRank=128 dtype=bf16 (maxRank must be <= 64)}.
+ * no kernel for in=4096 maxRank=512 dtype=bf16 (maxRank must be <= 256)}.
  */
 final class CudaChecks {
   private CudaChecks() {}
@@ -87,10 +88,10 @@ final class CudaChecks {
 
   /** maxRank within the kernels' limit, and the LoRA widths even. */
   static void loraLimits(String op, int in, int out, int maxRank, DType t) {
-    if (maxRank > LaunchGeometry.MAX_RANK) {
+    if (maxRank > Ops.MAX_RANK) {
       throw new IllegalArgumentException(
           op + ": no kernel for " + (in > 0 ? "in=" + in + " " : "") + (out > 0 ? "out=" + out + " " : "")
-              + "maxRank=" + maxRank + " dtype=" + name(t) + " (maxRank must be <= " + LaunchGeometry.MAX_RANK + ")");
+              + "maxRank=" + maxRank + " dtype=" + name(t) + " (maxRank must be <= " + Ops.MAX_RANK + ")");
     }
     if (in > 0) {
       even(op, "in", in, t);
