@@ -59,8 +59,9 @@ final class RequestIntake {
     } catch (IllegalArgumentException e) {
       return done(req, ErrorCode.INVALID_PARAMS, e.getMessage(), batchId);
     }
+    long submitEpochMs = System.currentTimeMillis();
     return loop.submit(new GenerationRequest(req.getRequestId(), tokens, req.getAdapterId(), params))
-        .thenApply(r -> Results.of(req, r, batchId, servedBy));
+        .thenApply(r -> Results.of(req, r, submitEpochMs, batchId, servedBy));
   }
 
   private CompletableFuture<InferenceResult> done(
