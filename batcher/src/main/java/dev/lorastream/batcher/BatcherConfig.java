@@ -1,6 +1,7 @@
 package dev.lorastream.batcher;
 
 import dev.lorastream.schemas.EnvKeys;
+import dev.lorastream.schemas.MetricsServer;
 import dev.lorastream.schemas.ReplyTopicCache;
 import java.util.Arrays;
 import java.util.Collections;
@@ -84,11 +85,11 @@ public record BatcherConfig(
     d.put(MAX_PROMPT_TOKENS, "3072");
     d.put(MAX_NEW_TOKENS, "1024");
     d.put(REPLY_TOPIC_PATTERN, "lora.replies,lora.replies." + TENANT_PLACEHOLDER);
-    d.put(REPLY_TOPIC_CACHE_MS, "30000");
-    d.put(REPLY_TOPIC_RECHECK_MS, "1000");
+    d.put(REPLY_TOPIC_CACHE_MS, Long.toString(ReplyTopicCache.DEFAULT_EXISTS_TTL_MS));
+    d.put(REPLY_TOPIC_RECHECK_MS, Long.toString(ReplyTopicCache.DEFAULT_MISSING_TTL_MS));
     d.put(BATCHES_PARTITIONS, "0");
     d.put(AFFINITY_SPREAD, "2");
-    d.put(METRICS_PORT, "9402");
+    d.put(METRICS_PORT, Integer.toString(MetricsServer.DEFAULT_PORT));
     return Collections.unmodifiableMap(d); // keeps documentation order
   }
 

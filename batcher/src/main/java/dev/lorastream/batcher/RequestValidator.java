@@ -4,7 +4,7 @@ import dev.lorastream.schemas.AdapterRecord;
 import dev.lorastream.schemas.ErrorCode;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.ReplyTopics;
-import dev.lorastream.schemas.SamplingParams;
+import dev.lorastream.schemas.SamplingRules;
 import dev.lorastream.schemas.Topics;
 import java.util.Optional;
 import java.util.Set;
@@ -27,8 +27,8 @@ import java.util.function.Function;
  *   <li>adapterId (when not null) is in the catalog → UNKNOWN_ADAPTER, and is public or the tenant's own →
  *       ADAPTER_FORBIDDEN;
  *   <li>prompt tokens ≤ {@code batcher.max.prompt.tokens} → PROMPT_TOO_LONG;
- *   <li>sampling: temperature ≥ 0 and finite, topP in (0, 1], topK ≥ 0, 1 ≤ maxTokens ≤
- *       {@code batcher.max.new.tokens} → INVALID_PARAMS;
+ *   <li>sampling ({@link SamplingRules}): temperature ≥ 0 and finite, topP in (0, 1], topK ≥ 0, 1 ≤ maxTokens ≤
+ *       {@code batcher.max.new.tokens}, no empty stop string → INVALID_PARAMS;
  *   <li>deadlineEpochMs is 0 or still ahead of the wall clock → DEADLINE_EXCEEDED.
  * </ol>
  *
@@ -83,7 +83,8 @@ final class RequestValidator {
       return reject(ErrorCode.PROMPT_TOO_LONG, "prompt has " + prompt + " tokens; the limit is "
           + config.maxPromptTokens() + " (" + BatcherConfig.MAX_PROMPT_TOKENS + ")", reply);
     }
-    Optional<String> bad = samplingProblem(r.getSampling());
+    Optional<String> bad =
+        SamplingRules.problem(r.getSampling(), config.maxNewTokens(), BatcherConfig.MAX_NEW_TOKENS);
     if (bad.isPresent()) {
       return reject(ErrorCode.INVALID_PARAMS, bad.get(), reply);
     }
@@ -91,26 +92,6 @@ final class RequestValidator {
     if (deadline != 0 && deadline <= nowMs) {
       return reject(ErrorCode.DEADLINE_EXCEEDED, "deadlineEpochMs " + deadline + " passed " + (nowMs - deadline)
           + " ms before the batcher read the request (now " + nowMs + ")", reply);
-    }
-    return Optional.empty();
-  }
-
-  private Optional<String> samplingProblem(SamplingParams s) {
-    float t = s.getTemperature();
-    if (!Float.isFinite(t) || t < 0) {
-      return Optional.of("sampling.temperature=" + t + " is invalid: must be 0 (greedy) or a finite value > 0");
-    }
-    float p = s.getTopP();
-    if (!(p > 0 && p <= 1)) { // also false for NaN
-      return Optional.of("sampling.topP=" + p + " is invalid: must be in (0, 1]");
-    }
-    if (s.getTopK() < 0) {
-      return Optional.of("sampling.topK=" + s.getTopK() + " is invalid: must be >= 0 (0 = no top-k cut)");
-    }
-    int max = s.getMaxTokens();
-    if (max < 1 || max > config.maxNewTokens()) {
-      return Optional.of("sampling.maxTokens=" + max + " is invalid: must be in [1, " + config.maxNewTokens()
-          + "] (" + BatcherConfig.MAX_NEW_TOKENS + ")");
     }
     return Optional.empty();
   }

@@ -7,9 +7,10 @@ import dev.lorastream.engine.model.LoadedModel;
 import dev.lorastream.engine.config.ModelConfig;
 import dev.lorastream.engine.model.ModelLoader;
 import dev.lorastream.engine.config.Proj;
-import dev.lorastream.engine.backends.Backends;
 import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.sched.EngineConfig;
+import dev.lorastream.tools.BackendOption;
+import dev.lorastream.tools.ModelDirOption;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -27,6 +28,7 @@ import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -44,8 +46,7 @@ import picocli.CommandLine.Spec;
 public final class EngineBench implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--model", required = true, description = "Hugging Face model directory")
-  Path model;
+  @Mixin ModelDirOption modelDir;
 
   @Option(names = "--adapters-dir", required = true, description = "folder of PEFT adapters (make-adapters)")
   Path adaptersDir;
@@ -89,8 +90,7 @@ public final class EngineBench implements Callable<Integer> {
   @Option(names = "--warmup-s", defaultValue = "3", description = "untimed warm-up rounds last at least this")
   double warmupS;
 
-  @Option(names = "--backend", defaultValue = "${sys:lorastream.backend:-auto}", description = "auto, cpu or reference")
-  String backend;
+  @Mixin BackendOption backend;
 
   @Override
   public Integer call() throws Exception {
@@ -120,7 +120,8 @@ public final class EngineBench implements Callable<Integer> {
     say("bench engine: " + modes.size() + " modes x " + nReps + " reps, " + nReq + " requests of " + promptLen
         + "+" + nTok + " tokens, batch " + batch + "; " + ids.size() + " adapters present");
 
-    try (Ops ops = Backends.create(backend);
+    Path model = modelDir.model();
+    try (Ops ops = backend.create();
         LoadedModel lm = ModelLoader.load(model, ops)) {
       ModelConfig cfg = withoutEos(lm.config());
       int act = ops.activationDType().bytes();

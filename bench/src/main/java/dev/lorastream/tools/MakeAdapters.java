@@ -7,6 +7,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** The {@code make-adapters} command: {@link AdapterGenerator} from the command line. */
@@ -15,8 +16,7 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     description = "Writes N deterministic random PEFT LoRA adapters (non-zero B) for a model folder.")
 public final class MakeAdapters implements Callable<Integer> {
-  @Option(names = "--model", required = true, description = "model folder (its config.json gives the dims)")
-  Path model;
+  @Mixin ModelDirOption modelDir; // its config.json gives the dims
 
   @Option(names = "--count", defaultValue = "1", description = "number of adapters")
   int count;
@@ -55,7 +55,7 @@ public final class MakeAdapters implements Callable<Integer> {
   public Integer call() throws Exception {
     List<String> ts =
         AdapterGenerator.make(
-            model, count,
+            modelDir.model(), count,
             new AdapterGenerator.Options(
                 ranks, targets, seed, alpha, dtype == null ? null : DType.parse(dtype), rslora, deltaRatio),
             out);

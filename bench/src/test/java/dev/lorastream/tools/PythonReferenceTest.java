@@ -19,13 +19,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Runs the PyTorch reference ({@code src/test/python/llama_lora_ref.py}) on generated tiny models and checks it
+ * Runs the PyTorch reference ({@code engine/src/test/python/llama_lora_ref.py}) on generated tiny models and checks it
  * against itself: merged LoRA equals unmerged LoRA, sharded equals single-file, adapters change the output.
  * Skipped where {@code /usr/bin/python3} has no torch ({@code scripts/ensure-python-ref.sh} installs it).
  */
 class PythonReferenceTest {
   static final String PYTHON = "/usr/bin/python3";
-  static final Path SCRIPT = Path.of("src", "test", "python", "llama_lora_ref.py");
+  static final Path SCRIPT = Path.of("..", "engine", "src", "test", "python", "llama_lora_ref.py"); // run from bench/
 
   @TempDir Path tmp;
 

@@ -15,6 +15,7 @@ import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.sample.SamplingParams;
 import dev.lorastream.engine.sched.Engine;
 import dev.lorastream.engine.sched.EngineConfig;
+import dev.lorastream.engine.sched.EngineError;
 import dev.lorastream.engine.sched.FinishReason;
 import dev.lorastream.engine.sched.GenerationRequest;
 import dev.lorastream.engine.sched.GenerationResult;
@@ -133,7 +134,7 @@ class EngineBehaviourTest {
               new GenerationRequest(
                   "good", tok.encode("x"), AdapterGenerator.adapterName(0), SamplingParams.greedy(3)));
       e.runUntilIdle();
-      assertEquals("UNKNOWN_ADAPTER", bad.join().errorCode());
+      assertEquals(EngineError.UNKNOWN_ADAPTER, bad.join().errorCode());
       assertEquals("no adapter 'nope'", bad.join().errorMessage());
       assertEquals(FinishReason.ERROR, bad.join().finishReason());
       assertTrue(good.join().ok());
@@ -145,7 +146,7 @@ class EngineBehaviourTest {
   void anAdapterAboveTheEnginesMaxRankIsInvalid() {
     try (Engine e = engine(config())) { // max rank 16; adapter-0001 has rank 32
       GenerationResult r = run(e, req("x", AdapterGenerator.adapterName(1), SamplingParams.greedy(3)));
-      assertEquals("ADAPTER_INVALID", r.errorCode());
+      assertEquals(EngineError.ADAPTER_INVALID, r.errorCode());
       assertTrue(r.errorMessage().contains("rank 32 above the maximum 16"), r.errorMessage());
     }
   }
@@ -155,14 +156,14 @@ class EngineBehaviourTest {
     try (Engine e = engine(config().withKvBlocks(2))) { // 32 tokens of KV cache
       GenerationResult empty =
           run(e, new GenerationRequest("e", new int[0], null, SamplingParams.greedy(1)));
-      assertEquals("INVALID_PARAMS", empty.errorCode());
+      assertEquals(EngineError.INVALID_PARAMS, empty.errorCode());
       GenerationResult outside =
           run(e, new GenerationRequest("o", new int[] {1, 9999}, null, SamplingParams.greedy(1)));
-      assertEquals("INVALID_PARAMS", outside.errorCode());
+      assertEquals(EngineError.INVALID_PARAMS, outside.errorCode());
       assertEquals("prompt token 1 is 9999, outside the vocabulary [0, 512)", outside.errorMessage());
       GenerationResult tooLong =
           run(e, new GenerationRequest("l", new int[40], null, SamplingParams.greedy(1)));
-      assertEquals("PROMPT_TOO_LONG", tooLong.errorCode());
+      assertEquals(EngineError.PROMPT_TOO_LONG, tooLong.errorCode());
       assertTrue(tooLong.errorMessage().startsWith("the prompt has 40 tokens; this engine serves at most 31"));
     }
   }
@@ -187,7 +188,7 @@ class EngineBehaviourTest {
     });
     try (dev.lorastream.engine.sched.EngineLoop loop = new dev.lorastream.engine.sched.EngineLoop(e, "decoder-test")) {
       GenerationResult r = loop.submit(req("Hi", null, SamplingParams.greedy(2))).get(30, java.util.concurrent.TimeUnit.SECONDS);
-      assertEquals("INTERNAL", r.errorCode());
+      assertEquals(EngineError.INTERNAL, r.errorCode());
       assertTrue(r.errorMessage().contains("decoder broke"), r.errorMessage());
     }
   }

@@ -5,6 +5,8 @@ import dev.lorastream.engine.ops.cpu.CpuOps;
 import dev.lorastream.engine.sched.Engine;
 import dev.lorastream.engine.sched.EngineConfig;
 import dev.lorastream.schemas.EnvKeys;
+import dev.lorastream.schemas.MetricsServer;
+import dev.lorastream.schemas.ReplyTopicCache;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -108,10 +110,11 @@ public record ConsumerSettings(
         Path.of(required(props, MODEL)),
         roots,
         Long.parseLong(props.getOrDefault(ADAPTER_MAX_BYTES, String.valueOf(1L << 30))),
-        Integer.parseInt(props.getOrDefault(METRICS_PORT, "9402")),
+        Integer.parseInt(props.getOrDefault(METRICS_PORT, Integer.toString(MetricsServer.DEFAULT_PORT))),
         Integer.parseInt(props.getOrDefault(MAX_INFLIGHT, "16")),
-        Long.parseLong(props.getOrDefault(REPLY_TOPIC_CACHE_MS, "30000")),
-        Long.parseLong(props.getOrDefault(REPLY_TOPIC_RECHECK_MS, "1000")),
+        Long.parseLong(props.getOrDefault(REPLY_TOPIC_CACHE_MS, Long.toString(ReplyTopicCache.DEFAULT_EXISTS_TTL_MS))),
+        Long.parseLong(
+            props.getOrDefault(REPLY_TOPIC_RECHECK_MS, Long.toString(ReplyTopicCache.DEFAULT_MISSING_TTL_MS))),
         Long.parseLong(props.getOrDefault(RETRY_BACKOFF_MS, "100")),
         Long.parseLong(props.getOrDefault(RETRY_BACKOFF_MAX_MS, "5000")));
   }

@@ -8,6 +8,7 @@ import dev.lorastream.schemas.ErrorCode;
 import dev.lorastream.schemas.InferenceBatch;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
+import dev.lorastream.schemas.SamplingRules;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -49,18 +50,18 @@ final class RequestIntake {
     } else {
       return done(req, ErrorCode.INVALID_PARAMS, "the request has neither prompt text nor prompt token ids", batchId);
     }
-    SamplingParams params;
-    try {
-      var s = req.getSampling();
-      params =
-          new SamplingParams(
-              s.getTemperature(), s.getTopK(), s.getTopP(), s.getSeed(), s.getMaxTokens(), s.getStopTokenIds(),
-              s.getStopStrings());
-    } catch (IllegalArgumentException e) {
-      return done(req, ErrorCode.INVALID_PARAMS, e.getMessage(), batchId);
+    var s = req.getSampling();
+    var bad = SamplingRules.problem(s); // the batcher's rules (it also caps maxTokens)
+    if (bad.isPresent()) {
+      return done(req, ErrorCode.INVALID_PARAMS, bad.get(), batchId);
     }
+    SamplingParams params =
+        new SamplingParams(
+            s.getTemperature(), s.getTopK(), s.getTopP(), s.getSeed(), s.getMaxTokens(), s.getStopTokenIds(),
+            s.getStopStrings());
+    long submitEpochMs = System.currentTimeMillis();
     return loop.submit(new GenerationRequest(req.getRequestId(), tokens, req.getAdapterId(), params))
-        .thenApply(r -> Results.of(req, r, batchId, servedBy));
+        .thenApply(r -> Results.of(req, r, submitEpochMs, batchId, servedBy));
   }
 
   private CompletableFuture<InferenceResult> done(

@@ -1,5 +1,6 @@
 package dev.lorastream.consumer;
 
+import dev.lorastream.engine.sched.EngineError;
 import dev.lorastream.engine.sched.GenerationResult;
 import dev.lorastream.schemas.ErrorCode;
 import dev.lorastream.schemas.FinishReason;
@@ -14,10 +15,19 @@ import java.util.List;
 final class Results {
   private Results() {}
 
-  static InferenceResult of(InferenceRequest req, GenerationResult r, String batchId, String servedBy) {
+  /**
+   * The reply to {@code req} from the engine's result. Timings are measured from the request's {@code
+   * createdEpochMs} (the schema's origin): the time before the engine saw it ({@code submitEpochMs - createdEpochMs},
+   * Kafka and batcher) plus the engine's own times from submit.
+   *
+   * @param submitEpochMs when this consumer submitted the request to the engine (epoch milliseconds)
+   */
+  static InferenceResult of(
+      InferenceRequest req, GenerationResult r, long submitEpochMs, String batchId, String servedBy) {
     if (!r.ok()) {
-      return error(req, ErrorCode.valueOf(r.errorCode()), r.errorMessage(), batchId, servedBy);
+      return error(req, code(r.errorCode()), r.errorMessage(), batchId, servedBy);
     }
+    long beforeSubmitMs = submitEpochMs - req.getCreatedEpochMs();
     List<Integer> ids = new ArrayList<>(r.tokens().length);
     for (int t : r.tokens()) {
       ids.add(t);
@@ -36,10 +46,27 @@ final class Results {
             })
         .setUsage(new Usage(r.promptTokens(), r.tokens().length))
         .setTimings(
-            new Timings(r.queuedNanos() / 1_000_000, r.firstTokenNanos() / 1_000_000, r.totalNanos() / 1_000_000))
+            new Timings(
+                beforeSubmitMs + r.queuedNanos() / 1_000_000,
+                r.firstTokenNanos() == 0 ? 0 : beforeSubmitMs + r.firstTokenNanos() / 1_000_000, // 0: no token
+                beforeSubmitMs + r.totalNanos() / 1_000_000))
         .setBatchId(batchId)
         .setServedBy(servedBy)
         .build();
+  }
+
+  /**
+   * The reply schema's code for an engine error: the one place the engine's vocabulary meets the wire's. No
+   * default branch, so a new {@link EngineError} fails compilation here until it is mapped.
+   */
+  static ErrorCode code(EngineError e) {
+    return switch (e) {
+      case UNKNOWN_ADAPTER -> ErrorCode.UNKNOWN_ADAPTER;
+      case ADAPTER_INVALID -> ErrorCode.ADAPTER_INVALID;
+      case PROMPT_TOO_LONG -> ErrorCode.PROMPT_TOO_LONG;
+      case INVALID_PARAMS -> ErrorCode.INVALID_PARAMS;
+      case INTERNAL -> ErrorCode.INTERNAL;
+    };
   }
 
   static InferenceResult error(

@@ -14,6 +14,7 @@ import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.sample.SamplingParams;
 import dev.lorastream.engine.sched.Engine;
 import dev.lorastream.engine.sched.EngineConfig;
+import dev.lorastream.engine.sched.EngineError;
 import dev.lorastream.engine.sched.EngineLoop;
 import dev.lorastream.engine.sched.GenerationRequest;
 import dev.lorastream.engine.sched.GenerationResult;
@@ -69,7 +70,7 @@ class ConsumerHealthTest {
 
         GenerationResult r =
             loop.submit(new GenerationRequest("a", new int[] {1, 5, 6}, null, STOP_AT_ZZ)).get(60, TimeUnit.SECONDS);
-        assertEquals("INTERNAL", r.errorCode(), r.errorMessage());
+        assertEquals(EngineError.INTERNAL, r.errorCode(), r.errorMessage());
         assertNotNull(loop.fatal());
         HttpResponse<String> down = http.send(get, HttpResponse.BodyHandlers.ofString());
         assertEquals(503, down.statusCode());

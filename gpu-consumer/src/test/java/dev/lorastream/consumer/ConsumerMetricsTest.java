@@ -49,7 +49,7 @@ class ConsumerMetricsTest {
       engine.runUntilIdle();
       InferenceRequest req =
           InferenceRequest.newBuilder().setRequestId("a").setTenantId("t").setCreatedEpochMs(0).build();
-      metrics.result(Results.of(req, f.join(), "b1", "c1"));
+      metrics.result(Results.of(req, f.join(), 0, "b1", "c1"));
       metrics.result(Results.error(req, ErrorCode.UNKNOWN_ADAPTER, "no", "b1", "c1"));
       metrics.batchReceived(2);
       String body = registry.scrape();

@@ -158,7 +158,7 @@ public final class DemoCommand implements Callable<Integer> {
           InferenceConsumer consumer =
               new InferenceConsumer(
                   consumerSettings(kafka.bootstrapServers(), registry, fx),
-                  EngineConfig.defaults().withStep(256, 48),
+                  engineConfig(),
                   new SimpleMeterRegistry());
           PromptTokenizer tok = PromptTokenizer.load(fx.modelDir());
           LoraClient client =
@@ -279,6 +279,12 @@ public final class DemoCommand implements Callable<Integer> {
                 .setTopP(0.95f)
                 .setSeed(j.seed())
                 .build());
+  }
+
+  /** The engine's defaults (its step token budget included), with room for 48 sequences per step. */
+  private static EngineConfig engineConfig() {
+    EngineConfig d = EngineConfig.defaults();
+    return d.withStep(d.maxTokensPerStep(), 48);
   }
 
   private static ConsumerSettings consumerSettings(String bootstrap, String registry, DemoFixtures fx) {

@@ -6,7 +6,6 @@ import dev.lorastream.engine.lora.LoraAdapter;
 import dev.lorastream.engine.model.LlamaModel;
 import dev.lorastream.engine.model.LoadedModel;
 import dev.lorastream.engine.model.ModelLoader;
-import dev.lorastream.engine.backends.Backends;
 import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.sample.SamplingParams;
 import dev.lorastream.engine.sched.Engine;
@@ -14,10 +13,13 @@ import dev.lorastream.engine.sched.EngineConfig;
 import dev.lorastream.engine.sched.GenerationRequest;
 import dev.lorastream.engine.sched.GenerationResult;
 import dev.lorastream.tokenizer.HfTokenizer;
+import dev.lorastream.tools.BackendOption;
+import dev.lorastream.tools.ModelDirOption;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code lorastream generate}: one prompt through the engine, optionally through one adapter. */
@@ -26,8 +28,7 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     description = "Generate a completion for one prompt on the local engine.")
 public final class GenerateCommand implements Callable<Integer> {
-  @Option(names = "--model", required = true, description = "Hugging Face model directory")
-  Path model;
+  @Mixin ModelDirOption modelDir;
 
   @Option(names = "--adapter", description = "PEFT adapter directory")
   Path adapter;
@@ -53,8 +54,7 @@ public final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--stop", description = "stop string (repeatable)")
   List<String> stop = List.of();
 
-  @Option(names = "--backend", defaultValue = "${sys:lorastream.backend:-auto}", description = "auto, cpu or reference")
-  String backend;
+  @Mixin BackendOption backend;
 
   @Option(names = "--json", description = "print one JSON object: prompt_tokens, tokens, text")
   boolean json;
@@ -63,7 +63,8 @@ public final class GenerateCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     SamplingParams params =
         new SamplingParams(temperature, topK, topP, seed, maxTokens, List.of(), stop);
-    try (Ops ops = Backends.create(backend);
+    Path model = modelDir.model();
+    try (Ops ops = backend.create();
         LoadedModel lm = ModelLoader.load(model, ops);
         HfTokenizer tok = HfTokenizer.load(model)) {
       EngineConfig ec = EngineConfig.defaults();

@@ -20,6 +20,9 @@ import java.util.function.BooleanSupplier;
  * frees the port and stops the thread.
  */
 public final class MetricsServer implements AutoCloseable {
+  /** Default port of every service's endpoint (each service runs in its own container). */
+  public static final int DEFAULT_PORT = 9402;
+
   private static final String METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8";
   private static final String TEXT = "text/plain; charset=utf-8";
 

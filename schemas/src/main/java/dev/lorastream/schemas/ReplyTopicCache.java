@@ -28,6 +28,12 @@ public final class ReplyTopicCache implements ReplyTopics {
   /** Most answers remembered at once. */
   public static final int MAX_ENTRIES = 10_000;
 
+  /** Default of {@code existsTtlMs}, for every service that checks reply topics (batcher and consumer). */
+  public static final long DEFAULT_EXISTS_TTL_MS = 30_000;
+
+  /** Default of {@code missingTtlMs}: a reply topic created just now is usable after at most this long. */
+  public static final long DEFAULT_MISSING_TTL_MS = 1_000;
+
   private record Answer(State state, long expiresAtMs) {}
 
   private final ReplyTopics source;

@@ -29,6 +29,13 @@ import dev.lorastream.engine.tensor.HostTensor;
  */
 public interface Ops extends AutoCloseable {
 
+  /**
+   * The largest LoRA rank ({@code maxRank} of a slot buffer) the engine serves, on every backend: the CUDA
+   * kernels' {@code LORA_MAX_RANK} ({@code kernels/src/main/cuda/lora/lora_config.h}, {@code bgmv_T}'s shared
+   * buffer), stated in {@code kernels/ABI.md}. The one definition; a test holds the header and the ABI to it.
+   */
+  int MAX_RANK = 256;
+
   /** Short name for logs: {@code "cpu"}, {@code "reference"}, {@code "cuda:0"}. */
   String name();
 

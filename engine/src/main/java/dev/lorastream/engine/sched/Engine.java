@@ -236,7 +236,8 @@ public final class Engine implements AutoCloseable {
     for (Sequence s : failed) {
       scheduler.removeWaiting(s);
       Throwable t = adapters.failure(s.request.adapterId());
-      String code = t instanceof NoSuchElementException ? "UNKNOWN_ADAPTER" : "ADAPTER_INVALID";
+      EngineError code =
+          t instanceof NoSuchElementException ? EngineError.UNKNOWN_ADAPTER : EngineError.ADAPTER_INVALID;
       s.future.complete(
           GenerationResult.error(
               s.request.id(),
@@ -260,31 +261,31 @@ public final class Engine implements AutoCloseable {
   private GenerationResult refusal(GenerationRequest r) {
     int[] p = r.promptTokens();
     if (p.length == 0) {
-      return refuse(r, "INVALID_PARAMS", "the prompt has no tokens; send at least one (usually BOS)");
+      return refuse(r, EngineError.INVALID_PARAMS, "the prompt has no tokens; send at least one (usually BOS)");
     }
     for (int i = 0; i < p.length; i++) {
       if (p[i] < 0 || p[i] >= cfg.vocabSize()) {
         return refuse(
             r,
-            "INVALID_PARAMS",
+            EngineError.INVALID_PARAMS,
             "prompt token " + i + " is " + p[i] + ", outside the vocabulary [0, " + cfg.vocabSize() + ")");
       }
     }
     if (p.length >= capacity) {
       return refuse(
           r,
-          "PROMPT_TOO_LONG",
+          EngineError.PROMPT_TOO_LONG,
           "the prompt has " + p.length + " tokens; this engine serves at most " + (capacity - 1)
               + " (model context " + cfg.maxPositionEmbeddings() + ", KV cache "
               + ec.kvBlocks() * ec.blockSize() + " tokens)");
     }
     if (decoder == null && !r.params().stopStrings().isEmpty()) {
-      return refuse(r, "INVALID_PARAMS", "stop strings need a tokenizer and this engine has none");
+      return refuse(r, EngineError.INVALID_PARAMS, "stop strings need a tokenizer and this engine has none");
     }
     return null;
   }
 
-  private static GenerationResult refuse(GenerationRequest r, String code, String message) {
+  private static GenerationResult refuse(GenerationRequest r, EngineError code, String message) {
     return GenerationResult.error(r.id(), r.promptTokens().length, code, message, 0);
   }
 
@@ -292,7 +293,7 @@ public final class Engine implements AutoCloseable {
    * Completes every queued and running request with an error reply (after a fatal backend error), so that no
    * caller waits forever. Engine thread only.
    */
-  public void failAll(String code, String message) {
+  public void failAll(EngineError code, String message) {
     List<Sequence> all = new ArrayList<>();
     for (Sequence s; (s = incoming.poll()) != null; ) {
       all.add(s);

@@ -2,6 +2,7 @@ package dev.lorastream.engine.sched;
 
 import dev.lorastream.engine.model.LlamaModel;
 import dev.lorastream.engine.config.Proj;
+import dev.lorastream.engine.ops.Ops;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
@@ -15,7 +16,7 @@ import java.util.Set;
  * @param maxTokensPerStep token budget of one step (decode tokens plus prefill chunks)
  * @param maxSeqs running sequences at most
  * @param maxLoras adapter slots on the backend
- * @param maxRank largest adapter rank accepted
+ * @param maxRank largest adapter rank accepted (the adapter slots' size), at most {@link Ops#MAX_RANK}
  * @param loraTargets projections that get adapter slots
  * @param hostAdapterCache adapters kept loaded in host memory (LRU)
  * @param loraKernel SGMV or BGMV
@@ -54,6 +55,10 @@ public record EngineConfig(
     positive(STEP_MAX_SEQS, maxSeqs);
     positive(MAX_LORAS, maxLoras);
     positive(MAX_RANK, maxRank);
+    if (maxRank > Ops.MAX_RANK) {
+      throw new IllegalArgumentException(
+          MAX_RANK + " = " + maxRank + " is above the largest rank the engine serves (" + Ops.MAX_RANK + ")");
+    }
     positive(HOST_ADAPTER_CACHE, hostAdapterCache);
   }
 

@@ -49,7 +49,7 @@ public final class EngineLoop implements AutoCloseable {
       }
     } catch (Throwable t) {
       fatal = t;
-      engine.failAll("INTERNAL", "the engine failed: " + t);
+      engine.failAll(EngineError.INTERNAL, "the engine failed: " + t);
     }
   }
 

@@ -4,8 +4,7 @@ package dev.lorastream.engine.sched;
  * The outcome of one {@link GenerationRequest}: generated tokens and text, or an error code and message.
  *
  * @param tokens generated token ids (stop tokens excluded)
- * @param errorCode null on success; else one of DESIGN.md's codes (ADAPTER_INVALID, PROMPT_TOO_LONG,
- *     INVALID_PARAMS, INTERNAL, ...)
+ * @param errorCode null on success; else why the request failed
  * @param queuedNanos from submit to the first step that computed the sequence
  * @param firstTokenNanos from submit to the first generated token
  * @param totalNanos from submit to completion
@@ -17,7 +16,7 @@ public record GenerationResult(
     String text,
     FinishReason finishReason,
     int promptTokens,
-    String errorCode,
+    EngineError errorCode,
     String errorMessage,
     long queuedNanos,
     long firstTokenNanos,
@@ -28,7 +27,7 @@ public record GenerationResult(
     return errorCode == null;
   }
 
-  static GenerationResult error(String id, int promptTokens, String code, String message, long totalNanos) {
+  static GenerationResult error(String id, int promptTokens, EngineError code, String message, long totalNanos) {
     return new GenerationResult(
         id, new int[0], "", FinishReason.ERROR, promptTokens, code, message, 0, 0, totalNanos, 0);
   }

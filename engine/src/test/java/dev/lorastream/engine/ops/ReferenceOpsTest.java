@@ -122,6 +122,21 @@ class ReferenceOpsTest {
   }
 
   @Test
+  void dtypeErrorsNameTheTrueDTypeAndTheBackendsContract() {
+    for (Ops ops : new Ops[] {REF, CPU}) {
+      Tensor x = ops.allocate(DType.BF16, 2, 4);
+      Tensor y = ops.allocate(DType.F32, 2, 4);
+      var e = assertThrows(IllegalArgumentException.class, () -> ops.add(y, x));
+      assertEquals("add: x BF16[2, 4] has dtype BF16, expected F32 (activations)", e.getMessage());
+    }
+    // the CPU's LoRA kernels read B slots in F32 only; the control reads any dtype
+    Tensor bT = CPU.allocate(DType.BF16, 2, 4, 8);
+    var e = assertThrows(IllegalArgumentException.class, () -> CPU.sgmvExpand(CPU.allocate(DType.F32, 1, 4), bT,
+        new int[] {4, 4}, new int[] {0, 1}, new int[] {0}, CPU.allocate(DType.F32, 1, 8)));
+    assertEquals("sgmvExpand: bT BF16[2, 4, 8] has dtype BF16, expected F32 (adapter B slots)", e.getMessage());
+  }
+
+  @Test
   void cpuRejectsTensorsOfAnotherBackend() {
     Tensor foreign = new Tensor(DType.F32, 1, 4) {};
     Tensor y = CPU.allocate(DType.F32, 1, 4);

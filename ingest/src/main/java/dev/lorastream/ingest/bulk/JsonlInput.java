@@ -3,6 +3,7 @@ package dev.lorastream.ingest.bulk;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lorastream.schemas.SamplingRules;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -12,6 +13,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Reads the {@code bulk} input: one JSON object a line, {@code {"id": "...", "text": "..."}} with optional
@@ -82,16 +84,24 @@ public record JsonlInput(List<BulkDoc> docs, List<Malformed> malformed) {
     Integer maxTokens = null;
     JsonNode mt = node.get("max_tokens");
     if (mt != null && !mt.isNull()) {
-      if (!mt.canConvertToInt() || !mt.isIntegralNumber() || mt.intValue() < 1) {
+      if (!mt.canConvertToInt() || !mt.isIntegralNumber()) {
         return BulkDoc.invalid(line, docId, "line " + line + ": \"max_tokens\" must be an integer >= 1, got " + mt);
+      }
+      Optional<String> bad = SamplingRules.maxTokens(mt.intValue(), Integer.MAX_VALUE, null);
+      if (bad.isPresent()) {
+        return BulkDoc.invalid(line, docId, "line " + line + ": \"max_tokens\": " + bad.get());
       }
       maxTokens = mt.intValue();
     }
     Float temperature = null;
     JsonNode t = node.get("temperature");
     if (t != null && !t.isNull()) {
-      if (!t.isNumber() || t.doubleValue() < 0 || !Double.isFinite(t.doubleValue())) {
+      if (!t.isNumber()) {
         return BulkDoc.invalid(line, docId, "line " + line + ": \"temperature\" must be a number >= 0, got " + t);
+      }
+      Optional<String> bad = SamplingRules.temperature(t.floatValue());
+      if (bad.isPresent()) {
+        return BulkDoc.invalid(line, docId, "line " + line + ": \"temperature\": " + bad.get());
       }
       temperature = t.floatValue();
     }

@@ -3,6 +3,7 @@ package dev.lorastream.engine.ops.cpu;
 import static dev.lorastream.engine.ops.cpu.CpuMatmul.F;
 import static dev.lorastream.engine.ops.cpu.CpuMatmul.L;
 
+import dev.lorastream.engine.ops.OpChecks;
 import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.ops.Tensor;
 import dev.lorastream.engine.tensor.DType;
@@ -10,6 +11,7 @@ import dev.lorastream.engine.tensor.HostTensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
+import java.util.EnumSet;
 import jdk.incubator.vector.FloatVector;
 
 /**
@@ -32,6 +34,11 @@ public final class CpuOps implements Ops {
   public static final String THREADS = "lorastream.cpu.threads";
 
   private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+  /** F32 activations; dense weights and LoRA A slots F32 or BF16, B slots F32 (what the kernels read). */
+  private static final OpChecks CONTRACT =
+      new OpChecks(DType.F32, EnumSet.of(DType.F32, DType.BF16), EnumSet.of(DType.F32, DType.BF16),
+          EnumSet.of(DType.F32));
 
   private final CpuParallel pool;
   /** Per-thread scratch of this backend's calls; see the class comment. */
@@ -103,7 +110,7 @@ public final class CpuOps implements Ops {
   @Override
   public void copyFromHost(float[] src, Tensor dst) {
     CpuTensor d = CpuTensor.of(dst, "copyFromHost", "dst");
-    OpChecks.equal("copyFromHost", "src.length vs dst " + OpChecks.shape(dst), src.length, d.numel());
+    OpChecks.copyFromHost(src, dst);
     if (d.dtype() == DType.F32) {
       MemorySegment.copy(src, 0, d.segment(), CpuTensor.F32_LE, 0, src.length);
     } else {
@@ -116,7 +123,7 @@ public final class CpuOps implements Ops {
   @Override
   public void copyToHost(Tensor src, float[] dst) {
     CpuTensor s = CpuTensor.of(src, "copyToHost", "src");
-    OpChecks.equal("copyToHost", "dst.length vs src " + OpChecks.shape(src), dst.length, s.numel());
+    OpChecks.copyToHost(src, dst);
     if (s.dtype() == DType.F32) {
       MemorySegment.copy(s.segment(), CpuTensor.F32_LE, 0, dst, 0, dst.length);
     } else {
@@ -141,7 +148,7 @@ public final class CpuOps implements Ops {
   public void embed(int[] tokens, Tensor table, Tensor out) {
     CpuTensor tab = CpuTensor.of(table, "embed", "table");
     CpuTensor o = CpuTensor.of(out, "embed", "out");
-    OpChecks.embed(tokens, table, out);
+    CONTRACT.embed(tokens, table, out);
     int h = table.dim(1);
     for (int t = 0; t < tokens.length; t++) {
       long row = (long) tokens[t] * h;
@@ -159,7 +166,7 @@ public final class CpuOps implements Ops {
   public void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out) {
     CpuTensor xs = CpuTensor.of(x, "rmsNorm", "x");
     CpuTensor o = CpuTensor.of(out, "rmsNorm", "out");
-    OpChecks.rmsNorm(x, weight, out);
+    CONTRACT.rmsNorm(x, weight, out);
     int h = x.dim(1);
     float[] w = floats(CpuTensor.of(weight, "rmsNorm", "weight"));
     MemorySegment xm = xs.segment();
@@ -199,7 +206,7 @@ public final class CpuOps implements Ops {
   public void add(Tensor acc, Tensor x) {
     CpuTensor a = CpuTensor.of(acc, "add", "acc");
     CpuTensor b = CpuTensor.of(x, "add", "x");
-    OpChecks.elementwise("add", "acc", acc, "x", x);
+    CONTRACT.elementwise("add", "acc", acc, "x", x);
     elementwise(a.segment(), b.segment(), a.segment(), false);
   }
 
@@ -208,8 +215,8 @@ public final class CpuOps implements Ops {
     CpuTensor g = CpuTensor.of(gate, "siluMul", "gate");
     CpuTensor u = CpuTensor.of(up, "siluMul", "up");
     CpuTensor o = CpuTensor.of(out, "siluMul", "out");
-    OpChecks.elementwise("siluMul", "gate", gate, "up", up);
-    OpChecks.elementwise("siluMul", "gate", gate, "out", out);
+    CONTRACT.elementwise("siluMul", "gate", gate, "up", up);
+    CONTRACT.elementwise("siluMul", "gate", gate, "out", out);
     elementwise(g.segment(), u.segment(), o.segment(), true);
   }
 
@@ -242,7 +249,7 @@ public final class CpuOps implements Ops {
     CpuTensor ws = CpuTensor.of(w, "matmul", "w");
     CpuTensor ys = CpuTensor.of(y, "matmul", "y");
     float[] b = bias == null ? null : floats(CpuTensor.of(bias, "matmul", "bias"));
-    OpChecks.matmul(x, w, bias, y, DType.F32, DType.BF16);
+    CONTRACT.matmul(x, w, bias, y);
     int tokens = x.dim(0);
     int in = x.dim(1);
     int out = w.dim(0);
@@ -265,7 +272,7 @@ public final class CpuOps implements Ops {
   public void rope(Tensor q, Tensor k, int[] positions, float[] invFreq, int headDim) {
     CpuTensor qs = CpuTensor.of(q, "rope", "q");
     CpuTensor ks = CpuTensor.of(k, "rope", "k");
-    OpChecks.rope(q, k, positions, invFreq, headDim);
+    CONTRACT.rope(q, k, positions, invFreq, headDim);
     CpuAttention.rope(pool, qs, ks, positions, invFreq, headDim);
   }
 
@@ -277,7 +284,7 @@ public final class CpuOps implements Ops {
     CpuTensor vs = CpuTensor.of(v, "writeKv", "v");
     CpuTensor kc = CpuTensor.of(kCache, "writeKv", "kCache");
     CpuTensor vc = CpuTensor.of(vCache, "writeKv", "vCache");
-    OpChecks.writeKv(k, v, kCache, vCache, slotMapping);
+    CONTRACT.writeKv(k, v, kCache, vCache, slotMapping);
     long rowBytes = k.dim(1) * 4L;
     for (int t = 0; t < slotMapping.length; t++) {
       MemorySegment.copy(ks.segment(), t * rowBytes, kc.segment(), slotMapping[t] * rowBytes, rowBytes);
@@ -293,7 +300,7 @@ public final class CpuOps implements Ops {
     CpuTensor kc = CpuTensor.of(kCache, "pagedAttention", "kCache");
     CpuTensor vc = CpuTensor.of(vCache, "pagedAttention", "vCache");
     CpuTensor os = CpuTensor.of(out, "pagedAttention", "out");
-    OpChecks.pagedAttention(q, kCache, vCache, blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, nHeads, out);
+    CONTRACT.pagedAttention(q, kCache, vCache, blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, nHeads, out);
     CpuAttention.attend(pool, qs, kc, vc, blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, nHeads, scale, os);
   }
 
@@ -304,8 +311,7 @@ public final class CpuOps implements Ops {
     CpuTensor xs = CpuTensor.of(x, "sgmvShrink", "x");
     CpuTensor as = CpuTensor.of(a, "sgmvShrink", "a");
     CpuTensor vs = CpuTensor.of(v, "sgmvShrink", "v");
-    OpChecks.sgmvShrink(x, a, ranks, segStarts, segSlots, v);
-    OpChecks.dtype("sgmvShrink", "a", a, DType.F32, DType.BF16);
+    CONTRACT.sgmvShrink(x, a, ranks, segStarts, segSlots, v);
     lora.shrink(xs, as, ranks, segStarts, segSlots, vs);
   }
 
@@ -314,8 +320,7 @@ public final class CpuOps implements Ops {
     CpuTensor vs = CpuTensor.of(v, "sgmvExpand", "v");
     CpuTensor bs = CpuTensor.of(bT, "sgmvExpand", "bT");
     CpuTensor ys = CpuTensor.of(y, "sgmvExpand", "y");
-    OpChecks.sgmvExpand(v, bT, ranks, segStarts, segSlots, y);
-    OpChecks.dtype("sgmvExpand", "bT", bT, DType.F32);
+    CONTRACT.sgmvExpand(v, bT, ranks, segStarts, segSlots, y);
     lora.expand(vs, bs, ranks, segStarts, segSlots, ys);
   }
 
@@ -325,16 +330,14 @@ public final class CpuOps implements Ops {
     CpuTensor as = CpuTensor.of(a, "bgmv", "a");
     CpuTensor bs = CpuTensor.of(bT, "bgmv", "bT");
     CpuTensor ys = CpuTensor.of(y, "bgmv", "y");
-    OpChecks.bgmv(x, a, bT, ranks, rowSlots, y);
-    OpChecks.dtype("bgmv", "a", a, DType.F32, DType.BF16);
-    OpChecks.dtype("bgmv", "bT", bT, DType.F32);
+    CONTRACT.bgmv(x, a, bT, ranks, rowSlots, y);
     lora.bgmv(xs, as, bs, ranks, rowSlots, ys);
   }
 
   @Override
   public void writeSlot(Tensor dst, int slot, float[] src, int rows, float scale) {
     CpuTensor d = CpuTensor.of(dst, "writeSlot", "dst");
-    OpChecks.writeSlot(dst, slot, src, rows);
+    CONTRACT.writeSlot(dst, slot, src, rows);
     int maxRank = dst.dim(1);
     int cols = dst.dim(2);
     long base = (long) slot * maxRank * cols;

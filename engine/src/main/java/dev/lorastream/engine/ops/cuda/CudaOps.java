@@ -2,7 +2,7 @@ package dev.lorastream.engine.ops.cuda;
 
 import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.ops.Tensor;
-import dev.lorastream.engine.ops.cpu.OpChecks;
+import dev.lorastream.engine.ops.OpChecks;
 import dev.lorastream.engine.ops.cuda.DeviceApi.DevPtr;
 import dev.lorastream.engine.ops.cuda.LaunchGeometry.Launch;
 import dev.lorastream.engine.tensor.DType;
@@ -155,7 +155,7 @@ public final class CudaOps implements Ops {
   @Override
   public synchronized void copyFromHost(float[] src, Tensor dst) {
     CudaTensor d = mine(dst, "copyFromHost", "dst");
-    OpChecks.equal("copyFromHost", "src.length vs dst " + OpChecks.shape(dst), src.length, d.numel());
+    OpChecks.copyFromHost(src, dst);
     device.bind();
     long tmp = ctx.pool.allocate(4L * src.length); // [n] f32
     int chunk = (int) (ctx.computeRing.capacity() / 2 / 4);
@@ -174,7 +174,7 @@ public final class CudaOps implements Ops {
   @Override
   public synchronized void copyToHost(Tensor src, float[] dst) {
     CudaTensor s = mine(src, "copyToHost", "src");
-    OpChecks.equal("copyToHost", "dst.length vs src " + OpChecks.shape(src), dst.length, s.numel());
+    OpChecks.copyToHost(src, dst);
     device.bind();
     ctx.awaitWrites(s);
     long tmp = ctx.pool.allocate(4L * dst.length); // [n] f32

@@ -1,7 +1,7 @@
 package dev.lorastream.engine.ops.cuda;
 
 import dev.lorastream.engine.ops.Tensor;
-import dev.lorastream.engine.ops.cpu.OpChecks;
+import dev.lorastream.engine.ops.OpChecks;
 import dev.lorastream.engine.tensor.DType;
 
 /**

@@ -48,8 +48,6 @@ public final class LaunchGeometry {
   public static final int ATTENTION_BLOCK = 256;
   public static final int ELEMENTWISE_BLOCK = 256;
   public static final int ELEMENTWISE_MAX_GRID = 65536;
-  /** Largest LoRA rank any kernel handles (bgmv's shared buffer). */
-  public static final int MAX_RANK = 64;
   /** The attention head sizes paged_attention_T has (it returns without writing for others). */
   public static final java.util.Set<Integer> HEAD_DIMS = java.util.Set.of(64, 128, 256);
 

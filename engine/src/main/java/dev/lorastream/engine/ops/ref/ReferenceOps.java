@@ -1,22 +1,25 @@
 package dev.lorastream.engine.ops.ref;
 
+import dev.lorastream.engine.ops.OpChecks;
 import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.ops.Tensor;
-import dev.lorastream.engine.ops.cpu.CpuTensor;
-import dev.lorastream.engine.ops.cpu.OpChecks;
 import dev.lorastream.engine.tensor.DType;
 import dev.lorastream.engine.tensor.HostTensor;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
+import java.util.EnumSet;
 
 /**
  * The control implementation of {@link Ops}: obvious scalar loops, one thread, sums in double. Every fast
  * backend (CPU Vector API, CUDA) is tested against it. Written for clarity, never for speed.
  *
- * <p>Tensors are {@link CpuTensor}s; weights of any dtype are read element by element through their decoder.
- * Stateless, so thread-safe for calls on disjoint outputs.
+ * <p>It shares no code with the backends it checks: its tensors are its own {@link RefTensor}s (a float per
+ * element, rounded to the tensor's dtype on every store), and a weight of any dtype is decoded element by element
+ * at {@link #upload}. What it does share is the contract itself, {@link OpChecks} (F32 activations, weights and
+ * adapter slots of any dtype), so every backend refuses exactly the same calls. Stateless, so thread-safe for
+ * calls on disjoint outputs.
  */
 public final class ReferenceOps implements Ops {
+  private static final OpChecks CONTRACT =
+      new OpChecks(DType.F32, EnumSet.allOf(DType.class), EnumSet.allOf(DType.class), EnumSet.allOf(DType.class));
 
   @Override
   public String name() {
@@ -32,26 +35,28 @@ public final class ReferenceOps implements Ops {
 
   @Override
   public Tensor allocate(DType dtype, int... shape) {
-    return CpuTensor.zeros(dtype, shape);
+    return RefTensor.zeros(dtype, shape);
   }
 
   @Override
   public Tensor rows(Tensor t, int n) {
-    return CpuTensor.of(t, "rows", "t").rows(n);
+    return RefTensor.of(t, "rows", "t").rows(n);
   }
 
   @Override
   public Tensor upload(HostTensor weight) {
     // A private copy, so the control never depends on the lifetime of the host mapping.
-    MemorySegment copy = Arena.ofAuto().allocate(Math.max(1, weight.data().byteSize()));
-    copy = copy.asSlice(0, weight.data().byteSize()).copyFrom(weight.data());
-    return new CpuTensor(weight.dtype(), weight.shape(), copy);
+    RefTensor t = RefTensor.zeros(weight.dtype(), weight.shape());
+    for (long i = 0; i < t.numel(); i++) {
+      t.set(i, weight.getFloat(i));
+    }
+    return t;
   }
 
   @Override
   public void copyFromHost(float[] src, Tensor dst) {
-    CpuTensor d = CpuTensor.of(dst, "copyFromHost", "dst");
-    OpChecks.equal("copyFromHost", "src.length vs dst " + OpChecks.shape(dst), src.length, d.numel());
+    RefTensor d = RefTensor.of(dst, "copyFromHost", "dst");
+    OpChecks.copyFromHost(src, dst);
     for (int i = 0; i < src.length; i++) {
       d.set(i, src[i]);
     }
@@ -59,8 +64,8 @@ public final class ReferenceOps implements Ops {
 
   @Override
   public void copyToHost(Tensor src, float[] dst) {
-    CpuTensor s = CpuTensor.of(src, "copyToHost", "src");
-    OpChecks.equal("copyToHost", "dst.length vs src " + OpChecks.shape(src), dst.length, s.numel());
+    RefTensor s = RefTensor.of(src, "copyToHost", "src");
+    OpChecks.copyToHost(src, dst);
     for (int i = 0; i < dst.length; i++) {
       dst[i] = s.get(i);
     }
@@ -68,8 +73,8 @@ public final class ReferenceOps implements Ops {
 
   @Override
   public void copyRows(Tensor src, int srcRow, Tensor dst, int dstRow, int rows) {
-    CpuTensor s = CpuTensor.of(src, "copyRows", "src");
-    CpuTensor d = CpuTensor.of(dst, "copyRows", "dst");
+    RefTensor s = RefTensor.of(src, "copyRows", "src");
+    RefTensor d = RefTensor.of(dst, "copyRows", "dst");
     OpChecks.copyRows(src, srcRow, dst, dstRow, rows);
     long rowSize = src.numel() / src.dim(0);
     for (long i = 0; i < rows * rowSize; i++) {
@@ -81,9 +86,9 @@ public final class ReferenceOps implements Ops {
 
   @Override
   public void embed(int[] tokens, Tensor table, Tensor out) {
-    CpuTensor tab = CpuTensor.of(table, "embed", "table");
-    CpuTensor o = CpuTensor.of(out, "embed", "out");
-    OpChecks.embed(tokens, table, out);
+    RefTensor tab = RefTensor.of(table, "embed", "table");
+    RefTensor o = RefTensor.of(out, "embed", "out");
+    CONTRACT.embed(tokens, table, out);
     int h = table.dim(1);
     for (int t = 0; t < tokens.length; t++) {
       for (int i = 0; i < h; i++) {
@@ -94,10 +99,10 @@ public final class ReferenceOps implements Ops {
 
   @Override
   public void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out) {
-    CpuTensor xs = CpuTensor.of(x, "rmsNorm", "x");
-    CpuTensor w = CpuTensor.of(weight, "rmsNorm", "weight");
-    CpuTensor o = CpuTensor.of(out, "rmsNorm", "out");
-    OpChecks.rmsNorm(x, weight, out);
+    RefTensor xs = RefTensor.of(x, "rmsNorm", "x");
+    RefTensor w = RefTensor.of(weight, "rmsNorm", "weight");
+    RefTensor o = RefTensor.of(out, "rmsNorm", "out");
+    CONTRACT.rmsNorm(x, weight, out);
     int rows = x.dim(0);
     int h = x.dim(1);
     for (int t = 0; t < rows; t++) {
@@ -115,9 +120,9 @@ public final class ReferenceOps implements Ops {
 
   @Override
   public void add(Tensor acc, Tensor x) {
-    CpuTensor a = CpuTensor.of(acc, "add", "acc");
-    CpuTensor b = CpuTensor.of(x, "add", "x");
-    OpChecks.elementwise("add", "acc", acc, "x", x);
+    RefTensor a = RefTensor.of(acc, "add", "acc");
+    RefTensor b = RefTensor.of(x, "add", "x");
+    CONTRACT.elementwise("add", "acc", acc, "x", x);
     for (long i = 0; i < a.numel(); i++) {
       a.set(i, a.get(i) + b.get(i));
     }
@@ -125,11 +130,11 @@ public final class ReferenceOps implements Ops {
 
   @Override
   public void matmul(Tensor x, Tensor w, Tensor bias, Tensor y) {
-    CpuTensor xs = CpuTensor.of(x, "matmul", "x");
-    CpuTensor ws = CpuTensor.of(w, "matmul", "w");
-    CpuTensor b = bias == null ? null : CpuTensor.of(bias, "matmul", "bias");
-    CpuTensor ys = CpuTensor.of(y, "matmul", "y");
-    OpChecks.matmul(x, w, bias, y, DType.F32, DType.F16, DType.BF16);
+    RefTensor xs = RefTensor.of(x, "matmul", "x");
+    RefTensor ws = RefTensor.of(w, "matmul", "w");
+    RefTensor b = bias == null ? null : RefTensor.of(bias, "matmul", "bias");
+    RefTensor ys = RefTensor.of(y, "matmul", "y");
+    CONTRACT.matmul(x, w, bias, y);
     int tokens = x.dim(0);
     int in = x.dim(1);
     int out = w.dim(0);
@@ -146,14 +151,14 @@ public final class ReferenceOps implements Ops {
 
   @Override
   public void rope(Tensor q, Tensor k, int[] positions, float[] invFreq, int headDim) {
-    CpuTensor qs = CpuTensor.of(q, "rope", "q");
-    CpuTensor ks = CpuTensor.of(k, "rope", "k");
-    OpChecks.rope(q, k, positions, invFreq, headDim);
+    RefTensor qs = RefTensor.of(q, "rope", "q");
+    RefTensor ks = RefTensor.of(k, "rope", "k");
+    CONTRACT.rope(q, k, positions, invFreq, headDim);
     rotate(qs, positions, invFreq, headDim);
     rotate(ks, positions, invFreq, headDim);
   }
 
-  private static void rotate(CpuTensor x, int[] positions, float[] invFreq, int headDim) {
+  private static void rotate(RefTensor x, int[] positions, float[] invFreq, int headDim) {
     int width = x.dim(1);
     int half = headDim / 2;
     for (int t = 0; t < positions.length; t++) {
@@ -174,11 +179,11 @@ public final class ReferenceOps implements Ops {
 
   @Override
   public void siluMul(Tensor gate, Tensor up, Tensor out) {
-    CpuTensor g = CpuTensor.of(gate, "siluMul", "gate");
-    CpuTensor u = CpuTensor.of(up, "siluMul", "up");
-    CpuTensor o = CpuTensor.of(out, "siluMul", "out");
-    OpChecks.elementwise("siluMul", "gate", gate, "up", up);
-    OpChecks.elementwise("siluMul", "gate", gate, "out", out);
+    RefTensor g = RefTensor.of(gate, "siluMul", "gate");
+    RefTensor u = RefTensor.of(up, "siluMul", "up");
+    RefTensor o = RefTensor.of(out, "siluMul", "out");
+    CONTRACT.elementwise("siluMul", "gate", gate, "up", up);
+    CONTRACT.elementwise("siluMul", "gate", gate, "out", out);
     for (long i = 0; i < g.numel(); i++) {
       double v = g.get(i);
       o.set(i, (float) (v / (1 + Math.exp(-v)) * u.get(i)));
@@ -189,11 +194,11 @@ public final class ReferenceOps implements Ops {
 
   @Override
   public void writeKv(Tensor k, Tensor v, Tensor kCache, Tensor vCache, int[] slotMapping) {
-    CpuTensor ks = CpuTensor.of(k, "writeKv", "k");
-    CpuTensor vs = CpuTensor.of(v, "writeKv", "v");
-    CpuTensor kc = CpuTensor.of(kCache, "writeKv", "kCache");
-    CpuTensor vc = CpuTensor.of(vCache, "writeKv", "vCache");
-    OpChecks.writeKv(k, v, kCache, vCache, slotMapping);
+    RefTensor ks = RefTensor.of(k, "writeKv", "k");
+    RefTensor vs = RefTensor.of(v, "writeKv", "v");
+    RefTensor kc = RefTensor.of(kCache, "writeKv", "kCache");
+    RefTensor vc = RefTensor.of(vCache, "writeKv", "vCache");
+    CONTRACT.writeKv(k, v, kCache, vCache, slotMapping);
     int width = k.dim(1);
     for (int t = 0; t < slotMapping.length; t++) {
       for (int i = 0; i < width; i++) {
@@ -207,11 +212,11 @@ public final class ReferenceOps implements Ops {
   public void pagedAttention(
       Tensor q, Tensor kCache, Tensor vCache, int[] blockTables, int maxBlocksPerSeq, int[] tokenSeq,
       int[] tokenPos, int nHeads, float scale, Tensor out) {
-    CpuTensor qs = CpuTensor.of(q, "pagedAttention", "q");
-    CpuTensor kc = CpuTensor.of(kCache, "pagedAttention", "kCache");
-    CpuTensor vc = CpuTensor.of(vCache, "pagedAttention", "vCache");
-    CpuTensor os = CpuTensor.of(out, "pagedAttention", "out");
-    OpChecks.pagedAttention(q, kCache, vCache, blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, nHeads, out);
+    RefTensor qs = RefTensor.of(q, "pagedAttention", "q");
+    RefTensor kc = RefTensor.of(kCache, "pagedAttention", "kCache");
+    RefTensor vc = RefTensor.of(vCache, "pagedAttention", "vCache");
+    RefTensor os = RefTensor.of(out, "pagedAttention", "out");
+    CONTRACT.pagedAttention(q, kCache, vCache, blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, nHeads, out);
     int blockSize = kCache.dim(1);
     int nKv = kCache.dim(2);
     int headDim = kCache.dim(3);
@@ -254,10 +259,10 @@ public final class ReferenceOps implements Ops {
 
   @Override
   public void sgmvShrink(Tensor x, Tensor a, int[] ranks, int[] segStarts, int[] segSlots, Tensor v) {
-    CpuTensor xs = CpuTensor.of(x, "sgmvShrink", "x");
-    CpuTensor as = CpuTensor.of(a, "sgmvShrink", "a");
-    CpuTensor vs = CpuTensor.of(v, "sgmvShrink", "v");
-    OpChecks.sgmvShrink(x, a, ranks, segStarts, segSlots, v);
+    RefTensor xs = RefTensor.of(x, "sgmvShrink", "x");
+    RefTensor as = RefTensor.of(a, "sgmvShrink", "a");
+    RefTensor vs = RefTensor.of(v, "sgmvShrink", "v");
+    CONTRACT.sgmvShrink(x, a, ranks, segStarts, segSlots, v);
     int tokens = x.dim(0);
     int maxRank = a.dim(1);
     int in = a.dim(2);
@@ -279,10 +284,10 @@ public final class ReferenceOps implements Ops {
 
   @Override
   public void sgmvExpand(Tensor v, Tensor bT, int[] ranks, int[] segStarts, int[] segSlots, Tensor y) {
-    CpuTensor vs = CpuTensor.of(v, "sgmvExpand", "v");
-    CpuTensor bs = CpuTensor.of(bT, "sgmvExpand", "bT");
-    CpuTensor ys = CpuTensor.of(y, "sgmvExpand", "y");
-    OpChecks.sgmvExpand(v, bT, ranks, segStarts, segSlots, y);
+    RefTensor vs = RefTensor.of(v, "sgmvExpand", "v");
+    RefTensor bs = RefTensor.of(bT, "sgmvExpand", "bT");
+    RefTensor ys = RefTensor.of(y, "sgmvExpand", "y");
+    CONTRACT.sgmvExpand(v, bT, ranks, segStarts, segSlots, y);
     int[] slotOf = rowSlots(v.dim(0), segStarts, segSlots);
     for (int t = 0; t < slotOf.length; t++) {
       expandRow(vs, (long) t * v.dim(1), bs, ranks, slotOf[t], ys, t);
@@ -291,11 +296,11 @@ public final class ReferenceOps implements Ops {
 
   @Override
   public void bgmv(Tensor x, Tensor a, Tensor bT, int[] ranks, int[] rowSlots, Tensor y) {
-    CpuTensor xs = CpuTensor.of(x, "bgmv", "x");
-    CpuTensor as = CpuTensor.of(a, "bgmv", "a");
-    CpuTensor bs = CpuTensor.of(bT, "bgmv", "bT");
-    CpuTensor ys = CpuTensor.of(y, "bgmv", "y");
-    OpChecks.bgmv(x, a, bT, ranks, rowSlots, y);
+    RefTensor xs = RefTensor.of(x, "bgmv", "x");
+    RefTensor as = RefTensor.of(a, "bgmv", "a");
+    RefTensor bs = RefTensor.of(bT, "bgmv", "bT");
+    RefTensor ys = RefTensor.of(y, "bgmv", "y");
+    CONTRACT.bgmv(x, a, bT, ranks, rowSlots, y);
     int maxRank = a.dim(1);
     int in = a.dim(2);
     for (int t = 0; t < rowSlots.length; t++) {
@@ -304,7 +309,7 @@ public final class ReferenceOps implements Ops {
         continue;
       }
       // v = x[t] · a[slot]ᵀ, rounded to float like the two-op path (shrink writes an F32 tensor).
-      CpuTensor v = CpuTensor.zeros(DType.F32, maxRank);
+      RefTensor v = RefTensor.zeros(DType.F32, maxRank);
       for (int r = 0; r < ranks[slot]; r++) {
         double sum = 0;
         for (int i = 0; i < in; i++) {
@@ -317,7 +322,7 @@ public final class ReferenceOps implements Ops {
   }
 
   /** y[t, :] += Σ_{r < ranks[slot]} v[vBase + r] · bT[slot, r, :]; nothing for slot −1. */
-  private static void expandRow(CpuTensor v, long vBase, CpuTensor bT, int[] ranks, int slot, CpuTensor y, int t) {
+  private static void expandRow(RefTensor v, long vBase, RefTensor bT, int[] ranks, int slot, RefTensor y, int t) {
     if (slot < 0) {
       return;
     }
@@ -346,8 +351,8 @@ public final class ReferenceOps implements Ops {
 
   @Override
   public void writeSlot(Tensor dst, int slot, float[] src, int rows, float scale) {
-    CpuTensor d = CpuTensor.of(dst, "writeSlot", "dst");
-    OpChecks.writeSlot(dst, slot, src, rows);
+    RefTensor d = RefTensor.of(dst, "writeSlot", "dst");
+    CONTRACT.writeSlot(dst, slot, src, rows);
     int maxRank = dst.dim(1);
     int cols = dst.dim(2);
     for (int r = 0; r < maxRank; r++) {

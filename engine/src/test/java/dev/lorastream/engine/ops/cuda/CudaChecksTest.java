@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.lorastream.engine.ops.cpu.CpuTensor;
+import dev.lorastream.engine.ops.ref.ReferenceOps;
 import dev.lorastream.engine.tensor.DType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
@@ -30,7 +30,8 @@ class CudaChecksTest {
   void matmulNamesOddWidthsMixedDTypesAndShapes() {
     assertDoesNotThrow(() -> CudaChecks.matmul(t(T, 4, 64), t(T, 172, 64), null, t(T, 4, 172), T));
     assertNames(() -> CudaChecks.matmul(t(T, 4, 65), t(T, 8, 65), null, t(T, 4, 8), T), "K=65", "dtype=bf16");
-    assertNames(() -> CudaChecks.matmul(t(T, 4, 64), t(DType.F16, 8, 64), null, t(T, 4, 8), T), "F16[8, 64]", "bf16");
+    assertNames(() -> CudaChecks.matmul(t(T, 4, 64), t(DType.F16, 8, 64), null, t(T, 4, 8), T),
+        "matmul: w F16[8, 64] has dtype F16, expected BF16 (weights)");
     assertNames(() -> CudaChecks.matmul(t(T, 4, 64), t(T, 8, 32), null, t(T, 4, 8), T), "in", "64 vs 32");
   }
 
@@ -38,15 +39,15 @@ class CudaChecksTest {
   void loraRanksAboveTheKernelLimitAreRefusedAtTheBoundary() {
     int[] one = {0, 3};
     assertNames(
-        () -> CudaChecks.sgmvShrink(t(T, 3, 4096), t(T, 2, 128, 4096), new int[] {128, 8}, one, new int[] {0},
-            t(T, 3, 128), T),
-        "no kernel for", "in=4096", "maxRank=128", "dtype=bf16");
+        () -> CudaChecks.sgmvShrink(t(T, 3, 4096), t(T, 2, 257, 4096), new int[] {257, 8}, one, new int[] {0},
+            t(T, 3, 257), T),
+        "sgmvShrink: no kernel for in=4096 maxRank=257 dtype=bf16 (maxRank must be <= 256)");
     assertNames(
-        () -> CudaChecks.bgmv(t(T, 3, 64), t(T, 2, 96, 64), t(T, 2, 96, 64), new int[] {8, 8}, new int[] {0, 1, -1},
+        () -> CudaChecks.bgmv(t(T, 3, 64), t(T, 2, 300, 64), t(T, 2, 300, 64), new int[] {8, 8}, new int[] {0, 1, -1},
             t(T, 3, 64), T),
-        "maxRank=96");
+        "maxRank=300");
     assertDoesNotThrow(
-        () -> CudaChecks.sgmvExpand(t(T, 3, 64), t(T, 2, 64, 172), new int[] {64, 3}, one, new int[] {1},
+        () -> CudaChecks.sgmvExpand(t(T, 3, 256), t(T, 2, 256, 172), new int[] {256, 3}, one, new int[] {1},
             t(T, 3, 172), T));
   }
 
@@ -90,13 +91,14 @@ class CudaChecksTest {
     assertNames(() -> CudaChecks.writeKv(t(T, 1, 32), t(T, 1, 32), t(T, 2, 4, 2, 16), t(T, 2, 4, 2, 16),
         new int[] {8}, T), "slotMapping[0] = 8");
     assertNames(() -> CudaChecks.writeSlot(t(T, 4, 16, 64), 4, new float[0], 0, T), "slot = 4");
-    assertNames(() -> CudaChecks.writeSlot(t(DType.F16, 4, 16, 64), 0, new float[0], 0, T), "F16[4, 16, 64]");
+    assertNames(() -> CudaChecks.writeSlot(t(DType.F16, 4, 16, 64), 0, new float[0], 0, T),
+        "writeSlot: dst F16[4, 16, 64] has dtype F16, expected BF16 (adapter slots)");
     assertNames(() -> CudaChecks.elementwise("add", "acc", t(T, 2, 8), "x", t(T, 2, 9), T), "acc", "[2, 9]");
   }
 
   @Test
   void anotherBackendsTensorIsRefusedByName() {
-    assertNames(() -> CudaTensor.of(CpuTensor.zeros(DType.F32, 2, 3), "matmul", "x"), "matmul", "x", "CpuTensor",
+    assertNames(() -> CudaTensor.of(new ReferenceOps().allocate(DType.F32, 2, 3), "matmul", "x"), "matmul", "x", "RefTensor",
         "F32[2, 3]", "cuda backend");
   }
 

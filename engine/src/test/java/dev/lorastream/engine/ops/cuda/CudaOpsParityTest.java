@@ -3,6 +3,7 @@ package dev.lorastream.engine.ops.cuda;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.ops.Tensor;
 import dev.lorastream.engine.ops.ref.ReferenceOps;
 import dev.lorastream.engine.tensor.DType;
@@ -237,8 +238,19 @@ class CudaOpsParityTest {
   @EnumSource(names = {"F16", "BF16"})
   void sgmvAndBgmvOverEveryLayout(DType dtype) {
     start(dtype);
-    int slots = 4, maxRank = 16, in = 200, out = 172;
-    int[] ranks = {16, 3, 8, 5};
+    loraParity(16, new int[] {16, 3, 8, 5}, LAYOUTS);
+  }
+
+  /** The kernels serve every rank up to {@link Ops#MAX_RANK}, the one limit the host checks. */
+  @ParameterizedTest
+  @EnumSource(names = {"F16", "BF16"})
+  void sgmvAndBgmvAtTheLargestRank(DType dtype) {
+    start(dtype);
+    loraParity(Ops.MAX_RANK, new int[] {Ops.MAX_RANK, 3, 130, 65}, new int[][][] {LAYOUTS[3]});
+  }
+
+  private void loraParity(int maxRank, int[] ranks, int[][][] layouts) {
+    int slots = 4, in = 200, out = 172;
     Tensor[] a = act(new float[slots * maxRank * in], slots, maxRank, in);
     Tensor[] bT = act(new float[slots * maxRank * out], slots, maxRank, out);
     for (int s = 0; s < slots; s++) {
@@ -251,7 +263,7 @@ class CudaOpsParityTest {
     }
     assertSame("writeSlot a", a);
     assertSame("writeSlot bT", bT);
-    for (int[][] layout : LAYOUTS) {
+    for (int[][] layout : layouts) {
       int[] starts = layout[0];
       int[] segSlots = layout[1];
       int tokens = starts[starts.length - 1];

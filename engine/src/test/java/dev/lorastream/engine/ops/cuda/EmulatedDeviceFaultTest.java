@@ -16,6 +16,7 @@ import dev.lorastream.engine.config.Proj;
 import dev.lorastream.engine.sample.SamplingParams;
 import dev.lorastream.engine.sched.Engine;
 import dev.lorastream.engine.sched.EngineConfig;
+import dev.lorastream.engine.sched.EngineError;
 import dev.lorastream.engine.sched.EngineLoop;
 import dev.lorastream.engine.sched.GenerationRequest;
 import dev.lorastream.engine.sched.GenerationResult;
@@ -66,7 +67,7 @@ class EmulatedDeviceFaultTest {
         for (CompletableFuture<GenerationResult> f : fs) {
           GenerationResult r = f.get(60, TimeUnit.SECONDS); // never hangs
           assertFalse(r.ok(), r.id());
-          assertEquals("INTERNAL", r.errorCode(), r.id());
+          assertEquals(EngineError.INTERNAL, r.errorCode(), r.id());
           assertTrue(r.errorMessage().contains("cuLaunchKernel(") && r.errorMessage().contains("CUDA_ERROR_ILLEGAL_ADDRESS"),
               r.id() + ": " + r.errorMessage());
         }

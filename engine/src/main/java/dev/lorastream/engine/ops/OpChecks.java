@@ -1,15 +1,56 @@
-package dev.lorastream.engine.ops.cpu;
+package dev.lorastream.engine.ops;
 
-import dev.lorastream.engine.ops.Tensor;
 import dev.lorastream.engine.tensor.DType;
 import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.Set;
 
 /**
- * Boundary checks shared by the CPU backends (fast and reference), so both accept exactly the same calls.
- * Every failure is an {@link IllegalArgumentException} naming the op, the argument and the values.
+ * The boundary contract of {@link Ops}, written once and checked by every backend (CPU, CUDA, the reference):
+ * the shapes in {@link Ops}' Javadoc, the slot metadata of the LoRA ops, and the dtypes, parameterised by the
+ * backend's activation dtype ({@link Ops#activationDType()}) and the dtypes it keeps weights and adapter slots
+ * in. A backend adds only its own limits on top (the CUDA kernels' widths and maxima, in {@code CudaChecks}).
+ *
+ * <p>Every failure is an {@link IllegalArgumentException} naming the op, the argument and the values, with the
+ * tensor's true dtype, e.g. {@code matmul: x F32[4, 64] has dtype F32, expected BF16 (activations)}.
+ * Immutable, so thread-safe.
  */
 public final class OpChecks {
-  private OpChecks() {}
+  private final DType activations;
+  private final Set<DType> weights;
+  private final Set<DType> adapterA;
+  private final Set<DType> adapterB;
+  private final Set<DType> adapterSlots; // A or B
+
+  /**
+   * @param activations the dtype of every activation, KV cache and LoRA intermediate
+   * @param weights the dtypes a dense weight (matmul weight and bias, norm weight, embedding table) may have
+   * @param adapterA the dtypes of the LoRA A slot buffers ({@code a [slots, maxRank, in]})
+   * @param adapterB the dtypes of the LoRA B slot buffers ({@code bT [slots, maxRank, out]})
+   */
+  public OpChecks(DType activations, Set<DType> weights, Set<DType> adapterA, Set<DType> adapterB) {
+    this.activations = activations;
+    this.weights = Set.copyOf(weights);
+    this.adapterA = Set.copyOf(adapterA);
+    this.adapterB = Set.copyOf(adapterB);
+    Set<DType> slots = EnumSet.noneOf(DType.class);
+    slots.addAll(adapterA);
+    slots.addAll(adapterB);
+    this.adapterSlots = Set.copyOf(slots);
+  }
+
+  /** The contract of a backend that keeps every tensor, weights and slots included, in {@code dtype}. */
+  public static OpChecks allIn(DType dtype) {
+    Set<DType> one = EnumSet.of(dtype);
+    return new OpChecks(dtype, one, one, one);
+  }
+
+  /** The activation dtype this contract checks for. */
+  public DType activations() {
+    return activations;
+  }
+
+  // ---- single rules ----------------------------------------------------------------------------
 
   /** Fails unless {@code t} has rank {@code rank}. */
   public static void rank(String op, String arg, Tensor t, int rank) {
@@ -19,15 +60,34 @@ public final class OpChecks {
     }
   }
 
-  /** Fails unless {@code t}'s dtype is one of {@code allowed}. */
-  public static void dtype(String op, String arg, Tensor t, DType... allowed) {
-    for (DType d : allowed) {
-      if (t.dtype() == d) {
-        return;
+  /** Fails unless every tensor of {@code ts} (named together as {@code args}) is in the activation dtype. */
+  private void activations(String op, String args, Tensor... ts) {
+    for (Tensor t : ts) {
+      if (t.dtype() != activations) {
+        throw new IllegalArgumentException(
+            op + ": " + args + " " + shape(t) + " has dtype " + t.dtype() + ", expected " + activations
+                + " (activations)");
       }
     }
-    throw new IllegalArgumentException(
-        op + ": " + arg + " has dtype " + t.dtype() + ", expected one of " + Arrays.toString(allowed));
+  }
+
+  /** Fails unless {@code t}'s dtype is in {@code allowed}, the dtypes of a {@code role}. */
+  private static void dtype(String op, String arg, Tensor t, Set<DType> allowed, String role) {
+    if (!allowed.contains(t.dtype())) {
+      throw new IllegalArgumentException(
+          op + ": " + arg + " " + shape(t) + " has dtype " + t.dtype() + ", expected " + names(allowed) + " ("
+              + role + ")");
+    }
+  }
+
+  private static String names(Set<DType> dtypes) {
+    StringBuilder b = new StringBuilder();
+    for (DType d : DType.values()) {
+      if (dtypes.contains(d)) {
+        b.append(b.isEmpty() ? "" : " or ").append(d);
+      }
+    }
+    return b.toString();
   }
 
   /** Fails unless {@code a} and {@code b} have the same shape. */
@@ -101,48 +161,51 @@ public final class OpChecks {
 
   // ---- whole-op contracts (the Javadoc of Ops, checked) ---------------------------------------
 
-  /** matmul: x [T, in] F32, w [out, in], bias [out] or null, y [T, out] F32. */
-  public static void matmul(Tensor x, Tensor w, Tensor bias, Tensor y, DType... weightDTypes) {
+  /** matmul: x [T, in], y [T, out] activations; w [out, in], bias [out] or null weights. */
+  public void matmul(Tensor x, Tensor w, Tensor bias, Tensor y) {
     String op = "matmul";
     rank(op, "x", x, 2);
     rank(op, "w", w, 2);
     rank(op, "y", y, 2);
-    dtype(op, "x", x, DType.F32);
-    dtype(op, "y", y, DType.F32);
-    dtype(op, "w", w, weightDTypes);
+    activations(op, "x", x);
+    activations(op, "y", y);
+    dtype(op, "w", w, weights, "weights");
     sameDim(op, "x", x, 1, "w", w, 1, "in");
     sameDim(op, "x", x, 0, "y", y, 0, "T");
     sameDim(op, "w", w, 0, "y", y, 1, "out");
     if (bias != null) {
       rank(op, "bias", bias, 1);
+      dtype(op, "bias", bias, weights, "weights");
       sameDim(op, "w", w, 0, "bias", bias, 0, "out");
     }
   }
 
-  /** rmsNorm: x, out [T, H] F32, weight [H]. */
-  public static void rmsNorm(Tensor x, Tensor weight, Tensor out) {
+  /** rmsNorm: x, out [T, H] activations, weight [H]. */
+  public void rmsNorm(Tensor x, Tensor weight, Tensor out) {
     String op = "rmsNorm";
     rank(op, "x", x, 2);
-    dtype(op, "x", x, DType.F32);
+    activations(op, "x", x);
     sameShape(op, "x", x, "out", out);
-    dtype(op, "out", out, DType.F32);
+    activations(op, "out", out);
     rank(op, "weight", weight, 1);
+    dtype(op, "weight", weight, weights, "weights");
     sameDim(op, "x", x, 1, "weight", weight, 0, "H");
   }
 
-  /** add and siluMul: all F32 with the same shape. */
-  public static void elementwise(String op, String argA, Tensor a, String argB, Tensor b) {
-    dtype(op, argA, a, DType.F32);
-    dtype(op, argB, b, DType.F32);
+  /** add and siluMul: activations of the same shape. */
+  public void elementwise(String op, String argA, Tensor a, String argB, Tensor b) {
+    activations(op, argA, a);
+    activations(op, argB, b);
     sameShape(op, argA, a, argB, b);
   }
 
-  /** embed: table [V, H], out [T, H] F32, tokens within [0, V). */
-  public static void embed(int[] tokens, Tensor table, Tensor out) {
+  /** embed: table [V, H] a weight, out [T, H] activations, tokens within [0, V). */
+  public void embed(int[] tokens, Tensor table, Tensor out) {
     String op = "embed";
     rank(op, "table", table, 2);
     rank(op, "out", out, 2);
-    dtype(op, "out", out, DType.F32);
+    dtype(op, "table", table, weights, "weights");
+    activations(op, "out", out);
     sameDim(op, "table", table, 1, "out", out, 1, "H");
     equal(op, "tokens.length", tokens.length, out.dim(0));
     for (int t = 0; t < tokens.length; t++) {
@@ -150,13 +213,13 @@ public final class OpChecks {
     }
   }
 
-  /** rope: q [T, nHeads * headDim], k [T, nKv * headDim] F32, positions [T], invFreq [headDim / 2]. */
-  public static void rope(Tensor q, Tensor k, int[] positions, float[] invFreq, int headDim) {
+  /** rope: q [T, nHeads * headDim], k [T, nKv * headDim] activations, positions [T], invFreq [headDim / 2]. */
+  public void rope(Tensor q, Tensor k, int[] positions, float[] invFreq, int headDim) {
     String op = "rope";
     rank(op, "q", q, 2);
     rank(op, "k", k, 2);
-    dtype(op, "q", q, DType.F32);
-    dtype(op, "k", k, DType.F32);
+    activations(op, "q", q);
+    activations(op, "k", k);
     if (headDim <= 0 || headDim % 2 != 0) {
       throw new IllegalArgumentException(op + ": headDim = " + headDim + " must be positive and even");
     }
@@ -169,16 +232,14 @@ public final class OpChecks {
     equal(op, "invFreq.length", invFreq.length, headDim / 2);
   }
 
-  /** writeKv: k, v [T, nKv * headDim] F32; caches [numBlocks, blockSize, nKv, headDim] F32. */
-  public static void writeKv(Tensor k, Tensor v, Tensor kCache, Tensor vCache, int[] slotMapping) {
+  /** writeKv: k, v [T, nKv * headDim]; caches [numBlocks, blockSize, nKv, headDim]; all activations. */
+  public void writeKv(Tensor k, Tensor v, Tensor kCache, Tensor vCache, int[] slotMapping) {
     String op = "writeKv";
     rank(op, "k", k, 2);
     sameShape(op, "k", k, "v", v);
     rank(op, "kCache", kCache, 4);
     sameShape(op, "kCache", kCache, "vCache", vCache);
-    for (Tensor t : new Tensor[] {k, v, kCache, vCache}) {
-      dtype(op, "k/v/caches", t, DType.F32);
-    }
+    activations(op, "k/v/caches", k, v, kCache, vCache);
     equal(op, "k width (nKv * headDim) vs cache " + shape(kCache), k.dim(1), (long) kCache.dim(2) * kCache.dim(3));
     equal(op, "slotMapping.length", slotMapping.length, k.dim(0));
     int slots = kCache.dim(0) * kCache.dim(1);
@@ -187,8 +248,8 @@ public final class OpChecks {
     }
   }
 
-  /** pagedAttention: q, out [T, nHeads * headDim] F32, caches [blocks, blockSize, nKv, headDim] F32. */
-  public static void pagedAttention(
+  /** pagedAttention: q, out [T, nHeads * headDim], caches [blocks, blockSize, nKv, headDim]; all activations. */
+  public void pagedAttention(
       Tensor q, Tensor kCache, Tensor vCache, int[] blockTables, int maxBlocksPerSeq, int[] tokenSeq,
       int[] tokenPos, int nHeads, Tensor out) {
     String op = "pagedAttention";
@@ -196,9 +257,7 @@ public final class OpChecks {
     sameShape(op, "q", q, "out", out);
     rank(op, "kCache", kCache, 4);
     sameShape(op, "kCache", kCache, "vCache", vCache);
-    for (Tensor t : new Tensor[] {q, out, kCache, vCache}) {
-      dtype(op, "q/out/caches", t, DType.F32);
-    }
+    activations(op, "q/out/caches", q, out, kCache, vCache);
     int nKv = kCache.dim(2);
     int headDim = kCache.dim(3);
     if (nHeads <= 0 || nHeads % nKv != 0) {
@@ -230,43 +289,47 @@ public final class OpChecks {
     }
   }
 
-  /** sgmvShrink: x [T, in] F32, a [slots, maxRank, in], v [T, maxRank] F32. */
-  public static void sgmvShrink(Tensor x, Tensor a, int[] ranks, int[] segStarts, int[] segSlots, Tensor v) {
+  /** sgmvShrink: x [T, in], v [T, maxRank] activations, a [slots, maxRank, in] an A slot buffer. */
+  public void sgmvShrink(Tensor x, Tensor a, int[] ranks, int[] segStarts, int[] segSlots, Tensor v) {
     String op = "sgmvShrink";
     rank(op, "x", x, 2);
     rank(op, "a", a, 3);
     rank(op, "v", v, 2);
-    dtype(op, "x", x, DType.F32);
-    dtype(op, "v", v, DType.F32);
+    activations(op, "x", x);
+    activations(op, "v", v);
+    dtype(op, "a", a, adapterA, "adapter A slots");
     sameDim(op, "x", x, 1, "a", a, 2, "in");
     sameDim(op, "x", x, 0, "v", v, 0, "T");
     sameDim(op, "a", a, 1, "v", v, 1, "maxRank");
     segments(op, ranks, a.dim(0), a.dim(1), segStarts, segSlots, x.dim(0));
   }
 
-  /** sgmvExpand: v [T, maxRank] F32, bT [slots, maxRank, out], y [T, out] F32. */
-  public static void sgmvExpand(Tensor v, Tensor bT, int[] ranks, int[] segStarts, int[] segSlots, Tensor y) {
+  /** sgmvExpand: v [T, maxRank], y [T, out] activations, bT [slots, maxRank, out] a B slot buffer. */
+  public void sgmvExpand(Tensor v, Tensor bT, int[] ranks, int[] segStarts, int[] segSlots, Tensor y) {
     String op = "sgmvExpand";
     rank(op, "v", v, 2);
     rank(op, "bT", bT, 3);
     rank(op, "y", y, 2);
-    dtype(op, "v", v, DType.F32);
-    dtype(op, "y", y, DType.F32);
+    activations(op, "v", v);
+    activations(op, "y", y);
+    dtype(op, "bT", bT, adapterB, "adapter B slots");
     sameDim(op, "v", v, 1, "bT", bT, 1, "maxRank");
     sameDim(op, "v", v, 0, "y", y, 0, "T");
     sameDim(op, "bT", bT, 2, "y", y, 1, "out");
     segments(op, ranks, bT.dim(0), bT.dim(1), segStarts, segSlots, v.dim(0));
   }
 
-  /** bgmv: x [T, in] F32, a [slots, maxRank, in], bT [slots, maxRank, out], y [T, out] F32. */
-  public static void bgmv(Tensor x, Tensor a, Tensor bT, int[] ranks, int[] rowSlots, Tensor y) {
+  /** bgmv: x [T, in], y [T, out] activations, a [slots, maxRank, in] and bT [slots, maxRank, out] slot buffers. */
+  public void bgmv(Tensor x, Tensor a, Tensor bT, int[] ranks, int[] rowSlots, Tensor y) {
     String op = "bgmv";
     rank(op, "x", x, 2);
     rank(op, "a", a, 3);
     rank(op, "bT", bT, 3);
     rank(op, "y", y, 2);
-    dtype(op, "x", x, DType.F32);
-    dtype(op, "y", y, DType.F32);
+    activations(op, "x", x);
+    activations(op, "y", y);
+    dtype(op, "a", a, adapterA, "adapter A slots");
+    dtype(op, "bT", bT, adapterB, "adapter B slots");
     sameDim(op, "x", x, 1, "a", a, 2, "in");
     sameDim(op, "a", a, 0, "bT", bT, 0, "slots");
     sameDim(op, "a", a, 1, "bT", bT, 1, "maxRank");
@@ -279,16 +342,27 @@ public final class OpChecks {
     }
   }
 
-  /** writeSlot: dst [slots, maxRank, cols], src [rows, cols] with rows <= maxRank. */
-  public static void writeSlot(Tensor dst, int slot, float[] src, int rows) {
+  /** writeSlot: dst [slots, maxRank, cols] a slot buffer (A or B), src [rows, cols] with rows <= maxRank. */
+  public void writeSlot(Tensor dst, int slot, float[] src, int rows) {
     String op = "writeSlot";
     rank(op, "dst", dst, 3);
+    dtype(op, "dst", dst, adapterSlots, "adapter slots");
     index(op, "slot", slot, dst.dim(0), false);
     if (rows < 0 || rows > dst.dim(1)) {
       throw new IllegalArgumentException(
           op + ": rows = " + rows + " is outside [0, maxRank=" + dst.dim(1) + "] of dst " + shape(dst));
     }
     equal(op, "src.length (rows " + rows + " * cols " + dst.dim(2) + ")", src.length, (long) rows * dst.dim(2));
+  }
+
+  /** copyFromHost: one host float per element of {@code dst}. */
+  public static void copyFromHost(float[] src, Tensor dst) {
+    equal("copyFromHost", "src.length vs dst " + shape(dst), src.length, dst.numel());
+  }
+
+  /** copyToHost: one host float per element of {@code src}. */
+  public static void copyToHost(Tensor src, float[] dst) {
+    equal("copyToHost", "dst.length vs src " + shape(src), dst.length, src.numel());
   }
 
   /** copyRows: same dtype and row width, row ranges inside both tensors. */
