@@ -112,7 +112,9 @@ if [[ "$BACKEND" == cpu ]]; then
   PRESET=(--preset tiny --dtype F16); BATCHES=(8); COUNTS=1,10; REAL=4; LINKS=10
   BENCH=(--max-tokens 4 --reps 1 --warmup-s 0 --bandwidth-mb 64 --prompt-len 8)
 else
-  PRESET=(--preset llama-7b-shape --dtype F16); BATCHES=(32 64 128); COUNTS=1,100,1000; REAL=8; LINKS=1000
+  PRESET=(--preset llama-7b-shape --dtype F16); COUNTS=1,100,1000; REAL=8; LINKS=1000
+  # GPU_CHECK_BATCHES="32" gives a shorter check (about 2 minutes) when little device time is left
+  read -r -a BATCHES <<< "${GPU_CHECK_BATCHES:-32 64 128}"
   BENCH=(--max-tokens 32 --reps 2 --warmup-s 2 --bandwidth-mb 1024 --prompt-len 16)
 fi
 MODEL="$WORK/model"; ADAPTERS="$WORK/adapters"

@@ -22,26 +22,29 @@ import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
- * Buffers valid requests of one task (one {@code lora.requests} partition) and closes heterogeneous batches.
+ * Buffers valid requests of one task (one {@code lora.requests} partition) and closes heterogeneous
+ * batches.
  *
- * <p>Buffer: {@link BatcherTopology#BUFFER_STORE}, a persistent, changelogged store keyed by an arrival
- * sequence number (big-endian longs, so iteration order is arrival order). Batch ids are
- * {@code <taskId>-<n>} with {@code n} from {@link BatcherTopology#SEQUENCE_STORE}, committed with the batch
- * under exactly_once_v2, so ids stay unique across restarts.
+ * <p>Buffer: {@link BatcherTopology#BUFFER_STORE}, a persistent, changelogged store keyed by an
+ * arrival sequence number (big-endian longs, so iteration order is arrival order). Batch ids are
+ * {@code <taskId>-<n>} with {@code n} from {@link BatcherTopology#SEQUENCE_STORE}, committed with
+ * the batch under exactly_once_v2, so ids stay unique across restarts.
  *
- * <p>Flush rules, checked for each new request before it is added: if the buffer is not empty and adding it
- * would exceed the token budget → flush TOKEN_BUDGET; if it would add an adapter past the distinct-adapter
- * limit → flush MAX_ADAPTERS. After adding: if the buffer holds the max request count → flush MAX_REQUESTS.
- * A wall-clock punctuator (every max.wait/5, at least 1 ms; it fires at poll-loop granularity) flushes
- * MAX_WAIT once the oldest buffered request has waited max.wait. Base-model rows do not count as an adapter.
+ * <p>Flush rules, checked for each new request before it is added: if the buffer is not empty and
+ * adding it would exceed the token budget → flush TOKEN_BUDGET; if it would add an adapter past the
+ * distinct-adapter limit → flush MAX_ADAPTERS. After adding: if the buffer holds the max request
+ * count → flush MAX_REQUESTS. A wall-clock punctuator (every max.wait/5, at least 1 ms; it fires at
+ * poll-loop granularity) flushes MAX_WAIT once the oldest buffered request has waited max.wait.
+ * Base-model rows do not count as an adapter.
  *
- * <p>The arrival time of the oldest request is kept in memory only; after a restart or rebalance the restored
- * buffer counts as having arrived at init, so it is flushed at most max.wait after the task resumes.
+ * <p>The arrival time of the oldest request is kept in memory only; after a restart or rebalance
+ * the restored buffer counts as having arrived at init, so it is flushed at most max.wait after the
+ * task resumes.
  *
- * <p>Routing: a batch whose adapter is hot ({@link Batches#isHot}) gets spread slot {@code k % spread} for the
- * k-th consecutive hot batch of that adapter (k from 0); any other batch slot 0, and it resets the adapter's
- * run. The slot travels in {@link RoutedBatch} to {@link AffinityPartitioner} and in the
- * {@link BatcherTopology#SPREAD_SLOT_HEADER} header.
+ * <p>Routing: a batch whose adapter is hot ({@link Batches#isHot}) gets spread slot {@code k %
+ * spread} for the k-th consecutive hot batch of that adapter (k from 0); any other batch slot 0,
+ * and it resets the adapter's run. The slot travels in {@link RoutedBatch} to {@link
+ * AffinityPartitioner} and in the {@link BatcherTopology#SPREAD_SLOT_HEADER} header.
  */
 final class BatchProcessor implements Processor<String, InferenceRequest, String, RoutedBatch> {
 
@@ -60,7 +63,8 @@ final class BatchProcessor implements Processor<String, InferenceRequest, String
   private long tokens;
   private final Set<String> adapters = new HashSet<>();
   private long oldestArrivalMs;
-  private final Map<String, Integer> hotRuns = new HashMap<>(); // adapter -> consecutive hot batches
+  private final Map<String, Integer> hotRuns =
+      new HashMap<>(); // adapter -> consecutive hot batches
 
   BatchProcessor(BatcherConfig config, BatcherMetrics metrics) {
     this.config = config;
@@ -82,7 +86,9 @@ final class BatchProcessor implements Processor<String, InferenceRequest, String
     oldestArrivalMs = context.currentSystemTimeMs();
     metrics.bufferChanged(count, tokens);
     long interval = Math.max(1, config.maxWaitMs() / 5);
-    punctuator = context.schedule(Duration.ofMillis(interval), PunctuationType.WALL_CLOCK_TIME, this::onTick);
+    punctuator =
+        context.schedule(
+            Duration.ofMillis(interval), PunctuationType.WALL_CLOCK_TIME, this::onTick);
   }
 
   @Override
@@ -93,7 +99,9 @@ final class BatchProcessor implements Processor<String, InferenceRequest, String
     String adapter = request.getAdapterId();
     if (count > 0 && tokens + t > config.maxBatchTokens()) {
       flush(FlushReason.TOKEN_BUDGET, now);
-    } else if (count > 0 && adapter != null && !adapters.contains(adapter)
+    } else if (count > 0
+        && adapter != null
+        && !adapters.contains(adapter)
         && adapters.size() + 1 > config.maxDistinctAdapters()) {
       flush(FlushReason.MAX_ADAPTERS, now);
     }
@@ -134,7 +142,9 @@ final class BatchProcessor implements Processor<String, InferenceRequest, String
     tokens = 0;
     adapters.clear();
     RecordHeaders headers = new RecordHeaders();
-    headers.add(BatcherTopology.SPREAD_SLOT_HEADER, Integer.toString(slot).getBytes(StandardCharsets.UTF_8));
+    headers.add(
+        BatcherTopology.SPREAD_SLOT_HEADER,
+        Integer.toString(slot).getBytes(StandardCharsets.UTF_8));
     context.forward(new Record<>(batch.getBatchId(), new RoutedBatch(batch, slot), now, headers));
   }
 
@@ -171,6 +181,7 @@ final class BatchProcessor implements Processor<String, InferenceRequest, String
     if (punctuator != null) {
       punctuator.cancel();
     }
-    metrics.bufferChanged(-count, -tokens); // the buffer stays in the store; its next owner counts it
+    metrics.bufferChanged(
+        -count, -tokens); // the buffer stays in the store; its next owner counts it
   }
 }

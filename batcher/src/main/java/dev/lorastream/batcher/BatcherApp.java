@@ -35,22 +35,26 @@ import org.apache.kafka.streams.errors.LogAndContinueExceptionHandler;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse;
 
 /**
- * The batcher as a running service inside this JVM: checks that its topics exist, starts Kafka Streams
- * (exactly_once_v2) on {@link BatcherTopology}, registers meters (its own, Kafka Streams' clients, JVM) in a
- * Prometheus registry and serves them over HTTP. {@link BatcherMain} is the command-line wrapper; the
- * embedded demo calls {@link #start} next to its broker, consumer and client.
+ * The batcher as a running service inside this JVM: checks that its topics exist, starts Kafka
+ * Streams (exactly_once_v2) on {@link BatcherTopology}, registers meters (its own, Kafka Streams'
+ * clients, JVM) in a Prometheus registry and serves them over HTTP. {@link BatcherMain} is the
+ * command-line wrapper; the embedded demo calls {@link #start} next to its broker, consumer and
+ * client.
  *
- * <p>It does not create topics (the demo or an admin does) and refuses to start, naming them, when any is
- * missing. Required pass-through keys: {@code bootstrap.servers}, {@code schema.registry.url}.
+ * <p>It does not create topics (the demo or an admin does) and refuses to start, naming them, when
+ * any is missing. Required pass-through keys: {@code bootstrap.servers}, {@code
+ * schema.registry.url}.
  *
- * <p>Fixed Streams settings: {@code processing.guarantee=exactly_once_v2}; an uncaught exception replaces the
- * stream thread (a transient schema-registry outage is retried from the committed offsets, see
- * {@link DecodeProcessor}); undecodable {@code lora.adapters} records are logged and skipped. Defaults that a
- * key may override: {@code application.id=lorastream-batcher}, a temporary {@code state.dir}.
+ * <p>Fixed Streams settings: {@code processing.guarantee=exactly_once_v2}; an uncaught exception
+ * replaces the stream thread (a transient schema-registry outage is retried from the committed
+ * offsets, see {@link DecodeProcessor}); undecodable {@code lora.adapters} records are logged and
+ * skipped. Defaults that a key may override: {@code application.id=lorastream-batcher}, a temporary
+ * {@code state.dir}.
  *
- * <p>It holds one Admin client for its life, through which the topology asks whether a request's reply topic
- * exists ({@link AdminReplyTopics} behind a {@link ReplyTopicCache}); the cache is emptied whenever a stream
- * thread is replaced, so a retried request is checked against the cluster afresh.
+ * <p>It holds one Admin client for its life, through which the topology asks whether a request's
+ * reply topic exists ({@link AdminReplyTopics} behind a {@link ReplyTopicCache}); the cache is
+ * emptied whenever a stream thread is replaced, so a retried request is checked against the cluster
+ * afresh.
  */
 public final class BatcherApp implements AutoCloseable {
 
@@ -62,8 +66,12 @@ public final class BatcherApp implements AutoCloseable {
   private final MetricsServer metricsServer;
   private final KafkaStreamsMetrics streamsMetrics;
 
-  private BatcherApp(KafkaStreams streams, AdminReplyTopics replyTopics, PrometheusMeterRegistry registry,
-      MetricsServer metricsServer, KafkaStreamsMetrics streamsMetrics) {
+  private BatcherApp(
+      KafkaStreams streams,
+      AdminReplyTopics replyTopics,
+      PrometheusMeterRegistry registry,
+      MetricsServer metricsServer,
+      KafkaStreamsMetrics streamsMetrics) {
     this.streams = streams;
     this.replyTopics = replyTopics;
     this.registry = registry;
@@ -79,8 +87,10 @@ public final class BatcherApp implements AutoCloseable {
   public static BatcherApp start(BatcherConfig config) {
     Properties props = streamsProperties(config);
     checkTopics(config, props);
-    AdminReplyTopics replyTopics = new AdminReplyTopics(Admin.create(adminConfig(props)),
-        String.valueOf(props.get(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG)));
+    AdminReplyTopics replyTopics =
+        new AdminReplyTopics(
+            Admin.create(adminConfig(props)),
+            String.valueOf(props.get(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG)));
     try {
       return start(config, props, replyTopics);
     } catch (RuntimeException e) {
@@ -89,26 +99,35 @@ public final class BatcherApp implements AutoCloseable {
     }
   }
 
-  private static BatcherApp start(BatcherConfig config, Properties props, AdminReplyTopics replyTopics) {
+  private static BatcherApp start(
+      BatcherConfig config, Properties props, AdminReplyTopics replyTopics) {
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     registry.config().commonTags("service", "batcher");
     BatcherMetrics metrics = new BatcherMetrics(registry, config);
     ReplyTopicCache cache =
         ReplyTopicCache.of(replyTopics, config.replyTopicCacheMs(), config.replyTopicRecheckMs());
-    KafkaStreams streams = new KafkaStreams(BatcherTopology.build(config, config.kafka(), cache, metrics), props);
-    streams.setUncaughtExceptionHandler(e -> {
-      cache.forgetAll(); // e.g. a reply topic deleted while cached as existing: the retry asks again
-      return StreamThreadExceptionResponse.REPLACE_THREAD;
-    });
+    KafkaStreams streams =
+        new KafkaStreams(BatcherTopology.build(config, config.kafka(), cache, metrics), props);
+    streams.setUncaughtExceptionHandler(
+        e -> {
+          cache.forgetAll(); // e.g. a reply topic deleted while cached as existing: the retry asks
+          // again
+          return StreamThreadExceptionResponse.REPLACE_THREAD;
+        });
     KafkaStreamsMetrics streamsMetrics = new KafkaStreamsMetrics(streams);
     streamsMetrics.bindTo(registry);
     new JvmMemoryMetrics().bindTo(registry);
     new JvmGcMetrics().bindTo(registry);
     new JvmThreadMetrics().bindTo(registry);
     new ProcessorMetrics().bindTo(registry);
-    MetricsServer server = config.metricsPort() < 0 ? null
-        : MetricsServer.start(registry, config.metricsPort(), BatcherConfig.METRICS_PORT,
-            () -> streams.state().isRunningOrRebalancing());
+    MetricsServer server =
+        config.metricsPort() < 0
+            ? null
+            : MetricsServer.start(
+                registry,
+                config.metricsPort(),
+                BatcherConfig.METRICS_PORT,
+                () -> streams.state().isRunningOrRebalancing());
     streams.start();
     return new BatcherApp(streams, replyTopics, registry, server, streamsMetrics);
   }
@@ -117,8 +136,12 @@ public final class BatcherApp implements AutoCloseable {
   static Properties streamsProperties(BatcherConfig config) {
     for (String key : List.of(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "schema.registry.url")) {
       if (!config.kafka().containsKey(key)) {
-        throw new IllegalStateException("missing config key " + key + " (or environment variable "
-            + (key.startsWith("schema") ? "SCHEMA_REGISTRY_URL" : "KAFKA_BOOTSTRAP_SERVERS") + ")");
+        throw new IllegalStateException(
+            "missing config key "
+                + key
+                + " (or environment variable "
+                + (key.startsWith("schema") ? "SCHEMA_REGISTRY_URL" : "KAFKA_BOOTSTRAP_SERVERS")
+                + ")");
       }
     }
     Properties p = new Properties();
@@ -126,24 +149,31 @@ public final class BatcherApp implements AutoCloseable {
     p.putAll(config.kafka());
     if (!p.containsKey(StreamsConfig.STATE_DIR_CONFIG)) {
       try {
-        p.put(StreamsConfig.STATE_DIR_CONFIG, Files.createTempDirectory("lorastream-batcher").toString());
+        p.put(
+            StreamsConfig.STATE_DIR_CONFIG,
+            Files.createTempDirectory("lorastream-batcher").toString());
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
     }
     p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
-    p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, LogAndContinueExceptionHandler.class);
+    p.put(
+        StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG,
+        LogAndContinueExceptionHandler.class);
     return p;
   }
 
-  /** The keys of {@code props} that an Admin client knows (bootstrap servers, security, timeouts). */
+  /**
+   * The keys of {@code props} that an Admin client knows (bootstrap servers, security, timeouts).
+   */
   private static Map<String, Object> adminConfig(Properties props) {
     Map<String, Object> adminProps = new HashMap<>();
-    props.forEach((k, v) -> {
-      if (AdminClientConfig.configNames().contains((String) k)) {
-        adminProps.put((String) k, v);
-      }
-    });
+    props.forEach(
+        (k, v) -> {
+          if (AdminClientConfig.configNames().contains((String) k)) {
+            adminProps.put((String) k, v);
+          }
+        });
     return adminProps;
   }
 
@@ -157,28 +187,46 @@ public final class BatcherApp implements AutoCloseable {
           found.put(e.getKey(), e.getValue().get(30, TimeUnit.SECONDS));
         } catch (ExecutionException ex) {
           if (!(ex.getCause() instanceof UnknownTopicOrPartitionException)) {
-            throw new IllegalStateException("cannot describe topic " + e.getKey() + " at "
-                + props.get(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG) + ": " + ex.getCause(), ex.getCause());
+            throw new IllegalStateException(
+                "cannot describe topic "
+                    + e.getKey()
+                    + " at "
+                    + props.get(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG)
+                    + ": "
+                    + ex.getCause(),
+                ex.getCause());
           }
           missing.add(e.getKey());
         }
       }
       if (!missing.isEmpty()) {
-        throw new IllegalStateException("the batcher needs topics that do not exist: " + missing
-            + " (it does not create topics: create them with the admin tool or the demo first)");
+        throw new IllegalStateException(
+            "the batcher needs topics that do not exist: "
+                + missing
+                + " (it does not create topics: create them with the admin tool or the demo first)");
       }
       int partitions = found.get(Topics.BATCHES.name()).partitions().size();
       if (config.batchesPartitions() > 0 && partitions != config.batchesPartitions()) {
-        throw new IllegalStateException(Topics.BATCHES.name() + " has " + partitions + " partitions but "
-            + BatcherConfig.BATCHES_PARTITIONS + "=" + config.batchesPartitions()
-            + " (changing the count moves every adapter's home partition)");
+        throw new IllegalStateException(
+            Topics.BATCHES.name()
+                + " has "
+                + partitions
+                + " partitions but "
+                + BatcherConfig.BATCHES_PARTITIONS
+                + "="
+                + config.batchesPartitions()
+                + " (changing the count moves every adapter's home partition)");
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while checking topics", e);
     } catch (TimeoutException e) {
-      throw new IllegalStateException("cannot reach Kafka at " + props.get(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG)
-          + " to check topics " + Set.copyOf(needed), e);
+      throw new IllegalStateException(
+          "cannot reach Kafka at "
+              + props.get(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG)
+              + " to check topics "
+              + Set.copyOf(needed),
+          e);
     }
   }
 

@@ -15,26 +15,29 @@ import java.util.function.Function;
 import java.util.stream.Collectors;
 
 /**
- * Configuration of the batcher: the {@code batcher.*} knobs (every key is declared here once, with its
- * default) plus the pass-through Kafka Streams / serde settings ({@code bootstrap.servers},
+ * Configuration of the batcher: the {@code batcher.*} knobs (every key is declared here once, with
+ * its default) plus the pass-through Kafka Streams / serde settings ({@code bootstrap.servers},
  * {@code schema.registry.url}, {@code state.dir}, ...). Immutable.
  *
- * <p>Token counts are per request: prompt tokens ({@code promptTokenIds.size()}) plus
- * {@code sampling.maxTokens}. The limits are checked against each other when constructed so that every
+ * <p>Token counts are per request: prompt tokens ({@code promptTokenIds.size()}) plus {@code
+ * sampling.maxTokens}. The limits are checked against each other when constructed so that every
  * request that passes validation fits into a batch on its own.
  *
  * @param maxBatchTokens token budget of one batch (sum over rows of prompt + max new tokens)
  * @param maxBatchRequests most rows in one batch
  * @param maxDistinctAdapters most distinct (non-null) adapters in one batch
- * @param maxWaitMs wall-clock milliseconds the oldest buffered request may wait before its batch is flushed
+ * @param maxWaitMs wall-clock milliseconds the oldest buffered request may wait before its batch is
+ *     flushed
  * @param maxPromptTokens longest prompt accepted (else PROMPT_TOO_LONG)
  * @param maxNewTokens largest {@code sampling.maxTokens} accepted (else INVALID_PARAMS)
- * @param replyTopicPatterns reply topics a tenant may write to; {@code {tenant}} stands for its tenantId
- * @param replyTopicCacheMs how long the answer "this reply topic exists" is trusted before the cluster is
- *     asked again ({@link ReplyTopicCache})
- * @param replyTopicRecheckMs how long any other answer (missing, illegal name, not authorized) is reused;
- *     a reply topic created just now is usable after at most this long
- * @param batchesPartitions expected partition count of {@code lora.batches}, checked at start; 0 = any
+ * @param replyTopicPatterns reply topics a tenant may write to; {@code {tenant}} stands for its
+ *     tenantId
+ * @param replyTopicCacheMs how long the answer "this reply topic exists" is trusted before the
+ *     cluster is asked again ({@link ReplyTopicCache})
+ * @param replyTopicRecheckMs how long any other answer (missing, illegal name, not authorized) is
+ *     reused; a reply topic created just now is usable after at most this long
+ * @param batchesPartitions expected partition count of {@code lora.batches}, checked at start; 0 =
+ *     any
  * @param affinitySpread partitions a hot adapter's batches rotate over (1 = never spread)
  * @param metricsPort HTTP port of the Prometheus endpoint; 0 = any free port, -1 = no endpoint
  * @param kafka every other key: Kafka Streams, client and serde settings, passed through
@@ -102,15 +105,39 @@ public record BatcherConfig(
     require(maxWaitMs >= 1, MAX_WAIT_MS, maxWaitMs, ">= 1");
     require(maxPromptTokens >= 1, MAX_PROMPT_TOKENS, maxPromptTokens, ">= 1");
     require(maxNewTokens >= 1, MAX_NEW_TOKENS, maxNewTokens, ">= 1");
-    require((long) maxPromptTokens + maxNewTokens <= maxBatchTokens, MAX_BATCH_TOKENS, maxBatchTokens,
-        ">= " + MAX_PROMPT_TOKENS + " + " + MAX_NEW_TOKENS + " = " + ((long) maxPromptTokens + maxNewTokens)
+    require(
+        (long) maxPromptTokens + maxNewTokens <= maxBatchTokens,
+        MAX_BATCH_TOKENS,
+        maxBatchTokens,
+        ">= "
+            + MAX_PROMPT_TOKENS
+            + " + "
+            + MAX_NEW_TOKENS
+            + " = "
+            + ((long) maxPromptTokens + maxNewTokens)
             + ", so that every valid request fits a batch on its own");
-    require(!replyTopicPatterns.isEmpty(), REPLY_TOPIC_PATTERN, replyTopicPatterns, "at least one topic");
-    require(replyTopicCacheMs >= 0, REPLY_TOPIC_CACHE_MS, replyTopicCacheMs, ">= 0 (0 = ask every time)");
-    require(replyTopicRecheckMs >= 0, REPLY_TOPIC_RECHECK_MS, replyTopicRecheckMs, ">= 0 (0 = ask every time)");
+    require(
+        !replyTopicPatterns.isEmpty(),
+        REPLY_TOPIC_PATTERN,
+        replyTopicPatterns,
+        "at least one topic");
+    require(
+        replyTopicCacheMs >= 0,
+        REPLY_TOPIC_CACHE_MS,
+        replyTopicCacheMs,
+        ">= 0 (0 = ask every time)");
+    require(
+        replyTopicRecheckMs >= 0,
+        REPLY_TOPIC_RECHECK_MS,
+        replyTopicRecheckMs,
+        ">= 0 (0 = ask every time)");
     require(batchesPartitions >= 0, BATCHES_PARTITIONS, batchesPartitions, ">= 0 (0 = any)");
     require(affinitySpread >= 1, AFFINITY_SPREAD, affinitySpread, ">= 1");
-    require(metricsPort >= -1 && metricsPort <= 65535, METRICS_PORT, metricsPort, "-1 (off), 0 (any) or a port");
+    require(
+        metricsPort >= -1 && metricsPort <= 65535,
+        METRICS_PORT,
+        metricsPort,
+        "-1 (off), 0 (any) or a port");
   }
 
   /** All defaults, no Kafka settings (for tests and as a base). */
@@ -118,7 +145,10 @@ public record BatcherConfig(
     return fromProperties(new Properties());
   }
 
-  /** Reads {@code batcher.*} keys (missing ones take {@link #DEFAULTS}); every other key goes to {@link #kafka}. */
+  /**
+   * Reads {@code batcher.*} keys (missing ones take {@link #DEFAULTS}); every other key goes to
+   * {@link #kafka}.
+   */
   public static BatcherConfig fromProperties(Properties props) {
     Map<String, String> all = new LinkedHashMap<>(DEFAULTS);
     Map<String, String> kafka = new LinkedHashMap<>();
@@ -126,7 +156,8 @@ public record BatcherConfig(
       String value = props.getProperty(name).trim();
       if (name.startsWith("batcher.")) {
         if (!DEFAULTS.containsKey(name)) {
-          throw new IllegalArgumentException("unknown config key " + name + "; known: " + DEFAULTS.keySet());
+          throw new IllegalArgumentException(
+              "unknown config key " + name + "; known: " + DEFAULTS.keySet());
         }
         all.put(name, value);
       } else {
@@ -134,42 +165,56 @@ public record BatcherConfig(
       }
     }
     Function<String, Integer> i = key -> parse(key, all.get(key));
-    return new BatcherConfig(i.apply(MAX_BATCH_TOKENS), i.apply(MAX_BATCH_REQUESTS),
-        i.apply(MAX_DISTINCT_ADAPTERS), i.apply(MAX_WAIT_MS), i.apply(MAX_PROMPT_TOKENS),
+    return new BatcherConfig(
+        i.apply(MAX_BATCH_TOKENS),
+        i.apply(MAX_BATCH_REQUESTS),
+        i.apply(MAX_DISTINCT_ADAPTERS),
+        i.apply(MAX_WAIT_MS),
+        i.apply(MAX_PROMPT_TOKENS),
         i.apply(MAX_NEW_TOKENS),
-        Arrays.stream(all.get(REPLY_TOPIC_PATTERN).split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList(),
-        i.apply(REPLY_TOPIC_CACHE_MS), i.apply(REPLY_TOPIC_RECHECK_MS),
-        i.apply(BATCHES_PARTITIONS), i.apply(AFFINITY_SPREAD), i.apply(METRICS_PORT), kafka);
+        Arrays.stream(all.get(REPLY_TOPIC_PATTERN).split(","))
+            .map(String::trim)
+            .filter(s -> !s.isEmpty())
+            .toList(),
+        i.apply(REPLY_TOPIC_CACHE_MS),
+        i.apply(REPLY_TOPIC_RECHECK_MS),
+        i.apply(BATCHES_PARTITIONS),
+        i.apply(AFFINITY_SPREAD),
+        i.apply(METRICS_PORT),
+        kafka);
   }
 
   /**
-   * Properties from the environment, for containers, by the rule of {@link EnvKeys}: {@code BATCHER_MAX_WAIT_MS}
-   * becomes {@code batcher.max.wait.ms}, {@code KAFKA_BOOTSTRAP_SERVERS} becomes {@code bootstrap.servers} (the
-   * {@code KAFKA_} prefix is dropped), {@code SCHEMA_REGISTRY_URL} becomes {@code schema.registry.url}.
-   * Other variables are ignored. Entries here override those of {@code base}.
+   * Properties from the environment, for containers, by the rule of {@link EnvKeys}: {@code
+   * BATCHER_MAX_WAIT_MS} becomes {@code batcher.max.wait.ms}, {@code KAFKA_BOOTSTRAP_SERVERS}
+   * becomes {@code bootstrap.servers} (the {@code KAFKA_} prefix is dropped), {@code
+   * SCHEMA_REGISTRY_URL} becomes {@code schema.registry.url}. Other variables are ignored. Entries
+   * here override those of {@code base}.
    */
   public static Properties withEnv(Properties base, Map<String, String> env) {
     Properties p = new Properties();
     p.putAll(base);
-    env.forEach((name, value) -> {
-      String key = null;
-      if (name.startsWith("BATCHER_")) {
-        key = ENV.key(name);
-      } else if (name.startsWith("KAFKA_")) {
-        key = EnvKeys.dotted(name.substring("KAFKA_".length()));
-      } else if (name.equals("SCHEMA_REGISTRY_URL")) {
-        key = "schema.registry.url";
-      }
-      if (key != null) {
-        p.setProperty(key, value);
-      }
-    });
+    env.forEach(
+        (name, value) -> {
+          String key = null;
+          if (name.startsWith("BATCHER_")) {
+            key = ENV.key(name);
+          } else if (name.startsWith("KAFKA_")) {
+            key = EnvKeys.dotted(name.substring("KAFKA_".length()));
+          } else if (name.equals("SCHEMA_REGISTRY_URL")) {
+            key = "schema.registry.url";
+          }
+          if (key != null) {
+            p.setProperty(key, value);
+          }
+        });
     return p;
   }
 
   /** The reply topics {@code tenantId} may name in {@code InferenceRequest.replyTopic}. */
   public Set<String> allowedReplyTopics(String tenantId) {
-    return replyTopicPatterns.stream().map(t -> t.replace(TENANT_PLACEHOLDER, tenantId))
+    return replyTopicPatterns.stream()
+        .map(t -> t.replace(TENANT_PLACEHOLDER, tenantId))
         .collect(Collectors.toUnmodifiableSet());
   }
 

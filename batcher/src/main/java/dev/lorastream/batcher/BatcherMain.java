@@ -8,8 +8,9 @@ import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 
 /**
- * {@code java dev.lorastream.batcher.BatcherMain [config.properties]}: reads the config file (optional), then
- * the environment ({@link BatcherConfig#withEnv}), starts {@link BatcherApp} and closes it on shutdown.
+ * {@code java dev.lorastream.batcher.BatcherMain [config.properties]}: reads the config file
+ * (optional), then the environment ({@link BatcherConfig#withEnv}), starts {@link BatcherApp} and
+ * closes it on shutdown.
  */
 public final class BatcherMain {
 
@@ -22,13 +23,18 @@ public final class BatcherMain {
         file.load(r);
       }
     }
-    BatcherConfig config = BatcherConfig.fromProperties(BatcherConfig.withEnv(file, System.getenv()));
+    BatcherConfig config =
+        BatcherConfig.fromProperties(BatcherConfig.withEnv(file, System.getenv()));
     BatcherApp app = BatcherApp.start(config);
     CountDownLatch stopped = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      app.close();
-      stopped.countDown();
-    }, "batcher-shutdown"));
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  app.close();
+                  stopped.countDown();
+                },
+                "batcher-shutdown"));
     System.err.println("batcher started; metrics on port " + app.metricsPort());
     stopped.await();
   }

@@ -18,16 +18,17 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <ul>
  *   <li>{@code lorastream.batcher.requests{outcome,code}} counter: outcome {@code accepted} (code
- *       {@code none}), {@code rejected} (code = the {@code ErrorCode}) or {@code dead_lettered} (code = the
- *       DLQ reason, e.g. {@code BAD_MAGIC});
+ *       {@code none}), {@code rejected} (code = the {@code ErrorCode}) or {@code dead_lettered}
+ *       (code = the DLQ reason, e.g. {@code BAD_MAGIC});
  *   <li>{@code lorastream.batcher.batches{reason}} counter, reason = the {@code FlushReason};
  *   <li>{@code lorastream.batcher.batch.size} (rows), {@code lorastream.batcher.batch.tokens},
- *       {@code lorastream.batcher.batch.fill} (totalTokens / token budget, 0..1) and
- *       {@code lorastream.batcher.batch.adapters} (distinct adapters) distribution summaries;
+ *       {@code lorastream.batcher.batch.fill} (totalTokens / token budget, 0..1) and {@code
+ *       lorastream.batcher.batch.adapters} (distinct adapters) distribution summaries;
  *   <li>{@code lorastream.batcher.batch.wait} timer: how long the oldest row waited in the buffer;
- *   <li>{@code lorastream.batcher.batch.spread} counter: batches of a hot adapter sent off its home partition;
- *   <li>{@code lorastream.batcher.buffered} and {@code lorastream.batcher.buffered.tokens} gauges: requests
- *       and tokens waiting in the buffers of this instance's tasks (the queue depth).
+ *   <li>{@code lorastream.batcher.batch.spread} counter: batches of a hot adapter sent off its home
+ *       partition;
+ *   <li>{@code lorastream.batcher.buffered} and {@code lorastream.batcher.buffered.tokens} gauges:
+ *       requests and tokens waiting in the buffers of this instance's tasks (the queue depth).
  * </ul>
  *
  * Thread-safe: stream threads of several tasks update one instance.
@@ -61,25 +62,49 @@ public final class BatcherMetrics {
   public BatcherMetrics(MeterRegistry registry, BatcherConfig config) {
     this.registry = registry;
     this.maxBatchTokens = config.maxBatchTokens();
-    this.size = DistributionSummary.builder(BATCH_SIZE).baseUnit("requests")
-        .description("rows per batch").publishPercentileHistogram().register(registry);
-    this.tokens = DistributionSummary.builder(BATCH_TOKENS).baseUnit("tokens")
-        .description("prompt + max new tokens per batch").register(registry);
-    this.fill = DistributionSummary.builder(BATCH_FILL).description("batch tokens / token budget (0..1)")
-        .serviceLevelObjectives(0.25, 0.5, 0.75, 0.9, 1.0).register(registry);
-    this.adapters = DistributionSummary.builder(BATCH_ADAPTERS).baseUnit("adapters")
-        .description("distinct adapters per batch").register(registry);
-    this.wait = Timer.builder(BATCH_WAIT).description("time the oldest row of a batch waited in the buffer")
-        .publishPercentileHistogram().register(registry);
-    this.spread = Counter.builder(BATCH_SPREAD)
-        .description("batches of a hot adapter routed off its home partition").register(registry);
-    Gauge.builder(BUFFERED, buffered, AtomicLong::get).baseUnit("requests")
-        .description("requests waiting in the batch buffers").register(registry);
-    Gauge.builder(BUFFERED_TOKENS, bufferedTokens, AtomicLong::get).baseUnit("tokens")
-        .description("tokens of the requests waiting in the batch buffers").register(registry);
+    this.size =
+        DistributionSummary.builder(BATCH_SIZE)
+            .baseUnit("requests")
+            .description("rows per batch")
+            .publishPercentileHistogram()
+            .register(registry);
+    this.tokens =
+        DistributionSummary.builder(BATCH_TOKENS)
+            .baseUnit("tokens")
+            .description("prompt + max new tokens per batch")
+            .register(registry);
+    this.fill =
+        DistributionSummary.builder(BATCH_FILL)
+            .description("batch tokens / token budget (0..1)")
+            .serviceLevelObjectives(0.25, 0.5, 0.75, 0.9, 1.0)
+            .register(registry);
+    this.adapters =
+        DistributionSummary.builder(BATCH_ADAPTERS)
+            .baseUnit("adapters")
+            .description("distinct adapters per batch")
+            .register(registry);
+    this.wait =
+        Timer.builder(BATCH_WAIT)
+            .description("time the oldest row of a batch waited in the buffer")
+            .publishPercentileHistogram()
+            .register(registry);
+    this.spread =
+        Counter.builder(BATCH_SPREAD)
+            .description("batches of a hot adapter routed off its home partition")
+            .register(registry);
+    Gauge.builder(BUFFERED, buffered, AtomicLong::get)
+        .baseUnit("requests")
+        .description("requests waiting in the batch buffers")
+        .register(registry);
+    Gauge.builder(BUFFERED_TOKENS, bufferedTokens, AtomicLong::get)
+        .baseUnit("tokens")
+        .description("tokens of the requests waiting in the batch buffers")
+        .register(registry);
   }
 
-  /** Meters that go nowhere (a registry with no backend), for topologies built without a registry. */
+  /**
+   * Meters that go nowhere (a registry with no backend), for topologies built without a registry.
+   */
   public static BatcherMetrics noop(BatcherConfig config) {
     return new BatcherMetrics(new CompositeMeterRegistry(), config);
   }
@@ -101,14 +126,28 @@ public final class BatcherMetrics {
   }
 
   private void request(String outcome, String code) {
-    requestCounters.computeIfAbsent(outcome + '/' + code,
-        k -> Counter.builder(REQUESTS).tag("outcome", outcome).tag("code", code)
-            .description("requests read from lora.requests, by outcome").register(registry)).increment();
+    requestCounters
+        .computeIfAbsent(
+            outcome + '/' + code,
+            k ->
+                Counter.builder(REQUESTS)
+                    .tag("outcome", outcome)
+                    .tag("code", code)
+                    .description("requests read from lora.requests, by outcome")
+                    .register(registry))
+        .increment();
   }
 
   void batch(InferenceBatch batch, Duration oldestWait, boolean spreadOffHome) {
-    batchCounters.computeIfAbsent(batch.getFlushReason(), r -> Counter.builder(BATCHES).tag("reason", r.name())
-        .description("batches written to lora.batches, by flush reason").register(registry)).increment();
+    batchCounters
+        .computeIfAbsent(
+            batch.getFlushReason(),
+            r ->
+                Counter.builder(BATCHES)
+                    .tag("reason", r.name())
+                    .description("batches written to lora.batches, by flush reason")
+                    .register(registry))
+        .increment();
     size.record(batch.getRequests().size());
     tokens.record(batch.getTotalTokens());
     fill.record((double) batch.getTotalTokens() / maxBatchTokens);
@@ -119,7 +158,10 @@ public final class BatcherMetrics {
     }
   }
 
-  /** A task's buffer changed by {@code requests} rows holding {@code tokenCount} tokens (negative = left). */
+  /**
+   * A task's buffer changed by {@code requests} rows holding {@code tokenCount} tokens (negative =
+   * left).
+   */
   void bufferChanged(long requests, long tokenCount) {
     buffered.addAndGet(requests);
     bufferedTokens.addAndGet(tokenCount);

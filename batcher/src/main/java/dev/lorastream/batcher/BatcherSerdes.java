@@ -10,8 +10,9 @@ import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.Serde;
 
 /**
- * Every serde the batcher topology uses, built from one serde config (at least {@code schema.registry.url}).
- * A record so tests can swap one part, e.g. a request deserializer that fails like an unreachable registry.
+ * Every serde the batcher topology uses, built from one serde config (at least {@code
+ * schema.registry.url}). A record so tests can swap one part, e.g. a request deserializer that
+ * fails like an unreachable registry.
  *
  * @param requestDecoder decodes {@code lora.requests} values inside {@link DecodeProcessor}
  * @param buffered the buffer store's values (changelog subject {@code <changelog topic>-value})

@@ -22,8 +22,8 @@ import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.Stores;
 
 /**
- * The batcher's topology, a pure function of its config (no I/O: nothing connects until Kafka Streams runs
- * it).
+ * The batcher's topology, a pure function of its config (no I/O: nothing connects until Kafka
+ * Streams runs it).
  *
  * <pre>
  * lora.adapters ──► GlobalKTable (store lorastream-adapters)          ·····································┐
@@ -37,9 +37,9 @@ import org.apache.kafka.streams.state.Stores;
  *                                                                      └──► lora.batches (AffinityPartitioner)
  * </pre>
  *
- * <p>Only topics that {@link ReplyTopics} says exist are ever named by the dynamic reply sink: under
- * exactly_once_v2 a write to a missing topic would abort the transaction and stop the stream thread on
- * every retry of that request.
+ * <p>Only topics that {@link ReplyTopics} says exist are ever named by the dynamic reply sink:
+ * under exactly_once_v2 a write to a missing topic would abort the transaction and stop the stream
+ * thread on every retry of that request.
  */
 public final class BatcherTopology {
 
@@ -52,72 +52,110 @@ public final class BatcherTopology {
   /** Per-task counters ({@code batch} → last batch sequence number). */
   public static final String SEQUENCE_STORE = "batcher-sequence";
 
-  /** Header on each {@code lora.batches} record: the spread slot (decimal) the batch was routed with. */
+  /**
+   * Header on each {@code lora.batches} record: the spread slot (decimal) the batch was routed
+   * with.
+   */
   public static final String SPREAD_SLOT_HEADER = "lorastream.batch.spread.slot";
 
   private BatcherTopology() {}
 
   /** The topology with meters that go nowhere. */
-  public static Topology build(BatcherConfig config, Map<String, ?> serdeConfig, ReplyTopics replyTopics) {
+  public static Topology build(
+      BatcherConfig config, Map<String, ?> serdeConfig, ReplyTopics replyTopics) {
     return build(config, serdeConfig, replyTopics, BatcherMetrics.noop(config));
   }
 
   /**
    * @param serdeConfig serde settings, at least {@code schema.registry.url}
-   * @param replyTopics asked, per request, whether its reply topic can be written (only called while the
-   *     topology runs; {@link BatcherApp} passes a cached {@link AdminReplyTopics})
+   * @param replyTopics asked, per request, whether its reply topic can be written (only called
+   *     while the topology runs; {@link BatcherApp} passes a cached {@link AdminReplyTopics})
    * @param metrics where the processors count requests and batches
    */
-  public static Topology build(BatcherConfig config, Map<String, ?> serdeConfig, ReplyTopics replyTopics,
+  public static Topology build(
+      BatcherConfig config,
+      Map<String, ?> serdeConfig,
+      ReplyTopics replyTopics,
       BatcherMetrics metrics) {
     return build(config, BatcherSerdes.from(serdeConfig), replyTopics, metrics);
   }
 
-  static Topology build(BatcherConfig config, BatcherSerdes serdes, ReplyTopics replyTopics,
-      BatcherMetrics metrics) {
+  static Topology build(
+      BatcherConfig config, BatcherSerdes serdes, ReplyTopics replyTopics, BatcherMetrics metrics) {
     StreamsBuilder builder = new StreamsBuilder();
 
-    builder.globalTable(Topics.ADAPTERS.name(),
+    builder.globalTable(
+        Topics.ADAPTERS.name(),
         Consumed.with(Serdes.String(), serdes.adapters()).withName("adapters-source"),
         Materialized.<String, AdapterRecord, KeyValueStore<Bytes, byte[]>>as(ADAPTER_STORE)
-            .withKeySerde(Serdes.String()).withValueSerde(serdes.adapters()));
+            .withKeySerde(Serdes.String())
+            .withValueSerde(serdes.adapters()));
 
-    builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(BUFFER_STORE),
-        Serdes.Long(), serdes.buffered()));
-    builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(SEQUENCE_STORE),
-        Serdes.String(), Serdes.Long()));
+    builder.addStateStore(
+        Stores.keyValueStoreBuilder(
+            Stores.persistentKeyValueStore(BUFFER_STORE), Serdes.Long(), serdes.buffered()));
+    builder.addStateStore(
+        Stores.keyValueStoreBuilder(
+            Stores.persistentKeyValueStore(SEQUENCE_STORE), Serdes.String(), Serdes.Long()));
 
-    KStream<byte[], Decoded> decoded = builder
-        .stream(Topics.REQUESTS.name(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray())
-            .withName("requests-source"))
-        .process(() -> new DecodeProcessor(serdes.requestDecoder(), metrics), Named.as("decode"));
+    KStream<byte[], Decoded> decoded =
+        builder.stream(
+                Topics.REQUESTS.name(),
+                Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("requests-source"))
+            .process(
+                () -> new DecodeProcessor(serdes.requestDecoder(), metrics), Named.as("decode"));
 
-    var byDecoding = decoded.split(Named.as("decoded-"))
-        .branch((k, v) -> v instanceof Decoded.Dead, Branched.as("dead"))
-        .defaultBranch(Branched.as("ok"));
-    byDecoding.get("decoded-dead")
+    var byDecoding =
+        decoded
+            .split(Named.as("decoded-"))
+            .branch((k, v) -> v instanceof Decoded.Dead, Branched.as("dead"))
+            .defaultBranch(Branched.as("ok"));
+    byDecoding
+        .get("decoded-dead")
         .mapValues(v -> ((Decoded.Dead) v).value(), Named.as("dead-bytes"))
-        .to(Topics.REQUESTS_DLQ.name(), Produced.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("dlq-sink"));
+        .to(
+            Topics.REQUESTS_DLQ.name(),
+            Produced.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("dlq-sink"));
 
-    KStream<String, Verdict> verdicts = byDecoding.get("decoded-ok")
-        .<InferenceRequest>mapValues(v -> ((Decoded.Ok) v).request(), Named.as("request"))
-        .process(() -> new ValidateProcessor(config, replyTopics, metrics), Named.as("validate"));
+    KStream<String, Verdict> verdicts =
+        byDecoding
+            .get("decoded-ok")
+            .<InferenceRequest>mapValues(v -> ((Decoded.Ok) v).request(), Named.as("request"))
+            .process(
+                () -> new ValidateProcessor(config, replyTopics, metrics), Named.as("validate"));
 
-    var byVerdict = verdicts.split(Named.as("verdict-"))
-        .branch((k, v) -> v instanceof Verdict.Rejected, Branched.as("rejected"))
-        .defaultBranch(Branched.as("accepted"));
-    TopicNameExtractor<String, Verdict> replyTopic = (key, v, ctx) -> ((Verdict.Rejected) v).topic();
-    byVerdict.get("verdict-rejected")
-        .to(replyTopic, Produced.with(Serdes.String(),
-            ProjectingSerializer.<Verdict, InferenceResult>serde(serdes.replies(),
-                v -> ((Verdict.Rejected) v).reply())).withName("reply-sink"));
+    var byVerdict =
+        verdicts
+            .split(Named.as("verdict-"))
+            .branch((k, v) -> v instanceof Verdict.Rejected, Branched.as("rejected"))
+            .defaultBranch(Branched.as("accepted"));
+    TopicNameExtractor<String, Verdict> replyTopic =
+        (key, v, ctx) -> ((Verdict.Rejected) v).topic();
+    byVerdict
+        .get("verdict-rejected")
+        .to(
+            replyTopic,
+            Produced.with(
+                    Serdes.String(),
+                    ProjectingSerializer.<Verdict, InferenceResult>serde(
+                        serdes.replies(), v -> ((Verdict.Rejected) v).reply()))
+                .withName("reply-sink"));
 
-    byVerdict.get("verdict-accepted")
+    byVerdict
+        .get("verdict-accepted")
         .mapValues(v -> ((Verdict.Accepted) v).request(), Named.as("accepted-request"))
-        .process(() -> new BatchProcessor(config, metrics), Named.as("batch"), BUFFER_STORE, SEQUENCE_STORE)
-        .to(Topics.BATCHES.name(), Produced.with(Serdes.String(),
-                ProjectingSerializer.serde(serdes.batches(), RoutedBatch::batch))
-            .withStreamPartitioner(new AffinityPartitioner()).withName("batches-sink"));
+        .process(
+            () -> new BatchProcessor(config, metrics),
+            Named.as("batch"),
+            BUFFER_STORE,
+            SEQUENCE_STORE)
+        .to(
+            Topics.BATCHES.name(),
+            Produced.with(
+                    Serdes.String(),
+                    ProjectingSerializer.serde(serdes.batches(), RoutedBatch::batch))
+                .withStreamPartitioner(new AffinityPartitioner())
+                .withName("batches-sink"));
 
     return builder.build();
   }

@@ -15,11 +15,12 @@ import java.util.TreeMap;
 final class Batches {
 
   /**
-   * Base-model rows (adapterId null) first, then by adapterId; stable, so rows of one adapter keep arrival
-   * order. Each adapter's rows are then one contiguous segment (what SGMV kernels want).
+   * Base-model rows (adapterId null) first, then by adapterId; stable, so rows of one adapter keep
+   * arrival order. Each adapter's rows are then one contiguous segment (what SGMV kernels want).
    */
   static final Comparator<InferenceRequest> BY_ADAPTER =
-      Comparator.comparing(InferenceRequest::getAdapterId, Comparator.nullsFirst(Comparator.naturalOrder()));
+      Comparator.comparing(
+          InferenceRequest::getAdapterId, Comparator.nullsFirst(Comparator.naturalOrder()));
 
   private Batches() {}
 
@@ -30,10 +31,11 @@ final class Batches {
 
   /**
    * @param arrivalOrder the rows as they were buffered (not empty)
-   * @return the batch: rows sorted by {@link #BY_ADAPTER}, distinct adapters in row order, total tokens,
-   *     and the dominant adapter as affinity key
+   * @return the batch: rows sorted by {@link #BY_ADAPTER}, distinct adapters in row order, total
+   *     tokens, and the dominant adapter as affinity key
    */
-  static InferenceBatch build(String batchId, List<InferenceRequest> arrivalOrder, FlushReason reason, long nowMs) {
+  static InferenceBatch build(
+      String batchId, List<InferenceRequest> arrivalOrder, FlushReason reason, long nowMs) {
     List<InferenceRequest> rows = new ArrayList<>(arrivalOrder);
     rows.sort(BY_ADAPTER);
     LinkedHashSet<String> adapterIds = new LinkedHashSet<>();
@@ -56,12 +58,16 @@ final class Batches {
   }
 
   /**
-   * The adapter with the most rows (ties: the smallest id), so the consumer whose cache holds it gets the
-   * batch; null when every row is a base-model row (then the batch is routed by load alone).
+   * The adapter with the most rows (ties: the smallest id), so the consumer whose cache holds it
+   * gets the batch; null when every row is a base-model row (then the batch is routed by load
+   * alone).
    */
   static String dominantAdapter(List<InferenceRequest> rows) {
     Map<String, Integer> counts = new TreeMap<>();
-    rows.stream().map(InferenceRequest::getAdapterId).filter(Objects::nonNull).forEach(a -> counts.merge(a, 1, Integer::sum));
+    rows.stream()
+        .map(InferenceRequest::getAdapterId)
+        .filter(Objects::nonNull)
+        .forEach(a -> counts.merge(a, 1, Integer::sum));
     String best = null;
     int bestCount = 0;
     for (var e : counts.entrySet()) { // ascending ids: strict '>' keeps the smallest on ties
@@ -74,12 +80,15 @@ final class Batches {
   }
 
   /**
-   * Whether the batch shows its adapter is hot: it was closed because it was full (token budget or request
-   * count) and every row used that one adapter.
+   * Whether the batch shows its adapter is hot: it was closed because it was full (token budget or
+   * request count) and every row used that one adapter.
    */
   static boolean isHot(InferenceBatch b) {
-    boolean full = b.getFlushReason() == FlushReason.TOKEN_BUDGET || b.getFlushReason() == FlushReason.MAX_REQUESTS;
-    return full && b.getAffinityKey() != null && b.getRequests().stream()
-        .allMatch(r -> b.getAffinityKey().equals(r.getAdapterId()));
+    boolean full =
+        b.getFlushReason() == FlushReason.TOKEN_BUDGET
+            || b.getFlushReason() == FlushReason.MAX_REQUESTS;
+    return full
+        && b.getAffinityKey() != null
+        && b.getRequests().stream().allMatch(r -> b.getAffinityKey().equals(r.getAdapterId()));
   }
 }

@@ -13,16 +13,18 @@ import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.processor.api.RecordMetadata;
 
 /**
- * Decodes the raw bytes of {@code lora.requests} (read as {@code byte[]} so that a bad record cannot stop
- * the stream in the consumer's deserializer). A decoded value is forwarded as {@link Decoded.Ok}; bytes that
- * can never be decoded (bad magic byte, unknown schema id, truncated or malformed body, a writer schema that
- * lacks a required field, a null value) are forwarded as {@link Decoded.Dead} with the original key, value
- * and headers, plus the {@link DlqHeaders} saying why and where from.
+ * Decodes the raw bytes of {@code lora.requests} (read as {@code byte[]} so that a bad record
+ * cannot stop the stream in the consumer's deserializer). A decoded value is forwarded as {@link
+ * Decoded.Ok}; bytes that can never be decoded (bad magic byte, unknown schema id, truncated or
+ * malformed body, a writer schema that lacks a required field, a null value) are forwarded as
+ * {@link Decoded.Dead} with the original key, value and headers, plus the {@link DlqHeaders} saying
+ * why and where from.
  *
- * <p>A transient failure ({@link AvroDecodeException#isPermanent()} false: the registry is unreachable) is
- * not the record's fault, so it is rethrown instead: the stream thread fails, the open transaction is
- * aborted (exactly_once_v2), and {@link BatcherApp}'s uncaught-exception handler replaces the thread, which
- * resumes from the last committed offset and retries the record. Nothing is dead-lettered or lost.
+ * <p>A transient failure ({@link AvroDecodeException#isPermanent()} false: the registry is
+ * unreachable) is not the record's fault, so it is rethrown instead: the stream thread fails, the
+ * open transaction is aborted (exactly_once_v2), and {@link BatcherApp}'s uncaught-exception
+ * handler replaces the thread, which resumes from the last committed offset and retries the record.
+ * Nothing is dead-lettered or lost.
  */
 final class DecodeProcessor implements Processor<byte[], byte[], byte[], Decoded> {
 
@@ -47,7 +49,8 @@ final class DecodeProcessor implements Processor<byte[], byte[], byte[], Decoded
   public void process(Record<byte[], byte[]> record) {
     String topic = context.recordMetadata().map(RecordMetadata::topic).orElse("?");
     if (record.value() == null) {
-      deadLetter(record, NULL_VALUE, "null value (tombstone) on " + topic + ": a request needs a value");
+      deadLetter(
+          record, NULL_VALUE, "null value (tombstone) on " + topic + ": a request needs a value");
       return;
     }
     InferenceRequest request;
@@ -55,7 +58,8 @@ final class DecodeProcessor implements Processor<byte[], byte[], byte[], Decoded
       request = decoder.deserialize(topic, record.headers(), record.value());
     } catch (AvroDecodeException e) {
       if (!e.isPermanent()) {
-        throw e; // transient (registry unreachable): fail the thread, retry from the committed offset
+        throw e; // transient (registry unreachable): fail the thread, retry from the committed
+        // offset
       }
       deadLetter(record, e.reason().name(), e.getClass().getName() + ": " + e.getMessage());
       return;
@@ -74,8 +78,9 @@ final class DecodeProcessor implements Processor<byte[], byte[], byte[], Decoded
     put(headers, DlqHeaders.TIMESTAMP, Long.toString(context.currentSystemTimeMs()));
     put(headers, DlqHeaders.SOURCE_APP, context.applicationId() + "/" + context.taskId());
     metrics.deadLettered(reason);
-    context.forward(new Record<byte[], Decoded>(record.key(), new Decoded.Dead(record.value()), record.timestamp(),
-        headers));
+    context.forward(
+        new Record<byte[], Decoded>(
+            record.key(), new Decoded.Dead(record.value()), record.timestamp(), headers));
   }
 
   private static void put(Headers headers, String name, String value) {

@@ -8,6 +8,9 @@ sealed interface Decoded {
   /** The value decoded into a request. */
   record Ok(InferenceRequest request) implements Decoded {}
 
-  /** The value could not be decoded; the original bytes go to the DLQ (the reason is in the headers). */
+  /**
+   * The value could not be decoded; the original bytes go to the DLQ (the reason is in the
+   * headers).
+   */
   record Dead(byte[] value) implements Decoded {}
 }

@@ -9,9 +9,10 @@ import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.serialization.Serializer;
 
 /**
- * Writes a wrapper type by writing the part of it that goes on the wire with the topic's own serializer,
- * e.g. {@link RoutedBatch} as its {@code InferenceBatch}. For sinks only: the wrapper carries routing
- * data (target topic, partition slot) that the bytes must not. Thread-safe when the delegate is.
+ * Writes a wrapper type by writing the part of it that goes on the wire with the topic's own
+ * serializer, e.g. {@link RoutedBatch} as its {@code InferenceBatch}. For sinks only: the wrapper
+ * carries routing data (target topic, partition slot) that the bytes must not. Thread-safe when the
+ * delegate is.
  */
 final class ProjectingSerializer<W, V> implements Serializer<W> {
 
@@ -25,9 +26,10 @@ final class ProjectingSerializer<W, V> implements Serializer<W> {
 
   /** A serde for sinks ({@code Produced.with}); its deserializer refuses to be used. */
   static <W, V> Serde<W> serde(Serde<V> onWire, Function<W, V> projection) {
-    Deserializer<W> none = (topic, data) -> {
-      throw new UnsupportedOperationException("write-only serde for topic " + topic);
-    };
+    Deserializer<W> none =
+        (topic, data) -> {
+          throw new UnsupportedOperationException("write-only serde for topic " + topic);
+        };
     return Serdes.serdeFrom(new ProjectingSerializer<>(onWire.serializer(), projection), none);
   }
 

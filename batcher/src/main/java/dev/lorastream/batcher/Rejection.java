@@ -11,12 +11,15 @@ import dev.lorastream.schemas.Usage;
  *
  * @param code the error code on the reply
  * @param message what was wrong, naming the field, value and limit, for a person to act on
- * @param replyTopic the request's reply topic, or {@code lora.replies} when that topic is not allowed or
- *     cannot be written
+ * @param replyTopic the request's reply topic, or {@code lora.replies} when that topic is not
+ *     allowed or cannot be written
  */
 record Rejection(ErrorCode code, String message, String replyTopic) {
 
-  /** The error reply: finishReason ERROR, code and message; usage counts the prompt; no batch, no server. */
+  /**
+   * The error reply: finishReason ERROR, code and message; usage counts the prompt; no batch, no
+   * server.
+   */
   InferenceResult toReply(InferenceRequest request) {
     return InferenceResult.newBuilder()
         .setRequestId(request.getRequestId())
@@ -25,8 +28,11 @@ record Rejection(ErrorCode code, String message, String replyTopic) {
         .setFinishReason(FinishReason.ERROR)
         .setErrorCode(code)
         .setErrorMessage(message)
-        .setUsage(Usage.newBuilder().setPromptTokens(request.getPromptTokenIds().size()).setCompletionTokens(0)
-            .build())
+        .setUsage(
+            Usage.newBuilder()
+                .setPromptTokens(request.getPromptTokenIds().size())
+                .setCompletionTokens(0)
+                .build())
         .build();
   }
 }

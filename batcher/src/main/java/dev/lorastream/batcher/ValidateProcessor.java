@@ -12,10 +12,10 @@ import org.apache.kafka.streams.state.ValueAndTimestamp;
 import org.apache.kafka.streams.state.ValueTimestampHeaders;
 
 /**
- * Applies {@link RequestValidator} to each decoded request, looking adapters up in the global adapter
- * catalog ({@link BatcherTopology#ADAPTER_STORE}, the GlobalKTable over {@code lora.adapters}), reply topics
- * up in {@link ReplyTopics}, and reading the wall clock from the context (mockable in tests). Re-keys every
- * record by requestId.
+ * Applies {@link RequestValidator} to each decoded request, looking adapters up in the global
+ * adapter catalog ({@link BatcherTopology#ADAPTER_STORE}, the GlobalKTable over {@code
+ * lora.adapters}), reply topics up in {@link ReplyTopics}, and reading the wall clock from the
+ * context (mockable in tests). Re-keys every record by requestId.
  */
 final class ValidateProcessor implements Processor<byte[], InferenceRequest, String, Verdict> {
 
@@ -38,7 +38,8 @@ final class ValidateProcessor implements Processor<byte[], InferenceRequest, Str
   @Override
   public void process(Record<byte[], InferenceRequest> record) {
     InferenceRequest request = record.value();
-    Optional<Rejection> rejection = validator.validate(request, this::adapter, context.currentSystemTimeMs());
+    Optional<Rejection> rejection =
+        validator.validate(request, this::adapter, context.currentSystemTimeMs());
     Verdict verdict;
     if (rejection.isPresent()) {
       Rejection r = rejection.get();
@@ -48,10 +49,14 @@ final class ValidateProcessor implements Processor<byte[], InferenceRequest, Str
       metrics.accepted();
       verdict = new Verdict.Accepted(request);
     }
-    context.forward(new Record<>(request.getRequestId(), verdict, record.timestamp(), record.headers()));
+    context.forward(
+        new Record<>(request.getRequestId(), verdict, record.timestamp(), record.headers()));
   }
 
-  /** The catalog entry; a GlobalKTable store wraps values with their timestamp (and, by config, headers). */
+  /**
+   * The catalog entry; a GlobalKTable store wraps values with their timestamp (and, by config,
+   * headers).
+   */
   private AdapterRecord adapter(String adapterId) {
     Object v = catalog.get(adapterId);
     if (v instanceof ValueAndTimestamp<?> vt) {

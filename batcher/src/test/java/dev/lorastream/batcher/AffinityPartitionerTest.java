@@ -15,8 +15,10 @@ class AffinityPartitionerTest {
   final AffinityPartitioner partitioner = new AffinityPartitioner();
 
   private int route(String adapter, String batchId, int slot, int n) {
-    var batch = Batches.build(batchId, List.of(Harness.request("r", adapter)), FlushReason.MAX_WAIT, 0);
-    Optional<Set<Integer>> p = partitioner.partitions("lora.batches", batchId, new RoutedBatch(batch, slot), n);
+    var batch =
+        Batches.build(batchId, List.of(Harness.request("r", adapter)), FlushReason.MAX_WAIT, 0);
+    Optional<Set<Integer>> p =
+        partitioner.partitions("lora.batches", batchId, new RoutedBatch(batch, slot), n);
     assertEquals(1, p.orElseThrow().size(), "one partition, never a broadcast");
     return p.get().iterator().next();
   }

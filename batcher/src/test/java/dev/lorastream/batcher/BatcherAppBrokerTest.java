@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.lorastream.devstack.TestKafkaCluster;
 import dev.lorastream.schemas.AdapterRecord;
 import dev.lorastream.schemas.ErrorCode;
 import dev.lorastream.schemas.InferenceBatch;
@@ -31,13 +32,15 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.Serdes;
-import dev.lorastream.devstack.TestKafkaCluster;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@link BatcherApp} on a real single-node KRaft broker, exactly_once_v2, read back with read_committed. */
+/**
+ * {@link BatcherApp} on a real single-node KRaft broker, exactly_once_v2, read back with
+ * read_committed.
+ */
 class BatcherAppBrokerTest {
 
   static final String REGISTRY = "mock://batcher-broker-test";
@@ -58,51 +61,90 @@ class BatcherAppBrokerTest {
   }
 
   private static BatcherConfig config(Path stateDir) {
-    return BatcherConfig.defaults().with(Map.of(
-        "bootstrap.servers", cluster.bootstrapServers(),
-        "schema.registry.url", REGISTRY,
-        "state.dir", stateDir.toString(),
-        "replication.factor", "1",
-        "commit.interval.ms", "50",
-        BatcherConfig.MAX_BATCH_REQUESTS, "2", // the batch closes on count, whatever the poll timing
-        BatcherConfig.MAX_WAIT_MS, "10000",
-        BatcherConfig.BATCHES_PARTITIONS, "4",
-        BatcherConfig.METRICS_PORT, "0"));
+    return BatcherConfig.defaults()
+        .with(
+            Map.of(
+                "bootstrap.servers",
+                cluster.bootstrapServers(),
+                "schema.registry.url",
+                REGISTRY,
+                "state.dir",
+                stateDir.toString(),
+                "replication.factor",
+                "1",
+                "commit.interval.ms",
+                "50",
+                BatcherConfig.MAX_BATCH_REQUESTS,
+                "2", // the batch closes on count, whatever the poll timing
+                BatcherConfig.MAX_WAIT_MS,
+                "10000",
+                BatcherConfig.BATCHES_PARTITIONS,
+                "4",
+                BatcherConfig.METRICS_PORT,
+                "0"));
   }
 
   @Test
   void formsBatchesAndRepliesWithExactlyOnce(@TempDir Path dir) throws Exception {
     // Missing topics: a clear refusal, nothing created.
     var missing = assertThrows(IllegalStateException.class, () -> BatcherApp.start(config(dir)));
-    assertTrue(missing.getMessage().startsWith("the batcher needs topics that do not exist: [lora.requests"),
+    assertTrue(
+        missing
+            .getMessage()
+            .startsWith("the batcher needs topics that do not exist: [lora.requests"),
         missing.getMessage());
 
     try (Admin admin = cluster.admin()) {
       List<NewTopic> topics = new ArrayList<>();
       for (Topic<?, ?> t : Topics.all()) {
-        topics.add(new NewTopic(t.name(), t == Topics.BATCHES ? 4 : 1, (short) 1).configs(t.topicConfigs()));
+        topics.add(
+            new NewTopic(t.name(), t == Topics.BATCHES ? 4 : 1, (short) 1)
+                .configs(t.topicConfigs()));
       }
       admin.createTopics(topics).all().get();
     }
     Map<String, Object> producerProps = new HashMap<>(SERDE);
     producerProps.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, cluster.bootstrapServers());
-    try (var adapters = new KafkaProducer<>(producerProps, Serdes.String().serializer(),
-            Topics.ADAPTERS.valueSerde(SERDE).serializer());
-        var requests = new KafkaProducer<>(producerProps, Serdes.String().serializer(),
-            Topics.REQUESTS.valueSerde(SERDE).serializer())) {
-      adapters.send(new ProducerRecord<>(Topics.ADAPTERS.name(), "sql", AdapterRecord.newBuilder().setAdapterId("sql")
-          .setOwnerTenant("acme").setSourceUri("file:///a/sql").setRank(8).setBaseModel("m").setCreatedEpochMs(1)
-          .build())).get();
+    try (var adapters =
+            new KafkaProducer<>(
+                producerProps,
+                Serdes.String().serializer(),
+                Topics.ADAPTERS.valueSerde(SERDE).serializer());
+        var requests =
+            new KafkaProducer<>(
+                producerProps,
+                Serdes.String().serializer(),
+                Topics.REQUESTS.valueSerde(SERDE).serializer())) {
+      adapters
+          .send(
+              new ProducerRecord<>(
+                  Topics.ADAPTERS.name(),
+                  "sql",
+                  AdapterRecord.newBuilder()
+                      .setAdapterId("sql")
+                      .setOwnerTenant("acme")
+                      .setSourceUri("file:///a/sql")
+                      .setRank(8)
+                      .setBaseModel("m")
+                      .setCreatedEpochMs(1)
+                      .build()))
+          .get();
       try (BatcherApp app = BatcherApp.start(config(dir))) {
         assertTrue(app.awaitRunning(Duration.ofSeconds(60)), "state " + app.state());
         for (String id : List.of("r1", "r2")) {
-          requests.send(new ProducerRecord<>(Topics.REQUESTS.name(), id, Harness.request(id, "sql"))).get();
+          requests
+              .send(new ProducerRecord<>(Topics.REQUESTS.name(), id, Harness.request(id, "sql")))
+              .get();
         }
-        requests.send(new ProducerRecord<>(Topics.REQUESTS.name(), "r3", Harness.request("r3", "nope"))).get();
+        requests
+            .send(new ProducerRecord<>(Topics.REQUESTS.name(), "r3", Harness.request("r3", "nope")))
+            .get();
 
         List<ConsumerRecord<String, InferenceBatch>> batches = readCommitted(Topics.BATCHES, 1);
         InferenceBatch b = batches.getFirst().value();
-        assertEquals(List.of("r1", "r2"), b.getRequests().stream().map(InferenceRequest::getRequestId).toList());
+        assertEquals(
+            List.of("r1", "r2"),
+            b.getRequests().stream().map(InferenceRequest::getRequestId).toList());
         assertEquals("sql", b.getAffinityKey());
         assertEquals(dev.lorastream.schemas.FlushReason.MAX_REQUESTS, b.getFlushReason());
         assertEquals(AffinityPartitioner.partition("sql", 0, 4), batches.getFirst().partition());
@@ -110,25 +152,34 @@ class BatcherAppBrokerTest {
         InferenceResult reply = readCommitted(Topics.REPLIES, 1).getFirst().value();
         assertEquals(ErrorCode.UNKNOWN_ADAPTER, reply.getErrorCode());
 
-        String scrape = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-            URI.create("http://127.0.0.1:" + app.metricsPort() + "/metrics")).build(),
-            HttpResponse.BodyHandlers.ofString()).body();
-        assertTrue(scrape.contains("lorastream_batcher_requests_total{code=\"none\",outcome=\"accepted\",service=\"batcher\"} 2.0"), scrape);
+        String scrape =
+            HttpClient.newHttpClient()
+                .send(
+                    HttpRequest.newBuilder(
+                            URI.create("http://127.0.0.1:" + app.metricsPort() + "/metrics"))
+                        .build(),
+                    HttpResponse.BodyHandlers.ofString())
+                .body();
+        assertTrue(
+            scrape.contains(
+                "lorastream_batcher_requests_total{code=\"none\",outcome=\"accepted\",service=\"batcher\"} 2.0"),
+            scrape);
         assertTrue(scrape.contains("kafka_stream_thread_"), "Kafka Streams binder");
       }
     }
   }
 
-  private static <V extends org.apache.avro.specific.SpecificRecord> List<ConsumerRecord<String, V>> readCommitted(
-      Topic<String, V> topic, int n) {
+  private static <V extends org.apache.avro.specific.SpecificRecord>
+      List<ConsumerRecord<String, V>> readCommitted(Topic<String, V> topic, int n) {
     Map<String, Object> props = new HashMap<>(SERDE);
     props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, cluster.bootstrapServers());
     props.put(ConsumerConfig.GROUP_ID_CONFIG, "check-" + topic.name());
     props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
     props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
     List<ConsumerRecord<String, V>> out = new ArrayList<>();
-    try (var consumer = new KafkaConsumer<>(props, Serdes.String().deserializer(),
-        topic.valueSerde(SERDE).deserializer())) {
+    try (var consumer =
+        new KafkaConsumer<>(
+            props, Serdes.String().deserializer(), topic.valueSerde(SERDE).deserializer())) {
       consumer.subscribe(List.of(topic.name()));
       long deadline = System.currentTimeMillis() + 30_000;
       while (out.size() < n && System.currentTimeMillis() < deadline) {

@@ -44,11 +44,23 @@ class BatcherConfigTest {
 
   @Test
   void environmentVariablesMapToKeys() {
-    Properties p = BatcherConfig.withEnv(new Properties(), Map.of("BATCHER_MAX_BATCH_REQUESTS", "7",
-        "KAFKA_BOOTSTRAP_SERVERS", "kafka:9092", "SCHEMA_REGISTRY_URL", "http://sr:8081", "HOME", "/root"));
+    Properties p =
+        BatcherConfig.withEnv(
+            new Properties(),
+            Map.of(
+                "BATCHER_MAX_BATCH_REQUESTS",
+                "7",
+                "KAFKA_BOOTSTRAP_SERVERS",
+                "kafka:9092",
+                "SCHEMA_REGISTRY_URL",
+                "http://sr:8081",
+                "HOME",
+                "/root"));
     BatcherConfig c = BatcherConfig.fromProperties(p);
     assertEquals(7, c.maxBatchRequests());
-    assertEquals(Map.of("bootstrap.servers", "kafka:9092", "schema.registry.url", "http://sr:8081"), c.kafka());
+    assertEquals(
+        Map.of("bootstrap.servers", "kafka:9092", "schema.registry.url", "http://sr:8081"),
+        c.kafka());
   }
 
   @Test
@@ -61,22 +73,35 @@ class BatcherConfigTest {
 
   @Test
   void badValuesFailNamingTheKey() {
-    var unknown = assertThrows(IllegalArgumentException.class,
-        () -> BatcherConfig.defaults().with(Map.of("batcher.max.wiat.ms", "5")));
+    var unknown =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> BatcherConfig.defaults().with(Map.of("batcher.max.wiat.ms", "5")));
     assertTrue(unknown.getMessage().startsWith("unknown config key batcher.max.wiat.ms"));
-    var notInt = assertThrows(IllegalArgumentException.class,
-        () -> BatcherConfig.defaults().with(Map.of(BatcherConfig.MAX_WAIT_MS, "soon")));
+    var notInt =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> BatcherConfig.defaults().with(Map.of(BatcherConfig.MAX_WAIT_MS, "soon")));
     assertEquals("batcher.max.wait.ms=soon is not an integer", notInt.getMessage());
-    var tooSmall = assertThrows(IllegalArgumentException.class,
-        () -> BatcherConfig.defaults().with(Map.of(BatcherConfig.MAX_BATCH_TOKENS, "1000")));
-    assertTrue(tooSmall.getMessage().contains("must be >= batcher.max.prompt.tokens + batcher.max.new.tokens = 4096"),
+    var tooSmall =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> BatcherConfig.defaults().with(Map.of(BatcherConfig.MAX_BATCH_TOKENS, "1000")));
+    assertTrue(
+        tooSmall
+            .getMessage()
+            .contains("must be >= batcher.max.prompt.tokens + batcher.max.new.tokens = 4096"),
         tooSmall.getMessage());
   }
 
   @Test
   void replyTopicPatternExpandsTheTenant() {
-    assertEquals(Set.of("lora.replies", "lora.replies.acme"), BatcherConfig.defaults().allowedReplyTopics("acme"));
-    BatcherConfig only = BatcherConfig.defaults().with(Map.of(BatcherConfig.REPLY_TOPIC_PATTERN, "replies-{tenant}"));
+    assertEquals(
+        Set.of("lora.replies", "lora.replies.acme"),
+        BatcherConfig.defaults().allowedReplyTopics("acme"));
+    BatcherConfig only =
+        BatcherConfig.defaults()
+            .with(Map.of(BatcherConfig.REPLY_TOPIC_PATTERN, "replies-{tenant}"));
     assertEquals(Set.of("replies-acme"), only.allowedReplyTopics("acme"));
   }
 }

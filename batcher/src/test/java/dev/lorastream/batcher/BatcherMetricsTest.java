@@ -7,8 +7,8 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.junit.jupiter.api.Test;
 
 /**
- * The batcher's meters under the names Prometheus scrapes them by (what {@code /metrics} serves; the endpoint
- * itself is tested once, in schemas' MetricsServerTest).
+ * The batcher's meters under the names Prometheus scrapes them by (what {@code /metrics} serves;
+ * the endpoint itself is tested once, in schemas' MetricsServerTest).
  */
 class BatcherMetricsTest {
 
@@ -20,8 +20,13 @@ class BatcherMetricsTest {
     metrics.accepted();
     metrics.bufferChanged(3, 90);
     String body = registry.scrape();
-    assertTrue(body.contains("lorastream_batcher_requests_total{code=\"UNKNOWN_ADAPTER\",outcome=\"rejected\"} 1.0"), body);
-    assertTrue(body.contains("lorastream_batcher_requests_total{code=\"none\",outcome=\"accepted\"} 1.0"), body);
+    assertTrue(
+        body.contains(
+            "lorastream_batcher_requests_total{code=\"UNKNOWN_ADAPTER\",outcome=\"rejected\"} 1.0"),
+        body);
+    assertTrue(
+        body.contains("lorastream_batcher_requests_total{code=\"none\",outcome=\"accepted\"} 1.0"),
+        body);
     assertTrue(body.contains("lorastream_batcher_buffered_requests 3.0"), body);
     assertTrue(body.contains("lorastream_batcher_batch_fill"), body);
   }

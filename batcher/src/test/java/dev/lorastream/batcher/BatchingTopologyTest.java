@@ -18,12 +18,27 @@ import org.junit.jupiter.api.Test;
 /** Batch forming, flushing, row order, routing and the buffer store. */
 class BatchingTopologyTest {
 
-  /** Each Harness.request(id, adapter, 10, 10) uses 20 tokens; 3 fit the 64-token budget, 4 do not. */
-  static final BatcherConfig CONFIG = BatcherConfig.defaults().with(Map.of(
-      BatcherConfig.MAX_PROMPT_TOKENS, "16", BatcherConfig.MAX_NEW_TOKENS, "16",
-      BatcherConfig.MAX_BATCH_TOKENS, "64", BatcherConfig.MAX_BATCH_REQUESTS, "5",
-      BatcherConfig.MAX_DISTINCT_ADAPTERS, "2", BatcherConfig.MAX_WAIT_MS, "50",
-      BatcherConfig.AFFINITY_SPREAD, "2"));
+  /**
+   * Each Harness.request(id, adapter, 10, 10) uses 20 tokens; 3 fit the 64-token budget, 4 do not.
+   */
+  static final BatcherConfig CONFIG =
+      BatcherConfig.defaults()
+          .with(
+              Map.of(
+                  BatcherConfig.MAX_PROMPT_TOKENS,
+                  "16",
+                  BatcherConfig.MAX_NEW_TOKENS,
+                  "16",
+                  BatcherConfig.MAX_BATCH_TOKENS,
+                  "64",
+                  BatcherConfig.MAX_BATCH_REQUESTS,
+                  "5",
+                  BatcherConfig.MAX_DISTINCT_ADAPTERS,
+                  "2",
+                  BatcherConfig.MAX_WAIT_MS,
+                  "50",
+                  BatcherConfig.AFFINITY_SPREAD,
+                  "2"));
 
   Harness h;
 
@@ -44,8 +59,10 @@ class BatchingTopologyTest {
   }
 
   private static int slot(TestRecord<String, InferenceBatch> r) {
-    return Integer.parseInt(new String(r.headers().lastHeader(BatcherTopology.SPREAD_SLOT_HEADER).value(),
-        StandardCharsets.UTF_8));
+    return Integer.parseInt(
+        new String(
+            r.headers().lastHeader(BatcherTopology.SPREAD_SLOT_HEADER).value(),
+            StandardCharsets.UTF_8));
   }
 
   @Test
@@ -65,7 +82,8 @@ class BatchingTopologyTest {
     assertEquals(b.getBatchId(), out.key());
     assertEquals(Harness.T0.toEpochMilli(), b.getCreatedEpochMs());
     assertEquals(Harness.T0.toEpochMilli(), out.timestamp());
-    assertEquals(List.of("r3"), h.bufferContents().stream().map(kv -> kv.value.getRequestId()).toList());
+    assertEquals(
+        List.of("r3"), h.bufferContents().stream().map(kv -> kv.value.getRequestId()).toList());
     assertEquals(1, h.counter(BatcherMetrics.BATCHES, "reason", "TOKEN_BUDGET"));
     assertEquals(60.0 / 64, h.meters.find(BatcherMetrics.BATCH_FILL).summary().max(), 1e-9);
   }
@@ -97,7 +115,8 @@ class BatchingTopologyTest {
     assertEquals(FlushReason.MAX_ADAPTERS, b.getFlushReason());
     assertEquals(List.of("r-base", "r-a", "r-a2", "r-b"), ids(b));
     assertEquals(List.of("a", "b"), b.getAdapterIds());
-    assertEquals(List.of("r-c"), h.bufferContents().stream().map(kv -> kv.value.getRequestId()).toList());
+    assertEquals(
+        List.of("r-c"), h.bufferContents().stream().map(kv -> kv.value.getRequestId()).toList());
   }
 
   @Test
@@ -113,11 +132,19 @@ class BatchingTopologyTest {
     TestRecord<String, InferenceBatch> out = h.batches.readRecord();
     assertEquals(FlushReason.MAX_WAIT, out.value().getFlushReason());
     assertEquals(List.of("r0", "r1"), ids(out.value()));
-    assertEquals(Harness.T0.toEpochMilli() + 50, out.value().getCreatedEpochMs(), "closed at the wall clock");
+    assertEquals(
+        Harness.T0.toEpochMilli() + 50,
+        out.value().getCreatedEpochMs(),
+        "closed at the wall clock");
     assertEquals(Harness.T0.toEpochMilli() + 50, out.timestamp());
     assertTrue(h.bufferContents().isEmpty());
     assertEquals(0, h.meters.find(BatcherMetrics.BUFFERED).gauge().value());
-    assertEquals(50, h.meters.find(BatcherMetrics.BATCH_WAIT).timer().max(java.util.concurrent.TimeUnit.MILLISECONDS));
+    assertEquals(
+        50,
+        h.meters
+            .find(BatcherMetrics.BATCH_WAIT)
+            .timer()
+            .max(java.util.concurrent.TimeUnit.MILLISECONDS));
     h.advance(500);
     assertTrue(h.batches.isEmpty(), "an empty buffer never flushes");
   }
@@ -167,15 +194,26 @@ class BatchingTopologyTest {
     List<TestRecord<String, InferenceBatch>> out = h.batches.readRecordsToList();
     assertEquals(5, out.size());
     assertEquals(List.of(0, 1, 0, 0, 0), out.stream().map(BatchingTopologyTest::slot).toList());
-    assertEquals(List.of("hot", "hot", "hot", "a", "hot"), out.stream().map(r -> r.value().getAffinityKey()).toList());
+    assertEquals(
+        List.of("hot", "hot", "hot", "a", "hot"),
+        out.stream().map(r -> r.value().getAffinityKey()).toList());
 
     int n = 8;
     int home = AffinityPartitioner.partition("hot", 0, n);
     var partitioner = new AffinityPartitioner();
-    List<Integer> partitions = out.stream().map(r -> partitioner.partitions("lora.batches", r.key(),
-        new RoutedBatch(r.value(), slot(r)), n).orElseThrow().iterator().next()).toList();
+    List<Integer> partitions =
+        out.stream()
+            .map(
+                r ->
+                    partitioner
+                        .partitions("lora.batches", r.key(), new RoutedBatch(r.value(), slot(r)), n)
+                        .orElseThrow()
+                        .iterator()
+                        .next())
+            .toList();
     assertEquals(List.of(home, (home + 1) % n, home), partitions.subList(0, 3));
-    assertEquals(home, partitions.get(4), "after a non-full batch the hot run starts again at home");
+    assertEquals(
+        home, partitions.get(4), "after a non-full batch the hot run starts again at home");
     assertEquals(1, h.meters.find(BatcherMetrics.BATCH_SPREAD).counter().count());
   }
 

@@ -26,7 +26,9 @@ import org.apache.kafka.streams.test.TestRecord;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-/** Undecodable {@code lora.requests} records go to the DLQ with original bytes and reason headers. */
+/**
+ * Undecodable {@code lora.requests} records go to the DLQ with original bytes and reason headers.
+ */
 class DeadLetterTopologyTest {
 
   Harness h = new Harness(BatcherConfig.defaults());
@@ -52,9 +54,12 @@ class DeadLetterTopologyTest {
     assertEquals("lora.requests", header(hs, DlqHeaders.TOPIC));
     assertEquals("0", header(hs, DlqHeaders.PARTITION));
     assertEquals(Long.toString(offset), header(hs, DlqHeaders.OFFSET));
-    assertEquals(Long.toString(Harness.T0.toEpochMilli()), header(hs, DlqHeaders.TIMESTAMP), "wall clock");
+    assertEquals(
+        Long.toString(Harness.T0.toEpochMilli()), header(hs, DlqHeaders.TIMESTAMP), "wall clock");
     assertEquals("batcher-test/0_0", header(hs, DlqHeaders.SOURCE_APP));
-    assertTrue(header(hs, DlqHeaders.EXCEPTION).startsWith(AvroDecodeException.class.getName() + ": " + reason),
+    assertTrue(
+        header(hs, DlqHeaders.EXCEPTION)
+            .startsWith(AvroDecodeException.class.getName() + ": " + reason),
         header(hs, DlqHeaders.EXCEPTION));
     assertEquals(1, h.counter(BatcherMetrics.REQUESTS, "outcome", "dead_lettered", "code", reason));
     return hs;
@@ -64,7 +69,8 @@ class DeadLetterTopologyTest {
   void badMagicByteGoesToDlqWithHeadersAndOriginalHeadersKept() {
     byte[] key = "r-json".getBytes(StandardCharsets.UTF_8);
     byte[] value = "{\"requestId\":\"r-json\"}".getBytes(StandardCharsets.UTF_8);
-    Headers original = new RecordHeaders().add("traceparent", "00-abc-def-01".getBytes(StandardCharsets.UTF_8));
+    Headers original =
+        new RecordHeaders().add("traceparent", "00-abc-def-01".getBytes(StandardCharsets.UTF_8));
     h.requestBytes.pipeInput(new TestRecord<>(key, value, original, Harness.T0.toEpochMilli()));
     TestRecord<byte[], byte[]> out = h.dlq.readRecord();
     assertArrayEquals(value, out.value());
@@ -76,7 +82,8 @@ class DeadLetterTopologyTest {
 
   @Test
   void truncatedBodyGoesToDlq() {
-    byte[] whole = h.requestSerializer.serialize(Topics.REQUESTS.name(), Harness.request("r1", null));
+    byte[] whole =
+        h.requestSerializer.serialize(Topics.REQUESTS.name(), Harness.request("r1", null));
     byte[] cut = Arrays.copyOf(whole, whole.length - 6);
     h.sendBytes("r1".getBytes(StandardCharsets.UTF_8), cut);
     assertDeadLettered("r1".getBytes(StandardCharsets.UTF_8), cut, 0, "BAD_PAYLOAD");
@@ -84,7 +91,8 @@ class DeadLetterTopologyTest {
 
   @Test
   void unknownSchemaIdGoesToDlq() {
-    byte[] whole = h.requestSerializer.serialize(Topics.REQUESTS.name(), Harness.request("r1", null));
+    byte[] whole =
+        h.requestSerializer.serialize(Topics.REQUESTS.name(), Harness.request("r1", null));
     byte[] unknown = whole.clone();
     ByteBuffer.wrap(unknown).put(WireFormat.header(9999));
     h.sendBytes(new byte[] {1, 2, 3}, unknown);
@@ -101,8 +109,13 @@ class DeadLetterTopologyTest {
   @Test
   void writerSchemaMissingARequiredFieldGoesToDlq() {
     // An "InferenceRequest" written without tenantId (required, no default): it can never be read.
-    Schema noTenant = SchemaBuilder.record("InferenceRequest").namespace("dev.lorastream.schemas").fields()
-        .requiredString("requestId").requiredLong("createdEpochMs").endRecord();
+    Schema noTenant =
+        SchemaBuilder.record("InferenceRequest")
+            .namespace("dev.lorastream.schemas")
+            .fields()
+            .requiredString("requestId")
+            .requiredLong("createdEpochMs")
+            .endRecord();
     GenericRecord rec = new GenericData.Record(noTenant);
     rec.put("requestId", "r-old");
     rec.put("createdEpochMs", 1L);
@@ -110,8 +123,11 @@ class DeadLetterTopologyTest {
     legacy.configure(h.serdeConfig, false);
     byte[] value = legacy.serialize("legacy-requests", rec); // its own subject: ids are global
     h.sendBytes("r-old".getBytes(StandardCharsets.UTF_8), value);
-    Headers hs = assertDeadLettered("r-old".getBytes(StandardCharsets.UTF_8), value, 0, "INCOMPATIBLE_SCHEMA");
-    assertTrue(header(hs, DlqHeaders.EXCEPTION).contains("tenantId"), header(hs, DlqHeaders.EXCEPTION));
+    Headers hs =
+        assertDeadLettered(
+            "r-old".getBytes(StandardCharsets.UTF_8), value, 0, "INCOMPATIBLE_SCHEMA");
+    assertTrue(
+        header(hs, DlqHeaders.EXCEPTION).contains("tenantId"), header(hs, DlqHeaders.EXCEPTION));
   }
 
   @Test
@@ -135,17 +151,31 @@ class DeadLetterTopologyTest {
   void transientRegistryErrorIsRethrownNotDeadLettered() {
     h.close();
     BatcherSerdes real = BatcherSerdes.from(h.serdeConfig);
-    h = new Harness(BatcherConfig.defaults(), real.withRequestDecoder((topic, data) -> {
-      throw new AvroDecodeException(AvroDecodeException.Reason.REGISTRY_UNAVAILABLE, "registry returned 503", null);
-    }));
-    StreamsException e = assertThrows(StreamsException.class,
-        () -> h.sendBytes("r1".getBytes(StandardCharsets.UTF_8), new byte[] {0, 0, 0, 0, 1, 2}));
+    h =
+        new Harness(
+            BatcherConfig.defaults(),
+            real.withRequestDecoder(
+                (topic, data) -> {
+                  throw new AvroDecodeException(
+                      AvroDecodeException.Reason.REGISTRY_UNAVAILABLE,
+                      "registry returned 503",
+                      null);
+                }));
+    StreamsException e =
+        assertThrows(
+            StreamsException.class,
+            () ->
+                h.sendBytes("r1".getBytes(StandardCharsets.UTF_8), new byte[] {0, 0, 0, 0, 1, 2}));
     Throwable cause = e;
     while (cause != null && !(cause instanceof AvroDecodeException)) {
       cause = cause.getCause();
     }
-    assertInstanceOf(AvroDecodeException.class, cause, "the stream thread fails with the registry error");
+    assertInstanceOf(
+        AvroDecodeException.class, cause, "the stream thread fails with the registry error");
     assertTrue(h.dlq.isEmpty(), "a transient failure is not the record's fault: not dead-lettered");
-    assertEquals(0, h.counter(BatcherMetrics.REQUESTS, "outcome", "dead_lettered", "code", "REGISTRY_UNAVAILABLE"));
+    assertEquals(
+        0,
+        h.counter(
+            BatcherMetrics.REQUESTS, "outcome", "dead_lettered", "code", "REGISTRY_UNAVAILABLE"));
   }
 }

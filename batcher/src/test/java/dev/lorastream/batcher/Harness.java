@@ -32,8 +32,9 @@ import org.apache.kafka.streams.TopologyTestDriver;
 import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
- * A {@link TopologyTestDriver} around {@link BatcherTopology} with its own {@code mock://} registry scope,
- * a fixed start of the wall clock ({@link #T0}) and explicit record timestamps. Close it after each test.
+ * A {@link TopologyTestDriver} around {@link BatcherTopology} with its own {@code mock://} registry
+ * scope, a fixed start of the wall clock ({@link #T0}) and explicit record timestamps. Close it
+ * after each test.
  */
 final class Harness implements AutoCloseable {
 
@@ -42,7 +43,8 @@ final class Harness implements AutoCloseable {
 
   final BatcherConfig config;
   final String scope = "batcher-test-" + UUID.randomUUID();
-  final Map<String, Object> serdeConfig = Map.of("schema.registry.url", MockSchemaRegistry.URL_PREFIX + scope);
+  final Map<String, Object> serdeConfig =
+      Map.of("schema.registry.url", MockSchemaRegistry.URL_PREFIX + scope);
   final SimpleMeterRegistry meters = new SimpleMeterRegistry();
   final TopologyTestDriver driver;
   final TestInputTopic<byte[], byte[]> requestBytes;
@@ -50,55 +52,85 @@ final class Harness implements AutoCloseable {
   final TestOutputTopic<String, InferenceBatch> batches;
   final TestOutputTopic<byte[], byte[]> dlq;
   final Serializer<InferenceRequest> requestSerializer;
+
   /** What {@link ReplyTopics} answers per topic; a topic not in here exists. */
   final Map<String, ReplyTopics.State> replyTopicStates = new ConcurrentHashMap<>();
+
   /** Every topic the topology asked {@link ReplyTopics} about, in order. */
   final List<String> replyTopicLookups = new CopyOnWriteArrayList<>();
+
   private long nextTimestamp = T0.toEpochMilli();
 
   Harness(BatcherConfig config) {
     this(config, null);
   }
 
-  /** @param serdes null = built from {@link #serdeConfig} */
+  /**
+   * @param serdes null = built from {@link #serdeConfig}
+   */
   Harness(BatcherConfig config, BatcherSerdes serdes) {
     this.config = config;
     BatcherSerdes s = serdes != null ? serdes : BatcherSerdes.from(serdeConfig);
-    ReplyTopics replyTopics = topic -> {
-      replyTopicLookups.add(topic);
-      return replyTopicStates.getOrDefault(topic, ReplyTopics.State.EXISTS);
-    };
-    Topology topology = BatcherTopology.build(config, s, replyTopics, new BatcherMetrics(meters, config));
+    ReplyTopics replyTopics =
+        topic -> {
+          replyTopicLookups.add(topic);
+          return replyTopicStates.getOrDefault(topic, ReplyTopics.State.EXISTS);
+        };
+    Topology topology =
+        BatcherTopology.build(config, s, replyTopics, new BatcherMetrics(meters, config));
     Properties props = new Properties();
     props.put(StreamsConfig.APPLICATION_ID_CONFIG, "batcher-test");
     props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
     props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
     try {
-      props.put(StreamsConfig.STATE_DIR_CONFIG, Files.createTempDirectory("batcher-ttd").toString());
+      props.put(
+          StreamsConfig.STATE_DIR_CONFIG, Files.createTempDirectory("batcher-ttd").toString());
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
     driver = new TopologyTestDriver(topology, props, T0);
     requestSerializer = Topics.REQUESTS.valueSerde(serdeConfig).serializer();
-    requestBytes = driver.createInputTopic(Topics.REQUESTS.name(), Serdes.ByteArray().serializer(),
-        Serdes.ByteArray().serializer(), T0, Duration.ZERO);
-    adapters = driver.createInputTopic(Topics.ADAPTERS.name(), Serdes.String().serializer(),
-        Topics.ADAPTERS.valueSerde(serdeConfig).serializer(), T0, Duration.ZERO);
-    batches = driver.createOutputTopic(Topics.BATCHES.name(), Serdes.String().deserializer(),
-        Topics.BATCHES.valueSerde(serdeConfig).deserializer());
-    dlq = driver.createOutputTopic(Topics.REQUESTS_DLQ.name(), Serdes.ByteArray().deserializer(),
-        Serdes.ByteArray().deserializer());
+    requestBytes =
+        driver.createInputTopic(
+            Topics.REQUESTS.name(),
+            Serdes.ByteArray().serializer(),
+            Serdes.ByteArray().serializer(),
+            T0,
+            Duration.ZERO);
+    adapters =
+        driver.createInputTopic(
+            Topics.ADAPTERS.name(),
+            Serdes.String().serializer(),
+            Topics.ADAPTERS.valueSerde(serdeConfig).serializer(),
+            T0,
+            Duration.ZERO);
+    batches =
+        driver.createOutputTopic(
+            Topics.BATCHES.name(),
+            Serdes.String().deserializer(),
+            Topics.BATCHES.valueSerde(serdeConfig).deserializer());
+    dlq =
+        driver.createOutputTopic(
+            Topics.REQUESTS_DLQ.name(),
+            Serdes.ByteArray().deserializer(),
+            Serdes.ByteArray().deserializer());
   }
 
   /** Output of a reply topic. */
   TestOutputTopic<String, InferenceResult> replies(String topic) {
-    return driver.createOutputTopic(topic, Serdes.String().deserializer(),
+    return driver.createOutputTopic(
+        topic,
+        Serdes.String().deserializer(),
         Topics.REPLIES.valueSerde(serdeConfig).deserializer());
   }
 
-  /** Sends a request, encoded as the producers do, with the next explicit timestamp (1 ms apart). */
+  /**
+   * Sends a request, encoded as the producers do, with the next explicit timestamp (1 ms apart).
+   */
   void send(InferenceRequest r) {
-    sendBytes(r.getRequestId().getBytes(StandardCharsets.UTF_8), requestSerializer.serialize(Topics.REQUESTS.name(), r));
+    sendBytes(
+        r.getRequestId().getBytes(StandardCharsets.UTF_8),
+        requestSerializer.serialize(Topics.REQUESTS.name(), r));
   }
 
   void sendBytes(byte[] key, byte[] value) {
@@ -106,9 +138,17 @@ final class Harness implements AutoCloseable {
   }
 
   void adapter(String id, String owner) {
-    adapters.pipeInput(id, AdapterRecord.newBuilder().setAdapterId(id).setOwnerTenant(owner)
-        .setSourceUri("file:///srv/adapters/" + id).setRank(8).setBaseModel("tiny-llama")
-        .setCreatedEpochMs(T0.toEpochMilli()).build(), T0.toEpochMilli());
+    adapters.pipeInput(
+        id,
+        AdapterRecord.newBuilder()
+            .setAdapterId(id)
+            .setOwnerTenant(owner)
+            .setSourceUri("file:///srv/adapters/" + id)
+            .setRank(8)
+            .setBaseModel("tiny-llama")
+            .setCreatedEpochMs(T0.toEpochMilli())
+            .build(),
+        T0.toEpochMilli());
   }
 
   void deleteAdapter(String id) {
@@ -141,7 +181,10 @@ final class Harness implements AutoCloseable {
     return c == null ? 0 : c.count();
   }
 
-  /** A valid request of tenant {@code acme}: {@code promptTokens} prompt tokens, {@code maxTokens} new ones. */
+  /**
+   * A valid request of tenant {@code acme}: {@code promptTokens} prompt tokens, {@code maxTokens}
+   * new ones.
+   */
   static InferenceRequest request(String id, String adapter, int promptTokens, int maxTokens) {
     return InferenceRequest.newBuilder()
         .setRequestId(id)

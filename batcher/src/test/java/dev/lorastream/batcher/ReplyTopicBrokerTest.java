@@ -40,23 +40,31 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A replyTopic that the tenant may use but that does not exist, on a real broker with exactly_once_v2 and, as
- * in docker-compose and the embedded demo, {@code auto.create.topics.enable=false}. Before the fix the
- * batcher's write to it failed in the producer, the transaction aborted and the stream thread died, on every
- * retry of that request: nothing after it was ever answered.
+ * A replyTopic that the tenant may use but that does not exist, on a real broker with
+ * exactly_once_v2 and, as in docker-compose and the embedded demo, {@code
+ * auto.create.topics.enable=false}. Before the fix the batcher's write to it failed in the
+ * producer, the transaction aborted and the stream thread died, on every retry of that request:
+ * nothing after it was ever answered.
  */
 class ReplyTopicBrokerTest {
 
   static final String SCOPE = "batcher-reply-topic-test";
-  static final Map<String, Object> SERDE = Map.of("schema.registry.url", MockSchemaRegistry.URL_PREFIX + SCOPE);
+  static final Map<String, Object> SERDE =
+      Map.of("schema.registry.url", MockSchemaRegistry.URL_PREFIX + SCOPE);
   static final String ACME = "lora.replies.acme";
   static KafkaClusterTestKit cluster;
 
   @BeforeAll
   static void startBroker() throws Exception {
-    // TestKafkaCluster leaves auto-creation on, which would hide the defect: the producer would create the topic.
-    var builder = new KafkaClusterTestKit.Builder(new TestKitNodes.Builder().setCombined(true)
-        .setNumBrokerNodes(1).setNumControllerNodes(1).build());
+    // TestKafkaCluster leaves auto-creation on, which would hide the defect: the producer would
+    // create the topic.
+    var builder =
+        new KafkaClusterTestKit.Builder(
+            new TestKitNodes.Builder()
+                .setCombined(true)
+                .setNumBrokerNodes(1)
+                .setNumControllerNodes(1)
+                .build());
     EmbeddedKafka.SINGLE_NODE.forEach(builder::setConfigProp);
     builder.setConfigProp("auto.create.topics.enable", "false");
     cluster = builder.build();
@@ -85,32 +93,65 @@ class ReplyTopicBrokerTest {
   }
 
   @Test
-  void missingReplyTopicGetsAnErrorReplyAndTheBatcherKeepsServing(@TempDir Path dir) throws Exception {
-    BatcherConfig config = BatcherConfig.defaults().with(Map.of(
-        "bootstrap.servers", cluster.bootstrapServers(),
-        "schema.registry.url", (String) SERDE.get("schema.registry.url"),
-        "state.dir", dir.toString(),
-        "replication.factor", "1",
-        "commit.interval.ms", "50",
-        // Were a write to a missing topic attempted, fail it in 5 s (default 60 s) so the test shows it.
-        "producer.max.block.ms", "5000",
-        BatcherConfig.MAX_BATCH_REQUESTS, "1",
-        BatcherConfig.METRICS_PORT, "-1"));
+  void missingReplyTopicGetsAnErrorReplyAndTheBatcherKeepsServing(@TempDir Path dir)
+      throws Exception {
+    BatcherConfig config =
+        BatcherConfig.defaults()
+            .with(
+                Map.of(
+                    "bootstrap.servers",
+                    cluster.bootstrapServers(),
+                    "schema.registry.url",
+                    (String) SERDE.get("schema.registry.url"),
+                    "state.dir",
+                    dir.toString(),
+                    "replication.factor",
+                    "1",
+                    "commit.interval.ms",
+                    "50",
+                    // Were a write to a missing topic attempted, fail it in 5 s (default 60 s) so
+                    // the test shows it.
+                    "producer.max.block.ms",
+                    "5000",
+                    BatcherConfig.MAX_BATCH_REQUESTS,
+                    "1",
+                    BatcherConfig.METRICS_PORT,
+                    "-1"));
     Map<String, Object> producerProps = new HashMap<>(SERDE);
     producerProps.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, cluster.bootstrapServers());
-    try (var adapters = new KafkaProducer<>(producerProps, Serdes.String().serializer(),
-            Topics.ADAPTERS.valueSerde(SERDE).serializer());
-        var requests = new KafkaProducer<>(producerProps, Serdes.String().serializer(),
-            Topics.REQUESTS.valueSerde(SERDE).serializer());
+    try (var adapters =
+            new KafkaProducer<>(
+                producerProps,
+                Serdes.String().serializer(),
+                Topics.ADAPTERS.valueSerde(SERDE).serializer());
+        var requests =
+            new KafkaProducer<>(
+                producerProps,
+                Serdes.String().serializer(),
+                Topics.REQUESTS.valueSerde(SERDE).serializer());
         BatcherApp app = BatcherApp.start(config)) {
-      adapters.send(new ProducerRecord<>(Topics.ADAPTERS.name(), "sql", AdapterRecord.newBuilder().setAdapterId("sql")
-          .setOwnerTenant("acme").setSourceUri("file:///a/sql").setRank(8).setBaseModel("m").setCreatedEpochMs(1)
-          .build())).get();
+      adapters
+          .send(
+              new ProducerRecord<>(
+                  Topics.ADAPTERS.name(),
+                  "sql",
+                  AdapterRecord.newBuilder()
+                      .setAdapterId("sql")
+                      .setOwnerTenant("acme")
+                      .setSourceUri("file:///a/sql")
+                      .setRank(8)
+                      .setBaseModel("m")
+                      .setCreatedEpochMs(1)
+                      .build()))
+          .get();
       assertTrue(app.awaitRunning(Duration.ofSeconds(60)), "state " + app.state());
-      List<InferenceRequest> sent = List.of(
-          replyingTo(ACME, Harness.request("lost-rejected", "nope")), // its error would go to ACME
-          replyingTo(ACME, Harness.request("lost-accepted", "sql")), // its result would go to ACME
-          Harness.request("good", "sql"));
+      List<InferenceRequest> sent =
+          List.of(
+              replyingTo(
+                  ACME, Harness.request("lost-rejected", "nope")), // its error would go to ACME
+              replyingTo(
+                  ACME, Harness.request("lost-accepted", "sql")), // its result would go to ACME
+              Harness.request("good", "sql"));
       for (InferenceRequest r : sent) {
         requests.send(new ProducerRecord<>(Topics.REQUESTS.name(), r.getRequestId(), r)).get();
       }
@@ -119,11 +160,17 @@ class ReplyTopicBrokerTest {
       assertEquals(List.of("lost-rejected", "lost-accepted"), List.copyOf(errors.keySet()));
       for (InferenceResult e : errors.values()) {
         assertEquals(ErrorCode.INVALID_PARAMS, e.getErrorCode());
-        assertTrue(e.getErrorMessage().startsWith("replyTopic 'lora.replies.acme' does not exist on the Kafka"
-            + " cluster"), e.getErrorMessage());
+        assertTrue(
+            e.getErrorMessage()
+                .startsWith(
+                    "replyTopic 'lora.replies.acme' does not exist on the Kafka" + " cluster"),
+            e.getErrorMessage());
       }
       InferenceBatch batch = readCommitted(Topics.BATCHES, 1).values().iterator().next();
-      assertEquals("good", batch.getRequests().getFirst().getRequestId(), "the next request is still served");
+      assertEquals(
+          "good",
+          batch.getRequests().getFirst().getRequestId(),
+          "the next request is still served");
       assertEquals(KafkaStreams.State.RUNNING, app.state());
 
       try (Admin admin = admin()) {
@@ -150,14 +197,19 @@ class ReplyTopicBrokerTest {
     return InferenceRequest.newBuilder(r).setReplyTopic(topic).build();
   }
 
-  /** The first {@code n} records of partition 0, read_committed, by key in offset order (20 s at most). */
-  private static <V extends SpecificRecord> Map<String, V> readCommitted(Topic<String, V> topic, int n) {
+  /**
+   * The first {@code n} records of partition 0, read_committed, by key in offset order (20 s at
+   * most).
+   */
+  private static <V extends SpecificRecord> Map<String, V> readCommitted(
+      Topic<String, V> topic, int n) {
     Map<String, Object> props = new HashMap<>(SERDE);
     props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, cluster.bootstrapServers());
     props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
     Map<String, V> out = new LinkedHashMap<>();
-    try (var consumer = new KafkaConsumer<>(props, Serdes.String().deserializer(),
-        topic.valueSerde(SERDE).deserializer())) {
+    try (var consumer =
+        new KafkaConsumer<>(
+            props, Serdes.String().deserializer(), topic.valueSerde(SERDE).deserializer())) {
       TopicPartition p0 = new TopicPartition(topic.name(), 0);
       consumer.assign(List.of(p0));
       consumer.seekToBeginning(List.of(p0));

@@ -19,8 +19,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * A replyTopic the tenant may use ({@code lora.replies.acme}) but that cannot be written: the request gets
- * INVALID_PARAMS on {@code lora.replies}, nothing is written to the topic, and later requests are served.
+ * A replyTopic the tenant may use ({@code lora.replies.acme}) but that cannot be written: the
+ * request gets INVALID_PARAMS on {@code lora.replies}, nothing is written to the topic, and later
+ * requests are served.
  */
 class ReplyTopicTopologyTest {
 
@@ -47,7 +48,10 @@ class ReplyTopicTopologyTest {
     return InferenceRequest.newBuilder(r).setReplyTopic(topic).build();
   }
 
-  /** The one error reply on lora.replies; nothing on the tenant's topic, nothing batched or buffered. */
+  /**
+   * The one error reply on lora.replies; nothing on the tenant's topic, nothing batched or
+   * buffered.
+   */
   private InferenceResult onlyErrorOnLoraReplies(String requestId) {
     List<TestRecord<String, InferenceResult>> out = replies.readRecordsToList();
     assertEquals(1, out.size(), "one error reply on lora.replies");
@@ -66,10 +70,13 @@ class ReplyTopicTopologyTest {
     h.replyTopicStates.put(ACME, ReplyTopics.State.MISSING);
     h.send(replyingTo(ACME, Harness.request("r1", "no-such")));
     InferenceResult r = onlyErrorOnLoraReplies("r1");
-    assertEquals("replyTopic 'lora.replies.acme' does not exist on the Kafka cluster (tenant 'acme' may use it, but"
-        + " nobody has created it, and the batcher does not create topics): create the topic, or send with"
-        + " replyTopic 'lora.replies'; this error was written to lora.replies instead", r.getErrorMessage());
-    assertEquals(1, h.counter(BatcherMetrics.REQUESTS, "outcome", "rejected", "code", "INVALID_PARAMS"));
+    assertEquals(
+        "replyTopic 'lora.replies.acme' does not exist on the Kafka cluster (tenant 'acme' may use it, but"
+            + " nobody has created it, and the batcher does not create topics): create the topic, or send with"
+            + " replyTopic 'lora.replies'; this error was written to lora.replies instead",
+        r.getErrorMessage());
+    assertEquals(
+        1, h.counter(BatcherMetrics.REQUESTS, "outcome", "rejected", "code", "INVALID_PARAMS"));
   }
 
   @Test
@@ -91,8 +98,9 @@ class ReplyTopicTopologyTest {
     onlyErrorOnLoraReplies("lost");
     h.send(Harness.request("g1", "acme-sql"));
     h.send(Harness.request("g2", "acme-sql"));
-    assertEquals(List.of("g1", "g2"), h.batches.readValue().getRequests().stream()
-        .map(InferenceRequest::getRequestId).toList());
+    assertEquals(
+        List.of("g1", "g2"),
+        h.batches.readValue().getRequests().stream().map(InferenceRequest::getRequestId).toList());
 
     h.replyTopicStates.remove(ACME); // someone created it
     h.send(replyingTo(ACME, Harness.request("late", "no-such")));
@@ -101,9 +109,12 @@ class ReplyTopicTopologyTest {
   }
 
   @ParameterizedTest(name = "{0}")
-  @CsvSource(delimiter = '|', value = {
-      "INVALID_NAME   | replyTopic 'lora.replies.acme' is not a legal Kafka topic name",
-      "NOT_AUTHORIZED | the batcher is not authorized to write replyTopic 'lora.replies.acme': grant its principal"})
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "INVALID_NAME   | replyTopic 'lora.replies.acme' is not a legal Kafka topic name",
+        "NOT_AUTHORIZED | the batcher is not authorized to write replyTopic 'lora.replies.acme': grant its principal"
+      })
   void unwritableReplyTopicSaysWhy(ReplyTopics.State state, String messageStart) {
     h.replyTopicStates.put(ACME, state);
     h.send(replyingTo(ACME, Harness.request("r1", "acme-sql")));
@@ -115,16 +126,28 @@ class ReplyTopicTopologyTest {
   @Test
   void blankRequestIdWithMissingReplyTopicIsAnsweredOnLoraReplies() {
     h.replyTopicStates.put(ACME, ReplyTopics.State.MISSING);
-    h.send(replyingTo(ACME, InferenceRequest.newBuilder(Harness.request("x", null)).setRequestId("").build()));
-    assertTrue(onlyErrorOnLoraReplies("").getErrorMessage().startsWith("requestId and tenantId must not be blank"));
+    h.send(
+        replyingTo(
+            ACME,
+            InferenceRequest.newBuilder(Harness.request("x", null)).setRequestId("").build()));
+    assertTrue(
+        onlyErrorOnLoraReplies("")
+            .getErrorMessage()
+            .startsWith("requestId and tenantId must not be blank"));
   }
 
   @Test
   void onlyAllowedTopicsOtherThanLoraRepliesAreLookedUp() {
     h.send(Harness.request("default", "no-such")); // lora.replies: checked when the batcher started
     assertEquals(ErrorCode.UNKNOWN_ADAPTER, replies.readValue().getErrorCode());
-    h.send(replyingTo("lora.replies.globex", Harness.request("spy", null))); // not allowed: refused first
-    assertTrue(replies.readValue().getErrorMessage().startsWith("replyTopic 'lora.replies.globex' is not allowed"));
+    h.send(
+        replyingTo(
+            "lora.replies.globex", Harness.request("spy", null))); // not allowed: refused first
+    assertTrue(
+        replies
+            .readValue()
+            .getErrorMessage()
+            .startsWith("replyTopic 'lora.replies.globex' is not allowed"));
     assertEquals(List.of(), h.replyTopicLookups);
   }
 }

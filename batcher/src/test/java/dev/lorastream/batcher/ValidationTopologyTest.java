@@ -26,9 +26,18 @@ import org.junit.jupiter.params.provider.MethodSource;
 /** Every admission rule of {@link RequestValidator}, through the whole topology. */
 class ValidationTopologyTest {
 
-  static final BatcherConfig CONFIG = BatcherConfig.defaults().with(Map.of(
-      BatcherConfig.MAX_PROMPT_TOKENS, "16", BatcherConfig.MAX_NEW_TOKENS, "16",
-      BatcherConfig.MAX_BATCH_TOKENS, "64", BatcherConfig.MAX_BATCH_REQUESTS, "2"));
+  static final BatcherConfig CONFIG =
+      BatcherConfig.defaults()
+          .with(
+              Map.of(
+                  BatcherConfig.MAX_PROMPT_TOKENS,
+                  "16",
+                  BatcherConfig.MAX_NEW_TOKENS,
+                  "16",
+                  BatcherConfig.MAX_BATCH_TOKENS,
+                  "64",
+                  BatcherConfig.MAX_BATCH_REQUESTS,
+                  "2"));
 
   Harness h;
   TestOutputTopic<String, InferenceResult> replies;
@@ -47,7 +56,8 @@ class ValidationTopologyTest {
     h.close();
   }
 
-  private InferenceResult onlyReply(TestOutputTopic<String, InferenceResult> topic, String requestId) {
+  private InferenceResult onlyReply(
+      TestOutputTopic<String, InferenceResult> topic, String requestId) {
     List<TestRecord<String, InferenceResult>> out = topic.readRecordsToList();
     assertEquals(1, out.size(), "one error reply");
     assertEquals(requestId, out.getFirst().key());
@@ -65,8 +75,11 @@ class ValidationTopologyTest {
     h.send(Harness.request("r1", "no-such"));
     InferenceResult r = onlyReply(replies, "r1");
     assertEquals(ErrorCode.UNKNOWN_ADAPTER, r.getErrorCode());
-    assertTrue(r.getErrorMessage().contains("'no-such' is not registered in lora.adapters"), r.getErrorMessage());
-    assertEquals(1, h.counter(BatcherMetrics.REQUESTS, "outcome", "rejected", "code", "UNKNOWN_ADAPTER"));
+    assertTrue(
+        r.getErrorMessage().contains("'no-such' is not registered in lora.adapters"),
+        r.getErrorMessage());
+    assertEquals(
+        1, h.counter(BatcherMetrics.REQUESTS, "outcome", "rejected", "code", "UNKNOWN_ADAPTER"));
   }
 
   @Test
@@ -74,7 +87,8 @@ class ValidationTopologyTest {
     h.send(Harness.request("r1", "globex-poet"));
     InferenceResult r = onlyReply(replies, "r1");
     assertEquals(ErrorCode.ADAPTER_FORBIDDEN, r.getErrorCode());
-    assertTrue(r.getErrorMessage().contains("tenant 'acme' may use its own adapters or public ones"));
+    assertTrue(
+        r.getErrorMessage().contains("tenant 'acme' may use its own adapters or public ones"));
     assertEquals("globex-poet", r.getAdapterId());
   }
 
@@ -104,7 +118,8 @@ class ValidationTopologyTest {
     h.send(Harness.request("long", null, 17, 4));
     InferenceResult r = onlyReply(replies, "long");
     assertEquals(ErrorCode.PROMPT_TOO_LONG, r.getErrorCode());
-    assertEquals("prompt has 17 tokens; the limit is 16 (batcher.max.prompt.tokens)", r.getErrorMessage());
+    assertEquals(
+        "prompt has 17 tokens; the limit is 16 (batcher.max.prompt.tokens)", r.getErrorMessage());
     assertEquals(17, r.getUsage().getPromptTokens());
   }
 
@@ -117,20 +132,44 @@ class ValidationTopologyTest {
 
   static Stream<Arguments> invalidParams() {
     return Stream.of(
-        Arguments.of("temperature<0", (Consumer<SamplingParams.Builder>) s -> s.setTemperature(-0.1f), "sampling.temperature=-0.1"),
-        Arguments.of("temperature NaN", (Consumer<SamplingParams.Builder>) s -> s.setTemperature(Float.NaN), "sampling.temperature=NaN"),
-        Arguments.of("temperature inf", (Consumer<SamplingParams.Builder>) s -> s.setTemperature(Float.POSITIVE_INFINITY), "sampling.temperature=Infinity"),
-        Arguments.of("topP=0", (Consumer<SamplingParams.Builder>) s -> s.setTopP(0f), "sampling.topP=0.0 is invalid: must be in (0, 1]"),
-        Arguments.of("topP>1", (Consumer<SamplingParams.Builder>) s -> s.setTopP(1.5f), "sampling.topP=1.5"),
-        Arguments.of("topP NaN", (Consumer<SamplingParams.Builder>) s -> s.setTopP(Float.NaN), "sampling.topP=NaN"),
-        Arguments.of("topK<0", (Consumer<SamplingParams.Builder>) s -> s.setTopK(-1), "sampling.topK=-1"),
-        Arguments.of("maxTokens=0", (Consumer<SamplingParams.Builder>) s -> s.setMaxTokens(0), "sampling.maxTokens=0 is invalid: must be in [1, 16]"),
-        Arguments.of("maxTokens>limit", (Consumer<SamplingParams.Builder>) s -> s.setMaxTokens(17), "sampling.maxTokens=17"));
+        Arguments.of(
+            "temperature<0",
+            (Consumer<SamplingParams.Builder>) s -> s.setTemperature(-0.1f),
+            "sampling.temperature=-0.1"),
+        Arguments.of(
+            "temperature NaN",
+            (Consumer<SamplingParams.Builder>) s -> s.setTemperature(Float.NaN),
+            "sampling.temperature=NaN"),
+        Arguments.of(
+            "temperature inf",
+            (Consumer<SamplingParams.Builder>) s -> s.setTemperature(Float.POSITIVE_INFINITY),
+            "sampling.temperature=Infinity"),
+        Arguments.of(
+            "topP=0",
+            (Consumer<SamplingParams.Builder>) s -> s.setTopP(0f),
+            "sampling.topP=0.0 is invalid: must be in (0, 1]"),
+        Arguments.of(
+            "topP>1", (Consumer<SamplingParams.Builder>) s -> s.setTopP(1.5f), "sampling.topP=1.5"),
+        Arguments.of(
+            "topP NaN",
+            (Consumer<SamplingParams.Builder>) s -> s.setTopP(Float.NaN),
+            "sampling.topP=NaN"),
+        Arguments.of(
+            "topK<0", (Consumer<SamplingParams.Builder>) s -> s.setTopK(-1), "sampling.topK=-1"),
+        Arguments.of(
+            "maxTokens=0",
+            (Consumer<SamplingParams.Builder>) s -> s.setMaxTokens(0),
+            "sampling.maxTokens=0 is invalid: must be in [1, 16]"),
+        Arguments.of(
+            "maxTokens>limit",
+            (Consumer<SamplingParams.Builder>) s -> s.setMaxTokens(17),
+            "sampling.maxTokens=17"));
   }
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("invalidParams")
-  void invalidSamplingIsInvalidParams(String name, Consumer<SamplingParams.Builder> breakIt, String expected) {
+  void invalidSamplingIsInvalidParams(
+      String name, Consumer<SamplingParams.Builder> breakIt, String expected) {
     InferenceRequest ok = Harness.request("bad", null);
     SamplingParams.Builder s = SamplingParams.newBuilder(ok.getSampling());
     breakIt.accept(s);
@@ -142,8 +181,11 @@ class ValidationTopologyTest {
 
   @Test
   void missingPromptTokensAndBlankTenantAreInvalidParams() {
-    h.send(InferenceRequest.newBuilder(Harness.request("empty", null)).setPromptTokenIds(List.of())
-        .setPrompt("text only").build());
+    h.send(
+        InferenceRequest.newBuilder(Harness.request("empty", null))
+            .setPromptTokenIds(List.of())
+            .setPrompt("text only")
+            .build());
     assertTrue(onlyReply(replies, "empty").getErrorMessage().startsWith("promptTokenIds is empty"));
     h.send(InferenceRequest.newBuilder(Harness.request("anon", null)).setTenantId(" ").build());
     InferenceResult r = onlyReply(replies, "anon");
@@ -154,19 +196,26 @@ class ValidationTopologyTest {
   @Test
   void forbiddenReplyTopicErrorGoesToDefaultRepliesAndSaysSo() {
     var globexReplies = h.replies("lora.replies.globex");
-    h.send(InferenceRequest.newBuilder(Harness.request("spy", "acme-sql")).setReplyTopic("lora.replies.globex")
-        .build());
+    h.send(
+        InferenceRequest.newBuilder(Harness.request("spy", "acme-sql"))
+            .setReplyTopic("lora.replies.globex")
+            .build());
     InferenceResult r = onlyReply(replies, "spy");
     assertEquals(ErrorCode.INVALID_PARAMS, r.getErrorCode());
-    assertEquals("replyTopic 'lora.replies.globex' is not allowed for tenant 'acme' (allowed: [lora.replies,"
-        + " lora.replies.acme]); this error was written to lora.replies instead", r.getErrorMessage());
+    assertEquals(
+        "replyTopic 'lora.replies.globex' is not allowed for tenant 'acme' (allowed: [lora.replies,"
+            + " lora.replies.acme]); this error was written to lora.replies instead",
+        r.getErrorMessage());
     assertTrue(globexReplies.isEmpty());
   }
 
   @Test
   void errorsGoToTheTenantsOwnReplyTopic() {
     var acmeReplies = h.replies("lora.replies.acme");
-    h.send(InferenceRequest.newBuilder(Harness.request("mine", "nope")).setReplyTopic("lora.replies.acme").build());
+    h.send(
+        InferenceRequest.newBuilder(Harness.request("mine", "nope"))
+            .setReplyTopic("lora.replies.acme")
+            .build());
     assertEquals(ErrorCode.UNKNOWN_ADAPTER, onlyReply(acmeReplies, "mine").getErrorCode());
     assertTrue(replies.isEmpty());
   }
@@ -174,11 +223,17 @@ class ValidationTopologyTest {
   @Test
   void passedDeadlineIsDeadlineExceeded() {
     long now = Harness.T0.toEpochMilli();
-    h.send(InferenceRequest.newBuilder(Harness.request("late", null)).setDeadlineEpochMs(now - 5).build());
+    h.send(
+        InferenceRequest.newBuilder(Harness.request("late", null))
+            .setDeadlineEpochMs(now - 5)
+            .build());
     InferenceResult r = onlyReply(replies, "late");
     assertEquals(ErrorCode.DEADLINE_EXCEEDED, r.getErrorCode());
     assertTrue(r.getErrorMessage().contains("passed 5 ms before"), r.getErrorMessage());
-    h.send(InferenceRequest.newBuilder(Harness.request("on-time", null)).setDeadlineEpochMs(now + 1000).build());
+    h.send(
+        InferenceRequest.newBuilder(Harness.request("on-time", null))
+            .setDeadlineEpochMs(now + 1000)
+            .build());
     assertTrue(replies.isEmpty());
     assertEquals(1, h.bufferContents().size());
   }

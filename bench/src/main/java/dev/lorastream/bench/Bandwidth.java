@@ -14,8 +14,8 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Memory bandwidth measured in this process (docs/benchmarks.md, "Physical floors"): a large native copy and a large
- * vectorised read, each split over {@code threads} threads, best of {@code tries}.
+ * Memory bandwidth measured in this process (docs/benchmarks.md, "Physical floors"): a large native
+ * copy and a large vectorised read, each split over {@code threads} threads, best of {@code tries}.
  *
  * @param bytes buffer size
  * @param threads threads that shared each pass
@@ -31,7 +31,9 @@ public record Bandwidth(long bytes, int threads, double copyGBs, double readGBs)
   /** Where read sums go, so that the JIT cannot drop the reads. */
   private static volatile long sink;
 
-  /** The best of the single-threaded and the all-threads measurement (the floor uses the faster). */
+  /**
+   * The best of the single-threaded and the all-threads measurement (the floor uses the faster).
+   */
   public static Bandwidth measureBest(long bytes, int tries) {
     Bandwidth one = measure(bytes, 1, tries);
     int cores = Runtime.getRuntime().availableProcessors();
@@ -43,7 +45,9 @@ public record Bandwidth(long bytes, int threads, double copyGBs, double readGBs)
   }
 
   public static Bandwidth measure(long bytes, int threads, int tries) {
-    long size = Math.max(1 << 20, bytes / (threads * 64L) * threads * 64L); // whole 64-byte lines per thread
+    long size =
+        Math.max(
+            1 << 20, bytes / (threads * 64L) * threads * 64L); // whole 64-byte lines per thread
     ExecutorService pool = Executors.newFixedThreadPool(threads);
     try (Arena arena = Arena.ofShared()) {
       MemorySegment src = arena.allocate(size, 64);
@@ -55,10 +59,13 @@ public record Bandwidth(long bytes, int threads, double copyGBs, double readGBs)
       double bestRead = Double.MAX_VALUE;
       for (int t = 0; t < tries; t++) {
         long t0 = System.nanoTime();
-        parallel(pool, threads, i -> {
-          MemorySegment.copy(src, i * chunk, dst, i * chunk, chunk);
-          return 0L;
-        });
+        parallel(
+            pool,
+            threads,
+            i -> {
+              MemorySegment.copy(src, i * chunk, dst, i * chunk, chunk);
+              return 0L;
+            });
         bestCopy = Math.min(bestCopy, System.nanoTime() - t0);
         t0 = System.nanoTime();
         sink = parallel(pool, threads, i -> sum(src.asSlice(i * chunk, chunk)));
@@ -82,9 +89,13 @@ public record Bandwidth(long bytes, int threads, double copyGBs, double readGBs)
     long end = s.byteSize() - step;
     for (; off <= end; off += step) {
       a0 = a0.add(LongVector.fromMemorySegment(L, s, off, ByteOrder.LITTLE_ENDIAN));
-      a1 = a1.add(LongVector.fromMemorySegment(L, s, off + (long) lanes * 8, ByteOrder.LITTLE_ENDIAN));
-      a2 = a2.add(LongVector.fromMemorySegment(L, s, off + 2L * lanes * 8, ByteOrder.LITTLE_ENDIAN));
-      a3 = a3.add(LongVector.fromMemorySegment(L, s, off + 3L * lanes * 8, ByteOrder.LITTLE_ENDIAN));
+      a1 =
+          a1.add(
+              LongVector.fromMemorySegment(L, s, off + (long) lanes * 8, ByteOrder.LITTLE_ENDIAN));
+      a2 =
+          a2.add(LongVector.fromMemorySegment(L, s, off + 2L * lanes * 8, ByteOrder.LITTLE_ENDIAN));
+      a3 =
+          a3.add(LongVector.fromMemorySegment(L, s, off + 3L * lanes * 8, ByteOrder.LITTLE_ENDIAN));
     }
     long total = a0.add(a1).add(a2).add(a3).reduceLanes(VectorOperators.ADD);
     for (; off + Long.BYTES <= s.byteSize(); off += Long.BYTES) {

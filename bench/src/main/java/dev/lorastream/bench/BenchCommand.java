@@ -4,11 +4,15 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 
-/** {@code lorastream bench}: benchmarks that print figures (method: docs/benchmarks.md); one subcommand each. */
+/**
+ * {@code lorastream bench}: benchmarks that print figures (method: docs/benchmarks.md); one
+ * subcommand each.
+ */
 @Command(
     name = "bench",
     mixinStandardHelpOptions = true,
-    description = "Benchmarks: modes measured side by side in one process, interleaved and repeated.",
+    description =
+        "Benchmarks: modes measured side by side in one process, interleaved and repeated.",
     subcommands = {EngineBench.class})
 public final class BenchCommand implements Runnable {
   @Spec CommandSpec spec;

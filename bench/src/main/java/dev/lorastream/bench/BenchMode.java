@@ -4,19 +4,23 @@ package dev.lorastream.bench;
  * One way of serving the benchmark's requests.
  *
  * @param kind what the engine is asked to do
- * @param n adapter count for {@link Kind#HETERO} and {@link Kind#SERIAL} (uniform popularity over the first
- *     {@code n} adapters); 0 for base, 1 for adapter1
+ * @param n adapter count for {@link Kind#HETERO} and {@link Kind#SERIAL} (uniform popularity over
+ *     the first {@code n} adapters); 0 for base, 1 for adapter1
  */
 public record BenchMode(Kind kind, int n) {
   /** The modes of docs/benchmarks.md that this benchmark runs. */
   public enum Kind {
-    /** No LoRA at all: the engine has no LoRA targets and requests carry no adapter (the ceiling). */
+    /**
+     * No LoRA at all: the engine has no LoRA targets and requests carry no adapter (the ceiling).
+     */
     BASE,
     /** Every request uses the first adapter. */
     ADAPTER1,
     /** Heterogeneous batching: each request's adapter drawn uniformly from the first n. */
     HETERO,
-    /** Adapter-serial batching: one adapter's requests at a time, run to completion, then the next. */
+    /**
+     * Adapter-serial batching: one adapter's requests at a time, run to completion, then the next.
+     */
     SERIAL
   }
 

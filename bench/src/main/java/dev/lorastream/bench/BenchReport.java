@@ -14,7 +14,10 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.function.ToDoubleFunction;
 
-/** Writes a benchmark's {@code report.md} (medians with spread) and {@code results.json} (every raw run). */
+/**
+ * Writes a benchmark's {@code report.md} (medians with spread) and {@code results.json} (every raw
+ * run).
+ */
 final class BenchReport {
   private BenchReport() {}
 
@@ -45,7 +48,8 @@ final class BenchReport {
           new Metric("allocated MB, all threads", "%.1f", RunResult::allocAllMb),
           new Metric("peak RSS MB", "%.0f", RunResult::peakRssMb));
 
-  static void write(Path dir, BenchSetup s, List<RunResult> runs, List<Ratio> ratios) throws IOException {
+  static void write(Path dir, BenchSetup s, List<RunResult> runs, List<Ratio> ratios)
+      throws IOException {
     Files.writeString(dir.resolve("report.md"), markdown(s, runs, ratios));
     ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     ObjectNode root = om.createObjectNode();
@@ -71,28 +75,76 @@ final class BenchReport {
     md.append("# Engine benchmark ").append(s.started()).append("\n\n");
     md.append("Command: `").append(s.command()).append("`\n\n");
     md.append("## Machine\n\n");
-    md.append("- CPU: ").append(s.machine().cpuModel()).append(", ").append(s.machine().cores())
+    md.append("- CPU: ")
+        .append(s.machine().cpuModel())
+        .append(", ")
+        .append(s.machine().cores())
         .append(" cores visible to the JVM (shared machine: other processes may have run)\n");
-    md.append("- JDK: ").append(s.machine().jdk()).append("; OS: ").append(s.machine().os())
-        .append("; max heap ").append(s.machine().maxHeapMb()).append(" MB; backend: ").append(s.backend())
+    md.append("- JDK: ")
+        .append(s.machine().jdk())
+        .append("; OS: ")
+        .append(s.machine().os())
+        .append("; max heap ")
+        .append(s.machine().maxHeapMb())
+        .append(" MB; backend: ")
+        .append(s.backend())
         .append("\n\n");
     md.append("## Setup\n\n");
-    md.append("- Model: `").append(s.modelDir()).append("`: ").append(c.architecture()).append(", ")
-        .append(c.numLayers()).append(" layers, hidden ").append(c.hiddenSize()).append(", intermediate ")
-        .append(c.intermediateSize()).append(", heads ").append(c.numHeads()).append("/").append(c.numKvHeads())
-        .append(" (q/kv), head dim ").append(c.headDim()).append(", vocab ").append(c.vocabSize())
-        .append(", weights ").append(c.dtype()).append(", ")
-        .append(fmt("%.1f MB", s.floors().baseWeightBytes() / 1e6)).append(" read per step\n");
-    md.append("- Adapters: `").append(s.adaptersDir()).append("`: ").append(s.adaptersPresent())
-        .append(" present, the first ").append(s.adaptersUsed()).append(" used; rank ").append(s.ranks())
-        .append(", targets ").append(s.targets()).append("; engine: ").append(s.maxLoras())
-        .append(" slots, kernel ").append(s.loraKernel()).append(", a fresh engine (cold adapter cache) per run\n");
-    md.append("- Workload: ").append(s.requests()).append(" requests per run, all at t = 0; prompt ")
-        .append(s.promptLen()).append(" tokens, ").append(s.maxTokens())
-        .append(" generated (greedy, no stop tokens, EOS disabled); batch ").append(s.batch())
-        .append(" sequences; uniform adapter popularity, seed ").append(s.seed()).append("\n");
-    md.append("- Order: ").append(s.reps()).append(" repetitions of ").append(s.modes())
-        .append(", forward on even and reversed on odd repetitions, after untimed warm-up rounds of every")
+    md.append("- Model: `")
+        .append(s.modelDir())
+        .append("`: ")
+        .append(c.architecture())
+        .append(", ")
+        .append(c.numLayers())
+        .append(" layers, hidden ")
+        .append(c.hiddenSize())
+        .append(", intermediate ")
+        .append(c.intermediateSize())
+        .append(", heads ")
+        .append(c.numHeads())
+        .append("/")
+        .append(c.numKvHeads())
+        .append(" (q/kv), head dim ")
+        .append(c.headDim())
+        .append(", vocab ")
+        .append(c.vocabSize())
+        .append(", weights ")
+        .append(c.dtype())
+        .append(", ")
+        .append(fmt("%.1f MB", s.floors().baseWeightBytes() / 1e6))
+        .append(" read per step\n");
+    md.append("- Adapters: `")
+        .append(s.adaptersDir())
+        .append("`: ")
+        .append(s.adaptersPresent())
+        .append(" present, the first ")
+        .append(s.adaptersUsed())
+        .append(" used; rank ")
+        .append(s.ranks())
+        .append(", targets ")
+        .append(s.targets())
+        .append("; engine: ")
+        .append(s.maxLoras())
+        .append(" slots, kernel ")
+        .append(s.loraKernel())
+        .append(", a fresh engine (cold adapter cache) per run\n");
+    md.append("- Workload: ")
+        .append(s.requests())
+        .append(" requests per run, all at t = 0; prompt ")
+        .append(s.promptLen())
+        .append(" tokens, ")
+        .append(s.maxTokens())
+        .append(" generated (greedy, no stop tokens, EOS disabled); batch ")
+        .append(s.batch())
+        .append(" sequences; uniform adapter popularity, seed ")
+        .append(s.seed())
+        .append("\n");
+    md.append("- Order: ")
+        .append(s.reps())
+        .append(" repetitions of ")
+        .append(s.modes())
+        .append(
+            ", forward on even and reversed on odd repetitions, after untimed warm-up rounds of every")
         .append(" mode; a full GC (untimed) before each run\n");
     for (String n : s.notes()) {
       md.append("- Note: ").append(n).append('\n');
@@ -100,8 +152,16 @@ final class BenchReport {
     md.append("\n## Ratios (median over repetitions of per-repetition ratios)\n\n");
     md.append("| ratio | median | min–max | reps | what |\n|---|---:|---|---:|---|\n");
     for (Ratio r : ratios) {
-      md.append(fmt("| `%s` | %.3f | %.3f–%.3f | %d | %s%s |%n", r.name(), r.median(), r.min(), r.max(),
-          r.perRep().length, r.description(), r.note().isEmpty() ? "" : "; " + r.note()));
+      md.append(
+          fmt(
+              "| `%s` | %.3f | %.3f–%.3f | %d | %s%s |%n",
+              r.name(),
+              r.median(),
+              r.min(),
+              r.max(),
+              r.perRep().length,
+              r.description(),
+              r.note().isEmpty() ? "" : "; " + r.note()));
     }
     floors(md, s);
     summary(md, runs);
@@ -113,19 +173,31 @@ final class BenchReport {
     Bandwidth b = s.bandwidth();
     Floors f = s.floors();
     md.append("\n## Physical limits\n\n");
-    md.append(fmt("- Bandwidth, measured in this process (%d MB buffers, %d threads, best of 3): copy %.1f GB/s"
-        + " (read + write), read-only %.1f GB/s. The floor divides by the read-only rate.%n",
-        b.bytes() >> 20, b.threads(), b.copyGBs(), b.readGBs()));
-    md.append(fmt("- Bytes a decode step reads: base weights %.1f MB + %.2f MB per distinct adapter (F32 slot"
-        + " rows, rank × (in + out) × 4 per target per layer) + %.1f KB per cached token (K and V, F32, all"
-        + " layers); mean context taken as prompt + max_tokens / 2 = %.0f tokens.%n",
-        f.baseWeightBytes() / 1e6, f.loraBytesPerAdapter() / 1e6, f.kvBytesPerToken() / 1e3,
-        s.promptLen() + s.maxTokens() / 2.0));
+    md.append(
+        fmt(
+            "- Bandwidth, measured in this process (%d MB buffers, %d threads, best of 3): copy %.1f GB/s"
+                + " (read + write), read-only %.1f GB/s. The floor divides by the read-only rate.%n",
+            b.bytes() >> 20, b.threads(), b.copyGBs(), b.readGBs()));
+    md.append(
+        fmt(
+            "- Bytes a decode step reads: base weights %.1f MB + %.2f MB per distinct adapter (F32 slot"
+                + " rows, rank × (in + out) × 4 per target per layer) + %.1f KB per cached token (K and V, F32, all"
+                + " layers); mean context taken as prompt + max_tokens / 2 = %.0f tokens.%n",
+            f.baseWeightBytes() / 1e6,
+            f.loraBytesPerAdapter() / 1e6,
+            f.kvBytesPerToken() / 1e3,
+            s.promptLen() + s.maxTokens() / 2.0));
     double ctx = s.promptLen() + s.maxTokens() / 2.0;
-    md.append(fmt("- Example: %d sequences with 32 distinct adapters: %.1f MB, floor %.3f ms; base only:"
-        + " %.3f ms.%n", s.batch(), f.stepBytes(s.batch(), 32, ctx) / 1e6, f.floorMs(s.batch(), 32, ctx),
-        f.floorMs(s.batch(), 0, ctx)));
-    md.append("- Each run's floor uses its own mean sequences and distinct adapters per decode-only step.\n");
+    md.append(
+        fmt(
+            "- Example: %d sequences with 32 distinct adapters: %.1f MB, floor %.3f ms; base only:"
+                + " %.3f ms.%n",
+            s.batch(),
+            f.stepBytes(s.batch(), 32, ctx) / 1e6,
+            f.floorMs(s.batch(), 32, ctx),
+            f.floorMs(s.batch(), 0, ctx)));
+    md.append(
+        "- Each run's floor uses its own mean sequences and distinct adapters per decode-only step.\n");
   }
 
   private static void summary(StringBuilder md, List<RunResult> runs) {
@@ -145,7 +217,9 @@ final class BenchReport {
 
   private static void perMode(StringBuilder md, List<RunResult> runs) {
     for (Map.Entry<String, List<RunResult>> e : byMode(runs).entrySet()) {
-      md.append("\n### ").append(e.getKey()).append("\n\n| metric | median | min | max | per rep |\n")
+      md.append("\n### ")
+          .append(e.getKey())
+          .append("\n\n| metric | median | min | max | per rep |\n")
           .append("|---|---:|---:|---:|---|\n");
       for (Metric m : METRICS) {
         double[] v = values(e.getValue(), m);
@@ -153,9 +227,17 @@ final class BenchReport {
         for (double x : v) {
           each.add(fmt(m.format(), x));
         }
-        md.append("| ").append(m.name()).append(" | ").append(fmt(m.format(), Stats.median(v))).append(" | ")
-            .append(fmt(m.format(), Stats.min(v))).append(" | ").append(fmt(m.format(), Stats.max(v)))
-            .append(" | ").append(String.join(", ", each)).append(" |\n");
+        md.append("| ")
+            .append(m.name())
+            .append(" | ")
+            .append(fmt(m.format(), Stats.median(v)))
+            .append(" | ")
+            .append(fmt(m.format(), Stats.min(v)))
+            .append(" | ")
+            .append(fmt(m.format(), Stats.max(v)))
+            .append(" | ")
+            .append(String.join(", ", each))
+            .append(" |\n");
       }
     }
   }

@@ -1,12 +1,12 @@
 package dev.lorastream.bench;
 
+import dev.lorastream.engine.config.ModelConfig;
+import dev.lorastream.engine.config.Proj;
 import dev.lorastream.engine.lora.AdapterConfig;
 import dev.lorastream.engine.lora.LoraAdapter;
 import dev.lorastream.engine.model.LlamaModel;
 import dev.lorastream.engine.model.LoadedModel;
-import dev.lorastream.engine.config.ModelConfig;
 import dev.lorastream.engine.model.ModelLoader;
-import dev.lorastream.engine.config.Proj;
 import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.sched.EngineConfig;
 import dev.lorastream.tools.BackendOption;
@@ -35,47 +35,68 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code lorastream bench engine}: base, one adapter, heterogeneous batches over N adapters and
- * adapter-serial batching, all in one process on one loaded model, interleaved over repetitions (forward
- * order on even repetitions, reversed on odd ones, so that drift cancels), a fresh engine per run. Writes
- * report.md, results.json and plot.png; prints {@code ratio NAME VALUE} lines last on stdout.
+ * adapter-serial batching, all in one process on one loaded model, interleaved over repetitions
+ * (forward order on even repetitions, reversed on odd ones, so that drift cancels), a fresh engine
+ * per run. Writes report.md, results.json and plot.png; prints {@code ratio NAME VALUE} lines last
+ * on stdout.
  */
 @Command(
     name = "engine",
     mixinStandardHelpOptions = true,
-    description = "Engine throughput and latency: base vs one adapter vs N adapters vs adapter-serial.")
+    description =
+        "Engine throughput and latency: base vs one adapter vs N adapters vs adapter-serial.")
 public final class EngineBench implements Callable<Integer> {
   @Spec CommandSpec spec;
 
   @Mixin ModelDirOption modelDir;
 
-  @Option(names = "--adapters-dir", required = true, description = "folder of PEFT adapters (make-adapters)")
+  @Option(
+      names = "--adapters-dir",
+      required = true,
+      description = "folder of PEFT adapters (make-adapters)")
   Path adaptersDir;
 
-  @Option(names = "--quick", description = "fewer requests, tokens and repetitions (32 requests, 16 tokens, 2 reps)")
+  @Option(
+      names = "--quick",
+      description = "fewer requests, tokens and repetitions (32 requests, 16 tokens, 2 reps)")
   boolean quick;
 
   @Option(names = "--out", description = "output folder (default bench/results/engine-<timestamp>)")
   Path out;
 
-  @Option(names = "--reps", description = "repetitions of the whole round of modes (default 3; quick 2)")
+  @Option(
+      names = "--reps",
+      description = "repetitions of the whole round of modes (default 3; quick 2)")
   Integer reps;
 
   @Option(names = "--requests", description = "requests per run (default 64; quick 32)")
   Integer requests;
 
-  @Option(names = "--max-tokens", description = "tokens generated per request (default 32; quick 16)")
+  @Option(
+      names = "--max-tokens",
+      description = "tokens generated per request (default 32; quick 16)")
   Integer maxTokens;
 
   @Option(names = "--prompt-len", defaultValue = "16", description = "prompt tokens per request")
   int promptLen;
 
-  @Option(names = "--batch", defaultValue = "32", description = "sequences per step at most (maxSeqs)")
+  @Option(
+      names = "--batch",
+      defaultValue = "32",
+      description = "sequences per step at most (maxSeqs)")
   int batch;
 
-  @Option(names = "--counts", split = ",", defaultValue = "1,10,32,100,1000", description = "hetero:N adapter counts")
+  @Option(
+      names = "--counts",
+      split = ",",
+      defaultValue = "1,10,32,100,1000",
+      description = "hetero:N adapter counts")
   List<Integer> counts;
 
-  @Option(names = "--serial-n", defaultValue = "100", description = "adapter count of the serial mode")
+  @Option(
+      names = "--serial-n",
+      defaultValue = "100",
+      description = "adapter count of the serial mode")
   int serialN;
 
   @Option(names = "--max-loras", defaultValue = "64", description = "adapter slots of the engine")
@@ -84,10 +105,16 @@ public final class EngineBench implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "0", description = "workload seed")
   long seed;
 
-  @Option(names = "--bandwidth-mb", defaultValue = "512", description = "buffer of the bandwidth measurement")
+  @Option(
+      names = "--bandwidth-mb",
+      defaultValue = "512",
+      description = "buffer of the bandwidth measurement")
   int bandwidthMb;
 
-  @Option(names = "--warmup-s", defaultValue = "3", description = "untimed warm-up rounds last at least this")
+  @Option(
+      names = "--warmup-s",
+      defaultValue = "3",
+      description = "untimed warm-up rounds last at least this")
   double warmupS;
 
   @Mixin BackendOption backend;
@@ -113,12 +140,32 @@ public final class EngineBench implements Callable<Integer> {
     int used = present.isEmpty() ? Math.min(1, ids.size()) : present.getLast();
     int serial = present.stream().filter(n -> n <= serialN).reduce((a, b) -> b).orElse(0);
     if (serial > 0 && serial != serialN) {
-      notes.add("serial:" + serialN + " stands in as serial:" + serial + " (the largest hetero count <= "
-          + serialN + " present)");
+      notes.add(
+          "serial:"
+              + serialN
+              + " stands in as serial:"
+              + serial
+              + " (the largest hetero count <= "
+              + serialN
+              + " present)");
     }
     List<BenchMode> modes = modes(ids.isEmpty(), present, serial);
-    say("bench engine: " + modes.size() + " modes x " + nReps + " reps, " + nReq + " requests of " + promptLen
-        + "+" + nTok + " tokens, batch " + batch + "; " + ids.size() + " adapters present");
+    say(
+        "bench engine: "
+            + modes.size()
+            + " modes x "
+            + nReps
+            + " reps, "
+            + nReq
+            + " requests of "
+            + promptLen
+            + "+"
+            + nTok
+            + " tokens, batch "
+            + batch
+            + "; "
+            + ids.size()
+            + " adapters present");
 
     Path model = modelDir.model();
     try (Ops ops = backend.create();
@@ -140,11 +187,18 @@ public final class EngineBench implements Callable<Integer> {
 
       say("measuring memory bandwidth (" + bandwidthMb + " MB buffers)...");
       Bandwidth bw = Bandwidth.measureBest((long) bandwidthMb << 20, 3);
-      say(String.format(Locale.ROOT, "bandwidth: copy %.1f GB/s, read %.1f GB/s (%d threads)", bw.copyGBs(), bw.readGBs(),
-          bw.threads()));
-      Floors floors = Floors.of(cfg, lm.weights(), used == 0 ? 0 : loraBytes / used, act, bw.readGBs());
+      say(
+          String.format(
+              Locale.ROOT,
+              "bandwidth: copy %.1f GB/s, read %.1f GB/s (%d threads)",
+              bw.copyGBs(),
+              bw.readGBs(),
+              bw.threads()));
+      Floors floors =
+          Floors.of(cfg, lm.weights(), used == 0 ? 0 : loraBytes / used, act, bw.readGBs());
       ModeRunner runner =
-          new ModeRunner(m, ec, id -> LoraAdapter.load(adaptersDir.resolve(id), cfg, maxRank), floors);
+          new ModeRunner(
+              m, ec, id -> LoraAdapter.load(adaptersDir.resolve(id), cfg, maxRank), floors);
 
       warmUp(runner, modes, ids, cfg.vocabSize());
       List<RunResult> runs = runAll(runner, modes, ids, nReps, nReq, nTok, cfg.vocabSize());
@@ -152,18 +206,44 @@ public final class EngineBench implements Callable<Integer> {
 
       BenchSetup setup =
           new BenchSetup(
-              command(), started, MachineInfo.detect(), ops.name(), model.toString(), cfg, adaptersDir.toString(),
-              ids.size(), used, List.copyOf(ranks), targets.stream().map(Proj::shortName).toList(),
-              ec.loraKernel().name(), maxLoras, batch, nReq, promptLen, nTok, nReps, seed,
-              modes.stream().map(BenchMode::label).toList(), bw, floors, notes);
+              command(),
+              started,
+              MachineInfo.detect(),
+              ops.name(),
+              model.toString(),
+              cfg,
+              adaptersDir.toString(),
+              ids.size(),
+              used,
+              List.copyOf(ranks),
+              targets.stream().map(Proj::shortName).toList(),
+              ec.loraKernel().name(),
+              maxLoras,
+              batch,
+              nReq,
+              promptLen,
+              nTok,
+              nReps,
+              seed,
+              modes.stream().map(BenchMode::label).toList(),
+              bw,
+              floors,
+              notes);
       writeOutputs(outDir, setup, runs, modes, ratios);
     }
     return 0;
   }
 
-  /** report.md, results.json and plot.png; then notes and, last on stdout, one {@code ratio NAME VALUE} each. */
+  /**
+   * report.md, results.json and plot.png; then notes and, last on stdout, one {@code ratio NAME
+   * VALUE} each.
+   */
   private void writeOutputs(
-      Path outDir, BenchSetup setup, List<RunResult> runs, List<BenchMode> modes, List<Ratio> ratios)
+      Path outDir,
+      BenchSetup setup,
+      List<RunResult> runs,
+      List<BenchMode> modes,
+      List<Ratio> ratios)
       throws IOException {
     Files.createDirectories(outDir);
     BenchReport.write(outDir, setup, runs, ratios);
@@ -203,23 +283,38 @@ public final class EngineBench implements Callable<Integer> {
   }
 
   /**
-   * Untimed short runs of every mode (8 requests, 4 tokens), repeated until {@code --warmup-s} have passed,
-   * so that the JIT has compiled the hot paths of all of them before the first measured run.
+   * Untimed short runs of every mode (8 requests, 4 tokens), repeated until {@code --warmup-s} have
+   * passed, so that the JIT has compiled the hot paths of all of them before the first measured
+   * run.
    */
   private void warmUp(ModeRunner runner, List<BenchMode> modes, List<String> ids, int vocab) {
     long t0 = System.nanoTime();
     int rounds = 0;
     do {
       for (BenchMode mode : modes) {
-        runner.run(mode, -1, Workload.generate(mode, ids, Math.min(batch, 8), promptLen, 4, vocab, seed + 1));
+        runner.run(
+            mode,
+            -1,
+            Workload.generate(mode, ids, Math.min(batch, 8), promptLen, 4, vocab, seed + 1));
       }
       rounds++;
     } while (System.nanoTime() - t0 < warmupS * 1e9);
-    say(String.format(Locale.ROOT, "warm-up: %d rounds of all modes, %.1f s", rounds, (System.nanoTime() - t0) / 1e9));
+    say(
+        String.format(
+            Locale.ROOT,
+            "warm-up: %d rounds of all modes, %.1f s",
+            rounds,
+            (System.nanoTime() - t0) / 1e9));
   }
 
   private List<RunResult> runAll(
-      ModeRunner runner, List<BenchMode> modes, List<String> ids, int nReps, int nReq, int nTok, int vocab) {
+      ModeRunner runner,
+      List<BenchMode> modes,
+      List<String> ids,
+      int nReps,
+      int nReq,
+      int nTok,
+      int vocab) {
     Map<BenchMode, Workload> workloads = new HashMap<>();
     for (BenchMode mode : modes) {
       workloads.put(mode, Workload.generate(mode, ids, nReq, promptLen, nTok, vocab, seed));
@@ -230,18 +325,31 @@ public final class EngineBench implements Callable<Integer> {
       for (BenchMode mode : order) {
         RunResult r = runner.run(mode, rep, workloads.get(mode));
         runs.add(r);
-        say(String.format(Locale.ROOT,
-            "rep %d/%d %-11s %8.1f tok/s  decode step %8.2f ms (floor %.2f ms, %.1f seqs, %.1f adapters)"
-                + "  %d slot loads  %.2f s%s",
-            rep + 1, nReps, mode.label(), r.generatedTokPerS(), r.meanDecodeStepMs(), r.floorMs(),
-            r.meanDecodeSeqs(), r.meanDecodeAdapters(), r.slotLoads(), r.wallSeconds(),
-            r.errors() > 0 ? "  " + r.errors() + " ERRORS" : ""));
+        say(
+            String.format(
+                Locale.ROOT,
+                "rep %d/%d %-11s %8.1f tok/s  decode step %8.2f ms (floor %.2f ms, %.1f seqs, %.1f adapters)"
+                    + "  %d slot loads  %.2f s%s",
+                rep + 1,
+                nReps,
+                mode.label(),
+                r.generatedTokPerS(),
+                r.meanDecodeStepMs(),
+                r.floorMs(),
+                r.meanDecodeSeqs(),
+                r.meanDecodeAdapters(),
+                r.slotLoads(),
+                r.wallSeconds(),
+                r.errors() > 0 ? "  " + r.errors() + " ERRORS" : ""));
       }
     }
     return runs;
   }
 
-  /** Adapter folder names (those holding adapter_config.json), sorted: "the first N" are these in order. */
+  /**
+   * Adapter folder names (those holding adapter_config.json), sorted: "the first N" are these in
+   * order.
+   */
   static List<String> adapterIds(Path dir) throws IOException {
     try (Stream<Path> s = Files.list(dir)) {
       return s.filter(p -> Files.isRegularFile(p.resolve(AdapterConfig.FILE_NAME)))
@@ -254,9 +362,23 @@ public final class EngineBench implements Callable<Integer> {
   /** The model's config with no EOS ids, so that greedy decoding always runs to max_tokens. */
   static ModelConfig withoutEos(ModelConfig c) {
     return new ModelConfig(
-        c.architecture(), c.vocabSize(), c.hiddenSize(), c.intermediateSize(), c.numLayers(), c.numHeads(),
-        c.numKvHeads(), c.headDim(), c.rmsNormEps(), c.ropeTheta(), c.ropeScaling(), c.maxPositionEmbeddings(),
-        c.tieWordEmbeddings(), c.qkvBias(), c.bosTokenId(), new int[0], c.dtype());
+        c.architecture(),
+        c.vocabSize(),
+        c.hiddenSize(),
+        c.intermediateSize(),
+        c.numLayers(),
+        c.numHeads(),
+        c.numKvHeads(),
+        c.headDim(),
+        c.rmsNormEps(),
+        c.ropeTheta(),
+        c.ropeScaling(),
+        c.maxPositionEmbeddings(),
+        c.tieWordEmbeddings(),
+        c.qkvBias(),
+        c.bosTokenId(),
+        new int[0],
+        c.dtype());
   }
 
   private String command() {

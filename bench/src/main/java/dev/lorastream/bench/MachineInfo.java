@@ -7,7 +7,8 @@ import java.nio.file.Path;
 /**
  * The machine a benchmark ran on, as docs/benchmarks.md asks every report to name it.
  *
- * @param cpuModel {@code model name} from /proc/cpuinfo, or {@code os.arch} where that file is missing
+ * @param cpuModel {@code model name} from /proc/cpuinfo, or {@code os.arch} where that file is
+ *     missing
  * @param cores processors visible to the JVM
  * @param maxHeapMb the JVM's heap limit
  */
@@ -18,7 +19,11 @@ public record MachineInfo(String cpuModel, int cores, String jdk, String os, lon
         readCpuModel(),
         Runtime.getRuntime().availableProcessors(),
         System.getProperty("java.vm.name") + " " + Runtime.version(),
-        System.getProperty("os.name") + " " + System.getProperty("os.version") + " " + System.getProperty("os.arch"),
+        System.getProperty("os.name")
+            + " "
+            + System.getProperty("os.version")
+            + " "
+            + System.getProperty("os.arch"),
         Runtime.getRuntime().maxMemory() >> 20);
   }
 

@@ -19,13 +19,14 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * Runs one workload on a fresh {@link Engine} over an already loaded model and measures it. A fresh engine
- * per run means empty KV cache, empty adapter slots and a cold host adapter cache: loading adapters from disk
- * is part of what is measured.
+ * Runs one workload on a fresh {@link Engine} over an already loaded model and measures it. A fresh
+ * engine per run means empty KV cache, empty adapter slots and a cold host adapter cache: loading
+ * adapters from disk is part of what is measured.
  *
- * <p>Steps are driven here rather than by {@code Engine.runUntilIdle} so that each step can be classified
- * (decode-only or not, from the {@link EngineStats} deltas) and the adapters pinned during it counted. When a
- * step finds nothing to run (adapters still loading) this loop parks 0.1 ms and retries.
+ * <p>Steps are driven here rather than by {@code Engine.runUntilIdle} so that each step can be
+ * classified (decode-only or not, from the {@link EngineStats} deltas) and the adapters pinned
+ * during it counted. When a step finds nothing to run (adapters still loading) this loop parks 0.1
+ * ms and retries.
  */
 final class ModeRunner {
   private final LlamaModel model;
@@ -42,7 +43,11 @@ final class ModeRunner {
     this.model = model;
     this.loraConfig = loraConfig;
     this.baseConfig =
-        loraConfig.withLora(loraConfig.maxLoras(), loraConfig.maxRank(), java.util.Set.of(), loraConfig.loraKernel());
+        loraConfig.withLora(
+            loraConfig.maxLoras(),
+            loraConfig.maxRank(),
+            java.util.Set.of(),
+            loraConfig.loraKernel());
     this.source = source;
     this.floors = floors;
   }
@@ -78,11 +83,13 @@ final class ModeRunner {
       (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
 
   RunResult run(BenchMode mode, int rep, Workload w) {
-    // untimed: free the previous run's garbage and, with it, its GC-owned native tensors (KV cache, slots,
+    // untimed: free the previous run's garbage and, with it, its GC-owned native tensors (KV cache,
+    // slots,
     // activations), so that every run starts from the same heap and resident set
     System.gc();
     long tInit = System.nanoTime();
-    try (Engine engine = new Engine(model, mode.usesLora() ? loraConfig : baseConfig, source, null)) {
+    try (Engine engine =
+        new Engine(model, mode.usesLora() ? loraConfig : baseConfig, source, null)) {
       double initMs = (System.nanoTime() - tInit) / 1e6;
       SamplingParams params = SamplingParams.greedy(w.maxTokens());
       List<CompletableFuture<GenerationResult>> futures = new ArrayList<>();
@@ -92,11 +99,13 @@ final class ModeRunner {
       long start = System.nanoTime();
       List<List<Workload.Item>> batches =
           mode.kind() == BenchMode.Kind.SERIAL ? w.byAdapter() : List.of(w.items());
-      List<Long> submitted = new ArrayList<>(); // ns after start: serial mode submits group by group
+      List<Long> submitted =
+          new ArrayList<>(); // ns after start: serial mode submits group by group
       for (List<Workload.Item> batch : batches) {
         for (Workload.Item it : batch) {
           submitted.add(System.nanoTime() - start);
-          futures.add(engine.submit(new GenerationRequest(it.id(), it.prompt(), it.adapterId(), params)));
+          futures.add(
+              engine.submit(new GenerationRequest(it.id(), it.prompt(), it.adapterId(), params)));
         }
         drive(engine, tally);
       }
@@ -139,7 +148,9 @@ final class ModeRunner {
     }
   }
 
-  /** Slots pinned by running sequences: the distinct adapters of the next step when nobody joins it. */
+  /**
+   * Slots pinned by running sequences: the distinct adapters of the next step when nobody joins it.
+   */
   private static int pinnedSlots(AdapterSlots slots) {
     if (slots == null) {
       return 0;
@@ -184,12 +195,18 @@ final class ModeRunner {
     double[] tpotA = tpot.stream().mapToDouble(Double::doubleValue).toArray();
     EngineStats st = engine.stats();
     AdapterSlots slots = engine.slots();
-    double decodeMs = tally.decodeSteps == 0 ? Double.NaN : tally.decodeNanos / 1e6 / tally.decodeSteps;
-    double seqs = tally.decodeSteps == 0 ? Double.NaN : (double) tally.decodeSeqs / tally.decodeSteps;
-    double adapters = tally.decodeSteps == 0 ? Double.NaN : (double) tally.decodeAdapters / tally.decodeSteps;
+    double decodeMs =
+        tally.decodeSteps == 0 ? Double.NaN : tally.decodeNanos / 1e6 / tally.decodeSteps;
+    double seqs =
+        tally.decodeSteps == 0 ? Double.NaN : (double) tally.decodeSeqs / tally.decodeSteps;
+    double adapters =
+        tally.decodeSteps == 0 ? Double.NaN : (double) tally.decodeAdapters / tally.decodeSteps;
     // decode contexts run from promptLen to promptLen + maxTokens − 1: on average the midpoint
     double meanContext = w.promptLen() + w.maxTokens() / 2.0;
-    double floorMs = floors == null || tally.decodeSteps == 0 ? Double.NaN : floors.floorMs(seqs, adapters, meanContext);
+    double floorMs =
+        floors == null || tally.decodeSteps == 0
+            ? Double.NaN
+            : floors.floorMs(seqs, adapters, meanContext);
     return new RunResult(
         mode.label(),
         rep,

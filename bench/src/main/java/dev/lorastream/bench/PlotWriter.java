@@ -15,9 +15,10 @@ import java.util.function.ToDoubleFunction;
 import javax.imageio.ImageIO;
 
 /**
- * Draws plot.png with java.awt, headless: generated tok/s (top) and TPOT p50 (bottom) against adapter count
- * on a log axis. hetero:N is a line over N, serial:N a point at its N, base and adapter1 horizontal dashed
- * lines. Markers are medians over repetitions, whiskers the min–max spread.
+ * Draws plot.png with java.awt, headless: generated tok/s (top) and TPOT p50 (bottom) against
+ * adapter count on a log axis. hetero:N is a line over N, serial:N a point at its N, base and
+ * adapter1 horizontal dashed lines. Markers are medians over repetitions, whiskers the min–max
+ * spread.
  */
 final class PlotWriter {
   private PlotWriter() {}
@@ -37,17 +38,29 @@ final class PlotWriter {
     BufferedImage img = new BufferedImage(W, 2 * PANEL_H, BufferedImage.TYPE_INT_RGB);
     Graphics2D g = img.createGraphics();
     g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
-    g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
+    g.setRenderingHint(
+        RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
     g.setColor(Color.WHITE);
     g.fillRect(0, 0, W, 2 * PANEL_H);
     int maxN = modes.stream().mapToInt(BenchMode::n).max().orElse(1);
-    panel(g, 0, "Throughput: generated tokens/s", series(runs, modes, RunResult::generatedTokPerS), maxN);
-    panel(g, PANEL_H, "Latency: time per output token p50 (ms)", series(runs, modes, RunResult::tpotP50Ms), maxN);
+    panel(
+        g,
+        0,
+        "Throughput: generated tokens/s",
+        series(runs, modes, RunResult::generatedTokPerS),
+        maxN);
+    panel(
+        g,
+        PANEL_H,
+        "Latency: time per output token p50 (ms)",
+        series(runs, modes, RunResult::tpotP50Ms),
+        maxN);
     g.dispose();
     ImageIO.write(img, "png", file.toFile());
   }
 
-  private static List<Series> series(List<RunResult> runs, List<BenchMode> modes, ToDoubleFunction<RunResult> f) {
+  private static List<Series> series(
+      List<RunResult> runs, List<BenchMode> modes, ToDoubleFunction<RunResult> f) {
     var byMode = BenchReport.byMode(runs);
     List<Series> out = new ArrayList<>();
     List<double[]> hetero = new ArrayList<>();
@@ -131,12 +144,22 @@ final class PlotWriter {
   }
 
   private static void draw(
-      Graphics2D g, Series s, int x0, int w, int top, int h, double yMax, double xMinLog, double xMaxLog) {
+      Graphics2D g,
+      Series s,
+      int x0,
+      int w,
+      int top,
+      int h,
+      double yMax,
+      double xMinLog,
+      double xMaxLog) {
     g.setColor(s.color());
     if (s.flat()) {
       double[] p = s.points().getFirst();
       int yy = top + h - (int) Math.round(h * p[1] / yMax);
-      g.setStroke(new BasicStroke(2f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[] {8f, 6f}, 0f));
+      g.setStroke(
+          new BasicStroke(
+              2f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[] {8f, 6f}, 0f));
       g.drawLine(x0, yy, x0 + w, yy);
       g.setStroke(new BasicStroke(1f));
       return;

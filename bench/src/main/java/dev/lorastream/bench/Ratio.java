@@ -5,8 +5,8 @@ import java.util.List;
 import java.util.function.ToDoubleFunction;
 
 /**
- * A named ratio of two modes measured in the same run: one value per repetition (A and B from the same
- * repetition), quoted as the median with its min–max spread.
+ * A named ratio of two modes measured in the same run: one value per repetition (A and B from the
+ * same repetition), quoted as the median with its min–max spread.
  *
  * @param name printed as {@code ratio NAME VALUE}
  * @param description what is divided by what
@@ -29,7 +29,12 @@ public record Ratio(String name, String description, String note, double[] perRe
 
   /** {@code metric(a) / metric(b)} per repetition. */
   static Ratio of(
-      String name, String description, String note, List<RunResult> runs, String a, String b,
+      String name,
+      String description,
+      String note,
+      List<RunResult> runs,
+      String a,
+      String b,
       ToDoubleFunction<RunResult> metric) {
     List<Double> vals = new ArrayList<>();
     for (int rep = 0; ; rep++) {
@@ -42,12 +47,17 @@ public record Ratio(String name, String description, String note, double[] perRe
         vals.add(metric.applyAsDouble(ra) / metric.applyAsDouble(rb));
       }
     }
-    return new Ratio(name, description, note, vals.stream().mapToDouble(Double::doubleValue).toArray());
+    return new Ratio(
+        name, description, note, vals.stream().mapToDouble(Double::doubleValue).toArray());
   }
 
   /** {@code metric(run)} per repetition of one mode (for a ratio already held by each run). */
   static Ratio ofRuns(
-      String name, String description, String note, List<RunResult> runs, String mode,
+      String name,
+      String description,
+      String note,
+      List<RunResult> runs,
+      String mode,
       ToDoubleFunction<RunResult> metric) {
     double[] vals = runs.stream().filter(r -> r.mode().equals(mode)).mapToDouble(metric).toArray();
     return new Ratio(name, description, note, vals);

@@ -7,10 +7,10 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * The requests of one benchmark run: offline bulk arrival (everything at t = 0), fixed prompt and output
- * lengths, adapters drawn per {@link BenchMode}. Deterministic in the seed: every mode gets the same prompts,
- * and {@code hetero:N} and {@code serial:N} get the same request → adapter assignment, so they differ only in
- * how the requests are batched.
+ * The requests of one benchmark run: offline bulk arrival (everything at t = 0), fixed prompt and
+ * output lengths, adapters drawn per {@link BenchMode}. Deterministic in the seed: every mode gets
+ * the same prompts, and {@code hetero:N} and {@code serial:N} get the same request → adapter
+ * assignment, so they differ only in how the requests are batched.
  *
  * @param promptLen tokens per prompt
  * @param maxTokens tokens generated per request (no stop tokens)
@@ -35,10 +35,22 @@ public record Workload(int promptLen, int maxTokens, List<Item> items) {
    * @param vocab prompt tokens are drawn from {@code [minToken, vocab)}
    */
   public static Workload generate(
-      BenchMode mode, List<String> adapterIds, int requests, int promptLen, int maxTokens, int vocab, long seed) {
+      BenchMode mode,
+      List<String> adapterIds,
+      int requests,
+      int promptLen,
+      int maxTokens,
+      int vocab,
+      long seed) {
     if (mode.usesLora() && mode.n() > adapterIds.size()) {
       throw new IllegalArgumentException(
-          "mode " + mode + " needs " + mode.n() + " adapters but only " + adapterIds.size() + " are present");
+          "mode "
+              + mode
+              + " needs "
+              + mode.n()
+              + " adapters but only "
+              + adapterIds.size()
+              + " are present");
     }
     SplittableRandom prompts = new SplittableRandom(seed);
     SplittableRandom draws = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + mode.n());

@@ -14,14 +14,19 @@ import picocli.CommandLine.Option;
 @Command(
     name = "make-adapters",
     mixinStandardHelpOptions = true,
-    description = "Writes N deterministic random PEFT LoRA adapters (non-zero B) for a model folder.")
+    description =
+        "Writes N deterministic random PEFT LoRA adapters (non-zero B) for a model folder.")
 public final class MakeAdapters implements Callable<Integer> {
   @Mixin ModelDirOption modelDir; // its config.json gives the dims
 
   @Option(names = "--count", defaultValue = "1", description = "number of adapters")
   int count;
 
-  @Option(names = "--ranks", split = ",", defaultValue = "8,16,32", description = "ranks, cycled over adapters")
+  @Option(
+      names = "--ranks",
+      split = ",",
+      defaultValue = "8,16,32",
+      description = "ranks, cycled over adapters")
   int[] ranks;
 
   @Option(
@@ -46,7 +51,10 @@ public final class MakeAdapters implements Callable<Integer> {
   @Option(names = "--rslora", description = "use_rslora: scale alpha/sqrt(r) instead of alpha/r")
   boolean rslora;
 
-  @Option(names = "--delta-ratio", defaultValue = "0.2", description = "target ‖scale·B·A‖/‖W‖ (default 0.2)")
+  @Option(
+      names = "--delta-ratio",
+      defaultValue = "0.2",
+      description = "target ‖scale·B·A‖/‖W‖ (default 0.2)")
   double deltaRatio;
 
   public MakeAdapters() {}
@@ -55,11 +63,19 @@ public final class MakeAdapters implements Callable<Integer> {
   public Integer call() throws Exception {
     List<String> ts =
         AdapterGenerator.make(
-            modelDir.model(), count,
+            modelDir.model(),
+            count,
             new AdapterGenerator.Options(
-                ranks, targets, seed, alpha, dtype == null ? null : DType.parse(dtype), rslora, deltaRatio),
+                ranks,
+                targets,
+                seed,
+                alpha,
+                dtype == null ? null : DType.parse(dtype),
+                rslora,
+                deltaRatio),
             out);
-    System.out.printf("wrote %d adapters (ranks %s, targets %s) to %s%n", count, Arrays.toString(ranks), ts, out);
+    System.out.printf(
+        "wrote %d adapters (ranks %s, targets %s) to %s%n", count, Arrays.toString(ranks), ts, out);
     return 0;
   }
 }

@@ -1,14 +1,14 @@
 package dev.lorastream.bench;
 
+import dev.lorastream.engine.backends.Backends;
+import dev.lorastream.engine.config.ModelConfig;
+import dev.lorastream.engine.config.Proj;
 import dev.lorastream.engine.lora.AdapterConfig;
 import dev.lorastream.engine.lora.AdapterSource;
 import dev.lorastream.engine.lora.LoraAdapter;
 import dev.lorastream.engine.model.LlamaModel;
 import dev.lorastream.engine.model.LoadedModel;
-import dev.lorastream.engine.config.ModelConfig;
 import dev.lorastream.engine.model.ModelLoader;
-import dev.lorastream.engine.config.Proj;
-import dev.lorastream.engine.backends.Backends;
 import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.sample.SamplingParams;
 import dev.lorastream.engine.sched.Engine;
@@ -26,19 +26,22 @@ import java.util.Set;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * Heap allocation, GC and time per engine step (not a test): for finding and checking allocation in the hot
- * path, where {@code bench engine} only gives a run's total. Each run is a fresh engine, a full GC (untimed)
- * first, all requests at t = 0; every step is measured on its own: wall time, bytes allocated by the engine
- * thread and by all threads, GC time and count (from the collector MXBeans). Decode-only steps (as in {@code
- * bench engine}) and the other steps (prefill) are summed apart.
+ * Heap allocation, GC and time per engine step (not a test): for finding and checking allocation in
+ * the hot path, where {@code bench engine} only gives a run's total. Each run is a fresh engine, a
+ * full GC (untimed) first, all requests at t = 0; every step is measured on its own: wall time,
+ * bytes allocated by the engine thread and by all threads, GC time and count (from the collector
+ * MXBeans). Decode-only steps (as in {@code bench engine}) and the other steps (prefill) are summed
+ * apart.
  *
- * <p>To compare two builds, run it alternately with each build's classes (A B A B ...) and compare the lines.
+ * <p>To compare two builds, run it alternately with each build's classes (A B A B ...) and compare
+ * the lines.
  *
- * <p>Run: {@code java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC
- * -cp bench/target/classes:bench/target/test-classes:DEPS dev.lorastream.bench.DecodeStepMain
- * MODEL_DIR [ADAPTERS_DIR]}; with adapters the mode is hetero over all of them (uniform), else base. Knobs:
- * {@code decode.requests} (32), {@code decode.promptLen} (16), {@code decode.maxTokens} (32), {@code
- * decode.reps} (3), {@code decode.warmupS} (5).
+ * <p>Run: {@code java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED
+ * -XX:+UseParallelGC -cp bench/target/classes:bench/target/test-classes:DEPS
+ * dev.lorastream.bench.DecodeStepMain MODEL_DIR [ADAPTERS_DIR]}; with adapters the mode is hetero
+ * over all of them (uniform), else base. Knobs: {@code decode.requests} (32), {@code
+ * decode.promptLen} (16), {@code decode.maxTokens} (32), {@code decode.reps} (3), {@code
+ * decode.warmupS} (5).
  */
 public final class DecodeStepMain {
   private DecodeStepMain() {}
@@ -79,16 +82,29 @@ public final class DecodeStepMain {
           EngineConfig.defaults()
               .withKvBlocks(requests * blocksPerSeq)
               .withStep(Math.max(256, requests * promptLen), requests)
-              .withLora(Math.max(1, ids.size()), maxRank, targets, EngineConfig.defaults().loraKernel());
+              .withLora(
+                  Math.max(1, ids.size()), maxRank, targets, EngineConfig.defaults().loraKernel());
       LlamaModel model = new LlamaModel(cfg, lm.weights(), ops, ec.loraKernel());
       BenchMode mode = ids.isEmpty() ? BenchMode.base() : BenchMode.hetero(ids.size());
       int maxRankF = maxRank;
       AdapterSource source = id -> LoraAdapter.load(adaptersDir.resolve(id), cfg, maxRankF);
-      System.out.printf(Locale.ROOT, "decode-steps: %s, backend %s, mode %s, %d requests of %d+%d tokens, %d reps%n",
-          modelDir, ops.name(), mode.label(), requests, promptLen, maxTokens, reps);
+      System.out.printf(
+          Locale.ROOT,
+          "decode-steps: %s, backend %s, mode %s, %d requests of %d+%d tokens, %d reps%n",
+          modelDir,
+          ops.name(),
+          mode.label(),
+          requests,
+          promptLen,
+          maxTokens,
+          reps);
       long t0 = System.nanoTime();
       while (System.nanoTime() - t0 < warmupS * 1e9) {
-        run(model, ec, source, Workload.generate(mode, ids, Math.min(requests, 8), promptLen, 4, cfg.vocabSize(), 1));
+        run(
+            model,
+            ec,
+            source,
+            Workload.generate(mode, ids, Math.min(requests, 8), promptLen, 4, cfg.vocabSize(), 1));
       }
       Workload w = Workload.generate(mode, ids, requests, promptLen, maxTokens, cfg.vocabSize(), 0);
       for (int rep = 0; rep < reps; rep++) {
@@ -102,11 +118,20 @@ public final class DecodeStepMain {
   private static void print(String label, Tally t) {
     double[] ms = t.stepMs.stream().mapToDouble(Double::doubleValue).toArray();
     int n = Math.max(1, ms.length);
-    System.out.printf(Locale.ROOT,
+    System.out.printf(
+        Locale.ROOT,
         "%s steps %3d  step ms median %8.2f (p10 %8.2f, p90 %8.2f)  alloc/step KB engine thread %10.1f,"
             + " all threads %10.1f  GC %d collections %d ms (%.1f%% of step time)%n",
-        label, ms.length, Stats.median(ms), Stats.percentile(ms, 10), Stats.percentile(ms, 90),
-        t.allocEngine / 1e3 / n, t.allocAll / 1e3 / n, t.gcCount, t.gcMs, 100.0 * t.gcMs / Math.max(1e-9, sum(ms)));
+        label,
+        ms.length,
+        Stats.median(ms),
+        Stats.percentile(ms, 10),
+        Stats.percentile(ms, 90),
+        t.allocEngine / 1e3 / n,
+        t.allocAll / 1e3 / n,
+        t.gcCount,
+        t.gcMs,
+        100.0 * t.gcMs / Math.max(1e-9, sum(ms)));
   }
 
   private static double sum(double[] xs) {

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lorastream.tools.MakeAdapters;
+import dev.lorastream.tools.MakeModel;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -13,11 +15,11 @@ import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import dev.lorastream.tools.MakeAdapters;
-import dev.lorastream.tools.MakeModel;
 import picocli.CommandLine;
 
-/** Runs {@code bench engine} end to end on a generated tiny model; checks outputs, never timings. */
+/**
+ * Runs {@code bench engine} end to end on a generated tiny model; checks outputs, never timings.
+ */
 class EngineBenchTest {
 
   @Test
@@ -25,15 +27,53 @@ class EngineBenchTest {
     Path model = tmp.resolve("tiny");
     Path adapters = tmp.resolve("ad");
     Path out = tmp.resolve("out");
-    assertEquals(0, cli(new StringWriter(), "make-model", "--preset", "tiny", "--out", model.toString()));
-    assertEquals(0, cli(new StringWriter(), "make-adapters", "--model", model.toString(), "--count", "4",
-        "--ranks", "4,8", "--targets", "q,v", "--out", adapters.toString()));
+    assertEquals(
+        0, cli(new StringWriter(), "make-model", "--preset", "tiny", "--out", model.toString()));
+    assertEquals(
+        0,
+        cli(
+            new StringWriter(),
+            "make-adapters",
+            "--model",
+            model.toString(),
+            "--count",
+            "4",
+            "--ranks",
+            "4,8",
+            "--targets",
+            "q,v",
+            "--out",
+            adapters.toString()));
 
     StringWriter stdout = new StringWriter();
     int code =
-        cli(stdout, "bench", "engine", "--model", model.toString(), "--adapters-dir", adapters.toString(),
-            "--quick", "--reps", "2", "--requests", "6", "--max-tokens", "3", "--batch", "4", "--counts",
-            "1,3,1000", "--serial-n", "100", "--bandwidth-mb", "4", "--warmup-s", "0", "--out", out.toString());
+        cli(
+            stdout,
+            "bench",
+            "engine",
+            "--model",
+            model.toString(),
+            "--adapters-dir",
+            adapters.toString(),
+            "--quick",
+            "--reps",
+            "2",
+            "--requests",
+            "6",
+            "--max-tokens",
+            "3",
+            "--batch",
+            "4",
+            "--counts",
+            "1,3,1000",
+            "--serial-n",
+            "100",
+            "--bandwidth-mb",
+            "4",
+            "--warmup-s",
+            "0",
+            "--out",
+            out.toString());
     assertEquals(0, code);
 
     for (String f : List.of("report.md", "results.json", "plot.png")) {
@@ -51,13 +91,19 @@ class EngineBenchTest {
     }
     // 1000 adapters are not present: the largest count present (3) stands in, under its own name
     assertEquals(
-        List.of("adapters3_over_adapter1", "adapters3_over_base", "hetero_over_serial_uniform3",
-            "step_over_bandwidth_floor_hetero3", "adapter1_over_base", "base_step_over_bandwidth_floor"),
+        List.of(
+            "adapters3_over_adapter1",
+            "adapters3_over_base",
+            "hetero_over_serial_uniform3",
+            "step_over_bandwidth_floor_hetero3",
+            "adapter1_over_base",
+            "base_step_over_bandwidth_floor"),
         names);
     assertTrue(lines.stream().anyMatch(l -> l.contains("hetero:1000 skipped")), stdout.toString());
 
     JsonNode json = new ObjectMapper().readTree(out.resolve("results.json").toFile());
-    // 5 modes (base, adapter1, hetero:1, hetero:3, serial:3) x 2 repetitions, every request answered
+    // 5 modes (base, adapter1, hetero:1, hetero:3, serial:3) x 2 repetitions, every request
+    // answered
     assertEquals(10, json.get("runs").size());
     for (JsonNode run : json.get("runs")) {
       assertEquals(0, run.get("errors").asInt(), run.toString());

@@ -1,8 +1,5 @@
 package dev.lorastream.tools;
 
-import dev.lorastream.engine.testdata.TokenizerJson;
-import dev.lorastream.engine.testdata.SafetensorsTestReader;
-import dev.lorastream.engine.testdata.ModelGenerator;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -10,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lorastream.engine.testdata.ModelGenerator;
+import dev.lorastream.engine.testdata.SafetensorsTestReader;
+import dev.lorastream.engine.testdata.TokenizerJson;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -51,7 +51,8 @@ class MakeModelTest {
     assertEquals(512, c.get("max_position_embeddings").asInt());
     assertEquals("float32", c.get("torch_dtype").asText());
     assertEquals(512, c.get("vocab_size").asInt());
-    assertEquals(TokenizerJson.vocabSize(TokenizerJson.DEFAULT_MERGES), c.get("vocab_size").asInt());
+    assertEquals(
+        TokenizerJson.vocabSize(TokenizerJson.DEFAULT_MERGES), c.get("vocab_size").asInt());
     assertFalse(c.get("tie_word_embeddings").asBoolean());
     assertTrue(Files.exists(m.resolve("tokenizer.json")));
 
@@ -73,10 +74,11 @@ class MakeModelTest {
       want.put(p + "mlp.down_proj.weight", new int[] {64, 172});
     }
     assertEquals(new TreeSet<>(want.keySet()), new TreeSet<>(r.tensors.keySet()));
-    want.forEach((name, shape) -> {
-      assertArrayEquals(shape, r.tensors.get(name).shape(), name);
-      assertEquals("F32", r.tensors.get(name).dtype(), name);
-    });
+    want.forEach(
+        (name, shape) -> {
+          assertArrayEquals(shape, r.tensors.get(name).shape(), name);
+          assertEquals("F32", r.tensors.get(name).dtype(), name);
+        });
     // init: projections ~ N(0, 1/in), norms ~ 1
     assertEquals(1 / Math.sqrt(64), std(r.floats("model.layers.0.self_attn.q_proj.weight")), 0.01);
     assertEquals(1.0, mean(r.floats("model.layers.1.input_layernorm.weight")), 0.03);
@@ -90,8 +92,10 @@ class MakeModelTest {
     for (String f : new String[] {"config.json", "model.safetensors", "tokenizer.json"}) {
       assertArrayEquals(Files.readAllBytes(a.resolve(f)), Files.readAllBytes(b.resolve(f)), f);
     }
-    assertFalse(Arrays.equals(Files.readAllBytes(a.resolve("model.safetensors")),
-        Files.readAllBytes(c.resolve("model.safetensors"))));
+    assertFalse(
+        Arrays.equals(
+            Files.readAllBytes(a.resolve("model.safetensors")),
+            Files.readAllBytes(c.resolve("model.safetensors"))));
   }
 
   @Test
@@ -119,15 +123,18 @@ class MakeModelTest {
 
   @Test
   void qwen2HasBiasesAndTiedModelsHaveNoLmHead() throws Exception {
-    Path q = make(tmp.resolve("q"), "--arch", "qwen2", "--tie-embeddings", "--rope-scaling", "llama3");
+    Path q =
+        make(tmp.resolve("q"), "--arch", "qwen2", "--tie-embeddings", "--rope-scaling", "llama3");
     JsonNode c = json(q.resolve("config.json"));
     assertEquals("Qwen2ForCausalLM", c.get("architectures").get(0).asText());
     assertTrue(c.get("tie_word_embeddings").asBoolean());
     assertEquals("llama3", c.get("rope_scaling").get("rope_type").asText());
     SafetensorsTestReader r = new SafetensorsTestReader(q.resolve("model.safetensors"));
     assertFalse(r.tensors.containsKey("lm_head.weight"));
-    assertArrayEquals(new int[] {32}, r.tensors.get("model.layers.1.self_attn.k_proj.bias").shape());
-    assertArrayEquals(new int[] {64}, r.tensors.get("model.layers.0.self_attn.q_proj.bias").shape());
+    assertArrayEquals(
+        new int[] {32}, r.tensors.get("model.layers.1.self_attn.k_proj.bias").shape());
+    assertArrayEquals(
+        new int[] {64}, r.tensors.get("model.layers.0.self_attn.q_proj.bias").shape());
   }
 
   @Test

@@ -19,13 +19,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Runs the PyTorch reference ({@code engine/src/test/python/llama_lora_ref.py}) on generated tiny models and checks it
- * against itself: merged LoRA equals unmerged LoRA, sharded equals single-file, adapters change the output.
- * Skipped where {@code /usr/bin/python3} has no torch ({@code scripts/ensure-python-ref.sh} installs it).
+ * Runs the PyTorch reference ({@code engine/src/test/python/llama_lora_ref.py}) on generated tiny
+ * models and checks it against itself: merged LoRA equals unmerged LoRA, sharded equals
+ * single-file, adapters change the output. Skipped where {@code /usr/bin/python3} has no torch
+ * ({@code scripts/ensure-python-ref.sh} installs it).
  */
 class PythonReferenceTest {
   static final String PYTHON = "/usr/bin/python3";
-  static final Path SCRIPT = Path.of("..", "engine", "src", "test", "python", "llama_lora_ref.py"); // run from bench/
+  static final Path SCRIPT =
+      Path.of("..", "engine", "src", "test", "python", "llama_lora_ref.py"); // run from bench/
 
   @TempDir Path tmp;
 
@@ -33,17 +35,28 @@ class PythonReferenceTest {
   static void needTorch() throws Exception {
     boolean ok;
     try {
-      Process p = new ProcessBuilder(PYTHON, "-c", "import torch").redirectErrorStream(true).start();
+      Process p =
+          new ProcessBuilder(PYTHON, "-c", "import torch").redirectErrorStream(true).start();
       ok = p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0;
     } catch (IOException e) {
       ok = false;
     }
-    Assumptions.assumeTrue(ok, PYTHON + " -c 'import torch' fails: run scripts/ensure-python-ref.sh");
+    Assumptions.assumeTrue(
+        ok, PYTHON + " -c 'import torch' fails: run scripts/ensure-python-ref.sh");
   }
 
   static JsonNode runRef(Path model, Path requests, Path out, String... extra) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of(PYTHON, SCRIPT.toString(), "--model", model.toString(),
-        "--requests", requests.toString(), "--out", out.toString()));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                PYTHON,
+                SCRIPT.toString(),
+                "--model",
+                model.toString(),
+                "--requests",
+                requests.toString(),
+                "--out",
+                out.toString()));
     cmd.addAll(List.of(extra));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -66,17 +79,41 @@ class PythonReferenceTest {
   void mergedEqualsUnmergedAndAdaptersChangeTheLogits() throws Exception {
     Path model = MakeModelTest.make(tmp.resolve("m"), "--preset", "tiny");
     Path ads = tmp.resolve("ad");
-    MakeAdaptersTest.make("--model", model.toString(), "--count", "2", "--ranks", "8,16", "--out", ads.toString());
+    MakeAdaptersTest.make(
+        "--model", model.toString(), "--count", "2", "--ranks", "8,16", "--out", ads.toString());
     Path rs = tmp.resolve("rs");
-    MakeAdaptersTest.make("--model", model.toString(), "--ranks", "4", "--rslora", "--targets", "q,o,down",
-        "--out", rs.toString(), "--seed", "1");
+    MakeAdaptersTest.make(
+        "--model",
+        model.toString(),
+        "--ranks",
+        "4",
+        "--rslora",
+        "--targets",
+        "q,o,down",
+        "--out",
+        rs.toString(),
+        "--seed",
+        "1");
     String tokens = "[1, 321, 408, 287, 437, 263, 7, 511, 300]";
     Path req = tmp.resolve("req.json");
-    Files.writeString(req, "[" + String.join(",",
-        "{\"tokens\": " + tokens + ", \"adapter\": null}",
-        "{\"tokens\": " + tokens + ", \"adapter\": \"" + ads.resolve("adapter-0000") + "\"}",
-        "{\"tokens\": " + tokens + ", \"adapter\": \"" + ads.resolve("adapter-0001") + "\"}",
-        "{\"tokens\": [1, 2], \"adapter\": \"" + rs.resolve("adapter-0000") + "\"}") + "]");
+    Files.writeString(
+        req,
+        "["
+            + String.join(
+                ",",
+                "{\"tokens\": " + tokens + ", \"adapter\": null}",
+                "{\"tokens\": "
+                    + tokens
+                    + ", \"adapter\": \""
+                    + ads.resolve("adapter-0000")
+                    + "\"}",
+                "{\"tokens\": "
+                    + tokens
+                    + ", \"adapter\": \""
+                    + ads.resolve("adapter-0001")
+                    + "\"}",
+                "{\"tokens\": [1, 2], \"adapter\": \"" + rs.resolve("adapter-0000") + "\"}")
+            + "]");
     JsonNode un = runRef(model, req, tmp.resolve("un.json"), "--greedy", "4");
     JsonNode me = runRef(model, req, tmp.resolve("me.json"), "--greedy", "4", "--merged");
     assertEquals(4, un.size());
@@ -91,12 +128,15 @@ class PythonReferenceTest {
     }
     double base = maxAbsDiff(un.get(0).get("logits"), un.get(1).get("logits"));
     assertTrue(base > 0.1, "adapter 0 changes logits visibly: " + base);
-    assertTrue(maxAbsDiff(un.get(1).get("logits"), un.get(2).get("logits")) > 0.1, "adapters differ");
+    assertTrue(
+        maxAbsDiff(un.get(1).get("logits"), un.get(2).get("logits")) > 0.1, "adapters differ");
   }
 
   @Test
   void shardedBf16Qwen2ModelGivesTheSameLogitsAsSingleFile() throws Exception {
-    String[] common = {"--arch", "qwen2", "--dtype", "BF16", "--tie-embeddings", "--rope-scaling", "llama3"};
+    String[] common = {
+      "--arch", "qwen2", "--dtype", "BF16", "--tie-embeddings", "--rope-scaling", "llama3"
+    };
     Path one = MakeModelTest.make(tmp.resolve("one"), common);
     String[] sharded = Arrays.copyOf(common, common.length + 2);
     sharded[common.length] = "--shards";

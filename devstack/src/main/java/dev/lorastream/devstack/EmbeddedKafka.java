@@ -19,10 +19,10 @@ import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.utils.Time;
 
 /**
- * A real single-node Kafka broker (KRaft, combined broker + controller) inside this JVM, for the embedded
- * demo. Uses Kafka's own server classes the way {@code kafka-storage.sh format} and {@code kafka-server-start.sh}
- * do; those are internal APIs with no compatibility promise, which is why they are kept behind this one class.
- * Tests use {@code KafkaClusterTestKit} instead.
+ * A real single-node Kafka broker (KRaft, combined broker + controller) inside this JVM, for the
+ * embedded demo. Uses Kafka's own server classes the way {@code kafka-storage.sh format} and {@code
+ * kafka-server-start.sh} do; those are internal APIs with no compatibility promise, which is why
+ * they are kept behind this one class. Tests use {@code KafkaClusterTestKit} instead.
  */
 public final class EmbeddedKafka implements AutoCloseable {
   private final KafkaRaftServer server;
@@ -30,7 +30,8 @@ public final class EmbeddedKafka implements AutoCloseable {
   private final boolean deleteOnClose;
   private final String bootstrap;
 
-  private EmbeddedKafka(KafkaRaftServer server, Path dataDir, boolean deleteOnClose, String bootstrap) {
+  private EmbeddedKafka(
+      KafkaRaftServer server, Path dataDir, boolean deleteOnClose, String bootstrap) {
     this.server = server;
     this.dataDir = dataDir;
     this.deleteOnClose = deleteOnClose;
@@ -89,8 +90,8 @@ public final class EmbeddedKafka implements AutoCloseable {
   }
 
   /**
-   * The mandatory single-node settings: without them transactions and group joins hang; the
-   * delay and buffer settings save 3 s per new group and 130 MiB of heap.
+   * The mandatory single-node settings: without them transactions and group joins hang; the delay
+   * and buffer settings save 3 s per new group and 130 MiB of heap.
    */
   public static final Map<String, String> SINGLE_NODE =
       Map.of(
@@ -106,18 +107,21 @@ public final class EmbeddedKafka implements AutoCloseable {
 
   static Map<String, String> settings(Path dataDir, int port, int controllerPort) {
     Map<String, String> m = new java.util.HashMap<>(SINGLE_NODE);
-    m.putAll(Map.ofEntries(
-        Map.entry("process.roles", "broker,controller"),
-        Map.entry("node.id", "1"),
-        Map.entry("controller.quorum.bootstrap.servers", "localhost:" + controllerPort),
-        Map.entry("listeners", "PLAINTEXT://localhost:" + port + ",CONTROLLER://localhost:" + controllerPort),
-        Map.entry("advertised.listeners", "PLAINTEXT://localhost:" + port),
-        Map.entry("controller.listener.names", "CONTROLLER"),
-        Map.entry("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"),
-        Map.entry("inter.broker.listener.name", "PLAINTEXT"),
-        Map.entry("log.dirs", dataDir.toAbsolutePath().toString()),
-        Map.entry("num.partitions", "1"),
-        Map.entry("auto.create.topics.enable", "false")));
+    m.putAll(
+        Map.ofEntries(
+            Map.entry("process.roles", "broker,controller"),
+            Map.entry("node.id", "1"),
+            Map.entry("controller.quorum.bootstrap.servers", "localhost:" + controllerPort),
+            Map.entry(
+                "listeners",
+                "PLAINTEXT://localhost:" + port + ",CONTROLLER://localhost:" + controllerPort),
+            Map.entry("advertised.listeners", "PLAINTEXT://localhost:" + port),
+            Map.entry("controller.listener.names", "CONTROLLER"),
+            Map.entry("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"),
+            Map.entry("inter.broker.listener.name", "PLAINTEXT"),
+            Map.entry("log.dirs", dataDir.toAbsolutePath().toString()),
+            Map.entry("num.partitions", "1"),
+            Map.entry("auto.create.topics.enable", "false")));
     return m;
   }
 

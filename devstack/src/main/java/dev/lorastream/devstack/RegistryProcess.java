@@ -14,14 +14,19 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * A real schema registry with the Confluent API: Apicurio Registry 2.4.2 built by the {@code registry/}
- * module, started as a separate process on a free or given port (in-memory storage). For tests that need a registry
- * shared by several processes, where {@code mock://} (in-process only) cannot serve.
+ * A real schema registry with the Confluent API: Apicurio Registry 2.4.2 built by the {@code
+ * registry/} module, started as a separate process on a free or given port (in-memory storage). For
+ * tests that need a registry shared by several processes, where {@code mock://} (in-process only)
+ * cannot serve.
  */
 public final class RegistryProcess implements AutoCloseable {
-  /** Where {@code ./mvnw -f registry/pom.xml package} puts the runner, relative to a module folder. */
+  /**
+   * Where {@code ./mvnw -f registry/pom.xml package} puts the runner, relative to a module folder.
+   */
   public static final Path DEFAULT_JAR =
-      Path.of(System.getProperty("lorastream.registry.jar", "../registry/target/quarkus-app/quarkus-run.jar"));
+      Path.of(
+          System.getProperty(
+              "lorastream.registry.jar", "../registry/target/quarkus-app/quarkus-run.jar"));
 
   private static final Pattern LISTENING = Pattern.compile("Listening on: http://[^ ]*:(\\d+)");
   private final Process process;
@@ -45,10 +50,11 @@ public final class RegistryProcess implements AutoCloseable {
   }
 
   /**
-   * Starts the registry on {@code 127.0.0.1:port} (0 = a free port) and waits until it listens (up to 90 s).
+   * Starts the registry on {@code 127.0.0.1:port} (0 = a free port) and waits until it listens (up
+   * to 90 s).
    *
-   * @throws IllegalStateException when the runner jar is missing or the registry does not come up (e.g. the
-   *     port is taken), with its output
+   * @throws IllegalStateException when the runner jar is missing or the registry does not come up
+   *     (e.g. the port is taken), with its output
    */
   public static RegistryProcess start(Path jar, int port) throws IOException {
     if (port < 0 || port > 65535) {
@@ -56,12 +62,18 @@ public final class RegistryProcess implements AutoCloseable {
     }
     if (!available(jar)) {
       throw new IllegalStateException(
-          "no Apicurio runner at " + jar.toAbsolutePath() + ": build it with ./mvnw -f registry/pom.xml package");
+          "no Apicurio runner at "
+              + jar.toAbsolutePath()
+              + ": build it with ./mvnw -f registry/pom.xml package");
     }
     String java = ProcessHandle.current().info().command().orElse("java");
     Process p =
         new ProcessBuilder(
-                java, "-Xmx384m", "-Dquarkus.http.port=" + port, "-Dquarkus.http.host=127.0.0.1", "-jar",
+                java,
+                "-Xmx384m",
+                "-Dquarkus.http.port=" + port,
+                "-Dquarkus.http.host=127.0.0.1",
+                "-jar",
                 jar.toString())
             .redirectErrorStream(true)
             .start();
@@ -71,7 +83,8 @@ public final class RegistryProcess implements AutoCloseable {
         .start(
             () -> {
               try (var lines =
-                  new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                  new BufferedReader(
+                      new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
                 for (String line; (line = lines.readLine()) != null; ) {
                   log.add(line);
                   Matcher m = LISTENING.matcher(line);
@@ -82,14 +95,16 @@ public final class RegistryProcess implements AutoCloseable {
               } catch (IOException e) {
                 listening.completeExceptionally(e);
               }
-              listening.completeExceptionally(new IllegalStateException("registry exited before listening"));
+              listening.completeExceptionally(
+                  new IllegalStateException("registry exited before listening"));
             });
     try {
       int portNo = listening.get(90, TimeUnit.SECONDS);
       return new RegistryProcess(p, log, "http://127.0.0.1:" + portNo + "/apis/ccompat/v7");
     } catch (Exception e) {
       p.destroyForcibly();
-      throw new IllegalStateException("Apicurio did not start: " + e + "\n" + String.join("\n", log), e);
+      throw new IllegalStateException(
+          "Apicurio did not start: " + e + "\n" + String.join("\n", log), e);
     }
   }
 

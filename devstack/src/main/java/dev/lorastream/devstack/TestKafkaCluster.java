@@ -9,9 +9,10 @@ import org.apache.kafka.common.test.KafkaClusterTestKit;
 import org.apache.kafka.common.test.TestKitNodes;
 
 /**
- * A real single-node KRaft broker for tests: Kafka's own {@code KafkaClusterTestKit} with the mandatory
- * single-node settings of {@link EmbeddedKafka}. Tests add {@code kafka-test-common-runtime} (test scope);
- * devstack declares it optional so the demo's runtime does not carry it.
+ * A real single-node KRaft broker for tests: Kafka's own {@code KafkaClusterTestKit} with the
+ * mandatory single-node settings of {@link EmbeddedKafka}. Tests add {@code
+ * kafka-test-common-runtime} (test scope); devstack declares it optional so the demo's runtime does
+ * not carry it.
  */
 public final class TestKafkaCluster implements AutoCloseable {
   private final KafkaClusterTestKit cluster;
@@ -24,7 +25,11 @@ public final class TestKafkaCluster implements AutoCloseable {
   public static TestKafkaCluster start() throws Exception {
     KafkaClusterTestKit.Builder b =
         new KafkaClusterTestKit.Builder(
-            new TestKitNodes.Builder().setCombined(true).setNumBrokerNodes(1).setNumControllerNodes(1).build());
+            new TestKitNodes.Builder()
+                .setCombined(true)
+                .setNumBrokerNodes(1)
+                .setNumControllerNodes(1)
+                .build());
     for (var e : EmbeddedKafka.SINGLE_NODE.entrySet()) {
       b.setConfigProp(e.getKey(), e.getValue());
     }
@@ -45,7 +50,8 @@ public final class TestKafkaCluster implements AutoCloseable {
   }
 
   /** Creates a topic and waits until it exists. */
-  public void createTopic(String name, int partitions, Map<String, String> configs) throws Exception {
+  public void createTopic(String name, int partitions, Map<String, String> configs)
+      throws Exception {
     try (Admin admin = admin()) {
       admin
           .createTopics(List.of(new NewTopic(name, partitions, (short) 1).configs(configs)))

@@ -25,10 +25,14 @@ class EmbeddedKafkaTest {
       admin.createTopics(List.of(new NewTopic("t", 1, (short) 1))).all().get();
       Map<String, Object> pc =
           Map.of(
-              "bootstrap.servers", kafka.bootstrapServers(),
-              "transactional.id", "tx-1",
-              "key.serializer", StringSerializer.class,
-              "value.serializer", StringSerializer.class);
+              "bootstrap.servers",
+              kafka.bootstrapServers(),
+              "transactional.id",
+              "tx-1",
+              "key.serializer",
+              StringSerializer.class,
+              "value.serializer",
+              StringSerializer.class);
       try (KafkaProducer<String, String> p = new KafkaProducer<>(pc)) {
         p.initTransactions();
         p.beginTransaction();
@@ -44,12 +48,18 @@ class EmbeddedKafkaTest {
       }
       Map<String, Object> cc =
           Map.of(
-              "bootstrap.servers", kafka.bootstrapServers(),
-              "group.id", "g",
-              "auto.offset.reset", "earliest",
-              "isolation.level", "read_committed",
-              "key.deserializer", StringDeserializer.class,
-              "value.deserializer", StringDeserializer.class);
+              "bootstrap.servers",
+              kafka.bootstrapServers(),
+              "group.id",
+              "g",
+              "auto.offset.reset",
+              "earliest",
+              "isolation.level",
+              "read_committed",
+              "key.deserializer",
+              StringDeserializer.class,
+              "value.deserializer",
+              StringDeserializer.class);
       List<String> seen = new ArrayList<>();
       try (KafkaConsumer<String, String> c = new KafkaConsumer<>(cc)) {
         c.subscribe(Set.of("t"));

@@ -22,15 +22,19 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The engine's architecture as rules over its compiled classes (ArchUnit): every package has a level, and a class
- * may depend only on its own package or on packages of a lower level (no upward edge; the backends, one level,
- * do not see each other: the control backend {@code ops.ref} shares no code with those it checks); no package
- * cycle; no Kafka, picocli or service code inside the engine.
+ * The engine's architecture as rules over its compiled classes (ArchUnit): every package has a
+ * level, and a class may depend only on its own package or on packages of a lower level (no upward
+ * edge; the backends, one level, do not see each other: the control backend {@code ops.ref} shares
+ * no code with those it checks); no package cycle; no Kafka, picocli or service code inside the
+ * engine.
  */
 class ArchitectureTest {
   private static final String ROOT = "dev.lorastream.engine";
 
-  /** Package (relative to {@link #ROOT}) → level; a class may use only its own package or a lower level. */
+  /**
+   * Package (relative to {@link #ROOT}) → level; a class may use only its own package or a lower
+   * level.
+   */
   static final Map<String, Integer> LEVELS =
       Map.ofEntries(
           Map.entry("tensor", 0),
@@ -52,7 +56,10 @@ class ArchitectureTest {
 
   @BeforeAll
   static void importEngine() {
-    engine = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS).importPackages(ROOT);
+    engine =
+        new ClassFileImporter()
+            .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+            .importPackages(ROOT);
   }
 
   static String relativePackage(JavaClass c) {
@@ -81,7 +88,14 @@ class ArchitectureTest {
               events.add(
                   SimpleConditionEvent.violated(
                       d,
-                      from + " (level " + fromLevel + ") -> " + to + " (level " + toLevel + "): "
+                      from
+                          + " (level "
+                          + fromLevel
+                          + ") -> "
+                          + to
+                          + " (level "
+                          + toLevel
+                          + "): "
                           + d.getDescription()));
             }
           }
@@ -90,12 +104,17 @@ class ArchitectureTest {
 
   @Test
   void everyEnginePackageHasALevel() {
-    List<String> packages = engine.stream().map(ArchitectureTest::relativePackage).distinct().sorted().toList();
+    List<String> packages =
+        engine.stream().map(ArchitectureTest::relativePackage).distinct().sorted().toList();
     assertFalse(packages.isEmpty(), "no engine classes imported");
     for (String p : packages) {
-      assertTrue(LEVELS.containsKey(p), "package dev.lorastream.engine." + p + " has no level in LEVELS");
+      assertTrue(
+          LEVELS.containsKey(p), "package dev.lorastream.engine." + p + " has no level in LEVELS");
     }
-    assertEquals(LEVELS.keySet().stream().sorted().toList(), packages, "LEVELS names a package that is gone");
+    assertEquals(
+        LEVELS.keySet().stream().sorted().toList(),
+        packages,
+        "LEVELS names a package that is gone");
   }
 
   @Test
@@ -114,21 +133,35 @@ class ArchitectureTest {
         .should()
         .dependOnClassesThat()
         .resideInAnyPackage(
-            "org.apache.kafka..", "picocli..", "dev.lorastream.schemas..", "dev.lorastream.consumer..",
-            "dev.lorastream.bench..", "dev.lorastream.tools..", "ai.djl..", "io.micrometer..")
+            "org.apache.kafka..",
+            "picocli..",
+            "dev.lorastream.schemas..",
+            "dev.lorastream.consumer..",
+            "dev.lorastream.bench..",
+            "dev.lorastream.tools..",
+            "ai.djl..",
+            "io.micrometer..")
         .check(engine);
   }
 
-  /** The rule can fail: a class outside every level that uses {@code sched} is reported, naming the edge. */
+  /**
+   * The rule can fail: a class outside every level that uses {@code sched} is reported, naming the
+   * edge.
+   */
   @Test
   void theLevelRuleReportsAnEdgeItDoesNotAllow() {
     JavaClasses probe = new ClassFileImporter().importClasses(UpwardProbe.class);
     AssertionError e =
-        assertThrows(AssertionError.class, () -> ArchRuleDefinition.classes().should(ONLY_LOWER_LEVELS).check(probe));
+        assertThrows(
+            AssertionError.class,
+            () -> ArchRuleDefinition.classes().should(ONLY_LOWER_LEVELS).check(probe));
     assertTrue(e.getMessage().contains(" (level null) -> sched (level 8)"), e.getMessage());
   }
 
-  /** A test-only class in the engine's root package (which has no level) holding a {@code sched} type. */
+  /**
+   * A test-only class in the engine's root package (which has no level) holding a {@code sched}
+   * type.
+   */
   static final class UpwardProbe {
     dev.lorastream.engine.sched.FinishReason reason;
   }

@@ -1,16 +1,15 @@
 package dev.lorastream.engine;
 
-import dev.lorastream.engine.testdata.ModelGenerator;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.lorastream.engine.backends.Backends;
+import dev.lorastream.engine.config.Proj;
 import dev.lorastream.engine.lora.LoraAdapter;
 import dev.lorastream.engine.model.LlamaModel;
 import dev.lorastream.engine.model.LoadedModel;
 import dev.lorastream.engine.model.ModelLoader;
-import dev.lorastream.engine.config.Proj;
-import dev.lorastream.engine.backends.Backends;
 import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.sample.SamplingParams;
 import dev.lorastream.engine.sched.Engine;
@@ -19,8 +18,9 @@ import dev.lorastream.engine.sched.EngineError;
 import dev.lorastream.engine.sched.FinishReason;
 import dev.lorastream.engine.sched.GenerationRequest;
 import dev.lorastream.engine.sched.GenerationResult;
-import dev.lorastream.tokenizer.HfTokenizer;
 import dev.lorastream.engine.testdata.AdapterGenerator;
+import dev.lorastream.engine.testdata.ModelGenerator;
+import dev.lorastream.tokenizer.HfTokenizer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -33,7 +33,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** How the engine stops sequences and answers bad requests, on the generated tiny model (no reference). */
+/**
+ * How the engine stops sequences and answers bad requests, on the generated tiny model (no
+ * reference).
+ */
 class EngineBehaviourTest {
   @TempDir static Path tmp;
   static Ops ops;
@@ -44,7 +47,8 @@ class EngineBehaviourTest {
   static void setUp() throws Exception {
     Path dir = tmp.resolve("m");
     ModelGenerator.make("tiny", ModelGenerator.Options.defaults(), dir);
-    AdapterGenerator.make(dir, 2, AdapterGenerator.Options.defaults().withRanks(8,32), tmp.resolve("ad"));
+    AdapterGenerator.make(
+        dir, 2, AdapterGenerator.Options.defaults().withRanks(8, 32), tmp.resolve("ad"));
     ops = Backends.create("cpu");
     lm = ModelLoader.load(dir, ops);
     tok = HfTokenizer.load(dir);
@@ -106,7 +110,9 @@ class EngineBehaviourTest {
       int stopId = free[k];
       int first = Arrays.stream(free).boxed().toList().indexOf(stopId);
       GenerationResult r =
-          run(e, req("Hello there", null, SamplingParams.greedy(12).withStopTokens(List.of(stopId))));
+          run(
+              e,
+              req("Hello there", null, SamplingParams.greedy(12).withStopTokens(List.of(stopId))));
       assertEquals(FinishReason.STOP, r.finishReason());
       assertArrayEquals(Arrays.copyOf(free, first), r.tokens());
     }
@@ -128,11 +134,15 @@ class EngineBehaviourTest {
   @Test
   void anUnknownAdapterGetsAnErrorReplyAndOthersAreServed() {
     try (Engine e = engine(config())) {
-      var bad = e.submit(new GenerationRequest("bad", tok.encode("x"), "nope", SamplingParams.greedy(3)));
+      var bad =
+          e.submit(new GenerationRequest("bad", tok.encode("x"), "nope", SamplingParams.greedy(3)));
       var good =
           e.submit(
               new GenerationRequest(
-                  "good", tok.encode("x"), AdapterGenerator.adapterName(0), SamplingParams.greedy(3)));
+                  "good",
+                  tok.encode("x"),
+                  AdapterGenerator.adapterName(0),
+                  SamplingParams.greedy(3)));
       e.runUntilIdle();
       assertEquals(EngineError.UNKNOWN_ADAPTER, bad.join().errorCode());
       assertEquals("no adapter 'nope'", bad.join().errorMessage());
@@ -145,7 +155,8 @@ class EngineBehaviourTest {
   @Test
   void anAdapterAboveTheEnginesMaxRankIsInvalid() {
     try (Engine e = engine(config())) { // max rank 16; adapter-0001 has rank 32
-      GenerationResult r = run(e, req("x", AdapterGenerator.adapterName(1), SamplingParams.greedy(3)));
+      GenerationResult r =
+          run(e, req("x", AdapterGenerator.adapterName(1), SamplingParams.greedy(3)));
       assertEquals(EngineError.ADAPTER_INVALID, r.errorCode());
       assertTrue(r.errorMessage().contains("rank 32 above the maximum 16"), r.errorMessage());
     }
@@ -160,18 +171,23 @@ class EngineBehaviourTest {
       GenerationResult outside =
           run(e, new GenerationRequest("o", new int[] {1, 9999}, null, SamplingParams.greedy(1)));
       assertEquals(EngineError.INVALID_PARAMS, outside.errorCode());
-      assertEquals("prompt token 1 is 9999, outside the vocabulary [0, 512)", outside.errorMessage());
+      assertEquals(
+          "prompt token 1 is 9999, outside the vocabulary [0, 512)", outside.errorMessage());
       GenerationResult tooLong =
           run(e, new GenerationRequest("l", new int[40], null, SamplingParams.greedy(1)));
       assertEquals(EngineError.PROMPT_TOO_LONG, tooLong.errorCode());
-      assertTrue(tooLong.errorMessage().startsWith("the prompt has 40 tokens; this engine serves at most 31"));
+      assertTrue(
+          tooLong
+              .errorMessage()
+              .startsWith("the prompt has 40 tokens; this engine serves at most 31"));
     }
   }
 
   @Test
   void generationStopsWithLengthAtTheCacheCapacity() {
     try (Engine e = engine(config().withKvBlocks(2))) {
-      GenerationResult r = run(e, new GenerationRequest("c", new int[30], null, SamplingParams.greedy(50)));
+      GenerationResult r =
+          run(e, new GenerationRequest("c", new int[30], null, SamplingParams.greedy(50)));
       assertTrue(r.ok());
       assertEquals(FinishReason.LENGTH, r.finishReason());
       assertEquals(2, r.tokens().length, "30 prompt + 2 generated fill the 32-token cache");
@@ -181,13 +197,21 @@ class EngineBehaviourTest {
   @Test
   void aDecoderFailureAtTheEndOfARequestFailsItWithInternalInsteadOfLosingIt() throws Exception {
     LlamaModel m = new LlamaModel(lm.config(), lm.weights(), ops, LlamaModel.LoraKernel.SGMV);
-    Engine e = new Engine(m, config(), id -> {
-      throw new NoSuchElementException(id);
-    }, ids -> {
-      throw new IllegalStateException("decoder broke");
-    });
-    try (dev.lorastream.engine.sched.EngineLoop loop = new dev.lorastream.engine.sched.EngineLoop(e, "decoder-test")) {
-      GenerationResult r = loop.submit(req("Hi", null, SamplingParams.greedy(2))).get(30, java.util.concurrent.TimeUnit.SECONDS);
+    Engine e =
+        new Engine(
+            m,
+            config(),
+            id -> {
+              throw new NoSuchElementException(id);
+            },
+            ids -> {
+              throw new IllegalStateException("decoder broke");
+            });
+    try (dev.lorastream.engine.sched.EngineLoop loop =
+        new dev.lorastream.engine.sched.EngineLoop(e, "decoder-test")) {
+      GenerationResult r =
+          loop.submit(req("Hi", null, SamplingParams.greedy(2)))
+              .get(30, java.util.concurrent.TimeUnit.SECONDS);
       assertEquals(EngineError.INTERNAL, r.errorCode());
       assertTrue(r.errorMessage().contains("decoder broke"), r.errorMessage());
     }
@@ -204,7 +228,10 @@ class EngineBehaviourTest {
         submitters[t] =
             new Thread(
                 () -> {
-                  var f = loop.submit(new GenerationRequest("t" + id, tok.encode("Hi"), null, SamplingParams.greedy(4)));
+                  var f =
+                      loop.submit(
+                          new GenerationRequest(
+                              "t" + id, tok.encode("Hi"), null, SamplingParams.greedy(4)));
                   synchronized (fs) {
                     fs.add(f);
                   }

@@ -22,9 +22,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The engine's multi-tenant invariants on a generated tiny model, no reference needed: a sequence's tokens in a
- * mixed continuous batch equal those of the same sequence alone (greedy and seeded sampling), and preemption
- * with recompute changes no output.
+ * The engine's multi-tenant invariants on a generated tiny model, no reference needed: a sequence's
+ * tokens in a mixed continuous batch equal those of the same sequence alone (greedy and seeded
+ * sampling), and preemption with recompute changes no output.
  */
 class EngineInvariantsTest {
   @TempDir static Path tmp;
@@ -49,7 +49,8 @@ class EngineInvariantsTest {
         try (Engine e = engine(lm, ops, config())) {
           alone = generate(e, List.of(reqs.get(s)));
         }
-        assertArrayEquals(alone.get(0).tokens(), together.get(s).tokens(), "request " + s + " alone vs mixed");
+        assertArrayEquals(
+            alone.get(0).tokens(), together.get(s).tokens(), "request " + s + " alone vs mixed");
       }
     }
   }
@@ -71,7 +72,9 @@ class EngineInvariantsTest {
         // load every adapter first, so that admission does not depend on background load timing
         List<GenerationRequest> warmUp = new ArrayList<>();
         for (GenerationRequest r : reqs) {
-          warmUp.add(new GenerationRequest("w" + r.id(), new int[] {1}, r.adapterId(), SamplingParams.greedy(1)));
+          warmUp.add(
+              new GenerationRequest(
+                  "w" + r.id(), new int[] {1}, r.adapterId(), SamplingParams.greedy(1)));
         }
         generate(e, warmUp);
         tight = generate(e, reqs);

@@ -1,12 +1,12 @@
 package dev.lorastream.engine;
 
-import dev.lorastream.engine.tensor.DType;
-import dev.lorastream.engine.testdata.ModelGenerator;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.lorastream.engine.backends.Backends;
+import dev.lorastream.engine.config.Proj;
 import dev.lorastream.engine.kv.KvCache;
 import dev.lorastream.engine.lora.AdapterSlots;
 import dev.lorastream.engine.lora.LoraAdapter;
@@ -14,22 +14,16 @@ import dev.lorastream.engine.model.ForwardHarness;
 import dev.lorastream.engine.model.LlamaModel;
 import dev.lorastream.engine.model.LoadedModel;
 import dev.lorastream.engine.model.ModelLoader;
-import dev.lorastream.engine.config.Proj;
-import dev.lorastream.engine.backends.Backends;
 import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.sample.SamplingParams;
 import dev.lorastream.engine.sched.Engine;
-import dev.lorastream.engine.sched.EngineConfig;
 import dev.lorastream.engine.sched.GenerationRequest;
 import dev.lorastream.engine.sched.GenerationResult;
 import dev.lorastream.testing.PythonRef;
-import dev.lorastream.engine.testdata.AdapterGenerator;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
-import java.util.SplittableRandom;
-import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -37,10 +31,11 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * The engine against the independent PyTorch reference on generated tiny models: logits of the base model,
- * of one adapter and of a mixed batch (many adapters of different ranks plus base rows in one step), in
- * F32, BF16 and F16; and a sequence's greedy tokens in a mixed continuous batch equal those of the model with the adapter merged into its weights. Skipped without PyTorch; the invariants that
- * need no reference are {@link EngineInvariantsTest}.
+ * The engine against the independent PyTorch reference on generated tiny models: logits of the base
+ * model, of one adapter and of a mixed batch (many adapters of different ranks plus base rows in
+ * one step), in F32, BF16 and F16; and a sequence's greedy tokens in a mixed continuous batch equal
+ * those of the model with the adapter merged into its weights. Skipped without PyTorch; the
+ * invariants that need no reference are {@link EngineInvariantsTest}.
  */
 class EngineReferenceTest {
   @TempDir static Path tmp;
@@ -58,7 +53,6 @@ class EngineReferenceTest {
     return TestModels.adapter(model, i);
   }
 
-
   static double relErr(float[][] ours, float[][] ref) {
     assertEquals(ref.length, ours.length, "positions");
     double maxDiff = 0;
@@ -74,11 +68,11 @@ class EngineReferenceTest {
   }
 
   /**
-   * One prefill step over the sequences, each through its adapter (index into the generated set, -1 none),
-   * compared position by position with the reference.
+   * One prefill step over the sequences, each through its adapter (index into the generated set, -1
+   * none), compared position by position with the reference.
    */
-  private static void compareMixedStep(String dtype, double tolerance, int[] adapterOf, String... modelArgs)
-      throws Exception {
+  private static void compareMixedStep(
+      String dtype, double tolerance, int[] adapterOf, String... modelArgs) throws Exception {
     Path dir = model(dtype, modelArgs);
     List<int[]> prompts = new ArrayList<>();
     List<PythonRef.Request> reqs = new ArrayList<>();
@@ -91,7 +85,9 @@ class EngineReferenceTest {
     try (Ops ops = Backends.create("cpu");
         LoadedModel lm = ModelLoader.load(dir, ops)) {
       LlamaModel model = new LlamaModel(lm.config(), lm.weights(), ops, LlamaModel.LoraKernel.SGMV);
-      KvCache kv = new KvCache(ops, lm.config().numLayers(), 64, 4, lm.config().numKvHeads(), lm.config().headDim());
+      KvCache kv =
+          new KvCache(
+              ops, lm.config().numLayers(), 64, 4, lm.config().numKvHeads(), lm.config().headDim());
       AdapterSlots slots = new AdapterSlots(ops, lm.config(), 8, 16, EnumSet.allOf(Proj.class));
       int[] slotOf = new int[adapterOf.length];
       for (int s = 0; s < adapterOf.length; s++) {
@@ -126,7 +122,8 @@ class EngineReferenceTest {
   @CsvSource({"F32, 1e-4", "BF16, 1e-2", "F16, 1e-2"})
   void mixedBatchOverSixAdaptersOfThreeRanksAndBaseRowsMatchesTheReference(String dtype, double tol)
       throws Exception {
-    // 10 sequences, adapters of ranks 4, 8 and 16, two base rows, one adapter in two separate segments
+    // 10 sequences, adapters of ranks 4, 8 and 16, two base rows, one adapter in two separate
+    // segments
     compareMixedStep(dtype, tol, new int[] {0, 0, 1, -1, 2, 3, 4, 5, -1, 1});
   }
 
@@ -136,7 +133,8 @@ class EngineReferenceTest {
     "F32, --arch mistral --shards 3",
     "F32, --arch llama --tie-embeddings --rope-scaling llama3"
   })
-  void otherArchitecturesAndLayoutsMatchTheReference(String dtype, String modelArgs) throws Exception {
+  void otherArchitecturesAndLayoutsMatchTheReference(String dtype, String modelArgs)
+      throws Exception {
     double tol = dtype.equals("F32") ? 1e-4 : 1e-2;
     compareMixedStep(dtype, tol, new int[] {0, -1, 2, 2, 5}, modelArgs.split(" "));
   }
@@ -149,9 +147,11 @@ class EngineReferenceTest {
     List<PythonRef.Request> refReqs = new ArrayList<>();
     for (GenerationRequest r : reqs) {
       refReqs.add(
-          new PythonRef.Request(r.promptTokens(), r.adapterId() == null ? null : Path.of(r.adapterId())));
+          new PythonRef.Request(
+              r.promptTokens(), r.adapterId() == null ? null : Path.of(r.adapterId())));
     }
-    JsonNode merged = PythonRef.run(dir, refReqs, tmp, "--merged", "--greedy", "8", "--logits", "none");
+    JsonNode merged =
+        PythonRef.run(dir, refReqs, tmp, "--merged", "--greedy", "8", "--logits", "none");
     try (Ops ops = Backends.create("cpu");
         LoadedModel lm = ModelLoader.load(dir, ops)) {
       List<GenerationResult> together;

@@ -4,12 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.lorastream.engine.backends.Backends;
+import dev.lorastream.engine.config.Proj;
 import dev.lorastream.engine.lora.LoraAdapter;
 import dev.lorastream.engine.model.LlamaModel;
 import dev.lorastream.engine.model.LoadedModel;
 import dev.lorastream.engine.model.ModelLoader;
-import dev.lorastream.engine.config.Proj;
-import dev.lorastream.engine.backends.Backends;
 import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.sample.SamplingParams;
 import dev.lorastream.engine.sched.Engine;
@@ -35,24 +35,30 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The trained demo model ({@code models/lorastream-demo}, made by {@code training/train_lorastream_demo.py}): one
- * engine run serves the same prompts through the four style adapters in one mixed batch, and a character-bigram
- * classifier, learned here from the committed samples of the four training corpora
- * ({@code style-adapters/style-samples.txt}), must recognise each row's completion as its own adapter's style.
+ * The trained demo model ({@code models/lorastream-demo}, made by {@code
+ * training/train_lorastream_demo.py}): one engine run serves the same prompts through the four
+ * style adapters in one mixed batch, and a character-bigram classifier, learned here from the
+ * committed samples of the four training corpora ({@code style-adapters/style-samples.txt}), must
+ * recognise each row's completion as its own adapter's style.
  */
 class StyleAdaptersTest {
   static final Path MODEL = Path.of("../models/lorastream-demo");
   static final List<String> STYLES = List.of("legal", "python", "shell", "docs");
+
   /**
-   * Starts of words that every style uses (conditions/class/case, distribute/def/done, ...): they leave the style
-   * to the adapter. A prompt that already reads as prose ("The ") pulls the small code adapters towards comments
-   * and docstrings more often.
+   * Starts of words that every style uses (conditions/class/case, distribute/def/done, ...): they
+   * leave the style to the adapter. A prompt that already reads as prose ("The ") pulls the small
+   * code adapters towards comments and docstrings more often.
    */
   static final List<String> PROMPTS = List.of("c", "d", "s");
 
   static final int MAX_TOKENS = 128;
   static final int MAX_RANK = 16;
-  /** One seed for every row: rows that differ only in their adapter sample with the same random numbers. */
+
+  /**
+   * One seed for every row: rows that differ only in their adapter sample with the same random
+   * numbers.
+   */
   static final long SEED = 1;
 
   static Ops ops;
@@ -60,7 +66,10 @@ class StyleAdaptersTest {
   static HfTokenizer tok;
   static StyleClassifier classifier;
 
-  /** One row of the batch: the prompt, the adapter it is served with, and the style it should read as. */
+  /**
+   * One row of the batch: the prompt, the adapter it is served with, and the style it should read
+   * as.
+   */
   record Row(String prompt, String adapter, String expected) {}
 
   /** A served row and the classifier's verdict. */
@@ -74,7 +83,9 @@ class StyleAdaptersTest {
   static void setUp() throws IOException {
     Assumptions.assumeTrue(
         Files.isRegularFile(MODEL.resolve("model.safetensors")),
-        "the demo model is not at " + MODEL.toAbsolutePath() + " (see models/lorastream-demo/README.md)");
+        "the demo model is not at "
+            + MODEL.toAbsolutePath()
+            + " (see models/lorastream-demo/README.md)");
     ops = Backends.create("cpu");
     lm = ModelLoader.load(MODEL, ops);
     tok = HfTokenizer.load(MODEL);
@@ -97,7 +108,8 @@ class StyleAdaptersTest {
 
   @Test
   void aRowRoutedToTheWrongAdapterIsCaught() {
-    // Swap the adapters of the legal and python rows of the first prompt; their expected styles stay.
+    // Swap the adapters of the legal and python rows of the first prompt; their expected styles
+    // stay.
     List<Row> rows = new ArrayList<>(rows());
     int legal = rows.indexOf(new Row(PROMPTS.get(0), "legal", "legal"));
     int python = rows.indexOf(new Row(PROMPTS.get(0), "python", "python"));
@@ -110,7 +122,10 @@ class StyleAdaptersTest {
     assertEquals("legal", verdicts.get(python).predicted(), () -> table(verdicts));
   }
 
-  /** Every prompt through every adapter, prompt-major: the same prompt's rows sit next to each other. */
+  /**
+   * Every prompt through every adapter, prompt-major: the same prompt's rows sit next to each
+   * other.
+   */
   private static List<Row> rows() {
     List<Row> rows = new ArrayList<>();
     for (String p : PROMPTS) {
@@ -126,7 +141,8 @@ class StyleAdaptersTest {
     EngineConfig ec =
         EngineConfig.defaults()
             .withKvBlocks(256)
-            .withLora(STYLES.size(), MAX_RANK, EnumSet.allOf(Proj.class), LlamaModel.LoraKernel.SGMV);
+            .withLora(
+                STYLES.size(), MAX_RANK, EnumSet.allOf(Proj.class), LlamaModel.LoraKernel.SGMV);
     LlamaModel m = new LlamaModel(lm.config(), lm.weights(), ops, ec.loraKernel());
     try (Engine e =
         new Engine(
@@ -139,7 +155,8 @@ class StyleAdaptersTest {
         Row r = rows.get(i);
         // The same seed everywhere: swapping two rows' adapters swaps their completions exactly.
         SamplingParams p = new SamplingParams(0.7f, 0, 1f, SEED, MAX_TOKENS, List.of(), List.of());
-        futures.add(e.submit(new GenerationRequest("row" + i, tok.encode(r.prompt()), r.adapter(), p)));
+        futures.add(
+            e.submit(new GenerationRequest("row" + i, tok.encode(r.prompt()), r.adapter(), p)));
       }
       e.runUntilIdle();
       List<String> texts = new ArrayList<>();
@@ -175,10 +192,14 @@ class StyleAdaptersTest {
     return sb.toString();
   }
 
-  /** The committed samples: {@code ===== style: NAME =====} headers, each followed by that style's text. */
+  /**
+   * The committed samples: {@code ===== style: NAME =====} headers, each followed by that style's
+   * text.
+   */
   private static Map<String, String> samples() throws IOException {
     String all;
-    try (InputStream in = StyleAdaptersTest.class.getResourceAsStream("/style-adapters/style-samples.txt")) {
+    try (InputStream in =
+        StyleAdaptersTest.class.getResourceAsStream("/style-adapters/style-samples.txt")) {
       all = new String(in.readAllBytes(), StandardCharsets.UTF_8);
     }
     Map<String, String> out = new LinkedHashMap<>();
@@ -194,15 +215,17 @@ class StyleAdaptersTest {
   }
 
   /**
-   * Naive character-bigram language model per style: {@code P(c | p) = (n(p,c) + K P(c)) / (n(p) + K)} with the
-   * unigram {@code P(c)} add-half smoothed; characters above 126 share one bucket. A text's style is the one
-   * under whose model it is most likely per character; a group of texts, one per style, gets the one-to-one labelling with the
-   * highest total likelihood (a short completion can sit between two styles, its neighbours rarely do).
+   * Naive character-bigram language model per style: {@code P(c | p) = (n(p,c) + K P(c)) / (n(p) +
+   * K)} with the unigram {@code P(c)} add-half smoothed; characters above 126 share one bucket. A
+   * text's style is the one under whose model it is most likely per character; a group of texts,
+   * one per style, gets the one-to-one labelling with the highest total likelihood (a short
+   * completion can sit between two styles, its neighbours rarely do).
    */
   static final class StyleClassifier {
     private static final int A = 128; // alphabet: ASCII, with 127 standing for everything else
     private static final double K = 4.0;
-    private final Map<String, double[]> logP = new LinkedHashMap<>(); // style -> [A * A] log P(c | prev)
+    private final Map<String, double[]> logP =
+        new LinkedHashMap<>(); // style -> [A * A] log P(c | prev)
 
     static StyleClassifier train(Map<String, String> samples) {
       StyleClassifier c = new StyleClassifier();
@@ -251,7 +274,10 @@ class StyleAdaptersTest {
       return out;
     }
 
-    /** One distinct style per text (as many texts as styles): the labelling with the highest summed score. */
+    /**
+     * One distinct style per text (as many texts as styles): the labelling with the highest summed
+     * score.
+     */
     List<String> assign(List<String> texts) {
       List<String> styles = List.copyOf(logP.keySet());
       assertEquals(styles.size(), texts.size(), "one text per style");

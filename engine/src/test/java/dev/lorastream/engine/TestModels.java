@@ -28,11 +28,15 @@ final class TestModels {
 
   private TestModels() {}
 
-  /** The tiny model in {@code dtype} under {@code tmp}, seed 3, changed by {@code extra} (make-model's --arch, --shards, ...). */
+  /**
+   * The tiny model in {@code dtype} under {@code tmp}, seed 3, changed by {@code extra}
+   * (make-model's --arch, --shards, ...).
+   */
   static Path tiny(Path tmp, String dtype, String... extra) throws Exception {
     Path dir = tmp.resolve("model-" + dtype + String.join("", extra));
     if (!dir.resolve("config.json").toFile().exists()) {
-      ModelGenerator.Options o = ModelGenerator.Options.defaults().withSeed(3).withDtype(DType.parse(dtype));
+      ModelGenerator.Options o =
+          ModelGenerator.Options.defaults().withSeed(3).withDtype(DType.parse(dtype));
       List<String> args = List.of(extra);
       ModelGenerator.Arch arch = o.arch();
       int shards = o.shards();
@@ -50,11 +54,20 @@ final class TestModels {
       }
       o =
           new ModelGenerator.Options(
-              o.seed(), o.dtype(), arch, shards, null, args.contains("--tie-embeddings"), args.contains("llama3"),
+              o.seed(),
+              o.dtype(),
+              arch,
+              shards,
+              null,
+              args.contains("--tie-embeddings"),
+              args.contains("llama3"),
               o.merges());
       ModelGenerator.make("tiny", o, dir);
       AdapterGenerator.make(
-          dir, ADAPTERS, AdapterGenerator.Options.defaults().withRanks(4, 8, 16).withSeed(4), dir.resolve("adapters"));
+          dir,
+          ADAPTERS,
+          AdapterGenerator.Options.defaults().withRanks(4, 8, 16).withSeed(4),
+          dir.resolve("adapters"));
     }
     return dir;
   }
@@ -62,6 +75,7 @@ final class TestModels {
   static Path adapter(Path model, int i) {
     return model.resolve("adapters").resolve(AdapterGenerator.adapterName(i));
   }
+
   static int[] prompt(int seed, int len) {
     SplittableRandom r = new SplittableRandom(seed);
     int[] p = new int[len];
@@ -108,5 +122,4 @@ final class TestModels {
     }
     return reqs;
   }
-
 }

@@ -12,9 +12,9 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 
 /**
- * Runs the independent PyTorch reference ({@code src/test/python/llama_lora_ref.py}) under Debian's {@code
- * /usr/bin/python3}. Tests call {@link #assumeAvailable()} first: without torch they skip with the command
- * that installs it.
+ * Runs the independent PyTorch reference ({@code src/test/python/llama_lora_ref.py}) under Debian's
+ * {@code /usr/bin/python3}. Tests call {@link #assumeAvailable()} first: without torch they skip
+ * with the command that installs it.
  */
 public final class PythonRef {
   public static final String PYTHON = "/usr/bin/python3";
@@ -26,25 +26,34 @@ public final class PythonRef {
   public static synchronized void assumeAvailable() {
     if (available == null) {
       try {
-        Process p = new ProcessBuilder(PYTHON, "-c", "import torch").redirectErrorStream(true).start();
+        Process p =
+            new ProcessBuilder(PYTHON, "-c", "import torch").redirectErrorStream(true).start();
         available = p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0;
       } catch (IOException | InterruptedException e) {
         available = false;
       }
     }
-    Assumptions.assumeTrue(available, PYTHON + " -c 'import torch' fails: run scripts/ensure-python-ref.sh");
+    Assumptions.assumeTrue(
+        available, PYTHON + " -c 'import torch' fails: run scripts/ensure-python-ref.sh");
   }
 
   /** One sequence for the reference: its tokens and adapter directory (null for the base model). */
   public record Request(int[] tokens, Path adapter) {}
 
   /** Runs the reference; {@code extra} are flags such as {@code --merged}, {@code --greedy N}. */
-  public static JsonNode run(Path model, Path requests, Path out, String... extra) throws Exception {
+  public static JsonNode run(Path model, Path requests, Path out, String... extra)
+      throws Exception {
     List<String> cmd =
         new ArrayList<>(
             List.of(
-                PYTHON, SCRIPT.toString(), "--model", model.toString(), "--requests", requests.toString(),
-                "--out", out.toString()));
+                PYTHON,
+                SCRIPT.toString(),
+                "--model",
+                model.toString(),
+                "--requests",
+                requests.toString(),
+                "--out",
+                out.toString()));
     cmd.addAll(List.of(extra));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -59,7 +68,8 @@ public final class PythonRef {
   }
 
   /** Writes the requests file and runs the reference on it in {@code dir}. */
-  public static JsonNode run(Path model, List<Request> requests, Path dir, String... extra) throws Exception {
+  public static JsonNode run(Path model, List<Request> requests, Path dir, String... extra)
+      throws Exception {
     ObjectMapper om = new ObjectMapper();
     ArrayNode arr = om.createArrayNode();
     for (Request r : requests) {

@@ -15,8 +15,9 @@ import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 
 /**
- * The adapter catalog: a live view of the compacted {@code lora.adapters} topic, read from the beginning on a
- * background thread (every partition assigned, no group). A tombstone removes an adapter. Thread-safe.
+ * The adapter catalog: a live view of the compacted {@code lora.adapters} topic, read from the
+ * beginning on a background thread (every partition assigned, no group). A tombstone removes an
+ * adapter. Thread-safe.
  */
 public final class AdapterCatalog implements AutoCloseable {
   private final Map<String, AdapterRecord> adapters = new ConcurrentHashMap<>();
@@ -29,10 +30,14 @@ public final class AdapterCatalog implements AutoCloseable {
     this.consumer =
         new KafkaConsumer<>(
             Map.of(
-                "bootstrap.servers", bootstrap,
-                "enable.auto.commit", false,
-                "isolation.level", "read_committed",
-                "client.id", "lorastream-catalog"),
+                "bootstrap.servers",
+                bootstrap,
+                "enable.auto.commit",
+                false,
+                "isolation.level",
+                "read_committed",
+                "client.id",
+                "lorastream-catalog"),
             new StringDeserializer(),
             Topics.ADAPTERS.valueSerde(serdeConfig).deserializer());
     this.thread = new Thread(this::run, "adapter-catalog");
@@ -40,7 +45,10 @@ public final class AdapterCatalog implements AutoCloseable {
     this.thread.start();
   }
 
-  /** The adapter, waiting up to {@code timeout} for it to appear (the batcher may have seen it first). */
+  /**
+   * The adapter, waiting up to {@code timeout} for it to appear (the batcher may have seen it
+   * first).
+   */
   public AdapterRecord get(String adapterId, Duration timeout) throws InterruptedException {
     long end = System.nanoTime() + timeout.toNanos();
     AdapterRecord r;
@@ -77,7 +85,8 @@ public final class AdapterCatalog implements AutoCloseable {
           }
         }
         if (caughtUp.getCount() > 0
-            && end.entrySet().stream().allMatch(e -> consumer.position(e.getKey()) >= e.getValue())) {
+            && end.entrySet().stream()
+                .allMatch(e -> consumer.position(e.getKey()) >= e.getValue())) {
           caughtUp.countDown();
         }
       }

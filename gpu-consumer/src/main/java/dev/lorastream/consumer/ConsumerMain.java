@@ -9,9 +9,9 @@ import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The inference consumer service: settings, engine keys included, from {@code -Dlorastream.*} or
- * {@code LORASTREAM_*} ({@link ConsumerSettings}), {@code /metrics} and {@code /health} ({@link ConsumerHealth})
- * on one port, a shutdown hook. Exits non-zero when serving fails for good, so that a supervisor restarts it and
- * its uncommitted batches are redelivered.
+ * {@code LORASTREAM_*} ({@link ConsumerSettings}), {@code /metrics} and {@code /health} ({@link
+ * ConsumerHealth}) on one port, a shutdown hook. Exits non-zero when serving fails for good, so
+ * that a supervisor restarts it and its uncommitted batches are redelivered.
  */
 public final class ConsumerMain {
   private ConsumerMain() {}
@@ -21,15 +21,20 @@ public final class ConsumerMain {
     ConsumerSettings.exportEngineKeys(props); // before the engine reads its system properties
     ConsumerSettings s = ConsumerSettings.from(props);
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    // The port is bound before the model loads (a busy port fails fast); /health is DOWN until the poll loop runs.
+    // The port is bound before the model loads (a busy port fails fast); /health is DOWN until the
+    // poll loop runs.
     AtomicReference<InferenceConsumer> serving = new AtomicReference<>();
     MetricsServer metrics =
         s.metricsPort() < 0
             ? null
-            : MetricsServer.start(registry, s.metricsPort(), ConsumerSettings.METRICS_PORT, () -> {
-              InferenceConsumer current = serving.get();
-              return current != null && current.healthy();
-            });
+            : MetricsServer.start(
+                registry,
+                s.metricsPort(),
+                ConsumerSettings.METRICS_PORT,
+                () -> {
+                  InferenceConsumer current = serving.get();
+                  return current != null && current.healthy();
+                });
     InferenceConsumer c = new InferenceConsumer(s, EngineConfig.defaults(), registry);
     serving.set(c);
     Thread main = Thread.currentThread();

@@ -13,9 +13,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.IntSupplier;
 
 /**
- * The consumer's meters, named {@code lorastream.consumer.*} and {@code lorastream.engine.*} so dashboards
- * and tracing can build on them. Counters are read from the engine's own statistics, so nothing is counted
- * twice.
+ * The consumer's meters, named {@code lorastream.consumer.*} and {@code lorastream.engine.*} so
+ * dashboards and tracing can build on them. Counters are read from the engine's own statistics, so
+ * nothing is counted twice.
  */
 final class ConsumerMetrics {
   private final MeterRegistry registry;
@@ -31,7 +31,9 @@ final class ConsumerMetrics {
             .description("requests per lora.batches record")
             .register(registry);
     this.undecodable =
-        Counter.builder("lorastream.consumer.batches.undecodable").description("skipped batch records").register(registry);
+        Counter.builder("lorastream.consumer.batches.undecodable")
+            .description("skipped batch records")
+            .register(registry);
     this.aborted =
         Counter.builder("lorastream.consumer.transactions.aborted")
             .description("result transactions aborted and redone")
@@ -42,21 +44,26 @@ final class ConsumerMetrics {
     Gauge.builder("lorastream.engine.queue.depth", engine.scheduler(), s -> s.numWaiting())
         .description("sequences waiting for KV blocks, a seat or their adapter")
         .register(registry);
-    Gauge.builder("lorastream.engine.running", engine.scheduler(), s -> s.numRunning()).register(registry);
+    Gauge.builder("lorastream.engine.running", engine.scheduler(), s -> s.numRunning())
+        .register(registry);
     FunctionCounter.builder("lorastream.engine.steps", st, EngineStats::steps).register(registry);
     FunctionCounter.builder("lorastream.engine.step.seconds", st, s -> s.stepNanos() / 1e9)
         .description("time inside engine steps")
         .register(registry);
-    FunctionCounter.builder("lorastream.engine.tokens.generated", st, EngineStats::sampledTokens).register(registry);
+    FunctionCounter.builder("lorastream.engine.tokens.generated", st, EngineStats::sampledTokens)
+        .register(registry);
     FunctionCounter.builder("lorastream.engine.tokens.computed", st, EngineStats::stepTokens)
         .description("prefill and decode tokens run through the model")
         .register(registry);
-    FunctionCounter.builder("lorastream.engine.preemptions", engine.scheduler(), s -> s.preemptions()).register(registry);
+    FunctionCounter.builder(
+            "lorastream.engine.preemptions", engine.scheduler(), s -> s.preemptions())
+        .register(registry);
     if (engine.slots() != null) {
       FunctionCounter.builder("lorastream.engine.adapter.loads", engine.slots(), s -> s.loads())
           .description("adapter writes into backend slots")
           .register(registry);
-      FunctionCounter.builder("lorastream.engine.adapter.evictions", engine.slots(), s -> s.evictions())
+      FunctionCounter.builder(
+              "lorastream.engine.adapter.evictions", engine.slots(), s -> s.evictions())
           .register(registry);
     }
   }
@@ -75,15 +82,18 @@ final class ConsumerMetrics {
 
   /** A result whose reply topic could not be written went to lora.replies as an error instead. */
   void replyRerouted(ReplyTopics.State reason) {
-    registry
-        .counter("lorastream.consumer.replies.rerouted", "reason", reason.name())
-        .increment();
+    registry.counter("lorastream.consumer.replies.rerouted", "reason", reason.name()).increment();
   }
 
   void result(InferenceResult r) {
     String code = r.getErrorCode() == null ? "none" : r.getErrorCode().name();
     registry
-        .counter("lorastream.consumer.requests", "outcome", r.getErrorCode() == null ? "ok" : "error", "code", code)
+        .counter(
+            "lorastream.consumer.requests",
+            "outcome",
+            r.getErrorCode() == null ? "ok" : "error",
+            "code",
+            code)
         .increment();
     registry
         .timer("lorastream.consumer.request.latency")

@@ -1,7 +1,6 @@
 package dev.lorastream.consumer;
 
 import dev.lorastream.engine.backends.Backends;
-import dev.lorastream.engine.ops.cpu.CpuOps;
 import dev.lorastream.engine.sched.Engine;
 import dev.lorastream.engine.sched.EngineConfig;
 import dev.lorastream.schemas.EnvKeys;
@@ -17,26 +16,30 @@ import java.util.Properties;
 import java.util.stream.Stream;
 
 /**
- * Settings of the inference consumer service, each key declared once here with its default. Values come
- * from a map (system properties over the environment, or a test). A key's environment variable is the key
- * upper-cased with {@code .} and {@code -} turned into {@code _} ({@link EnvKeys}): {@code LORASTREAM_MODEL_DIR}
- * sets {@code lorastream.model.dir}, {@code LORASTREAM_CONSUMER_MAX_INFLIGHT_BATCHES} sets
- * {@code lorastream.consumer.max-inflight-batches}.
+ * Settings of the inference consumer service, each key declared once here with its default. Values
+ * come from a map (system properties over the environment, or a test). A key's environment variable
+ * is the key upper-cased with {@code .} and {@code -} turned into {@code _} ({@link EnvKeys}):
+ * {@code LORASTREAM_MODEL_DIR} sets {@code lorastream.model.dir}, {@code
+ * LORASTREAM_CONSUMER_MAX_INFLIGHT_BATCHES} sets {@code lorastream.consumer.max-inflight-batches}.
  *
  * @param bootstrapServers Kafka bootstrap servers
  * @param schemaRegistryUrl Confluent-API registry URL or {@code mock://scope}
  * @param groupId consumer group of all inference consumers
- * @param consumerId this consumer's id: its transactional id and the {@code servedBy} of its results
+ * @param consumerId this consumer's id: its transactional id and the {@code servedBy} of its
+ *     results
  * @param modelDir the base model (Hugging Face directory)
  * @param adapterRoots folders adapter sources must lie under ({@code file://} URIs only)
  * @param adapterMaxBytes largest adapter weights file accepted
  * @param metricsPort Prometheus endpoint port; 0 picks a free one, -1 disables it
- * @param maxInflightBatches batches pulled from Kafka but not yet committed, at most (back-pressure)
- * @param replyTopicCacheMs how long the answer "this reply topic exists" is trusted before the cluster is
- *     asked again ({@link dev.lorastream.schemas.ReplyTopicCache}; also forgotten when a transaction aborts)
- * @param replyTopicRecheckMs how long any other answer (missing, illegal name, not authorized) is reused
- * @param retryBackoffMs wait before the next commit attempt after a failed one (aborted transaction, reply
- *     topics that could not be checked); doubles with each further failure
+ * @param maxInflightBatches batches pulled from Kafka but not yet committed, at most
+ *     (back-pressure)
+ * @param replyTopicCacheMs how long the answer "this reply topic exists" is trusted before the
+ *     cluster is asked again ({@link dev.lorastream.schemas.ReplyTopicCache}; also forgotten when a
+ *     transaction aborts)
+ * @param replyTopicRecheckMs how long any other answer (missing, illegal name, not authorized) is
+ *     reused
+ * @param retryBackoffMs wait before the next commit attempt after a failed one (aborted
+ *     transaction, reply topics that could not be checked); doubles with each further failure
  * @param retryBackoffMaxMs the longest such wait
  */
 public record ConsumerSettings(
@@ -70,27 +73,54 @@ public record ConsumerSettings(
 
   /** The keys {@link #from} reads. */
   public static final List<String> KEYS =
-      List.of(BOOTSTRAP, REGISTRY, GROUP, ID, MODEL, ADAPTER_ROOTS, ADAPTER_MAX_BYTES, METRICS_PORT, MAX_INFLIGHT,
-          REPLY_TOPIC_CACHE_MS, REPLY_TOPIC_RECHECK_MS, RETRY_BACKOFF_MS, RETRY_BACKOFF_MAX_MS);
+      List.of(
+          BOOTSTRAP,
+          REGISTRY,
+          GROUP,
+          ID,
+          MODEL,
+          ADAPTER_ROOTS,
+          ADAPTER_MAX_BYTES,
+          METRICS_PORT,
+          MAX_INFLIGHT,
+          REPLY_TOPIC_CACHE_MS,
+          REPLY_TOPIC_RECHECK_MS,
+          RETRY_BACKOFF_MS,
+          RETRY_BACKOFF_MAX_MS);
 
   /**
-   * The engine's system properties (README's engine table), which the service also takes from its environment:
-   * {@link #exportEngineKeys} sets them before the engine reads them.
+   * The engine's system properties (README's engine table), which the service also takes from its
+   * environment: {@link #exportEngineKeys} sets them before the engine reads them.
    */
   public static final List<String> ENGINE_KEYS =
-      Stream.concat(
-              Stream.of(Backends.PROPERTY, CpuOps.THREADS, Engine.LOADER_THREADS_PROPERTY), EngineConfig.KEYS.stream())
+      Stream.of(
+              Backends.KEYS.stream(),
+              Stream.of(Engine.LOADER_THREADS_PROPERTY),
+              EngineConfig.KEYS.stream())
+          .flatMap(s -> s)
           .toList();
 
   /** Environment variable → key, for {@link #KEYS} and {@link #ENGINE_KEYS}. */
-  static final EnvKeys ENV = EnvKeys.of(Stream.concat(KEYS.stream(), ENGINE_KEYS.stream()).toList());
+  static final EnvKeys ENV =
+      EnvKeys.of(Stream.concat(KEYS.stream(), ENGINE_KEYS.stream()).toList());
 
   public ConsumerSettings {
     adapterRoots = List.copyOf(adapterRoots);
-    require(replyTopicCacheMs >= 0, REPLY_TOPIC_CACHE_MS, replyTopicCacheMs, ">= 0 (0 = ask every time)");
-    require(replyTopicRecheckMs >= 0, REPLY_TOPIC_RECHECK_MS, replyTopicRecheckMs, ">= 0 (0 = ask every time)");
+    require(
+        replyTopicCacheMs >= 0,
+        REPLY_TOPIC_CACHE_MS,
+        replyTopicCacheMs,
+        ">= 0 (0 = ask every time)");
+    require(
+        replyTopicRecheckMs >= 0,
+        REPLY_TOPIC_RECHECK_MS,
+        replyTopicRecheckMs,
+        ">= 0 (0 = ask every time)");
     require(retryBackoffMs > 0, RETRY_BACKOFF_MS, retryBackoffMs, "> 0");
-    require(retryBackoffMaxMs >= retryBackoffMs, RETRY_BACKOFF_MAX_MS, retryBackoffMaxMs,
+    require(
+        retryBackoffMaxMs >= retryBackoffMs,
+        RETRY_BACKOFF_MAX_MS,
+        retryBackoffMaxMs,
         ">= " + RETRY_BACKOFF_MS + " (" + retryBackoffMs + ")");
   }
 
@@ -110,11 +140,15 @@ public record ConsumerSettings(
         Path.of(required(props, MODEL)),
         roots,
         Long.parseLong(props.getOrDefault(ADAPTER_MAX_BYTES, String.valueOf(1L << 30))),
-        Integer.parseInt(props.getOrDefault(METRICS_PORT, Integer.toString(MetricsServer.DEFAULT_PORT))),
+        Integer.parseInt(
+            props.getOrDefault(METRICS_PORT, Integer.toString(MetricsServer.DEFAULT_PORT))),
         Integer.parseInt(props.getOrDefault(MAX_INFLIGHT, "16")),
-        Long.parseLong(props.getOrDefault(REPLY_TOPIC_CACHE_MS, Long.toString(ReplyTopicCache.DEFAULT_EXISTS_TTL_MS))),
         Long.parseLong(
-            props.getOrDefault(REPLY_TOPIC_RECHECK_MS, Long.toString(ReplyTopicCache.DEFAULT_MISSING_TTL_MS))),
+            props.getOrDefault(
+                REPLY_TOPIC_CACHE_MS, Long.toString(ReplyTopicCache.DEFAULT_EXISTS_TTL_MS))),
+        Long.parseLong(
+            props.getOrDefault(
+                REPLY_TOPIC_RECHECK_MS, Long.toString(ReplyTopicCache.DEFAULT_MISSING_TTL_MS))),
         Long.parseLong(props.getOrDefault(RETRY_BACKOFF_MS, "100")),
         Long.parseLong(props.getOrDefault(RETRY_BACKOFF_MAX_MS, "5000")));
   }
@@ -125,8 +159,8 @@ public record ConsumerSettings(
   }
 
   /**
-   * {@code sys} overlaid on the {@code LORASTREAM_*} variables of {@code env}, each under the key it sets
-   * ({@link EnvKeys}: a declared key, else the dotted lower-case name).
+   * {@code sys} overlaid on the {@code LORASTREAM_*} variables of {@code env}, each under the key
+   * it sets ({@link EnvKeys}: a declared key, else the dotted lower-case name).
    */
   static Map<String, String> fromEnvironment(Map<String, String> env, Properties sys) {
     Map<String, String> m = new HashMap<>();
@@ -141,9 +175,9 @@ public record ConsumerSettings(
   }
 
   /**
-   * Sets the system property of each {@link #ENGINE_KEYS} key that {@code props} has (from the environment or
-   * already a system property), so that the engine, which reads system properties, sees the environment too.
-   * Call before the engine is built.
+   * Sets the system property of each {@link #ENGINE_KEYS} key that {@code props} has (from the
+   * environment or already a system property), so that the engine, which reads system properties,
+   * sees the environment too. Call before the engine is built.
    */
   public static void exportEngineKeys(Map<String, String> props) {
     for (String k : ENGINE_KEYS) {
@@ -164,7 +198,13 @@ public record ConsumerSettings(
     String v = props.get(key);
     if (v == null || v.isBlank()) {
       throw new IllegalArgumentException(
-          "missing setting " + key + " (system property -D" + key + " or environment " + EnvKeys.variable(key) + ")");
+          "missing setting "
+              + key
+              + " (system property -D"
+              + key
+              + " or environment "
+              + EnvKeys.variable(key)
+              + ")");
     }
     return v;
   }

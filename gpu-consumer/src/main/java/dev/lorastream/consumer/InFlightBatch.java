@@ -7,8 +7,8 @@ import java.util.concurrent.CompletableFuture;
 import org.apache.kafka.common.TopicPartition;
 
 /**
- * One {@code lora.batches} record being served: its requests' result futures, and where it came from so
- * that its offset is committed in the same transaction as its results.
+ * One {@code lora.batches} record being served: its requests' result futures, and where it came
+ * from so that its offset is committed in the same transaction as its results.
  *
  * @param results one per request, in row order; each completes with a result or an error result
  */

@@ -1,14 +1,13 @@
 package dev.lorastream.consumer;
 
+import dev.lorastream.engine.backends.Backends;
 import dev.lorastream.engine.model.LlamaModel;
 import dev.lorastream.engine.model.LoadedModel;
 import dev.lorastream.engine.model.ModelLoader;
-import dev.lorastream.engine.backends.Backends;
 import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.sched.Engine;
 import dev.lorastream.engine.sched.EngineConfig;
 import dev.lorastream.engine.sched.EngineLoop;
-import dev.lorastream.tokenizer.HfTokenizer;
 import dev.lorastream.schemas.AdminReplyTopics;
 import dev.lorastream.schemas.InferenceBatch;
 import dev.lorastream.schemas.InferenceResult;
@@ -16,6 +15,7 @@ import dev.lorastream.schemas.ReplyTopicCache;
 import dev.lorastream.schemas.ReplyTopics;
 import dev.lorastream.schemas.Topics;
 import dev.lorastream.schemas.serde.AvroSerdeConfig;
+import dev.lorastream.tokenizer.HfTokenizer;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import java.time.Duration;
@@ -41,20 +41,22 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
- * The inference consumer: a member of the consumer group on {@code lora.batches} that feeds every request of
- * every batch it pulls into one continuous-batching engine, and writes each result to its request's reply
- * topic. Results and the input offsets commit in one Kafka transaction, so a consumer killed at any point
- * loses nothing and a {@code read_committed} reader sees each result exactly once (the new owner of the
- * partition recomputes what was not committed).
+ * The inference consumer: a member of the consumer group on {@code lora.batches} that feeds every
+ * request of every batch it pulls into one continuous-batching engine, and writes each result to
+ * its request's reply topic. Results and the input offsets commit in one Kafka transaction, so a
+ * consumer killed at any point loses nothing and a {@code read_committed} reader sees each result
+ * exactly once (the new owner of the partition recomputes what was not committed).
  *
- * <p>Before that transaction begins, each result's reply topic is checked ({@link ReplyRouter}, through an
- * Admin client behind a {@link ReplyTopicCache}): a result whose topic cannot be written is replaced by an
- * INVALID_PARAMS error on {@code lora.replies}, which {@link #run} checks at start, so that one deleted reply
- * topic cannot poison every transaction. A failed attempt (transaction aborted, or reply topics that the
- * cluster cannot answer about now) forgets the cached answers, rewinds to the first uncommitted batch of each
- * partition involved and recomputes it; the next attempt waits a {@link RetryBackoff}.
+ * <p>Before that transaction begins, each result's reply topic is checked ({@link ReplyRouter},
+ * through an Admin client behind a {@link ReplyTopicCache}): a result whose topic cannot be written
+ * is replaced by an INVALID_PARAMS error on {@code lora.replies}, which {@link #run} checks at
+ * start, so that one deleted reply topic cannot poison every transaction. A failed attempt
+ * (transaction aborted, or reply topics that the cluster cannot answer about now) forgets the
+ * cached answers, rewinds to the first uncommitted batch of each partition involved and recomputes
+ * it; the next attempt waits a {@link RetryBackoff}.
  *
- * <p>{@link #run} owns the Kafka clients and must be called from one thread; {@link #stop} from any.
+ * <p>{@link #run} owns the Kafka clients and must be called from one thread; {@link #stop} from
+ * any.
  */
 public final class InferenceConsumer implements AutoCloseable {
   private final ConsumerSettings settings;
@@ -85,38 +87,56 @@ public final class InferenceConsumer implements AutoCloseable {
     this.catalog = new AdapterCatalog(s.bootstrapServers(), serde);
     LlamaModel m = new LlamaModel(model.config(), model.weights(), ops, ec.loraKernel());
     CatalogAdapterSource source =
-        new CatalogAdapterSource(catalog, s.adapterRoots(), s.adapterMaxBytes(), model.config(), ec.maxRank());
-    this.loop = new EngineLoop(new Engine(m, ec, source, tokenizer::decode), "engine-" + s.consumerId());
+        new CatalogAdapterSource(
+            catalog, s.adapterRoots(), s.adapterMaxBytes(), model.config(), ec.maxRank());
+    this.loop =
+        new EngineLoop(new Engine(m, ec, source, tokenizer::decode), "engine-" + s.consumerId());
     this.health = new ConsumerHealth(loop::fatal);
     this.intake = new RequestIntake(loop, tokenizer, s.consumerId());
     this.consumer =
         new KafkaConsumer<>(
             Map.of(
-                "bootstrap.servers", s.bootstrapServers(),
-                "group.id", s.groupId(),
-                "client.id", s.consumerId(),
-                "enable.auto.commit", false,
-                "isolation.level", "read_committed",
-                "auto.offset.reset", "earliest",
-                "max.poll.records", 8),
+                "bootstrap.servers",
+                s.bootstrapServers(),
+                "group.id",
+                s.groupId(),
+                "client.id",
+                s.consumerId(),
+                "enable.auto.commit",
+                false,
+                "isolation.level",
+                "read_committed",
+                "auto.offset.reset",
+                "earliest",
+                "max.poll.records",
+                8),
             new StringDeserializer(),
             Topics.BATCHES.valueSerde(serde).deserializer());
     this.producer =
         new KafkaProducer<>(
             Map.of(
-                "bootstrap.servers", s.bootstrapServers(),
-                "transactional.id", "lorastream-consumer-" + s.consumerId(),
-                "client.id", s.consumerId() + "-results",
-                "linger.ms", 5),
+                "bootstrap.servers",
+                s.bootstrapServers(),
+                "transactional.id",
+                "lorastream-consumer-" + s.consumerId(),
+                "client.id",
+                s.consumerId() + "-results",
+                "linger.ms",
+                5),
             new StringSerializer(),
             Topics.REPLIES.valueSerde(serde).serializer());
     this.metrics = new ConsumerMetrics(registry, loop.engine(), this::inflightCount);
     this.replyTopicLookup =
         new AdminReplyTopics(
             Admin.create(
-                Map.of("bootstrap.servers", s.bootstrapServers(), "client.id", s.consumerId() + "-admin")),
+                Map.of(
+                    "bootstrap.servers",
+                    s.bootstrapServers(),
+                    "client.id",
+                    s.consumerId() + "-admin")),
             s.bootstrapServers());
-    this.replyTopics = ReplyTopicCache.of(replyTopicLookup, s.replyTopicCacheMs(), s.replyTopicRecheckMs());
+    this.replyTopics =
+        ReplyTopicCache.of(replyTopicLookup, s.replyTopicCacheMs(), s.replyTopicRecheckMs());
     this.router = new ReplyRouter(replyTopics, s.consumerId(), metrics::replyRerouted);
     this.retry = RetryBackoff.of(s.retryBackoffMs(), s.retryBackoffMaxMs());
     binders.add(new KafkaClientMetrics(consumer));
@@ -125,16 +145,22 @@ public final class InferenceConsumer implements AutoCloseable {
   }
 
   /**
-   * Serves until {@link #stop}; throws when the engine or the transaction producer failed for good, or at
-   * start when {@code lora.replies} cannot be written (every misdirected result goes there).
+   * Serves until {@link #stop}; throws when the engine or the transaction producer failed for good,
+   * or at start when {@code lora.replies} cannot be written (every misdirected result goes there).
    */
   public void run() throws InterruptedException {
     producer.initTransactions();
     ReplyTopics.State replies = replyTopicLookup.state(Topics.REPLIES.name());
     if (replies != ReplyTopics.State.EXISTS) {
-      throw new IllegalStateException("the inference consumer cannot write topic " + Topics.REPLIES.name()
-          + " at " + settings.bootstrapServers() + ": " + replies + " (it does not create topics: create it with"
-          + " the admin tool or the demo first, and grant this consumer DESCRIBE and WRITE on it)");
+      throw new IllegalStateException(
+          "the inference consumer cannot write topic "
+              + Topics.REPLIES.name()
+              + " at "
+              + settings.bootstrapServers()
+              + ": "
+              + replies
+              + " (it does not create topics: create it with"
+              + " the admin tool or the demo first, and grant this consumer DESCRIBE and WRITE on it)");
     }
     catalog.awaitCaughtUp(Duration.ofSeconds(30));
     consumer.subscribe(Set.of(Topics.BATCHES.name()), new Rebalance());
@@ -151,12 +177,15 @@ public final class InferenceConsumer implements AutoCloseable {
     return health.getAsBoolean();
   }
 
-  /** The poll loop: pulls batches into the engine and commits finished ones, until {@link #stop}. */
+  /**
+   * The poll loop: pulls batches into the engine and commits finished ones, until {@link #stop}.
+   */
   private void poll() {
     while (running) {
       Throwable fatal = loop.fatal();
       if (fatal != null) {
-        throw new IllegalStateException("engine failed; uncommitted batches will be redelivered", fatal);
+        throw new IllegalStateException(
+            "engine failed; uncommitted batches will be redelivered", fatal);
       }
       if (inflightCount() >= settings.maxInflightBatches()) {
         consumer.pause(consumer.assignment());
@@ -167,14 +196,17 @@ public final class InferenceConsumer implements AutoCloseable {
         for (ConsumerRecord<String, InferenceBatch> r :
             consumer.poll(Duration.ofMillis(inflightCount() > 0 ? 5 : 100))) {
           TopicPartition tp = new TopicPartition(r.topic(), r.partition());
-          inflight.computeIfAbsent(tp, k -> new ArrayDeque<>()).add(intake.start(tp, r.offset(), r.value()));
+          inflight
+              .computeIfAbsent(tp, k -> new ArrayDeque<>())
+              .add(intake.start(tp, r.offset(), r.value()));
           metrics.batchReceived(r.value().getRequests().size());
         }
       } catch (org.apache.kafka.common.errors.WakeupException e) {
         break; // stop()
       } catch (RecordDeserializationException e) {
         // Only our batcher writes lora.batches; a record we cannot read is skipped, loudly.
-        System.err.println("skipping undecodable batch at " + e.topicPartition() + "@" + e.offset() + ": " + e);
+        System.err.println(
+            "skipping undecodable batch at " + e.topicPartition() + "@" + e.offset() + ": " + e);
         metrics.batchUndecodable();
         consumer.seek(e.topicPartition(), e.offset() + 1);
       }
@@ -183,8 +215,8 @@ public final class InferenceConsumer implements AutoCloseable {
   }
 
   /**
-   * Commits, in one transaction, the results of every finished batch at the head of each partition; after a
-   * failed attempt, not before its backoff has passed.
+   * Commits, in one transaction, the results of every finished batch at the head of each partition;
+   * after a failed attempt, not before its backoff has passed.
    */
   private void commitFinished() {
     if (!retry.ready()) {
@@ -230,9 +262,10 @@ public final class InferenceConsumer implements AutoCloseable {
   }
 
   /**
-   * Redoes the {@code done} batches whose results were not committed: rewinds to the first of them in each
-   * partition and forgets what followed it; forgets every cached reply-topic answer, since a stale "exists"
-   * may be why (the retry asks the cluster again); waits a backoff before the next attempt.
+   * Redoes the {@code done} batches whose results were not committed: rewinds to the first of them
+   * in each partition and forgets what followed it; forgets every cached reply-topic answer, since
+   * a stale "exists" may be why (the retry asks the cluster again); waits a backoff before the next
+   * attempt.
    */
   private void redo(List<InFlightBatch> done, String what, KafkaException why) {
     replyTopics.forgetAll();
@@ -246,8 +279,19 @@ public final class InferenceConsumer implements AutoCloseable {
           consumer.seek(tp, off);
         });
     long waitMs = retry.failed();
-    System.err.println("consumer " + settings.consumerId() + ": " + what + " (attempt " + retry.failures()
-        + "); recomputing from " + rewind + " and trying again in " + waitMs + " ms: " + why);
+    System.err.println(
+        "consumer "
+            + settings.consumerId()
+            + ": "
+            + what
+            + " (attempt "
+            + retry.failures()
+            + "); recomputing from "
+            + rewind
+            + " and trying again in "
+            + waitMs
+            + " ms: "
+            + why);
   }
 
   private int inflightCount() {

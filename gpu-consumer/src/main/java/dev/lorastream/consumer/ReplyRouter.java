@@ -11,21 +11,22 @@ import java.util.function.Consumer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 
 /**
- * Decides where each finished result is written, before the transaction that writes it begins: to its
- * request's {@code replyTopic} when {@link ReplyTopics} says that topic can be written; otherwise an
- * INVALID_PARAMS error result takes its place, on {@code lora.replies}, saying which topic, what happened and
- * what to do.
+ * Decides where each finished result is written, before the transaction that writes it begins: to
+ * its request's {@code replyTopic} when {@link ReplyTopics} says that topic can be written;
+ * otherwise an INVALID_PARAMS error result takes its place, on {@code lora.replies}, saying which
+ * topic, what happened and what to do.
  *
- * <p>Why: the results of finished batches commit in one transaction with the batches' offsets, and one write
- * to a topic that does not exist poisons that transaction (see {@link ReplyTopics}). Redoing it fails the same
- * way, so the consumer would recompute the same batches forever and commit nothing else. The batcher rejects
- * such requests up front; here it is a race (topic deleted after the batcher accepted the request, or while
- * cached as existing), handled so that nothing is lost and the consumer keeps serving.
+ * <p>Why: the results of finished batches commit in one transaction with the batches' offsets, and
+ * one write to a topic that does not exist poisons that transaction (see {@link ReplyTopics}).
+ * Redoing it fails the same way, so the consumer would recompute the same batches forever and
+ * commit nothing else. The batcher rejects such requests up front; here it is a race (topic deleted
+ * after the batcher accepted the request, or while cached as existing), handled so that nothing is
+ * lost and the consumer keeps serving.
  *
- * <p>The error result keeps requestId, tenantId, adapterId and batchId, so the caller can correlate it, and
- * carries no generated text: {@code lora.replies} is shared by all tenants, and the text was meant for the
- * tenant's own topic. {@code lora.replies} itself is never looked up ({@link InferenceConsumer} checks it at
- * start).
+ * <p>The error result keeps requestId, tenantId, adapterId and batchId, so the caller can correlate
+ * it, and carries no generated text: {@code lora.replies} is shared by all tenants, and the text
+ * was meant for the tenant's own topic. {@code lora.replies} itself is never looked up ({@link
+ * InferenceConsumer} checks it at start).
  *
  * <p>Thread-safe when its {@link ReplyTopics} is; the consumer calls it from its poll thread.
  */
@@ -36,7 +37,8 @@ final class ReplyRouter {
 
   /**
    * @param servedBy the {@code servedBy} of the error results (the consumer's id)
-   * @param onReroute told the reason each time a result goes to {@code lora.replies} instead (metrics)
+   * @param onReroute told the reason each time a result goes to {@code lora.replies} instead
+   *     (metrics)
    */
   ReplyRouter(ReplyTopics topics, String servedBy, Consumer<ReplyTopics.State> onReroute) {
     this.topics = topics;
@@ -45,10 +47,11 @@ final class ReplyRouter {
   }
 
   /**
-   * The records to write for {@code done} (every result complete), one per request, in batch and row order.
+   * The records to write for {@code done} (every result complete), one per request, in batch and
+   * row order.
    *
-   * @throws org.apache.kafka.common.KafkaException when a reply topic cannot be checked now (cluster
-   *     unreachable, no answer in time): write nothing, and redo these batches later
+   * @throws org.apache.kafka.common.KafkaException when a reply topic cannot be checked now
+   *     (cluster unreachable, no answer in time): write nothing, and redo these batches later
    */
   List<ProducerRecord<String, InferenceResult>> records(List<InFlightBatch> done) {
     List<ProducerRecord<String, InferenceResult>> out = new ArrayList<>();
@@ -60,8 +63,12 @@ final class ReplyRouter {
     return out;
   }
 
-  /** Where {@code result} of {@code req} goes, and what: the result itself, or an error in its place. */
-  ProducerRecord<String, InferenceResult> record(InferenceRequest req, InferenceResult result, String batchId) {
+  /**
+   * Where {@code result} of {@code req} goes, and what: the result itself, or an error in its
+   * place.
+   */
+  ProducerRecord<String, InferenceResult> record(
+      InferenceRequest req, InferenceResult result, String batchId) {
     String topic = req.getReplyTopic();
     if (topic.equals(Topics.REPLIES.name())) {
       return new ProducerRecord<>(topic, result.getRequestId(), result);
@@ -71,7 +78,8 @@ final class ReplyRouter {
       return new ProducerRecord<>(topic, result.getRequestId(), result);
     }
     onReroute.accept(state);
-    InferenceResult error = Results.error(req, ErrorCode.INVALID_PARAMS, problem(topic, state), batchId, servedBy);
+    InferenceResult error =
+        Results.error(req, ErrorCode.INVALID_PARAMS, problem(topic, state), batchId, servedBy);
     return new ProducerRecord<>(Topics.REPLIES.name(), error.getRequestId(), error);
   }
 
@@ -80,16 +88,32 @@ final class ReplyRouter {
     String instead = "; this error was written to " + Topics.REPLIES.name() + " instead";
     String orDefault = " or send with replyTopic '" + Topics.REPLIES.name() + "'";
     return switch (state) {
-      case MISSING -> "replyTopic '" + topic + "' does not exist on the Kafka cluster (it may have been deleted"
-          + " after the batcher accepted the request; the inference consumer does not create topics), so the"
-          + " result was not delivered: create the topic and send the request again," + orDefault + instead;
-      case INVALID_NAME -> "replyTopic '" + topic + "' is not a legal Kafka topic name (1 to 249 characters of"
-          + " a-z A-Z 0-9 . _ -), so the result was not delivered: send the request again with a legal"
-          + " replyTopic," + orDefault + instead;
-      case NOT_AUTHORIZED -> "the inference consumer is not authorized to write replyTopic '" + topic + "', so"
-          + " the result was not delivered: grant its principal DESCRIBE and WRITE on that topic and send the"
-          + " request again," + orDefault + instead;
-      case EXISTS -> throw new IllegalArgumentException("no problem with '" + topic + "': it exists");
+      case MISSING ->
+          "replyTopic '"
+              + topic
+              + "' does not exist on the Kafka cluster (it may have been deleted"
+              + " after the batcher accepted the request; the inference consumer does not create topics), so the"
+              + " result was not delivered: create the topic and send the request again,"
+              + orDefault
+              + instead;
+      case INVALID_NAME ->
+          "replyTopic '"
+              + topic
+              + "' is not a legal Kafka topic name (1 to 249 characters of"
+              + " a-z A-Z 0-9 . _ -), so the result was not delivered: send the request again with a legal"
+              + " replyTopic,"
+              + orDefault
+              + instead;
+      case NOT_AUTHORIZED ->
+          "the inference consumer is not authorized to write replyTopic '"
+              + topic
+              + "', so"
+              + " the result was not delivered: grant its principal DESCRIBE and WRITE on that topic and send the"
+              + " request again,"
+              + orDefault
+              + instead;
+      case EXISTS ->
+          throw new IllegalArgumentException("no problem with '" + topic + "': it exists");
     };
   }
 }

@@ -3,20 +3,21 @@ package dev.lorastream.consumer;
 import dev.lorastream.engine.sample.SamplingParams;
 import dev.lorastream.engine.sched.EngineLoop;
 import dev.lorastream.engine.sched.GenerationRequest;
-import dev.lorastream.tokenizer.HfTokenizer;
 import dev.lorastream.schemas.ErrorCode;
 import dev.lorastream.schemas.InferenceBatch;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.SamplingRules;
+import dev.lorastream.tokenizer.HfTokenizer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.apache.kafka.common.TopicPartition;
 
 /**
- * Turns the requests of a batch into engine submissions. A request that cannot run (no prompt, bad sampling
- * parameters, deadline passed) gets its error result at once; the engine answers the rest, errors included.
+ * Turns the requests of a batch into engine submissions. A request that cannot run (no prompt, bad
+ * sampling parameters, deadline passed) gets its error result at once; the engine answers the rest,
+ * errors included.
  */
 final class RequestIntake {
   private final EngineLoop loop;
@@ -34,13 +35,18 @@ final class RequestIntake {
     for (InferenceRequest req : batch.getRequests()) {
       results.add(submit(req, batch.getBatchId()));
     }
-    return new InFlightBatch(tp, offset, batch.getBatchId(), List.copyOf(batch.getRequests()), results);
+    return new InFlightBatch(
+        tp, offset, batch.getBatchId(), List.copyOf(batch.getRequests()), results);
   }
 
   CompletableFuture<InferenceResult> submit(InferenceRequest req, String batchId) {
     long deadline = req.getDeadlineEpochMs();
     if (deadline > 0 && System.currentTimeMillis() > deadline) {
-      return done(req, ErrorCode.DEADLINE_EXCEEDED, "the deadline " + deadline + " passed before serving", batchId);
+      return done(
+          req,
+          ErrorCode.DEADLINE_EXCEEDED,
+          "the deadline " + deadline + " passed before serving",
+          batchId);
     }
     int[] tokens;
     if (!req.getPromptTokenIds().isEmpty()) {
@@ -48,7 +54,11 @@ final class RequestIntake {
     } else if (req.getPrompt() != null && !req.getPrompt().isEmpty()) {
       tokens = tokenizer.encode(req.getPrompt());
     } else {
-      return done(req, ErrorCode.INVALID_PARAMS, "the request has neither prompt text nor prompt token ids", batchId);
+      return done(
+          req,
+          ErrorCode.INVALID_PARAMS,
+          "the request has neither prompt text nor prompt token ids",
+          batchId);
     }
     var s = req.getSampling();
     var bad = SamplingRules.problem(s); // the batcher's rules (it also caps maxTokens)
@@ -57,10 +67,16 @@ final class RequestIntake {
     }
     SamplingParams params =
         new SamplingParams(
-            s.getTemperature(), s.getTopK(), s.getTopP(), s.getSeed(), s.getMaxTokens(), s.getStopTokenIds(),
+            s.getTemperature(),
+            s.getTopK(),
+            s.getTopP(),
+            s.getSeed(),
+            s.getMaxTokens(),
+            s.getStopTokenIds(),
             s.getStopStrings());
     long submitEpochMs = System.currentTimeMillis();
-    return loop.submit(new GenerationRequest(req.getRequestId(), tokens, req.getAdapterId(), params))
+    return loop.submit(
+            new GenerationRequest(req.getRequestId(), tokens, req.getAdapterId(), params))
         .thenApply(r -> Results.of(req, r, submitEpochMs, batchId, servedBy));
   }
 

@@ -16,14 +16,19 @@ final class Results {
   private Results() {}
 
   /**
-   * The reply to {@code req} from the engine's result. Timings are measured from the request's {@code
-   * createdEpochMs} (the schema's origin): the time before the engine saw it ({@code submitEpochMs - createdEpochMs},
-   * Kafka and batcher) plus the engine's own times from submit.
+   * The reply to {@code req} from the engine's result. Timings are measured from the request's
+   * {@code createdEpochMs} (the schema's origin): the time before the engine saw it ({@code
+   * submitEpochMs - createdEpochMs}, Kafka and batcher) plus the engine's own times from submit.
    *
-   * @param submitEpochMs when this consumer submitted the request to the engine (epoch milliseconds)
+   * @param submitEpochMs when this consumer submitted the request to the engine (epoch
+   *     milliseconds)
    */
   static InferenceResult of(
-      InferenceRequest req, GenerationResult r, long submitEpochMs, String batchId, String servedBy) {
+      InferenceRequest req,
+      GenerationResult r,
+      long submitEpochMs,
+      String batchId,
+      String servedBy) {
     if (!r.ok()) {
       return error(req, code(r.errorCode()), r.errorMessage(), batchId, servedBy);
     }
@@ -48,7 +53,9 @@ final class Results {
         .setTimings(
             new Timings(
                 beforeSubmitMs + r.queuedNanos() / 1_000_000,
-                r.firstTokenNanos() == 0 ? 0 : beforeSubmitMs + r.firstTokenNanos() / 1_000_000, // 0: no token
+                r.firstTokenNanos() == 0
+                    ? 0
+                    : beforeSubmitMs + r.firstTokenNanos() / 1_000_000, // 0: no token
                 beforeSubmitMs + r.totalNanos() / 1_000_000))
         .setBatchId(batchId)
         .setServedBy(servedBy)
@@ -56,8 +63,9 @@ final class Results {
   }
 
   /**
-   * The reply schema's code for an engine error: the one place the engine's vocabulary meets the wire's. No
-   * default branch, so a new {@link EngineError} fails compilation here until it is mapped.
+   * The reply schema's code for an engine error: the one place the engine's vocabulary meets the
+   * wire's. No default branch, so a new {@link EngineError} fails compilation here until it is
+   * mapped.
    */
   static ErrorCode code(EngineError e) {
     return switch (e) {

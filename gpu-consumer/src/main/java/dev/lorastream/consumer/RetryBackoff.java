@@ -3,10 +3,11 @@ package dev.lorastream.consumer;
 import java.util.function.LongSupplier;
 
 /**
- * When the consumer may next try to commit after failed attempts: {@code initialMs} after the first failure,
- * doubling with each further one up to {@code maxMs}; a success resets it. A failure that repeats (a
- * cluster that cannot answer reply-topic lookups, a transaction that keeps aborting) is then retried a few
- * times a second at first and every {@code maxMs} after that, never in a hot loop.
+ * When the consumer may next try to commit after failed attempts: {@code initialMs} after the first
+ * failure, doubling with each further one up to {@code maxMs}; a success resets it. A failure that
+ * repeats (a cluster that cannot answer reply-topic lookups, a transaction that keeps aborting) is
+ * then retried a few times a second at first and every {@code maxMs} after that, never in a hot
+ * loop.
  *
  * <p>Not thread-safe: the poll thread owns it.
  */
@@ -17,10 +18,13 @@ final class RetryBackoff {
   private int failures;
   private long notBeforeMs;
 
-  /** @param clockMs a monotonic clock in milliseconds */
+  /**
+   * @param clockMs a monotonic clock in milliseconds
+   */
   RetryBackoff(long initialMs, long maxMs, LongSupplier clockMs) {
     if (initialMs <= 0 || maxMs < initialMs) {
-      throw new IllegalArgumentException("backoff " + initialMs + ".." + maxMs + " ms: need 0 < initial <= max");
+      throw new IllegalArgumentException(
+          "backoff " + initialMs + ".." + maxMs + " ms: need 0 < initial <= max");
     }
     this.initialMs = initialMs;
     this.maxMs = maxMs;
@@ -40,7 +44,8 @@ final class RetryBackoff {
 
   /** Records a failed attempt; returns how long the next one waits, in milliseconds. */
   long failed() {
-    long wait = initialMs << Math.min(failures, 20); // 2^20 x initial is past any sane max: no overflow
+    long wait =
+        initialMs << Math.min(failures, 20); // 2^20 x initial is past any sane max: no overflow
     wait = Math.min(wait, maxMs);
     failures++;
     notBeforeMs = clockMs.getAsLong() + wait;

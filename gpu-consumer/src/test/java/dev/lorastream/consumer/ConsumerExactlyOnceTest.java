@@ -1,11 +1,12 @@
 package dev.lorastream.consumer;
 
-import dev.lorastream.engine.testdata.ModelGenerator;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lorastream.devstack.RegistryProcess;
 import dev.lorastream.devstack.TestKafkaCluster;
+import dev.lorastream.engine.testdata.AdapterGenerator;
+import dev.lorastream.engine.testdata.ModelGenerator;
 import dev.lorastream.schemas.AdapterRecord;
 import dev.lorastream.schemas.InferenceBatch;
 import dev.lorastream.schemas.InferenceRequest;
@@ -13,7 +14,6 @@ import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.SamplingParams;
 import dev.lorastream.schemas.Topics;
 import dev.lorastream.schemas.serde.AvroSerdeConfig;
-import dev.lorastream.engine.testdata.AdapterGenerator;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -34,9 +34,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Kills the consumer process with SIGKILL mid-run and starts it again: every request is answered exactly
- * once as seen by a {@code read_committed} reader. Real broker (Kafka's test kit), real registry (Apicurio,
- * shared by the processes), the consumer as a separate JVM.
+ * Kills the consumer process with SIGKILL mid-run and starts it again: every request is answered
+ * exactly once as seen by a {@code read_committed} reader. Real broker (Kafka's test kit), real
+ * registry (Apicurio, shared by the processes), the consumer as a separate JVM.
  */
 class ConsumerExactlyOnceTest {
   private static final int BATCHES = 30;
@@ -66,21 +66,28 @@ class ConsumerExactlyOnceTest {
 
       Map<String, Integer> seen = new ConcurrentHashMap<>();
       List<String> errors = new ArrayList<>();
-      Thread reader = Thread.ofVirtual().start(() -> readReplies(broker.bootstrapServers(), serde, seen, errors));
-      Process first = startConsumer(broker.bootstrapServers(), registry.url(), model, adapters, "first");
+      Thread reader =
+          Thread.ofVirtual()
+              .start(() -> readReplies(broker.bootstrapServers(), serde, seen, errors));
+      Process first =
+          startConsumer(broker.bootstrapServers(), registry.url(), model, adapters, "first");
       waitUntil(() -> !seen.isEmpty(), 120, "first results from the first consumer");
       first.destroyForcibly().waitFor(); // SIGKILL: no shutdown hook, no clean close
       int atKill = seen.size();
-      Process second = startConsumer(broker.bootstrapServers(), registry.url(), model, adapters, "second");
+      Process second =
+          startConsumer(broker.bootstrapServers(), registry.url(), model, adapters, "second");
       try {
-        waitUntil(() -> seen.keySet().containsAll(ids), 180, "every request answered after the restart");
+        waitUntil(
+            () -> seen.keySet().containsAll(ids), 180, "every request answered after the restart");
         Thread.sleep(2_000); // let any duplicate surface
       } finally {
         second.destroy();
         second.waitFor(20, TimeUnit.SECONDS);
         reader.interrupt();
       }
-      assertTrue(atKill < ids.size(), "the kill came mid-run (" + atKill + " of " + ids.size() + " answered)");
+      assertTrue(
+          atKill < ids.size(),
+          "the kill came mid-run (" + atKill + " of " + ids.size() + " answered)");
       for (String id : ids) {
         assertEquals(1, seen.get(id), id + " answered exactly once");
       }
@@ -89,7 +96,8 @@ class ConsumerExactlyOnceTest {
     }
   }
 
-  private static void publishAdapters(String bootstrap, Map<String, Object> serde, Path dir) throws Exception {
+  private static void publishAdapters(String bootstrap, Map<String, Object> serde, Path dir)
+      throws Exception {
     try (KafkaProducer<String, AdapterRecord> p =
         new KafkaProducer<>(
             Map.of("bootstrap.servers", bootstrap),
@@ -112,7 +120,8 @@ class ConsumerExactlyOnceTest {
     }
   }
 
-  private static List<String> publishBatches(String bootstrap, Map<String, Object> serde) throws Exception {
+  private static List<String> publishBatches(String bootstrap, Map<String, Object> serde)
+      throws Exception {
     List<String> ids = new ArrayList<>();
     try (KafkaProducer<String, InferenceBatch> p =
         new KafkaProducer<>(
@@ -164,7 +173,8 @@ class ConsumerExactlyOnceTest {
           seen.merge(r.key(), 1, Integer::sum);
           if (r.value().getErrorCode() != null) {
             synchronized (errors) {
-              errors.add(r.key() + ": " + r.value().getErrorCode() + " " + r.value().getErrorMessage());
+              errors.add(
+                  r.key() + ": " + r.value().getErrorCode() + " " + r.value().getErrorMessage());
             }
           }
         }
@@ -174,16 +184,18 @@ class ConsumerExactlyOnceTest {
     }
   }
 
-  private Process startConsumer(String bootstrap, String registry, Path model, Path adapters, String name)
-      throws Exception {
+  private Process startConsumer(
+      String bootstrap, String registry, Path model, Path adapters, String name) throws Exception {
     String java = ProcessHandle.current().info().command().orElse("java");
     List<String> cmd =
         List.of(
             java,
-            "--add-modules", "jdk.incubator.vector",
+            "--add-modules",
+            "jdk.incubator.vector",
             "--enable-native-access=ALL-UNNAMED",
             "-Xmx1g",
-            "-cp", System.getProperty("java.class.path"),
+            "-cp",
+            System.getProperty("java.class.path"),
             "-D" + ConsumerSettings.BOOTSTRAP + "=" + bootstrap,
             "-D" + ConsumerSettings.REGISTRY + "=" + registry,
             "-D" + ConsumerSettings.MODEL + "=" + model,
@@ -197,7 +209,8 @@ class ConsumerExactlyOnceTest {
     return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
   }
 
-  private void waitUntil(java.util.function.BooleanSupplier cond, int seconds, String what) throws Exception {
+  private void waitUntil(java.util.function.BooleanSupplier cond, int seconds, String what)
+      throws Exception {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
     while (!cond.getAsBoolean()) {
       if (System.nanoTime() > end) {

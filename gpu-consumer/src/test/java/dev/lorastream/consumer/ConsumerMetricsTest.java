@@ -1,18 +1,17 @@
 package dev.lorastream.consumer;
 
-import dev.lorastream.engine.testdata.ModelGenerator;
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.lorastream.engine.backends.Backends;
 import dev.lorastream.engine.model.LlamaModel;
 import dev.lorastream.engine.model.LoadedModel;
 import dev.lorastream.engine.model.ModelLoader;
-import dev.lorastream.engine.backends.Backends;
 import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.sample.SamplingParams;
 import dev.lorastream.engine.sched.Engine;
 import dev.lorastream.engine.sched.EngineConfig;
 import dev.lorastream.engine.sched.GenerationRequest;
+import dev.lorastream.engine.testdata.ModelGenerator;
 import dev.lorastream.schemas.ErrorCode;
 import dev.lorastream.schemas.InferenceRequest;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -23,8 +22,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The consumer's meters under the names Prometheus scrapes them by, after real engine work (the /metrics
- * endpoint itself is tested once, in schemas' MetricsServerTest).
+ * The consumer's meters under the names Prometheus scrapes them by, after real engine work (the
+ * /metrics endpoint itself is tested once, in schemas' MetricsServerTest).
  */
 class ConsumerMetricsTest {
   @TempDir Path tmp;
@@ -45,10 +44,16 @@ class ConsumerMetricsTest {
                 },
                 null)) {
       ConsumerMetrics metrics = new ConsumerMetrics(registry, engine, () -> 3);
-      var f = engine.submit(new GenerationRequest("a", new int[] {1, 5, 6}, null, SamplingParams.greedy(5)));
+      var f =
+          engine.submit(
+              new GenerationRequest("a", new int[] {1, 5, 6}, null, SamplingParams.greedy(5)));
       engine.runUntilIdle();
       InferenceRequest req =
-          InferenceRequest.newBuilder().setRequestId("a").setTenantId("t").setCreatedEpochMs(0).build();
+          InferenceRequest.newBuilder()
+              .setRequestId("a")
+              .setTenantId("t")
+              .setCreatedEpochMs(0)
+              .build();
       metrics.result(Results.of(req, f.join(), 0, "b1", "c1"));
       metrics.result(Results.error(req, ErrorCode.UNKNOWN_ADAPTER, "no", "b1", "c1"));
       metrics.batchReceived(2);

@@ -17,8 +17,8 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link ConsumerSettings}: defaults, overrides, bad values named; every key, hyphenated ones included, set from
- * its environment variable; the README's tables list exactly the keys read.
+ * {@link ConsumerSettings}: defaults, overrides, bad values named; every key, hyphenated ones
+ * included, set from its environment variable; the README's tables list exactly the keys read.
  */
 class ConsumerSettingsTest {
   static final Map<String, String> REQUIRED =
@@ -52,19 +52,23 @@ class ConsumerSettingsTest {
     var props = new java.util.HashMap<>(REQUIRED);
     props.put(ConsumerSettings.RETRY_BACKOFF_MAX_MS, "10");
     var e = assertThrows(IllegalArgumentException.class, () -> ConsumerSettings.from(props));
-    assertEquals("lorastream.consumer.retry.backoff.max.ms=10 is invalid: must be >="
-        + " lorastream.consumer.retry.backoff.ms (100)", e.getMessage());
+    assertEquals(
+        "lorastream.consumer.retry.backoff.max.ms=10 is invalid: must be >="
+            + " lorastream.consumer.retry.backoff.ms (100)",
+        e.getMessage());
   }
 
   @Test
   void theEnvironmentVariableOfAHyphenatedKeyReachesIt() {
-    Map<String, String> env = Map.of(
-        "LORASTREAM_KAFKA_BOOTSTRAP_SERVERS", "kafka:9092",
-        "LORASTREAM_MODEL_DIR", "/models/base",
-        "LORASTREAM_CONSUMER_MAX_INFLIGHT_BATCHES", "3",
-        "LORASTREAM_ADAPTERS_MAX_BYTES", "1024",
-        "HOME", "/root");
-    ConsumerSettings s = ConsumerSettings.from(ConsumerSettings.fromEnvironment(env, new Properties()));
+    Map<String, String> env =
+        Map.of(
+            "LORASTREAM_KAFKA_BOOTSTRAP_SERVERS", "kafka:9092",
+            "LORASTREAM_MODEL_DIR", "/models/base",
+            "LORASTREAM_CONSUMER_MAX_INFLIGHT_BATCHES", "3",
+            "LORASTREAM_ADAPTERS_MAX_BYTES", "1024",
+            "HOME", "/root");
+    ConsumerSettings s =
+        ConsumerSettings.from(ConsumerSettings.fromEnvironment(env, new Properties()));
     assertEquals("kafka:9092", s.bootstrapServers());
     assertEquals(Path.of("/models/base"), s.modelDir());
     assertEquals(3, s.maxInflightBatches());
@@ -76,7 +80,8 @@ class ConsumerSettingsTest {
     Properties sys = new Properties();
     sys.setProperty(ConsumerSettings.MAX_INFLIGHT, "5");
     Map<String, String> m =
-        ConsumerSettings.fromEnvironment(Map.of("LORASTREAM_CONSUMER_MAX_INFLIGHT_BATCHES", "3"), sys);
+        ConsumerSettings.fromEnvironment(
+            Map.of("LORASTREAM_CONSUMER_MAX_INFLIGHT_BATCHES", "3"), sys);
     assertEquals("5", m.get(ConsumerSettings.MAX_INFLIGHT));
   }
 
@@ -86,7 +91,8 @@ class ConsumerSettingsTest {
     try {
       System.clearProperty(EngineConfig.BLOCK_SIZE);
       ConsumerSettings.exportEngineKeys(
-          ConsumerSettings.fromEnvironment(Map.of("LORASTREAM_KV_BLOCK_SIZE", "32"), new Properties()));
+          ConsumerSettings.fromEnvironment(
+              Map.of("LORASTREAM_KV_BLOCK_SIZE", "32"), new Properties()));
       assertEquals(32, EngineConfig.defaults().blockSize());
     } finally {
       if (before == null) {
@@ -102,9 +108,11 @@ class ConsumerSettingsTest {
     Set<String> documented = readmeKeys();
     Set<String> read = new LinkedHashSet<>(ConsumerSettings.KEYS);
     read.addAll(ConsumerSettings.ENGINE_KEYS);
-    assertEquals(read, documented, "README.md's engine and consumer tables vs the keys the consumer reads");
+    assertEquals(
+        read, documented, "README.md's engine and consumer tables vs the keys the consumer reads");
     for (String key : documented) {
-      Map<String, String> m = ConsumerSettings.fromEnvironment(Map.of(EnvKeys.variable(key), "x"), new Properties());
+      Map<String, String> m =
+          ConsumerSettings.fromEnvironment(Map.of(EnvKeys.variable(key), "x"), new Properties());
       assertEquals(Map.of(key, "x"), m, EnvKeys.variable(key));
     }
   }

@@ -27,24 +27,26 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * Where the consumer writes each finished result: a reply topic that cannot be written gets the result replaced
- * by an error on lora.replies, instead of a write that would poison the whole transaction (which the consumer
- * used to abort and redo forever).
+ * Where the consumer writes each finished result: a reply topic that cannot be written gets the
+ * result replaced by an error on lora.replies, instead of a write that would poison the whole
+ * transaction (which the consumer used to abort and redo forever).
  */
 class ReplyRouterTest {
   static final String ACME = "lora.replies.acme";
 
-  final Map<String, State> cluster = new HashMap<>(Map.of("lora.replies", State.EXISTS, ACME, State.EXISTS));
+  final Map<String, State> cluster =
+      new HashMap<>(Map.of("lora.replies", State.EXISTS, ACME, State.EXISTS));
   final List<String> asked = new ArrayList<>();
   final List<State> rerouted = new ArrayList<>();
   RuntimeException failure;
-  final ReplyTopics topics = topic -> {
-    asked.add(topic);
-    if (failure != null) {
-      throw failure;
-    }
-    return cluster.getOrDefault(topic, State.MISSING);
-  };
+  final ReplyTopics topics =
+      topic -> {
+        asked.add(topic);
+        if (failure != null) {
+          throw failure;
+        }
+        return cluster.getOrDefault(topic, State.MISSING);
+      };
   final ReplyRouter router = new ReplyRouter(topics, "c1", rerouted::add);
 
   @Test
@@ -61,16 +63,19 @@ class ReplyRouterTest {
   @Test
   void aMissingReplyTopicBecomesAnInvalidParamsErrorOnLoraReplies() {
     cluster.remove(ACME); // deleted after the batcher accepted the request
-    ProducerRecord<String, InferenceResult> rec = router.record(request("r1", ACME), ok("r1"), "b1");
+    ProducerRecord<String, InferenceResult> rec =
+        router.record(request("r1", ACME), ok("r1"), "b1");
     assertEquals("lora.replies", rec.topic());
     assertEquals("r1", rec.key());
     InferenceResult e = rec.value();
     assertEquals(ErrorCode.INVALID_PARAMS, e.getErrorCode());
     assertEquals(FinishReason.ERROR, e.getFinishReason());
-    assertEquals("replyTopic 'lora.replies.acme' does not exist on the Kafka cluster (it may have been deleted after"
-        + " the batcher accepted the request; the inference consumer does not create topics), so the result was not"
-        + " delivered: create the topic and send the request again, or send with replyTopic 'lora.replies'; this"
-        + " error was written to lora.replies instead", e.getErrorMessage());
+    assertEquals(
+        "replyTopic 'lora.replies.acme' does not exist on the Kafka cluster (it may have been deleted after"
+            + " the batcher accepted the request; the inference consumer does not create topics), so the result was not"
+            + " delivered: create the topic and send the request again, or send with replyTopic 'lora.replies'; this"
+            + " error was written to lora.replies instead",
+        e.getErrorMessage());
     // the caller can correlate it ...
     assertEquals("r1", e.getRequestId());
     assertEquals("acme", e.getTenantId());
@@ -84,16 +89,23 @@ class ReplyRouterTest {
   }
 
   @ParameterizedTest
-  @CsvSource(delimiter = '|', value = {
-      "INVALID_NAME   | replyTopic 'lora.replies.acme' is not a legal Kafka topic name",
-      "NOT_AUTHORIZED | the inference consumer is not authorized to write replyTopic 'lora.replies.acme', so the"
-          + " result was not delivered: grant its principal DESCRIBE and WRITE"})
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "INVALID_NAME   | replyTopic 'lora.replies.acme' is not a legal Kafka topic name",
+        "NOT_AUTHORIZED | the inference consumer is not authorized to write replyTopic 'lora.replies.acme', so the"
+            + " result was not delivered: grant its principal DESCRIBE and WRITE"
+      })
   void everyUnwritableStateSaysWhyAndWhatToDo(State state, String start) {
     cluster.put(ACME, state);
     InferenceResult e = router.record(request("r1", ACME), ok("r1"), "b1").value();
     assertTrue(e.getErrorMessage().startsWith(start), e.getErrorMessage());
-    assertTrue(e.getErrorMessage().endsWith("or send with replyTopic 'lora.replies'; this error was written to"
-        + " lora.replies instead"), e.getErrorMessage());
+    assertTrue(
+        e.getErrorMessage()
+            .endsWith(
+                "or send with replyTopic 'lora.replies'; this error was written to"
+                    + " lora.replies instead"),
+        e.getErrorMessage());
   }
 
   @Test
@@ -110,17 +122,21 @@ class ReplyRouterTest {
     InFlightBatch b = batch("b1", request("lost", ACME), request("kept", "lora.replies"));
     List<ProducerRecord<String, InferenceResult>> recs = router.records(List.of(b));
     assertEquals(List.of("lost", "kept"), recs.stream().map(ProducerRecord::key).toList());
-    assertEquals(List.of("lora.replies", "lora.replies"), recs.stream().map(ProducerRecord::topic).toList());
+    assertEquals(
+        List.of("lora.replies", "lora.replies"), recs.stream().map(ProducerRecord::topic).toList());
     assertEquals(ErrorCode.INVALID_PARAMS, recs.get(0).value().getErrorCode());
     assertNull(recs.get(1).value().getErrorCode());
   }
 
   @Test
   void aLookupTheClusterCannotAnswerThrowsSoNothingIsWrittenOrLost() {
-    failure = new TimeoutException("cannot check reply topic 'lora.replies.acme': no answer within 5000 ms");
+    failure =
+        new TimeoutException(
+            "cannot check reply topic 'lora.replies.acme': no answer within 5000 ms");
     InFlightBatch b = batch("b1", request("kept", "lora.replies"), request("r1", ACME));
     assertThrows(TimeoutException.class, () -> router.records(List.of(b)));
-    assertEquals(List.of(), rerouted, "not answered with an error: the consumer redoes the batch later");
+    assertEquals(
+        List.of(), rerouted, "not answered with an error: the consumer redoes the batch later");
   }
 
   static InferenceRequest request(String id, String replyTopic) {
@@ -154,6 +170,7 @@ class ReplyRouterTest {
     for (InferenceRequest r : requests) {
       results.add(CompletableFuture.completedFuture(ok(r.getRequestId())));
     }
-    return new InFlightBatch(new TopicPartition("lora.batches", 0), 0, batchId, List.of(requests), results);
+    return new InFlightBatch(
+        new TopicPartition("lora.batches", 0), 0, batchId, List.of(requests), results);
   }
 }

@@ -1,6 +1,5 @@
 package dev.lorastream.consumer;
 
-import dev.lorastream.engine.testdata.ModelGenerator;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -8,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lorastream.devstack.EmbeddedKafka;
 import dev.lorastream.engine.sched.EngineConfig;
+import dev.lorastream.engine.testdata.ModelGenerator;
 import dev.lorastream.schemas.ErrorCode;
 import dev.lorastream.schemas.InferenceBatch;
 import dev.lorastream.schemas.InferenceRequest;
@@ -39,11 +39,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A finished result whose reply topic does not exist, on a real broker with {@code auto.create.topics.enable=false}
- * (as in docker-compose and the embedded demo), with the consumer in this JVM on the tiny model. Before the fix
- * the write to the missing topic poisoned the transaction (after {@code max.block.ms}, 60 s), the consumer
- * aborted, rewound and recomputed the batch, forever: neither that batch's other results nor any later batch
- * was ever committed.
+ * A finished result whose reply topic does not exist, on a real broker with {@code
+ * auto.create.topics.enable=false} (as in docker-compose and the embedded demo), with the consumer
+ * in this JVM on the tiny model. Before the fix the write to the missing topic poisoned the
+ * transaction (after {@code max.block.ms}, 60 s), the consumer aborted, rewound and recomputed the
+ * batch, forever: neither that batch's other results nor any later batch was ever committed.
  */
 class ReplyTopicBrokerTest {
   static final String SCOPE = "consumer-reply-topic-test";
@@ -58,9 +58,15 @@ class ReplyTopicBrokerTest {
   void aMissingReplyTopicGetsAnErrorOnLoraRepliesAndTheConsumerKeepsServing() throws Exception {
     Path model = tmp.resolve("model");
     ModelGenerator.make("tiny", ModelGenerator.Options.defaults(), model);
-    // TestKafkaCluster leaves auto-creation on, which would hide the defect: the producer would create the topic.
-    var builder = new KafkaClusterTestKit.Builder(new TestKitNodes.Builder().setCombined(true)
-        .setNumBrokerNodes(1).setNumControllerNodes(1).build());
+    // TestKafkaCluster leaves auto-creation on, which would hide the defect: the producer would
+    // create the topic.
+    var builder =
+        new KafkaClusterTestKit.Builder(
+            new TestKitNodes.Builder()
+                .setCombined(true)
+                .setNumBrokerNodes(1)
+                .setNumControllerNodes(1)
+                .build());
     EmbeddedKafka.SINGLE_NODE.forEach(builder::setConfigProp);
     builder.setConfigProp("auto.create.topics.enable", "false");
     try (KafkaClusterTestKit cluster = builder.build()) {
@@ -76,46 +82,74 @@ class ReplyTopicBrokerTest {
         topics.add(new NewTopic(GLOBEX, 1, (short) 1));
         admin.createTopics(topics).all().get();
       }
-      ConsumerSettings settings = ConsumerSettings.from(Map.of(
-          ConsumerSettings.BOOTSTRAP, bootstrap,
-          ConsumerSettings.REGISTRY, (String) SERDE.get(AvroSerdeConfig.SCHEMA_REGISTRY_URL),
-          ConsumerSettings.MODEL, model.toString(),
-          ConsumerSettings.ID, "c1",
-          ConsumerSettings.METRICS_PORT, "-1"));
+      ConsumerSettings settings =
+          ConsumerSettings.from(
+              Map.of(
+                  ConsumerSettings.BOOTSTRAP,
+                  bootstrap,
+                  ConsumerSettings.REGISTRY,
+                  (String) SERDE.get(AvroSerdeConfig.SCHEMA_REGISTRY_URL),
+                  ConsumerSettings.MODEL,
+                  model.toString(),
+                  ConsumerSettings.ID,
+                  "c1",
+                  ConsumerSettings.METRICS_PORT,
+                  "-1"));
       SimpleMeterRegistry meters = new SimpleMeterRegistry();
       AtomicReference<Throwable> failed = new AtomicReference<>();
       try (InferenceConsumer consumer =
               new InferenceConsumer(settings, EngineConfig.defaults().withKvBlocks(32), meters);
-          KafkaProducer<String, InferenceBatch> batches = new KafkaProducer<>(
-              Map.of("bootstrap.servers", bootstrap), new StringSerializer(),
-              Topics.BATCHES.valueSerde(SERDE).serializer())) {
-        Thread serving = Thread.ofPlatform().name("consumer").start(() -> {
-          try {
-            consumer.run();
-          } catch (Throwable t) {
-            failed.set(t);
-          }
-        });
+          KafkaProducer<String, InferenceBatch> batches =
+              new KafkaProducer<>(
+                  Map.of("bootstrap.servers", bootstrap),
+                  new StringSerializer(),
+                  Topics.BATCHES.valueSerde(SERDE).serializer())) {
+        Thread serving =
+            Thread.ofPlatform()
+                .name("consumer")
+                .start(
+                    () -> {
+                      try {
+                        consumer.run();
+                      } catch (Throwable t) {
+                        failed.set(t);
+                      }
+                    });
         try {
-          send(batches, "b1", request("lost", MISSING), request("kept", "lora.replies"), request("delivered", GLOBEX));
+          send(
+              batches,
+              "b1",
+              request("lost", MISSING),
+              request("kept", "lora.replies"),
+              request("delivered", GLOBEX));
           List<InferenceResult> replies = readCommitted(bootstrap, Topics.REPLIES.name(), 2);
-          assertEquals(List.of("lost", "kept"), replies.stream().map(InferenceResult::getRequestId).toList());
+          assertEquals(
+              List.of("lost", "kept"),
+              replies.stream().map(InferenceResult::getRequestId).toList());
           InferenceResult lost = replies.get(0);
           assertEquals(ErrorCode.INVALID_PARAMS, lost.getErrorCode());
           assertEquals("t1", lost.getTenantId());
           assertEquals("b1", lost.getBatchId());
-          assertTrue(lost.getErrorMessage().startsWith("replyTopic 'lora.replies.acme' does not exist on the Kafka"
-              + " cluster"), lost.getErrorMessage());
+          assertTrue(
+              lost.getErrorMessage()
+                  .startsWith(
+                      "replyTopic 'lora.replies.acme' does not exist on the Kafka" + " cluster"),
+              lost.getErrorMessage());
           assertNull(replies.get(1).getErrorCode(), replies.get(1).getErrorMessage());
           InferenceResult delivered = readCommitted(bootstrap, GLOBEX, 1).getFirst();
-          assertNull(delivered.getErrorCode(), "an existing per-tenant topic still gets its result");
+          assertNull(
+              delivered.getErrorCode(), "an existing per-tenant topic still gets its result");
 
           send(batches, "b2", request("next", "lora.replies"));
           List<InferenceResult> all = readCommitted(bootstrap, Topics.REPLIES.name(), 3);
-          assertEquals(List.of("lost", "kept", "next"), all.stream().map(InferenceResult::getRequestId).toList(),
+          assertEquals(
+              List.of("lost", "kept", "next"),
+              all.stream().map(InferenceResult::getRequestId).toList(),
               "the next batch is still answered, and nothing twice");
           assertNull(all.get(2).getErrorCode(), all.get(2).getErrorMessage());
-          assertEquals(1.0, meters.counter("lorastream.consumer.replies.rerouted", "reason", "MISSING").count());
+          assertEquals(
+              1.0,
+              meters.counter("lorastream.consumer.replies.rerouted", "reason", "MISSING").count());
           assertEquals(0.0, meters.counter("lorastream.consumer.transactions.aborted").count());
           assertTrue(consumer.healthy(), "/health while the poll loop serves");
         } finally {
@@ -130,10 +164,15 @@ class ReplyTopicBrokerTest {
     }
   }
 
-  private static void send(KafkaProducer<String, InferenceBatch> p, String batchId, InferenceRequest... requests)
+  private static void send(
+      KafkaProducer<String, InferenceBatch> p, String batchId, InferenceRequest... requests)
       throws Exception {
-    InferenceBatch b = InferenceBatch.newBuilder().setBatchId(batchId).setCreatedEpochMs(System.currentTimeMillis())
-        .setRequests(List.of(requests)).build();
+    InferenceBatch b =
+        InferenceBatch.newBuilder()
+            .setBatchId(batchId)
+            .setCreatedEpochMs(System.currentTimeMillis())
+            .setRequests(List.of(requests))
+            .build();
     p.send(new ProducerRecord<>(Topics.BATCHES.name(), batchId, b)).get();
   }
 
@@ -149,20 +188,23 @@ class ReplyTopicBrokerTest {
   }
 
   /**
-   * Every record of partition 0 of {@code topic}, read_committed, in offset order, once {@code n} are there
-   * (30 s at most), plus whatever else arrives in the next 0.5 s (a duplicate would).
+   * Every record of partition 0 of {@code topic}, read_committed, in offset order, once {@code n}
+   * are there (30 s at most), plus whatever else arrives in the next 0.5 s (a duplicate would).
    */
   private static List<InferenceResult> readCommitted(String bootstrap, String topic, int n) {
     List<InferenceResult> out = new ArrayList<>();
-    try (KafkaConsumer<String, InferenceResult> c = new KafkaConsumer<>(
-        Map.of("bootstrap.servers", bootstrap, "isolation.level", "read_committed"), new StringDeserializer(),
-        Topics.REPLIES.valueSerde(SERDE).deserializer())) {
+    try (KafkaConsumer<String, InferenceResult> c =
+        new KafkaConsumer<>(
+            Map.of("bootstrap.servers", bootstrap, "isolation.level", "read_committed"),
+            new StringDeserializer(),
+            Topics.REPLIES.valueSerde(SERDE).deserializer())) {
       TopicPartition p0 = new TopicPartition(topic, 0);
       c.assign(List.of(p0));
       c.seekToBeginning(List.of(p0));
       long deadline = System.currentTimeMillis() + 30_000;
       while (out.size() < n && System.currentTimeMillis() < deadline) {
-        c.poll(Duration.ofMillis(200)).forEach((ConsumerRecord<String, InferenceResult> r) -> out.add(r.value()));
+        c.poll(Duration.ofMillis(200))
+            .forEach((ConsumerRecord<String, InferenceResult> r) -> out.add(r.value()));
       }
       c.poll(Duration.ofMillis(500)).forEach(r -> out.add(r.value()));
     }

@@ -14,10 +14,17 @@ import java.util.EnumMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** The engine's result on the wire: error codes mapped one to one, timings from the request's creation. */
+/**
+ * The engine's result on the wire: error codes mapped one to one, timings from the request's
+ * creation.
+ */
 class ResultsTest {
   private static final InferenceRequest REQ =
-      InferenceRequest.newBuilder().setRequestId("r1").setTenantId("t").setCreatedEpochMs(1_000).build();
+      InferenceRequest.newBuilder()
+          .setRequestId("r1")
+          .setTenantId("t")
+          .setCreatedEpochMs(1_000)
+          .build();
 
   @Test
   void everyEngineErrorMapsToItsReplyCode() {
@@ -27,7 +34,10 @@ class ResultsTest {
     expected.put(EngineError.PROMPT_TOO_LONG, ErrorCode.PROMPT_TOO_LONG);
     expected.put(EngineError.INVALID_PARAMS, ErrorCode.INVALID_PARAMS);
     expected.put(EngineError.INTERNAL, ErrorCode.INTERNAL);
-    assertEquals(EngineError.values().length, expected.size(), "a new EngineError needs its expected reply code");
+    assertEquals(
+        EngineError.values().length,
+        expected.size(),
+        "a new EngineError needs its expected reply code");
     for (EngineError e : EngineError.values()) {
       assertEquals(expected.get(e), Results.code(e), e.name());
       GenerationResult failed =
@@ -40,12 +50,22 @@ class ResultsTest {
 
   @Test
   void timingsAreMeasuredFromTheRequestsCreationNotFromEngineSubmit() {
-    // created at 1000, submitted to the engine at 1250; the engine took 30 ms to schedule it, 80 ms to the first
+    // created at 1000, submitted to the engine at 1250; the engine took 30 ms to schedule it, 80 ms
+    // to the first
     // token and 500 ms in all (counted from its submit)
     GenerationResult r =
         new GenerationResult(
-            "r1", new int[] {7, 8}, "ab", FinishReason.LENGTH, 3, null, null, 30_000_000L, 80_000_000L,
-            500_000_000L, 0);
+            "r1",
+            new int[] {7, 8},
+            "ab",
+            FinishReason.LENGTH,
+            3,
+            null,
+            null,
+            30_000_000L,
+            80_000_000L,
+            500_000_000L,
+            0);
     InferenceResult reply = Results.of(REQ, r, 1_250, "b1", "c1");
     assertEquals(new Timings(280L, 330L, 750L), reply.getTimings());
     assertNull(reply.getErrorCode());
@@ -54,7 +74,8 @@ class ResultsTest {
   @Test
   void aResultWithoutTokensReportsNoFirstTokenTime() {
     GenerationResult r =
-        new GenerationResult("r1", new int[0], "", FinishReason.STOP, 3, null, null, 30_000_000L, 0, 40_000_000L, 0);
+        new GenerationResult(
+            "r1", new int[0], "", FinishReason.STOP, 3, null, null, 30_000_000L, 0, 40_000_000L, 0);
     assertEquals(new Timings(280L, 0L, 290L), Results.of(REQ, r, 1_250, "b1", "c1").getTimings());
   }
 }

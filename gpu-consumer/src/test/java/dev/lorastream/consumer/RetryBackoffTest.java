@@ -9,7 +9,10 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** {@link RetryBackoff} on a fake clock: a failure that repeats is retried ever less often, never hot. */
+/**
+ * {@link RetryBackoff} on a fake clock: a failure that repeats is retried ever less often, never
+ * hot.
+ */
 class RetryBackoffTest {
   long now = 5_000;
   final RetryBackoff backoff = new RetryBackoff(100, 1_000, () -> now);

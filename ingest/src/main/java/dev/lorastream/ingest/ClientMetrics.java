@@ -16,15 +16,15 @@ import java.util.concurrent.TimeoutException;
  * The Micrometer meters of one {@link LoraClient}:
  *
  * <ul>
- *   <li>{@code lorastream.client.requests{outcome,code}} counter: one per finished request; outcome is {@code ok}
- *       (a completion), {@code error} (an error reply; code is its {@code ErrorCode}), {@code timeout},
- *       {@code failed} (the send failed or the reply could not be decoded), {@code closed}, {@code cancelled}
- *       or {@code rejected} (invalid request); code is
+ *   <li>{@code lorastream.client.requests{outcome,code}} counter: one per finished request; outcome
+ *       is {@code ok} (a completion), {@code error} (an error reply; code is its {@code
+ *       ErrorCode}), {@code timeout}, {@code failed} (the send failed or the reply could not be
+ *       decoded), {@code closed}, {@code cancelled} or {@code rejected} (invalid request); code is
  *       {@code none} unless outcome is {@code error}.
  *   <li>{@code lorastream.client.latency{outcome}} timer: submit to completion of the future.
  *   <li>{@code lorastream.client.pending} gauge: requests waiting for a reply.
- *   <li>{@code lorastream.client.replies.unmatched} counter: replies on the reply topic for no pending request
- *       of this client (another client's, or one that already timed out).
+ *   <li>{@code lorastream.client.replies.unmatched} counter: replies on the reply topic for no
+ *       pending request of this client (another client's, or one that already timed out).
  * </ul>
  *
  * Thread-safe.
@@ -41,13 +41,15 @@ final class ClientMetrics {
 
   ClientMetrics(MeterRegistry registry, Map<?, ?> pendingRequests) {
     this.registry = registry;
-    this.pending = Gauge.builder(PENDING, pendingRequests, Map::size)
-        .description("requests waiting for a reply")
-        .strongReference(true)
-        .register(registry);
-    this.unmatched = Counter.builder(UNMATCHED)
-        .description("replies that matched no pending request of this client")
-        .register(registry);
+    this.pending =
+        Gauge.builder(PENDING, pendingRequests, Map::size)
+            .description("requests waiting for a reply")
+            .strongReference(true)
+            .register(registry);
+    this.unmatched =
+        Counter.builder(UNMATCHED)
+            .description("replies that matched no pending request of this client")
+            .register(registry);
   }
 
   void unmatchedReply() {
@@ -72,12 +74,18 @@ final class ClientMetrics {
       outcome = outcomeOf(failure);
     }
     count(outcome, code);
-    Timer.builder(LATENCY).description("submit to reply").tag("outcome", outcome)
-        .register(registry).record(elapsedNanos, TimeUnit.NANOSECONDS);
+    Timer.builder(LATENCY)
+        .description("submit to reply")
+        .tag("outcome", outcome)
+        .register(registry)
+        .record(elapsedNanos, TimeUnit.NANOSECONDS);
   }
 
   static String outcomeOf(Throwable failure) {
-    Throwable t = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+    Throwable t =
+        failure instanceof CompletionException && failure.getCause() != null
+            ? failure.getCause()
+            : failure;
     return switch (t) {
       case TimeoutException e -> "timeout";
       case LoraClient.ClosedException e -> "closed";
@@ -87,8 +95,12 @@ final class ClientMetrics {
   }
 
   private void count(String outcome, String code) {
-    Counter.builder(REQUESTS).description("finished requests").tag("outcome", outcome).tag("code", code)
-        .register(registry).increment();
+    Counter.builder(REQUESTS)
+        .description("finished requests")
+        .tag("outcome", outcome)
+        .tag("code", code)
+        .register(registry)
+        .increment();
   }
 
   void close() {

@@ -1,9 +1,9 @@
 package dev.lorastream.ingest;
 
-import dev.lorastream.tokenizer.HfTokenizer;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.Topics;
+import dev.lorastream.tokenizer.HfTokenizer;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
@@ -37,30 +37,33 @@ import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
  * The library upstream systems use to ask lorastream for completions: {@link #submit} writes an
- * {@link InferenceRequest} to {@code lora.requests} and returns a future that the matching
- * {@link InferenceResult} on the reply topic completes.
+ * {@link InferenceRequest} to {@code lora.requests} and returns a future that the matching {@link
+ * InferenceResult} on the reply topic completes.
  *
  * <p>Guarantees:
  *
  * <ul>
- *   <li>Every returned future completes exactly once: normally with the reply (error replies included, they
- *       carry {@code finishReason=ERROR} and an {@code errorCode}), or exceptionally with a
- *       {@link TimeoutException} after the request's timeout, the Kafka send error, an
+ *   <li>Every returned future completes exactly once: normally with the reply (error replies
+ *       included, they carry {@code finishReason=ERROR} and an {@code errorCode}), or exceptionally
+ *       with a {@link TimeoutException} after the request's timeout, the Kafka send error, an
  *       {@link IllegalArgumentException} for an invalid request, or a {@link ClosedException} on
- *       {@link #close}. Its pending entry is removed in every case, so nothing leaks ({@link #pending}).
- *   <li>No reply is missed: the reply consumer is positioned at the end of every reply-topic partition in the
- *       constructor, before any request can be sent.
- *   <li>Replies are read {@code read_committed}, so a result an aborted consumer transaction wrote is never seen.
+ *       {@link #close}. Its pending entry is removed in every case, so nothing leaks ({@link
+ *       #pending}).
+ *   <li>No reply is missed: the reply consumer is positioned at the end of every reply-topic
+ *       partition in the constructor, before any request can be sent.
+ *   <li>Replies are read {@code read_committed}, so a result an aborted consumer transaction wrote
+ *       is never seen.
  * </ul>
  *
- * <p>The reply consumer has no group: it is assigned every partition of the reply topic (no rebalancing, no
- * offset commits) and ignores replies for requests it is not waiting for (another client's on a shared topic,
- * or one that timed out). Each client thus reads the whole reply topic; with many clients or high volume, give
- * each tenant or client its own reply topic ({@link LoraClientConfig#replyTopic}). Partitions added to the reply
- * topic after the client started are not read.
+ * <p>The reply consumer has no group: it is assigned every partition of the reply topic (no
+ * rebalancing, no offset commits) and ignores replies for requests it is not waiting for (another
+ * client's on a shared topic, or one that timed out). Each client thus reads the whole reply topic;
+ * with many clients or high volume, give each tenant or client its own reply topic ({@link
+ * LoraClientConfig#replyTopic}). Partitions added to the reply topic after the client started are
+ * not read.
  *
- * <p>Thread-safe. Callbacks attached to the futures with non-async methods run on the client's reply thread
- * (or timer thread): keep them short, or use the {@code *Async} variants.
+ * <p>Thread-safe. Callbacks attached to the futures with non-async methods run on the client's
+ * reply thread (or timer thread): keep them short, or use the {@code *Async} variants.
  */
 public final class LoraClient implements AutoCloseable {
 
@@ -74,9 +77,10 @@ public final class LoraClient implements AutoCloseable {
   private record Pending(CompletableFuture<InferenceResult> future, long startNanos) {}
 
   /**
-   * A request's future that forgets the request and records its outcome before it completes, so a caller that
-   * sees the result also sees {@link #pending()} and the metrics up to date (a {@code whenComplete} callback
-   * runs after waiting threads may already have returned). Every way to complete it goes through here.
+   * A request's future that forgets the request and records its outcome before it completes, so a
+   * caller that sees the result also sees {@link #pending()} and the metrics up to date (a {@code
+   * whenComplete} callback runs after waiting threads may already have returned). Every way to
+   * complete it goes through here.
    */
   private final class Tracked extends CompletableFuture<InferenceResult> {
     final String id;
@@ -124,7 +128,8 @@ public final class LoraClient implements AutoCloseable {
   private static final Duration POLL = Duration.ofMillis(100);
 
   private final LoraClientConfig config;
-  private final HfTokenizer tokenizer; // nullable: requests must then carry token ids or be sent text-only
+  private final HfTokenizer
+      tokenizer; // nullable: requests must then carry token ids or be sent text-only
   private final Producer<String, InferenceRequest> producer;
   private final Consumer<String, byte[]> replies; // owned by replyThread after the constructor
   private final Deserializer<InferenceResult> resultDeserializer;
@@ -144,28 +149,37 @@ public final class LoraClient implements AutoCloseable {
   /**
    * Connects and positions the reply consumer at the end of the reply topic.
    *
-   * @param tokenizer fills {@code promptTokenIds} from the prompt text when a request has none; may be null;
-   *     owned by the caller (not closed by {@link #close})
-   * @param meterRegistry where the {@link ClientMetrics} meters go; null = a private {@link SimpleMeterRegistry}
+   * @param tokenizer fills {@code promptTokenIds} from the prompt text when a request has none; may
+   *     be null; owned by the caller (not closed by {@link #close})
+   * @param meterRegistry where the {@link ClientMetrics} meters go; null = a private {@link
+   *     SimpleMeterRegistry}
    * @throws IllegalStateException when the reply topic does not exist
    */
-  public LoraClient(LoraClientConfig config, PromptTokenizer tokenizer, MeterRegistry meterRegistry) {
+  public LoraClient(
+      LoraClientConfig config, PromptTokenizer tokenizer, MeterRegistry meterRegistry) {
     this.config = config;
     this.tokenizer = tokenizer == null ? null : tokenizer.tokenizer();
     this.meterRegistry = meterRegistry != null ? meterRegistry : new SimpleMeterRegistry();
-    Map<String, Object> serde = Map.of(LoraClientConfig.SCHEMA_REGISTRY_URL, config.schemaRegistryUrl());
+    Map<String, Object> serde =
+        Map.of(LoraClientConfig.SCHEMA_REGISTRY_URL, config.schemaRegistryUrl());
     this.resultDeserializer = Topics.replies(config.replyTopic()).valueSerde(serde).deserializer();
-    this.replies = new KafkaConsumer<>(consumerProps(config), new StringDeserializer(), new ByteArrayDeserializer());
+    this.replies =
+        new KafkaConsumer<>(
+            consumerProps(config), new StringDeserializer(), new ByteArrayDeserializer());
     try {
       seekToEnd(replies, config.replyTopic());
-      this.producer = new KafkaProducer<>(producerProps(config), new StringSerializer(),
-          Topics.REQUESTS.valueSerde(serde).serializer());
+      this.producer =
+          new KafkaProducer<>(
+              producerProps(config),
+              new StringSerializer(),
+              Topics.REQUESTS.valueSerde(serde).serializer());
     } catch (RuntimeException e) {
       replies.close(Duration.ZERO);
       throw e;
     }
     this.metrics = new ClientMetrics(this.meterRegistry, pending);
-    this.timer = new ScheduledThreadPoolExecutor(1, r -> daemon(r, config.clientId() + "-timeouts"));
+    this.timer =
+        new ScheduledThreadPoolExecutor(1, r -> daemon(r, config.clientId() + "-timeouts"));
     this.timer.setRemoveOnCancelPolicy(true); // a request answered in time leaves no task behind
     this.replyThread = daemon(this::pollReplies, config.clientId() + "-replies");
     this.replyThread.start();
@@ -176,22 +190,27 @@ public final class LoraClient implements AutoCloseable {
     return submit(request, config.defaultTimeout());
   }
 
-  /** {@link #submit(InferenceRequest.Builder, Duration)} of a built request, with the default timeout. */
+  /**
+   * {@link #submit(InferenceRequest.Builder, Duration)} of a built request, with the default
+   * timeout.
+   */
   public CompletableFuture<InferenceResult> submit(InferenceRequest request) {
     return submit(InferenceRequest.newBuilder(request), config.defaultTimeout());
   }
 
   /**
    * Sends one request. Fields the caller left unset are filled: {@code requestId} (a random UUID),
-   * {@code createdEpochMs} (now), {@code deadlineEpochMs} when 0 (created + timeout, so the servers drop work
-   * nobody waits for), and {@code promptTokenIds} from {@code prompt} when empty and a tokenizer was given.
-   * {@code replyTopic} is always set to this client's reply topic, the only one it reads.
+   * {@code createdEpochMs} (now), {@code deadlineEpochMs} when 0 (created + timeout, so the servers
+   * drop work nobody waits for), and {@code promptTokenIds} from {@code prompt} when empty and a
+   * tokenizer was given. {@code replyTopic} is always set to this client's reply topic, the only
+   * one it reads.
    *
    * @param request at least {@code tenantId} and a prompt (text or token ids); not modified
    * @param timeout how long to wait for the reply (> 0)
    * @return the future of the reply; see the class comment for how it completes
    */
-  public CompletableFuture<InferenceResult> submit(InferenceRequest.Builder request, Duration timeout) {
+  public CompletableFuture<InferenceResult> submit(
+      InferenceRequest.Builder request, Duration timeout) {
     long start = System.nanoTime();
     InferenceRequest req;
     try {
@@ -204,24 +223,43 @@ public final class LoraClient implements AutoCloseable {
     Tracked future = new Tracked(id, start);
     if (pending.putIfAbsent(id, future.entry) != null) {
       metrics.rejected();
-      return CompletableFuture.failedFuture(new IllegalArgumentException("request id " + id + " is already pending"));
+      return CompletableFuture.failedFuture(
+          new IllegalArgumentException("request id " + id + " is already pending"));
     }
-    if (closed || broken != null) { // checked after the put: close() either sees the entry or we see closed
-      future.completeExceptionally(broken != null ? new IllegalStateException("reply consumer failed", broken)
-          : new ClosedException("LoraClient " + config.clientId() + " is closed"));
+    if (closed
+        || broken
+            != null) { // checked after the put: close() either sees the entry or we see closed
+      future.completeExceptionally(
+          broken != null
+              ? new IllegalStateException("reply consumer failed", broken)
+              : new ClosedException("LoraClient " + config.clientId() + " is closed"));
       return future;
     }
     try {
-      ScheduledFuture<?> timeoutTask = timer.schedule(() -> future.completeExceptionally(new TimeoutException(
-          "no reply to request " + id + " on " + config.replyTopic() + " within " + timeout.toMillis() + " ms")),
-          timeout.toNanos(), TimeUnit.NANOSECONDS);
+      ScheduledFuture<?> timeoutTask =
+          timer.schedule(
+              () ->
+                  future.completeExceptionally(
+                      new TimeoutException(
+                          "no reply to request "
+                              + id
+                              + " on "
+                              + config.replyTopic()
+                              + " within "
+                              + timeout.toMillis()
+                              + " ms")),
+              timeout.toNanos(),
+              TimeUnit.NANOSECONDS);
       future.whenComplete((r, e) -> timeoutTask.cancel(false));
-      producer.send(new ProducerRecord<>(Topics.REQUESTS.name(), id, req), (metadata, e) -> {
-        if (e != null) {
-          future.completeExceptionally(e);
-        }
-      });
-    } catch (RuntimeException e) { // closed concurrently, serialization, buffer full past max.block.ms
+      producer.send(
+          new ProducerRecord<>(Topics.REQUESTS.name(), id, req),
+          (metadata, e) -> {
+            if (e != null) {
+              future.completeExceptionally(e);
+            }
+          });
+    } catch (
+        RuntimeException e) { // closed concurrently, serialization, buffer full past max.block.ms
       future.completeExceptionally(e);
     }
     return future;
@@ -244,9 +282,11 @@ public final class LoraClient implements AutoCloseable {
       b.setDeadlineEpochMs(b.getCreatedEpochMs() + timeout.toMillis());
     }
     b.setReplyTopic(config.replyTopic());
-    boolean noIds = !b.hasPromptTokenIds() || b.getPromptTokenIds() == null || b.getPromptTokenIds().isEmpty();
+    boolean noIds =
+        !b.hasPromptTokenIds() || b.getPromptTokenIds() == null || b.getPromptTokenIds().isEmpty();
     if (noIds && b.getPrompt() == null) {
-      throw new IllegalArgumentException("request " + b.getRequestId() + " has neither prompt nor promptTokenIds");
+      throw new IllegalArgumentException(
+          "request " + b.getRequestId() + " has neither prompt nor promptTokenIds");
     }
     if (noIds && tokenizer != null) {
       b.setPromptTokenIds(tokenizer.encodeToList(b.getPrompt()));
@@ -254,7 +294,8 @@ public final class LoraClient implements AutoCloseable {
     try {
       return b.build();
     } catch (AvroRuntimeException e) {
-      throw new IllegalArgumentException("invalid request " + b.getRequestId() + ": " + e.getMessage(), e);
+      throw new IllegalArgumentException(
+          "invalid request " + b.getRequestId() + ": " + e.getMessage(), e);
     }
   }
 
@@ -270,7 +311,10 @@ public final class LoraClient implements AutoCloseable {
     } catch (RuntimeException | Error e) {
       if (!closed) {
         broken = e;
-        failAll(id -> new IllegalStateException("reply consumer of " + config.replyTopic() + " failed: " + e, e));
+        failAll(
+            id ->
+                new IllegalStateException(
+                    "reply consumer of " + config.replyTopic() + " failed: " + e, e));
       }
     } finally {
       replies.close(CLOSE_TIMEOUT);
@@ -290,8 +334,20 @@ public final class LoraClient implements AutoCloseable {
       }
       p.future().complete(result);
     } catch (RuntimeException e) {
-      p.future().completeExceptionally(new IllegalStateException("reply to request " + r.key() + " at "
-          + r.topic() + "-" + r.partition() + "@" + r.offset() + " cannot be decoded: " + e.getMessage(), e));
+      p.future()
+          .completeExceptionally(
+              new IllegalStateException(
+                  "reply to request "
+                      + r.key()
+                      + " at "
+                      + r.topic()
+                      + "-"
+                      + r.partition()
+                      + "@"
+                      + r.offset()
+                      + " cannot be decoded: "
+                      + e.getMessage(),
+                  e));
     }
   }
 
@@ -310,8 +366,8 @@ public final class LoraClient implements AutoCloseable {
   }
 
   /**
-   * Stops reading replies, completes every outstanding future with a {@link ClosedException}, and closes
-   * the producer (waiting up to 5 s for requests already handed to it). Idempotent.
+   * Stops reading replies, completes every outstanding future with a {@link ClosedException}, and
+   * closes the producer (waiting up to 5 s for requests already handed to it). Idempotent.
    */
   @Override
   public void close() {
@@ -325,7 +381,10 @@ public final class LoraClient implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    failAll(id -> new ClosedException("LoraClient " + config.clientId() + " closed before a reply to " + id));
+    failAll(
+        id ->
+            new ClosedException(
+                "LoraClient " + config.clientId() + " closed before a reply to " + id));
     timer.shutdownNow();
     producer.close(CLOSE_TIMEOUT);
     resultDeserializer.close();
@@ -347,9 +406,11 @@ public final class LoraClient implements AutoCloseable {
           "reply topic " + topic + " not found (or broker unreachable): " + e.getMessage(), e);
     }
     if (infos == null || infos.isEmpty()) {
-      throw new IllegalStateException("reply topic " + topic + " does not exist; create it before starting clients");
+      throw new IllegalStateException(
+          "reply topic " + topic + " does not exist; create it before starting clients");
     }
-    List<TopicPartition> parts = infos.stream().map(i -> new TopicPartition(i.topic(), i.partition())).toList();
+    List<TopicPartition> parts =
+        infos.stream().map(i -> new TopicPartition(i.topic(), i.partition())).toList();
     consumer.assign(parts);
     consumer.seekToEnd(parts);
     for (TopicPartition tp : parts) {

@@ -11,15 +11,18 @@ import java.util.UUID;
 /**
  * Settings of a {@link LoraClient}. Immutable; {@code with*} methods return a changed copy.
  *
- * <p>{@link #fromMap} reads the keys named by the constants here; any other key in that map is passed to the
- * Kafka producer and the reply consumer as is (e.g. {@code security.protocol}, {@code sasl.jaas.config}).
+ * <p>{@link #fromMap} reads the keys named by the constants here; any other key in that map is
+ * passed to the Kafka producer and the reply consumer as is (e.g. {@code security.protocol}, {@code
+ * sasl.jaas.config}).
  *
  * @param bootstrapServers Kafka {@code bootstrap.servers}
- * @param schemaRegistryUrl {@code schema.registry.url}: {@code http(s)://host:port} or {@code mock://scope}
- * @param replyTopic topic the client reads replies from and names in every request's {@code replyTopic}
- *     ({@code lora.replies} by default, or a per-tenant topic); it must exist
+ * @param schemaRegistryUrl {@code schema.registry.url}: {@code http(s)://host:port} or {@code
+ *     mock://scope}
+ * @param replyTopic topic the client reads replies from and names in every request's {@code
+ *     replyTopic} ({@code lora.replies} by default, or a per-tenant topic); it must exist
  * @param clientId Kafka {@code client.id} prefix of the producer and the reply consumer
- * @param defaultTimeout how long a request waits for its reply unless {@code submit} is given another timeout
+ * @param defaultTimeout how long a request waits for its reply unless {@code submit} is given
+ *     another timeout
  * @param kafkaOverrides extra producer and consumer properties, applied last
  */
 public record LoraClientConfig(
@@ -62,8 +65,13 @@ public record LoraClientConfig(
 
   /** Defaults for everything but the two addresses. */
   public static LoraClientConfig of(String bootstrapServers, String schemaRegistryUrl) {
-    return new LoraClientConfig(bootstrapServers, schemaRegistryUrl, Topics.REPLIES.name(),
-        "lorastream-client-" + UUID.randomUUID().toString().substring(0, 8), DEFAULT_TIMEOUT, Map.of());
+    return new LoraClientConfig(
+        bootstrapServers,
+        schemaRegistryUrl,
+        Topics.REPLIES.name(),
+        "lorastream-client-" + UUID.randomUUID().toString().substring(0, 8),
+        DEFAULT_TIMEOUT,
+        Map.of());
   }
 
   /** From a flat map of the keys above; unknown keys become {@link #kafkaOverrides}. */
@@ -79,27 +87,36 @@ public record LoraClientConfig(
       c = c.withDefaultTimeout(Duration.ofMillis(Long.parseLong(str(props, TIMEOUT_MS).trim())));
     }
     Map<String, Object> rest = new HashMap<>(props);
-    for (String k : new String[] {BOOTSTRAP_SERVERS, SCHEMA_REGISTRY_URL, REPLY_TOPIC, CLIENT_ID, TIMEOUT_MS}) {
+    for (String k :
+        new String[] {BOOTSTRAP_SERVERS, SCHEMA_REGISTRY_URL, REPLY_TOPIC, CLIENT_ID, TIMEOUT_MS}) {
       rest.remove(k);
     }
     return c.withKafkaOverrides(rest);
   }
 
   public LoraClientConfig withReplyTopic(String topic) {
-    return new LoraClientConfig(bootstrapServers, schemaRegistryUrl, topic, clientId, defaultTimeout, kafkaOverrides);
+    return new LoraClientConfig(
+        bootstrapServers, schemaRegistryUrl, topic, clientId, defaultTimeout, kafkaOverrides);
   }
 
   public LoraClientConfig withClientId(String id) {
-    return new LoraClientConfig(bootstrapServers, schemaRegistryUrl, replyTopic, id, defaultTimeout, kafkaOverrides);
+    return new LoraClientConfig(
+        bootstrapServers, schemaRegistryUrl, replyTopic, id, defaultTimeout, kafkaOverrides);
   }
 
   public LoraClientConfig withDefaultTimeout(Duration timeout) {
-    return new LoraClientConfig(bootstrapServers, schemaRegistryUrl, replyTopic, clientId, timeout, kafkaOverrides);
+    return new LoraClientConfig(
+        bootstrapServers, schemaRegistryUrl, replyTopic, clientId, timeout, kafkaOverrides);
   }
 
   public LoraClientConfig withKafkaOverrides(Map<String, ?> overrides) {
     return new LoraClientConfig(
-        bootstrapServers, schemaRegistryUrl, replyTopic, clientId, defaultTimeout, Map.copyOf(overrides));
+        bootstrapServers,
+        schemaRegistryUrl,
+        replyTopic,
+        clientId,
+        defaultTimeout,
+        Map.copyOf(overrides));
   }
 
   private static String str(Map<String, ?> props, String key) {

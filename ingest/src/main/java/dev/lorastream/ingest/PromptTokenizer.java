@@ -5,10 +5,10 @@ import java.nio.file.Path;
 import java.util.List;
 
 /**
- * Turns prompt text into the base model's token ids for {@link LoraClient}, so requests carry {@code
- * promptTokenIds} and the batcher can count tokens without a tokenizer of its own. The tokenizing itself is the
- * project's one tokenizer wrapper, {@link HfTokenizer} (the ids the engine would compute itself); this is the
- * client library's handle on it. Thread-safe.
+ * Turns prompt text into the base model's token ids for {@link LoraClient}, so requests carry
+ * {@code promptTokenIds} and the batcher can count tokens without a tokenizer of its own. The
+ * tokenizing itself is the project's one tokenizer wrapper, {@link HfTokenizer} (the ids the engine
+ * would compute itself); this is the client library's handle on it. Thread-safe.
  */
 public final class PromptTokenizer implements AutoCloseable {
   private final HfTokenizer tokenizer;

@@ -1,17 +1,17 @@
 package dev.lorastream.ingest;
 
+import dev.lorastream.devstack.TestKafkaCluster;
 import dev.lorastream.schemas.Topics;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
-import dev.lorastream.devstack.TestKafkaCluster;
 
 /**
- * Test fixture: one single-node KRaft broker (KafkaClusterTestKit) shared by every Kafka test of this module in
- * the surefire JVM, started on first use (3-5 s) and stopped by a shutdown hook. Tests isolate themselves by
- * reply topic and by reading {@code lora.requests} from its end.
+ * Test fixture: one single-node KRaft broker (KafkaClusterTestKit) shared by every Kafka test of
+ * this module in the surefire JVM, started on first use (3-5 s) and stopped by a shutdown hook.
+ * Tests isolate themselves by reply topic and by reading {@code lora.requests} from its end.
  */
 public final class KafkaTestCluster {
   public static final String REGISTRY_URL = "mock://ingest-tests";
@@ -25,13 +25,16 @@ public final class KafkaTestCluster {
       try {
         TestKafkaCluster c = TestKafkaCluster.start();
         cluster = c;
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-          try {
-            c.close();
-          } catch (Exception e) {
-            // the JVM is going away
-          }
-        }));
+        Runtime.getRuntime()
+            .addShutdownHook(
+                new Thread(
+                    () -> {
+                      try {
+                        c.close();
+                      } catch (Exception e) {
+                        // the JVM is going away
+                      }
+                    }));
         createTopic(Topics.REQUESTS.name(), 3);
       } catch (Exception e) {
         throw new IllegalStateException("cannot start the test broker", e);
@@ -43,7 +46,10 @@ public final class KafkaTestCluster {
   /** Creates a topic on the shared broker (waits until it exists). */
   public static void createTopic(String name, int partitions) {
     try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap()))) {
-      admin.createTopics(List.of(new NewTopic(name, partitions, (short) 1))).all().get(30, TimeUnit.SECONDS);
+      admin
+          .createTopics(List.of(new NewTopic(name, partitions, (short) 1)))
+          .all()
+          .get(30, TimeUnit.SECONDS);
     } catch (Exception e) {
       throw new IllegalStateException("cannot create topic " + name, e);
     }

@@ -17,9 +17,21 @@ class LoraClientConfigTest {
     assertEquals(Duration.ofSeconds(60), c.defaultTimeout());
     assertTrue(c.clientId().startsWith("lorastream-client-"));
 
-    LoraClientConfig m = LoraClientConfig.fromMap(Map.of("bootstrap.servers", "k:9092",
-        "schema.registry.url", "http://r:8081", "lorastream.reply.topic", "replies.t1", "client.id", "svc",
-        "lorastream.request.timeout.ms", "1500", "security.protocol", "SSL"));
+    LoraClientConfig m =
+        LoraClientConfig.fromMap(
+            Map.of(
+                "bootstrap.servers",
+                "k:9092",
+                "schema.registry.url",
+                "http://r:8081",
+                "lorastream.reply.topic",
+                "replies.t1",
+                "client.id",
+                "svc",
+                "lorastream.request.timeout.ms",
+                "1500",
+                "security.protocol",
+                "SSL"));
     assertEquals("replies.t1", m.replyTopic());
     assertEquals("svc", m.clientId());
     assertEquals(Duration.ofMillis(1500), m.defaultTimeout());
@@ -28,11 +40,15 @@ class LoraClientConfigTest {
 
   @Test
   void missingOrBadValuesAreNamed() {
-    var e = assertThrows(IllegalArgumentException.class,
-        () -> LoraClientConfig.fromMap(Map.of("schema.registry.url", "mock://x")));
+    var e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> LoraClientConfig.fromMap(Map.of("schema.registry.url", "mock://x")));
     assertEquals("bootstrap.servers is required", e.getMessage());
-    var t = assertThrows(IllegalArgumentException.class,
-        () -> LoraClientConfig.of("k", "mock://x").withDefaultTimeout(Duration.ZERO));
+    var t =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> LoraClientConfig.of("k", "mock://x").withDefaultTimeout(Duration.ZERO));
     assertTrue(t.getMessage().startsWith("lorastream.request.timeout.ms must be > 0"));
   }
 }

@@ -30,7 +30,10 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
 
-/** {@link LoraClient} against a real in-process broker, with {@link TestResponder} playing the servers. */
+/**
+ * {@link LoraClient} against a real in-process broker, with {@link TestResponder} playing the
+ * servers.
+ */
 class LoraClientKafkaTest {
   private static final AtomicInteger TOPICS = new AtomicInteger();
 
@@ -42,7 +45,8 @@ class LoraClientKafkaTest {
     String replies = "replies-client-" + TOPICS.incrementAndGet();
     KafkaTestCluster.createTopic(replies, replyPartitions);
     return LoraClientConfig.of(KafkaTestCluster.bootstrap(), KafkaTestCluster.REGISTRY_URL)
-        .withReplyTopic(replies).withDefaultTimeout(Duration.ofSeconds(30));
+        .withReplyTopic(replies)
+        .withDefaultTimeout(Duration.ofSeconds(30));
   }
 
   private static InferenceRequest.Builder prompt(String text) {
@@ -56,11 +60,13 @@ class LoraClientKafkaTest {
   @Test
   void correlatesConcurrentSubmitsFromManyThreads() throws Exception {
     MeterRegistry meters = new SimpleMeterRegistry();
-    try (TestResponder responder = new TestResponder(r -> TestResponder.ok(r, "echo " + r.getPrompt()));
+    try (TestResponder responder =
+            new TestResponder(r -> TestResponder.ok(r, "echo " + r.getPrompt()));
         LoraClient client = new LoraClient(config(), null, meters)) {
       ExecutorService pool = Executors.newFixedThreadPool(8);
       List<CompletableFuture<InferenceResult>> futures = new ArrayList<>();
-      List<java.util.concurrent.Future<CompletableFuture<InferenceResult>>> submitted = new ArrayList<>();
+      List<java.util.concurrent.Future<CompletableFuture<InferenceResult>>> submitted =
+          new ArrayList<>();
       for (int i = 0; i < 200; i++) {
         String text = "doc-" + i;
         submitted.add(pool.submit(() -> client.submit(prompt(text))));
@@ -78,10 +84,14 @@ class LoraClientKafkaTest {
       assertEquals(200, responder.seen().size());
       InferenceRequest first = responder.seen().getFirst();
       assertEquals(client.config().replyTopic(), first.getReplyTopic());
-      assertTrue(first.getCreatedEpochMs() > 0 && first.getDeadlineEpochMs() == first.getCreatedEpochMs() + 30_000);
+      assertTrue(
+          first.getCreatedEpochMs() > 0
+              && first.getDeadlineEpochMs() == first.getCreatedEpochMs() + 30_000);
       assertEquals(36, first.getRequestId().length(), "a UUID was filled in");
-      assertEquals(200, meters.get("lorastream.client.requests").tag("outcome", "ok").counter().count());
-      assertEquals(200, meters.get("lorastream.client.latency").tag("outcome", "ok").timer().count());
+      assertEquals(
+          200, meters.get("lorastream.client.requests").tag("outcome", "ok").counter().count());
+      assertEquals(
+          200, meters.get("lorastream.client.latency").tag("outcome", "ok").timer().count());
       assertEquals(0, meters.get("lorastream.client.pending").gauge().value());
     }
   }
@@ -89,17 +99,23 @@ class LoraClientKafkaTest {
   @Test
   void outOfOrderRepliesReachTheirOwnFutures() throws Exception {
     try (TestResponder responder = new TestResponder(r -> TestResponder.ok(r, r.getPrompt()), 10);
-        LoraClient client = new LoraClient(config(1))) { // one reply partition: replies arrive as sent
+        LoraClient client =
+            new LoraClient(config(1))) { // one reply partition: replies arrive as sent
       List<CompletableFuture<InferenceResult>> futures = new ArrayList<>();
       List<String> completionOrder = new ArrayList<>();
       List<CompletableFuture<Void>> recorded = new ArrayList<>();
-      for (int i = 0; i < 10; i++) { // the responder answers only once it has all 10, so nothing completes early
-        CompletableFuture<InferenceResult> f = client.submit(prompt("p" + i).setRequestId("ooo-" + i));
-        recorded.add(f.thenAccept(r -> {
-          synchronized (completionOrder) {
-            completionOrder.add(r.getText());
-          }
-        }));
+      for (int i = 0;
+          i < 10;
+          i++) { // the responder answers only once it has all 10, so nothing completes early
+        CompletableFuture<InferenceResult> f =
+            client.submit(prompt("p" + i).setRequestId("ooo-" + i));
+        recorded.add(
+            f.thenAccept(
+                r -> {
+                  synchronized (completionOrder) {
+                    completionOrder.add(r.getText());
+                  }
+                }));
         futures.add(f);
       }
       for (int i = 0; i < 10; i++) {
@@ -108,10 +124,12 @@ class LoraClientKafkaTest {
         assertEquals("ooo-" + i, r.getRequestId());
       }
       CompletableFuture.allOf(recorded.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
-      List<String> sentBack = new ArrayList<>(responder.seen().stream().map(InferenceRequest::getPrompt).toList());
+      List<String> sentBack =
+          new ArrayList<>(responder.seen().stream().map(InferenceRequest::getPrompt).toList());
       java.util.Collections.reverse(sentBack);
       synchronized (completionOrder) {
-        assertEquals(sentBack, completionOrder, "futures completed in reply order, not submit order");
+        assertEquals(
+            sentBack, completionOrder, "futures completed in reply order, not submit order");
       }
       assertEquals(0, client.pending());
     }
@@ -120,15 +138,23 @@ class LoraClientKafkaTest {
   @Test
   void errorRepliesCompleteNormallyWithTheirCode() throws Exception {
     MeterRegistry meters = new SimpleMeterRegistry();
-    try (TestResponder responder = new TestResponder(
-            r -> TestResponder.error(r, ErrorCode.UNKNOWN_ADAPTER, "no adapter " + r.getAdapterId()));
+    try (TestResponder responder =
+            new TestResponder(
+                r ->
+                    TestResponder.error(
+                        r, ErrorCode.UNKNOWN_ADAPTER, "no adapter " + r.getAdapterId()));
         LoraClient client = new LoraClient(config(), null, meters)) {
       InferenceResult r = get(client.submit(prompt("x")));
       assertEquals(FinishReason.ERROR, r.getFinishReason());
       assertEquals(ErrorCode.UNKNOWN_ADAPTER, r.getErrorCode());
       assertEquals("no adapter a1", r.getErrorMessage());
-      assertEquals(1, meters.get("lorastream.client.requests").tags("outcome", "error", "code", "UNKNOWN_ADAPTER")
-          .counter().count());
+      assertEquals(
+          1,
+          meters
+              .get("lorastream.client.requests")
+              .tags("outcome", "error", "code", "UNKNOWN_ADAPTER")
+              .counter()
+              .count());
     }
   }
 
@@ -138,13 +164,23 @@ class LoraClientKafkaTest {
     LoraClientConfig config = config();
     try (TestResponder responder = new TestResponder(r -> TestResponder.ok(r, "fine"), 1);
         LoraClient client = new LoraClient(config, null, meters);
-        KafkaProducer<String, byte[]> stranger = new KafkaProducer<>(
-            Map.of("bootstrap.servers", KafkaTestCluster.bootstrap()), new StringSerializer(),
-            new ByteArraySerializer())) {
-      // another client's reply (garbage bytes: never decoded, since nobody here waits for it) and a keyless one
-      stranger.send(new ProducerRecord<>(config.replyTopic(), "someone-elses-id",
-          "not avro".getBytes(StandardCharsets.UTF_8))).get();
-      stranger.send(new ProducerRecord<>(config.replyTopic(), null, new byte[] {0, 0, 0, 0, 1})).get();
+        KafkaProducer<String, byte[]> stranger =
+            new KafkaProducer<>(
+                Map.of("bootstrap.servers", KafkaTestCluster.bootstrap()),
+                new StringSerializer(),
+                new ByteArraySerializer())) {
+      // another client's reply (garbage bytes: never decoded, since nobody here waits for it) and a
+      // keyless one
+      stranger
+          .send(
+              new ProducerRecord<>(
+                  config.replyTopic(),
+                  "someone-elses-id",
+                  "not avro".getBytes(StandardCharsets.UTF_8)))
+          .get();
+      stranger
+          .send(new ProducerRecord<>(config.replyTopic(), null, new byte[] {0, 0, 0, 0, 1}))
+          .get();
       assertEquals("fine", get(client.submit(prompt("x"))).getText());
       assertEquals(2, meters.get("lorastream.client.replies.unmatched").counter().count());
       assertEquals(0, client.pending());
@@ -155,13 +191,19 @@ class LoraClientKafkaTest {
   void undecodableReplyFailsOnlyItsOwnRequest() throws Exception {
     LoraClientConfig config = config();
     try (LoraClient client = new LoraClient(config);
-        KafkaProducer<String, byte[]> broken = new KafkaProducer<>(
-            Map.of("bootstrap.servers", KafkaTestCluster.bootstrap()), new StringSerializer(),
-            new ByteArraySerializer())) {
-      CompletableFuture<InferenceResult> f = client.submit(prompt("x").setRequestId("will-get-garbage"));
-      broken.send(new ProducerRecord<>(config.replyTopic(), "will-get-garbage", new byte[] {7, 7})).get();
+        KafkaProducer<String, byte[]> broken =
+            new KafkaProducer<>(
+                Map.of("bootstrap.servers", KafkaTestCluster.bootstrap()),
+                new StringSerializer(),
+                new ByteArraySerializer())) {
+      CompletableFuture<InferenceResult> f =
+          client.submit(prompt("x").setRequestId("will-get-garbage"));
+      broken
+          .send(new ProducerRecord<>(config.replyTopic(), "will-get-garbage", new byte[] {7, 7}))
+          .get();
       ExecutionException e = assertThrows(ExecutionException.class, () -> get(f));
-      assertTrue(e.getCause().getMessage().contains("cannot be decoded"), e.getCause().getMessage());
+      assertTrue(
+          e.getCause().getMessage().contains("cannot be decoded"), e.getCause().getMessage());
       assertEquals(0, client.pending());
     }
   }
@@ -169,17 +211,21 @@ class LoraClientKafkaTest {
   @Test
   void timesOutAndForgetsTheRequest() throws Exception {
     MeterRegistry meters = new SimpleMeterRegistry();
-    try (TestResponder responder = new TestResponder(
-            r -> r.getPrompt().startsWith("drop") ? null : TestResponder.ok(r, "answered"));
+    try (TestResponder responder =
+            new TestResponder(
+                r -> r.getPrompt().startsWith("drop") ? null : TestResponder.ok(r, "answered"));
         LoraClient client = new LoraClient(config(), null, meters)) {
-      CompletableFuture<InferenceResult> dropped = client.submit(prompt("drop me"), Duration.ofMillis(700));
-      CompletableFuture<InferenceResult> answered = client.submit(prompt("keep me"), Duration.ofSeconds(30));
+      CompletableFuture<InferenceResult> dropped =
+          client.submit(prompt("drop me"), Duration.ofMillis(700));
+      CompletableFuture<InferenceResult> answered =
+          client.submit(prompt("keep me"), Duration.ofSeconds(30));
       assertEquals("answered", get(answered).getText());
       ExecutionException e = assertThrows(ExecutionException.class, () -> get(dropped));
       assertInstanceOf(TimeoutException.class, e.getCause());
       assertTrue(e.getCause().getMessage().contains("within 700 ms"), e.getCause().getMessage());
       assertEquals(0, client.pending());
-      assertEquals(1, meters.get("lorastream.client.requests").tag("outcome", "timeout").counter().count());
+      assertEquals(
+          1, meters.get("lorastream.client.requests").tag("outcome", "timeout").counter().count());
     }
   }
 
@@ -198,24 +244,33 @@ class LoraClientKafkaTest {
     ExecutionException e = assertThrows(ExecutionException.class, () -> get(waiting));
     assertInstanceOf(LoraClient.ClosedException.class, e.getCause());
     assertEquals(0, client.pending());
-    ExecutionException later = assertThrows(ExecutionException.class, () -> get(client.submit(prompt("late"))));
+    ExecutionException later =
+        assertThrows(ExecutionException.class, () -> get(client.submit(prompt("late"))));
     assertInstanceOf(LoraClient.ClosedException.class, later.getCause());
     assertEquals(0, client.pending());
-    assertEquals(2, meters.get("lorastream.client.requests").tag("outcome", "closed").counter().count());
+    assertEquals(
+        2, meters.get("lorastream.client.requests").tag("outcome", "closed").counter().count());
     assertNull(meters.find("lorastream.client.pending").gauge(), "gauge removed on close");
   }
 
   @Test
   void invalidRequestsFailWithoutBeingSent() throws Exception {
     try (LoraClient client = new LoraClient(config())) {
-      var noTenant = assertThrows(ExecutionException.class,
-          () -> get(client.submit(InferenceRequest.newBuilder().setPrompt("x"))));
+      var noTenant =
+          assertThrows(
+              ExecutionException.class,
+              () -> get(client.submit(InferenceRequest.newBuilder().setPrompt("x"))));
       assertInstanceOf(IllegalArgumentException.class, noTenant.getCause());
-      var noPrompt = assertThrows(ExecutionException.class,
-          () -> get(client.submit(InferenceRequest.newBuilder().setTenantId("t"))));
+      var noPrompt =
+          assertThrows(
+              ExecutionException.class,
+              () -> get(client.submit(InferenceRequest.newBuilder().setTenantId("t"))));
       assertTrue(noPrompt.getCause().getMessage().contains("neither prompt nor promptTokenIds"));
-      CompletableFuture<InferenceResult> first = client.submit(prompt("a").setRequestId("dup"), Duration.ofSeconds(2));
-      var dup = assertThrows(ExecutionException.class, () -> get(client.submit(prompt("b").setRequestId("dup"))));
+      CompletableFuture<InferenceResult> first =
+          client.submit(prompt("a").setRequestId("dup"), Duration.ofSeconds(2));
+      var dup =
+          assertThrows(
+              ExecutionException.class, () -> get(client.submit(prompt("b").setRequestId("dup"))));
       assertTrue(dup.getCause().getMessage().contains("already pending"));
       first.cancel(false);
       assertEquals(0, client.pending(), "a cancelled future is forgotten too");
@@ -224,16 +279,25 @@ class LoraClientKafkaTest {
 
   @Test
   void missingReplyTopicFailsAtStart() {
-    var e = assertThrows(IllegalStateException.class, () -> new LoraClient(
-        LoraClientConfig.of(KafkaTestCluster.bootstrap(), KafkaTestCluster.REGISTRY_URL)
-            .withReplyTopic("no-such-topic").withKafkaOverrides(Map.of("default.api.timeout.ms", 5000))));
+    var e =
+        assertThrows(
+            IllegalStateException.class,
+            () ->
+                new LoraClient(
+                    LoraClientConfig.of(KafkaTestCluster.bootstrap(), KafkaTestCluster.REGISTRY_URL)
+                        .withReplyTopic("no-such-topic")
+                        .withKafkaOverrides(Map.of("default.api.timeout.ms", 5000))));
     assertTrue(e.getMessage().contains("no-such-topic"), e.getMessage());
   }
 
   @Test
   void usesTheTokenizerForTextOnlyPrompts() throws Exception {
-    try (PromptTokenizer tok = PromptTokenizer.load(java.nio.file.Path.of(LoraClientKafkaTest.class.getResource("/model/tokenizer.json").toURI()));
-        TestResponder responder = new TestResponder(r -> TestResponder.ok(r, r.getPromptTokenIds().toString()));
+    try (PromptTokenizer tok =
+            PromptTokenizer.load(
+                java.nio.file.Path.of(
+                    LoraClientKafkaTest.class.getResource("/model/tokenizer.json").toURI()));
+        TestResponder responder =
+            new TestResponder(r -> TestResponder.ok(r, r.getPromptTokenIds().toString()));
         LoraClient client = new LoraClient(config(), tok, null)) {
       assertEquals("[1, 2, 0]", get(client.submit(prompt("Hello world unknown"))).getText());
       var given = prompt("ignored").setPromptTokenIds(List.of(3, 3));

@@ -24,10 +24,11 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
- * Test fixture standing in for the batcher and the GPU consumers: a plain consumer on {@code lora.requests}
- * (assigned, from the end) and a producer that writes an {@link InferenceResult} for each request to the
- * request's reply topic. The answer function decides the result (null = never answer). With
- * {@code holdBack > 1} it collects that many results and sends them in reverse order (out-of-order replies).
+ * Test fixture standing in for the batcher and the GPU consumers: a plain consumer on {@code
+ * lora.requests} (assigned, from the end) and a producer that writes an {@link InferenceResult} for
+ * each request to the request's reply topic. The answer function decides the result (null = never
+ * answer). With {@code holdBack > 1} it collects that many results and sends them in reverse order
+ * (out-of-order replies).
  */
 public final class TestResponder implements AutoCloseable {
   private final KafkaConsumer<String, InferenceRequest> consumer;
@@ -44,18 +45,24 @@ public final class TestResponder implements AutoCloseable {
     Map<String, Object> serde = Map.of("schema.registry.url", KafkaTestCluster.REGISTRY_URL);
     this.answer = answer;
     this.holdBack = holdBack;
-    this.consumer = new KafkaConsumer<>(Map.of("bootstrap.servers", bootstrap, "enable.auto.commit", false),
-        new StringDeserializer(), Topics.REQUESTS.valueSerde(serde).deserializer());
-    List<TopicPartition> parts = consumer.partitionsFor(Topics.REQUESTS.name()).stream()
-        .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
+    this.consumer =
+        new KafkaConsumer<>(
+            Map.of("bootstrap.servers", bootstrap, "enable.auto.commit", false),
+            new StringDeserializer(),
+            Topics.REQUESTS.valueSerde(serde).deserializer());
+    List<TopicPartition> parts =
+        consumer.partitionsFor(Topics.REQUESTS.name()).stream()
+            .map(p -> new TopicPartition(p.topic(), p.partition()))
+            .toList();
     consumer.assign(parts);
     consumer.seekToEnd(parts);
     parts.forEach(consumer::position); // fixed before any test request is sent
     @SuppressWarnings("unchecked")
-    Serializer<InferenceResult> values = (Serializer<InferenceResult>) (Serializer<?>)
-        Topics.REPLIES.valueSerde(serde).serializer();
-    this.producer = new KafkaProducer<>(Map.of("bootstrap.servers", bootstrap, "linger.ms", 0),
-        new StringSerializer(), values);
+    Serializer<InferenceResult> values =
+        (Serializer<InferenceResult>) (Serializer<?>) Topics.REPLIES.valueSerde(serde).serializer();
+    this.producer =
+        new KafkaProducer<>(
+            Map.of("bootstrap.servers", bootstrap, "linger.ms", 0), new StringSerializer(), values);
     this.thread = new Thread(this::loop, "test-responder");
     thread.setDaemon(true);
     thread.start();
@@ -97,17 +104,26 @@ public final class TestResponder implements AutoCloseable {
 
   /** A completion: {@code text}, finish reason STOP, usage from the prompt. */
   public static InferenceResult ok(InferenceRequest r, String text) {
-    return base(r).setText(text).setFinishReason(FinishReason.STOP)
-        .setUsage(new Usage(r.getPromptTokenIds().size(), 3)).build();
+    return base(r)
+        .setText(text)
+        .setFinishReason(FinishReason.STOP)
+        .setUsage(new Usage(r.getPromptTokenIds().size(), 3))
+        .build();
   }
 
   /** An error reply with a code and a message. */
   public static InferenceResult error(InferenceRequest r, ErrorCode code, String message) {
-    return base(r).setFinishReason(FinishReason.ERROR).setErrorCode(code).setErrorMessage(message).build();
+    return base(r)
+        .setFinishReason(FinishReason.ERROR)
+        .setErrorCode(code)
+        .setErrorMessage(message)
+        .build();
   }
 
   private static InferenceResult.Builder base(InferenceRequest r) {
-    return InferenceResult.newBuilder().setRequestId(r.getRequestId()).setTenantId(r.getTenantId())
+    return InferenceResult.newBuilder()
+        .setRequestId(r.getRequestId())
+        .setTenantId(r.getTenantId())
         .setAdapterId(r.getAdapterId());
   }
 

@@ -14,15 +14,18 @@ import java.util.Map;
 import java.util.stream.Stream;
 
 /**
- * Builds and guards the kernel PTX. Run by Maven in {@code generate-resources} through Java's source launcher
- * ({@code java PtxBuild.java ...}, so it needs no compile step) and called directly by {@code PtxContractTest}.
+ * Builds and guards the kernel PTX. Run by Maven in {@code generate-resources} through Java's
+ * source launcher ({@code java PtxBuild.java ...}, so it needs no compile step) and called directly
+ * by {@code PtxContractTest}.
  *
  * <ul>
- *   <li>{@code check <kernelsDir> <classesDir> [skipNvcc]}: fails when a family's sources (its folder plus
- *       {@code common/}) or the nvcc flags no longer match {@code SOURCES.sha256}, i.e. the committed PTX is
- *       stale. Then, when nvcc is present, compiles each family to cubins for sm_80 and sm_90 into
- *       {@code <classesDir>/kernels/sm_XX/<family>.cubin} (cached by source hash).
- *   <li>{@code regenerate <kernelsDir>}: rewrites the committed PTX and {@code SOURCES.sha256} with nvcc.
+ *   <li>{@code check <kernelsDir> <classesDir> [skipNvcc]}: fails when a family's sources (its
+ *       folder plus {@code common/}) or the nvcc flags no longer match {@code SOURCES.sha256}, i.e.
+ *       the committed PTX is stale. Then, when nvcc is present, compiles each family to cubins for
+ *       sm_80 and sm_90 into {@code <classesDir>/kernels/sm_XX/<family>.cubin} (cached by source
+ *       hash).
+ *   <li>{@code regenerate <kernelsDir>}: rewrites the committed PTX and {@code SOURCES.sha256} with
+ *       nvcc.
  * </ul>
  */
 public final class PtxBuild {
@@ -33,7 +36,8 @@ public final class PtxBuild {
   public static final List<String> COMMON_FLAGS = List.of("-std=c++17", "-O3");
   public static final List<String> PTX_FLAGS = List.of("-ptx", "-arch=compute_80");
   public static final List<String> CUBIN_ARCHS = List.of("sm_80", "sm_90");
-  public static final String REGENERATE = "kernels/regenerate-ptx.sh  (or ./mvnw -pl kernels -Pregenerate-ptx generate-resources)";
+  public static final String REGENERATE =
+      "kernels/regenerate-ptx.sh  (or ./mvnw -pl kernels -Pregenerate-ptx generate-resources)";
 
   private PtxBuild() {}
 
@@ -45,7 +49,10 @@ public final class PtxBuild {
     return kernelsDir.resolve("src/main/resources/kernels/ptx");
   }
 
-  /** sha256 over the PTX flags and every source file of the family and of common/ (line endings normalised). */
+  /**
+   * sha256 over the PTX flags and every source file of the family and of common/ (line endings
+   * normalised).
+   */
   public static String sourceHash(Path kernelsDir, String family) throws IOException {
     MessageDigest md;
     try {
@@ -53,8 +60,9 @@ public final class PtxBuild {
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
-    md.update(("flags: " + String.join(" ", COMMON_FLAGS) + " " + String.join(" ", PTX_FLAGS) + "\n")
-        .getBytes(StandardCharsets.UTF_8));
+    md.update(
+        ("flags: " + String.join(" ", COMMON_FLAGS) + " " + String.join(" ", PTX_FLAGS) + "\n")
+            .getBytes(StandardCharsets.UTF_8));
     Path cuda = cudaDir(kernelsDir);
     List<Path> files = new ArrayList<>();
     for (String dir : List.of("common", family)) {
@@ -65,13 +73,14 @@ public final class PtxBuild {
     files.sort(null);
     for (Path f : files) {
       String text = Files.readString(f, StandardCharsets.UTF_8).replace("\r\n", "\n");
-      md.update((cuda.relativize(f).toString().replace('\\', '/') + "\n" + text + "\n")
-          .getBytes(StandardCharsets.UTF_8));
+      md.update(
+          (cuda.relativize(f).toString().replace('\\', '/') + "\n" + text + "\n")
+              .getBytes(StandardCharsets.UTF_8));
     }
     return HexFormat.of().formatHex(md.digest());
   }
 
-  /** family -> recorded hash, from SOURCES.sha256 ({@code <hex>  <family>} lines, # comments). */
+  /** family -> recorded hash, from SOURCES.sha256 ({@code <hex> <family>} lines, # comments). */
   public static Map<String, String> recordedHashes(Path kernelsDir) throws IOException {
     Map<String, String> out = new LinkedHashMap<>();
     Path file = ptxDir(kernelsDir).resolve("SOURCES.sha256");
@@ -95,7 +104,12 @@ public final class PtxBuild {
     for (String family : FAMILIES) {
       String now = sourceHash(kernelsDir, family);
       if (!now.equals(recorded.get(family))) {
-        problems.add(family + ": sources hash " + now + " but SOURCES.sha256 records " + recorded.get(family));
+        problems.add(
+            family
+                + ": sources hash "
+                + now
+                + " but SOURCES.sha256 records "
+                + recorded.get(family));
       } else if (!Files.exists(ptxDir(kernelsDir).resolve(family + ".ptx"))) {
         problems.add(family + ": " + family + ".ptx is missing");
       }
@@ -114,7 +128,8 @@ public final class PtxBuild {
     return Files.isExecutable(fallback) ? fallback.toString() : null;
   }
 
-  static void nvcc(String nvcc, List<String> flags, Path source, Path output) throws IOException, InterruptedException {
+  static void nvcc(String nvcc, List<String> flags, Path source, Path output)
+      throws IOException, InterruptedException {
     Files.createDirectories(output.getParent());
     List<String> cmd = new ArrayList<>();
     cmd.add(nvcc);
@@ -132,12 +147,19 @@ public final class PtxBuild {
 
   static void regenerate(Path kernelsDir, String nvcc) throws Exception {
     if (nvcc == null) {
-      throw new IllegalStateException("regenerating the PTX needs nvcc (PATH or /usr/local/cuda/bin)");
+      throw new IllegalStateException(
+          "regenerating the PTX needs nvcc (PATH or /usr/local/cuda/bin)");
     }
     StringBuilder sums = new StringBuilder();
-    sums.append("# sha256 over the nvcc flags and the sources of each family (its folder + common/).\n");
-    sums.append("# Written by kernels/regenerate-ptx.sh; checked by every build (PtxBuild check).\n");
-    sums.append("# flags: ").append(String.join(" ", COMMON_FLAGS)).append(' ').append(String.join(" ", PTX_FLAGS)).append('\n');
+    sums.append(
+        "# sha256 over the nvcc flags and the sources of each family (its folder + common/).\n");
+    sums.append(
+        "# Written by kernels/regenerate-ptx.sh; checked by every build (PtxBuild check).\n");
+    sums.append("# flags: ")
+        .append(String.join(" ", COMMON_FLAGS))
+        .append(' ')
+        .append(String.join(" ", PTX_FLAGS))
+        .append('\n');
     for (String family : FAMILIES) {
       Path src = cudaDir(kernelsDir).resolve(family).resolve(family + "_all.cu");
       nvcc(nvcc, PTX_FLAGS, src, ptxDir(kernelsDir).resolve(family + ".ptx"));
@@ -153,8 +175,10 @@ public final class PtxBuild {
       for (String arch : CUBIN_ARCHS) {
         Path out = classesDir.resolve("kernels").resolve(arch).resolve(family + ".cubin");
         Path stamp = classesDir.resolve("kernels").resolve(arch).resolve(family + ".cubin.sha256");
-        if (Files.exists(out) && Files.exists(stamp) && Files.readString(stamp).strip().equals(hash)) {
-          continue;  // up to date
+        if (Files.exists(out)
+            && Files.exists(stamp)
+            && Files.readString(stamp).strip().equals(hash)) {
+          continue; // up to date
         }
         nvcc(nvcc, List.of("-cubin", "-arch=" + arch), src, out);
         Files.writeString(stamp, hash + "\n");
@@ -170,23 +194,30 @@ public final class PtxBuild {
       case "check" -> {
         List<String> stale = staleFamilies(kernelsDir);
         if (!stale.isEmpty()) {
-          System.err.println("[kernels] The committed PTX is stale (CUDA sources or flags changed):");
+          System.err.println(
+              "[kernels] The committed PTX is stale (CUDA sources or flags changed):");
           stale.forEach(s -> System.err.println("[kernels]   " + s));
-          System.err.println("[kernels] Regenerate it on a machine with nvcc and commit the result:");
+          System.err.println(
+              "[kernels] Regenerate it on a machine with nvcc and commit the result:");
           System.err.println("[kernels]   " + REGENERATE);
           System.exit(1);
         }
         String nvcc = findNvcc();
         boolean skip = args.length > 3 && Boolean.parseBoolean(args[3]);
         if (nvcc == null || skip) {
-          System.out.println("[kernels] PTX up to date; " + (skip ? "nvcc skipped" : "no nvcc") + ": packaging the committed PTX only");
+          System.out.println(
+              "[kernels] PTX up to date; "
+                  + (skip ? "nvcc skipped" : "no nvcc")
+                  + ": packaging the committed PTX only");
         } else {
           compileCubins(kernelsDir, Path.of(args[2]).toAbsolutePath(), nvcc);
-          System.out.println("[kernels] PTX up to date; cubins for " + CUBIN_ARCHS + " built with " + nvcc);
+          System.out.println(
+              "[kernels] PTX up to date; cubins for " + CUBIN_ARCHS + " built with " + nvcc);
         }
       }
       default -> {
-        System.err.println("usage: PtxBuild check <kernelsDir> <classesDir> [skipNvcc] | regenerate <kernelsDir>");
+        System.err.println(
+            "usage: PtxBuild check <kernelsDir> <classesDir> [skipNvcc] | regenerate <kernelsDir>");
         System.exit(2);
       }
     }

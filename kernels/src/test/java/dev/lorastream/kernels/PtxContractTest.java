@@ -15,12 +15,15 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
- * The committed PTX honours kernels/ABI.md: every symbol is an {@code .entry}, the module targets sm_80 with a
- * PTX ISA the CUDA 13 driver JIT accepts, and the checksum matches the CUDA sources. Runs without nvcc or GPU.
+ * The committed PTX honours kernels/ABI.md: every symbol is an {@code .entry}, the module targets
+ * sm_80 with a PTX ISA the CUDA 13 driver JIT accepts, and the checksum matches the CUDA sources.
+ * Runs without nvcc or GPU.
  */
 class PtxContractTest {
-  private static final Path KERNELS = Path.of(System.getProperty("user.dir"));  // surefire runs in the module dir
-  private static final Pattern ENTRY = Pattern.compile("^\\.visible \\.entry (\\w+)\\(", Pattern.MULTILINE);
+  private static final Path KERNELS =
+      Path.of(System.getProperty("user.dir")); // surefire runs in the module dir
+  private static final Pattern ENTRY =
+      Pattern.compile("^\\.visible \\.entry (\\w+)\\(", Pattern.MULTILINE);
 
   /** Symbols of ABI.md's table (second column), with T expanded to f16 and bf16. */
   static Set<String> abiSymbols() throws IOException {
@@ -44,7 +47,8 @@ class PtxContractTest {
   static Set<String> ptxEntries() throws IOException {
     Set<String> out = new TreeSet<>();
     for (String family : PtxBuild.FAMILIES) {
-      Matcher m = ENTRY.matcher(Files.readString(PtxBuild.ptxDir(KERNELS).resolve(family + ".ptx")));
+      Matcher m =
+          ENTRY.matcher(Files.readString(PtxBuild.ptxDir(KERNELS).resolve(family + ".ptx")));
       while (m.find()) {
         out.add(m.group(1));
       }
@@ -73,7 +77,8 @@ class PtxContractTest {
         int isa = Integer.parseInt(v.group(1)) * 10 + Integer.parseInt(v.group(2));
         // 8.0 (CUDA 12.0) .. 9.0 (CUDA 13.0, driver 580 on the H200 machines)
         if (isa < 80 || isa > 90) {
-          problems.add(family + ": .version " + v.group(1) + "." + v.group(2) + " outside 8.0..9.0");
+          problems.add(
+              family + ": .version " + v.group(1) + "." + v.group(2) + " outside 8.0..9.0");
         }
       }
       if (!Pattern.compile("^\\.target sm_80$", Pattern.MULTILINE).matcher(ptx).find()) {
@@ -88,6 +93,7 @@ class PtxContractTest {
 
   @Test
   void committedPtxChecksumMatchesTheSources() throws IOException {
-    assertEquals(List.of(), PtxBuild.staleFamilies(KERNELS), "regenerate with " + PtxBuild.REGENERATE);
+    assertEquals(
+        List.of(), PtxBuild.staleFamilies(KERNELS), "regenerate with " + PtxBuild.REGENERATE);
   }
 }

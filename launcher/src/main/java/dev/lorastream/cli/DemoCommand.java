@@ -39,14 +39,15 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code lorastream demo}: the whole pipeline in one process on embedded defaults: a real Kafka broker
- * (KRaft, in-process), the {@code mock://} registry, the batcher, one CPU inference consumer, and an upstream
- * client sending mixed-tenant, mixed-adapter prompts; prints the replies and a one-line summary.
+ * {@code lorastream demo}: the whole pipeline in one process on embedded defaults: a real Kafka
+ * broker (KRaft, in-process), the {@code mock://} registry, the batcher, one CPU inference
+ * consumer, and an upstream client sending mixed-tenant, mixed-adapter prompts; prints the replies
+ * and a one-line summary.
  *
  * <p>With {@code --serve} the registry is a real one over HTTP (Apicurio, a child process, see
- * {@link RegistryProcess}) with the project's schemas registered, and after the demo the stack stays up until
- * the process is interrupted, so that any Kafka client can send requests: it prints one line
- * {@code serving: bootstrap=HOST:PORT registry=URL} on stdout when ready.
+ * {@link RegistryProcess}) with the project's schemas registered, and after the demo the stack
+ * stays up until the process is interrupted, so that any Kafka client can send requests: it prints
+ * one line {@code serving: bootstrap=HOST:PORT registry=URL} on stdout when ready.
  */
 @Command(
     name = "demo",
@@ -62,13 +63,19 @@ public final class DemoCommand implements Callable<Integer> {
   static final int DEFAULT_BROKER_PORT = 9092;
   static final int DEFAULT_REGISTRY_PORT = 8081;
 
-  @Option(names = "--work", defaultValue = "build/demo", description = "folder for generated models and state")
+  @Option(
+      names = "--work",
+      defaultValue = "build/demo",
+      description = "folder for generated models and state")
   Path work;
 
   @Option(names = "--requests", defaultValue = "100")
   int requests;
 
-  @Option(names = "--adapters", defaultValue = "16", description = "generated adapters besides the trained ones")
+  @Option(
+      names = "--adapters",
+      defaultValue = "16",
+      description = "generated adapters besides the trained ones")
   int generated;
 
   @Option(names = "--max-tokens", defaultValue = "40")
@@ -81,13 +88,19 @@ public final class DemoCommand implements Callable<Integer> {
 
   @Option(
       names = "--port",
-      description = "Kafka broker port on localhost (default: " + DEFAULT_BROKER_PORT + " with --serve, else a free"
-          + " one; 0 = a free one)")
+      description =
+          "Kafka broker port on localhost (default: "
+              + DEFAULT_BROKER_PORT
+              + " with --serve, else a free"
+              + " one; 0 = a free one)")
   Integer brokerPort;
 
   @Option(
       names = "--registry-port",
-      description = "--serve only: registry port on 127.0.0.1 (default " + DEFAULT_REGISTRY_PORT + "; 0 = a free one)")
+      description =
+          "--serve only: registry port on 127.0.0.1 (default "
+              + DEFAULT_REGISTRY_PORT
+              + "; 0 = a free one)")
   Integer registryPort;
 
   private final CountDownLatch stop = new CountDownLatch(1);
@@ -103,7 +116,8 @@ public final class DemoCommand implements Callable<Integer> {
     try {
       return run();
     } finally {
-      closed.countDown(); // everything is closed: the shutdown hook, if running, may let the JVM end
+      closed
+          .countDown(); // everything is closed: the shutdown hook, if running, may let the JVM end
       if (hook != null) {
         try {
           Runtime.getRuntime().removeShutdownHook(hook);
@@ -117,8 +131,9 @@ public final class DemoCommand implements Callable<Integer> {
   private int run() throws Exception {
     int kafkaPort = brokerPort != null ? brokerPort : serve ? DEFAULT_BROKER_PORT : 0;
     if (registryPort != null && !serve) {
-      throw new IllegalArgumentException("--registry-port needs --serve (the plain demo uses the in-process mock://"
-          + " registry)");
+      throw new IllegalArgumentException(
+          "--registry-port needs --serve (the plain demo uses the in-process mock://"
+              + " registry)");
     }
     int srPort = registryPort != null ? registryPort : DEFAULT_REGISTRY_PORT;
     checkPortFree("--port", "localhost", kafkaPort);
@@ -126,20 +141,37 @@ public final class DemoCommand implements Callable<Integer> {
       checkPortFree("--registry-port", "127.0.0.1", srPort);
     }
     Path home = Path.of(System.getProperty("lorastream.home", ".")).toAbsolutePath().normalize();
-    Path registryJar = Path.of(System.getProperty("lorastream.registry.jar",
-        home.resolve("registry/target/quarkus-app/quarkus-run.jar").toString()));
+    Path registryJar =
+        Path.of(
+            System.getProperty(
+                "lorastream.registry.jar",
+                home.resolve("registry/target/quarkus-app/quarkus-run.jar").toString()));
     if (serve && !RegistryProcess.available(registryJar)) {
-      throw new IllegalStateException("--serve needs the Apicurio registry runner at " + registryJar
-          + ": build it with ./mvnw -f registry/pom.xml package -DskipTests");
+      throw new IllegalStateException(
+          "--serve needs the Apicurio registry runner at "
+              + registryJar
+              + ": build it with ./mvnw -f registry/pom.xml package -DskipTests");
     }
-    System.err.println("demo: embedded defaults: one request topic (" + Topics.REQUESTS.name()
-        + "), no authentication (PLAINTEXT Kafka" + (serve ? ", plain HTTP registry" : ", mock:// registry") + ")");
+    System.err.println(
+        "demo: embedded defaults: one request topic ("
+            + Topics.REQUESTS.name()
+            + "), no authentication (PLAINTEXT Kafka"
+            + (serve ? ", plain HTTP registry" : ", mock:// registry")
+            + ")");
     DemoFixtures fx = DemoFixtures.prepare(home, home.resolve(work).normalize(), generated);
-    System.err.println("demo: model " + fx.modelDir() + ", " + fx.adapters().size() + " adapters for "
-        + fx.tenants().size() + " tenants; starting Kafka" + (serve ? " and the schema registry..." : "..."));
+    System.err.println(
+        "demo: model "
+            + fx.modelDir()
+            + ", "
+            + fx.adapters().size()
+            + " adapters for "
+            + fx.tenants().size()
+            + " tenants; starting Kafka"
+            + (serve ? " and the schema registry..." : "..."));
     long start = System.nanoTime();
     try (EmbeddedKafka kafka = startKafka(kafkaPort);
-        RegistryProcess sr = serve ? (registryProcess = RegistryProcess.start(registryJar, srPort)) : null) {
+        RegistryProcess sr =
+            serve ? (registryProcess = RegistryProcess.start(registryJar, srPort)) : null) {
       String registry = serve ? sr.url() : "mock://demo-" + ProcessHandle.current().pid();
       if (serve) {
         registerSchemas(registry);
@@ -163,19 +195,25 @@ public final class DemoCommand implements Callable<Integer> {
           PromptTokenizer tok = PromptTokenizer.load(fx.modelDir());
           LoraClient client =
               new LoraClient(
-                  LoraClientConfig.of(kafka.bootstrapServers(), registry).withDefaultTimeout(Duration.ofSeconds(90)),
+                  LoraClientConfig.of(kafka.bootstrapServers(), registry)
+                      .withDefaultTimeout(Duration.ofSeconds(90)),
                   tok,
                   null)) {
         Thread serving = Thread.ofPlatform().name("consumer").start(() -> serve(consumer));
         batcher.awaitRunning(Duration.ofSeconds(60));
-        System.err.printf("demo: pipeline up in %.1f s; sending %d requests%n", (System.nanoTime() - start) / 1e9, requests);
+        System.err.printf(
+            "demo: pipeline up in %.1f s; sending %d requests%n",
+            (System.nanoTime() - start) / 1e9, requests);
         List<DemoFixtures.Job> jobs = fx.jobs(requests);
         long t0 = System.nanoTime();
         List<CompletableFuture<InferenceResult>> futures = new ArrayList<>();
         for (DemoFixtures.Job j : jobs) {
           futures.add(client.submit(request(j)));
         }
-        CompletableFuture.allOf(futures.stream().map(f -> f.exceptionally(t -> null)).toArray(CompletableFuture[]::new))
+        CompletableFuture.allOf(
+                futures.stream()
+                    .map(f -> f.exceptionally(t -> null))
+                    .toArray(CompletableFuture[]::new))
             .join();
         double secs = (System.nanoTime() - t0) / 1e9;
         int unexpected = DemoTable.print(System.out, jobs, futures, secs);
@@ -194,21 +232,30 @@ public final class DemoCommand implements Callable<Integer> {
     }
   }
 
-  /** Prints the {@code serving:} line and blocks until JVM shutdown (SIGINT, SIGTERM; see {@link #shutdownHook}). */
+  /**
+   * Prints the {@code serving:} line and blocks until JVM shutdown (SIGINT, SIGTERM; see {@link
+   * #shutdownHook}).
+   */
   private void serveUntilStopped(String bootstrap, String registry) throws InterruptedException {
     if (stop.getCount() == 0) {
       return; // interrupted during the demo
     }
-    System.err.println("demo: serving until interrupted (Ctrl-C); requests on " + Topics.REQUESTS.name()
-        + ", replies on " + Topics.REPLIES.name() + ", adapters on " + Topics.ADAPTERS.name());
+    System.err.println(
+        "demo: serving until interrupted (Ctrl-C); requests on "
+            + Topics.REQUESTS.name()
+            + ", replies on "
+            + Topics.REPLIES.name()
+            + ", adapters on "
+            + Topics.ADAPTERS.name());
     System.out.println("serving: bootstrap=" + bootstrap + " registry=" + registry);
     System.out.flush();
     stop.await();
   }
 
   /**
-   * For {@code --serve}: on SIGINT or SIGTERM, ends serving and waits (up to 60 s) until {@link #call} has closed
-   * everything; then stops the registry process in any case, since the JVM does not stop child processes itself.
+   * For {@code --serve}: on SIGINT or SIGTERM, ends serving and waits (up to 60 s) until {@link
+   * #call} has closed everything; then stops the registry process in any case, since the JVM does
+   * not stop child processes itself.
    */
   private Thread shutdownHook() {
     return new Thread(
@@ -236,8 +283,9 @@ public final class DemoCommand implements Callable<Integer> {
   }
 
   /**
-   * Registers the value schema of every Avro topic under its subject ({@code <topic>-value}), with BACKWARD
-   * compatibility (Apicurio's default is NONE), so that clients can look them up before any record is written.
+   * Registers the value schema of every Avro topic under its subject ({@code <topic>-value}), with
+   * BACKWARD compatibility (Apicurio's default is NONE), so that clients can look them up before
+   * any record is written.
    */
   private static void registerSchemas(String url) {
     try (RestSchemaRegistryClient client = new RestSchemaRegistryClient(List.of(url))) {
@@ -261,8 +309,17 @@ public final class DemoCommand implements Callable<Integer> {
     try (ServerSocket s = new ServerSocket()) {
       s.bind(new InetSocketAddress(InetAddress.getByName(host), port));
     } catch (IOException e) {
-      throw new IllegalStateException("port " + port + " on " + host + " is taken (" + e.getMessage()
-          + "): stop what uses it or choose another with " + option + " (0 = any free port)", e);
+      throw new IllegalStateException(
+          "port "
+              + port
+              + " on "
+              + host
+              + " is taken ("
+              + e.getMessage()
+              + "): stop what uses it or choose another with "
+              + option
+              + " (0 = any free port)",
+          e);
     }
   }
 
@@ -281,21 +338,30 @@ public final class DemoCommand implements Callable<Integer> {
                 .build());
   }
 
-  /** The engine's defaults (its step token budget included), with room for 48 sequences per step. */
+  /**
+   * The engine's defaults (its step token budget included), with room for 48 sequences per step.
+   */
   private static EngineConfig engineConfig() {
     EngineConfig d = EngineConfig.defaults();
     return d.withStep(d.maxTokensPerStep(), 48);
   }
 
-  private static ConsumerSettings consumerSettings(String bootstrap, String registry, DemoFixtures fx) {
+  private static ConsumerSettings consumerSettings(
+      String bootstrap, String registry, DemoFixtures fx) {
     return ConsumerSettings.from(
         Map.of(
-            ConsumerSettings.BOOTSTRAP, bootstrap,
-            ConsumerSettings.REGISTRY, registry,
-            ConsumerSettings.MODEL, fx.modelDir().toString(),
-            ConsumerSettings.ADAPTER_ROOTS, String.join(",", fx.adapterRoots().stream().map(Path::toString).toList()),
-            ConsumerSettings.ID, "demo-consumer",
-            ConsumerSettings.METRICS_PORT, "-1"));
+            ConsumerSettings.BOOTSTRAP,
+            bootstrap,
+            ConsumerSettings.REGISTRY,
+            registry,
+            ConsumerSettings.MODEL,
+            fx.modelDir().toString(),
+            ConsumerSettings.ADAPTER_ROOTS,
+            String.join(",", fx.adapterRoots().stream().map(Path::toString).toList()),
+            ConsumerSettings.ID,
+            "demo-consumer",
+            ConsumerSettings.METRICS_PORT,
+            "-1"));
   }
 
   private static void serve(InferenceConsumer consumer) {

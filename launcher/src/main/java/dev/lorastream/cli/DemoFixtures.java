@@ -2,10 +2,10 @@ package dev.lorastream.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lorastream.consumer.CatalogAdapterSource;
+import dev.lorastream.engine.testdata.AdapterGenerator;
 import dev.lorastream.schemas.AdapterRecord;
 import dev.lorastream.schemas.Topic;
 import dev.lorastream.schemas.Topics;
-import dev.lorastream.engine.testdata.AdapterGenerator;
 import dev.lorastream.tools.MakeAdapters;
 import dev.lorastream.tools.MakeModel;
 import java.nio.file.Files;
@@ -24,8 +24,8 @@ import picocli.CommandLine;
 
 /**
  * What the demo serves: the trained demo model with its style adapters when the repository has them
- * ({@code models/lorastream-demo}), else the generated tiny model; plus generated adapters for scale, spread
- * over three tenants (some public), and the workload of prompts.
+ * ({@code models/lorastream-demo}), else the generated tiny model; plus generated adapters for
+ * scale, spread over three tenants (some public), and the workload of prompts.
  *
  * @param adapters adapter id → its owner tenant (null = public)
  * @param styles the trained style adapters, in table order (empty with the generated model)
@@ -44,7 +44,8 @@ record DemoFixtures(
   };
 
   /** A request of the workload; {@code expectedError} is the error code it must get, or null. */
-  record Job(String id, String tenant, String adapter, String prompt, long seed, String expectedError) {}
+  record Job(
+      String id, String tenant, String adapter, String prompt, long seed, String expectedError) {}
 
   static DemoFixtures prepare(Path home, Path work, int generated) throws Exception {
     List<String> tenants = List.of("acme", "globex", "initech");
@@ -54,7 +55,8 @@ record DemoFixtures(
     List<String> styles = new ArrayList<>();
     List<Path> roots = new ArrayList<>();
     Path model;
-    if (STYLE_ORDER.stream().allMatch(s -> Files.isDirectory(trained.resolve("adapters").resolve(s)))) {
+    if (STYLE_ORDER.stream()
+        .allMatch(s -> Files.isDirectory(trained.resolve("adapters").resolve(s)))) {
       model = trained;
       roots.add(trained.resolve("adapters"));
       for (int i = 0; i < STYLE_ORDER.size(); i++) {
@@ -70,9 +72,20 @@ record DemoFixtures(
       }
     }
     Path gen = work.resolve("adapters-" + model.getFileName());
-    if (generated > 0 && !Files.isDirectory(gen.resolve(AdapterGenerator.adapterName(generated - 1)))) {
-      run(new MakeAdapters(), "--model", model.toString(), "--count", String.valueOf(generated), "--ranks",
-          "4,8,16", "--out", gen.toString(), "--seed", "2");
+    if (generated > 0
+        && !Files.isDirectory(gen.resolve(AdapterGenerator.adapterName(generated - 1)))) {
+      run(
+          new MakeAdapters(),
+          "--model",
+          model.toString(),
+          "--count",
+          String.valueOf(generated),
+          "--ranks",
+          "4,8,16",
+          "--out",
+          gen.toString(),
+          "--seed",
+          "2");
     }
     roots.add(gen);
     for (int i = 0; i < generated; i++) {
@@ -87,7 +100,8 @@ record DemoFixtures(
     try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
       List<NewTopic> topics = new ArrayList<>();
       for (Topic<?, ?> t : Topics.all()) {
-        topics.add(new NewTopic(t.name(), t.compacted() ? 1 : 2, (short) 1).configs(t.topicConfigs()));
+        topics.add(
+            new NewTopic(t.name(), t.compacted() ? 1 : 2, (short) 1).configs(t.topicConfigs()));
       }
       admin.createTopics(topics).all().get();
     }
@@ -121,9 +135,9 @@ record DemoFixtures(
   }
 
   /**
-   * The workload: first the same prompts through every style adapter (so the table shows them side by
-   * side), then a mix over tenants, their own and public adapters and the base model, and one request for
-   * another tenant's adapter (which must be refused).
+   * The workload: first the same prompts through every style adapter (so the table shows them side
+   * by side), then a mix over tenants, their own and public adapters and the base model, and one
+   * request for another tenant's adapter (which must be refused).
    */
   List<Job> jobs(int count) {
     List<Job> jobs = new ArrayList<>();
@@ -142,14 +156,24 @@ record DemoFixtures(
       String adapter = null;
       if (rnd.nextInt(5) != 0) {
         List<String> usable =
-            ids.stream().filter(a -> adapters.get(a) == null || adapters.get(a).equals(tenant)).toList();
+            ids.stream()
+                .filter(a -> adapters.get(a) == null || adapters.get(a).equals(tenant))
+                .toList();
         adapter = usable.get(rnd.nextInt(usable.size()));
       }
-      jobs.add(new Job("req-" + jobs.size(), tenant, adapter, PROMPTS[rnd.nextInt(PROMPTS.length)], rnd.nextLong(), null));
+      jobs.add(
+          new Job(
+              "req-" + jobs.size(),
+              tenant,
+              adapter,
+              PROMPTS[rnd.nextInt(PROMPTS.length)],
+              rnd.nextLong(),
+              null));
     }
     String foreignAdapter =
         ids.stream().filter(a -> "acme".equals(adapters.get(a))).findFirst().orElseThrow();
-    jobs.add(new Job(DemoCommand.FOREIGN, "globex", foreignAdapter, "The ", 1, "ADAPTER_FORBIDDEN"));
+    jobs.add(
+        new Job(DemoCommand.FOREIGN, "globex", foreignAdapter, "The ", 1, "ADAPTER_FORBIDDEN"));
     return jobs;
   }
 

@@ -11,7 +11,10 @@ final class DemoTable {
   private DemoTable() {}
 
   static int print(
-      PrintStream out, List<DemoFixtures.Job> jobs, List<CompletableFuture<InferenceResult>> futures, double secs) {
+      PrintStream out,
+      List<DemoFixtures.Job> jobs,
+      List<CompletableFuture<InferenceResult>> futures,
+      double secs) {
     out.printf("%-8s %-13s %-14s %7s  %s%n", "tenant", "adapter", "prompt", "ms", "completion");
     int unexpected = 0;
     int replies = 0;
@@ -29,7 +32,8 @@ final class DemoTable {
         latency[i] = r.getTimings().getTotalMs();
         tokens += r.getTokenIds().size();
         String code = r.getErrorCode() == null ? null : r.getErrorCode().name();
-        boolean expected = code == null ? j.expectedError() == null : code.equals(j.expectedError());
+        boolean expected =
+            code == null ? j.expectedError() == null : code.equals(j.expectedError());
         if (!expected) {
           unexpected++;
         }

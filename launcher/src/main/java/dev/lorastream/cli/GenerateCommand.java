@@ -70,7 +70,8 @@ public final class GenerateCommand implements Callable<Integer> {
       EngineConfig ec = EngineConfig.defaults();
       LlamaModel m = new LlamaModel(lm.config(), lm.weights(), ops, ec.loraKernel());
       try (Engine engine =
-          new Engine(m, ec, id -> LoraAdapter.load(Path.of(id), lm.config(), ec.maxRank()), tok::decode)) {
+          new Engine(
+              m, ec, id -> LoraAdapter.load(Path.of(id), lm.config(), ec.maxRank()), tok::decode)) {
         int[] ids = tok.encode(prompt);
         String adapterId = adapter == null ? null : adapter.toString();
         long t0 = System.nanoTime();

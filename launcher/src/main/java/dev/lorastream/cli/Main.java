@@ -48,8 +48,12 @@ public final class Main implements Runnable {
     System.exit(code);
   }
 
-  /** {@code lorastream batcher}: the Kafka Streams batcher service (settings from the environment). */
-  @Command(name = "batcher", description = "Run the batcher service (KAFKA_*, SCHEMA_REGISTRY_URL, BATCHER_*).")
+  /**
+   * {@code lorastream batcher}: the Kafka Streams batcher service (settings from the environment).
+   */
+  @Command(
+      name = "batcher",
+      description = "Run the batcher service (KAFKA_*, SCHEMA_REGISTRY_URL, BATCHER_*).")
   static final class Batcher implements Callable<Integer> {
     @Unmatched String[] args = new String[0];
 
@@ -60,8 +64,12 @@ public final class Main implements Runnable {
     }
   }
 
-  /** {@code lorastream consumer}: the inference consumer service (settings from the environment). */
-  @Command(name = "consumer", description = "Run an inference consumer (LORASTREAM_* or -Dlorastream.*).")
+  /**
+   * {@code lorastream consumer}: the inference consumer service (settings from the environment).
+   */
+  @Command(
+      name = "consumer",
+      description = "Run an inference consumer (LORASTREAM_* or -Dlorastream.*).")
   static final class Consumer implements Callable<Integer> {
     @Unmatched String[] args = new String[0];
 

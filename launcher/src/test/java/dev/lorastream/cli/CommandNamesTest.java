@@ -8,7 +8,10 @@ import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.OptionSpec;
 
-/** Users' scripts call these commands and flags: the shared option mixins must leave every name as it was. */
+/**
+ * Users' scripts call these commands and flags: the shared option mixins must leave every name as
+ * it was.
+ */
 class CommandNamesTest {
   private static final CommandLine MAIN = new CommandLine(new Main());
 
@@ -24,21 +27,52 @@ class CommandNamesTest {
   void subcommandsKeepTheirNames() {
     assertEquals(
         new TreeSet<>(
-            List.of("demo", "generate", "bulk", "batcher", "consumer", "make-model", "make-adapters", "bench")),
+            List.of(
+                "demo",
+                "generate",
+                "bulk",
+                "batcher",
+                "consumer",
+                "make-model",
+                "make-adapters",
+                "bench")),
         new TreeSet<>(MAIN.getSubcommands().keySet()));
-    assertEquals(List.of("engine"), List.copyOf(MAIN.getSubcommands().get("bench").getSubcommands().keySet()));
+    assertEquals(
+        List.of("engine"),
+        List.copyOf(MAIN.getSubcommands().get("bench").getSubcommands().keySet()));
   }
 
   @Test
   void modelAndBackendFlagsKeepTheirNames() {
     assertEquals(
-        List.of("--adapter", "--backend", "--help", "--json", "--max-tokens", "--model", "--prompt", "--seed",
-            "--stop", "--temperature", "--top-k", "--top-p", "--version", "-V", "-h"),
+        List.of(
+            "--adapter",
+            "--backend",
+            "--help",
+            "--json",
+            "--max-tokens",
+            "--model",
+            "--prompt",
+            "--seed",
+            "--stop",
+            "--temperature",
+            "--top-k",
+            "--top-p",
+            "--version",
+            "-V",
+            "-h"),
         options(MAIN.getSubcommands().get("generate")));
     List<String> bench = options(MAIN.getSubcommands().get("bench").getSubcommands().get("engine"));
-    assertEquals(List.of("--backend", "--model"), bench.stream().filter(n -> n.equals("--backend")
-        || n.equals("--model")).toList());
-    assertEquals("true", String.valueOf(MAIN.getSubcommands().get("make-adapters").getCommandSpec()
-        .findOption("--model").required()));
+    assertEquals(
+        List.of("--backend", "--model"),
+        bench.stream().filter(n -> n.equals("--backend") || n.equals("--model")).toList());
+    assertEquals(
+        "true",
+        String.valueOf(
+            MAIN.getSubcommands()
+                .get("make-adapters")
+                .getCommandSpec()
+                .findOption("--model")
+                .required()));
   }
 }

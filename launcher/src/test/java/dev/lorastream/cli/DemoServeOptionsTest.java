@@ -19,7 +19,9 @@ class DemoServeOptionsTest {
       demo.serve = true;
       demo.brokerPort = taken.getLocalPort();
       IllegalStateException e = assertThrows(IllegalStateException.class, demo::call);
-      assertTrue(e.getMessage().contains("port " + taken.getLocalPort() + " on localhost is taken"), e.getMessage());
+      assertTrue(
+          e.getMessage().contains("port " + taken.getLocalPort() + " on localhost is taken"),
+          e.getMessage());
       assertTrue(e.getMessage().contains("--port"), e.getMessage());
     }
   }
@@ -29,8 +31,10 @@ class DemoServeOptionsTest {
     try (ServerSocket taken = new ServerSocket()) {
       taken.bind(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0));
       IllegalStateException e =
-          assertThrows(IllegalStateException.class,
-              () -> DemoCommand.checkPortFree("--registry-port", "127.0.0.1", taken.getLocalPort()));
+          assertThrows(
+              IllegalStateException.class,
+              () ->
+                  DemoCommand.checkPortFree("--registry-port", "127.0.0.1", taken.getLocalPort()));
       assertTrue(e.getMessage().contains("--registry-port"), e.getMessage());
     }
   }
@@ -38,7 +42,9 @@ class DemoServeOptionsTest {
   @Test
   void aPortOutOfRangeIsRefused() {
     IllegalArgumentException e =
-        assertThrows(IllegalArgumentException.class, () -> DemoCommand.checkPortFree("--port", "localhost", 70000));
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> DemoCommand.checkPortFree("--port", "localhost", 70000));
     assertTrue(e.getMessage().contains("out of range"), e.getMessage());
   }
 

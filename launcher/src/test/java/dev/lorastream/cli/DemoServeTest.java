@@ -51,17 +51,19 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code lorastream demo --serve} as a separate process (the launcher's own main class, this module's classpath):
- * a short demo, then the stack on free ports with the real Apicurio registry, talked to by a plain Kafka client,
- * by the Python example when Debian's packages are there, and stopped with SIGTERM. Skipped, with the reason,
- * when the registry runner jar has not been built.
+ * {@code lorastream demo --serve} as a separate process (the launcher's own main class, this
+ * module's classpath): a short demo, then the stack on free ports with the real Apicurio registry,
+ * talked to by a plain Kafka client, by the Python example when Debian's packages are there, and
+ * stopped with SIGTERM. Skipped, with the reason, when the registry runner jar has not been built.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class DemoServeTest {
-  private static final Pattern SERVING = Pattern.compile("^serving: bootstrap=(\\S+:\\d+) registry=(http://\\S+)$");
+  private static final Pattern SERVING =
+      Pattern.compile("^serving: bootstrap=(\\S+:\\d+) registry=(http://\\S+)$");
   private static final String PYTHON = "/usr/bin/python3";
-  private static final Path HOME = Path.of("").toAbsolutePath().getParent(); // surefire runs in launcher/
+  private static final Path HOME =
+      Path.of("").toAbsolutePath().getParent(); // surefire runs in launcher/
   private static final Path JAR = RegistryProcess.DEFAULT_JAR.toAbsolutePath().normalize();
 
   @TempDir static Path tmp;
@@ -80,12 +82,32 @@ class DemoServeTest {
     errFile = tmp.resolve("demo.err");
     demo =
         new ProcessBuilder(
-                java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx2g",
-                "-Dlorastream.home=" + HOME, "-Dlorastream.registry.jar=" + JAR,
-                "-cp", System.getProperty("java.class.path"), Main.class.getName(),
-                "demo", "--serve", "--port", "0", "--registry-port", "0", "--requests", "5", "--adapters", "2",
-                "--max-tokens", "8", "--work", tmp.resolve("work").toString())
-            .redirectError(errFile.toFile()) // a file: a pipe's last lines can be lost when the process exits
+                java,
+                "--add-modules",
+                "jdk.incubator.vector",
+                "--enable-native-access=ALL-UNNAMED",
+                "-Xmx2g",
+                "-Dlorastream.home=" + HOME,
+                "-Dlorastream.registry.jar=" + JAR,
+                "-cp",
+                System.getProperty("java.class.path"),
+                Main.class.getName(),
+                "demo",
+                "--serve",
+                "--port",
+                "0",
+                "--registry-port",
+                "0",
+                "--requests",
+                "5",
+                "--adapters",
+                "2",
+                "--max-tokens",
+                "8",
+                "--work",
+                tmp.resolve("work").toString())
+            .redirectError(
+                errFile.toFile()) // a file: a pipe's last lines can be lost when the process exits
             .start();
     CompletableFuture<Matcher> serving = new CompletableFuture<>();
     drain(demo.getInputStream(), out, serving);
@@ -95,8 +117,14 @@ class DemoServeTest {
       registry = m.group(2);
     } catch (Exception e) {
       stopDemo();
-      throw new AssertionError("no serving line: " + e + "\nstdout:\n" + String.join("\n", out)
-          + "\nstderr:\n" + Files.readString(errFile), e);
+      throw new AssertionError(
+          "no serving line: "
+              + e
+              + "\nstdout:\n"
+              + String.join("\n", out)
+              + "\nstderr:\n"
+              + Files.readString(errFile),
+          e);
     }
   }
 
@@ -109,8 +137,12 @@ class DemoServeTest {
   }
 
   private void assumeServing() {
-    Assumptions.assumeTrue(demo != null, "no Apicurio runner at " + JAR + ": build it with ./mvnw -f registry/pom.xml"
-        + " package -DskipTests");
+    Assumptions.assumeTrue(
+        demo != null,
+        "no Apicurio runner at "
+            + JAR
+            + ": build it with ./mvnw -f registry/pom.xml"
+            + " package -DskipTests");
     assertTrue(demo.isAlive(), "the demo process is serving");
   }
 
@@ -119,19 +151,26 @@ class DemoServeTest {
   @Timeout(60)
   void aPlainKafkaClientGetsItsReplyWithSchemasFromTheRealRegistry() throws Exception {
     assumeServing();
-    assertEquals(1, out.stream().filter(l -> l.startsWith("serving:")).count(), "exactly one serving line");
-    assertTrue(out.stream().anyMatch(l -> l.startsWith("demo: 5 requests, 5 replies, 0 unexpected errors")),
+    assertEquals(
+        1, out.stream().filter(l -> l.startsWith("serving:")).count(), "exactly one serving line");
+    assertTrue(
+        out.stream()
+            .anyMatch(l -> l.startsWith("demo: 5 requests, 5 replies, 0 unexpected errors")),
         String.join("\n", out));
     try (RestSchemaRegistryClient client = new RestSchemaRegistryClient(List.of(registry))) {
       for (Topic<?, ?> t : Topics.all()) {
         if (SpecificRecord.class.isAssignableFrom(t.valueType())) {
-          assertEquals(SpecificData.get().getSchema(t.valueType()), client.getLatest(t.valueSubject()).schema(),
+          assertEquals(
+              SpecificData.get().getSchema(t.valueType()),
+              client.getLatest(t.valueSubject()).schema(),
               t.valueSubject());
         }
       }
     }
-    // Only look schemas up, as an ordinary client of a managed registry would: they are registered already.
-    Map<String, Object> serde = Map.of("schema.registry.url", registry, "auto.register.schemas", false);
+    // Only look schemas up, as an ordinary client of a managed registry would: they are registered
+    // already.
+    Map<String, Object> serde =
+        Map.of("schema.registry.url", registry, "auto.register.schemas", false);
     String id = "java-" + UUID.randomUUID();
     InferenceRequest request;
     try (PromptTokenizer tok = PromptTokenizer.load(HOME.resolve("models/lorastream-demo"))) {
@@ -149,18 +188,25 @@ class DemoServeTest {
     try (KafkaConsumer<String, InferenceResult> replies =
             new KafkaConsumer<>(
                 Map.of(
-                    "bootstrap.servers", bootstrap,
-                    "group.id", "serve-test-" + id,
-                    "auto.offset.reset", "earliest",
-                    "isolation.level", "read_committed"),
+                    "bootstrap.servers",
+                    bootstrap,
+                    "group.id",
+                    "serve-test-" + id,
+                    "auto.offset.reset",
+                    "earliest",
+                    "isolation.level",
+                    "read_committed"),
                 new StringDeserializer(),
                 Topics.REPLIES.valueSerde(serde).deserializer());
         KafkaProducer<String, InferenceRequest> producer =
             new KafkaProducer<>(
-                Map.of("bootstrap.servers", bootstrap), new StringSerializer(),
+                Map.of("bootstrap.servers", bootstrap),
+                new StringSerializer(),
                 Topics.REQUESTS.valueSerde(serde).serializer())) {
       replies.subscribe(Set.of(Topics.REPLIES.name()));
-      producer.send(new ProducerRecord<>(Topics.REQUESTS.name(), id, request)).get(30, TimeUnit.SECONDS);
+      producer
+          .send(new ProducerRecord<>(Topics.REQUESTS.name(), id, request))
+          .get(30, TimeUnit.SECONDS);
       InferenceResult reply = null;
       long end = System.currentTimeMillis() + 45_000;
       while (reply == null && System.currentTimeMillis() < end) {
@@ -185,16 +231,32 @@ class DemoServeTest {
   void thePythonExampleGetsAReplyToEveryRequest() throws Exception {
     assumeServing();
     Assumptions.assumeTrue(Files.isExecutable(Path.of(PYTHON)), "no " + PYTHON);
-    Process check = new ProcessBuilder(PYTHON, "-c", "import confluent_kafka, avro").redirectErrorStream(true).start();
+    Process check =
+        new ProcessBuilder(PYTHON, "-c", "import confluent_kafka, avro")
+            .redirectErrorStream(true)
+            .start();
     String why = new String(check.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    Assumptions.assumeTrue(check.waitFor(30, TimeUnit.SECONDS) && check.exitValue() == 0,
-        "Debian's python3-confluent-kafka and python3-avro are not importable by " + PYTHON
-            + " (apt-get install -y python3-confluent-kafka python3-avro): " + why.strip());
+    Assumptions.assumeTrue(
+        check.waitFor(30, TimeUnit.SECONDS) && check.exitValue() == 0,
+        "Debian's python3-confluent-kafka and python3-avro are not importable by "
+            + PYTHON
+            + " (apt-get install -y python3-confluent-kafka python3-avro): "
+            + why.strip());
     Path pyOut = tmp.resolve("python.out");
     Process py =
         new ProcessBuilder(
-                PYTHON, HOME.resolve("examples/python/lorastream_client.py").toString(), "--bootstrap", bootstrap,
-                "--registry", registry, "--requests", "3", "--max-tokens", "8", "--timeout", "40")
+                PYTHON,
+                HOME.resolve("examples/python/lorastream_client.py").toString(),
+                "--bootstrap",
+                bootstrap,
+                "--registry",
+                registry,
+                "--requests",
+                "3",
+                "--max-tokens",
+                "8",
+                "--timeout",
+                "40")
             .redirectErrorStream(true)
             .redirectOutput(pyOut.toFile())
             .start();
@@ -228,12 +290,17 @@ class DemoServeTest {
     assertTrue(err.contains("demo: stopping"), err);
   }
 
-  /** Collects the stream's lines on a virtual thread; completes {@code serving} with the serving line's match. */
-  private static void drain(InputStream in, List<String> lines, CompletableFuture<Matcher> serving) {
+  /**
+   * Collects the stream's lines on a virtual thread; completes {@code serving} with the serving
+   * line's match.
+   */
+  private static void drain(
+      InputStream in, List<String> lines, CompletableFuture<Matcher> serving) {
     Thread.ofVirtual()
         .start(
             () -> {
-              try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+              try (BufferedReader r =
+                  new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
                 for (String line; (line = r.readLine()) != null; ) {
                   lines.add(line);
                   Matcher m = SERVING.matcher(line);
@@ -245,7 +312,8 @@ class DemoServeTest {
                 // the process ended
               }
               if (serving != null) {
-                serving.completeExceptionally(new IllegalStateException("the demo ended without serving"));
+                serving.completeExceptionally(
+                    new IllegalStateException("the demo ended without serving"));
               }
             });
   }

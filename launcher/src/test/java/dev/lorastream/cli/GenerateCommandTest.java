@@ -34,21 +34,57 @@ class GenerateCommandTest {
   void jsonOutputHasPromptTokensGeneratedIdsAndTextAndAnAdapterChangesThem() throws Exception {
     Path model = tmp.resolve("m");
     run("make-model", "--preset", "tiny", "--out", model.toString());
-    run("make-adapters", "--model", model.toString(), "--count", "1", "--ranks", "8", "--out", tmp.resolve("a").toString());
+    run(
+        "make-adapters",
+        "--model",
+        model.toString(),
+        "--count",
+        "1",
+        "--ranks",
+        "8",
+        "--out",
+        tmp.resolve("a").toString());
     ObjectMapper om = new ObjectMapper();
     JsonNode base =
-        om.readTree(run("generate", "--model", model.toString(), "--prompt", "Hello", "--max-tokens", "6", "--json"));
+        om.readTree(
+            run(
+                "generate",
+                "--model",
+                model.toString(),
+                "--prompt",
+                "Hello",
+                "--max-tokens",
+                "6",
+                "--json"));
     assertEquals(1, base.get("prompt_tokens").get(0).asInt(), "BOS first");
     assertEquals(6, base.get("tokens").size());
     assertEquals("length", base.get("finish_reason").asText());
     assertTrue(base.get("text").isTextual());
     JsonNode again =
-        om.readTree(run("generate", "--model", model.toString(), "--prompt", "Hello", "--max-tokens", "6", "--json"));
+        om.readTree(
+            run(
+                "generate",
+                "--model",
+                model.toString(),
+                "--prompt",
+                "Hello",
+                "--max-tokens",
+                "6",
+                "--json"));
     assertEquals(base.get("tokens"), again.get("tokens"), "greedy is deterministic");
     JsonNode adapted =
         om.readTree(
-            run("generate", "--model", model.toString(), "--adapter", tmp.resolve("a/adapter-0000").toString(),
-                "--prompt", "Hello", "--max-tokens", "6", "--json"));
+            run(
+                "generate",
+                "--model",
+                model.toString(),
+                "--adapter",
+                tmp.resolve("a/adapter-0000").toString(),
+                "--prompt",
+                "Hello",
+                "--max-tokens",
+                "6",
+                "--json"));
     assertNotEquals(base.get("tokens"), adapted.get("tokens"));
   }
 }

@@ -39,15 +39,16 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
- * The whole path on a given broker: client → lora.requests → batcher → lora.batches → consumer → replies,
- * with every kind of bad input on the way, and the services still serving afterwards. Shared by the
- * in-process broker test and the Testcontainers one.
+ * The whole path on a given broker: client → lora.requests → batcher → lora.batches → consumer →
+ * replies, with every kind of bad input on the way, and the services still serving afterwards.
+ * Shared by the in-process broker test and the Testcontainers one.
  */
 final class PipelineScenario {
   private PipelineScenario() {}
 
   static void run(String bootstrap, Path tmp) throws Exception {
-    DemoFixtures fx = DemoFixtures.prepare(tmp, tmp.resolve("work"), 6); // tmp has no trained model: tiny
+    DemoFixtures fx =
+        DemoFixtures.prepare(tmp, tmp.resolve("work"), 6); // tmp has no trained model: tiny
     String registry = "mock://pipeline-" + System.nanoTime();
     Map<String, Object> serde = Map.of("schema.registry.url", registry);
     DemoFixtures.createTopics(bootstrap);
@@ -65,24 +66,37 @@ final class PipelineScenario {
     ConsumerSettings cs =
         ConsumerSettings.from(
             Map.of(
-                ConsumerSettings.BOOTSTRAP, bootstrap,
-                ConsumerSettings.REGISTRY, registry,
-                ConsumerSettings.MODEL, fx.modelDir().toString(),
-                ConsumerSettings.ADAPTER_ROOTS, fx.adapterRoots().get(fx.adapterRoots().size() - 1).toString(),
-                ConsumerSettings.ID, "it-consumer",
-                ConsumerSettings.METRICS_PORT, "-1"));
+                ConsumerSettings.BOOTSTRAP,
+                bootstrap,
+                ConsumerSettings.REGISTRY,
+                registry,
+                ConsumerSettings.MODEL,
+                fx.modelDir().toString(),
+                ConsumerSettings.ADAPTER_ROOTS,
+                fx.adapterRoots().get(fx.adapterRoots().size() - 1).toString(),
+                ConsumerSettings.ID,
+                "it-consumer",
+                ConsumerSettings.METRICS_PORT,
+                "-1"));
     try (BatcherApp batcher = BatcherApp.start(BatcherConfig.fromProperties(bp));
-        InferenceConsumer consumer = new InferenceConsumer(cs, EngineConfig.defaults(), new SimpleMeterRegistry());
+        InferenceConsumer consumer =
+            new InferenceConsumer(cs, EngineConfig.defaults(), new SimpleMeterRegistry());
         PromptTokenizer tok = PromptTokenizer.load(fx.modelDir());
         LoraClient client =
             new LoraClient(
-                LoraClientConfig.of(bootstrap, registry).withDefaultTimeout(Duration.ofSeconds(90)), tok, null)) {
+                LoraClientConfig.of(bootstrap, registry).withDefaultTimeout(Duration.ofSeconds(90)),
+                tok,
+                null)) {
       Thread serving = Thread.ofPlatform().start(() -> serve(consumer));
       assertTrue(batcher.awaitRunning(Duration.ofSeconds(60)), "batcher running");
 
       String own = firstOwnedBy(fx, "acme");
       String publicAdapter =
-          fx.adapters().entrySet().stream().filter(e -> e.getValue() == null).findFirst().orElseThrow().getKey();
+          fx.adapters().entrySet().stream()
+              .filter(e -> e.getValue() == null)
+              .findFirst()
+              .orElseThrow()
+              .getKey();
       List<CompletableFuture<InferenceResult>> ok = new ArrayList<>();
       ok.add(client.submit(req("acme", own, "The licence", 8, 0.7f)));
       ok.add(client.submit(req("globex", publicAdapter, "def main", 8, 0f)));
@@ -128,12 +142,14 @@ final class PipelineScenario {
         .getKey();
   }
 
-  private static InferenceRequest.Builder req(String tenant, String adapter, String prompt, int max, float temp) {
+  private static InferenceRequest.Builder req(
+      String tenant, String adapter, String prompt, int max, float temp) {
     return InferenceRequest.newBuilder()
         .setTenantId(tenant)
         .setAdapterId(adapter)
         .setPrompt(prompt)
-        .setSampling(SamplingParams.newBuilder().setMaxTokens(max).setTemperature(temp).setSeed(3).build());
+        .setSampling(
+            SamplingParams.newBuilder().setMaxTokens(max).setTemperature(temp).setSeed(3).build());
   }
 
   private static String code(CompletableFuture<InferenceResult> f) throws Exception {
@@ -147,7 +163,11 @@ final class PipelineScenario {
             Map.of("bootstrap.servers", bootstrap),
             new StringSerializer(),
             new org.apache.kafka.common.serialization.ByteArraySerializer())) {
-      p.send(new ProducerRecord<>(Topics.REQUESTS.name(), "garbage", "not avro at all".getBytes(StandardCharsets.UTF_8)))
+      p.send(
+              new ProducerRecord<>(
+                  Topics.REQUESTS.name(),
+                  "garbage",
+                  "not avro at all".getBytes(StandardCharsets.UTF_8)))
           .get();
     }
   }

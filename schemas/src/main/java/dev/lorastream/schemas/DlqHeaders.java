@@ -1,15 +1,15 @@
 package dev.lorastream.schemas;
 
 /**
- * Header names on a dead-lettered record (e.g. in {@link Topics#REQUESTS_DLQ}). The record keeps the
- * original key and value bytes; these headers, UTF-8 strings, say where it came from and why it could not
- * be processed. The original record's headers are kept as well.
+ * Header names on a dead-lettered record (e.g. in {@link Topics#REQUESTS_DLQ}). The record keeps
+ * the original key and value bytes; these headers, UTF-8 strings, say where it came from and why it
+ * could not be processed. The original record's headers are kept as well.
  */
 public final class DlqHeaders {
 
   /**
-   * Machine-readable reason, e.g. a {@link dev.lorastream.schemas.serde.AvroDecodeException.Reason} name
-   * ({@code BAD_MAGIC}, {@code UNKNOWN_SCHEMA_ID}, ...).
+   * Machine-readable reason, e.g. a {@link dev.lorastream.schemas.serde.AvroDecodeException.Reason}
+   * name ({@code BAD_MAGIC}, {@code UNKNOWN_SCHEMA_ID}, ...).
    */
   public static final String REASON = "lorastream.dlq.reason";
 
@@ -28,7 +28,10 @@ public final class DlqHeaders {
   /** Epoch milliseconds when the record was dead-lettered, decimal. */
   public static final String TIMESTAMP = "lorastream.dlq.timestamp";
 
-  /** Id of the application instance that dead-lettered it (e.g. the batcher's application.id and host). */
+  /**
+   * Id of the application instance that dead-lettered it (e.g. the batcher's application.id and
+   * host).
+   */
   public static final String SOURCE_APP = "lorastream.dlq.source.app";
 
   private DlqHeaders() {}

@@ -6,14 +6,16 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * How every lorastream service reads config keys from environment variables (one rule for all of them): a
- * key's variable is the key upper-cased with each {@code .} and {@code -} turned into {@code _}, so
- * {@code LORASTREAM_CONSUMER_MAX_INFLIGHT_BATCHES} sets {@code lorastream.consumer.max-inflight-batches} and
- * {@code BATCHER_MAX_WAIT_MS} sets {@code batcher.max.wait.ms}.
+ * How every lorastream service reads config keys from environment variables (one rule for all of
+ * them): a key's variable is the key upper-cased with each {@code .} and {@code -} turned into
+ * {@code _}, so {@code LORASTREAM_CONSUMER_MAX_INFLIGHT_BATCHES} sets {@code
+ * lorastream.consumer.max-inflight-batches} and {@code BATCHER_MAX_WAIT_MS} sets {@code
+ * batcher.max.wait.ms}.
  *
- * <p>A variable name cannot hold {@code .} or {@code -}, so going back from a variable to its key needs the
- * declared keys: a variable that names none of them becomes its name lower-cased with {@code _} turned into
- * {@code .} (pass-through settings such as Kafka's: {@code STATE_DIR} is {@code state.dir}). Immutable.
+ * <p>A variable name cannot hold {@code .} or {@code -}, so going back from a variable to its key
+ * needs the declared keys: a variable that names none of them becomes its name lower-cased with
+ * {@code _} turned into {@code .} (pass-through settings such as Kafka's: {@code STATE_DIR} is
+ * {@code state.dir}). Immutable.
  */
 public final class EnvKeys {
   private final Map<String, String> keyByVariable;
@@ -22,14 +24,22 @@ public final class EnvKeys {
     this.keyByVariable = Map.copyOf(keyByVariable);
   }
 
-  /** The mapping for {@code keys}; fails naming both keys when two share a variable ({@code a.b-c}, {@code a.b.c}). */
+  /**
+   * The mapping for {@code keys}; fails naming both keys when two share a variable ({@code a.b-c},
+   * {@code a.b.c}).
+   */
   public static EnvKeys of(Collection<String> keys) {
     Map<String, String> m = new HashMap<>();
     for (String key : keys) {
       String other = m.put(variable(key), key);
       if (other != null && !other.equals(key)) {
         throw new IllegalArgumentException(
-            "config keys " + other + " and " + key + " have the same environment variable " + variable(key));
+            "config keys "
+                + other
+                + " and "
+                + key
+                + " have the same environment variable "
+                + variable(key));
       }
     }
     return new EnvKeys(m);
@@ -40,12 +50,18 @@ public final class EnvKeys {
     return key.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_');
   }
 
-  /** The key variable {@code name} names when no declared key has it: lower case, {@code _} → {@code .}. */
+  /**
+   * The key variable {@code name} names when no declared key has it: lower case, {@code _} → {@code
+   * .}.
+   */
   public static String dotted(String name) {
     return name.toLowerCase(Locale.ROOT).replace('_', '.');
   }
 
-  /** The key variable {@code name} sets: the declared key whose {@link #variable} it is, else {@link #dotted}. */
+  /**
+   * The key variable {@code name} sets: the declared key whose {@link #variable} it is, else {@link
+   * #dotted}.
+   */
   public String key(String name) {
     String key = keyByVariable.get(name);
     return key != null ? key : dotted(name);

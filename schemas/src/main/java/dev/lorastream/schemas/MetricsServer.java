@@ -13,11 +13,11 @@ import java.util.concurrent.Executors;
 import java.util.function.BooleanSupplier;
 
 /**
- * Every lorastream service's HTTP endpoint, on one port with the JDK's HTTP server: {@code GET /metrics}
- * (a Prometheus registry's scrape, text format 0.0.4) and {@code GET /health} (200 {@code UP} while the
- * service's health rule holds, 503 {@code DOWN} otherwise, including when the rule throws). Requests are
- * answered one at a time on one daemon thread, so the health rule should be a cheap read; {@link #close}
- * frees the port and stops the thread.
+ * Every lorastream service's HTTP endpoint, on one port with the JDK's HTTP server: {@code GET
+ * /metrics} (a Prometheus registry's scrape, text format 0.0.4) and {@code GET /health} (200 {@code
+ * UP} while the service's health rule holds, 503 {@code DOWN} otherwise, including when the rule
+ * throws). Requests are answered one at a time on one daemon thread, so the health rule should be a
+ * cheap read; {@link #close} frees the port and stops the thread.
  */
 public final class MetricsServer implements AutoCloseable {
   /** Default port of every service's endpoint (each service runs in its own container). */
@@ -35,7 +35,8 @@ public final class MetricsServer implements AutoCloseable {
   }
 
   /**
-   * Binds {@code port} and starts serving; fails naming the port and its config key when it cannot bind.
+   * Binds {@code port} and starts serving; fails naming the port and its config key when it cannot
+   * bind.
    *
    * @param port 0 = any free port (see {@link #port})
    * @param portKey the config key that set {@code port}, for the error message
@@ -48,7 +49,13 @@ public final class MetricsServer implements AutoCloseable {
       server = HttpServer.create(new InetSocketAddress(port), 0);
     } catch (IOException e) {
       throw new UncheckedIOException(
-          "cannot serve /metrics and /health on port " + port + " (" + portKey + "): " + e.getMessage(), e);
+          "cannot serve /metrics and /health on port "
+              + port
+              + " ("
+              + portKey
+              + "): "
+              + e.getMessage(),
+          e);
     }
     server.createContext("/metrics", ex -> respond(ex, 200, METRICS_TYPE, registry.scrape()));
     server.createContext("/health", ex -> health(ex, healthy));
@@ -81,7 +88,8 @@ public final class MetricsServer implements AutoCloseable {
     respond(ex, ok ? 200 : 503, TEXT, (ok ? "UP" : "DOWN" + why) + "\n");
   }
 
-  private static void respond(HttpExchange ex, int status, String type, String body) throws IOException {
+  private static void respond(HttpExchange ex, int status, String type, String body)
+      throws IOException {
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
     ex.getResponseHeaders().set("Content-Type", type);
     ex.sendResponseHeaders(status, bytes.length);

@@ -3,14 +3,18 @@ package dev.lorastream.schemas;
 import java.util.Optional;
 
 /**
- * The wire-level rules of a request's {@link SamplingParams}, written once for every module that checks a request
- * before the engine sees it: the batcher's admission, the inference consumer's intake and the bulk client's input
- * lines. Each method answers the problem, for a person to act on, or empty when the value is acceptable.
+ * The wire-level rules of a request's {@link SamplingParams}, written once for every module that
+ * checks a request before the engine sees it: the batcher's admission, the inference consumer's
+ * intake and the bulk client's input lines. Each method answers the problem, for a person to act
+ * on, or empty when the value is acceptable.
  */
 public final class SamplingRules {
   private SamplingRules() {}
 
-  /** The first problem of {@code s}, with maxTokens at most {@code maxNewTokens} (the setting {@code limitKey}). */
+  /**
+   * The first problem of {@code s}, with maxTokens at most {@code maxNewTokens} (the setting {@code
+   * limitKey}).
+   */
   public static Optional<String> problem(SamplingParams s, int maxNewTokens, String limitKey) {
     return temperature(s.getTemperature())
         .or(() -> topP(s.getTopP()))
@@ -27,7 +31,8 @@ public final class SamplingRules {
   /** 0 (greedy) or a finite value above 0. */
   public static Optional<String> temperature(float t) {
     if (!Float.isFinite(t) || t < 0) {
-      return Optional.of("sampling.temperature=" + t + " is invalid: must be 0 (greedy) or a finite value > 0");
+      return Optional.of(
+          "sampling.temperature=" + t + " is invalid: must be 0 (greedy) or a finite value > 0");
     }
     return Optional.empty();
   }
@@ -48,12 +53,19 @@ public final class SamplingRules {
     return Optional.empty();
   }
 
-  /** In [1, limit]; {@code limitKey} names the setting of the limit ({@code null} when there is none). */
+  /**
+   * In [1, limit]; {@code limitKey} names the setting of the limit ({@code null} when there is
+   * none).
+   */
   public static Optional<String> maxTokens(int max, int limit, String limitKey) {
     if (max < 1 || max > limit) {
       String range = limit == Integer.MAX_VALUE ? ">= 1" : "in [1, " + limit + "]";
-      return Optional.of("sampling.maxTokens=" + max + " is invalid: must be " + range
-          + (limitKey == null ? "" : " (" + limitKey + ")"));
+      return Optional.of(
+          "sampling.maxTokens="
+              + max
+              + " is invalid: must be "
+              + range
+              + (limitKey == null ? "" : " (" + limitKey + ")"));
     }
     return Optional.empty();
   }
@@ -62,7 +74,8 @@ public final class SamplingRules {
   public static Optional<String> stopStrings(SamplingParams s) {
     for (int i = 0; i < s.getStopStrings().size(); i++) {
       if (s.getStopStrings().get(i).isEmpty()) {
-        return Optional.of("sampling.stopStrings[" + i + "] is empty: a stop string needs at least one character");
+        return Optional.of(
+            "sampling.stopStrings[" + i + "] is empty: a stop string needs at least one character");
       }
     }
     return Optional.empty();

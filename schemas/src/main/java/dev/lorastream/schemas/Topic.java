@@ -11,13 +11,14 @@ import org.apache.kafka.common.serialization.Serdes;
  * A Kafka topic with the Java types of its keys and values, declared once in {@link Topics}.
  *
  * <p>Key and value types are {@code String}, {@code byte[]} or an Avro record class (generated
- * {@code SpecificRecord}); {@link #keySerde} and {@link #valueSerde} pick the matching serde, Avro ones
- * speaking the Confluent Schema Registry wire format. Immutable and thread-safe.
+ * {@code SpecificRecord}); {@link #keySerde} and {@link #valueSerde} pick the matching serde, Avro
+ * ones speaking the Confluent Schema Registry wire format. Immutable and thread-safe.
  *
  * @param name the topic name
  * @param keyType the class of record keys
  * @param valueType the class of record values
- * @param compacted whether the topic is log-compacted (latest value per key; a null value is a tombstone)
+ * @param compacted whether the topic is log-compacted (latest value per key; a null value is a
+ *     tombstone)
  */
 public record Topic<K, V>(String name, Class<K> keyType, Class<V> valueType, boolean compacted) {
 
@@ -45,7 +46,9 @@ public record Topic<K, V>(String name, Class<K> keyType, Class<V> valueType, boo
     return name + "-key";
   }
 
-  /** Topic-level configs to create the topic with ({@code cleanup.policy=compact} when compacted). */
+  /**
+   * Topic-level configs to create the topic with ({@code cleanup.policy=compact} when compacted).
+   */
   public Map<String, String> topicConfigs() {
     return compacted ? Map.of("cleanup.policy", "compact") : Map.of();
   }
@@ -53,8 +56,8 @@ public record Topic<K, V>(String name, Class<K> keyType, Class<V> valueType, boo
   /**
    * A configured serde for the keys.
    *
-   * @param serdeConfig the serde config (see {@link dev.lorastream.schemas.serde.AvroSerdeConfig}); only read
-   *     when the key type is an Avro record
+   * @param serdeConfig the serde config (see {@link dev.lorastream.schemas.serde.AvroSerdeConfig});
+   *     only read when the key type is an Avro record
    */
   public Serde<K> keySerde(Map<String, ?> serdeConfig) {
     return serdeFor(keyType, serdeConfig, true);
@@ -63,8 +66,8 @@ public record Topic<K, V>(String name, Class<K> keyType, Class<V> valueType, boo
   /**
    * A configured serde for the values.
    *
-   * @param serdeConfig the serde config (see {@link dev.lorastream.schemas.serde.AvroSerdeConfig}), at least
-   *     {@code schema.registry.url} when the value type is an Avro record
+   * @param serdeConfig the serde config (see {@link dev.lorastream.schemas.serde.AvroSerdeConfig}),
+   *     at least {@code schema.registry.url} when the value type is an Avro record
    */
   public Serde<V> valueSerde(Map<String, ?> serdeConfig) {
     return serdeFor(valueType, serdeConfig, false);

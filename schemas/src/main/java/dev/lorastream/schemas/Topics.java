@@ -4,8 +4,8 @@ import java.util.List;
 
 /**
  * The topics of lorastream (docs/design.md, Topics), declared once. Keys are plain UTF-8 strings
- * (StringSerializer); values are Avro with the Confluent Schema Registry framing, subjects
- * {@code <topic>-value}. Headers of dead-lettered records are named in {@link DlqHeaders}.
+ * (StringSerializer); values are Avro with the Confluent Schema Registry framing, subjects {@code
+ * <topic>-value}. Headers of dead-lettered records are named in {@link DlqHeaders}.
  */
 public final class Topics {
 
@@ -13,24 +13,30 @@ public final class Topics {
   public static final Topic<String, InferenceRequest> REQUESTS =
       new Topic<>("lora.requests", String.class, InferenceRequest.class, false);
 
-  /** Heterogeneous batches formed by the batcher, keyed by batchId; partition chosen by adapter affinity. */
+  /**
+   * Heterogeneous batches formed by the batcher, keyed by batchId; partition chosen by adapter
+   * affinity.
+   */
   public static final Topic<String, InferenceBatch> BATCHES =
       new Topic<>("lora.batches", String.class, InferenceBatch.class, false);
 
   /**
-   * The default reply topic, keyed by requestId. A request may name another one in
-   * {@code InferenceRequest.replyTopic}; use {@link #replies(String)} for it.
+   * The default reply topic, keyed by requestId. A request may name another one in {@code
+   * InferenceRequest.replyTopic}; use {@link #replies(String)} for it.
    */
   public static final Topic<String, InferenceResult> REPLIES =
       new Topic<>("lora.replies", String.class, InferenceResult.class, false);
 
-  /** Registered adapters, keyed by adapterId; compacted, a null value (tombstone) deletes the adapter. */
+  /**
+   * Registered adapters, keyed by adapterId; compacted, a null value (tombstone) deletes the
+   * adapter.
+   */
   public static final Topic<String, AdapterRecord> ADAPTERS =
       new Topic<>("lora.adapters", String.class, AdapterRecord.class, true);
 
   /**
-   * Records of {@link #REQUESTS} that could not be decoded: the original key and value bytes, with the
-   * reason in the {@link DlqHeaders} headers.
+   * Records of {@link #REQUESTS} that could not be decoded: the original key and value bytes, with
+   * the reason in the {@link DlqHeaders} headers.
    */
   public static final Topic<byte[], byte[]> REQUESTS_DLQ =
       new Topic<>("lora.requests.dlq", byte[].class, byte[].class, false);
@@ -42,7 +48,9 @@ public final class Topics {
     return REPLIES.withName(name);
   }
 
-  /** Every declared topic, for creating them (admin client, embedded broker, docker-compose init). */
+  /**
+   * Every declared topic, for creating them (admin client, embedded broker, docker-compose init).
+   */
   public static List<Topic<?, ?>> all() {
     return List.of(REQUESTS, BATCHES, REPLIES, ADAPTERS, REQUESTS_DLQ);
   }

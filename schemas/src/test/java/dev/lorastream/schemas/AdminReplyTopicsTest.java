@@ -7,8 +7,8 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * The part of {@link AdminReplyTopics} that needs no cluster; the batcher's {@code ReplyTopicBrokerTest} asks
- * a real one.
+ * The part of {@link AdminReplyTopics} that needs no cluster; the batcher's {@code
+ * ReplyTopicBrokerTest} asks a real one.
  */
 class AdminReplyTopicsTest {
 
@@ -16,8 +16,15 @@ class AdminReplyTopicsTest {
   void legalTopicNames() {
     assertTrue(AdminReplyTopics.isLegalTopicName("lora.replies.acme-1_x"));
     assertTrue(AdminReplyTopics.isLegalTopicName("x".repeat(249)));
-    for (String bad : List.of("", ".", "..", "lora.replies.a b", "lora.replies.a/b", "lora.replies.ä",
-        "x".repeat(250))) {
+    for (String bad :
+        List.of(
+            "",
+            ".",
+            "..",
+            "lora.replies.a b",
+            "lora.replies.a/b",
+            "lora.replies.ä",
+            "x".repeat(250))) {
       assertFalse(AdminReplyTopics.isLegalTopicName(bad), bad);
     }
   }

@@ -6,20 +6,31 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** The one environment-variable rule: key upper-cased, {@code .} and {@code -} to {@code _}; and back. */
+/**
+ * The one environment-variable rule: key upper-cased, {@code .} and {@code -} to {@code _}; and
+ * back.
+ */
 class EnvKeysTest {
   static final EnvKeys KEYS =
-      EnvKeys.of(List.of("lorastream.consumer.max-inflight-batches", "lorastream.model.dir", "batcher.max.wait.ms"));
+      EnvKeys.of(
+          List.of(
+              "lorastream.consumer.max-inflight-batches",
+              "lorastream.model.dir",
+              "batcher.max.wait.ms"));
 
   @Test
   void aKeysVariableIsItUpperCasedWithDotsAndHyphensAsUnderscores() {
-    assertEquals("LORASTREAM_CONSUMER_MAX_INFLIGHT_BATCHES", EnvKeys.variable("lorastream.consumer.max-inflight-batches"));
+    assertEquals(
+        "LORASTREAM_CONSUMER_MAX_INFLIGHT_BATCHES",
+        EnvKeys.variable("lorastream.consumer.max-inflight-batches"));
     assertEquals("LORASTREAM_MODEL_DIR", EnvKeys.variable("lorastream.model.dir"));
   }
 
   @Test
   void theVariableOfAHyphenatedKeyMapsBackToIt() {
-    assertEquals("lorastream.consumer.max-inflight-batches", KEYS.key("LORASTREAM_CONSUMER_MAX_INFLIGHT_BATCHES"));
+    assertEquals(
+        "lorastream.consumer.max-inflight-batches",
+        KEYS.key("LORASTREAM_CONSUMER_MAX_INFLIGHT_BATCHES"));
     assertEquals("lorastream.model.dir", KEYS.key("LORASTREAM_MODEL_DIR"));
     assertEquals("batcher.max.wait.ms", KEYS.key("BATCHER_MAX_WAIT_MS"));
   }
@@ -32,7 +43,9 @@ class EnvKeysTest {
 
   @Test
   void twoKeysWithOneVariableAreRefused() {
-    var e = assertThrows(IllegalArgumentException.class, () -> EnvKeys.of(List.of("a.b-c", "a.b.c")));
-    assertEquals("config keys a.b-c and a.b.c have the same environment variable A_B_C", e.getMessage());
+    var e =
+        assertThrows(IllegalArgumentException.class, () -> EnvKeys.of(List.of("a.b-c", "a.b.c")));
+    assertEquals(
+        "config keys a.b-c and a.b.c have the same environment variable A_B_C", e.getMessage());
   }
 }

@@ -15,28 +15,44 @@ public final class Fixtures {
         .setAdapterId(adapterId)
         .setPrompt("Once upon a time")
         .setPromptTokenIds(List.of(1, 9038, 2501, 263, 931))
-        .setSampling(SamplingParams.newBuilder()
-            .setTemperature(0.7f).setTopK(40).setTopP(0.9f).setSeed(42L).setMaxTokens(32)
-            .setStopTokenIds(List.of(2)).setStopStrings(List.of("\n\n", "THE END")).build())
+        .setSampling(
+            SamplingParams.newBuilder()
+                .setTemperature(0.7f)
+                .setTopK(40)
+                .setTopP(0.9f)
+                .setSeed(42L)
+                .setMaxTokens(32)
+                .setStopTokenIds(List.of(2))
+                .setStopStrings(List.of("\n\n", "THE END"))
+                .build())
         .setReplyTopic("lora.replies.acme")
         .setDeadlineEpochMs(1_800_000_060_000L)
         .setPriority(5)
         .setCreatedEpochMs(1_800_000_000_000L)
-        .setTraceContext(Map.of("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"))
+        .setTraceContext(
+            Map.of("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"))
         .build();
   }
 
   /** Only the required fields; every other field takes its schema default. */
   public static InferenceRequest minimalRequest() {
-    return InferenceRequest.newBuilder().setRequestId("r-min").setTenantId("t").setCreatedEpochMs(1L).build();
+    return InferenceRequest.newBuilder()
+        .setRequestId("r-min")
+        .setTenantId("t")
+        .setCreatedEpochMs(1L)
+        .build();
   }
 
   public static InferenceBatch batch() {
     return InferenceBatch.newBuilder()
         .setBatchId("b-1")
         .setCreatedEpochMs(1_800_000_000_100L)
-        .setRequests(List.of(request("r-0", null), request("r-1", "sql-expert"), request("r-2", "sql-expert"),
-            request("r-3", "poet")))
+        .setRequests(
+            List.of(
+                request("r-0", null),
+                request("r-1", "sql-expert"),
+                request("r-2", "sql-expert"),
+                request("r-3", "poet")))
         .setAdapterIds(List.of("sql-expert", "poet"))
         .setTotalTokens(4 * (5 + 32))
         .setAffinityKey("sql-expert")
@@ -66,7 +82,8 @@ public final class Fixtures {
         .setAdapterId("someone-elses")
         .setFinishReason(FinishReason.ERROR)
         .setErrorCode(ErrorCode.ADAPTER_FORBIDDEN)
-        .setErrorMessage("adapter someone-elses belongs to tenant globex; tenant acme may use its own or public adapters")
+        .setErrorMessage(
+            "adapter someone-elses belongs to tenant globex; tenant acme may use its own or public adapters")
         .build();
   }
 

@@ -15,20 +15,29 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 
-/** /metrics and /health over HTTP, on a port chosen at start (0 = any), as every service serves them. */
+/**
+ * /metrics and /health over HTTP, on a port chosen at start (0 = any), as every service serves
+ * them.
+ */
 class MetricsServerTest {
-  private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  private final PrometheusMeterRegistry registry =
+      new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
 
   @Test
   void servesTheScrapeAndTheHealthRule() throws Exception {
     registry.counter("lorastream.test.requests", "outcome", "ok").increment(2);
     AtomicBoolean healthy = new AtomicBoolean(true);
-    try (MetricsServer server = MetricsServer.start(registry, 0, "test.metrics.port", healthy::get);
+    try (MetricsServer server =
+            MetricsServer.start(registry, 0, "test.metrics.port", healthy::get);
         HttpClient http = HttpClient.newHttpClient()) {
       HttpResponse<String> metrics = get(http, server, "/metrics");
       assertEquals(200, metrics.statusCode());
-      assertEquals("text/plain; version=0.0.4; charset=utf-8", metrics.headers().firstValue("Content-Type").orElse(""));
-      assertTrue(metrics.body().contains("lorastream_test_requests_total{outcome=\"ok\"} 2.0"), metrics.body());
+      assertEquals(
+          "text/plain; version=0.0.4; charset=utf-8",
+          metrics.headers().firstValue("Content-Type").orElse(""));
+      assertTrue(
+          metrics.body().contains("lorastream_test_requests_total{outcome=\"ok\"} 2.0"),
+          metrics.body());
 
       HttpResponse<String> up = get(http, server, "/health");
       assertEquals(200, up.statusCode());
@@ -42,9 +51,10 @@ class MetricsServerTest {
 
   @Test
   void aHealthRuleThatThrowsIsDownNotADroppedConnection() throws Exception {
-    BooleanSupplier broken = () -> {
-      throw new IllegalStateException("engine gone");
-    };
+    BooleanSupplier broken =
+        () -> {
+          throw new IllegalStateException("engine gone");
+        };
     try (MetricsServer server = MetricsServer.start(registry, 0, "test.metrics.port", broken);
         HttpClient http = HttpClient.newHttpClient()) {
       HttpResponse<String> r = get(http, server, "/health");
@@ -58,16 +68,21 @@ class MetricsServerTest {
     int port;
     try (MetricsServer first = MetricsServer.start(registry, 0, "test.metrics.port", () -> true)) {
       port = first.port();
-      UncheckedIOException busy = assertThrows(UncheckedIOException.class,
-          () -> MetricsServer.start(registry, port, "test.metrics.port", () -> true));
-      assertTrue(busy.getMessage().contains("port " + port + " (test.metrics.port)"), busy.getMessage());
+      UncheckedIOException busy =
+          assertThrows(
+              UncheckedIOException.class,
+              () -> MetricsServer.start(registry, port, "test.metrics.port", () -> true));
+      assertTrue(
+          busy.getMessage().contains("port " + port + " (test.metrics.port)"), busy.getMessage());
     }
-    try (MetricsServer again = MetricsServer.start(registry, port, "test.metrics.port", () -> true)) {
+    try (MetricsServer again =
+        MetricsServer.start(registry, port, "test.metrics.port", () -> true)) {
       assertEquals(port, again.port());
     }
   }
 
-  private static HttpResponse<String> get(HttpClient http, MetricsServer server, String path) throws Exception {
+  private static HttpResponse<String> get(HttpClient http, MetricsServer server, String path)
+      throws Exception {
     URI uri = URI.create("http://127.0.0.1:" + server.port() + path);
     return http.send(HttpRequest.newBuilder(uri).build(), HttpResponse.BodyHandlers.ofString());
   }

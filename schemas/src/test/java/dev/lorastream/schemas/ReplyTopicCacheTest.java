@@ -19,15 +19,20 @@ class ReplyTopicCacheTest {
   final Map<String, State> cluster = new HashMap<>();
   final List<String> asked = new ArrayList<>();
   RuntimeException failNext;
-  final ReplyTopicCache cache = new ReplyTopicCache(topic -> {
-    asked.add(topic);
-    if (failNext != null) {
-      RuntimeException e = failNext;
-      failNext = null;
-      throw e;
-    }
-    return cluster.getOrDefault(topic, State.MISSING);
-  }, 30_000, 1_000, () -> now);
+  final ReplyTopicCache cache =
+      new ReplyTopicCache(
+          topic -> {
+            asked.add(topic);
+            if (failNext != null) {
+              RuntimeException e = failNext;
+              failNext = null;
+              throw e;
+            }
+            return cluster.getOrDefault(topic, State.MISSING);
+          },
+          30_000,
+          1_000,
+          () -> now);
 
   @Test
   void anExistingTopicIsTrustedForTheCacheTime() {
@@ -46,7 +51,8 @@ class ReplyTopicCacheTest {
     assertEquals(State.MISSING, cache.state("t"));
     cluster.put("t", State.EXISTS); // created meanwhile
     now += 999;
-    assertEquals(State.MISSING, cache.state("t"), "a flood of requests costs one lookup per recheck time");
+    assertEquals(
+        State.MISSING, cache.state("t"), "a flood of requests costs one lookup per recheck time");
     now += 1;
     assertEquals(State.EXISTS, cache.state("t"));
     assertEquals(List.of("t", "t"), asked);

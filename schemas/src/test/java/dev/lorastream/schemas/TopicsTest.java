@@ -16,7 +16,8 @@ import org.junit.jupiter.api.Test;
 class TopicsTest {
 
   private static final String SCOPE = "topics-test";
-  private static final Map<String, Object> CONFIG = Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, "mock://" + SCOPE);
+  private static final Map<String, Object> CONFIG =
+      Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, "mock://" + SCOPE);
 
   @AfterEach
   void dropScope() {
@@ -26,7 +27,10 @@ class TopicsTest {
   @Test
   void namesAreTheDesignsAndUnique() {
     Set<String> names = Topics.all().stream().map(Topic::name).collect(Collectors.toSet());
-    assertEquals(Set.of("lora.requests", "lora.batches", "lora.replies", "lora.adapters", "lora.requests.dlq"), names);
+    assertEquals(
+        Set.of(
+            "lora.requests", "lora.batches", "lora.replies", "lora.adapters", "lora.requests.dlq"),
+        names);
     assertEquals("lora.requests-value", Topics.REQUESTS.valueSubject());
     assertEquals(Map.of("cleanup.policy", "compact"), Topics.ADAPTERS.topicConfigs());
     assertEquals(Map.of(), Topics.REQUESTS.topicConfigs());
@@ -42,8 +46,11 @@ class TopicsTest {
       byte[] key = keys.serializer().serialize(Topics.ADAPTERS.name(), "sql-expert");
       assertEquals("sql-expert", keys.deserializer().deserialize(Topics.ADAPTERS.name(), key));
       byte[] value = values.serializer().serialize(Topics.ADAPTERS.name(), Fixtures.adapter());
-      assertEquals(Fixtures.adapter(), values.deserializer().deserialize(Topics.ADAPTERS.name(), value));
-      assertArrayEquals(new byte[] {9, 8}, dlq.deserializer().deserialize("x", dlq.serializer().serialize("x", new byte[] {9, 8})));
+      assertEquals(
+          Fixtures.adapter(), values.deserializer().deserialize(Topics.ADAPTERS.name(), value));
+      assertArrayEquals(
+          new byte[] {9, 8},
+          dlq.deserializer().deserialize("x", dlq.serializer().serialize("x", new byte[] {9, 8})));
     }
     assertTrue(MockSchemaRegistry.forScope(SCOPE).subjects().contains("lora.adapters-value"));
   }

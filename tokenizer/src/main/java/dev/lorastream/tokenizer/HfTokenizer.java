@@ -9,18 +9,21 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A model's {@code tokenizer.json} through the Hugging Face tokenizers library (DJL's binding), offline: the one
- * tokenizer wrapper of the project, used by the inference service (prompt text, output text) and by the client
- * library (requests carry {@code promptTokenIds}, so the batcher counts tokens without a tokenizer of its own).
- * Encoding applies the tokenizer's own post-processor, so BOS is added exactly when the model's tokenizer adds it,
- * i.e. the ids the engine would compute itself. Thread-safe (the native tokenizer is).
+ * A model's {@code tokenizer.json} through the Hugging Face tokenizers library (DJL's binding),
+ * offline: the one tokenizer wrapper of the project, used by the inference service (prompt text,
+ * output text) and by the client library (requests carry {@code promptTokenIds}, so the batcher
+ * counts tokens without a tokenizer of its own). Encoding applies the tokenizer's own
+ * post-processor, so BOS is added exactly when the model's tokenizer adds it, i.e. the ids the
+ * engine would compute itself. Thread-safe (the native tokenizer is).
  */
 public final class HfTokenizer implements AutoCloseable {
   static {
-    // DJL extracts its native library into a cache folder; keep it in the user's cache, not the cwd.
+    // DJL extracts its native library into a cache folder; keep it in the user's cache, not the
+    // cwd.
     if (System.getProperty("DJL_CACHE_DIR") == null && System.getenv("DJL_CACHE_DIR") == null) {
       System.setProperty(
-          "DJL_CACHE_DIR", Path.of(System.getProperty("user.home"), ".cache", "lorastream", "djl").toString());
+          "DJL_CACHE_DIR",
+          Path.of(System.getProperty("user.home"), ".cache", "lorastream", "djl").toString());
     }
   }
 
@@ -35,7 +38,8 @@ public final class HfTokenizer implements AutoCloseable {
   /**
    * Loads {@code modelDir/tokenizer.json}, or {@code modelDir} itself when it is the file.
    *
-   * @throws IllegalArgumentException when the file is missing or is not a tokenizer, naming the file
+   * @throws IllegalArgumentException when the file is missing or is not a tokenizer, naming the
+   *     file
    */
   public static HfTokenizer load(Path modelDir) {
     Path file = Files.isRegularFile(modelDir) ? modelDir : modelDir.resolve("tokenizer.json");
@@ -44,9 +48,11 @@ public final class HfTokenizer implements AutoCloseable {
           file + ": missing; a model directory needs tokenizer.json next to config.json");
     }
     try {
-      return new HfTokenizer(HuggingFaceTokenizer.newInstance(file, Map.of("addSpecialTokens", "true")), file);
+      return new HfTokenizer(
+          HuggingFaceTokenizer.newInstance(file, Map.of("addSpecialTokens", "true")), file);
     } catch (IOException | RuntimeException e) {
-      throw new IllegalArgumentException(file + ": cannot be loaded as a tokenizer: " + e.getMessage(), e);
+      throw new IllegalArgumentException(
+          file + ": cannot be loaded as a tokenizer: " + e.getMessage(), e);
     }
   }
 

@@ -13,7 +13,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 class HfTokenizerTest {
 
-  /** A model dir whose tokenizer.json is a WordLevel vocabulary: [UNK]=0 hello=1 world=2 the=3 document=4. */
+  /**
+   * A model dir whose tokenizer.json is a WordLevel vocabulary: [UNK]=0 hello=1 world=2 the=3
+   * document=4.
+   */
   static Path modelDir() throws URISyntaxException {
     return Path.of(HfTokenizerTest.class.getResource("/model/tokenizer.json").toURI()).getParent();
   }
@@ -38,6 +41,7 @@ class HfTokenizerTest {
     assertTrue(missing.getMessage().contains("tokenizer.json"), missing.getMessage());
     java.nio.file.Files.writeString(dir.resolve("tokenizer.json"), "{\"not\": \"a tokenizer\"}");
     var broken = assertThrows(IllegalArgumentException.class, () -> HfTokenizer.load(dir));
-    assertTrue(broken.getMessage().contains("cannot be loaded as a tokenizer"), broken.getMessage());
+    assertTrue(
+        broken.getMessage().contains("cannot be loaded as a tokenizer"), broken.getMessage());
   }
 }

@@ -1,23 +1,29 @@
 package dev.lorastream.engine.backends;
 
 import dev.lorastream.engine.ops.Ops;
-
 import dev.lorastream.engine.ops.cpu.CpuOps;
 import dev.lorastream.engine.ops.cuda.CudaOps;
 import dev.lorastream.engine.ops.ref.ReferenceOps;
 import java.io.PrintStream;
+import java.util.List;
 import java.util.Locale;
 
 /**
- * Chooses a compute backend by name: {@code cpu} (Vector API), {@code cuda} (JCuda; fails with the reason
- * when no usable GPU is present), {@code reference} (plain loops, for checking), or {@code auto}: CUDA when a
- * device works (JCuda loads, {@code cuInit}, a device of compute capability ≥ 8.0, every PTX module loads;
- * probed once per process), else the CPU. {@code auto} and {@code cuda} print one line on stderr saying which
- * backend was chosen and why.
+ * Chooses a compute backend by name: {@code cpu} (Vector API), {@code cuda} (JCuda; fails with the
+ * reason when no usable GPU is present), {@code reference} (plain loops, for checking), or {@code
+ * auto}: CUDA when a device works (JCuda loads, {@code cuInit}, a device of compute capability ≥
+ * 8.0, every PTX module loads; probed once per process), else the CPU. {@code auto} and {@code
+ * cuda} print one line on stderr saying which backend was chosen and why.
  */
 public final class Backends {
-  /** The system property naming a service's backend: {@code auto}, {@code cuda}, {@code cpu} or {@code reference}. */
+  /**
+   * The system property naming a service's backend: {@code auto}, {@code cuda}, {@code cpu} or
+   * {@code reference}.
+   */
   public static final String PROPERTY = "lorastream.backend";
+
+  /** Every system property the backends read: the choice and the CPU backend's thread count. */
+  public static final List<String> KEYS = List.of(PROPERTY, CpuOps.THREADS);
 
   private Backends() {}
 
@@ -34,7 +40,11 @@ public final class Backends {
       case "reference", "ref" -> new ReferenceOps();
       default ->
           throw new IllegalArgumentException(
-              "unknown backend '" + name + "': use auto, cpu, cuda or reference (" + PROPERTY + ")");
+              "unknown backend '"
+                  + name
+                  + "': use auto, cpu, cuda or reference ("
+                  + PROPERTY
+                  + ")");
     };
   }
 
@@ -49,7 +59,8 @@ public final class Backends {
   private static Ops cuda(PrintStream log, String why) {
     if (!CudaOps.available()) {
       throw new IllegalStateException(
-          "backend 'cuda' requested but no usable GPU: " + CudaOps.availability()
+          "backend 'cuda' requested but no usable GPU: "
+              + CudaOps.availability()
               + " (use --backend cpu or auto, or lorastream.backend=cpu)");
     }
     CudaOps ops = new CudaOps();

@@ -19,11 +19,12 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * The architecture hyper-parameters of a Llama-family model, read from its Hugging Face {@code config.json}.
+ * The architecture hyper-parameters of a Llama-family model, read from its Hugging Face {@code
+ * config.json}.
  *
- * <p>Supports {@code LlamaForCausalLM}, {@code MistralForCausalLM} (without sliding-window attention) and
- * {@code Qwen2ForCausalLM} (q/k/v biases). Everything else is refused on load rather than run wrongly.
- * Immutable; the compact constructor checks the dimensions are consistent.
+ * <p>Supports {@code LlamaForCausalLM}, {@code MistralForCausalLM} (without sliding-window
+ * attention) and {@code Qwen2ForCausalLM} (q/k/v biases). Everything else is refused on load rather
+ * than run wrongly. Immutable; the compact constructor checks the dimensions are consistent.
  *
  * @param architecture one of {@link #SUPPORTED_ARCHITECTURES}
  * @param headDim per-head dimension; defaults to {@code hiddenSize / numHeads}
@@ -69,18 +70,41 @@ public record ModelConfig(
     Objects.requireNonNull(architecture, "architecture");
     Objects.requireNonNull(dtype, "dtype");
     eosTokenIds = eosTokenIds == null ? new int[0] : eosTokenIds.clone();
-    int[] positive = {vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim,
-        maxPositionEmbeddings};
+    int[] positive = {
+      vocabSize,
+      hiddenSize,
+      intermediateSize,
+      numLayers,
+      numHeads,
+      numKvHeads,
+      headDim,
+      maxPositionEmbeddings
+    };
     if (Arrays.stream(positive).anyMatch(v -> v <= 0)) {
       throw new IllegalArgumentException(
-          "all sizes must be > 0: vocab_size=" + vocabSize + " hidden_size=" + hiddenSize + " intermediate_size="
-              + intermediateSize + " num_hidden_layers=" + numLayers + " num_attention_heads=" + numHeads
-              + " num_key_value_heads=" + numKvHeads + " head_dim=" + headDim + " max_position_embeddings="
+          "all sizes must be > 0: vocab_size="
+              + vocabSize
+              + " hidden_size="
+              + hiddenSize
+              + " intermediate_size="
+              + intermediateSize
+              + " num_hidden_layers="
+              + numLayers
+              + " num_attention_heads="
+              + numHeads
+              + " num_key_value_heads="
+              + numKvHeads
+              + " head_dim="
+              + headDim
+              + " max_position_embeddings="
               + maxPositionEmbeddings);
     }
     if (numHeads % numKvHeads != 0) {
       throw new IllegalArgumentException(
-          "num_attention_heads=" + numHeads + " is not a multiple of num_key_value_heads=" + numKvHeads);
+          "num_attention_heads="
+              + numHeads
+              + " is not a multiple of num_key_value_heads="
+              + numKvHeads);
     }
     if (headDim % 2 != 0) {
       throw new IllegalArgumentException("head_dim=" + headDim + " must be even for RoPE");
@@ -94,12 +118,15 @@ public record ModelConfig(
   /**
    * Reads and validates {@code modelDir/config.json}.
    *
-   * @throws UnsupportedArchitectureException for architectures or features this engine does not implement
+   * @throws UnsupportedArchitectureException for architectures or features this engine does not
+   *     implement
    * @throws ModelFormatException when the file is missing or inconsistent
    */
   public static ModelConfig load(Path modelDir) {
     Path file = modelDir.resolve(FILE_NAME);
-    JsonNode c = JsonFiles.readObject(file, "expected the Hugging Face config.json of the model in " + modelDir);
+    JsonNode c =
+        JsonFiles.readObject(
+            file, "expected the Hugging Face config.json of the model in " + modelDir);
     String arch = architecture(c, file);
     refuseUnsupportedFeatures(c, file, arch);
     int hidden = requireInt(c, "hidden_size", file);
@@ -111,7 +138,11 @@ public record ModelConfig(
     }
     if (opt(c, "head_dim") == null && hidden % heads != 0) {
       throw new ModelFormatException(
-          file + ": hidden_size=" + hidden + " is not a multiple of num_attention_heads=" + heads
+          file
+              + ": hidden_size="
+              + hidden
+              + " is not a multiple of num_attention_heads="
+              + heads
               + " and no head_dim is given");
     }
     try {
@@ -144,14 +175,19 @@ public record ModelConfig(
     if (archs != null && archs.isArray() && !archs.isEmpty() && archs.get(0).isTextual()) {
       arch = archs.get(0).textValue();
     } else if (archs != null) {
-      throw new ModelFormatException(file + ": 'architectures' must be a list of class names but is " + archs);
+      throw new ModelFormatException(
+          file + ": 'architectures' must be a list of class names but is " + archs);
     } else {
       String modelType = optString(c, "model_type", null, file);
       arch = ARCH_OF_MODEL_TYPE.getOrDefault(modelType, "model_type=" + modelType);
     }
     if (!SUPPORTED_ARCHITECTURES.contains(arch)) {
       throw new UnsupportedArchitectureException(
-          file + ": architecture '" + arch + "' is not supported; supported are " + SUPPORTED_ARCHITECTURES
+          file
+              + ": architecture '"
+              + arch
+              + "' is not supported; supported are "
+              + SUPPORTED_ARCHITECTURES
               + " (serve a Llama-family checkpoint)");
     }
     return arch;
@@ -161,29 +197,44 @@ public record ModelConfig(
     String act = optString(c, "hidden_act", "silu", file);
     if (!act.equals("silu")) {
       throw new UnsupportedArchitectureException(
-          file + ": hidden_act '" + act + "' is not supported; only 'silu' (SwiGLU MLP) is implemented");
+          file
+              + ": hidden_act '"
+              + act
+              + "' is not supported; only 'silu' (SwiGLU MLP) is implemented");
     }
-    if (arch.equals(LLAMA) && (optBool(c, "attention_bias", false, file) || optBool(c, "mlp_bias", false, file))) {
+    if (arch.equals(LLAMA)
+        && (optBool(c, "attention_bias", false, file) || optBool(c, "mlp_bias", false, file))) {
       throw new UnsupportedArchitectureException(
-          file + ": attention_bias/mlp_bias = true is not supported for " + LLAMA + "; only bias-free"
+          file
+              + ": attention_bias/mlp_bias = true is not supported for "
+              + LLAMA
+              + "; only bias-free"
               + " projections are implemented");
     }
     if (optDouble(c, "partial_rotary_factor", 1.0, file) != 1.0) {
       throw new UnsupportedArchitectureException(
-          file + ": partial_rotary_factor=" + optDouble(c, "partial_rotary_factor", 1.0, file)
+          file
+              + ": partial_rotary_factor="
+              + optDouble(c, "partial_rotary_factor", 1.0, file)
               + " is not supported; RoPE is applied to the whole head");
     }
     int maxPos = optInt(c, "max_position_embeddings", DEFAULT_MAX_POSITIONS.get(arch), file);
     boolean windowUsed = !arch.equals(QWEN2) || optBool(c, "use_sliding_window", false, file);
     JsonNode window = opt(c, "sliding_window");
     if (windowUsed && (window != null || (arch.equals(MISTRAL) && !c.has("sliding_window")))) {
-      // MistralConfig defaults sliding_window to 4096 when the key is absent; an explicit null disables it
+      // MistralConfig defaults sliding_window to 4096 when the key is absent; an explicit null
+      // disables it
       int w = window == null ? 4096 : JsonFiles.asInt(window, "sliding_window", file);
       if (w < maxPos) {
         throw new UnsupportedArchitectureException(
-            file + ": sliding_window=" + w + " is smaller than max_position_embeddings=" + maxPos
+            file
+                + ": sliding_window="
+                + w
+                + " is smaller than max_position_embeddings="
+                + maxPos
                 + " and sliding-window attention is not implemented; set sliding_window to null (or to "
-                + maxPos + ") if the model was trained without it");
+                + maxPos
+                + ") if the model was trained without it");
       }
     }
   }
@@ -204,7 +255,10 @@ public record ModelConfig(
               requireInt(r, "original_max_position_embeddings", file));
       default ->
           throw new UnsupportedArchitectureException(
-              file + ": rope_scaling type '" + type + "' is not supported; only 'default' and 'llama3' are"
+              file
+                  + ": rope_scaling type '"
+                  + type
+                  + "' is not supported; only 'default' and 'llama3' are"
                   + " implemented");
     };
   }
@@ -244,8 +298,8 @@ public record ModelConfig(
   }
 
   /**
-   * RoPE inverse frequencies {@code [headDim/2]}, as transformers computes them in float32:
-   * {@code invFreq[i] = 1 / theta^(2i/headDim)}, then llama3 scaling when configured.
+   * RoPE inverse frequencies {@code [headDim/2]}, as transformers computes them in float32: {@code
+   * invFreq[i] = 1 / theta^(2i/headDim)}, then llama3 scaling when configured.
    */
   public float[] ropeInvFreq() {
     float[] inv = new float[headDim / 2]; // [headDim/2]
@@ -278,10 +332,39 @@ public record ModelConfig(
 
   @Override
   public String toString() {
-    return architecture + "[vocab=" + vocabSize + " hidden=" + hiddenSize + " intermediate=" + intermediateSize
-        + " layers=" + numLayers + " heads=" + numHeads + " kvHeads=" + numKvHeads + " headDim=" + headDim
-        + " eps=" + rmsNormEps + " theta=" + ropeTheta + " scaling=" + ropeScaling + " maxPos="
-        + maxPositionEmbeddings + " tied=" + tieWordEmbeddings + " qkvBias=" + qkvBias + " bos=" + bosTokenId
-        + " eos=" + Arrays.toString(eosTokenIds) + " dtype=" + dtype + "]";
+    return architecture
+        + "[vocab="
+        + vocabSize
+        + " hidden="
+        + hiddenSize
+        + " intermediate="
+        + intermediateSize
+        + " layers="
+        + numLayers
+        + " heads="
+        + numHeads
+        + " kvHeads="
+        + numKvHeads
+        + " headDim="
+        + headDim
+        + " eps="
+        + rmsNormEps
+        + " theta="
+        + ropeTheta
+        + " scaling="
+        + ropeScaling
+        + " maxPos="
+        + maxPositionEmbeddings
+        + " tied="
+        + tieWordEmbeddings
+        + " qkvBias="
+        + qkvBias
+        + " bos="
+        + bosTokenId
+        + " eos="
+        + Arrays.toString(eosTokenIds)
+        + " dtype="
+        + dtype
+        + "]";
   }
 }

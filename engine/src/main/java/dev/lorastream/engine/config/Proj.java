@@ -4,10 +4,11 @@ import java.util.Arrays;
 import java.util.Locale;
 
 /**
- * The seven linear projections of a Llama-family decoder layer, the modules a LoRA adapter may target.
+ * The seven linear projections of a Llama-family decoder layer, the modules a LoRA adapter may
+ * target.
  *
- * <p>Hugging Face names them {@code model.layers.N.<parent>.<hfName>}, e.g. {@code model.layers.0.mlp.gate_proj};
- * the weight of each is {@code [outDim, inDim]}.
+ * <p>Hugging Face names them {@code model.layers.N.<parent>.<hfName>}, e.g. {@code
+ * model.layers.0.mlp.gate_proj}; the weight of each is {@code [outDim, inDim]}.
  */
 public enum Proj {
   Q("q_proj", "self_attn"),
@@ -55,7 +56,10 @@ public enum Proj {
     };
   }
 
-  /** Output features: heads*headDim for q, kvHeads*headDim for k and v, intermediate for gate and up. */
+  /**
+   * Output features: heads*headDim for q, kvHeads*headDim for k and v, intermediate for gate and
+   * up.
+   */
   public int outDim(ModelConfig c) {
     return switch (this) {
       case Q -> c.numHeads() * c.headDim();
@@ -78,7 +82,10 @@ public enum Proj {
       }
     }
     throw new IllegalArgumentException(
-        "unknown projection '" + name + "': expected one of "
-            + Arrays.stream(values()).map(Proj::hfName).toList() + " (or without the _proj suffix)");
+        "unknown projection '"
+            + name
+            + "': expected one of "
+            + Arrays.stream(values()).map(Proj::hfName).toList()
+            + " (or without the _proj suffix)");
   }
 }

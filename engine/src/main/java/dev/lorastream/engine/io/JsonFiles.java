@@ -12,11 +12,12 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
 /**
- * Reads the small JSON files that sit next to weights ({@code config.json}, {@code adapter_config.json},
- * safetensors headers and shard indexes) and pulls typed values out of them with errors that name the file
- * and the key.
+ * Reads the small JSON files that sit next to weights ({@code config.json}, {@code
+ * adapter_config.json}, safetensors headers and shard indexes) and pulls typed values out of them
+ * with errors that name the file and the key.
  *
- * <p>A JSON {@code null} counts as absent, as it does for Hugging Face configs. Thread-safe and stateless.
+ * <p>A JSON {@code null} counts as absent, as it does for Hugging Face configs. Thread-safe and
+ * stateless.
  */
 public final class JsonFiles {
 
@@ -60,14 +61,18 @@ public final class JsonFiles {
     }
     if (root == null || !root.isObject()) {
       throw new ModelFormatException(
-          source + " must hold a JSON object but holds " + (root == null ? "nothing" : root.getNodeType()));
+          source
+              + " must hold a JSON object but holds "
+              + (root == null ? "nothing" : root.getNodeType()));
     }
     return root;
   }
 
   private static String location(JsonProcessingException e) {
     var loc = e.getLocation();
-    return loc == null ? "unknown position" : "line " + loc.getLineNr() + " column " + loc.getColumnNr();
+    return loc == null
+        ? "unknown position"
+        : "line " + loc.getLineNr() + " column " + loc.getColumnNr();
   }
 
   /** {@code obj[key]}, or {@code null} when absent or JSON null. */

@@ -25,11 +25,12 @@ import java.util.TreeMap;
 /**
  * One memory-mapped safetensors file: {@code [u64 LE headerLen][headerLen bytes JSON][data]}.
  *
- * <p>The whole file is mapped read-only into the caller's {@link Arena} (files over 2 GiB are fine); every
- * {@link HostTensor} it hands out is a zero-copy slice of that mapping and is valid until the arena closes.
- * The header is validated completely on {@link #open}: only F32, F16 and BF16 tensors are accepted, every
- * tensor's byte range must match its shape and dtype, lie inside the file and not overlap another. Immutable
- * and thread-safe once opened (as far as the arena allows access from the calling thread).
+ * <p>The whole file is mapped read-only into the caller's {@link Arena} (files over 2 GiB are
+ * fine); every {@link HostTensor} it hands out is a zero-copy slice of that mapping and is valid
+ * until the arena closes. The header is validated completely on {@link #open}: only F32, F16 and
+ * BF16 tensors are accepted, every tensor's byte range must match its shape and dtype, lie inside
+ * the file and not overlap another. Immutable and thread-safe once opened (as far as the arena
+ * allows access from the calling thread).
  */
 public final class SafetensorsFile {
 
@@ -44,7 +45,8 @@ public final class SafetensorsFile {
   private final Map<String, HostTensor> tensors; // name -> view into the mapping, in header order
   private final Map<String, String> metadata;
 
-  private SafetensorsFile(Path path, Map<String, HostTensor> tensors, Map<String, String> metadata) {
+  private SafetensorsFile(
+      Path path, Map<String, HostTensor> tensors, Map<String, String> metadata) {
     this.path = path;
     this.tensors = Collections.unmodifiableMap(tensors);
     this.metadata = Collections.unmodifiableMap(metadata);
@@ -61,18 +63,29 @@ public final class SafetensorsFile {
     long size = all.byteSize();
     if (size < 8) {
       throw new SafetensorsFormatException(
-          file + " is " + size + " bytes long: too short for a safetensors file (8-byte header length"
+          file
+              + " is "
+              + size
+              + " bytes long: too short for a safetensors file (8-byte header length"
               + " + JSON header); the file is truncated or not safetensors");
     }
     long headerLen = all.get(U64_LE, 0);
     if (headerLen < 2 || headerLen > MAX_HEADER_BYTES) {
       throw new SafetensorsFormatException(
-          file + ": header length " + Long.toUnsignedString(headerLen) + " is absurd (expected 2.."
-              + MAX_HEADER_BYTES + "); the file is not safetensors or is corrupt");
+          file
+              + ": header length "
+              + Long.toUnsignedString(headerLen)
+              + " is absurd (expected 2.."
+              + MAX_HEADER_BYTES
+              + "); the file is not safetensors or is corrupt");
     }
     if (8 + headerLen > size) {
       throw new SafetensorsFormatException(
-          file + ": header claims " + headerLen + " bytes but the file has only " + (size - 8)
+          file
+              + ": header claims "
+              + headerLen
+              + " bytes but the file has only "
+              + (size - 8)
               + " after the length field; the file is truncated");
     }
     byte[] headerBytes = all.asSlice(8, headerLen).toArray(ValueLayout.JAVA_BYTE);
@@ -93,7 +106,8 @@ public final class SafetensorsFile {
         continue;
       }
       Entry e = parseEntry(file, name, entry.getValue(), data.byteSize());
-      tensors.put(name, new HostTensor(name, e.dtype, e.shape, data.asSlice(e.begin, e.end - e.begin)));
+      tensors.put(
+          name, new HostTensor(name, e.dtype, e.shape, data.asSlice(e.begin, e.end - e.begin)));
       ranges.add(new long[] {e.begin, e.end, names.size()});
       names.add(name);
     }
@@ -105,7 +119,8 @@ public final class SafetensorsFile {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       return ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
     } catch (NoSuchFileException e) {
-      throw new ModelFormatException(file + " not found: expected a safetensors file at that path", e);
+      throw new ModelFormatException(
+          file + " not found: expected a safetensors file at that path", e);
     } catch (IOException e) {
       throw new ModelFormatException("cannot map " + file + ": " + e, e);
     }
@@ -129,15 +144,23 @@ public final class SafetensorsFile {
           case "BF16" -> DType.BF16;
           default ->
               throw new SafetensorsFormatException(
-                  where + " has dtype " + dt.textValue() + "; only F32, F16 and BF16 are supported:"
+                  where
+                      + " has dtype "
+                      + dt.textValue()
+                      + "; only F32, F16 and BF16 are supported:"
                       + " convert the checkpoint (e.g. save it with torch_dtype=bfloat16)");
         };
     int[] shape = parseShape(where, node.get("shape"));
     JsonNode offs = node.get("data_offsets");
-    if (offs == null || !offs.isArray() || offs.size() != 2 || !offs.get(0).canConvertToLong()
-        || !offs.get(1).canConvertToLong() || !offs.get(0).isIntegralNumber()
+    if (offs == null
+        || !offs.isArray()
+        || offs.size() != 2
+        || !offs.get(0).canConvertToLong()
+        || !offs.get(1).canConvertToLong()
+        || !offs.get(0).isIntegralNumber()
         || !offs.get(1).isIntegralNumber()) {
-      throw new SafetensorsFormatException(where + " needs 'data_offsets' [begin, end] but has " + offs);
+      throw new SafetensorsFormatException(
+          where + " needs 'data_offsets' [begin, end] but has " + offs);
     }
     long begin = offs.get(0).longValue();
     long end = offs.get(1).longValue();
@@ -145,7 +168,8 @@ public final class SafetensorsFile {
     try {
       expected = Math.multiplyExact(HostTensor.numel(shape), (long) dtype.bytes());
     } catch (ArithmeticException ex) {
-      throw new SafetensorsFormatException(where + " shape " + Arrays.toString(shape) + " overflows");
+      throw new SafetensorsFormatException(
+          where + " shape " + Arrays.toString(shape) + " overflows");
     }
     if (begin < 0 || end < begin) {
       throw new SafetensorsFormatException(
@@ -153,12 +177,27 @@ public final class SafetensorsFile {
     }
     if (end - begin != expected) {
       throw new SafetensorsFormatException(
-          where + " is " + dtype + Arrays.toString(shape) + " = " + expected + " bytes but data_offsets ["
-              + begin + ", " + end + "] span " + (end - begin) + " bytes; the header is inconsistent");
+          where
+              + " is "
+              + dtype
+              + Arrays.toString(shape)
+              + " = "
+              + expected
+              + " bytes but data_offsets ["
+              + begin
+              + ", "
+              + end
+              + "] span "
+              + (end - begin)
+              + " bytes; the header is inconsistent");
     }
     if (end > dataBytes) {
       throw new SafetensorsFormatException(
-          where + " ends at data offset " + end + " but the file holds only " + dataBytes
+          where
+              + " ends at data offset "
+              + end
+              + " but the file holds only "
+              + dataBytes
               + " data bytes; the file is truncated (re-download or re-save it)");
     }
     return new Entry(dtype, shape, begin, end);
@@ -172,7 +211,8 @@ public final class SafetensorsFile {
     for (int i = 0; i < shape.length; i++) {
       JsonNode d = node.get(i);
       if (!d.isIntegralNumber() || !d.canConvertToInt() || d.intValue() < 0) {
-        throw new SafetensorsFormatException(where + " has invalid shape " + node + " (dimension " + i + ")");
+        throw new SafetensorsFormatException(
+            where + " has invalid shape " + node + " (dimension " + i + ")");
       }
       shape[i] = d.intValue();
     }
@@ -185,12 +225,17 @@ public final class SafetensorsFile {
       return out;
     }
     if (!node.isObject()) {
-      throw new SafetensorsFormatException(file + ": __metadata__ must be an object but is " + node);
+      throw new SafetensorsFormatException(
+          file + ": __metadata__ must be an object but is " + node);
     }
     for (var e : node.properties()) {
       if (!e.getValue().isTextual()) {
         throw new SafetensorsFormatException(
-            file + ": __metadata__ value for '" + e.getKey() + "' must be a string but is " + e.getValue());
+            file
+                + ": __metadata__ value for '"
+                + e.getKey()
+                + "' must be a string but is "
+                + e.getValue());
       }
       out.put(e.getKey(), e.getValue().textValue());
     }
@@ -204,8 +249,20 @@ public final class SafetensorsFile {
       long[] cur = ranges.get(i);
       if (cur[0] < prev[1] && cur[1] > cur[0]) { // empty tensors may share an offset
         throw new SafetensorsFormatException(
-            file + ": tensor '" + names.get((int) cur[2]) + "' [" + cur[0] + ", " + cur[1] + ") overlaps '"
-                + names.get((int) prev[2]) + "' [" + prev[0] + ", " + prev[1] + "); the header is corrupt");
+            file
+                + ": tensor '"
+                + names.get((int) cur[2])
+                + "' ["
+                + cur[0]
+                + ", "
+                + cur[1]
+                + ") overlaps '"
+                + names.get((int) prev[2])
+                + "' ["
+                + prev[0]
+                + ", "
+                + prev[1]
+                + "); the header is corrupt");
       }
     }
   }
@@ -232,8 +289,14 @@ public final class SafetensorsFile {
     HostTensor t = tensors.get(name);
     if (t == null) {
       throw new MissingTensorException(
-          path + " has no tensor '" + name + "' (it holds " + tensors.size() + " tensors"
-              + (tensors.isEmpty() ? "" : ", e.g. '" + tensors.keySet().iterator().next() + "'") + ")");
+          path
+              + " has no tensor '"
+              + name
+              + "' (it holds "
+              + tensors.size()
+              + " tensors"
+              + (tensors.isEmpty() ? "" : ", e.g. '" + tensors.keySet().iterator().next() + "'")
+              + ")");
     }
     return t;
   }

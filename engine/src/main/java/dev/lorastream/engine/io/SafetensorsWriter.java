@@ -17,13 +17,14 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Writes {@code .safetensors} files: an 8-byte little-endian header length, a JSON header (space-padded to a
- * multiple of 8 bytes) mapping each tensor name to {@code dtype}, {@code shape} and {@code data_offsets}, then
- * the raw little-endian tensor bytes in the order given.
+ * Writes {@code .safetensors} files: an 8-byte little-endian header length, a JSON header
+ * (space-padded to a multiple of 8 bytes) mapping each tensor name to {@code dtype}, {@code shape}
+ * and {@code data_offsets}, then the raw little-endian tensor bytes in the order given.
  *
- * <p>Streams: each tensor's values are produced by its {@link ValueSource} a chunk at a time, encoded and
- * written, so a 13 GB file needs only a few MiB of heap. F16 uses {@link Float#floatToFloat16} (round to nearest
- * even); BF16 rounds to nearest even as well (NaN stays a quiet NaN). Stateless and thread-safe.
+ * <p>Streams: each tensor's values are produced by its {@link ValueSource} a chunk at a time,
+ * encoded and written, so a 13 GB file needs only a few MiB of heap. F16 uses {@link
+ * Float#floatToFloat16} (round to nearest even); BF16 rounds to nearest even as well (NaN stays a
+ * quiet NaN). Stateless and thread-safe.
  */
 public final class SafetensorsWriter {
 
@@ -33,12 +34,15 @@ public final class SafetensorsWriter {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /**
-   * Produces the values of one tensor in row-major order. Must be a pure function of its arguments (the writer
-   * may call it in any chunking), so the same source always gives the same bytes.
+   * Produces the values of one tensor in row-major order. Must be a pure function of its arguments
+   * (the writer may call it in any chunking), so the same source always gives the same bytes.
    */
   @FunctionalInterface
   public interface ValueSource {
-    /** Writes elements {@code start .. start+len-1} (flat row-major indices) into {@code dst[0..len)}. */
+    /**
+     * Writes elements {@code start .. start+len-1} (flat row-major indices) into {@code
+     * dst[0..len)}.
+     */
     void fill(long start, float[] dst, int len);
   }
 
@@ -55,20 +59,34 @@ public final class SafetensorsWriter {
       shape = shape.clone();
       for (int d : shape) {
         if (d < 0) {
-          throw new IllegalArgumentException("tensor '" + name + "' has negative dim in " + Arrays.toString(shape));
+          throw new IllegalArgumentException(
+              "tensor '" + name + "' has negative dim in " + Arrays.toString(shape));
         }
       }
     }
 
-    /** A tensor whose values are given as an array ({@code values.length} must equal the element count). */
+    /**
+     * A tensor whose values are given as an array ({@code values.length} must equal the element
+     * count).
+     */
     public static Entry ofFloats(String name, DType dtype, float[] values, int... shape) {
       if (SafetensorsWriter.numel(shape) != values.length) {
         throw new IllegalArgumentException(
-            "tensor '" + name + "' shape " + Arrays.toString(shape) + " needs " + SafetensorsWriter.numel(shape)
-                + " values, got " + values.length);
+            "tensor '"
+                + name
+                + "' shape "
+                + Arrays.toString(shape)
+                + " needs "
+                + SafetensorsWriter.numel(shape)
+                + " values, got "
+                + values.length);
       }
       float[] copy = values.clone();
-      return new Entry(name, dtype, shape, (start, dst, len) -> System.arraycopy(copy, (int) start, dst, 0, len));
+      return new Entry(
+          name,
+          dtype,
+          shape,
+          (start, dst, len) -> System.arraycopy(copy, (int) start, dst, 0, len));
     }
 
     public long numel() {
@@ -88,17 +106,21 @@ public final class SafetensorsWriter {
   private SafetensorsWriter() {}
 
   /**
-   * Writes {@code entries} to {@code file} (replacing it) with the given {@code __metadata__} (null: {@code
-   * {"format":"pt"}}).
+   * Writes {@code entries} to {@code file} (replacing it) with the given {@code __metadata__}
+   * (null: {@code {"format":"pt"}}).
    *
    * @return the total number of bytes written
    * @throws IllegalArgumentException on duplicate tensor names
    */
-  public static long write(Path file, List<Entry> entries, Map<String, String> metadata) throws IOException {
+  public static long write(Path file, List<Entry> entries, Map<String, String> metadata)
+      throws IOException {
     byte[] header = header(entries, metadata == null ? Map.of("format", "pt") : metadata);
     try (FileChannel ch =
         FileChannel.open(
-            file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            file,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.WRITE,
+            StandardOpenOption.TRUNCATE_EXISTING)) {
       ByteBuffer prefix = ByteBuffer.allocate(8 + header.length).order(ByteOrder.LITTLE_ENDIAN);
       prefix.putLong(header.length).put(header).flip();
       writeFully(ch, prefix);
@@ -144,7 +166,8 @@ public final class SafetensorsWriter {
     return out;
   }
 
-  private static void writeTensor(FileChannel ch, Entry e, float[] values, ByteBuffer out) throws IOException {
+  private static void writeTensor(FileChannel ch, Entry e, float[] values, ByteBuffer out)
+      throws IOException {
     long n = e.numel();
     for (long start = 0; start < n; start += CHUNK) {
       int len = (int) Math.min(CHUNK, n - start);

@@ -16,8 +16,8 @@ import java.util.Set;
 import java.util.stream.Stream;
 
 /**
- * The tensors of one model or adapter: a single safetensors file, or the shards named by a Hugging Face
- * {@code model.safetensors.index.json}.
+ * The tensors of one model or adapter: a single safetensors file, or the shards named by a Hugging
+ * Face {@code model.safetensors.index.json}.
  *
  * <p>Owns one shared {@link Arena} holding every mapping; tensors returned by {@link #find} and
  * {@link #require} are views that become invalid on {@link #close}. Safe for concurrent reads.
@@ -39,16 +39,21 @@ public final class TensorStore implements AutoCloseable {
   }
 
   /**
-   * Opens a Hugging Face model directory: {@code model.safetensors} if present (as transformers prefers it),
-   * else the shards listed in {@code model.safetensors.index.json}.
+   * Opens a Hugging Face model directory: {@code model.safetensors} if present (as transformers
+   * prefers it), else the shards listed in {@code model.safetensors.index.json}.
    *
    * @throws ModelFormatException when the directory or its weight files are missing or malformed
    */
   public static TensorStore openModel(Path dir) {
     if (!Files.isDirectory(dir)) {
       throw new ModelFormatException(
-          "model directory " + dir + " does not exist or is not a directory; expected a Hugging Face model"
-              + " directory with config.json and " + SINGLE_FILE + " or " + INDEX_FILE);
+          "model directory "
+              + dir
+              + " does not exist or is not a directory; expected a Hugging Face model"
+              + " directory with config.json and "
+              + SINGLE_FILE
+              + " or "
+              + INDEX_FILE);
     }
     Path single = dir.resolve(SINGLE_FILE);
     if (Files.isRegularFile(single)) {
@@ -59,7 +64,13 @@ public final class TensorStore implements AutoCloseable {
       return openSharded(dir, index);
     }
     throw new ModelFormatException(
-        "no weights in " + dir + ": expected " + SINGLE_FILE + " or " + INDEX_FILE + " (plus its shards)"
+        "no weights in "
+            + dir
+            + ": expected "
+            + SINGLE_FILE
+            + " or "
+            + INDEX_FILE
+            + " (plus its shards)"
             + describeOtherWeights(dir));
   }
 
@@ -83,7 +94,8 @@ public final class TensorStore implements AutoCloseable {
     JsonNode root = JsonFiles.readObject(index, "expected a safetensors shard index");
     JsonNode map = root.get("weight_map");
     if (map == null || !map.isObject() || map.isEmpty()) {
-      throw new ModelFormatException(index + ": 'weight_map' must be a non-empty object {tensor: shard file}");
+      throw new ModelFormatException(
+          index + ": 'weight_map' must be a non-empty object {tensor: shard file}");
     }
     Arena arena = Arena.ofShared();
     try {
@@ -94,7 +106,11 @@ public final class TensorStore implements AutoCloseable {
         String shardName = e.getValue().isTextual() ? e.getValue().textValue() : null;
         if (shardName == null || shardName.contains("/") || shardName.contains("\\")) {
           throw new ModelFormatException(
-              index + ": tensor '" + tensor + "' maps to " + e.getValue()
+              index
+                  + ": tensor '"
+                  + tensor
+                  + "' maps to "
+                  + e.getValue()
                   + "; expected a shard file name in the same directory");
         }
         SafetensorsFile shard = shards.get(shardName);
@@ -102,7 +118,13 @@ public final class TensorStore implements AutoCloseable {
           Path shardPath = dir.resolve(shardName);
           if (!Files.isRegularFile(shardPath)) {
             throw new ModelFormatException(
-                index + " lists tensor '" + tensor + "' in " + shardName + " but " + shardPath
+                index
+                    + " lists tensor '"
+                    + tensor
+                    + "' in "
+                    + shardName
+                    + " but "
+                    + shardPath
                     + " does not exist; the download is incomplete");
           }
           shard = SafetensorsFile.open(shardPath, arena);
@@ -110,7 +132,12 @@ public final class TensorStore implements AutoCloseable {
         }
         if (!shard.contains(tensor)) {
           throw new MissingTensorException(
-              index + " lists tensor '" + tensor + "' in " + shard.path() + " but that file does not hold it");
+              index
+                  + " lists tensor '"
+                  + tensor
+                  + "' in "
+                  + shard.path()
+                  + " but that file does not hold it");
         }
         fileOf.put(tensor, shard);
       }
@@ -125,15 +152,21 @@ public final class TensorStore implements AutoCloseable {
     try (Stream<Path> s = Files.list(dir)) {
       List<String> found =
           s.map(p -> p.getFileName().toString())
-              .filter(n -> n.endsWith(".safetensors") || n.endsWith(".bin") || n.endsWith(".pt")
-                  || n.endsWith(".gguf"))
+              .filter(
+                  n ->
+                      n.endsWith(".safetensors")
+                          || n.endsWith(".bin")
+                          || n.endsWith(".pt")
+                          || n.endsWith(".gguf"))
               .sorted()
               .limit(5)
               .toList();
       if (found.isEmpty()) {
         return "; the directory holds no weight files";
       }
-      return "; found only " + found + " (convert PyTorch .bin/.pt checkpoints to safetensors, or add the"
+      return "; found only "
+          + found
+          + " (convert PyTorch .bin/.pt checkpoints to safetensors, or add the"
           + " shard index)";
     } catch (IOException e) {
       return "";
@@ -155,7 +188,9 @@ public final class TensorStore implements AutoCloseable {
     return f == null ? Optional.empty() : Optional.of(f.get(name));
   }
 
-  /** The file holding {@code name}, or the store's source when it is absent (for error messages). */
+  /**
+   * The file holding {@code name}, or the store's source when it is absent (for error messages).
+   */
   public Path fileOf(String name) {
     SafetensorsFile f = fileOf.get(name);
     return f == null ? source : f.path();
@@ -171,13 +206,24 @@ public final class TensorStore implements AutoCloseable {
     HostTensor t =
         find(name)
             .orElseThrow(
-                () -> new MissingTensorException(
-                    source + " has no tensor '" + name + "' (expected shape "
-                        + Arrays.toString(expectedShape) + "); the checkpoint does not match the config"));
+                () ->
+                    new MissingTensorException(
+                        source
+                            + " has no tensor '"
+                            + name
+                            + "' (expected shape "
+                            + Arrays.toString(expectedShape)
+                            + "); the checkpoint does not match the config"));
     if (!Arrays.equals(t.shape(), expectedShape)) {
       throw new TensorShapeException(
-          fileOf(name) + ": tensor '" + name + "' has shape " + Arrays.toString(t.shape()) + " but "
-              + Arrays.toString(expectedShape) + " was expected; the checkpoint does not match the config");
+          fileOf(name)
+              + ": tensor '"
+              + name
+              + "' has shape "
+              + Arrays.toString(t.shape())
+              + " but "
+              + Arrays.toString(expectedShape)
+              + " was expected; the checkpoint does not match the config");
     }
     return t;
   }

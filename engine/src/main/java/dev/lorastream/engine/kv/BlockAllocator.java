@@ -5,9 +5,9 @@ import java.util.BitSet;
 import java.util.List;
 
 /**
- * Hands out fixed-size KV-cache blocks (pages) by index. Blocks are freed explicitly; a double free or
- * freeing a block that was never handed out is a bug and throws. Not thread-safe: the scheduler's thread owns
- * it.
+ * Hands out fixed-size KV-cache blocks (pages) by index. Blocks are freed explicitly; a double free
+ * or freeing a block that was never handed out is a bug and throws. Not thread-safe: the
+ * scheduler's thread owns it.
  */
 public final class BlockAllocator {
   private final int numBlocks;

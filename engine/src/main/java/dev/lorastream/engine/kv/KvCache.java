@@ -4,9 +4,9 @@ import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.ops.Tensor;
 
 /**
- * The paged KV cache of one model on one backend: per layer a key and a value tensor of {@code [numBlocks,
- * blockSize, nKvHeads, headDim]}, allocated once. Which block belongs to which sequence is the
- * {@link BlockAllocator}'s and the sequences' business; this class only owns the memory.
+ * The paged KV cache of one model on one backend: per layer a key and a value tensor of {@code
+ * [numBlocks, blockSize, nKvHeads, headDim]}, allocated once. Which block belongs to which sequence
+ * is the {@link BlockAllocator}'s and the sequences' business; this class only owns the memory.
  */
 public final class KvCache {
   private final int blockSize;
@@ -28,7 +28,8 @@ public final class KvCache {
   }
 
   /** Bytes one block takes over all layers, keys and values. */
-  public static long bytesPerBlock(int layers, int blockSize, int nKvHeads, int headDim, int dtypeBytes) {
+  public static long bytesPerBlock(
+      int layers, int blockSize, int nKvHeads, int headDim, int dtypeBytes) {
     return 2L * layers * blockSize * nKvHeads * headDim * dtypeBytes;
   }
 

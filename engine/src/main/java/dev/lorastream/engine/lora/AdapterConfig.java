@@ -7,11 +7,11 @@ import static dev.lorastream.engine.io.JsonFiles.optInt;
 import static dev.lorastream.engine.io.JsonFiles.optString;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.lorastream.engine.config.ModelConfig;
+import dev.lorastream.engine.config.Proj;
 import dev.lorastream.engine.io.JsonFiles;
 import dev.lorastream.engine.io.ModelFormatException;
 import dev.lorastream.engine.io.UnsupportedAdapterException;
-import dev.lorastream.engine.config.ModelConfig;
-import dev.lorastream.engine.config.Proj;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -28,10 +28,10 @@ import java.util.regex.PatternSyntaxException;
 /**
  * The parts of a PEFT {@code adapter_config.json} that matter for serving a plain LoRA adapter.
  *
- * <p>{@link #load} resolves {@code target_modules} the way PEFT does against a Llama-family model (a list
- * matches a module whose name equals an entry or ends with {@code "." + entry}; a string is a regex that must
- * match the whole module name, or {@code "all-linear"}) and refuses every feature the engine does not
- * implement, so an adapter that loads is served exactly. Immutable.
+ * <p>{@link #load} resolves {@code target_modules} the way PEFT does against a Llama-family model
+ * (a list matches a module whose name equals an entry or ends with {@code "." + entry}; a string is
+ * a regex that must match the whole module name, or {@code "all-linear"}) and refuses every feature
+ * the engine does not implement, so an adapter that loads is served exactly. Immutable.
  *
  * @param r the LoRA rank
  * @param loraAlpha {@code lora_alpha}
@@ -41,7 +41,12 @@ import java.util.regex.PatternSyntaxException;
  * @param baseModel {@code base_model_name_or_path}, or {@code null}
  */
 public record AdapterConfig(
-    int r, double loraAlpha, Set<Proj> targets, boolean useRslora, boolean fanInFanOut, String baseModel) {
+    int r,
+    double loraAlpha,
+    Set<Proj> targets,
+    boolean useRslora,
+    boolean fanInFanOut,
+    String baseModel) {
 
   public static final String FILE_NAME = "adapter_config.json";
 
@@ -58,7 +63,9 @@ public record AdapterConfig(
     targets = Collections.unmodifiableSet(EnumSet.copyOf(targets));
   }
 
-  /** The factor applied to {@code B·A·x}: {@code alpha / r}, or {@code alpha / sqrt(r)} with rsLoRA. */
+  /**
+   * The factor applied to {@code B·A·x}: {@code alpha / r}, or {@code alpha / sqrt(r)} with rsLoRA.
+   */
   public double scale() {
     return useRslora ? loraAlpha / Math.sqrt(r) : loraAlpha / r;
   }
@@ -66,12 +73,14 @@ public record AdapterConfig(
   /**
    * Reads {@code dir/adapter_config.json} and resolves its targets against {@code model}.
    *
-   * @throws UnsupportedAdapterException naming the file and the feature when the adapter is not plain LoRA
+   * @throws UnsupportedAdapterException naming the file and the feature when the adapter is not
+   *     plain LoRA
    * @throws ModelFormatException when the file is missing or malformed
    */
   public static AdapterConfig load(Path dir, ModelConfig model) {
     Path file = dir.resolve(FILE_NAME);
-    JsonNode c = JsonFiles.readObject(file, "expected the PEFT adapter config of the adapter in " + dir);
+    JsonNode c =
+        JsonFiles.readObject(file, "expected the PEFT adapter config of the adapter in " + dir);
     refuseUnsupportedFeatures(c, file);
     int r = optInt(c, "r", 8, file); // PEFT's defaults
     if (r <= 0) {
@@ -92,7 +101,10 @@ public record AdapterConfig(
       refuse(file, "peft_type " + peftType, "only LORA adapters are served");
     }
     if (optBool(c, "use_dora", false, file)) {
-      refuse(file, "DoRA (use_dora: true)", "only plain LoRA is served; merge the adapter or retrain without DoRA");
+      refuse(
+          file,
+          "DoRA (use_dora: true)",
+          "only plain LoRA is served; merge the adapter or retrain without DoRA");
     }
     String bias = optString(c, "bias", "none", file);
     if (!bias.equals("none")) {
@@ -103,12 +115,19 @@ public record AdapterConfig(
     }
     for (String key : List.of("modules_to_save", "trainable_token_indices", "target_parameters")) {
       if (nonEmpty(opt(c, key))) {
-        refuse(file, key + " " + opt(c, key), "only the low-rank A/B weights of an adapter can be served");
+        refuse(
+            file,
+            key + " " + opt(c, key),
+            "only the low-rank A/B weights of an adapter can be served");
       }
     }
-    for (String key : List.of("layers_to_transform", "rank_pattern", "alpha_pattern", "layer_replication")) {
+    for (String key :
+        List.of("layers_to_transform", "rank_pattern", "alpha_pattern", "layer_replication")) {
       if (nonEmpty(opt(c, key))) {
-        refuse(file, key + " " + opt(c, key), "not supported yet: every layer must use the same r and alpha");
+        refuse(
+            file,
+            key + " " + opt(c, key),
+            "not supported yet: every layer must use the same r and alpha");
       }
     }
   }
@@ -130,8 +149,10 @@ public record AdapterConfig(
   private static Set<Proj> resolveTargets(JsonNode c, Path file, ModelConfig model) {
     JsonNode spec = opt(c, "target_modules");
     if (spec == null) {
-      throw new ModelFormatException(file + ": target_modules is missing; expected a list such as [\"q_proj\","
-          + " \"v_proj\"] or a regex");
+      throw new ModelFormatException(
+          file
+              + ": target_modules is missing; expected a list such as [\"q_proj\","
+              + " \"v_proj\"] or a regex");
     }
     Predicate<String> excluded = matcher(opt(c, "exclude_modules"), file, "exclude_modules");
     Predicate<String> targeted;
@@ -148,8 +169,12 @@ public record AdapterConfig(
     Predicate<String> matches = key -> targeted.test(key) && !excluded.test(key);
     for (String other : OTHER_MODULES) {
       if (matches.test(other)) {
-        refuse(file, "target module " + other + " (target_modules " + spec + ")",
-            "embedding and lm_head adapters are not served; only " + projNames() + " can be targeted");
+        refuse(
+            file,
+            "target module " + other + " (target_modules " + spec + ")",
+            "embedding and lm_head adapters are not served; only "
+                + projNames()
+                + " can be targeted");
       }
     }
     Set<Proj> targets = EnumSet.noneOf(Proj.class);
@@ -163,31 +188,55 @@ public record AdapterConfig(
       if (layers.size() == model.numLayers()) {
         targets.add(p);
       } else if (!layers.isEmpty()) {
-        refuse(file, "target_modules " + spec + " adapting " + p.hfName() + " only in layers " + layers
-            + " of " + model.numLayers(), "not supported yet: a targeted projection must be adapted in every layer");
+        refuse(
+            file,
+            "target_modules "
+                + spec
+                + " adapting "
+                + p.hfName()
+                + " only in layers "
+                + layers
+                + " of "
+                + model.numLayers(),
+            "not supported yet: a targeted projection must be adapted in every layer");
       }
     }
     if (targets.isEmpty()) {
       throw new UnsupportedAdapterException(
-          file + ": target_modules " + spec + " matches none of the model's projections; the modules that"
-              + " exist are " + projNames() + " (as model.layers.N.self_attn.q_proj, model.layers.N.mlp.gate_proj)");
+          file
+              + ": target_modules "
+              + spec
+              + " matches none of the model's projections; the modules that"
+              + " exist are "
+              + projNames()
+              + " (as model.layers.N.self_attn.q_proj, model.layers.N.mlp.gate_proj)");
     }
     return targets;
   }
 
-  /** A list entry must name a projection (or an embedding, refused later); anything else is a typo. */
+  /**
+   * A list entry must name a projection (or an embedding, refused later); anything else is a typo.
+   */
   private static void checkListEntry(String entry, Path file, ModelConfig model) {
     List<String> known = new ArrayList<>(OTHER_MODULES);
     for (Proj p : Proj.values()) {
       known.add(p.moduleName(0));
     }
-    boolean any = known.stream().anyMatch(k -> k.equals(entry) || k.endsWith("." + entry))
-        || (entry.startsWith("model.layers.") && Arrays.stream(Proj.values())
-            .anyMatch(p -> entry.endsWith("." + p.parent() + "." + p.hfName())));
+    boolean any =
+        known.stream().anyMatch(k -> k.equals(entry) || k.endsWith("." + entry))
+            || (entry.startsWith("model.layers.")
+                && Arrays.stream(Proj.values())
+                    .anyMatch(p -> entry.endsWith("." + p.parent() + "." + p.hfName())));
     if (!any) {
       throw new UnsupportedAdapterException(
-          file + ": target module '" + entry + "' does not exist in " + model.architecture()
-              + "; the modules that exist are " + projNames() + " (plus embed_tokens and lm_head, not servable)");
+          file
+              + ": target module '"
+              + entry
+              + "' does not exist in "
+              + model.architecture()
+              + "; the modules that exist are "
+              + projNames()
+              + " (plus embed_tokens and lm_head, not servable)");
     }
   }
 
@@ -200,16 +249,19 @@ public record AdapterConfig(
         Pattern re = Pattern.compile(spec.textValue());
         return k -> re.matcher(k).matches(); // PEFT uses re.fullmatch
       } catch (PatternSyntaxException e) {
-        throw new ModelFormatException(file + ": " + key + " regex " + spec + " is invalid: " + e.getDescription(), e);
+        throw new ModelFormatException(
+            file + ": " + key + " regex " + spec + " is invalid: " + e.getDescription(), e);
       }
     }
     if (!spec.isArray()) {
-      throw new ModelFormatException(file + ": " + key + " must be a list of module names or a regex but is " + spec);
+      throw new ModelFormatException(
+          file + ": " + key + " must be a list of module names or a regex but is " + spec);
     }
     Set<String> entries = new TreeSet<>();
     for (JsonNode e : spec) {
       if (!e.isTextual()) {
-        throw new ModelFormatException(file + ": " + key + " entries must be strings but one is " + e);
+        throw new ModelFormatException(
+            file + ": " + key + " entries must be strings but one is " + e);
       }
       entries.add(e.textValue());
     }

@@ -12,13 +12,14 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Backend slot buffers for LoRA weights and the LRU that decides which adapter lives in which slot (vLLM's
- * adapter manager, S-LoRA's device-resident adapter set).
+ * Backend slot buffers for LoRA weights and the LRU that decides which adapter lives in which slot
+ * (vLLM's adapter manager, S-LoRA's device-resident adapter set).
  *
- * <p>Per layer and targeted projection: {@code a [maxLoras, maxRank, in]} and {@code bT [maxLoras, maxRank,
- * out]} (B transposed and pre-multiplied by the adapter's scale), plus {@code ranks[proj][slot]}, the live
- * rank of each slot (0 where the slot's adapter does not target that projection). A slot in use by a running
- * sequence is pinned (reference-counted) and never evicted. Not thread-safe: the engine thread owns it.
+ * <p>Per layer and targeted projection: {@code a [maxLoras, maxRank, in]} and {@code bT [maxLoras,
+ * maxRank, out]} (B transposed and pre-multiplied by the adapter's scale), plus {@code
+ * ranks[proj][slot]}, the live rank of each slot (0 where the slot's adapter does not target that
+ * projection). A slot in use by a running sequence is pinned (reference-counted) and never evicted.
+ * Not thread-safe: the engine thread owns it.
  */
 public final class AdapterSlots {
   private final Ops ops;
@@ -38,8 +39,8 @@ public final class AdapterSlots {
   private long evictions;
 
   /**
-   * @param targets projections that get slot buffers; an adapter targeting another one is refused at
-   *     {@link #acquire}
+   * @param targets projections that get slot buffers; an adapter targeting another one is refused
+   *     at {@link #acquire}
    */
   public AdapterSlots(Ops ops, ModelConfig cfg, int maxLoras, int maxRank, Set<Proj> targets) {
     if (maxLoras <= 0 || maxRank <= 0) {
@@ -103,7 +104,10 @@ public final class AdapterSlots {
     return slotOf.getOrDefault(adapterId, -1);
   }
 
-  /** Whether a slot is free or evictable now, so that {@link #acquire} of a new adapter would succeed. */
+  /**
+   * Whether a slot is free or evictable now, so that {@link #acquire} of a new adapter would
+   * succeed.
+   */
   public boolean hasRoomFor(String adapterId) {
     if (slotOf.containsKey(adapterId)) {
       return true;
@@ -120,8 +124,8 @@ public final class AdapterSlots {
    * Pins the adapter in a slot, writing its weights there if it is not resident (evicting the least
    * recently used unpinned slot). Returns the slot, or -1 when every slot is pinned.
    *
-   * @throws IllegalArgumentException when the adapter's rank exceeds maxRank or it targets a projection
-   *     without slot buffers
+   * @throws IllegalArgumentException when the adapter's rank exceeds maxRank or it targets a
+   *     projection without slot buffers
    */
   public int acquire(LoraAdapter adapter) {
     Integer resident = slotOf.get(adapter.id());
@@ -175,20 +179,29 @@ public final class AdapterSlots {
   }
 
   /**
-   * Throws, naming the config key to change, unless the adapter's rank and targets fit these slots. Run at
-   * {@link #acquire} and, off the engine thread, right after an adapter is loaded.
+   * Throws, naming the config key to change, unless the adapter's rank and targets fit these slots.
+   * Run at {@link #acquire} and, off the engine thread, right after an adapter is loaded.
    */
   public void checkFits(LoraAdapter adapter) {
     if (adapter.rank() > maxRank) {
       throw new IllegalArgumentException(
-          "adapter '" + adapter.id() + "' has rank " + adapter.rank() + " above the maximum " + maxRank
+          "adapter '"
+              + adapter.id()
+              + "' has rank "
+              + adapter.rank()
+              + " above the maximum "
+              + maxRank
               + " (raise lorastream.lora.max-rank)");
     }
     for (Proj p : adapter.targets()) {
       if (!hasTarget(p)) {
         throw new IllegalArgumentException(
-            "adapter '" + adapter.id() + "' targets " + p.hfName()
-                + " but the engine has LoRA slots only for " + targets
+            "adapter '"
+                + adapter.id()
+                + "' targets "
+                + p.hfName()
+                + " but the engine has LoRA slots only for "
+                + targets
                 + " (set lorastream.lora.targets)");
       }
     }

@@ -1,8 +1,8 @@
 package dev.lorastream.engine.lora;
 
 /**
- * Where the engine gets adapters by id (a directory, the adapter catalog, a test's map). Called on a
- * background thread; may block on I/O.
+ * Where the engine gets adapters by id (a directory, the adapter catalog, a test's map). Called on
+ * a background thread; may block on I/O.
  */
 @FunctionalInterface
 public interface AdapterSource {

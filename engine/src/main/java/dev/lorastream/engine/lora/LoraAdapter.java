@@ -1,12 +1,12 @@
 package dev.lorastream.engine.lora;
 
+import dev.lorastream.engine.config.ModelConfig;
+import dev.lorastream.engine.config.Proj;
 import dev.lorastream.engine.io.MissingTensorException;
 import dev.lorastream.engine.io.ModelFormatException;
 import dev.lorastream.engine.io.TensorShapeException;
 import dev.lorastream.engine.io.TensorStore;
 import dev.lorastream.engine.io.UnsupportedAdapterException;
-import dev.lorastream.engine.config.ModelConfig;
-import dev.lorastream.engine.config.Proj;
 import dev.lorastream.engine.tensor.HostTensor;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,12 +18,12 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * A PEFT LoRA adapter ({@code adapter_config.json} + {@code adapter_model.safetensors}) loaded into host memory
- * as float32 factors for every layer and targeted projection.
+ * A PEFT LoRA adapter ({@code adapter_config.json} + {@code adapter_model.safetensors}) loaded into
+ * host memory as float32 factors for every layer and targeted projection.
  *
  * <p>Loading is all-or-nothing: the config is resolved against the base model, every expected
- * {@code lora_A}/{@code lora_B} tensor must be present with the right shape, and no tensor may be left over.
- * The file is unmapped before {@link #load} returns. Immutable and thread-safe.
+ * {@code lora_A}/{@code lora_B} tensor must be present with the right shape, and no tensor may be
+ * left over. The file is unmapped before {@link #load} returns. Immutable and thread-safe.
  */
 public final class LoraAdapter {
 
@@ -36,7 +36,8 @@ public final class LoraAdapter {
 
   private final String id;
   private final AdapterConfig config;
-  private final LoraWeights[][] weights; // [numLayers][Proj.values().length], null where not targeted
+  private final LoraWeights[][]
+      weights; // [numLayers][Proj.values().length], null where not targeted
   private final long bytes;
 
   private LoraAdapter(String id, AdapterConfig config, LoraWeights[][] weights) {
@@ -56,25 +57,38 @@ public final class LoraAdapter {
    * Loads the adapter in {@code dir} for a base model described by {@code model}.
    *
    * @param maxRank the largest rank the engine's adapter slots hold
-   * @throws UnsupportedAdapterException when the adapter uses a feature the engine does not serve, or its
-   *     rank exceeds {@code maxRank}
-   * @throws ModelFormatException when files are missing, tensors are missing, extra or of the wrong shape
+   * @throws UnsupportedAdapterException when the adapter uses a feature the engine does not serve,
+   *     or its rank exceeds {@code maxRank}
+   * @throws ModelFormatException when files are missing, tensors are missing, extra or of the wrong
+   *     shape
    */
   public static LoraAdapter load(Path dir, ModelConfig model, int maxRank) {
     String id = dir.getFileName().toString();
     AdapterConfig config = AdapterConfig.load(dir, model);
     if (config.r() > maxRank) {
       throw new UnsupportedAdapterException(
-          "adapter '" + id + "' (" + dir.resolve(AdapterConfig.FILE_NAME) + ") has rank r=" + config.r()
-              + " but this engine serves ranks up to maxRank=" + maxRank + "; raise lorastream.lora.max-rank"
-              + " to at least " + config.r() + " or retrain the adapter with r <= " + maxRank);
+          "adapter '"
+              + id
+              + "' ("
+              + dir.resolve(AdapterConfig.FILE_NAME)
+              + ") has rank r="
+              + config.r()
+              + " but this engine serves ranks up to maxRank="
+              + maxRank
+              + "; raise lorastream.lora.max-rank"
+              + " to at least "
+              + config.r()
+              + " or retrain the adapter with r <= "
+              + maxRank);
     }
     Path file = dir.resolve(WEIGHTS_FILE);
     if (!Files.isRegularFile(file)) {
-      String hint = Files.exists(dir.resolve("adapter_model.bin"))
-          ? "; found adapter_model.bin: re-save the adapter with safe_serialization=True"
-          : "";
-      throw new ModelFormatException(file + " not found: expected the adapter's PEFT weights there" + hint);
+      String hint =
+          Files.exists(dir.resolve("adapter_model.bin"))
+              ? "; found adapter_model.bin: re-save the adapter with safe_serialization=True"
+              : "";
+      throw new ModelFormatException(
+          file + " not found: expected the adapter's PEFT weights there" + hint);
     }
     try (TensorStore store = TensorStore.openFile(file)) {
       LoraWeights[][] weights = new LoraWeights[model.numLayers()][Proj.values().length];
@@ -90,16 +104,27 @@ public final class LoraAdapter {
   }
 
   private static LoraWeights readPair(
-      TensorStore store, Path file, int layer, Proj p, AdapterConfig config, ModelConfig model, Set<String> used) {
+      TensorStore store,
+      Path file,
+      int layer,
+      Proj p,
+      AdapterConfig config,
+      ModelConfig model,
+      Set<String> used) {
     int r = config.r();
     int in = p.inDim(model);
     int out = p.outDim(model);
-    float[] a = read(store, file, key(store, layer, p, "A"), r, in, config.fanInFanOut(), used); // [r, in]
-    float[] b = read(store, file, key(store, layer, p, "B"), out, r, config.fanInFanOut(), used); // [out, r]
+    float[] a =
+        read(store, file, key(store, layer, p, "A"), r, in, config.fanInFanOut(), used); // [r, in]
+    float[] b =
+        read(
+            store, file, key(store, layer, p, "B"), out, r, config.fanInFanOut(), used); // [out, r]
     return new LoraWeights(r, in, out, a, b);
   }
 
-  /** The stored key: the plain PEFT form, or the {@code .default.} form when only that one exists. */
+  /**
+   * The stored key: the plain PEFT form, or the {@code .default.} form when only that one exists.
+   */
   private static String key(TensorStore store, int layer, Proj p, String ab) {
     String base = "base_model.model." + p.moduleName(layer) + ".lora_" + ab;
     String plain = base + ".weight";
@@ -108,19 +133,38 @@ public final class LoraAdapter {
   }
 
   /**
-   * Reads a {@code [rows, cols]} factor. PEFT always stores lora_A/lora_B as {@code nn.Linear} weights, so the
-   * canonical layout is accepted even with fan_in_fan_out; the transposed {@code [cols, rows]} layout is
-   * accepted (and transposed) only when fan_in_fan_out is set.
+   * Reads a {@code [rows, cols]} factor. PEFT always stores lora_A/lora_B as {@code nn.Linear}
+   * weights, so the canonical layout is accepted even with fan_in_fan_out; the transposed {@code
+   * [cols, rows]} layout is accepted (and transposed) only when fan_in_fan_out is set.
    */
   private static float[] read(
-      TensorStore store, Path file, String key, int rows, int cols, boolean fanInFanOut, Set<String> used) {
+      TensorStore store,
+      Path file,
+      String key,
+      int rows,
+      int cols,
+      boolean fanInFanOut,
+      Set<String> used) {
     HostTensor t =
-        store.find(key)
+        store
+            .find(key)
             .orElseThrow(
-                () -> new MissingTensorException(
-                    file + " has no tensor '" + key + "' (expected shape [" + rows + ", " + cols + "]; the file"
-                        + " holds " + store.names().size() + " tensors" + example(store) + "); the adapter does"
-                        + " not match its adapter_config.json or the base model"));
+                () ->
+                    new MissingTensorException(
+                        file
+                            + " has no tensor '"
+                            + key
+                            + "' (expected shape ["
+                            + rows
+                            + ", "
+                            + cols
+                            + "]; the file"
+                            + " holds "
+                            + store.names().size()
+                            + " tensors"
+                            + example(store)
+                            + "); the adapter does"
+                            + " not match its adapter_config.json or the base model"));
     used.add(key);
     int[] shape = t.shape();
     if (Arrays.equals(shape, new int[] {rows, cols})) {
@@ -130,9 +174,19 @@ public final class LoraAdapter {
       return transpose(t.toFloatArray(), cols, rows);
     }
     throw new TensorShapeException(
-        file + ": tensor '" + key + "' has shape " + Arrays.toString(shape) + " but [" + rows + ", " + cols + "]"
+        file
+            + ": tensor '"
+            + key
+            + "' has shape "
+            + Arrays.toString(shape)
+            + " but ["
+            + rows
+            + ", "
+            + cols
+            + "]"
             + (fanInFanOut ? " (or [" + cols + ", " + rows + "] with fan_in_fan_out)" : "")
-            + " was expected for rank r=" + rowsOrColsRank(key, rows, cols)
+            + " was expected for rank r="
+            + rowsOrColsRank(key, rows, cols)
             + "; the adapter does not match its adapter_config.json or the base model");
   }
 
@@ -164,8 +218,12 @@ public final class LoraAdapter {
     }
     String first = extra.iterator().next();
     throw new ModelFormatException(
-        file + ": unexpected tensor '" + first + "'"
-            + (extra.size() > 1 ? " (and " + (extra.size() - 1) + " more)" : "") + ": "
+        file
+            + ": unexpected tensor '"
+            + first
+            + "'"
+            + (extra.size() > 1 ? " (and " + (extra.size() - 1) + " more)" : "")
+            + ": "
             + whyUnexpected(first, model, config));
   }
 
@@ -177,17 +235,30 @@ public final class LoraAdapter {
     }
     int layer = Integer.parseInt(m.group(1));
     if (layer >= model.numLayers()) {
-      return "layer " + layer + " does not exist: the base model has " + model.numLayers()
+      return "layer "
+          + layer
+          + " does not exist: the base model has "
+          + model.numLayers()
           + " layers (is the adapter for a different base model?)";
     }
     for (Proj p : Proj.values()) {
       if (p.parent().equals(m.group(2)) && p.hfName().equals(m.group(3))) {
-        return "module " + p.hfName() + " is not in target_modules " + config.targets()
+        return "module "
+            + p.hfName()
+            + " is not in target_modules "
+            + config.targets()
             + " of adapter_config.json";
       }
     }
-    return "module " + m.group(2) + "." + m.group(3) + " does not exist in " + model.architecture() + "; the"
-        + " projections that exist are " + Arrays.stream(Proj.values()).map(Proj::hfName).toList();
+    return "module "
+        + m.group(2)
+        + "."
+        + m.group(3)
+        + " does not exist in "
+        + model.architecture()
+        + "; the"
+        + " projections that exist are "
+        + Arrays.stream(Proj.values()).map(Proj::hfName).toList();
   }
 
   /** The adapter's directory name. */
@@ -213,7 +284,8 @@ public final class LoraAdapter {
   }
 
   /**
-   * The factors of {@code p} in {@code layer}, or {@code null} when the adapter does not target {@code p}.
+   * The factors of {@code p} in {@code layer}, or {@code null} when the adapter does not target
+   * {@code p}.
    *
    * @throws IndexOutOfBoundsException naming the layer when it does not exist
    */
@@ -232,6 +304,14 @@ public final class LoraAdapter {
 
   @Override
   public String toString() {
-    return "LoraAdapter[" + id + " r=" + rank() + " scale=" + scale() + " targets=" + targets() + "]";
+    return "LoraAdapter["
+        + id
+        + " r="
+        + rank()
+        + " scale="
+        + scale()
+        + " targets="
+        + targets()
+        + "]";
   }
 }

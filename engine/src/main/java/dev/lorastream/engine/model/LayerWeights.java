@@ -4,7 +4,8 @@ import dev.lorastream.engine.config.Proj;
 import dev.lorastream.engine.ops.Tensor;
 
 /**
- * One decoder layer's weights on a backend, read-only once loaded. Linear weights are {@code [out, in]}.
+ * One decoder layer's weights on a backend, read-only once loaded. Linear weights are {@code [out,
+ * in]}.
  *
  * @param attnNorm {@code [H]} input_layernorm
  * @param wq {@code [nHeads*headDim, H]}

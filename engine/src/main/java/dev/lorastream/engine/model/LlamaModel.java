@@ -1,7 +1,7 @@
 package dev.lorastream.engine.model;
 
-import dev.lorastream.engine.config.Proj;
 import dev.lorastream.engine.config.ModelConfig;
+import dev.lorastream.engine.config.Proj;
 import dev.lorastream.engine.kv.KvCache;
 import dev.lorastream.engine.lora.AdapterSlots;
 import dev.lorastream.engine.ops.Ops;
@@ -9,11 +9,12 @@ import dev.lorastream.engine.ops.Tensor;
 import dev.lorastream.engine.tensor.DType;
 
 /**
- * The Llama-family decoder (Llama 2/3, Mistral, Qwen2) as one forward step over a heterogeneous batch: the
- * base weights are read once for all rows, and each row adds its own adapter's LoRA delta (Punica's SGMV).
+ * The Llama-family decoder (Llama 2/3, Mistral, Qwen2) as one forward step over a heterogeneous
+ * batch: the base weights are read once for all rows, and each row adds its own adapter's LoRA
+ * delta (Punica's SGMV).
  *
- * <p>Computes only through {@link Ops}; knows no backend. Thread-confined: one engine thread calls {@link
- * #forward}.
+ * <p>Computes only through {@link Ops}; knows no backend. Thread-confined: one engine thread calls
+ * {@link #forward}.
  */
 public final class LlamaModel {
   /** LoRA kernel choice: segments (SGMV) or a per-row index (BGMV). Same semantics. */
@@ -123,8 +124,8 @@ public final class LlamaModel {
   }
 
   /**
-   * Activation buffers sized for the largest step so far, reused by every step through row views: no
-   * per-step allocation (native memory is only returned by the GC on the CPU backend).
+   * Activation buffers sized for the largest step so far, reused by every step through row views:
+   * no per-step allocation (native memory is only returned by the GC on the CPU backend).
    */
   private record Scratch(
       int capacity,
@@ -146,7 +147,9 @@ public final class LlamaModel {
 
   private Scratch scratch(int tokens, int maxRank) {
     int rank = Math.max(maxRank, 1);
-    if (scratch != null && scratch.capacity >= tokens && (maxRank == 0 || scratch.maxRank == rank)) {
+    if (scratch != null
+        && scratch.capacity >= tokens
+        && (maxRank == 0 || scratch.maxRank == rank)) {
       return scratch;
     }
     int cap = Math.max(tokens, scratch == null ? 0 : scratch.capacity);
@@ -174,7 +177,9 @@ public final class LlamaModel {
     return scratch;
   }
 
-  /** y = x·Wᵀ (+ bias), then each row's LoRA delta: LoRA wraps the base layer and never edits it. */
+  /**
+   * y = x·Wᵀ (+ bias), then each row's LoRA delta: LoRA wraps the base layer and never edits it.
+   */
   private void linear(
       Tensor x,
       LayerWeights lw,

@@ -11,7 +11,8 @@ import java.util.List;
  * @param finalNorm {@code [H]} model.norm
  * @param lmHead {@code [V, H]}; the same tensor as {@code embed} when tie_word_embeddings
  */
-public record LlamaWeights(Tensor embed, List<LayerWeights> layers, Tensor finalNorm, Tensor lmHead) {
+public record LlamaWeights(
+    Tensor embed, List<LayerWeights> layers, Tensor finalNorm, Tensor lmHead) {
   public LlamaWeights {
     layers = List.copyOf(layers);
   }

@@ -10,15 +10,16 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Maps a Hugging Face Llama-family checkpoint ({@code model.layers.N.self_attn.q_proj.weight}, ...) onto
- * {@link LlamaWeights} on a backend. Only names and shapes live here; the math is in {@link LlamaModel}.
+ * Maps a Hugging Face Llama-family checkpoint ({@code model.layers.N.self_attn.q_proj.weight}, ...)
+ * onto {@link LlamaWeights} on a backend. Only names and shapes live here; the math is in {@link
+ * LlamaModel}.
  */
 public final class ModelLoader {
   private ModelLoader() {}
 
   /**
-   * Loads config and weights. The returned model keeps the tensor store open (the CPU backend may alias its
-   * mapped memory): close the model to unmap.
+   * Loads config and weights. The returned model keeps the tensor store open (the CPU backend may
+   * alias its mapped memory): close the model to unmap.
    */
   public static LoadedModel load(Path dir, Ops ops) {
     ModelConfig cfg = ModelConfig.load(dir);

@@ -6,14 +6,15 @@ import java.util.EnumSet;
 import java.util.Set;
 
 /**
- * The boundary contract of {@link Ops}, written once and checked by every backend (CPU, CUDA, the reference):
- * the shapes in {@link Ops}' Javadoc, the slot metadata of the LoRA ops, and the dtypes, parameterised by the
- * backend's activation dtype ({@link Ops#activationDType()}) and the dtypes it keeps weights and adapter slots
- * in. A backend adds only its own limits on top (the CUDA kernels' widths and maxima, in {@code CudaChecks}).
+ * The boundary contract of {@link Ops}, written once and checked by every backend (CPU, CUDA, the
+ * reference): the shapes in {@link Ops}' Javadoc, the slot metadata of the LoRA ops, and the
+ * dtypes, parameterised by the backend's activation dtype ({@link Ops#activationDType()}) and the
+ * dtypes it keeps weights and adapter slots in. A backend adds only its own limits on top (the CUDA
+ * kernels' widths and maxima, in {@code CudaChecks}).
  *
- * <p>Every failure is an {@link IllegalArgumentException} naming the op, the argument and the values, with the
- * tensor's true dtype, e.g. {@code matmul: x F32[4, 64] has dtype F32, expected BF16 (activations)}.
- * Immutable, so thread-safe.
+ * <p>Every failure is an {@link IllegalArgumentException} naming the op, the argument and the
+ * values, with the tensor's true dtype, e.g. {@code matmul: x F32[4, 64] has dtype F32, expected
+ * BF16 (activations)}. Immutable, so thread-safe.
  */
 public final class OpChecks {
   private final DType activations;
@@ -24,7 +25,8 @@ public final class OpChecks {
 
   /**
    * @param activations the dtype of every activation, KV cache and LoRA intermediate
-   * @param weights the dtypes a dense weight (matmul weight and bias, norm weight, embedding table) may have
+   * @param weights the dtypes a dense weight (matmul weight and bias, norm weight, embedding table)
+   *     may have
    * @param adapterA the dtypes of the LoRA A slot buffers ({@code a [slots, maxRank, in]})
    * @param adapterB the dtypes of the LoRA B slot buffers ({@code bT [slots, maxRank, out]})
    */
@@ -39,7 +41,10 @@ public final class OpChecks {
     this.adapterSlots = Set.copyOf(slots);
   }
 
-  /** The contract of a backend that keeps every tensor, weights and slots included, in {@code dtype}. */
+  /**
+   * The contract of a backend that keeps every tensor, weights and slots included, in {@code
+   * dtype}.
+   */
   public static OpChecks allIn(DType dtype) {
     Set<DType> one = EnumSet.of(dtype);
     return new OpChecks(dtype, one, one, one);
@@ -60,12 +65,23 @@ public final class OpChecks {
     }
   }
 
-  /** Fails unless every tensor of {@code ts} (named together as {@code args}) is in the activation dtype. */
+  /**
+   * Fails unless every tensor of {@code ts} (named together as {@code args}) is in the activation
+   * dtype.
+   */
   private void activations(String op, String args, Tensor... ts) {
     for (Tensor t : ts) {
       if (t.dtype() != activations) {
         throw new IllegalArgumentException(
-            op + ": " + args + " " + shape(t) + " has dtype " + t.dtype() + ", expected " + activations
+            op
+                + ": "
+                + args
+                + " "
+                + shape(t)
+                + " has dtype "
+                + t.dtype()
+                + ", expected "
+                + activations
                 + " (activations)");
       }
     }
@@ -75,8 +91,18 @@ public final class OpChecks {
   private static void dtype(String op, String arg, Tensor t, Set<DType> allowed, String role) {
     if (!allowed.contains(t.dtype())) {
       throw new IllegalArgumentException(
-          op + ": " + arg + " " + shape(t) + " has dtype " + t.dtype() + ", expected " + names(allowed) + " ("
-              + role + ")");
+          op
+              + ": "
+              + arg
+              + " "
+              + shape(t)
+              + " has dtype "
+              + t.dtype()
+              + ", expected "
+              + names(allowed)
+              + " ("
+              + role
+              + ")");
     }
   }
 
@@ -94,7 +120,16 @@ public final class OpChecks {
   public static void sameShape(String op, String argA, Tensor a, String argB, Tensor b) {
     if (!Arrays.equals(a.shape(), b.shape())) {
       throw new IllegalArgumentException(
-          op + ": " + argA + " " + shape(a) + " and " + argB + " " + shape(b) + " must have the same shape");
+          op
+              + ": "
+              + argA
+              + " "
+              + shape(a)
+              + " and "
+              + argB
+              + " "
+              + shape(b)
+              + " must have the same shape");
     }
   }
 
@@ -103,15 +138,30 @@ public final class OpChecks {
       String op, String argA, Tensor a, int da, String argB, Tensor b, int db, String what) {
     if (a.dim(da) != b.dim(db)) {
       throw new IllegalArgumentException(
-          op + ": " + argA + " " + shape(a) + " and " + argB + " " + shape(b) + " disagree on " + what + " ("
-              + a.dim(da) + " vs " + b.dim(db) + ")");
+          op
+              + ": "
+              + argA
+              + " "
+              + shape(a)
+              + " and "
+              + argB
+              + " "
+              + shape(b)
+              + " disagree on "
+              + what
+              + " ("
+              + a.dim(da)
+              + " vs "
+              + b.dim(db)
+              + ")");
     }
   }
 
   /** Fails unless {@code actual == expected}, naming {@code what}. */
   public static void equal(String op, String what, long actual, long expected) {
     if (actual != expected) {
-      throw new IllegalArgumentException(op + ": " + what + " is " + actual + ", expected " + expected);
+      throw new IllegalArgumentException(
+          op + ": " + what + " is " + actual + ", expected " + expected);
     }
   }
 
@@ -119,7 +169,16 @@ public final class OpChecks {
   public static void index(String op, String what, int v, int bound, boolean allowMinusOne) {
     if (v >= bound || v < (allowMinusOne ? -1 : 0)) {
       throw new IllegalArgumentException(
-          op + ": " + what + " = " + v + " is out of range [" + (allowMinusOne ? -1 : 0) + ", " + bound + ")");
+          op
+              + ": "
+              + what
+              + " = "
+              + v
+              + " is out of range ["
+              + (allowMinusOne ? -1 : 0)
+              + ", "
+              + bound
+              + ")");
     }
   }
 
@@ -130,7 +189,8 @@ public final class OpChecks {
 
   /**
    * Checks the LoRA slot metadata: {@code ranks[s]} within {@code [0, maxRank]}, segment starts
-   * non-decreasing within {@code [0, T]}, one more start than slots, slots within {@code [-1, slots)}.
+   * non-decreasing within {@code [0, T]}, one more start than slots, slots within {@code [-1,
+   * slots)}.
    */
   public static void segments(
       String op, int[] ranks, int slots, int maxRank, int[] segStarts, int[] segSlots, int tokens) {
@@ -140,7 +200,16 @@ public final class OpChecks {
       int lo = j == 0 ? 0 : segStarts[j - 1];
       if (segStarts[j] < lo || segStarts[j] > tokens) {
         throw new IllegalArgumentException(
-            op + ": segStarts[" + j + "] = " + segStarts[j] + " must be within [" + lo + ", " + tokens + "]");
+            op
+                + ": segStarts["
+                + j
+                + "] = "
+                + segStarts[j]
+                + " must be within ["
+                + lo
+                + ", "
+                + tokens
+                + "]");
       }
     }
     for (int j = 0; j < segSlots.length; j++) {
@@ -213,7 +282,10 @@ public final class OpChecks {
     }
   }
 
-  /** rope: q [T, nHeads * headDim], k [T, nKv * headDim] activations, positions [T], invFreq [headDim / 2]. */
+  /**
+   * rope: q [T, nHeads * headDim], k [T, nKv * headDim] activations, positions [T], invFreq
+   * [headDim / 2].
+   */
   public void rope(Tensor q, Tensor k, int[] positions, float[] invFreq, int headDim) {
     String op = "rope";
     rank(op, "q", q, 2);
@@ -221,18 +293,27 @@ public final class OpChecks {
     activations(op, "q", q);
     activations(op, "k", k);
     if (headDim <= 0 || headDim % 2 != 0) {
-      throw new IllegalArgumentException(op + ": headDim = " + headDim + " must be positive and even");
+      throw new IllegalArgumentException(
+          op + ": headDim = " + headDim + " must be positive and even");
     }
     if (q.dim(1) % headDim != 0 || k.dim(1) % headDim != 0) {
       throw new IllegalArgumentException(
-          op + ": q " + shape(q) + " and k " + shape(k) + " widths must be multiples of headDim " + headDim);
+          op
+              + ": q "
+              + shape(q)
+              + " and k "
+              + shape(k)
+              + " widths must be multiples of headDim "
+              + headDim);
     }
     sameDim(op, "q", q, 0, "k", k, 0, "T");
     equal(op, "positions.length", positions.length, q.dim(0));
     equal(op, "invFreq.length", invFreq.length, headDim / 2);
   }
 
-  /** writeKv: k, v [T, nKv * headDim]; caches [numBlocks, blockSize, nKv, headDim]; all activations. */
+  /**
+   * writeKv: k, v [T, nKv * headDim]; caches [numBlocks, blockSize, nKv, headDim]; all activations.
+   */
   public void writeKv(Tensor k, Tensor v, Tensor kCache, Tensor vCache, int[] slotMapping) {
     String op = "writeKv";
     rank(op, "k", k, 2);
@@ -240,7 +321,11 @@ public final class OpChecks {
     rank(op, "kCache", kCache, 4);
     sameShape(op, "kCache", kCache, "vCache", vCache);
     activations(op, "k/v/caches", k, v, kCache, vCache);
-    equal(op, "k width (nKv * headDim) vs cache " + shape(kCache), k.dim(1), (long) kCache.dim(2) * kCache.dim(3));
+    equal(
+        op,
+        "k width (nKv * headDim) vs cache " + shape(kCache),
+        k.dim(1),
+        (long) kCache.dim(2) * kCache.dim(3));
     equal(op, "slotMapping.length", slotMapping.length, k.dim(0));
     int slots = kCache.dim(0) * kCache.dim(1);
     for (int t = 0; t < slotMapping.length; t++) {
@@ -248,10 +333,20 @@ public final class OpChecks {
     }
   }
 
-  /** pagedAttention: q, out [T, nHeads * headDim], caches [blocks, blockSize, nKv, headDim]; all activations. */
+  /**
+   * pagedAttention: q, out [T, nHeads * headDim], caches [blocks, blockSize, nKv, headDim]; all
+   * activations.
+   */
   public void pagedAttention(
-      Tensor q, Tensor kCache, Tensor vCache, int[] blockTables, int maxBlocksPerSeq, int[] tokenSeq,
-      int[] tokenPos, int nHeads, Tensor out) {
+      Tensor q,
+      Tensor kCache,
+      Tensor vCache,
+      int[] blockTables,
+      int maxBlocksPerSeq,
+      int[] tokenSeq,
+      int[] tokenPos,
+      int nHeads,
+      Tensor out) {
     String op = "pagedAttention";
     rank(op, "q", q, 2);
     sameShape(op, "q", q, "out", out);
@@ -264,7 +359,11 @@ public final class OpChecks {
       throw new IllegalArgumentException(
           op + ": nHeads = " + nHeads + " must be a positive multiple of nKv = " + nKv);
     }
-    equal(op, "q width vs nHeads " + nHeads + " * headDim " + headDim, q.dim(1), (long) nHeads * headDim);
+    equal(
+        op,
+        "q width vs nHeads " + nHeads + " * headDim " + headDim,
+        q.dim(1),
+        (long) nHeads * headDim);
     int tokens = q.dim(0);
     equal(op, "tokenSeq.length", tokenSeq.length, tokens);
     equal(op, "tokenPos.length", tokenPos.length, tokens);
@@ -273,24 +372,44 @@ public final class OpChecks {
       int s = tokenSeq[t];
       if (s < 0 || (long) (s + 1) * maxBlocksPerSeq > blockTables.length) {
         throw new IllegalArgumentException(
-            op + ": tokenSeq[" + t + "] = " + s + " has no row in blockTables (length " + blockTables.length
-                + ", maxBlocksPerSeq " + maxBlocksPerSeq + ")");
+            op
+                + ": tokenSeq["
+                + t
+                + "] = "
+                + s
+                + " has no row in blockTables (length "
+                + blockTables.length
+                + ", maxBlocksPerSeq "
+                + maxBlocksPerSeq
+                + ")");
       }
       int last = tokenPos[t] / blockSize;
       if (tokenPos[t] < 0 || last >= maxBlocksPerSeq) {
         throw new IllegalArgumentException(
-            op + ": tokenPos[" + t + "] = " + tokenPos[t] + " needs block " + last + " but maxBlocksPerSeq = "
+            op
+                + ": tokenPos["
+                + t
+                + "] = "
+                + tokenPos[t]
+                + " needs block "
+                + last
+                + " but maxBlocksPerSeq = "
                 + maxBlocksPerSeq);
       }
       for (int b = 0; b <= last; b++) {
-        index(op, "blockTables[" + (s * maxBlocksPerSeq + b) + "]", blockTables[s * maxBlocksPerSeq + b],
-            kCache.dim(0), false);
+        index(
+            op,
+            "blockTables[" + (s * maxBlocksPerSeq + b) + "]",
+            blockTables[s * maxBlocksPerSeq + b],
+            kCache.dim(0),
+            false);
       }
     }
   }
 
   /** sgmvShrink: x [T, in], v [T, maxRank] activations, a [slots, maxRank, in] an A slot buffer. */
-  public void sgmvShrink(Tensor x, Tensor a, int[] ranks, int[] segStarts, int[] segSlots, Tensor v) {
+  public void sgmvShrink(
+      Tensor x, Tensor a, int[] ranks, int[] segStarts, int[] segSlots, Tensor v) {
     String op = "sgmvShrink";
     rank(op, "x", x, 2);
     rank(op, "a", a, 3);
@@ -304,8 +423,11 @@ public final class OpChecks {
     segments(op, ranks, a.dim(0), a.dim(1), segStarts, segSlots, x.dim(0));
   }
 
-  /** sgmvExpand: v [T, maxRank], y [T, out] activations, bT [slots, maxRank, out] a B slot buffer. */
-  public void sgmvExpand(Tensor v, Tensor bT, int[] ranks, int[] segStarts, int[] segSlots, Tensor y) {
+  /**
+   * sgmvExpand: v [T, maxRank], y [T, out] activations, bT [slots, maxRank, out] a B slot buffer.
+   */
+  public void sgmvExpand(
+      Tensor v, Tensor bT, int[] ranks, int[] segStarts, int[] segSlots, Tensor y) {
     String op = "sgmvExpand";
     rank(op, "v", v, 2);
     rank(op, "bT", bT, 3);
@@ -319,7 +441,10 @@ public final class OpChecks {
     segments(op, ranks, bT.dim(0), bT.dim(1), segStarts, segSlots, v.dim(0));
   }
 
-  /** bgmv: x [T, in], y [T, out] activations, a [slots, maxRank, in] and bT [slots, maxRank, out] slot buffers. */
+  /**
+   * bgmv: x [T, in], y [T, out] activations, a [slots, maxRank, in] and bT [slots, maxRank, out]
+   * slot buffers.
+   */
   public void bgmv(Tensor x, Tensor a, Tensor bT, int[] ranks, int[] rowSlots, Tensor y) {
     String op = "bgmv";
     rank(op, "x", x, 2);
@@ -342,7 +467,10 @@ public final class OpChecks {
     }
   }
 
-  /** writeSlot: dst [slots, maxRank, cols] a slot buffer (A or B), src [rows, cols] with rows <= maxRank. */
+  /**
+   * writeSlot: dst [slots, maxRank, cols] a slot buffer (A or B), src [rows, cols] with rows <=
+   * maxRank.
+   */
   public void writeSlot(Tensor dst, int slot, float[] src, int rows) {
     String op = "writeSlot";
     rank(op, "dst", dst, 3);
@@ -350,9 +478,19 @@ public final class OpChecks {
     index(op, "slot", slot, dst.dim(0), false);
     if (rows < 0 || rows > dst.dim(1)) {
       throw new IllegalArgumentException(
-          op + ": rows = " + rows + " is outside [0, maxRank=" + dst.dim(1) + "] of dst " + shape(dst));
+          op
+              + ": rows = "
+              + rows
+              + " is outside [0, maxRank="
+              + dst.dim(1)
+              + "] of dst "
+              + shape(dst));
     }
-    equal(op, "src.length (rows " + rows + " * cols " + dst.dim(2) + ")", src.length, (long) rows * dst.dim(2));
+    equal(
+        op,
+        "src.length (rows " + rows + " * cols " + dst.dim(2) + ")",
+        src.length,
+        (long) rows * dst.dim(2));
   }
 
   /** copyFromHost: one host float per element of {@code dst}. */
@@ -376,10 +514,26 @@ public final class OpChecks {
       throw new IllegalArgumentException(
           op + ": src " + shape(src) + " and dst " + shape(dst) + " differ in dtype or row size");
     }
-    if (rows < 0 || srcRow < 0 || dstRow < 0 || srcRow + rows > src.dim(0) || dstRow + rows > dst.dim(0)) {
+    if (rows < 0
+        || srcRow < 0
+        || dstRow < 0
+        || srcRow + rows > src.dim(0)
+        || dstRow + rows > dst.dim(0)) {
       throw new IllegalArgumentException(
-          op + ": rows [" + srcRow + ", " + (srcRow + rows) + ") of src " + shape(src) + " to rows [" + dstRow
-              + ", " + (dstRow + rows) + ") of dst " + shape(dst) + " are out of range");
+          op
+              + ": rows ["
+              + srcRow
+              + ", "
+              + (srcRow + rows)
+              + ") of src "
+              + shape(src)
+              + " to rows ["
+              + dstRow
+              + ", "
+              + (dstRow + rows)
+              + ") of dst "
+              + shape(dst)
+              + " are out of range");
     }
   }
 }

@@ -4,35 +4,37 @@ import dev.lorastream.engine.tensor.DType;
 import dev.lorastream.engine.tensor.HostTensor;
 
 /**
- * The compute interface the model is written against. The CPU backend (Vector API) and the CUDA backend
- * (JCuda) implement it; model code never names either.
+ * The compute interface the model is written against. The CPU backend (Vector API) and the CUDA
+ * backend (JCuda) implement it; model code never names either.
  *
  * <p>Conventions:
  *
  * <ul>
- *   <li>{@code T} is the number of tokens in the step (all sequences, prefill and decode, concatenated).
+ *   <li>{@code T} is the number of tokens in the step (all sequences, prefill and decode,
+ *       concatenated).
  *   <li>Linear weights use Hugging Face's layout {@code [out, in]}: {@code y = x · Wᵀ}.
- *   <li>Small per-step metadata (token ids, positions, block tables, segments) is passed as host {@code int[]};
- *       a device backend copies it.
- *   <li>Activations are allocated with {@link #activationDType()}; weights keep the dtype they were uploaded
- *       with (a backend may convert at upload).
- *   <li>Every method checks shapes and dtypes at the boundary and throws {@link IllegalArgumentException}
- *       naming the values.
+ *   <li>Small per-step metadata (token ids, positions, block tables, segments) is passed as host
+ *       {@code int[]}; a device backend copies it.
+ *   <li>Activations are allocated with {@link #activationDType()}; weights keep the dtype they were
+ *       uploaded with (a backend may convert at upload).
+ *   <li>Every method checks shapes and dtypes at the boundary and throws {@link
+ *       IllegalArgumentException} naming the values.
  * </ul>
  *
- * <p>LoRA adapters live in slot buffers (vLLM style): per layer and projection, {@code a [slots, maxRank, in]}
- * and {@code bT [slots, maxRank, out]} (B transposed, already multiplied by the adapter's scale), with
- * {@code ranks[slot]} the live rank of each slot; rows {@code r >= ranks[slot]} are ignored. A slot index of
- * {@code -1} means "no adapter".
+ * <p>LoRA adapters live in slot buffers (vLLM style): per layer and projection, {@code a [slots,
+ * maxRank, in]} and {@code bT [slots, maxRank, out]} (B transposed, already multiplied by the
+ * adapter's scale), with {@code ranks[slot]} the live rank of each slot; rows {@code r >=
+ * ranks[slot]} are ignored. A slot index of {@code -1} means "no adapter".
  *
  * <p>Instances are thread-safe to the extent that concurrent calls touch disjoint output tensors.
  */
 public interface Ops extends AutoCloseable {
 
   /**
-   * The largest LoRA rank ({@code maxRank} of a slot buffer) the engine serves, on every backend: the CUDA
-   * kernels' {@code LORA_MAX_RANK} ({@code kernels/src/main/cuda/lora/lora_config.h}, {@code bgmv_T}'s shared
-   * buffer), stated in {@code kernels/ABI.md}. The one definition; a test holds the header and the ABI to it.
+   * The largest LoRA rank ({@code maxRank} of a slot buffer) the engine serves, on every backend:
+   * the CUDA kernels' {@code LORA_MAX_RANK} ({@code kernels/src/main/cuda/lora/lora_config.h},
+   * {@code bgmv_T}'s shared buffer), stated in {@code kernels/ABI.md}. The one definition; a test
+   * holds the header and the ABI to it.
    */
   int MAX_RANK = 256;
 
@@ -48,12 +50,14 @@ public interface Ops extends AutoCloseable {
   Tensor allocate(DType dtype, int... shape);
 
   /**
-   * A view of rows {@code [0, n)} of {@code t}'s outermost dimension, sharing its memory: lets a caller
-   * allocate scratch once for the largest step and reuse it for every smaller one.
+   * A view of rows {@code [0, n)} of {@code t}'s outermost dimension, sharing its memory: lets a
+   * caller allocate scratch once for the largest step and reuse it for every smaller one.
    */
   Tensor rows(Tensor t, int n);
 
-  /** Makes a weight available to the backend; the CPU backend may alias the (mapped) host memory. */
+  /**
+   * Makes a weight available to the backend; the CPU backend may alias the (mapped) host memory.
+   */
   Tensor upload(HostTensor weight);
 
   /** {@code dst[...] = src} for an F32 host array; {@code src.length == dst.numel()}. */
@@ -62,7 +66,9 @@ public interface Ops extends AutoCloseable {
   /** Copies {@code src} to a host array as floats; {@code dst.length == src.numel()}. */
   void copyToHost(Tensor src, float[] dst);
 
-  /** Copies rows {@code [srcRow, srcRow+rows)} of a 2-D+ tensor into {@code dst} at {@code dstRow}. */
+  /**
+   * Copies rows {@code [srcRow, srcRow+rows)} of a 2-D+ tensor into {@code dst} at {@code dstRow}.
+   */
   void copyRows(Tensor src, int srcRow, Tensor dst, int dstRow, int rows);
 
   // ---- dense ops -------------------------------------------------------------------------------
@@ -71,8 +77,8 @@ public interface Ops extends AutoCloseable {
   void embed(int[] tokens, Tensor table, Tensor out);
 
   /**
-   * Semantics: {@code out[t,:] = x[t,:] / sqrt(mean(x[t,:]²) + eps) * weight}. x, out {@code [T, H]}, weight
-   * {@code [H]}. {@code out} may be {@code x}.
+   * Semantics: {@code out[t,:] = x[t,:] / sqrt(mean(x[t,:]²) + eps) * weight}. x, out {@code [T,
+   * H]}, weight {@code [H]}. {@code out} may be {@code x}.
    */
   void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out);
 
@@ -80,16 +86,16 @@ public interface Ops extends AutoCloseable {
   void add(Tensor acc, Tensor x);
 
   /**
-   * Semantics: {@code y[t,o] = Σᵢ x[t,i]·w[o,i] + bias[o]}. x {@code [T, in]}, w {@code [out, in]}, bias
-   * {@code [out]} or null, y {@code [T, out]} (overwritten).
+   * Semantics: {@code y[t,o] = Σᵢ x[t,i]·w[o,i] + bias[o]}. x {@code [T, in]}, w {@code [out, in]},
+   * bias {@code [out]} or null, y {@code [T, out]} (overwritten).
    */
   void matmul(Tensor x, Tensor w, Tensor bias, Tensor y);
 
   /**
-   * Rotary embedding, Hugging Face's rotate-half convention, in place on q and k. q {@code [T, nHeads *
-   * headDim]}, k {@code [T, nKvHeads * headDim]}, positions {@code [T]}, invFreq {@code [headDim/2]}: for
-   * {@code i < headDim/2}, angle {@code = positions[t] * invFreq[i]} (computed in fp32),
-   * {@code (x[i], x[i+d/2]) ← (x[i]·cos − x[i+d/2]·sin, x[i+d/2]·cos + x[i]·sin)}.
+   * Rotary embedding, Hugging Face's rotate-half convention, in place on q and k. q {@code [T,
+   * nHeads * headDim]}, k {@code [T, nKvHeads * headDim]}, positions {@code [T]}, invFreq {@code
+   * [headDim/2]}: for {@code i < headDim/2}, angle {@code = positions[t] * invFreq[i]} (computed in
+   * fp32), {@code (x[i], x[i+d/2]) ← (x[i]·cos − x[i+d/2]·sin, x[i+d/2]·cos + x[i]·sin)}.
    */
   void rope(Tensor q, Tensor k, int[] positions, float[] invFreq, int headDim);
 
@@ -99,17 +105,18 @@ public interface Ops extends AutoCloseable {
   // ---- paged KV cache and attention -------------------------------------------------------------
 
   /**
-   * Writes this step's keys and values into the paged cache. k, v {@code [T, nKv * headDim]}; caches
-   * {@code [numBlocks, blockSize, nKv, headDim]}; slotMapping {@code [T]} with slot = block * blockSize +
-   * offset.
+   * Writes this step's keys and values into the paged cache. k, v {@code [T, nKv * headDim]};
+   * caches {@code [numBlocks, blockSize, nKv, headDim]}; slotMapping {@code [T]} with slot = block
+   * * blockSize + offset.
    */
   void writeKv(Tensor k, Tensor v, Tensor kCache, Tensor vCache, int[] slotMapping);
 
   /**
-   * Causal attention over the paged cache (after {@link #writeKv}): token t of sequence s = tokenSeq[t]
-   * attends to positions {@code 0..tokenPos[t]} of s, whose block p / blockSize is {@code
-   * blockTables[s * maxBlocksPerSeq + p / blockSize]}. q, out {@code [T, nHeads * headDim]}; query head h
-   * reads kv head {@code h / (nHeads / nKv)} (GQA). Semantics: {@code out = softmax(q·Kᵀ · scale) · V}.
+   * Causal attention over the paged cache (after {@link #writeKv}): token t of sequence s =
+   * tokenSeq[t] attends to positions {@code 0..tokenPos[t]} of s, whose block p / blockSize is
+   * {@code blockTables[s * maxBlocksPerSeq + p / blockSize]}. q, out {@code [T, nHeads * headDim]};
+   * query head h reads kv head {@code h / (nHeads / nKv)} (GQA). Semantics: {@code out =
+   * softmax(q·Kᵀ · scale) · V}.
    */
   void pagedAttention(
       Tensor q,
@@ -126,28 +133,30 @@ public interface Ops extends AutoCloseable {
   // ---- LoRA (Punica semantics) -----------------------------------------------------------------
 
   /**
-   * Segmented gather matrix-vector, shrink. Rows {@code segStarts[j] .. segStarts[j+1]-1} share slot {@code
-   * segSlots[j]}. Semantics: {@code v[t, r] = Σᵢ x[t,i]·a[slot, r, i]} for {@code r < ranks[slot]}, zero
-   * elsewhere and for slot −1. x {@code [T, in]}, a {@code [slots, maxRank, in]}, v {@code [T, maxRank]}
-   * (overwritten).
+   * Segmented gather matrix-vector, shrink. Rows {@code segStarts[j] .. segStarts[j+1]-1} share
+   * slot {@code segSlots[j]}. Semantics: {@code v[t, r] = Σᵢ x[t,i]·a[slot, r, i]} for {@code r <
+   * ranks[slot]}, zero elsewhere and for slot −1. x {@code [T, in]}, a {@code [slots, maxRank,
+   * in]}, v {@code [T, maxRank]} (overwritten).
    */
   void sgmvShrink(Tensor x, Tensor a, int[] ranks, int[] segStarts, int[] segSlots, Tensor v);
 
   /**
-   * Segmented gather matrix-vector, expand. Semantics: {@code y[t, o] += Σ_{r<ranks[slot]} v[t,r]·bT[slot,
-   * r, o]}, nothing for slot −1. v {@code [T, maxRank]}, bT {@code [slots, maxRank, out]}, y {@code [T, out]}.
+   * Segmented gather matrix-vector, expand. Semantics: {@code y[t, o] += Σ_{r<ranks[slot]}
+   * v[t,r]·bT[slot, r, o]}, nothing for slot −1. v {@code [T, maxRank]}, bT {@code [slots, maxRank,
+   * out]}, y {@code [T, out]}.
    */
   void sgmvExpand(Tensor v, Tensor bT, int[] ranks, int[] segStarts, int[] segSlots, Tensor y);
 
   /**
-   * Batched gather matrix-vector with a per-row slot: {@code y[t] += x[t] · a[idx[t]]ᵀ · bT[idx[t]]}, nothing
-   * where {@code idx[t] == -1}. x {@code [T, in]}, y {@code [T, out]}.
+   * Batched gather matrix-vector with a per-row slot: {@code y[t] += x[t] · a[idx[t]]ᵀ ·
+   * bT[idx[t]]}, nothing where {@code idx[t] == -1}. x {@code [T, in]}, y {@code [T, out]}.
    */
   void bgmv(Tensor x, Tensor a, Tensor bT, int[] ranks, int[] rowSlots, Tensor y);
 
   /**
-   * Writes one adapter's weights into slot {@code slot} of a slot buffer: {@code dst[slot, 0:rows, :] =
-   * src} (src {@code [rows, cols]} F32 host values, scaled by {@code scale}); rows beyond are zeroed.
+   * Writes one adapter's weights into slot {@code slot} of a slot buffer: {@code dst[slot, 0:rows,
+   * :] = src} (src {@code [rows, cols]} F32 host values, scaled by {@code scale}); rows beyond are
+   * zeroed.
    */
   void writeSlot(Tensor dst, int slot, float[] src, int rows, float scale);
 

@@ -4,10 +4,12 @@ import dev.lorastream.engine.tensor.DType;
 import java.util.Arrays;
 
 /**
- * A tensor owned by an {@link Ops} backend: host memory for the CPU backend, device memory for CUDA.
+ * A tensor owned by an {@link Ops} backend: host memory for the CPU backend, device memory for
+ * CUDA.
  *
- * <p>Model code only passes tensors back to the backend that made them; it never reads their memory.
- * Shapes are row-major, outermost first. Not thread-safe: one running batch owns its activations.
+ * <p>Model code only passes tensors back to the backend that made them; it never reads their
+ * memory. Shapes are row-major, outermost first. Not thread-safe: one running batch owns its
+ * activations.
  */
 public abstract class Tensor {
   private final DType dtype;

@@ -3,9 +3,9 @@ package dev.lorastream.engine.sample;
 import java.util.Arrays;
 
 /**
- * Picks the next token from one row of logits. Stateless: the random draw for the n-th generated token of a
- * request is a hash of (seed, n), so a request's output depends only on its own logits and seed, never on
- * what else shares the batch or on preemption and recompute.
+ * Picks the next token from one row of logits. Stateless: the random draw for the n-th generated
+ * token of a request is a hash of (seed, n), so a request's output depends only on its own logits
+ * and seed, never on what else shares the batch or on preemption and recompute.
  */
 public final class Sampler {
   private Sampler() {}

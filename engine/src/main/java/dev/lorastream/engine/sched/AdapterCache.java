@@ -11,9 +11,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
- * Adapters in host memory: an LRU of load futures, filled on a background executor so that the engine thread
- * never blocks on disk. A failed load is remembered (so its requests get an error reply) until evicted.
- * Engine-thread only, except the loads themselves.
+ * Adapters in host memory: an LRU of load futures, filled on a background executor so that the
+ * engine thread never blocks on disk. A failed load is remembered (so its requests get an error
+ * reply) until evicted. Engine-thread only, except the loads themselves.
  */
 final class AdapterCache {
   private final AdapterSource source;

@@ -1,11 +1,11 @@
 package dev.lorastream.engine.sched;
 
+import dev.lorastream.engine.config.ModelConfig;
 import dev.lorastream.engine.kv.KvCache;
 import dev.lorastream.engine.lora.AdapterSlots;
 import dev.lorastream.engine.lora.AdapterSource;
 import dev.lorastream.engine.lora.LoraAdapter;
 import dev.lorastream.engine.model.LlamaModel;
-import dev.lorastream.engine.config.ModelConfig;
 import dev.lorastream.engine.model.StepBatch;
 import dev.lorastream.engine.sample.Sampler;
 import java.util.ArrayList;
@@ -18,18 +18,22 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
 /**
- * Continuous batching over a {@link LlamaModel}: requests join and leave between steps; each step runs the
- * base model once for every scheduled token and each row through its own adapter. Adapters are loaded on a
- * background thread; a request whose adapter is still loading waits without holding up the others.
+ * Continuous batching over a {@link LlamaModel}: requests join and leave between steps; each step
+ * runs the base model once for every scheduled token and each row through its own adapter. Adapters
+ * are loaded on a background thread; a request whose adapter is still loading waits without holding
+ * up the others.
  *
- * <p>{@link #submit} may be called from any thread; {@link #step} and {@link #runUntilIdle} from one engine
- * thread only. Futures complete on the engine thread.
+ * <p>{@link #submit} may be called from any thread; {@link #step} and {@link #runUntilIdle} from
+ * one engine thread only. Futures complete on the engine thread.
  */
 public final class Engine implements AutoCloseable {
   /** The system property with {@link #LOADER_THREADS}. */
   public static final String LOADER_THREADS_PROPERTY = "lorastream.adapters.loader-threads";
 
-  /** Threads reading and decoding adapters from disk (I/O and dtype conversion, off the engine thread). */
+  /**
+   * Threads reading and decoding adapters from disk (I/O and dtype conversion, off the engine
+   * thread).
+   */
   static final int LOADER_THREADS = Integer.getInteger(LOADER_THREADS_PROPERTY, 2);
 
   private final LlamaModel model;
@@ -44,7 +48,8 @@ public final class Engine implements AutoCloseable {
   private final ConcurrentLinkedQueue<Sequence> incoming = new ConcurrentLinkedQueue<>();
   private final ExecutorService loader;
   private final EngineStats stats = new EngineStats();
-  private final int capacity; // tokens one sequence can hold: model context and KV cache, whichever is less
+  private final int
+      capacity; // tokens one sequence can hold: model context and KV cache, whichever is less
 
   public Engine(LlamaModel model, EngineConfig ec, AdapterSource source, TokenDecoder decoder) {
     this.model = model;
@@ -52,7 +57,12 @@ public final class Engine implements AutoCloseable {
     this.ec = ec;
     this.kv =
         new KvCache(
-            model.ops(), cfg.numLayers(), ec.kvBlocks(), ec.blockSize(), cfg.numKvHeads(), cfg.headDim());
+            model.ops(),
+            cfg.numLayers(),
+            ec.kvBlocks(),
+            ec.blockSize(),
+            cfg.numKvHeads(),
+            cfg.headDim());
     this.slots =
         ec.loraTargets().isEmpty()
             ? null
@@ -89,7 +99,9 @@ public final class Engine implements AutoCloseable {
     return scheduler;
   }
 
-  /** Queues a request; the future completes with its result (errors are results, never exceptions). */
+  /**
+   * Queues a request; the future completes with its result (errors are results, never exceptions).
+   */
   public CompletableFuture<GenerationResult> submit(GenerationRequest r) {
     CompletableFuture<GenerationResult> f = new CompletableFuture<>();
     long now = System.nanoTime();
@@ -179,7 +191,8 @@ public final class Engine implements AutoCloseable {
 
   private void finish(Sequence s, FinishReason reason, String text) {
     int[] gen = s.generatedTokens();
-    // decoded while the sequence is still tracked: if the decoder throws, failAll still completes it
+    // decoded while the sequence is still tracked: if the decoder throws, failAll still completes
+    // it
     String out = text != null ? text : decoder == null ? "" : decoder.decode(gen);
     scheduler.finish(s);
     releaseSlot(s);
@@ -237,7 +250,9 @@ public final class Engine implements AutoCloseable {
       scheduler.removeWaiting(s);
       Throwable t = adapters.failure(s.request.adapterId());
       EngineError code =
-          t instanceof NoSuchElementException ? EngineError.UNKNOWN_ADAPTER : EngineError.ADAPTER_INVALID;
+          t instanceof NoSuchElementException
+              ? EngineError.UNKNOWN_ADAPTER
+              : EngineError.ADAPTER_INVALID;
       s.future.complete(
           GenerationResult.error(
               s.request.id(),
@@ -252,7 +267,11 @@ public final class Engine implements AutoCloseable {
   private void checkAdapter(LoraAdapter a) {
     if (slots == null) {
       throw new IllegalArgumentException(
-          "adapter '" + a.id() + "' requested but the engine has no LoRA targets (" + EngineConfig.LORA_TARGETS + ")");
+          "adapter '"
+              + a.id()
+              + "' requested but the engine has no LoRA targets ("
+              + EngineConfig.LORA_TARGETS
+              + ")");
     }
     slots.checkFits(a);
   }
@@ -261,26 +280,42 @@ public final class Engine implements AutoCloseable {
   private GenerationResult refusal(GenerationRequest r) {
     int[] p = r.promptTokens();
     if (p.length == 0) {
-      return refuse(r, EngineError.INVALID_PARAMS, "the prompt has no tokens; send at least one (usually BOS)");
+      return refuse(
+          r,
+          EngineError.INVALID_PARAMS,
+          "the prompt has no tokens; send at least one (usually BOS)");
     }
     for (int i = 0; i < p.length; i++) {
       if (p[i] < 0 || p[i] >= cfg.vocabSize()) {
         return refuse(
             r,
             EngineError.INVALID_PARAMS,
-            "prompt token " + i + " is " + p[i] + ", outside the vocabulary [0, " + cfg.vocabSize() + ")");
+            "prompt token "
+                + i
+                + " is "
+                + p[i]
+                + ", outside the vocabulary [0, "
+                + cfg.vocabSize()
+                + ")");
       }
     }
     if (p.length >= capacity) {
       return refuse(
           r,
           EngineError.PROMPT_TOO_LONG,
-          "the prompt has " + p.length + " tokens; this engine serves at most " + (capacity - 1)
-              + " (model context " + cfg.maxPositionEmbeddings() + ", KV cache "
-              + ec.kvBlocks() * ec.blockSize() + " tokens)");
+          "the prompt has "
+              + p.length
+              + " tokens; this engine serves at most "
+              + (capacity - 1)
+              + " (model context "
+              + cfg.maxPositionEmbeddings()
+              + ", KV cache "
+              + ec.kvBlocks() * ec.blockSize()
+              + " tokens)");
     }
     if (decoder == null && !r.params().stopStrings().isEmpty()) {
-      return refuse(r, EngineError.INVALID_PARAMS, "stop strings need a tokenizer and this engine has none");
+      return refuse(
+          r, EngineError.INVALID_PARAMS, "stop strings need a tokenizer and this engine has none");
     }
     return null;
   }
@@ -290,8 +325,8 @@ public final class Engine implements AutoCloseable {
   }
 
   /**
-   * Completes every queued and running request with an error reply (after a fatal backend error), so that no
-   * caller waits forever. Engine thread only.
+   * Completes every queued and running request with an error reply (after a fatal backend error),
+   * so that no caller waits forever. Engine thread only.
    */
   public void failAll(EngineError code, String message) {
     List<Sequence> all = new ArrayList<>();

@@ -1,7 +1,7 @@
 package dev.lorastream.engine.sched;
 
-import dev.lorastream.engine.model.LlamaModel;
 import dev.lorastream.engine.config.Proj;
+import dev.lorastream.engine.model.LlamaModel;
 import dev.lorastream.engine.ops.Ops;
 import java.util.EnumSet;
 import java.util.List;
@@ -16,7 +16,8 @@ import java.util.Set;
  * @param maxTokensPerStep token budget of one step (decode tokens plus prefill chunks)
  * @param maxSeqs running sequences at most
  * @param maxLoras adapter slots on the backend
- * @param maxRank largest adapter rank accepted (the adapter slots' size), at most {@link Ops#MAX_RANK}
+ * @param maxRank largest adapter rank accepted (the adapter slots' size), at most {@link
+ *     Ops#MAX_RANK}
  * @param loraTargets projections that get adapter slots
  * @param hostAdapterCache adapters kept loaded in host memory (LRU)
  * @param loraKernel SGMV or BGMV
@@ -44,8 +45,16 @@ public record EngineConfig(
 
   /** The system properties {@link #defaults} reads. */
   public static final List<String> KEYS =
-      List.of(KV_BLOCKS, BLOCK_SIZE, STEP_MAX_TOKENS, STEP_MAX_SEQS, MAX_LORAS, MAX_RANK, LORA_TARGETS,
-          HOST_ADAPTER_CACHE, LORA_KERNEL);
+      List.of(
+          KV_BLOCKS,
+          BLOCK_SIZE,
+          STEP_MAX_TOKENS,
+          STEP_MAX_SEQS,
+          MAX_LORAS,
+          MAX_RANK,
+          LORA_TARGETS,
+          HOST_ADAPTER_CACHE,
+          LORA_KERNEL);
 
   public EngineConfig {
     loraTargets = loraTargets.isEmpty() ? EnumSet.noneOf(Proj.class) : EnumSet.copyOf(loraTargets);
@@ -57,7 +66,12 @@ public record EngineConfig(
     positive(MAX_RANK, maxRank);
     if (maxRank > Ops.MAX_RANK) {
       throw new IllegalArgumentException(
-          MAX_RANK + " = " + maxRank + " is above the largest rank the engine serves (" + Ops.MAX_RANK + ")");
+          MAX_RANK
+              + " = "
+              + maxRank
+              + " is above the largest rank the engine serves ("
+              + Ops.MAX_RANK
+              + ")");
     }
     positive(HOST_ADAPTER_CACHE, hostAdapterCache);
   }
@@ -79,18 +93,42 @@ public record EngineConfig(
 
   public EngineConfig withKvBlocks(int blocks) {
     return new EngineConfig(
-        blocks, blockSize, maxTokensPerStep, maxSeqs, maxLoras, maxRank, loraTargets, hostAdapterCache,
+        blocks,
+        blockSize,
+        maxTokensPerStep,
+        maxSeqs,
+        maxLoras,
+        maxRank,
+        loraTargets,
+        hostAdapterCache,
         loraKernel);
   }
 
   public EngineConfig withStep(int maxTokens, int seqs) {
     return new EngineConfig(
-        kvBlocks, blockSize, maxTokens, seqs, maxLoras, maxRank, loraTargets, hostAdapterCache, loraKernel);
+        kvBlocks,
+        blockSize,
+        maxTokens,
+        seqs,
+        maxLoras,
+        maxRank,
+        loraTargets,
+        hostAdapterCache,
+        loraKernel);
   }
 
-  public EngineConfig withLora(int loras, int rank, Set<Proj> targets, LlamaModel.LoraKernel kernel) {
+  public EngineConfig withLora(
+      int loras, int rank, Set<Proj> targets, LlamaModel.LoraKernel kernel) {
     return new EngineConfig(
-        kvBlocks, blockSize, maxTokensPerStep, maxSeqs, loras, rank, targets, hostAdapterCache, kernel);
+        kvBlocks,
+        blockSize,
+        maxTokensPerStep,
+        maxSeqs,
+        loras,
+        rank,
+        targets,
+        hostAdapterCache,
+        kernel);
   }
 
   /** "q,k,v,o" → {Q, K, V, O}; empty string → none. */

@@ -6,7 +6,8 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * Runs an {@link Engine} on its own thread: steps while there is work, parks when idle, wakes on
  * {@link #submit}. A step that throws fails every request in flight with INTERNAL (via {@link
- * #onFatal}) and stops the loop, so that a service can exit and have its batch redelivered rather than hang.
+ * #onFatal}) and stops the loop, so that a service can exit and have its batch redelivered rather
+ * than hang.
  */
 public final class EngineLoop implements AutoCloseable {
   private final Engine engine;

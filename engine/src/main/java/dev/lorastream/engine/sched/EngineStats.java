@@ -1,8 +1,8 @@
 package dev.lorastream.engine.sched;
 
 /**
- * Counters of an engine, updated by the engine thread and read by anyone (metrics, benchmarks). Values are
- * plain volatile reads: a snapshot may mix two steps.
+ * Counters of an engine, updated by the engine thread and read by anyone (metrics, benchmarks).
+ * Values are plain volatile reads: a snapshot may mix two steps.
  */
 public final class EngineStats {
   private volatile long steps;

@@ -10,7 +10,8 @@ import dev.lorastream.engine.sample.SamplingParams;
  * @param adapterId the LoRA adapter to run through, or null for the base model
  * @param params sampling and stopping
  */
-public record GenerationRequest(String id, int[] promptTokens, String adapterId, SamplingParams params) {
+public record GenerationRequest(
+    String id, int[] promptTokens, String adapterId, SamplingParams params) {
   public GenerationRequest {
     promptTokens = promptTokens.clone();
   }

@@ -1,7 +1,8 @@
 package dev.lorastream.engine.sched;
 
 /**
- * The outcome of one {@link GenerationRequest}: generated tokens and text, or an error code and message.
+ * The outcome of one {@link GenerationRequest}: generated tokens and text, or an error code and
+ * message.
  *
  * @param tokens generated token ids (stop tokens excluded)
  * @param errorCode null on success; else why the request failed
@@ -27,7 +28,8 @@ public record GenerationResult(
     return errorCode == null;
   }
 
-  static GenerationResult error(String id, int promptTokens, EngineError code, String message, long totalNanos) {
+  static GenerationResult error(
+      String id, int promptTokens, EngineError code, String message, long totalNanos) {
     return new GenerationResult(
         id, new int[0], "", FinishReason.ERROR, promptTokens, code, message, 0, 0, totalNanos, 0);
   }

@@ -8,16 +8,21 @@ import java.util.List;
 import java.util.function.Predicate;
 
 /**
- * Iteration-level scheduling (Orca, vLLM): each step takes one token of every running sequence in decode
- * plus prefill chunks of new or partly prefilled sequences, within a token budget. Admission is by free KV
- * blocks; when a running sequence needs a block and none is free, the most recently admitted sequence is
- * preempted: its blocks are freed and it is recomputed later from its tokens (prompt plus what it has
- * generated), which leaves its output unchanged. Not thread-safe: the engine thread owns it.
+ * Iteration-level scheduling (Orca, vLLM): each step takes one token of every running sequence in
+ * decode plus prefill chunks of new or partly prefilled sequences, within a token budget. Admission
+ * is by free KV blocks; when a running sequence needs a block and none is free, the most recently
+ * admitted sequence is preempted: its blocks are freed and it is recomputed later from its tokens
+ * (prompt plus what it has generated), which leaves its output unchanged. Not thread-safe: the
+ * engine thread owns it.
  */
 public final class Scheduler {
-  /** One sequence's share of a step: compute {@code count} tokens starting at {@code seq.computed}. */
+  /**
+   * One sequence's share of a step: compute {@code count} tokens starting at {@code seq.computed}.
+   */
   public record Work(Sequence seq, int start, int count) {
-    /** Whether this chunk reaches the end of the sequence's tokens, so a token is sampled after it. */
+    /**
+     * Whether this chunk reaches the end of the sequence's tokens, so a token is sampled after it.
+     */
     public boolean samples() {
       return start + count == seq.length;
     }
@@ -70,9 +75,9 @@ public final class Scheduler {
   /**
    * Chooses this step's work.
    *
-   * @param admit asked once per waiting sequence that could be admitted; returns false to leave it waiting
-   *     (e.g. its adapter is still loading) without blocking those behind it; on true the sequence is
-   *     admitted
+   * @param admit asked once per waiting sequence that could be admitted; returns false to leave it
+   *     waiting (e.g. its adapter is still loading) without blocking those behind it; on true the
+   *     sequence is admitted
    * @param onPreempt told about each preempted sequence (to release its adapter slot)
    */
   List<Work> schedule(Predicate<Sequence> admit, java.util.function.Consumer<Sequence> onPreempt) {
@@ -114,7 +119,10 @@ public final class Scheduler {
     return work;
   }
 
-  /** Makes room for {@code count} more tokens of a running sequence, preempting newer ones if needed. */
+  /**
+   * Makes room for {@code count} more tokens of a running sequence, preempting newer ones if
+   * needed.
+   */
   private boolean reserve(Sequence s, int count, java.util.function.Consumer<Sequence> onPreempt) {
     int need = Sequence.blocksFor(s.computed + count, blockSize) - s.blocks.size();
     while (need > blocks.numFree()) {

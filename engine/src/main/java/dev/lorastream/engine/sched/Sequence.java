@@ -6,8 +6,8 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * Mutable state of one sequence in the engine: its tokens (prompt then generated), how many of them have
- * K/V in the cache, its KV blocks and its adapter slot. Owned by the engine thread.
+ * Mutable state of one sequence in the engine: its tokens (prompt then generated), how many of them
+ * have K/V in the cache, its KV blocks and its adapter slot. Owned by the engine thread.
  */
 public final class Sequence {
   final GenerationRequest request;
@@ -24,7 +24,8 @@ public final class Sequence {
   int preemptions;
   long admitOrder; // order of (re)admission, for choosing a preemption victim
 
-  Sequence(GenerationRequest request, CompletableFuture<GenerationResult> future, long submitNanos) {
+  Sequence(
+      GenerationRequest request, CompletableFuture<GenerationResult> future, long submitNanos) {
     this.request = request;
     this.future = future;
     this.submitNanos = submitNanos;

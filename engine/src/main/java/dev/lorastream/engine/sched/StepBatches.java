@@ -8,7 +8,9 @@ import java.util.List;
 final class StepBatches {
   private StepBatches() {}
 
-  /** @param work already ordered so that equal adapter slots are adjacent */
+  /**
+   * @param work already ordered so that equal adapter slots are adjacent
+   */
   static StepBatch build(List<Scheduler.Work> work, int blockSize) {
     int t = 0;
     int maxBlocks = 1;

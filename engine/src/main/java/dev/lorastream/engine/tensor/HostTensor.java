@@ -7,7 +7,8 @@ import java.util.Arrays;
 /**
  * A tensor in host memory, usually a read-only view into a memory-mapped safetensors file.
  *
- * <p>Row-major, little-endian. Owns nothing: the arena that mapped {@code data} decides its lifetime.
+ * <p>Row-major, little-endian. Owns nothing: the arena that mapped {@code data} decides its
+ * lifetime.
  *
  * @param name the tensor's name in its file (for error messages)
  * @param dtype element type
@@ -26,8 +27,15 @@ public record HostTensor(String name, DType dtype, int[] shape, MemorySegment da
     long expected = numel(shape) * dtype.bytes();
     if (data.byteSize() != expected) {
       throw new IllegalArgumentException(
-          "tensor '" + name + "' " + dtype + Arrays.toString(shape) + " needs " + expected
-              + " bytes but has " + data.byteSize());
+          "tensor '"
+              + name
+              + "' "
+              + dtype
+              + Arrays.toString(shape)
+              + " needs "
+              + expected
+              + " bytes but has "
+              + data.byteSize());
     }
   }
 
@@ -75,7 +83,8 @@ public record HostTensor(String name, DType dtype, int[] shape, MemorySegment da
   public float[] toFloatArray() {
     long n = numel();
     if (n > Integer.MAX_VALUE) {
-      throw new IllegalStateException("tensor '" + name + "' has " + n + " elements: too many for an array");
+      throw new IllegalStateException(
+          "tensor '" + name + "' has " + n + " elements: too many for an array");
     }
     float[] out = new float[(int) n];
     for (int i = 0; i < out.length; i++) {

@@ -10,18 +10,19 @@ import dev.lorastream.engine.tensor.DType;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
 /**
- * Writes (for {@code make-adapters} and tests) N deterministic random LoRA adapters for a model, in the PEFT layout ({@code
- * OUT/adapter-0000/adapter_config.json} + {@code adapter_model.safetensors}).
+ * Writes (for {@code make-adapters} and tests) N deterministic random LoRA adapters for a model, in
+ * the PEFT layout ({@code OUT/adapter-0000/adapter_config.json} + {@code
+ * adapter_model.safetensors}).
  *
- * <p>Unlike PEFT's initialisation (B = 0), B is non-zero so adapters change the output: A ~ N(0, 1/in) and B is
- * scaled so that ‖scale·B·A‖_F ≈ {@code deltaRatio}·‖W‖_F for the base weights {@link ModelGenerator} makes
- * (‖ΔW‖_F = scale·√r·σ_B·σ_A·√(out·in), ‖W‖_F = σ_W·√(out·in)). Adapter {@code i} uses rank {@code
- * ranks[i % ranks.length]} and seed {@code derive(seed, i)}, so any adapter can be regenerated alone.
+ * <p>Unlike PEFT's initialisation (B = 0), B is non-zero so adapters change the output: A ~ N(0,
+ * 1/in) and B is scaled so that ‖scale·B·A‖_F ≈ {@code deltaRatio}·‖W‖_F for the base weights
+ * {@link ModelGenerator} makes (‖ΔW‖_F = scale·√r·σ_B·σ_A·√(out·in), ‖W‖_F = σ_W·√(out·in)).
+ * Adapter {@code i} uses rank {@code ranks[i % ranks.length]} and seed {@code derive(seed, i)}, so
+ * any adapter can be regenerated alone.
  */
 public final class AdapterGenerator {
   private AdapterGenerator() {}
@@ -45,7 +46,8 @@ public final class AdapterGenerator {
    *
    * @param dtype the model's torch_dtype
    */
-  public record ModelDims(int hidden, int intermediate, int layers, int qDim, int kvDim, DType dtype) {
+  public record ModelDims(
+      int hidden, int intermediate, int layers, int qDim, int kvDim, DType dtype) {
     /** [out, in] of a projection. */
     public int[] outIn(String proj) {
       return switch (proj) {
@@ -54,7 +56,8 @@ public final class AdapterGenerator {
         case "o" -> new int[] {hidden, qDim};
         case "gate", "up" -> new int[] {intermediate, hidden};
         case "down" -> new int[] {hidden, intermediate};
-        default -> throw new IllegalArgumentException("unknown target '" + proj + "': use " + ORDER);
+        default ->
+            throw new IllegalArgumentException("unknown target '" + proj + "': use " + ORDER);
       };
     }
 
@@ -65,8 +68,12 @@ public final class AdapterGenerator {
       int kvHeads = c.path("num_key_value_heads").asInt(heads);
       int headDim = c.hasNonNull("head_dim") ? c.get("head_dim").asInt() : hidden / heads;
       return new ModelDims(
-          hidden, c.get("intermediate_size").asInt(), c.get("num_hidden_layers").asInt(), heads * headDim,
-          kvHeads * headDim, DType.parse(c.path("torch_dtype").asText("float32")));
+          hidden,
+          c.get("intermediate_size").asInt(),
+          c.get("num_hidden_layers").asInt(),
+          heads * headDim,
+          kvHeads * headDim,
+          DType.parse(c.path("torch_dtype").asText("float32")));
     }
   }
 
@@ -75,7 +82,8 @@ public final class AdapterGenerator {
    *
    * @param alpha lora_alpha; scale = alpha/r, or alpha/√r with rsLoRA
    */
-  public record AdapterSpec(int rank, double alpha, boolean rslora, List<String> targets, DType dtype) {
+  public record AdapterSpec(
+      int rank, double alpha, boolean rslora, List<String> targets, DType dtype) {
     public double scale() {
       return rslora ? alpha / Math.sqrt(rank) : alpha / rank;
     }
@@ -91,8 +99,17 @@ public final class AdapterGenerator {
    * @param deltaRatio the target ‖scale·B·A‖/‖W‖
    */
   public record Options(
-      int[] ranks, List<String> targets, long seed, Double alpha, DType dtype, boolean rslora, double deltaRatio) {
-    /** Ranks 8, 16, 32 cycled, all seven targets, seed 0, alpha 2·r, the model's dtype, delta ratio 0.2. */
+      int[] ranks,
+      List<String> targets,
+      long seed,
+      Double alpha,
+      DType dtype,
+      boolean rslora,
+      double deltaRatio) {
+    /**
+     * Ranks 8, 16, 32 cycled, all seven targets, seed 0, alpha 2·r, the model's dtype, delta ratio
+     * 0.2.
+     */
     public static Options defaults() {
       return new Options(new int[] {8, 16, 32}, ORDER, 0, null, null, false, 0.2);
     }
@@ -107,8 +124,8 @@ public final class AdapterGenerator {
   }
 
   /**
-   * Writes {@code count} adapters for the model in {@code model} to {@code out/adapter-0000 ...}; returns the
-   * targets in PEFT order.
+   * Writes {@code count} adapters for the model in {@code model} to {@code out/adapter-0000 ...};
+   * returns the targets in PEFT order.
    *
    * @throws IllegalArgumentException for an unknown target name
    */
@@ -123,8 +140,18 @@ public final class AdapterGenerator {
       int r = o.ranks()[i % o.ranks().length];
       AdapterSpec spec =
           new AdapterSpec(
-              r, o.alpha() == null ? 2.0 * r : o.alpha(), o.rslora(), ts, o.dtype() == null ? dims.dtype() : o.dtype());
-      write(dims, spec, SeededValues.derive(o.seed(), i), o.deltaRatio(), model, out.resolve(adapterName(i)));
+              r,
+              o.alpha() == null ? 2.0 * r : o.alpha(),
+              o.rslora(),
+              ts,
+              o.dtype() == null ? dims.dtype() : o.dtype());
+      write(
+          dims,
+          spec,
+          SeededValues.derive(o.seed(), i),
+          o.deltaRatio(),
+          model,
+          out.resolve(adapterName(i)));
     }
     return ts;
   }
@@ -136,13 +163,21 @@ public final class AdapterGenerator {
 
   /** Writes one PEFT adapter folder. */
   public static void write(
-      ModelDims dims, AdapterSpec spec, long adapterSeed, double deltaRatio, Path modelDir, Path dir)
+      ModelDims dims,
+      AdapterSpec spec,
+      long adapterSeed,
+      double deltaRatio,
+      Path modelDir,
+      Path dir)
       throws Exception {
     Files.createDirectories(dir);
     new ObjectMapper()
         .enable(SerializationFeature.INDENT_OUTPUT)
-        .writeValue(dir.resolve("adapter_config.json").toFile(), config(spec, modelDir.toAbsolutePath().toString()));
-    SafetensorsWriter.write(dir.resolve("adapter_model.safetensors"), tensors(dims, spec, adapterSeed, deltaRatio));
+        .writeValue(
+            dir.resolve("adapter_config.json").toFile(),
+            config(spec, modelDir.toAbsolutePath().toString()));
+    SafetensorsWriter.write(
+        dir.resolve("adapter_model.safetensors"), tensors(dims, spec, adapterSeed, deltaRatio));
   }
 
   /** PEFT's adapter_config.json. */
@@ -169,8 +204,12 @@ public final class AdapterGenerator {
     return c;
   }
 
-  /** lora_A [r, in] and lora_B [out, r] for every layer and target, PEFT names, values from the seed. */
-  public static List<Entry> tensors(ModelDims dims, AdapterSpec s, long adapterSeed, double deltaRatio) {
+  /**
+   * lora_A [r, in] and lora_B [out, r] for every layer and target, PEFT names, values from the
+   * seed.
+   */
+  public static List<Entry> tensors(
+      ModelDims dims, AdapterSpec s, long adapterSeed, double deltaRatio) {
     List<Entry> out = new ArrayList<>();
     int r = s.rank();
     for (int l = 0; l < dims.layers(); l++) {

@@ -14,14 +14,15 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Writes (for {@code make-model} and tests) a deterministic random Llama-family model in the Hugging Face layout ({@code
- * config.json}, {@code model.safetensors} or shards + index, {@code tokenizer.json}).
+ * Writes (for {@code make-model} and tests) a deterministic random Llama-family model in the
+ * Hugging Face layout ({@code config.json}, {@code model.safetensors} or shards + index, {@code
+ * tokenizer.json}).
  *
- * <p>Initialisation keeps activations sane through depth: q/k/v/gate/up ~ N(0, 1/in), o/down ~ N(0, 1/(in·2L))
- * (their sum over 2L residual writes has about unit variance), norms 1 + 0.05·N, embeddings N(0, 1) (tied:
- * N(0, 4/H) so that they also serve as a sensible lm_head), lm_head N(0, 4/H) (logits of std ≈ 2), Qwen2 q/k/v
- * biases 0.2·N. Each tensor's values depend only on the seed and the tensor's name, so a sharded and an
- * unsharded model with one seed hold identical weights.
+ * <p>Initialisation keeps activations sane through depth: q/k/v/gate/up ~ N(0, 1/in), o/down ~ N(0,
+ * 1/(in·2L)) (their sum over 2L residual writes has about unit variance), norms 1 + 0.05·N,
+ * embeddings N(0, 1) (tied: N(0, 4/H) so that they also serve as a sensible lm_head), lm_head N(0,
+ * 4/H) (logits of std ≈ 2), Qwen2 q/k/v biases 0.2·N. Each tensor's values depend only on the seed
+ * and the tensor's name, so a sharded and an unsharded model with one seed hold identical weights.
  */
 public final class ModelGenerator {
   private ModelGenerator() {}
@@ -44,7 +45,8 @@ public final class ModelGenerator {
   }
 
   /**
-   * Model dimensions. {@code vocab} is the embedding/lm_head row count (may exceed the tokenizer's size).
+   * Model dimensions. {@code vocab} is the embedding/lm_head row count (may exceed the tokenizer's
+   * size).
    */
   public record Spec(
       Arch arch,
@@ -67,15 +69,20 @@ public final class ModelGenerator {
   public static Spec preset(String name) {
     int tinyVocab = TokenizerJson.vocabSize(TokenizerJson.DEFAULT_MERGES);
     return switch (name) {
-      case "tiny" -> new Spec(Arch.llama, 64, 172, 2, 4, 2, tinyVocab, 512, DType.F32, false, false);
+      case "tiny" ->
+          new Spec(Arch.llama, 64, 172, 2, 4, 2, tinyVocab, 512, DType.F32, false, false);
       // tiny's layout with head dim 64 (the smallest the CUDA attention kernel takes), GQA 4/2
-      case "tiny-hd64" -> new Spec(Arch.llama, 256, 344, 2, 4, 2, tinyVocab, 512, DType.F32, false, false);
-      case "cpu-bench" -> new Spec(Arch.llama, 2048, 5632, 16, 32, 8, 32000, 4096, DType.BF16, false, false);
+      case "tiny-hd64" ->
+          new Spec(Arch.llama, 256, 344, 2, 4, 2, tinyVocab, 512, DType.F32, false, false);
+      case "cpu-bench" ->
+          new Spec(Arch.llama, 2048, 5632, 16, 32, 8, 32000, 4096, DType.BF16, false, false);
       case "llama-7b-shape" ->
           new Spec(Arch.llama, 4096, 11008, 32, 32, 32, 32000, 4096, DType.F16, false, false);
       default ->
           throw new IllegalArgumentException(
-              "unknown preset '" + name + "': supported are tiny, tiny-hd64, cpu-bench, llama-7b-shape");
+              "unknown preset '"
+                  + name
+                  + "': supported are tiny, tiny-hd64, cpu-bench, llama-7b-shape");
     };
   }
 
@@ -87,9 +94,17 @@ public final class ModelGenerator {
    * @param merges the tokenizer's BPE merges (its size is 260 + merges)
    */
   public record Options(
-      long seed, DType dtype, Arch arch, int shards, Integer layers, boolean tieEmbeddings, boolean llama3Rope,
+      long seed,
+      DType dtype,
+      Arch arch,
+      int shards,
+      Integer layers,
+      boolean tieEmbeddings,
+      boolean llama3Rope,
       int merges) {
-    /** Seed 0, the preset's dtype and layers, llama, one file, untied, no rope scaling, 252 merges. */
+    /**
+     * Seed 0, the preset's dtype and layers, llama, one file, untied, no rope scaling, 252 merges.
+     */
     public static Options defaults() {
       return new Options(0, null, Arch.llama, 1, null, false, false, TokenizerJson.DEFAULT_MERGES);
     }
@@ -103,29 +118,49 @@ public final class ModelGenerator {
     }
   }
 
-  /** The spec of {@code preset} as changed by {@code o}; tiny presets size the vocab to the tokenizer. */
+  /**
+   * The spec of {@code preset} as changed by {@code o}; tiny presets size the vocab to the
+   * tokenizer.
+   */
   public static Spec spec(String preset, Options o) {
     Spec base = preset(preset);
     int vocab = preset.startsWith("tiny") ? TokenizerJson.vocabSize(o.merges()) : base.vocab();
     Spec spec =
         new Spec(
-            o.arch(), base.hidden(), base.intermediate(), o.layers() == null ? base.layers() : o.layers(),
-            base.heads(), base.kvHeads(), vocab, base.maxPositions(), o.dtype() == null ? base.dtype() : o.dtype(),
-            o.tieEmbeddings(), o.llama3Rope());
+            o.arch(),
+            base.hidden(),
+            base.intermediate(),
+            o.layers() == null ? base.layers() : o.layers(),
+            base.heads(),
+            base.kvHeads(),
+            vocab,
+            base.maxPositions(),
+            o.dtype() == null ? base.dtype() : o.dtype(),
+            o.tieEmbeddings(),
+            o.llama3Rope());
     if (TokenizerJson.vocabSize(o.merges()) > spec.vocab()) {
       throw new IllegalArgumentException(
-          "tokenizer size " + TokenizerJson.vocabSize(o.merges()) + " exceeds vocab " + spec.vocab());
+          "tokenizer size "
+              + TokenizerJson.vocabSize(o.merges())
+              + " exceeds vocab "
+              + spec.vocab());
     }
     return spec;
   }
 
-  /** Writes the {@code preset} model changed by {@code o} to {@code dir}; returns the weights' bytes. */
+  /**
+   * Writes the {@code preset} model changed by {@code o} to {@code dir}; returns the weights'
+   * bytes.
+   */
   public static long make(String preset, Options o, Path dir) throws Exception {
     return write(spec(preset, o), o.seed(), o.shards(), o.merges(), dir);
   }
 
-  /** Writes config.json, the weights (one file or {@code shards} files + index) and tokenizer.json. */
-  public static long write(Spec spec, long seed, int shards, int merges, Path dir) throws Exception {
+  /**
+   * Writes config.json, the weights (one file or {@code shards} files + index) and tokenizer.json.
+   */
+  public static long write(Spec spec, long seed, int shards, int merges, Path dir)
+      throws Exception {
     Files.createDirectories(dir);
     ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     json.writeValue(dir.resolve("config.json").toFile(), config(spec));
@@ -201,7 +236,10 @@ public final class ModelGenerator {
 
   /** All weight tensors with HF names, in file order, values drawn lazily from the seed. */
   public static List<Entry> tensors(Spec s, long seed) {
-    int h = s.hidden(), kv = s.kvHeads() * s.headDim(), q = s.heads() * s.headDim(), i = s.intermediate();
+    int h = s.hidden(),
+        kv = s.kvHeads() * s.headDim(),
+        q = s.heads() * s.headDim(),
+        i = s.intermediate();
     List<Entry> out = new ArrayList<>();
     float embedStd = s.tieEmbeddings() ? (float) (2 / Math.sqrt(h)) : 1f;
     out.add(normal(s, seed, "model.embed_tokens.weight", 0f, embedStd, s.vocab(), h));
@@ -230,17 +268,30 @@ public final class ModelGenerator {
   }
 
   private static Entry proj(Spec s, long seed, String prefix, String proj, int outDim, int inDim) {
-    return normal(s, seed, prefix + proj + "_proj.weight", 0f, projStd(proj, inDim, s.layers()), outDim, inDim);
+    return normal(
+        s,
+        seed,
+        prefix + proj + "_proj.weight",
+        0f,
+        projStd(proj, inDim, s.layers()),
+        outDim,
+        inDim);
   }
 
   private static Entry normal(Spec s, long seed, String name, float mean, float std, int... shape) {
-    return new Entry(name, s.dtype(), shape, SeededValues.normal(SeededValues.derive(seed, name), mean, std));
+    return new Entry(
+        name, s.dtype(), shape, SeededValues.normal(SeededValues.derive(seed, name), mean, std));
   }
 
-  /** HF sharded layout: tensors split in order into {@code n} files of about equal size, plus the index. */
-  static void writeSharded(List<Entry> entries, int n, Path dir, ObjectMapper json) throws Exception {
+  /**
+   * HF sharded layout: tensors split in order into {@code n} files of about equal size, plus the
+   * index.
+   */
+  static void writeSharded(List<Entry> entries, int n, Path dir, ObjectMapper json)
+      throws Exception {
     if (n > entries.size()) {
-      throw new IllegalArgumentException("--shards " + n + " exceeds the tensor count " + entries.size());
+      throw new IllegalArgumentException(
+          "--shards " + n + " exceeds the tensor count " + entries.size());
     }
     long total = entries.stream().mapToLong(Entry::byteSize).sum();
     List<List<Entry>> groups = new ArrayList<>();

@@ -6,15 +6,18 @@ import java.nio.charset.StandardCharsets;
 /**
  * Cheap deterministic pseudo-random tensor values for generated test models and adapters.
  *
- * <p>Counter-based: element {@code i} of a tensor is {@code splitmix64(seed + i·γ)} turned into a value, so any
- * element (and any chunking) gives the same result, and each tensor's seed is derived from the run's seed and
- * the tensor's name, so a tensor's values do not depend on which file or shard it is written to.
+ * <p>Counter-based: element {@code i} of a tensor is {@code splitmix64(seed + i·γ)} turned into a
+ * value, so any element (and any chunking) gives the same result, and each tensor's seed is derived
+ * from the run's seed and the tensor's name, so a tensor's values do not depend on which file or
+ * shard it is written to.
  *
- * <p>Approximate normal: the sum of four 16-bit uniforms (Irwin–Hall, n=4), centred and scaled to unit
- * variance; support is ±2√3 ≈ ±3.46σ. One 64-bit hash per element: gigabytes take seconds, not minutes.
+ * <p>Approximate normal: the sum of four 16-bit uniforms (Irwin–Hall, n=4), centred and scaled to
+ * unit variance; support is ±2√3 ≈ ±3.46σ. One 64-bit hash per element: gigabytes take seconds, not
+ * minutes.
  */
 public final class SeededValues {
   private static final long GOLDEN = 0x9E3779B97F4A7C15L;
+
   /** √3 / 65536: four lanes of U[0, 65536) have variance 4·65536²/12 = 65536²/3. */
   private static final float IRWIN_HALL_SCALE = (float) (Math.sqrt(3.0) / 65536.0);
 

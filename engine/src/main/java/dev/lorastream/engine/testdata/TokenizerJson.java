@@ -20,12 +20,13 @@ import java.util.regex.Pattern;
 /**
  * Builds a Hugging Face {@code tokenizer.json} for a small byte-level BPE tokenizer (GPT-2 style).
  *
- * <p>Ids: 0 {@code <unk>}, 1 {@code <s>} (bos), 2 {@code </s>} (eos), 3 {@code <pad>} (special added tokens, also
- * in the model vocab); {@code 4 + b} for byte {@code b} (spelled with GPT-2's bytes_to_unicode); then one token
- * per merge, learned by plain BPE training on a small built-in English text (most frequent pair first, ties
- * broken by the pair's spelling), so the output is deterministic. Pre-tokenizer and decoder are ByteLevel
- * ({@code add_prefix_space} false), there is no normalizer and no post-processor (encode adds no bos).
- * Every byte string encodes, and encode then decode gives the text back.
+ * <p>Ids: 0 {@code <unk>}, 1 {@code <s>} (bos), 2 {@code </s>} (eos), 3 {@code <pad>} (special
+ * added tokens, also in the model vocab); {@code 4 + b} for byte {@code b} (spelled with GPT-2's
+ * bytes_to_unicode); then one token per merge, learned by plain BPE training on a small built-in
+ * English text (most frequent pair first, ties broken by the pair's spelling), so the output is
+ * deterministic. Pre-tokenizer and decoder are ByteLevel ({@code add_prefix_space} false), there is
+ * no normalizer and no post-processor (encode adds no bos). Every byte string encodes, and encode
+ * then decode gives the text back.
  */
 public final class TokenizerJson {
   public static final int UNK_ID = 0;
@@ -33,14 +34,17 @@ public final class TokenizerJson {
   public static final int EOS_ID = 2;
   public static final int PAD_ID = 3;
   public static final List<String> SPECIALS = List.of("<unk>", "<s>", "</s>", "<pad>");
+
   /** First byte token id: byte b is token {@code BYTE_OFFSET + b}. */
   public static final int BYTE_OFFSET = SPECIALS.size();
+
   /** Merges giving a vocab of 512 (4 specials + 256 bytes + 252 merges). */
   public static final int DEFAULT_MERGES = 512 - BYTE_OFFSET - 256;
 
   /** GPT-2's pre-tokenizer regex (the ByteLevel {@code use_regex} split). */
   private static final Pattern GPT2_SPLIT =
-      Pattern.compile("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+");
+      Pattern.compile(
+          "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+");
 
   private static final String CORPUS =
       """
@@ -69,7 +73,9 @@ public final class TokenizerJson {
 
   /** Writes {@code tokenizer.json} with {@code merges} learned merges. */
   public static void write(Path file, int merges) throws IOException {
-    new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(file.toFile(), build(merges));
+    new ObjectMapper()
+        .enable(SerializationFeature.INDENT_OUTPUT)
+        .writeValue(file.toFile(), build(merges));
   }
 
   /**
@@ -159,11 +165,12 @@ public final class TokenizerJson {
   }
 
   /**
-   * Plain BPE training over the built-in text: repeatedly merge the most frequent adjacent pair, until {@code
-   * merges} distinct new tokens exist.
+   * Plain BPE training over the built-in text: repeatedly merge the most frequent adjacent pair,
+   * until {@code merges} distinct new tokens exist.
    */
   private static List<String[]> learnMerges(String[] byteChars, int merges) {
-    // word (as its current symbol list) -> count; TreeMap keeps iteration, hence ties, deterministic
+    // word (as its current symbol list) -> count; TreeMap keeps iteration, hence ties,
+    // deterministic
     Map<String, Integer> counts = new TreeMap<>();
     Matcher mt = GPT2_SPLIT.matcher(CORPUS.replace('\n', ' '));
     while (mt.find()) {
@@ -224,7 +231,8 @@ public final class TokenizerJson {
     String[] out = new String[256];
     int n = 0;
     for (int b = 0; b < 256; b++) {
-      boolean printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+      boolean printable =
+          (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
       out[b] = Character.toString(printable ? b : 256 + n++);
     }
     return out;

@@ -93,7 +93,8 @@ class ModelConfigTest {
   void llama3RopeKeepsHighDividesLowAndSmoothsMediumFrequencies() throws Exception {
     float[] inv = ModelConfig.load(dirWith(LLAMA31_8B)).ropeInvFreq();
 
-    // Reference values computed in double: 1/500000^(2i/128), wavelen = 2π/inv, low/high wavelens 8192/2048.
+    // Reference values computed in double: 1/500000^(2i/128), wavelen = 2π/inv, low/high wavelens
+    // 8192/2048.
     assertEquals(64, inv.length);
     assertEquals(1.0f, inv[0]); // wavelen 6.3 < 2048: unchanged
     assertEquals(0.016560440080994446, inv[20], 1e-6 * 0.01656); // wavelen 379: unchanged
@@ -135,7 +136,11 @@ class ModelConfigTest {
   void refusesMistralSlidingWindowSmallerThanContext() throws Exception {
     Path dir = dirWith(MISTRAL_V03.replace("\"sliding_window\": null", "\"sliding_window\": 4096"));
     var e = assertThrows(UnsupportedArchitectureException.class, () -> ModelConfig.load(dir));
-    assertMentions(e, dir.resolve("config.json").toString(), "sliding_window=4096", "max_position_embeddings=32768");
+    assertMentions(
+        e,
+        dir.resolve("config.json").toString(),
+        "sliding_window=4096",
+        "max_position_embeddings=32768");
   }
 
   @Test
@@ -143,7 +148,11 @@ class ModelConfigTest {
     Path dir = dirWith(LLAMA31_8B.replace("LlamaForCausalLM", "GPT2LMHeadModel"));
     var e = assertThrows(UnsupportedArchitectureException.class, () -> ModelConfig.load(dir));
     assertMentions(
-        e, dir.resolve("config.json").toString(), "'GPT2LMHeadModel'", "LlamaForCausalLM", "MistralForCausalLM",
+        e,
+        dir.resolve("config.json").toString(),
+        "'GPT2LMHeadModel'",
+        "LlamaForCausalLM",
+        "MistralForCausalLM",
         "Qwen2ForCausalLM");
   }
 
@@ -177,9 +186,11 @@ class ModelConfigTest {
 
   @Test
   void refusesHeadsThatAreNotAMultipleOfKvHeads() throws Exception {
-    Path dir = dirWith(LLAMA31_8B.replace("\"num_key_value_heads\": 8", "\"num_key_value_heads\": 5"));
+    Path dir =
+        dirWith(LLAMA31_8B.replace("\"num_key_value_heads\": 8", "\"num_key_value_heads\": 5"));
     var e = assertThrows(ModelFormatException.class, () -> ModelConfig.load(dir));
-    assertMentions(e, "config.json", "num_attention_heads=32 is not a multiple of num_key_value_heads=5");
+    assertMentions(
+        e, "config.json", "num_attention_heads=32 is not a multiple of num_key_value_heads=5");
   }
 
   @Test

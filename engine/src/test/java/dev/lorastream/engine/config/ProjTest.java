@@ -11,8 +11,24 @@ class ProjTest {
 
   /** Llama-3-8B shapes: hidden 4096, 32 heads, 8 kv heads of 128, intermediate 14336. */
   private static final ModelConfig LLAMA3_8B =
-      new ModelConfig("LlamaForCausalLM", 128256, 4096, 14336, 32, 32, 8, 128, 1e-5f, 500000, null, 8192, false,
-          false, 128000, new int[] {128001}, DType.BF16);
+      new ModelConfig(
+          "LlamaForCausalLM",
+          128256,
+          4096,
+          14336,
+          32,
+          32,
+          8,
+          128,
+          1e-5f,
+          500000,
+          null,
+          8192,
+          false,
+          false,
+          128000,
+          new int[] {128001},
+          DType.BF16);
 
   @Test
   void dimensionsFollowTheLlamaLayout() {
@@ -43,6 +59,7 @@ class ProjTest {
     assertEquals(Proj.Q, Proj.parse("q_proj"));
     assertEquals(Proj.DOWN, Proj.parse("DOWN_PROJ"));
     var e = assertThrows(IllegalArgumentException.class, () -> Proj.parse("qkv"));
-    assertTrue(e.getMessage().contains("'qkv'") && e.getMessage().contains("o_proj"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("'qkv'") && e.getMessage().contains("o_proj"), e.getMessage());
   }
 }

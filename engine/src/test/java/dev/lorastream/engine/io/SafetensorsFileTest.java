@@ -69,12 +69,21 @@ class SafetensorsFileTest {
 
   @Test
   void truncatedDataIsRefusedNamingFileTensorAndSizes() throws Exception {
-    Path file = new TestSafetensors().f32("layer.w", new float[4], 2, 2).write(tmp.resolve("t.safetensors"));
+    Path file =
+        new TestSafetensors()
+            .f32("layer.w", new float[4], 2, 2)
+            .write(tmp.resolve("t.safetensors"));
     byte[] all = Files.readAllBytes(file);
     TestSafetensors.writeBytes(file, Arrays.copyOf(all, all.length - 4));
 
     var e = assertThrows(SafetensorsFormatException.class, () -> SafetensorsFile.open(file, arena));
-    assertMentions(e, file.toString(), "'layer.w'", "ends at data offset 16", "only 12 data bytes", "truncated");
+    assertMentions(
+        e,
+        file.toString(),
+        "'layer.w'",
+        "ends at data offset 16",
+        "only 12 data bytes",
+        "truncated");
   }
 
   @Test
@@ -91,7 +100,10 @@ class SafetensorsFileTest {
 
   @Test
   void unsupportedDtypeIsRefusedNamingTensorAndDtype() {
-    Path file = new TestSafetensors().raw("ids", "I32", new int[] {2}, new byte[8]).write(tmp.resolve("i.safetensors"));
+    Path file =
+        new TestSafetensors()
+            .raw("ids", "I32", new int[] {2}, new byte[8])
+            .write(tmp.resolve("i.safetensors"));
 
     var e = assertThrows(SafetensorsFormatException.class, () -> SafetensorsFile.open(file, arena));
     assertMentions(e, file.toString(), "'ids'", "dtype I32", "only F32, F16 and BF16");
@@ -124,7 +136,9 @@ class SafetensorsFileTest {
 
   @Test
   void invalidJsonHeaderIsRefused() {
-    Path file = TestSafetensors.writeRaw(tmp.resolve("bad.safetensors"), "{\"w\": {\"dtype\": ", new byte[0]);
+    Path file =
+        TestSafetensors.writeRaw(
+            tmp.resolve("bad.safetensors"), "{\"w\": {\"dtype\": ", new byte[0]);
     var e = assertThrows(SafetensorsFormatException.class, () -> SafetensorsFile.open(file, arena));
     assertMentions(e, file.toString(), "not valid JSON");
   }
@@ -143,7 +157,10 @@ class SafetensorsFileTest {
 
   @Test
   void getOfAnAbsentTensorNamesFileAndTensor() {
-    Path file = new TestSafetensors().f32("present", new float[] {1}, 1).write(tmp.resolve("g.safetensors"));
+    Path file =
+        new TestSafetensors()
+            .f32("present", new float[] {1}, 1)
+            .write(tmp.resolve("g.safetensors"));
     SafetensorsFile f = SafetensorsFile.open(file, arena);
     var e = assertThrows(MissingTensorException.class, () -> f.get("absent"));
     assertMentions(e, file.toString(), "'absent'");

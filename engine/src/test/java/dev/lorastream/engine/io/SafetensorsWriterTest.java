@@ -50,18 +50,26 @@ class SafetensorsWriterTest {
     // 1 + 3·2^-8 is halfway between 1 + 2^-7 (odd) and 1 + 2^-6 (even): rounds up to even
     assertEquals(0x3F82, SafetensorsWriter.toBf16(1f + 3 * 0x1p-8f) & 0xFFFF);
     assertEquals(0x7F80, SafetensorsWriter.toBf16(Float.POSITIVE_INFINITY) & 0xFFFF);
-    assertEquals(true, Float.isNaN(Float.intBitsToFloat(SafetensorsWriter.toBf16(Float.NaN) << 16)));
+    assertEquals(
+        true, Float.isNaN(Float.intBitsToFloat(SafetensorsWriter.toBf16(Float.NaN) << 16)));
   }
 
   @Test
   void streamsTensorsLargerThanOneChunk() throws Exception {
     int n = (1 << 20) + 12345; // more than one write chunk
     Path f = tmp.resolve("big.safetensors");
-    SafetensorsWriter.write(f, List.of(new Entry("big", DType.BF16, new int[] {n}, (start, dst, len) -> {
-      for (int i = 0; i < len; i++) {
-        dst[i] = (start + i) % 251;
-      }
-    })));
+    SafetensorsWriter.write(
+        f,
+        List.of(
+            new Entry(
+                "big",
+                DType.BF16,
+                new int[] {n},
+                (start, dst, len) -> {
+                  for (int i = 0; i < len; i++) {
+                    dst[i] = (start + i) % 251;
+                  }
+                })));
     float[] back = new SafetensorsTestReader(f).floats("big");
     assertEquals(n, back.length);
     for (int i = 0; i < n; i += 997) {
@@ -73,7 +81,10 @@ class SafetensorsWriterTest {
   @Test
   void rejectsDuplicateNamesAndWrongValueCounts() {
     Entry a = Entry.ofFloats("x", DType.F32, new float[] {1}, 1);
-    assertThrows(IllegalArgumentException.class, () -> SafetensorsWriter.write(tmp.resolve("d"), List.of(a, a)));
-    assertThrows(IllegalArgumentException.class, () -> Entry.ofFloats("y", DType.F32, new float[3], 2, 2));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> SafetensorsWriter.write(tmp.resolve("d"), List.of(a, a)));
+    assertThrows(
+        IllegalArgumentException.class, () -> Entry.ofFloats("y", DType.F32, new float[3], 2, 2));
   }
 }

@@ -31,7 +31,9 @@ class TensorStoreTest {
 
   @Test
   void opensAShardedModelThroughItsIndex() throws Exception {
-    new TestSafetensors().f32("a.weight", new float[] {1, 2}, 2).write(tmp.resolve("model-00001-of-00002.safetensors"));
+    new TestSafetensors()
+        .f32("a.weight", new float[] {1, 2}, 2)
+        .write(tmp.resolve("model-00001-of-00002.safetensors"));
     new TestSafetensors()
         .bf16("b.weight", new float[] {3, 4, 5, 6}, 2, 2)
         .f16("c.weight", new float[] {-1}, 1)
@@ -50,7 +52,9 @@ class TensorStoreTest {
 
   @Test
   void indexNamingAMissingShardIsRefusedNamingShardAndTensor() throws Exception {
-    new TestSafetensors().f32("a.weight", new float[] {1, 2}, 2).write(tmp.resolve("model-00001-of-00002.safetensors"));
+    new TestSafetensors()
+        .f32("a.weight", new float[] {1, 2}, 2)
+        .write(tmp.resolve("model-00001-of-00002.safetensors"));
     Files.writeString(tmp.resolve(TensorStore.INDEX_FILE), INDEX);
 
     var e = assertThrows(ModelFormatException.class, () -> TensorStore.openModel(tmp));
@@ -60,18 +64,26 @@ class TensorStoreTest {
   @Test
   void wrongShapeIsRefusedNamingFileTensorExpectedAndActual() {
     Path file =
-        new TestSafetensors().f32("model.norm.weight", new float[6], 2, 3).write(tmp.resolve("model.safetensors"));
+        new TestSafetensors()
+            .f32("model.norm.weight", new float[6], 2, 3)
+            .write(tmp.resolve("model.safetensors"));
     try (TensorStore store = TensorStore.openModel(tmp)) {
-      var e = assertThrows(TensorShapeException.class, () -> store.require("model.norm.weight", 3, 2));
-      assertMentions(e, file.toString(), "'model.norm.weight'", "has shape [2, 3] but [3, 2] was expected");
+      var e =
+          assertThrows(TensorShapeException.class, () -> store.require("model.norm.weight", 3, 2));
+      assertMentions(
+          e, file.toString(), "'model.norm.weight'", "has shape [2, 3] but [3, 2] was expected");
     }
   }
 
   @Test
   void requireOfAnAbsentTensorNamesTheTensor() {
-    Path file = new TestSafetensors().f32("x", new float[] {1}, 1).write(tmp.resolve("adapter_model.safetensors"));
+    Path file =
+        new TestSafetensors()
+            .f32("x", new float[] {1}, 1)
+            .write(tmp.resolve("adapter_model.safetensors"));
     try (TensorStore store = TensorStore.openFile(file)) {
-      var e = assertThrows(MissingTensorException.class, () -> store.require("lm_head.weight", 4, 2));
+      var e =
+          assertThrows(MissingTensorException.class, () -> store.require("lm_head.weight", 4, 2));
       assertMentions(e, file.toString(), "'lm_head.weight'", "[4, 2]");
     }
   }
@@ -80,19 +92,22 @@ class TensorStoreTest {
   void missingModelDirectorySaysWhatWasExpected() {
     Path dir = tmp.resolve("no-such-model");
     var e = assertThrows(ModelFormatException.class, () -> TensorStore.openModel(dir));
-    assertMentions(e, dir.toString(), "does not exist", "model.safetensors", "model.safetensors.index.json");
+    assertMentions(
+        e, dir.toString(), "does not exist", "model.safetensors", "model.safetensors.index.json");
   }
 
   @Test
   void directoryWithoutSafetensorsNamesWhatItFound() throws Exception {
     Files.write(tmp.resolve("pytorch_model.bin"), new byte[4]);
     var e = assertThrows(ModelFormatException.class, () -> TensorStore.openModel(tmp));
-    assertMentions(e, "no weights in " + tmp, "model.safetensors", "[pytorch_model.bin]", "convert");
+    assertMentions(
+        e, "no weights in " + tmp, "model.safetensors", "[pytorch_model.bin]", "convert");
   }
 
   @Test
   void closedStoreRefusesReadsAndClosesTwiceQuietly() {
-    Path file = new TestSafetensors().f32("x", new float[] {1}, 1).write(tmp.resolve("model.safetensors"));
+    Path file =
+        new TestSafetensors().f32("x", new float[] {1}, 1).write(tmp.resolve("model.safetensors"));
     TensorStore store = TensorStore.openFile(file);
     store.close();
     store.close();

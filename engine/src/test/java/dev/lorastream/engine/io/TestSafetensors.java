@@ -13,8 +13,8 @@ import java.util.Map;
 import java.util.stream.Collectors;
 
 /**
- * Test-only safetensors writer: builds {@code [u64 LE headerLen][JSON header][data]} files, including
- * deliberately broken ones ({@link #writeRaw}). Not the production writer.
+ * Test-only safetensors writer: builds {@code [u64 LE headerLen][JSON header][data]} files,
+ * including deliberately broken ones ({@link #writeRaw}). Not the production writer.
  */
 public final class TestSafetensors {
 
@@ -62,10 +62,12 @@ public final class TestSafetensors {
   public Path write(Path file) {
     StringBuilder header = new StringBuilder("{");
     if (!metadata.isEmpty()) {
-      header.append("\"__metadata__\":{")
-          .append(metadata.entrySet().stream()
-              .map(e -> "\"" + e.getKey() + "\":\"" + e.getValue() + "\"")
-              .collect(Collectors.joining(",")))
+      header
+          .append("\"__metadata__\":{")
+          .append(
+              metadata.entrySet().stream()
+                  .map(e -> "\"" + e.getKey() + "\":\"" + e.getValue() + "\"")
+                  .collect(Collectors.joining(",")))
           .append("}");
     }
     long offset = 0;
@@ -75,9 +77,18 @@ public final class TestSafetensors {
       if (header.length() > 1) {
         header.append(',');
       }
-      header.append("\"").append(e.getKey()).append("\":{\"dtype\":\"").append(t.dtype)
-          .append("\",\"shape\":").append(Arrays.toString(t.shape).replace(" ", ""))
-          .append(",\"data_offsets\":[").append(offset).append(',').append(offset + t.data.length).append("]}");
+      header
+          .append("\"")
+          .append(e.getKey())
+          .append("\":{\"dtype\":\"")
+          .append(t.dtype)
+          .append("\",\"shape\":")
+          .append(Arrays.toString(t.shape).replace(" ", ""))
+          .append(",\"data_offsets\":[")
+          .append(offset)
+          .append(',')
+          .append(offset + t.data.length)
+          .append("]}");
       data.writeBytes(t.data);
       offset += t.data.length;
     }
@@ -85,7 +96,10 @@ public final class TestSafetensors {
     return writeRaw(file, header.toString(), data.toByteArray());
   }
 
-  /** Writes {@code headerJson} (space-padded to 8 bytes, like the reference writer) followed by {@code data}. */
+  /**
+   * Writes {@code headerJson} (space-padded to 8 bytes, like the reference writer) followed by
+   * {@code data}.
+   */
   public static Path writeRaw(Path file, String headerJson, byte[] data) {
     byte[] h = headerJson.getBytes(StandardCharsets.UTF_8);
     int padded = (h.length + 7) / 8 * 8;

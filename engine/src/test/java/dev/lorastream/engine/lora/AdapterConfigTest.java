@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.lorastream.engine.io.UnsupportedAdapterException;
 import dev.lorastream.engine.config.Proj;
+import dev.lorastream.engine.io.UnsupportedAdapterException;
 import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.Set;
@@ -28,7 +28,8 @@ class AdapterConfigTest {
   }
 
   private void assertMentions(Throwable e, String... parts) {
-    assertTrue(e.getMessage().contains(tmp.resolve("adapter_config.json").toString()), e.getMessage());
+    assertTrue(
+        e.getMessage().contains(tmp.resolve("adapter_config.json").toString()), e.getMessage());
     for (String p : parts) {
       assertTrue(e.getMessage().contains(p), "message lacks '" + p + "': " + e.getMessage());
     }
@@ -55,7 +56,8 @@ class AdapterConfigTest {
 
   @Test
   void regexTargetModulesAreFullMatchedAgainstModuleNames() {
-    assertEquals(EnumSet.of(Proj.Q, Proj.V), load(config(2, 2, "\".*\\\\.(q_proj|v_proj)\"", "")).targets());
+    assertEquals(
+        EnumSet.of(Proj.Q, Proj.V), load(config(2, 2, "\".*\\\\.(q_proj|v_proj)\"", "")).targets());
     assertEquals(
         EnumSet.of(Proj.GATE, Proj.UP, Proj.DOWN),
         load(config(2, 2, "\"model\\\\.layers\\\\.\\\\d+\\\\.mlp\\\\..*\"", "")).targets());
@@ -74,56 +76,77 @@ class AdapterConfigTest {
     AdapterConfig c =
         load(
             config(
-                2, 2, "[\"self_attn.q_proj\", \"mlp.down_proj\", \"k_proj\"]", "\"exclude_modules\": [\"k_proj\"]"));
+                2,
+                2,
+                "[\"self_attn.q_proj\", \"mlp.down_proj\", \"k_proj\"]",
+                "\"exclude_modules\": [\"k_proj\"]"));
     assertEquals(Set.of(Proj.Q, Proj.DOWN), c.targets());
   }
 
   @Test
   void refusesTargetModuleThatDoesNotExistNamingItAndTheExistingOnes() {
     var e = refused(config(2, 2, "[\"q_proj\", \"qkv_proj\"]", ""));
-    assertMentions(e, "'qkv_proj' does not exist", "[q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]");
+    assertMentions(
+        e,
+        "'qkv_proj' does not exist",
+        "[q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]");
   }
 
   @Test
   void refusesDora() {
-    assertMentions(refused(config(2, 2, "[\"q_proj\"]", "\"use_dora\": true")), "DoRA (use_dora: true)");
+    assertMentions(
+        refused(config(2, 2, "[\"q_proj\"]", "\"use_dora\": true")), "DoRA (use_dora: true)");
   }
 
   @Test
   void refusesLoraBias() {
-    String json = config(2, 2, "[\"q_proj\"]", "").replace("\"bias\": \"none\"", "\"bias\": \"lora_only\"");
+    String json =
+        config(2, 2, "[\"q_proj\"]", "").replace("\"bias\": \"none\"", "\"bias\": \"lora_only\"");
     assertMentions(refused(json), "LoRA bias", "lora_only");
   }
 
   @Test
   void refusesLmHeadAndEmbeddingTargets() {
     assertMentions(refused(config(2, 2, "[\"q_proj\", \"lm_head\"]", "")), "target module lm_head");
-    assertMentions(refused(config(2, 2, "[\"embed_tokens\", \"q_proj\"]", "")), "target module model.embed_tokens");
+    assertMentions(
+        refused(config(2, 2, "[\"embed_tokens\", \"q_proj\"]", "")),
+        "target module model.embed_tokens");
     assertMentions(refused(config(2, 2, "\".*(q_proj|lm_head)\"", "")), "target module lm_head");
   }
 
   @Test
   void refusesModulesToSaveAndPerLayerPatterns() {
-    assertMentions(refused(config(2, 2, "[\"q_proj\"]", "\"modules_to_save\": [\"lm_head\"]")), "modules_to_save");
+    assertMentions(
+        refused(config(2, 2, "[\"q_proj\"]", "\"modules_to_save\": [\"lm_head\"]")),
+        "modules_to_save");
     assertMentions(
         refused(config(2, 2, "[\"q_proj\"]", "\"rank_pattern\": {\"q_proj\": 8}")),
         "rank_pattern",
         "not supported yet");
-    assertMentions(refused(config(2, 2, "[\"q_proj\"]", "\"layers_to_transform\": [0]")), "layers_to_transform");
-    assertMentions(refused(config(2, 2, "[\"layers.0.self_attn.q_proj\"]", "")), "only in layers [0] of 2");
+    assertMentions(
+        refused(config(2, 2, "[\"q_proj\"]", "\"layers_to_transform\": [0]")),
+        "layers_to_transform");
+    assertMentions(
+        refused(config(2, 2, "[\"layers.0.self_attn.q_proj\"]", "")), "only in layers [0] of 2");
   }
 
   @Test
   void emptyPatternsAndNullModulesToSaveAreAccepted() {
     AdapterConfig c =
-        load(config(2, 2, "[\"q_proj\"]",
-            "\"rank_pattern\": {}, \"alpha_pattern\": {}, \"modules_to_save\": null, \"layers_to_transform\": null"));
+        load(
+            config(
+                2,
+                2,
+                "[\"q_proj\"]",
+                "\"rank_pattern\": {}, \"alpha_pattern\": {}, \"modules_to_save\": null, \"layers_to_transform\": null"));
     assertEquals(Set.of(Proj.Q), c.targets());
   }
 
   @Test
   void refusesOtherPeftTypesAndNonPositiveRank() {
-    String ia3 = config(2, 2, "[\"q_proj\"]", "").replace("\"peft_type\": \"LORA\"", "\"peft_type\": \"IA3\"");
+    String ia3 =
+        config(2, 2, "[\"q_proj\"]", "")
+            .replace("\"peft_type\": \"LORA\"", "\"peft_type\": \"IA3\"");
     assertMentions(refused(ia3), "peft_type IA3");
     assertMentions(refused(config(0, 2, "[\"q_proj\"]", "")), "r=0");
   }

@@ -36,7 +36,8 @@ class AdapterSlotsTest {
   }
 
   private AdapterSlots slots(int maxLoras) {
-    return new AdapterSlots(ops, TestAdapters.TINY, maxLoras, 4, EnumSet.of(Proj.Q, Proj.V, Proj.DOWN));
+    return new AdapterSlots(
+        ops, TestAdapters.TINY, maxLoras, 4, EnumSet.of(Proj.Q, Proj.V, Proj.DOWN));
   }
 
   @Test
@@ -98,10 +99,14 @@ class AdapterSlotsTest {
   @Test
   void refusesARankAboveTheMaximumOrAnUnslottedProjectionNamingTheKey() {
     AdapterSlots s = slots(2);
-    var e = assertThrows(IllegalArgumentException.class, () -> s.acquire(adapter("big", 8, 8, Set.of(Proj.Q))));
+    var e =
+        assertThrows(
+            IllegalArgumentException.class, () -> s.acquire(adapter("big", 8, 8, Set.of(Proj.Q))));
     assertTrue(e.getMessage().contains("'big' has rank 8 above the maximum 4"), e.getMessage());
     assertTrue(e.getMessage().contains("lorastream.lora.max-rank"), e.getMessage());
-    e = assertThrows(IllegalArgumentException.class, () -> s.acquire(adapter("up", 2, 2, Set.of(Proj.UP))));
+    e =
+        assertThrows(
+            IllegalArgumentException.class, () -> s.acquire(adapter("up", 2, 2, Set.of(Proj.UP))));
     assertTrue(e.getMessage().contains("up_proj"), e.getMessage());
   }
 

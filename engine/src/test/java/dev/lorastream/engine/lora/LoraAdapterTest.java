@@ -11,12 +11,12 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.lorastream.engine.config.Proj;
 import dev.lorastream.engine.io.MissingTensorException;
 import dev.lorastream.engine.io.ModelFormatException;
 import dev.lorastream.engine.io.TensorShapeException;
 import dev.lorastream.engine.io.TestSafetensors;
 import dev.lorastream.engine.io.UnsupportedAdapterException;
-import dev.lorastream.engine.config.Proj;
 import dev.lorastream.engine.tensor.DType;
 import java.nio.file.Path;
 import java.util.EnumSet;
@@ -73,10 +73,19 @@ class LoraAdapterTest {
   void acceptsPeftKeysWithTheDefaultAdapterName() {
     TestSafetensors st = new TestSafetensors();
     for (int l = 0; l < 2; l++) {
-      st.f32(key(l, Proj.O, "A").replace(".weight", ".default.weight"), factor(l, Proj.O, true, 8), 1, 8);
-      st.f32(key(l, Proj.O, "B").replace(".weight", ".default.weight"), factor(l, Proj.O, false, 8), 8, 1);
+      st.f32(
+          key(l, Proj.O, "A").replace(".weight", ".default.weight"),
+          factor(l, Proj.O, true, 8),
+          1,
+          8);
+      st.f32(
+          key(l, Proj.O, "B").replace(".weight", ".default.weight"),
+          factor(l, Proj.O, false, 8),
+          8,
+          1);
     }
-    LoraAdapter a = LoraAdapter.load(adapter("named", config(1, 1, "[\"o_proj\"]", ""), st), TINY, 16);
+    LoraAdapter a =
+        LoraAdapter.load(adapter("named", config(1, 1, "[\"o_proj\"]", ""), st), TINY, 16);
     assertArrayEquals(factor(1, Proj.O, false, 8), a.weights(1, Proj.O).b());
   }
 
@@ -103,7 +112,8 @@ class LoraAdapterTest {
 
     LoraWeights w = LoraAdapter.load(dir, TINY, 16).weights(0, Proj.K);
 
-    assertArrayEquals(new float[] {0, 1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 13, 14, 15, 16, 17}, w.a()); // [r, in]
+    assertArrayEquals(
+        new float[] {0, 1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 13, 14, 15, 16, 17}, w.a()); // [r, in]
     assertArrayEquals(new float[] {0, 100, 1, 101, 2, 102, 3, 103}, w.b()); // [out, r]
   }
 
@@ -111,29 +121,39 @@ class LoraAdapterTest {
   void rankAboveTheMaximumIsRefusedNamingAdapterRankLimitAndKey() {
     Path dir = adapter("big-rank", config(32, 32, QV_JSON, ""), null);
     var e = assertThrows(UnsupportedAdapterException.class, () -> LoraAdapter.load(dir, TINY, 16));
-    assertMentions(e, "'big-rank'", "adapter_config.json", "r=32", "maxRank=16", "lorastream.lora.max-rank");
+    assertMentions(
+        e, "'big-rank'", "adapter_config.json", "r=32", "maxRank=16", "lorastream.lora.max-rank");
   }
 
   @Test
   void targetModuleThatDoesNotExistIsRefusedBeforeReadingWeights() {
     Path dir = adapter("typo", config(2, 2, "[\"q_proj\", \"query_key_value\"]", ""), null);
     var e = assertThrows(UnsupportedAdapterException.class, () -> LoraAdapter.load(dir, TINY, 16));
-    assertMentions(e, dir.resolve("adapter_config.json").toString(), "'query_key_value' does not exist", "gate_proj");
+    assertMentions(
+        e,
+        dir.resolve("adapter_config.json").toString(),
+        "'query_key_value' does not exist",
+        "gate_proj");
   }
 
   @Test
   void extraKeyForALayerThatDoesNotExistIsRefusedNamingIt() {
-    TestSafetensors st = weights(TINY, 2, QV, DType.F32).f32(key(2, Proj.Q, "A"), new float[16], 2, 8);
+    TestSafetensors st =
+        weights(TINY, 2, QV, DType.F32).f32(key(2, Proj.Q, "A"), new float[16], 2, 8);
     Path dir = adapter("deep", config(2, 2, QV_JSON, ""), st);
     var e = assertThrows(ModelFormatException.class, () -> LoraAdapter.load(dir, TINY, 16));
     assertMentions(
-        e, dir.resolve("adapter_model.safetensors").toString(), "'" + key(2, Proj.Q, "A") + "'",
-        "layer 2 does not exist", "2 layers");
+        e,
+        dir.resolve("adapter_model.safetensors").toString(),
+        "'" + key(2, Proj.Q, "A") + "'",
+        "layer 2 does not exist",
+        "2 layers");
   }
 
   @Test
   void extraKeyForAnUntargetedModuleIsRefusedNamingIt() {
-    TestSafetensors st = weights(TINY, 2, QV, DType.F32).f32(key(0, Proj.UP, "A"), new float[16], 2, 8);
+    TestSafetensors st =
+        weights(TINY, 2, QV, DType.F32).f32(key(0, Proj.UP, "A"), new float[16], 2, 8);
     Path dir = adapter("extra", config(2, 2, QV_JSON, ""), st);
     var e = assertThrows(ModelFormatException.class, () -> LoraAdapter.load(dir, TINY, 16));
     assertMentions(e, "'" + key(0, Proj.UP, "A") + "'", "up_proj is not in target_modules");
@@ -145,7 +165,10 @@ class LoraAdapterTest {
     Path dir = adapter("partial", json, weights(TINY, 2, QV, DType.F32));
     var e = assertThrows(MissingTensorException.class, () -> LoraAdapter.load(dir, TINY, 16));
     assertMentions(
-        e, dir.resolve("adapter_model.safetensors").toString(), "'" + key(0, Proj.DOWN, "A") + "'", "[2, 12]");
+        e,
+        dir.resolve("adapter_model.safetensors").toString(),
+        "'" + key(0, Proj.DOWN, "A") + "'",
+        "[2, 12]");
   }
 
   @Test
@@ -155,7 +178,9 @@ class LoraAdapterTest {
     Path dir = adapter("shape", config(2, 2, "[\"q_proj\"]", ""), st);
     var e = assertThrows(TensorShapeException.class, () -> LoraAdapter.load(dir, TINY, 16));
     assertMentions(
-        e, dir.resolve("adapter_model.safetensors").toString(), "'" + key(1, Proj.Q, "B") + "'",
+        e,
+        dir.resolve("adapter_model.safetensors").toString(),
+        "'" + key(1, Proj.Q, "B") + "'",
         "has shape [8, 3] but [8, 2] was expected");
   }
 

@@ -1,8 +1,8 @@
 package dev.lorastream.engine.lora;
 
-import dev.lorastream.engine.io.TestSafetensors;
 import dev.lorastream.engine.config.ModelConfig;
 import dev.lorastream.engine.config.Proj;
+import dev.lorastream.engine.io.TestSafetensors;
 import dev.lorastream.engine.tensor.DType;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -14,20 +14,45 @@ import java.util.Set;
 final class TestAdapters {
 
   /**
-   * 2 layers, hidden 8, 2 heads of 4, 1 kv head, intermediate 12: q 8→8, k/v 8→4, o 8→8, gate/up 8→12,
-   * down 12→8.
+   * 2 layers, hidden 8, 2 heads of 4, 1 kv head, intermediate 12: q 8→8, k/v 8→4, o 8→8, gate/up
+   * 8→12, down 12→8.
    */
   static final ModelConfig TINY =
-      new ModelConfig("LlamaForCausalLM", 16, 8, 12, 2, 2, 1, 4, 1e-5f, 10000, null, 64, false, false, 1,
-          new int[] {2}, DType.F32);
+      new ModelConfig(
+          "LlamaForCausalLM",
+          16,
+          8,
+          12,
+          2,
+          2,
+          1,
+          4,
+          1e-5f,
+          10000,
+          null,
+          64,
+          false,
+          false,
+          1,
+          new int[] {2},
+          DType.F32);
 
   private TestAdapters() {}
 
-  /** A PEFT adapter_config.json; {@code extra} is spliced in as further keys (e.g. {@code "use_dora": true}). */
+  /**
+   * A PEFT adapter_config.json; {@code extra} is spliced in as further keys (e.g. {@code
+   * "use_dora": true}).
+   */
   static String config(int r, double alpha, String targetModules, String extra) {
-    return "{\"peft_type\": \"LORA\", \"task_type\": \"CAUSAL_LM\", \"r\": " + r + ", \"lora_alpha\": " + alpha
+    return "{\"peft_type\": \"LORA\", \"task_type\": \"CAUSAL_LM\", \"r\": "
+        + r
+        + ", \"lora_alpha\": "
+        + alpha
         + ", \"lora_dropout\": 0.05, \"bias\": \"none\", \"base_model_name_or_path\": \"tiny-llama\","
-        + " \"target_modules\": " + targetModules + (extra.isEmpty() ? "" : ", " + extra) + "}";
+        + " \"target_modules\": "
+        + targetModules
+        + (extra.isEmpty() ? "" : ", " + extra)
+        + "}";
   }
 
   /** Element {@code i} of a factor: small integers and halves, exact in F16 and BF16. */
@@ -47,7 +72,9 @@ final class TestAdapters {
     return "base_model.model." + p.moduleName(layer) + ".lora_" + ab + ".weight";
   }
 
-  /** Canonical PEFT weights: A {@code [r, in]}, B {@code [out, r]} for every layer of every target. */
+  /**
+   * Canonical PEFT weights: A {@code [r, in]}, B {@code [out, r]} for every layer of every target.
+   */
   static TestSafetensors weights(ModelConfig m, int r, Set<Proj> targets, DType dtype) {
     TestSafetensors st = new TestSafetensors();
     for (int l = 0; l < m.numLayers(); l++) {

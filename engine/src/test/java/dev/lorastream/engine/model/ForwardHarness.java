@@ -7,8 +7,9 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Runs whole prompts of several sequences through {@link LlamaModel#forward} in ONE step (a heterogeneous
- * prefill batch) and returns every position's logits, for comparison with the PyTorch reference.
+ * Runs whole prompts of several sequences through {@link LlamaModel#forward} in ONE step (a
+ * heterogeneous prefill batch) and returns every position's logits, for comparison with the PyTorch
+ * reference.
  */
 public final class ForwardHarness {
   private ForwardHarness() {}

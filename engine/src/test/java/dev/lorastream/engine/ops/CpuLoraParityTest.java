@@ -17,10 +17,11 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * sgmvShrink, sgmvExpand and bgmv of {@link CpuOps} against {@link ReferenceOps}, Punica style: segment
- * layouts identical, distinct, uniform and skewed, slot −1 rows mixed in, four slots of different ranks (16,
- * 3, 8, 5: the full group path, the under-4-rows path and the overlapping last group) in one call, F32 and
- * BF16 shrink weights. bgmv with the same per-row slots must equal shrink + expand.
+ * sgmvShrink, sgmvExpand and bgmv of {@link CpuOps} against {@link ReferenceOps}, Punica style:
+ * segment layouts identical, distinct, uniform and skewed, slot −1 rows mixed in, four slots of
+ * different ranks (16, 3, 8, 5: the full group path, the under-4-rows path and the overlapping last
+ * group) in one call, F32 and BF16 shrink weights. bgmv with the same per-row slots must equal
+ * shrink + expand.
  */
 class CpuLoraParityTest {
   private static final CpuOps CPU = new CpuOps(2);
@@ -67,10 +68,13 @@ class CpuLoraParityTest {
       dSlots[t] = t % 5 - 1; // -1, 0, 1, 2, 3, -1, ...
     }
     Layout distinct = new Layout("distinct T=37", dStarts, dSlots);
-    Layout uniform = new Layout("uniform T=37", new int[] {0, 8, 16, 24, 32, 37}, new int[] {0, 1, 2, 3, -1});
+    Layout uniform =
+        new Layout("uniform T=37", new int[] {0, 8, 16, 24, 32, 37}, new int[] {0, 1, 2, 3, -1});
     Layout skewed =
         new Layout(
-            "skewed T=77", new int[] {0, 70, 71, 72, 73, 74, 75, 75, 77}, new int[] {2, 0, -1, 1, 3, 0, 1, 3});
+            "skewed T=77",
+            new int[] {0, 70, 71, 72, 73, 74, 75, 75, 77},
+            new int[] {2, 0, -1, 1, 3, 0, 1, 3});
     Stream.Builder<Arguments> b = Stream.builder();
     for (Layout l : new Layout[] {identical, single, distinct, uniform, skewed}) {
       for (DType dtype : new DType[] {DType.F32, DType.BF16}) {
@@ -108,7 +112,8 @@ class CpuLoraParityTest {
         ops.writeSlot(bT, s, bSlot[s], RANKS[s], 2f); // B already scaled, as the interface says
       }
       Tensor xt = activation(ops, x, tokens, in);
-      Tensor v = activation(ops, random(new SplittableRandom(2), tokens * MAX_RANK, 9f), tokens, MAX_RANK);
+      Tensor v =
+          activation(ops, random(new SplittableRandom(2), tokens * MAX_RANK, 9f), tokens, MAX_RANK);
       ops.sgmvShrink(xt, a, RANKS, layout.starts(), layout.slots(), v);
       Tensor y = activation(ops, y0, tokens, out);
       ops.sgmvExpand(v, bT, RANKS, layout.starts(), layout.slots(), y);

@@ -18,15 +18,16 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * {@link CpuOps} reuses its per-thread scratch: a matmul or LoRA shrink of a size it has seen before allocates
- * no activation-sized arrays on the Java heap. Measured with the calling thread's allocated-bytes counter on a
- * one-thread backend, so that all the work runs on the caller.
+ * {@link CpuOps} reuses its per-thread scratch: a matmul or LoRA shrink of a size it has seen
+ * before allocates no activation-sized arrays on the Java heap. Measured with the calling thread's
+ * allocated-bytes counter on a one-thread backend, so that all the work runs on the caller.
  *
- * <p>Not a timing test. Before the JIT has compiled the Vector API kernels they allocate (boxed vectors), so
- * the check repeats rounds of calls until one stays under {@link #BOUND_PER_CALL} and fails only if none of
- * {@link #MAX_ROUNDS} does. Code that allocates its packed activations per call ({@code tokens × in} floats:
- * 16 KB per token at {@code in} = 4096, 8 to 128 times the bound here) can never pass, however long it runs;
- * the reused scratch leaves about 200 bytes per call (lambda and record objects).
+ * <p>Not a timing test. Before the JIT has compiled the Vector API kernels they allocate (boxed
+ * vectors), so the check repeats rounds of calls until one stays under {@link #BOUND_PER_CALL} and
+ * fails only if none of {@link #MAX_ROUNDS} does. Code that allocates its packed activations per
+ * call ({@code tokens × in} floats: 16 KB per token at {@code in} = 4096, 8 to 128 times the bound
+ * here) can never pass, however long it runs; the reused scratch leaves about 200 bytes per call
+ * (lambda and record objects).
  */
 class CpuOpsAllocationTest {
   private static final int IN = 4096;
@@ -47,7 +48,8 @@ class CpuOpsAllocationTest {
       Tensor w = ops.upload(weight("w", dtype, random(rnd, OUT * IN, 0.1f), OUT, IN));
       Tensor x = activation(ops, random(rnd, tokens * IN, 1f), tokens, IN);
       Tensor y = ops.allocate(DType.F32, tokens, OUT);
-      assertSteadyStateBelowBound("matmul " + dtype + " T=" + tokens, () -> ops.matmul(x, w, null, y));
+      assertSteadyStateBelowBound(
+          "matmul " + dtype + " T=" + tokens, () -> ops.matmul(x, w, null, y));
     }
   }
 
@@ -61,7 +63,8 @@ class CpuOpsAllocationTest {
     int[] segStarts = {0, 6, 16};
     int[] segSlots = {1, 0};
     try (CpuOps ops = new CpuOps(1)) {
-      Tensor a = ops.upload(weight("a", DType.BF16, random(rnd, 2 * maxRank * IN, 0.1f), 2, maxRank, IN));
+      Tensor a =
+          ops.upload(weight("a", DType.BF16, random(rnd, 2 * maxRank * IN, 0.1f), 2, maxRank, IN));
       Tensor x = activation(ops, random(rnd, tokens * IN, 1f), tokens, IN);
       Tensor v = ops.allocate(DType.F32, tokens, maxRank);
       assertSteadyStateBelowBound(
@@ -70,9 +73,9 @@ class CpuOpsAllocationTest {
   }
 
   /**
-   * Reused scratch is longer than a smaller call needs, and its tail holds the larger call's data: it must not
-   * leak into the result. Compared with the parity tolerance (stale data would be off by far more); bit-for-bit
-   * stability across JIT tiers is {@code CpuOpsTierDeterminismTest}'s.
+   * Reused scratch is longer than a smaller call needs, and its tail holds the larger call's data:
+   * it must not leak into the result. Compared with the parity tolerance (stale data would be off
+   * by far more); bit-for-bit stability across JIT tiers is {@code CpuOpsTierDeterminismTest}'s.
    */
   @Test
   void smallCallAfterLargeCallMatchesAFreshBackend() {
@@ -92,7 +95,11 @@ class CpuOpsAllocationTest {
         results[i] = read(ops, y);
       }
     }
-    assertClose("T=5 on a fresh backend vs after a T=64 call", results[0], results[1], tolerance(DType.BF16));
+    assertClose(
+        "T=5 on a fresh backend vs after a T=64 call",
+        results[0],
+        results[1],
+        tolerance(DType.BF16));
   }
 
   private static void assumeAllocationCounter() {
@@ -113,8 +120,16 @@ class CpuOpsAllocationTest {
     long found = best;
     assertTrue(
         found <= BOUND_PER_CALL,
-        () -> what + ": at best " + found + " heap bytes per call over " + MAX_ROUNDS + " rounds of "
-            + CALLS_PER_ROUND + " calls, expected at most " + BOUND_PER_CALL
-            + " (activation-sized arrays allocated per call?)");
+        () ->
+            what
+                + ": at best "
+                + found
+                + " heap bytes per call over "
+                + MAX_ROUNDS
+                + " rounds of "
+                + CALLS_PER_ROUND
+                + " calls, expected at most "
+                + BOUND_PER_CALL
+                + " (activation-sized arrays allocated per call?)");
   }
 }

@@ -22,10 +22,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * Every dense op, the KV cache and paged attention of {@link CpuOps} against {@link ReferenceOps}, on random
- * inputs with fixed seeds. Sizes are chosen to hit every code path: vector tails (not multiples of 16 or
- * 32), fewer than 4 weight rows, the direct (T ≤ 3) and tiled (T ≥ 4) matmul paths, several k-blocks.
- * Tolerances: {@link OpsTestData#tolerance}.
+ * Every dense op, the KV cache and paged attention of {@link CpuOps} against {@link ReferenceOps},
+ * on random inputs with fixed seeds. Sizes are chosen to hit every code path: vector tails (not
+ * multiples of 16 or 32), fewer than 4 weight rows, the direct (T ≤ 3) and tiled (T ≥ 4) matmul
+ * paths, several k-blocks. Tolerances: {@link OpsTestData#tolerance}.
  */
 class CpuOpsParityTest {
   private static final CpuOps CPU = new CpuOps(2);
@@ -55,7 +55,8 @@ class CpuOpsParityTest {
     for (int i = 0; i < 2; i++) {
       Ops ops = backends[i];
       Tensor y = ops.allocate(DType.F32, tokens, out);
-      ops.matmul(activation(ops, x, tokens, in), ops.upload(w), b == null ? null : ops.upload(b), y);
+      ops.matmul(
+          activation(ops, x, tokens, in), ops.upload(w), b == null ? null : ops.upload(b), y);
       results[i] = read(ops, y);
     }
     assertClose("matmul " + dtype, results[0], results[1], tolerance(dtype));
@@ -132,9 +133,9 @@ class CpuOpsParityTest {
   }
 
   /**
-   * Three sequences in shuffled, non-contiguous blocks of 4 positions; GQA 8 heads over 2 kv heads; one call
-   * with a whole prefill (sequence 0, positions 0..12), a first token (sequence 1) and a long decode
-   * (sequence 2 at position 29).
+   * Three sequences in shuffled, non-contiguous blocks of 4 positions; GQA 8 heads over 2 kv heads;
+   * one call with a whole prefill (sequence 0, positions 0..12), a first token (sequence 1) and a
+   * long decode (sequence 2 at position 29).
    */
   @ParameterizedTest(name = "headDim={0}")
   @CsvSource({"64", "40"})
@@ -191,11 +192,24 @@ class CpuOpsParityTest {
     for (Ops ops : new Ops[] {REF, CPU}) {
       Tensor kc = ops.allocate(DType.F32, numBlocks, blockSize, nKv, headDim);
       Tensor vc = ops.allocate(DType.F32, numBlocks, blockSize, nKv, headDim);
-      ops.writeKv(activation(ops, k, total, nKv * headDim), activation(ops, v, total, nKv * headDim), kc, vc,
+      ops.writeKv(
+          activation(ops, k, total, nKv * headDim),
+          activation(ops, v, total, nKv * headDim),
+          kc,
+          vc,
           slots);
       Tensor out = ops.allocate(DType.F32, tokens, nHeads * headDim);
-      ops.pagedAttention(activation(ops, q, tokens, nHeads * headDim), kc, vc, blockTables, maxBlocks, stepSeq,
-          stepPos, nHeads, scale, out);
+      ops.pagedAttention(
+          activation(ops, q, tokens, nHeads * headDim),
+          kc,
+          vc,
+          blockTables,
+          maxBlocks,
+          stepSeq,
+          stepPos,
+          nHeads,
+          scale,
+          out);
       results.add(read(ops, kc));
       results.add(read(ops, vc));
       results.add(read(ops, out));
@@ -216,7 +230,8 @@ class CpuOpsParityTest {
       Tensor b = ops.allocate(DType.F32, 4, 5);
       ops.copyRows(a, 2, b, 1, 3);
       Tensor slots = ops.allocate(DType.BF16, 2, 4, 7);
-      ops.copyFromHost(random(new SplittableRandom(1), 2 * 4 * 7, 1f), slots); // stale rows to be zeroed
+      ops.copyFromHost(
+          random(new SplittableRandom(1), 2 * 4 * 7, 1f), slots); // stale rows to be zeroed
       ops.writeSlot(slots, 1, slot, 3, 0.5f);
       results.add(read(ops, b));
       results.add(read(ops, slots));

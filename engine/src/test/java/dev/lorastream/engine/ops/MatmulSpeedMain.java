@@ -10,12 +10,13 @@ import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
- * Throughput check of {@code CpuOps.matmul} (not a test): w [4096, 4096] in BF16 and F32 at T = 1, 8, 32,
- * printing weight GB/s and GFLOP/s (best of the timed runs), plus a memcpy line for the machine's bandwidth.
+ * Throughput check of {@code CpuOps.matmul} (not a test): w [4096, 4096] in BF16 and F32 at T = 1,
+ * 8, 32, printing weight GB/s and GFLOP/s (best of the timed runs), plus a memcpy line for the
+ * machine's bandwidth.
  *
  * <p>Run with the test classpath: {@code java --add-modules jdk.incubator.vector -cp
- * engine/target/classes:engine/target/test-classes dev.lorastream.engine.ops.MatmulSpeedMain
- * [n] [T...]}.
+ * engine/target/classes:engine/target/test-classes dev.lorastream.engine.ops.MatmulSpeedMain [n]
+ * [T...]}.
  */
 public final class MatmulSpeedMain {
   private MatmulSpeedMain() {}
@@ -26,23 +27,29 @@ public final class MatmulSpeedMain {
         args.length > 1
             ? Arrays.stream(args, 1, args.length).mapToInt(Integer::parseInt).toArray()
             : new int[] {1, 8, 32};
-    System.out.printf("threads=%d vector=%s%n", Integer.getInteger("lorastream.cpu.threads",
-        Runtime.getRuntime().availableProcessors()), jdk.incubator.vector.FloatVector.SPECIES_PREFERRED);
+    System.out.printf(
+        "threads=%d vector=%s%n",
+        Integer.getInteger("lorastream.cpu.threads", Runtime.getRuntime().availableProcessors()),
+        jdk.incubator.vector.FloatVector.SPECIES_PREFERRED);
     memcpy(256 << 20);
     try (CpuOps ops = new CpuOps()) {
       for (String name : System.getProperty("speed.dtypes", "BF16,F32").split(",")) {
         DType dtype = DType.parse(name);
         HostTensor host = randomWeights(dtype, n, n);
-        // Hot: one matrix, which stays in this VM's large L3. Cold: calls cycle over copies totalling
+        // Hot: one matrix, which stays in this VM's large L3. Cold: calls cycle over copies
+        // totalling
         // more than 1 GiB, so every call streams its weights from memory as a real model does.
         boolean measureCold = Boolean.parseBoolean(System.getProperty("speed.cold", "true"));
         int copies =
-            measureCold ? (int) Math.max(1, Math.ceil((1L << 30) / (double) host.data().byteSize())) : 1;
+            measureCold
+                ? (int) Math.max(1, Math.ceil((1L << 30) / (double) host.data().byteSize()))
+                : 1;
         Tensor[] cold = new Tensor[copies];
         for (int i = 0; i < copies; i++) {
           cold[i] = ops.upload(host); // native memory: aliased, so copy it first
           if (i > 0) {
-            MemorySegment copy = Arena.ofAuto().allocate(host.data().byteSize(), 64).copyFrom(host.data());
+            MemorySegment copy =
+                Arena.ofAuto().allocate(host.data().byteSize(), 64).copyFrom(host.data());
             cold[i] = ops.upload(new HostTensor("w" + i, dtype, host.shape(), copy));
           }
         }

@@ -14,12 +14,15 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
-/** {@link Ops#MAX_RANK} is the one rank limit: the kernels' header and the ABI state the same value. */
+/**
+ * {@link Ops#MAX_RANK} is the one rank limit: the kernels' header and the ABI state the same value.
+ */
 class MaxRankTest {
 
   @Test
   void kernelHeaderDefinesTheJavaMaxRank() throws IOException {
-    String header = Files.readString(Path.of("..", "kernels", "src", "main", "cuda", "lora", "lora_config.h"));
+    String header =
+        Files.readString(Path.of("..", "kernels", "src", "main", "cuda", "lora", "lora_config.h"));
     Matcher m = Pattern.compile("(?m)^#define LORA_MAX_RANK (\\d+)\\s*$").matcher(header);
     assertEquals(true, m.find(), "no '#define LORA_MAX_RANK <n>' in lora_config.h");
     assertEquals(Ops.MAX_RANK, Integer.parseInt(m.group(1)));
@@ -42,9 +45,14 @@ class MaxRankTest {
   @Test
   void engineConfigRefusesARankAboveTheLimit() {
     EngineConfig d = EngineConfig.defaults();
-    assertEquals(Ops.MAX_RANK, d.withLora(1, Ops.MAX_RANK, d.loraTargets(), d.loraKernel()).maxRank());
-    var e = assertThrows(IllegalArgumentException.class,
-        () -> d.withLora(1, Ops.MAX_RANK + 1, d.loraTargets(), d.loraKernel()));
-    assertEquals("lorastream.lora.max-rank = 257 is above the largest rank the engine serves (256)", e.getMessage());
+    assertEquals(
+        Ops.MAX_RANK, d.withLora(1, Ops.MAX_RANK, d.loraTargets(), d.loraKernel()).maxRank());
+    var e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> d.withLora(1, Ops.MAX_RANK + 1, d.loraTargets(), d.loraKernel()));
+    assertEquals(
+        "lorastream.lora.max-rank = 257 is above the largest rank the engine serves (256)",
+        e.getMessage());
   }
 }

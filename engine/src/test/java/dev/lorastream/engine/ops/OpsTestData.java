@@ -13,10 +13,11 @@ final class OpsTestData {
   private OpsTestData() {}
 
   /**
-   * Tolerance per weight dtype, relative (see {@link #assertClose}). The same for all three: BF16/F16 weights
-   * are decoded exactly to float by both backends, so only float accumulation order differs (the reference
-   * sums in double). 1e-5 is ~100 ulps, far above the ~1e-6 seen for dot products of length 1100, far below
-   * any real bug (a dropped term of 1100 moves a result by ~3%).
+   * Tolerance per weight dtype, relative (see {@link #assertClose}). The same for all three:
+   * BF16/F16 weights are decoded exactly to float by both backends, so only float accumulation
+   * order differs (the reference sums in double). 1e-5 is ~100 ulps, far above the ~1e-6 seen for
+   * dot products of length 1100, far below any real bug (a dropped term of 1100 moves a result by
+   * ~3%).
    */
   static double tolerance(DType weightDType) {
     return switch (weightDType) {
@@ -38,7 +39,8 @@ final class OpsTestData {
     for (int i = 0; i < values.length; i++) {
       switch (dtype) {
         case F32 -> seg.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i, values[i]);
-        case F16 -> seg.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i, Float.floatToFloat16(values[i]));
+        case F16 ->
+            seg.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i, Float.floatToFloat16(values[i]));
         case BF16 ->
             seg.setAtIndex(
                 ValueLayout.JAVA_SHORT_UNALIGNED,
@@ -63,8 +65,9 @@ final class OpsTestData {
   }
 
   /**
-   * Elementwise {@code |actual − expected| <= rtol · (|expected| + rms(expected))}: relative for large values,
-   * with a floor at the output's typical size so cancellations near zero do not demand impossible digits.
+   * Elementwise {@code |actual − expected| <= rtol · (|expected| + rms(expected))}: relative for
+   * large values, with a floor at the output's typical size so cancellations near zero do not
+   * demand impossible digits.
    */
   static void assertClose(String what, float[] expected, float[] actual, double rtol) {
     if (expected.length != actual.length) {
@@ -86,8 +89,21 @@ final class OpsTestData {
       }
     }
     if (worstAt >= 0) {
-      fail(what + ": element " + worstAt + " is " + actual[worstAt] + ", expected " + expected[worstAt]
-          + " (rtol " + rtol + ", rms " + rms + ", " + worst + "x over)");
+      fail(
+          what
+              + ": element "
+              + worstAt
+              + " is "
+              + actual[worstAt]
+              + ", expected "
+              + expected[worstAt]
+              + " (rtol "
+              + rtol
+              + ", rms "
+              + rms
+              + ", "
+              + worst
+              + "x over)");
     }
   }
 }

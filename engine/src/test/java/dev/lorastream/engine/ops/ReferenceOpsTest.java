@@ -15,8 +15,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The control itself against values worked out by hand, so the parity tests do not just trust it; and the
- * boundary checks of both CPU backends, whose messages must name the values.
+ * The control itself against values worked out by hand, so the parity tests do not just trust it;
+ * and the boundary checks of both CPU backends, whose messages must name the values.
  */
 class ReferenceOpsTest {
   private static final ReferenceOps REF = new ReferenceOps();
@@ -31,9 +31,11 @@ class ReferenceOpsTest {
   void matmul2x2IsXTimesWTransposedPlusBias() {
     Tensor y = REF.allocate(DType.F32, 2, 2);
     // x = [[1,2],[3,4]], w = [[5,6],[7,8]]: y[t,o] = x[t]·w[o] + bias[o]
-    REF.matmul(activation(REF, new float[] {1, 2, 3, 4}, 2, 2),
+    REF.matmul(
+        activation(REF, new float[] {1, 2, 3, 4}, 2, 2),
         REF.upload(weight("w", DType.BF16, new float[] {5, 6, 7, 8}, 2, 2)),
-        REF.upload(weight("b", DType.F32, new float[] {1, -1}, 2)), y);
+        REF.upload(weight("b", DType.F32, new float[] {1, -1}, 2)),
+        y);
     assertArrayEquals(new float[] {18, 22, 40, 52}, read(REF, y));
   }
 
@@ -41,8 +43,11 @@ class ReferenceOpsTest {
   void rmsNormOf3And4() {
     // mean(9, 16) = 12.5, so x / sqrt(12.5) = (0.8485281, 1.1313709); weight (1, 2)
     Tensor out = REF.allocate(DType.F32, 1, 2);
-    REF.rmsNorm(activation(REF, new float[] {3, 4}, 1, 2),
-        REF.upload(weight("n", DType.F32, new float[] {1, 2}, 2)), 0f, out);
+    REF.rmsNorm(
+        activation(REF, new float[] {3, 4}, 1, 2),
+        REF.upload(weight("n", DType.F32, new float[] {1, 2}, 2)),
+        0f,
+        out);
     assertArrayEquals(new float[] {0.8485281f, 2.2627417f}, read(REF, out), 1e-7f);
   }
 
@@ -61,22 +66,39 @@ class ReferenceOpsTest {
   @Test
   void siluMulOfZeroIsZeroAndOfOneIsSigmoidOfOne() {
     Tensor out = REF.allocate(DType.F32, 1, 2);
-    REF.siluMul(activation(REF, new float[] {0, 1}, 1, 2), activation(REF, new float[] {5, 2}, 1, 2), out);
+    REF.siluMul(
+        activation(REF, new float[] {0, 1}, 1, 2), activation(REF, new float[] {5, 2}, 1, 2), out);
     assertArrayEquals(new float[] {0f, (float) (2 / (1 + Math.exp(-1)))}, read(REF, out), 1e-7f);
   }
 
   @Test
   void attentionOverTwoPositionsIsTheirSoftmaxWeightedValues() {
-    // q = (1, 0); keys (1, 0), (0, 1): scores (1, 0), weights (e, 1) / (e + 1); values (1, 2), (3, 4).
+    // q = (1, 0); keys (1, 0), (0, 1): scores (1, 0), weights (e, 1) / (e + 1); values (1, 2), (3,
+    // 4).
     Tensor kc = REF.allocate(DType.F32, 1, 2, 1, 2);
     Tensor vc = REF.allocate(DType.F32, 1, 2, 1, 2);
-    REF.writeKv(activation(REF, new float[] {1, 0, 0, 1}, 2, 2), activation(REF, new float[] {1, 2, 3, 4}, 2, 2),
-        kc, vc, new int[] {0, 1});
+    REF.writeKv(
+        activation(REF, new float[] {1, 0, 0, 1}, 2, 2),
+        activation(REF, new float[] {1, 2, 3, 4}, 2, 2),
+        kc,
+        vc,
+        new int[] {0, 1});
     Tensor out = REF.allocate(DType.F32, 1, 2);
-    REF.pagedAttention(activation(REF, new float[] {1, 0}, 1, 2), kc, vc, new int[] {0}, 1, new int[] {0},
-        new int[] {1}, 1, 1f, out);
+    REF.pagedAttention(
+        activation(REF, new float[] {1, 0}, 1, 2),
+        kc,
+        vc,
+        new int[] {0},
+        1,
+        new int[] {0},
+        new int[] {1},
+        1,
+        1f,
+        out);
     double e = Math.E;
-    assertArrayEquals(new float[] {(float) ((e + 3) / (e + 1)), (float) ((2 * e + 4) / (e + 1))}, read(REF, out),
+    assertArrayEquals(
+        new float[] {(float) ((e + 3) / (e + 1)), (float) ((2 * e + 4) / (e + 1))},
+        read(REF, out),
         1e-6f);
   }
 
@@ -89,8 +111,13 @@ class ReferenceOpsTest {
     REF.writeSlot(bT, 0, new float[] {1, 1.5f}, 1, 2f);
     Tensor v = REF.allocate(DType.F32, 2, 2);
     int[] ranks = {1, 0};
-    REF.sgmvShrink(activation(REF, new float[] {1, 2, 5, 5}, 2, 2), a, ranks, new int[] {0, 1, 2},
-        new int[] {0, -1}, v);
+    REF.sgmvShrink(
+        activation(REF, new float[] {1, 2, 5, 5}, 2, 2),
+        a,
+        ranks,
+        new int[] {0, 1, 2},
+        new int[] {0, -1},
+        v);
     assertArrayEquals(new float[] {3, 0, 0, 0}, read(REF, v));
     Tensor y = activation(REF, new float[] {1, 1, 1, 1}, 2, 2);
     REF.sgmvExpand(v, bT, ranks, new int[] {0, 1, 2}, new int[] {0, -1}, y);
@@ -104,17 +131,25 @@ class ReferenceOpsTest {
       Tensor w = ops.allocate(DType.F32, 128, 96);
       Tensor y = ops.allocate(DType.F32, 3, 128);
       var e = assertThrows(IllegalArgumentException.class, () -> ops.matmul(x, w, null, y));
-      assertEquals("matmul: x F32[3, 64] and w F32[128, 96] disagree on in (64 vs 96)", e.getMessage());
+      assertEquals(
+          "matmul: x F32[3, 64] and w F32[128, 96] disagree on in (64 vs 96)", e.getMessage());
       Tensor a = ops.allocate(DType.F32, 2, 4, 64);
       Tensor v = ops.allocate(DType.F32, 3, 4);
-      e = assertThrows(IllegalArgumentException.class,
-          () -> ops.sgmvShrink(x, a, new int[] {4, 4}, new int[] {0, 3}, new int[] {2}, v));
-      assertTrue(e.getMessage().contains("segSlots[0] = 2 is out of range [-1, 2)"), e.getMessage());
-      e = assertThrows(IllegalArgumentException.class,
-          () -> ops.sgmvShrink(x, a, new int[] {5, 4}, new int[] {0, 3}, new int[] {0}, v));
+      e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> ops.sgmvShrink(x, a, new int[] {4, 4}, new int[] {0, 3}, new int[] {2}, v));
+      assertTrue(
+          e.getMessage().contains("segSlots[0] = 2 is out of range [-1, 2)"), e.getMessage());
+      e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> ops.sgmvShrink(x, a, new int[] {5, 4}, new int[] {0, 3}, new int[] {0}, v));
       assertTrue(e.getMessage().contains("ranks[0] = 5 is outside [0, maxRank=4]"), e.getMessage());
-      e = assertThrows(IllegalArgumentException.class,
-          () -> ops.rope(x, x, new int[] {0, 1, 2}, new float[3], 5));
+      e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> ops.rope(x, x, new int[] {0, 1, 2}, new float[3], 5));
       assertTrue(e.getMessage().contains("headDim = 5"), e.getMessage());
       e = assertThrows(IllegalArgumentException.class, () -> ops.embed(new int[] {0, 7, 1}, w, y));
       assertTrue(e.getMessage().contains("disagree on H (96 vs 128)"), e.getMessage());
@@ -131,9 +166,20 @@ class ReferenceOpsTest {
     }
     // the CPU's LoRA kernels read B slots in F32 only; the control reads any dtype
     Tensor bT = CPU.allocate(DType.BF16, 2, 4, 8);
-    var e = assertThrows(IllegalArgumentException.class, () -> CPU.sgmvExpand(CPU.allocate(DType.F32, 1, 4), bT,
-        new int[] {4, 4}, new int[] {0, 1}, new int[] {0}, CPU.allocate(DType.F32, 1, 8)));
-    assertEquals("sgmvExpand: bT BF16[2, 4, 8] has dtype BF16, expected F32 (adapter B slots)", e.getMessage());
+    var e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                CPU.sgmvExpand(
+                    CPU.allocate(DType.F32, 1, 4),
+                    bT,
+                    new int[] {4, 4},
+                    new int[] {0, 1},
+                    new int[] {0},
+                    CPU.allocate(DType.F32, 1, 8)));
+    assertEquals(
+        "sgmvExpand: bT BF16[2, 4, 8] has dtype BF16, expected F32 (adapter B slots)",
+        e.getMessage());
   }
 
   @Test

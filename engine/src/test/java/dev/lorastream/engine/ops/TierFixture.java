@@ -12,14 +12,15 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * A fixed set of small CPU op calls whose outputs must be bit-identical in every JIT tier (see {@link
- * CpuOpsTierDeterminismTest}). Shapes are small enough for {@code -Xint} yet hit every code path: vector tails
- * (in = 100 and 600 are not multiples of 16 or 32), the direct (T ≤ 3) and tiled (T ≥ 4) matmul and LoRA
- * shrink paths, two k-blocks, GQA attention over a few paged positions, silu's exp over 4096 values.
+ * A fixed set of small CPU op calls whose outputs must be bit-identical in every JIT tier (see
+ * {@link CpuOpsTierDeterminismTest}). Shapes are small enough for {@code -Xint} yet hit every code
+ * path: vector tails (in = 100 and 600 are not multiples of 16 or 32), the direct (T ≤ 3) and tiled
+ * (T ≥ 4) matmul and LoRA shrink paths, two k-blocks, GQA attention over a few paged positions,
+ * silu's exp over 4096 values.
  *
- * <p>{@code main [warmupRuns]} runs it {@code warmupRuns} times (default 0), then once more on the same 1-thread
- * {@link CpuOps}, and prints that last run's outputs, one line each: its label, a tab, then the float bits as
- * space-separated hex ints.
+ * <p>{@code main [warmupRuns]} runs it {@code warmupRuns} times (default 0), then once more on the
+ * same 1-thread {@link CpuOps}, and prints that last run's outputs, one line each: its label, a
+ * tab, then the float bits as space-separated hex ints.
  */
 final class TierFixture {
   private TierFixture() {}
@@ -43,7 +44,8 @@ final class TierFixture {
     return out;
   }
 
-  private static void matmul(Ops ops, DType dtype, int tokens, int in, int rows, Map<String, float[]> out) {
+  private static void matmul(
+      Ops ops, DType dtype, int tokens, int in, int rows, Map<String, float[]> out) {
     SplittableRandom rnd = new SplittableRandom(tokens * 1000L + in);
     Tensor x = activation(ops, random(rnd, tokens * in, 1f), tokens, in);
     Tensor w = ops.upload(weight("w", dtype, random(rnd, rows * in, 0.1f), rows, in));
@@ -89,8 +91,8 @@ final class TierFixture {
   }
 
   /**
-   * silu over [-10, 10] with its vector exp: 4096 values, as the C2 and fallback exp of the Vector API differ
-   * in about one silu result in 250.
+   * silu over [-10, 10] with its vector exp: 4096 values, as the C2 and fallback exp of the Vector
+   * API differ in about one silu result in 250.
    */
   private static void siluMul(Ops ops, Map<String, float[]> out) {
     int tokens = 2;
@@ -103,7 +105,9 @@ final class TierFixture {
     out.put("siluMul h=" + h, read(ops, s));
   }
 
-  /** One sequence of 9 positions in 3 blocks of 4 (block table 2, 0, 1); 4 heads over 2 kv heads. */
+  /**
+   * One sequence of 9 positions in 3 blocks of 4 (block table 2, 0, 1); 4 heads over 2 kv heads.
+   */
   private static void attention(Ops ops, Map<String, float[]> out) {
     for (int headDim : new int[] {64, 40}) {
       SplittableRandom rnd = new SplittableRandom(headDim);
@@ -116,15 +120,30 @@ final class TierFixture {
       for (int p = 0; p < len; p++) {
         slots[p] = blockTable[p / blockSize] * blockSize + p % blockSize;
       }
-      Tensor kc = ops.allocate(DType.F32, 3, blockSize, nKv, headDim); // [blocks, blockSize, nKv, headDim]
+      Tensor kc =
+          ops.allocate(DType.F32, 3, blockSize, nKv, headDim); // [blocks, blockSize, nKv, headDim]
       Tensor vc = ops.allocate(DType.F32, 3, blockSize, nKv, headDim);
-      ops.writeKv(activation(ops, random(rnd, len * nKv * headDim, 1f), len, nKv * headDim),
-          activation(ops, random(rnd, len * nKv * headDim, 1f), len, nKv * headDim), kc, vc, slots);
+      ops.writeKv(
+          activation(ops, random(rnd, len * nKv * headDim, 1f), len, nKv * headDim),
+          activation(ops, random(rnd, len * nKv * headDim, 1f), len, nKv * headDim),
+          kc,
+          vc,
+          slots);
       int tokens = 2; // positions 3 and 8 of sequence 0
-      Tensor q = activation(ops, random(rnd, tokens * nHeads * headDim, 3f), tokens, nHeads * headDim);
+      Tensor q =
+          activation(ops, random(rnd, tokens * nHeads * headDim, 3f), tokens, nHeads * headDim);
       Tensor o = ops.allocate(DType.F32, tokens, nHeads * headDim);
-      ops.pagedAttention(q, kc, vc, blockTable, 3, new int[] {0, 0}, new int[] {3, 8}, nHeads,
-          (float) (1 / Math.sqrt(headDim)), o);
+      ops.pagedAttention(
+          q,
+          kc,
+          vc,
+          blockTable,
+          3,
+          new int[] {0, 0},
+          new int[] {3, 8},
+          nHeads,
+          (float) (1 / Math.sqrt(headDim)),
+          o);
       out.put("pagedAttention headDim=" + headDim, read(ops, o));
     }
   }

@@ -5,17 +5,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.lorastream.engine.backends.Backends;
+import dev.lorastream.engine.config.Proj;
 import dev.lorastream.engine.model.LlamaModel;
 import dev.lorastream.engine.model.LoadedModel;
 import dev.lorastream.engine.model.ModelLoader;
-import dev.lorastream.engine.config.Proj;
-import dev.lorastream.engine.backends.Backends;
 import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.sample.SamplingParams;
 import dev.lorastream.engine.sched.StopStringsTest.Outcome;
-import dev.lorastream.tokenizer.HfTokenizer;
 import dev.lorastream.engine.testdata.ModelGenerator;
 import dev.lorastream.engine.testdata.TokenizerJson;
+import dev.lorastream.tokenizer.HfTokenizer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -28,9 +28,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Stop strings in the engine, on the tiny model with 2k positions and its real tokenizer: the same tokens, text
- * and finish reason as decoding the whole text after every token, the prompt never matched, and decoding work
- * per step that does not grow with the output.
+ * Stop strings in the engine, on the tiny model with 2k positions and its real tokenizer: the same
+ * tokens, text and finish reason as decoding the whole text after every token, the prompt never
+ * matched, and decoding work per step that does not grow with the output.
  */
 class EngineStopStringsTest {
   static final int POSITIONS = 2048 + 64;
@@ -44,8 +44,19 @@ class EngineStopStringsTest {
   @BeforeAll
   static void setUp() throws Exception {
     ModelGenerator.Spec t = ModelGenerator.preset("tiny");
-    ModelGenerator.Spec spec = new ModelGenerator.Spec(t.arch(), t.hidden(), t.intermediate(), t.layers(), t.heads(),
-        t.kvHeads(), t.vocab(), POSITIONS, t.dtype(), t.tieEmbeddings(), t.llama3Rope());
+    ModelGenerator.Spec spec =
+        new ModelGenerator.Spec(
+            t.arch(),
+            t.hidden(),
+            t.intermediate(),
+            t.layers(),
+            t.heads(),
+            t.kvHeads(),
+            t.vocab(),
+            POSITIONS,
+            t.dtype(),
+            t.tieEmbeddings(),
+            t.llama3Rope());
     Path dir = tmp.resolve("m");
     ModelGenerator.write(spec, 7, 1, TokenizerJson.DEFAULT_MERGES, dir);
     ops = Backends.create("cpu");
@@ -60,17 +71,26 @@ class EngineStopStringsTest {
   }
 
   private static Engine engine(TokenDecoder decoder) {
-    EngineConfig ec = EngineConfig.defaults()
-        .withKvBlocks(POSITIONS / 16)
-        .withLora(1, 8, EnumSet.noneOf(Proj.class), LlamaModel.LoraKernel.SGMV);
+    EngineConfig ec =
+        EngineConfig.defaults()
+            .withKvBlocks(POSITIONS / 16)
+            .withLora(1, 8, EnumSet.noneOf(Proj.class), LlamaModel.LoraKernel.SGMV);
     LlamaModel m = new LlamaModel(lm.config(), lm.weights(), ops, ec.loraKernel());
-    return new Engine(m, ec, id -> { throw new AssertionError(id); }, decoder);
+    return new Engine(
+        m,
+        ec,
+        id -> {
+          throw new AssertionError(id);
+        },
+        decoder);
   }
 
-  private static GenerationResult generate(TokenDecoder decoder, int maxTokens, List<String> stops) {
+  private static GenerationResult generate(
+      TokenDecoder decoder, int maxTokens, List<String> stops) {
     try (Engine e = engine(decoder)) {
       SamplingParams p = new SamplingParams(0f, 0, 1f, 0, maxTokens, List.of(), stops);
-      CompletableFuture<GenerationResult> f = e.submit(new GenerationRequest("r", tok.encode(PROMPT), null, p));
+      CompletableFuture<GenerationResult> f =
+          e.submit(new GenerationRequest("r", tok.encode(PROMPT), null, p));
       e.runUntilIdle();
       return f.join();
     }
@@ -87,7 +107,9 @@ class EngineStopStringsTest {
         cases.add(List.of(text.substring(Math.max(0, end - len), end)));
       }
     }
-    cases.add(List.of(text.substring(80, 84), text.substring(20, 22))); // the later-listed one occurs first
+    cases.add(
+        List.of(
+            text.substring(80, 84), text.substring(20, 22))); // the later-listed one occurs first
     cases.add(List.of("\u0000never\u0000"));
     for (List<String> stops : cases) {
       Outcome expected = StopStringsTest.decodingEverything(tok::decode, free.tokens(), stops);
@@ -95,7 +117,10 @@ class EngineStopStringsTest {
       String what = "stops " + stops;
       assertArrayEquals(Arrays.copyOf(free.tokens(), expected.tokens()), r.tokens(), what);
       assertEquals(expected.text() == null ? text : expected.text(), r.text(), what);
-      assertEquals(expected.text() == null ? FinishReason.LENGTH : FinishReason.STOP, r.finishReason(), what);
+      assertEquals(
+          expected.text() == null ? FinishReason.LENGTH : FinishReason.STOP,
+          r.finishReason(),
+          what);
     }
   }
 
@@ -120,11 +145,13 @@ class EngineStopStringsTest {
           return tok.decode(ids);
         };
     String stop = "\u0000never\u0000";
-    List<Long> perStep = new ArrayList<>(); // [steps] tokens decoded in each step; one new token per step
+    List<Long> perStep =
+        new ArrayList<>(); // [steps] tokens decoded in each step; one new token per step
     GenerationResult r;
     try (Engine e = engine(counting)) {
       SamplingParams p = new SamplingParams(0f, 0, 1f, 0, n, List.of(), List.of(stop));
-      CompletableFuture<GenerationResult> f = e.submit(new GenerationRequest("r", tok.encode(PROMPT), null, p));
+      CompletableFuture<GenerationResult> f =
+          e.submit(new GenerationRequest("r", tok.encode(PROMPT), null, p));
       while (!f.isDone()) {
         long before = decoded[0];
         e.step();
@@ -132,18 +159,25 @@ class EngineStopStringsTest {
       }
       r = f.join();
     }
-    assertEquals(FinishReason.LENGTH, r.finishReason(), "the tiny model stopped early: pick another prompt");
+    assertEquals(
+        FinishReason.LENGTH, r.finishReason(), "the tiny model stopped early: pick another prompt");
     assertEquals(n, r.tokens().length);
     assertEquals(n, perStep.size());
-    // Decoding the whole text each step costs k tokens at step k (1999 at the end, 1000 on average). A window
-    // costs about twice its size, and twice that again each time it doubles (too little text past its leading
-    // U+FFFDs); bounds independent of n leave room for another machine's greedy tokens (measured: 37 every step).
+    // Decoding the whole text each step costs k tokens at step k (1999 at the end, 1000 on
+    // average). A window
+    // costs about twice its size, and twice that again each time it doubles (too little text past
+    // its leading
+    // U+FFFDs); bounds independent of n leave room for another machine's greedy tokens (measured:
+    // 37 every step).
     int window = new StopStrings(List.of(stop)).firstWindow();
     long most = perStep.subList(0, n - 1).stream().mapToLong(Long::longValue).max().orElseThrow();
     long total = perStep.subList(0, n - 1).stream().mapToLong(Long::longValue).sum();
     assertTrue(most <= 32L * window, "a step decoded " + most + " tokens");
     assertTrue(total <= 8L * window * n, "steps decoded " + total + " tokens");
-    long last = perStep.get(n - 1) - n; // the last step also decodes the result's text, all of it, once
-    assertTrue(last >= 0 && last <= 32L * window, "the last step decoded " + perStep.get(n - 1) + " tokens");
+    long last =
+        perStep.get(n - 1) - n; // the last step also decodes the result's text, all of it, once
+    assertTrue(
+        last >= 0 && last <= 32L * window,
+        "the last step decoded " + perStep.get(n - 1) + " tokens");
   }
 }

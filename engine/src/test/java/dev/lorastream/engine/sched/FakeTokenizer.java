@@ -11,16 +11,16 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A test vocabulary with the two decoders LLM tokenizers use, for stop-string tests. Ids 0..255 are single
- * bytes; ids from 256 are text pieces registered by {@link #piece} (the empty piece stands for a special token,
- * which decoding skips).
+ * A test vocabulary with the two decoders LLM tokenizers use, for stop-string tests. Ids 0..255 are
+ * single bytes; ids from 256 are text pieces registered by {@link #piece} (the empty piece stands
+ * for a special token, which decoding skips).
  *
  * <ul>
- *   <li>{@link #byteLevel}: GPT-2 / Llama 3 / Qwen2 style; all pieces as UTF-8 bytes, the whole decoded
- *       lossily (each malformed sequence a U+FFFD).
- *   <li>{@link #byteFallback}: SentencePiece style (Llama 2, Mistral); a run of byte tokens decodes to its text
- *       when it is valid UTF-8, else to one U+FFFD per byte; {@code ▁} is a space; one leading space is
- *       stripped.
+ *   <li>{@link #byteLevel}: GPT-2 / Llama 3 / Qwen2 style; all pieces as UTF-8 bytes, the whole
+ *       decoded lossily (each malformed sequence a U+FFFD).
+ *   <li>{@link #byteFallback}: SentencePiece style (Llama 2, Mistral); a run of byte tokens decodes
+ *       to its text when it is valid UTF-8, else to one U+FFFD per byte; {@code ▁} is a space; one
+ *       leading space is stripped.
  * </ul>
  */
 final class FakeTokenizer {
@@ -69,7 +69,9 @@ final class FakeTokenizer {
     for (int t : tokens) {
       if (t < 256) {
         run.write(t);
-      } else if (!pieces.get(t - 256).isEmpty()) { // a special token is skipped: it does not end a run
+      } else if (!pieces
+          .get(t - 256)
+          .isEmpty()) { // a special token is skipped: it does not end a run
         flush(run, text);
         text.append(pieces.get(t - 256).replace('▁', ' '));
       }

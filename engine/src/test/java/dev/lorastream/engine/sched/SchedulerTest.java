@@ -14,10 +14,14 @@ class SchedulerTest {
   private static Sequence seq(String id, int promptLen) {
     int[] p = new int[promptLen];
     return new Sequence(
-        new GenerationRequest(id, p, null, SamplingParams.greedy(100)), new CompletableFuture<>(), 0);
+        new GenerationRequest(id, p, null, SamplingParams.greedy(100)),
+        new CompletableFuture<>(),
+        0);
   }
 
-  /** Applies a step as the engine would: chunks computed, one token sampled where the chunk ends. */
+  /**
+   * Applies a step as the engine would: chunks computed, one token sampled where the chunk ends.
+   */
   private static void apply(List<Scheduler.Work> work) {
     for (Scheduler.Work w : work) {
       w.seq().computed = w.start() + w.count();

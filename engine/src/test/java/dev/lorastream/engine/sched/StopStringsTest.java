@@ -2,8 +2,8 @@ package dev.lorastream.engine.sched;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.lorastream.tokenizer.HfTokenizer;
 import dev.lorastream.engine.testdata.TokenizerJson;
+import dev.lorastream.tokenizer.HfTokenizer;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -15,15 +15,21 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@link StopStrings} against the control it replaced: the whole generated text decoded after every token.
- * Same step, same cut text, on byte-level and byte-fallback decoders and the tiny model's real tokenizer; and
- * decoding work per step that does not grow with the length of the output.
+ * {@link StopStrings} against the control it replaced: the whole generated text decoded after every
+ * token. Same step, same cut text, on byte-level and byte-fallback decoders and the tiny model's
+ * real tokenizer; and decoding work per step that does not grow with the length of the output.
  */
 class StopStringsTest {
-  /** When generation stopped: after {@code tokens} generated tokens, with {@code text} (null: it did not). */
+  /**
+   * When generation stopped: after {@code tokens} generated tokens, with {@code text} (null: it did
+   * not).
+   */
   record Outcome(int tokens, String text) {}
 
-  /** The control: the engine's check before {@link StopStrings}, the whole text decoded after every token. */
+  /**
+   * The control: the engine's check before {@link StopStrings}, the whole text decoded after every
+   * token.
+   */
   static Outcome decodingEverything(TokenDecoder d, int[] gen, List<String> stops) {
     for (int n = 1; n <= gen.length; n++) {
       String text = d.decode(Arrays.copyOf(gen, n));
@@ -37,7 +43,10 @@ class StopStringsTest {
     return new Outcome(gen.length, null);
   }
 
-  /** {@link StopStrings} driven as the engine drives it: after every token, generated tokens after a prompt. */
+  /**
+   * {@link StopStrings} driven as the engine drives it: after every token, generated tokens after a
+   * prompt.
+   */
   static Outcome windowed(TokenDecoder d, int[] prompt, int[] gen, List<String> stops) {
     int[] all = concat(prompt, gen);
     StopStrings ss = new StopStrings(stops);
@@ -50,19 +59,28 @@ class StopStringsTest {
     return new Outcome(gen.length, null);
   }
 
-  /** Both decoders of {@code t}: windowed equals the control, and equals {@code byteLevel} / {@code byteFallback}. */
-  private static void check(FakeTokenizer t, int[] gen, List<String> stops, Outcome byteLevel, Outcome byteFallback) {
+  /**
+   * Both decoders of {@code t}: windowed equals the control, and equals {@code byteLevel} / {@code
+   * byteFallback}.
+   */
+  private static void check(
+      FakeTokenizer t, int[] gen, List<String> stops, Outcome byteLevel, Outcome byteFallback) {
     assertEquals(byteLevel, windowed(t::byteLevel, new int[0], gen, stops), "byte-level");
     assertEquals(byteLevel, decodingEverything(t::byteLevel, gen, stops), "byte-level control");
     assertEquals(byteFallback, windowed(t::byteFallback, new int[0], gen, stops), "byte-fallback");
-    assertEquals(byteFallback, decodingEverything(t::byteFallback, gen, stops), "byte-fallback control");
+    assertEquals(
+        byteFallback, decodingEverything(t::byteFallback, gen, stops), "byte-fallback control");
   }
 
   @Test
   void aStopStringSplitAcrossSeveralTokensStopsAtTheTokenThatCompletesIt() {
     FakeTokenizer t = new FakeTokenizer();
-    int[] gen = concat(lorem(t, 40),
-        pieces(t, "▁The", "▁answer", "▁is", "▁4", "2", "<", "/", "ans", "wer", ">", "▁and", "▁more"));
+    int[] gen =
+        concat(
+            lorem(t, 40),
+            pieces(
+                t, "▁The", "▁answer", "▁is", "▁4", "2", "<", "/", "ans", "wer", ">", "▁and",
+                "▁more"));
     String text = " lorem".repeat(40) + " The answer is 42";
     check(t, gen, List.of("</answer>"), new Outcome(50, text), new Outcome(50, text.substring(1)));
   }
@@ -71,7 +89,8 @@ class StopStringsTest {
   void aStopStringRightAfterAMultiByteCharacter() {
     FakeTokenizer t = new FakeTokenizer();
     // "€" and "日" as one byte token per UTF-8 byte: the text ends in U+FFFD until their last byte
-    int[] gen = concat(lorem(t, 40), pieces(t, "▁price:", "▁"), t.bytes("€日"), pieces(t, "ST", "OP", "▁x"));
+    int[] gen =
+        concat(lorem(t, 40), pieces(t, "▁price:", "▁"), t.bytes("€日"), pieces(t, "ST", "OP", "▁x"));
     String text = " lorem".repeat(40) + " price: €日";
     check(t, gen, List.of("STOP"), new Outcome(50, text), new Outcome(50, text.substring(1)));
     String before = " lorem".repeat(40) + " price: €";
@@ -80,7 +99,8 @@ class StopStringsTest {
 
   @Test
   void aWindowStartingInsideACharacterGivesTheSameResult() {
-    // Every distance from a 3- or 4-byte character to the stop string, so that some window starts on each
+    // Every distance from a 3- or 4-byte character to the stop string, so that some window starts
+    // on each
     // of its bytes.
     for (String ch : List.of("€", "😀", "日本")) {
       for (int gap = 0; gap < 3 * (StopStrings.GUARD + StopStrings.SLACK + 4); gap++) {
@@ -95,10 +115,14 @@ class StopStringsTest {
 
   @Test
   void aStopStringInsideALongRunOfByteTokens() {
-    // Byte fallback decodes a run of byte tokens all or nothing: until the run's last character is complete the
-    // whole run is U+FFFD, so the token that completes it changes text far before the window's start.
+    // Byte fallback decodes a run of byte tokens all or nothing: until the run's last character is
+    // complete the
+    // whole run is U+FFFD, so the token that completes it changes text far before the window's
+    // start.
     String run = "日本語のテキスト";
-    for (int j = 1; j <= 6; j++) { // stop strings of 1..6 chars: windows that start on each byte of a character
+    for (int j = 1;
+        j <= 6;
+        j++) { // stop strings of 1..6 chars: windows that start on each byte of a character
       FakeTokenizer t = new FakeTokenizer();
       int[] gen = concat(lorem(t, 30), t.bytes(run), pieces(t, "▁x"));
       String stop = run.substring(run.length() - j);
@@ -141,24 +165,32 @@ class StopStringsTest {
     int n = 2000;
     int[] gen = concat(lorem(t, n - 4), pieces(t, "</", "ans", "wer", ">"));
     List<String> stops = List.of("</answer>", "\n\n");
-    assertEquals(new Outcome(n, " lorem".repeat(n - 4)), windowed(t::byteLevel, new int[0], gen, stops));
+    assertEquals(
+        new Outcome(n, " lorem".repeat(n - 4)), windowed(t::byteLevel, new int[0], gen, stops));
     long[] perStep = tokensDecodedPerStep(t::byteLevel, gen, stops);
     int window = new StopStrings(stops).firstWindow();
-    for (int k = window + 1; k < n; k++) { // the window with and without its last token, however long the text
+    for (int k = window + 1;
+        k < n;
+        k++) { // the window with and without its last token, however long the text
       assertEquals(2 * window - 1, perStep[k - 1], "tokens decoded after token " + k);
     }
-    assertEquals(2 * window - 1 + n, perStep[n - 1], "the last step also decodes the whole text once, to cut it");
+    assertEquals(
+        2 * window - 1 + n,
+        perStep[n - 1],
+        "the last step also decodes the whole text once, to cut it");
   }
 
   @Test
   void aLongRunOfSpecialTokensDecodesNoMorePerStep() {
-    // Special tokens decode to nothing: a window of them holds no text to look in, but the token changed none.
+    // Special tokens decode to nothing: a window of them holds no text to look in, but the token
+    // changed none.
     FakeTokenizer t = new FakeTokenizer();
     int n = 600;
     int[] gen = concat(lorem(t, 30), new int[n - 32], pieces(t, "ST", "OP"));
     Arrays.fill(gen, 30, n - 2, t.piece(""));
     List<String> stops = List.of("TO", "OP");
-    assertEquals(new Outcome(n, " lorem".repeat(30) + "S"), windowed(t::byteLevel, new int[0], gen, stops));
+    assertEquals(
+        new Outcome(n, " lorem".repeat(30) + "S"), windowed(t::byteLevel, new int[0], gen, stops));
     long[] perStep = tokensDecodedPerStep(t::byteLevel, gen, stops);
     int window = new StopStrings(stops).firstWindow();
     for (int k = window + 1; k < n - 1; k++) {
@@ -166,7 +198,9 @@ class StopStringsTest {
     }
   }
 
-  /** [steps] tokens decoded by {@link StopStrings#cut} after each generated token, until it stops. */
+  /**
+   * [steps] tokens decoded by {@link StopStrings#cut} after each generated token, until it stops.
+   */
   private static long[] tokensDecodedPerStep(TokenDecoder d, int[] gen, List<String> stops) {
     long[] decoded = {0};
     TokenDecoder counting =
@@ -216,8 +250,10 @@ class StopStringsTest {
 
   private static void compare(TokenDecoder d, int[] gen, List<String> stops, String what) {
     Outcome expected = decodingEverything(d, gen, stops);
-    assertEquals(expected, windowed(d, new int[] {1, 2, 3}, gen, stops), () -> what + ", stops " + escape(stops)
-        + ", text " + escape(List.of(d.decode(gen))));
+    assertEquals(
+        expected,
+        windowed(d, new int[] {1, 2, 3}, gen, stops),
+        () -> what + ", stops " + escape(stops) + ", text " + escape(List.of(d.decode(gen))));
   }
 
   /** 1 to 3 stop strings, mostly pieces of {@code text} (so that they occur), a few not in it. */
@@ -231,7 +267,8 @@ class StopStringsTest {
       }
       int end = 1 + r.nextInt(text.length());
       String s = text.substring(Math.max(0, end - 1 - r.nextInt(6)), end);
-      if (s.indexOf('\uFFFD') < 0 || r.nextInt(5) == 0) { // U+FFFD in a stop string: the full-text path
+      if (s.indexOf('\uFFFD') < 0
+          || r.nextInt(5) == 0) { // U+FFFD in a stop string: the full-text path
         stops.add(s);
       }
     }
@@ -247,7 +284,9 @@ class StopStringsTest {
       switch (r.nextInt(10)) {
         case 0, 1, 2 -> Arrays.stream(t.bytes(chars[r.nextInt(chars.length)])).forEach(out::add);
         case 3 -> out.add(0x80 + r.nextInt(0x80)); // a continuation or lead byte on its own
-        case 4 -> Arrays.stream(t.bytes("日本語のテキスト".substring(r.nextInt(8)))).forEach(out::add); // a long run
+        case 4 ->
+            Arrays.stream(t.bytes("日本語のテキスト".substring(r.nextInt(8))))
+                .forEach(out::add); // a long run
         default -> out.add(t.piece(pieces[r.nextInt(pieces.length)]));
       }
     }
@@ -272,7 +311,13 @@ class StopStringsTest {
     StringBuilder b = new StringBuilder();
     for (String s : ss) {
       b.append('"');
-      s.chars().forEach(c -> b.append(c < 0x20 || c > 0x7e ? String.format("\\u%04x", c) : String.valueOf((char) c)));
+      s.chars()
+          .forEach(
+              c ->
+                  b.append(
+                      c < 0x20 || c > 0x7e
+                          ? String.format("\\u%04x", c)
+                          : String.valueOf((char) c)));
       b.append("\" ");
     }
     return b.toString().trim();

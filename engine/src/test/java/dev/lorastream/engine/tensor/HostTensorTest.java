@@ -31,7 +31,9 @@ class HostTensorTest {
     var e =
         assertThrows(
             IllegalArgumentException.class,
-            () -> new HostTensor("w", DType.F32, new int[] {2, 2}, MemorySegment.ofArray(new byte[12])));
+            () ->
+                new HostTensor(
+                    "w", DType.F32, new int[] {2, 2}, MemorySegment.ofArray(new byte[12])));
     assertTrue(e.getMessage().contains("'w'"), e.getMessage());
     assertTrue(e.getMessage().contains("needs 16 bytes but has 12"), e.getMessage());
   }

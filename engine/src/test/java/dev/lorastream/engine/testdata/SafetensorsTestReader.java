@@ -12,8 +12,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * A deliberately naive safetensors reader for tests (whole file in memory): independent of the engine's loader
- * so that writer and loader are checked against each other, not against themselves.
+ * A deliberately naive safetensors reader for tests (whole file in memory): independent of the
+ * engine's loader so that writer and loader are checked against each other, not against themselves.
  */
 public final class SafetensorsTestReader {
 
@@ -22,6 +22,7 @@ public final class SafetensorsTestReader {
 
   private final ByteBuffer bytes;
   private final long dataStart;
+
   /** Header JSON length (without the 8-byte prefix). */
   public final long headerLength;
 
@@ -34,7 +35,8 @@ public final class SafetensorsTestReader {
     dataStart = 8 + headerLength;
     header =
         new ObjectMapper()
-            .readTree(new String(bytes.array(), 8, (int) headerLength, StandardCharsets.UTF_8).strip());
+            .readTree(
+                new String(bytes.array(), 8, (int) headerLength, StandardCharsets.UTF_8).strip());
     header
         .properties()
         .forEach(
@@ -50,7 +52,9 @@ public final class SafetensorsTestReader {
               tensors.put(
                   e.getKey(),
                   new Info(
-                      t.get("dtype").asText(), shape, t.get("data_offsets").get(0).asLong(),
+                      t.get("dtype").asText(),
+                      shape,
+                      t.get("data_offsets").get(0).asLong(),
                       t.get("data_offsets").get(1).asLong()));
             });
   }

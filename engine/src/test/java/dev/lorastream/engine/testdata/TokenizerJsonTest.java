@@ -47,22 +47,28 @@ class TokenizerJsonTest {
         long[] ids = tok.encode(text).getIds();
         assertEquals(TokenizerJson.BOS_ID, ids[0], "Llama's post-processor prepends <s>");
         for (int i = 1; i < ids.length; i++) {
-          assertTrue(ids[i] >= TokenizerJson.BYTE_OFFSET && ids[i] < size, "id " + ids[i] + " for " + text);
+          assertTrue(
+              ids[i] >= TokenizerJson.BYTE_OFFSET && ids[i] < size,
+              "id " + ids[i] + " for " + text);
         }
         assertEquals(text, tok.decode(ids, true), "round trip");
       }
       long[] common = tok.encode("the request").getIds();
-      assertTrue(common.length - 1 < "the request".length(), "merges apply: " + common.length + " tokens");
+      assertTrue(
+          common.length - 1 < "the request".length(), "merges apply: " + common.length + " tokens");
       assertArrayEquals(
           new long[] {TokenizerJson.BOS_ID, TokenizerJson.BOS_ID}, tok.encode("<s>").getIds());
-      assertEquals("<s></s>", tok.decode(new long[] {TokenizerJson.BOS_ID, TokenizerJson.EOS_ID}, false));
+      assertEquals(
+          "<s></s>", tok.decode(new long[] {TokenizerJson.BOS_ID, TokenizerJson.EOS_ID}, false));
       long[] all = new long[size];
       for (int i = 0; i < size; i++) {
         all[i] = i;
       }
       assertTrue(tok.decode(all, true).length() > 256, "every id decodes");
-      // 32000-vocab presets: ids past the tokenizer (never produced by encode) are dropped by decode
-      assertEquals(tok.decode(new long[] {300, 301}), tok.decode(new long[] {300, 20000, 301, 31999}));
+      // 32000-vocab presets: ids past the tokenizer (never produced by encode) are dropped by
+      // decode
+      assertEquals(
+          tok.decode(new long[] {300, 301}), tok.decode(new long[] {300, 20000, 301, 31999}));
     }
   }
 
@@ -76,6 +82,7 @@ class TokenizerJsonTest {
     Set<Integer> ids = new HashSet<>();
     vocab.properties().forEach(e -> ids.add(e.getValue().asInt()));
     assertEquals(TokenizerJson.vocabSize(100), ids.size());
-    assertEquals(TokenizerJson.vocabSize(100) - 1, ids.stream().mapToInt(i -> i).max().orElseThrow());
+    assertEquals(
+        TokenizerJson.vocabSize(100) - 1, ids.stream().mapToInt(i -> i).max().orElseThrow());
   }
 }

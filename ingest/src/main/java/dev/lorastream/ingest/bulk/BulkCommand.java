@@ -20,26 +20,37 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code lorastream bulk}: sends every document of a JSONL file through lorastream and writes the results,
- * in input order, to another JSONL file. Resumable: a rerun skips documents already answered in the output
- * (failed ones are sent again); see {@link ResultStore} for how partial progress survives a crash.
+ * {@code lorastream bulk}: sends every document of a JSONL file through lorastream and writes the
+ * results, in input order, to another JSONL file. Resumable: a rerun skips documents already
+ * answered in the output (failed ones are sent again); see {@link ResultStore} for how partial
+ * progress survives a crash.
  *
- * <p>Exit code 0 when every document succeeded; 1 when any failed (listed on stderr: id and error, or line
- * number for malformed lines); 2 when the run could not start (unreadable input, broker or reply topic
- * unreachable).
+ * <p>Exit code 0 when every document succeeded; 1 when any failed (listed on stderr: id and error,
+ * or line number for malformed lines); 2 when the run could not start (unreadable input, broker or
+ * reply topic unreachable).
  */
-@Command(name = "bulk", mixinStandardHelpOptions = true,
-    description = "Process a JSONL file of documents ({\"id\",\"text\"} a line) through a LoRA adapter.")
+@Command(
+    name = "bulk",
+    mixinStandardHelpOptions = true,
+    description =
+        "Process a JSONL file of documents ({\"id\",\"text\"} a line) through a LoRA adapter.")
 public final class BulkCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
-  @Option(names = "--input", required = true, paramLabel = "FILE",
-      description = "Documents, one JSON object a line: {\"id\": \"...\", \"text\": \"...\"}, "
-          + "optional max_tokens, temperature.")
+  @Option(
+      names = "--input",
+      required = true,
+      paramLabel = "FILE",
+      description =
+          "Documents, one JSON object a line: {\"id\": \"...\", \"text\": \"...\"}, "
+              + "optional max_tokens, temperature.")
   Path input;
 
-  @Option(names = "--output", required = true, paramLabel = "FILE",
+  @Option(
+      names = "--output",
+      required = true,
+      paramLabel = "FILE",
       description = "Results, one JSON object a line, in input order. An existing file is resumed.")
   Path output;
 
@@ -49,33 +60,49 @@ public final class BulkCommand implements Callable<Integer> {
   @Option(names = "--adapter", description = "LoRA adapter id; omit for the base model.")
   String adapter;
 
-  @Option(names = "--bootstrap-servers", defaultValue = "localhost:9092",
+  @Option(
+      names = "--bootstrap-servers",
+      defaultValue = "localhost:9092",
       description = "Kafka (default: ${DEFAULT-VALUE}).")
   String bootstrapServers;
 
-  @Option(names = "--schema-registry-url", defaultValue = "http://localhost:8081",
+  @Option(
+      names = "--schema-registry-url",
+      defaultValue = "http://localhost:8081",
       description = "Schema registry (default: ${DEFAULT-VALUE}).")
   String schemaRegistryUrl;
 
   @Option(names = "--reply-topic", description = "Reply topic to read (default: lora.replies).")
   String replyTopic = Topics.REPLIES.name();
 
-  @Option(names = "--model", paramLabel = "DIR",
-      description = "Model directory with tokenizer.json: send token ids so the batcher can count tokens.")
+  @Option(
+      names = "--model",
+      paramLabel = "DIR",
+      description =
+          "Model directory with tokenizer.json: send token ids so the batcher can count tokens.")
   Path model;
 
-  @Option(names = "--concurrency", defaultValue = "64",
+  @Option(
+      names = "--concurrency",
+      defaultValue = "64",
       description = "Requests in flight at most (default: ${DEFAULT-VALUE}).")
   int concurrency;
 
-  @Option(names = "--timeout", defaultValue = "120s", converter = DurationConverter.class,
+  @Option(
+      names = "--timeout",
+      defaultValue = "120s",
+      converter = DurationConverter.class,
       description = "Wait per request, e.g. 90s, 5m, 500ms (default: ${DEFAULT-VALUE}).")
   Duration timeout;
 
-  @Option(names = "--max-tokens", description = "max_tokens of lines that give none (default: the schema's, 16).")
+  @Option(
+      names = "--max-tokens",
+      description = "max_tokens of lines that give none (default: the schema's, 16).")
   Integer maxTokens;
 
-  @Option(names = "--temperature", description = "temperature of lines that give none (default: 0, greedy).")
+  @Option(
+      names = "--temperature",
+      description = "temperature of lines that give none (default: 0, greedy).")
   Float temperature;
 
   /** Picocli instantiates it. */
@@ -95,7 +122,8 @@ public final class BulkCommand implements Callable<Integer> {
       previous = store.readPrevious(unreadable);
       unreadable.forEach(u -> err.println("bulk: skipping unreadable result " + u));
     } catch (IOException e) {
-      err.println("bulk: cannot read " + e.getMessage() + " (" + e.getClass().getSimpleName() + ")");
+      err.println(
+          "bulk: cannot read " + e.getMessage() + " (" + e.getClass().getSimpleName() + ")");
       return 2;
     } catch (IllegalArgumentException e) {
       err.println("bulk: " + e.getMessage());
@@ -103,20 +131,35 @@ public final class BulkCommand implements Callable<Integer> {
     }
     List<BulkDoc> todo = BulkRun.plan(docs.docs(), previous);
     int answered = docs.docs().size() - todo.size();
-    err.printf("bulk: %d documents in %s; %d already answered in %s; %d to send%s%n", docs.docs().size(), input,
-        answered, output, todo.size(),
+    err.printf(
+        "bulk: %d documents in %s; %d already answered in %s; %d to send%s%n",
+        docs.docs().size(),
+        input,
+        answered,
+        output,
+        todo.size(),
         docs.malformed().isEmpty() ? "" : "; " + docs.malformed().size() + " malformed lines");
     Map<String, ResultRow> fresh = Map.of();
-    if (todo.stream().noneMatch(d -> d.invalid() == null)) { // nothing to send: no need for a broker
-      fresh = BulkRun.execute(todo, settings, r -> {
-        throw new IllegalStateException("nothing is sent");
-      }, store::append, new Progress(todo.size(), new PrintWriter(PrintWriter.nullWriter()), false, System::nanoTime));
+    if (todo.stream()
+        .noneMatch(d -> d.invalid() == null)) { // nothing to send: no need for a broker
+      fresh =
+          BulkRun.execute(
+              todo,
+              settings,
+              r -> {
+                throw new IllegalStateException("nothing is sent");
+              },
+              store::append,
+              new Progress(
+                  todo.size(), new PrintWriter(PrintWriter.nullWriter()), false, System::nanoTime));
     } else {
       try (PromptTokenizer tokenizer = model == null ? null : PromptTokenizer.load(model);
           LoraClient client = new LoraClient(clientConfig(), tokenizer, null)) {
         Progress progress = new Progress(todo.size(), err, isTerminal(), System::nanoTime);
         try {
-          fresh = BulkRun.execute(todo, settings, r -> client.submit(r, timeout), store::append, progress);
+          fresh =
+              BulkRun.execute(
+                  todo, settings, r -> client.submit(r, timeout), store::append, progress);
         } finally {
           progress.finish();
         }
@@ -133,7 +176,8 @@ public final class BulkCommand implements Callable<Integer> {
 
   private int report(BulkRun.Outcome outcome, PrintWriter err) {
     int ok = (int) outcome.rows().stream().filter(ResultRow::ok).count();
-    err.printf("bulk: %d answered, %d failed; results in %s%n", ok, outcome.failures().size(), output);
+    err.printf(
+        "bulk: %d answered, %d failed; results in %s%n", ok, outcome.failures().size(), output);
     if (outcome.failures().isEmpty()) {
       err.flush();
       return 0;

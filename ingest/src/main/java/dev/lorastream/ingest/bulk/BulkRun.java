@@ -18,13 +18,16 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 
 /**
- * The steps of one {@code bulk} run, free of files and Kafka: {@link #plan} what to send, {@link #execute} it
- * with at most {@code concurrency} requests in flight, {@link #assemble} the output in input order and the list
- * of failures.
+ * The steps of one {@code bulk} run, free of files and Kafka: {@link #plan} what to send, {@link
+ * #execute} it with at most {@code concurrency} requests in flight, {@link #assemble} the output in
+ * input order and the list of failures.
  */
 public final class BulkRun {
 
-  /** Sends one request and returns the future of its reply ({@code LoraClient::submit} with a timeout). */
+  /**
+   * Sends one request and returns the future of its reply ({@code LoraClient::submit} with a
+   * timeout).
+   */
   @FunctionalInterface
   public interface Submitter {
     CompletableFuture<InferenceResult> submit(InferenceRequest.Builder request);
@@ -33,10 +36,12 @@ public final class BulkRun {
   /**
    * @param adapter adapter id, or null for the base model
    * @param maxTokens default {@code max_tokens} for lines without one; null = the schema's default
-   * @param temperature default {@code temperature} for lines without one; null = the schema's default
+   * @param temperature default {@code temperature} for lines without one; null = the schema's
+   *     default
    * @param concurrency requests in flight at most (>= 1)
    */
-  public record Settings(String tenant, String adapter, Integer maxTokens, Float temperature, int concurrency) {
+  public record Settings(
+      String tenant, String adapter, Integer maxTokens, Float temperature, int concurrency) {
     public Settings {
       if (concurrency < 1) {
         throw new IllegalArgumentException("concurrency must be >= 1, got " + concurrency);
@@ -45,15 +50,19 @@ public final class BulkRun {
   }
 
   /**
-   * @param rows the output: one row per input document in input order, then rows of earlier runs whose ids
-   *     are no longer in the input (kept, not thrown away)
-   * @param failures one line per failed document ({@code id: CODE message}) and per malformed input line
+   * @param rows the output: one row per input document in input order, then rows of earlier runs
+   *     whose ids are no longer in the input (kept, not thrown away)
+   * @param failures one line per failed document ({@code id: CODE message}) and per malformed input
+   *     line
    */
   public record Outcome(List<ResultRow> rows, List<String> failures) {}
 
   private BulkRun() {}
 
-  /** Documents still to send: valid ones without a successful row from an earlier run (failed ones retry). */
+  /**
+   * Documents still to send: valid ones without a successful row from an earlier run (failed ones
+   * retry).
+   */
   public static List<BulkDoc> plan(List<BulkDoc> docs, Map<String, ResultRow> previous) {
     List<BulkDoc> todo = new ArrayList<>();
     for (BulkDoc d : docs) {
@@ -85,27 +94,34 @@ public final class BulkRun {
   }
 
   /**
-   * Sends every document of {@code todo} and waits for all of them. Invalid documents are not sent; they get
-   * an {@code INVALID_PARAMS} row. Each row goes to {@code sink} (the journal) and {@code progress} as it comes.
+   * Sends every document of {@code todo} and waits for all of them. Invalid documents are not sent;
+   * they get an {@code INVALID_PARAMS} row. Each row goes to {@code sink} (the journal) and {@code
+   * progress} as it comes.
    *
    * @return this run's rows by document id
    */
-  public static Map<String, ResultRow> execute(List<BulkDoc> todo, Settings s, Submitter submitter,
-      Consumer<ResultRow> sink, Progress progress) throws InterruptedException {
+  public static Map<String, ResultRow> execute(
+      List<BulkDoc> todo,
+      Settings s,
+      Submitter submitter,
+      Consumer<ResultRow> sink,
+      Progress progress)
+      throws InterruptedException {
     Map<String, ResultRow> fresh = new ConcurrentHashMap<>();
     Semaphore inFlight = new Semaphore(s.concurrency());
     List<RuntimeException> sinkErrors = new ArrayList<>();
-    Consumer<ResultRow> finish = row -> {
-      fresh.put(row.id(), row);
-      try {
-        sink.accept(row);
-      } catch (RuntimeException e) {
-        synchronized (sinkErrors) {
-          sinkErrors.add(e);
-        }
-      }
-      progress.advance(row.ok());
-    };
+    Consumer<ResultRow> finish =
+        row -> {
+          fresh.put(row.id(), row);
+          try {
+            sink.accept(row);
+          } catch (RuntimeException e) {
+            synchronized (sinkErrors) {
+              sinkErrors.add(e);
+            }
+          }
+          progress.advance(row.ok());
+        };
     for (BulkDoc doc : todo) {
       if (doc.invalid() != null) {
         finish.accept(ResultRow.failure(doc.id(), null, ErrorCode.INVALID_PARAMS, doc.invalid()));
@@ -120,13 +136,17 @@ public final class BulkRun {
       } catch (RuntimeException e) {
         reply = CompletableFuture.failedFuture(e);
       }
-      reply.whenComplete((result, failure) -> {
-        try {
-          finish.accept(failure == null ? ResultRow.of(doc.id(), result) : failureRow(doc.id(), requestId, failure));
-        } finally {
-          inFlight.release();
-        }
-      });
+      reply.whenComplete(
+          (result, failure) -> {
+            try {
+              finish.accept(
+                  failure == null
+                      ? ResultRow.of(doc.id(), result)
+                      : failureRow(doc.id(), requestId, failure));
+            } finally {
+              inFlight.release();
+            }
+          });
     }
     inFlight.acquire(s.concurrency()); // every request answered or failed
     if (!sinkErrors.isEmpty()) {
@@ -136,29 +156,37 @@ public final class BulkRun {
   }
 
   static ResultRow failureRow(String id, String requestId, Throwable failure) {
-    Throwable t = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+    Throwable t =
+        failure instanceof CompletionException && failure.getCause() != null
+            ? failure.getCause()
+            : failure;
     return switch (t) {
-      case TimeoutException e -> ResultRow.failure(id, requestId, ErrorCode.DEADLINE_EXCEEDED,
-          "client timeout: " + e.getMessage());
-      case IllegalArgumentException e -> ResultRow.failure(id, requestId, ErrorCode.INVALID_PARAMS, e.getMessage());
+      case TimeoutException e ->
+          ResultRow.failure(
+              id, requestId, ErrorCode.DEADLINE_EXCEEDED, "client timeout: " + e.getMessage());
+      case IllegalArgumentException e ->
+          ResultRow.failure(id, requestId, ErrorCode.INVALID_PARAMS, e.getMessage());
       default -> ResultRow.failure(id, requestId, ErrorCode.INTERNAL, "request failed: " + t);
     };
   }
 
   /** The output rows in input order and the failures, from earlier runs' rows and this run's. */
-  public static Outcome assemble(JsonlInput input, Map<String, ResultRow> previous, Map<String, ResultRow> fresh) {
+  public static Outcome assemble(
+      JsonlInput input, Map<String, ResultRow> previous, Map<String, ResultRow> fresh) {
     List<ResultRow> rows = new ArrayList<>();
     List<String> failures = new ArrayList<>();
     Set<String> ids = new HashSet<>();
     for (BulkDoc d : input.docs()) {
       ids.add(d.id());
       ResultRow row = fresh.containsKey(d.id()) ? fresh.get(d.id()) : previous.get(d.id());
-      if (row == null) { // cannot happen after execute(plan(...)); kept as a failure rather than dropped
+      if (row == null) { // cannot happen after execute(plan(...)); kept as a failure rather than
+        // dropped
         row = ResultRow.failure(d.id(), null, ErrorCode.INTERNAL, "no result recorded");
       }
       rows.add(row);
       if (!row.ok()) {
-        failures.add(d.id() + " (line " + d.line() + "): " + row.errorCode() + " " + row.errorMessage());
+        failures.add(
+            d.id() + " (line " + d.line() + "): " + row.errorCode() + " " + row.errorMessage());
       }
     }
     for (Malformed m : input.malformed()) {

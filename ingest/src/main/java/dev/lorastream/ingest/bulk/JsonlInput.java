@@ -16,10 +16,10 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * Reads the {@code bulk} input: one JSON object a line, {@code {"id": "...", "text": "..."}} with optional
- * {@code max_tokens} (integer >= 1) and {@code temperature} (number >= 0); other fields are ignored, blank lines
- * skipped. A bad line never stops the read: it becomes a {@link Malformed} (no usable id) or an invalid
- * {@link BulkDoc} (id known, rest wrong).
+ * Reads the {@code bulk} input: one JSON object a line, {@code {"id": "...", "text": "..."}} with
+ * optional {@code max_tokens} (integer >= 1) and {@code temperature} (number >= 0); other fields
+ * are ignored, blank lines skipped. A bad line never stops the read: it becomes a {@link Malformed}
+ * (no usable id) or an invalid {@link BulkDoc} (id known, rest wrong).
  *
  * @param docs documents with an id, in input order
  * @param malformed lines without a usable id, and repeated ids (the first line with an id wins)
@@ -53,7 +53,8 @@ public record JsonlInput(List<BulkDoc> docs, List<Malformed> malformed) {
       BulkDoc doc = (BulkDoc) parsed;
       Integer first = firstLine.putIfAbsent(doc.id(), line);
       if (first != null) {
-        malformed.add(new Malformed(line, "id \"" + doc.id() + "\" repeats line " + first + "; ignored"));
+        malformed.add(
+            new Malformed(line, "id \"" + doc.id() + "\" repeats line " + first + "; ignored"));
       } else {
         docs.add(doc);
       }
@@ -85,7 +86,8 @@ public record JsonlInput(List<BulkDoc> docs, List<Malformed> malformed) {
     JsonNode mt = node.get("max_tokens");
     if (mt != null && !mt.isNull()) {
       if (!mt.canConvertToInt() || !mt.isIntegralNumber()) {
-        return BulkDoc.invalid(line, docId, "line " + line + ": \"max_tokens\" must be an integer >= 1, got " + mt);
+        return BulkDoc.invalid(
+            line, docId, "line " + line + ": \"max_tokens\" must be an integer >= 1, got " + mt);
       }
       Optional<String> bad = SamplingRules.maxTokens(mt.intValue(), Integer.MAX_VALUE, null);
       if (bad.isPresent()) {
@@ -97,7 +99,8 @@ public record JsonlInput(List<BulkDoc> docs, List<Malformed> malformed) {
     JsonNode t = node.get("temperature");
     if (t != null && !t.isNull()) {
       if (!t.isNumber()) {
-        return BulkDoc.invalid(line, docId, "line " + line + ": \"temperature\" must be a number >= 0, got " + t);
+        return BulkDoc.invalid(
+            line, docId, "line " + line + ": \"temperature\" must be a number >= 0, got " + t);
       }
       Optional<String> bad = SamplingRules.temperature(t.floatValue());
       if (bad.isPresent()) {

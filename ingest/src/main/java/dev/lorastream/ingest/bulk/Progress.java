@@ -5,9 +5,10 @@ import java.util.Locale;
 import java.util.function.LongSupplier;
 
 /**
- * The {@code bulk} progress bar on stderr: done/total, percent, rate, ETA and failures. On a terminal it
- * redraws one line with {@code \r} (at most every 100 ms); otherwise (a log file, CI) it prints a whole line at
- * each 10 % step and at least every 10 s, so logs stay readable. Thread-safe.
+ * The {@code bulk} progress bar on stderr: done/total, percent, rate, ETA and failures. On a
+ * terminal it redraws one line with {@code \r} (at most every 100 ms); otherwise (a log file, CI)
+ * it prints a whole line at each 10 % step and at least every 10 s, so logs stay readable.
+ * Thread-safe.
  */
 public final class Progress {
   private static final long REDRAW_NANOS = 100_000_000L;
@@ -41,7 +42,10 @@ public final class Progress {
     }
     long now = clock.getAsLong();
     int decile = total == 0 ? 10 : done * 10 / total;
-    boolean due = terminal ? now - lastDraw >= REDRAW_NANOS : now - lastDraw >= LINE_NANOS || decile > lastDecile;
+    boolean due =
+        terminal
+            ? now - lastDraw >= REDRAW_NANOS
+            : now - lastDraw >= LINE_NANOS || decile > lastDecile;
     if (due && done < total) {
       draw(now);
       lastDecile = decile;
@@ -68,7 +72,7 @@ public final class Progress {
     out.flush();
   }
 
-  /** E.g. {@code [############------------] 50/100  50%  12.5/s  ETA 0:04  2 failed}. */
+  /** E.g. {@code [############------------] 50/100 50% 12.5/s ETA 0:04 2 failed}. */
   public static String format(int done, int total, int failed, double elapsedSeconds) {
     double fraction = total == 0 ? 1 : Math.min(1, (double) done / total);
     int filled = (int) Math.round(fraction * BAR);

@@ -8,11 +8,11 @@ import dev.lorastream.schemas.FinishReason;
 import dev.lorastream.schemas.InferenceResult;
 
 /**
- * One line of the {@code bulk} output:
- * {@code {"id","request_id","text","finish_reason","error_code","error_message",
- * "usage":{"prompt_tokens","completion_tokens"}}}.
- * A row is answered ({@link #ok}) when {@code finish_reason} is {@code STOP} or {@code LENGTH}; failed rows
- * have {@code finish_reason=ERROR}, an {@link ErrorCode} name and a message.
+ * One line of the {@code bulk} output: {@code
+ * {"id","request_id","text","finish_reason","error_code","error_message",
+ * "usage":{"prompt_tokens","completion_tokens"}}}. A row is answered ({@link #ok}) when {@code
+ * finish_reason} is {@code STOP} or {@code LENGTH}; failed rows have {@code finish_reason=ERROR},
+ * an {@link ErrorCode} name and a message.
  *
  * @param requestId the lorastream request id that produced the row; null when nothing was sent
  */
@@ -31,9 +31,17 @@ public record ResultRow(
   /** The row of a reply (completion or error reply). */
   public static ResultRow of(String id, InferenceResult r) {
     boolean error = r.getFinishReason() == FinishReason.ERROR;
-    String code = error ? (r.getErrorCode() == null ? ErrorCode.INTERNAL : r.getErrorCode()).name() : null;
-    return new ResultRow(id, r.getRequestId(), r.getText(), r.getFinishReason().name(), code,
-        r.getErrorMessage(), r.getUsage().getPromptTokens(), r.getUsage().getCompletionTokens());
+    String code =
+        error ? (r.getErrorCode() == null ? ErrorCode.INTERNAL : r.getErrorCode()).name() : null;
+    return new ResultRow(
+        id,
+        r.getRequestId(),
+        r.getText(),
+        r.getFinishReason().name(),
+        code,
+        r.getErrorMessage(),
+        r.getUsage().getPromptTokens(),
+        r.getUsage().getCompletionTokens());
   }
 
   /** A row for a request that got no reply, or was never sent. */
@@ -71,12 +79,21 @@ public record ResultRow(
     } catch (Exception e) {
       throw new IllegalArgumentException("not JSON: " + e.getMessage(), e);
     }
-    if (o == null || !o.isObject() || !o.path("id").isTextual() || !o.path("finish_reason").isTextual()) {
+    if (o == null
+        || !o.isObject()
+        || !o.path("id").isTextual()
+        || !o.path("finish_reason").isTextual()) {
       throw new IllegalArgumentException("not a result row (needs \"id\" and \"finish_reason\")");
     }
-    return new ResultRow(o.get("id").asText(), text(o, "request_id"), o.path("text").asText(""),
-        o.get("finish_reason").asText(), text(o, "error_code"), text(o, "error_message"),
-        o.path("usage").path("prompt_tokens").asInt(0), o.path("usage").path("completion_tokens").asInt(0));
+    return new ResultRow(
+        o.get("id").asText(),
+        text(o, "request_id"),
+        o.path("text").asText(""),
+        o.get("finish_reason").asText(),
+        text(o, "error_code"),
+        text(o, "error_message"),
+        o.path("usage").path("prompt_tokens").asInt(0),
+        o.path("usage").path("completion_tokens").asInt(0));
   }
 
   private static String text(JsonNode o, String field) {

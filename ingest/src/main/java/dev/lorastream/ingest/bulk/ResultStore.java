@@ -16,13 +16,14 @@ import java.util.Map;
 /**
  * Where {@code bulk} keeps its results, so a run can be interrupted and resumed.
  *
- * <p>Append, then reorder: while a run goes, every result is appended (and flushed) to a journal next to the
- * output, {@code <output>.partial}, in completion order, so a crash loses at most the line being written. At
- * the end the previous output, the journal and this run's results are merged, written in input order to
- * {@code <output>.tmp} and moved over the output atomically; then the journal is deleted. The output file is
- * therefore always either the old complete file or the new one, never half written. A rerun reads the output
- * and any journal a crashed run left behind ({@link #readPrevious}); unreadable lines (a torn last line) are
- * skipped, their documents are simply sent again.
+ * <p>Append, then reorder: while a run goes, every result is appended (and flushed) to a journal
+ * next to the output, {@code <output>.partial}, in completion order, so a crash loses at most the
+ * line being written. At the end the previous output, the journal and this run's results are
+ * merged, written in input order to {@code <output>.tmp} and moved over the output atomically; then
+ * the journal is deleted. The output file is therefore always either the old complete file or the
+ * new one, never half written. A rerun reads the output and any journal a crashed run left behind
+ * ({@link #readPrevious}); unreadable lines (a torn last line) are skipped, their documents are
+ * simply sent again.
  *
  * <p>Not thread-safe, except {@link #append}, which may be called from any thread.
  */
@@ -41,7 +42,8 @@ public final class ResultStore implements AutoCloseable {
   }
 
   /**
-   * Rows of earlier runs by id, output first, then the journal (later rows win), in the order first seen.
+   * Rows of earlier runs by id, output first, then the journal (later rows win), in the order first
+   * seen.
    *
    * @param skipped receives a note for each unreadable line
    */
@@ -73,8 +75,12 @@ public final class ResultStore implements AutoCloseable {
   public synchronized void append(ResultRow row) {
     try {
       if (journalWriter == null) {
-        journalWriter = Files.newBufferedWriter(journal, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
-            StandardOpenOption.APPEND);
+        journalWriter =
+            Files.newBufferedWriter(
+                journal,
+                StandardCharsets.UTF_8,
+                StandardOpenOption.CREATE,
+                StandardOpenOption.APPEND);
       }
       journalWriter.write(row.toJson());
       journalWriter.write('\n');

@@ -19,7 +19,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
-/** {@code lorastream bulk} end to end over the in-process broker, {@link TestResponder} playing the servers. */
+/**
+ * {@code lorastream bulk} end to end over the in-process broker, {@link TestResponder} playing the
+ * servers.
+ */
 class BulkCommandKafkaTest {
   private static final AtomicInteger TOPICS = new AtomicInteger();
   @TempDir Path dir;
@@ -31,10 +34,28 @@ class BulkCommandKafkaTest {
     CommandLine cmd = new CommandLine(new BulkCommand());
     cmd.setErr(new PrintWriter(err, true));
     Path model = Path.of(getClass().getResource("/model/tokenizer.json").toURI()).getParent();
-    int code = cmd.execute("--input", input.toString(), "--output", output.toString(),
-        "--tenant", "t1", "--adapter", "a1",
-        "--bootstrap-servers", KafkaTestCluster.bootstrap(), "--schema-registry-url", KafkaTestCluster.REGISTRY_URL,
-        "--reply-topic", replyTopic, "--model", model.toString(), "--concurrency", "3", "--timeout", "2s");
+    int code =
+        cmd.execute(
+            "--input",
+            input.toString(),
+            "--output",
+            output.toString(),
+            "--tenant",
+            "t1",
+            "--adapter",
+            "a1",
+            "--bootstrap-servers",
+            KafkaTestCluster.bootstrap(),
+            "--schema-registry-url",
+            KafkaTestCluster.REGISTRY_URL,
+            "--reply-topic",
+            replyTopic,
+            "--model",
+            model.toString(),
+            "--concurrency",
+            "3",
+            "--timeout",
+            "2s");
     return new Run(code, err.toString());
   }
 
@@ -67,41 +88,60 @@ class BulkCommandKafkaTest {
     String topic = replyTopic();
 
     Run first;
-    try (TestResponder responder = new TestResponder(r -> switch (r.getPrompt()) {
-      case "fail me" -> TestResponder.error(r, ErrorCode.UNKNOWN_ADAPTER, "no adapter " + r.getAdapterId());
-      case "slow one" -> null; // never answered: the client times out
-      default -> TestResponder.ok(r, "summary of " + r.getPrompt());
-    })) {
+    try (TestResponder responder =
+        new TestResponder(
+            r ->
+                switch (r.getPrompt()) {
+                  case "fail me" ->
+                      TestResponder.error(
+                          r, ErrorCode.UNKNOWN_ADAPTER, "no adapter " + r.getAdapterId());
+                  case "slow one" -> null; // never answered: the client times out
+                  default -> TestResponder.ok(r, "summary of " + r.getPrompt());
+                })) {
       first = bulk(input, output, topic);
       assertEquals(10, responder.seen().size(), "every valid line sent once");
-      InferenceRequest sent = responder.seen().stream().filter(r -> r.getPrompt().equals("hello document 0"))
-          .findFirst().orElseThrow();
+      InferenceRequest sent =
+          responder.seen().stream()
+              .filter(r -> r.getPrompt().equals("hello document 0"))
+              .findFirst()
+              .orElseThrow();
       assertEquals(List.of(1, 4, 0), sent.getPromptTokenIds(), "tokenized with --model");
       assertEquals("t1", sent.getTenantId());
       assertEquals("a1", sent.getAdapterId());
     }
     assertEquals(1, first.exitCode(), first.stderr());
-    assertTrue(first.stderr().contains("fail-1 (line 3): UNKNOWN_ADAPTER no adapter a1"), first.stderr());
-    assertTrue(first.stderr().contains("slow-1 (line 11): DEADLINE_EXCEEDED client timeout"), first.stderr());
+    assertTrue(
+        first.stderr().contains("fail-1 (line 3): UNKNOWN_ADAPTER no adapter a1"), first.stderr());
+    assertTrue(
+        first.stderr().contains("slow-1 (line 11): DEADLINE_EXCEEDED client timeout"),
+        first.stderr());
     assertTrue(first.stderr().contains("line 6: not JSON"), first.stderr());
     assertTrue(first.stderr().contains("10/10"), "progress shown: " + first.stderr());
-    List<String> inputOrder = List.of("doc-0", "doc-1", "fail-1", "doc-2", "doc-3", "doc-4", "doc-5", "doc-6",
-        "doc-7", "slow-1");
+    List<String> inputOrder =
+        List.of(
+            "doc-0", "doc-1", "fail-1", "doc-2", "doc-3", "doc-4", "doc-5", "doc-6", "doc-7",
+            "slow-1");
     assertEquals(inputOrder, ids(output));
     ResultRow row0 = ResultRow.fromJson(Files.readAllLines(output).getFirst());
     assertEquals("summary of hello document 0", row0.text());
     assertEquals(3, row0.promptTokens());
-    assertFalse(Files.exists(dir.resolve("results.jsonl.partial")), "journal folded into the output");
+    assertFalse(
+        Files.exists(dir.resolve("results.jsonl.partial")), "journal folded into the output");
 
-    lines.set(5, "{\"id\": \"late\", \"text\": \"fixed line\"}"); // the user fixes the malformed line
+    lines.set(
+        5, "{\"id\": \"late\", \"text\": \"fixed line\"}"); // the user fixes the malformed line
     Files.write(input, lines);
     Run second;
-    try (TestResponder responder = new TestResponder(r -> TestResponder.ok(r, "now " + r.getPrompt()))) {
+    try (TestResponder responder =
+        new TestResponder(r -> TestResponder.ok(r, "now " + r.getPrompt()))) {
       second = bulk(input, output, topic);
-      assertEquals(List.of("fail me", "fixed line", "slow one"), prompts(responder), "answered ids skipped");
+      assertEquals(
+          List.of("fail me", "fixed line", "slow one"), prompts(responder), "answered ids skipped");
     }
     assertEquals(0, second.exitCode(), second.stderr());
-    assertTrue(second.stderr().contains("11 documents in " + input + "; 8 already answered"), second.stderr());
+    assertTrue(
+        second.stderr().contains("11 documents in " + input + "; 8 already answered"),
+        second.stderr());
     List<String> newOrder = new ArrayList<>(inputOrder);
     newOrder.add(5, "late");
     assertEquals(newOrder, ids(output));
@@ -120,7 +160,8 @@ class BulkCommandKafkaTest {
       lines.add("{\"id\": \"d" + i + "\", \"text\": \"t" + i + "\"}");
     }
     Files.write(input, lines);
-    try (ResultStore crashed = new ResultStore(output)) { // what a killed run leaves: a journal, no output
+    try (ResultStore crashed =
+        new ResultStore(output)) { // what a killed run leaves: a journal, no output
       crashed.append(new ResultRow("d4", "r4", "from the journal", "STOP", null, null, 1, 1));
       crashed.append(new ResultRow("d1", "r1", "from the journal", "LENGTH", null, null, 1, 1));
     }
@@ -141,9 +182,20 @@ class BulkCommandKafkaTest {
     StringWriter err = new StringWriter();
     CommandLine cmd = new CommandLine(new BulkCommand());
     cmd.setErr(new PrintWriter(err, true));
-    int code = cmd.execute("--input", input.toString(), "--output", dir.resolve("o.jsonl").toString(),
-        "--tenant", "t", "--bootstrap-servers", KafkaTestCluster.bootstrap(),
-        "--schema-registry-url", KafkaTestCluster.REGISTRY_URL, "--reply-topic", "missing-topic");
+    int code =
+        cmd.execute(
+            "--input",
+            input.toString(),
+            "--output",
+            dir.resolve("o.jsonl").toString(),
+            "--tenant",
+            "t",
+            "--bootstrap-servers",
+            KafkaTestCluster.bootstrap(),
+            "--schema-registry-url",
+            KafkaTestCluster.REGISTRY_URL,
+            "--reply-topic",
+            "missing-topic");
     assertEquals(2, code, err.toString());
     assertTrue(err.toString().contains("missing-topic"), err.toString());
   }

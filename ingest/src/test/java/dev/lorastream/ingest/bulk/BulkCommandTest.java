@@ -29,10 +29,21 @@ class BulkCommandTest {
     Path output = dir.resolve("out.jsonl");
     Files.writeString(input, "{\"id\": \"a\"}\nnot json\n");
     StringWriter err = new StringWriter();
-    int code = run(err, "--input", input.toString(), "--output", output.toString(), "--tenant", "t",
-        "--bootstrap-servers", "localhost:1");
+    int code =
+        run(
+            err,
+            "--input",
+            input.toString(),
+            "--output",
+            output.toString(),
+            "--tenant",
+            "t",
+            "--bootstrap-servers",
+            "localhost:1");
     assertEquals(1, code, err.toString());
-    assertTrue(err.toString().contains("a (line 1): INVALID_PARAMS line 1: \"text\" missing"), err.toString());
+    assertTrue(
+        err.toString().contains("a (line 1): INVALID_PARAMS line 1: \"text\" missing"),
+        err.toString());
     assertTrue(err.toString().contains("line 2: not JSON"), err.toString());
     ResultRow row = ResultRow.fromJson(Files.readString(output).strip());
     assertEquals("INVALID_PARAMS", row.errorCode());
@@ -44,8 +55,16 @@ class BulkCommandTest {
     assertEquals(2, run(err, "--input", "x.jsonl", "--output", "y.jsonl"));
     assertTrue(err.toString().contains("--tenant"), err.toString());
     StringWriter missing = new StringWriter();
-    assertEquals(2, run(missing, "--input", dir.resolve("none.jsonl").toString(), "--output", "y.jsonl",
-        "--tenant", "t"));
+    assertEquals(
+        2,
+        run(
+            missing,
+            "--input",
+            dir.resolve("none.jsonl").toString(),
+            "--output",
+            "y.jsonl",
+            "--tenant",
+            "t"));
     assertTrue(missing.toString().contains("none.jsonl"), missing.toString());
   }
 

@@ -35,8 +35,13 @@ class BulkRunTest {
   }
 
   private static InferenceResult answer(InferenceRequest.Builder r, String text) {
-    return InferenceResult.newBuilder().setRequestId(r.getRequestId()).setTenantId(r.getTenantId())
-        .setText(text).setFinishReason(FinishReason.STOP).setUsage(new Usage(5, 2)).build();
+    return InferenceResult.newBuilder()
+        .setRequestId(r.getRequestId())
+        .setTenantId(r.getTenantId())
+        .setText(text)
+        .setFinishReason(FinishReason.STOP)
+        .setUsage(new Usage(5, 2))
+        .build();
   }
 
   private static Progress quiet(int total) {
@@ -54,7 +59,8 @@ class BulkRunTest {
 
   @Test
   void requestCarriesTenantAdapterTextAndSamplingDefaults() {
-    InferenceRequest.Builder r = BulkRun.request(new BulkDoc(1, "x", "hello", null, 0.5f, null), SETTINGS);
+    InferenceRequest.Builder r =
+        BulkRun.request(new BulkDoc(1, "x", "hello", null, 0.5f, null), SETTINGS);
     assertEquals("t1", r.getTenantId());
     assertEquals("a1", r.getAdapterId());
     assertEquals("hello", r.getPrompt());
@@ -71,68 +77,95 @@ class BulkRunTest {
     ScheduledExecutorService pool = Executors.newScheduledThreadPool(4);
     AtomicInteger inFlight = new AtomicInteger();
     AtomicInteger maxInFlight = new AtomicInteger();
-    BulkRun.Submitter fake = r -> { // replies after a random delay: completion order differs from input order
-      maxInFlight.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
-      CompletableFuture<InferenceResult> f = new CompletableFuture<>();
-      pool.schedule(() -> {
-        inFlight.decrementAndGet();
-        f.complete(answer(r, "answer to " + r.getPrompt()));
-      }, ThreadLocalRandom.current().nextInt(5), TimeUnit.MILLISECONDS);
-      return f;
-    };
+    BulkRun.Submitter fake =
+        r -> { // replies after a random delay: completion order differs from input order
+          maxInFlight.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
+          CompletableFuture<InferenceResult> f = new CompletableFuture<>();
+          pool.schedule(
+              () -> {
+                inFlight.decrementAndGet();
+                f.complete(answer(r, "answer to " + r.getPrompt()));
+              },
+              ThreadLocalRandom.current().nextInt(5),
+              TimeUnit.MILLISECONDS);
+          return f;
+        };
     List<BulkDoc> docs = new ArrayList<>();
     for (int i = 0; i < 50; i++) {
       docs.add(doc(i + 1, "d" + i));
     }
     ConcurrentLinkedQueue<String> journal = new ConcurrentLinkedQueue<>();
-    Map<String, ResultRow> fresh = BulkRun.execute(docs, SETTINGS, fake, row -> journal.add(row.id()), quiet(50));
+    Map<String, ResultRow> fresh =
+        BulkRun.execute(docs, SETTINGS, fake, row -> journal.add(row.id()), quiet(50));
     pool.shutdown();
     assertTrue(maxInFlight.get() <= 4, "max in flight " + maxInFlight);
     assertEquals(50, journal.size());
     BulkRun.Outcome out = BulkRun.assemble(new JsonlInput(docs, List.of()), Map.of(), fresh);
-    assertEquals(docs.stream().map(BulkDoc::id).toList(), out.rows().stream().map(ResultRow::id).toList());
+    assertEquals(
+        docs.stream().map(BulkDoc::id).toList(), out.rows().stream().map(ResultRow::id).toList());
     assertEquals("answer to text of d7", out.rows().get(7).text());
     assertTrue(out.failures().isEmpty());
   }
 
   @Test
   void failuresBecomeErrorRowsAndAreListed() throws Exception {
-    BulkRun.Submitter fake = r -> switch (r.getPrompt()) {
-      case "text of slow" -> CompletableFuture.failedFuture(new TimeoutException("no reply within 5 ms"));
-      case "text of err" -> CompletableFuture.completedFuture(InferenceResult.newBuilder()
-          .setRequestId(r.getRequestId()).setTenantId("t1").setFinishReason(FinishReason.ERROR)
-          .setErrorCode(ErrorCode.UNKNOWN_ADAPTER).setErrorMessage("no adapter a1").build());
-      case "text of throws" -> throw new IllegalStateException("producer closed");
-      default -> CompletableFuture.completedFuture(answer(r, "ok"));
-    };
-    List<BulkDoc> docs = List.of(doc(1, "fine"), doc(2, "slow"), doc(3, "err"),
-        BulkDoc.invalid(4, "bad", "line 4: \"text\" missing or not a string"), doc(5, "throws"));
+    BulkRun.Submitter fake =
+        r ->
+            switch (r.getPrompt()) {
+              case "text of slow" ->
+                  CompletableFuture.failedFuture(new TimeoutException("no reply within 5 ms"));
+              case "text of err" ->
+                  CompletableFuture.completedFuture(
+                      InferenceResult.newBuilder()
+                          .setRequestId(r.getRequestId())
+                          .setTenantId("t1")
+                          .setFinishReason(FinishReason.ERROR)
+                          .setErrorCode(ErrorCode.UNKNOWN_ADAPTER)
+                          .setErrorMessage("no adapter a1")
+                          .build());
+              case "text of throws" -> throw new IllegalStateException("producer closed");
+              default -> CompletableFuture.completedFuture(answer(r, "ok"));
+            };
+    List<BulkDoc> docs =
+        List.of(
+            doc(1, "fine"),
+            doc(2, "slow"),
+            doc(3, "err"),
+            BulkDoc.invalid(4, "bad", "line 4: \"text\" missing or not a string"),
+            doc(5, "throws"));
     JsonlInput input = new JsonlInput(docs, List.of(new Malformed(6, "not JSON")));
     Map<String, ResultRow> fresh = BulkRun.execute(docs, SETTINGS, fake, row -> {}, quiet(5));
     BulkRun.Outcome out = BulkRun.assemble(input, Map.of(), fresh);
-    assertEquals(List.of("STOP", "ERROR", "ERROR", "ERROR", "ERROR"),
+    assertEquals(
+        List.of("STOP", "ERROR", "ERROR", "ERROR", "ERROR"),
         out.rows().stream().map(ResultRow::finishReason).toList());
-    assertEquals(List.of(
-        "slow (line 2): DEADLINE_EXCEEDED client timeout: no reply within 5 ms",
-        "err (line 3): UNKNOWN_ADAPTER no adapter a1",
-        "bad (line 4): INVALID_PARAMS line 4: \"text\" missing or not a string",
-        "throws (line 5): INTERNAL request failed: java.lang.IllegalStateException: producer closed",
-        "line 6: not JSON"), out.failures());
-    assertTrue(out.rows().get(1).requestId() != null, "the request id of a timed-out request is kept");
+    assertEquals(
+        List.of(
+            "slow (line 2): DEADLINE_EXCEEDED client timeout: no reply within 5 ms",
+            "err (line 3): UNKNOWN_ADAPTER no adapter a1",
+            "bad (line 4): INVALID_PARAMS line 4: \"text\" missing or not a string",
+            "throws (line 5): INTERNAL request failed: java.lang.IllegalStateException: producer closed",
+            "line 6: not JSON"),
+        out.failures());
+    assertTrue(
+        out.rows().get(1).requestId() != null, "the request id of a timed-out request is kept");
   }
 
   @Test
   void assembleKeepsEarlierAnswersInPlaceAndOldRowsAtTheEnd() {
     Map<String, ResultRow> previous = new LinkedHashMap<>();
-    previous.put("gone", new ResultRow("gone", "r0", "from an older input", "STOP", null, null, 1, 1));
+    previous.put(
+        "gone", new ResultRow("gone", "r0", "from an older input", "STOP", null, null, 1, 1));
     previous.put("b", new ResultRow("b", "r1", "earlier", "LENGTH", null, null, 1, 1));
     previous.put("c", ResultRow.failure("c", "r2", ErrorCode.INTERNAL, "boom"));
-    Map<String, ResultRow> fresh = Map.of(
-        "a", new ResultRow("a", "r3", "new a", "STOP", null, null, 1, 1),
-        "c", new ResultRow("c", "r4", "retried c", "STOP", null, null, 1, 1));
+    Map<String, ResultRow> fresh =
+        Map.of(
+            "a", new ResultRow("a", "r3", "new a", "STOP", null, null, 1, 1),
+            "c", new ResultRow("c", "r4", "retried c", "STOP", null, null, 1, 1));
     JsonlInput input = new JsonlInput(List.of(doc(1, "a"), doc(2, "b"), doc(3, "c")), List.of());
     BulkRun.Outcome out = BulkRun.assemble(input, previous, fresh);
-    assertEquals(List.of("new a", "earlier", "retried c", "from an older input"),
+    assertEquals(
+        List.of("new a", "earlier", "retried c", "from an older input"),
         out.rows().stream().map(ResultRow::text).toList());
     assertEquals(Collections.emptyList(), out.failures());
   }

@@ -13,11 +13,16 @@ class ProgressTest {
 
   @Test
   void formatsBarCountsRateEtaAndFailures() {
-    assertEquals("[############------------] 50/100   50%  12.5/s  ETA 0:04  2 failed",
+    assertEquals(
+        "[############------------] 50/100   50%  12.5/s  ETA 0:04  2 failed",
         Progress.format(50, 100, 2, 4.0));
-    assertEquals("[------------------------] 0/10    0%  0.0/s  ETA --:--", Progress.format(0, 10, 0, 0));
-    assertEquals("[########################] 10/10  100%  2.0/s  in 0:05", Progress.format(10, 10, 0, 5));
-    assertEquals("[------------------------] 1/7200    0%  1.0/s  ETA 1:59:59", Progress.format(1, 7200, 0, 1.0));
+    assertEquals(
+        "[------------------------] 0/10    0%  0.0/s  ETA --:--", Progress.format(0, 10, 0, 0));
+    assertEquals(
+        "[########################] 10/10  100%  2.0/s  in 0:05", Progress.format(10, 10, 0, 5));
+    assertEquals(
+        "[------------------------] 1/7200    0%  1.0/s  ETA 1:59:59",
+        Progress.format(1, 7200, 0, 1.0));
     assertEquals("1:01:01", Progress.clock(3661));
     assertEquals("0:59", Progress.clock(59.4));
   }

@@ -34,13 +34,19 @@ class ResultStoreTest {
   @Test
   void resumesFromOutputAndFromTheJournalOfACrashedRun() throws Exception {
     Path out = dir.resolve("results.jsonl");
-    Files.writeString(out, ok("a", "old a").toJson() + "\n"
-        + ResultRow.failure("b", null, ErrorCode.INTERNAL, "boom").toJson() + "\n");
+    Files.writeString(
+        out,
+        ok("a", "old a").toJson()
+            + "\n"
+            + ResultRow.failure("b", null, ErrorCode.INTERNAL, "boom").toJson()
+            + "\n");
     try (ResultStore crashed = new ResultStore(out)) {
       crashed.append(ok("b", "retried b"));
       crashed.append(ok("c", "c"));
     }
-    Files.writeString(dir.resolve("results.jsonl.partial"), "{\"id\": \"d\", \"fini", // torn by the crash
+    Files.writeString(
+        dir.resolve("results.jsonl.partial"),
+        "{\"id\": \"d\", \"fini", // torn by the crash
         java.nio.file.StandardOpenOption.APPEND);
     List<String> skipped = new ArrayList<>();
     Map<String, ResultRow> rows = new ResultStore(out).readPrevious(skipped);

@@ -8,10 +8,10 @@ import org.apache.avro.SchemaCompatibility.Incompatibility;
 import org.apache.avro.SchemaCompatibility.SchemaCompatibilityType;
 
 /**
- * Confluent's compatibility levels. BACKWARD: a reader with the new schema reads data written with the
- * previous one (add fields with defaults, remove fields). FORWARD: readers with the previous schema read data
- * written with the new one. FULL: both. The {@code _TRANSITIVE} variants check every earlier version, not
- * only the latest. NONE: no check.
+ * Confluent's compatibility levels. BACKWARD: a reader with the new schema reads data written with
+ * the previous one (add fields with defaults, remove fields). FORWARD: readers with the previous
+ * schema read data written with the new one. FULL: both. The {@code _TRANSITIVE} variants check
+ * every earlier version, not only the latest. NONE: no check.
  */
 public enum CompatibilityLevel {
   NONE,
@@ -41,21 +41,29 @@ public enum CompatibilityLevel {
     List<String> problems = new ArrayList<>();
     for (Schema old : against) {
       if (backward) {
-        describe(SchemaCompatibility.checkReaderWriterCompatibility(candidate, old), "new schema reading old data", problems);
+        describe(
+            SchemaCompatibility.checkReaderWriterCompatibility(candidate, old),
+            "new schema reading old data",
+            problems);
       }
       if (forward) {
-        describe(SchemaCompatibility.checkReaderWriterCompatibility(old, candidate), "old schema reading new data", problems);
+        describe(
+            SchemaCompatibility.checkReaderWriterCompatibility(old, candidate),
+            "old schema reading new data",
+            problems);
       }
     }
     return problems;
   }
 
-  private static void describe(SchemaCompatibility.SchemaPairCompatibility pair, String direction, List<String> out) {
+  private static void describe(
+      SchemaCompatibility.SchemaPairCompatibility pair, String direction, List<String> out) {
     if (pair.getType() == SchemaCompatibilityType.COMPATIBLE) {
       return;
     }
     for (Incompatibility inc : pair.getResult().getIncompatibilities()) {
-      out.add(direction + ": " + inc.getType() + " at " + inc.getLocation() + ": " + inc.getMessage());
+      out.add(
+          direction + ": " + inc.getType() + " at " + inc.getLocation() + ": " + inc.getMessage());
     }
   }
 }

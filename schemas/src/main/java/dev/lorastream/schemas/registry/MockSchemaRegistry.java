@@ -10,26 +10,29 @@ import org.apache.avro.Schema;
 import org.apache.avro.SchemaNormalization;
 
 /**
- * An in-process schema registry for {@code mock://scope} urls: the embedded demo and unit tests. Every
- * client of one scope name sees the same registry (a static map), so a producer's serializer and a
- * consumer's deserializer in one JVM agree on ids.
+ * An in-process schema registry for {@code mock://scope} urls: the embedded demo and unit tests.
+ * Every client of one scope name sees the same registry (a static map), so a producer's serializer
+ * and a consumer's deserializer in one JVM agree on ids.
  *
- * <p>Behaves like Confluent's: ids start at 1 and are global across subjects; the same schema gets the same
- * id (identity is Avro's parsing canonical form, {@link SchemaNormalization#parsingFingerprint64}, so two
- * schemas that differ only in docs or defaults share an id and a version); compatibility defaults to
- * BACKWARD and is checked with Avro's {@code SchemaCompatibility}. Thread-safe (one lock per scope).
+ * <p>Behaves like Confluent's: ids start at 1 and are global across subjects; the same schema gets
+ * the same id (identity is Avro's parsing canonical form, {@link
+ * SchemaNormalization#parsingFingerprint64}, so two schemas that differ only in docs or defaults
+ * share an id and a version); compatibility defaults to BACKWARD and is checked with Avro's {@code
+ * SchemaCompatibility}. Thread-safe (one lock per scope).
  */
 public final class MockSchemaRegistry implements SchemaRegistryClient {
 
   /** The url prefix; what follows it is the scope name. */
   public static final String URL_PREFIX = "mock://";
 
-  private static final ConcurrentHashMap<String, MockSchemaRegistry> SCOPES = new ConcurrentHashMap<>();
+  private static final ConcurrentHashMap<String, MockSchemaRegistry> SCOPES =
+      new ConcurrentHashMap<>();
 
   private final String scope;
   private final Map<Long, Integer> idByFingerprint = new HashMap<>();
   private final Map<Integer, Schema> schemaById = new HashMap<>();
-  private final Map<String, List<Integer>> idsBySubject = new HashMap<>(); // subject -> ids, version 1 first
+  private final Map<String, List<Integer>> idsBySubject =
+      new HashMap<>(); // subject -> ids, version 1 first
   private final Map<String, CompatibilityLevel> levelBySubject = new HashMap<>();
   private CompatibilityLevel globalLevel = CompatibilityLevel.BACKWARD;
   private int nextId = 1;
@@ -66,10 +69,20 @@ public final class MockSchemaRegistry implements SchemaRegistryClient {
     }
     List<String> problems = levelOf(subject).check(schemasOf(subject), schema);
     if (!problems.isEmpty()) {
-      throw new SchemaRegistryException(409, 409, "Schema being registered is incompatible with an earlier schema"
-          + " for subject \"" + subject + "\" (" + levelOf(subject) + "): " + String.join("; ", problems));
+      throw new SchemaRegistryException(
+          409,
+          409,
+          "Schema being registered is incompatible with an earlier schema"
+              + " for subject \""
+              + subject
+              + "\" ("
+              + levelOf(subject)
+              + "): "
+              + String.join("; ", problems));
     }
-    int id = idByFingerprint.computeIfAbsent(SchemaNormalization.parsingFingerprint64(schema), f -> nextId++);
+    int id =
+        idByFingerprint.computeIfAbsent(
+            SchemaNormalization.parsingFingerprint64(schema), f -> nextId++);
     schemaById.putIfAbsent(id, schema);
     idsBySubject.computeIfAbsent(subject, s -> new ArrayList<>()).add(id);
     return id;
@@ -80,7 +93,9 @@ public final class MockSchemaRegistry implements SchemaRegistryClient {
     Integer id = idByFingerprint.get(SchemaNormalization.parsingFingerprint64(schema));
     List<Integer> ids = idsBySubject.getOrDefault(subject, List.of());
     int index = id == null ? -1 : ids.indexOf(id);
-    return index < 0 ? Optional.empty() : Optional.of(new SchemaMetadata(subject, id, index + 1, schemaById.get(id)));
+    return index < 0
+        ? Optional.empty()
+        : Optional.of(new SchemaMetadata(subject, id, index + 1, schemaById.get(id)));
   }
 
   @Override
@@ -96,7 +111,8 @@ public final class MockSchemaRegistry implements SchemaRegistryClient {
   public synchronized SchemaMetadata getLatest(String subject) {
     List<Integer> ids = idsBySubject.get(subject);
     if (ids == null || ids.isEmpty()) {
-      throw new SchemaRegistryException(404, 40401, "Subject '" + subject + "' not found in " + url());
+      throw new SchemaRegistryException(
+          404, 40401, "Subject '" + subject + "' not found in " + url());
     }
     return new SchemaMetadata(subject, ids.getLast(), ids.size(), schemaById.get(ids.getLast()));
   }

@@ -18,14 +18,15 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.apache.avro.Schema;
 
 /**
- * A {@link SchemaRegistryClient} speaking the Confluent Schema Registry REST API over {@code java.net.http},
- * content type {@code application/vnd.schemaregistry.v1+json}. Works against Confluent Schema Registry,
- * Karapace and Apicurio's ccompat API ({@code http://host:port/apis/ccompat/v7}).
+ * A {@link SchemaRegistryClient} speaking the Confluent Schema Registry REST API over {@code
+ * java.net.http}, content type {@code application/vnd.schemaregistry.v1+json}. Works against
+ * Confluent Schema Registry, Karapace and Apicurio's ccompat API ({@code
+ * http://host:port/apis/ccompat/v7}).
  *
- * <p>Caches ids by schema (register, lookup) and schemas by id, so a steady-state serde makes no calls.
- * Tolerates Apicurio's differences: {@code error_code: 0} (the HTTP status is used instead), other 404 codes
- * for missing subjects and schemas (every 404 of a lookup means "not there"), 404 from a compatibility check
- * of a new subject (compatible). Thread-safe.
+ * <p>Caches ids by schema (register, lookup) and schemas by id, so a steady-state serde makes no
+ * calls. Tolerates Apicurio's differences: {@code error_code: 0} (the HTTP status is used instead),
+ * other 404 codes for missing subjects and schemas (every 404 of a lookup means "not there"), 404
+ * from a compatibility check of a new subject (compatible). Thread-safe.
  */
 public final class RestSchemaRegistryClient implements SchemaRegistryClient {
 
@@ -40,7 +41,10 @@ public final class RestSchemaRegistryClient implements SchemaRegistryClient {
   private final Map<Integer, Schema> schemaById = new ConcurrentHashMap<>();
   private final Map<String, Map<Schema, Integer>> idBySubjectSchema = new ConcurrentHashMap<>();
 
-  /** A client for one or more base urls, e.g. {@code http://localhost:8081}, with a 30 s request timeout. */
+  /**
+   * A client for one or more base urls, e.g. {@code http://localhost:8081}, with a 30 s request
+   * timeout.
+   */
   public RestSchemaRegistryClient(List<String> baseUrls) {
     this(baseUrls, Duration.ofSeconds(30));
   }
@@ -53,7 +57,8 @@ public final class RestSchemaRegistryClient implements SchemaRegistryClient {
     for (String url : baseUrls) {
       URI uri = URI.create(url.trim());
       if (!"http".equals(uri.getScheme()) && !"https".equals(uri.getScheme())) {
-        throw new IllegalArgumentException("schema registry url must be http(s):// or mock://, got: " + url);
+        throw new IllegalArgumentException(
+            "schema registry url must be http(s):// or mock://, got: " + url);
       }
       clean.add(url.trim().replaceAll("/+$", ""));
     }
@@ -121,8 +126,11 @@ public final class RestSchemaRegistryClient implements SchemaRegistryClient {
   public CompatibilityResult testCompatibility(String subject, Schema schema) {
     JsonNode body;
     try {
-      body = call("POST", "/compatibility/subjects/" + encode(subject) + "/versions/latest?verbose=true",
-          schemaBody(schema));
+      body =
+          call(
+              "POST",
+              "/compatibility/subjects/" + encode(subject) + "/versions/latest?verbose=true",
+              schemaBody(schema));
     } catch (SchemaRegistryException e) {
       if (e.isNotFound()) { // no version yet: anything is compatible
         return CompatibilityResult.ok();
@@ -131,7 +139,8 @@ public final class RestSchemaRegistryClient implements SchemaRegistryClient {
     }
     JsonNode flag = body.get("is_compatible");
     if (flag == null || !flag.isBoolean()) {
-      throw new SchemaRegistryException(200, 0, "compatibility answer for " + subject + " lacks is_compatible: " + body);
+      throw new SchemaRegistryException(
+          200, 0, "compatibility answer for " + subject + " lacks is_compatible: " + body);
     }
     List<String> messages = new ArrayList<>();
     body.path("messages").forEach(m -> messages.add(m.asText()));
@@ -159,7 +168,8 @@ public final class RestSchemaRegistryClient implements SchemaRegistryClient {
   }
 
   private static String schemaBody(Schema schema) {
-    // schemaType is left out: every registry reads its absence as AVRO, and older ones reject the field.
+    // schemaType is left out: every registry reads its absence as AVRO, and older ones reject the
+    // field.
     return JSON.createObjectNode().put("schema", schema.toString()).toString();
   }
 
@@ -175,15 +185,19 @@ public final class RestSchemaRegistryClient implements SchemaRegistryClient {
     try {
       return new Schema.Parser().parse(text.asText());
     } catch (RuntimeException e) {
-      throw new SchemaRegistryException(200, 0, "registry returned an unparsable Avro schema for " + what + ": "
-          + e.getMessage(), e);
+      throw new SchemaRegistryException(
+          200,
+          0,
+          "registry returned an unparsable Avro schema for " + what + ": " + e.getMessage(),
+          e);
     }
   }
 
   private static int requiredInt(JsonNode body, String field, String what) {
     JsonNode node = body.get(field);
     if (node == null || !node.canConvertToInt()) {
-      throw new SchemaRegistryException(200, 0, "answer to " + what + " lacks an integer \"" + field + "\": " + body);
+      throw new SchemaRegistryException(
+          200, 0, "answer to " + what + " lacks an integer \"" + field + "\": " + body);
     }
     return node.asInt();
   }
@@ -193,7 +207,10 @@ public final class RestSchemaRegistryClient implements SchemaRegistryClient {
     StringBuilder out = new StringBuilder();
     for (byte b : segment.getBytes(StandardCharsets.UTF_8)) {
       char c = (char) (b & 0xff);
-      if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "-._~".indexOf(c) >= 0) {
+      if ((c >= 'a' && c <= 'z')
+          || (c >= 'A' && c <= 'Z')
+          || (c >= '0' && c <= '9')
+          || "-._~".indexOf(c) >= 0) {
         out.append(c);
       } else {
         out.append('%').append(String.format("%02X", b & 0xff));
@@ -206,18 +223,21 @@ public final class RestSchemaRegistryClient implements SchemaRegistryClient {
   private JsonNode call(String method, String path, String body) {
     IOException lastIo = null;
     for (String base : baseUrls) {
-      HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base + path))
-          .timeout(timeout)
-          .header("Accept", CONTENT_TYPE + ", application/json");
+      HttpRequest.Builder request =
+          HttpRequest.newBuilder(URI.create(base + path))
+              .timeout(timeout)
+              .header("Accept", CONTENT_TYPE + ", application/json");
       if (body == null) {
         request.method(method, HttpRequest.BodyPublishers.noBody());
       } else {
-        request.header("Content-Type", CONTENT_TYPE)
+        request
+            .header("Content-Type", CONTENT_TYPE)
             .method(method, HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8));
       }
       HttpResponse<String> response;
       try {
-        response = http.send(request.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+        response =
+            http.send(request.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
       } catch (IOException e) {
         lastIo = e;
         continue;
@@ -227,8 +247,18 @@ public final class RestSchemaRegistryClient implements SchemaRegistryClient {
       }
       return answer(method, base + path, response);
     }
-    throw new SchemaRegistryException(0, 0, "schema registry unreachable at " + String.join(", ", baseUrls)
-        + " (" + method + " " + path + "): " + lastIo, lastIo);
+    throw new SchemaRegistryException(
+        0,
+        0,
+        "schema registry unreachable at "
+            + String.join(", ", baseUrls)
+            + " ("
+            + method
+            + " "
+            + path
+            + "): "
+            + lastIo,
+        lastIo);
   }
 
   private static JsonNode answer(String method, String url, HttpResponse<String> response) {
@@ -241,12 +271,16 @@ public final class RestSchemaRegistryClient implements SchemaRegistryClient {
     }
     if (status / 100 == 2) {
       if (json == null) {
-        throw new SchemaRegistryException(status, 0, method + " " + url + " returned non-JSON: " + snippet(response.body()));
+        throw new SchemaRegistryException(
+            status, 0, method + " " + url + " returned non-JSON: " + snippet(response.body()));
       }
       return json;
     }
     int code = json == null ? 0 : json.path("error_code").asInt(0);
-    String message = json == null ? snippet(response.body()) : json.path("message").asText(snippet(response.body()));
+    String message =
+        json == null
+            ? snippet(response.body())
+            : json.path("message").asText(snippet(response.body()));
     throw new SchemaRegistryException(status, code, method + " " + url + ": " + message);
   }
 

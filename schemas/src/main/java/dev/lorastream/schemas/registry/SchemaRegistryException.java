@@ -1,11 +1,13 @@
 package dev.lorastream.schemas.registry;
 
 /**
- * A schema-registry call failed. Carries the HTTP status and the Confluent {@code error_code} (e.g. 40401
- * subject not found, 40403 schema not found, 409 incompatible, 42201 invalid schema, 50001 store error).
+ * A schema-registry call failed. Carries the HTTP status and the Confluent {@code error_code} (e.g.
+ * 40401 subject not found, 40403 schema not found, 409 incompatible, 42201 invalid schema, 50001
+ * store error).
  *
- * <p>Where a registry answers with no usable code (Apicurio's ccompat API sends {@code error_code: 0} with
- * 409) the code is the HTTP status. Status 0 means no HTTP answer at all (connection refused, timeout).
+ * <p>Where a registry answers with no usable code (Apicurio's ccompat API sends {@code error_code:
+ * 0} with 409) the code is the HTTP status. Status 0 means no HTTP answer at all (connection
+ * refused, timeout).
  */
 public class SchemaRegistryException extends RuntimeException {
 
@@ -17,7 +19,14 @@ public class SchemaRegistryException extends RuntimeException {
   }
 
   public SchemaRegistryException(int httpStatus, int errorCode, String message, Throwable cause) {
-    super(message + " (http " + httpStatus + ", error_code " + (errorCode > 0 ? errorCode : httpStatus) + ")", cause);
+    super(
+        message
+            + " (http "
+            + httpStatus
+            + ", error_code "
+            + (errorCode > 0 ? errorCode : httpStatus)
+            + ")",
+        cause);
     this.httpStatus = httpStatus;
     this.errorCode = errorCode > 0 ? errorCode : httpStatus;
   }

@@ -3,12 +3,13 @@ package dev.lorastream.schemas.serde;
 import org.apache.kafka.common.errors.SerializationException;
 
 /**
- * Bytes that {@link AvroDeserializer} could not turn into a record, with a machine-readable {@link Reason}
- * (for the {@code lorastream.dlq.reason} header) and a message that says what was wrong with which bytes.
+ * Bytes that {@link AvroDeserializer} could not turn into a record, with a machine-readable {@link
+ * Reason} (for the {@code lorastream.dlq.reason} header) and a message that says what was wrong
+ * with which bytes.
  *
- * <p>All reasons but {@link Reason#REGISTRY_UNAVAILABLE} are properties of the bytes: retrying gives the same
- * answer, so such a record belongs in the dead-letter topic. REGISTRY_UNAVAILABLE is transient: retry, do not
- * dead-letter.
+ * <p>All reasons but {@link Reason#REGISTRY_UNAVAILABLE} are properties of the bytes: retrying
+ * gives the same answer, so such a record belongs in the dead-letter topic. REGISTRY_UNAVAILABLE is
+ * transient: retry, do not dead-letter.
  */
 public class AvroDecodeException extends SerializationException {
 
@@ -20,7 +21,10 @@ public class AvroDecodeException extends SerializationException {
     BAD_MAGIC,
     /** The registry does not know the schema id in bytes 1..4. */
     UNKNOWN_SCHEMA_ID,
-    /** The writer schema cannot be resolved into the reader's (wrong record type, incompatible change). */
+    /**
+     * The writer schema cannot be resolved into the reader's (wrong record type, incompatible
+     * change).
+     */
     INCOMPATIBLE_SCHEMA,
     /** The Avro body is truncated, malformed or followed by extra bytes. */
     BAD_PAYLOAD,
@@ -39,7 +43,9 @@ public class AvroDecodeException extends SerializationException {
     return reason;
   }
 
-  /** True when the same bytes will always fail, so the record should go to the dead-letter topic. */
+  /**
+   * True when the same bytes will always fail, so the record should go to the dead-letter topic.
+   */
   public boolean isPermanent() {
     return reason != Reason.REGISTRY_UNAVAILABLE;
   }

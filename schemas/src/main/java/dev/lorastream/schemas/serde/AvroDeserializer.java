@@ -1,8 +1,8 @@
 package dev.lorastream.schemas.serde;
 
-import dev.lorastream.schemas.serde.AvroDecodeException.Reason;
 import dev.lorastream.schemas.registry.SchemaRegistryClient;
 import dev.lorastream.schemas.registry.SchemaRegistryException;
+import dev.lorastream.schemas.serde.AvroDecodeException.Reason;
 import java.io.EOFException;
 import java.io.IOException;
 import java.util.Map;
@@ -21,18 +21,20 @@ import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.serialization.Deserializer;
 
 /**
- * Reads records written in the Confluent Schema Registry wire format ({@link WireFormat}). The writer schema
- * is fetched by the id in the bytes (cached) and resolved into the reader schema with Avro's rules, so data
- * written with an older or newer compatible schema reads fine: fields the reader added get their defaults,
- * fields it lacks are skipped.
+ * Reads records written in the Confluent Schema Registry wire format ({@link WireFormat}). The
+ * writer schema is fetched by the id in the bytes (cached) and resolved into the reader schema with
+ * Avro's rules, so data written with an older or newer compatible schema reads fine: fields the
+ * reader added get their defaults, fields it lacks are skipped.
  *
  * <p>The reader schema is that of the generated class given to the constructor, or configured with
- * {@code specific.avro.value.type} / {@code specific.avro.key.type}; failing those, with
- * {@code specific.avro.reader=true}, the generated class named by the writer schema; otherwise records are
- * {@code GenericRecord}s with the writer schema (Confluent's behaviour). A null input gives null (tombstone).
+ * {@code specific.avro.value.type} / {@code specific.avro.key.type}; failing those, with {@code
+ * specific.avro.reader=true}, the generated class named by the writer schema; otherwise records are
+ * {@code GenericRecord}s with the writer schema (Confluent's behaviour). A null input gives null
+ * (tombstone).
  *
- * <p>Bytes that cannot be decoded raise {@link AvroDecodeException} (a Kafka {@code SerializationException})
- * whose reason and message say what was wrong. Thread-safe once configured.
+ * <p>Bytes that cannot be decoded raise {@link AvroDecodeException} (a Kafka {@code
+ * SerializationException}) whose reason and message say what was wrong. Thread-safe once
+ * configured.
  */
 public class AvroDeserializer<T extends IndexedRecord> implements Deserializer<T> {
 
@@ -40,7 +42,8 @@ public class AvroDeserializer<T extends IndexedRecord> implements Deserializer<T
   private boolean ownsRegistry;
   private Class<? extends T> type;
   private boolean specificByWriterName;
-  private final Map<Integer, DatumReader<T>> readers = new ConcurrentHashMap<>(); // by writer schema id
+  private final Map<Integer, DatumReader<T>> readers =
+      new ConcurrentHashMap<>(); // by writer schema id
 
   /** For instantiation by class name; {@link #configure} must follow. */
   public AvroDeserializer() {}
@@ -66,8 +69,12 @@ public class AvroDeserializer<T extends IndexedRecord> implements Deserializer<T
     if (type == null && config.specificType(isKey) != null) {
       Class<?> configured = config.specificType(isKey);
       if (!IndexedRecord.class.isAssignableFrom(configured)) {
-        throw new ConfigException(isKey ? AvroSerdeConfig.SPECIFIC_AVRO_KEY_TYPE : AvroSerdeConfig.SPECIFIC_AVRO_VALUE_TYPE,
-            configured.getName(), "not an Avro record class");
+        throw new ConfigException(
+            isKey
+                ? AvroSerdeConfig.SPECIFIC_AVRO_KEY_TYPE
+                : AvroSerdeConfig.SPECIFIC_AVRO_VALUE_TYPE,
+            configured.getName(),
+            "not an Avro record class");
       }
       type = (Class<? extends T>) configured;
     }
@@ -76,7 +83,8 @@ public class AvroDeserializer<T extends IndexedRecord> implements Deserializer<T
       try {
         registry = SchemaRegistryClient.forUrl(config.schemaRegistryUrl());
       } catch (IllegalArgumentException e) {
-        throw new ConfigException(AvroSerdeConfig.SCHEMA_REGISTRY_URL, config.schemaRegistryUrl(), e.getMessage());
+        throw new ConfigException(
+            AvroSerdeConfig.SCHEMA_REGISTRY_URL, config.schemaRegistryUrl(), e.getMessage());
       }
       ownsRegistry = true;
     }
@@ -88,7 +96,8 @@ public class AvroDeserializer<T extends IndexedRecord> implements Deserializer<T
       return null;
     }
     if (registry == null) {
-      throw new IllegalStateException("AvroDeserializer not configured: set " + AvroSerdeConfig.SCHEMA_REGISTRY_URL);
+      throw new IllegalStateException(
+          "AvroDeserializer not configured: set " + AvroSerdeConfig.SCHEMA_REGISTRY_URL);
     }
     int id = WireFormat.schemaId(data);
     DatumReader<T> reader = readers.get(id);
@@ -101,26 +110,42 @@ public class AvroDeserializer<T extends IndexedRecord> implements Deserializer<T
 
   private T decode(String topic, int id, byte[] data, DatumReader<T> reader) {
     int bodyLength = data.length - WireFormat.HEADER_SIZE;
-    BinaryDecoder decoder = DecoderFactory.get().binaryDecoder(data, WireFormat.HEADER_SIZE, bodyLength, null);
+    BinaryDecoder decoder =
+        DecoderFactory.get().binaryDecoder(data, WireFormat.HEADER_SIZE, bodyLength, null);
     String what = "schema id " + id + " (" + writerName(id) + ") on topic " + topic;
     T record;
     try {
       record = reader.read(null, decoder);
     } catch (EOFException e) {
-      throw new AvroDecodeException(Reason.BAD_PAYLOAD, "Avro body truncated: the " + bodyLength
-          + " bytes after the 5-byte header end before a whole record of " + what, e);
+      throw new AvroDecodeException(
+          Reason.BAD_PAYLOAD,
+          "Avro body truncated: the "
+              + bodyLength
+              + " bytes after the 5-byte header end before a whole record of "
+              + what,
+          e);
     } catch (IOException | RuntimeException e) {
-      throw new AvroDecodeException(Reason.BAD_PAYLOAD, "Avro body of " + bodyLength + " bytes is not a valid "
-          + what + ": " + e, e);
+      throw new AvroDecodeException(
+          Reason.BAD_PAYLOAD,
+          "Avro body of " + bodyLength + " bytes is not a valid " + what + ": " + e,
+          e);
     }
     try {
       if (!decoder.isEnd()) {
         int left = decoder.inputStream().available();
-        throw new AvroDecodeException(Reason.BAD_PAYLOAD, left + " trailing bytes after a whole record of " + what
-            + " (record of " + data.length + " bytes)", null);
+        throw new AvroDecodeException(
+            Reason.BAD_PAYLOAD,
+            left
+                + " trailing bytes after a whole record of "
+                + what
+                + " (record of "
+                + data.length
+                + " bytes)",
+            null);
       }
     } catch (IOException e) {
-      throw new AvroDecodeException(Reason.BAD_PAYLOAD, "cannot check the end of the Avro body of " + what, e);
+      throw new AvroDecodeException(
+          Reason.BAD_PAYLOAD, "cannot check the end of the Avro body of " + what, e);
     }
     return record;
   }
@@ -132,18 +157,36 @@ public class AvroDeserializer<T extends IndexedRecord> implements Deserializer<T
     }
     Class<?> target = type != null ? type : SpecificData.get().getClass(writer);
     if (target == null) {
-      throw new AvroDecodeException(Reason.INCOMPATIBLE_SCHEMA, "no generated class " + writer.getFullName()
-          + " on the classpath for schema id " + id + " on topic " + topic
-          + " (specific.avro.reader=true reads into the class named by the writer schema)", null);
+      throw new AvroDecodeException(
+          Reason.INCOMPATIBLE_SCHEMA,
+          "no generated class "
+              + writer.getFullName()
+              + " on the classpath for schema id "
+              + id
+              + " on topic "
+              + topic
+              + " (specific.avro.reader=true reads into the class named by the writer schema)",
+          null);
     }
     SpecificData data = SpecificData.getForClass(target);
     Schema reader = data.getSchema(target);
     var compatibility = SchemaCompatibility.checkReaderWriterCompatibility(reader, writer);
     if (compatibility.getType() != SchemaCompatibility.SchemaCompatibilityType.COMPATIBLE) {
-      throw new AvroDecodeException(Reason.INCOMPATIBLE_SCHEMA, "schema id " + id + " (" + writer.getFullName()
-          + ") on topic " + topic + " cannot be read as " + reader.getFullName() + ": "
-          + compatibility.getResult().getIncompatibilities().stream()
-              .map(i -> i.getType() + " at " + i.getLocation() + ": " + i.getMessage()).toList(), null);
+      throw new AvroDecodeException(
+          Reason.INCOMPATIBLE_SCHEMA,
+          "schema id "
+              + id
+              + " ("
+              + writer.getFullName()
+              + ") on topic "
+              + topic
+              + " cannot be read as "
+              + reader.getFullName()
+              + ": "
+              + compatibility.getResult().getIncompatibilities().stream()
+                  .map(i -> i.getType() + " at " + i.getLocation() + ": " + i.getMessage())
+                  .toList(),
+          null);
     }
     return new SpecificDatumReader<>(writer, reader, data);
   }
@@ -153,11 +196,21 @@ public class AvroDeserializer<T extends IndexedRecord> implements Deserializer<T
       return registry.getById(id);
     } catch (SchemaRegistryException e) {
       if (e.isNotFound()) {
-        throw new AvroDecodeException(Reason.UNKNOWN_SCHEMA_ID, "schema id " + id + " (bytes 1..4 of the record) on"
-            + " topic " + topic + " is not in the schema registry: " + e.getMessage(), e);
+        throw new AvroDecodeException(
+            Reason.UNKNOWN_SCHEMA_ID,
+            "schema id "
+                + id
+                + " (bytes 1..4 of the record) on"
+                + " topic "
+                + topic
+                + " is not in the schema registry: "
+                + e.getMessage(),
+            e);
       }
-      throw new AvroDecodeException(Reason.REGISTRY_UNAVAILABLE, "cannot fetch schema id " + id + " for topic "
-          + topic + ": " + e.getMessage(), e);
+      throw new AvroDecodeException(
+          Reason.REGISTRY_UNAVAILABLE,
+          "cannot fetch schema id " + id + " for topic " + topic + ": " + e.getMessage(),
+          e);
     }
   }
 

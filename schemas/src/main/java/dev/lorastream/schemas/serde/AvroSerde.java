@@ -9,8 +9,9 @@ import org.apache.kafka.common.serialization.Serializer;
 
 /**
  * {@link AvroSerializer} and {@link AvroDeserializer} as one Kafka {@link Serde}, for Kafka Streams
- * ({@code Consumed.with}, {@code Produced.with}, {@code Materialized}). {@link #configure} configures both.
- * Usually obtained from {@link dev.lorastream.schemas.Topic#valueSerde}. Thread-safe once configured.
+ * ({@code Consumed.with}, {@code Produced.with}, {@code Materialized}). {@link #configure}
+ * configures both. Usually obtained from {@link dev.lorastream.schemas.Topic#valueSerde}.
+ * Thread-safe once configured.
  */
 public class AvroSerde<T extends IndexedRecord> implements Serde<T> {
 
@@ -29,7 +30,10 @@ public class AvroSerde<T extends IndexedRecord> implements Serde<T> {
     this.deserializer = new AvroDeserializer<>(type);
   }
 
-  /** With a registry client the caller owns; usable without {@link #configure} (values, auto-register). */
+  /**
+   * With a registry client the caller owns; usable without {@link #configure} (values,
+   * auto-register).
+   */
   public AvroSerde(SchemaRegistryClient registry, Class<? extends T> type) {
     this.serializer = new AvroSerializer<>(registry);
     this.deserializer = new AvroDeserializer<>(registry, type);

@@ -21,13 +21,14 @@ import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.serialization.Serializer;
 
 /**
- * Writes Avro records (generated {@code SpecificRecord}s, or {@code GenericRecord}s) in the Confluent Schema
- * Registry wire format ({@link WireFormat}), the schema registered under the TopicNameStrategy subject
- * {@code <topic>-value} (or {@code -key}). Configured by {@link AvroSerdeConfig} keys; a drop-in for
- * Confluent's {@code KafkaAvroSerializer}. A null record serializes to null (a tombstone).
+ * Writes Avro records (generated {@code SpecificRecord}s, or {@code GenericRecord}s) in the
+ * Confluent Schema Registry wire format ({@link WireFormat}), the schema registered under the
+ * TopicNameStrategy subject {@code <topic>-value} (or {@code -key}). Configured by {@link
+ * AvroSerdeConfig} keys; a drop-in for Confluent's {@code KafkaAvroSerializer}. A null record
+ * serializes to null (a tombstone).
  *
- * <p>Thread-safe once configured. Schema ids are cached per subject, so the registry is called once per
- * schema and subject.
+ * <p>Thread-safe once configured. Schema ids are cached per subject, so the registry is called once
+ * per schema and subject.
  */
 public class AvroSerializer<T extends IndexedRecord> implements Serializer<T> {
 
@@ -41,7 +42,10 @@ public class AvroSerializer<T extends IndexedRecord> implements Serializer<T> {
   /** For instantiation by class name; {@link #configure} must follow. */
   public AvroSerializer() {}
 
-  /** With a registry client the caller owns (not closed by {@link #close}); {@link #configure} is optional. */
+  /**
+   * With a registry client the caller owns (not closed by {@link #close}); {@link #configure} is
+   * optional.
+   */
   public AvroSerializer(SchemaRegistryClient registry) {
     this.registry = Objects.requireNonNull(registry, "registry");
   }
@@ -50,7 +54,10 @@ public class AvroSerializer<T extends IndexedRecord> implements Serializer<T> {
   public void configure(Map<String, ?> configs, boolean isKey) {
     this.isKey = isKey;
     if (registry != null && !configs.containsKey(AvroSerdeConfig.SCHEMA_REGISTRY_URL)) {
-      this.autoRegister = !Boolean.FALSE.toString().equals(String.valueOf(configs.get(AvroSerdeConfig.AUTO_REGISTER_SCHEMAS)));
+      this.autoRegister =
+          !Boolean.FALSE
+              .toString()
+              .equals(String.valueOf(configs.get(AvroSerdeConfig.AUTO_REGISTER_SCHEMAS)));
       return;
     }
     AvroSerdeConfig config = new AvroSerdeConfig(configs);
@@ -59,7 +66,8 @@ public class AvroSerializer<T extends IndexedRecord> implements Serializer<T> {
       try {
         this.registry = SchemaRegistryClient.forUrl(config.schemaRegistryUrl());
       } catch (IllegalArgumentException e) {
-        throw new ConfigException(AvroSerdeConfig.SCHEMA_REGISTRY_URL, config.schemaRegistryUrl(), e.getMessage());
+        throw new ConfigException(
+            AvroSerdeConfig.SCHEMA_REGISTRY_URL, config.schemaRegistryUrl(), e.getMessage());
       }
       this.ownsRegistry = true;
     }
@@ -71,12 +79,15 @@ public class AvroSerializer<T extends IndexedRecord> implements Serializer<T> {
       return null;
     }
     if (registry == null) {
-      throw new IllegalStateException("AvroSerializer not configured: set " + AvroSerdeConfig.SCHEMA_REGISTRY_URL);
+      throw new IllegalStateException(
+          "AvroSerializer not configured: set " + AvroSerdeConfig.SCHEMA_REGISTRY_URL);
     }
     Schema schema = record.getSchema();
     String subject = AvroSerdeConfig.subjectName(topic, isKey);
-    int id = idBySubject.computeIfAbsent(subject, s -> new ConcurrentHashMap<>())
-        .computeIfAbsent(schema, s -> schemaId(subject, s));
+    int id =
+        idBySubject
+            .computeIfAbsent(subject, s -> new ConcurrentHashMap<>())
+            .computeIfAbsent(schema, s -> schemaId(subject, s));
     ByteArrayOutputStream out = new ByteArrayOutputStream(256);
     out.writeBytes(WireFormat.header(id));
     try {
@@ -84,7 +95,8 @@ public class AvroSerializer<T extends IndexedRecord> implements Serializer<T> {
       writers.computeIfAbsent(schema, s -> writerFor(record, s)).write(record, encoder);
       encoder.flush();
     } catch (IOException | RuntimeException e) {
-      throw new SerializationException("cannot write " + schema.getFullName() + " for topic " + topic + ": " + e, e);
+      throw new SerializationException(
+          "cannot write " + schema.getFullName() + " for topic " + topic + ": " + e, e);
     }
     return out.toByteArray();
   }
@@ -94,12 +106,28 @@ public class AvroSerializer<T extends IndexedRecord> implements Serializer<T> {
       if (autoRegister) {
         return registry.register(subject, schema);
       }
-      return registry.lookup(subject, schema).orElseThrow(() -> new SerializationException("schema "
-          + schema.getFullName() + " is not registered under subject " + subject + " and "
-          + AvroSerdeConfig.AUTO_REGISTER_SCHEMAS + "=false")).id();
+      return registry
+          .lookup(subject, schema)
+          .orElseThrow(
+              () ->
+                  new SerializationException(
+                      "schema "
+                          + schema.getFullName()
+                          + " is not registered under subject "
+                          + subject
+                          + " and "
+                          + AvroSerdeConfig.AUTO_REGISTER_SCHEMAS
+                          + "=false"))
+          .id();
     } catch (SchemaRegistryException e) {
-      throw new SerializationException((autoRegister ? "cannot register " : "cannot look up ") + schema.getFullName()
-          + " under subject " + subject + ": " + e.getMessage(), e);
+      throw new SerializationException(
+          (autoRegister ? "cannot register " : "cannot look up ")
+              + schema.getFullName()
+              + " under subject "
+              + subject
+              + ": "
+              + e.getMessage(),
+          e);
     }
   }
 

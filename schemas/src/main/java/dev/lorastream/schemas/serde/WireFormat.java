@@ -4,8 +4,8 @@ import java.nio.ByteBuffer;
 import java.util.HexFormat;
 
 /**
- * The Confluent Schema Registry framing: byte 0 is the magic byte {@code 0x00}, bytes 1..4 the schema id as a
- * big-endian int32, then the Avro binary encoding of the record with that schema.
+ * The Confluent Schema Registry framing: byte 0 is the magic byte {@code 0x00}, bytes 1..4 the
+ * schema id as a big-endian int32, then the Avro binary encoding of the record with that schema.
  */
 public final class WireFormat {
 
@@ -29,15 +29,25 @@ public final class WireFormat {
    */
   public static int schemaId(byte[] data) {
     if (data.length < HEADER_SIZE) {
-      throw new AvroDecodeException(AvroDecodeException.Reason.TOO_SHORT, "record of " + data.length
-          + " bytes is shorter than the 5-byte Confluent header (magic byte 0x00 + 4-byte schema id); bytes: "
-          + preview(data), null);
+      throw new AvroDecodeException(
+          AvroDecodeException.Reason.TOO_SHORT,
+          "record of "
+              + data.length
+              + " bytes is shorter than the 5-byte Confluent header (magic byte 0x00 + 4-byte schema id); bytes: "
+              + preview(data),
+          null);
     }
     if (data[0] != MAGIC_BYTE) {
-      throw new AvroDecodeException(AvroDecodeException.Reason.BAD_MAGIC, String.format(
-          "unknown magic byte 0x%02x (expected 0x00, Confluent Schema Registry framing)%s; record of %d bytes"
-              + " starts: %s", data[0] & 0xff, data[0] == '{' ? ", looks like JSON text" : "", data.length,
-          preview(data)), null);
+      throw new AvroDecodeException(
+          AvroDecodeException.Reason.BAD_MAGIC,
+          String.format(
+              "unknown magic byte 0x%02x (expected 0x00, Confluent Schema Registry framing)%s; record of %d bytes"
+                  + " starts: %s",
+              data[0] & 0xff,
+              data[0] == '{' ? ", looks like JSON text" : "",
+              data.length,
+              preview(data)),
+          null);
     }
     return ByteBuffer.wrap(data, 1, 4).getInt();
   }

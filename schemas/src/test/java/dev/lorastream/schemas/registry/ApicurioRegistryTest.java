@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lorastream.devstack.RegistryProcess;
 import dev.lorastream.schemas.Fixtures;
 import dev.lorastream.schemas.Topic;
 import dev.lorastream.schemas.Topics;
@@ -14,13 +15,11 @@ import dev.lorastream.schemas.serde.AvroSerdeConfig;
 import dev.lorastream.schemas.serde.WireFormat;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import dev.lorastream.devstack.RegistryProcess;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.apache.avro.Schema;
@@ -37,10 +36,10 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 
 /**
- * Against a real registry: Apicurio Registry 2.4.2 (built by the {@code registry/} module) through its
- * Confluent-compatible API, and Debian's python3-confluent-kafka reading what we registered. Skipped, with the
- * reason, when the runner jar or the Python package is absent; {@link RestSchemaRegistryClientTest} covers the
- * same calls everywhere against an in-test server.
+ * Against a real registry: Apicurio Registry 2.4.2 (built by the {@code registry/} module) through
+ * its Confluent-compatible API, and Debian's python3-confluent-kafka reading what we registered.
+ * Skipped, with the reason, when the runner jar or the Python package is absent; {@link
+ * RestSchemaRegistryClientTest} covers the same calls everywhere against an in-test server.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -48,6 +47,7 @@ class ApicurioRegistryTest {
 
   /** The runner jar; override with -Dlorastream.registry.jar=PATH. */
   private static final Path JAR = RegistryProcess.DEFAULT_JAR;
+
   private static final String PYTHON = "/usr/bin/python3";
 
   private RegistryProcess registry;
@@ -65,8 +65,11 @@ class ApicurioRegistryTest {
 
   /** Skips the calling test, with the reason, when there is no runner jar. */
   private void assumeRegistry() {
-    Assumptions.assumeTrue(url != null, "no Apicurio runner at " + JAR.toAbsolutePath()
-        + ": build it with ./mvnw -f registry/pom.xml package");
+    Assumptions.assumeTrue(
+        url != null,
+        "no Apicurio runner at "
+            + JAR.toAbsolutePath()
+            + ": build it with ./mvnw -f registry/pom.xml package");
   }
 
   @AfterAll
@@ -75,7 +78,6 @@ class ApicurioRegistryTest {
       registry.close();
     }
   }
-
 
   private static final List<Topic<String, ? extends SpecificRecord>> AVRO_TOPICS =
       List.of(Topics.REQUESTS, Topics.BATCHES, Topics.REPLIES, Topics.ADAPTERS);
@@ -94,7 +96,8 @@ class ApicurioRegistryTest {
         assertEquals(Optional.empty(), client.lookup(subject, schemaOf(topic)));
         assertTrue(client.testCompatibility(subject, schemaOf(topic)).compatible());
         int id = client.register(subject, schemaOf(topic));
-        client.setCompatibility(subject, CompatibilityLevel.BACKWARD); // Apicurio's global default is NONE
+        client.setCompatibility(
+            subject, CompatibilityLevel.BACKWARD); // Apicurio's global default is NONE
         ids.put(subject, id);
       }
     }
@@ -106,7 +109,8 @@ class ApicurioRegistryTest {
         assertEquals(id, found.id());
         assertEquals(id, fresh.getLatest(topic.valueSubject()).id());
       }
-      SchemaRegistryException missing = assertThrows(SchemaRegistryException.class, () -> fresh.getById(987_654));
+      SchemaRegistryException missing =
+          assertThrows(SchemaRegistryException.class, () -> fresh.getById(987_654));
       assertTrue(missing.isNotFound(), missing.getMessage());
     }
   }
@@ -115,12 +119,19 @@ class ApicurioRegistryTest {
   @Order(2)
   void refusesAnIncompatibleChange() {
     assumeRegistry();
-    Schema breaking = SchemaBuilder.record("AdapterRecord").namespace("dev.lorastream.schemas").fields()
-        .requiredString("adapterId").requiredString("region").endRecord();
+    Schema breaking =
+        SchemaBuilder.record("AdapterRecord")
+            .namespace("dev.lorastream.schemas")
+            .fields()
+            .requiredString("adapterId")
+            .requiredString("region")
+            .endRecord();
     try (var client = new RestSchemaRegistryClient(List.of(url))) {
       assertFalse(client.testCompatibility(Topics.ADAPTERS.valueSubject(), breaking).compatible());
-      SchemaRegistryException e = assertThrows(SchemaRegistryException.class,
-          () -> client.register(Topics.ADAPTERS.valueSubject(), breaking));
+      SchemaRegistryException e =
+          assertThrows(
+              SchemaRegistryException.class,
+              () -> client.register(Topics.ADAPTERS.valueSubject(), breaking));
       assertTrue(e.isIncompatible(), e.getMessage());
       assertEquals(409, e.errorCode(), e.getMessage());
     }
@@ -137,7 +148,8 @@ class ApicurioRegistryTest {
     roundTrip(Topics.ADAPTERS, Fixtures.adapter(), config);
   }
 
-  private <V extends SpecificRecord> void roundTrip(Topic<String, V> topic, V value, Map<String, Object> config) {
+  private <V extends SpecificRecord> void roundTrip(
+      Topic<String, V> topic, V value, Map<String, Object> config) {
     try (Serde<V> serde = topic.valueSerde(config)) {
       byte[] bytes = serde.serializer().serialize(topic.name(), value);
       if (ids.containsKey(topic.valueSubject())) {
@@ -151,8 +163,11 @@ class ApicurioRegistryTest {
   @Order(4)
   void pythonConfluentKafkaReadsWhatWeRegistered() throws Exception {
     assumeRegistry();
-    Assumptions.assumeTrue(pythonHasConfluentKafka(), PYTHON + " cannot import confluent_kafka: "
-        + "apt-get install -y python3-confluent-kafka (scripts/ensure-python-ref.sh does)");
+    Assumptions.assumeTrue(
+        pythonHasConfluentKafka(),
+        PYTHON
+            + " cannot import confluent_kafka: "
+            + "apt-get install -y python3-confluent-kafka (scripts/ensure-python-ref.sh does)");
     List<String> command = new ArrayList<>(List.of(PYTHON, "src/test/python/sr_read.py", url));
     AVRO_TOPICS.forEach(t -> command.add(t.valueSubject()));
     Process python = new ProcessBuilder(command).redirectErrorStream(true).start();
@@ -171,7 +186,8 @@ class ApicurioRegistryTest {
 
   private static boolean pythonHasConfluentKafka() throws InterruptedException {
     try {
-      Process p = new ProcessBuilder(PYTHON, "-c", "import confluent_kafka.schema_registry").start();
+      Process p =
+          new ProcessBuilder(PYTHON, "-c", "import confluent_kafka.schema_registry").start();
       return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
     } catch (IOException e) {
       return false;

@@ -16,14 +16,17 @@ import java.util.regex.Pattern;
 import org.apache.avro.Schema;
 
 /**
- * A tiny HTTP server speaking the Confluent REST API on top of a {@link MockSchemaRegistry}, in Confluent's
- * dialect or Apicurio ccompat's (under {@code /apis/ccompat/v7}, {@code error_code: 0} on 409, 40401 for a
- * schema missing from a subject, 40402 for a missing subject, 404 from a compatibility check of a new
- * subject). Records every request.
+ * A tiny HTTP server speaking the Confluent REST API on top of a {@link MockSchemaRegistry}, in
+ * Confluent's dialect or Apicurio ccompat's (under {@code /apis/ccompat/v7}, {@code error_code: 0}
+ * on 409, 40401 for a schema missing from a subject, 40402 for a missing subject, 404 from a
+ * compatibility check of a new subject). Records every request.
  */
 final class FakeRegistryServer implements AutoCloseable {
 
-  enum Dialect { CONFLUENT, APICURIO }
+  enum Dialect {
+    CONFLUENT,
+    APICURIO
+  }
 
   record Call(String method, String path, String contentType, String body) {}
 
@@ -65,7 +68,8 @@ final class FakeRegistryServer implements AutoCloseable {
     } catch (SchemaRegistryException e) {
       status = e.httpStatus();
       int code = dialect == Dialect.APICURIO && status == 409 ? 0 : e.errorCode();
-      answer = JSON.createObjectNode().put("error_code", code).put("message", e.getMessage()).toString();
+      answer =
+          JSON.createObjectNode().put("error_code", code).put("message", e.getMessage()).toString();
     } catch (UnsupportedOperationException e) {
       status = 500;
       answer = "<html><body>Internal Server Error: " + e.getMessage() + "</body></html>";
@@ -80,11 +84,14 @@ final class FakeRegistryServer implements AutoCloseable {
   private String route(String method, String path, String body) throws IOException {
     Matcher m;
     if (method.equals("POST") && (m = match("/subjects/([^/]+)/versions", path)) != null) {
-      return JSON.createObjectNode().put("id", registry.register(subject(m), schema(body))).toString();
+      return JSON.createObjectNode()
+          .put("id", registry.register(subject(m), schema(body)))
+          .toString();
     }
     if (method.equals("POST") && (m = match("/subjects/([^/]+)", path)) != null) {
       String subject = subject(m);
-      SchemaMetadata found = registry.lookup(subject, schema(body)).orElseThrow(() -> notFound(subject));
+      SchemaMetadata found =
+          registry.lookup(subject, schema(body)).orElseThrow(() -> notFound(subject));
       return metadata(found).toString();
     }
     if (method.equals("GET") && (m = match("/schemas/ids/(\\d+)", path)) != null) {
@@ -94,10 +101,12 @@ final class FakeRegistryServer implements AutoCloseable {
     if (method.equals("GET") && (m = match("/subjects/([^/]+)/versions/latest", path)) != null) {
       return metadata(registry.getLatest(subject(m))).toString();
     }
-    if (method.equals("POST") && (m = match("/compatibility/subjects/([^/]+)/versions/latest", path)) != null) {
+    if (method.equals("POST")
+        && (m = match("/compatibility/subjects/([^/]+)/versions/latest", path)) != null) {
       String subject = subject(m);
       if (dialect == Dialect.APICURIO && !registry.subjects().contains(subject)) {
-        throw new SchemaRegistryException(404, 40402, "No artifact with ID '" + subject + "' in group 'null' was found.");
+        throw new SchemaRegistryException(
+            404, 40402, "No artifact with ID '" + subject + "' in group 'null' was found.");
       }
       CompatibilityResult result = registry.testCompatibility(subject, schema(body));
       ObjectNode json = JSON.createObjectNode().put("is_compatible", result.compatible());
@@ -115,15 +124,21 @@ final class FakeRegistryServer implements AutoCloseable {
   private SchemaRegistryException notFound(String subject) {
     boolean known = registry.subjects().contains(subject);
     if (dialect == Dialect.APICURIO) {
-      return known ? new SchemaRegistryException(404, 40401, "No artifact version matches")
-          : new SchemaRegistryException(404, 40402, "No artifact with ID '" + subject + "' was found.");
+      return known
+          ? new SchemaRegistryException(404, 40401, "No artifact version matches")
+          : new SchemaRegistryException(
+              404, 40402, "No artifact with ID '" + subject + "' was found.");
     }
-    return known ? new SchemaRegistryException(404, 40403, "Schema not found")
+    return known
+        ? new SchemaRegistryException(404, 40403, "Schema not found")
         : new SchemaRegistryException(404, 40401, "Subject '" + subject + "' not found.");
   }
 
   private static ObjectNode metadata(SchemaMetadata m) {
-    return JSON.createObjectNode().put("subject", m.subject()).put("id", m.id()).put("version", m.version())
+    return JSON.createObjectNode()
+        .put("subject", m.subject())
+        .put("id", m.id())
+        .put("version", m.version())
         .put("schema", m.schema().toString());
   }
 

@@ -10,10 +10,10 @@ import dev.lorastream.schemas.AdapterRecord;
 import dev.lorastream.schemas.Fixtures;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
+import dev.lorastream.schemas.Topics;
 import dev.lorastream.schemas.registry.FakeRegistryServer.Call;
 import dev.lorastream.schemas.registry.FakeRegistryServer.Dialect;
 import dev.lorastream.schemas.serde.AvroSerdeConfig;
-import dev.lorastream.schemas.Topics;
 import java.net.ServerSocket;
 import java.util.List;
 import java.util.Map;
@@ -29,8 +29,13 @@ import org.junit.jupiter.params.provider.EnumSource;
 class RestSchemaRegistryClientTest {
 
   private static final String SCOPE = "rest-backing";
-  private static final Schema BREAKING = SchemaBuilder.record("AdapterRecord").namespace("dev.lorastream.schemas")
-      .fields().requiredString("adapterId").requiredString("region").endRecord();
+  private static final Schema BREAKING =
+      SchemaBuilder.record("AdapterRecord")
+          .namespace("dev.lorastream.schemas")
+          .fields()
+          .requiredString("adapterId")
+          .requiredString("region")
+          .endRecord();
 
   @AfterEach
   void dropScope() {
@@ -43,16 +48,22 @@ class RestSchemaRegistryClientTest {
     try (var server = new FakeRegistryServer(dialect, SCOPE);
         var client = new RestSchemaRegistryClient(List.of(server.url() + "/"))) {
       String subject = "lora.adapters-value";
-      assertTrue(client.testCompatibility(subject, AdapterRecord.getClassSchema()).compatible()); // new subject
+      assertTrue(
+          client
+              .testCompatibility(subject, AdapterRecord.getClassSchema())
+              .compatible()); // new subject
       assertEquals(Optional.empty(), client.lookup(subject, AdapterRecord.getClassSchema()));
 
       int id = client.register(subject, AdapterRecord.getClassSchema());
       assertEquals(1, id);
-      assertEquals(id, client.register(subject, AdapterRecord.getClassSchema())); // cached: no second POST
+      assertEquals(
+          id, client.register(subject, AdapterRecord.getClassSchema())); // cached: no second POST
       assertEquals(Optional.empty(), client.lookup(subject, InferenceRequest.getClassSchema()));
       SchemaMetadata found = client.lookup(subject, AdapterRecord.getClassSchema()).orElseThrow();
       assertEquals(new SchemaMetadata(subject, 1, 1, AdapterRecord.getClassSchema()), found);
-      assertEquals(new SchemaMetadata(subject, 1, 1, AdapterRecord.getClassSchema()), client.getLatest(subject));
+      assertEquals(
+          new SchemaMetadata(subject, 1, 1, AdapterRecord.getClassSchema()),
+          client.getLatest(subject));
 
       int otherId = server.registry.register("other-value", InferenceResult.getClassSchema());
       assertEquals(InferenceResult.getClassSchema(), client.getById(otherId));
@@ -60,9 +71,12 @@ class RestSchemaRegistryClientTest {
 
       CompatibilityResult check = client.testCompatibility(subject, BREAKING);
       assertFalse(check.compatible());
-      assertEquals(List.of("new schema reading old data: READER_FIELD_MISSING_DEFAULT_VALUE at /fields/1: region"),
+      assertEquals(
+          List.of(
+              "new schema reading old data: READER_FIELD_MISSING_DEFAULT_VALUE at /fields/1: region"),
           check.messages());
-      SchemaRegistryException refused = assertThrows(SchemaRegistryException.class, () -> client.register(subject, BREAKING));
+      SchemaRegistryException refused =
+          assertThrows(SchemaRegistryException.class, () -> client.register(subject, BREAKING));
       assertTrue(refused.isIncompatible());
       assertEquals(409, refused.errorCode()); // Apicurio sends error_code 0: the status stands in
       assertFalse(refused.isRetriable());
@@ -70,29 +84,40 @@ class RestSchemaRegistryClientTest {
       client.setCompatibility(subject, CompatibilityLevel.NONE);
       assertTrue(client.testCompatibility(subject, BREAKING).compatible());
 
-      SchemaRegistryException missing = assertThrows(SchemaRegistryException.class, () -> client.getById(4242));
+      SchemaRegistryException missing =
+          assertThrows(SchemaRegistryException.class, () -> client.getById(4242));
       assertEquals(404, missing.httpStatus());
       assertEquals(40403, missing.errorCode());
       assertTrue(missing.isNotFound());
 
-      long registers = server.calls.stream().filter(c -> c.path().endsWith("/versions") && c.method().equals("POST")).count();
+      long registers =
+          server.calls.stream()
+              .filter(c -> c.path().endsWith("/versions") && c.method().equals("POST"))
+              .count();
       assertEquals(2, registers); // the first and the refused one
-      assertEquals(1, server.calls.stream().filter(c -> c.path().endsWith("/schemas/ids/" + otherId)).count());
+      assertEquals(
+          1,
+          server.calls.stream().filter(c -> c.path().endsWith("/schemas/ids/" + otherId)).count());
       for (Call call : server.calls) {
         if (!call.method().equals("GET")) {
           assertEquals(RestSchemaRegistryClient.CONTENT_TYPE, call.contentType(), call.toString());
         }
       }
-      Call put = server.calls.stream().filter(c -> c.method().equals("PUT")).findFirst().orElseThrow();
-      assertEquals(server.url().replaceFirst("http://[^/]+", "") + "/config/lora.adapters-value", put.path());
-      assertEquals(Map.of("compatibility", "NONE"), new ObjectMapper().readValue(put.body(), Map.class));
+      Call put =
+          server.calls.stream().filter(c -> c.method().equals("PUT")).findFirst().orElseThrow();
+      assertEquals(
+          server.url().replaceFirst("http://[^/]+", "") + "/config/lora.adapters-value",
+          put.path());
+      assertEquals(
+          Map.of("compatibility", "NONE"), new ObjectMapper().readValue(put.body(), Map.class));
     }
   }
 
   @Test
   void serdeRoundTripsOverHttp() throws Exception {
     try (var server = new FakeRegistryServer(Dialect.APICURIO, SCOPE);
-        Serde<InferenceRequest> serde = Topics.REQUESTS.valueSerde(Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, server.url()))) {
+        Serde<InferenceRequest> serde =
+            Topics.REQUESTS.valueSerde(Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, server.url()))) {
       InferenceRequest request = Fixtures.request("r-1", "poet");
       byte[] bytes = serde.serializer().serialize(Topics.REQUESTS.name(), request);
       assertEquals(request, serde.deserializer().deserialize(Topics.REQUESTS.name(), bytes));
@@ -107,21 +132,30 @@ class RestSchemaRegistryClientTest {
       deadPort = socket.getLocalPort();
     }
     try (var server = new FakeRegistryServer(Dialect.CONFLUENT, SCOPE);
-        var client = (RestSchemaRegistryClient) SchemaRegistryClient.forUrl(
-            "http://127.0.0.1:" + deadPort + " , " + server.url())) {
+        var client =
+            (RestSchemaRegistryClient)
+                SchemaRegistryClient.forUrl(
+                    "http://127.0.0.1:" + deadPort + " , " + server.url())) {
       assertEquals(2, client.baseUrls().size());
       assertEquals(1, client.register("s-value", AdapterRecord.getClassSchema()));
 
       // An unknown route answers 500 with an HTML body: status, code and a one-line snippet.
-      SchemaRegistryException e = assertThrows(SchemaRegistryException.class,
-          () -> client.getLatest("s-value/../../nowhere"));
+      SchemaRegistryException e =
+          assertThrows(
+              SchemaRegistryException.class, () -> client.getLatest("s-value/../../nowhere"));
       assertEquals(404, e.httpStatus()); // encoded slashes keep it one subject
-      SchemaRegistryException html = assertThrows(SchemaRegistryException.class,
-          () -> new RestSchemaRegistryClient(List.of(server.url() + "/nope")).getById(1));
+      SchemaRegistryException html =
+          assertThrows(
+              SchemaRegistryException.class,
+              () -> new RestSchemaRegistryClient(List.of(server.url() + "/nope")).getById(1));
       assertEquals(500, html.httpStatus());
       assertTrue(html.isRetriable());
-      assertTrue(html.getMessage().contains("<html><body>Internal Server Error: GET /nope/schemas/ids/1</body></html>"
-          + " (http 500, error_code 500)"), html.getMessage());
+      assertTrue(
+          html.getMessage()
+              .contains(
+                  "<html><body>Internal Server Error: GET /nope/schemas/ids/1</body></html>"
+                      + " (http 500, error_code 500)"),
+          html.getMessage());
     }
   }
 
@@ -135,7 +169,8 @@ class RestSchemaRegistryClientTest {
   void forUrlPicksTheImplementation() {
     assertTrue(SchemaRegistryClient.forUrl("mock://x") instanceof MockSchemaRegistry);
     assertThrows(IllegalArgumentException.class, () -> SchemaRegistryClient.forUrl(" , "));
-    assertThrows(IllegalArgumentException.class, () -> SchemaRegistryClient.forUrl("mock://a,mock://b"));
+    assertThrows(
+        IllegalArgumentException.class, () -> SchemaRegistryClient.forUrl("mock://a,mock://b"));
     MockSchemaRegistry.dropScope("x");
   }
 }

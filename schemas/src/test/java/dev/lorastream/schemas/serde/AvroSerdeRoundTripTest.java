@@ -31,7 +31,8 @@ import org.junit.jupiter.api.Test;
 class AvroSerdeRoundTripTest {
 
   private static final String SCOPE = "round-trip";
-  private static final Map<String, Object> CONFIG = Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, "mock://" + SCOPE);
+  private static final Map<String, Object> CONFIG =
+      Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, "mock://" + SCOPE);
 
   @AfterEach
   void dropScope() {
@@ -57,7 +58,12 @@ class AvroSerdeRoundTripTest {
     assertRoundTrip(Topics.REPLIES, Fixtures.result());
     assertRoundTrip(Topics.REPLIES, Fixtures.errorResult());
     assertRoundTrip(Topics.ADAPTERS, Fixtures.adapter());
-    assertEquals(List.of("lora.adapters-value", "lora.batches-value", "lora.replies-value", "lora.requests-value"),
+    assertEquals(
+        List.of(
+            "lora.adapters-value",
+            "lora.batches-value",
+            "lora.replies-value",
+            "lora.requests-value"),
         MockSchemaRegistry.forScope(SCOPE).subjects());
   }
 
@@ -90,23 +96,38 @@ class AvroSerdeRoundTripTest {
   @SuppressWarnings("unchecked")
   void configuredByClassNameAsKafkaDoes() throws Exception {
     // What a producer/consumer does with value.serializer / value.deserializer class names.
-    Serializer<IndexedRecord> serializer = Utils.newInstance(AvroSerializer.class.getName(), Serializer.class);
+    Serializer<IndexedRecord> serializer =
+        Utils.newInstance(AvroSerializer.class.getName(), Serializer.class);
     serializer.configure(CONFIG, false);
     byte[] bytes = serializer.serialize("lora.replies", Fixtures.result());
 
-    Deserializer<Object> generic = Utils.newInstance(AvroDeserializer.class.getName(), Deserializer.class);
+    Deserializer<Object> generic =
+        Utils.newInstance(AvroDeserializer.class.getName(), Deserializer.class);
     generic.configure(CONFIG, false);
-    GenericRecord asGeneric = assertInstanceOf(GenericRecord.class, generic.deserialize("lora.replies", bytes));
+    GenericRecord asGeneric =
+        assertInstanceOf(GenericRecord.class, generic.deserialize("lora.replies", bytes));
     assertEquals("r-1", asGeneric.get("requestId").toString());
 
-    Deserializer<Object> byWriterName = Utils.newInstance(AvroDeserializer.class.getName(), Deserializer.class);
-    byWriterName.configure(Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, "mock://" + SCOPE,
-        AvroSerdeConfig.SPECIFIC_AVRO_READER, "true"), false);
+    Deserializer<Object> byWriterName =
+        Utils.newInstance(AvroDeserializer.class.getName(), Deserializer.class);
+    byWriterName.configure(
+        Map.of(
+            AvroSerdeConfig.SCHEMA_REGISTRY_URL,
+            "mock://" + SCOPE,
+            AvroSerdeConfig.SPECIFIC_AVRO_READER,
+            "true"),
+        false);
     assertEquals(Fixtures.result(), byWriterName.deserialize("lora.replies", bytes));
 
-    Deserializer<Object> byType = Utils.newInstance(AvroDeserializer.class.getName(), Deserializer.class);
-    byType.configure(Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, "mock://" + SCOPE,
-        AvroSerdeConfig.SPECIFIC_AVRO_VALUE_TYPE, InferenceResult.class.getName()), false);
+    Deserializer<Object> byType =
+        Utils.newInstance(AvroDeserializer.class.getName(), Deserializer.class);
+    byType.configure(
+        Map.of(
+            AvroSerdeConfig.SCHEMA_REGISTRY_URL,
+            "mock://" + SCOPE,
+            AvroSerdeConfig.SPECIFIC_AVRO_VALUE_TYPE,
+            InferenceResult.class.getName()),
+        false);
     assertEquals(Fixtures.result(), byType.deserialize("lora.replies", bytes));
   }
 
@@ -122,15 +143,25 @@ class AvroSerdeRoundTripTest {
 
   @Test
   void autoRegisterFalseNeedsARegisteredSchema() {
-    Map<String, Object> noRegister = Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, "mock://" + SCOPE,
-        AvroSerdeConfig.AUTO_REGISTER_SCHEMAS, false);
+    Map<String, Object> noRegister =
+        Map.of(
+            AvroSerdeConfig.SCHEMA_REGISTRY_URL,
+            "mock://" + SCOPE,
+            AvroSerdeConfig.AUTO_REGISTER_SCHEMAS,
+            false);
     try (AvroSerializer<AdapterRecord> serializer = new AvroSerializer<>()) {
       serializer.configure(noRegister, false);
-      SerializationException e = assertThrows(SerializationException.class,
-          () -> serializer.serialize("lora.adapters", Fixtures.adapter()));
-      assertEquals("schema dev.lorastream.schemas.AdapterRecord is not registered under subject lora.adapters-value"
-          + " and auto.register.schemas=false", e.getMessage());
-      int id = MockSchemaRegistry.forScope(SCOPE).register("lora.adapters-value", AdapterRecord.getClassSchema());
+      SerializationException e =
+          assertThrows(
+              SerializationException.class,
+              () -> serializer.serialize("lora.adapters", Fixtures.adapter()));
+      assertEquals(
+          "schema dev.lorastream.schemas.AdapterRecord is not registered under subject lora.adapters-value"
+              + " and auto.register.schemas=false",
+          e.getMessage());
+      int id =
+          MockSchemaRegistry.forScope(SCOPE)
+              .register("lora.adapters-value", AdapterRecord.getClassSchema());
       byte[] bytes = serializer.serialize("lora.adapters", Fixtures.adapter());
       assertEquals(id, WireFormat.schemaId(bytes));
     }
@@ -140,10 +171,16 @@ class AvroSerdeRoundTripTest {
   void badUrlIsAConfigError() {
     try (AvroSerializer<AdapterRecord> serializer = new AvroSerializer<>()) {
       assertThrows(ConfigException.class, () -> serializer.configure(Map.of(), false));
-      ConfigException e = assertThrows(ConfigException.class, () -> serializer.configure(
-          Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, "ftp://registry"), false));
-      assertEquals("Invalid value ftp://registry for configuration schema.registry.url: "
-          + "schema registry url must be http(s):// or mock://, got: ftp://registry", e.getMessage());
+      ConfigException e =
+          assertThrows(
+              ConfigException.class,
+              () ->
+                  serializer.configure(
+                      Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, "ftp://registry"), false));
+      assertEquals(
+          "Invalid value ftp://registry for configuration schema.registry.url: "
+              + "schema registry url must be http(s):// or mock://, got: ftp://registry",
+          e.getMessage());
     }
   }
 }

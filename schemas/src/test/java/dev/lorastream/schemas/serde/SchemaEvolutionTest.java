@@ -68,17 +68,23 @@ class SchemaEvolutionTest {
   void oldWriterWithoutPriorityReadsWithTheDefault() throws Exception {
     Schema v1 = edit(InferenceRequest.getClassSchema(), r -> removeField(r, "priority"));
     InferenceRequest current = Fixtures.request("r-old", "poet");
-    GenericRecord old = new GenericRecordBuilder(v1)
-        .set("requestId", "r-old").set("tenantId", "acme").set("adapterId", "poet")
-        .set("promptTokenIds", List.of(1, 2, 3))
-        .set("sampling", GenericData.get().deepCopy(v1.getField("sampling").schema(), current.getSampling()))
-        .set("createdEpochMs", 7L)
-        .build();
+    GenericRecord old =
+        new GenericRecordBuilder(v1)
+            .set("requestId", "r-old")
+            .set("tenantId", "acme")
+            .set("adapterId", "poet")
+            .set("promptTokenIds", List.of(1, 2, 3))
+            .set(
+                "sampling",
+                GenericData.get().deepCopy(v1.getField("sampling").schema(), current.getSampling()))
+            .set("createdEpochMs", 7L)
+            .build();
     byte[] bytes;
     try (AvroSerializer<GenericRecord> serializer = new AvroSerializer<>(registry)) {
       bytes = serializer.serialize("lora.requests", old);
     }
-    try (AvroDeserializer<InferenceRequest> deserializer = new AvroDeserializer<>(registry, InferenceRequest.class)) {
+    try (AvroDeserializer<InferenceRequest> deserializer =
+        new AvroDeserializer<>(registry, InferenceRequest.class)) {
       InferenceRequest read = deserializer.deserialize("lora.requests", bytes);
       assertEquals(0, read.getPriority());
       assertEquals("r-old", read.getRequestId());
@@ -87,55 +93,87 @@ class SchemaEvolutionTest {
       assertEquals(0.7f, read.getSampling().getTemperature());
     }
     // The current schema is a BACKWARD-compatible successor of v1.
-    assertTrue(registry.testCompatibility("lora.requests-value", InferenceRequest.getClassSchema()).compatible());
+    assertTrue(
+        registry
+            .testCompatibility("lora.requests-value", InferenceRequest.getClassSchema())
+            .compatible());
   }
 
   @Test
   void newerWriterFieldsAreSkippedAndUnknownErrorCodeReadsAsInternal() throws Exception {
-    Schema v3 = edit(InferenceResult.getClassSchema(), r -> {
-      ArrayNode fields = (ArrayNode) r.get("fields");
-      fields.addObject().put("name", "cachedTokens").put("type", "int").put("default", 0).put("doc", "new in v3");
-      ArrayNode errorUnion = (ArrayNode) field(r, "errorCode").get("type");
-      ((ArrayNode) errorUnion.get(1).get("symbols")).add("RATE_LIMITED");
-    });
-    GenericRecord newer = new GenericRecordBuilder(v3)
-        .set("requestId", "r-new").set("tenantId", "acme")
-        .set("finishReason", new GenericData.EnumSymbol(v3.getField("finishReason").schema(), "ERROR"))
-        .set("errorCode", new GenericData.EnumSymbol(v3.getField("errorCode").schema().getTypes().get(1), "RATE_LIMITED"))
-        .set("errorMessage", "tenant acme is over 100 requests/s")
-        .set("cachedTokens", 99)
-        .build();
+    Schema v3 =
+        edit(
+            InferenceResult.getClassSchema(),
+            r -> {
+              ArrayNode fields = (ArrayNode) r.get("fields");
+              fields
+                  .addObject()
+                  .put("name", "cachedTokens")
+                  .put("type", "int")
+                  .put("default", 0)
+                  .put("doc", "new in v3");
+              ArrayNode errorUnion = (ArrayNode) field(r, "errorCode").get("type");
+              ((ArrayNode) errorUnion.get(1).get("symbols")).add("RATE_LIMITED");
+            });
+    GenericRecord newer =
+        new GenericRecordBuilder(v3)
+            .set("requestId", "r-new")
+            .set("tenantId", "acme")
+            .set(
+                "finishReason",
+                new GenericData.EnumSymbol(v3.getField("finishReason").schema(), "ERROR"))
+            .set(
+                "errorCode",
+                new GenericData.EnumSymbol(
+                    v3.getField("errorCode").schema().getTypes().get(1), "RATE_LIMITED"))
+            .set("errorMessage", "tenant acme is over 100 requests/s")
+            .set("cachedTokens", 99)
+            .build();
     byte[] bytes;
     try (AvroSerializer<GenericRecord> serializer = new AvroSerializer<>(registry)) {
       bytes = serializer.serialize("lora.replies", newer);
     }
-    try (AvroDeserializer<InferenceResult> deserializer = new AvroDeserializer<>(registry, InferenceResult.class)) {
+    try (AvroDeserializer<InferenceResult> deserializer =
+        new AvroDeserializer<>(registry, InferenceResult.class)) {
       InferenceResult read = deserializer.deserialize("lora.replies", bytes);
       assertEquals(FinishReason.ERROR, read.getFinishReason());
       assertEquals(ErrorCode.INTERNAL, read.getErrorCode());
       assertEquals("tenant acme is over 100 requests/s", read.getErrorMessage());
     }
     // Appending an enum symbol is FULL-compatible thanks to the enum default.
-    assertEquals(List.of(), CompatibilityLevel.FULL.check(List.of(InferenceResult.getClassSchema()), v3));
+    assertEquals(
+        List.of(), CompatibilityLevel.FULL.check(List.of(InferenceResult.getClassSchema()), v3));
   }
 
   @Test
   void fieldWithoutDefaultIsRefused() throws Exception {
     String subject = "lora.requests-value";
     registry.register(subject, InferenceRequest.getClassSchema());
-    Schema bad = edit(InferenceRequest.getClassSchema(),
-        r -> ((ArrayNode) r.get("fields")).addObject().put("name", "region").put("type", "string"));
+    Schema bad =
+        edit(
+            InferenceRequest.getClassSchema(),
+            r ->
+                ((ArrayNode) r.get("fields"))
+                    .addObject()
+                    .put("name", "region")
+                    .put("type", "string"));
 
     CompatibilityResult check = registry.testCompatibility(subject, bad);
     assertFalse(check.compatible());
-    assertEquals(List.of("new schema reading old data: READER_FIELD_MISSING_DEFAULT_VALUE at /fields/11: region"),
+    assertEquals(
+        List.of(
+            "new schema reading old data: READER_FIELD_MISSING_DEFAULT_VALUE at /fields/11: region"),
         check.messages());
-    SchemaRegistryException e = assertThrows(SchemaRegistryException.class, () -> registry.register(subject, bad));
+    SchemaRegistryException e =
+        assertThrows(SchemaRegistryException.class, () -> registry.register(subject, bad));
     assertTrue(e.isIncompatible());
     assertEquals(409, e.errorCode());
     assertTrue(e.getMessage().contains("READER_FIELD_MISSING_DEFAULT_VALUE"), e.getMessage());
 
-    Schema retyped = edit(InferenceRequest.getClassSchema(), r -> field(r, "priority").put("type", "string").put("default", "0"));
+    Schema retyped =
+        edit(
+            InferenceRequest.getClassSchema(),
+            r -> field(r, "priority").put("type", "string").put("default", "0"));
     assertFalse(registry.testCompatibility(subject, retyped).compatible());
 
     registry.setCompatibility(subject, CompatibilityLevel.NONE);
@@ -151,11 +189,17 @@ class SchemaEvolutionTest {
     assertEquals(a, registry.register("a-value", InferenceRequest.getClassSchema()));
     assertEquals(1, registry.getLatest("a-value").version());
 
-    // v1 has x:string; v2 drops it; v3 brings x back as int with a default: fine against v2, not against v1.
-    Schema v1 = new Schema.Parser().parse("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"x\",\"type\":\"string\"}]}");
+    // v1 has x:string; v2 drops it; v3 brings x back as int with a default: fine against v2, not
+    // against v1.
+    Schema v1 =
+        new Schema.Parser()
+            .parse(
+                "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"x\",\"type\":\"string\"}]}");
     Schema v2 = new Schema.Parser().parse("{\"type\":\"record\",\"name\":\"R\",\"fields\":[]}");
-    Schema v3 = new Schema.Parser().parse(
-        "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"x\",\"type\":\"int\",\"default\":0}]}");
+    Schema v3 =
+        new Schema.Parser()
+            .parse(
+                "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"x\",\"type\":\"int\",\"default\":0}]}");
     registry.setCompatibility("r-value", CompatibilityLevel.BACKWARD_TRANSITIVE);
     registry.register("r-value", v1);
     registry.register("r-value", v2);

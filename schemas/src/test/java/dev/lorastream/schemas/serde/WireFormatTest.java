@@ -29,7 +29,8 @@ class WireFormatTest {
   @Test
   void headerIsMagicZeroThenBigEndianId() {
     assertArrayEquals(new byte[] {0, 0x01, 0x02, 0x03, 0x04}, WireFormat.header(0x01020304));
-    assertArrayEquals(new byte[] {0, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xfe}, WireFormat.header(-2));
+    assertArrayEquals(
+        new byte[] {0, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xfe}, WireFormat.header(-2));
     assertEquals(0x01020304, WireFormat.schemaId(new byte[] {0, 1, 2, 3, 4, 99}));
   }
 
@@ -38,7 +39,9 @@ class WireFormatTest {
     MockSchemaRegistry registry = MockSchemaRegistry.forScope(SCOPE);
     try (AvroSerializer<Usage> serializer = new AvroSerializer<>(registry)) {
       // promptTokens=1, completionTokens=-2: zig-zag varints 0x02 and 0x03.
-      byte[] bytes = serializer.serialize("t", Usage.newBuilder().setPromptTokens(1).setCompletionTokens(-2).build());
+      byte[] bytes =
+          serializer.serialize(
+              "t", Usage.newBuilder().setPromptTokens(1).setCompletionTokens(-2).build());
       assertArrayEquals(new byte[] {0, 0, 0, 0, 1, 0x02, 0x03}, bytes);
     }
   }
@@ -46,10 +49,13 @@ class WireFormatTest {
   @Test
   void idAboveOneByteIsBigEndianAndBodyIsPlainAvroBinary() throws Exception {
     MockSchemaRegistry registry = MockSchemaRegistry.forScope(SCOPE);
-    for (int i = 1; i <= 257; i++) { // ids 1..257 go to filler schemas, so the request gets 258 = 0x0102
+    for (int i = 1;
+        i <= 257;
+        i++) { // ids 1..257 go to filler schemas, so the request gets 258 = 0x0102
       Schema filler = SchemaBuilder.record("Filler" + i).fields().requiredInt("x").endRecord();
       assertEquals(i, registry.register("filler-value", filler));
-      registry.setCompatibility("filler-value", dev.lorastream.schemas.registry.CompatibilityLevel.NONE);
+      registry.setCompatibility(
+          "filler-value", dev.lorastream.schemas.registry.CompatibilityLevel.NONE);
     }
     InferenceRequest request = Fixtures.request("r-1", "sql-expert");
     byte[] bytes;

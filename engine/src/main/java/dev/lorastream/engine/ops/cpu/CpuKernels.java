@@ -11,8 +11,9 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * The register-blocked inner loops of {@link CpuMatmul}. Accumulators are named locals (not arrays) so C2
- * keeps them in vector registers. All dot products run over packed activations (see {@link CpuMatmul#pack}).
+ * The register-blocked inner loops of {@link CpuMatmul}. Accumulators are named locals (not arrays)
+ * so C2 keeps them in vector registers. All dot products run over packed activations (see {@link
+ * CpuMatmul#pack}).
  */
 final class CpuKernels {
   private CpuKernels() {}
@@ -21,7 +22,8 @@ final class CpuKernels {
   private static final int HIGH_HALF = 0xFFFF0000;
 
   /**
-   * sums[r] = Σₖ w[r, k]·x[xo + k] for 4 F32 rows starting at byte {@code row0}, {@code rowBytes} apart.
+   * sums[r] = Σₖ w[r, k]·x[xo + k] for 4 F32 rows starting at byte {@code row0}, {@code rowBytes}
+   * apart.
    */
   static void direct4F32(
       MemorySegment w, long row0, long rowBytes, int in, float[] x, int xo, float[] sums) {
@@ -129,9 +131,9 @@ final class CpuKernels {
   }
 
   /**
-   * acc[r][j] += w[r, :kl] · x[j, :kl] for 4 tile rows (w row r at {@code r * kl}) and 4 tokens (x row j at
-   * {@code xo + j * xs}); acc[r][j] is the L-lane vector at {@code ao + r * as + j * L}. Scalar tails go into
-   * lane 0.
+   * acc[r][j] += w[r, :kl] · x[j, :kl] for 4 tile rows (w row r at {@code r * kl}) and 4 tokens (x
+   * row j at {@code xo + j * xs}); acc[r][j] is the L-lane vector at {@code ao + r * as + j * L}.
+   * Scalar tails go into lane 0.
    */
   static void tile4x4(float[] w, int kl, float[] x, int xo, int xs, float[] acc, int ao, int as) {
     int w1 = kl;

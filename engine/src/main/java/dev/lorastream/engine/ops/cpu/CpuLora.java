@@ -10,16 +10,18 @@ import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 
 /**
- * Punica-style LoRA ops for {@link CpuOps}. Shrink is a matmul per segment ({@code x[seg] · a[slot, :rank]ᵀ},
- * through {@link CpuMatmul}); expand is vectorized over the long {@code out} dimension with the rank loop
- * innermost; bgmv groups equal consecutive row slots into segments and runs shrink then expand. Work items
- * are (segment, token chunk, row group) or (segment, column chunk), so a skewed batch still spreads over all
- * threads. Arguments are already checked by the caller.
+ * Punica-style LoRA ops for {@link CpuOps}. Shrink is a matmul per segment ({@code x[seg] · a[slot,
+ * :rank]ᵀ}, through {@link CpuMatmul}); expand is vectorized over the long {@code out} dimension
+ * with the rank loop innermost; bgmv groups equal consecutive row slots into segments and runs
+ * shrink then expand. Work items are (segment, token chunk, row group) or (segment, column chunk),
+ * so a skewed batch still spreads over all threads. Arguments are already checked by the caller.
  */
 final class CpuLora {
   private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
   /** Tokens of one segment handled by one shrink work item. */
   private static final int TOKEN_CHUNK = Integer.getInteger("lorastream.cpu.lora.tokenChunk", 64);
+
   /** Output columns handled by one expand work item: a multiple of every vector length. */
   private static final int COLUMN_CHUNK = 256;
 
@@ -32,7 +34,10 @@ final class CpuLora {
     this.scratch = scratch;
   }
 
-  /** v[t, r] = x[t] · a[slot, r] for r < ranks[slot], 0 elsewhere. x [T, in], a [S, R, in], v [T, R]. */
+  /**
+   * v[t, r] = x[t] · a[slot, r] for r < ranks[slot], 0 elsewhere. x [T, in], a [S, R, in], v [T,
+   * R].
+   */
   void shrink(CpuTensor x, CpuTensor a, int[] ranks, int[] segStarts, int[] segSlots, CpuTensor v) {
     int maxRank = a.dim(1);
     int in = a.dim(2);
@@ -40,7 +45,8 @@ final class CpuLora {
     v.segment().fill((byte) 0);
     int tokens = x.dim(0);
     // [tokens, in], in the calling thread's scratch (see CpuOps.matmul)
-    float[] packed = CpuMatmul.pack(x.segment(), 0, in, tokens, in, bf16, scratch.get().packed(tokens * in));
+    float[] packed =
+        CpuMatmul.pack(x.segment(), 0, in, tokens, in, bf16, scratch.get().packed(tokens * in));
     // Work items: (segment j, token chunk start, row group g), as parallel int arrays.
     int[][] items = new int[3][16];
     int n = 0;
@@ -61,22 +67,28 @@ final class CpuLora {
       }
     }
     long slotBytes = (long) maxRank * in * a.dtype().bytes();
-    pool.forRange(n, pool.grain(n, 4), (i0, i1) -> {
-      CpuMatmul.Scratch s = scratch.get();
-      for (int i = i0; i < i1; i++) {
-        int j = items[0][i];
-        int t0 = items[1][i];
-        int nt = Math.min(TOKEN_CHUNK, segStarts[j + 1] - t0);
-        int slot = segSlots[j];
-        CpuMatmul.Weights w = new CpuMatmul.Weights(a.segment(), slot * slotBytes, bf16, in);
-        CpuMatmul.Out out = new CpuMatmul.Out(v.segment(), (long) t0 * maxRank, maxRank, null);
-        CpuMatmul.runGroup(w, ranks[slot], items[2][i], packed, t0, nt, out, s);
-      }
-    });
+    pool.forRange(
+        n,
+        pool.grain(n, 4),
+        (i0, i1) -> {
+          CpuMatmul.Scratch s = scratch.get();
+          for (int i = i0; i < i1; i++) {
+            int j = items[0][i];
+            int t0 = items[1][i];
+            int nt = Math.min(TOKEN_CHUNK, segStarts[j + 1] - t0);
+            int slot = segSlots[j];
+            CpuMatmul.Weights w = new CpuMatmul.Weights(a.segment(), slot * slotBytes, bf16, in);
+            CpuMatmul.Out out = new CpuMatmul.Out(v.segment(), (long) t0 * maxRank, maxRank, null);
+            CpuMatmul.runGroup(w, ranks[slot], items[2][i], packed, t0, nt, out, s);
+          }
+        });
   }
 
-  /** y[t, :] += Σ_{r < ranks[slot]} v[t, r] · bT[slot, r, :]. v [T, R], bT [S, R, out], y [T, out]. */
-  void expand(CpuTensor v, CpuTensor bT, int[] ranks, int[] segStarts, int[] segSlots, CpuTensor y) {
+  /**
+   * y[t, :] += Σ_{r < ranks[slot]} v[t, r] · bT[slot, r, :]. v [T, R], bT [S, R, out], y [T, out].
+   */
+  void expand(
+      CpuTensor v, CpuTensor bT, int[] ranks, int[] segStarts, int[] segSlots, CpuTensor y) {
     int maxRank = bT.dim(1);
     int out = bT.dim(2);
     int chunks = (out + COLUMN_CHUNK - 1) / COLUMN_CHUNK;
@@ -84,46 +96,74 @@ final class CpuLora {
     MemorySegment vm = v.segment();
     MemorySegment bm = bT.segment();
     MemorySegment ym = y.segment();
-    pool.forRange(items, pool.grain(items, 4), (i0, i1) -> {
-      for (int i = i0; i < i1; i++) {
-        int j = i / chunks;
-        int slot = segSlots[j];
-        if (slot < 0 || ranks[slot] == 0) {
-          continue;
-        }
-        int c0 = (i % chunks) * COLUMN_CHUNK;
-        int c1 = Math.min(out, c0 + COLUMN_CHUNK);
-        long slotBase = (long) slot * maxRank * out;
-        for (int t = segStarts[j]; t < segStarts[j + 1]; t++) {
-          expandRow(vm, (long) t * maxRank, ranks[slot], bm, slotBase, out, ym, (long) t * out, c0, c1);
-        }
-      }
-    });
+    pool.forRange(
+        items,
+        pool.grain(items, 4),
+        (i0, i1) -> {
+          for (int i = i0; i < i1; i++) {
+            int j = i / chunks;
+            int slot = segSlots[j];
+            if (slot < 0 || ranks[slot] == 0) {
+              continue;
+            }
+            int c0 = (i % chunks) * COLUMN_CHUNK;
+            int c1 = Math.min(out, c0 + COLUMN_CHUNK);
+            long slotBase = (long) slot * maxRank * out;
+            for (int t = segStarts[j]; t < segStarts[j + 1]; t++) {
+              expandRow(
+                  vm,
+                  (long) t * maxRank,
+                  ranks[slot],
+                  bm,
+                  slotBase,
+                  out,
+                  ym,
+                  (long) t * out,
+                  c0,
+                  c1);
+            }
+          }
+        });
   }
 
   /** y[yRow + c] += Σ_r v[vRow + r] · bT[slotBase + r * out + c] for columns c in [c0, c1). */
   private static void expandRow(
-      MemorySegment v, long vRow, int rank, MemorySegment bT, long slotBase, int out, MemorySegment y,
-      long yRow, int c0, int c1) {
+      MemorySegment v,
+      long vRow,
+      int rank,
+      MemorySegment bT,
+      long slotBase,
+      int out,
+      MemorySegment y,
+      long yRow,
+      int c0,
+      int c1) {
     int ub = c0 + F.loopBound(c1 - c0);
     for (int c = c0; c < ub; c += L) {
       FloatVector acc = FloatVector.fromMemorySegment(F, y, 4 * (yRow + c), LE);
       for (int r = 0; r < rank; r++) {
         FloatVector vr = FloatVector.broadcast(F, v.getAtIndex(CpuTensor.F32_LE, vRow + r));
-        acc = FloatVector.fromMemorySegment(F, bT, 4 * (slotBase + (long) r * out + c), LE).fma(vr, acc);
+        acc =
+            FloatVector.fromMemorySegment(F, bT, 4 * (slotBase + (long) r * out + c), LE)
+                .fma(vr, acc);
       }
       acc.intoMemorySegment(y, 4 * (yRow + c), LE);
     }
     for (int c = ub; c < c1; c++) {
       float acc = y.getAtIndex(CpuTensor.F32_LE, yRow + c);
       for (int r = 0; r < rank; r++) {
-        acc += v.getAtIndex(CpuTensor.F32_LE, vRow + r) * bT.getAtIndex(CpuTensor.F32_LE, slotBase + (long) r * out + c);
+        acc +=
+            v.getAtIndex(CpuTensor.F32_LE, vRow + r)
+                * bT.getAtIndex(CpuTensor.F32_LE, slotBase + (long) r * out + c);
       }
       y.setAtIndex(CpuTensor.F32_LE, yRow + c, acc);
     }
   }
 
-  /** y[t] += x[t] · a[idx[t]]ᵀ · bT[idx[t]]: runs of equal slots become segments of shrink and expand. */
+  /**
+   * y[t] += x[t] · a[idx[t]]ᵀ · bT[idx[t]]: runs of equal slots become segments of shrink and
+   * expand.
+   */
   void bgmv(CpuTensor x, CpuTensor a, CpuTensor bT, int[] ranks, int[] rowSlots, CpuTensor y) {
     int tokens = rowSlots.length;
     int[] starts = new int[tokens + 1];

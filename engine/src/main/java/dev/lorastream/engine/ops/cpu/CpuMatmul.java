@@ -7,21 +7,22 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The matmul core: {@code y[t, o] = Σᵢ x[t, i]·w[o, i] (+ bias[o])} for one group of 4 weight rows and a
- * range of token rows. {@code matmul} and {@code sgmvShrink} are loops over such groups.
+ * The matmul core: {@code y[t, o] = Σᵢ x[t, i]·w[o, i] (+ bias[o])} for one group of 4 weight rows
+ * and a range of token rows. {@code matmul} and {@code sgmvShrink} are loops over such groups.
  *
- * <p>Memory plan. Decode ({@code T <= DIRECT_TOKENS}) is bandwidth bound: each group streams its 4 weight rows
- * straight from the (mapped) weight memory once per token, the extra tokens re-reading them from L1/L2. For
- * more tokens the group walks {@code in} in blocks of {@link #K_BLOCK}: the 4 weight rows of one block are
- * decoded once into an F32 scratch tile (4 × K_BLOCK floats, in L1) and multiplied with every token by a
- * 4-rows × 4-tokens register-blocked kernel (16 vector accumulators, kept unreduced in an array between
- * blocks). So every weight byte is read from memory exactly once per call whatever T is.
+ * <p>Memory plan. Decode ({@code T <= DIRECT_TOKENS}) is bandwidth bound: each group streams its 4
+ * weight rows straight from the (mapped) weight memory once per token, the extra tokens re-reading
+ * them from L1/L2. For more tokens the group walks {@code in} in blocks of {@link #K_BLOCK}: the 4
+ * weight rows of one block are decoded once into an F32 scratch tile (4 × K_BLOCK floats, in L1)
+ * and multiplied with every token by a 4-rows × 4-tokens register-blocked kernel (16 vector
+ * accumulators, kept unreduced in an array between blocks). So every weight byte is read from
+ * memory exactly once per call whatever T is.
  *
- * <p>BF16. A 32-bit lane holds two bf16 values: {@code lane << 16} is the even element and
- * {@code lane & 0xFFFF0000} the odd one, each already a valid float. So an int vector of {@code 2L} bf16
- * values decodes with one shift and one and into "even elements, then odd elements". Instead of shuffling the
- * weights back, the activations are packed once per call in the same order ({@link #pack}); a dot product
- * does not care about the order of its terms.
+ * <p>BF16. A 32-bit lane holds two bf16 values: {@code lane << 16} is the even element and {@code
+ * lane & 0xFFFF0000} the odd one, each already a valid float. So an int vector of {@code 2L} bf16
+ * values decodes with one shift and one and into "even elements, then odd elements". Instead of
+ * shuffling the weights back, the activations are packed once per call in the same order ({@link
+ * #pack}); a dot product does not care about the order of its terms.
  */
 final class CpuMatmul {
   private CpuMatmul() {}
@@ -29,18 +30,25 @@ final class CpuMatmul {
   static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
   static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
   static final int L = F.length();
+
   /** bf16 elements decoded from one int vector. */
   static final int BF16_BLOCK = 2 * L;
+
   /** Elements of {@code in} per scratch tile; a multiple of {@link #BF16_BLOCK}. */
   static final int K_BLOCK =
-      Math.max(1, Integer.getInteger("lorastream.cpu.matmul.kBlock", 512) / BF16_BLOCK) * BF16_BLOCK;
-  /** Up to this many tokens a group reads weights straight from memory instead of a scratch tile. */
+      Math.max(1, Integer.getInteger("lorastream.cpu.matmul.kBlock", 512) / BF16_BLOCK)
+          * BF16_BLOCK;
+
+  /**
+   * Up to this many tokens a group reads weights straight from memory instead of a scratch tile.
+   */
   static final int DIRECT_TOKENS = Integer.getInteger("lorastream.cpu.matmul.directTokens", 3);
 
   private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
   /**
-   * A weight matrix {@code [rows, in]} inside {@code seg} starting at byte {@code base}; F32 or BF16.
+   * A weight matrix {@code [rows, in]} inside {@code seg} starting at byte {@code base}; F32 or
+   * BF16.
    */
   record Weights(MemorySegment seg, long base, boolean bf16, int in) {
     long rowByte(int row) {
@@ -55,23 +63,28 @@ final class CpuMatmul {
     }
   }
 
-  /** Where results go: y[(t) * stride + col0 + o] for token t of the range and weight row o, plus bias[o]. */
+  /**
+   * Where results go: y[(t) * stride + col0 + o] for token t of the range and weight row o, plus
+   * bias[o].
+   */
   record Out(MemorySegment seg, long base, int stride, float[] bias) {
     void put(int t, int o, float v) {
-      seg.setAtIndex(CpuTensor.F32_LE, base + (long) t * stride + o, bias == null ? v : v + bias[o]);
+      seg.setAtIndex(
+          CpuTensor.F32_LE, base + (long) t * stride + o, bias == null ? v : v + bias[o]);
     }
   }
 
   /**
-   * One thread's scratch, owned by a {@link CpuOps} and reused by every call it makes on that thread: the
-   * packed activations of the calls this thread makes ({@code packed}, written before a parallel loop and
-   * only read during it), and the decoded weight tile and unreduced accumulators of the row groups this
-   * thread runs. Buffers grow to the largest call seen and are then reused, so steady-state calls allocate
-   * nothing here. Not thread-safe: one thread at a time.
+   * One thread's scratch, owned by a {@link CpuOps} and reused by every call it makes on that
+   * thread: the packed activations of the calls this thread makes ({@code packed}, written before a
+   * parallel loop and only read during it), and the decoded weight tile and unreduced accumulators
+   * of the row groups this thread runs. Buffers grow to the largest call seen and are then reused,
+   * so steady-state calls allocate nothing here. Not thread-safe: one thread at a time.
    */
   static final class Scratch {
     final float[] tile = new float[4 * K_BLOCK]; // [4 rows, K_BLOCK]
-    private float[] packed = new float[0]; // [tokens, in], packed order, of the latest call; may be longer
+    private float[] packed =
+        new float[0]; // [tokens, in], packed order, of the latest call; may be longer
     private float[] acc = new float[0]; // [4 rows, nt tokens, L lanes]
     final float[] sums = new float[4]; // [4 rows]
 
@@ -94,9 +107,10 @@ final class CpuMatmul {
   }
 
   /**
-   * Packs rows of x (F32, {@code tokens × in}, row {@code t} at float index {@code base + t * stride}) into
-   * the first {@code tokens × in} floats of {@code xs} ({@code [tokens, in]}), in the BF16 element order when
-   * {@code bf16}; returns {@code xs}. Every one of those floats is written; the rest of {@code xs} is untouched.
+   * Packs rows of x (F32, {@code tokens × in}, row {@code t} at float index {@code base + t *
+   * stride}) into the first {@code tokens × in} floats of {@code xs} ({@code [tokens, in]}), in the
+   * BF16 element order when {@code bf16}; returns {@code xs}. Every one of those floats is written;
+   * the rest of {@code xs} is untouched.
    */
   static float[] pack(
       MemorySegment x, long base, int stride, int tokens, int in, boolean bf16, float[] xs) {
@@ -126,8 +140,8 @@ final class CpuMatmul {
   }
 
   /**
-   * Rows {@code [o0, o0+4)} of w times packed tokens {@code [t0, t0+nt)} of xs, written to {@code out} (token
-   * index relative to t0). Needs {@code o0 + 4 <= rows}.
+   * Rows {@code [o0, o0+4)} of w times packed tokens {@code [t0, t0+nt)} of xs, written to {@code
+   * out} (token index relative to t0). Needs {@code o0 + 4 <= rows}.
    */
   static void group(Weights w, int o0, float[] xs, int t0, int nt, Out out, Scratch s) {
     int in = w.in();
@@ -167,8 +181,11 @@ final class CpuMatmul {
       }
     }
     for (int t = 0; t < nt; t++) {
-      LaneMath.sum4(FloatVector.fromArray(F, acc, t * L), FloatVector.fromArray(F, acc, rowStride + t * L),
-          FloatVector.fromArray(F, acc, 2 * rowStride + t * L), FloatVector.fromArray(F, acc, 3 * rowStride + t * L),
+      LaneMath.sum4(
+          FloatVector.fromArray(F, acc, t * L),
+          FloatVector.fromArray(F, acc, rowStride + t * L),
+          FloatVector.fromArray(F, acc, 2 * rowStride + t * L),
+          FloatVector.fromArray(F, acc, 3 * rowStride + t * L),
           s.sums);
       for (int r = 0; r < 4; r++) {
         out.put(t, o0 + r, s.sums[r]);
@@ -192,8 +209,8 @@ final class CpuMatmul {
 
   /**
    * All rows of a {@code [rows, in]} matrix for tokens {@code [t0, t0+nt)}: runs group {@code g} of
-   * {@link #groups}(rows). Groups are 4 rows; the last one is shifted back to end at {@code rows} (its
-   * overlap recomputes identical values), so there are no row tails unless rows < 4.
+   * {@link #groups}(rows). Groups are 4 rows; the last one is shifted back to end at {@code rows}
+   * (its overlap recomputes identical values), so there are no row tails unless rows < 4.
    */
   static void runGroup(Weights w, int rows, int g, float[] xs, int t0, int nt, Out out, Scratch s) {
     if (rows < 4) {

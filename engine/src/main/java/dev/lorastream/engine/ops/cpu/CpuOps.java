@@ -8,24 +8,24 @@ import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.ops.Tensor;
 import dev.lorastream.engine.tensor.DType;
 import dev.lorastream.engine.tensor.HostTensor;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import java.util.EnumSet;
 import jdk.incubator.vector.FloatVector;
 
 /**
- * The CPU backend: Java Vector API ({@code SPECIES_PREFERRED}), F32 activations, multi-threaded over a fixed
- * pool of {@code lorastream.cpu.threads} threads (default: available processors).
+ * The CPU backend: Java Vector API ({@code SPECIES_PREFERRED}), F32 activations, multi-threaded
+ * over a fixed pool of {@code lorastream.cpu.threads} threads (default: available processors).
  *
- * <p>Weights: F32 and BF16 are used in place (aliasing the mapped file when its memory is native); F16 is
- * converted to F32 at {@link #upload} (no fast fp16 decode in the Vector API; costs 2× memory). Activations,
- * KV caches and LoRA slot buffers are F32 or BF16 ({@link #allocate} rejects F16).
+ * <p>Weights: F32 and BF16 are used in place (aliasing the mapped file when its memory is native);
+ * F16 is converted to F32 at {@link #upload} (no fast fp16 decode in the Vector API; costs 2×
+ * memory). Activations, KV caches and LoRA slot buffers are F32 or BF16 ({@link #allocate} rejects
+ * F16).
  *
  * <p>Heap. Each thread that runs part of a call (the caller and the pool's workers) has its own
- * {@link CpuMatmul.Scratch}, owned by this backend and looked up once per chunk of work, never in an inner
- * loop. Its buffers grow to the largest call and are then reused: a matmul or LoRA shrink of a size seen before
- * allocates no activation-sized arrays, only the loop's few task objects.
+ * {@link CpuMatmul.Scratch}, owned by this backend and looked up once per chunk of work, never in
+ * an inner loop. Its buffers grow to the largest call and are then reused: a matmul or LoRA shrink
+ * of a size seen before allocates no activation-sized arrays, only the loop's few task objects.
  *
  * <p>Thread-safe for concurrent calls on disjoint outputs. {@link #close} stops the worker threads.
  */
@@ -35,14 +35,23 @@ public final class CpuOps implements Ops {
 
   private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
-  /** F32 activations; dense weights and LoRA A slots F32 or BF16, B slots F32 (what the kernels read). */
+  /**
+   * F32 activations; dense weights and LoRA A slots F32 or BF16, B slots F32 (what the kernels
+   * read).
+   */
   private static final OpChecks CONTRACT =
-      new OpChecks(DType.F32, EnumSet.of(DType.F32, DType.BF16), EnumSet.of(DType.F32, DType.BF16),
+      new OpChecks(
+          DType.F32,
+          EnumSet.of(DType.F32, DType.BF16),
+          EnumSet.of(DType.F32, DType.BF16),
           EnumSet.of(DType.F32));
 
   private final CpuParallel pool;
+
   /** Per-thread scratch of this backend's calls; see the class comment. */
-  private final ThreadLocal<CpuMatmul.Scratch> scratch = ThreadLocal.withInitial(CpuMatmul.Scratch::new);
+  private final ThreadLocal<CpuMatmul.Scratch> scratch =
+      ThreadLocal.withInitial(CpuMatmul.Scratch::new);
+
   private final CpuLora lora;
 
   /** A backend with {@code lorastream.cpu.threads} threads (default: available processors). */
@@ -72,7 +81,8 @@ public final class CpuOps implements Ops {
     if (dtype == DType.F16) {
       throw new IllegalArgumentException(
           "allocate: the cpu backend has no F16 kernels; allocate F32 or BF16 (shape "
-              + java.util.Arrays.toString(shape) + ")");
+              + java.util.Arrays.toString(shape)
+              + ")");
     }
     return CpuTensor.zeros(dtype, shape);
   }
@@ -86,7 +96,8 @@ public final class CpuOps implements Ops {
   public Tensor upload(HostTensor weight) {
     MemorySegment data = weight.data();
     return switch (weight.dtype()) {
-      // Native (mapped) memory is used in place; a heap segment is copied once so hot loops see one kind.
+      // Native (mapped) memory is used in place; a heap segment is copied once so hot loops see one
+      // kind.
       case F32, BF16 ->
           data.isNative()
               ? new CpuTensor(weight.dtype(), weight.shape(), data)
@@ -139,7 +150,8 @@ public final class CpuOps implements Ops {
     CpuTensor d = CpuTensor.of(dst, "copyRows", "dst");
     OpChecks.copyRows(src, srcRow, dst, dstRow, rows);
     long rowBytes = src.numel() / src.dim(0) * src.dtype().bytes();
-    MemorySegment.copy(s.segment(), srcRow * rowBytes, d.segment(), dstRow * rowBytes, rows * rowBytes);
+    MemorySegment.copy(
+        s.segment(), srcRow * rowBytes, d.segment(), dstRow * rowBytes, rows * rowBytes);
   }
 
   // ---- dense ops -------------------------------------------------------------------------------
@@ -171,30 +183,38 @@ public final class CpuOps implements Ops {
     float[] w = floats(CpuTensor.of(weight, "rmsNorm", "weight"));
     MemorySegment xm = xs.segment();
     MemorySegment om = o.segment();
-    pool.forRange(x.dim(0), pool.grain(x.dim(0), 2), (t0, t1) -> {
-      for (int t = t0; t < t1; t++) {
-        long row = (long) t * h * 4;
-        int ub = F.loopBound(h);
-        FloatVector sq = FloatVector.zero(F);
-        for (int i = 0; i < ub; i += L) {
-          FloatVector v = FloatVector.fromMemorySegment(F, xm, row + 4L * i, LE);
-          sq = v.fma(v, sq);
-        }
-        float sum = LaneMath.sum(sq);
-        for (int i = ub; i < h; i++) {
-          float v = xm.get(CpuTensor.F32_LE, row + 4L * i);
-          sum += v * v;
-        }
-        float inv = (float) (1.0 / Math.sqrt(sum / h + eps));
-        for (int i = 0; i < ub; i += L) {
-          FloatVector v = FloatVector.fromMemorySegment(F, xm, row + 4L * i, LE);
-          v.mul(inv).mul(FloatVector.fromArray(F, w, i)).intoMemorySegment(om, row + 4L * i, LE);
-        }
-        for (int i = ub; i < h; i++) {
-          om.set(CpuTensor.F32_LE, row + 4L * i, xm.get(CpuTensor.F32_LE, row + 4L * i) * inv * w[i]);
-        }
-      }
-    });
+    pool.forRange(
+        x.dim(0),
+        pool.grain(x.dim(0), 2),
+        (t0, t1) -> {
+          for (int t = t0; t < t1; t++) {
+            long row = (long) t * h * 4;
+            int ub = F.loopBound(h);
+            FloatVector sq = FloatVector.zero(F);
+            for (int i = 0; i < ub; i += L) {
+              FloatVector v = FloatVector.fromMemorySegment(F, xm, row + 4L * i, LE);
+              sq = v.fma(v, sq);
+            }
+            float sum = LaneMath.sum(sq);
+            for (int i = ub; i < h; i++) {
+              float v = xm.get(CpuTensor.F32_LE, row + 4L * i);
+              sum += v * v;
+            }
+            float inv = (float) (1.0 / Math.sqrt(sum / h + eps));
+            for (int i = 0; i < ub; i += L) {
+              FloatVector v = FloatVector.fromMemorySegment(F, xm, row + 4L * i, LE);
+              v.mul(inv)
+                  .mul(FloatVector.fromArray(F, w, i))
+                  .intoMemorySegment(om, row + 4L * i, LE);
+            }
+            for (int i = ub; i < h; i++) {
+              om.set(
+                  CpuTensor.F32_LE,
+                  row + 4L * i,
+                  xm.get(CpuTensor.F32_LE, row + 4L * i) * inv * w[i]);
+            }
+          }
+        });
   }
 
   /** A small weight (norm, bias) decoded to floats. */
@@ -220,27 +240,32 @@ public final class CpuOps implements Ops {
     elementwise(g.segment(), u.segment(), o.segment(), true);
   }
 
-  /** out = a + b, or silu(a) * b when {@code silu}; F32 segments of equal size, parallel in chunks. */
+  /**
+   * out = a + b, or silu(a) * b when {@code silu}; F32 segments of equal size, parallel in chunks.
+   */
   private void elementwise(MemorySegment a, MemorySegment b, MemorySegment out, boolean silu) {
     int n = Math.toIntExact(a.byteSize() / 4);
     int chunk = 16 * 1024; // floats per task: a multiple of every vector length
-    pool.forRange((n + chunk - 1) / chunk, 1, (c0, c1) -> {
-      int from = c0 * chunk;
-      int to = Math.min(n, c1 * chunk);
-      int ub = from + F.loopBound(to - from);
-      for (int i = from; i < ub; i += L) {
-        FloatVector x = FloatVector.fromMemorySegment(F, a, 4L * i, LE);
-        FloatVector y = FloatVector.fromMemorySegment(F, b, 4L * i, LE);
-        FloatVector r =
-            silu ? x.div(LaneMath.exp(x.neg()).add(1f)).mul(y) : x.add(y);
-        r.intoMemorySegment(out, 4L * i, LE);
-      }
-      for (int i = ub; i < to; i++) {
-        float x = a.getAtIndex(CpuTensor.F32_LE, i);
-        float y = b.getAtIndex(CpuTensor.F32_LE, i);
-        out.setAtIndex(CpuTensor.F32_LE, i, silu ? (float) (x / (1 + Math.exp(-x))) * y : x + y);
-      }
-    });
+    pool.forRange(
+        (n + chunk - 1) / chunk,
+        1,
+        (c0, c1) -> {
+          int from = c0 * chunk;
+          int to = Math.min(n, c1 * chunk);
+          int ub = from + F.loopBound(to - from);
+          for (int i = from; i < ub; i += L) {
+            FloatVector x = FloatVector.fromMemorySegment(F, a, 4L * i, LE);
+            FloatVector y = FloatVector.fromMemorySegment(F, b, 4L * i, LE);
+            FloatVector r = silu ? x.div(LaneMath.exp(x.neg()).add(1f)).mul(y) : x.add(y);
+            r.intoMemorySegment(out, 4L * i, LE);
+          }
+          for (int i = ub; i < to; i++) {
+            float x = a.getAtIndex(CpuTensor.F32_LE, i);
+            float y = b.getAtIndex(CpuTensor.F32_LE, i);
+            out.setAtIndex(
+                CpuTensor.F32_LE, i, silu ? (float) (x / (1 + Math.exp(-x))) * y : x + y);
+          }
+        });
   }
 
   @Override
@@ -254,18 +279,22 @@ public final class CpuOps implements Ops {
     int in = x.dim(1);
     int out = w.dim(0);
     boolean bf16 = w.dtype() == DType.BF16;
-    // [tokens, in], in this (calling) thread's scratch: the workers only read it, and only until forRange returns
+    // [tokens, in], in this (calling) thread's scratch: the workers only read it, and only until
+    // forRange returns
     float[] packed =
         CpuMatmul.pack(xs.segment(), 0, in, tokens, in, bf16, scratch.get().packed(tokens * in));
     CpuMatmul.Weights wv = new CpuMatmul.Weights(ws.segment(), 0, bf16, in);
     CpuMatmul.Out o = new CpuMatmul.Out(ys.segment(), 0, out, b);
     int groups = CpuMatmul.groups(out);
-    pool.forRange(groups, pool.grain(groups, 8), (g0, g1) -> {
-      CpuMatmul.Scratch s = scratch.get();
-      for (int g = g0; g < g1; g++) {
-        CpuMatmul.runGroup(wv, out, g, packed, 0, tokens, o, s);
-      }
-    });
+    pool.forRange(
+        groups,
+        pool.grain(groups, 8),
+        (g0, g1) -> {
+          CpuMatmul.Scratch s = scratch.get();
+          for (int g = g0; g < g1; g++) {
+            CpuMatmul.runGroup(wv, out, g, packed, 0, tokens, o, s);
+          }
+        });
   }
 
   @Override
@@ -287,27 +316,40 @@ public final class CpuOps implements Ops {
     CONTRACT.writeKv(k, v, kCache, vCache, slotMapping);
     long rowBytes = k.dim(1) * 4L;
     for (int t = 0; t < slotMapping.length; t++) {
-      MemorySegment.copy(ks.segment(), t * rowBytes, kc.segment(), slotMapping[t] * rowBytes, rowBytes);
-      MemorySegment.copy(vs.segment(), t * rowBytes, vc.segment(), slotMapping[t] * rowBytes, rowBytes);
+      MemorySegment.copy(
+          ks.segment(), t * rowBytes, kc.segment(), slotMapping[t] * rowBytes, rowBytes);
+      MemorySegment.copy(
+          vs.segment(), t * rowBytes, vc.segment(), slotMapping[t] * rowBytes, rowBytes);
     }
   }
 
   @Override
   public void pagedAttention(
-      Tensor q, Tensor kCache, Tensor vCache, int[] blockTables, int maxBlocksPerSeq, int[] tokenSeq,
-      int[] tokenPos, int nHeads, float scale, Tensor out) {
+      Tensor q,
+      Tensor kCache,
+      Tensor vCache,
+      int[] blockTables,
+      int maxBlocksPerSeq,
+      int[] tokenSeq,
+      int[] tokenPos,
+      int nHeads,
+      float scale,
+      Tensor out) {
     CpuTensor qs = CpuTensor.of(q, "pagedAttention", "q");
     CpuTensor kc = CpuTensor.of(kCache, "pagedAttention", "kCache");
     CpuTensor vc = CpuTensor.of(vCache, "pagedAttention", "vCache");
     CpuTensor os = CpuTensor.of(out, "pagedAttention", "out");
-    CONTRACT.pagedAttention(q, kCache, vCache, blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, nHeads, out);
-    CpuAttention.attend(pool, qs, kc, vc, blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, nHeads, scale, os);
+    CONTRACT.pagedAttention(
+        q, kCache, vCache, blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, nHeads, out);
+    CpuAttention.attend(
+        pool, qs, kc, vc, blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, nHeads, scale, os);
   }
 
   // ---- LoRA ------------------------------------------------------------------------------------
 
   @Override
-  public void sgmvShrink(Tensor x, Tensor a, int[] ranks, int[] segStarts, int[] segSlots, Tensor v) {
+  public void sgmvShrink(
+      Tensor x, Tensor a, int[] ranks, int[] segStarts, int[] segSlots, Tensor v) {
     CpuTensor xs = CpuTensor.of(x, "sgmvShrink", "x");
     CpuTensor as = CpuTensor.of(a, "sgmvShrink", "a");
     CpuTensor vs = CpuTensor.of(v, "sgmvShrink", "v");
@@ -316,7 +358,8 @@ public final class CpuOps implements Ops {
   }
 
   @Override
-  public void sgmvExpand(Tensor v, Tensor bT, int[] ranks, int[] segStarts, int[] segSlots, Tensor y) {
+  public void sgmvExpand(
+      Tensor v, Tensor bT, int[] ranks, int[] segStarts, int[] segSlots, Tensor y) {
     CpuTensor vs = CpuTensor.of(v, "sgmvExpand", "v");
     CpuTensor bs = CpuTensor.of(bT, "sgmvExpand", "bT");
     CpuTensor ys = CpuTensor.of(y, "sgmvExpand", "y");

@@ -9,11 +9,12 @@ import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A fixed pool of worker threads that runs "for each index in [0, n)" loops in chunks. The calling thread
- * works too, so a pool of {@code threads} uses {@code threads - 1} workers. Chunks are claimed from a shared
- * counter, so uneven work (skewed LoRA segments) balances itself.
+ * A fixed pool of worker threads that runs "for each index in [0, n)" loops in chunks. The calling
+ * thread works too, so a pool of {@code threads} uses {@code threads - 1} workers. Chunks are
+ * claimed from a shared counter, so uneven work (skewed LoRA segments) balances itself.
  *
- * <p>Thread-safe; one loop may run while another runs (they share the workers). Workers are daemon threads.
+ * <p>Thread-safe; one loop may run while another runs (they share the workers). Workers are daemon
+ * threads.
  */
 final class CpuParallel implements AutoCloseable {
 
@@ -28,7 +29,8 @@ final class CpuParallel implements AutoCloseable {
 
   CpuParallel(int threads) {
     if (threads < 1) {
-      throw new IllegalArgumentException("lorastream.cpu.threads = " + threads + " must be at least 1");
+      throw new IllegalArgumentException(
+          "lorastream.cpu.threads = " + threads + " must be at least 1");
     }
     this.threads = threads;
     AtomicInteger count = new AtomicInteger();
@@ -49,8 +51,8 @@ final class CpuParallel implements AutoCloseable {
   }
 
   /**
-   * Runs {@code body} over {@code [0, n)} in chunks of {@code grain} indices; returns when all are done.
-   * Exceptions from any chunk are rethrown here.
+   * Runs {@code body} over {@code [0, n)} in chunks of {@code grain} indices; returns when all are
+   * done. Exceptions from any chunk are rethrown here.
    */
   void forRange(int n, int grain, RangeBody body) {
     int chunks = (n + grain - 1) / grain;
@@ -88,7 +90,9 @@ final class CpuParallel implements AutoCloseable {
       } catch (ExecutionException e) {
         if (failure == null) {
           failure =
-              e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+              e.getCause() instanceof RuntimeException r
+                  ? r
+                  : new IllegalStateException(e.getCause());
         }
       }
     }
@@ -97,7 +101,10 @@ final class CpuParallel implements AutoCloseable {
     }
   }
 
-  /** A grain that gives each thread about {@code perThread} chunks of {@code n} indices (at least 1). */
+  /**
+   * A grain that gives each thread about {@code perThread} chunks of {@code n} indices (at least
+   * 1).
+   */
   int grain(int n, int perThread) {
     return Math.max(1, n / (threads * perThread));
   }

@@ -9,12 +9,13 @@ import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
- * A tensor in host memory: a little-endian {@link MemorySegment} of exactly {@code numel * dtype.bytes()}
- * bytes, row-major.
+ * A tensor in host memory: a little-endian {@link MemorySegment} of exactly {@code numel *
+ * dtype.bytes()} bytes, row-major.
  *
- * <p>Activations are zero-filled native memory owned by the GC ({@link Arena#ofAuto()}); weights may alias a
- * read-only memory-mapped segment, in which case writes throw. Element accessors decode F32, F16 and BF16
- * (for control code and small tensors; hot paths read {@link #segment()} directly). Not thread-safe.
+ * <p>Activations are zero-filled native memory owned by the GC ({@link Arena#ofAuto()}); weights
+ * may alias a read-only memory-mapped segment, in which case writes throw. Element accessors decode
+ * F32, F16 and BF16 (for control code and small tensors; hot paths read {@link #segment()}
+ * directly). Not thread-safe.
  */
 public final class CpuTensor extends Tensor {
 
@@ -31,7 +32,12 @@ public final class CpuTensor extends Tensor {
     long expected = numel() * dtype.bytes();
     if (data.byteSize() != expected) {
       throw new IllegalArgumentException(
-          "CpuTensor " + dtype + Arrays.toString(shape) + " needs " + expected + " bytes but has "
+          "CpuTensor "
+              + dtype
+              + Arrays.toString(shape)
+              + " needs "
+              + expected
+              + " bytes but has "
               + data.byteSize());
     }
     this.data = data;
@@ -50,8 +56,8 @@ public final class CpuTensor extends Tensor {
   }
 
   /**
-   * The tensor as a {@code CpuTensor}, or an {@link IllegalArgumentException} naming the op and argument when
-   * it was made by another backend.
+   * The tensor as a {@code CpuTensor}, or an {@link IllegalArgumentException} naming the op and
+   * argument when it was made by another backend.
    */
   public static CpuTensor of(Tensor t, String op, String arg) {
     if (t instanceof CpuTensor c) {

@@ -8,15 +8,15 @@ import java.util.Locale;
  *
  * <ol>
  *   <li>{@code lorastream.cuda.dtype=bf16} or {@code f16} forces it;
- *   <li>otherwise ({@code auto}, the default) the first weight uploaded decides: F16 weights compute in F16
- *       (no rounding of the weights, and fp16's 10-bit mantissa), BF16 and F32 weights in BF16 (fp32's range;
- *       F32 checkpoints are usually trained in bf16);
+ *   <li>otherwise ({@code auto}, the default) the first weight uploaded decides: F16 weights
+ *       compute in F16 (no rounding of the weights, and fp16's 10-bit mantissa), BF16 and F32
+ *       weights in BF16 (fp32's range; F32 checkpoints are usually trained in bf16);
  *   <li>if something asks before any upload, BF16.
  * </ol>
  *
- * <p>{@code ModelLoader} uploads the weights before anything allocates activations, KV pages or adapter slots,
- * so in practice the model's dtype decides. Once decided it never changes; later weights of another dtype
- * are converted at upload. Thread-safe.
+ * <p>{@code ModelLoader} uploads the weights before anything allocates activations, KV pages or
+ * adapter slots, so in practice the model's dtype decides. Once decided it never changes; later
+ * weights of another dtype are converted at upload. Thread-safe.
  */
 final class ActivationDType {
   private DType chosen;

@@ -8,11 +8,12 @@ import java.util.EnumMap;
 import java.util.Map;
 
 /**
- * The CUDA backend's boundary: the contract of {@link dev.lorastream.engine.ops.Ops} ({@link OpChecks}) with
- * every tensor in the activation dtype {@code T}, then the kernels' own limits and alignment ({@code
- * kernels/ABI.md}, "Launch geometry and limits"). Runs before any launch; a kernel never sees a call it cannot
- * do. Every failure is an {@link IllegalArgumentException} naming the op and the values, e.g. {@code sgmvShrink:
- * no kernel for in=4096 maxRank=512 dtype=bf16 (maxRank must be <= 256)}.
+ * The CUDA backend's boundary: the contract of {@link dev.lorastream.engine.ops.Ops} ({@link
+ * OpChecks}) with every tensor in the activation dtype {@code T}, then the kernels' own limits and
+ * alignment ({@code kernels/ABI.md}, "Launch geometry and limits"). Runs before any launch; a
+ * kernel never sees a call it cannot do. Every failure is an {@link IllegalArgumentException}
+ * naming the op and the values, e.g. {@code sgmvShrink: no kernel for in=4096 maxRank=512
+ * dtype=bf16 (maxRank must be <= 256)}.
  */
 final class CudaChecks {
   private CudaChecks() {}
@@ -38,7 +39,14 @@ final class CudaChecks {
   static void even(String op, String what, int v, DType t) {
     if (v % 2 != 0) {
       throw new IllegalArgumentException(
-          op + ": no kernel for " + what + "=" + v + " dtype=" + name(t) + " (must be even: rows are read in pairs)");
+          op
+              + ": no kernel for "
+              + what
+              + "="
+              + v
+              + " dtype="
+              + name(t)
+              + " (must be even: rows are read in pairs)");
     }
   }
 
@@ -66,23 +74,43 @@ final class CudaChecks {
     contract(t).rope(q, k, positions, invFreq, headDim);
   }
 
-  static void writeKv(Tensor k, Tensor v, Tensor kCache, Tensor vCache, int[] slotMapping, DType t) {
+  static void writeKv(
+      Tensor k, Tensor v, Tensor kCache, Tensor vCache, int[] slotMapping, DType t) {
     contract(t).writeKv(k, v, kCache, vCache, slotMapping);
   }
 
   static void pagedAttention(
-      Tensor q, Tensor kCache, Tensor vCache, int[] blockTables, int maxBlocksPerSeq, int[] tokenSeq,
-      int[] tokenPos, int nHeads, Tensor out, DType t) {
+      Tensor q,
+      Tensor kCache,
+      Tensor vCache,
+      int[] blockTables,
+      int maxBlocksPerSeq,
+      int[] tokenSeq,
+      int[] tokenPos,
+      int nHeads,
+      Tensor out,
+      DType t) {
     String op = "pagedAttention";
-    contract(t).pagedAttention(q, kCache, vCache, blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, nHeads, out);
+    contract(t)
+        .pagedAttention(
+            q, kCache, vCache, blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, nHeads, out);
     int hd = kCache.dim(3);
     if (!LaunchGeometry.HEAD_DIMS.contains(hd)) {
       throw new IllegalArgumentException(
-          op + ": no kernel for headDim=" + hd + " nHeads=" + nHeads + " dtype=" + name(t) + " (headDim must be one of "
-              + new java.util.TreeSet<>(LaunchGeometry.HEAD_DIMS) + ")");
+          op
+              + ": no kernel for headDim="
+              + hd
+              + " nHeads="
+              + nHeads
+              + " dtype="
+              + name(t)
+              + " (headDim must be one of "
+              + new java.util.TreeSet<>(LaunchGeometry.HEAD_DIMS)
+              + ")");
     }
     if (q.dim(0) > 65535) {
-      throw new IllegalArgumentException(op + ": no kernel for T=" + q.dim(0) + " tokens in one call (max 65535)");
+      throw new IllegalArgumentException(
+          op + ": no kernel for T=" + q.dim(0) + " tokens in one call (max 65535)");
     }
   }
 
@@ -90,8 +118,17 @@ final class CudaChecks {
   static void loraLimits(String op, int in, int out, int maxRank, DType t) {
     if (maxRank > Ops.MAX_RANK) {
       throw new IllegalArgumentException(
-          op + ": no kernel for " + (in > 0 ? "in=" + in + " " : "") + (out > 0 ? "out=" + out + " " : "")
-              + "maxRank=" + maxRank + " dtype=" + name(t) + " (maxRank must be <= " + Ops.MAX_RANK + ")");
+          op
+              + ": no kernel for "
+              + (in > 0 ? "in=" + in + " " : "")
+              + (out > 0 ? "out=" + out + " " : "")
+              + "maxRank="
+              + maxRank
+              + " dtype="
+              + name(t)
+              + " (maxRank must be <= "
+              + Ops.MAX_RANK
+              + ")");
     }
     if (in > 0) {
       even(op, "in", in, t);
@@ -101,13 +138,15 @@ final class CudaChecks {
     }
   }
 
-  static void sgmvShrink(Tensor x, Tensor a, int[] ranks, int[] segStarts, int[] segSlots, Tensor v, DType t) {
+  static void sgmvShrink(
+      Tensor x, Tensor a, int[] ranks, int[] segStarts, int[] segSlots, Tensor v, DType t) {
     contract(t).sgmvShrink(x, a, ranks, segStarts, segSlots, v);
     loraLimits("sgmvShrink", x.dim(1), 0, a.dim(1), t);
     segmentCount("sgmvShrink", segSlots.length);
   }
 
-  static void sgmvExpand(Tensor v, Tensor bT, int[] ranks, int[] segStarts, int[] segSlots, Tensor y, DType t) {
+  static void sgmvExpand(
+      Tensor v, Tensor bT, int[] ranks, int[] segStarts, int[] segSlots, Tensor y, DType t) {
     contract(t).sgmvExpand(v, bT, ranks, segStarts, segSlots, y);
     loraLimits("sgmvExpand", 0, y.dim(1), bT.dim(1), t);
     segmentCount("sgmvExpand", segSlots.length);
@@ -120,7 +159,8 @@ final class CudaChecks {
 
   private static void segmentCount(String op, int segments) {
     if (segments > 65535) {
-      throw new IllegalArgumentException(op + ": no kernel for S=" + segments + " segments in one call (max 65535)");
+      throw new IllegalArgumentException(
+          op + ": no kernel for S=" + segments + " segments in one call (max 65535)");
     }
   }
 

@@ -5,13 +5,15 @@ import dev.lorastream.engine.tensor.DType;
 import java.lang.ref.Cleaner;
 
 /**
- * The device resources of one {@link CudaOps}: one pool allocation made at start and sub-allocated by a
- * {@link DevicePool} (activations, weights, KV pages and adapter slots all come from it); the compute stream,
- * on which every kernel and copy of a step runs in order; the side stream for adapter uploads ({@code
- * writeSlot}), joined to the compute stream by events; and a pinned staging ring per stream.
+ * The device resources of one {@link CudaOps}: one pool allocation made at start and sub-allocated
+ * by a {@link DevicePool} (activations, weights, KV pages and adapter slots all come from it); the
+ * compute stream, on which every kernel and copy of a step runs in order; the side stream for
+ * adapter uploads ({@code writeSlot}), joined to the compute stream by events; and a pinned staging
+ * ring per stream.
  *
- * <p>Pool size: {@code lorastream.cuda.pool-bytes} if set, else {@code lorastream.cuda.pool-fraction} (default
- * 0.90) of the device memory free at start. Ring sizes: {@code lorastream.cuda.staging-mb} (default 64 each).
+ * <p>Pool size: {@code lorastream.cuda.pool-bytes} if set, else {@code
+ * lorastream.cuda.pool-fraction} (default 0.90) of the device memory free at start. Ring sizes:
+ * {@code lorastream.cuda.staging-mb} (default 64 each).
  */
 final class CudaContext implements AutoCloseable {
   private static final Cleaner CLEANER = Cleaner.create();
@@ -28,14 +30,20 @@ final class CudaContext implements AutoCloseable {
   private volatile boolean closed;
 
   /**
-   * @param explicitPoolBytes the pool size, or ≤ 0 for {@code lorastream.cuda.pool-bytes} / the fraction rule
+   * @param explicitPoolBytes the pool size, or ≤ 0 for {@code lorastream.cuda.pool-bytes} / the
+   *     fraction rule
    */
   CudaContext(DeviceApi api, long explicitPoolBytes) {
     this.api = api;
     api.bind();
     long free = api.freeBytes();
-    long bytes = poolBytes(free, explicitPoolBytes > 0 ? explicitPoolBytes : Long.getLong("lorastream.cuda.pool-bytes", -1),
-        Double.parseDouble(System.getProperty("lorastream.cuda.pool-fraction", "0.90")));
+    long bytes =
+        poolBytes(
+            free,
+            explicitPoolBytes > 0
+                ? explicitPoolBytes
+                : Long.getLong("lorastream.cuda.pool-bytes", -1),
+            Double.parseDouble(System.getProperty("lorastream.cuda.pool-fraction", "0.90")));
     api.allocatePool(bytes);
     this.pool = new DevicePool(bytes);
     this.compute = api.createStream("compute");
@@ -53,7 +61,8 @@ final class CudaContext implements AutoCloseable {
       return DevicePool.align(explicitBytes);
     }
     if (!(fraction > 0 && fraction <= 1)) {
-      throw new IllegalArgumentException("lorastream.cuda.pool-fraction = " + fraction + ": must be in (0, 1]");
+      throw new IllegalArgumentException(
+          "lorastream.cuda.pool-fraction = " + fraction + ": must be in (0, 1]");
     }
     return (long) (freeBytes * fraction) / DevicePool.ALIGN * DevicePool.ALIGN;
   }
@@ -74,11 +83,13 @@ final class CudaContext implements AutoCloseable {
     CudaTensor.Block block = new CudaTensor.Block(owner, off, Math.max(bytes, 1));
     CudaTensor t = new CudaTensor(dtype, shape, block, off);
     DevicePool p = pool;
-    CLEANER.register(block, () -> {
-      if (!closed) {
-        p.free(off);
-      }
-    });
+    CLEANER.register(
+        block,
+        () -> {
+          if (!closed) {
+            p.free(off);
+          }
+        });
     joinSide(); // memory freed after a side-stream write must not be reused before that write ends
     if (bytes > 0) {
       api.memsetZero(ptr(off), bytes, compute);
@@ -86,13 +97,18 @@ final class CudaContext implements AutoCloseable {
     return t;
   }
 
-  /** The side stream waits for everything issued so far on the compute stream (write-after-read). */
+  /**
+   * The side stream waits for everything issued so far on the compute stream (write-after-read).
+   */
   void sideAfterCompute() {
     api.record(computeMark, compute);
     api.waitFor(side, computeMark);
   }
 
-  /** Records the end of a side-stream write into {@code block}; the next kernel reading it waits for it. */
+  /**
+   * Records the end of a side-stream write into {@code block}; the next kernel reading it waits for
+   * it.
+   */
   void markSideWrite(CudaTensor.Block block) {
     DeviceApi.Event ev = api.createEvent();
     api.record(ev, side);

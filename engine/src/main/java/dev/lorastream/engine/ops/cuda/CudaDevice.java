@@ -9,13 +9,14 @@ import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.JCudaDriver;
 
 /**
- * The process's CUDA device, probed once: JCuda's natives load, {@code cuInit}, at least one device, compute
- * capability ≥ 8.0, the primary context, every PTX module and symbol. The answer (a device, or the reason
- * there is none) is remembered: without a GPU the first JCuda call throws {@link UnsatisfiedLinkError} and
- * later ones {@link NoClassDefFoundError}, so the {@link LinkageError} is caught exactly once, here.
+ * The process's CUDA device, probed once: JCuda's natives load, {@code cuInit}, at least one
+ * device, compute capability ≥ 8.0, the primary context, every PTX module and symbol. The answer (a
+ * device, or the reason there is none) is remembered: without a GPU the first JCuda call throws
+ * {@link UnsatisfiedLinkError} and later ones {@link NoClassDefFoundError}, so the {@link
+ * LinkageError} is caught exactly once, here.
  *
- * <p>Device index from {@code lorastream.cuda.device} (default 0). Thread-safe; {@link #bind} makes the
- * context current on the calling thread (the engine thread is not the one that probed).
+ * <p>Device index from {@code lorastream.cuda.device} (default 0). Thread-safe; {@link #bind} makes
+ * the context current on the calling thread (the engine thread is not the one that probed).
  */
 final class CudaDevice {
   /** The probe's outcome: a device, or why not. */
@@ -36,7 +37,14 @@ final class CudaDevice {
   final CudaKernels kernels;
   private final ThreadLocal<Boolean> bound = ThreadLocal.withInitial(() -> false);
 
-  private CudaDevice(int index, String name, int ccMajor, int ccMinor, int driverVersion, CUcontext ctx, CudaKernels k) {
+  private CudaDevice(
+      int index,
+      String name,
+      int ccMajor,
+      int ccMinor,
+      int driverVersion,
+      CUcontext ctx,
+      CudaKernels k) {
     this.index = index;
     this.name = name;
     this.ccMajor = ccMajor;
@@ -67,7 +75,8 @@ final class CudaDevice {
         return new Probe(null, "no CUDA device");
       }
       if (index < 0 || index >= count[0]) {
-        return new Probe(null, "lorastream.cuda.device=" + index + " but " + count[0] + " device(s)");
+        return new Probe(
+            null, "lorastream.cuda.device=" + index + " but " + count[0] + " device(s)");
       }
       CUdevice dev = new CUdevice();
       check("cuDeviceGet(" + index + ")", JCudaDriver.cuDeviceGet(dev, index));
@@ -75,7 +84,9 @@ final class CudaDevice {
       int minor = attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
       String name = deviceName(dev);
       if (major < 8) {
-        return new Probe(null, name + " has compute capability " + major + "." + minor + ", the kernels need >= 8.0");
+        return new Probe(
+            null,
+            name + " has compute capability " + major + "." + minor + ", the kernels need >= 8.0");
       }
       int[] driver = new int[1];
       check("cuDriverGetVersion", JCudaDriver.cuDriverGetVersion(driver));
@@ -85,8 +96,13 @@ final class CudaDevice {
       CudaKernels kernels = CudaKernels.load();
       return new Probe(new CudaDevice(index, name, major, minor, driver[0], ctx, kernels), null);
     } catch (LinkageError e) {
-      return new Probe(null, "JCuda driver library not loadable (" + e.getClass().getSimpleName() + ": "
-          + firstLine(e.getMessage()) + ")");
+      return new Probe(
+          null,
+          "JCuda driver library not loadable ("
+              + e.getClass().getSimpleName()
+              + ": "
+              + firstLine(e.getMessage())
+              + ")");
     } catch (RuntimeException e) {
       return new Probe(null, firstLine(e.getMessage()));
     }

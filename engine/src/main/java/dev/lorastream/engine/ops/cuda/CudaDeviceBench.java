@@ -7,9 +7,10 @@ import java.util.Locale;
 
 /**
  * Device-side figures for the GPU check, measured in one run: copy bandwidth of the device (a large
- * device-to-device copy through {@code copyRows}, read + write bytes over time) and the achieved bandwidth of
- * SGMV shrink + expand at Llama-7B widths (4096 in and out, rank 16) for a decode batch with 1, 100 and 1000
- * distinct slots: bytes of adapter rows and activations touched over time. Medians of interleaved repeats.
+ * device-to-device copy through {@code copyRows}, read + write bytes over time) and the achieved
+ * bandwidth of SGMV shrink + expand at Llama-7B widths (4096 in and out, rank 16) for a decode
+ * batch with 1, 100 and 1000 distinct slots: bytes of adapter rows and activations touched over
+ * time. Medians of interleaved repeats.
  */
 public final class CudaDeviceBench {
   private CudaDeviceBench() {}
@@ -24,8 +25,13 @@ public final class CudaDeviceBench {
       for (int batch : new int[] {32, 128}) {
         for (int n : new int[] {1, 100, 1000}) {
           double gbps = sgmvBandwidth(ops, batch, Math.min(n, batch), n, reps);
-          System.out.printf(Locale.ROOT, "device-bench sgmv_GBps_batch%d_adapters%d %.1f (%.0f%% of copy)%n", batch, n,
-              gbps, 100 * gbps / copy);
+          System.out.printf(
+              Locale.ROOT,
+              "device-bench sgmv_GBps_batch%d_adapters%d %.1f (%.0f%% of copy)%n",
+              batch,
+              n,
+              gbps,
+              100 * gbps / copy);
         }
       }
     }
@@ -55,8 +61,9 @@ public final class CudaDeviceBench {
   }
 
   /**
-   * GB/s of one shrink + expand over {@code batch} decode rows in {@code segments} segments using distinct
-   * slots out of {@code slots}: bytes = the slots' A and Bᵀ rows read + x read + v written/read + y read/written.
+   * GB/s of one shrink + expand over {@code batch} decode rows in {@code segments} segments using
+   * distinct slots out of {@code slots}: bytes = the slots' A and Bᵀ rows read + x read + v
+   * written/read + y read/written.
    */
   static double sgmvBandwidth(CudaOps ops, int batch, int segments, int slots, int reps) {
     int h = 4096;
@@ -75,7 +82,11 @@ public final class CudaDeviceBench {
       starts[j + 1] = (int) ((long) batch * (j + 1) / segments);
       segSlots[j] = (int) ((long) j * used / segments);
     }
-    double bytes = 2.0 * segments * rank * h * 2 + 2.0 * batch * h * 2 + 2.0 * batch * h * 2 + 4.0 * batch * rank;
+    double bytes =
+        2.0 * segments * rank * h * 2
+            + 2.0 * batch * h * 2
+            + 2.0 * batch * h * 2
+            + 4.0 * batch * rank;
     int inner = 50;
     double[] gbps = new double[reps];
     for (int r = 0; r < reps; r++) {

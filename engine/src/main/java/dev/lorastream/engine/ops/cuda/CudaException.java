@@ -3,8 +3,8 @@ package dev.lorastream.engine.ops.cuda;
 import jcuda.driver.CUresult;
 
 /**
- * A failed CUDA driver call: names the call (with the kernel or buffer it was about) and the driver's error
- * name, e.g. {@code cuLaunchKernel(gemm_bf16) failed: CUDA_ERROR_INVALID_VALUE (1)}.
+ * A failed CUDA driver call: names the call (with the kernel or buffer it was about) and the
+ * driver's error name, e.g. {@code cuLaunchKernel(gemm_bf16) failed: CUDA_ERROR_INVALID_VALUE (1)}.
  */
 public final class CudaException extends RuntimeException {
   private final int result;
@@ -14,7 +14,10 @@ public final class CudaException extends RuntimeException {
     this.result = result;
   }
 
-  /** A failure with no driver code (the kernel emulator's), e.g. {@code emu_launch(add_f16) failed: deadlock ...}. */
+  /**
+   * A failure with no driver code (the kernel emulator's), e.g. {@code emu_launch(add_f16) failed:
+   * deadlock ...}.
+   */
   CudaException(String call, String error) {
     super(call + " failed: " + error);
     this.result = -1;

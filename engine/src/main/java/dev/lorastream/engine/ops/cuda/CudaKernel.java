@@ -4,10 +4,11 @@ import dev.lorastream.engine.tensor.DType;
 import java.util.Locale;
 
 /**
- * Every kernel of {@code kernels/ABI.md}: its family (the PTX resource {@code kernels/ptx/<family>.ptx} that
- * holds it), its symbol stem and its argument kinds, one letter per argument in ABI order: {@code p} device
- * pointer, {@code i} int, {@code l} long, {@code f} float. The symbol for a dtype appends {@code _f16} or
- * {@code _bf16}; the two converts put the dtype in the middle ({@code f32_to_bf16}, {@code bf16_to_f32}).
+ * Every kernel of {@code kernels/ABI.md}: its family (the PTX resource {@code
+ * kernels/ptx/<family>.ptx} that holds it), its symbol stem and its argument kinds, one letter per
+ * argument in ABI order: {@code p} device pointer, {@code i} int, {@code l} long, {@code f} float.
+ * The symbol for a dtype appends {@code _f16} or {@code _bf16}; the two converts put the dtype in
+ * the middle ({@code f32_to_bf16}, {@code bf16_to_f32}).
  *
  * <p>Pure data: no JCuda here, so the table is checked against ABI.md without a GPU.
  */
@@ -69,7 +70,9 @@ public enum CudaKernel {
     return switch (dtype) {
       case F16 -> "f16";
       case BF16 -> "bf16";
-      case F32 -> throw new IllegalArgumentException("no CUDA kernels compute in dtype=f32: use f16 or bf16");
+      case F32 ->
+          throw new IllegalArgumentException(
+              "no CUDA kernels compute in dtype=f32: use f16 or bf16");
     };
   }
 

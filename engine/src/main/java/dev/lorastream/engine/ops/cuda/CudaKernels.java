@@ -20,9 +20,10 @@ import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
 
 /**
- * The kernels of {@code kernels/ABI.md}, loaded from the PTX text resources {@code kernels/ptx/<family>.ptx}
- * (driver JIT, {@code cuModuleLoadData}; no NVRTC), and the dispatch table {@code kernel × dtype → function}.
- * Every symbol of both dtypes is looked up at load, so a missing kernel fails at startup, not mid-request.
+ * The kernels of {@code kernels/ABI.md}, loaded from the PTX text resources {@code
+ * kernels/ptx/<family>.ptx} (driver JIT, {@code cuModuleLoadData}; no NVRTC), and the dispatch
+ * table {@code kernel × dtype → function}. Every symbol of both dtypes is looked up at load, so a
+ * missing kernel fails at startup, not mid-request.
  *
  * <p>Immutable after {@link #load}; launching is thread-safe (the caller binds the context).
  */
@@ -53,11 +54,14 @@ final class CudaKernels {
     try (InputStream in = CudaKernels.class.getClassLoader().getResourceAsStream(resource)) {
       if (in == null) {
         throw new IllegalStateException(
-            "PTX resource " + resource + " is not on the classpath (build the kernels module: it produces kernels/ptx/*.ptx)");
+            "PTX resource "
+                + resource
+                + " is not on the classpath (build the kernels module: it produces kernels/ptx/*.ptx)");
       }
       return new String(in.readAllBytes(), StandardCharsets.US_ASCII);
     } catch (IOException e) {
-      throw new IllegalStateException("reading PTX resource " + resource + ": " + e.getMessage(), e);
+      throw new IllegalStateException(
+          "reading PTX resource " + resource + ": " + e.getMessage(), e);
     }
   }
 
@@ -79,7 +83,8 @@ final class CudaKernels {
       for (DType t : DTYPES) {
         CUfunction f = new CUfunction();
         String sym = kernel.symbol(t);
-        check("cuModuleGetFunction(" + sym + " in " + kernel.resource() + ")",
+        check(
+            "cuModuleGetFunction(" + sym + " in " + kernel.resource() + ")",
             JCudaDriver.cuModuleGetFunction(f, modules.get(kernel.resource()), sym));
         k.table.get(t).put(kernel, f);
       }
@@ -93,30 +98,36 @@ final class CudaKernels {
   }
 
   /**
-   * Launches {@code kernel} for {@code dtype} with ABI-ordered arguments (see {@link DeviceApi#launch});
-   * {@code base} is the pool's device address, to which {@link DeviceApi.DevPtr} offsets are added.
+   * Launches {@code kernel} for {@code dtype} with ABI-ordered arguments (see {@link
+   * DeviceApi#launch}); {@code base} is the pool's device address, to which {@link
+   * DeviceApi.DevPtr} offsets are added.
    */
-  void launch(CudaKernel kernel, DType dtype, Launch g, CUstream stream, CUdeviceptr base, Object... args) {
+  void launch(
+      CudaKernel kernel, DType dtype, Launch g, CUstream stream, CUdeviceptr base, Object... args) {
     checkArgs(kernel, dtype, args);
     CUfunction f = table.get(dtype).get(kernel);
     Pointer[] p = new Pointer[args.length];
     for (int i = 0; i < args.length; i++) {
-      p[i] = switch (args[i]) {
-        case null -> Pointer.to(new CUdeviceptr());
-        case DeviceApi.DevPtr d -> Pointer.to(base.withByteOffset(d.offset()));
-        case Integer v -> Pointer.to(new int[] {v});
-        case Long v -> Pointer.to(new long[] {v});
-        case Float v -> Pointer.to(new float[] {v});
-        default -> throw badArg(kernel, dtype, i, kernel.argKinds().charAt(i), args[i]);
-      };
+      p[i] =
+          switch (args[i]) {
+            case null -> Pointer.to(new CUdeviceptr());
+            case DeviceApi.DevPtr d -> Pointer.to(base.withByteOffset(d.offset()));
+            case Integer v -> Pointer.to(new int[] {v});
+            case Long v -> Pointer.to(new long[] {v});
+            case Float v -> Pointer.to(new float[] {v});
+            default -> throw badArg(kernel, dtype, i, kernel.argKinds().charAt(i), args[i]);
+          };
     }
-    check("cuLaunchKernel(" + kernel.symbol(dtype) + " " + g + ")",
-        JCudaDriver.cuLaunchKernel(f, g.gridX(), g.gridY(), g.gridZ(), g.block(), 1, 1, 0, stream, Pointer.to(p), null));
+    check(
+        "cuLaunchKernel(" + kernel.symbol(dtype) + " " + g + ")",
+        JCudaDriver.cuLaunchKernel(
+            f, g.gridX(), g.gridY(), g.gridZ(), g.block(), 1, 1, 0, stream, Pointer.to(p), null));
   }
 
   /**
-   * Checks ABI-ordered arguments against {@link CudaKernel#argKinds()}: {@link DeviceApi.DevPtr} or null for
-   * {@code p}, {@link Integer} for {@code i}, {@link Long} for {@code l}, {@link Float} for {@code f}. Pure.
+   * Checks ABI-ordered arguments against {@link CudaKernel#argKinds()}: {@link DeviceApi.DevPtr} or
+   * null for {@code p}, {@link Integer} for {@code i}, {@link Long} for {@code l}, {@link Float}
+   * for {@code f}. Pure.
    *
    * @throws IllegalArgumentException naming the symbol, the argument and the kind the ABI wants
    */
@@ -124,27 +135,44 @@ final class CudaKernels {
     String kinds = kernel.argKinds();
     if (args.length != kinds.length()) {
       throw new IllegalArgumentException(
-          kernel.symbol(dtype) + ": " + args.length + " arguments, the ABI has " + kinds.length() + " (" + kinds + ")");
+          kernel.symbol(dtype)
+              + ": "
+              + args.length
+              + " arguments, the ABI has "
+              + kinds.length()
+              + " ("
+              + kinds
+              + ")");
     }
     for (int i = 0; i < args.length; i++) {
       Object a = args[i];
       char kind = kinds.charAt(i);
-      boolean ok = switch (kind) {
-        case 'p' -> a == null || a instanceof DeviceApi.DevPtr;
-        case 'i' -> a instanceof Integer;
-        case 'l' -> a instanceof Long;
-        case 'f' -> a instanceof Float;
-        default -> throw new IllegalStateException("unknown arg kind " + kind);
-      };
+      boolean ok =
+          switch (kind) {
+            case 'p' -> a == null || a instanceof DeviceApi.DevPtr;
+            case 'i' -> a instanceof Integer;
+            case 'l' -> a instanceof Long;
+            case 'f' -> a instanceof Float;
+            default -> throw new IllegalStateException("unknown arg kind " + kind);
+          };
       if (!ok) {
         throw badArg(kernel, dtype, i, kind, a);
       }
     }
   }
 
-  private static IllegalArgumentException badArg(CudaKernel k, DType t, int i, char kind, Object a) {
+  private static IllegalArgumentException badArg(
+      CudaKernel k, DType t, int i, char kind, Object a) {
     return new IllegalArgumentException(
-        k.symbol(t) + ": argument " + i + " is " + (a == null ? "null" : a.getClass().getSimpleName())
-            + ", the ABI wants kind '" + kind + "' (" + k.argKinds() + ")");
+        k.symbol(t)
+            + ": argument "
+            + i
+            + " is "
+            + (a == null ? "null" : a.getClass().getSimpleName())
+            + ", the ABI wants kind '"
+            + kind
+            + "' ("
+            + k.argKinds()
+            + ")");
   }
 }

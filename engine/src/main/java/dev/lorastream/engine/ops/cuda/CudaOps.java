@@ -1,8 +1,8 @@
 package dev.lorastream.engine.ops.cuda;
 
+import dev.lorastream.engine.ops.OpChecks;
 import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.ops.Tensor;
-import dev.lorastream.engine.ops.OpChecks;
 import dev.lorastream.engine.ops.cuda.DeviceApi.DevPtr;
 import dev.lorastream.engine.ops.cuda.LaunchGeometry.Launch;
 import dev.lorastream.engine.tensor.DType;
@@ -12,29 +12,37 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * The CUDA backend (JCuda driver API, kernels from {@code kernels/ptx/*.ptx}, see {@code kernels/ABI.md}).
+ * The CUDA backend (JCuda driver API, kernels from {@code kernels/ptx/*.ptx}, see {@code
+ * kernels/ABI.md}).
  *
  * <p>Activations, weights, KV pages and adapter slots are F16 or BF16 in one device pool ({@link
- * CudaContext}); the dtype follows {@link ActivationDType}'s rule (F16 models compute in F16, others in
- * BF16; {@code lorastream.cuda.dtype} overrides). Every wrapper checks shapes, dtypes, limits and alignment
- * ({@link CudaChecks}), computes the launch from the shapes ({@link LaunchGeometry}), copies the op's small
- * host metadata through a pinned ring, and launches on the compute stream; nothing waits except {@link
- * #copyToHost}. {@code writeSlot} uploads on a side stream and the LoRA kernels that read the slot wait for it
- * by event, so decoding of other work continues meanwhile.
+ * CudaContext}); the dtype follows {@link ActivationDType}'s rule (F16 models compute in F16,
+ * others in BF16; {@code lorastream.cuda.dtype} overrides). Every wrapper checks shapes, dtypes,
+ * limits and alignment ({@link CudaChecks}), computes the launch from the shapes ({@link
+ * LaunchGeometry}), copies the op's small host metadata through a pinned ring, and launches on the
+ * compute stream; nothing waits except {@link #copyToHost}. {@code writeSlot} uploads on a side
+ * stream and the LoRA kernels that read the slot wait for it by event, so decoding of other work
+ * continues meanwhile.
  *
  * <p>Thread-safe: calls are serialised on this object (one compute stream). {@code
- * lorastream.cuda.sync-each-launch=true} synchronises after every launch so a fault names its kernel.
+ * lorastream.cuda.sync-each-launch=true} synchronises after every launch so a fault names its
+ * kernel.
  */
 public final class CudaOps implements Ops {
-  private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-  private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+  private static final ValueLayout.OfShort I16_LE =
+      ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+  private static final ValueLayout.OfFloat F32_LE =
+      ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
   private final DeviceApi device;
   private final CudaContext ctx;
   private final ActivationDType act;
   private final boolean syncEachLaunch = Boolean.getBoolean("lorastream.cuda.sync-each-launch");
 
-  /** The backend on {@code lorastream.cuda.device} with {@code lorastream.cuda.dtype} (default auto). */
+  /**
+   * The backend on {@code lorastream.cuda.device} with {@code lorastream.cuda.dtype} (default
+   * auto).
+   */
   public CudaOps() {
     this(System.getProperty("lorastream.cuda.dtype", "auto"));
   }
@@ -49,7 +57,8 @@ public final class CudaOps implements Ops {
 
   /**
    * @param dtypeSetting {@code auto}, {@code bf16} or {@code f16}
-   * @param poolBytes device pool size, or ≤ 0 for {@code lorastream.cuda.pool-bytes} / {@code pool-fraction}
+   * @param poolBytes device pool size, or ≤ 0 for {@code lorastream.cuda.pool-bytes} / {@code
+   *     pool-fraction}
    */
   public CudaOps(String dtypeSetting, long poolBytes) {
     this(realDevice(), dtypeSetting, poolBytes);
@@ -58,7 +67,8 @@ public final class CudaOps implements Ops {
   /**
    * The backend on any {@link DeviceApi}: the real GPU's, or the kernel emulator's in the tests.
    *
-   * @param poolBytes device pool size, or ≤ 0 for {@code lorastream.cuda.pool-bytes} / {@code pool-fraction}
+   * @param poolBytes device pool size, or ≤ 0 for {@code lorastream.cuda.pool-bytes} / {@code
+   *     pool-fraction}
    */
   CudaOps(DeviceApi device, String dtypeSetting, long poolBytes) {
     this.act = new ActivationDType(dtypeSetting);
@@ -92,10 +102,16 @@ public final class CudaOps implements Ops {
 
   /** Device, compute capability, pool size and activation dtype, for the startup line. */
   public String describe() {
-    return device.describe() + ", pool " + String.format(java.util.Locale.ROOT, "%.1f GiB", ctx.pool.capacity() / (double) (1L << 30));
+    return device.describe()
+        + ", pool "
+        + String.format(
+            java.util.Locale.ROOT, "%.1f GiB", ctx.pool.capacity() / (double) (1L << 30));
   }
 
-  /** The pool, streams and staging rings, for tests that launch kernels without an {@link Ops} method. */
+  /**
+   * The pool, streams and staging rings, for tests that launch kernels without an {@link Ops}
+   * method.
+   */
   CudaContext context() {
     return ctx;
   }
@@ -116,7 +132,9 @@ public final class CudaOps implements Ops {
   public synchronized Tensor allocate(DType dtype, int... shape) {
     if (dtype == DType.F32) {
       throw new IllegalArgumentException(
-          "allocate: the cuda backend keeps tensors in f16/bf16 (activations " + act.get() + "), not F32 "
+          "allocate: the cuda backend keeps tensors in f16/bf16 (activations "
+              + act.get()
+              + "), not F32 "
               + java.util.Arrays.toString(shape));
     }
     device.bind();
@@ -166,9 +184,16 @@ public final class CudaOps implements Ops {
       ctx.computeRing.toDevice(off, 4L * len, ctx.ptr(tmp).plus(4L * i));
     }
     if (src.length > 0) {
-      launch(CudaKernel.F32_TO, d.dtype(), LaunchGeometry.elementwise(src.length), ctx.ptr(tmp), ctx.ptr(d), (long) src.length);
+      launch(
+          CudaKernel.F32_TO,
+          d.dtype(),
+          LaunchGeometry.elementwise(src.length),
+          ctx.ptr(tmp),
+          ctx.ptr(d),
+          (long) src.length);
     }
-    ctx.pool.free(tmp); // later users of this memory are ordered after the convert on the compute stream
+    ctx.pool.free(
+        tmp); // later users of this memory are ordered after the convert on the compute stream
   }
 
   @Override
@@ -180,7 +205,13 @@ public final class CudaOps implements Ops {
     long tmp = ctx.pool.allocate(4L * dst.length); // [n] f32
     try {
       if (dst.length > 0) {
-        launch(CudaKernel.TO_F32, s.dtype(), LaunchGeometry.elementwise(dst.length), ctx.ptr(s), ctx.ptr(tmp), (long) dst.length);
+        launch(
+            CudaKernel.TO_F32,
+            s.dtype(),
+            LaunchGeometry.elementwise(dst.length),
+            ctx.ptr(s),
+            ctx.ptr(tmp),
+            (long) dst.length);
       }
       int chunk = (int) (ctx.computeRing.capacity() / 2 / 4);
       for (int i = 0; i < dst.length; i += chunk) {
@@ -206,7 +237,10 @@ public final class CudaOps implements Ops {
     }
     device.bind();
     long rowBytes = s.rowBytes();
-    device.copyOnDevice(ctx.ptr(s).plus(srcRow * rowBytes), ctx.ptr(d).plus(dstRow * rowBytes), rows * rowBytes,
+    device.copyOnDevice(
+        ctx.ptr(s).plus(srcRow * rowBytes),
+        ctx.ptr(d).plus(dstRow * rowBytes),
+        rows * rowBytes,
         ctx.compute);
   }
 
@@ -219,23 +253,42 @@ public final class CudaOps implements Ops {
       return;
     }
     device.bind();
-    launch(CudaKernel.EMBED, LaunchGeometry.perRow(tokens.length), ctx.computeRing.ints(tokens), p(table), p(out),
-        tokens.length, table.dim(1));
+    launch(
+        CudaKernel.EMBED,
+        LaunchGeometry.perRow(tokens.length),
+        ctx.computeRing.ints(tokens),
+        p(table),
+        p(out),
+        tokens.length,
+        table.dim(1));
   }
 
   @Override
   public synchronized void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out) {
-    CudaChecks.rmsNorm(mine(x, "rmsNorm", "x"), mine(weight, "rmsNorm", "weight"), mine(out, "rmsNorm", "out"), act.get());
+    CudaChecks.rmsNorm(
+        mine(x, "rmsNorm", "x"),
+        mine(weight, "rmsNorm", "weight"),
+        mine(out, "rmsNorm", "out"),
+        act.get());
     if (x.dim(0) == 0) {
       return;
     }
     device.bind();
-    launch(CudaKernel.RMS_NORM, LaunchGeometry.perRow(x.dim(0)), p(x), p(weight), p(out), x.dim(0), x.dim(1), eps);
+    launch(
+        CudaKernel.RMS_NORM,
+        LaunchGeometry.perRow(x.dim(0)),
+        p(x),
+        p(weight),
+        p(out),
+        x.dim(0),
+        x.dim(1),
+        eps);
   }
 
   @Override
   public synchronized void add(Tensor acc, Tensor x) {
-    CudaChecks.elementwise("add", "acc", mine(acc, "add", "acc"), "x", mine(x, "add", "x"), act.get());
+    CudaChecks.elementwise(
+        "add", "acc", mine(acc, "add", "acc"), "x", mine(x, "add", "x"), act.get());
     if (acc.numel() == 0) {
       return;
     }
@@ -245,78 +298,165 @@ public final class CudaOps implements Ops {
 
   @Override
   public synchronized void siluMul(Tensor gate, Tensor up, Tensor out) {
-    CudaChecks.elementwise("siluMul", "gate", mine(gate, "siluMul", "gate"), "up", mine(up, "siluMul", "up"), act.get());
+    CudaChecks.elementwise(
+        "siluMul",
+        "gate",
+        mine(gate, "siluMul", "gate"),
+        "up",
+        mine(up, "siluMul", "up"),
+        act.get());
     CudaChecks.elementwise("siluMul", "gate", gate, "out", mine(out, "siluMul", "out"), act.get());
     if (gate.numel() == 0) {
       return;
     }
     device.bind();
-    launch(CudaKernel.SILU_MUL, LaunchGeometry.elementwise(gate.numel()), p(gate), p(up), p(out), gate.numel());
+    launch(
+        CudaKernel.SILU_MUL,
+        LaunchGeometry.elementwise(gate.numel()),
+        p(gate),
+        p(up),
+        p(out),
+        gate.numel());
   }
 
   @Override
   public synchronized void matmul(Tensor x, Tensor w, Tensor bias, Tensor y) {
-    CudaChecks.matmul(mine(x, "matmul", "x"), mine(w, "matmul", "w"), bias == null ? null : mine(bias, "matmul", "bias"),
-        mine(y, "matmul", "y"), act.get());
+    CudaChecks.matmul(
+        mine(x, "matmul", "x"),
+        mine(w, "matmul", "w"),
+        bias == null ? null : mine(bias, "matmul", "bias"),
+        mine(y, "matmul", "y"),
+        act.get());
     int m = x.dim(0);
     if (m == 0) {
       return;
     }
     device.bind();
-    boolean skinny = m <= LaunchGeometry.GEMM_SKINNY_MAX_M; // decode: a GEMV bound by reading w once
-    launch(skinny ? CudaKernel.GEMM_SKINNY : CudaKernel.GEMM,
-        skinny ? LaunchGeometry.gemmSkinny(w.dim(0)) : LaunchGeometry.gemm(m, w.dim(0)), p(x), p(w),
-        bias == null ? null : p(bias), p(y), m, w.dim(0), x.dim(1));
+    boolean skinny =
+        m <= LaunchGeometry.GEMM_SKINNY_MAX_M; // decode: a GEMV bound by reading w once
+    launch(
+        skinny ? CudaKernel.GEMM_SKINNY : CudaKernel.GEMM,
+        skinny ? LaunchGeometry.gemmSkinny(w.dim(0)) : LaunchGeometry.gemm(m, w.dim(0)),
+        p(x),
+        p(w),
+        bias == null ? null : p(bias),
+        p(y),
+        m,
+        w.dim(0),
+        x.dim(1));
   }
 
   @Override
   public synchronized void rope(Tensor q, Tensor k, int[] positions, float[] invFreq, int headDim) {
-    CudaChecks.rope(mine(q, "rope", "q"), mine(k, "rope", "k"), positions, invFreq, headDim, act.get());
+    CudaChecks.rope(
+        mine(q, "rope", "q"), mine(k, "rope", "k"), positions, invFreq, headDim, act.get());
     if (q.dim(0) == 0) {
       return;
     }
     device.bind();
-    launch(CudaKernel.ROPE, LaunchGeometry.rope(q.dim(0)), p(q), p(k), ctx.computeRing.ints(positions),
-        ctx.computeRing.floats(invFreq), q.dim(0), q.dim(1) / headDim, k.dim(1) / headDim, headDim);
+    launch(
+        CudaKernel.ROPE,
+        LaunchGeometry.rope(q.dim(0)),
+        p(q),
+        p(k),
+        ctx.computeRing.ints(positions),
+        ctx.computeRing.floats(invFreq),
+        q.dim(0),
+        q.dim(1) / headDim,
+        k.dim(1) / headDim,
+        headDim);
   }
 
   // ---- paged KV cache and attention -------------------------------------------------------------
 
   @Override
-  public synchronized void writeKv(Tensor k, Tensor v, Tensor kCache, Tensor vCache, int[] slotMapping) {
-    CudaChecks.writeKv(mine(k, "writeKv", "k"), mine(v, "writeKv", "v"), mine(kCache, "writeKv", "kCache"),
-        mine(vCache, "writeKv", "vCache"), slotMapping, act.get());
+  public synchronized void writeKv(
+      Tensor k, Tensor v, Tensor kCache, Tensor vCache, int[] slotMapping) {
+    CudaChecks.writeKv(
+        mine(k, "writeKv", "k"),
+        mine(v, "writeKv", "v"),
+        mine(kCache, "writeKv", "kCache"),
+        mine(vCache, "writeKv", "vCache"),
+        slotMapping,
+        act.get());
     if (slotMapping.length == 0) {
       return;
     }
     device.bind();
-    launch(CudaKernel.WRITE_KV, LaunchGeometry.perRow(k.dim(0)), p(k), p(v), p(kCache), p(vCache),
-        ctx.computeRing.ints(slotMapping), k.dim(0), k.dim(1));
+    launch(
+        CudaKernel.WRITE_KV,
+        LaunchGeometry.perRow(k.dim(0)),
+        p(k),
+        p(v),
+        p(kCache),
+        p(vCache),
+        ctx.computeRing.ints(slotMapping),
+        k.dim(0),
+        k.dim(1));
   }
 
   @Override
   public synchronized void pagedAttention(
-      Tensor q, Tensor kCache, Tensor vCache, int[] blockTables, int maxBlocksPerSeq, int[] tokenSeq,
-      int[] tokenPos, int nHeads, float scale, Tensor out) {
+      Tensor q,
+      Tensor kCache,
+      Tensor vCache,
+      int[] blockTables,
+      int maxBlocksPerSeq,
+      int[] tokenSeq,
+      int[] tokenPos,
+      int nHeads,
+      float scale,
+      Tensor out) {
     String op = "pagedAttention";
-    CudaChecks.pagedAttention(mine(q, op, "q"), mine(kCache, op, "kCache"), mine(vCache, op, "vCache"), blockTables,
-        maxBlocksPerSeq, tokenSeq, tokenPos, nHeads, mine(out, op, "out"), act.get());
+    CudaChecks.pagedAttention(
+        mine(q, op, "q"),
+        mine(kCache, op, "kCache"),
+        mine(vCache, op, "vCache"),
+        blockTables,
+        maxBlocksPerSeq,
+        tokenSeq,
+        tokenPos,
+        nHeads,
+        mine(out, op, "out"),
+        act.get());
     int m = q.dim(0);
     if (m == 0) {
       return;
     }
     device.bind();
-    launch(CudaKernel.PAGED_ATTENTION, LaunchGeometry.pagedAttention(kCache.dim(2), m), p(q), p(kCache), p(vCache),
-        ctx.computeRing.ints(blockTables), maxBlocksPerSeq, ctx.computeRing.ints(tokenSeq),
-        ctx.computeRing.ints(tokenPos), p(out), m, nHeads, kCache.dim(2), kCache.dim(3), kCache.dim(1), scale);
+    launch(
+        CudaKernel.PAGED_ATTENTION,
+        LaunchGeometry.pagedAttention(kCache.dim(2), m),
+        p(q),
+        p(kCache),
+        p(vCache),
+        ctx.computeRing.ints(blockTables),
+        maxBlocksPerSeq,
+        ctx.computeRing.ints(tokenSeq),
+        ctx.computeRing.ints(tokenPos),
+        p(out),
+        m,
+        nHeads,
+        kCache.dim(2),
+        kCache.dim(3),
+        kCache.dim(1),
+        scale);
   }
 
   // ---- LoRA ------------------------------------------------------------------------------------
 
   @Override
-  public synchronized void sgmvShrink(Tensor x, Tensor a, int[] ranks, int[] segStarts, int[] segSlots, Tensor v) {
+  public synchronized void sgmvShrink(
+      Tensor x, Tensor a, int[] ranks, int[] segStarts, int[] segSlots, Tensor v) {
     CudaTensor vs = mine(v, "sgmvShrink", "v");
-    CudaChecks.sgmvShrink(mine(x, "sgmvShrink", "x"), mine(a, "sgmvShrink", "a"), ranks, segStarts, segSlots, vs, act.get());
+    CudaChecks.sgmvShrink(
+        mine(x, "sgmvShrink", "x"),
+        mine(a, "sgmvShrink", "a"),
+        ranks,
+        segStarts,
+        segSlots,
+        vs,
+        act.get());
     device.bind();
     int s = segSlots.length;
     if (s == 0 || segStarts[0] != 0 || segStarts[s] != x.dim(0)) {
@@ -327,26 +467,54 @@ public final class CudaOps implements Ops {
       return;
     }
     ctx.awaitWrites(mine(a, "sgmvShrink", "a"));
-    launch(CudaKernel.SGMV_SHRINK, LaunchGeometry.sgmvShrink(a.dim(1), s, LaunchGeometry.maxSegmentLength(segStarts)), p(x), p(a), ctx.computeRing.ints(ranks),
-        ctx.computeRing.ints(segStarts), ctx.computeRing.ints(segSlots), s, p(v), x.dim(1), a.dim(1));
+    launch(
+        CudaKernel.SGMV_SHRINK,
+        LaunchGeometry.sgmvShrink(a.dim(1), s, LaunchGeometry.maxSegmentLength(segStarts)),
+        p(x),
+        p(a),
+        ctx.computeRing.ints(ranks),
+        ctx.computeRing.ints(segStarts),
+        ctx.computeRing.ints(segSlots),
+        s,
+        p(v),
+        x.dim(1),
+        a.dim(1));
   }
 
   @Override
-  public synchronized void sgmvExpand(Tensor v, Tensor bT, int[] ranks, int[] segStarts, int[] segSlots, Tensor y) {
-    CudaChecks.sgmvExpand(mine(v, "sgmvExpand", "v"), mine(bT, "sgmvExpand", "bT"), ranks, segStarts, segSlots,
-        mine(y, "sgmvExpand", "y"), act.get());
+  public synchronized void sgmvExpand(
+      Tensor v, Tensor bT, int[] ranks, int[] segStarts, int[] segSlots, Tensor y) {
+    CudaChecks.sgmvExpand(
+        mine(v, "sgmvExpand", "v"),
+        mine(bT, "sgmvExpand", "bT"),
+        ranks,
+        segStarts,
+        segSlots,
+        mine(y, "sgmvExpand", "y"),
+        act.get());
     int s = segSlots.length;
     if (s == 0 || v.dim(0) == 0) {
       return;
     }
     device.bind();
     ctx.awaitWrites(mine(bT, "sgmvExpand", "bT"));
-    launch(CudaKernel.SGMV_EXPAND, LaunchGeometry.sgmvExpand(y.dim(1), s, LaunchGeometry.maxSegmentLength(segStarts)), p(v), p(bT), ctx.computeRing.ints(ranks),
-        ctx.computeRing.ints(segStarts), ctx.computeRing.ints(segSlots), s, p(y), y.dim(1), bT.dim(1));
+    launch(
+        CudaKernel.SGMV_EXPAND,
+        LaunchGeometry.sgmvExpand(y.dim(1), s, LaunchGeometry.maxSegmentLength(segStarts)),
+        p(v),
+        p(bT),
+        ctx.computeRing.ints(ranks),
+        ctx.computeRing.ints(segStarts),
+        ctx.computeRing.ints(segSlots),
+        s,
+        p(y),
+        y.dim(1),
+        bT.dim(1));
   }
 
   @Override
-  public synchronized void bgmv(Tensor x, Tensor a, Tensor bT, int[] ranks, int[] rowSlots, Tensor y) {
+  public synchronized void bgmv(
+      Tensor x, Tensor a, Tensor bT, int[] ranks, int[] rowSlots, Tensor y) {
     CudaTensor as = mine(a, "bgmv", "a");
     CudaTensor bs = mine(bT, "bgmv", "bT");
     CudaChecks.bgmv(mine(x, "bgmv", "x"), as, bs, ranks, rowSlots, mine(y, "bgmv", "y"), act.get());
@@ -356,8 +524,19 @@ public final class CudaOps implements Ops {
     }
     device.bind();
     ctx.awaitWrites(as, bs);
-    launch(CudaKernel.BGMV, LaunchGeometry.perRow(m), p(x), p(a), p(bT), ctx.computeRing.ints(ranks),
-        ctx.computeRing.ints(rowSlots), p(y), m, x.dim(1), y.dim(1), a.dim(1));
+    launch(
+        CudaKernel.BGMV,
+        LaunchGeometry.perRow(m),
+        p(x),
+        p(a),
+        p(bT),
+        ctx.computeRing.ints(ranks),
+        ctx.computeRing.ints(rowSlots),
+        p(y),
+        m,
+        x.dim(1),
+        y.dim(1),
+        a.dim(1));
   }
 
   @Override
@@ -371,7 +550,8 @@ public final class CudaOps implements Ops {
     long off = ctx.sideRing.reserve(elems * 2);
     MemorySegment pinned = ctx.sideRing.slice(off, elems * 2);
     for (int i = 0; i < elems; i++) {
-      pinned.setAtIndex(I16_LE, i, i < src.length ? HostConvert.encode(d.dtype(), src[i] * scale) : 0);
+      pinned.setAtIndex(
+          I16_LE, i, i < src.length ? HostConvert.encode(d.dtype(), src[i] * scale) : 0);
     }
     ctx.sideAfterCompute(); // not before the kernels already issued that may read the old slot
     ctx.sideRing.toDevice(off, elems * 2, ctx.ptr(d).plus(slot * elems * 2));
@@ -395,7 +575,8 @@ public final class CudaOps implements Ops {
   private CudaTensor mine(Tensor t, String op, String arg) {
     CudaTensor c = CudaTensor.of(t, op, arg);
     if (c.block().owner != this) {
-      throw new IllegalArgumentException(op + ": " + arg + " " + OpChecks.shape(t) + " belongs to another cuda backend");
+      throw new IllegalArgumentException(
+          op + ": " + arg + " " + OpChecks.shape(t) + " belongs to another cuda backend");
     }
     return c;
   }

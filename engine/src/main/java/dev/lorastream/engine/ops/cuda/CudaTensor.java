@@ -1,17 +1,18 @@
 package dev.lorastream.engine.ops.cuda;
 
-import dev.lorastream.engine.ops.Tensor;
 import dev.lorastream.engine.ops.OpChecks;
+import dev.lorastream.engine.ops.Tensor;
 import dev.lorastream.engine.tensor.DType;
 
 /**
- * A tensor in the device pool of a {@link CudaOps}: row-major, {@code numel * dtype.bytes()} bytes starting at
- * {@link #byteOffset()} from the pool's base. Views ({@link #rows}, {@link #rowRange}) share their root {@link
- * Block}; the block returns to the pool when no tensor refers to it any more (a {@link java.lang.ref.Cleaner}),
- * which is safe because every later user of the memory is ordered after earlier ones on the compute stream.
+ * A tensor in the device pool of a {@link CudaOps}: row-major, {@code numel * dtype.bytes()} bytes
+ * starting at {@link #byteOffset()} from the pool's base. Views ({@link #rows}, {@link #rowRange})
+ * share their root {@link Block}; the block returns to the pool when no tensor refers to it any
+ * more (a {@link java.lang.ref.Cleaner}), which is safe because every later user of the memory is
+ * ordered after earlier ones on the compute stream.
  *
- * <p>Holds no device state besides an optional pending-write event, so shapes and checks work without a GPU.
- * Not thread-safe.
+ * <p>Holds no device state besides an optional pending-write event, so shapes and checks work
+ * without a GPU. Not thread-safe.
  */
 public final class CudaTensor extends Tensor {
   private final Block block;
@@ -26,7 +27,11 @@ public final class CudaTensor extends Tensor {
     final Object owner;
     final long offset;
     final long bytes;
-    /** Recorded on the side stream by the last {@code writeSlot} into this block; the compute stream waits. */
+
+    /**
+     * Recorded on the side stream by the last {@code writeSlot} into this block; the compute stream
+     * waits.
+     */
     DeviceApi.Event pendingWrite;
 
     Block(Object owner, long offset, long bytes) {
@@ -42,18 +47,32 @@ public final class CudaTensor extends Tensor {
     this.byteOffset = byteOffset;
     if (byteOffset + byteSize() > block.offset + block.bytes) {
       throw new IllegalArgumentException(
-          "tensor " + dtype + java.util.Arrays.toString(shape) + " at offset " + byteOffset + " overruns its block "
-              + block.offset + "+" + block.bytes);
+          "tensor "
+              + dtype
+              + java.util.Arrays.toString(shape)
+              + " at offset "
+              + byteOffset
+              + " overruns its block "
+              + block.offset
+              + "+"
+              + block.bytes);
     }
   }
 
-  /** The tensor as {@code CudaTensor}, or a failure naming the op and argument (another backend's tensor). */
+  /**
+   * The tensor as {@code CudaTensor}, or a failure naming the op and argument (another backend's
+   * tensor).
+   */
   static CudaTensor of(Tensor t, String op, String arg) {
     if (t instanceof CudaTensor c) {
       return c;
     }
     throw new IllegalArgumentException(
-        op + ": " + arg + " is " + (t == null ? "null" : t.getClass().getSimpleName() + " " + OpChecks.shape(t))
+        op
+            + ": "
+            + arg
+            + " is "
+            + (t == null ? "null" : t.getClass().getSimpleName() + " " + OpChecks.shape(t))
             + ", not a tensor of the cuda backend");
   }
 
@@ -84,7 +103,15 @@ public final class CudaTensor extends Tensor {
   CudaTensor rowRange(int from, int n) {
     if (from < 0 || n < 0 || from + n > dim(0)) {
       throw new IllegalArgumentException(
-          "rows: [" + from + ", " + (from + n) + ") is outside " + OpChecks.shape(this) + " (dim 0 = " + dim(0) + ")");
+          "rows: ["
+              + from
+              + ", "
+              + (from + n)
+              + ") is outside "
+              + OpChecks.shape(this)
+              + " (dim 0 = "
+              + dim(0)
+              + ")");
     }
     int[] s = shape();
     s[0] = n;

@@ -4,9 +4,10 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * Byte-offset bookkeeping for the one device allocation a {@link CudaOps} makes at start: first-fit over a
- * free list kept sorted by offset, blocks rounded up to 256 bytes (so every tensor starts 256-byte aligned),
- * neighbours coalesced on free. Knows nothing of CUDA: offsets are added to the base pointer by the caller.
+ * Byte-offset bookkeeping for the one device allocation a {@link CudaOps} makes at start: first-fit
+ * over a free list kept sorted by offset, blocks rounded up to 256 bytes (so every tensor starts
+ * 256-byte aligned), neighbours coalesced on free. Knows nothing of CUDA: offsets are added to the
+ * base pointer by the caller.
  *
  * <p>Thread-safe (a {@link java.lang.ref.Cleaner} frees from its own thread).
  */
@@ -22,7 +23,8 @@ public final class DevicePool {
 
   public DevicePool(long capacity) {
     if (capacity < ALIGN) {
-      throw new IllegalArgumentException("device pool of " + capacity + " bytes is smaller than " + ALIGN);
+      throw new IllegalArgumentException(
+          "device pool of " + capacity + " bytes is smaller than " + ALIGN);
     }
     this.capacity = capacity / ALIGN * ALIGN;
     free.put(0L, this.capacity);
@@ -56,8 +58,15 @@ public final class DevicePool {
       }
     }
     throw new IllegalStateException(
-        "device pool exhausted: need " + size + " bytes, largest free block " + largestFree() + ", used "
-            + usedBytes + " of " + capacity + " (raise lorastream.cuda.pool-bytes or lorastream.cuda.pool-fraction)");
+        "device pool exhausted: need "
+            + size
+            + " bytes, largest free block "
+            + largestFree()
+            + ", used "
+            + usedBytes
+            + " of "
+            + capacity
+            + " (raise lorastream.cuda.pool-bytes or lorastream.cuda.pool-fraction)");
   }
 
   /** Returns a block; freeing an offset that is not allocated throws. */

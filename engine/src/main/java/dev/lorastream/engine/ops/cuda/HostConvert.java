@@ -3,13 +3,17 @@ package dev.lorastream.engine.ops.cuda;
 import dev.lorastream.engine.tensor.DType;
 
 /**
- * Float to 16-bit encodings on the host, rounding to nearest even exactly as CUDA's {@code __float2half_rn}
- * and {@code __float2bfloat16_rn} do (so an uploaded weight equals what a device convert would make).
+ * Float to 16-bit encodings on the host, rounding to nearest even exactly as CUDA's {@code
+ * __float2half_rn} and {@code __float2bfloat16_rn} do (so an uploaded weight equals what a device
+ * convert would make).
  */
 public final class HostConvert {
   private HostConvert() {}
 
-  /** bf16 bits of {@code f}: the top 16 bits of the float, rounded to nearest even; NaN stays a quiet NaN. */
+  /**
+   * bf16 bits of {@code f}: the top 16 bits of the float, rounded to nearest even; NaN stays a
+   * quiet NaN.
+   */
   public static short toBf16(float f) {
     int bits = Float.floatToRawIntBits(f);
     if ((bits & 0x7fffffff) > 0x7f800000) {

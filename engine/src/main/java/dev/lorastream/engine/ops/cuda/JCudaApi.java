@@ -17,13 +17,14 @@ import jcuda.driver.CUstream_flags;
 import jcuda.driver.JCudaDriver;
 
 /**
- * {@link DeviceApi} on a real GPU through JCuda's driver API ({@code libcuda.so.1}): {@code cuMemAlloc} once for
- * the pool, {@code cuMemAllocHost} for staging, non-blocking streams, timing-free events, async copies and
- * {@code cuLaunchKernel} of the functions {@link CudaKernels} loaded from the PTX.
+ * {@link DeviceApi} on a real GPU through JCuda's driver API ({@code libcuda.so.1}): {@code
+ * cuMemAlloc} once for the pool, {@code cuMemAllocHost} for staging, non-blocking streams,
+ * timing-free events, async copies and {@code cuLaunchKernel} of the functions {@link CudaKernels}
+ * loaded from the PTX.
  *
- * <p>Pinned host memory is handed out as {@link MemorySegment}s; a copy finds the pinned allocation a segment
- * lies in and passes JCuda that allocation's pointer plus the offset (JCuda cannot take a segment). Confined to
- * the owning {@link CudaOps}'s lock.
+ * <p>Pinned host memory is handed out as {@link MemorySegment}s; a copy finds the pinned allocation
+ * a segment lies in and passes JCuda that allocation's pointer plus the offset (JCuda cannot take a
+ * segment). Confined to the owning {@link CudaOps}'s lock.
  */
 final class JCudaApi implements DeviceApi {
   private record JStream(CUstream s) implements Stream {}
@@ -77,7 +78,8 @@ final class JCudaApi implements DeviceApi {
   public MemorySegment allocateHost(long bytes) {
     Pointer host = new Pointer();
     check("cuMemAllocHost(" + bytes + " bytes)", JCudaDriver.cuMemAllocHost(host, bytes));
-    MemorySegment seg = MemorySegment.ofBuffer(host.getByteBuffer(0, bytes).order(ByteOrder.LITTLE_ENDIAN));
+    MemorySegment seg =
+        MemorySegment.ofBuffer(host.getByteBuffer(0, bytes).order(ByteOrder.LITTLE_ENDIAN));
     pinned.add(new Pinned(host, seg));
     return seg;
   }
@@ -89,7 +91,10 @@ final class JCudaApi implements DeviceApi {
     JCudaDriver.cuMemFreeHost(p.ptr());
   }
 
-  /** The pinned pointer at {@code seg}'s start, checking that {@code bytes} lie inside one allocation. */
+  /**
+   * The pinned pointer at {@code seg}'s start, checking that {@code bytes} lie inside one
+   * allocation.
+   */
   private Pointer hostPtr(MemorySegment seg, long bytes) {
     Pinned p = pinnedOf(seg, bytes);
     return p.ptr().withByteOffset(seg.address() - p.seg().address());
@@ -102,8 +107,12 @@ final class JCudaApi implements DeviceApi {
         return p;
       }
     }
-    throw new IllegalArgumentException("host memory at 0x" + Long.toHexString(seg.address()) + " (" + bytes
-        + " bytes) is not pinned memory from allocateHost");
+    throw new IllegalArgumentException(
+        "host memory at 0x"
+            + Long.toHexString(seg.address())
+            + " ("
+            + bytes
+            + " bytes) is not pinned memory from allocateHost");
   }
 
   private CUdeviceptr dev(DevPtr p) {
@@ -121,7 +130,9 @@ final class JCudaApi implements DeviceApi {
   @Override
   public Stream createStream(String what) {
     CUstream s = new CUstream();
-    check("cuStreamCreate(" + what + ")", JCudaDriver.cuStreamCreate(s, CUstream_flags.CU_STREAM_NON_BLOCKING));
+    check(
+        "cuStreamCreate(" + what + ")",
+        JCudaDriver.cuStreamCreate(s, CUstream_flags.CU_STREAM_NON_BLOCKING));
     return new JStream(s);
   }
 
@@ -160,22 +171,30 @@ final class JCudaApi implements DeviceApi {
 
   @Override
   public void copyToDevice(MemorySegment src, DevPtr dst, long bytes, Stream s) {
-    check("cuMemcpyHtoDAsync(" + bytes + " bytes)", JCudaDriver.cuMemcpyHtoDAsync(dev(dst), hostPtr(src, bytes), bytes, cu(s)));
+    check(
+        "cuMemcpyHtoDAsync(" + bytes + " bytes)",
+        JCudaDriver.cuMemcpyHtoDAsync(dev(dst), hostPtr(src, bytes), bytes, cu(s)));
   }
 
   @Override
   public void copyToHost(DevPtr src, MemorySegment dst, long bytes, Stream s) {
-    check("cuMemcpyDtoHAsync(" + bytes + " bytes)", JCudaDriver.cuMemcpyDtoHAsync(hostPtr(dst, bytes), dev(src), bytes, cu(s)));
+    check(
+        "cuMemcpyDtoHAsync(" + bytes + " bytes)",
+        JCudaDriver.cuMemcpyDtoHAsync(hostPtr(dst, bytes), dev(src), bytes, cu(s)));
   }
 
   @Override
   public void copyOnDevice(DevPtr src, DevPtr dst, long bytes, Stream s) {
-    check("cuMemcpyDtoDAsync(" + bytes + " bytes)", JCudaDriver.cuMemcpyDtoDAsync(dev(dst), dev(src), bytes, cu(s)));
+    check(
+        "cuMemcpyDtoDAsync(" + bytes + " bytes)",
+        JCudaDriver.cuMemcpyDtoDAsync(dev(dst), dev(src), bytes, cu(s)));
   }
 
   @Override
   public void memsetZero(DevPtr dst, long bytes, Stream s) {
-    check("cuMemsetD8Async(" + bytes + " bytes)", JCudaDriver.cuMemsetD8Async(dev(dst), (byte) 0, bytes, cu(s)));
+    check(
+        "cuMemsetD8Async(" + bytes + " bytes)",
+        JCudaDriver.cuMemsetD8Async(dev(dst), (byte) 0, bytes, cu(s)));
   }
 
   @Override

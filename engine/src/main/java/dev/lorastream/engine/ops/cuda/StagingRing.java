@@ -6,10 +6,11 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * Pinned host memory used as a ring for the asynchronous copies of one stream (async copies from Java heap
- * arrays are not safe), optionally mirrored by a device region of the same size for small per-step
- * metadata (token ids, positions, segments, block tables). When the ring wraps it first waits for its stream,
- * so a region is never rewritten while an earlier copy may still read it (once per ring's worth of traffic).
+ * Pinned host memory used as a ring for the asynchronous copies of one stream (async copies from
+ * Java heap arrays are not safe), optionally mirrored by a device region of the same size for small
+ * per-step metadata (token ids, positions, segments, block tables). When the ring wraps it first
+ * waits for its stream, so a region is never rewritten while an earlier copy may still read it
+ * (once per ring's worth of traffic).
  *
  * <p>Confined to the stream's issuing thread(s) under the owner's lock; not thread-safe by itself.
  */
@@ -37,7 +38,8 @@ final class StagingRing implements AutoCloseable {
   long reserve(long bytes) {
     long size = DevicePool.align(Math.max(1, bytes));
     if (size > capacity) {
-      throw new IllegalArgumentException("staging: " + bytes + " bytes do not fit the " + capacity + "-byte ring");
+      throw new IllegalArgumentException(
+          "staging: " + bytes + " bytes do not fit the " + capacity + "-byte ring");
     }
     if (head + size > capacity) {
       api.synchronize(stream, "staging ring wrap");
@@ -63,7 +65,10 @@ final class StagingRing implements AutoCloseable {
     api.copyToHost(src, seg.asSlice(off, bytes), bytes, stream);
   }
 
-  /** Copies an int array to the device mirror and returns its device address (valid in stream order). */
+  /**
+   * Copies an int array to the device mirror and returns its device address (valid in stream
+   * order).
+   */
   DevPtr ints(int[] a) {
     return mirrored(a, ValueLayout.JAVA_INT_UNALIGNED, a.length);
   }
@@ -73,7 +78,10 @@ final class StagingRing implements AutoCloseable {
     return mirrored(a, ValueLayout.JAVA_FLOAT_UNALIGNED, a.length);
   }
 
-  /** {@code n} elements of a Java array, little-endian, through the ring to the same offset of the mirror. */
+  /**
+   * {@code n} elements of a Java array, little-endian, through the ring to the same offset of the
+   * mirror.
+   */
   private DevPtr mirrored(Object array, ValueLayout element, int n) {
     long bytes = element.byteSize() * n;
     long off = reserve(bytes);

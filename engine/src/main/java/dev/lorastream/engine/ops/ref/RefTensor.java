@@ -5,13 +5,14 @@ import dev.lorastream.engine.tensor.DType;
 import java.util.Arrays;
 
 /**
- * The reference backend's tensor: one Java float per element, row-major, holding exactly the values the dtype
- * can represent ({@link #set} rounds to F16 or BF16 to nearest even, so storing then reading behaves like a
- * tensor kept in that dtype). Deliberately plain and independent of the fast backends' memory layouts. Not
- * thread-safe.
+ * The reference backend's tensor: one Java float per element, row-major, holding exactly the values
+ * the dtype can represent ({@link #set} rounds to F16 or BF16 to nearest even, so storing then
+ * reading behaves like a tensor kept in that dtype). Deliberately plain and independent of the fast
+ * backends' memory layouts. Not thread-safe.
  */
 final class RefTensor extends Tensor {
-  private final float[] values; // [numel(shape)] or more: a row view shares its parent's array from index 0
+  private final float[]
+      values; // [numel(shape)] or more: a row view shares its parent's array from index 0
 
   private RefTensor(DType dtype, int[] shape, float[] values) {
     super(dtype, shape);
@@ -29,26 +30,39 @@ final class RefTensor extends Tensor {
     }
     if (n > Integer.MAX_VALUE) {
       throw new IllegalArgumentException(
-          "the reference backend holds at most 2^31 - 1 elements, not " + n + " (" + dtype + Arrays.toString(shape)
+          "the reference backend holds at most 2^31 - 1 elements, not "
+              + n
+              + " ("
+              + dtype
+              + Arrays.toString(shape)
               + ")");
     }
     return new RefTensor(dtype, shape, new float[(int) n]);
   }
 
-  /** The tensor as a {@code RefTensor}, or a failure naming the op and argument (another backend's tensor). */
+  /**
+   * The tensor as a {@code RefTensor}, or a failure naming the op and argument (another backend's
+   * tensor).
+   */
   static RefTensor of(Tensor t, String op, String arg) {
     if (t instanceof RefTensor r) {
       return r;
     }
     throw new IllegalArgumentException(
-        op + ": " + arg + " is " + (t == null ? "null" : t.toString()) + ", not a tensor of the reference backend");
+        op
+            + ": "
+            + arg
+            + " is "
+            + (t == null ? "null" : t.toString())
+            + ", not a tensor of the reference backend");
   }
 
   /** Rows {@code [0, n)} of the outermost dimension, sharing the values. */
   RefTensor rows(int n) {
     int[] shape = shape();
     if (shape.length == 0 || n < 0 || n > shape[0]) {
-      throw new IllegalArgumentException("rows: cannot take " + n + " rows of " + dtype() + Arrays.toString(shape));
+      throw new IllegalArgumentException(
+          "rows: cannot take " + n + " rows of " + dtype() + Arrays.toString(shape));
     }
     shape[0] = n;
     return new RefTensor(dtype(), shape, values);

@@ -8,18 +8,23 @@ import dev.lorastream.engine.tensor.HostTensor;
 import java.util.EnumSet;
 
 /**
- * The control implementation of {@link Ops}: obvious scalar loops, one thread, sums in double. Every fast
- * backend (CPU Vector API, CUDA) is tested against it. Written for clarity, never for speed.
+ * The control implementation of {@link Ops}: obvious scalar loops, one thread, sums in double.
+ * Every fast backend (CPU Vector API, CUDA) is tested against it. Written for clarity, never for
+ * speed.
  *
- * <p>It shares no code with the backends it checks: its tensors are its own {@link RefTensor}s (a float per
- * element, rounded to the tensor's dtype on every store), and a weight of any dtype is decoded element by element
- * at {@link #upload}. What it does share is the contract itself, {@link OpChecks} (F32 activations, weights and
- * adapter slots of any dtype), so every backend refuses exactly the same calls. Stateless, so thread-safe for
- * calls on disjoint outputs.
+ * <p>It shares no code with the backends it checks: its tensors are its own {@link RefTensor}s (a
+ * float per element, rounded to the tensor's dtype on every store), and a weight of any dtype is
+ * decoded element by element at {@link #upload}. What it does share is the contract itself, {@link
+ * OpChecks} (F32 activations, weights and adapter slots of any dtype), so every backend refuses
+ * exactly the same calls. Stateless, so thread-safe for calls on disjoint outputs.
  */
 public final class ReferenceOps implements Ops {
   private static final OpChecks CONTRACT =
-      new OpChecks(DType.F32, EnumSet.allOf(DType.class), EnumSet.allOf(DType.class), EnumSet.allOf(DType.class));
+      new OpChecks(
+          DType.F32,
+          EnumSet.allOf(DType.class),
+          EnumSet.allOf(DType.class),
+          EnumSet.allOf(DType.class));
 
   @Override
   public String name() {
@@ -210,13 +215,22 @@ public final class ReferenceOps implements Ops {
 
   @Override
   public void pagedAttention(
-      Tensor q, Tensor kCache, Tensor vCache, int[] blockTables, int maxBlocksPerSeq, int[] tokenSeq,
-      int[] tokenPos, int nHeads, float scale, Tensor out) {
+      Tensor q,
+      Tensor kCache,
+      Tensor vCache,
+      int[] blockTables,
+      int maxBlocksPerSeq,
+      int[] tokenSeq,
+      int[] tokenPos,
+      int nHeads,
+      float scale,
+      Tensor out) {
     RefTensor qs = RefTensor.of(q, "pagedAttention", "q");
     RefTensor kc = RefTensor.of(kCache, "pagedAttention", "kCache");
     RefTensor vc = RefTensor.of(vCache, "pagedAttention", "vCache");
     RefTensor os = RefTensor.of(out, "pagedAttention", "out");
-    CONTRACT.pagedAttention(q, kCache, vCache, blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, nHeads, out);
+    CONTRACT.pagedAttention(
+        q, kCache, vCache, blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, nHeads, out);
     int blockSize = kCache.dim(1);
     int nKv = kCache.dim(2);
     int headDim = kCache.dim(3);
@@ -258,7 +272,8 @@ public final class ReferenceOps implements Ops {
   // ---- LoRA ------------------------------------------------------------------------------------
 
   @Override
-  public void sgmvShrink(Tensor x, Tensor a, int[] ranks, int[] segStarts, int[] segSlots, Tensor v) {
+  public void sgmvShrink(
+      Tensor x, Tensor a, int[] ranks, int[] segStarts, int[] segSlots, Tensor v) {
     RefTensor xs = RefTensor.of(x, "sgmvShrink", "x");
     RefTensor as = RefTensor.of(a, "sgmvShrink", "a");
     RefTensor vs = RefTensor.of(v, "sgmvShrink", "v");
@@ -283,7 +298,8 @@ public final class ReferenceOps implements Ops {
   }
 
   @Override
-  public void sgmvExpand(Tensor v, Tensor bT, int[] ranks, int[] segStarts, int[] segSlots, Tensor y) {
+  public void sgmvExpand(
+      Tensor v, Tensor bT, int[] ranks, int[] segStarts, int[] segSlots, Tensor y) {
     RefTensor vs = RefTensor.of(v, "sgmvExpand", "v");
     RefTensor bs = RefTensor.of(bT, "sgmvExpand", "bT");
     RefTensor ys = RefTensor.of(y, "sgmvExpand", "y");
@@ -322,7 +338,8 @@ public final class ReferenceOps implements Ops {
   }
 
   /** y[t, :] += Σ_{r < ranks[slot]} v[vBase + r] · bT[slot, r, :]; nothing for slot −1. */
-  private static void expandRow(RefTensor v, long vBase, RefTensor bT, int[] ranks, int slot, RefTensor y, int t) {
+  private static void expandRow(
+      RefTensor v, long vBase, RefTensor bT, int[] ranks, int slot, RefTensor y, int t) {
     if (slot < 0) {
       return;
     }

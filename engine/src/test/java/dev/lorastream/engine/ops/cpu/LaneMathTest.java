@@ -10,8 +10,8 @@ import jdk.incubator.vector.FloatVector;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link LaneMath} computes what its documentation says, bit for bit where it promises an order. That the
- * bits are also the same in every JIT tier is {@code CpuOpsTierDeterminismTest}'s job.
+ * {@link LaneMath} computes what its documentation says, bit for bit where it promises an order.
+ * That the bits are also the same in every JIT tier is {@code CpuOpsTierDeterminismTest}'s job.
  */
 class LaneMathTest {
   /** Lanes of mixed magnitudes, so that a different summation order gives different bits. */
@@ -41,7 +41,9 @@ class LaneMathTest {
     for (int n = 0; n < 2000; n++) {
       float[] v = lanes(rnd);
       float expected = pairwiseTree(v);
-      assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(LaneMath.sum(FloatVector.fromArray(F, v, 0))),
+      assertEquals(
+          Float.floatToRawIntBits(expected),
+          Float.floatToRawIntBits(LaneMath.sum(FloatVector.fromArray(F, v, 0))),
           () -> "sum of " + java.util.Arrays.toString(v));
       float sequential = 0;
       for (float x : v) {
@@ -49,7 +51,8 @@ class LaneMathTest {
       }
       differsFromSequential += sequential != expected ? 1 : 0;
     }
-    assertTrue(L < 4 || differsFromSequential > 100, "inputs too tame to tell summation orders apart");
+    assertTrue(
+        L < 4 || differsFromSequential > 100, "inputs too tame to tell summation orders apart");
   }
 
   @Test
@@ -63,7 +66,10 @@ class LaneMathTest {
       }
       LaneMath.sum4(a[0], a[1], a[2], a[3], sums);
       for (int i = 0; i < 4; i++) {
-        assertEquals(Float.floatToRawIntBits(LaneMath.sum(a[i])), Float.floatToRawIntBits(sums[i]), "sums[" + i + "]");
+        assertEquals(
+            Float.floatToRawIntBits(LaneMath.sum(a[i])),
+            Float.floatToRawIntBits(sums[i]),
+            "sums[" + i + "]");
       }
     }
   }
@@ -80,9 +86,12 @@ class LaneMathTest {
         LaneMath.exp(FloatVector.fromArray(F, in, 0)).intoArray(out, 0);
         for (int i = 0; i < L; i++) {
           double exact = Math.exp(in[i]);
-          double ulp = Math.ulp((float) exact); // the float spacing there, subnormal and infinite included
-          double err = Float.isInfinite((float) exact) ? (out[i] == Float.POSITIVE_INFINITY ? 0 : 99)
-              : Math.abs(out[i] - exact) / ulp;
+          double ulp =
+              Math.ulp((float) exact); // the float spacing there, subnormal and infinite included
+          double err =
+              Float.isInfinite((float) exact)
+                  ? (out[i] == Float.POSITIVE_INFINITY ? 0 : 99)
+                  : Math.abs(out[i] - exact) / ulp;
           float at = in[i];
           float got = out[i];
           assertTrue(err <= 1, () -> "exp(" + at + ") = " + got + ", Math.exp " + exact);
@@ -91,8 +100,12 @@ class LaneMathTest {
         k = 0;
       }
     }
-    float[] special = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, 0f, -0f, 88.73f, -104.5f, 1f};
-    float[] expected = {Float.NaN, Float.POSITIVE_INFINITY, 0f, 1f, 1f, Float.POSITIVE_INFINITY, 0f, 2.7182817f};
+    float[] special = {
+      Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, 0f, -0f, 88.73f, -104.5f, 1f
+    };
+    float[] expected = {
+      Float.NaN, Float.POSITIVE_INFINITY, 0f, 1f, 1f, Float.POSITIVE_INFINITY, 0f, 2.7182817f
+    };
     for (int i = 0; i < special.length; i += L) {
       int n = Math.min(L, special.length - i);
       java.util.Arrays.fill(in, 0f);

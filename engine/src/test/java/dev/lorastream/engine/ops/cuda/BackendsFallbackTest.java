@@ -15,15 +15,16 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
- * Backend selection without a GPU (here): {@code auto} falls back to the CPU and says why on one line,
- * {@code cuda} fails with the reason; asking twice gives the same answer (the probe runs once). With a GPU,
- * {@link CudaOpsParityTest} covers the other branch.
+ * Backend selection without a GPU (here): {@code auto} falls back to the CPU and says why on one
+ * line, {@code cuda} fails with the reason; asking twice gives the same answer (the probe runs
+ * once). With a GPU, {@link CudaOpsParityTest} covers the other branch.
  */
 class BackendsFallbackTest {
 
   @Test
   void autoWithoutAGpuIsTheCpuAndSaysWhy() {
-    Assumptions.assumeFalse(CudaOps.available(), "a usable GPU is present: " + CudaOps.availability());
+    Assumptions.assumeFalse(
+        CudaOps.available(), "a usable GPU is present: " + CudaOps.availability());
     ByteArrayOutputStream buf = new ByteArrayOutputStream();
     try (Ops ops = Backends.create("auto", new PrintStream(buf, true, StandardCharsets.UTF_8))) {
       assertInstanceOf(CpuOps.class, ops);
@@ -36,9 +37,12 @@ class BackendsFallbackTest {
 
   @Test
   void cudaWithoutAGpuFailsWithTheReason() {
-    Assumptions.assumeFalse(CudaOps.available(), "a usable GPU is present: " + CudaOps.availability());
-    IllegalStateException e = assertThrows(IllegalStateException.class, () -> Backends.create("cuda"));
-    assertTrue(e.getMessage().contains("backend 'cuda' requested but no usable GPU"), e.getMessage());
+    Assumptions.assumeFalse(
+        CudaOps.available(), "a usable GPU is present: " + CudaOps.availability());
+    IllegalStateException e =
+        assertThrows(IllegalStateException.class, () -> Backends.create("cuda"));
+    assertTrue(
+        e.getMessage().contains("backend 'cuda' requested but no usable GPU"), e.getMessage());
     assertTrue(e.getMessage().contains(CudaOps.availability()), e.getMessage());
     IllegalStateException again = assertThrows(IllegalStateException.class, () -> new CudaOps());
     assertTrue(again.getMessage().startsWith("cuda backend unavailable: "), again.getMessage());
@@ -54,7 +58,8 @@ class BackendsFallbackTest {
 
   @Test
   void unknownNamesListTheChoices() {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Backends.create("tpu"));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> Backends.create("tpu"));
     assertTrue(e.getMessage().contains("'tpu'") && e.getMessage().contains("cuda"), e.getMessage());
   }
 }

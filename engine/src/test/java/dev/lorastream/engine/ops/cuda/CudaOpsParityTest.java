@@ -17,13 +17,17 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * Every op of {@link CudaOps} against the control {@link ReferenceOps} (fp32, sums in double), for F16 and
- * BF16, fixed seeds. Inputs are rounded to the dtype first, so only the device's compute precision differs;
- * overwritten outputs are poisoned with NaN before each call. Needs a GPU: skipped with the reason otherwise
- * (the host-side halves are covered by {@link CudaChecksTest}, {@link LaunchGeometryTest} and friends).
+ * Every op of {@link CudaOps} against the control {@link ReferenceOps} (fp32, sums in double), for
+ * F16 and BF16, fixed seeds. Inputs are rounded to the dtype first, so only the device's compute
+ * precision differs; overwritten outputs are poisoned with NaN before each call. Needs a GPU:
+ * skipped with the reason otherwise (the host-side halves are covered by {@link CudaChecksTest},
+ * {@link LaunchGeometryTest} and friends).
  */
 class CudaOpsParityTest {
-  /** Relative tolerance per activation dtype (see {@link #assertClose}): ~2 ulps of the 16-bit format. */
+  /**
+   * Relative tolerance per activation dtype (see {@link #assertClose}): ~2 ulps of the 16-bit
+   * format.
+   */
   static double tolerance(DType t) {
     return switch (t) {
       case F16 -> 1e-3;
@@ -42,7 +46,10 @@ class CudaOpsParityTest {
     Assumptions.assumeTrue(CudaOps.available(), "no usable GPU: " + CudaOps.availability());
   }
 
-  /** The backend under test: the real GPU's here, the kernel emulator's in {@link EmulatedOpsParityTest}. */
+  /**
+   * The backend under test: the real GPU's here, the kernel emulator's in {@link
+   * EmulatedOpsParityTest}.
+   */
   CudaOps open(DType dtype) {
     return new CudaOps(dtype.name(), 1L << 30);
   }
@@ -62,13 +69,15 @@ class CudaOpsParityTest {
     rnd = new SplittableRandom(42);
   }
 
-  // ---- data helpers ------------------------------------------------------------------------------
+  // ---- data helpers
+  // ------------------------------------------------------------------------------
 
   /** Random values already representable in the dtype. */
   private float[] values(int n, float scale) {
     float[] v = new float[n];
     for (int i = 0; i < n; i++) {
-      v[i] = HostConvert.decode(t, HostConvert.encode(t, (float) (rnd.nextDouble() * 2 - 1) * scale));
+      v[i] =
+          HostConvert.decode(t, HostConvert.encode(t, (float) (rnd.nextDouble() * 2 - 1) * scale));
     }
     return v;
   }
@@ -116,12 +125,25 @@ class CudaOpsParityTest {
     for (int i = 0; i < e.length; i++) {
       double err = Math.abs((double) a[i] - e[i]);
       if (!(err <= rtol * (Math.abs(e[i]) + rms) + Float.MIN_NORMAL)) {
-        fail(what + ": element " + i + " is " + a[i] + ", expected " + e[i] + " (rtol " + rtol + ", rms " + rms + ")");
+        fail(
+            what
+                + ": element "
+                + i
+                + " is "
+                + a[i]
+                + ", expected "
+                + e[i]
+                + " (rtol "
+                + rtol
+                + ", rms "
+                + rms
+                + ")");
       }
     }
   }
 
-  // ---- dense ops -----------------------------------------------------------------------------------
+  // ---- dense ops
+  // -----------------------------------------------------------------------------------
 
   @ParameterizedTest
   @EnumSource(names = {"F16", "BF16"})
@@ -224,7 +246,8 @@ class CudaOpsParityTest {
     assertSame("pagedAttention", out);
   }
 
-  // ---- LoRA --------------------------------------------------------------------------------------
+  // ---- LoRA
+  // --------------------------------------------------------------------------------------
 
   /** Punica's layouts: identical, distinct, uniform, skewed; slot −1 rows mixed in. */
   static final int[][][] LAYOUTS = {

@@ -43,8 +43,11 @@ class DevicePoolTest {
     DevicePool p = new DevicePool(1024);
     p.allocate(512);
     IllegalStateException e = assertThrows(IllegalStateException.class, () -> p.allocate(600));
-    assertTrue(e.getMessage().contains("768") && e.getMessage().contains("512")
-        && e.getMessage().contains("lorastream.cuda.pool-bytes"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("768")
+            && e.getMessage().contains("512")
+            && e.getMessage().contains("lorastream.cuda.pool-bytes"),
+        e.getMessage());
   }
 
   @Test
@@ -57,7 +60,8 @@ class DevicePoolTest {
   void poolSizeRuleExplicitBytesElseAFractionOfFree() {
     assertEquals(1 << 20, CudaContext.poolBytes(100L << 30, 1 << 20, 0.9));
     assertEquals(1024, CudaContext.poolBytes(100L << 30, 1000, 0.9)); // rounded up to 256
-    assertEquals(((long) ((100L << 30) * 0.9)) / 256 * 256, CudaContext.poolBytes(100L << 30, -1, 0.9));
+    assertEquals(
+        ((long) ((100L << 30) * 0.9)) / 256 * 256, CudaContext.poolBytes(100L << 30, -1, 0.9));
     assertThrows(IllegalArgumentException.class, () -> CudaContext.poolBytes(1 << 30, -1, 1.5));
   }
 }

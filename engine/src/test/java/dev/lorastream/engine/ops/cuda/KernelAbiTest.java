@@ -16,8 +16,9 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
- * The dispatch table against the contract: every symbol of {@code kernels/ABI.md}'s table, for both dtypes,
- * is looked up in its family's PTX module, and every {@link CudaKernel} has the ABI's argument count.
+ * The dispatch table against the contract: every symbol of {@code kernels/ABI.md}'s table, for both
+ * dtypes, is looked up in its family's PTX module, and every {@link CudaKernel} has the ABI's
+ * argument count.
  */
 class KernelAbiTest {
 
@@ -53,7 +54,8 @@ class KernelAbiTest {
         rows.add(new AbiRow(family, m.group(1), args));
       }
     }
-    assertTrue(rows.size() >= 15, "parsed " + rows.size() + " ABI rows from " + abi.toAbsolutePath());
+    assertTrue(
+        rows.size() >= 15, "parsed " + rows.size() + " ABI rows from " + abi.toAbsolutePath());
     return rows;
   }
 
@@ -81,13 +83,16 @@ class KernelAbiTest {
     Map<String, TreeSet<String>> expected = new TreeMap<>();
     for (AbiRow r : abiRows()) {
       for (String t : new String[] {"f16", "bf16"}) {
-        expected.computeIfAbsent(CudaKernel.resource(r.family()), k -> new TreeSet<>()).add(expand(r.symbol(), t));
+        expected
+            .computeIfAbsent(CudaKernel.resource(r.family()), k -> new TreeSet<>())
+            .add(expand(r.symbol(), t));
       }
     }
     Map<String, TreeSet<String>> actual = new TreeMap<>();
     CudaKernels.lookups().forEach((res, syms) -> actual.put(res, new TreeSet<>(syms)));
     assertEquals(expected, actual);
-    assertEquals(2 * CudaKernel.values().length, actual.values().stream().mapToInt(TreeSet::size).sum());
+    assertEquals(
+        2 * CudaKernel.values().length, actual.values().stream().mapToInt(TreeSet::size).sum());
   }
 
   @Test

@@ -16,24 +16,30 @@ import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A {@link DeviceApi} for tests on machines without a GPU: device memory is host memory and every launch runs
- * the real kernel sources of {@code kernels/src/main/cuda}, compiled for the CPU by {@code
- * kernels/src/test/emu/build-emu.sh} into {@code liblorastream_emu.so} (one fiber per CUDA thread, real
- * {@code __syncthreads}/warp-barrier semantics, deadlocks reported). It is synchronous: streams and events are
- * tokens, every call completes before it returns.
+ * A {@link DeviceApi} for tests on machines without a GPU: device memory is host memory and every
+ * launch runs the real kernel sources of {@code kernels/src/main/cuda}, compiled for the CPU by
+ * {@code kernels/src/test/emu/build-emu.sh} into {@code liblorastream_emu.so} (one fiber per CUDA
+ * thread, real {@code __syncthreads}/warp-barrier semantics, deadlocks reported). It is
+ * synchronous: streams and events are tokens, every call completes before it returns.
  *
- * <p>What it checks: the backend's argument order and kinds against the kernels' signatures, launch geometry
- * (block sizes against {@code __launch_bounds__}), pool offsets, dtype conversions, the kernels' indexing,
- * arithmetic and barriers. What it cannot: PTX and the driver's JIT, the GPU memory model, stream overlap,
- * timing. The pool is filled with 0xFF bytes (NaN in f16, bf16 and f32) so a read of never-written memory shows.
+ * <p>What it checks: the backend's argument order and kinds against the kernels' signatures, launch
+ * geometry (block sizes against {@code __launch_bounds__}), pool offsets, dtype conversions, the
+ * kernels' indexing, arithmetic and barriers. What it cannot: PTX and the driver's JIT, the GPU
+ * memory model, stream overlap, timing. The pool is filled with 0xFF bytes (NaN in f16, bf16 and
+ * f32) so a read of never-written memory shows.
  */
 final class KernelEmulator implements DeviceApi {
   private static final Linker LINKER = Linker.nativeLinker();
   private static Library library;
   private static String unavailable;
 
-  private record Library(MethodHandle launch, MethodHandle lastError, MethodHandle setOrder, MethodHandle symbolCount,
-      MethodHandle symbolName, MethodHandle symbolParams) {}
+  private record Library(
+      MethodHandle launch,
+      MethodHandle lastError,
+      MethodHandle setOrder,
+      MethodHandle symbolCount,
+      MethodHandle symbolName,
+      MethodHandle symbolParams) {}
 
   private record Token(String what) implements Stream, Event {}
 
@@ -44,9 +50,9 @@ final class KernelEmulator implements DeviceApi {
   private int failResult;
 
   /**
-   * Fault injection: launch number {@code n} (0-based, counted from now) and every later one throw the {@link
-   * CudaException} the driver's {@code cuLaunchKernel} would for {@code cuResult} (e.g. 700,
-   * CUDA_ERROR_ILLEGAL_ADDRESS, which leaves a real context unusable).
+   * Fault injection: launch number {@code n} (0-based, counted from now) and every later one throw
+   * the {@link CudaException} the driver's {@code cuLaunchKernel} would for {@code cuResult} (e.g.
+   * 700, CUDA_ERROR_ILLEGAL_ADDRESS, which leaves a real context unusable).
    */
   synchronized void failLaunchesFrom(long n, int cuResult) {
     failAt = launches + n;
@@ -76,48 +82,81 @@ final class KernelEmulator implements DeviceApi {
     Path module = Path.of(System.getProperty("user.dir"));
     Path script = module.resolveSibling("kernels").resolve("src/test/emu/build-emu.sh");
     if (!Files.isRegularFile(script)) {
-      throw new IllegalStateException("kernel emulator: " + script + " not found (run the tests from the repository)");
+      throw new IllegalStateException(
+          "kernel emulator: " + script + " not found (run the tests from the repository)");
     }
     Path out = module.resolve("target/emu");
     Files.createDirectories(out);
     Path log = out.resolve("build.log");
-    Process p = new ProcessBuilder("bash", script.toString(), out.toString())
-        .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    Process p =
+        new ProcessBuilder("bash", script.toString(), out.toString())
+            .redirectErrorStream(true)
+            .redirectOutput(log.toFile())
+            .start();
     if (!p.waitFor(10, TimeUnit.MINUTES)) {
       p.destroyForcibly();
-      throw new IllegalStateException("kernel emulator: build-emu.sh took over 10 minutes (log: " + log + ")");
+      throw new IllegalStateException(
+          "kernel emulator: build-emu.sh took over 10 minutes (log: " + log + ")");
     }
     String text = Files.readString(log, StandardCharsets.UTF_8).strip();
     if (p.exitValue() != 0) {
       String last = text.isEmpty() ? "" : text.substring(text.lastIndexOf('\n') + 1);
-      throw new IllegalStateException("kernel emulator not built (build-emu.sh exit " + p.exitValue() + "): " + last);
+      throw new IllegalStateException(
+          "kernel emulator not built (build-emu.sh exit " + p.exitValue() + "): " + last);
     }
     Path so = out.resolve("liblorastream_emu.so");
     if (!Files.isRegularFile(so)) {
-      throw new IllegalStateException("kernel emulator: build-emu.sh succeeded but " + so + " is missing");
+      throw new IllegalStateException(
+          "kernel emulator: build-emu.sh succeeded but " + so + " is missing");
     }
     return so;
   }
 
   private static Library load(Path so) {
     SymbolLookup lib = SymbolLookup.libraryLookup(so, Arena.global());
-    MethodHandle launch = LINKER.downcallHandle(lib.findOrThrow("emu_launch"),
-        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
-            ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
-            ValueLayout.ADDRESS));
-    MethodHandle lastError = LINKER.downcallHandle(lib.findOrThrow("emu_last_error"), FunctionDescriptor.of(ValueLayout.ADDRESS));
-    MethodHandle setOrder = LINKER.downcallHandle(lib.findOrThrow("emu_set_thread_order"), FunctionDescriptor.ofVoid(ValueLayout.JAVA_INT));
-    MethodHandle setWorkers = LINKER.downcallHandle(lib.findOrThrow("emu_set_workers"), FunctionDescriptor.ofVoid(ValueLayout.JAVA_INT));
+    MethodHandle launch =
+        LINKER.downcallHandle(
+            lib.findOrThrow("emu_launch"),
+            FunctionDescriptor.of(
+                ValueLayout.JAVA_INT,
+                ValueLayout.ADDRESS,
+                ValueLayout.JAVA_INT,
+                ValueLayout.JAVA_INT,
+                ValueLayout.JAVA_INT,
+                ValueLayout.JAVA_INT,
+                ValueLayout.JAVA_INT,
+                ValueLayout.JAVA_INT,
+                ValueLayout.JAVA_INT,
+                ValueLayout.ADDRESS));
+    MethodHandle lastError =
+        LINKER.downcallHandle(
+            lib.findOrThrow("emu_last_error"), FunctionDescriptor.of(ValueLayout.ADDRESS));
+    MethodHandle setOrder =
+        LINKER.downcallHandle(
+            lib.findOrThrow("emu_set_thread_order"),
+            FunctionDescriptor.ofVoid(ValueLayout.JAVA_INT));
+    MethodHandle setWorkers =
+        LINKER.downcallHandle(
+            lib.findOrThrow("emu_set_workers"), FunctionDescriptor.ofVoid(ValueLayout.JAVA_INT));
     try {
-      // blocks on every core; results do not depend on it (each block's threads stay on one OS thread)
+      // blocks on every core; results do not depend on it (each block's threads stay on one OS
+      // thread)
       setWorkers.invokeExact(Math.max(1, Runtime.getRuntime().availableProcessors()));
     } catch (Throwable t) {
       throw new IllegalStateException(t);
     }
-    return new Library(launch, lastError, setOrder,
-        LINKER.downcallHandle(lib.findOrThrow("emu_symbol_count"), FunctionDescriptor.of(ValueLayout.JAVA_INT)),
-        LINKER.downcallHandle(lib.findOrThrow("emu_symbol_name"), FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT)),
-        LINKER.downcallHandle(lib.findOrThrow("emu_symbol_params"), FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS)));
+    return new Library(
+        launch,
+        lastError,
+        setOrder,
+        LINKER.downcallHandle(
+            lib.findOrThrow("emu_symbol_count"), FunctionDescriptor.of(ValueLayout.JAVA_INT)),
+        LINKER.downcallHandle(
+            lib.findOrThrow("emu_symbol_name"),
+            FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT)),
+        LINKER.downcallHandle(
+            lib.findOrThrow("emu_symbol_params"),
+            FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS)));
   }
 
   /** Every kernel symbol compiled from kernels/src/main/cuda, sorted. */
@@ -126,7 +165,10 @@ final class KernelEmulator implements DeviceApi {
       int n = (int) library.symbolCount().invokeExact();
       java.util.List<String> out = new java.util.ArrayList<>();
       for (int i = 0; i < n; i++) {
-        out.add(((MemorySegment) library.symbolName().invokeExact(i)).reinterpret(Integer.MAX_VALUE).getString(0));
+        out.add(
+            ((MemorySegment) library.symbolName().invokeExact(i))
+                .reinterpret(Integer.MAX_VALUE)
+                .getString(0));
       }
       return out;
     } catch (Throwable t) {
@@ -135,8 +177,8 @@ final class KernelEmulator implements DeviceApi {
   }
 
   /**
-   * A kernel's parameter kinds as compiled from its source, one letter each: {@code p} pointer, {@code i} int,
-   * {@code l} long, {@code f} float, {@code d} double; null for an unknown symbol.
+   * A kernel's parameter kinds as compiled from its source, one letter each: {@code p} pointer,
+   * {@code i} int, {@code l} long, {@code f} float, {@code d} double; null for an unknown symbol.
    */
   static synchronized String symbolParams(String symbol) {
     try (Arena a = Arena.ofConfined()) {
@@ -147,7 +189,10 @@ final class KernelEmulator implements DeviceApi {
     }
   }
 
-  /** Threads of a block run tid 0..n-1 between barriers (default), or n-1..0: a missing barrier shows as a difference. */
+  /**
+   * Threads of a block run tid 0..n-1 between barriers (default), or n-1..0: a missing barrier
+   * shows as a difference.
+   */
   static synchronized void reverseThreadOrder(boolean reverse) {
     try {
       library.setOrder().invokeExact(reverse ? 1 : 0);
@@ -159,7 +204,8 @@ final class KernelEmulator implements DeviceApi {
   /** Skips the calling test, with the reason, when the emulator cannot be built here. */
   static void assumeAvailable() {
     String why = unavailableReason();
-    org.junit.jupiter.api.Assumptions.assumeTrue(why == null, "kernel emulator unavailable: " + why);
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        why == null, "kernel emulator unavailable: " + why);
   }
 
   /** A {@link CudaOps} over a fresh emulator with a 256 MiB pool. */
@@ -167,7 +213,10 @@ final class KernelEmulator implements DeviceApi {
     return new CudaOps(new KernelEmulator(), dtypeSetting, 256L << 20);
   }
 
-  /** @throws IllegalStateException with {@link #unavailableReason()} when the library cannot be built */
+  /**
+   * @throws IllegalStateException with {@link #unavailableReason()} when the library cannot be
+   *     built
+   */
   KernelEmulator() {
     String why = unavailableReason();
     if (why != null) {
@@ -280,16 +329,31 @@ final class KernelEmulator implements DeviceApi {
           case Integer v -> values.set(ValueLayout.JAVA_INT, at, v);
           case Long v -> values.set(ValueLayout.JAVA_LONG, at, v);
           case Float v -> values.set(ValueLayout.JAVA_FLOAT, at, v);
-          default -> throw new IllegalArgumentException(symbol + ": argument " + i + " of unknown kind");
+          default ->
+              throw new IllegalArgumentException(symbol + ": argument " + i + " of unknown kind");
         }
         params.setAtIndex(ValueLayout.ADDRESS, i, values.asSlice(at, 8));
       }
       int rc;
       synchronized (KernelEmulator.class) {
-        rc = (int) library.launch().invokeExact(call.allocateFrom(symbol), g.gridX(), g.gridY(), g.gridZ(), g.block(), 1, 1, 0, params);
+        rc =
+            (int)
+                library
+                    .launch()
+                    .invokeExact(
+                        call.allocateFrom(symbol),
+                        g.gridX(),
+                        g.gridY(),
+                        g.gridZ(),
+                        g.block(),
+                        1,
+                        1,
+                        0,
+                        params);
         if (rc != 0) {
           MemorySegment msg = (MemorySegment) library.lastError().invokeExact();
-          throw new CudaException("emu_launch(" + symbol + " " + g + ")",
+          throw new CudaException(
+              "emu_launch(" + symbol + " " + g + ")",
               "error " + rc + ": " + msg.reinterpret(Integer.MAX_VALUE).getString(0));
         }
       }

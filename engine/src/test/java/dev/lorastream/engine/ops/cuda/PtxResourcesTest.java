@@ -8,9 +8,9 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
- * The PTX the kernels module produces, read as text from the classpath exactly as {@link CudaKernels#load}
- * does: each module declares a {@code .entry} for every symbol looked up in it. Skipped (with the reason)
- * while the kernels module has not produced {@code kernels/ptx/*.ptx}.
+ * The PTX the kernels module produces, read as text from the classpath exactly as {@link
+ * CudaKernels#load} does: each module declares a {@code .entry} for every symbol looked up in it.
+ * Skipped (with the reason) while the kernels module has not produced {@code kernels/ptx/*.ptx}.
  */
 class PtxResourcesTest {
 
@@ -24,7 +24,9 @@ class PtxResourcesTest {
     }
     for (Map.Entry<String, List<String>> e : lookups.entrySet()) {
       String ptx = CudaKernels.readPtx(e.getKey());
-      assertTrue(ptx.contains(".version") && ptx.contains(".target"), e.getKey() + " does not look like PTX text");
+      assertTrue(
+          ptx.contains(".version") && ptx.contains(".target"),
+          e.getKey() + " does not look like PTX text");
       for (String sym : e.getValue()) {
         assertTrue(
             ptx.matches("(?s).*\\.entry\\s+" + sym + "\\s*\\(.*"),
@@ -38,6 +40,9 @@ class PtxResourcesTest {
     IllegalStateException e =
         org.junit.jupiter.api.Assertions.assertThrows(
             IllegalStateException.class, () -> CudaKernels.readPtx("kernels/ptx/nope.ptx"));
-    assertTrue(e.getMessage().contains("kernels/ptx/nope.ptx") && e.getMessage().contains("kernels module"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("kernels/ptx/nope.ptx")
+            && e.getMessage().contains("kernels module"),
+        e.getMessage());
   }
 }

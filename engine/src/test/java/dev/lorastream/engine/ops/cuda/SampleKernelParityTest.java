@@ -21,11 +21,12 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * The kernels no {@link dev.lorastream.engine.ops.Ops} method launches yet, against their CPU twins:
- * {@code argmax_T} and {@code sample_T} against {@link Sampler} (same token, row by row, for greedy,
- * temperature, top-k, top-p and per-row seeds; ties; a flat row that takes the exact slow path), at the
- * ABI's 256 threads and the 1024 the kernel is tuned for; {@code add_rms_norm_T} against {@link ReferenceOps}'
- * add then rmsNorm. On a GPU here, on the kernel emulator in {@link EmulatedSampleKernelParityTest}.
+ * The kernels no {@link dev.lorastream.engine.ops.Ops} method launches yet, against their CPU
+ * twins: {@code argmax_T} and {@code sample_T} against {@link Sampler} (same token, row by row, for
+ * greedy, temperature, top-k, top-p and per-row seeds; ties; a flat row that takes the exact slow
+ * path), at the ABI's 256 threads and the 1024 the kernel is tuned for; {@code add_rms_norm_T}
+ * against {@link ReferenceOps}' add then rmsNorm. On a GPU here, on the kernel emulator in {@link
+ * EmulatedSampleKernelParityTest}.
  */
 class SampleKernelParityTest {
   private CudaOps ops;
@@ -141,7 +142,8 @@ class SampleKernelParityTest {
     float[] l = logits(rnd, n, vocab, 3f);
     Arrays.fill(l, 8 * vocab, 9 * vocab, 0.25f);
     for (int j = 0; j < vocab; j++) {
-      l[9 * vocab + j] = HostConvert.decode(t, HostConvert.encode(t, (float) (rnd.nextDouble() * 0.01)));
+      l[9 * vocab + j] =
+          HostConvert.decode(t, HostConvert.encode(t, (float) (rnd.nextDouble() * 0.01)));
     }
     float[] temp = new float[n];
     int[] topK = new int[n];
@@ -155,7 +157,8 @@ class SampleKernelParityTest {
       topP[r] = (float) rows[r][2];
       seed[r] = (long) rows[r][3];
       step[r] = (int) rows[r][4];
-      SamplingParams p = new SamplingParams(temp[r], topK[r], topP[r], seed[r], 1, List.of(), List.of());
+      SamplingParams p =
+          new SamplingParams(temp[r], topK[r], topP[r], seed[r], 1, List.of(), List.of());
       expected[r] = Sampler.sample(l, r * vocab, vocab, p, step[r]);
     }
     Tensor x = device(l, n, vocab);
@@ -166,7 +169,18 @@ class SampleKernelParityTest {
     DevPtr dStep = upload(MemorySegment.ofArray(step));
     for (int block : new int[] {256, 1024}) {
       DevPtr out = upload(MemorySegment.ofArray(new int[n]));
-      launch(CudaKernel.SAMPLE, new Launch(n, 1, block), ptr(x), dTemp, dTopK, dTopP, dSeed, dStep, out, n, vocab);
+      launch(
+          CudaKernel.SAMPLE,
+          new Launch(n, 1, block),
+          ptr(x),
+          dTemp,
+          dTopK,
+          dTopP,
+          dSeed,
+          dStep,
+          out,
+          n,
+          vocab);
       assertArrayEquals(expected, downloadInts(out, n), t + " sample, block " + block);
     }
   }
@@ -204,12 +218,23 @@ class SampleKernelParityTest {
     float[] nan = new float[m * h];
     Arrays.fill(nan, Float.NaN);
     ops.copyFromHost(nan, dOut);
-    launch(CudaKernel.ADD_RMS_NORM, LaunchGeometry.perRow(m), ptr(dRes), ptr(dX), ptr(dW), ptr(dOut), m, h, 1e-5f);
+    launch(
+        CudaKernel.ADD_RMS_NORM,
+        LaunchGeometry.perRow(m),
+        ptr(dRes),
+        ptr(dX),
+        ptr(dW),
+        ptr(dOut),
+        m,
+        h,
+        1e-5f);
     float[] aRes = new float[m * h];
     float[] aOut = new float[m * h];
     ops.copyToHost(dRes, aRes);
     ops.copyToHost(dOut, aOut);
-    CudaOpsParityTest.assertClose(t + " add_rms_norm residual", eRes, aRes, CudaOpsParityTest.tolerance(t));
-    CudaOpsParityTest.assertClose(t + " add_rms_norm out", eOut, aOut, 2 * CudaOpsParityTest.tolerance(t));
+    CudaOpsParityTest.assertClose(
+        t + " add_rms_norm residual", eRes, aRes, CudaOpsParityTest.tolerance(t));
+    CudaOpsParityTest.assertClose(
+        t + " add_rms_norm out", eOut, aOut, 2 * CudaOpsParityTest.tolerance(t));
   }
 }
