@@ -4,16 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
+import dev.lorastream.testing.PythonRef;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,44 +19,15 @@ import org.junit.jupiter.api.io.TempDir;
  * ({@code scripts/ensure-python-ref.sh} installs it).
  */
 class PythonReferenceTest {
-  static final String PYTHON = "/usr/bin/python3";
-  static final Path SCRIPT =
-      Path.of("..", "engine", "src", "test", "python", "llama_lora_ref.py"); // run from bench/
-
   @TempDir Path tmp;
 
   @BeforeAll
-  static void needTorch() throws Exception {
-    boolean ok;
-    try {
-      Process p =
-          new ProcessBuilder(PYTHON, "-c", "import torch").redirectErrorStream(true).start();
-      ok = p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0;
-    } catch (IOException e) {
-      ok = false;
-    }
-    Assumptions.assumeTrue(
-        ok, PYTHON + " -c 'import torch' fails: run scripts/ensure-python-ref.sh");
+  static void needTorch() {
+    PythonRef.assumeAvailable();
   }
 
   static JsonNode runRef(Path model, Path requests, Path out, String... extra) throws Exception {
-    List<String> cmd =
-        new ArrayList<>(
-            List.of(
-                PYTHON,
-                SCRIPT.toString(),
-                "--model",
-                model.toString(),
-                "--requests",
-                requests.toString(),
-                "--out",
-                out.toString()));
-    cmd.addAll(List.of(extra));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(300, TimeUnit.SECONDS), "reference timed out");
-    assertEquals(0, p.exitValue(), "reference failed:\n" + log);
-    return new ObjectMapper().readTree(out.toFile());
+    return PythonRef.run(model, requests, out, extra);
   }
 
   static double maxAbsDiff(JsonNode a, JsonNode b) {

@@ -12,13 +12,17 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 
 /**
- * Runs the independent PyTorch reference ({@code src/test/python/llama_lora_ref.py}) under Debian's
- * {@code /usr/bin/python3}. Tests call {@link #assumeAvailable()} first: without torch they skip
- * with the command that installs it.
+ * Runs the independent PyTorch reference ({@code engine/src/test/python/llama_lora_ref.py}) under
+ * Debian's {@code /usr/bin/python3}. Tests call {@link #assumeAvailable()} first: without torch
+ * they skip with the command that installs it.
  */
 public final class PythonRef {
   public static final String PYTHON = "/usr/bin/python3";
-  public static final Path SCRIPT = Path.of("src", "test", "python", "llama_lora_ref.py");
+
+  /** The script, from any module's folder (tests run in their module's folder). */
+  public static final Path SCRIPT =
+      Path.of("..", "engine", "src", "test", "python", "llama_lora_ref.py");
+
   private static Boolean available;
 
   private PythonRef() {}
