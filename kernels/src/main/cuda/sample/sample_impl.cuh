@@ -55,9 +55,11 @@ struct SampleRow {
   const T* lr;   // [V]
   int V, id_bits;
   float temp;
-  double max_s;  // (double)(float)(max logit / temp), as Sampler.java
+  double max_l;  // the max logit, as a double
   __device__ unsigned long long key(int j) const { return sample_key(to_f<T>(lr[j]), j, id_bits); }
-  __device__ double prob(int j) const { return exp((double)__fdiv_rn(to_f<T>(lr[j]), temp) - max_s); }
+  /** (logit - max) / temp in fp64, as Sampler.java: finite for every temp > 0 (subnormal included). */
+  __device__ double scaled(int j) const { return ((double)to_f<T>(lr[j]) - max_l) / (double)temp; }
+  __device__ double prob(int j) const { return exp(scaled(j)); }
   __device__ int id(unsigned long long k) const { return (int)(k & ((1ull << id_bits) - 1)); }
 };
 
@@ -112,7 +114,7 @@ __device__ int sample_full(const SampleRow<T>& s, int keep, float top_p, double 
 
 /**
  * Semantics: Sampler.sample(logits[r], params(r), step[r]): greedy when temperature == 0, else softmax of
- * logits/temperature over the top_k (0 = all) highest (ties: lower id first), cut to the smallest prefix whose
+ * (logits - max)/temperature in fp64 (no overflow for any temperature > 0; a tiny one is greedy) over the top_k (0 = all) highest (ties: lower id first), cut to the smallest prefix whose
  * mass reaches top_p, drawn with u = Sampler.uniform(seed[r], step[r]) scaled by the kept mass.
  */
 template <typename T>
@@ -134,14 +136,14 @@ __device__ __forceinline__ void sample_row(const T* __restrict__ logits, const f
   }
   SampleRow<T> s{lr, V, V > 1 ? 32 - __clz(V - 1) : 0, temp, 0.0};
   // The sorted order's first element is the highest logit with the lowest id: argmax's answer.
-  s.max_s = (double)__fdiv_rn(to_f<T>(lr[best]), temp);
+  s.max_l = (double)to_f<T>(lr[best]);
   const int keep = top_k[r] > 0 ? min(top_k[r], V) : V;
   const double u01 = splitmix_uniform(seed[r], step[r]);
   const float tp = top_p[r];
 
   int cnt = 0;
   for (int j = threadIdx.x; j < V; j += blockDim.x)
-    cnt += (double)__fdiv_rn(to_f<T>(lr[j]), temp) - s.max_s >= -SAMPLE_CUT;
+    cnt += s.scaled(j) >= -SAMPLE_CUT;
   cnt = block_sum(cnt);
   if (cnt > SAMPLE_CAP) {
     const int id = sample_full<T>(s, keep, tp, u01);
@@ -153,7 +155,7 @@ __device__ __forceinline__ void sample_row(const T* __restrict__ logits, const f
   if (threadIdx.x == 0) s_count = 0;
   __syncthreads();
   for (int j = threadIdx.x; j < V; j += blockDim.x)
-    if ((double)__fdiv_rn(to_f<T>(lr[j]), temp) - s.max_s >= -SAMPLE_CUT) s_key[atomicAdd(&s_count, 1)] = s.key(j);
+    if (s.scaled(j) >= -SAMPLE_CUT) s_key[atomicAdd(&s_count, 1)] = s.key(j);
   __syncthreads();
   // Bitonic sort, ascending (keys are unique, so the result does not depend on the gather order).
   for (int k = 2; k <= SAMPLE_CAP; k <<= 1) {

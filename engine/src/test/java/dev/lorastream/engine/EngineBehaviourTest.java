@@ -184,13 +184,28 @@ class EngineBehaviourTest {
   }
 
   @Test
-  void generationStopsWithLengthAtTheCacheCapacity() {
-    try (Engine e = engine(config().withKvBlocks(2))) {
-      GenerationResult r =
+  void promptPlusMaxTokensBeyondTheContextIsRefusedAtSubmitInsteadOfCutShort() {
+    try (Engine e = engine(config().withKvBlocks(2))) { // 32 tokens of KV cache
+      GenerationResult tooMany =
           run(e, new GenerationRequest("c", new int[30], null, SamplingParams.greedy(50)));
-      assertTrue(r.ok());
-      assertEquals(FinishReason.LENGTH, r.finishReason());
-      assertEquals(2, r.tokens().length, "30 prompt + 2 generated fill the 32-token cache");
+      assertEquals(EngineError.PROMPT_TOO_LONG, tooMany.errorCode());
+      assertEquals(0, tooMany.tokens().length);
+      assertTrue(
+          tooMany
+              .errorMessage()
+              .startsWith(
+                  "the prompt has 30 tokens and maxTokens is 50: 80 tokens do not fit this"
+                      + " engine's context of 32 (model context "),
+          tooMany.errorMessage());
+      assertTrue(tooMany.errorMessage().endsWith("lower maxTokens to at most 2"));
+      GenerationResult oneOver =
+          run(e, new GenerationRequest("o", new int[30], null, SamplingParams.greedy(3)));
+      assertEquals(EngineError.PROMPT_TOO_LONG, oneOver.errorCode());
+      GenerationResult exact =
+          run(e, new GenerationRequest("x", new int[30], null, SamplingParams.greedy(2)));
+      assertTrue(exact.ok(), exact.errorMessage());
+      assertEquals(FinishReason.LENGTH, exact.finishReason());
+      assertEquals(2, exact.tokens().length, "30 prompt + 2 generated fill the 32-token cache");
     }
   }
 

@@ -28,7 +28,11 @@ public final class SamplingRules {
     return problem(s, Integer.MAX_VALUE, null);
   }
 
-  /** 0 (greedy) or a finite value above 0. */
+  /**
+   * 0 (greedy) or a finite value above 0. There is no lower bound: the engine scales {@code (logit
+   * - max)} by the temperature in double precision, so a tiny positive value, down to the smallest
+   * subnormal float (1.4e-45), is served safely and picks the greedy token.
+   */
   public static Optional<String> temperature(float t) {
     if (!Float.isFinite(t) || t < 0) {
       return Optional.of(

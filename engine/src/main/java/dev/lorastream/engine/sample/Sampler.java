@@ -6,6 +6,11 @@ import java.util.Arrays;
  * Picks the next token from one row of logits. Stateless: the random draw for the n-th generated
  * token of a request is a hash of (seed, n), so a request's output depends only on its own logits
  * and seed, never on what else shares the batch or on preemption and recompute.
+ *
+ * <p>Probabilities are {@code exp((logit - maxLogit) / T)} computed in double, so every positive
+ * temperature is numerically safe: there is no lower bound, and a temperature so small that the
+ * second-largest logit's term underflows (for example 1e-45, the smallest float) picks exactly the
+ * greedy token (unless the top logits tie, when the tied tokens share the mass).
  */
 public final class Sampler {
   private Sampler() {}
@@ -30,11 +35,15 @@ public final class Sampler {
           return c != 0 ? c : Integer.compare(a, b);
         });
     int keep = p.topK() > 0 ? Math.min(p.topK(), vocab) : vocab;
-    double max = logits[offset + idx[0]] / p.temperature();
+    // (logit - max) / T in double: never overflows (|logit| <= 3.4e38, T >= 1.4e-45 gives at most
+    // 2.4e83), so any positive temperature, subnormal included, is safe; a tiny one puts all the
+    // mass on the largest logit (greedy).
+    double max = logits[offset + idx[0]];
+    double temp = p.temperature();
     double[] prob = new double[keep];
     double sum = 0;
     for (int i = 0; i < keep; i++) {
-      prob[i] = Math.exp(logits[offset + idx[i]] / p.temperature() - max);
+      prob[i] = Math.exp((logits[offset + idx[i]] - max) / temp);
       sum += prob[i];
     }
     // top-p: the smallest prefix whose mass reaches p (at least one token)

@@ -101,6 +101,9 @@ public final class Engine implements AutoCloseable {
 
   /**
    * Queues a request; the future completes with its result (errors are results, never exceptions).
+   * A request is refused at once when it cannot be served: among others, {@link
+   * EngineError#PROMPT_TOO_LONG} when prompt tokens plus {@code maxTokens} exceed the smaller of
+   * the model context and the KV cache (it is never cut short silently).
    */
   public CompletableFuture<GenerationResult> submit(GenerationRequest r) {
     CompletableFuture<GenerationResult> f = new CompletableFuture<>();
@@ -312,6 +315,26 @@ public final class Engine implements AutoCloseable {
               + ", KV cache "
               + ec.kvBlocks() * ec.blockSize()
               + " tokens)");
+    }
+    long needed = (long) p.length + r.params().maxTokens();
+    if (needed > capacity) {
+      return refuse(
+          r,
+          EngineError.PROMPT_TOO_LONG,
+          "the prompt has "
+              + p.length
+              + " tokens and maxTokens is "
+              + r.params().maxTokens()
+              + ": "
+              + needed
+              + " tokens do not fit this engine's context of "
+              + capacity
+              + " (model context "
+              + cfg.maxPositionEmbeddings()
+              + ", KV cache "
+              + ec.kvBlocks() * ec.blockSize()
+              + " tokens); shorten the prompt or lower maxTokens to at most "
+              + Math.max(0, capacity - p.length));
     }
     if (decoder == null && !r.params().stopStrings().isEmpty()) {
       return refuse(

@@ -78,6 +78,44 @@ class SamplerTest {
   }
 
   @Test
+  void tinyPositiveTemperaturesPickTheGreedyTokenForEverySeed() {
+    float[] logits = {0.5f, 3.25f, 3.2f, -7f, 1f};
+    float[] temps = {1e-45f, Float.MIN_VALUE, 1e-40f, 1e-38f, Float.MIN_NORMAL, 1e-30f, 1e-3f};
+    for (float t : temps) {
+      for (long seed = 0; seed < 50; seed++) {
+        for (int k : new int[] {0, 2}) {
+          assertEquals(
+              1, Sampler.sample(logits, 0, 5, params(t, k, 1f, seed), (int) seed), "T=" + t);
+          assertEquals(1, Sampler.sample(logits, 0, 5, params(t, k, 0.5f, seed), 0), "T=" + t);
+        }
+      }
+    }
+  }
+
+  @Test
+  void tinyTemperatureWithHugeLogitsDoesNotOverflow() {
+    // logit / T is 2.4e83 here: out of float range, in double range
+    float[] logits = {-Float.MAX_VALUE, Float.MAX_VALUE, 3e38f, 0f};
+    for (long seed = 0; seed < 20; seed++) {
+      assertEquals(1, Sampler.sample(logits, 0, 4, params(Float.MIN_VALUE, 0, 1f, seed), 0));
+    }
+  }
+
+  @Test
+  void aTemperatureOfTheLogitGapSamplesBothTokens() {
+    // the gap between 0 and the smallest subnormal is one temperature: p = 1/(1+e^-1) = 0.731
+    float[] logits = {Float.MIN_VALUE, 0f};
+    int zeros = 0;
+    int n = 4000;
+    for (int step = 0; step < n; step++) {
+      if (Sampler.sample(logits, 0, 2, params(Float.MIN_VALUE, 0, 1f, 3), step) == 0) {
+        zeros++;
+      }
+    }
+    assertEquals(1 / (1 + Math.exp(-1)), zeros / (double) n, 0.03);
+  }
+
+  @Test
   void differentStepsGiveDifferentDraws() {
     assertNotEquals(Sampler.uniform(1, 0), Sampler.uniform(1, 1));
     assertNotEquals(Sampler.uniform(1, 0), Sampler.uniform(2, 0));

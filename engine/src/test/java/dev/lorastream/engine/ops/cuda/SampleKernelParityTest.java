@@ -187,6 +187,60 @@ class SampleKernelParityTest {
 
   @ParameterizedTest
   @EnumSource(names = {"F16", "BF16"})
+  void tinyPositiveTemperaturesDrawTheGreedyTokenAsSamplerDoes(DType dtype) {
+    start(dtype);
+    int vocab = 3001;
+    // 1e-45 (the smallest float, subnormal), another subnormal, 1e-38, the smallest normal, 1e-30:
+    // (logit / T) overflowed float before; now every row is the greedy token, as in Sampler
+    float[] temp = {1e-45f, 1e-40f, 1e-38f, Float.MIN_NORMAL, 1e-30f, Float.MIN_VALUE};
+    int n = temp.length;
+    float[] l = logits(new SplittableRandom(13), n, vocab, 3f);
+    int[] maxAt = {5, 3000, 17, 1200, 0, 2222};
+    for (int r = 0; r < n; r++) {
+      l[r * vocab + maxAt[r]] = 20f;
+    }
+    int[] topK = new int[n];
+    float[] topP = new float[n];
+    Arrays.fill(topP, 1f);
+    topP[5] = 0.5f;
+    topK[4] = 7;
+    long[] seed = new long[n];
+    int[] step = new int[n];
+    int[] expected = new int[n];
+    for (int r = 0; r < n; r++) {
+      seed[r] = 100 + r;
+      step[r] = r;
+      SamplingParams p =
+          new SamplingParams(temp[r], topK[r], topP[r], seed[r], 1, List.of(), List.of());
+      expected[r] = Sampler.sample(l, r * vocab, vocab, p, step[r]);
+    }
+    assertArrayEquals(maxAt, expected, t + " Sampler at tiny temperatures");
+    Tensor x = device(l, n, vocab);
+    DevPtr dTemp = upload(MemorySegment.ofArray(temp));
+    DevPtr dTopK = upload(MemorySegment.ofArray(topK));
+    DevPtr dTopP = upload(MemorySegment.ofArray(topP));
+    DevPtr dSeed = upload(MemorySegment.ofArray(seed));
+    DevPtr dStep = upload(MemorySegment.ofArray(step));
+    for (int block : new int[] {256, 1024}) {
+      DevPtr out = upload(MemorySegment.ofArray(new int[n]));
+      launch(
+          CudaKernel.SAMPLE,
+          new Launch(n, 1, block),
+          ptr(x),
+          dTemp,
+          dTopK,
+          dTopP,
+          dSeed,
+          dStep,
+          out,
+          n,
+          vocab);
+      assertArrayEquals(maxAt, downloadInts(out, n), t + " sample at tiny T, block " + block);
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(names = {"F16", "BF16"})
   void addRmsNormEqualsAddThenRmsNorm(DType dtype) {
     start(dtype);
     int m = 7;
