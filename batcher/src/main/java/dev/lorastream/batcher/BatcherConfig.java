@@ -30,6 +30,9 @@ import java.util.stream.Collectors;
  *     flushed
  * @param maxPromptTokens longest prompt accepted (else PROMPT_TOO_LONG)
  * @param maxNewTokens largest {@code sampling.maxTokens} accepted (else INVALID_PARAMS)
+ * @param maxContextTokens the base model's context in tokens: a request whose prompt tokens plus
+ *     {@code sampling.maxTokens} exceed it gets PROMPT_TOO_LONG; 0 = unknown (not checked here; the
+ *     engine refuses such a request instead)
  * @param replyTopicPatterns reply topics a tenant may write to; {@code {tenant}} stands for its
  *     tenantId
  * @param replyTopicCacheMs how long the answer "this reply topic exists" is trusted before the
@@ -49,6 +52,7 @@ public record BatcherConfig(
     long maxWaitMs,
     int maxPromptTokens,
     int maxNewTokens,
+    int maxContextTokens,
     List<String> replyTopicPatterns,
     long replyTopicCacheMs,
     long replyTopicRecheckMs,
@@ -63,6 +67,7 @@ public record BatcherConfig(
   public static final String MAX_WAIT_MS = "batcher.max.wait.ms";
   public static final String MAX_PROMPT_TOKENS = "batcher.max.prompt.tokens";
   public static final String MAX_NEW_TOKENS = "batcher.max.new.tokens";
+  public static final String MAX_CONTEXT_TOKENS = "batcher.max.context.tokens";
   public static final String REPLY_TOPIC_PATTERN = "batcher.reply.topic.pattern";
   public static final String REPLY_TOPIC_CACHE_MS = "batcher.reply.topic.cache.ms";
   public static final String REPLY_TOPIC_RECHECK_MS = "batcher.reply.topic.recheck.ms";
@@ -87,6 +92,7 @@ public record BatcherConfig(
     d.put(MAX_WAIT_MS, "50");
     d.put(MAX_PROMPT_TOKENS, "3072");
     d.put(MAX_NEW_TOKENS, "1024");
+    d.put(MAX_CONTEXT_TOKENS, "0");
     d.put(REPLY_TOPIC_PATTERN, "lora.replies,lora.replies." + TENANT_PLACEHOLDER);
     d.put(REPLY_TOPIC_CACHE_MS, Long.toString(ReplyTopicCache.DEFAULT_EXISTS_TTL_MS));
     d.put(REPLY_TOPIC_RECHECK_MS, Long.toString(ReplyTopicCache.DEFAULT_MISSING_TTL_MS));
@@ -105,6 +111,7 @@ public record BatcherConfig(
     require(maxWaitMs >= 1, MAX_WAIT_MS, maxWaitMs, ">= 1");
     require(maxPromptTokens >= 1, MAX_PROMPT_TOKENS, maxPromptTokens, ">= 1");
     require(maxNewTokens >= 1, MAX_NEW_TOKENS, maxNewTokens, ">= 1");
+    require(maxContextTokens >= 0, MAX_CONTEXT_TOKENS, maxContextTokens, ">= 0 (0 = unknown)");
     require(
         (long) maxPromptTokens + maxNewTokens <= maxBatchTokens,
         MAX_BATCH_TOKENS,
@@ -172,6 +179,7 @@ public record BatcherConfig(
         i.apply(MAX_WAIT_MS),
         i.apply(MAX_PROMPT_TOKENS),
         i.apply(MAX_NEW_TOKENS),
+        i.apply(MAX_CONTEXT_TOKENS),
         Arrays.stream(all.get(REPLY_TOPIC_PATTERN).split(","))
             .map(String::trim)
             .filter(s -> !s.isEmpty())
@@ -235,6 +243,7 @@ public record BatcherConfig(
     p.setProperty(MAX_WAIT_MS, Long.toString(maxWaitMs));
     p.setProperty(MAX_PROMPT_TOKENS, Integer.toString(maxPromptTokens));
     p.setProperty(MAX_NEW_TOKENS, Integer.toString(maxNewTokens));
+    p.setProperty(MAX_CONTEXT_TOKENS, Integer.toString(maxContextTokens));
     p.setProperty(REPLY_TOPIC_PATTERN, String.join(",", replyTopicPatterns));
     p.setProperty(REPLY_TOPIC_CACHE_MS, Long.toString(replyTopicCacheMs));
     p.setProperty(REPLY_TOPIC_RECHECK_MS, Long.toString(replyTopicRecheckMs));

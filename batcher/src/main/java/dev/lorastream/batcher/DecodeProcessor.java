@@ -3,6 +3,10 @@ package dev.lorastream.batcher;
 import dev.lorastream.schemas.DlqHeaders;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.serde.AvroDecodeException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeaders;
@@ -20,6 +24,12 @@ import org.apache.kafka.streams.processor.api.RecordMetadata;
  * {@link Decoded.Dead} with the original key, value and headers, plus the {@link DlqHeaders} saying
  * why and where from.
  *
+ * <p>A request id must be valid UTF-8. The key is checked strictly (a {@link CharsetDecoder} that
+ * reports malformed input); Avro decodes the value's strings leniently, replacing bad bytes with
+ * U+FFFD, so a requestId that contains U+FFFD is refused the same way (the replacement and a
+ * sender's own U+FFFD cannot be told apart after decoding, and U+FFFD has no place in an id). Both
+ * go to the DLQ with reason {@link #INVALID_UTF8}.
+ *
  * <p>A transient failure ({@link AvroDecodeException#isPermanent()} false: the registry is
  * unreachable) is not the record's fault, so it is rethrown instead: the stream thread fails, the
  * open transaction is aborted (exactly_once_v2), and {@link BatcherApp}'s uncaught-exception
@@ -30,6 +40,13 @@ final class DecodeProcessor implements Processor<byte[], byte[], byte[], Decoded
 
   /** DLQ reason of a null value (a tombstone has no meaning on lora.requests). */
   static final String NULL_VALUE = "NULL_VALUE";
+
+  /**
+   * DLQ reason of a record whose key, or whose value's requestId, is not valid UTF-8: answering it
+   * under a repaired id (U+FFFD for the bad bytes) would answer an id the sender never used, so it
+   * cannot be correlated and is not answered at all.
+   */
+  static final String INVALID_UTF8 = "INVALID_UTF8";
 
   private final Deserializer<InferenceRequest> decoder;
   private final BatcherMetrics metrics;
@@ -53,6 +70,15 @@ final class DecodeProcessor implements Processor<byte[], byte[], byte[], Decoded
           record, NULL_VALUE, "null value (tombstone) on " + topic + ": a request needs a value");
       return;
     }
+    if (record.key() != null && !isUtf8(record.key())) {
+      deadLetter(
+          record,
+          INVALID_UTF8,
+          "the record key is not valid UTF-8 ("
+              + hex(record.key())
+              + "): the request cannot be correlated with an id its sender used");
+      return;
+    }
     InferenceRequest request;
     try {
       request = decoder.deserialize(topic, record.headers(), record.value());
@@ -64,7 +90,41 @@ final class DecodeProcessor implements Processor<byte[], byte[], byte[], Decoded
       deadLetter(record, e.reason().name(), e.getClass().getName() + ": " + e.getMessage());
       return;
     }
+    if (request.getRequestId().indexOf('\uFFFD') >= 0) {
+      deadLetter(
+          record,
+          INVALID_UTF8,
+          "the requestId in the value is not valid UTF-8 (decoded as '"
+              + request.getRequestId()
+              + "', U+FFFD marks the bad bytes): the request cannot be correlated with an id its"
+              + " sender used");
+      return;
+    }
     context.forward(record.withValue(new Decoded.Ok(request)));
+  }
+
+  /** True when {@code bytes} are well-formed UTF-8 (strict: malformed and unmappable reported). */
+  static boolean isUtf8(byte[] bytes) {
+    CharsetDecoder d =
+        StandardCharsets.UTF_8
+            .newDecoder()
+            .onMalformedInput(CodingErrorAction.REPORT)
+            .onUnmappableCharacter(CodingErrorAction.REPORT);
+    try {
+      d.decode(ByteBuffer.wrap(bytes));
+      return true;
+    } catch (CharacterCodingException e) {
+      return false;
+    }
+  }
+
+  private static String hex(byte[] bytes) {
+    StringBuilder sb = new StringBuilder("hex ");
+    int n = Math.min(bytes.length, 64);
+    for (int i = 0; i < n; i++) {
+      sb.append(String.format("%02x", bytes[i] & 0xff));
+    }
+    return sb.append(bytes.length > n ? "..." : "").toString();
   }
 
   private void deadLetter(Record<byte[], byte[]> record, String reason, String exception) {

@@ -30,6 +30,8 @@ import java.util.function.Function;
  *   <li>prompt tokens ≤ {@code batcher.max.prompt.tokens} → PROMPT_TOO_LONG;
  *   <li>sampling ({@link SamplingRules}): temperature ≥ 0 and finite, topP in (0, 1], topK ≥ 0, 1 ≤
  *       maxTokens ≤ {@code batcher.max.new.tokens}, no empty stop string → INVALID_PARAMS;
+ *   <li>prompt tokens + maxTokens ≤ {@code batcher.max.context.tokens} (when set; 0 = unknown, the
+ *       engine refuses instead) → PROMPT_TOO_LONG;
  *   <li>deadlineEpochMs is 0 or still ahead of the wall clock → DEADLINE_EXCEEDED.
  * </ol>
  *
@@ -120,6 +122,25 @@ final class RequestValidator {
         SamplingRules.problem(r.getSampling(), config.maxNewTokens(), BatcherConfig.MAX_NEW_TOKENS);
     if (bad.isPresent()) {
       return reject(ErrorCode.INVALID_PARAMS, bad.get(), reply);
+    }
+    int context = config.maxContextTokens();
+    long needed = (long) prompt + r.getSampling().getMaxTokens();
+    if (context > 0 && needed > context) {
+      return reject(
+          ErrorCode.PROMPT_TOO_LONG,
+          "prompt has "
+              + prompt
+              + " tokens and sampling.maxTokens is "
+              + r.getSampling().getMaxTokens()
+              + ": "
+              + needed
+              + " tokens exceed the model context of "
+              + context
+              + " ("
+              + BatcherConfig.MAX_CONTEXT_TOKENS
+              + "); shorten the prompt or lower maxTokens to at most "
+              + Math.max(0, context - prompt),
+          reply);
     }
     long deadline = r.getDeadlineEpochMs();
     if (deadline != 0 && deadline <= nowMs) {

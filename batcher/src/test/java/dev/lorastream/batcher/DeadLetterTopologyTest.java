@@ -65,6 +65,69 @@ class DeadLetterTopologyTest {
     return hs;
   }
 
+  /** Checks a DLQ record of reason INVALID_UTF8 and that nothing was answered or batched. */
+  private String assertInvalidUtf8(byte[] key, byte[] value) {
+    TestRecord<byte[], byte[]> out = h.dlq.readRecord();
+    assertArrayEquals(key, out.key(), "original key bytes");
+    assertArrayEquals(value, out.value(), "original value bytes");
+    assertEquals(DecodeProcessor.INVALID_UTF8, header(out.headers(), DlqHeaders.REASON));
+    assertEquals(
+        1, h.counter(BatcherMetrics.REQUESTS, "outcome", "dead_lettered", "code", "INVALID_UTF8"));
+    assertTrue(h.dlq.isEmpty());
+    assertTrue(h.replies(Topics.REPLIES.name()).isEmpty(), "no reply under a repaired id");
+    h.advance(10_000);
+    assertTrue(h.batches.isEmpty());
+    return header(out.headers(), DlqHeaders.EXCEPTION);
+  }
+
+  @Test
+  void aKeyThatIsNotUtf8GoesToDlqInsteadOfBeingAnsweredUnderARepairedId() {
+    byte[] value =
+        h.requestSerializer.serialize(Topics.REQUESTS.name(), Harness.request("r-ok", null));
+    byte[] key = {'r', '-', (byte) 0xff, 'k'}; // 0xff never appears in UTF-8
+    h.sendBytes(key, value);
+    assertEquals(
+        "the record key is not valid UTF-8 (hex 722dff6b): the request cannot be correlated"
+            + " with an id its sender used",
+        assertInvalidUtf8(key, value));
+  }
+
+  @Test
+  void aRequestIdInTheValueThatIsNotUtf8GoesToDlq() {
+    byte[] value =
+        h.requestSerializer.serialize(Topics.REQUESTS.name(), Harness.request("r-bad", null));
+    byte[] ascii = "r-bad".getBytes(StandardCharsets.UTF_8);
+    int at = indexOf(value, ascii);
+    assertTrue(at > 0);
+    value[at + 2] = (byte) 0xc3; // a lead byte followed by 'a': malformed, same length
+    byte[] key = "r-bad".getBytes(StandardCharsets.UTF_8);
+    h.sendBytes(key, value);
+    assertEquals(
+        "the requestId in the value is not valid UTF-8 (decoded as 'r-\uFFFDad', U+FFFD marks the"
+            + " bad bytes): the request cannot be correlated with an id its sender used",
+        assertInvalidUtf8(key, value));
+  }
+
+  @Test
+  void validMultiByteUtf8IdsAreServed() {
+    h.send(Harness.request("r-\u00e9\u4e2d\ud83d\ude00", null));
+    assertTrue(h.dlq.isEmpty());
+    assertEquals(1, h.counter(BatcherMetrics.REQUESTS, "outcome", "accepted", "code", "none"));
+  }
+
+  private static int indexOf(byte[] hay, byte[] needle) {
+    outer:
+    for (int i = 0; i + needle.length <= hay.length; i++) {
+      for (int j = 0; j < needle.length; j++) {
+        if (hay[i + j] != needle[j]) {
+          continue outer;
+        }
+      }
+      return i;
+    }
+    return -1;
+  }
+
   @Test
   void badMagicByteGoesToDlqWithHeadersAndOriginalHeadersKept() {
     byte[] key = "r-json".getBytes(StandardCharsets.UTF_8);

@@ -130,6 +130,31 @@ class ValidationTopologyTest {
     assertEquals(1, h.bufferContents().size());
   }
 
+  @Test
+  void promptPlusMaxTokensBeyondTheModelContextIsTooLong() {
+    h.close();
+    h = new Harness(CONFIG.with(Map.of(BatcherConfig.MAX_CONTEXT_TOKENS, "24")));
+    replies = h.replies(Topics.REPLIES.name());
+    h.send(Harness.request("over", null, 16, 9));
+    InferenceResult r = onlyReply(replies, "over");
+    assertEquals(ErrorCode.PROMPT_TOO_LONG, r.getErrorCode());
+    assertEquals(
+        "prompt has 16 tokens and sampling.maxTokens is 9: 25 tokens exceed the model context of"
+            + " 24 (batcher.max.context.tokens); shorten the prompt or lower maxTokens to at most 8",
+        r.getErrorMessage());
+    h.send(Harness.request("fits", null, 16, 8));
+    assertTrue(replies.isEmpty());
+    assertEquals(1, h.bufferContents().size());
+  }
+
+  @Test
+  void anUnknownModelContextLeavesTheCheckToTheEngine() {
+    assertEquals(0, CONFIG.maxContextTokens());
+    h.send(Harness.request("big", null, 16, 16));
+    assertTrue(replies.isEmpty());
+    assertEquals(1, h.bufferContents().size());
+  }
+
   static Stream<Arguments> invalidParams() {
     return Stream.of(
         Arguments.of(

@@ -4,7 +4,10 @@ import dev.lorastream.engine.sched.EngineConfig;
 import dev.lorastream.schemas.MetricsServer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -14,6 +17,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * that a supervisor restarts it and its uncommitted batches are redelivered.
  */
 public final class ConsumerMain {
+  /** The most a SIGTERM waits for the consumer to close before the JVM halts anyway. */
+  static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(10);
+
   private ConsumerMain() {}
 
   public static void main(String[] args) throws Exception {
@@ -37,18 +43,12 @@ public final class ConsumerMain {
                 });
     InferenceConsumer c = new InferenceConsumer(s, EngineConfig.defaults(), registry);
     serving.set(c);
-    Thread main = Thread.currentThread();
+    // SIGTERM: stop the poll loop and wait until the consumer is closed, not until the main thread
+    // ends: main ends in System.exit, which blocks while this hook runs, so waiting for it always
+    // took the whole timeout (10 s).
+    CountDownLatch closed = new CountDownLatch(1);
     Runtime.getRuntime()
-        .addShutdownHook(
-            new Thread(
-                () -> {
-                  c.stop();
-                  try {
-                    main.join(10_000);
-                  } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                  }
-                }));
+        .addShutdownHook(new Thread(() -> stopAndAwaitClose(c::stop, closed, CLOSE_TIMEOUT)));
     System.err.printf(
         "lorastream consumer %s: model %s, group %s%s%n",
         s.consumerId(),
@@ -62,11 +62,31 @@ public final class ConsumerMain {
       System.err.println("consumer " + s.consumerId() + " failed: " + e);
       code = 1;
     } finally {
-      c.close();
-      if (metrics != null) {
-        metrics.close();
+      try {
+        c.close();
+        if (metrics != null) {
+          metrics.close();
+        }
+      } finally {
+        closed.countDown();
       }
     }
     System.exit(code);
+  }
+
+  /**
+   * The shutdown hook's work: asks the poll loop to stop, then waits until {@code closed} is
+   * counted down (the consumer is closed), at most {@code timeout}. Returns as soon as it is.
+   *
+   * @return true when the consumer closed within the timeout
+   */
+  static boolean stopAndAwaitClose(Runnable stop, CountDownLatch closed, Duration timeout) {
+    stop.run();
+    try {
+      return closed.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
   }
 }

@@ -92,7 +92,7 @@ public final class InferenceConsumer implements AutoCloseable {
     this.loop =
         new EngineLoop(new Engine(m, ec, source, tokenizer::decode), "engine-" + s.consumerId());
     this.health = new ConsumerHealth(loop::fatal);
-    this.intake = new RequestIntake(loop, tokenizer, s.consumerId());
+    this.intake = new RequestIntake(loop, tokenizer::encode, s.consumerId());
     this.consumer =
         new KafkaConsumer<>(
             Map.of(

@@ -8,25 +8,29 @@ import dev.lorastream.schemas.InferenceBatch;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.SamplingRules;
-import dev.lorastream.tokenizer.HfTokenizer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 import org.apache.kafka.common.TopicPartition;
 
 /**
  * Turns the requests of a batch into engine submissions. A request that cannot run (no prompt, bad
- * sampling parameters, deadline passed) gets its error result at once; the engine answers the rest,
- * errors included.
+ * sampling parameters, deadline passed, prompt text the tokenizer fails on) gets its error result
+ * at once; the engine answers the rest, errors included. Nothing one request holds makes {@link
+ * #start} throw, so a bad request never stops the poll loop.
  */
 final class RequestIntake {
   private final EngineLoop loop;
-  private final HfTokenizer tokenizer;
+  private final Function<String, int[]> encode;
   private final String servedBy;
 
-  RequestIntake(EngineLoop loop, HfTokenizer tokenizer, String servedBy) {
+  /**
+   * @param encode prompt text to token ids (the model's tokenizer)
+   */
+  RequestIntake(EngineLoop loop, Function<String, int[]> encode, String servedBy) {
     this.loop = loop;
-    this.tokenizer = tokenizer;
+    this.encode = encode;
     this.servedBy = servedBy;
   }
 
@@ -52,7 +56,18 @@ final class RequestIntake {
     if (!req.getPromptTokenIds().isEmpty()) {
       tokens = req.getPromptTokenIds().stream().mapToInt(Integer::intValue).toArray();
     } else if (req.getPrompt() != null && !req.getPrompt().isEmpty()) {
-      tokens = tokenizer.encode(req.getPrompt());
+      try {
+        tokens = encode.apply(req.getPrompt());
+      } catch (RuntimeException e) {
+        return done(
+            req,
+            ErrorCode.INTERNAL,
+            "the tokenizer failed on the prompt text ("
+                + req.getPrompt().length()
+                + " chars): "
+                + e,
+            batchId);
+      }
     } else {
       return done(
           req,

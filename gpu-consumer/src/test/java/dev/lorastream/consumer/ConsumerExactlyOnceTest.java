@@ -74,6 +74,8 @@ class ConsumerExactlyOnceTest {
       waitUntil(() -> !seen.isEmpty(), 120, "first results from the first consumer");
       first.destroyForcibly().waitFor(); // SIGKILL: no shutdown hook, no clean close
       int atKill = seen.size();
+      boolean exitedInTime;
+      long exitMs;
       Process second =
           startConsumer(broker.bootstrapServers(), registry.url(), model, adapters, "second");
       try {
@@ -81,10 +83,14 @@ class ConsumerExactlyOnceTest {
             () -> seen.keySet().containsAll(ids), 180, "every request answered after the restart");
         Thread.sleep(2_000); // let any duplicate surface
       } finally {
-        second.destroy();
-        second.waitFor(20, TimeUnit.SECONDS);
+        long t0 = System.nanoTime();
+        second.destroy(); // SIGTERM: the shutdown hook stops and closes the consumer
+        exitedInTime = second.waitFor(20, TimeUnit.SECONDS);
+        exitMs = (System.nanoTime() - t0) / 1_000_000;
         reader.interrupt();
       }
+      // the hook waits for the close, not for main (blocked in System.exit): it used to take 10 s
+      assertTrue(exitedInTime && exitMs < 8_000, "SIGTERM to exit took " + exitMs + " ms");
       assertTrue(
           atKill < ids.size(),
           "the kill came mid-run (" + atKill + " of " + ids.size() + " answered)");

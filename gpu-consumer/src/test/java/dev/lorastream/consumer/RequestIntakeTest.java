@@ -1,0 +1,124 @@
+package dev.lorastream.consumer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import dev.lorastream.engine.backends.Backends;
+import dev.lorastream.engine.model.LlamaModel;
+import dev.lorastream.engine.model.LoadedModel;
+import dev.lorastream.engine.model.ModelLoader;
+import dev.lorastream.engine.ops.Ops;
+import dev.lorastream.engine.sched.Engine;
+import dev.lorastream.engine.sched.EngineConfig;
+import dev.lorastream.engine.sched.EngineLoop;
+import dev.lorastream.engine.testdata.ModelGenerator;
+import dev.lorastream.schemas.ErrorCode;
+import dev.lorastream.schemas.FinishReason;
+import dev.lorastream.schemas.InferenceRequest;
+import dev.lorastream.schemas.InferenceResult;
+import dev.lorastream.schemas.SamplingParams;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@link RequestIntake} over a real engine loop (tiny model, CPU): a request that fails, at intake
+ * or inside the engine, gets its own error reply and the next request is served.
+ */
+class RequestIntakeTest {
+  @TempDir Path tmp;
+
+  private static InferenceRequest request(String id, String prompt, List<Integer> tokens, int max) {
+    return InferenceRequest.newBuilder()
+        .setRequestId(id)
+        .setTenantId("t")
+        .setCreatedEpochMs(System.currentTimeMillis())
+        .setPrompt(prompt)
+        .setPromptTokenIds(tokens)
+        .setSampling(SamplingParams.newBuilder().setMaxTokens(max).build())
+        .build();
+  }
+
+  private interface Body {
+    void run(RequestIntake intake, EngineLoop loop) throws Exception;
+  }
+
+  private void withIntake(Function<String, int[]> encode, Body body) throws Exception {
+    Path dir = tmp.resolve("m");
+    ModelGenerator.make("tiny", ModelGenerator.Options.defaults(), dir);
+    try (Ops ops = Backends.create("cpu");
+        LoadedModel lm = ModelLoader.load(dir, ops);
+        Engine engine =
+            new Engine(
+                new LlamaModel(lm.config(), lm.weights(), ops, LlamaModel.LoraKernel.SGMV),
+                EngineConfig.defaults().withKvBlocks(2), // 32 tokens of KV cache
+                id -> {
+                  throw new NoSuchElementException(id);
+                },
+                null);
+        EngineLoop loop = new EngineLoop(engine, "engine-intake-test")) {
+      body.run(new RequestIntake(loop, encode, "c1"), loop);
+    }
+  }
+
+  private static InferenceResult get(java.util.concurrent.CompletableFuture<InferenceResult> f)
+      throws Exception {
+    return f.get(60, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void aTokenizerFailureBecomesThatRequestsErrorReplyAndTheNextIsServed() throws Exception {
+    Function<String, int[]> encode =
+        text -> {
+          if (text.equals("boom")) {
+            throw new IllegalArgumentException("no token for U+D800");
+          }
+          return new int[] {1, 5, 6};
+        };
+    withIntake(
+        encode,
+        (intake, loop) -> {
+          InferenceResult bad = get(intake.submit(request("bad", "boom", List.of(), 3), "b1"));
+          assertEquals(FinishReason.ERROR, bad.getFinishReason());
+          assertEquals(ErrorCode.INTERNAL, bad.getErrorCode());
+          assertEquals(
+              "the tokenizer failed on the prompt text (4 chars):"
+                  + " java.lang.IllegalArgumentException: no token for U+D800",
+              bad.getErrorMessage());
+          assertEquals("bad", bad.getRequestId());
+          InferenceResult good = get(intake.submit(request("good", "fine", List.of(), 3), "b1"));
+          assertNull(good.getErrorCode(), good.getErrorMessage());
+          assertEquals(3, good.getTokenIds().size());
+          assertNull(loop.fatal());
+        });
+  }
+
+  @Test
+  void aRequestFailingInsideTheEngineGetsItsCodeAndTheLoopKeepsServing() throws Exception {
+    withIntake(
+        text -> new int[] {1},
+        (intake, loop) -> {
+          // 30 prompt tokens + 5 new do not fit the 32-token cache: refused inside the engine
+          InferenceResult tooLong =
+              get(
+                  intake.submit(
+                      request("long", null, java.util.Collections.nCopies(30, 1), 5), "b"));
+          assertEquals(ErrorCode.PROMPT_TOO_LONG, tooLong.getErrorCode());
+          InferenceResult outside =
+              get(intake.submit(request("out", null, List.of(1, 99_999), 2), "b"));
+          assertEquals(ErrorCode.INVALID_PARAMS, outside.getErrorCode());
+          assertEquals(
+              "prompt token 1 is 99999, outside the vocabulary [0, 512)",
+              outside.getErrorMessage());
+          InferenceResult ok = get(intake.submit(request("ok", null, List.of(1, 5, 6), 2), "b"));
+          assertNull(ok.getErrorCode(), ok.getErrorMessage());
+          assertEquals(FinishReason.LENGTH, ok.getFinishReason());
+          assertEquals(2, ok.getTokenIds().size());
+          assertNull(loop.fatal());
+        });
+  }
+}
