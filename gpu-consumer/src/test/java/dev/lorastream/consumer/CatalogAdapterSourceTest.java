@@ -34,6 +34,7 @@ import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -190,6 +191,7 @@ class CatalogAdapterSourceTest {
   }
 
   @Test
+  @Timeout(value = 10, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // a FIFO blocks a reader
   void aFifoInPlaceOfTheWeightsIsRefusedAsNotARegularFile() throws Exception {
     Path dir = Files.createDirectories(root.resolve("fifo"));
     Files.copy(outsideAdapter.resolve("adapter_config.json"), dir.resolve("adapter_config.json"));

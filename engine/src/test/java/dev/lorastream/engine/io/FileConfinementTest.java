@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 class FileConfinementTest {
@@ -99,6 +100,7 @@ class FileConfinementTest {
   }
 
   @Test
+  @Timeout(value = 10, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // a FIFO blocks a reader
   void aFifoIsRefusedAsNotARegularFileWithoutBlocking() throws Exception {
     Path fifo = root.resolve("fifo");
     assumeTrue(TestFiles.mkfifo(fifo), "mkfifo is not available");

@@ -27,6 +27,7 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -207,6 +208,7 @@ class LoraAdapterTest {
   }
 
   @Test
+  @Timeout(value = 10, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // a FIFO blocks a reader
   void aFifoInPlaceOfTheWeightsIsRefusedWithoutBlocking() throws Exception {
     Path dir = adapter("fifo-weights", config(2, 2, QV_JSON, ""), null);
     Path fifo = dir.resolve("adapter_model.safetensors");
@@ -220,6 +222,7 @@ class LoraAdapterTest {
   }
 
   @Test
+  @Timeout(value = 10, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // a FIFO blocks a reader
   void aFifoInPlaceOfTheConfigIsRefusedWithoutBlocking() throws Exception {
     Path dir = Files.createDirectories(tmp.resolve("fifo-config"));
     Path fifo = dir.resolve("adapter_config.json");
