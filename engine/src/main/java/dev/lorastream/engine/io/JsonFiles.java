@@ -7,8 +7,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 
 /**
@@ -37,11 +37,20 @@ public final class JsonFiles {
    * @throws ModelFormatException when the file is missing, unreadable, not JSON or not an object
    */
   public static JsonNode readObject(Path file, String expectation) {
+    return readObject(file, expectation, FileConfinement.NONE);
+  }
+
+  /**
+   * Reads {@code file}, opened through {@code files}, as a JSON object.
+   *
+   * @param expectation what the file is and where it should be, used when it is missing
+   * @throws ModelFormatException when the file is missing, not a regular file, outside the roots of
+   *     {@code files}, unreadable, not JSON or not an object
+   */
+  public static JsonNode readObject(Path file, String expectation, FileConfinement files) {
     byte[] bytes;
-    try {
-      bytes = Files.readAllBytes(file);
-    } catch (NoSuchFileException e) {
-      throw new ModelFormatException(file + " not found: " + expectation, e);
+    try (FileChannel ch = files.open(file, expectation)) {
+      bytes = Channels.newInputStream(ch).readAllBytes();
     } catch (IOException e) {
       throw new ModelFormatException("cannot read " + file + ": " + e.getMessage(), e);
     }

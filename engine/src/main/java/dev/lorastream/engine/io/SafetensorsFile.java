@@ -9,9 +9,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -59,7 +57,20 @@ public final class SafetensorsFile {
    * @throws SafetensorsFormatException when the file is malformed or holds an unsupported dtype
    */
   public static SafetensorsFile open(Path file, Arena arena) {
-    MemorySegment all = map(file, arena);
+    return open(file, arena, FileConfinement.NONE);
+  }
+
+  /**
+   * Maps {@code file} into {@code arena}, opened through {@code files} (so it must be a regular
+   * file and, when {@code files} has roots, lie inside them once links are resolved), and validates
+   * its header.
+   *
+   * @throws ModelFormatException when the file is missing, unreadable, not a regular file or
+   *     outside the roots
+   * @throws SafetensorsFormatException when the file is malformed or holds an unsupported dtype
+   */
+  public static SafetensorsFile open(Path file, Arena arena, FileConfinement files) {
+    MemorySegment all = map(file, arena, files);
     long size = all.byteSize();
     if (size < 8) {
       throw new SafetensorsFormatException(
@@ -115,12 +126,9 @@ public final class SafetensorsFile {
     return new SafetensorsFile(file, tensors, metadata);
   }
 
-  private static MemorySegment map(Path file, Arena arena) {
-    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+  private static MemorySegment map(Path file, Arena arena, FileConfinement files) {
+    try (FileChannel ch = files.open(file, "expected a safetensors file at that path")) {
       return ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-    } catch (NoSuchFileException e) {
-      throw new ModelFormatException(
-          file + " not found: expected a safetensors file at that path", e);
     } catch (IOException e) {
       throw new ModelFormatException("cannot map " + file + ": " + e, e);
     }

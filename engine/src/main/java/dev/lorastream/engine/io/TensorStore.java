@@ -76,9 +76,17 @@ public final class TensorStore implements AutoCloseable {
 
   /** Opens one safetensors file (e.g. {@code adapter_model.safetensors}). */
   public static TensorStore openFile(Path file) {
+    return openFile(file, FileConfinement.NONE);
+  }
+
+  /**
+   * Opens one safetensors file through {@code files}: it must be a regular file and, when {@code
+   * files} has roots, lie inside them once links are resolved.
+   */
+  public static TensorStore openFile(Path file, FileConfinement files) {
     Arena arena = Arena.ofShared();
     try {
-      SafetensorsFile f = SafetensorsFile.open(file, arena);
+      SafetensorsFile f = SafetensorsFile.open(file, arena, files);
       Map<String, SafetensorsFile> fileOf = new LinkedHashMap<>();
       for (String name : f.names()) {
         fileOf.put(name, f);

@@ -9,6 +9,7 @@ import static dev.lorastream.engine.io.JsonFiles.optString;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lorastream.engine.config.ModelConfig;
 import dev.lorastream.engine.config.Proj;
+import dev.lorastream.engine.io.FileConfinement;
 import dev.lorastream.engine.io.JsonFiles;
 import dev.lorastream.engine.io.ModelFormatException;
 import dev.lorastream.engine.io.UnsupportedAdapterException;
@@ -78,9 +79,23 @@ public record AdapterConfig(
    * @throws ModelFormatException when the file is missing or malformed
    */
   public static AdapterConfig load(Path dir, ModelConfig model) {
+    return load(dir, model, FileConfinement.NONE);
+  }
+
+  /**
+   * Reads {@code dir/adapter_config.json}, opened through {@code files}, and resolves its targets
+   * against {@code model}.
+   *
+   * @throws UnsupportedAdapterException naming the file and the feature when the adapter is not
+   *     plain LoRA
+   * @throws ModelFormatException when the file is missing, malformed, not a regular file or outside
+   *     the roots of {@code files}
+   */
+  public static AdapterConfig load(Path dir, ModelConfig model, FileConfinement files) {
     Path file = dir.resolve(FILE_NAME);
     JsonNode c =
-        JsonFiles.readObject(file, "expected the PEFT adapter config of the adapter in " + dir);
+        JsonFiles.readObject(
+            file, "expected the PEFT adapter config of the adapter in " + dir, files);
     refuseUnsupportedFeatures(c, file);
     int r = optInt(c, "r", 8, file); // PEFT's defaults
     if (r <= 0) {

@@ -2,8 +2,10 @@ package dev.lorastream.engine.lora;
 
 import dev.lorastream.engine.config.ModelConfig;
 import dev.lorastream.engine.config.Proj;
+import dev.lorastream.engine.io.FileConfinement;
 import dev.lorastream.engine.io.MissingTensorException;
 import dev.lorastream.engine.io.ModelFormatException;
+import dev.lorastream.engine.io.NonFiniteWeightException;
 import dev.lorastream.engine.io.TensorShapeException;
 import dev.lorastream.engine.io.TensorStore;
 import dev.lorastream.engine.io.UnsupportedAdapterException;
@@ -63,8 +65,24 @@ public final class LoraAdapter {
    *     shape
    */
   public static LoraAdapter load(Path dir, ModelConfig model, int maxRank) {
+    return load(dir, model, maxRank, FileConfinement.NONE);
+  }
+
+  /**
+   * Loads the adapter in {@code dir}, opening its files through {@code files}: each must be a
+   * regular file and, when {@code files} has roots, lie inside them once links are resolved.
+   *
+   * @param maxRank the largest rank the engine's adapter slots hold
+   * @throws UnsupportedAdapterException when the adapter uses a feature the engine does not serve,
+   *     or its rank exceeds {@code maxRank}
+   * @throws NonFiniteWeightException when a factor holds NaN or an infinity, naming the tensor and
+   *     the first such element
+   * @throws ModelFormatException when files are missing, not regular files, outside the roots,
+   *     tensors are missing, extra or of the wrong shape
+   */
+  public static LoraAdapter load(Path dir, ModelConfig model, int maxRank, FileConfinement files) {
     String id = dir.getFileName().toString();
-    AdapterConfig config = AdapterConfig.load(dir, model);
+    AdapterConfig config = AdapterConfig.load(dir, model, files);
     if (config.r() > maxRank) {
       throw new UnsupportedAdapterException(
           "adapter '"
@@ -82,7 +100,7 @@ public final class LoraAdapter {
               + maxRank);
     }
     Path file = dir.resolve(WEIGHTS_FILE);
-    if (!Files.isRegularFile(file)) {
+    if (!Files.exists(file)) {
       String hint =
           Files.exists(dir.resolve("adapter_model.bin"))
               ? "; found adapter_model.bin: re-save the adapter with safe_serialization=True"
@@ -90,7 +108,7 @@ public final class LoraAdapter {
       throw new ModelFormatException(
           file + " not found: expected the adapter's PEFT weights there" + hint);
     }
-    try (TensorStore store = TensorStore.openFile(file)) {
+    try (TensorStore store = TensorStore.openFile(file, files)) {
       LoraWeights[][] weights = new LoraWeights[model.numLayers()][Proj.values().length];
       Set<String> used = new HashSet<>();
       for (int layer = 0; layer < model.numLayers(); layer++) {
@@ -168,10 +186,10 @@ public final class LoraAdapter {
     used.add(key);
     int[] shape = t.shape();
     if (Arrays.equals(shape, new int[] {rows, cols})) {
-      return t.toFloatArray();
+      return finiteValues(file, t);
     }
     if (fanInFanOut && Arrays.equals(shape, new int[] {cols, rows})) {
-      return transpose(t.toFloatArray(), cols, rows);
+      return transpose(finiteValues(file, t), cols, rows);
     }
     throw new TensorShapeException(
         file
@@ -188,6 +206,21 @@ public final class LoraAdapter {
             + " was expected for rank r="
             + rowsOrColsRank(key, rows, cols)
             + "; the adapter does not match its adapter_config.json or the base model");
+  }
+
+  /** The factor's values, decoded and checked to be finite in one pass. */
+  private static float[] finiteValues(Path file, HostTensor t) {
+    float[] values = new float[Math.toIntExact(t.numel())];
+    long bad = t.decodeTo(values);
+    if (bad >= 0) {
+      throw NonFiniteWeightException.of(
+          file,
+          t,
+          bad,
+          "adapter weights must be finite: the adapter is corrupt or its training diverged;"
+              + " retrain it or restore a good checkpoint");
+    }
+    return values;
   }
 
   private static String example(TensorStore store) {

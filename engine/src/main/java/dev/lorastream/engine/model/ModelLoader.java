@@ -1,6 +1,7 @@
 package dev.lorastream.engine.model;
 
 import dev.lorastream.engine.config.ModelConfig;
+import dev.lorastream.engine.io.NonFiniteWeightException;
 import dev.lorastream.engine.io.TensorStore;
 import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.ops.Tensor;
@@ -18,7 +19,8 @@ public final class ModelLoader {
   private ModelLoader() {}
 
   /**
-   * Loads config and weights. The returned model keeps the tensor store open (the CPU backend may
+   * Loads config and weights, refusing a weight that holds NaN or an infinity ({@link
+   * NonFiniteWeightException}). The returned model keeps the tensor store open (the CPU backend may
    * alias its mapped memory): close the model to unmap.
    */
   public static LoadedModel load(Path dir, Ops ops) {
@@ -64,8 +66,24 @@ public final class ModelLoader {
     return new LlamaWeights(embed, layers, norm, lmHead);
   }
 
+  /**
+   * Checks the named weight (shape, and every value finite) and uploads it. The finiteness check
+   * reads the mapped bytes eight at a time just before the upload reads them again, so it adds a
+   * small fraction to the load.
+   *
+   * @throws NonFiniteWeightException naming the file, the tensor and the first NaN or infinity
+   */
   private static Tensor up(Ops ops, TensorStore store, String name, int... shape) {
     HostTensor t = store.require(name, shape);
+    long bad = t.firstNonFinite();
+    if (bad >= 0) {
+      throw NonFiniteWeightException.of(
+          store.fileOf(name),
+          t,
+          bad,
+          "model weights must be finite: the checkpoint is corrupt or overflowed when it was"
+              + " converted (e.g. to F16); re-download or re-convert it");
+    }
     return ops.upload(t);
   }
 }

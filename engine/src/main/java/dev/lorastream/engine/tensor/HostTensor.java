@@ -21,6 +21,8 @@ public record HostTensor(String name, DType dtype, int[] shape, MemorySegment da
       ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
   private static final ValueLayout.OfShort I16_LE =
       ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+  private static final ValueLayout.OfLong I64_LE =
+      ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
   public HostTensor {
     shape = shape.clone();
@@ -87,10 +89,104 @@ public record HostTensor(String name, DType dtype, int[] shape, MemorySegment da
           "tensor '" + name + "' has " + n + " elements: too many for an array");
     }
     float[] out = new float[(int) n];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = getFloat(i);
-    }
+    decodeTo(out);
     return out;
+  }
+
+  /**
+   * Decodes every element into {@code dst} (which must hold exactly {@link #numel()} floats) and
+   * checks each one as it goes, in the same pass.
+   *
+   * @return the flat index of the first NaN or infinite element, or -1 when all are finite
+   * @throws IllegalArgumentException when {@code dst} has the wrong length
+   */
+  public long decodeTo(float[] dst) {
+    if (dst.length != numel()) {
+      throw new IllegalArgumentException(
+          "tensor '" + name + "' has " + numel() + " elements but dst holds " + dst.length);
+    }
+    long firstBad = -1;
+    for (int i = 0; i < dst.length; i++) {
+      float v = getFloat(i);
+      dst[i] = v;
+      if (firstBad < 0 && !Float.isFinite(v)) {
+        firstBad = i;
+      }
+    }
+    return firstBad;
+  }
+
+  /**
+   * The flat index of the first NaN or infinite element, or -1 when all are finite. Reads the raw
+   * encoding eight bytes at a time (an element is non-finite exactly when its exponent bits are all
+   * ones, in F32, F16 and BF16 alike), so it costs about one read of the data.
+   */
+  public long firstNonFinite() {
+    long n = numel();
+    int perWord = 8 / dtype.bytes();
+    long words = n / perWord;
+    long exp; // the exponent mask repeated in every lane
+    long high; // the top bit of every lane
+    switch (dtype) {
+      case F32 -> {
+        exp = 0x7F800000_7F800000L;
+        high = 0x80000000_80000000L;
+      }
+      case F16 -> {
+        exp = 0x7C00_7C00_7C00_7C00L;
+        high = 0x8000_8000_8000_8000L;
+      }
+      case BF16 -> {
+        exp = 0x7F80_7F80_7F80_7F80L;
+        high = 0x8000_8000_8000_8000L;
+      }
+      default -> throw new IllegalStateException(dtype.toString());
+    }
+    long low = high >>> (64 / perWord - 1); // the lowest bit of every lane
+    // per lane: y = 0 exactly when the exponent is all ones; y's top bit is always clear, so
+    // (y | high) - low borrows from no other lane and keeps the lane's top bit iff y != 0. Four
+    // words are ANDed before one branch: a lane's top bit survives only if all four are finite.
+    long w = 0;
+    for (; w + 4 <= words; w += 4) {
+      long off = w * 8;
+      long y0 = (data.get(I64_LE, off) & exp) ^ exp;
+      long y1 = (data.get(I64_LE, off + 8) & exp) ^ exp;
+      long y2 = (data.get(I64_LE, off + 16) & exp) ^ exp;
+      long y3 = (data.get(I64_LE, off + 24) & exp) ^ exp;
+      long ok =
+          ((y0 | high) - low) & ((y1 | high) - low) & ((y2 | high) - low) & ((y3 | high) - low);
+      if ((ok & high) != high) {
+        return firstNonFinite(w * perWord, n);
+      }
+    }
+    for (; w < words; w++) {
+      long y = (data.get(I64_LE, w * 8) & exp) ^ exp;
+      if ((((y | high) - low) & high) != high) {
+        return firstNonFinite(w * perWord, n);
+      }
+    }
+    return firstNonFinite(words * perWord, n);
+  }
+
+  private long firstNonFinite(long from, long to) {
+    for (long i = from; i < to; i++) {
+      if (!Float.isFinite(getFloat(i))) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /** The multi-dimensional position of flat index {@code i}, outermost first. */
+  public int[] position(long i) {
+    int[] pos = new int[shape.length];
+    for (int d = shape.length - 1; d >= 0; d--) {
+      if (shape[d] > 0) {
+        pos[d] = (int) (i % shape[d]);
+        i /= shape[d];
+      }
+    }
+    return pos;
   }
 
   @Override

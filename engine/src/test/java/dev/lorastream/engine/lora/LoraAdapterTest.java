@@ -10,18 +10,24 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.lorastream.engine.config.Proj;
+import dev.lorastream.engine.io.FileConfinement;
 import dev.lorastream.engine.io.MissingTensorException;
 import dev.lorastream.engine.io.ModelFormatException;
 import dev.lorastream.engine.io.TensorShapeException;
 import dev.lorastream.engine.io.TestSafetensors;
 import dev.lorastream.engine.io.UnsupportedAdapterException;
 import dev.lorastream.engine.tensor.DType;
+import dev.lorastream.engine.testdata.TestFiles;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -189,6 +195,69 @@ class LoraAdapterTest {
     Path dir = adapter("no-weights", config(2, 2, QV_JSON, ""), null);
     var e = assertThrows(ModelFormatException.class, () -> LoraAdapter.load(dir, TINY, 16));
     assertMentions(e, dir.resolve("adapter_model.safetensors").toString(), "not found");
+  }
+
+  @Test
+  void aDirectoryInPlaceOfTheWeightsIsRefusedAsNotARegularFile() throws Exception {
+    Path dir = adapter("dir-weights", config(2, 2, QV_JSON, ""), null);
+    Path file = Files.createDirectory(dir.resolve("adapter_model.safetensors"));
+    var e = assertThrows(ModelFormatException.class, () -> LoraAdapter.load(dir, TINY, 16));
+    assertEquals(
+        file + " is a directory, not a regular file; expected a safetensors file at that path",
+        e.getMessage());
+  }
+
+  @Test
+  @Timeout(value = 10, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // a FIFO blocks a reader
+  void aFifoInPlaceOfTheWeightsIsRefusedWithoutBlocking() throws Exception {
+    Path dir = adapter("fifo-weights", config(2, 2, QV_JSON, ""), null);
+    Path fifo = dir.resolve("adapter_model.safetensors");
+    assumeTrue(TestFiles.mkfifo(fifo), "mkfifo is not available");
+    var e = assertThrows(ModelFormatException.class, () -> LoraAdapter.load(dir, TINY, 16));
+    assertEquals(
+        fifo
+            + " is a FIFO (named pipe), not a regular file; expected a safetensors file at that"
+            + " path",
+        e.getMessage());
+  }
+
+  @Test
+  @Timeout(value = 10, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // a FIFO blocks a reader
+  void aFifoInPlaceOfTheConfigIsRefusedWithoutBlocking() throws Exception {
+    Path dir = Files.createDirectories(tmp.resolve("fifo-config"));
+    Path fifo = dir.resolve("adapter_config.json");
+    assumeTrue(TestFiles.mkfifo(fifo), "mkfifo is not available");
+    var e = assertThrows(ModelFormatException.class, () -> LoraAdapter.load(dir, TINY, 16));
+    assertEquals(
+        fifo
+            + " is a FIFO (named pipe), not a regular file; expected the PEFT adapter config of"
+            + " the adapter in "
+            + dir,
+        e.getMessage());
+  }
+
+  @Test
+  void weightsLinkedFromOutsideTheRootsAreRefused() throws Exception {
+    Path real = tmp.toRealPath();
+    Path elsewhere =
+        adapter("elsewhere", config(2, 2, QV_JSON, ""), weights(TINY, 2, QV, DType.F32));
+    Path root = Files.createDirectories(real.resolve("root"));
+    Path dir = adapter("root/linked", config(2, 2, QV_JSON, ""), null);
+    Path link =
+        Files.createSymbolicLink(
+            dir.resolve("adapter_model.safetensors"),
+            elsewhere.resolve("adapter_model.safetensors"));
+    FileConfinement files = FileConfinement.within(List.of(root), "roots");
+    assertEquals(2, LoraAdapter.load(dir, TINY, 16).rank()); // unconfined, the link is followed
+    var e = assertThrows(ModelFormatException.class, () -> LoraAdapter.load(dir, TINY, 16, files));
+    assertEquals(
+        link
+            + " resolves to "
+            + real.resolve("elsewhere/adapter_model.safetensors")
+            + " (through a symbolic link), which is outside the allowed roots ["
+            + root
+            + "] (roots); files are read only from inside them",
+        e.getMessage());
   }
 
   @Test

@@ -26,6 +26,63 @@ class HostTensorTest {
     assertEquals(2, t.dim(-1));
   }
 
+  /**
+   * {@code n} elements of {@code dtype}, all the largest finite value with either sign (every
+   * exponent bit but one set, the nearest finite encoding to Inf), except {@code bits} at {@code
+   * at}.
+   */
+  private static HostTensor withElement(DType dtype, int n, int at, int bits) {
+    MemorySegment s = MemorySegment.ofArray(new byte[n * dtype.bytes()]);
+    for (int i = 0; i < n; i++) {
+      int v =
+          switch (dtype) {
+            case F32 -> Float.floatToRawIntBits(i % 2 == 0 ? Float.MAX_VALUE : -Float.MAX_VALUE);
+            case F16 -> i % 2 == 0 ? 0x7BFF : 0xFBFF;
+            case BF16 -> i % 2 == 0 ? 0x7F7F : 0xFF7F;
+          };
+      put(s, dtype, i, i == at ? bits : v);
+    }
+    return new HostTensor("t", dtype, new int[] {n}, s);
+  }
+
+  private static void put(MemorySegment s, DType dtype, int i, int bits) {
+    for (int b = 0; b < dtype.bytes(); b++) {
+      s.set(
+          java.lang.foreign.ValueLayout.JAVA_BYTE,
+          (long) i * dtype.bytes() + b,
+          (byte) (bits >>> (8 * b)));
+    }
+  }
+
+  @Test
+  void firstNonFiniteFindsNanAndInfinitiesAtEveryPositionInEachDtype() {
+    int n = 37; // four 8-byte words at a time, a single word, then a tail, for every dtype
+    for (DType dtype : DType.values()) {
+      int[] bad =
+          switch (dtype) {
+            case F32 -> new int[] {0x7FC00000, 0x7F800000, 0xFF800000, 0x7F800001};
+            case F16 -> new int[] {0x7E00, 0x7C00, 0xFC00, 0x7C01};
+            case BF16 -> new int[] {0x7FC0, 0x7F80, 0xFF80, 0x7F81};
+          };
+      assertEquals(-1, withElement(dtype, n, -1, 0).firstNonFinite(), dtype.toString());
+      for (int at = 0; at < n; at++) {
+        for (int b : bad) {
+          HostTensor t = withElement(dtype, n, at, b);
+          assertEquals(at, t.firstNonFinite(), dtype + " bits " + Integer.toHexString(b));
+          float[] dst = new float[n];
+          assertEquals(at, t.decodeTo(dst), dtype + " bits " + Integer.toHexString(b));
+        }
+      }
+    }
+  }
+
+  @Test
+  void positionOfAFlatIndexIsRowMajor() {
+    HostTensor t = HostTensor.ofFloats("x", new float[24], 2, 3, 4);
+    assertArrayEquals(new int[] {1, 2, 3}, t.position(23));
+    assertArrayEquals(new int[] {1, 0, 1}, t.position(13));
+  }
+
   @Test
   void rejectsDataOfTheWrongSizeNamingTheTensor() {
     var e =
