@@ -46,6 +46,7 @@ public final class Engine implements AutoCloseable {
   private final TokenDecoder decoder; // null: no stop strings, empty text
   private final List<Integer> eosIds;
   private final ConcurrentLinkedQueue<Sequence> incoming = new ConcurrentLinkedQueue<>();
+  private final ConcurrentLinkedQueue<String> invalidated = new ConcurrentLinkedQueue<>();
   private final ExecutorService loader;
   private final EngineStats stats = new EngineStats();
   private final int
@@ -117,6 +118,22 @@ public final class Engine implements AutoCloseable {
     return f;
   }
 
+  /**
+   * Drops every copy the engine holds of an adapter, because its catalog entry changed (new source,
+   * new checksum, re-registered) or was deleted. Thread-safe; call it after the adapter source
+   * answers with the new entry (or with none). On return the host cache has forgotten the adapter
+   * (a loaded copy, a load in flight, or a remembered load failure), so every request admitted from
+   * now on loads the adapter again from the source. The backend slot is dropped on the engine
+   * thread at the next step: at once when no running sequence uses it, otherwise when the last of
+   * them finishes; those sequences finish on the weights they started with. A slot is only ever
+   * reused for the very copy that was written into it, so no request admitted after this call runs
+   * on the old weights, even before that step.
+   */
+  public void invalidateAdapter(String adapterId) {
+    adapters.invalidate(adapterId);
+    invalidated.add(adapterId);
+  }
+
   /** Whether nothing is queued or running. */
   public boolean idle() {
     return incoming.isEmpty() && scheduler.numWaiting() == 0 && scheduler.numRunning() == 0;
@@ -133,6 +150,11 @@ public final class Engine implements AutoCloseable {
 
   /** Runs one step; false when there was nothing that could run now. */
   public boolean step() {
+    for (String id; (id = invalidated.poll()) != null; ) {
+      if (slots != null) {
+        slots.invalidate(id);
+      }
+    }
     for (Sequence s; (s = incoming.poll()) != null; ) {
       scheduler.add(s);
     }
@@ -222,7 +244,7 @@ public final class Engine implements AutoCloseable {
     if (a == null) {
       return false;
     }
-    int slot = slots.acquire(a);
+    int slot = slots.acquire(id, a);
     if (slot < 0) {
       return false;
     }
