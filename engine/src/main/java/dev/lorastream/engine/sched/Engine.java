@@ -10,7 +10,9 @@ import dev.lorastream.engine.model.StepBatch;
 import dev.lorastream.engine.sample.Sampler;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -261,16 +263,19 @@ public final class Engine implements AutoCloseable {
 
   /** Waiting requests whose adapter failed to load get their error reply now. */
   private void failUnloadableAdapters() {
-    List<Sequence> failed = new ArrayList<>();
+    // each failure is read once: invalidateAdapter may forget it from another thread meanwhile
+    Map<Sequence, Throwable> failed = new LinkedHashMap<>();
     for (Sequence s : scheduler.waiting()) {
       String id = s.request.adapterId();
-      if (id != null && adapters.failure(id) != null) {
-        failed.add(s);
+      Throwable t = id == null ? null : adapters.failure(id);
+      if (t != null) {
+        failed.put(s, t);
       }
     }
-    for (Sequence s : failed) {
+    for (Map.Entry<Sequence, Throwable> e : failed.entrySet()) {
+      Sequence s = e.getKey();
       scheduler.removeWaiting(s);
-      Throwable t = adapters.failure(s.request.adapterId());
+      Throwable t = e.getValue();
       EngineError code =
           t instanceof NoSuchElementException
               ? EngineError.UNKNOWN_ADAPTER
