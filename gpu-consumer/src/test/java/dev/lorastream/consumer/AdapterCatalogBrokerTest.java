@@ -8,7 +8,16 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lorastream.devstack.TestKafkaCluster;
+import dev.lorastream.engine.backends.Backends;
+import dev.lorastream.engine.lora.LoraAdapter;
+import dev.lorastream.engine.model.LlamaModel;
+import dev.lorastream.engine.model.LoadedModel;
+import dev.lorastream.engine.model.ModelLoader;
+import dev.lorastream.engine.ops.Ops;
+import dev.lorastream.engine.sched.Engine;
 import dev.lorastream.engine.sched.EngineConfig;
+import dev.lorastream.engine.sched.GenerationRequest;
+import dev.lorastream.engine.sched.GenerationResult;
 import dev.lorastream.engine.testdata.AdapterGenerator;
 import dev.lorastream.engine.testdata.ModelGenerator;
 import dev.lorastream.schemas.AdapterCatalogRule;
@@ -133,6 +142,135 @@ class AdapterCatalogBrokerTest {
         assertNull(failed.get(), () -> "consumer failed: " + failed.get());
       }
     }
+  }
+
+  @Test
+  void aReRegisteredAdapterIsServedWithItsNewWeights() throws Exception {
+    Path model = tmp.resolve("model");
+    ModelGenerator.make("tiny", ModelGenerator.Options.defaults(), model);
+    Path adapters = tmp.resolve("adapters");
+    AdapterGenerator.make(
+        model,
+        1,
+        AdapterGenerator.Options.defaults().withRanks(8).withSeed(1),
+        adapters.resolve("v1"));
+    AdapterGenerator.make(
+        model,
+        1,
+        AdapterGenerator.Options.defaults().withRanks(8).withSeed(2),
+        adapters.resolve("v2"));
+    Path v1 = adapters.resolve("v1").resolve(AdapterGenerator.adapterName(0));
+    Path v2 = adapters.resolve("v2").resolve(AdapterGenerator.adapterName(0));
+    EngineConfig ec = EngineConfig.defaults().withKvBlocks(32);
+    List<Integer> old = expectedTokens(model, v1, ec);
+    List<Integer> fresh = expectedTokens(model, v2, ec);
+    assertFalse(old.equals(fresh), "the two versions generate different tokens");
+    String backend = System.getProperty(Backends.PROPERTY);
+    System.setProperty(Backends.PROPERTY, "cpu"); // the backend expectedTokens ran on
+    try (TestKafkaCluster broker = TestKafkaCluster.start()) {
+      createTopics(broker);
+      String bootstrap = broker.bootstrapServers();
+      put(bootstrap, record("a0", v1, 1L));
+      ConsumerSettings settings =
+          ConsumerSettings.from(
+              Map.of(
+                  ConsumerSettings.BOOTSTRAP,
+                  bootstrap,
+                  ConsumerSettings.REGISTRY,
+                  (String) SERDE.get(AvroSerdeConfig.SCHEMA_REGISTRY_URL),
+                  ConsumerSettings.MODEL,
+                  model.toString(),
+                  ConsumerSettings.ADAPTER_ROOTS,
+                  adapters.toString(),
+                  ConsumerSettings.ID,
+                  "c1",
+                  ConsumerSettings.METRICS_PORT,
+                  "-1"));
+      AtomicReference<Throwable> failed = new AtomicReference<>();
+      try (InferenceConsumer consumer =
+              new InferenceConsumer(settings, ec, new SimpleMeterRegistry());
+          KafkaProducer<String, InferenceBatch> batches =
+              new KafkaProducer<>(
+                  Map.of("bootstrap.servers", bootstrap),
+                  new StringSerializer(),
+                  Topics.BATCHES.valueSerde(SERDE).serializer())) {
+        Thread serving =
+            Thread.ofPlatform()
+                .name("consumer")
+                .start(
+                    () -> {
+                      try {
+                        consumer.run();
+                      } catch (Throwable t) {
+                        failed.set(t);
+                      }
+                    });
+        try {
+          assertEquals(old, serve(batches, bootstrap, "before"), "v1 is served");
+          put(bootstrap, record("a0", v2, 2L)); // re-registered with other weights
+          // The catalog reads the new record within a poll or two; until then v1 is still right.
+          List<Integer> after = old;
+          for (int i = 0; i < 20 && after.equals(old); i++) {
+            after = serve(batches, bootstrap, "after-" + i);
+          }
+          assertEquals(fresh, after, "after the change: exactly a fresh engine's v2 tokens");
+        } finally {
+          consumer.stop();
+          serving.join(10_000);
+        }
+        assertNull(failed.get(), () -> "consumer failed: " + failed.get());
+      }
+    } finally {
+      if (backend == null) {
+        System.clearProperty(Backends.PROPERTY);
+      } else {
+        System.setProperty(Backends.PROPERTY, backend);
+      }
+    }
+  }
+
+  /** What a fresh CPU engine generates for {@link #request} with adapter "a0" read from dir. */
+  private static List<Integer> expectedTokens(Path model, Path dir, EngineConfig ec)
+      throws Exception {
+    try (Ops ops = Backends.create("cpu");
+        LoadedModel lm = ModelLoader.load(model, ops);
+        Engine e =
+            new Engine(
+                new LlamaModel(lm.config(), lm.weights(), ops, ec.loraKernel()),
+                ec,
+                id -> LoraAdapter.load(dir, lm.config(), ec.maxRank()),
+                null)) {
+      var f =
+          e.submit(
+              new GenerationRequest(
+                  "x",
+                  new int[] {1, 40, 50},
+                  "a0",
+                  dev.lorastream.engine.sample.SamplingParams.greedy(6)));
+      e.runUntilIdle();
+      GenerationResult r = f.join();
+      assertTrue(r.ok(), r.errorMessage());
+      return java.util.Arrays.stream(r.tokens()).boxed().toList();
+    }
+  }
+
+  /** Sends a one-request batch for adapter "a0" and returns its reply's tokens. */
+  private static List<Integer> serve(
+      KafkaProducer<String, InferenceBatch> batches, String bootstrap, String id) throws Exception {
+    InferenceRequest r =
+        InferenceRequest.newBuilder(request(id, "a0"))
+            .setSampling(SamplingParams.newBuilder().setMaxTokens(6).build())
+            .build();
+    InferenceBatch b =
+        InferenceBatch.newBuilder()
+            .setBatchId("b-" + id)
+            .setCreatedEpochMs(System.currentTimeMillis())
+            .setRequests(List.of(r))
+            .build();
+    batches.send(new ProducerRecord<>(Topics.BATCHES.name(), b.getBatchId(), b)).get();
+    InferenceResult reply = readReply(bootstrap, id);
+    assertNull(reply.getErrorCode(), reply.getErrorMessage());
+    return reply.getTokenIds();
   }
 
   @Test
@@ -261,6 +399,14 @@ class AdapterCatalogBrokerTest {
 
   /** The first committed record of {@code lora.replies} (60 s at most). */
   private static InferenceResult readReply(String bootstrap) {
+    return readReply(bootstrap, null);
+  }
+
+  /**
+   * The committed reply of {@code lora.replies} to request {@code id} (any, when null; 60 s at
+   * most).
+   */
+  private static InferenceResult readReply(String bootstrap, String id) {
     List<InferenceResult> out = new ArrayList<>();
     try (KafkaConsumer<String, InferenceResult> c =
         new KafkaConsumer<>(
@@ -272,10 +418,16 @@ class AdapterCatalogBrokerTest {
       c.seekToBeginning(List.of(p0));
       long deadline = System.currentTimeMillis() + 60_000;
       while (out.isEmpty() && System.currentTimeMillis() < deadline) {
-        c.poll(Duration.ofMillis(200)).forEach(r -> out.add(r.value()));
+        c.poll(Duration.ofMillis(200))
+            .forEach(
+                r -> {
+                  if (id == null || id.equals(r.key())) {
+                    out.add(r.value());
+                  }
+                });
       }
     }
-    assertFalse(out.isEmpty(), "no reply on " + Topics.REPLIES.name());
+    assertFalse(out.isEmpty(), "no reply to " + id + " on " + Topics.REPLIES.name());
     return out.getFirst();
   }
 
