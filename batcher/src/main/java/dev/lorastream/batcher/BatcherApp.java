@@ -1,5 +1,6 @@
 package dev.lorastream.batcher;
 
+import dev.lorastream.schemas.AdapterCatalogRule;
 import dev.lorastream.schemas.AdminReplyTopics;
 import dev.lorastream.schemas.MetricsServer;
 import dev.lorastream.schemas.ReplyTopicCache;
@@ -47,9 +48,12 @@ import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThr
  *
  * <p>Fixed Streams settings: {@code processing.guarantee=exactly_once_v2}; an uncaught exception
  * replaces the stream thread (a transient schema-registry outage is retried from the committed
- * offsets, see {@link DecodeProcessor}); undecodable {@code lora.adapters} records are logged and
- * skipped. Defaults that a key may override: {@code application.id=lorastream-batcher}, a temporary
- * {@code state.dir}.
+ * offsets, see {@link DecodeProcessor}); {@code lora.adapters} records that {@link
+ * AdapterCatalogRule} skips are logged and skipped by the adapter store and written once to {@code
+ * lora.adapters.dlq} by a second Kafka Streams instance ({@link CatalogDeadLetterTopology},
+ * application.id {@code <application.id>-adapters-dlq}); {@code /health} is UP while both run.
+ * Defaults that a key may override: {@code application.id=lorastream-batcher}, a temporary {@code
+ * state.dir}.
  *
  * <p>It holds one Admin client for its life, through which the topology asks whether a request's
  * reply topic exists ({@link AdminReplyTopics} behind a {@link ReplyTopicCache}); the cache is
@@ -61,6 +65,7 @@ public final class BatcherApp implements AutoCloseable {
   public static final String DEFAULT_APPLICATION_ID = "lorastream-batcher";
 
   private final KafkaStreams streams;
+  private final KafkaStreams deadLetters; // CatalogDeadLetterTopology
   private final AdminReplyTopics replyTopics;
   private final PrometheusMeterRegistry registry;
   private final MetricsServer metricsServer;
@@ -68,11 +73,13 @@ public final class BatcherApp implements AutoCloseable {
 
   private BatcherApp(
       KafkaStreams streams,
+      KafkaStreams deadLetters,
       AdminReplyTopics replyTopics,
       PrometheusMeterRegistry registry,
       MetricsServer metricsServer,
       KafkaStreamsMetrics streamsMetrics) {
     this.streams = streams;
+    this.deadLetters = deadLetters;
     this.replyTopics = replyTopics;
     this.registry = registry;
     this.metricsServer = metricsServer;
@@ -114,6 +121,20 @@ public final class BatcherApp implements AutoCloseable {
           // again
           return StreamThreadExceptionResponse.REPLACE_THREAD;
         });
+    Properties dlqProps = new Properties();
+    dlqProps.putAll(props);
+    dlqProps.put(
+        StreamsConfig.APPLICATION_ID_CONFIG,
+        props.get(StreamsConfig.APPLICATION_ID_CONFIG)
+            + CatalogDeadLetterTopology.APPLICATION_ID_SUFFIX);
+    KafkaStreams deadLetters =
+        new KafkaStreams(
+            CatalogDeadLetterTopology.build(
+                new AdapterCatalogRule(Topics.ADAPTERS.valueSerde(config.kafka()).deserializer()),
+                metrics),
+            dlqProps);
+    // a transient decoding failure (registry unreachable): retry from the committed offset
+    deadLetters.setUncaughtExceptionHandler(e -> StreamThreadExceptionResponse.REPLACE_THREAD);
     KafkaStreamsMetrics streamsMetrics = new KafkaStreamsMetrics(streams);
     streamsMetrics.bindTo(registry);
     new JvmMemoryMetrics().bindTo(registry);
@@ -127,9 +148,12 @@ public final class BatcherApp implements AutoCloseable {
                 registry,
                 config.metricsPort(),
                 BatcherConfig.METRICS_PORT,
-                () -> streams.state().isRunningOrRebalancing());
+                () ->
+                    streams.state().isRunningOrRebalancing()
+                        && deadLetters.state().isRunningOrRebalancing());
     streams.start();
-    return new BatcherApp(streams, replyTopics, registry, server, streamsMetrics);
+    deadLetters.start();
+    return new BatcherApp(streams, deadLetters, replyTopics, registry, server, streamsMetrics);
   }
 
   /** The Kafka Streams properties: pass-through keys plus the fixed and default settings above. */
@@ -230,24 +254,33 @@ public final class BatcherApp implements AutoCloseable {
     }
   }
 
-  /** Waits until Kafka Streams is RUNNING. */
+  /** Waits until both Kafka Streams instances (batching, catalog DLQ) are RUNNING. */
   public boolean awaitRunning(Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (System.nanoTime() < deadline) {
       KafkaStreams.State s = streams.state();
-      if (s == KafkaStreams.State.RUNNING) {
+      KafkaStreams.State d = deadLetters.state();
+      if (s == KafkaStreams.State.RUNNING && d == KafkaStreams.State.RUNNING) {
         return true;
       }
-      if (s == KafkaStreams.State.ERROR || s == KafkaStreams.State.NOT_RUNNING) {
-        return false;
+      for (KafkaStreams.State x : List.of(s, d)) {
+        if (x == KafkaStreams.State.ERROR || x == KafkaStreams.State.NOT_RUNNING) {
+          return false;
+        }
       }
       Thread.sleep(50);
     }
     return false;
   }
 
+  /** The state of the batching topology's Kafka Streams. */
   public KafkaStreams.State state() {
     return streams.state();
+  }
+
+  /** The state of the catalog DLQ writer's Kafka Streams ({@link CatalogDeadLetterTopology}). */
+  public KafkaStreams.State deadLetterState() {
+    return deadLetters.state();
   }
 
   public PrometheusMeterRegistry registry() {
@@ -262,6 +295,7 @@ public final class BatcherApp implements AutoCloseable {
   @Override
   public void close() {
     streams.close(Duration.ofSeconds(30));
+    deadLetters.close(Duration.ofSeconds(30));
     replyTopics.close();
     streamsMetrics.close();
     if (metricsServer != null) {

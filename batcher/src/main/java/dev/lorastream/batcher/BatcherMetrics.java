@@ -44,11 +44,19 @@ public final class BatcherMetrics {
   public static final String BATCH_WAIT = "lorastream.batcher.batch.wait";
   public static final String BATCH_SPREAD = "lorastream.batcher.batch.spread";
   public static final String BUFFERED = "lorastream.batcher.buffered";
+
+  /** lora.adapters records the batcher's adapter store skipped ({@code reason} tag). */
+  public static final String ADAPTERS_SKIPPED = "lorastream.batcher.adapters.skipped";
+
+  /** lora.adapters records written to lora.adapters.dlq ({@code reason} tag). */
+  public static final String ADAPTERS_DEAD_LETTERED = "lorastream.batcher.adapters.dead.lettered";
+
   public static final String BUFFERED_TOKENS = "lorastream.batcher.buffered.tokens";
 
   private final MeterRegistry registry;
   private final int maxBatchTokens;
   private final Map<String, Counter> requestCounters = new ConcurrentHashMap<>();
+  private final Map<String, Counter> adapterCounters = new ConcurrentHashMap<>();
   private final Map<FlushReason, Counter> batchCounters = new ConcurrentHashMap<>();
   private final DistributionSummary size;
   private final DistributionSummary tokens;
@@ -123,6 +131,29 @@ public final class BatcherMetrics {
 
   void deadLettered(String reason) {
     request("dead_lettered", reason);
+  }
+
+  /** The adapter store skipped a lora.adapters record (AdapterCatalogRule). */
+  void adapterSkipped(String reason) {
+    adapterCount(ADAPTERS_SKIPPED, reason, "lora.adapters records skipped by the adapter store");
+  }
+
+  /** A lora.adapters record went to lora.adapters.dlq. */
+  void adapterDeadLettered(String reason) {
+    adapterCount(
+        ADAPTERS_DEAD_LETTERED, reason, "lora.adapters records written to lora.adapters.dlq");
+  }
+
+  private void adapterCount(String name, String reason, String description) {
+    adapterCounters
+        .computeIfAbsent(
+            name + '/' + reason,
+            k ->
+                Counter.builder(name)
+                    .tag("reason", reason)
+                    .description(description)
+                    .register(registry))
+        .increment();
   }
 
   private void request(String outcome, String code) {

@@ -1,6 +1,6 @@
 package dev.lorastream.batcher;
 
-import dev.lorastream.schemas.AdapterRecord;
+import dev.lorastream.schemas.AdapterCatalogRule;
 import dev.lorastream.schemas.AdminReplyTopics;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
@@ -8,17 +8,14 @@ import dev.lorastream.schemas.ReplyTopics;
 import dev.lorastream.schemas.Topics;
 import java.util.Map;
 import org.apache.kafka.common.serialization.Serdes;
-import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.kstream.Branched;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.KStream;
-import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.processor.TopicNameExtractor;
-import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.Stores;
 
 /**
@@ -26,7 +23,7 @@ import org.apache.kafka.streams.state.Stores;
  * Streams runs it).
  *
  * <pre>
- * lora.adapters ──► GlobalKTable (store lorastream-adapters)          ·····································┐
+ * lora.adapters ──► AdapterCatalogRule ──► global store lorastream-adapters ·······························┐
  * lora.requests (bytes) ──► decode ──┬─ undecodable ──► lora.requests.dlq (original bytes + DlqHeaders)     │
  *                                    └─ request ──► validate (catalog, ReplyTopics, wall clock) ◄···········┘
  *                                                     ├─ rejected ──► request.replyTopic, or lora.replies
@@ -43,7 +40,7 @@ import org.apache.kafka.streams.state.Stores;
  */
 public final class BatcherTopology {
 
-  /** The GlobalKTable's store: adapterId → AdapterRecord. */
+  /** The global adapter store: adapterId → AdapterRecord, kept by {@link CatalogStoreProcessor}. */
   public static final String ADAPTER_STORE = "lorastream-adapters";
 
   /** Per-task batch buffer: arrival sequence (Long) → InferenceRequest. Empty after each flush. */
@@ -84,12 +81,16 @@ public final class BatcherTopology {
       BatcherConfig config, BatcherSerdes serdes, ReplyTopics replyTopics, BatcherMetrics metrics) {
     StreamsBuilder builder = new StreamsBuilder();
 
-    builder.globalTable(
+    // A global store kept with the catalog rule the consumers use (not a GlobalKTable, which
+    // would decode with its own rule and skip with the deserialization handler's).
+    AdapterCatalogRule rule = new AdapterCatalogRule(serdes.adapters().deserializer());
+    builder.addGlobalStore(
+        Stores.keyValueStoreBuilder(
+                Stores.persistentKeyValueStore(ADAPTER_STORE), Serdes.String(), serdes.adapters())
+            .withLoggingDisabled(),
         Topics.ADAPTERS.name(),
-        Consumed.with(Serdes.String(), serdes.adapters()).withName("adapters-source"),
-        Materialized.<String, AdapterRecord, KeyValueStore<Bytes, byte[]>>as(ADAPTER_STORE)
-            .withKeySerde(Serdes.String())
-            .withValueSerde(serdes.adapters()));
+        Consumed.with(Serdes.String(), Serdes.ByteArray()).withName("adapters-source"),
+        () -> new CatalogStoreProcessor(rule, metrics));
 
     builder.addStateStore(
         Stores.keyValueStoreBuilder(

@@ -1,6 +1,5 @@
 package dev.lorastream.batcher;
 
-import dev.lorastream.schemas.DlqHeaders;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.serde.AvroDecodeException;
 import java.nio.ByteBuffer;
@@ -9,7 +8,6 @@ import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import org.apache.kafka.common.header.Headers;
-import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
@@ -128,23 +126,10 @@ final class DecodeProcessor implements Processor<byte[], byte[], byte[], Decoded
   }
 
   private void deadLetter(Record<byte[], byte[]> record, String reason, String exception) {
-    Headers headers = new RecordHeaders(record.headers().toArray());
-    RecordMetadata meta = context.recordMetadata().orElse(null);
-    put(headers, DlqHeaders.REASON, reason);
-    put(headers, DlqHeaders.TOPIC, meta == null ? "?" : meta.topic());
-    put(headers, DlqHeaders.PARTITION, meta == null ? "-1" : Integer.toString(meta.partition()));
-    put(headers, DlqHeaders.OFFSET, meta == null ? "-1" : Long.toString(meta.offset()));
-    put(headers, DlqHeaders.EXCEPTION, exception);
-    put(headers, DlqHeaders.TIMESTAMP, Long.toString(context.currentSystemTimeMs()));
-    put(headers, DlqHeaders.SOURCE_APP, context.applicationId() + "/" + context.taskId());
+    Headers headers = DeadLetters.headers(record.headers(), context, reason, exception);
     metrics.deadLettered(reason);
     context.forward(
         new Record<byte[], Decoded>(
             record.key(), new Decoded.Dead(record.value()), record.timestamp(), headers));
-  }
-
-  private static void put(Headers headers, String name, String value) {
-    headers.remove(name); // a record dead-lettered twice keeps only the latest reason
-    headers.add(name, value.getBytes(StandardCharsets.UTF_8));
   }
 }

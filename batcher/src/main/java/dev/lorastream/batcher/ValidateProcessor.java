@@ -13,7 +13,7 @@ import org.apache.kafka.streams.state.ValueTimestampHeaders;
 
 /**
  * Applies {@link RequestValidator} to each decoded request, looking adapters up in the global
- * adapter catalog ({@link BatcherTopology#ADAPTER_STORE}, the GlobalKTable over {@code
+ * adapter catalog ({@link BatcherTopology#ADAPTER_STORE}, the global store over {@code
  * lora.adapters}), reply topics up in {@link ReplyTopics}, and reading the wall clock from the
  * context (mockable in tests). Re-keys every record by requestId.
  */
@@ -54,8 +54,8 @@ final class ValidateProcessor implements Processor<byte[], InferenceRequest, Str
   }
 
   /**
-   * The catalog entry; a GlobalKTable store wraps values with their timestamp (and, by config,
-   * headers).
+   * The catalog entry (the store holds plain values; a timestamped store, as a GlobalKTable's would
+   * be, wraps them with their timestamp and, by config, headers).
    */
   private AdapterRecord adapter(String adapterId) {
     Object v = catalog.get(adapterId);

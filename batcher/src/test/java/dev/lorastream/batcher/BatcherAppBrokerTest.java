@@ -1,11 +1,13 @@
 package dev.lorastream.batcher;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lorastream.devstack.TestKafkaCluster;
 import dev.lorastream.schemas.AdapterRecord;
+import dev.lorastream.schemas.DlqHeaders;
 import dev.lorastream.schemas.ErrorCode;
 import dev.lorastream.schemas.InferenceBatch;
 import dev.lorastream.schemas.InferenceRequest;
@@ -17,6 +19,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -31,6 +34,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.Serdes;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -105,6 +109,13 @@ class BatcherAppBrokerTest {
     }
     Map<String, Object> producerProps = new HashMap<>(SERDE);
     producerProps.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, cluster.bootstrapServers());
+    byte[] undecodable = "{\"adapterId\":\"broken\"}".getBytes(StandardCharsets.UTF_8);
+    try (var raw =
+        new KafkaProducer<>(
+            producerProps, Serdes.String().serializer(), Serdes.ByteArray().serializer())) {
+      // before the valid registration: neither the batcher nor the DLQ writer may stop on it
+      raw.send(new ProducerRecord<>(Topics.ADAPTERS.name(), "broken", undecodable)).get();
+    }
     try (var adapters =
             new KafkaProducer<>(
                 producerProps,
@@ -165,8 +176,46 @@ class BatcherAppBrokerTest {
                 "lorastream_batcher_requests_total{code=\"none\",outcome=\"accepted\",service=\"batcher\"} 2.0"),
             scrape);
         assertTrue(scrape.contains("kafka_stream_thread_"), "Kafka Streams binder");
+        assertTrue(
+            scrape.contains(
+                "lorastream_batcher_adapters_skipped_total{reason=\"BAD_MAGIC\",service=\"batcher\"} 1.0"),
+            scrape);
+        ConsumerRecord<byte[], byte[]> dead = readAdaptersDlq().getFirst();
+        assertArrayEquals(undecodable, dead.value());
+        assertEquals(
+            "BAD_MAGIC",
+            new String(
+                dead.headers().lastHeader(DlqHeaders.REASON).value(), StandardCharsets.UTF_8));
+      }
+      // A restart reads lora.adapters again: the record is still dead-lettered once.
+      try (BatcherApp again = BatcherApp.start(config(dir))) {
+        assertTrue(again.awaitRunning(Duration.ofSeconds(60)), "state " + again.state());
+        Thread.sleep(2_000);
+        assertEquals(1, readAdaptersDlq().size(), "the DLQ record is written once");
       }
     }
+  }
+
+  /** Every committed record of lora.adapters.dlq, once one is there (30 s at most), plus 1 s. */
+  private static List<ConsumerRecord<byte[], byte[]>> readAdaptersDlq() {
+    Map<String, Object> props = new HashMap<>();
+    props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, cluster.bootstrapServers());
+    props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+    List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
+    try (var consumer =
+        new KafkaConsumer<>(
+            props, Serdes.ByteArray().deserializer(), Serdes.ByteArray().deserializer())) {
+      TopicPartition p0 = new TopicPartition(Topics.ADAPTERS_DLQ.name(), 0);
+      consumer.assign(List.of(p0));
+      consumer.seekToBeginning(List.of(p0));
+      long deadline = System.currentTimeMillis() + 30_000;
+      while (out.isEmpty() && System.currentTimeMillis() < deadline) {
+        consumer.poll(Duration.ofMillis(200)).forEach(out::add);
+      }
+      consumer.poll(Duration.ofMillis(1_000)).forEach(out::add);
+    }
+    assertTrue(!out.isEmpty(), "nothing on " + Topics.ADAPTERS_DLQ.name());
+    return out;
   }
 
   private static <V extends org.apache.avro.specific.SpecificRecord>

@@ -23,8 +23,18 @@ final class ConsumerMetrics {
   private final Counter undecodable;
   private final Counter aborted;
 
-  ConsumerMetrics(MeterRegistry registry, Engine engine, IntSupplier inflight) {
+  ConsumerMetrics(
+      MeterRegistry registry, Engine engine, IntSupplier inflight, AdapterCatalog catalog) {
     this.registry = registry;
+    if (catalog != null) {
+      FunctionCounter.builder(
+              "lorastream.consumer.catalog.skipped", catalog, AdapterCatalog::skipped)
+          .description("lora.adapters records skipped by the catalog rule (see lora.adapters.dlq)")
+          .register(registry);
+      Gauge.builder("lorastream.consumer.catalog.live", catalog, c -> c.live() ? 1 : 0)
+          .description("1 while the catalog reader runs, neither stuck nor failing for 15 s")
+          .register(registry);
+    }
     EngineStats st = engine.stats();
     this.batchSize =
         DistributionSummary.builder("lorastream.consumer.batch.size")
@@ -64,6 +74,10 @@ final class ConsumerMetrics {
           .register(registry);
       FunctionCounter.builder(
               "lorastream.engine.adapter.evictions", engine.slots(), s -> s.evictions())
+          .register(registry);
+      FunctionCounter.builder(
+              "lorastream.engine.adapter.invalidations", engine.slots(), s -> s.invalidations())
+          .description("backend slots dropped because the adapter's catalog entry changed")
           .register(registry);
     }
   }

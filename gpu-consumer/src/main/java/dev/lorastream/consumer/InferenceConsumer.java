@@ -59,6 +59,9 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * any.
  */
 public final class InferenceConsumer implements AutoCloseable {
+  /** How long {@link #run} waits for the adapter catalog to read the topic before giving up. */
+  static final Duration CATALOG_CATCH_UP = Duration.ofSeconds(30);
+
   private final ConsumerSettings settings;
   private final Ops ops;
   private final LoadedModel model;
@@ -91,7 +94,10 @@ public final class InferenceConsumer implements AutoCloseable {
             catalog, s.adapterRoots(), s.adapterMaxBytes(), model.config(), ec.maxRank());
     this.loop =
         new EngineLoop(new Engine(m, ec, source, tokenizer::decode), "engine-" + s.consumerId());
-    this.health = new ConsumerHealth(loop::fatal);
+    // A changed or deleted registration drops every copy the engine holds (host cache, failed-load
+    // memory, backend slot once no running sequence uses it).
+    catalog.onChange(loop.engine()::invalidateAdapter);
+    this.health = new ConsumerHealth(loop::fatal, catalog::live);
     this.intake = new RequestIntake(loop, tokenizer::encode, s.consumerId());
     this.consumer =
         new KafkaConsumer<>(
@@ -125,7 +131,7 @@ public final class InferenceConsumer implements AutoCloseable {
                 5),
             new StringSerializer(),
             Topics.REPLIES.valueSerde(serde).serializer());
-    this.metrics = new ConsumerMetrics(registry, loop.engine(), this::inflightCount);
+    this.metrics = new ConsumerMetrics(registry, loop.engine(), this::inflightCount, catalog);
     this.replyTopicLookup =
         new AdminReplyTopics(
             Admin.create(
@@ -146,7 +152,8 @@ public final class InferenceConsumer implements AutoCloseable {
 
   /**
    * Serves until {@link #stop}; throws when the engine or the transaction producer failed for good,
-   * or at start when {@code lora.replies} cannot be written (every misdirected result goes there).
+   * or at start when {@code lora.replies} cannot be written (every misdirected result goes there)
+   * or the adapter catalog has not read {@code lora.adapters} within {@link #CATALOG_CATCH_UP}.
    */
   public void run() throws InterruptedException {
     producer.initTransactions();
@@ -162,7 +169,22 @@ public final class InferenceConsumer implements AutoCloseable {
               + " (it does not create topics: create it with"
               + " the admin tool or the demo first, and grant this consumer DESCRIBE and WRITE on it)");
     }
-    catalog.awaitCaughtUp(Duration.ofSeconds(30));
+    // Fail fast rather than serve blind: without the catalog every request for an adapter not yet
+    // read would be answered UNKNOWN_ADAPTER (a wrong, committed answer); exiting leaves the
+    // batches uncommitted for a restart or another consumer.
+    if (!catalog.awaitCaughtUp(CATALOG_CATCH_UP)) {
+      throw new IllegalStateException(
+          "the adapter catalog did not catch up with "
+              + Topics.ADAPTERS.name()
+              + " at "
+              + settings.bootstrapServers()
+              + " within "
+              + CATALOG_CATCH_UP.toSeconds()
+              + " s (last error: "
+              + catalog.lastError()
+              + "); not serving without it",
+          catalog.lastError());
+    }
     consumer.subscribe(Set.of(Topics.BATCHES.name()), new Rebalance());
     health.polling(true);
     try {

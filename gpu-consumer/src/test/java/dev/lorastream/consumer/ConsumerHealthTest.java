@@ -61,7 +61,7 @@ class ConsumerHealthTest {
                   throw new IllegalStateException("decoder broke");
                 });
         EngineLoop loop = new EngineLoop(engine, "engine-health-test")) {
-      ConsumerHealth health = new ConsumerHealth(loop::fatal);
+      ConsumerHealth health = new ConsumerHealth(loop::fatal, () -> true);
       PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
       try (MetricsServer server =
               MetricsServer.start(registry, 0, ConsumerSettings.METRICS_PORT, health);
@@ -85,11 +85,22 @@ class ConsumerHealthTest {
 
   @Test
   void downUntilThePollLoopRunsAndAfterItEnds() {
-    ConsumerHealth health = new ConsumerHealth(() -> null);
+    ConsumerHealth health = new ConsumerHealth(() -> null, () -> true);
     assertFalse(health.getAsBoolean(), "starting: model loading, catalog catching up");
     health.polling(true);
     assertTrue(health.getAsBoolean());
     health.polling(false);
     assertFalse(health.getAsBoolean(), "stopped or failed");
+  }
+
+  @Test
+  void downWhileTheCatalogReaderIsNotLive() {
+    java.util.concurrent.atomic.AtomicBoolean live =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    ConsumerHealth health = new ConsumerHealth(() -> null, live::get);
+    health.polling(true);
+    assertFalse(health.getAsBoolean(), "catalog reader dead or stuck");
+    live.set(true);
+    assertTrue(health.getAsBoolean());
   }
 }

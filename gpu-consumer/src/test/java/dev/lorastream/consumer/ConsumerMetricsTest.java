@@ -43,7 +43,7 @@ class ConsumerMetricsTest {
                   throw new java.util.NoSuchElementException(id);
                 },
                 null)) {
-      ConsumerMetrics metrics = new ConsumerMetrics(registry, engine, () -> 3);
+      ConsumerMetrics metrics = new ConsumerMetrics(registry, engine, () -> 3, null);
       var f =
           engine.submit(
               new GenerationRequest("a", new int[] {1, 5, 6}, null, SamplingParams.greedy(5)));

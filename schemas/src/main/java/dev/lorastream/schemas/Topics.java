@@ -41,6 +41,14 @@ public final class Topics {
   public static final Topic<byte[], byte[]> REQUESTS_DLQ =
       new Topic<>("lora.requests.dlq", byte[].class, byte[].class, false);
 
+  /**
+   * Records of {@link #ADAPTERS} that the catalog skips ({@link AdapterCatalogRule}): the original
+   * key and value bytes, with the reason in the {@link DlqHeaders} headers. Written by the batcher
+   * only, once per skipped record.
+   */
+  public static final Topic<byte[], byte[]> ADAPTERS_DLQ =
+      new Topic<>("lora.adapters.dlq", byte[].class, byte[].class, false);
+
   private Topics() {}
 
   /** A reply topic of another name (e.g. per tenant), with the types of {@link #REPLIES}. */
@@ -52,6 +60,6 @@ public final class Topics {
    * Every declared topic, for creating them (admin client, embedded broker, docker-compose init).
    */
   public static List<Topic<?, ?>> all() {
-    return List.of(REQUESTS, BATCHES, REPLIES, ADAPTERS, REQUESTS_DLQ);
+    return List.of(REQUESTS, BATCHES, REPLIES, ADAPTERS, REQUESTS_DLQ, ADAPTERS_DLQ);
   }
 }

@@ -29,7 +29,12 @@ class TopicsTest {
     Set<String> names = Topics.all().stream().map(Topic::name).collect(Collectors.toSet());
     assertEquals(
         Set.of(
-            "lora.requests", "lora.batches", "lora.replies", "lora.adapters", "lora.requests.dlq"),
+            "lora.requests",
+            "lora.batches",
+            "lora.replies",
+            "lora.adapters",
+            "lora.requests.dlq",
+            "lora.adapters.dlq"),
         names);
     assertEquals("lora.requests-value", Topics.REQUESTS.valueSubject());
     assertEquals(Map.of("cleanup.policy", "compact"), Topics.ADAPTERS.topicConfigs());

@@ -19,7 +19,13 @@ import java.util.Set;
  * maxRank, out]} (B transposed and pre-multiplied by the adapter's scale), plus {@code
  * ranks[proj][slot]}, the live rank of each slot (0 where the slot's adapter does not target that
  * projection). A slot in use by a running sequence is pinned (reference-counted) and never evicted.
- * Not thread-safe: the engine thread owns it.
+ *
+ * <p>A slot holds one loaded copy of an adapter ({@link LoraAdapter} instance) and is reused only
+ * for that same copy: a different copy of the same id (reloaded after {@link #invalidate}, or after
+ * the host cache dropped it) never runs on the weights of the old one. {@link #invalidate} drops an
+ * adapter's slot at once when no sequence pins it; a pinned slot is retired instead (its sequences
+ * keep the weights they started with, new acquires get another slot) and freed at its last {@link
+ * #release}. Not thread-safe: the engine thread owns it.
  */
 public final class AdapterSlots {
   private final Ops ops;
@@ -31,12 +37,15 @@ public final class AdapterSlots {
   private final Tensor[][] bT; // [Proj][layer] of [maxLoras, maxRank, out]
   private final int[][] ranks; // [Proj][maxLoras]
   private final String[] slotAdapter; // [maxLoras] adapter id or null
+  private final LoraAdapter[] slotCopy; // [maxLoras] the loaded copy written there, or null
+  private final boolean[] retired; // [maxLoras] invalidated while pinned: freed at the last release
   private final int[] pins; // [maxLoras]
   private final long[] lastUse; // [maxLoras]
   private final Map<String, Integer> slotOf = new HashMap<>();
   private long clock;
   private long loads;
   private long evictions;
+  private long invalidations;
 
   /**
    * @param targets projections that get slot buffers; an adapter targeting another one is refused
@@ -65,6 +74,8 @@ public final class AdapterSlots {
       }
     }
     this.slotAdapter = new String[maxLoras];
+    this.slotCopy = new LoraAdapter[maxLoras];
+    this.retired = new boolean[maxLoras];
     this.pins = new int[maxLoras];
     this.lastUse = new long[maxLoras];
   }
@@ -128,7 +139,20 @@ public final class AdapterSlots {
    *     projection without slot buffers
    */
   public int acquire(LoraAdapter adapter) {
-    Integer resident = slotOf.get(adapter.id());
+    return acquire(adapter.id(), adapter);
+  }
+
+  /**
+   * {@link #acquire(LoraAdapter)} under the id the engine was asked for ({@code key}, the catalog's
+   * adapter id), which is the id {@link #invalidate} and {@link #slotOf} take; the loaded copy's
+   * own {@link LoraAdapter#id()} is its directory name and may differ.
+   */
+  public int acquire(String key, LoraAdapter adapter) {
+    Integer resident = slotOf.get(key);
+    if (resident != null && slotCopy[resident] != adapter) {
+      invalidate(key); // another copy of this id: never serve the old one's weights
+      resident = null;
+    }
     int slot;
     if (resident != null) {
       slot = resident;
@@ -139,12 +163,14 @@ public final class AdapterSlots {
         return -1;
       }
       if (slotAdapter[slot] != null) {
-        slotOf.remove(slotAdapter[slot]);
+        slotOf.remove(slotAdapter[slot], slot);
         evictions++;
       }
+      retired[slot] = false;
       write(slot, adapter);
-      slotAdapter[slot] = adapter.id();
-      slotOf.put(adapter.id(), slot);
+      slotAdapter[slot] = key;
+      slotCopy[slot] = adapter;
+      slotOf.put(key, slot);
       loads++;
     }
     pins[slot]++;
@@ -158,6 +184,40 @@ public final class AdapterSlots {
       throw new IllegalStateException("slot " + slot + " is not pinned");
     }
     pins[slot]--;
+    if (pins[slot] == 0 && retired[slot]) {
+      clear(slot);
+    }
+  }
+
+  /**
+   * Forgets the adapter's slot, so that the next {@link #acquire} of that id writes its weights
+   * again: freed now when no sequence pins it, otherwise retired (the running sequences finish on
+   * the weights they started with) and freed at its last {@link #release}. Returns whether the
+   * adapter was resident.
+   */
+  public boolean invalidate(String adapterId) {
+    Integer slot = slotOf.remove(adapterId);
+    if (slot == null) {
+      return false;
+    }
+    invalidations++;
+    if (pins[slot] == 0) {
+      clear(slot);
+    } else {
+      retired[slot] = true;
+    }
+    return true;
+  }
+
+  private void clear(int slot) {
+    slotAdapter[slot] = null;
+    slotCopy[slot] = null;
+    retired[slot] = false;
+  }
+
+  /** Number of resident adapters dropped by {@link #invalidate} (or replaced by another copy). */
+  public long invalidations() {
+    return invalidations;
   }
 
   public int pins(int slot) {

@@ -13,7 +13,8 @@ import java.util.function.Consumer;
 /**
  * Adapters in host memory: an LRU of load futures, filled on a background executor so that the
  * engine thread never blocks on disk. A failed load is remembered (so its requests get an error
- * reply) until evicted. Engine-thread only, except the loads themselves.
+ * reply) until evicted or {@link #invalidate invalidated}. Thread-safe (every method but the loads
+ * is synchronized); the loads run on the executor.
  */
 final class AdapterCache {
   private final AdapterSource source;
@@ -63,6 +64,14 @@ final class AdapterCache {
                 loadSignal.notifyAll();
               }
             });
+  }
+
+  /**
+   * Forgets the adapter, loaded, loading or failed: the next request starts a fresh load. A load in
+   * flight is left to finish and its result is never used. Returns whether there was an entry.
+   */
+  synchronized boolean invalidate(String id) {
+    return cache.remove(id) != null;
   }
 
   /** The loaded adapter, or null while it is loading or when its load failed. */

@@ -10,7 +10,9 @@ import dev.lorastream.engine.model.StepBatch;
 import dev.lorastream.engine.sample.Sampler;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -46,6 +48,7 @@ public final class Engine implements AutoCloseable {
   private final TokenDecoder decoder; // null: no stop strings, empty text
   private final List<Integer> eosIds;
   private final ConcurrentLinkedQueue<Sequence> incoming = new ConcurrentLinkedQueue<>();
+  private final ConcurrentLinkedQueue<String> invalidated = new ConcurrentLinkedQueue<>();
   private final ExecutorService loader;
   private final EngineStats stats = new EngineStats();
   private final int
@@ -120,6 +123,22 @@ public final class Engine implements AutoCloseable {
     return f;
   }
 
+  /**
+   * Drops every copy the engine holds of an adapter, because its catalog entry changed (new source,
+   * new checksum, re-registered) or was deleted. Thread-safe; call it after the adapter source
+   * answers with the new entry (or with none). On return the host cache has forgotten the adapter
+   * (a loaded copy, a load in flight, or a remembered load failure), so every request admitted from
+   * now on loads the adapter again from the source. The backend slot is dropped on the engine
+   * thread at the next step: at once when no running sequence uses it, otherwise when the last of
+   * them finishes; those sequences finish on the weights they started with. A slot is only ever
+   * reused for the very copy that was written into it, so no request admitted after this call runs
+   * on the old weights, even before that step.
+   */
+  public void invalidateAdapter(String adapterId) {
+    adapters.invalidate(adapterId);
+    invalidated.add(adapterId);
+  }
+
   /** Whether nothing is queued or running. */
   public boolean idle() {
     return incoming.isEmpty() && scheduler.numWaiting() == 0 && scheduler.numRunning() == 0;
@@ -136,6 +155,11 @@ public final class Engine implements AutoCloseable {
 
   /** Runs one step; false when there was nothing that could run now. */
   public boolean step() {
+    for (String id; (id = invalidated.poll()) != null; ) {
+      if (slots != null) {
+        slots.invalidate(id);
+      }
+    }
     for (Sequence s; (s = incoming.poll()) != null; ) {
       scheduler.add(s);
     }
@@ -225,7 +249,7 @@ public final class Engine implements AutoCloseable {
     if (a == null) {
       return false;
     }
-    int slot = slots.acquire(a);
+    int slot = slots.acquire(id, a);
     if (slot < 0) {
       return false;
     }
@@ -242,16 +266,19 @@ public final class Engine implements AutoCloseable {
 
   /** Waiting requests whose adapter failed to load get their error reply now. */
   private void failUnloadableAdapters() {
-    List<Sequence> failed = new ArrayList<>();
+    // each failure is read once: invalidateAdapter may forget it from another thread meanwhile
+    Map<Sequence, Throwable> failed = new LinkedHashMap<>();
     for (Sequence s : scheduler.waiting()) {
       String id = s.request.adapterId();
-      if (id != null && adapters.failure(id) != null) {
-        failed.add(s);
+      Throwable t = id == null ? null : adapters.failure(id);
+      if (t != null) {
+        failed.put(s, t);
       }
     }
-    for (Sequence s : failed) {
+    for (Map.Entry<Sequence, Throwable> e : failed.entrySet()) {
+      Sequence s = e.getKey();
       scheduler.removeWaiting(s);
-      Throwable t = adapters.failure(s.request.adapterId());
+      Throwable t = e.getValue();
       EngineError code =
           t instanceof NoSuchElementException
               ? EngineError.UNKNOWN_ADAPTER

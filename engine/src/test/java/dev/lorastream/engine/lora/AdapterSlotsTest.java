@@ -67,6 +67,44 @@ class AdapterSlotsTest {
   }
 
   @Test
+  void invalidateFreesAnUnpinnedSlotAtOnceAndAPinnedOneAtItsLastRelease() {
+    AdapterSlots s = slots(2);
+    LoraAdapter v1 = adapter("v1", 2, 4, Set.of(Proj.Q));
+    LoraAdapter v2 = adapter("v2", 2, 4, Set.of(Proj.Q));
+    LoraAdapter other = adapter("other", 2, 4, Set.of(Proj.Q));
+    assertEquals(0, s.acquire("x", v1));
+    assertTrue(s.invalidate("x"), "resident, pinned: retired");
+    assertEquals(-1, s.slotOf("x"));
+    assertEquals(1, s.acquire("x", v2), "the new version gets another slot; slot 0 stays for v1");
+    assertEquals(Arrays.asList("x", "x"), s.residents());
+    assertEquals(-1, s.acquire("y", other), "both pinned");
+    s.release(0); // v1's last sequence finished
+    assertEquals(Arrays.asList(null, "x"), s.residents());
+    assertEquals(0, s.acquire("y", other), "the retired slot is free again");
+    s.release(1);
+    assertTrue(s.invalidate("x"), "resident, unpinned: freed now");
+    assertEquals(Arrays.asList("y", null), s.residents());
+    assertEquals(false, s.invalidate("x"), "no longer resident");
+    assertEquals(2, s.invalidations());
+    assertEquals(3, s.loads());
+  }
+
+  @Test
+  void anotherCopyOfAResidentIdIsWrittenAgainNotServedTheOldWeights() {
+    AdapterSlots s = slots(2);
+    LoraAdapter v1 = adapter("v1", 2, 4, Set.of(Proj.Q));
+    LoraAdapter v2 = adapter("v2", 2, 4, Set.of(Proj.Q));
+    assertEquals(0, s.acquire("x", v1));
+    s.release(0);
+    assertEquals(0, s.acquire("x", v1), "the same copy: no write");
+    assertEquals(1, s.loads());
+    s.release(0);
+    assertEquals(0, s.acquire("x", v2), "another copy: written again");
+    assertEquals(2, s.loads());
+    assertEquals(1, s.invalidations());
+  }
+
+  @Test
   void slotHoldsAAndScaledBTransposedWithZerosBeyondTheRank() {
     AdapterSlots s = slots(2);
     LoraAdapter a = adapter("a", 2, 8, Set.of(Proj.Q, Proj.V)); // scale 8 / 2 = 4
