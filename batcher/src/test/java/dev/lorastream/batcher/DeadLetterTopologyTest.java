@@ -146,6 +146,8 @@ class DeadLetterTopologyTest {
         h.bufferContents().stream().map(kv -> kv.value.getRequestId().toString()).toList(),
         "the request behind the probe is buffered");
     assertEquals(1, h.counter(BatcherMetrics.REQUESTS, "outcome", "accepted", "code", "none"));
+    assertNull(h.tracker.inFlight(), "both records handled");
+    assertEquals(Harness.T0.toEpochMilli(), h.tracker.lastProgressMs());
   }
 
   @Test
@@ -232,6 +234,11 @@ class DeadLetterTopologyTest {
     assertInstanceOf(
         AvroDecodeException.class, cause, "the stream thread fails with the registry error");
     assertTrue(h.dlq.isEmpty(), "a transient failure is not the record's fault: not dead-lettered");
+    assertEquals(
+        "lora.requests-0@0",
+        h.tracker.inFlight(),
+        "the failure is pinned on its record, for the thread-failure policy");
+    assertEquals(-1, h.tracker.lastProgressMs(), "a failed record is no progress");
     assertEquals(
         0,
         h.counter(
