@@ -23,6 +23,10 @@ import org.apache.kafka.streams.KafkaStreams;
  * tasks) have input that its consumer group has not committed: the end offset (read_committed)
  * above the committed offset, or above the earliest offset where nothing was committed yet. Two or
  * three Admin round trips per call; for {@link StreamHealth}.
+ *
+ * <p>While no stream thread holds an active task (a replaced thread waiting for its assignment),
+ * the partitions it held last are asked about, so that a thread failing at one record, replaced and
+ * failing again, does not look idle in between. Called from one thread at a time.
  */
 final class PendingInput {
 
@@ -30,6 +34,7 @@ final class PendingInput {
 
   private final Admin admin;
   private final String groupId;
+  private volatile Set<TopicPartition> lastKnown = Set.of();
 
   /**
    * @param groupId the Kafka Streams {@code application.id}
@@ -52,6 +57,11 @@ final class PendingInput {
             .flatMap(task -> task.topicPartitions().stream())
             .filter(tp -> tp.topic().equals(Topics.REQUESTS.name()))
             .collect(Collectors.toSet());
+    if (mine.isEmpty()) {
+      mine = lastKnown;
+    } else {
+      lastKnown = mine;
+    }
     if (mine.isEmpty()) {
       return Map.of();
     }

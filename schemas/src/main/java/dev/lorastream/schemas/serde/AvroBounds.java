@@ -53,7 +53,7 @@ final class AvroBounds {
    */
   int check(byte[] data, int offset, int length) {
     Cursor in = new Cursor(data, offset, offset + length);
-    walk(schema, in, schema.getType() == Schema.Type.RECORD ? "" : "(value)", 0);
+    walk(schema, in, "", 0);
     return in.pos - offset;
   }
 
