@@ -120,7 +120,8 @@ public final class BatcherApp implements AutoCloseable {
       health = new StreamHealth(config.healthStallMs(), System.currentTimeMillis());
     }
 
-    boolean healthy(KafkaStreams streams) {
+    /** Null while healthy, else why not. */
+    String downReason(KafkaStreams streams) {
       long now = System.currentTimeMillis();
       long progress = tracker.lastProgressMs();
       if (progress >= 0) {
@@ -133,7 +134,7 @@ public final class BatcherApp implements AutoCloseable {
             why == null ? "batcher health: UP" : "batcher health: DOWN, " + why);
         lastDown = why;
       }
-      return why == null;
+      return why;
     }
   }
 
@@ -201,11 +202,11 @@ public final class BatcherApp implements AutoCloseable {
     MetricsServer server =
         config.metricsPort() < 0
             ? null
-            : MetricsServer.start(
+            : MetricsServer.startExplained(
                 registry,
                 config.metricsPort(),
                 BatcherConfig.METRICS_PORT,
-                () -> watch.healthy(streams));
+                () -> watch.downReason(streams));
     long every = Math.max(100, Math.min(5000, config.healthStallMs() / 6));
     watch.probe.scheduleWithFixedDelay(
         () -> observe(watch, pending, streams), every, every, TimeUnit.MILLISECONDS);

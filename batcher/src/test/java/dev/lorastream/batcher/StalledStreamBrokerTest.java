@@ -98,13 +98,12 @@ class StalledStreamBrokerTest {
     return BatcherConfig.defaults().with(keys);
   }
 
-  private static int health(BatcherApp app) throws Exception {
+  private static HttpResponse<String> health(BatcherApp app) throws Exception {
     return HttpClient.newHttpClient()
         .send(
             HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + app.metricsPort() + "/health"))
                 .build(),
-            HttpResponse.BodyHandlers.ofString())
-        .statusCode();
+            HttpResponse.BodyHandlers.ofString());
   }
 
   @Test
@@ -120,7 +119,9 @@ class StalledStreamBrokerTest {
                   + " lora.requests-0@0 (at most 1 replacements for one record): "),
           reason);
       assertEquals(KafkaStreams.State.ERROR, app.state());
-      assertEquals(503, health(app));
+      HttpResponse<String> down = health(app);
+      assertEquals(503, down.statusCode());
+      assertEquals("DOWN (Kafka Streams is ERROR)\n", down.body());
     }
   }
 
@@ -138,12 +139,20 @@ class StalledStreamBrokerTest {
                 "3000"));
     try (BatcherApp app = BatcherApp.start(config)) {
       long deadline = System.nanoTime() + Duration.ofSeconds(45).toNanos();
-      int status = health(app);
-      while (status == 200 && System.nanoTime() < deadline) {
+      HttpResponse<String> status = health(app);
+      while (status.statusCode() == 200 && System.nanoTime() < deadline) {
         Thread.sleep(200);
         status = health(app);
       }
-      assertEquals(503, status, "state " + app.state());
+      assertEquals(503, status.statusCode(), "state " + app.state());
+      assertTrue(
+          status.body().startsWith("DOWN (no progress for ")
+              && status
+                  .body()
+                  .endsWith(
+                      " ms with input pending (lora.requests-0: 1 records behind);"
+                          + " batcher.health.stall.ms=3000)\n"),
+          status.body());
       assertTrue(app.state().isRunningOrRebalancing(), "replaced, not shut down: " + app.state());
     }
   }
