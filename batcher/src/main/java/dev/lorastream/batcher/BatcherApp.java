@@ -23,17 +23,22 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Collectors;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.errors.LogAndContinueExceptionHandler;
-import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse;
 
 /**
  * The batcher as a running service inside this JVM: checks that its topics exist, starts Kafka
@@ -47,13 +52,17 @@ import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThr
  * schema.registry.url}.
  *
  * <p>Fixed Streams settings: {@code processing.guarantee=exactly_once_v2}; an uncaught exception
- * replaces the stream thread (a transient schema-registry outage is retried from the committed
- * offsets, see {@link DecodeProcessor}); {@code lora.adapters} records that {@link
- * AdapterCatalogRule} skips are logged and skipped by the adapter store and written once to {@code
- * lora.adapters.dlq} by a second Kafka Streams instance ({@link CatalogDeadLetterTopology},
- * application.id {@code <application.id>-adapters-dlq}); {@code /health} is UP while both run.
- * Defaults that a key may override: {@code application.id=lorastream-batcher}, a temporary {@code
- * state.dir}.
+ * replaces the stream thread a bounded number of times (a transient schema-registry outage is
+ * retried from the committed offsets, see {@link DecodeProcessor}), while an {@link Error} or a
+ * failure repeated at one record shuts Kafka Streams down ({@link ThreadFailurePolicy}), after
+ * which {@link #failure} completes and {@link BatcherMain} exits non-zero; undecodable {@code
+ * lora.adapters} records are logged and skipped.
+ *
+ * <p>{@code /health} is UP while Kafka Streams is RUNNING or REBALANCING and the stream makes
+ * progress ({@link StreamHealth}): a daemon thread asks the cluster, every {@code
+ * batcher.health.stall.ms / 6} (100 ms to 5 s), whether this instance's {@code lora.requests}
+ * partitions have uncommitted input ({@link PendingInput}). Defaults that a key may override:
+ * {@code application.id=lorastream-batcher}, a temporary {@code state.dir}.
  *
  * <p>It holds one Admin client for its life, through which the topology asks whether a request's
  * reply topic exists ({@link AdminReplyTopics} behind a {@link ReplyTopicCache}); the cache is
@@ -64,12 +73,16 @@ public final class BatcherApp implements AutoCloseable {
 
   public static final String DEFAULT_APPLICATION_ID = "lorastream-batcher";
 
+  private static final System.Logger LOG = System.getLogger(BatcherApp.class.getName());
+
   private final KafkaStreams streams;
   private final KafkaStreams deadLetters; // CatalogDeadLetterTopology
   private final AdminReplyTopics replyTopics;
   private final PrometheusMeterRegistry registry;
   private final MetricsServer metricsServer;
   private final KafkaStreamsMetrics streamsMetrics;
+  private final Watch watch;
+  private final AtomicBoolean closed = new AtomicBoolean();
 
   private BatcherApp(
       KafkaStreams streams,
@@ -77,13 +90,59 @@ public final class BatcherApp implements AutoCloseable {
       AdminReplyTopics replyTopics,
       PrometheusMeterRegistry registry,
       MetricsServer metricsServer,
-      KafkaStreamsMetrics streamsMetrics) {
+      KafkaStreamsMetrics streamsMetrics,
+      Watch watch) {
     this.streams = streams;
     this.deadLetters = deadLetters;
     this.replyTopics = replyTopics;
     this.registry = registry;
     this.metricsServer = metricsServer;
     this.streamsMetrics = streamsMetrics;
+    this.watch = watch;
+  }
+
+  /**
+   * The health rule and what feeds it: the record tracker, the pending-input probe on its own
+   * thread, the reason of the last failure decision, and the future that completes when Kafka
+   * Streams fails for good.
+   */
+  private static final class Watch {
+    final RecordTracker tracker = new RecordTracker(System::currentTimeMillis);
+    final StreamHealth health;
+    final CompletableFuture<String> failure = new CompletableFuture<>();
+    final ScheduledExecutorService probe =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "batcher-health");
+              t.setDaemon(true);
+              return t;
+            });
+    volatile String lastDecision = "no stream-thread failure";
+    volatile String lastDown;
+
+    Watch(BatcherConfig config) {
+      health = new StreamHealth(config.healthStallMs(), System.currentTimeMillis());
+    }
+
+    /** Null while healthy, else why not. */
+    String downReason(KafkaStreams streams, KafkaStreams deadLetters) {
+      long now = System.currentTimeMillis();
+      long progress = tracker.lastProgressMs();
+      if (progress >= 0) {
+        health.progressed(progress);
+      }
+      String why = health.downReason(streams.state(), now);
+      if (why == null && !deadLetters.state().isRunningOrRebalancing()) {
+        why = "the lora.adapters.dlq writer is " + deadLetters.state();
+      }
+      if ((why == null) != (lastDown == null)) { // log the transitions only
+        LOG.log(
+            why == null ? System.Logger.Level.INFO : System.Logger.Level.WARNING,
+            why == null ? "batcher health: UP" : "batcher health: DOWN, " + why);
+        lastDown = why;
+      }
+      return why;
+    }
   }
 
   /**
@@ -94,12 +153,14 @@ public final class BatcherApp implements AutoCloseable {
   public static BatcherApp start(BatcherConfig config) {
     Properties props = streamsProperties(config);
     checkTopics(config, props);
+    Admin admin = Admin.create(adminConfig(props)); // owned and closed by replyTopics
     AdminReplyTopics replyTopics =
         new AdminReplyTopics(
-            Admin.create(adminConfig(props)),
-            String.valueOf(props.get(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG)));
+            admin, String.valueOf(props.get(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG)));
+    PendingInput pending =
+        new PendingInput(admin, String.valueOf(props.get(StreamsConfig.APPLICATION_ID_CONFIG)));
     try {
-      return start(config, props, replyTopics);
+      return start(config, props, replyTopics, pending);
     } catch (RuntimeException e) {
       replyTopics.close();
       throw e;
@@ -107,19 +168,37 @@ public final class BatcherApp implements AutoCloseable {
   }
 
   private static BatcherApp start(
-      BatcherConfig config, Properties props, AdminReplyTopics replyTopics) {
+      BatcherConfig config, Properties props, AdminReplyTopics replyTopics, PendingInput pending) {
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     registry.config().commonTags("service", "batcher");
     BatcherMetrics metrics = new BatcherMetrics(registry, config);
     ReplyTopicCache cache =
         ReplyTopicCache.of(replyTopics, config.replyTopicCacheMs(), config.replyTopicRecheckMs());
+    Watch watch = new Watch(config);
     KafkaStreams streams =
-        new KafkaStreams(BatcherTopology.build(config, config.kafka(), cache, metrics), props);
+        new KafkaStreams(
+            BatcherTopology.build(
+                config, BatcherSerdes.from(config.kafka()), cache, metrics, watch.tracker),
+            props);
+    ThreadFailurePolicy policy =
+        new ThreadFailurePolicy(
+            config.threadReplacementsMax(), config.threadReplacementsWindowMs());
     streams.setUncaughtExceptionHandler(
         e -> {
           cache.forgetAll(); // e.g. a reply topic deleted while cached as existing: the retry asks
           // again
-          return StreamThreadExceptionResponse.REPLACE_THREAD;
+          // called on the failing stream thread, where the tracker holds the record it was on
+          ThreadFailurePolicy.Decision d =
+              policy.decide(e, watch.tracker.inFlight(), System.currentTimeMillis());
+          watch.lastDecision = d.reason();
+          LOG.log(System.Logger.Level.ERROR, d.reason(), e);
+          return d.response();
+        });
+    streams.setStateListener(
+        (now, before) -> {
+          if (now == KafkaStreams.State.ERROR) {
+            watch.failure.complete("Kafka Streams failed: " + watch.lastDecision);
+          }
         });
     Properties dlqProps = new Properties();
     dlqProps.putAll(props);
@@ -144,16 +223,35 @@ public final class BatcherApp implements AutoCloseable {
     MetricsServer server =
         config.metricsPort() < 0
             ? null
-            : MetricsServer.start(
+            : MetricsServer.startExplained(
                 registry,
                 config.metricsPort(),
                 BatcherConfig.METRICS_PORT,
-                () ->
-                    streams.state().isRunningOrRebalancing()
-                        && deadLetters.state().isRunningOrRebalancing());
+                () -> watch.downReason(streams, deadLetters));
+    long every = Math.max(100, Math.min(5000, config.healthStallMs() / 6));
+    watch.probe.scheduleWithFixedDelay(
+        () -> observe(watch, pending, streams), every, every, TimeUnit.MILLISECONDS);
     streams.start();
     deadLetters.start();
-    return new BatcherApp(streams, deadLetters, replyTopics, registry, server, streamsMetrics);
+    return new BatcherApp(
+        streams, deadLetters, replyTopics, registry, server, streamsMetrics, watch);
+  }
+
+  private static void observe(Watch watch, PendingInput pending, KafkaStreams streams) {
+    try {
+      if (!streams.state().isRunningOrRebalancing()) {
+        return;
+      }
+      Map<TopicPartition, Long> lag = pending.lag(streams);
+      watch.health.observed(
+          System.currentTimeMillis(),
+          !lag.isEmpty(),
+          lag.entrySet().stream()
+              .map(e -> e.getKey() + ": " + e.getValue() + " records behind")
+              .collect(Collectors.joining(", ")));
+    } catch (RuntimeException e) { // keep what was known; the probe runs again
+      LOG.log(System.Logger.Level.DEBUG, "pending-input probe failed: " + e);
+    }
   }
 
   /** The Kafka Streams properties: pass-through keys plus the fixed and default settings above. */
@@ -273,6 +371,14 @@ public final class BatcherApp implements AutoCloseable {
     return false;
   }
 
+  /**
+   * Completes, with the reason, when Kafka Streams enters state ERROR (the uncaught-exception
+   * policy shut it down): the batcher then serves nothing and should exit for a restart.
+   */
+  public CompletableFuture<String> failure() {
+    return watch.failure;
+  }
+
   /** The state of the batching topology's Kafka Streams. */
   public KafkaStreams.State state() {
     return streams.state();
@@ -292,8 +398,13 @@ public final class BatcherApp implements AutoCloseable {
     return metricsServer == null ? -1 : metricsServer.port();
   }
 
+  /** Closes everything; a second call does nothing. */
   @Override
   public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    watch.probe.shutdownNow();
     streams.close(Duration.ofSeconds(30));
     deadLetters.close(Duration.ofSeconds(30));
     replyTopics.close();

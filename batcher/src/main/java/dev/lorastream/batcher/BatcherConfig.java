@@ -43,6 +43,12 @@ import java.util.stream.Collectors;
  *     any
  * @param affinitySpread partitions a hot adapter's batches rotate over (1 = never spread)
  * @param metricsPort HTTP port of the Prometheus endpoint; 0 = any free port, -1 = no endpoint
+ * @param healthStallMs {@code /health} reports DOWN when input is pending on this instance's {@code
+ *     lora.requests} partitions and no record was handled for this long
+ * @param threadReplacementsMax most stream-thread replacements for failures at one record, and
+ *     within {@code threadReplacementsWindowMs}; one more failure shuts the batcher down ({@link
+ *     ThreadFailurePolicy})
+ * @param threadReplacementsWindowMs the window of {@code threadReplacementsMax}
  * @param kafka every other key: Kafka Streams, client and serde settings, passed through
  */
 public record BatcherConfig(
@@ -59,6 +65,9 @@ public record BatcherConfig(
     int batchesPartitions,
     int affinitySpread,
     int metricsPort,
+    long healthStallMs,
+    int threadReplacementsMax,
+    long threadReplacementsWindowMs,
     Map<String, String> kafka) {
 
   public static final String MAX_BATCH_TOKENS = "batcher.max.batch.tokens";
@@ -74,6 +83,10 @@ public record BatcherConfig(
   public static final String BATCHES_PARTITIONS = "batcher.batches.partitions";
   public static final String AFFINITY_SPREAD = "batcher.affinity.spread";
   public static final String METRICS_PORT = "batcher.metrics.port";
+  public static final String HEALTH_STALL_MS = "batcher.health.stall.ms";
+  public static final String THREAD_REPLACEMENTS_MAX = "batcher.thread.replacements.max";
+  public static final String THREAD_REPLACEMENTS_WINDOW_MS =
+      "batcher.thread.replacements.window.ms";
 
   /** The placeholder in {@link #REPLY_TOPIC_PATTERN} replaced by the request's tenantId. */
   public static final String TENANT_PLACEHOLDER = "{tenant}";
@@ -99,6 +112,9 @@ public record BatcherConfig(
     d.put(BATCHES_PARTITIONS, "0");
     d.put(AFFINITY_SPREAD, "2");
     d.put(METRICS_PORT, Integer.toString(MetricsServer.DEFAULT_PORT));
+    d.put(HEALTH_STALL_MS, "30000");
+    d.put(THREAD_REPLACEMENTS_MAX, "3");
+    d.put(THREAD_REPLACEMENTS_WINDOW_MS, "60000");
     return Collections.unmodifiableMap(d); // keeps documentation order
   }
 
@@ -145,6 +161,17 @@ public record BatcherConfig(
         METRICS_PORT,
         metricsPort,
         "-1 (off), 0 (any) or a port");
+    require(healthStallMs >= 1, HEALTH_STALL_MS, healthStallMs, ">= 1");
+    require(
+        threadReplacementsMax >= 0,
+        THREAD_REPLACEMENTS_MAX,
+        threadReplacementsMax,
+        ">= 0 (0 = never replace a failed stream thread)");
+    require(
+        threadReplacementsWindowMs >= 1,
+        THREAD_REPLACEMENTS_WINDOW_MS,
+        threadReplacementsWindowMs,
+        ">= 1");
   }
 
   /** All defaults, no Kafka settings (for tests and as a base). */
@@ -189,6 +216,9 @@ public record BatcherConfig(
         i.apply(BATCHES_PARTITIONS),
         i.apply(AFFINITY_SPREAD),
         i.apply(METRICS_PORT),
+        i.apply(HEALTH_STALL_MS),
+        i.apply(THREAD_REPLACEMENTS_MAX),
+        i.apply(THREAD_REPLACEMENTS_WINDOW_MS),
         kafka);
   }
 
@@ -250,6 +280,9 @@ public record BatcherConfig(
     p.setProperty(BATCHES_PARTITIONS, Integer.toString(batchesPartitions));
     p.setProperty(AFFINITY_SPREAD, Integer.toString(affinitySpread));
     p.setProperty(METRICS_PORT, Integer.toString(metricsPort));
+    p.setProperty(HEALTH_STALL_MS, Long.toString(healthStallMs));
+    p.setProperty(THREAD_REPLACEMENTS_MAX, Integer.toString(threadReplacementsMax));
+    p.setProperty(THREAD_REPLACEMENTS_WINDOW_MS, Long.toString(threadReplacementsWindowMs));
     return p;
   }
 

@@ -10,7 +10,9 @@ import java.util.concurrent.CountDownLatch;
 /**
  * {@code java dev.lorastream.batcher.BatcherMain [config.properties]}: reads the config file
  * (optional), then the environment ({@link BatcherConfig#withEnv}), starts {@link BatcherApp} and
- * closes it on shutdown.
+ * closes it on shutdown. When Kafka Streams fails for good ({@link BatcherApp#failure}: an {@link
+ * Error} in a stream thread, or a failure repeated at one record), it closes the app and exits with
+ * status 1, so that a supervisor restarts it instead of leaving a batcher that serves nothing.
  */
 public final class BatcherMain {
 
@@ -35,7 +37,17 @@ public final class BatcherMain {
                   stopped.countDown();
                 },
                 "batcher-shutdown"));
+    app.failure()
+        .thenAccept(
+            reason -> {
+              System.err.println("batcher stopping with exit status 1: " + reason);
+              stopped.countDown();
+            });
     System.err.println("batcher started; metrics on port " + app.metricsPort());
     stopped.await();
+    if (app.failure().isDone()) {
+      app.close();
+      System.exit(1);
+    }
   }
 }

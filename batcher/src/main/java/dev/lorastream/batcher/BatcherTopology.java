@@ -79,6 +79,19 @@ public final class BatcherTopology {
 
   static Topology build(
       BatcherConfig config, BatcherSerdes serdes, ReplyTopics replyTopics, BatcherMetrics metrics) {
+    return build(
+        config, serdes, replyTopics, metrics, new RecordTracker(System::currentTimeMillis));
+  }
+
+  /**
+   * @param tracker told about each {@code lora.requests} record before and after it is handled
+   */
+  static Topology build(
+      BatcherConfig config,
+      BatcherSerdes serdes,
+      ReplyTopics replyTopics,
+      BatcherMetrics metrics,
+      RecordTracker tracker) {
     StreamsBuilder builder = new StreamsBuilder();
 
     // A global store kept with the catalog rule the consumers use (not a GlobalKTable, which
@@ -104,7 +117,8 @@ public final class BatcherTopology {
                 Topics.REQUESTS.name(),
                 Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("requests-source"))
             .process(
-                () -> new DecodeProcessor(serdes.requestDecoder(), metrics), Named.as("decode"));
+                () -> new DecodeProcessor(serdes.requestDecoder(), metrics, tracker),
+                Named.as("decode"));
 
     var byDecoding =
         decoded

@@ -31,8 +31,12 @@ import org.apache.kafka.streams.processor.api.RecordMetadata;
  * <p>A transient failure ({@link AvroDecodeException#isPermanent()} false: the registry is
  * unreachable) is not the record's fault, so it is rethrown instead: the stream thread fails, the
  * open transaction is aborted (exactly_once_v2), and {@link BatcherApp}'s uncaught-exception
- * handler replaces the thread, which resumes from the last committed offset and retries the record.
- * Nothing is dead-lettered or lost.
+ * handler replaces the thread ({@link ThreadFailurePolicy}: a bounded number of times), which
+ * resumes from the last committed offset and retries the record. Nothing is dead-lettered or lost.
+ *
+ * <p>Each record is reported to a {@link RecordTracker} before it is decoded and once it and
+ * everything downstream of it returned, so that a thread failure can be pinned on its record and
+ * {@code /health} can tell progress from a thread failing at one record again and again.
  */
 final class DecodeProcessor implements Processor<byte[], byte[], byte[], Decoded> {
 
@@ -48,11 +52,14 @@ final class DecodeProcessor implements Processor<byte[], byte[], byte[], Decoded
 
   private final Deserializer<InferenceRequest> decoder;
   private final BatcherMetrics metrics;
+  private final RecordTracker tracker;
   private ProcessorContext<byte[], Decoded> context;
 
-  DecodeProcessor(Deserializer<InferenceRequest> decoder, BatcherMetrics metrics) {
+  DecodeProcessor(
+      Deserializer<InferenceRequest> decoder, BatcherMetrics metrics, RecordTracker tracker) {
     this.decoder = decoder;
     this.metrics = metrics;
+    this.tracker = tracker;
   }
 
   @Override
@@ -62,7 +69,16 @@ final class DecodeProcessor implements Processor<byte[], byte[], byte[], Decoded
 
   @Override
   public void process(Record<byte[], byte[]> record) {
-    String topic = context.recordMetadata().map(RecordMetadata::topic).orElse("?");
+    RecordMetadata meta = context.recordMetadata().orElse(null);
+    String topic = meta == null ? "?" : meta.topic();
+    int partition = meta == null ? -1 : meta.partition();
+    long offset = meta == null ? -1 : meta.offset();
+    tracker.begin(topic, partition, offset);
+    handle(record, topic); // a throw leaves the record in flight on this thread, for the handler
+    tracker.done(topic, partition, offset);
+  }
+
+  private void handle(Record<byte[], byte[]> record, String topic) {
     if (record.value() == null) {
       deadLetter(
           record, NULL_VALUE, "null value (tombstone) on " + topic + ": a request needs a value");

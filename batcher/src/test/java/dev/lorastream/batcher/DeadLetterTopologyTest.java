@@ -15,6 +15,7 @@ import dev.lorastream.schemas.serde.WireFormat;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.List;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaBuilder;
 import org.apache.avro.generic.GenericData;
@@ -153,6 +154,66 @@ class DeadLetterTopologyTest {
   }
 
   @Test
+  void billionTokenProbeGoesToDlqAndTheRequestsBehindItAreServed() {
+    byte[] good =
+        h.requestSerializer.serialize(Topics.REQUESTS.name(), Harness.request("r0", null));
+    // issue 14's probe: 30 bytes whose promptTokenIds block claims 10^9 ints, 7 bytes behind it
+    byte[] probe = {
+      0,
+      good[1],
+      good[2],
+      good[3],
+      good[4], // the header of the registered InferenceRequest
+      10,
+      'r',
+      '-',
+      'o',
+      'o',
+      'm', // requestId "r-oom"
+      8,
+      'a',
+      'c',
+      'm',
+      'e', // tenantId "acme"
+      0,
+      0, // adapterId, prompt: null
+      (byte) 0x80,
+      (byte) 0xa8,
+      (byte) 0xd6,
+      (byte) 0xb9,
+      0x07, // block count 1_000_000_000
+      2,
+      2,
+      2,
+      2,
+      2,
+      2,
+      2
+    };
+    assertEquals(30, probe.length);
+    h.sendBytes("r-oom".getBytes(StandardCharsets.UTF_8), probe);
+    Headers hs =
+        assertDeadLettered("r-oom".getBytes(StandardCharsets.UTF_8), probe, 0, "BAD_PAYLOAD");
+    h.send(Harness.request("after", null));
+    assertEquals(
+        AvroDecodeException.class.getName()
+            + ": BAD_PAYLOAD: field promptTokenIds: array block count 1000000000 exceeds what the"
+            + " 7 bytes left can hold (each item takes at least 1 byte), in the Avro body of 25"
+            + " bytes of schema id "
+            + ByteBuffer.wrap(good, 1, 4).getInt()
+            + " (dev.lorastream.schemas.InferenceRequest) on topic lora.requests",
+        header(hs, DlqHeaders.EXCEPTION));
+    assertTrue(h.dlq.isEmpty());
+    assertEquals(
+        List.of("after"),
+        h.bufferContents().stream().map(kv -> kv.value.getRequestId().toString()).toList(),
+        "the request behind the probe is buffered");
+    assertEquals(1, h.counter(BatcherMetrics.REQUESTS, "outcome", "accepted", "code", "none"));
+    assertNull(h.tracker.inFlight(), "both records handled");
+    assertEquals(Harness.T0.toEpochMilli(), h.tracker.lastProgressMs());
+  }
+
+  @Test
   void unknownSchemaIdGoesToDlq() {
     byte[] whole =
         h.requestSerializer.serialize(Topics.REQUESTS.name(), Harness.request("r1", null));
@@ -236,6 +297,11 @@ class DeadLetterTopologyTest {
     assertInstanceOf(
         AvroDecodeException.class, cause, "the stream thread fails with the registry error");
     assertTrue(h.dlq.isEmpty(), "a transient failure is not the record's fault: not dead-lettered");
+    assertEquals(
+        "lora.requests-0@0",
+        h.tracker.inFlight(),
+        "the failure is pinned on its record, for the thread-failure policy");
+    assertEquals(-1, h.tracker.lastProgressMs(), "a failed record is no progress");
     assertEquals(
         0,
         h.counter(

@@ -56,10 +56,14 @@ final class Harness implements AutoCloseable {
   /** What {@link ReplyTopics} answers per topic; a topic not in here exists. */
   final Map<String, ReplyTopics.State> replyTopicStates = new ConcurrentHashMap<>();
 
+  /** Told about each lora.requests record; its clock is the driver's wall clock. */
+  final RecordTracker tracker;
+
   /** Every topic the topology asked {@link ReplyTopics} about, in order. */
   final List<String> replyTopicLookups = new CopyOnWriteArrayList<>();
 
   private long nextTimestamp = T0.toEpochMilli();
+  private final long[] wallClock;
 
   Harness(BatcherConfig config) {
     this(config, null);
@@ -76,8 +80,11 @@ final class Harness implements AutoCloseable {
           replyTopicLookups.add(topic);
           return replyTopicStates.getOrDefault(topic, ReplyTopics.State.EXISTS);
         };
+    long[] wallClock = {T0.toEpochMilli()};
+    tracker = new RecordTracker(() -> wallClock[0]);
+    this.wallClock = wallClock;
     Topology topology =
-        BatcherTopology.build(config, s, replyTopics, new BatcherMetrics(meters, config));
+        BatcherTopology.build(config, s, replyTopics, new BatcherMetrics(meters, config), tracker);
     Properties props = new Properties();
     props.put(StreamsConfig.APPLICATION_ID_CONFIG, "batcher-test");
     props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
@@ -161,6 +168,7 @@ final class Harness implements AutoCloseable {
   }
 
   void advance(long ms) {
+    wallClock[0] += ms;
     driver.advanceWallClockTime(Duration.ofMillis(ms));
   }
 

@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /**
  * Every lorastream service's HTTP endpoint, on one port with the JDK's HTTP server: {@code GET
@@ -44,6 +45,18 @@ public final class MetricsServer implements AutoCloseable {
    */
   public static MetricsServer start(
       PrometheusMeterRegistry registry, int port, String portKey, BooleanSupplier healthy) {
+    return startExplained(registry, port, portKey, () -> healthy.getAsBoolean() ? null : "");
+  }
+
+  /**
+   * As {@link #start}, with a health rule that says why it is down: {@code /health} answers {@code
+   * DOWN (reason)}.
+   *
+   * @param downReason null while healthy, otherwise why not (empty = no reason given); called on
+   *     the server thread for each request
+   */
+  public static MetricsServer startExplained(
+      PrometheusMeterRegistry registry, int port, String portKey, Supplier<String> downReason) {
     HttpServer server;
     try {
       server = HttpServer.create(new InetSocketAddress(port), 0);
@@ -58,7 +71,7 @@ public final class MetricsServer implements AutoCloseable {
           e);
     }
     server.createContext("/metrics", ex -> respond(ex, 200, METRICS_TYPE, registry.scrape()));
-    server.createContext("/health", ex -> health(ex, healthy));
+    server.createContext("/health", ex -> health(ex, downReason));
     ExecutorService executor =
         Executors.newSingleThreadExecutor(
             r -> {
@@ -76,16 +89,18 @@ public final class MetricsServer implements AutoCloseable {
     return server.getAddress().getPort();
   }
 
-  private static void health(HttpExchange ex, BooleanSupplier healthy) throws IOException {
-    boolean ok;
-    String why = "";
+  private static void health(HttpExchange ex, Supplier<String> downReason) throws IOException {
+    String why;
     try {
-      ok = healthy.getAsBoolean();
+      why = downReason.get();
     } catch (RuntimeException e) { // a probe must get an answer, not a reset connection
-      ok = false;
-      why = " (the health check failed: " + e + ")";
+      why = "the health check failed: " + e;
     }
-    respond(ex, ok ? 200 : 503, TEXT, (ok ? "UP" : "DOWN" + why) + "\n");
+    respond(
+        ex,
+        why == null ? 200 : 503,
+        TEXT,
+        (why == null ? "UP" : why.isEmpty() ? "DOWN" : "DOWN (" + why + ")") + "\n");
   }
 
   private static void respond(HttpExchange ex, int status, String type, String body)

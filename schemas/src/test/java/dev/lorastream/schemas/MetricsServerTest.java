@@ -12,6 +12,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 
@@ -60,6 +61,20 @@ class MetricsServerTest {
       HttpResponse<String> r = get(http, server, "/health");
       assertEquals(503, r.statusCode());
       assertTrue(r.body().startsWith("DOWN") && r.body().contains("engine gone"), r.body());
+    }
+  }
+
+  @Test
+  void anExplainedHealthRuleSaysWhyItIsDown() throws Exception {
+    AtomicReference<String> why = new AtomicReference<>();
+    try (MetricsServer server =
+            MetricsServer.startExplained(registry, 0, "test.metrics.port", why::get);
+        HttpClient http = HttpClient.newHttpClient()) {
+      assertEquals("UP\n", get(http, server, "/health").body());
+      why.set("no progress for 30000 ms");
+      HttpResponse<String> down = get(http, server, "/health");
+      assertEquals(503, down.statusCode());
+      assertEquals("DOWN (no progress for 30000 ms)\n", down.body());
     }
   }
 

@@ -26,7 +26,10 @@ public class AvroDecodeException extends SerializationException {
      * change).
      */
     INCOMPATIBLE_SCHEMA,
-    /** The Avro body is truncated, malformed or followed by extra bytes. */
+    /**
+     * The Avro body is truncated, malformed or followed by extra bytes, or claims an array or map
+     * count, a string or bytes length, that its remaining bytes cannot hold.
+     */
     BAD_PAYLOAD,
     /** The registry could not be reached or failed (5xx): transient. */
     REGISTRY_UNAVAILABLE

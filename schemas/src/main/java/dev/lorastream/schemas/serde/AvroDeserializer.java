@@ -32,6 +32,11 @@ import org.apache.kafka.common.serialization.Deserializer;
  * {@code GenericRecord}s with the writer schema (Confluent's behaviour). A null input gives null
  * (tombstone).
  *
+ * <p>Before Avro reads a body, {@link AvroBounds} walks it with the writer schema and refuses every
+ * array or map block count, string or bytes length that the bytes left cannot hold, so a record of
+ * a few bytes cannot make the reader allocate gigabytes (BAD_PAYLOAD, naming the field, the count
+ * and the bytes left).
+ *
  * <p>Bytes that cannot be decoded raise {@link AvroDecodeException} (a Kafka {@code
  * SerializationException}) whose reason and message say what was wrong. Thread-safe once
  * configured.
@@ -42,8 +47,10 @@ public class AvroDeserializer<T extends IndexedRecord> implements Deserializer<T
   private boolean ownsRegistry;
   private Class<? extends T> type;
   private boolean specificByWriterName;
-  private final Map<Integer, DatumReader<T>> readers =
-      new ConcurrentHashMap<>(); // by writer schema id
+  private final Map<Integer, Reading<T>> readers = new ConcurrentHashMap<>(); // by writer id
+
+  /** How bodies of one writer schema are read: bounds checked first, then decoded. */
+  private record Reading<T>(AvroBounds bounds, DatumReader<T> reader) {}
 
   /** For instantiation by class name; {@link #configure} must follow. */
   public AvroDeserializer() {}
@@ -100,19 +107,36 @@ public class AvroDeserializer<T extends IndexedRecord> implements Deserializer<T
           "AvroDeserializer not configured: set " + AvroSerdeConfig.SCHEMA_REGISTRY_URL);
     }
     int id = WireFormat.schemaId(data);
-    DatumReader<T> reader = readers.get(id);
-    if (reader == null) {
-      reader = readerFor(topic, id);
-      readers.putIfAbsent(id, reader);
+    Reading<T> reading = readers.get(id);
+    if (reading == null) {
+      reading = readingFor(topic, id);
+      readers.putIfAbsent(id, reading);
     }
-    return decode(topic, id, data, reader);
+    return decode(topic, id, data, reading);
   }
 
-  private T decode(String topic, int id, byte[] data, DatumReader<T> reader) {
+  private T decode(String topic, int id, byte[] data, Reading<T> reading) {
     int bodyLength = data.length - WireFormat.HEADER_SIZE;
+    String what = "schema id " + id + " (" + writerName(id) + ") on topic " + topic;
+    try { // before Avro sizes any array, map, string or bytes from a count in the bytes
+      reading.bounds().check(data, WireFormat.HEADER_SIZE, bodyLength);
+    } catch (AvroBounds.OutOfBounds e) {
+      throw new AvroDecodeException(
+          Reason.BAD_PAYLOAD,
+          e.truncated()
+              ? "Avro body truncated: the "
+                  + bodyLength
+                  + " bytes after the 5-byte header end before a whole record of "
+                  + what
+                  + " ("
+                  + e.getMessage()
+                  + ")"
+              : e.getMessage() + ", in the Avro body of " + bodyLength + " bytes of " + what,
+          null);
+    }
     BinaryDecoder decoder =
         DecoderFactory.get().binaryDecoder(data, WireFormat.HEADER_SIZE, bodyLength, null);
-    String what = "schema id " + id + " (" + writerName(id) + ") on topic " + topic;
+    DatumReader<T> reader = reading.reader();
     T record;
     try {
       record = reader.read(null, decoder);
@@ -150,8 +174,12 @@ public class AvroDeserializer<T extends IndexedRecord> implements Deserializer<T
     return record;
   }
 
-  private DatumReader<T> readerFor(String topic, int id) {
+  private Reading<T> readingFor(String topic, int id) {
     Schema writer = writerSchema(topic, id);
+    return new Reading<>(AvroBounds.of(writer), readerFor(topic, id, writer));
+  }
+
+  private DatumReader<T> readerFor(String topic, int id, Schema writer) {
     if (type == null && !specificByWriterName) {
       return new GenericDatumReader<>(writer);
     }

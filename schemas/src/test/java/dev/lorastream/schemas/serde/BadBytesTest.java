@@ -12,6 +12,7 @@ import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.registry.MockSchemaRegistry;
 import dev.lorastream.schemas.registry.RestSchemaRegistryClient;
 import dev.lorastream.schemas.serde.AvroDecodeException.Reason;
+import java.lang.management.ManagementFactory;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -88,15 +89,22 @@ class BadBytesTest {
   @Test
   void truncatedBody() {
     byte[] good = goodBytes();
+    // the last string (the traceparent value, 55 bytes) now claims more than is left
     AvroDecodeException e = fails(Arrays.copyOf(good, good.length - 3));
     assertEquals(Reason.BAD_PAYLOAD, e.reason());
     assertEquals(
-        "BAD_PAYLOAD: Avro body truncated: the "
+        "BAD_PAYLOAD: field traceContext[0]: string length 55 exceeds the 53 bytes left, in the"
+            + " Avro body of "
             + (good.length - 8)
-            + " bytes after the 5-byte header end"
-            + " before a whole record of schema id 1 (dev.lorastream.schemas.InferenceRequest) on topic lora.requests",
+            + " bytes of schema id 1 (dev.lorastream.schemas.InferenceRequest) on topic"
+            + " lora.requests",
         e.getMessage());
-    assertEquals(Reason.BAD_PAYLOAD, fails(Arrays.copyOf(good, 5)).reason());
+    AvroDecodeException empty = fails(Arrays.copyOf(good, 5));
+    assertEquals(
+        "BAD_PAYLOAD: Avro body truncated: the 0 bytes after the 5-byte header end before a whole"
+            + " record of schema id 1 (dev.lorastream.schemas.InferenceRequest) on topic"
+            + " lora.requests (field requestId: the body ends inside a varint)",
+        empty.getMessage());
   }
 
   @Test
@@ -118,11 +126,123 @@ class BadBytesTest {
     registry.register("lora.requests-value", InferenceRequest.getClassSchema());
     AvroDecodeException e = fails(bytes);
     assertEquals(Reason.BAD_PAYLOAD, e.reason());
+    assertEquals(
+        "BAD_PAYLOAD: field requestId: string length -1 is negative, in the Avro body of 2 bytes"
+            + " of schema id 1 (dev.lorastream.schemas.InferenceRequest) on topic lora.requests",
+        e.getMessage());
+  }
+
+  /**
+   * The probe of issue 14: a 30-byte InferenceRequest whose promptTokenIds block claims 10^9 ints
+   * (the varint 80 a8 d6 b9 07), followed by 7 bytes. Avro would size an int[10^9] (4 GB) from the
+   * count before reading an item.
+   */
+  static final byte[] BILLION_TOKEN_PROBE = {
+    0,
+    0,
+    0,
+    0,
+    1, // Confluent header, schema id 1
+    10,
+    'r',
+    '-',
+    'o',
+    'o',
+    'm', // requestId "r-oom"
+    8,
+    'a',
+    'c',
+    'm',
+    'e', // tenantId "acme"
+    0, // adapterId: union branch 0 (null)
+    0, // prompt: union branch 0 (null)
+    (byte) 0x80,
+    (byte) 0xa8,
+    (byte) 0xd6,
+    (byte) 0xb9,
+    0x07, // block count 1_000_000_000
+    2,
+    2,
+    2,
+    2,
+    2,
+    2,
+    2 // seven ints (1) where a billion were claimed
+  };
+
+  @Test
+  void arrayCountBeyondTheBytesLeftIsRefusedBeforeAllocating() {
+    registry.register("lora.requests-value", InferenceRequest.getClassSchema());
+    assertEquals(30, BILLION_TOKEN_PROBE.length);
+    AvroDecodeException e = fails(BILLION_TOKEN_PROBE);
+    assertEquals(Reason.BAD_PAYLOAD, e.reason());
+    assertEquals(
+        "BAD_PAYLOAD: field promptTokenIds: array block count 1000000000 exceeds what the 7 bytes"
+            + " left can hold (each item takes at least 1 byte), in the Avro body of 25 bytes of"
+            + " schema id 1 (dev.lorastream.schemas.InferenceRequest) on topic lora.requests",
+        e.getMessage());
+    assertTrue(e.isPermanent());
+  }
+
+  @Test
+  void theProbeIsRefusedWithoutAllocatingForTheClaimedCount() {
+    registry.register("lora.requests-value", InferenceRequest.getClassSchema());
+    fails(BILLION_TOKEN_PROBE); // fetches the writer schema and builds the reader once
+    var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    long before = threads.getCurrentThreadAllocatedBytes();
+    fails(BILLION_TOKEN_PROBE);
+    long allocated = threads.getCurrentThreadAllocatedBytes() - before;
     assertTrue(
-        e.getMessage()
-            .startsWith(
-                "BAD_PAYLOAD: Avro body of 2 bytes is not a valid schema id 1"
-                    + " (dev.lorastream.schemas.InferenceRequest) on topic lora.requests: "),
+        allocated < 1 << 20,
+        "decoding 30 bytes allocated " + allocated + " bytes (an int[10^9] is 4 GB)");
+  }
+
+  @Test
+  void negativeBlockCountWithABlockSizeBeyondTheBytesLeftIsRefused() {
+    registry.register("lora.requests-value", InferenceRequest.getClassSchema());
+    byte[] bytes = BILLION_TOKEN_PROBE.clone();
+    // -10^9 (ff a7 d6 b9 07): a sized block; its byte size is the next varint, 2 (= 1 byte)
+    bytes[18] = (byte) 0xff;
+    bytes[19] = (byte) 0xa7;
+    bytes[23] = 2;
+    AvroDecodeException e = fails(bytes);
+    assertEquals(
+        "BAD_PAYLOAD: field promptTokenIds: array block count 1000000000 exceeds what the 6 bytes"
+            + " left can hold (each item takes at least 1 byte), in the Avro body of 25 bytes of"
+            + " schema id 1 (dev.lorastream.schemas.InferenceRequest) on topic lora.requests",
+        e.getMessage());
+  }
+
+  @Test
+  void stringLengthBeyondTheBytesLeftIsRefusedBeforeAllocating() {
+    registry.register("lora.requests-value", InferenceRequest.getClassSchema());
+    // requestId claims 2^31 - 9 bytes (ee ff ff ff 0f), the most a Java array holds
+    byte[] bytes = {0, 0, 0, 0, 1, (byte) 0xee, (byte) 0xff, (byte) 0xff, (byte) 0xff, 0x0f, 'r'};
+    AvroDecodeException e = fails(bytes);
+    assertEquals(
+        "BAD_PAYLOAD: field requestId: string length 2147483639 exceeds the 1 bytes left, in the"
+            + " Avro body of 6 bytes of schema id 1 (dev.lorastream.schemas.InferenceRequest) on"
+            + " topic lora.requests",
+        e.getMessage());
+  }
+
+  @Test
+  void mapCountBeyondTheBytesLeftIsRefused() {
+    byte[] good = goodBytes();
+    // traceContext is the last field: one entry, "traceparent" -> a 55-character value, then 0
+    int entry = good.length - 1 - (1 + 55) - (1 + "traceparent".length());
+    assertEquals(2, good[entry - 1], "the block count 1 before the entry");
+    byte[] bytes = good.clone();
+    bytes[entry - 1] = 0x7e; // 63 entries
+    AvroDecodeException e = fails(bytes);
+    int left = good.length - entry;
+    assertEquals(
+        "BAD_PAYLOAD: field traceContext: map block count 63 exceeds what the "
+            + left
+            + " bytes left can hold (each item takes at least 2 bytes), in the Avro body of "
+            + (good.length - 5)
+            + " bytes of schema id 1 (dev.lorastream.schemas.InferenceRequest) on topic"
+            + " lora.requests",
         e.getMessage());
   }
 
