@@ -212,8 +212,23 @@ public final class BatcherApp implements AutoCloseable {
                 new AdapterCatalogRule(Topics.ADAPTERS.valueSerde(config.kafka()).deserializer()),
                 metrics),
             dlqProps);
-    // a transient decoding failure (registry unreachable): retry from the committed offset
-    deadLetters.setUncaughtExceptionHandler(e -> StreamThreadExceptionResponse.REPLACE_THREAD);
+    // a transient decoding failure (registry unreachable) is retried from the committed offset,
+    // within the same bounds as the batching stream (an Error, or too many failures, stop it)
+    ThreadFailurePolicy dlqPolicy =
+        new ThreadFailurePolicy(
+            config.threadReplacementsMax(), config.threadReplacementsWindowMs());
+    deadLetters.setUncaughtExceptionHandler(
+        e -> {
+          ThreadFailurePolicy.Decision d = dlqPolicy.decide(e, null, System.currentTimeMillis());
+          LOG.log(System.Logger.Level.ERROR, "lora.adapters.dlq writer: " + d.reason(), e);
+          return d.response();
+        });
+    deadLetters.setStateListener(
+        (now, before) -> {
+          if (now == KafkaStreams.State.ERROR) {
+            watch.failure.complete("the lora.adapters.dlq writer failed");
+          }
+        });
     KafkaStreamsMetrics streamsMetrics = new KafkaStreamsMetrics(streams);
     streamsMetrics.bindTo(registry);
     new JvmMemoryMetrics().bindTo(registry);
