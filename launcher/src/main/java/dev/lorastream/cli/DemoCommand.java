@@ -33,6 +33,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.avro.specific.SpecificData;
 import org.apache.avro.specific.SpecificRecord;
 import picocli.CommandLine.Command;
@@ -221,7 +222,11 @@ public final class DemoCommand implements Callable<Integer> {
           if (!serving.isAlive()) {
             throw new IllegalStateException("the inference consumer stopped; not serving");
           }
-          serveUntilStopped(kafka.bootstrapServers(), registry);
+          String failed = serveUntilStopped(kafka.bootstrapServers(), registry, batcher, serving);
+          if (failed != null) {
+            System.err.println("demo: stopped serving: " + failed);
+            unexpected = -1;
+          }
         } else if (serve) {
           System.err.println("demo: " + unexpected + " unexpected replies; not serving");
         }
@@ -234,12 +239,38 @@ public final class DemoCommand implements Callable<Integer> {
 
   /**
    * Prints the {@code serving:} line and blocks until JVM shutdown (SIGINT, SIGTERM; see {@link
-   * #shutdownHook}).
+   * #shutdownHook}) or until a service fails: the batcher's Kafka Streams shut down ({@link
+   * BatcherApp#failure}) or the consumer's poll loop ended.
+   *
+   * @return null when stopped by a signal, else what failed (the demo then exits non-zero)
    */
-  private void serveUntilStopped(String bootstrap, String registry) throws InterruptedException {
+  private String serveUntilStopped(
+      String bootstrap, String registry, BatcherApp batcher, Thread serving)
+      throws InterruptedException {
     if (stop.getCount() == 0) {
-      return; // interrupted during the demo
+      return null; // interrupted during the demo
     }
+    AtomicReference<String> failed = new AtomicReference<>();
+    batcher
+        .failure()
+        .thenAccept(
+            why -> {
+              failed.compareAndSet(null, "the batcher failed: " + why);
+              stop.countDown();
+            });
+    Thread.ofPlatform()
+        .daemon()
+        .name("demo-consumer-watch")
+        .start(
+            () -> {
+              try {
+                serving.join();
+                failed.compareAndSet(null, "the inference consumer stopped");
+                stop.countDown();
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            });
     System.err.println(
         "demo: serving until interrupted (Ctrl-C); requests on "
             + Topics.REQUESTS.name()
@@ -250,6 +281,7 @@ public final class DemoCommand implements Callable<Integer> {
     System.out.println("serving: bootstrap=" + bootstrap + " registry=" + registry);
     System.out.flush();
     stop.await();
+    return failed.get();
   }
 
   /**
