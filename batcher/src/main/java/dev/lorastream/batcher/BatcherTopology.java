@@ -25,10 +25,11 @@ import org.apache.kafka.streams.state.Stores;
  * <pre>
  * lora.adapters ──► AdapterCatalogRule ──► global store lorastream-adapters ·······························┐
  * lora.requests (bytes) ──► decode ──┬─ undecodable ──► lora.requests.dlq (original bytes + DlqHeaders)     │
- *                                    └─ request ──► dedup (store: (tenant, id) → first read; a repeat     │
- *                                                   │      within the window is rejected: DUPLICATE_REQUEST)
- *                                                   ▼                                                     │
- *                                                 validate (catalog, ReplyTopics, wall clock) ◄···········┘
+ *                                    └─ request ──► dedup ((tenant, id) → first read; a repeat             │
+ *                                                     │    within the window is rejected:                  │
+ *                                                     │    DUPLICATE_REQUEST, as below)                    │
+ *                                                     ▼                                                    │
+ *                                                   validate (catalog, ReplyTopics, wall clock) ◄··········┘
  *                                                     ├─ rejected ──► request.replyTopic, or lora.replies
  *                                                     │               when that topic is not allowed or
  *                                                     │               cannot be written (see ReplyTopics)
