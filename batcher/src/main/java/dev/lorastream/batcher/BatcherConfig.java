@@ -33,6 +33,9 @@ import java.util.stream.Collectors;
  * @param maxContextTokens the base model's context in tokens: a request whose prompt tokens plus
  *     {@code sampling.maxTokens} exceed it gets PROMPT_TOO_LONG; 0 = unknown (not checked here; the
  *     engine refuses such a request instead)
+ * @param dedupWindowMs wall-clock milliseconds within which a (tenantId, requestId) is answered
+ *     once: a repeat read less than this long after the first gets DUPLICATE_REQUEST ({@link
+ *     DedupProcessor})
  * @param replyTopicPatterns reply topics a tenant may write to; {@code {tenant}} stands for its
  *     tenantId
  * @param replyTopicCacheMs how long the answer "this reply topic exists" is trusted before the
@@ -59,6 +62,7 @@ public record BatcherConfig(
     int maxPromptTokens,
     int maxNewTokens,
     int maxContextTokens,
+    long dedupWindowMs,
     List<String> replyTopicPatterns,
     long replyTopicCacheMs,
     long replyTopicRecheckMs,
@@ -77,6 +81,7 @@ public record BatcherConfig(
   public static final String MAX_PROMPT_TOKENS = "batcher.max.prompt.tokens";
   public static final String MAX_NEW_TOKENS = "batcher.max.new.tokens";
   public static final String MAX_CONTEXT_TOKENS = "batcher.max.context.tokens";
+  public static final String DEDUP_WINDOW_MS = "batcher.dedup.window.ms";
   public static final String REPLY_TOPIC_PATTERN = "batcher.reply.topic.pattern";
   public static final String REPLY_TOPIC_CACHE_MS = "batcher.reply.topic.cache.ms";
   public static final String REPLY_TOPIC_RECHECK_MS = "batcher.reply.topic.recheck.ms";
@@ -106,6 +111,9 @@ public record BatcherConfig(
     d.put(MAX_PROMPT_TOKENS, "3072");
     d.put(MAX_NEW_TOKENS, "1024");
     d.put(MAX_CONTEXT_TOKENS, "0");
+    // Longer than a client's retries of one request (LoraClient's default timeout is 60 s) and a
+    // batcher restart; short enough that the store stays small (about rate × window pairs).
+    d.put(DEDUP_WINDOW_MS, "600000");
     d.put(REPLY_TOPIC_PATTERN, "lora.replies,lora.replies." + TENANT_PLACEHOLDER);
     d.put(REPLY_TOPIC_CACHE_MS, Long.toString(ReplyTopicCache.DEFAULT_EXISTS_TTL_MS));
     d.put(REPLY_TOPIC_RECHECK_MS, Long.toString(ReplyTopicCache.DEFAULT_MISSING_TTL_MS));
@@ -128,6 +136,7 @@ public record BatcherConfig(
     require(maxPromptTokens >= 1, MAX_PROMPT_TOKENS, maxPromptTokens, ">= 1");
     require(maxNewTokens >= 1, MAX_NEW_TOKENS, maxNewTokens, ">= 1");
     require(maxContextTokens >= 0, MAX_CONTEXT_TOKENS, maxContextTokens, ">= 0 (0 = unknown)");
+    require(dedupWindowMs >= 1, DEDUP_WINDOW_MS, dedupWindowMs, ">= 1");
     require(
         (long) maxPromptTokens + maxNewTokens <= maxBatchTokens,
         MAX_BATCH_TOKENS,
@@ -207,6 +216,7 @@ public record BatcherConfig(
         i.apply(MAX_PROMPT_TOKENS),
         i.apply(MAX_NEW_TOKENS),
         i.apply(MAX_CONTEXT_TOKENS),
+        i.apply(DEDUP_WINDOW_MS),
         Arrays.stream(all.get(REPLY_TOPIC_PATTERN).split(","))
             .map(String::trim)
             .filter(s -> !s.isEmpty())
@@ -274,6 +284,7 @@ public record BatcherConfig(
     p.setProperty(MAX_PROMPT_TOKENS, Integer.toString(maxPromptTokens));
     p.setProperty(MAX_NEW_TOKENS, Integer.toString(maxNewTokens));
     p.setProperty(MAX_CONTEXT_TOKENS, Integer.toString(maxContextTokens));
+    p.setProperty(DEDUP_WINDOW_MS, Long.toString(dedupWindowMs));
     p.setProperty(REPLY_TOPIC_PATTERN, String.join(",", replyTopicPatterns));
     p.setProperty(REPLY_TOPIC_CACHE_MS, Long.toString(replyTopicCacheMs));
     p.setProperty(REPLY_TOPIC_RECHECK_MS, Long.toString(replyTopicRecheckMs));

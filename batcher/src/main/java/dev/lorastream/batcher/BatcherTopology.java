@@ -25,7 +25,11 @@ import org.apache.kafka.streams.state.Stores;
  * <pre>
  * lora.adapters ──► AdapterCatalogRule ──► global store lorastream-adapters ·······························┐
  * lora.requests (bytes) ──► decode ──┬─ undecodable ──► lora.requests.dlq (original bytes + DlqHeaders)     │
- *                                    └─ request ──► validate (catalog, ReplyTopics, wall clock) ◄···········┘
+ *                                    └─ request ──► dedup ((tenant, id) → first read; a repeat             │
+ *                                                     │    within the window is rejected:                  │
+ *                                                     │    DUPLICATE_REQUEST, as below)                    │
+ *                                                     ▼                                                    │
+ *                                                   validate (catalog, ReplyTopics, wall clock) ◄··········┘
  *                                                     ├─ rejected ──► request.replyTopic, or lora.replies
  *                                                     │               when that topic is not allowed or
  *                                                     │               cannot be written (see ReplyTopics)
@@ -45,6 +49,12 @@ public final class BatcherTopology {
 
   /** Per-task batch buffer: arrival sequence (Long) → InferenceRequest. Empty after each flush. */
   public static final String BUFFER_STORE = "batcher-buffer";
+
+  /**
+   * Per-task (tenantId, requestId) pairs read within {@code batcher.dedup.window.ms}, with when the
+   * first was read, kept by {@link DedupProcessor}.
+   */
+  public static final String DEDUP_STORE = "batcher-dedup";
 
   /** Per-task counters ({@code batch} → last batch sequence number). */
   public static final String SEQUENCE_STORE = "batcher-sequence";
@@ -111,6 +121,9 @@ public final class BatcherTopology {
     builder.addStateStore(
         Stores.keyValueStoreBuilder(
             Stores.persistentKeyValueStore(SEQUENCE_STORE), Serdes.String(), Serdes.Long()));
+    builder.addStateStore(
+        Stores.keyValueStoreBuilder(
+            Stores.persistentKeyValueStore(DEDUP_STORE), Serdes.Bytes(), Serdes.Long()));
 
     KStream<byte[], Decoded> decoded =
         builder.stream(
@@ -136,6 +149,10 @@ public final class BatcherTopology {
         byDecoding
             .get("decoded-ok")
             .<InferenceRequest>mapValues(v -> ((Decoded.Ok) v).request(), Named.as("request"))
+            .process(
+                () -> new DedupProcessor(config, replyTopics, metrics),
+                Named.as("dedup"),
+                DEDUP_STORE)
             .process(
                 () -> new ValidateProcessor(config, replyTopics, metrics), Named.as("validate"));
 

@@ -159,6 +159,14 @@ final class RequestValidator {
   }
 
   /**
+   * Where an error reply to {@code r} (tenantId not blank) goes: its replyTopic when the tenant may
+   * use it and it can be written (rules 2 and 3), else {@code lora.replies}.
+   */
+  String errorReplyTopic(InferenceRequest r) {
+    return replyTopicProblem(r).isEmpty() ? r.getReplyTopic() : Topics.REPLIES.name();
+  }
+
+  /**
    * Why no reply may be written to the request's replyTopic (tenantId not blank); empty when one
    * may.
    */

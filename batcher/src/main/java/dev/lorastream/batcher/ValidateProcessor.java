@@ -12,12 +12,13 @@ import org.apache.kafka.streams.state.ValueAndTimestamp;
 import org.apache.kafka.streams.state.ValueTimestampHeaders;
 
 /**
- * Applies {@link RequestValidator} to each decoded request, looking adapters up in the global
- * adapter catalog ({@link BatcherTopology#ADAPTER_STORE}, the global store over {@code
- * lora.adapters}), reply topics up in {@link ReplyTopics}, and reading the wall clock from the
- * context (mockable in tests). Re-keys every record by requestId.
+ * Applies {@link RequestValidator} to each decoded request that an earlier step ({@link
+ * DedupProcessor}) let through, looking adapters up in the global adapter catalog ({@link
+ * BatcherTopology#ADAPTER_STORE}, the global store over {@code lora.adapters}), reply topics up in
+ * {@link ReplyTopics}, and reading the wall clock from the context (mockable in tests). A request
+ * an earlier step rejected passes unchanged. Re-keys every record by requestId.
  */
-final class ValidateProcessor implements Processor<byte[], InferenceRequest, String, Verdict> {
+final class ValidateProcessor implements Processor<byte[], Verdict, String, Verdict> {
 
   private final RequestValidator validator;
   private final BatcherMetrics metrics;
@@ -36,21 +37,30 @@ final class ValidateProcessor implements Processor<byte[], InferenceRequest, Str
   }
 
   @Override
-  public void process(Record<byte[], InferenceRequest> record) {
-    InferenceRequest request = record.value();
+  public void process(Record<byte[], Verdict> record) {
+    Verdict verdict =
+        switch (record.value()) {
+          case Verdict.Rejected earlier -> earlier;
+          case Verdict.Accepted ok -> validate(ok.request());
+        };
+    String requestId =
+        switch (verdict) {
+          case Verdict.Rejected r -> r.reply().getRequestId();
+          case Verdict.Accepted a -> a.request().getRequestId();
+        };
+    context.forward(new Record<>(requestId, verdict, record.timestamp(), record.headers()));
+  }
+
+  private Verdict validate(InferenceRequest request) {
     Optional<Rejection> rejection =
         validator.validate(request, this::adapter, context.currentSystemTimeMs());
-    Verdict verdict;
     if (rejection.isPresent()) {
       Rejection r = rejection.get();
       metrics.rejected(r.code().name());
-      verdict = new Verdict.Rejected(r.replyTopic(), r.toReply(request));
-    } else {
-      metrics.accepted();
-      verdict = new Verdict.Accepted(request);
+      return new Verdict.Rejected(r.replyTopic(), r.toReply(request));
     }
-    context.forward(
-        new Record<>(request.getRequestId(), verdict, record.timestamp(), record.headers()));
+    metrics.accepted();
+    return new Verdict.Accepted(request);
   }
 
   /**

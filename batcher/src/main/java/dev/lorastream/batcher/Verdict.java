@@ -3,12 +3,18 @@ package dev.lorastream.batcher;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
 
-/** What {@link ValidateProcessor} decided about one decoded request. */
+/**
+ * What admission decided about one decoded request so far: {@link DedupProcessor}, then {@link
+ * ValidateProcessor}.
+ */
 sealed interface Verdict {
 
-  /** Valid: it goes to the batch buffer. */
+  /** Not refused by the steps so far; after validation it goes to the batch buffer. */
   record Accepted(InferenceRequest request) implements Verdict {}
 
-  /** Invalid: {@code reply} (finishReason ERROR, with code and message) goes to {@code topic}. */
+  /**
+   * Refused (a duplicate, or invalid): {@code reply} (finishReason ERROR, with code and message)
+   * goes to {@code topic}.
+   */
   record Rejected(String topic, InferenceResult reply) implements Verdict {}
 }

@@ -25,6 +25,9 @@ import java.util.concurrent.TimeoutException;
  *   <li>{@code lorastream.client.pending} gauge: requests waiting for a reply.
  *   <li>{@code lorastream.client.replies.unmatched} counter: replies on the reply topic for no
  *       pending request of this client (another client's, or one that already timed out).
+ *   <li>{@code lorastream.client.replies.foreign} counter: replies under the id of a pending
+ *       request but for another tenant (or from another topic), ignored: the same id used by
+ *       another tenant.
  * </ul>
  *
  * Thread-safe.
@@ -34,10 +37,12 @@ final class ClientMetrics {
   static final String LATENCY = "lorastream.client.latency";
   static final String PENDING = "lorastream.client.pending";
   static final String UNMATCHED = "lorastream.client.replies.unmatched";
+  static final String FOREIGN = "lorastream.client.replies.foreign";
 
   private final MeterRegistry registry;
   private final Gauge pending;
   private final Counter unmatched;
+  private final Counter foreign;
 
   ClientMetrics(MeterRegistry registry, Map<?, ?> pendingRequests) {
     this.registry = registry;
@@ -50,10 +55,18 @@ final class ClientMetrics {
         Counter.builder(UNMATCHED)
             .description("replies that matched no pending request of this client")
             .register(registry);
+    this.foreign =
+        Counter.builder(FOREIGN)
+            .description("replies under a pending request's id for another tenant, ignored")
+            .register(registry);
   }
 
   void unmatchedReply() {
     unmatched.increment();
+  }
+
+  void foreignReply() {
+    foreign.increment();
   }
 
   void rejected() {

@@ -62,6 +62,14 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * LoraClientConfig#replyTopic}). Partitions added to the reply topic after the client started are
  * not read.
  *
+ * <p>A request's identity is (tenantId, requestId), as in the batcher: a reply completes a pending
+ * future only when its key is the request's id, its {@code tenantId} is the request's and it came
+ * from the topic the request named; a reply under a pending id for another tenant is ignored and
+ * counted ({@code lorastream.client.replies.foreign}). An id can be pending only once per client: a
+ * second {@link #submit} of it fails with an {@link IllegalArgumentException}, since the two
+ * answers could not be told apart. A {@code DUPLICATE_REQUEST} reply completes the future like any
+ * error reply, rather than waiting for the first copy's answer (why: docs/operations.md, Client).
+ *
  * <p>Thread-safe. Callbacks attached to the futures with non-async methods run on the client's
  * reply thread (or timer thread): keep them short, or use the {@code *Async} variants.
  */
@@ -74,7 +82,12 @@ public final class LoraClient implements AutoCloseable {
     }
   }
 
-  private record Pending(CompletableFuture<InferenceResult> future, long startNanos) {}
+  /** A request waiting for its reply, with what a reply must match besides its id. */
+  private record Pending(
+      CompletableFuture<InferenceResult> future,
+      long startNanos,
+      String tenantId,
+      String replyTopic) {}
 
   /**
    * A request's future that forgets the request and records its outcome before it completes, so a
@@ -86,9 +99,9 @@ public final class LoraClient implements AutoCloseable {
     final String id;
     final Pending entry;
 
-    Tracked(String id, long startNanos) {
-      this.id = id;
-      this.entry = new Pending(this, startNanos);
+    Tracked(InferenceRequest request, long startNanos) {
+      this.id = request.getRequestId();
+      this.entry = new Pending(this, startNanos, request.getTenantId(), request.getReplyTopic());
     }
 
     private void settle(InferenceResult result, Throwable failure) {
@@ -220,11 +233,18 @@ public final class LoraClient implements AutoCloseable {
       return CompletableFuture.failedFuture(e);
     }
     String id = req.getRequestId();
-    Tracked future = new Tracked(id, start);
-    if (pending.putIfAbsent(id, future.entry) != null) {
+    Tracked future = new Tracked(req, start);
+    Pending earlier = pending.putIfAbsent(id, future.entry);
+    if (earlier != null) {
       metrics.rejected();
       return CompletableFuture.failedFuture(
-          new IllegalArgumentException("request id " + id + " is already pending"));
+          new IllegalArgumentException(
+              "request id '"
+                  + id
+                  + "' is already pending on this client (tenant '"
+                  + earlier.tenantId()
+                  + "'): two replies under one id cannot be told apart; wait for the first, or"
+                  + " send with a new requestId"));
     }
     if (closed
         || broken
@@ -327,12 +347,12 @@ public final class LoraClient implements AutoCloseable {
       metrics.unmatchedReply();
       return;
     }
+    InferenceResult result;
     try {
-      InferenceResult result = resultDeserializer.deserialize(r.topic(), r.value());
+      result = resultDeserializer.deserialize(r.topic(), r.value());
       if (result == null) {
         throw new IllegalArgumentException("null value (tombstone)");
       }
-      p.future().complete(result);
     } catch (RuntimeException e) {
       p.future()
           .completeExceptionally(
@@ -348,7 +368,13 @@ public final class LoraClient implements AutoCloseable {
                       + " cannot be decoded: "
                       + e.getMessage(),
                   e));
+      return;
     }
+    if (!r.topic().equals(p.replyTopic()) || !p.tenantId().equals(result.getTenantId())) {
+      metrics.foreignReply(); // the same id from another tenant: not this request's answer
+      return;
+    }
+    p.future().complete(result);
   }
 
   /** Number of requests waiting for a reply. */

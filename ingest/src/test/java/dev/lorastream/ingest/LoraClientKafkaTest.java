@@ -10,6 +10,7 @@ import dev.lorastream.schemas.ErrorCode;
 import dev.lorastream.schemas.FinishReason;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
+import dev.lorastream.schemas.Topics;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
@@ -27,6 +28,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.Serializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
 
@@ -187,6 +189,78 @@ class LoraClientKafkaTest {
     }
   }
 
+  /** A producer of valid replies, standing in for a server that answers another tenant. */
+  private static KafkaProducer<String, InferenceResult> replyWriter() {
+    @SuppressWarnings("unchecked")
+    Serializer<InferenceResult> values =
+        (Serializer<InferenceResult>)
+            (Serializer<?>)
+                Topics.REPLIES
+                    .valueSerde(Map.of("schema.registry.url", KafkaTestCluster.REGISTRY_URL))
+                    .serializer();
+    return new KafkaProducer<>(
+        Map.of("bootstrap.servers", KafkaTestCluster.bootstrap()), new StringSerializer(), values);
+  }
+
+  private static InferenceResult completion(String tenant, String id, String text) {
+    return InferenceResult.newBuilder()
+        .setRequestId(id)
+        .setTenantId(tenant)
+        .setText(text)
+        .setFinishReason(FinishReason.STOP)
+        .build();
+  }
+
+  @Test
+  void replyUnderTheSameIdForAnotherTenantDoesNotCompleteTheFuture() throws Exception {
+    MeterRegistry meters = new SimpleMeterRegistry();
+    LoraClientConfig config = config();
+    try (LoraClient client = new LoraClient(config, null, meters);
+        KafkaProducer<String, InferenceResult> servers = replyWriter()) {
+      CompletableFuture<InferenceResult> f = client.submit(prompt("x").setRequestId("shared-id"));
+      // Same key, so same partition: read in this order.
+      servers
+          .send(
+              new ProducerRecord<>(
+                  config.replyTopic(), "shared-id", completion("t2", "shared-id", "for t2")))
+          .get();
+      servers
+          .send(
+              new ProducerRecord<>(
+                  config.replyTopic(), "shared-id", completion("t1", "shared-id", "for t1")))
+          .get();
+
+      InferenceResult r = get(f);
+      assertEquals("for t1", r.getText());
+      assertEquals("t1", r.getTenantId());
+      assertEquals(1, meters.get("lorastream.client.replies.foreign").counter().count());
+      assertEquals(0, meters.get("lorastream.client.replies.unmatched").counter().count());
+      assertEquals(0, client.pending());
+    }
+  }
+
+  @Test
+  void duplicateRequestReplyCompletesTheFutureWithItsCode() throws Exception {
+    MeterRegistry meters = new SimpleMeterRegistry();
+    try (TestResponder batcher =
+            new TestResponder(
+                r ->
+                    TestResponder.error(
+                        r, ErrorCode.DUPLICATE_REQUEST, "duplicate request: " + r.getRequestId()));
+        LoraClient client = new LoraClient(config(), null, meters)) {
+      InferenceResult r = get(client.submit(prompt("again").setRequestId("retried")));
+      assertEquals(ErrorCode.DUPLICATE_REQUEST, r.getErrorCode());
+      assertEquals("duplicate request: retried", r.getErrorMessage());
+      assertEquals(
+          1,
+          meters
+              .get("lorastream.client.requests")
+              .tags("outcome", "error", "code", "DUPLICATE_REQUEST")
+              .counter()
+              .count());
+    }
+  }
+
   @Test
   void undecodableReplyFailsOnlyItsOwnRequest() throws Exception {
     LoraClientConfig config = config();
@@ -271,7 +345,11 @@ class LoraClientKafkaTest {
       var dup =
           assertThrows(
               ExecutionException.class, () -> get(client.submit(prompt("b").setRequestId("dup"))));
-      assertTrue(dup.getCause().getMessage().contains("already pending"));
+      assertInstanceOf(IllegalArgumentException.class, dup.getCause());
+      assertEquals(
+          "request id 'dup' is already pending on this client (tenant 't1'): two replies under one"
+              + " id cannot be told apart; wait for the first, or send with a new requestId",
+          dup.getCause().getMessage());
       first.cancel(false);
       assertEquals(0, client.pending(), "a cancelled future is forgotten too");
     }
