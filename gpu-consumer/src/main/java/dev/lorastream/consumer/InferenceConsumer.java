@@ -22,7 +22,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.Collection;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -83,8 +82,6 @@ public final class InferenceConsumer implements AutoCloseable {
   private final RetryBackoff retry;
   private final ConsumerHealth health;
   private final ReleaseTracker tracker;
-  // partition -> {offset, rows} of the batch refused for want of metadata room, until it fits
-  private final Map<TopicPartition, long[]> refused = new HashMap<>();
   private final List<AutoCloseable> binders = new ArrayList<>();
   private volatile boolean running = true;
 
@@ -224,7 +221,7 @@ public final class InferenceConsumer implements AutoCloseable {
         consumer.pause(consumer.assignment());
       } else {
         Set<TopicPartition> resume = new HashSet<>(consumer.paused());
-        resume.removeIf(tp -> refused.containsKey(tp) && !refusedFits(tp));
+        resume.removeIf(tracker::stillRefused);
         consumer.resume(resume);
       }
       try {
@@ -264,21 +261,15 @@ public final class InferenceConsumer implements AutoCloseable {
     int rows = r.value().getRequests().size();
     if (!tracker.fits(tp, r.offset(), rows)) {
       refusedNow.add(tp);
-      refused.put(tp, new long[] {r.offset(), rows});
+      tracker.refuse(tp, r.offset(), rows);
       consumer.seek(tp, r.offset());
       consumer.pause(Set.of(tp));
       metrics.batchRefused();
       return;
     }
-    refused.remove(tp);
     BitSet answered = tracker.admit(tp, r.offset(), rows);
     tracker.attach(intake.start(tp, r.offset(), r.value(), answered));
     metrics.batchReceived(rows);
-  }
-
-  private boolean refusedFits(TopicPartition tp) {
-    long[] at = refused.get(tp);
-    return tracker.fits(tp, at[0], (int) at[1]);
   }
 
   /**
@@ -385,7 +376,6 @@ public final class InferenceConsumer implements AutoCloseable {
     @Override
     public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
       tracker.removed(partitions);
-      partitions.forEach(refused::remove);
     }
 
     @Override

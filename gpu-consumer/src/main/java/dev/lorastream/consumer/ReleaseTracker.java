@@ -31,6 +31,8 @@ final class ReleaseTracker {
 
   private final int maxMetadataBytes;
   private final Map<TopicPartition, PartitionProgress> partitions = new HashMap<>();
+  // partition -> {offset, rows} of the batch refused for want of metadata room, until taken
+  private final Map<TopicPartition, long[]> refused = new HashMap<>();
 
   /**
    * @param maxMetadataBytes the broker's {@code offset.metadata.max.bytes}: the longest
@@ -51,6 +53,7 @@ final class ReleaseTracker {
   /** Partitions revoked or lost: their unreleased work belongs to the next owner. */
   void removed(Collection<TopicPartition> tps) {
     tps.forEach(partitions::remove);
+    tps.forEach(refused::remove);
   }
 
   /**
@@ -61,8 +64,23 @@ final class ReleaseTracker {
     return progress(tp).fits(offset, rows);
   }
 
+  /**
+   * The batch of {@code rows} at {@code offset} of {@code tp} did not {@link #fits fit}: the
+   * consumer put it back and paused the partition until {@link #stillRefused} says otherwise.
+   */
+  void refuse(TopicPartition tp, long offset, int rows) {
+    refused.put(tp, new long[] {offset, rows});
+  }
+
+  /** Whether {@code tp}'s refused batch still does not fit (false when none was refused). */
+  boolean stillRefused(TopicPartition tp) {
+    long[] at = refused.get(tp);
+    return at != null && !fits(tp, at[0], (int) at[1]);
+  }
+
   /** Takes a polled batch; returns its rows already answered (not to be computed again). */
   BitSet admit(TopicPartition tp, long offset, int rows) {
+    refused.remove(tp);
     return progress(tp).admit(offset, rows);
   }
 
