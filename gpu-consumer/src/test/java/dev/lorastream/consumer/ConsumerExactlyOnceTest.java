@@ -138,18 +138,33 @@ class ConsumerExactlyOnceTest {
       Thread reader =
           Thread.ofVirtual()
               .start(() -> readReplies(broker.bootstrapServers(), serde, seen, errors));
-      // 8 seats: the 4 rows of the first 2 batches, then shorts of later batches as shorts leave
+      // 8 seats: the 4 rows of the first 2 batches, then shorts of later batches as shorts leave.
+      // The smallest metadata limit (16 bytes) holds 2 partly answered batches of 4 rows per
+      // partition: the third is refused (put back, partition paused) until the first is answered.
+      int metricsPort = freePort();
+      List<String> tight = List.of("-D" + ConsumerSettings.OFFSET_METADATA_MAX_BYTES + "=16");
+      List<String> tightWithMetrics =
+          List.of(tight.getFirst(), "-D" + ConsumerSettings.METRICS_PORT + "=" + metricsPort);
       Process first =
-          startConsumer(broker.bootstrapServers(), registry.url(), model, adapters, "first", 8);
+          startConsumer(
+              broker.bootstrapServers(),
+              registry.url(),
+              model,
+              adapters,
+              "first",
+              8,
+              tightWithMetrics);
       waitUntil(
           () -> partlyAnswered(seen).size() >= 3,
           120,
           "short replies of three batches whose long rows still run");
+      double refused = counter(metricsPort, "lorastream_consumer_batches_refused_total");
       first.destroyForcibly().waitFor(); // SIGKILL: no shutdown hook, no clean close
       Thread.sleep(500); // what the killed consumer committed reaches the reader
       Set<Integer> partlyAtKill = partlyAnswered(seen);
       Process second =
-          startConsumer(broker.bootstrapServers(), registry.url(), model, adapters, "second", 8);
+          startConsumer(
+              broker.bootstrapServers(), registry.url(), model, adapters, "second", 8, tight);
       try {
         waitUntil(
             () -> seen.keySet().containsAll(ids), 180, "every request answered after the restart");
@@ -162,12 +177,37 @@ class ConsumerExactlyOnceTest {
       assertTrue(
           partlyAtKill.size() >= 2,
           "the kill came while several batches were half answered: " + partlyAtKill);
+      assertTrue(refused >= 1, "batches were refused for want of metadata room: " + refused);
       for (String id : ids) {
         assertEquals(1, seen.get(id), id + " answered exactly once");
       }
       assertEquals(Set.copyOf(ids), seen.keySet());
       assertEquals(List.of(), errors);
     }
+  }
+
+  private static int freePort() throws java.io.IOException {
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  /** A counter's value on the consumer's Prometheus endpoint. */
+  private static double counter(int port, String name) throws Exception {
+    String body =
+        java.net.http.HttpClient.newHttpClient()
+            .send(
+                java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://localhost:" + port + "/metrics"))
+                    .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString())
+            .body();
+    for (String line : body.split("\n")) {
+      if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
+        return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+      }
+    }
+    throw new AssertionError("no " + name + " on the consumer's /metrics:\n" + body);
   }
 
   /** The batches some but not all of whose rows the reader has seen. */
@@ -287,8 +327,24 @@ class ConsumerExactlyOnceTest {
   private Process startConsumer(
       String bootstrap, String registry, Path model, Path adapters, String name, int maxSeqs)
       throws Exception {
+    return startConsumer(bootstrap, registry, model, adapters, name, maxSeqs, List.of());
+  }
+
+  /**
+   * @param extra further {@code -D} options of the consumer JVM
+   */
+  private Process startConsumer(
+      String bootstrap,
+      String registry,
+      Path model,
+      Path adapters,
+      String name,
+      int maxSeqs,
+      List<String> extra)
+      throws Exception {
     String java = ProcessHandle.current().info().command().orElse("java");
-    List<String> cmd =
+    List<String> cmd = new ArrayList<>();
+    cmd.addAll(
         List.of(
             java,
             "--add-modules",
@@ -304,8 +360,9 @@ class ConsumerExactlyOnceTest {
             "-D" + ConsumerSettings.ID + "=c1",
             "-D" + ConsumerSettings.METRICS_PORT + "=0",
             "-Dlorastream.lora.max-loras=4",
-            "-Dlorastream.step.max-seqs=" + maxSeqs,
-            ConsumerMain.class.getName());
+            "-Dlorastream.step.max-seqs=" + maxSeqs));
+    cmd.addAll(extra);
+    cmd.add(ConsumerMain.class.getName());
     Path log = tmp.resolve("consumer-" + name + ".log");
     return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
   }
