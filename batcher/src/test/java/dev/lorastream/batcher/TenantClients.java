@@ -1,0 +1,85 @@
+package dev.lorastream.batcher;
+
+import dev.lorastream.devstack.TestKafkaCluster;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.Serdes;
+
+/** Kafka clients of one user of a {@link TestKafkaCluster#startSasl} broker, for tenant tests. */
+final class TenantClients {
+
+  private TenantClients() {}
+
+  /** Producer and consumer settings of {@code user}; {@code max.block.ms} short for refusals. */
+  static Map<String, Object> config(TestKafkaCluster cluster, String user) {
+    Map<String, Object> c = new HashMap<>(cluster.clientConfig(user));
+    c.put("max.block.ms", "10000");
+    c.put("default.api.timeout.ms", "10000");
+    return c;
+  }
+
+  /**
+   * Sends {@code value} to {@code topic} as {@code user}; returns null when the broker took it, or
+   * what it answered instead (the cause of the failed send).
+   */
+  static Throwable send(
+      TestKafkaCluster cluster, String user, String topic, String key, byte[] value)
+      throws InterruptedException {
+    try (var p =
+        new KafkaProducer<>(
+            config(cluster, user), Serdes.String().serializer(), Serdes.ByteArray().serializer())) {
+      try {
+        p.send(new ProducerRecord<>(topic, key, value)).get(30, TimeUnit.SECONDS);
+        return null;
+      } catch (ExecutionException e) {
+        return e.getCause();
+      } catch (RuntimeException | java.util.concurrent.TimeoutException e) {
+        return e;
+      }
+    }
+  }
+
+  /**
+   * Reads partition 0.. of {@code topic} as {@code user} (assigned, no group, read_committed) until
+   * {@code n} records came or {@code timeout} passed.
+   *
+   * @throws org.apache.kafka.common.errors.TopicAuthorizationException when {@code user} may not
+   *     read it
+   */
+  static List<ConsumerRecord<String, byte[]>> read(
+      TestKafkaCluster cluster,
+      String user,
+      String topic,
+      int partitions,
+      int n,
+      Duration timeout) {
+    Map<String, Object> c = config(cluster, user);
+    c.put("isolation.level", "read_committed");
+    c.put("auto.offset.reset", "earliest");
+    try (var consumer =
+        new KafkaConsumer<>(c, Serdes.String().deserializer(), Serdes.ByteArray().deserializer())) {
+      List<TopicPartition> tps = new ArrayList<>();
+      for (int i = 0; i < partitions; i++) {
+        tps.add(new TopicPartition(topic, i));
+      }
+      consumer.assign(tps);
+      consumer.seekToBeginning(tps);
+      List<ConsumerRecord<String, byte[]>> out = new ArrayList<>();
+      long deadline = System.nanoTime() + timeout.toNanos();
+      while (out.size() < n && System.nanoTime() < deadline) {
+        consumer.poll(Duration.ofMillis(200)).forEach(out::add);
+      }
+      return out;
+    }
+  }
+}
