@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -50,8 +51,9 @@ final class TenantClients {
   }
 
   /**
-   * Reads partition 0.. of {@code topic} as {@code user} (assigned, no group, read_committed) until
-   * {@code n} records came or {@code timeout} passed.
+   * Reads partitions 0 to {@code partitions - 1} of {@code topic} as {@code user} (assigned, no
+   * group, read_committed, from the beginning) until {@code n} records that {@code wanted} accepts
+   * came or {@code timeout} passed; returns those.
    *
    * @throws org.apache.kafka.common.errors.TopicAuthorizationException when {@code user} may not
    *     read it
@@ -62,10 +64,10 @@ final class TenantClients {
       String topic,
       int partitions,
       int n,
-      Duration timeout) {
+      Duration timeout,
+      Predicate<ConsumerRecord<String, byte[]>> wanted) {
     Map<String, Object> c = config(cluster, user);
     c.put("isolation.level", "read_committed");
-    c.put("auto.offset.reset", "earliest");
     try (var consumer =
         new KafkaConsumer<>(c, Serdes.String().deserializer(), Serdes.ByteArray().deserializer())) {
       List<TopicPartition> tps = new ArrayList<>();
@@ -77,9 +79,30 @@ final class TenantClients {
       List<ConsumerRecord<String, byte[]>> out = new ArrayList<>();
       long deadline = System.nanoTime() + timeout.toNanos();
       while (out.size() < n && System.nanoTime() < deadline) {
-        consumer.poll(Duration.ofMillis(200)).forEach(out::add);
+        for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+          if (wanted.test(r) && out.size() < n) {
+            out.add(r);
+          }
+        }
       }
       return out;
     }
+  }
+
+  /** {@link #read} of every record. */
+  static List<ConsumerRecord<String, byte[]>> read(
+      TestKafkaCluster cluster,
+      String user,
+      String topic,
+      int partitions,
+      int n,
+      Duration timeout) {
+    return read(cluster, user, topic, partitions, n, timeout, r -> true);
+  }
+
+  /** {@link #read} of the first record with key {@code key}, if it comes in time. */
+  static List<ConsumerRecord<String, byte[]>> readKey(
+      TestKafkaCluster cluster, String user, String topic, String key, Duration timeout) {
+    return read(cluster, user, topic, 1, 1, timeout, r -> key.equals(r.key()));
   }
 }
