@@ -6,13 +6,16 @@ import dev.lorastream.engine.sched.EngineConfig;
 import dev.lorastream.schemas.EnvKeys;
 import dev.lorastream.schemas.MetricsServer;
 import dev.lorastream.schemas.ReplyTopicCache;
+import dev.lorastream.schemas.Tenancy;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Properties;
+import java.util.TreeMap;
 import java.util.stream.Stream;
 
 /**
@@ -41,6 +44,12 @@ import java.util.stream.Stream;
  * @param retryBackoffMs wait before the next commit attempt after a failed one (aborted
  *     transaction, reply topics that could not be checked); doubles with each further failure
  * @param retryBackoffMaxMs the longest such wait
+ * @param tenancy {@code shared} or {@code topics} ({@link Tenancy}): in topics mode a result is
+ *     written only to its tenant's {@code lora.tenant.<t>.replies} ({@link ReplyRouter})
+ * @param kafka every other {@code lorastream.kafka.<setting>} key, prefix removed: Kafka client
+ *     settings given to the consumer, producer, admin client and catalog reader (e.g. {@code
+ *     lorastream.kafka.security.protocol}, {@code lorastream.kafka.sasl.jaas.config}; environment
+ *     {@code LORASTREAM_KAFKA_SASL_JAAS_CONFIG}), so that the consumer can authenticate
  */
 public record ConsumerSettings(
     String bootstrapServers,
@@ -55,7 +64,9 @@ public record ConsumerSettings(
     long replyTopicCacheMs,
     long replyTopicRecheckMs,
     long retryBackoffMs,
-    long retryBackoffMaxMs) {
+    long retryBackoffMaxMs,
+    Tenancy tenancy,
+    Map<String, String> kafka) {
 
   public static final String BOOTSTRAP = "lorastream.kafka.bootstrap.servers";
   public static final String REGISTRY = "lorastream.schema.registry.url";
@@ -70,6 +81,10 @@ public record ConsumerSettings(
   public static final String REPLY_TOPIC_RECHECK_MS = "lorastream.consumer.reply.topic.recheck.ms";
   public static final String RETRY_BACKOFF_MS = "lorastream.consumer.retry.backoff.ms";
   public static final String RETRY_BACKOFF_MAX_MS = "lorastream.consumer.retry.backoff.max.ms";
+  public static final String TENANCY = "lorastream.tenancy";
+
+  /** Prefix of the Kafka client settings passed through ({@link #kafka}). */
+  public static final String KAFKA_PREFIX = "lorastream.kafka.";
 
   /** The keys {@link #from} reads. */
   public static final List<String> KEYS =
@@ -86,7 +101,8 @@ public record ConsumerSettings(
           REPLY_TOPIC_CACHE_MS,
           REPLY_TOPIC_RECHECK_MS,
           RETRY_BACKOFF_MS,
-          RETRY_BACKOFF_MAX_MS);
+          RETRY_BACKOFF_MAX_MS,
+          TENANCY);
 
   /**
    * The engine's system properties (README's engine table), which the service also takes from its
@@ -106,6 +122,8 @@ public record ConsumerSettings(
 
   public ConsumerSettings {
     adapterRoots = List.copyOf(adapterRoots);
+    Objects.requireNonNull(tenancy, TENANCY);
+    kafka = Map.copyOf(kafka);
     require(
         replyTopicCacheMs >= 0,
         REPLY_TOPIC_CACHE_MS,
@@ -150,7 +168,34 @@ public record ConsumerSettings(
             props.getOrDefault(
                 REPLY_TOPIC_RECHECK_MS, Long.toString(ReplyTopicCache.DEFAULT_MISSING_TTL_MS))),
         Long.parseLong(props.getOrDefault(RETRY_BACKOFF_MS, "100")),
-        Long.parseLong(props.getOrDefault(RETRY_BACKOFF_MAX_MS, "5000")));
+        Long.parseLong(props.getOrDefault(RETRY_BACKOFF_MAX_MS, "5000")),
+        Tenancy.parse(TENANCY, props.getOrDefault(TENANCY, Tenancy.SHARED.configValue())),
+        kafkaSettings(props));
+  }
+
+  /** The {@code lorastream.kafka.*} keys but {@link #BOOTSTRAP}, prefix removed. */
+  private static Map<String, String> kafkaSettings(Map<String, String> props) {
+    Map<String, String> m = new TreeMap<>();
+    props.forEach(
+        (k, v) -> {
+          if (k.startsWith(KAFKA_PREFIX) && !k.equals(BOOTSTRAP)) {
+            m.put(k.substring(KAFKA_PREFIX.length()), v);
+          }
+        });
+    return m;
+  }
+
+  /**
+   * Settings of one Kafka client: {@code bootstrap.servers}, then the pass-through {@link #kafka}
+   * settings, then {@code fixed} (what the service relies on, e.g. {@code isolation.level}, which a
+   * pass-through key cannot change).
+   */
+  public Map<String, Object> clientConfig(Map<String, Object> fixed) {
+    Map<String, Object> m = new HashMap<>();
+    m.put("bootstrap.servers", bootstrapServers);
+    m.putAll(kafka);
+    m.putAll(fixed);
+    return m;
   }
 
   /** System properties overlaid on the process's {@code LORASTREAM_*} environment variables. */
