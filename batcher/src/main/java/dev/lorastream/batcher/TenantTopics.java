@@ -1,6 +1,7 @@
 package dev.lorastream.batcher;
 
 import dev.lorastream.schemas.Tenants;
+import dev.lorastream.schemas.Topics;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -112,6 +113,101 @@ public final class TenantTopics {
       throw new IllegalStateException(
           "the cluster did not answer within " + TIMEOUT_S + " s while adding tenant " + tenant, e);
     }
+  }
+
+  /**
+   * The ACLs of the services and the catalog administrator in topics mode, for principals given as
+   * {@code User:<name>} (any null is left out):
+   *
+   * <ul>
+   *   <li>the batcher ({@code applicationId}, default {@link BatcherApp#DEFAULT_APPLICATION_ID}):
+   *       READ and WRITE on topics PREFIXED {@code lora.tenant.} (it reads every tenant's requests
+   *       and writes error replies to every tenant's replies; a service, unlike a tenant, may have
+   *       a prefixed ACL), READ on {@code lora.requests} and {@code lora.adapters}, WRITE on {@code
+   *       lora.batches}, {@code lora.replies}, {@code lora.requests.dlq}, {@code
+   *       lora.adapters.dlq}; ALL on topics, READ on groups and WRITE on transactional ids PREFIXED
+   *       {@code applicationId} (Kafka Streams' internal topics, consumer groups and exactly-once
+   *       producers, its catalog DLQ writer's included);
+   *   <li>the inference consumers ({@code consumerGroup}, default {@code lora-consumers}): READ on
+   *       {@code lora.batches} and {@code lora.adapters}, WRITE on {@code lora.replies} and on
+   *       topics PREFIXED {@code lora.tenant.}, READ on the group, WRITE on transactional ids
+   *       PREFIXED {@code lorastream-consumer-};
+   *   <li>the catalog administrator: WRITE on {@code lora.adapters}, the only principal besides
+   *       super users that may register, change or delete an adapter.
+   * </ul>
+   */
+  public static List<AclBinding> serviceAcls(
+      String batcher,
+      String consumer,
+      String catalogAdmin,
+      String applicationId,
+      String consumerGroup) {
+    List<AclBinding> acls = new ArrayList<>();
+    if (batcher != null) {
+      for (AclOperation op : List.of(AclOperation.READ, AclOperation.WRITE)) {
+        acls.add(prefixed(ResourceType.TOPIC, Tenants.TOPIC_PREFIX, batcher, op));
+      }
+      for (String t : List.of(Topics.REQUESTS.name(), Topics.ADAPTERS.name())) {
+        acls.add(allow(ResourceType.TOPIC, t, batcher, AclOperation.READ));
+      }
+      for (String t :
+          List.of(
+              Topics.BATCHES.name(),
+              Topics.REPLIES.name(),
+              Topics.REQUESTS_DLQ.name(),
+              Topics.ADAPTERS_DLQ.name())) {
+        acls.add(allow(ResourceType.TOPIC, t, batcher, AclOperation.WRITE));
+      }
+      acls.add(prefixed(ResourceType.TOPIC, applicationId, batcher, AclOperation.ALL));
+      acls.add(prefixed(ResourceType.GROUP, applicationId, batcher, AclOperation.READ));
+      acls.add(prefixed(ResourceType.TRANSACTIONAL_ID, applicationId, batcher, AclOperation.WRITE));
+    }
+    if (consumer != null) {
+      for (String t : List.of(Topics.BATCHES.name(), Topics.ADAPTERS.name())) {
+        acls.add(allow(ResourceType.TOPIC, t, consumer, AclOperation.READ));
+      }
+      acls.add(allow(ResourceType.TOPIC, Topics.REPLIES.name(), consumer, AclOperation.WRITE));
+      acls.add(prefixed(ResourceType.TOPIC, Tenants.TOPIC_PREFIX, consumer, AclOperation.WRITE));
+      acls.add(allow(ResourceType.GROUP, consumerGroup, consumer, AclOperation.READ));
+      acls.add(
+          prefixed(
+              ResourceType.TRANSACTIONAL_ID,
+              CONSUMER_TRANSACTIONAL_ID_PREFIX,
+              consumer,
+              AclOperation.WRITE));
+    }
+    if (catalogAdmin != null) {
+      acls.add(allow(ResourceType.TOPIC, Topics.ADAPTERS.name(), catalogAdmin, AclOperation.WRITE));
+    }
+    return acls;
+  }
+
+  /** Sets {@code acls} (existing ones are kept, not duplicated). */
+  public static void setAcls(Admin admin, List<AclBinding> acls) {
+    try {
+      admin.createAcls(acls).all().get(TIMEOUT_S, TimeUnit.SECONDS);
+    } catch (ExecutionException e) {
+      throw failed("set ACLs", e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while setting ACLs", e);
+    } catch (TimeoutException e) {
+      throw new IllegalStateException(
+          "the cluster did not answer within " + TIMEOUT_S + " s while setting ACLs", e);
+    }
+  }
+
+  /**
+   * Prefix of the inference consumers' transactional ids ({@code lorastream-consumer-<id>}, see
+   * {@code InferenceConsumer}).
+   */
+  public static final String CONSUMER_TRANSACTIONAL_ID_PREFIX = "lorastream-consumer-";
+
+  private static AclBinding prefixed(
+      ResourceType type, String prefix, String principal, AclOperation op) {
+    return new AclBinding(
+        new ResourcePattern(type, prefix, PatternType.PREFIXED),
+        new AccessControlEntry(principal, "*", op, AclPermissionType.ALLOW));
   }
 
   private static IllegalStateException failed(String what, Throwable cause) {

@@ -35,11 +35,13 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Topics mode end to end on a real broker with SASL/PLAIN and the KRaft StandardAuthorizer, the
- * real {@link BatcherApp} running as the super user {@code admin}, and tenants {@code acme} and
- * {@code globex} provisioned by {@link TenantTopics}: a tenant cannot publish as another (the
- * broker refuses the other's topic; a forged tenantId on its own topic is refused by the batcher on
- * its own reply topic), cannot read another's replies, cannot register an adapter, and its own
- * requests are served. {@code lora.requests} does not exist: topics mode does not need it.
+ * real {@link BatcherApp} running as principal {@code batcher} with only the ACLs of {@link
+ * TenantTopics#serviceAcls}, adapters registered by the catalog administrator {@code catalog}, and
+ * tenants {@code acme} and {@code globex} provisioned by {@link TenantTopics}: a tenant cannot
+ * publish as another (the broker refuses the other's topic; a forged tenantId on its own topic is
+ * refused by the batcher on its own reply topic), cannot read another's replies, cannot register an
+ * adapter, and its own requests are served. {@code lora.requests} does not exist: topics mode does
+ * not need it.
  */
 class TenantIsolationBrokerTest {
 
@@ -67,10 +69,18 @@ class TenantIsolationBrokerTest {
       admin.createTopics(topics).all().get();
       TenantTopics.add(admin, "acme", 1, (short) 1);
       TenantTopics.add(admin, "globex", 1, (short) 1);
+      TenantTopics.setAcls(
+          admin,
+          TenantTopics.serviceAcls(
+              "User:batcher",
+              null,
+              "User:catalog",
+              BatcherApp.DEFAULT_APPLICATION_ID,
+              "lora-consumers"));
     }
-    register("acme-sql", "acme");
+    assertNull(register("catalog", "acme-sql", "acme"));
     Map<String, String> props = new HashMap<>();
-    cluster.clientConfig(TestKafkaCluster.ADMIN).forEach((k, v) -> props.put(k, v.toString()));
+    cluster.clientConfig("batcher").forEach((k, v) -> props.put(k, v.toString()));
     props.putAll(
         Map.of(
             "schema.registry.url",
@@ -104,17 +114,18 @@ class TenantIsolationBrokerTest {
     MockSchemaRegistry.dropScope(SCOPE);
   }
 
-  private static void register(String adapter, String owner) throws InterruptedException {
-    assertNull(
-        TenantClients.send(
-            cluster,
-            TestKafkaCluster.ADMIN,
-            Topics.ADAPTERS.name(),
-            adapter,
-            Topics.ADAPTERS
-                .valueSerde(SERDE)
-                .serializer()
-                .serialize(Topics.ADAPTERS.name(), adapterRecord(adapter, owner))));
+  /** Registers an adapter as {@code user}; null when the broker took it. */
+  private static Throwable register(String user, String adapter, String owner)
+      throws InterruptedException {
+    return TenantClients.send(
+        cluster,
+        user,
+        Topics.ADAPTERS.name(),
+        adapter,
+        Topics.ADAPTERS
+            .valueSerde(SERDE)
+            .serializer()
+            .serialize(Topics.ADAPTERS.name(), adapterRecord(adapter, owner)));
   }
 
   private static AdapterRecord adapterRecord(String adapter, String owner) {
@@ -203,16 +214,7 @@ class TenantIsolationBrokerTest {
 
   @Test
   void aTenantCannotRegisterAnAdapter() throws Exception {
-    Throwable refused =
-        TenantClients.send(
-            cluster,
-            "acme",
-            Topics.ADAPTERS.name(),
-            "globex-sql",
-            Topics.ADAPTERS
-                .valueSerde(SERDE)
-                .serializer()
-                .serialize(Topics.ADAPTERS.name(), adapterRecord("globex-sql", "acme")));
+    Throwable refused = register("acme", "globex-sql", "acme");
     assertInstanceOf(TopicAuthorizationException.class, refused, String.valueOf(refused));
     assertEquals(
         java.util.Set.of(Topics.ADAPTERS.name()),

@@ -22,8 +22,13 @@ public final class TestKafkaCluster implements AutoCloseable {
   /** The super user of {@link #startSasl}. */
   public static final String ADMIN = "admin";
 
-  /** The users of {@link #startSasl}; each one's password is {@link #password}. */
-  public static final List<String> SASL_USERS = List.of(ADMIN, "acme", "globex");
+  /**
+   * The users of {@link #startSasl}, each one's password {@link #password}: the super user, two
+   * tenants, and principals for a batcher and a catalog administrator that have only the ACLs a
+   * test gives them.
+   */
+  public static final List<String> SASL_USERS =
+      List.of(ADMIN, "acme", "globex", "batcher", "catalog");
 
   private final KafkaClusterTestKit cluster;
   private final Map<String, Object> adminAuth; // empty: no authentication

@@ -1,5 +1,6 @@
 package dev.lorastream.cli;
 
+import dev.lorastream.batcher.BatcherApp;
 import dev.lorastream.batcher.TenantTopics;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -7,6 +8,7 @@ import java.io.Reader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Callable;
@@ -28,7 +30,7 @@ import picocli.CommandLine.Spec;
     name = "tenant",
     mixinStandardHelpOptions = true,
     description = "Manage tenants of topics tenancy (topics and ACLs).",
-    subcommands = {TenantCommand.Add.class})
+    subcommands = {TenantCommand.Add.class, TenantCommand.Services.class})
 public final class TenantCommand implements Runnable {
 
   @Spec CommandSpec spec;
@@ -36,6 +38,97 @@ public final class TenantCommand implements Runnable {
   @Override
   public void run() {
     spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  /** {@code ACL ALLOW User:x WRITE on TOPIC t (LITERAL)}. */
+  static String describe(AclBinding b) {
+    return "ACL ALLOW "
+        + b.entry().principal()
+        + " "
+        + b.entry().operation()
+        + " on "
+        + b.pattern().resourceType()
+        + " "
+        + b.pattern().name()
+        + " ("
+        + b.pattern().patternType()
+        + ")";
+  }
+
+  /** Admin client settings: the properties of {@code commandConfig} (if any) and the servers. */
+  static Map<String, Object> adminConfig(String bootstrap, Path commandConfig) throws IOException {
+    Map<String, Object> config = new HashMap<>();
+    if (commandConfig != null) {
+      Properties p = new Properties();
+      try (Reader r = Files.newBufferedReader(commandConfig)) {
+        p.load(r);
+      }
+      p.stringPropertyNames().forEach(k -> config.put(k, p.getProperty(k)));
+    }
+    config.put("bootstrap.servers", bootstrap);
+    return config;
+  }
+
+  /** {@code lorastream tenant services}: the ACLs of the service principals. */
+  @Command(
+      name = "services",
+      mixinStandardHelpOptions = true,
+      description =
+          "Give the batcher, the inference consumers and the catalog administrator the ACLs of"
+              + " topics tenancy (see docs/operations.md#tenants). Safe to run again.")
+  static final class Services implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Option(names = "--bootstrap-server", required = true, paramLabel = "HOST:PORT")
+    String bootstrap;
+
+    @Option(names = "--command-config", paramLabel = "FILE", description = "Admin login.")
+    Path commandConfig;
+
+    @Option(names = "--batcher", paramLabel = "PRINCIPAL", description = "e.g. User:batcher")
+    String batcher;
+
+    @Option(names = "--consumer", paramLabel = "PRINCIPAL", description = "e.g. User:consumer")
+    String consumer;
+
+    @Option(
+        names = "--catalog-admin",
+        paramLabel = "PRINCIPAL",
+        description = "The principal that registers adapters (WRITE on lora.adapters).")
+    String catalogAdmin;
+
+    @Option(
+        names = "--application-id",
+        defaultValue = BatcherApp.DEFAULT_APPLICATION_ID,
+        description = "The batcher's application.id (default: ${DEFAULT-VALUE}).")
+    String applicationId;
+
+    @Option(
+        names = "--consumer-group",
+        defaultValue = "lora-consumers",
+        description = "The inference consumers' group (default: ${DEFAULT-VALUE}).")
+    String consumerGroup;
+
+    @Override
+    public Integer call() throws IOException {
+      PrintWriter err = spec.commandLine().getErr();
+      if (batcher == null && consumer == null && catalogAdmin == null) {
+        err.println("tenant services: name at least one of --batcher, --consumer, --catalog-admin");
+        return 2;
+      }
+      List<AclBinding> acls =
+          TenantTopics.serviceAcls(batcher, consumer, catalogAdmin, applicationId, consumerGroup);
+      try (Admin admin = Admin.create(adminConfig(bootstrap, commandConfig))) {
+        TenantTopics.setAcls(admin, acls);
+      } catch (IllegalStateException e) {
+        err.println("tenant services: " + e.getMessage());
+        return 2;
+      }
+      PrintWriter out = spec.commandLine().getOut();
+      acls.forEach(b -> out.println("services: " + describe(b)));
+      out.flush();
+      return 0;
+    }
   }
 
   /** {@code lorastream tenant add NAME}. */
@@ -85,37 +178,13 @@ public final class TenantCommand implements Runnable {
     @Override
     public Integer call() throws IOException {
       PrintWriter out = spec.commandLine().getOut();
-      Map<String, Object> config = new HashMap<>();
-      if (commandConfig != null) {
-        Properties p = new Properties();
-        try (Reader r = Files.newBufferedReader(commandConfig)) {
-          p.load(r);
-        }
-        p.stringPropertyNames().forEach(k -> config.put(k, p.getProperty(k)));
-      }
-      config.put("bootstrap.servers", bootstrap);
-      try (Admin admin = Admin.create(config)) {
+      try (Admin admin = Admin.create(adminConfig(bootstrap, commandConfig))) {
         TenantTopics.Added added = TenantTopics.add(admin, name, partitions, replicationFactor);
         added.createdTopics().forEach(t -> out.println("tenant " + name + ": created topic " + t));
         added
             .existingTopics()
             .forEach(t -> out.println("tenant " + name + ": topic " + t + " exists, kept"));
-        for (AclBinding b : added.acls()) {
-          out.println(
-              "tenant "
-                  + name
-                  + ": ACL ALLOW "
-                  + b.entry().principal()
-                  + " "
-                  + b.entry().operation()
-                  + " on "
-                  + b.pattern().resourceType()
-                  + " "
-                  + b.pattern().name()
-                  + " ("
-                  + b.pattern().patternType()
-                  + ")");
-        }
+        added.acls().forEach(b -> out.println("tenant " + name + ": " + describe(b)));
         out.println(
             "tenant "
                 + name

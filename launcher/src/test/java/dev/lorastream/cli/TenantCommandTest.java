@@ -38,7 +38,11 @@ class TenantCommandTest {
 
   private record Run(int code, String out, String err) {}
 
-  private Run run(String user, String password, String... args) throws Exception {
+  private Run add(String user, String password, String... args) throws Exception {
+    return run("add", user, password, args);
+  }
+
+  private Run run(String sub, String user, String password, String... args) throws Exception {
     Path config = dir.resolve(user + ".properties");
     Files.writeString(
         config,
@@ -61,7 +65,7 @@ class TenantCommandTest {
         new java.util.ArrayList<>(
             List.of(
                 "tenant",
-                "add",
+                sub,
                 "--bootstrap-server",
                 cluster.bootstrapServers(),
                 "--command-config",
@@ -73,7 +77,7 @@ class TenantCommandTest {
 
   @Test
   void addPrintsTheTopicsAndAclsItCreatedAndIsSafeToRunAgain() throws Exception {
-    Run first = run("admin", "admin-secret", "hooli", "--partitions", "2");
+    Run first = add("admin", "admin-secret", "hooli", "--partitions", "2");
     assertEquals(0, first.code(), first.err());
     assertEquals(
         List.of(
@@ -87,7 +91,7 @@ class TenantCommandTest {
                 + " --entity-type users --entity-name hooli)"),
         first.out().lines().toList());
 
-    Run again = run("admin", "admin-secret", "hooli", "--partitions", "2");
+    Run again = add("admin", "admin-secret", "hooli", "--partitions", "2");
     assertEquals(0, again.code(), again.err());
     assertTrue(
         again.out().startsWith("tenant hooli: topic lora.tenant.hooli.replies exists, kept\n"),
@@ -96,7 +100,7 @@ class TenantCommandTest {
 
   @Test
   void aTenantMayNotAddATenant() throws Exception {
-    Run r = run("acme", "acme-secret", "mallory");
+    Run r = add("acme", "acme-secret", "mallory");
     assertEquals(2, r.code(), r.out());
     assertTrue(
         r.err()
@@ -108,12 +112,50 @@ class TenantCommandTest {
 
   @Test
   void aNameThatIsNoTenantNameIsRefused() throws Exception {
-    Run r = run("admin", "admin-secret", "mallory_1");
+    Run r = add("admin", "admin-secret", "mallory_1");
     assertEquals(2, r.code());
     assertEquals(
         "tenant add: 'mallory_1' is not a tenant name: 1 to 48 characters of a-z 0-9 -, starting"
             + " with a letter or digit (no dots or underscores, so that tenant topic names cannot"
             + " collide)\n",
         r.err());
+  }
+
+  @Test
+  void servicesGivesTheCatalogAdministratorTheOnlyWriteOnTheCatalog() throws Exception {
+    cluster.createTopic("lora.adapters", 1, java.util.Map.of("cleanup.policy", "compact"));
+    Run r = run("services", "admin", "admin-secret", "--catalog-admin", "User:catalog");
+    assertEquals(0, r.code(), r.err());
+    assertEquals(
+        List.of("services: ACL ALLOW User:catalog WRITE on TOPIC lora.adapters (LITERAL)"),
+        r.out().lines().toList());
+    for (String user : List.of("catalog", "acme")) {
+      var config = new java.util.HashMap<>(cluster.clientConfig(user));
+      config.put("max.block.ms", "10000");
+      try (var p =
+          new org.apache.kafka.clients.producer.KafkaProducer<>(
+              config,
+              new org.apache.kafka.common.serialization.StringSerializer(),
+              new org.apache.kafka.common.serialization.StringSerializer())) {
+        var sent =
+            p.send(
+                new org.apache.kafka.clients.producer.ProducerRecord<>("lora.adapters", "a", "b"));
+        if (user.equals("catalog")) {
+          sent.get();
+        } else {
+          var e =
+              org.junit.jupiter.api.Assertions.assertThrows(
+                  java.util.concurrent.ExecutionException.class, sent::get);
+          assertTrue(
+              e.getCause() instanceof org.apache.kafka.common.errors.TopicAuthorizationException,
+              String.valueOf(e.getCause()));
+        }
+      }
+    }
+    Run none = run("services", "admin", "admin-secret");
+    assertEquals(2, none.code());
+    assertEquals(
+        "tenant services: name at least one of --batcher, --consumer, --catalog-admin\n",
+        none.err());
   }
 }
