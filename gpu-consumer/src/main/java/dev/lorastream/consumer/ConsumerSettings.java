@@ -27,6 +27,12 @@ import java.util.stream.Stream;
  *
  * @param bootstrapServers Kafka bootstrap servers
  * @param schemaRegistryUrl Confluent-API registry URL or {@code mock://scope}
+ * @param tenancy {@code shared} or {@code topics} ({@link Tenancy}): in topics mode a result is
+ *     written only to its tenant's {@code lora.tenant.<t>.replies} ({@link ReplyRouter})
+ * @param kafka every other {@code lorastream.kafka.<setting>} key, prefix removed: Kafka client
+ *     settings given to the consumer, producer, admin client and catalog reader (e.g. {@code
+ *     lorastream.kafka.security.protocol}, {@code lorastream.kafka.sasl.jaas.config}; environment
+ *     {@code LORASTREAM_KAFKA_SASL_JAAS_CONFIG}), so that the consumer can authenticate
  * @param groupId consumer group of all inference consumers
  * @param consumerId this consumer's id: its transactional id and the {@code servedBy} of its
  *     results
@@ -44,16 +50,12 @@ import java.util.stream.Stream;
  * @param retryBackoffMs wait before the next commit attempt after a failed one (aborted
  *     transaction, reply topics that could not be checked); doubles with each further failure
  * @param retryBackoffMaxMs the longest such wait
- * @param tenancy {@code shared} or {@code topics} ({@link Tenancy}): in topics mode a result is
- *     written only to its tenant's {@code lora.tenant.<t>.replies} ({@link ReplyRouter})
- * @param kafka every other {@code lorastream.kafka.<setting>} key, prefix removed: Kafka client
- *     settings given to the consumer, producer, admin client and catalog reader (e.g. {@code
- *     lorastream.kafka.security.protocol}, {@code lorastream.kafka.sasl.jaas.config}; environment
- *     {@code LORASTREAM_KAFKA_SASL_JAAS_CONFIG}), so that the consumer can authenticate
  */
 public record ConsumerSettings(
     String bootstrapServers,
     String schemaRegistryUrl,
+    Tenancy tenancy,
+    Map<String, String> kafka,
     String groupId,
     String consumerId,
     Path modelDir,
@@ -64,12 +66,15 @@ public record ConsumerSettings(
     long replyTopicCacheMs,
     long replyTopicRecheckMs,
     long retryBackoffMs,
-    long retryBackoffMaxMs,
-    Tenancy tenancy,
-    Map<String, String> kafka) {
+    long retryBackoffMaxMs) {
 
   public static final String BOOTSTRAP = "lorastream.kafka.bootstrap.servers";
   public static final String REGISTRY = "lorastream.schema.registry.url";
+  public static final String TENANCY = "lorastream.tenancy";
+
+  /** Prefix of the Kafka client settings passed through ({@link #kafka}). */
+  public static final String KAFKA_PREFIX = "lorastream.kafka.";
+
   public static final String GROUP = "lorastream.consumer.group";
   public static final String ID = "lorastream.consumer.id";
   public static final String MODEL = "lorastream.model.dir";
@@ -81,16 +86,13 @@ public record ConsumerSettings(
   public static final String REPLY_TOPIC_RECHECK_MS = "lorastream.consumer.reply.topic.recheck.ms";
   public static final String RETRY_BACKOFF_MS = "lorastream.consumer.retry.backoff.ms";
   public static final String RETRY_BACKOFF_MAX_MS = "lorastream.consumer.retry.backoff.max.ms";
-  public static final String TENANCY = "lorastream.tenancy";
-
-  /** Prefix of the Kafka client settings passed through ({@link #kafka}). */
-  public static final String KAFKA_PREFIX = "lorastream.kafka.";
 
   /** The keys {@link #from} reads. */
   public static final List<String> KEYS =
       List.of(
           BOOTSTRAP,
           REGISTRY,
+          TENANCY,
           GROUP,
           ID,
           MODEL,
@@ -101,8 +103,7 @@ public record ConsumerSettings(
           REPLY_TOPIC_CACHE_MS,
           REPLY_TOPIC_RECHECK_MS,
           RETRY_BACKOFF_MS,
-          RETRY_BACKOFF_MAX_MS,
-          TENANCY);
+          RETRY_BACKOFF_MAX_MS);
 
   /**
    * The engine's system properties (README's engine table), which the service also takes from its
@@ -153,6 +154,8 @@ public record ConsumerSettings(
     return new ConsumerSettings(
         required(props, BOOTSTRAP),
         props.getOrDefault(REGISTRY, "mock://lorastream"),
+        Tenancy.parse(TENANCY, props.getOrDefault(TENANCY, Tenancy.SHARED.configValue())),
+        kafkaSettings(props),
         props.getOrDefault(GROUP, "lora-consumers"),
         props.getOrDefault(ID, "consumer-" + ManagementFactory.getRuntimeMXBean().getPid()),
         Path.of(required(props, MODEL)),
@@ -168,34 +171,7 @@ public record ConsumerSettings(
             props.getOrDefault(
                 REPLY_TOPIC_RECHECK_MS, Long.toString(ReplyTopicCache.DEFAULT_MISSING_TTL_MS))),
         Long.parseLong(props.getOrDefault(RETRY_BACKOFF_MS, "100")),
-        Long.parseLong(props.getOrDefault(RETRY_BACKOFF_MAX_MS, "5000")),
-        Tenancy.parse(TENANCY, props.getOrDefault(TENANCY, Tenancy.SHARED.configValue())),
-        kafkaSettings(props));
-  }
-
-  /** The {@code lorastream.kafka.*} keys but {@link #BOOTSTRAP}, prefix removed. */
-  private static Map<String, String> kafkaSettings(Map<String, String> props) {
-    Map<String, String> m = new TreeMap<>();
-    props.forEach(
-        (k, v) -> {
-          if (k.startsWith(KAFKA_PREFIX) && !k.equals(BOOTSTRAP)) {
-            m.put(k.substring(KAFKA_PREFIX.length()), v);
-          }
-        });
-    return m;
-  }
-
-  /**
-   * Settings of one Kafka client: {@code bootstrap.servers}, then the pass-through {@link #kafka}
-   * settings, then {@code fixed} (what the service relies on, e.g. {@code isolation.level}, which a
-   * pass-through key cannot change).
-   */
-  public Map<String, Object> clientConfig(Map<String, Object> fixed) {
-    Map<String, Object> m = new HashMap<>();
-    m.put("bootstrap.servers", bootstrapServers);
-    m.putAll(kafka);
-    m.putAll(fixed);
-    return m;
+        Long.parseLong(props.getOrDefault(RETRY_BACKOFF_MAX_MS, "5000")));
   }
 
   /** System properties overlaid on the process's {@code LORASTREAM_*} environment variables. */
@@ -231,6 +207,31 @@ public record ConsumerSettings(
         System.setProperty(k, v);
       }
     }
+  }
+
+  /** The {@code lorastream.kafka.*} keys but {@link #BOOTSTRAP}, prefix removed. */
+  private static Map<String, String> kafkaSettings(Map<String, String> props) {
+    Map<String, String> m = new TreeMap<>();
+    props.forEach(
+        (k, v) -> {
+          if (k.startsWith(KAFKA_PREFIX) && !k.equals(BOOTSTRAP)) {
+            m.put(k.substring(KAFKA_PREFIX.length()), v);
+          }
+        });
+    return m;
+  }
+
+  /**
+   * Settings of one Kafka client: {@code bootstrap.servers}, then the pass-through {@link #kafka}
+   * settings, then {@code fixed} (what the service relies on, e.g. {@code isolation.level}, which a
+   * pass-through key cannot change).
+   */
+  public Map<String, Object> clientConfig(Map<String, Object> fixed) {
+    Map<String, Object> m = new HashMap<>();
+    m.put("bootstrap.servers", bootstrapServers);
+    m.putAll(kafka);
+    m.putAll(fixed);
+    return m;
   }
 
   private static void require(boolean ok, String key, long value, String rule) {
