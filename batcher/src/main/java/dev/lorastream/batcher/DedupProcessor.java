@@ -26,7 +26,8 @@ import org.apache.kafka.streams.state.KeyValueStore;
  * ErrorCode#DUPLICATE_REQUEST}, whose message names the tenant, the id and when the batcher read
  * the first. It runs before {@link ValidateProcessor}, so a repeat of a rejected request is refused
  * too, and a repeat is never batched. The reply goes where validation would send an error reply
- * ({@link RequestValidator#errorReplyTopic}).
+ * ({@link RequestValidator#errorReplyTopic}). A request an earlier step refused ({@link
+ * TenantBindProcessor}, topics mode) passes unchanged and is not remembered.
  *
  * <p>Identity is the pair: the same requestId from two tenants is two requests. A request with a
  * blank tenantId or requestId has no identity; it passes on, and validation refuses it.
@@ -50,7 +51,7 @@ import org.apache.kafka.streams.state.KeyValueStore;
  * <p>Requests are keyed by requestId, so both copies of a pair land on the same partition and task;
  * a producer that keys otherwise (or uses a custom partitioner) defeats this check.
  */
-final class DedupProcessor implements Processor<byte[], InferenceRequest, byte[], Verdict> {
+final class DedupProcessor implements Processor<byte[], Verdict, byte[], Verdict> {
 
   /** How often expired pairs are purged (wall clock). */
   static final Duration PURGE_INTERVAL = Duration.ofSeconds(1);
@@ -82,12 +83,15 @@ final class DedupProcessor implements Processor<byte[], InferenceRequest, byte[]
   }
 
   @Override
-  public void process(Record<byte[], InferenceRequest> record) {
-    InferenceRequest request = record.value();
+  public void process(Record<byte[], Verdict> record) {
+    if (!(record.value() instanceof Verdict.Accepted(InferenceRequest request))) {
+      context.forward(record); // refused by an earlier step (TenantBindProcessor): passes as is
+      return;
+    }
     String tenant = request.getTenantId();
     String id = request.getRequestId();
     if (tenant.isBlank() || id.isBlank()) {
-      context.forward(record.withValue(new Verdict.Accepted(request)));
+      context.forward(record);
       return;
     }
     long now = context.currentSystemTimeMs();
@@ -102,7 +106,7 @@ final class DedupProcessor implements Processor<byte[], InferenceRequest, byte[]
     }
     seen.put(key, now);
     seen.put(byTime(now, pair), now);
-    context.forward(record.withValue(new Verdict.Accepted(request)));
+    context.forward(record);
   }
 
   private Rejection duplicate(InferenceRequest request, long firstMs, long nowMs) {

@@ -6,13 +6,16 @@ import dev.lorastream.engine.sched.EngineConfig;
 import dev.lorastream.schemas.EnvKeys;
 import dev.lorastream.schemas.MetricsServer;
 import dev.lorastream.schemas.ReplyTopicCache;
+import dev.lorastream.schemas.Tenancy;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Properties;
+import java.util.TreeMap;
 import java.util.stream.Stream;
 
 /**
@@ -24,6 +27,12 @@ import java.util.stream.Stream;
  *
  * @param bootstrapServers Kafka bootstrap servers
  * @param schemaRegistryUrl Confluent-API registry URL or {@code mock://scope}
+ * @param tenancy {@code shared} or {@code topics} ({@link Tenancy}): in topics mode a result is
+ *     written only to its tenant's {@code lora.tenant.<t>.replies} ({@link ReplyRouter})
+ * @param kafka every other {@code lorastream.kafka.<setting>} key, prefix removed: Kafka client
+ *     settings given to the consumer, producer, admin client and catalog reader (e.g. {@code
+ *     lorastream.kafka.security.protocol}, {@code lorastream.kafka.sasl.jaas.config}; environment
+ *     {@code LORASTREAM_KAFKA_SASL_JAAS_CONFIG}), so that the consumer can authenticate
  * @param groupId consumer group of all inference consumers
  * @param consumerId this consumer's id: its transactional id and the {@code servedBy} of its
  *     results
@@ -50,6 +59,8 @@ import java.util.stream.Stream;
 public record ConsumerSettings(
     String bootstrapServers,
     String schemaRegistryUrl,
+    Tenancy tenancy,
+    Map<String, String> kafka,
     String groupId,
     String consumerId,
     Path modelDir,
@@ -66,6 +77,11 @@ public record ConsumerSettings(
 
   public static final String BOOTSTRAP = "lorastream.kafka.bootstrap.servers";
   public static final String REGISTRY = "lorastream.schema.registry.url";
+  public static final String TENANCY = "lorastream.tenancy";
+
+  /** Prefix of the Kafka client settings passed through ({@link #kafka}). */
+  public static final String KAFKA_PREFIX = "lorastream.kafka.";
+
   public static final String GROUP = "lorastream.consumer.group";
   public static final String ID = "lorastream.consumer.id";
   public static final String MODEL = "lorastream.model.dir";
@@ -89,6 +105,7 @@ public record ConsumerSettings(
       List.of(
           BOOTSTRAP,
           REGISTRY,
+          TENANCY,
           GROUP,
           ID,
           MODEL,
@@ -121,6 +138,8 @@ public record ConsumerSettings(
 
   public ConsumerSettings {
     adapterRoots = List.copyOf(adapterRoots);
+    Objects.requireNonNull(tenancy, TENANCY);
+    kafka = Map.copyOf(kafka);
     require(
         replyTopicCacheMs >= 0,
         REPLY_TOPIC_CACHE_MS,
@@ -157,6 +176,8 @@ public record ConsumerSettings(
     return new ConsumerSettings(
         required(props, BOOTSTRAP),
         props.getOrDefault(REGISTRY, "mock://lorastream"),
+        Tenancy.parse(TENANCY, props.getOrDefault(TENANCY, Tenancy.SHARED.configValue())),
+        kafkaSettings(props),
         props.getOrDefault(GROUP, "lora-consumers"),
         props.getOrDefault(ID, "consumer-" + ManagementFactory.getRuntimeMXBean().getPid()),
         Path.of(required(props, MODEL)),
@@ -212,6 +233,31 @@ public record ConsumerSettings(
         System.setProperty(k, v);
       }
     }
+  }
+
+  /** The {@code lorastream.kafka.*} keys but {@link #BOOTSTRAP}, prefix removed. */
+  private static Map<String, String> kafkaSettings(Map<String, String> props) {
+    Map<String, String> m = new TreeMap<>();
+    props.forEach(
+        (k, v) -> {
+          if (k.startsWith(KAFKA_PREFIX) && !k.equals(BOOTSTRAP)) {
+            m.put(k.substring(KAFKA_PREFIX.length()), v);
+          }
+        });
+    return m;
+  }
+
+  /**
+   * Settings of one Kafka client: {@code bootstrap.servers}, then the pass-through {@link #kafka}
+   * settings, then {@code fixed} (what the service relies on, e.g. {@code isolation.level}, which a
+   * pass-through key cannot change).
+   */
+  public Map<String, Object> clientConfig(Map<String, Object> fixed) {
+    Map<String, Object> m = new HashMap<>();
+    m.put("bootstrap.servers", bootstrapServers);
+    m.putAll(kafka);
+    m.putAll(fixed);
+    return m;
   }
 
   private static void require(boolean ok, String key, long value, String rule) {

@@ -91,7 +91,7 @@ public final class InferenceConsumer implements AutoCloseable {
     this.ops = Backends.create(System.getProperty(Backends.PROPERTY, "auto"));
     this.model = ModelLoader.load(s.modelDir(), ops);
     this.tokenizer = HfTokenizer.load(s.modelDir());
-    this.catalog = new AdapterCatalog(s.bootstrapServers(), serde);
+    this.catalog = new AdapterCatalog(s.clientConfig(Map.of()), serde);
     LlamaModel m = new LlamaModel(model.config(), model.weights(), ops, ec.loraKernel());
     CatalogAdapterSource source =
         new CatalogAdapterSource(
@@ -105,50 +105,43 @@ public final class InferenceConsumer implements AutoCloseable {
     this.intake = new RequestIntake(loop, tokenizer::encode, s.consumerId());
     this.consumer =
         new KafkaConsumer<>(
-            Map.of(
-                "bootstrap.servers",
-                s.bootstrapServers(),
-                "group.id",
-                s.groupId(),
-                "client.id",
-                s.consumerId(),
-                "enable.auto.commit",
-                false,
-                "isolation.level",
-                "read_committed",
-                "auto.offset.reset",
-                "earliest",
-                "max.poll.records",
-                8),
+            s.clientConfig(
+                Map.of(
+                    "group.id",
+                    s.groupId(),
+                    "client.id",
+                    s.consumerId(),
+                    "enable.auto.commit",
+                    false,
+                    "isolation.level",
+                    "read_committed",
+                    "auto.offset.reset",
+                    "earliest",
+                    "max.poll.records",
+                    8)),
             new StringDeserializer(),
             Topics.BATCHES.valueSerde(serde).deserializer());
     this.producer =
         new KafkaProducer<>(
-            Map.of(
-                "bootstrap.servers",
-                s.bootstrapServers(),
-                "transactional.id",
-                "lorastream-consumer-" + s.consumerId(),
-                "client.id",
-                s.consumerId() + "-results",
-                "linger.ms",
-                5),
+            s.clientConfig(
+                Map.of(
+                    "transactional.id",
+                    "lorastream-consumer-" + s.consumerId(),
+                    "client.id",
+                    s.consumerId() + "-results",
+                    "linger.ms",
+                    5)),
             new StringSerializer(),
             Topics.REPLIES.valueSerde(serde).serializer());
     this.tracker = new ReleaseTracker(s.offsetMetadataMaxBytes());
     this.metrics = new ConsumerMetrics(registry, loop.engine(), tracker::generating, catalog);
     this.replyTopicLookup =
         new AdminReplyTopics(
-            Admin.create(
-                Map.of(
-                    "bootstrap.servers",
-                    s.bootstrapServers(),
-                    "client.id",
-                    s.consumerId() + "-admin")),
+            Admin.create(s.clientConfig(Map.of("client.id", s.consumerId() + "-admin"))),
             s.bootstrapServers());
     this.replyTopics =
         ReplyTopicCache.of(replyTopicLookup, s.replyTopicCacheMs(), s.replyTopicRecheckMs());
-    this.router = new ReplyRouter(replyTopics, s.consumerId(), metrics::replyRerouted);
+    this.router = new ReplyRouter(replyTopics, s.consumerId(), metrics::replyRerouted, s.tenancy());
     this.retry = RetryBackoff.of(s.retryBackoffMs(), s.retryBackoffMaxMs());
     binders.add(new KafkaClientMetrics(consumer));
     binders.add(new KafkaClientMetrics(producer));

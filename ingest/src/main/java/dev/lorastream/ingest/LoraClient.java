@@ -272,7 +272,7 @@ public final class LoraClient implements AutoCloseable {
               TimeUnit.NANOSECONDS);
       future.whenComplete((r, e) -> timeoutTask.cancel(false));
       producer.send(
-          new ProducerRecord<>(Topics.REQUESTS.name(), id, req),
+          new ProducerRecord<>(config.requestTopic(), id, req),
           (metadata, e) -> {
             if (e != null) {
               future.completeExceptionally(e);

@@ -163,11 +163,11 @@ public final class DemoCommand implements Callable<Integer> {
               + ": build it with ./mvnw -f registry/pom.xml package -DskipTests");
     }
     System.err.println(
-        "demo: embedded defaults: one request topic ("
+        "demo: embedded defaults: tenancy shared, one request topic ("
             + Topics.REQUESTS.name()
-            + "), no authentication (PLAINTEXT Kafka"
+            + ") whose tenantId is trusted, no authentication (PLAINTEXT Kafka"
             + (serve ? ", plain HTTP registry" : ", mock:// registry")
-            + ")");
+            + "); tenants bound to Kafka logins: tenancy topics, docs/operations.md#tenants");
     DemoFixtures fx = DemoFixtures.prepare(home, home.resolve(work).normalize(), generated);
     System.err.println(
         "demo: model "
