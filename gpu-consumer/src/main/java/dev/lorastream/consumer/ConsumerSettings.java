@@ -40,8 +40,8 @@ import java.util.stream.Stream;
  * @param adapterRoots folders adapter sources must lie under ({@code file://} URIs only)
  * @param adapterMaxBytes largest adapter weights file accepted
  * @param metricsPort Prometheus endpoint port; 0 picks a free one, -1 disables it
- * @param maxInflightBatches batches pulled from Kafka but not yet committed, at most
- *     (back-pressure)
+ * @param maxInflightBatches batches pulled from Kafka with a request still being computed, at most
+ *     (back-pressure); batches whose requests all finished and wait only for release do not count
  * @param replyTopicCacheMs how long the answer "this reply topic exists" is trusted before the
  *     cluster is asked again ({@link dev.lorastream.schemas.ReplyTopicCache}; also forgotten when a
  *     transaction aborts)
@@ -50,6 +50,11 @@ import java.util.stream.Stream;
  * @param retryBackoffMs wait before the next commit attempt after a failed one (aborted
  *     transaction, reply topics that could not be checked); doubles with each further failure
  * @param retryBackoffMaxMs the longest such wait
+ * @param commitIntervalMs how often finished requests are released: each interval, one transaction
+ *     commits every result finished and not yet released, with the offsets
+ * @param offsetMetadataMaxBytes the brokers' {@code offset.metadata.max.bytes}: the longest
+ *     answered-rows metadata an offset commit may carry; the consumer takes no more batches of a
+ *     partition than fit ({@link AnsweredRowsCodec})
  */
 public record ConsumerSettings(
     String bootstrapServers,
@@ -66,7 +71,9 @@ public record ConsumerSettings(
     long replyTopicCacheMs,
     long replyTopicRecheckMs,
     long retryBackoffMs,
-    long retryBackoffMaxMs) {
+    long retryBackoffMaxMs,
+    long commitIntervalMs,
+    int offsetMetadataMaxBytes) {
 
   public static final String BOOTSTRAP = "lorastream.kafka.bootstrap.servers";
   public static final String REGISTRY = "lorastream.schema.registry.url";
@@ -86,6 +93,12 @@ public record ConsumerSettings(
   public static final String REPLY_TOPIC_RECHECK_MS = "lorastream.consumer.reply.topic.recheck.ms";
   public static final String RETRY_BACKOFF_MS = "lorastream.consumer.retry.backoff.ms";
   public static final String RETRY_BACKOFF_MAX_MS = "lorastream.consumer.retry.backoff.max.ms";
+  public static final String COMMIT_INTERVAL_MS = "lorastream.consumer.commit.interval.ms";
+  public static final String OFFSET_METADATA_MAX_BYTES =
+      "lorastream.consumer.offset.metadata.max.bytes";
+
+  /** The brokers' default {@code offset.metadata.max.bytes}. */
+  public static final int DEFAULT_OFFSET_METADATA_MAX_BYTES = 4096;
 
   /** The keys {@link #from} reads. */
   public static final List<String> KEYS =
@@ -103,7 +116,9 @@ public record ConsumerSettings(
           REPLY_TOPIC_CACHE_MS,
           REPLY_TOPIC_RECHECK_MS,
           RETRY_BACKOFF_MS,
-          RETRY_BACKOFF_MAX_MS);
+          RETRY_BACKOFF_MAX_MS,
+          COMMIT_INTERVAL_MS,
+          OFFSET_METADATA_MAX_BYTES);
 
   /**
    * The engine's system properties (README's engine table), which the service also takes from its
@@ -141,6 +156,13 @@ public record ConsumerSettings(
         RETRY_BACKOFF_MAX_MS,
         retryBackoffMaxMs,
         ">= " + RETRY_BACKOFF_MS + " (" + retryBackoffMs + ")");
+    require(commitIntervalMs > 0, COMMIT_INTERVAL_MS, commitIntervalMs, "> 0");
+    // room for the version prefix and one partly answered batch of a few rows
+    require(
+        offsetMetadataMaxBytes >= 16,
+        OFFSET_METADATA_MAX_BYTES,
+        offsetMetadataMaxBytes,
+        ">= 16 (the brokers' offset.metadata.max.bytes, 4096 by default)");
   }
 
   /** Reads the keys above from {@code props}; missing required keys fail naming them. */
@@ -171,7 +193,11 @@ public record ConsumerSettings(
             props.getOrDefault(
                 REPLY_TOPIC_RECHECK_MS, Long.toString(ReplyTopicCache.DEFAULT_MISSING_TTL_MS))),
         Long.parseLong(props.getOrDefault(RETRY_BACKOFF_MS, "100")),
-        Long.parseLong(props.getOrDefault(RETRY_BACKOFF_MAX_MS, "5000")));
+        Long.parseLong(props.getOrDefault(RETRY_BACKOFF_MAX_MS, "5000")),
+        Long.parseLong(props.getOrDefault(COMMIT_INTERVAL_MS, "20")),
+        Integer.parseInt(
+            props.getOrDefault(
+                OFFSET_METADATA_MAX_BYTES, Integer.toString(DEFAULT_OFFSET_METADATA_MAX_BYTES))));
   }
 
   /** System properties overlaid on the process's {@code LORASTREAM_*} environment variables. */

@@ -7,8 +7,6 @@ import dev.lorastream.schemas.ReplyTopics;
 import dev.lorastream.schemas.Tenancy;
 import dev.lorastream.schemas.Tenants;
 import dev.lorastream.schemas.Topics;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.function.Consumer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 
@@ -18,12 +16,12 @@ import org.apache.kafka.clients.producer.ProducerRecord;
  * otherwise an INVALID_PARAMS error result takes its place, on {@code lora.replies}, saying which
  * topic, what happened and what to do.
  *
- * <p>Why: the results of finished batches commit in one transaction with the batches' offsets, and
- * one write to a topic that does not exist poisons that transaction (see {@link ReplyTopics}).
- * Redoing it fails the same way, so the consumer would recompute the same batches forever and
- * commit nothing else. The batcher rejects such requests up front; here it is a race (topic deleted
- * after the batcher accepted the request, or while cached as existing), handled so that nothing is
- * lost and the consumer keeps serving.
+ * <p>Why: finished results commit in one transaction with their partitions' offsets, and one write
+ * to a topic that does not exist poisons that transaction (see {@link ReplyTopics}). Redoing it
+ * fails the same way, so the consumer would retry the same results forever and commit nothing else.
+ * The batcher rejects such requests up front; here it is a race (topic deleted after the batcher
+ * accepted the request, or while cached as existing), handled so that nothing is lost and the
+ * consumer keeps serving.
  *
  * <p>The error result keeps requestId, tenantId, adapterId and batchId, so the caller can correlate
  * it, and carries no generated text: {@code lora.replies} is shared by all tenants, and the text
@@ -58,23 +56,6 @@ final class ReplyRouter {
     this.servedBy = servedBy;
     this.onReroute = onReroute;
     this.tenancy = tenancy;
-  }
-
-  /**
-   * The records to write for {@code done} (every result complete), one per request, in batch and
-   * row order.
-   *
-   * @throws org.apache.kafka.common.KafkaException when a reply topic cannot be checked now
-   *     (cluster unreachable, no answer in time): write nothing, and redo these batches later
-   */
-  List<ProducerRecord<String, InferenceResult>> records(List<InFlightBatch> done) {
-    List<ProducerRecord<String, InferenceResult>> out = new ArrayList<>();
-    for (InFlightBatch b : done) {
-      for (int i = 0; i < b.requests().size(); i++) {
-        out.add(record(b.requests().get(i), b.results().get(i).join(), b.batchId()));
-      }
-    }
-    return out;
   }
 
   /**

@@ -33,6 +33,8 @@ class ConsumerSettingsTest {
     assertEquals(1_000, s.replyTopicRecheckMs());
     assertEquals(100, s.retryBackoffMs());
     assertEquals(5_000, s.retryBackoffMaxMs());
+    assertEquals(20, s.commitIntervalMs());
+    assertEquals(4096, s.offsetMetadataMaxBytes());
   }
 
   @Test
@@ -42,11 +44,31 @@ class ConsumerSettingsTest {
     props.put(ConsumerSettings.REPLY_TOPIC_RECHECK_MS, "250");
     props.put(ConsumerSettings.RETRY_BACKOFF_MS, "50");
     props.put(ConsumerSettings.RETRY_BACKOFF_MAX_MS, "50");
+    props.put(ConsumerSettings.COMMIT_INTERVAL_MS, "5");
+    props.put(ConsumerSettings.OFFSET_METADATA_MAX_BYTES, "1024");
     ConsumerSettings s = ConsumerSettings.from(props);
     assertEquals(0, s.replyTopicCacheMs());
     assertEquals(250, s.replyTopicRecheckMs());
     assertEquals(50, s.retryBackoffMs());
     assertEquals(50, s.retryBackoffMaxMs());
+    assertEquals(5, s.commitIntervalMs());
+    assertEquals(1024, s.offsetMetadataMaxBytes());
+  }
+
+  @Test
+  void aCommitIntervalOfZeroAndATinyMetadataLimitAreRefusedNamingTheKey() {
+    var props = new java.util.HashMap<>(REQUIRED);
+    props.put(ConsumerSettings.COMMIT_INTERVAL_MS, "0");
+    var e = assertThrows(IllegalArgumentException.class, () -> ConsumerSettings.from(props));
+    assertEquals(
+        "lorastream.consumer.commit.interval.ms=0 is invalid: must be > 0", e.getMessage());
+    props.remove(ConsumerSettings.COMMIT_INTERVAL_MS);
+    props.put(ConsumerSettings.OFFSET_METADATA_MAX_BYTES, "8");
+    e = assertThrows(IllegalArgumentException.class, () -> ConsumerSettings.from(props));
+    assertEquals(
+        "lorastream.consumer.offset.metadata.max.bytes=8 is invalid: must be >= 16 (the brokers'"
+            + " offset.metadata.max.bytes, 4096 by default)",
+        e.getMessage());
   }
 
   @Test
