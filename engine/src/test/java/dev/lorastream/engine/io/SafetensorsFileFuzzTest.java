@@ -9,6 +9,9 @@ import dev.lorastream.engine.tensor.HostTensor;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -17,9 +20,9 @@ import java.util.List;
 
 /**
  * Fuzzes the safetensors header parser: any bytes either open into tensors that lie inside the
- * data, do not overlap and hold exactly their shape's bytes, or are refused with a {@link
- * SafetensorsFormatException}. Anything else thrown (an overflow, an index out of bounds, an {@code
- * Error}) is a finding.
+ * data, do not overlap and hold exactly their shape's bytes, from a header that is strict UTF-8, or
+ * are refused with a {@link SafetensorsFormatException}. Anything else thrown (an overflow, an
+ * index out of bounds, an {@code Error}) is a finding.
  *
  * <p>Input layout, so that seeds can be written by hand: byte 0 even = the rest is the whole file;
  * byte 0 odd = the rest is the JSON header, up to the first NUL, then the data bytes, and the
@@ -56,6 +59,9 @@ class SafetensorsFileFuzzTest {
     }
     long headerLen = ByteBuffer.wrap(file).order(ByteOrder.LITTLE_ENDIAN).getLong();
     long dataBytes = file.length - 8 - headerLen;
+    assertTrue(
+        isStrictUtf8(Arrays.copyOfRange(file, 8, 8 + (int) headerLen)),
+        "an accepted header is strict UTF-8");
     List<long[]> ranges = new ArrayList<>();
     for (String name : f.names()) {
       HostTensor t = f.get(name);
@@ -71,6 +77,19 @@ class SafetensorsFileFuzzTest {
     ranges.sort(Comparator.comparingLong(r -> r[0]));
     for (int i = 1; i < ranges.size(); i++) {
       assertTrue(ranges.get(i)[0] >= ranges.get(i - 1)[1], "no two tensors overlap");
+    }
+  }
+
+  private static boolean isStrictUtf8(byte[] bytes) {
+    try {
+      StandardCharsets.UTF_8
+          .newDecoder()
+          .onMalformedInput(CodingErrorAction.REPORT)
+          .onUnmappableCharacter(CodingErrorAction.REPORT)
+          .decode(ByteBuffer.wrap(bytes));
+      return true;
+    } catch (CharacterCodingException e) {
+      return false;
     }
   }
 
