@@ -7,9 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.lorastream.schemas.DlqHeaders;
 import dev.lorastream.schemas.InferenceBatch;
+import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
+import dev.lorastream.schemas.SamplingParams;
 import dev.lorastream.schemas.Topics;
 import dev.lorastream.schemas.serde.WireFormat;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -28,9 +31,11 @@ import org.junit.jupiter.api.AfterEach;
  * exception escaping the topology (the stream thread would fail on it), an {@code Error}, a record
  * answered twice or not at all is a finding.
  *
- * <p>Input layout: byte 0 is the key: 0xff = null key, 0xfe = null key and null value, otherwise
- * the length (mod 64) of the key bytes that follow; the rest is the value. Schema id 1 is the
- * request schema, adapter {@code poet} belongs to tenant {@code acme}. Seeds and the inputs of past
+ * <p>Input layout: byte 0 is the key: 0xff = null key, 0xfe = null key and null value, 0xfd = the
+ * rest chooses the fields of a well-encoded request ({@link #structured}: edge values of every
+ * number, tenants, adapters, reply topics, repeated ids), otherwise the length (mod 64) of the key
+ * bytes that follow; the rest is the value. Schema id 1 is the request schema; adapter {@code poet}
+ * belongs to tenant {@code acme}, {@code spy} to {@code globex}. Seeds and the inputs of past
  * findings are in {@code
  * src/test/resources/dev/lorastream/batcher/BatcherRequestFuzzTestInputs/oneRecord/}.
  */
@@ -44,6 +49,7 @@ class BatcherRequestFuzzTest {
         h.requestSerializer.serialize(Topics.REQUESTS.name(), Harness.request("x", null));
     assertEquals(1, WireFormat.schemaId(first), "the seeds are written with schema id 1");
     h.adapter("poet", "acme");
+    h.adapter("spy", "globex");
   }
 
   @AfterEach
@@ -58,6 +64,10 @@ class BatcherRequestFuzzTest {
     int k = input.length == 0 ? 0 : input[0] & 0xff;
     if (k == 0xfe) {
       value = null;
+    } else if (k == 0xfd) {
+      InferenceRequest r = structured(ByteBuffer.wrap(input, 1, input.length - 1));
+      key = r.getRequestId().getBytes(StandardCharsets.UTF_8);
+      value = h.requestSerializer.serialize(Topics.REQUESTS.name(), r);
     } else if (k == 0xff) {
       value = Arrays.copyOfRange(input, 1, input.length);
     } else {
@@ -85,6 +95,76 @@ class BatcherRequestFuzzTest {
       outcomes += batch.getRequests().size();
     }
     assertEquals(1, outcomes, "one record, one outcome");
+  }
+
+  private static final String[] TENANTS = {"acme", "globex", " ", ""};
+  private static final String[] ADAPTERS = {null, "poet", "spy", "nope"};
+  private static final String[] REPLY_TOPICS = {
+    "lora.replies", "lora.replies.acme", "lora.replies.globex", "", "lora.replies.\u0000"
+  };
+  private static final float[] FLOATS = {
+    0f,
+    -0f,
+    1f,
+    0.5f,
+    Float.NaN,
+    Float.POSITIVE_INFINITY,
+    Float.NEGATIVE_INFINITY,
+    Float.MIN_VALUE,
+    Float.MAX_VALUE,
+    -1f,
+    1e-45f,
+    2f
+  };
+  private static final int[] INTS = {0, 1, -1, 16, 4096, Integer.MAX_VALUE, Integer.MIN_VALUE};
+  private static final long[] LONGS = {0, 1, -1, Long.MAX_VALUE, Long.MIN_VALUE};
+
+  /**
+   * A request whose fields the bytes choose (zeros once they run out): ids from a small set, so
+   * that repeats occur; every number at its edges or raw.
+   */
+  static InferenceRequest structured(ByteBuffer in) {
+    int tokens = u8(in) % 40;
+    List<Integer> tokenIds = new ArrayList<>();
+    for (int i = 0; i < tokens; i++) {
+      tokenIds.add(anyInt(in));
+    }
+    long t0 = Harness.T0.toEpochMilli();
+    return InferenceRequest.newBuilder()
+        .setRequestId("s-" + u8(in) % 8)
+        .setTenantId(TENANTS[u8(in) % TENANTS.length])
+        .setAdapterId(ADAPTERS[u8(in) % ADAPTERS.length])
+        .setPromptTokenIds(tokenIds)
+        .setSampling(
+            SamplingParams.newBuilder()
+                .setTemperature(anyFloat(in))
+                .setTopK(anyInt(in))
+                .setTopP(anyFloat(in))
+                .setSeed(LONGS[u8(in) % LONGS.length])
+                .setMaxTokens(anyInt(in))
+                .setStopTokenIds(u8(in) % 2 == 0 ? List.of() : List.of(anyInt(in)))
+                .build())
+        .setReplyTopic(REPLY_TOPICS[u8(in) % REPLY_TOPICS.length])
+        .setDeadlineEpochMs(u8(in) % 2 == 0 ? 0 : t0 + LONGS[u8(in) % LONGS.length])
+        .setPriority(anyInt(in))
+        .setCreatedEpochMs(t0)
+        .build();
+  }
+
+  private static int u8(ByteBuffer in) {
+    return in.hasRemaining() ? in.get() & 0xff : 0;
+  }
+
+  private static int anyInt(ByteBuffer in) {
+    int choice = u8(in);
+    return choice < INTS.length ? INTS[choice] : in.remaining() >= 4 ? in.getInt() : choice;
+  }
+
+  private static float anyFloat(ByteBuffer in) {
+    int choice = u8(in);
+    return choice < FLOATS.length
+        ? FLOATS[choice]
+        : in.remaining() >= 4 ? in.getFloat() : choice / 64f;
   }
 
   /** Every reply written since the last call, on any reply topic. */
