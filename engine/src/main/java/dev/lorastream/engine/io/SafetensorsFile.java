@@ -70,7 +70,16 @@ public final class SafetensorsFile {
    * @throws SafetensorsFormatException when the file is malformed or holds an unsupported dtype
    */
   public static SafetensorsFile open(Path file, Arena arena, FileConfinement files) {
-    MemorySegment all = map(file, arena, files);
+    return parse(file, map(file, arena, files));
+  }
+
+  /**
+   * Validates the safetensors bytes {@code all} and hands out views into them; {@code file} only
+   * names them in errors.
+   *
+   * @throws SafetensorsFormatException when the bytes are malformed or hold an unsupported dtype
+   */
+  static SafetensorsFile parse(Path file, MemorySegment all) {
     long size = all.byteSize();
     if (size < 8) {
       throw new SafetensorsFormatException(
@@ -223,6 +232,17 @@ public final class SafetensorsFile {
             where + " has invalid shape " + node + " (dimension " + i + ")");
       }
       shape[i] = d.intValue();
+    }
+    if (Arrays.stream(shape).noneMatch(d -> d == 0)) {
+      try { // unchecked, [65536, 65536, 65536, 65536] wraps to 0 elements that fit in 0 bytes
+        long numel = 1;
+        for (int d : shape) {
+          numel = Math.multiplyExact(numel, d);
+        }
+      } catch (ArithmeticException e) {
+        throw new SafetensorsFormatException(
+            where + " shape " + node + " has more than " + Long.MAX_VALUE + " elements");
+      }
     }
     return shape;
   }

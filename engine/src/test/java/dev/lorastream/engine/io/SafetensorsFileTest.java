@@ -8,6 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.lorastream.engine.tensor.DType;
 import dev.lorastream.engine.tensor.HostTensor;
 import java.lang.foreign.Arena;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -153,6 +156,56 @@ class SafetensorsFileTest {
             new byte[12]);
     var e = assertThrows(SafetensorsFormatException.class, () -> SafetensorsFile.open(file, arena));
     assertMentions(e, file.toString(), "'b' [4, 12) overlaps 'a' [0, 8)");
+  }
+
+  @Test
+  void shapeWhoseElementCountOverflowsALongIsRefused() {
+    // 65536^4 = 2^64 elements wraps to 0 in a long; unchecked, data_offsets [0, 0] "fit" it
+    Path file =
+        TestSafetensors.writeRaw(
+            tmp.resolve("wrap.safetensors"),
+            "{\"w\":{\"dtype\":\"F32\",\"shape\":[65536,65536,65536,65536],"
+                + "\"data_offsets\":[0,0]}}",
+            new byte[0]);
+    var e = assertThrows(SafetensorsFormatException.class, () -> SafetensorsFile.open(file, arena));
+    assertMentions(
+        e,
+        file.toString(),
+        "'w' shape [65536,65536,65536,65536] has more than 9223372036854775807 elements");
+  }
+
+  @Test
+  void emptyTensorWithHugeOtherDimensionsIsAccepted() {
+    Path file =
+        TestSafetensors.writeRaw(
+            tmp.resolve("empty.safetensors"),
+            "{\"w\":{\"dtype\":\"F32\",\"shape\":[65536,65536,65536,65536,0],"
+                + "\"data_offsets\":[0,0]}}",
+            new byte[0]);
+    assertEquals(0, SafetensorsFile.open(file, arena).get("w").numel());
+  }
+
+  @Test
+  void headerThatIsNotStrictUtf8IsRefusedNamingTheByte() {
+    // C0 AE is an overlong '.': a lenient decoder reads the name as "a.b"
+    byte[] json =
+        "{\"a\u0000\u0000b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}"
+            .getBytes(StandardCharsets.UTF_8);
+    json[3] = (byte) 0xc0;
+    json[4] = (byte) 0xae;
+    byte[] bytes =
+        ByteBuffer.allocate(8 + json.length + 4)
+            .order(ByteOrder.LITTLE_ENDIAN)
+            .putLong(json.length)
+            .put(json)
+            .array();
+    Path file = TestSafetensors.writeBytes(tmp.resolve("utf8.safetensors"), bytes);
+    var e = assertThrows(SafetensorsFormatException.class, () -> SafetensorsFile.open(file, arena));
+    assertMentions(
+        e,
+        file
+            + " (safetensors header) is not valid UTF-8: byte 3 (0xc0) starts a malformed"
+            + " sequence");
   }
 
   @Test
