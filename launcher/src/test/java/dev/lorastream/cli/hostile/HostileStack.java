@@ -52,9 +52,10 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * The stack the hostile cases run against, wired as {@code demo --serve} wires it: an in-process
  * KRaft broker, an in-process schema registry ({@code mock://}), the batcher and one inference
  * consumer on the demo model ({@code models/lorastream-demo}), whose adapter roots are the demo's
- * own adapters and a scratch folder the adapter cases fill. Started once for every class of the
- * suite ({@link #get}) and closed when the run ends. A background reader collects every record of
- * the reply topics and both dead-letter topics, so a case sends and then waits for what it expects.
+ * own adapters, a scratch folder the adapter cases fill and a root that is a symbolic link. Started
+ * once for every class of the suite ({@link #get}) and closed when the run ends. A background
+ * reader collects every record of the reply topics and both dead-letter topics, so a case sends and
+ * then waits for what it expects.
  */
 final class HostileStack implements AutoCloseable {
   /** Header set on every raw record a case sends; dead-lettered records keep it. */
@@ -77,6 +78,7 @@ final class HostileStack implements AutoCloseable {
   final Map<String, Object> serde;
   final Path scratch; // an adapter root the cases write into
   final Path outside; // a folder outside every adapter root
+  final Path linkedRoot; // an adapter root that is a symbolic link to a folder
   final PromptTokenizer tokenizer;
   final BatcherApp batcher;
   final InferenceConsumer consumer;
@@ -115,6 +117,9 @@ final class HostileStack implements AutoCloseable {
     Path tmp = Files.createTempDirectory("lorastream-hostile");
     scratch = Files.createDirectories(tmp.resolve("adapters"));
     outside = Files.createDirectories(tmp.resolve("outside"));
+    linkedRoot =
+        Files.createSymbolicLink(
+            tmp.resolve("linked-root"), Files.createDirectories(tmp.resolve("real-root")));
     cluster = TestKafkaCluster.start();
     String scope = "hostile-" + UUID.randomUUID();
     registryUrl = MockSchemaRegistry.URL_PREFIX + scope;
@@ -173,7 +178,7 @@ final class HostileStack implements AutoCloseable {
                     ConsumerSettings.MODEL,
                     MODEL.toString(),
                     ConsumerSettings.ADAPTER_ROOTS,
-                    MODEL.resolve("adapters") + "," + scratch,
+                    MODEL.resolve("adapters") + "," + scratch + "," + linkedRoot,
                     ConsumerSettings.ID,
                     "hostile-consumer",
                     ConsumerSettings.METRICS_PORT,
