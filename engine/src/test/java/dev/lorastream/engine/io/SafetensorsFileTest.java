@@ -107,6 +107,17 @@ class SafetensorsFileTest {
   }
 
   @Test
+  void aHeaderOfOnlyWhitespaceIsCalledEmptyNotMissing() {
+    Path file = TestSafetensors.writeRaw(tmp.resolve("blank.safetensors"), "    ", new byte[0]);
+
+    var e = assertThrows(SafetensorsFormatException.class, () -> SafetensorsFile.open(file, arena));
+    assertMentions(
+        e,
+        file + " (safetensors header) is empty (or only whitespace); it must hold a JSON object");
+    assertTrue(!e.getMessage().contains("MISSING"), e.getMessage());
+  }
+
+  @Test
   void headerLyingAboutOffsetsIsRefusedNamingShapeAndSpan() {
     Path file =
         TestSafetensors.writeRaw(
