@@ -191,6 +191,25 @@ class ClientHostileTest {
 
   @Test
   @Timeout(90)
+  void copiesWithoutTheRequestIdAsKeyCannotDodgeTheDuplicateCheckOnAnotherPartition()
+      throws Exception {
+    String id = "unkeyed-" + UUID.randomUUID();
+    byte[] value = RawRequest.good(id, "acme", "legal", stack.tokenizer).encode(stack);
+    stack.send(Topics.REQUESTS.name(), id.getBytes(StandardCharsets.UTF_8), value, id + "-keyed");
+    for (int i = 0; i < 4; i++) { // null keys spread over both partitions of lora.requests
+      stack.send(Topics.REQUESTS.name(), null, value, id + "-null-" + i);
+    }
+    stack.assertServing("acme", "legal");
+    List<ErrorCode> codes =
+        stack.replies("acme", id).stream().map(InferenceResult::getErrorCode).toList();
+    assertEquals(5, codes.size(), codes.toString());
+    assertEquals(1, codes.stream().filter(c -> c == null).count(), "answered once: " + codes);
+    assertEquals(
+        4, codes.stream().filter(c -> c == ErrorCode.INVALID_PARAMS).count(), codes.toString());
+  }
+
+  @Test
+  @Timeout(90)
   void theSameRequestIdFromAnotherTenantIsAnotherRequest() throws Exception {
     String id = "shared-" + UUID.randomUUID();
     byte[] key = id.getBytes(StandardCharsets.UTF_8);

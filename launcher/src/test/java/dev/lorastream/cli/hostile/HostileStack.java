@@ -26,6 +26,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -33,6 +34,7 @@ import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -77,6 +79,7 @@ final class HostileStack implements AutoCloseable {
   final MockSchemaRegistry registry;
   final Map<String, Object> serde;
   final Path scratch; // an adapter root the cases write into
+  final Path tmp; // everything the stack writes; deleted by close()
   final Path outside; // a folder outside every adapter root
   final Path linkedRoot; // an adapter root that is a symbolic link to a folder
   final PromptTokenizer tokenizer;
@@ -114,7 +117,7 @@ final class HostileStack implements AutoCloseable {
   }
 
   private HostileStack() throws Exception {
-    Path tmp = Files.createTempDirectory("lorastream-hostile");
+    tmp = Files.createTempDirectory("lorastream-hostile");
     scratch = Files.createDirectories(tmp.resolve("adapters"));
     outside = Files.createDirectories(tmp.resolve("outside"));
     linkedRoot =
@@ -356,6 +359,11 @@ final class HostileStack implements AutoCloseable {
         batcher;
         consumer) {
       // closed in reverse order: the services first, the broker last
+    }
+    try (Stream<Path> files = Files.walk(tmp)) { // links are not followed: only tmp is deleted
+      for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
     }
   }
 }

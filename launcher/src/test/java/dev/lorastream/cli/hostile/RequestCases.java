@@ -135,10 +135,15 @@ final class RequestCases {
         deadWire(
             "key of invalid UTF-8", (s, r) -> new byte[][] {BAD_UTF8, r.encode(s)}, "INVALID_UTF8"),
         Arguments.of(
-            "no key: answered by the requestId in the value",
+            "no key: refused, answered under the requestId in the value",
             AS_IS,
             (Wire) (s, r) -> new byte[][] {null, r.encode(s)},
-            new Answer(null, REPLIES)));
+            new Answer(ErrorCode.INVALID_PARAMS, REPLIES)),
+        Arguments.of(
+            "a key that is not the requestId: refused",
+            AS_IS,
+            (Wire) (s, r) -> new byte[][] {utf8("not-" + r.requestId), r.encode(s)},
+            new Answer(ErrorCode.INVALID_PARAMS, REPLIES)));
   }
 
   private static byte[][] kv(RawRequest r, byte[] value) {
