@@ -80,11 +80,13 @@ public final class JsonFiles {
     } catch (IOException e) {
       throw new ModelFormatException("cannot parse " + source + ": " + e.getMessage(), e);
     }
-    if (root == null || !root.isObject()) {
+    if (root == null || root.isMissingNode()) { // Jackson reads no content as a MissingNode
       throw new ModelFormatException(
-          source
-              + " must hold a JSON object but holds "
-              + (root == null ? "nothing" : root.getNodeType()));
+          source + " is empty (or only whitespace); it must hold a JSON object");
+    }
+    if (!root.isObject()) {
+      throw new ModelFormatException(
+          source + " must hold a JSON object but holds " + root.getNodeType());
     }
     return root;
   }

@@ -85,8 +85,39 @@ class SafetensorsFileTest {
         file.toString(),
         "'layer.w'",
         "ends at data offset 16",
-        "only 12 data bytes",
-        "truncated");
+        "only 12 data bytes, fewer than the 16 its tensors need",
+        "the file is truncated");
+  }
+
+  @Test
+  void offsetsBeyondTheDataOfAWholeFileBlameTheHeaderNotTruncation() {
+    // 16 data bytes, exactly what the one F32[2, 2] needs, but the header puts it at [16, 32)
+    Path file =
+        TestSafetensors.writeRaw(
+            tmp.resolve("shifted.safetensors"),
+            "{\"layer.w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[16,32]}}",
+            new byte[16]);
+
+    var e = assertThrows(SafetensorsFormatException.class, () -> SafetensorsFile.open(file, arena));
+    assertMentions(
+        e,
+        file.toString(),
+        "'layer.w'",
+        "data_offsets [16, 32] beyond the end of the data (16 bytes)",
+        "large enough for all 16 bytes",
+        "the header's data_offsets are wrong");
+    assertTrue(!e.getMessage().contains("the file is truncated"), e.getMessage());
+  }
+
+  @Test
+  void aHeaderOfOnlyWhitespaceIsCalledEmptyNotMissing() {
+    Path file = TestSafetensors.writeRaw(tmp.resolve("blank.safetensors"), "    ", new byte[0]);
+
+    var e = assertThrows(SafetensorsFormatException.class, () -> SafetensorsFile.open(file, arena));
+    assertMentions(
+        e,
+        file + " (safetensors header) is empty (or only whitespace); it must hold a JSON object");
+    assertTrue(!e.getMessage().contains("MISSING"), e.getMessage());
   }
 
   @Test
