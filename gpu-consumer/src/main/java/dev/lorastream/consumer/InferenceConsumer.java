@@ -73,6 +73,9 @@ public final class InferenceConsumer implements AutoCloseable {
   private final AdapterCatalog catalog;
   private final EngineLoop loop;
   private final RequestIntake intake;
+  private final ChunkStreamer streamer;
+  private final CancelReader cancels;
+  private final Thread cancelThread;
   private final KafkaConsumer<String, InferenceBatch> consumer;
   private final KafkaProducer<String, InferenceResult> producer;
   private final ConsumerMetrics metrics;
@@ -102,7 +105,6 @@ public final class InferenceConsumer implements AutoCloseable {
     // memory, backend slot once no running sequence uses it).
     catalog.onChange(loop.engine()::invalidateAdapter);
     this.health = new ConsumerHealth(loop::fatal, catalog::live);
-    this.intake = new RequestIntake(loop, tokenizer::encode, s.consumerId());
     this.consumer =
         new KafkaConsumer<>(
             s.clientConfig(
@@ -121,6 +123,16 @@ public final class InferenceConsumer implements AutoCloseable {
                     8)),
             new StringDeserializer(),
             Topics.BATCHES.valueSerde(serde).deserializer());
+    this.streamer = ChunkStreamer.create(s, serde, tokenizer::decode, registry);
+    this.cancels = CancelReader.create(s, serde, loop::cancel, registry);
+    this.intake =
+        new RequestIntake(
+            loop,
+            tokenizer::encode,
+            s.consumerId(),
+            streamer,
+            cancels,
+            () -> this.consumer.groupMetadata().generationId());
     this.producer =
         new KafkaProducer<>(
             s.clientConfig(
@@ -143,6 +155,8 @@ public final class InferenceConsumer implements AutoCloseable {
         ReplyTopicCache.of(replyTopicLookup, s.replyTopicCacheMs(), s.replyTopicRecheckMs());
     this.router = new ReplyRouter(replyTopics, s.consumerId(), metrics::replyRerouted, s.tenancy());
     this.retry = RetryBackoff.of(s.retryBackoffMs(), s.retryBackoffMaxMs());
+    this.cancelThread = new Thread(cancels, "cancels-" + s.consumerId());
+    this.cancelThread.setDaemon(true);
     binders.add(new KafkaClientMetrics(consumer));
     binders.add(new KafkaClientMetrics(producer));
     binders.forEach(b -> ((KafkaClientMetrics) b).bindTo(registry));
@@ -183,6 +197,7 @@ public final class InferenceConsumer implements AutoCloseable {
               + "); not serving without it",
           catalog.lastError());
     }
+    cancelThread.start();
     consumer.subscribe(Set.of(Topics.BATCHES.name()), new Rebalance());
     health.polling(true);
     try {
@@ -338,6 +353,7 @@ public final class InferenceConsumer implements AutoCloseable {
   public void stop() {
     running = false;
     consumer.wakeup();
+    cancels.stop();
   }
 
   @Override
@@ -350,8 +366,10 @@ public final class InferenceConsumer implements AutoCloseable {
         // metrics only
       }
     }
+    cancels.close(cancelThread);
     consumer.close();
     producer.close(Duration.ofSeconds(5));
+    streamer.close();
     replyTopicLookup.close();
     loop.close();
     loop.engine().close();

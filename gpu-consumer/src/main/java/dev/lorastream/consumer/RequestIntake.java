@@ -14,6 +14,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
+import java.util.function.IntSupplier;
 import org.apache.kafka.common.TopicPartition;
 
 /**
@@ -26,14 +27,44 @@ final class RequestIntake {
   private final EngineLoop loop;
   private final Function<String, int[]> encode;
   private final String servedBy;
+  private final ChunkStreamer streamer; // null: no streaming
+  private final CancelReader cancels; // null: no cancels
+  private final IntSupplier attempt;
 
   /**
    * @param encode prompt text to token ids (the model's tokenizer)
    */
   RequestIntake(EngineLoop loop, Function<String, int[]> encode, String servedBy) {
+    this(loop, encode, servedBy, null, null, () -> 0);
+  }
+
+  /**
+   * @param streamer writes each computed request's token chunks; null for none
+   * @param cancels told which requests are being computed, so that their cancels apply; null for
+   *     none
+   * @param attempt the attempt number of requests taken now (the consumer group generation)
+   */
+  RequestIntake(
+      EngineLoop loop,
+      Function<String, int[]> encode,
+      String servedBy,
+      ChunkStreamer streamer,
+      CancelReader cancels,
+      IntSupplier attempt) {
     this.loop = loop;
     this.encode = encode;
     this.servedBy = servedBy;
+    this.streamer = streamer;
+    this.cancels = cancels;
+    this.attempt = attempt;
+  }
+
+  /**
+   * The engine's id of a request ({@link GenerationRequest#id}, named by {@code Engine.cancel}):
+   * its tenant and request id, unambiguously (the tenant's length first).
+   */
+  static String engineId(String tenantId, String requestId) {
+    return tenantId.length() + ":" + tenantId + "/" + requestId;
   }
 
   /**
@@ -101,9 +132,23 @@ final class RequestIntake {
             s.getStopTokenIds(),
             s.getStopStrings());
     long submitEpochMs = System.currentTimeMillis();
-    return loop.submit(
-            new GenerationRequest(req.getRequestId(), tokens, req.getAdapterId(), params))
-        .thenApply(r -> Results.of(req, r, submitEpochMs, batchId, servedBy));
+    ChunkStreamer.Stream stream = streamer == null ? null : streamer.open(req, attempt.getAsInt());
+    if (cancels != null) {
+      cancels.track(req.getTenantId(), req.getRequestId());
+    }
+    String id = engineId(req.getTenantId(), req.getRequestId());
+    return loop.submit(new GenerationRequest(id, tokens, req.getAdapterId(), params), stream)
+        .thenApply(
+            r -> {
+              InferenceResult result = Results.of(req, r, submitEpochMs, batchId, servedBy);
+              if (cancels != null) {
+                cancels.untrack(req.getTenantId(), req.getRequestId());
+              }
+              if (stream != null) {
+                stream.finish(result);
+              }
+              return result;
+            });
   }
 
   private CompletableFuture<InferenceResult> done(
