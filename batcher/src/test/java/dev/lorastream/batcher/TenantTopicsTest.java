@@ -45,6 +45,21 @@ class TenantTopicsTest {
     }
   }
 
+  /**
+   * {@link #aclsOf} once they are {@code expected} or 10 s have passed: the broker answers from its
+   * copy of the metadata log, which may lag the controller that confirmed createAcls.
+   */
+  private static Set<String> aclsSettled(Admin admin, String principal, Set<String> expected)
+      throws Exception {
+    long deadline = System.currentTimeMillis() + 10_000;
+    Set<String> acls = aclsOf(admin, principal);
+    while (!acls.equals(expected) && System.currentTimeMillis() < deadline) {
+      Thread.sleep(20);
+      acls = aclsOf(admin, principal);
+    }
+    return acls;
+  }
+
   private static Set<String> aclsOf(Admin admin, String principal) throws Exception {
     var filter =
         new AclBindingFilter(
@@ -73,15 +88,21 @@ class TenantTopicsTest {
     try (Admin admin = cluster.admin()) {
       TenantTopics.Added first = TenantTopics.add(admin, "initech", 2, (short) 1);
       assertEquals(
-          List.of("lora.tenant.initech.replies", "lora.tenant.initech.requests"),
+          List.of(
+              "lora.tenant.initech.cancel",
+              "lora.tenant.initech.replies",
+              "lora.tenant.initech.requests",
+              "lora.tenant.initech.stream"),
           first.createdTopics());
       assertEquals(List.of(), first.existingTopics());
       Set<String> expected =
           Set.of(
               "GROUP LITERAL lora.tenant.initech READ ALLOW host *",
               "TOPIC LITERAL lora.tenant.initech.replies READ ALLOW host *",
+              "TOPIC LITERAL lora.tenant.initech.stream READ ALLOW host *",
+              "TOPIC LITERAL lora.tenant.initech.cancel WRITE ALLOW host *",
               "TOPIC LITERAL lora.tenant.initech.requests WRITE ALLOW host *");
-      assertEquals(expected, aclsOf(admin, "User:initech"));
+      assertEquals(expected, aclsSettled(admin, "User:initech", expected));
       assertEquals(
           2,
           admin
@@ -95,9 +116,13 @@ class TenantTopicsTest {
       TenantTopics.Added again = TenantTopics.add(admin, "initech", 2, (short) 1);
       assertEquals(List.of(), again.createdTopics());
       assertEquals(
-          List.of("lora.tenant.initech.replies", "lora.tenant.initech.requests"),
+          List.of(
+              "lora.tenant.initech.cancel",
+              "lora.tenant.initech.replies",
+              "lora.tenant.initech.requests",
+              "lora.tenant.initech.stream"),
           again.existingTopics());
-      assertEquals(expected, aclsOf(admin, "User:initech"));
+      assertEquals(expected, aclsSettled(admin, "User:initech", expected));
     }
   }
 
