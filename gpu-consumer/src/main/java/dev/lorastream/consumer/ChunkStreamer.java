@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -24,9 +25,9 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * (text held back by {@link TextDeltas} goes in a later one), and a {@code last} chunk when the
  * request's result is made, carrying the rest of the result's text. Sent through a producer outside
  * the consumer's transactions (a lost or repeated chunk never touches the exactly-once result); a
- * failed send is counted ({@code lorastream.consumer.stream.errors}) and otherwise ignored. The
- * topic is {@code lora.stream}, or the request tenant's {@code lora.tenant.<t>.stream} in topics
- * tenancy.
+ * failed send is counted ({@code lorastream.consumer.stream.errors}) and otherwise ignored (a topic
+ * that cannot be written is not tried for {@link #MUTE}). The topic is {@code lora.stream}, or the
+ * request tenant's {@code lora.tenant.<t>.stream} in topics tenancy.
  */
 final class ChunkStreamer {
   private final Producer<String, StreamChunk> producer;
@@ -34,6 +35,10 @@ final class ChunkStreamer {
   private final Tenancy tenancy;
   private final Counter chunks;
   private final Counter errors;
+  private final Map<String, Long> muted = new ConcurrentHashMap<>(); // topic -> until (nanoTime)
+
+  /** How long a topic that could not be written is not tried again. */
+  static final Duration MUTE = Duration.ofSeconds(30);
 
   ChunkStreamer(
       Producer<String, StreamChunk> producer,
@@ -49,7 +54,8 @@ final class ChunkStreamer {
 
   /**
    * A streamer with its own producer for consumer {@code s}: not transactional, batching for at
-   * most 2 ms, blocking the engine thread at most 1 s for topic metadata.
+   * most 2 ms, blocking the engine thread at most 0.5 s for a topic's metadata (then the topic is
+   * muted).
    */
   static ChunkStreamer create(
       ConsumerSettings s, Map<String, ?> serde, TokenDecoder decoder, MeterRegistry registry) {
@@ -74,6 +80,20 @@ final class ChunkStreamer {
 
   void close() {
     producer.close(Duration.ofSeconds(2));
+  }
+
+  /**
+   * A failed send: counted; when the topic's metadata could not be had (missing topic, no access,
+   * broker away) the topic is muted for {@link #MUTE}, so that the engine thread, which sends, does
+   * not wait {@code max.block.ms} for every token.
+   */
+  private void failed(String topic, Exception e) {
+    errors.increment();
+    if (e instanceof org.apache.kafka.common.errors.TimeoutException
+        || e instanceof org.apache.kafka.common.errors.AuthorizationException
+        || e instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException) {
+      muted.put(topic, System.nanoTime() + MUTE.toNanos());
+    }
   }
 
   /** The stream of one computation ({@code attempt}) of {@code req}. */
@@ -123,17 +143,22 @@ final class ChunkStreamer {
               .setTokenIds(tokenIds)
               .setLast(last)
               .build();
+      Long until = muted.get(topic);
+      if (until != null && System.nanoTime() - until < 0) {
+        errors.increment(); // a topic that could not be written a moment ago: not waited for again
+        return;
+      }
       try {
         producer.send(
             new ProducerRecord<>(topic, req.getRequestId(), c),
             (md, e) -> {
               if (e != null) {
-                errors.increment();
+                failed(topic, e);
               }
             });
         chunks.increment();
       } catch (RuntimeException e) { // serialization, closed, buffer full past max.block.ms
-        errors.increment();
+        failed(topic, e);
       }
     }
   }
