@@ -9,15 +9,18 @@ import java.util.List;
  * dev.lorastream.schemas.StreamChunk}s: the pieces concatenate to a prefix of the final text. Text
  * is held back while it ends inside a UTF-8 character (the decoder's U+FFFD for an incomplete
  * sequence) or with the start of one of the request's stop strings, and cut before a whole stop
- * string (as {@code InferenceResult.text} is). Each call decodes all tokens so far (O(n) per token,
- * a small cost next to a model step). Not thread-safe: the engine thread owns it.
+ * string (as {@code InferenceResult.text} is). Each token costs two decodes of a window of a few
+ * tokens, not of the whole output. Not thread-safe: the engine thread owns it.
  */
 final class TextDeltas {
   private final TokenDecoder decoder;
   private final List<String> stops;
   private int[] tokens = new int[16]; // [count] generated so far
   private int count;
-  private int emitted; // chars of the decoded text already handed out
+  private int prefixOffset; // the decode window starts here: context for the tokens after it
+  private int readOffset; // tokens before this are in decoded
+  private final StringBuilder decoded = new StringBuilder(); // text of tokens[0, readOffset)
+  private int emitted; // chars of decoded already handed out
   private boolean stopped; // a stop string was met: nothing more is handed out
 
   TextDeltas(TokenDecoder decoder, List<String> stops) {
@@ -34,25 +37,32 @@ final class TextDeltas {
     if (stopped) {
       return "";
     }
-    String text = decoder.decode(Arrays.copyOf(tokens, count));
-    int safe = text.length();
-    while (safe > 0 && text.charAt(safe - 1) == '\uFFFD') {
-      safe--; // an incomplete character: wait for the token that completes it
+    // Decode a short window (as Hugging Face text-generation-inference does): the text of
+    // tokens[prefixOffset, count) past that of tokens[prefixOffset, readOffset) is what the new
+    // tokens add, with the window's first tokens as context for spaces and merges; wait while it
+    // ends inside a character (U+FFFD).
+    String before = decoder.decode(Arrays.copyOfRange(tokens, prefixOffset, readOffset));
+    String now = decoder.decode(Arrays.copyOfRange(tokens, prefixOffset, count));
+    if (now.length() > before.length() && !now.endsWith("\uFFFD")) {
+      decoded.append(now, before.length(), now.length());
+      prefixOffset = readOffset;
+      readOffset = count;
     }
+    int safe = decoded.length();
     for (String s : stops) {
-      int at = text.indexOf(s, Math.max(0, emitted - s.length() + 1));
+      int at = decoded.indexOf(s, Math.max(0, emitted - s.length() + 1));
       if (at >= 0 && at < safe) {
         safe = at;
         stopped = true;
       }
     }
     if (!stopped) {
-      safe = Math.min(safe, safe - heldForStop(text, safe));
+      safe -= heldForStop(decoded, safe);
     }
     if (safe <= emitted) {
       return "";
     }
-    String delta = text.substring(emitted, safe);
+    String delta = decoded.substring(emitted, safe);
     emitted = safe;
     return delta;
   }
@@ -72,11 +82,11 @@ final class TextDeltas {
   }
 
   /** Length of the longest end of {@code text[0, end)} that begins a stop string. */
-  private int heldForStop(String text, int end) {
+  private int heldForStop(CharSequence text, int end) {
     int held = 0;
     for (String s : stops) {
       for (int k = Math.min(s.length() - 1, end); k > held; k--) {
-        if (text.startsWith(s.substring(0, k), end - k)) {
+        if (text.subSequence(end - k, end).toString().equals(s.substring(0, k))) {
           held = k;
           break;
         }

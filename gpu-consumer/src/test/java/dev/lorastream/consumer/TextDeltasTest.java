@@ -1,12 +1,17 @@
 package dev.lorastream.consumer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import dev.lorastream.engine.sched.TokenDecoder;
+import dev.lorastream.engine.testdata.ModelGenerator;
+import dev.lorastream.tokenizer.HfTokenizer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class TextDeltasTest {
   /**
@@ -46,6 +51,24 @@ class TextDeltasTest {
     // nothing of the stop string is handed out, nor anything after it
     assertEquals(List.of("", "", "", ""), feed(d, "ENDx"));
     assertEquals("aENENb".length(), d.emitted());
+  }
+
+  @Test
+  void withTheGeneratedModelsTokenizerThePiecesAddUpToTheWholeDecode(@TempDir Path tmp)
+      throws Exception {
+    ModelGenerator.make("tiny", ModelGenerator.Options.defaults(), tmp);
+    try (HfTokenizer tok = HfTokenizer.load(tmp)) {
+      // a text with multi-byte characters, encoded, then fed token by token
+      int[] ids = tok.encode("Grüße aus Zürich: 東京 ☕ and plain words, 2 + 2 = 4.");
+      TextDeltas d = new TextDeltas(tok::decode, List.of());
+      StringBuilder pieces = new StringBuilder();
+      for (int id : ids) {
+        String piece = d.next(id);
+        assertFalse(piece.contains("\uFFFD"), piece);
+        pieces.append(piece);
+      }
+      assertEquals(tok.decode(ids), pieces.toString());
+    }
   }
 
   @Test
