@@ -93,11 +93,20 @@ final class ClientStreams implements AutoCloseable {
     return streamTopic;
   }
 
-  /** Starts publishing the chunks of {@code requestId} to a new stream. */
+  /**
+   * Starts publishing the chunks of {@code requestId} to a new stream; one that fails at once when
+   * this client streams that id already (the two streams' chunks could not be told apart).
+   */
   RequestStream open(String requestId, String tenantId, ScheduledExecutorService timer) {
     RequestStream[] self = new RequestStream[1];
     self[0] = new RequestStream(tenantId, timer, () -> streams.remove(requestId, self[0]));
-    streams.put(requestId, self[0]);
+    if (streams.putIfAbsent(requestId, self[0]) != null) {
+      RequestStream refused = new RequestStream(tenantId, timer, () -> {});
+      refused.onFailure(
+          new IllegalArgumentException(
+              "request id '" + requestId + "' is already streaming on this client"));
+      return refused;
+    }
     return self[0];
   }
 

@@ -308,6 +308,9 @@ public final class LoraClient implements AutoCloseable {
       b.setRequestId(UUID.randomUUID().toString());
     }
     RequestStream s = streams().open(b.getRequestId(), String.valueOf(b.getTenantId()), timer);
+    if (s.failed()) {
+      return s; // the id streams already: not sent
+    }
     submit(b, timeout)
         .whenComplete(
             (r, e) -> {

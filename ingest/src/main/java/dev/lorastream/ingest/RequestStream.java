@@ -42,6 +42,11 @@ final class RequestStream implements Flow.Publisher<StreamEvent> {
     this.onDone = onDone;
   }
 
+  /** Whether the stream ended in a failure. */
+  synchronized boolean failed() {
+    return failure != null;
+  }
+
   String tenantId() {
     return tenantId;
   }

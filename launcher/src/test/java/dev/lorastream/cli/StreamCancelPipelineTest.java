@@ -152,6 +152,11 @@ class StreamCancelPipelineTest {
         Collector longOne = new Collector();
         client.stream(req("acme", "long", "Once upon a time", CONTEXT - prompt)).subscribe(longOne);
         longOne.firstChunk.get(60, TimeUnit.SECONDS);
+        Collector twice = new Collector();
+        client.stream(req("acme", "long", "Once upon a time", 4)).subscribe(twice);
+        var refusal = twice.done.handle((v, e) -> e).get(10, TimeUnit.SECONDS);
+        assertInstanceOf(IllegalArgumentException.class, refusal, String.valueOf(refusal));
+        assertEquals("request id 'long' is already streaming on this client", refusal.getMessage());
         // another tenant's cancel of the id (not through LoraClient, which cancels only its own)
         rawCancel(cluster, registry, "globex", "long");
         awaitCount(meters, "other_tenant", 1.0);
