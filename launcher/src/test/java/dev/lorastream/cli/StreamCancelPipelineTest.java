@@ -173,7 +173,17 @@ class StreamCancelPipelineTest {
         assertEquals(1.0, cancels(meters, "applied"));
 
         // 3. a cancel of a request that finished: ignored and counted
-        client.submit(req("acme", "short", "Hello", 2)).get(60, TimeUnit.SECONDS);
+        InferenceResult shortOne =
+            client.submit(req("acme", "short", "Hello", 2)).get(60, TimeUnit.SECONDS);
+        // its chunks (one per token, then the last) reach the client, which streams no "short":
+        // ignored and counted
+        int shortChunks = shortOne.getTokenIds().size() + 1;
+        var foreign = client.meterRegistry().counter("lorastream.client.stream.chunks.foreign");
+        long until = System.currentTimeMillis() + 10_000;
+        while (foreign.count() < shortChunks && System.currentTimeMillis() < until) {
+          Thread.sleep(20);
+        }
+        assertEquals(shortChunks, foreign.count());
         assertEquals(
             IllegalArgumentException.class,
             client.cancel("short").handle((v, e) -> e.getClass()).get(),
