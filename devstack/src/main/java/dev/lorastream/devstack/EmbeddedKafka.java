@@ -53,7 +53,16 @@ public final class EmbeddedKafka implements AutoCloseable {
    * @throws IllegalStateException when it cannot start (e.g. the port is taken), with the reason
    */
   public static EmbeddedKafka start(Path dataDir, int port, boolean deleteOnClose) {
-    int controllerPort = freePort();
+    return start(dataDir, port, freePort(), deleteOnClose);
+  }
+
+  /**
+   * Like {@link #start(Path, int, boolean)} with a given controller port: a broker restarted on an
+   * existing {@code dataDir} needs the same one, since formatting records the controller's endpoint
+   * in the log.
+   */
+  public static EmbeddedKafka start(
+      Path dataDir, int port, int controllerPort, boolean deleteOnClose) {
     Properties p = new Properties();
     p.putAll(settings(dataDir, port, controllerPort));
     try {
@@ -138,7 +147,7 @@ public final class EmbeddedKafka implements AutoCloseable {
     }
   }
 
-  static int freePort() {
+  public static int freePort() {
     try (ServerSocket s = new ServerSocket(0)) {
       s.setReuseAddress(true);
       return s.getLocalPort();
