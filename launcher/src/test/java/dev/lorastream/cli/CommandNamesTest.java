@@ -35,7 +35,8 @@ class CommandNamesTest {
                 "consumer",
                 "make-model",
                 "make-adapters",
-                "bench")),
+                "bench",
+                "chaos")),
         new TreeSet<>(MAIN.getSubcommands().keySet()));
     assertEquals(
         List.of("engine"),

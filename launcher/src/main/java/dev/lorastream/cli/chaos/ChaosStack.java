@@ -73,6 +73,11 @@ final class ChaosStack {
                 work.resolve("batcher-state").toString(),
                 "KAFKA_COMMIT_INTERVAL_MS",
                 "100",
+                // static membership, as for the consumers: without it a restarted batcher waits
+                // in a rebalance until its killed self's session times out (45 s), while
+                // /health reports UP (REBALANCING counts as up)
+                "KAFKA_GROUP_INSTANCE_ID",
+                "chaos-batcher",
                 "BATCHER_METRICS_PORT",
                 String.valueOf(batcherHealth),
                 "BATCHER_MAX_WAIT_MS",
