@@ -29,7 +29,12 @@ public final class BrokerMain {
                   closed.countDown();
                 },
                 "broker-shutdown"));
-    System.out.println("serving: bootstrap=" + kafka.bootstrapServers());
+    System.out.println(
+        "serving: bootstrap="
+            + kafka.bootstrapServers()
+            + " (JVM up "
+            + java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime()
+            + " ms)");
     System.out.flush();
     closed.await();
   }

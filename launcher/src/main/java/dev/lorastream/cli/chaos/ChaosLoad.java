@@ -21,8 +21,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * own or public adapters (shared tenancy: the tenant is the {@code tenantId} field), half of the
  * tenants on their own reply topic. A request counts as sent once the broker acknowledged it
  * (idempotent producer, {@code acks=all}, retried through a broker restart); {@link #sentAt} holds
- * each sent id with the time it was created. Runs at minimum priority, so that it takes little from
- * the services on a small machine.
+ * each sent id with the time it was created. One thread and one producer: sending is cheap next to
+ * the services it loads.
  */
 final class ChaosLoad implements Runnable {
   static final int[] MAX_TOKENS = {1, 4, 16, 48};
@@ -45,10 +45,7 @@ final class ChaosLoad implements Runnable {
   }
 
   Thread start() {
-    Thread t = Thread.ofPlatform().name("chaos-load").daemon().unstarted(this);
-    t.setPriority(Thread.MIN_PRIORITY);
-    t.start();
-    return t;
+    return Thread.ofPlatform().name("chaos-load").daemon().start(this);
   }
 
   @Override
