@@ -200,6 +200,9 @@ final class ChaosStack {
             "--enable-native-access=ALL-UNNAMED",
             "--sun-misc-unsafe-memory-access=allow",
             "-XX:+UseSerialGC",
+            // C1 only for the broker and the batcher: they start sooner and take less CPU from the
+            // consumers, whose model code needs C2
+            role.equals("consumer") ? "-XX:+TieredCompilation" : "-XX:TieredStopAtLevel=1",
             "-XX:+AutoCreateSharedArchive",
             "-XX:SharedArchiveFile=" + work.resolve("cds").resolve(role + ".jsa"),
             "-Xlog:cds=off",
