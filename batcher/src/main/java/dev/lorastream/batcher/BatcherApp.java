@@ -4,6 +4,8 @@ import dev.lorastream.schemas.AdapterCatalogRule;
 import dev.lorastream.schemas.AdminReplyTopics;
 import dev.lorastream.schemas.MetricsServer;
 import dev.lorastream.schemas.ReplyTopicCache;
+import dev.lorastream.schemas.Tenancy;
+import dev.lorastream.schemas.Tenants;
 import dev.lorastream.schemas.Topic;
 import dev.lorastream.schemas.Topics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
@@ -48,8 +50,11 @@ import org.apache.kafka.streams.errors.LogAndContinueExceptionHandler;
  * client.
  *
  * <p>It does not create topics (the demo or an admin does) and refuses to start, naming them, when
- * any is missing. Required pass-through keys: {@code bootstrap.servers}, {@code
- * schema.registry.url}.
+ * any is missing. In topics mode ({@code batcher.tenancy=topics}) it reads every {@code
+ * lora.tenant.<t>.requests} by pattern instead of {@code lora.requests} (which then need not
+ * exist); a tenant added later is read after the next metadata refresh ({@link
+ * #TOPICS_METADATA_MAX_AGE_MS} unless {@code metadata.max.age.ms} is set). Required pass-through
+ * keys: {@code bootstrap.servers}, {@code schema.registry.url}.
  *
  * <p>Fixed Streams settings: {@code processing.guarantee=exactly_once_v2}; an uncaught exception
  * replaces the stream thread a bounded number of times (a transient schema-registry outage is
@@ -72,6 +77,12 @@ import org.apache.kafka.streams.errors.LogAndContinueExceptionHandler;
 public final class BatcherApp implements AutoCloseable {
 
   public static final String DEFAULT_APPLICATION_ID = "lorastream-batcher";
+
+  /**
+   * {@code metadata.max.age.ms} in topics mode unless set: a tenant added while the batcher runs is
+   * read from at most this long (plus a rebalance) after its request topic was created.
+   */
+  public static final String TOPICS_METADATA_MAX_AGE_MS = "30000";
 
   private static final System.Logger LOG = System.getLogger(BatcherApp.class.getName());
 
@@ -158,7 +169,12 @@ public final class BatcherApp implements AutoCloseable {
         new AdminReplyTopics(
             admin, String.valueOf(props.get(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG)));
     PendingInput pending =
-        new PendingInput(admin, String.valueOf(props.get(StreamsConfig.APPLICATION_ID_CONFIG)));
+        new PendingInput(
+            admin,
+            String.valueOf(props.get(StreamsConfig.APPLICATION_ID_CONFIG)),
+            config.tenancy() == Tenancy.TOPICS
+                ? t -> Tenants.ofRequestsTopic(t).isPresent()
+                : Topics.REQUESTS.name()::equals);
     try {
       return start(config, props, replyTopics, pending);
     } catch (RuntimeException e) {
@@ -283,6 +299,10 @@ public final class BatcherApp implements AutoCloseable {
     }
     Properties p = new Properties();
     p.put(StreamsConfig.APPLICATION_ID_CONFIG, DEFAULT_APPLICATION_ID);
+    if (config.tenancy() == Tenancy.TOPICS) {
+      // a new tenant's request topic is subscribed at the next metadata refresh (default 5 min)
+      p.put(StreamsConfig.METADATA_MAX_AGE_CONFIG, TOPICS_METADATA_MAX_AGE_MS);
+    }
     p.putAll(config.kafka());
     if (!p.containsKey(StreamsConfig.STATE_DIR_CONFIG)) {
       try {
@@ -315,7 +335,12 @@ public final class BatcherApp implements AutoCloseable {
   }
 
   private static void checkTopics(BatcherConfig config, Properties props) {
-    List<String> needed = Topics.all().stream().map(Topic::name).toList();
+    List<String> needed =
+        Topics.all().stream()
+            .map(Topic::name)
+            // in topics mode requests come from the tenants' topics, which may not exist yet
+            .filter(t -> config.tenancy() != Tenancy.TOPICS || !t.equals(Topics.REQUESTS.name()))
+            .toList();
     try (Admin admin = Admin.create(adminConfig(props))) {
       Map<String, TopicDescription> found = new HashMap<>();
       List<String> missing = new ArrayList<>();

@@ -3,6 +3,8 @@ package dev.lorastream.batcher;
 import dev.lorastream.schemas.EnvKeys;
 import dev.lorastream.schemas.MetricsServer;
 import dev.lorastream.schemas.ReplyTopicCache;
+import dev.lorastream.schemas.Tenancy;
+import dev.lorastream.schemas.Tenants;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -36,8 +38,12 @@ import java.util.stream.Collectors;
  * @param dedupWindowMs wall-clock milliseconds within which a (tenantId, requestId) is answered
  *     once: a repeat read less than this long after the first gets DUPLICATE_REQUEST ({@link
  *     DedupProcessor})
+ * @param tenancy {@code shared}: requests are read from {@code lora.requests} and their tenantId is
+ *     trusted; {@code topics}: from every {@code lora.tenant.<t>.requests} ({@link Tenants}), and a
+ *     request's tenant is the one its topic names ({@link TenantBindProcessor})
  * @param replyTopicPatterns reply topics a tenant may write to; {@code {tenant}} stands for its
- *     tenantId
+ *     tenantId (shared mode only: in topics mode a tenant's one reply topic is {@code
+ *     lora.tenant.<t>.replies})
  * @param replyTopicCacheMs how long the answer "this reply topic exists" is trusted before the
  *     cluster is asked again ({@link ReplyTopicCache})
  * @param replyTopicRecheckMs how long any other answer (missing, illegal name, not authorized) is
@@ -63,6 +69,7 @@ public record BatcherConfig(
     int maxNewTokens,
     int maxContextTokens,
     long dedupWindowMs,
+    Tenancy tenancy,
     List<String> replyTopicPatterns,
     long replyTopicCacheMs,
     long replyTopicRecheckMs,
@@ -82,6 +89,7 @@ public record BatcherConfig(
   public static final String MAX_NEW_TOKENS = "batcher.max.new.tokens";
   public static final String MAX_CONTEXT_TOKENS = "batcher.max.context.tokens";
   public static final String DEDUP_WINDOW_MS = "batcher.dedup.window.ms";
+  public static final String TENANCY = "batcher.tenancy";
   public static final String REPLY_TOPIC_PATTERN = "batcher.reply.topic.pattern";
   public static final String REPLY_TOPIC_CACHE_MS = "batcher.reply.topic.cache.ms";
   public static final String REPLY_TOPIC_RECHECK_MS = "batcher.reply.topic.recheck.ms";
@@ -114,6 +122,7 @@ public record BatcherConfig(
     // Longer than a client's retries of one request (LoraClient's default timeout is 60 s) and a
     // batcher restart; short enough that the store stays small (about rate × window pairs).
     d.put(DEDUP_WINDOW_MS, "600000");
+    d.put(TENANCY, Tenancy.SHARED.configValue());
     d.put(REPLY_TOPIC_PATTERN, "lora.replies,lora.replies." + TENANT_PLACEHOLDER);
     d.put(REPLY_TOPIC_CACHE_MS, Long.toString(ReplyTopicCache.DEFAULT_EXISTS_TTL_MS));
     d.put(REPLY_TOPIC_RECHECK_MS, Long.toString(ReplyTopicCache.DEFAULT_MISSING_TTL_MS));
@@ -127,6 +136,7 @@ public record BatcherConfig(
   }
 
   public BatcherConfig {
+    Objects.requireNonNull(tenancy, TENANCY);
     replyTopicPatterns = List.copyOf(replyTopicPatterns);
     kafka = Map.copyOf(kafka);
     require(maxBatchTokens >= 1, MAX_BATCH_TOKENS, maxBatchTokens, ">= 1");
@@ -217,6 +227,7 @@ public record BatcherConfig(
         i.apply(MAX_NEW_TOKENS),
         i.apply(MAX_CONTEXT_TOKENS),
         i.apply(DEDUP_WINDOW_MS),
+        Tenancy.parse(TENANCY, all.get(TENANCY)),
         Arrays.stream(all.get(REPLY_TOPIC_PATTERN).split(","))
             .map(String::trim)
             .filter(s -> !s.isEmpty())
@@ -259,8 +270,14 @@ public record BatcherConfig(
     return p;
   }
 
-  /** The reply topics {@code tenantId} may name in {@code InferenceRequest.replyTopic}. */
+  /**
+   * The reply topics {@code tenantId} may name in {@code InferenceRequest.replyTopic}: in topics
+   * mode its own {@code lora.tenant.<t>.replies} only (none for a string that is no tenant name).
+   */
   public Set<String> allowedReplyTopics(String tenantId) {
+    if (tenancy == Tenancy.TOPICS) {
+      return Tenants.isName(tenantId) ? Set.of(Tenants.repliesTopic(tenantId)) : Set.of();
+    }
     return replyTopicPatterns.stream()
         .map(t -> t.replace(TENANT_PLACEHOLDER, tenantId))
         .collect(Collectors.toUnmodifiableSet());
@@ -285,6 +302,7 @@ public record BatcherConfig(
     p.setProperty(MAX_NEW_TOKENS, Integer.toString(maxNewTokens));
     p.setProperty(MAX_CONTEXT_TOKENS, Integer.toString(maxContextTokens));
     p.setProperty(DEDUP_WINDOW_MS, Long.toString(dedupWindowMs));
+    p.setProperty(TENANCY, tenancy.configValue());
     p.setProperty(REPLY_TOPIC_PATTERN, String.join(",", replyTopicPatterns));
     p.setProperty(REPLY_TOPIC_CACHE_MS, Long.toString(replyTopicCacheMs));
     p.setProperty(REPLY_TOPIC_RECHECK_MS, Long.toString(replyTopicRecheckMs));

@@ -1,5 +1,6 @@
 package dev.lorastream.batcher;
 
+import dev.lorastream.schemas.Tenancy;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.file.Files;
@@ -43,7 +44,14 @@ public final class BatcherMain {
               System.err.println("batcher stopping with exit status 1: " + reason);
               stopped.countDown();
             });
-    System.err.println("batcher started; metrics on port " + app.metricsPort());
+    System.err.println(
+        "batcher started; tenancy "
+            + config.tenancy().configValue()
+            + (config.tenancy() == Tenancy.TOPICS
+                ? " (requests from lora.tenant.<t>.requests, tenant bound to the topic)"
+                : " (requests from lora.requests, tenantId trusted: no authentication)")
+            + "; metrics on port "
+            + app.metricsPort());
     stopped.await();
     if (app.failure().isDone()) {
       app.close();

@@ -5,6 +5,8 @@ import dev.lorastream.schemas.AdminReplyTopics;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.ReplyTopics;
+import dev.lorastream.schemas.Tenancy;
+import dev.lorastream.schemas.Tenants;
 import dev.lorastream.schemas.Topics;
 import java.util.Map;
 import org.apache.kafka.common.serialization.Serdes;
@@ -24,8 +26,14 @@ import org.apache.kafka.streams.state.Stores;
  *
  * <pre>
  * lora.adapters ──► AdapterCatalogRule ──► global store lorastream-adapters ·······························┐
- * lora.requests (bytes) ──► decode ──┬─ undecodable ──► lora.requests.dlq (original bytes + DlqHeaders)     │
- *                                    └─ request ──► dedup ((tenant, id) → first read; a repeat             │
+ * lora.requests (bytes; shared mode) ─┐                                                                    │
+ * lora.tenant.*.requests (topics mode,├► decode ─┬─ undecodable ──► lora.requests.dlq (original bytes +    │
+ *   by pattern)                      ─┘          │                  DlqHeaders)                            │
+ *                                                └─ request ──► tenant-bind (topics mode: tenant = topic's;│
+ *                                                     │   another tenantId or replyTopic is rejected:      │
+ *                                                     │   INVALID_PARAMS to the topic tenant's replies)    │
+ *                                                     ▼                                                    │
+ *                                                   dedup ((tenant, id) → first read; a repeat             │
  *                                                     │    within the window is rejected:                  │
  *                                                     │    DUPLICATE_REQUEST, as below)                    │
  *                                                     ▼                                                    │
@@ -125,13 +133,16 @@ public final class BatcherTopology {
         Stores.keyValueStoreBuilder(
             Stores.persistentKeyValueStore(DEDUP_STORE), Serdes.Bytes(), Serdes.Long()));
 
+    Consumed<byte[], byte[]> raw =
+        Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("requests-source");
+    KStream<byte[], byte[]> requests =
+        config.tenancy() == Tenancy.TOPICS
+            ? builder.stream(Tenants.REQUESTS_TOPIC_PATTERN, raw)
+            : builder.stream(Topics.REQUESTS.name(), raw);
     KStream<byte[], Decoded> decoded =
-        builder.stream(
-                Topics.REQUESTS.name(),
-                Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("requests-source"))
-            .process(
-                () -> new DecodeProcessor(serdes.requestDecoder(), metrics, tracker),
-                Named.as("decode"));
+        requests.process(
+            () -> new DecodeProcessor(serdes.requestDecoder(), metrics, tracker),
+            Named.as("decode"));
 
     var byDecoding =
         decoded
@@ -145,10 +156,17 @@ public final class BatcherTopology {
             Topics.REQUESTS_DLQ.name(),
             Produced.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("dlq-sink"));
 
-    KStream<String, Verdict> verdicts =
+    KStream<byte[], InferenceRequest> ok =
         byDecoding
             .get("decoded-ok")
-            .<InferenceRequest>mapValues(v -> ((Decoded.Ok) v).request(), Named.as("request"))
+            .mapValues(v -> ((Decoded.Ok) v).request(), Named.as("request"));
+    KStream<byte[], Verdict> bound =
+        config.tenancy() == Tenancy.TOPICS
+            ? ok.process(
+                () -> new TenantBindProcessor(replyTopics, metrics), Named.as("tenant-bind"))
+            : ok.mapValues(r -> (Verdict) new Verdict.Accepted(r), Named.as("unbound"));
+    KStream<String, Verdict> verdicts =
+        bound
             .process(
                 () -> new DedupProcessor(config, replyTopics, metrics),
                 Named.as("dedup"),

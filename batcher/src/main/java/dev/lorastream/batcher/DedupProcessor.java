@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.KeyValue;
@@ -26,7 +27,8 @@ import org.apache.kafka.streams.state.KeyValueStore;
  * ErrorCode#DUPLICATE_REQUEST}, whose message names the tenant, the id and when the batcher read
  * the first. It runs before {@link ValidateProcessor}, so a repeat of a rejected request is refused
  * too, and a repeat is never batched. The reply goes where validation would send an error reply
- * ({@link RequestValidator#errorReplyTopic}).
+ * ({@link RequestValidator#errorReplyTopic}). A request an earlier step refused ({@link
+ * TenantBindProcessor}, topics mode) passes unchanged and is not remembered.
  *
  * <p>Identity is the pair: the same requestId from two tenants is two requests. A request with a
  * blank tenantId or requestId has no identity; it passes on, and validation refuses it.
@@ -47,10 +49,12 @@ import org.apache.kafka.streams.state.KeyValueStore;
  * worked off over the next runs). The lookup checks the age itself, so an expired pair not yet
  * purged is not a duplicate.
  *
- * <p>Requests are keyed by requestId, so both copies of a pair land on the same partition and task;
- * a producer that keys otherwise (or uses a custom partitioner) defeats this check.
+ * <p>Requests are keyed by requestId, so both copies of a pair land on the same partition and task.
+ * A record whose key is not its requestId (null, or another string) would defeat this check, so it
+ * is refused with INVALID_PARAMS before the lookup (the value's requestId still correlates the
+ * reply). A custom partitioner that spreads one key over several partitions still defeats it.
  */
-final class DedupProcessor implements Processor<byte[], InferenceRequest, byte[], Verdict> {
+final class DedupProcessor implements Processor<byte[], Verdict, byte[], Verdict> {
 
   /** How often expired pairs are purged (wall clock). */
   static final Duration PURGE_INTERVAL = Duration.ofSeconds(1);
@@ -82,12 +86,21 @@ final class DedupProcessor implements Processor<byte[], InferenceRequest, byte[]
   }
 
   @Override
-  public void process(Record<byte[], InferenceRequest> record) {
-    InferenceRequest request = record.value();
+  public void process(Record<byte[], Verdict> record) {
+    if (!(record.value() instanceof Verdict.Accepted(InferenceRequest request))) {
+      context.forward(record); // refused by an earlier step (TenantBindProcessor): passes as is
+      return;
+    }
     String tenant = request.getTenantId();
     String id = request.getRequestId();
     if (tenant.isBlank() || id.isBlank()) {
-      context.forward(record.withValue(new Verdict.Accepted(request)));
+      context.forward(record);
+      return;
+    }
+    if (record.key() == null || !Arrays.equals(record.key(), id.getBytes(StandardCharsets.UTF_8))) {
+      Rejection r = keyIsNotTheRequestId(request, record.key());
+      metrics.rejected(r.code().name());
+      context.forward(record.withValue(new Verdict.Rejected(r.replyTopic(), r.toReply(request))));
       return;
     }
     long now = context.currentSystemTimeMs();
@@ -102,7 +115,24 @@ final class DedupProcessor implements Processor<byte[], InferenceRequest, byte[]
     }
     seen.put(key, now);
     seen.put(byTime(now, pair), now);
-    context.forward(record.withValue(new Verdict.Accepted(request)));
+    context.forward(record);
+  }
+
+  /**
+   * A request whose record key is not its requestId: partitioned by something else, its copies can
+   * land on different partitions and tasks, where no single store sees both, so it is refused.
+   */
+  private Rejection keyIsNotTheRequestId(InferenceRequest request, byte[] key) {
+    String topic = validator.errorReplyTopic(request);
+    return new Rejection(
+        ErrorCode.INVALID_PARAMS,
+        "the record key must be the requestId '"
+            + request.getRequestId()
+            + "' (UTF-8) but is "
+            + (key == null ? "null" : "'" + new String(key, StandardCharsets.UTF_8) + "'")
+            + ": a (tenantId, requestId) is answered once only when every copy of it is keyed by"
+            + " its requestId and so lands on one partition; send with key = requestId",
+        topic);
   }
 
   private Rejection duplicate(InferenceRequest request, long firstMs, long nowMs) {

@@ -1,6 +1,5 @@
 package dev.lorastream.batcher;
 
-import dev.lorastream.schemas.Topics;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
@@ -8,6 +7,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Predicate;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ListConsumerGroupOffsetsSpec;
@@ -34,14 +34,18 @@ final class PendingInput {
 
   private final Admin admin;
   private final String groupId;
+  private final Predicate<String> isInput;
   private volatile Set<TopicPartition> lastKnown = Set.of();
 
   /**
    * @param groupId the Kafka Streams {@code application.id}
+   * @param isInput whether a topic is one of the request topics ({@code lora.requests}, or in
+   *     topics mode every {@code lora.tenant.<t>.requests})
    */
-  PendingInput(Admin admin, String groupId) {
+  PendingInput(Admin admin, String groupId, Predicate<String> isInput) {
     this.admin = admin;
     this.groupId = groupId;
+    this.isInput = isInput;
   }
 
   /**
@@ -55,7 +59,7 @@ final class PendingInput {
         streams.metadataForLocalThreads().stream()
             .flatMap(thread -> thread.activeTasks().stream())
             .flatMap(task -> task.topicPartitions().stream())
-            .filter(tp -> tp.topic().equals(Topics.REQUESTS.name()))
+            .filter(tp -> isInput.test(tp.topic()))
             .collect(Collectors.toSet());
     if (mine.isEmpty()) {
       mine = lastKnown;

@@ -144,6 +144,24 @@ final class Harness implements AutoCloseable {
     requestBytes.pipeInput(key, value, nextTimestamp++);
   }
 
+  /**
+   * Sends a request to another request topic (topics mode: {@code lora.tenant.<t>.requests}),
+   * encoded as the producers do, with the next explicit timestamp.
+   */
+  void sendTo(String topic, InferenceRequest r) {
+    driver
+        .createInputTopic(
+            topic,
+            Serdes.ByteArray().serializer(),
+            Serdes.ByteArray().serializer(),
+            T0,
+            Duration.ZERO)
+        .pipeInput(
+            r.getRequestId().getBytes(StandardCharsets.UTF_8),
+            requestSerializer.serialize(topic, r),
+            nextTimestamp++);
+  }
+
   void adapter(String id, String owner) {
     adapters.pipeInput(
         id,

@@ -56,29 +56,39 @@ public final class AdapterCatalog implements AutoCloseable {
   private volatile boolean running = true;
 
   public AdapterCatalog(String bootstrap, Map<String, ?> serdeConfig) {
-    this(bootstrap, AdapterCatalogRule.of(serdeConfig), STALE_AFTER);
+    this(Map.of("bootstrap.servers", bootstrap), serdeConfig);
+  }
+
+  /**
+   * @param kafka Kafka client settings of the catalog reader: {@code bootstrap.servers} and any
+   *     other (security settings); the reader's own ones below win
+   */
+  public AdapterCatalog(Map<String, Object> kafka, Map<String, ?> serdeConfig) {
+    this(kafka, AdapterCatalogRule.of(serdeConfig), STALE_AFTER);
+  }
+
+  AdapterCatalog(String bootstrap, AdapterCatalogRule rule, Duration staleAfter) {
+    this(Map.of("bootstrap.servers", bootstrap), rule, staleAfter);
   }
 
   /**
    * @param rule how records are read (tests pass one whose decoder fails)
    * @param staleAfter how long without a successful poll before {@link #live} turns false
    */
-  AdapterCatalog(String bootstrap, AdapterCatalogRule rule, Duration staleAfter) {
+  AdapterCatalog(Map<String, Object> kafka, AdapterCatalogRule rule, Duration staleAfter) {
     this.rule = rule;
     this.staleAfterNanos = staleAfter.toNanos();
+    Map<String, Object> config = new HashMap<>(kafka);
+    config.putAll(
+        Map.of(
+            "enable.auto.commit",
+            false,
+            "isolation.level",
+            "read_committed",
+            "client.id",
+            "lorastream-catalog"));
     this.consumer =
-        new KafkaConsumer<>(
-            Map.of(
-                "bootstrap.servers",
-                bootstrap,
-                "enable.auto.commit",
-                false,
-                "isolation.level",
-                "read_committed",
-                "client.id",
-                "lorastream-catalog"),
-            new StringDeserializer(),
-            new ByteArrayDeserializer());
+        new KafkaConsumer<>(config, new StringDeserializer(), new ByteArrayDeserializer());
     this.thread = new Thread(this::run, "adapter-catalog");
     this.thread.setDaemon(true);
     this.thread.start();

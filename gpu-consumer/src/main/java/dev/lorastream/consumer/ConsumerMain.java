@@ -50,10 +50,11 @@ public final class ConsumerMain {
     Runtime.getRuntime()
         .addShutdownHook(new Thread(() -> stopAndAwaitClose(c::stop, closed, CLOSE_TIMEOUT)));
     System.err.printf(
-        "lorastream consumer %s: model %s, group %s%s%n",
+        "lorastream consumer %s: model %s, group %s, tenancy %s%s%n",
         s.consumerId(),
         s.modelDir(),
         s.groupId(),
+        s.tenancy().configValue(),
         metrics == null ? "" : ", /metrics and /health on :" + metrics.port());
     int code = 0;
     try {

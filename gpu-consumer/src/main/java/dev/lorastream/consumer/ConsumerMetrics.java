@@ -22,6 +22,7 @@ final class ConsumerMetrics {
   private final DistributionSummary batchSize;
   private final Counter undecodable;
   private final Counter aborted;
+  private final Counter refused;
 
   ConsumerMetrics(
       MeterRegistry registry, Engine engine, IntSupplier inflight, AdapterCatalog catalog) {
@@ -48,8 +49,14 @@ final class ConsumerMetrics {
         Counter.builder("lorastream.consumer.transactions.aborted")
             .description("result transactions aborted and redone")
             .register(registry);
+    this.refused =
+        Counter.builder("lorastream.consumer.batches.refused")
+            .description(
+                "polled batches put back because the partition's answered-rows offset metadata"
+                    + " could outgrow offset.metadata.max.bytes")
+            .register(registry);
     Gauge.builder("lorastream.consumer.batches.inflight", inflight::getAsInt)
-        .description("batches pulled and not yet committed")
+        .description("batches pulled with a request still being computed")
         .register(registry);
     Gauge.builder("lorastream.engine.queue.depth", engine.scheduler(), s -> s.numWaiting())
         .description("sequences waiting for KV blocks, a seat or their adapter")
@@ -92,6 +99,10 @@ final class ConsumerMetrics {
 
   void abortedTransaction() {
     aborted.increment();
+  }
+
+  void batchRefused() {
+    refused.increment();
   }
 
   /** A result whose reply topic could not be written went to lora.replies as an error instead. */

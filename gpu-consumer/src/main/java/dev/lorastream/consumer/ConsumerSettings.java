@@ -6,13 +6,16 @@ import dev.lorastream.engine.sched.EngineConfig;
 import dev.lorastream.schemas.EnvKeys;
 import dev.lorastream.schemas.MetricsServer;
 import dev.lorastream.schemas.ReplyTopicCache;
+import dev.lorastream.schemas.Tenancy;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Properties;
+import java.util.TreeMap;
 import java.util.stream.Stream;
 
 /**
@@ -24,6 +27,12 @@ import java.util.stream.Stream;
  *
  * @param bootstrapServers Kafka bootstrap servers
  * @param schemaRegistryUrl Confluent-API registry URL or {@code mock://scope}
+ * @param tenancy {@code shared} or {@code topics} ({@link Tenancy}): in topics mode a result is
+ *     written only to its tenant's {@code lora.tenant.<t>.replies} ({@link ReplyRouter})
+ * @param kafka every other {@code lorastream.kafka.<setting>} key, prefix removed: Kafka client
+ *     settings given to the consumer, producer, admin client and catalog reader (e.g. {@code
+ *     lorastream.kafka.security.protocol}, {@code lorastream.kafka.sasl.jaas.config}; environment
+ *     {@code LORASTREAM_KAFKA_SASL_JAAS_CONFIG}), so that the consumer can authenticate
  * @param groupId consumer group of all inference consumers
  * @param consumerId this consumer's id: its transactional id and the {@code servedBy} of its
  *     results
@@ -31,8 +40,8 @@ import java.util.stream.Stream;
  * @param adapterRoots folders adapter sources must lie under ({@code file://} URIs only)
  * @param adapterMaxBytes largest adapter weights file accepted
  * @param metricsPort Prometheus endpoint port; 0 picks a free one, -1 disables it
- * @param maxInflightBatches batches pulled from Kafka but not yet committed, at most
- *     (back-pressure)
+ * @param maxInflightBatches batches pulled from Kafka with a request still being computed, at most
+ *     (back-pressure); batches whose requests all finished and wait only for release do not count
  * @param replyTopicCacheMs how long the answer "this reply topic exists" is trusted before the
  *     cluster is asked again ({@link dev.lorastream.schemas.ReplyTopicCache}; also forgotten when a
  *     transaction aborts)
@@ -41,10 +50,17 @@ import java.util.stream.Stream;
  * @param retryBackoffMs wait before the next commit attempt after a failed one (aborted
  *     transaction, reply topics that could not be checked); doubles with each further failure
  * @param retryBackoffMaxMs the longest such wait
+ * @param commitIntervalMs how often finished requests are released: each interval, one transaction
+ *     commits every result finished and not yet released, with the offsets
+ * @param offsetMetadataMaxBytes the brokers' {@code offset.metadata.max.bytes}: the longest
+ *     answered-rows metadata an offset commit may carry; the consumer takes no more batches of a
+ *     partition than fit ({@link AnsweredRowsCodec})
  */
 public record ConsumerSettings(
     String bootstrapServers,
     String schemaRegistryUrl,
+    Tenancy tenancy,
+    Map<String, String> kafka,
     String groupId,
     String consumerId,
     Path modelDir,
@@ -55,10 +71,17 @@ public record ConsumerSettings(
     long replyTopicCacheMs,
     long replyTopicRecheckMs,
     long retryBackoffMs,
-    long retryBackoffMaxMs) {
+    long retryBackoffMaxMs,
+    long commitIntervalMs,
+    int offsetMetadataMaxBytes) {
 
   public static final String BOOTSTRAP = "lorastream.kafka.bootstrap.servers";
   public static final String REGISTRY = "lorastream.schema.registry.url";
+  public static final String TENANCY = "lorastream.tenancy";
+
+  /** Prefix of the Kafka client settings passed through ({@link #kafka}). */
+  public static final String KAFKA_PREFIX = "lorastream.kafka.";
+
   public static final String GROUP = "lorastream.consumer.group";
   public static final String ID = "lorastream.consumer.id";
   public static final String MODEL = "lorastream.model.dir";
@@ -70,12 +93,19 @@ public record ConsumerSettings(
   public static final String REPLY_TOPIC_RECHECK_MS = "lorastream.consumer.reply.topic.recheck.ms";
   public static final String RETRY_BACKOFF_MS = "lorastream.consumer.retry.backoff.ms";
   public static final String RETRY_BACKOFF_MAX_MS = "lorastream.consumer.retry.backoff.max.ms";
+  public static final String COMMIT_INTERVAL_MS = "lorastream.consumer.commit.interval.ms";
+  public static final String OFFSET_METADATA_MAX_BYTES =
+      "lorastream.consumer.offset.metadata.max.bytes";
+
+  /** The brokers' default {@code offset.metadata.max.bytes}. */
+  public static final int DEFAULT_OFFSET_METADATA_MAX_BYTES = 4096;
 
   /** The keys {@link #from} reads. */
   public static final List<String> KEYS =
       List.of(
           BOOTSTRAP,
           REGISTRY,
+          TENANCY,
           GROUP,
           ID,
           MODEL,
@@ -86,7 +116,9 @@ public record ConsumerSettings(
           REPLY_TOPIC_CACHE_MS,
           REPLY_TOPIC_RECHECK_MS,
           RETRY_BACKOFF_MS,
-          RETRY_BACKOFF_MAX_MS);
+          RETRY_BACKOFF_MAX_MS,
+          COMMIT_INTERVAL_MS,
+          OFFSET_METADATA_MAX_BYTES);
 
   /**
    * The engine's system properties (README's engine table), which the service also takes from its
@@ -106,6 +138,8 @@ public record ConsumerSettings(
 
   public ConsumerSettings {
     adapterRoots = List.copyOf(adapterRoots);
+    Objects.requireNonNull(tenancy, TENANCY);
+    kafka = Map.copyOf(kafka);
     require(
         replyTopicCacheMs >= 0,
         REPLY_TOPIC_CACHE_MS,
@@ -122,6 +156,13 @@ public record ConsumerSettings(
         RETRY_BACKOFF_MAX_MS,
         retryBackoffMaxMs,
         ">= " + RETRY_BACKOFF_MS + " (" + retryBackoffMs + ")");
+    require(commitIntervalMs > 0, COMMIT_INTERVAL_MS, commitIntervalMs, "> 0");
+    // room for the version prefix and one partly answered batch of a few rows
+    require(
+        offsetMetadataMaxBytes >= 16,
+        OFFSET_METADATA_MAX_BYTES,
+        offsetMetadataMaxBytes,
+        ">= 16 (the brokers' offset.metadata.max.bytes, 4096 by default)");
   }
 
   /** Reads the keys above from {@code props}; missing required keys fail naming them. */
@@ -135,6 +176,8 @@ public record ConsumerSettings(
     return new ConsumerSettings(
         required(props, BOOTSTRAP),
         props.getOrDefault(REGISTRY, "mock://lorastream"),
+        Tenancy.parse(TENANCY, props.getOrDefault(TENANCY, Tenancy.SHARED.configValue())),
+        kafkaSettings(props),
         props.getOrDefault(GROUP, "lora-consumers"),
         props.getOrDefault(ID, "consumer-" + ManagementFactory.getRuntimeMXBean().getPid()),
         Path.of(required(props, MODEL)),
@@ -150,7 +193,11 @@ public record ConsumerSettings(
             props.getOrDefault(
                 REPLY_TOPIC_RECHECK_MS, Long.toString(ReplyTopicCache.DEFAULT_MISSING_TTL_MS))),
         Long.parseLong(props.getOrDefault(RETRY_BACKOFF_MS, "100")),
-        Long.parseLong(props.getOrDefault(RETRY_BACKOFF_MAX_MS, "5000")));
+        Long.parseLong(props.getOrDefault(RETRY_BACKOFF_MAX_MS, "5000")),
+        Long.parseLong(props.getOrDefault(COMMIT_INTERVAL_MS, "20")),
+        Integer.parseInt(
+            props.getOrDefault(
+                OFFSET_METADATA_MAX_BYTES, Integer.toString(DEFAULT_OFFSET_METADATA_MAX_BYTES))));
   }
 
   /** System properties overlaid on the process's {@code LORASTREAM_*} environment variables. */
@@ -186,6 +233,31 @@ public record ConsumerSettings(
         System.setProperty(k, v);
       }
     }
+  }
+
+  /** The {@code lorastream.kafka.*} keys but {@link #BOOTSTRAP}, prefix removed. */
+  private static Map<String, String> kafkaSettings(Map<String, String> props) {
+    Map<String, String> m = new TreeMap<>();
+    props.forEach(
+        (k, v) -> {
+          if (k.startsWith(KAFKA_PREFIX) && !k.equals(BOOTSTRAP)) {
+            m.put(k.substring(KAFKA_PREFIX.length()), v);
+          }
+        });
+    return m;
+  }
+
+  /**
+   * Settings of one Kafka client: {@code bootstrap.servers}, then the pass-through {@link #kafka}
+   * settings, then {@code fixed} (what the service relies on, e.g. {@code isolation.level}, which a
+   * pass-through key cannot change).
+   */
+  public Map<String, Object> clientConfig(Map<String, Object> fixed) {
+    Map<String, Object> m = new HashMap<>();
+    m.put("bootstrap.servers", bootstrapServers);
+    m.putAll(kafka);
+    m.putAll(fixed);
+    return m;
   }
 
   private static void require(boolean ok, String key, long value, String rule) {

@@ -8,23 +8,15 @@ import org.apache.kafka.common.TopicPartition;
 
 /**
  * One {@code lora.batches} record being served: its requests' result futures, and where it came
- * from so that its offset is committed in the same transaction as its results.
+ * from so that each result is released with its partition's offset ({@link PartitionProgress}).
  *
- * @param results one per request, in row order; each completes with a result or an error result
+ * @param results one per request, in row order; each completes with a result or an error result;
+ *     null for a row answered before (named in the committed offset metadata), which is not
+ *     computed again
  */
 record InFlightBatch(
     TopicPartition partition,
     long offset,
     String batchId,
     List<InferenceRequest> requests,
-    List<CompletableFuture<InferenceResult>> results) {
-
-  boolean done() {
-    for (CompletableFuture<InferenceResult> f : results) {
-      if (!f.isDone()) {
-        return false;
-      }
-    }
-    return true;
-  }
-}
+    List<CompletableFuture<InferenceResult>> results) {}

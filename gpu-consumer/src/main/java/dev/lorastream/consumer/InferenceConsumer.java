@@ -19,10 +19,10 @@ import dev.lorastream.tokenizer.HfTokenizer;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.Collection;
-import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -44,17 +44,21 @@ import org.apache.kafka.common.serialization.StringSerializer;
 /**
  * The inference consumer: a member of the consumer group on {@code lora.batches} that feeds every
  * request of every batch it pulls into one continuous-batching engine, and writes each result to
- * its request's reply topic. Results and the input offsets commit in one Kafka transaction, so a
+ * its request's reply topic. Every {@code lorastream.consumer.commit.interval.ms} one Kafka
+ * transaction commits every result finished since, each independent of its batch mates, with each
+ * partition's offset (the first batch not fully answered) and, in the offset's metadata, which rows
+ * of the later batches are answered ({@link ReleaseTracker}, {@link AnsweredRowsCodec}). So a
  * consumer killed at any point loses nothing and a {@code read_committed} reader sees each result
- * exactly once (the new owner of the partition recomputes what was not committed).
+ * exactly once: the partition's new owner reads the metadata and computes only the rows not
+ * answered.
  *
  * <p>Before that transaction begins, each result's reply topic is checked ({@link ReplyRouter},
  * through an Admin client behind a {@link ReplyTopicCache}): a result whose topic cannot be written
  * is replaced by an INVALID_PARAMS error on {@code lora.replies}, which {@link #run} checks at
  * start, so that one deleted reply topic cannot poison every transaction. A failed attempt
  * (transaction aborted, or reply topics that the cluster cannot answer about now) forgets the
- * cached answers, rewinds to the first uncommitted batch of each partition involved and recomputes
- * it; the next attempt waits a {@link RetryBackoff}.
+ * cached answers and keeps its results for the next attempt, which waits a {@link RetryBackoff} and
+ * routes them again.
  *
  * <p>{@link #run} owns the Kafka clients and must be called from one thread; {@link #stop} from
  * any.
@@ -78,7 +82,7 @@ public final class InferenceConsumer implements AutoCloseable {
   private final ReplyRouter router;
   private final RetryBackoff retry;
   private final ConsumerHealth health;
-  private final Map<TopicPartition, ArrayDeque<InFlightBatch>> inflight = new HashMap<>();
+  private final ReleaseTracker tracker;
   private final List<AutoCloseable> binders = new ArrayList<>();
   private volatile boolean running = true;
 
@@ -88,7 +92,7 @@ public final class InferenceConsumer implements AutoCloseable {
     this.ops = Backends.create(System.getProperty(Backends.PROPERTY, "auto"));
     this.model = ModelLoader.load(s.modelDir(), ops);
     this.tokenizer = HfTokenizer.load(s.modelDir());
-    this.catalog = new AdapterCatalog(s.bootstrapServers(), serde);
+    this.catalog = new AdapterCatalog(s.clientConfig(Map.of()), serde);
     LlamaModel m = new LlamaModel(model.config(), model.weights(), ops, ec.loraKernel());
     CatalogAdapterSource source =
         new CatalogAdapterSource(
@@ -107,30 +111,25 @@ public final class InferenceConsumer implements AutoCloseable {
             Topics.BATCHES.valueSerde(serde).deserializer());
     this.producer =
         new KafkaProducer<>(
-            Map.of(
-                "bootstrap.servers",
-                s.bootstrapServers(),
-                "transactional.id",
-                "lorastream-consumer-" + s.consumerId(),
-                "client.id",
-                s.consumerId() + "-results",
-                "linger.ms",
-                5),
+            s.clientConfig(
+                Map.of(
+                    "transactional.id",
+                    "lorastream-consumer-" + s.consumerId(),
+                    "client.id",
+                    s.consumerId() + "-results",
+                    "linger.ms",
+                    5)),
             new StringSerializer(),
             Topics.REPLIES.valueSerde(serde).serializer());
-    this.metrics = new ConsumerMetrics(registry, loop.engine(), this::inflightCount, catalog);
+    this.tracker = new ReleaseTracker(s.offsetMetadataMaxBytes());
+    this.metrics = new ConsumerMetrics(registry, loop.engine(), tracker::generating, catalog);
     this.replyTopicLookup =
         new AdminReplyTopics(
-            Admin.create(
-                Map.of(
-                    "bootstrap.servers",
-                    s.bootstrapServers(),
-                    "client.id",
-                    s.consumerId() + "-admin")),
+            Admin.create(s.clientConfig(Map.of("client.id", s.consumerId() + "-admin"))),
             s.bootstrapServers());
     this.replyTopics =
         ReplyTopicCache.of(replyTopicLookup, s.replyTopicCacheMs(), s.replyTopicRecheckMs());
-    this.router = new ReplyRouter(replyTopics, s.consumerId(), metrics::replyRerouted);
+    this.router = new ReplyRouter(replyTopics, s.consumerId(), metrics::replyRerouted, s.tenancy());
     this.retry = RetryBackoff.of(s.retryBackoffMs(), s.retryBackoffMaxMs());
     binders.add(new KafkaClientMetrics(consumer));
     binders.add(new KafkaClientMetrics(producer));
@@ -187,25 +186,24 @@ public final class InferenceConsumer implements AutoCloseable {
    * restarted consumer gets its partitions back at once instead of after the session timeout.
    */
   static Map<String, Object> consumerConfig(ConsumerSettings s) {
-    return Map.of(
-        "bootstrap.servers",
-        s.bootstrapServers(),
-        "group.id",
-        s.groupId(),
-        "client.id",
-        s.consumerId(),
-        // static membership: a restarted consumer (same id) gets its partitions back at
-        // once, instead of after the session timeout or a rebalance of the whole group
-        "group.instance.id",
-        s.consumerId(),
-        "enable.auto.commit",
-        false,
-        "isolation.level",
-        "read_committed",
-        "auto.offset.reset",
-        "earliest",
-        "max.poll.records",
-        8);
+    return s.clientConfig(
+        Map.of(
+            "group.id",
+            s.groupId(),
+            "client.id",
+            s.consumerId(),
+            // static membership: a restarted consumer (same id) gets its partitions back at once,
+            // instead of after the session timeout or a rebalance of the whole group
+            "group.instance.id",
+            s.consumerId(),
+            "enable.auto.commit",
+            false,
+            "isolation.level",
+            "read_committed",
+            "auto.offset.reset",
+            "earliest",
+            "max.poll.records",
+            8));
   }
 
   /** What {@code /health} reports ({@link ConsumerHealth}); any thread, never blocks. */
@@ -214,28 +212,30 @@ public final class InferenceConsumer implements AutoCloseable {
   }
 
   /**
-   * The poll loop: pulls batches into the engine and commits finished ones, until {@link #stop}.
+   * The poll loop: pulls batches into the engine and releases finished requests, until {@link
+   * #stop}.
    */
   private void poll() {
+    long lastRelease = System.nanoTime();
     while (running) {
       Throwable fatal = loop.fatal();
       if (fatal != null) {
         throw new IllegalStateException(
             "engine failed; uncommitted batches will be redelivered", fatal);
       }
-      if (inflightCount() >= settings.maxInflightBatches()) {
+      int generating = tracker.generating();
+      if (generating >= settings.maxInflightBatches()) {
         consumer.pause(consumer.assignment());
       } else {
-        consumer.resume(consumer.paused());
+        Set<TopicPartition> resume = new HashSet<>(consumer.paused());
+        resume.removeIf(tracker::stillRefused);
+        consumer.resume(resume);
       }
       try {
+        Set<TopicPartition> refusedNow = new HashSet<>();
         for (ConsumerRecord<String, InferenceBatch> r :
-            consumer.poll(Duration.ofMillis(inflightCount() > 0 ? 5 : 100))) {
-          TopicPartition tp = new TopicPartition(r.topic(), r.partition());
-          inflight
-              .computeIfAbsent(tp, k -> new ArrayDeque<>())
-              .add(intake.start(tp, r.offset(), r.value()));
-          metrics.batchReceived(r.value().getRequests().size());
+            consumer.poll(Duration.ofMillis(generating > 0 ? 5 : settings.commitIntervalMs()))) {
+          take(r, refusedNow);
         }
       } catch (org.apache.kafka.common.errors.WakeupException e) {
         break; // stop()
@@ -244,38 +244,63 @@ public final class InferenceConsumer implements AutoCloseable {
         System.err.println(
             "skipping undecodable batch at " + e.topicPartition() + "@" + e.offset() + ": " + e);
         metrics.batchUndecodable();
+        tracker.skipped(e.topicPartition(), e.offset());
         consumer.seek(e.topicPartition(), e.offset() + 1);
       }
-      commitFinished();
+      long now = System.nanoTime();
+      if (now - lastRelease >= settings.commitIntervalMs() * 1_000_000L) {
+        lastRelease = now;
+        release();
+      }
     }
   }
 
   /**
-   * Commits, in one transaction, the results of every finished batch at the head of each partition;
-   * after a failed attempt, not before its backoff has passed.
+   * Takes one polled batch into the engine, or, when its partition's answered-rows metadata could
+   * outgrow {@code offset.metadata.max.bytes}, refuses it: rewinds to it and pauses the partition
+   * until releases make room ({@link PartitionProgress#fits}).
    */
-  private void commitFinished() {
+  private void take(ConsumerRecord<String, InferenceBatch> r, Set<TopicPartition> refusedNow) {
+    TopicPartition tp = new TopicPartition(r.topic(), r.partition());
+    if (refusedNow.contains(tp)) {
+      return; // rewound already: comes again once resumed
+    }
+    int rows = r.value().getRequests().size();
+    if (!tracker.fits(tp, r.offset(), rows)) {
+      refusedNow.add(tp);
+      tracker.refuse(tp, r.offset(), rows);
+      consumer.seek(tp, r.offset());
+      consumer.pause(Set.of(tp));
+      metrics.batchRefused();
+      return;
+    }
+    BitSet answered = tracker.admit(tp, r.offset(), rows);
+    tracker.attach(intake.start(tp, r.offset(), r.value(), answered));
+    metrics.batchReceived(rows);
+  }
+
+  /**
+   * Commits, in one transaction, the result of every finished request not yet released and each
+   * changed partition's offset and answered-rows metadata; after a failed attempt, not before its
+   * backoff has passed.
+   */
+  private void release() {
     if (!retry.ready()) {
       return;
     }
-    Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
-    List<InFlightBatch> done = new ArrayList<>();
-    for (var e : inflight.entrySet()) {
-      ArrayDeque<InFlightBatch> q = e.getValue();
-      while (!q.isEmpty() && q.peekFirst().done()) {
-        InFlightBatch b = q.pollFirst();
-        done.add(b);
-        offsets.put(e.getKey(), new OffsetAndMetadata(b.offset() + 1));
-      }
-    }
-    if (done.isEmpty()) {
+    ReleaseTracker.Release next = tracker.next();
+    if (next == null) {
       return;
     }
-    List<ProducerRecord<String, InferenceResult>> records;
+    List<ProducerRecord<String, InferenceResult>> records = new ArrayList<>();
     try {
-      records = router.records(done); // before the transaction: a lookup must not hold it open
+      // before the transaction: a lookup must not hold it open
+      for (PartitionProgress.Row row : next.rows()) {
+        InFlightBatch b = row.batch();
+        records.add(router.record(b.requests().get(row.row()), row.result(), b.batchId()));
+      }
     } catch (KafkaException e) {
-      redo(done, "cannot check reply topics", e); // transient: not the requests' fault
+      failed(next, "cannot check reply topics", e); // transient: not the requests' fault
       return;
     }
     try {
@@ -283,37 +308,29 @@ public final class InferenceConsumer implements AutoCloseable {
       for (ProducerRecord<String, InferenceResult> r : records) {
         producer.send(r);
       }
-      producer.sendOffsetsToTransaction(offsets, consumer.groupMetadata());
+      producer.sendOffsetsToTransaction(next.offsets(), consumer.groupMetadata());
       producer.commitTransaction();
     } catch (ProducerFencedException e) {
       throw e; // another instance took our transactional id: stop; nothing of ours was committed
     } catch (KafkaException e) {
       producer.abortTransaction();
       metrics.abortedTransaction();
-      redo(done, "transaction aborted", e);
+      failed(next, "transaction aborted", e);
       return;
     }
+    tracker.committed(next);
     retry.succeeded();
     records.forEach(r -> metrics.result(r.value()));
   }
 
   /**
-   * Redoes the {@code done} batches whose results were not committed: rewinds to the first of them
-   * in each partition and forgets what followed it; forgets every cached reply-topic answer, since
-   * a stale "exists" may be why (the retry asks the cluster again); waits a backoff before the next
-   * attempt.
+   * A release that did not commit: its results stay finished and unreleased and go in the next
+   * attempt, after a backoff; every cached reply-topic answer is forgotten, since a stale "exists"
+   * may be why (the retry asks the cluster again and reroutes a result whose topic is gone).
    */
-  private void redo(List<InFlightBatch> done, String what, KafkaException why) {
+  private void failed(ReleaseTracker.Release r, String what, KafkaException why) {
     replyTopics.forgetAll();
-    Map<TopicPartition, Long> rewind = new HashMap<>();
-    for (InFlightBatch b : done) {
-      rewind.merge(b.partition(), b.offset(), Math::min);
-    }
-    rewind.forEach(
-        (tp, off) -> {
-          inflight.remove(tp);
-          consumer.seek(tp, off);
-        });
+    tracker.failed(r);
     long waitMs = retry.failed();
     System.err.println(
         "consumer "
@@ -322,20 +339,14 @@ public final class InferenceConsumer implements AutoCloseable {
             + what
             + " (attempt "
             + retry.failures()
-            + "); recomputing from "
-            + rewind
-            + " and trying again in "
+            + "); releasing "
+            + r.rows().size()
+            + " results with offsets "
+            + r.offsets().keySet()
+            + " again in "
             + waitMs
             + " ms: "
             + why);
-  }
-
-  private int inflightCount() {
-    int n = 0;
-    for (ArrayDeque<InFlightBatch> q : inflight.values()) {
-      n += q.size();
-    }
-    return n;
   }
 
   public void stop() {
@@ -367,19 +378,28 @@ public final class InferenceConsumer implements AutoCloseable {
     ops.close();
   }
 
-  /** Partitions taken away: their uncommitted work belongs to the new owner now, so forget it. */
+  /**
+   * Partitions taken away: their unreleased work belongs to the new owner now, so forget it.
+   * Partitions given: read which rows are answered from their committed offset metadata.
+   */
   private final class Rebalance implements ConsumerRebalanceListener {
     @Override
     public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
-      partitions.forEach(inflight::remove);
+      tracker.removed(partitions);
     }
 
     @Override
-    public void onPartitionsAssigned(Collection<TopicPartition> partitions) {}
+    public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+      Map<TopicPartition, OffsetAndMetadata> committed =
+          consumer.committed(new HashSet<>(partitions));
+      for (TopicPartition tp : partitions) {
+        tracker.assigned(tp, committed.get(tp));
+      }
+    }
 
     @Override
     public void onPartitionsLost(Collection<TopicPartition> partitions) {
-      partitions.forEach(inflight::remove);
+      onPartitionsRevoked(partitions);
     }
   }
 }

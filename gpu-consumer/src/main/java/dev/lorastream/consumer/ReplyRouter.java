@@ -4,9 +4,9 @@ import dev.lorastream.schemas.ErrorCode;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.ReplyTopics;
+import dev.lorastream.schemas.Tenancy;
+import dev.lorastream.schemas.Tenants;
 import dev.lorastream.schemas.Topics;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.function.Consumer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 
@@ -16,12 +16,12 @@ import org.apache.kafka.clients.producer.ProducerRecord;
  * otherwise an INVALID_PARAMS error result takes its place, on {@code lora.replies}, saying which
  * topic, what happened and what to do.
  *
- * <p>Why: the results of finished batches commit in one transaction with the batches' offsets, and
- * one write to a topic that does not exist poisons that transaction (see {@link ReplyTopics}).
- * Redoing it fails the same way, so the consumer would recompute the same batches forever and
- * commit nothing else. The batcher rejects such requests up front; here it is a race (topic deleted
- * after the batcher accepted the request, or while cached as existing), handled so that nothing is
- * lost and the consumer keeps serving.
+ * <p>Why: finished results commit in one transaction with their partitions' offsets, and one write
+ * to a topic that does not exist poisons that transaction (see {@link ReplyTopics}). Redoing it
+ * fails the same way, so the consumer would retry the same results forever and commit nothing else.
+ * The batcher rejects such requests up front; here it is a race (topic deleted after the batcher
+ * accepted the request, or while cached as existing), handled so that nothing is lost and the
+ * consumer keeps serving.
  *
  * <p>The error result keeps requestId, tenantId, adapterId and batchId, so the caller can correlate
  * it, and carries no generated text: {@code lora.replies} is shared by all tenants, and the text
@@ -34,33 +34,28 @@ final class ReplyRouter {
   private final ReplyTopics topics;
   private final String servedBy;
   private final Consumer<ReplyTopics.State> onReroute;
+  private final Tenancy tenancy;
+
+  /** A router of shared mode ({@link Tenancy#SHARED}). */
+  ReplyRouter(ReplyTopics topics, String servedBy, Consumer<ReplyTopics.State> onReroute) {
+    this(topics, servedBy, onReroute, Tenancy.SHARED);
+  }
 
   /**
    * @param servedBy the {@code servedBy} of the error results (the consumer's id)
    * @param onReroute told the reason each time a result goes to {@code lora.replies} instead
    *     (metrics)
+   * @param tenancy in topics mode a result is written only to {@code lora.tenant.<t>.replies} of
+   *     its request's tenant; a request naming another topic (which the batcher of that mode never
+   *     lets through) gets an INVALID_PARAMS error on {@code lora.replies} instead, reported as
+   *     NOT_AUTHORIZED
    */
-  ReplyRouter(ReplyTopics topics, String servedBy, Consumer<ReplyTopics.State> onReroute) {
+  ReplyRouter(
+      ReplyTopics topics, String servedBy, Consumer<ReplyTopics.State> onReroute, Tenancy tenancy) {
     this.topics = topics;
     this.servedBy = servedBy;
     this.onReroute = onReroute;
-  }
-
-  /**
-   * The records to write for {@code done} (every result complete), one per request, in batch and
-   * row order.
-   *
-   * @throws org.apache.kafka.common.KafkaException when a reply topic cannot be checked now
-   *     (cluster unreachable, no answer in time): write nothing, and redo these batches later
-   */
-  List<ProducerRecord<String, InferenceResult>> records(List<InFlightBatch> done) {
-    List<ProducerRecord<String, InferenceResult>> out = new ArrayList<>();
-    for (InFlightBatch b : done) {
-      for (int i = 0; i < b.requests().size(); i++) {
-        out.add(record(b.requests().get(i), b.results().get(i).join(), b.batchId()));
-      }
-    }
-    return out;
+    this.tenancy = tenancy;
   }
 
   /**
@@ -70,6 +65,12 @@ final class ReplyRouter {
   ProducerRecord<String, InferenceResult> record(
       InferenceRequest req, InferenceResult result, String batchId) {
     String topic = req.getReplyTopic();
+    if (tenancy == Tenancy.TOPICS && !isTenantsOwn(req)) {
+      onReroute.accept(ReplyTopics.State.NOT_AUTHORIZED);
+      InferenceResult error =
+          Results.error(req, ErrorCode.INVALID_PARAMS, notTheTenants(req), batchId, servedBy);
+      return new ProducerRecord<>(Topics.REPLIES.name(), error.getRequestId(), error);
+    }
     if (topic.equals(Topics.REPLIES.name())) {
       return new ProducerRecord<>(topic, result.getRequestId(), result);
     }
@@ -81,6 +82,24 @@ final class ReplyRouter {
     InferenceResult error =
         Results.error(req, ErrorCode.INVALID_PARAMS, problem(topic, state), batchId, servedBy);
     return new ProducerRecord<>(Topics.REPLIES.name(), error.getRequestId(), error);
+  }
+
+  private static boolean isTenantsOwn(InferenceRequest req) {
+    return Tenants.isName(req.getTenantId())
+        && Tenants.repliesTopic(req.getTenantId()).equals(req.getReplyTopic());
+  }
+
+  /** The message of the error result of a request whose reply topic is not its tenant's. */
+  static String notTheTenants(InferenceRequest req) {
+    return "replyTopic '"
+        + req.getReplyTopic()
+        + "' is not the reply topic of tenant '"
+        + req.getTenantId()
+        + "' (lora.tenant.<tenant>.replies; lorastream.tenancy=topics), so the result was not"
+        + " delivered: the batcher should have refused this request (is it running with"
+        + " batcher.tenancy=topics?); this error was written to "
+        + Topics.REPLIES.name()
+        + " instead";
   }
 
   /** The message of the error result: the topic, what happened, what to do. */

@@ -9,6 +9,8 @@ import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.SamplingRules;
 import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
@@ -34,13 +36,22 @@ final class RequestIntake {
     this.servedBy = servedBy;
   }
 
-  InFlightBatch start(TopicPartition tp, long offset, InferenceBatch batch) {
+  /**
+   * Submits every row of {@code batch} except the {@code answered} ones (their results were
+   * committed before), whose futures are null.
+   */
+  InFlightBatch start(TopicPartition tp, long offset, InferenceBatch batch, BitSet answered) {
     List<CompletableFuture<InferenceResult>> results = new ArrayList<>();
-    for (InferenceRequest req : batch.getRequests()) {
-      results.add(submit(req, batch.getBatchId()));
+    List<InferenceRequest> requests = batch.getRequests();
+    for (int r = 0; r < requests.size(); r++) {
+      results.add(answered.get(r) ? null : submit(requests.get(r), batch.getBatchId()));
     }
     return new InFlightBatch(
-        tp, offset, batch.getBatchId(), List.copyOf(batch.getRequests()), results);
+        tp,
+        offset,
+        batch.getBatchId(),
+        List.copyOf(requests),
+        Collections.unmodifiableList(results));
   }
 
   CompletableFuture<InferenceResult> submit(InferenceRequest req, String batchId) {

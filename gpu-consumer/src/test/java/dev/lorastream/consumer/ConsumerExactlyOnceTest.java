@@ -35,14 +35,20 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Kills the consumer process with SIGKILL mid-run and starts it again: every request is answered
- * exactly once as seen by a {@code read_committed} reader. Real broker (Kafka's test kit), real
- * registry (Apicurio, shared by the processes), the consumer as a separate JVM.
+ * exactly once as seen by a {@code read_committed} reader, also when the kill lands while half the
+ * rows of several batches are answered (released on their own, ahead of their batch mates). Real
+ * broker (Kafka's test kit), real registry (Apicurio, shared by the processes), the consumer as a
+ * separate JVM.
  */
 class ConsumerExactlyOnceTest {
   private static final int BATCHES = 30;
   private static final int PER_BATCH = 4;
   // enough work (120 requests x 200 tokens, 4 sequences a step) that the kill always lands mid-run
   private static final int MAX_TOKENS = 200;
+  // mixed lengths: even rows short, odd rows near the tiny model's 512-token context
+  private static final int MIXED_BATCHES = 8;
+  private static final int SHORT_TOKENS = 4;
+  private static final int LONG_TOKENS = 500;
 
   @TempDir Path tmp;
 
@@ -62,7 +68,8 @@ class ConsumerExactlyOnceTest {
       broker.createTopic(Topics.ADAPTERS.name(), 1, Topics.ADAPTERS.topicConfigs());
       Map<String, Object> serde = Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, registry.url());
       publishAdapters(broker.bootstrapServers(), serde, adapters);
-      List<String> ids = publishBatches(broker.bootstrapServers(), serde);
+      List<String> ids =
+          publishBatches(broker.bootstrapServers(), serde, BATCHES, (b, r) -> MAX_TOKENS);
 
       Map<String, Integer> seen = new ConcurrentHashMap<>();
       List<String> errors = new ArrayList<>();
@@ -70,14 +77,14 @@ class ConsumerExactlyOnceTest {
           Thread.ofVirtual()
               .start(() -> readReplies(broker.bootstrapServers(), serde, seen, errors));
       Process first =
-          startConsumer(broker.bootstrapServers(), registry.url(), model, adapters, "first");
+          startConsumer(broker.bootstrapServers(), registry.url(), model, adapters, "first", 4);
       waitUntil(() -> !seen.isEmpty(), 120, "first results from the first consumer");
       first.destroyForcibly().waitFor(); // SIGKILL: no shutdown hook, no clean close
       int atKill = seen.size();
       boolean exitedInTime;
       long exitMs;
       Process second =
-          startConsumer(broker.bootstrapServers(), registry.url(), model, adapters, "second");
+          startConsumer(broker.bootstrapServers(), registry.url(), model, adapters, "second", 4);
       try {
         waitUntil(
             () -> seen.keySet().containsAll(ids), 180, "every request answered after the restart");
@@ -100,6 +107,122 @@ class ConsumerExactlyOnceTest {
       assertEquals(Set.copyOf(ids), seen.keySet());
       assertEquals(List.of(), errors);
     }
+  }
+
+  @Test
+  void aConsumerKilledWhileHalfTheRowsOfSeveralBatchesAreAnsweredAnswersOnlyTheRest()
+      throws Exception {
+    Assumptions.assumeTrue(
+        RegistryProcess.available(RegistryProcess.DEFAULT_JAR),
+        "needs a schema registry shared by two processes: build registry/ (./mvnw -f registry/pom.xml package)");
+    Path model = tmp.resolve("model");
+    Path adapters = tmp.resolve("adapters");
+    ModelGenerator.make("tiny", ModelGenerator.Options.defaults(), model);
+    AdapterGenerator.make(model, 3, AdapterGenerator.Options.defaults().withRanks(8), adapters);
+    try (TestKafkaCluster broker = TestKafkaCluster.start();
+        RegistryProcess registry = RegistryProcess.start(RegistryProcess.DEFAULT_JAR)) {
+      broker.createTopic(Topics.BATCHES.name(), 2, Map.of());
+      broker.createTopic(Topics.REPLIES.name(), 1, Map.of());
+      broker.createTopic(Topics.ADAPTERS.name(), 1, Topics.ADAPTERS.topicConfigs());
+      Map<String, Object> serde = Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, registry.url());
+      publishAdapters(broker.bootstrapServers(), serde, adapters);
+      List<String> ids =
+          publishBatches(
+              broker.bootstrapServers(),
+              serde,
+              MIXED_BATCHES,
+              (b, r) -> r % 2 == 0 ? SHORT_TOKENS : LONG_TOKENS);
+
+      Map<String, Integer> seen = new ConcurrentHashMap<>();
+      List<String> errors = new ArrayList<>();
+      Thread reader =
+          Thread.ofVirtual()
+              .start(() -> readReplies(broker.bootstrapServers(), serde, seen, errors));
+      // 8 seats: the 4 rows of the first 2 batches, then shorts of later batches as shorts leave.
+      // The smallest metadata limit (16 bytes) holds 2 partly answered batches of 4 rows per
+      // partition: the third is refused (put back, partition paused) until the first is answered.
+      int metricsPort = freePort();
+      List<String> tight = List.of("-D" + ConsumerSettings.OFFSET_METADATA_MAX_BYTES + "=16");
+      List<String> tightWithMetrics =
+          List.of(tight.getFirst(), "-D" + ConsumerSettings.METRICS_PORT + "=" + metricsPort);
+      Process first =
+          startConsumer(
+              broker.bootstrapServers(),
+              registry.url(),
+              model,
+              adapters,
+              "first",
+              8,
+              tightWithMetrics);
+      waitUntil(
+          () -> partlyAnswered(seen).size() >= 3,
+          120,
+          "short replies of three batches whose long rows still run");
+      double refused = counter(metricsPort, "lorastream_consumer_batches_refused_total");
+      first.destroyForcibly().waitFor(); // SIGKILL: no shutdown hook, no clean close
+      Thread.sleep(500); // what the killed consumer committed reaches the reader
+      Set<Integer> partlyAtKill = partlyAnswered(seen);
+      Process second =
+          startConsumer(
+              broker.bootstrapServers(), registry.url(), model, adapters, "second", 8, tight);
+      try {
+        waitUntil(
+            () -> seen.keySet().containsAll(ids), 180, "every request answered after the restart");
+        Thread.sleep(2_000); // let any duplicate surface
+      } finally {
+        second.destroy();
+        second.waitFor(20, TimeUnit.SECONDS);
+        reader.interrupt();
+      }
+      assertTrue(
+          partlyAtKill.size() >= 2,
+          "the kill came while several batches were half answered: " + partlyAtKill);
+      assertTrue(refused >= 1, "batches were refused for want of metadata room: " + refused);
+      for (String id : ids) {
+        assertEquals(1, seen.get(id), id + " answered exactly once");
+      }
+      assertEquals(Set.copyOf(ids), seen.keySet());
+      assertEquals(List.of(), errors);
+    }
+  }
+
+  private static int freePort() throws java.io.IOException {
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  /** A counter's value on the consumer's Prometheus endpoint. */
+  private static double counter(int port, String name) throws Exception {
+    String body =
+        java.net.http.HttpClient.newHttpClient()
+            .send(
+                java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://localhost:" + port + "/metrics"))
+                    .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString())
+            .body();
+    for (String line : body.split("\n")) {
+      if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
+        return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+      }
+    }
+    throw new AssertionError("no " + name + " on the consumer's /metrics:\n" + body);
+  }
+
+  /** The batches some but not all of whose rows the reader has seen. */
+  private static Set<Integer> partlyAnswered(Map<String, Integer> seen) {
+    Set<Integer> partly = new java.util.TreeSet<>();
+    for (int b = 0; b < MIXED_BATCHES; b++) {
+      int n = 0;
+      for (int r = 0; r < PER_BATCH; r++) {
+        n += seen.containsKey("req-" + b + "-" + r) ? 1 : 0;
+      }
+      if (n > 0 && n < PER_BATCH) {
+        partly.add(b);
+      }
+    }
+    return partly;
   }
 
   private static void publishAdapters(String bootstrap, Map<String, Object> serde, Path dir)
@@ -126,7 +249,17 @@ class ConsumerExactlyOnceTest {
     }
   }
 
-  private static List<String> publishBatches(String bootstrap, Map<String, Object> serde)
+  /**
+   * Publishes {@code batches} batches of {@link #PER_BATCH} requests, alternately to the two
+   * partitions.
+   *
+   * @param maxTokens the maxTokens of row r of batch b
+   */
+  private static List<String> publishBatches(
+      String bootstrap,
+      Map<String, Object> serde,
+      int batches,
+      java.util.function.IntBinaryOperator maxTokens)
       throws Exception {
     List<String> ids = new ArrayList<>();
     try (KafkaProducer<String, InferenceBatch> p =
@@ -134,7 +267,7 @@ class ConsumerExactlyOnceTest {
             Map.of("bootstrap.servers", bootstrap),
             new StringSerializer(),
             Topics.BATCHES.valueSerde(serde).serializer())) {
-      for (int b = 0; b < BATCHES; b++) {
+      for (int b = 0; b < batches; b++) {
         List<InferenceRequest> reqs = new ArrayList<>();
         for (int r = 0; r < PER_BATCH; r++) {
           String id = "req-" + b + "-" + r;
@@ -146,7 +279,8 @@ class ConsumerExactlyOnceTest {
                   .setTenantId("t1")
                   .setAdapterId(adapter)
                   .setPromptTokenIds(List.of(1, 40 + b, 50 + r, 60))
-                  .setSampling(SamplingParams.newBuilder().setMaxTokens(MAX_TOKENS).build())
+                  .setSampling(
+                      SamplingParams.newBuilder().setMaxTokens(maxTokens.applyAsInt(b, r)).build())
                   .setCreatedEpochMs(System.currentTimeMillis())
                   .build());
         }
@@ -191,9 +325,26 @@ class ConsumerExactlyOnceTest {
   }
 
   private Process startConsumer(
-      String bootstrap, String registry, Path model, Path adapters, String name) throws Exception {
+      String bootstrap, String registry, Path model, Path adapters, String name, int maxSeqs)
+      throws Exception {
+    return startConsumer(bootstrap, registry, model, adapters, name, maxSeqs, List.of());
+  }
+
+  /**
+   * @param extra further {@code -D} options of the consumer JVM
+   */
+  private Process startConsumer(
+      String bootstrap,
+      String registry,
+      Path model,
+      Path adapters,
+      String name,
+      int maxSeqs,
+      List<String> extra)
+      throws Exception {
     String java = ProcessHandle.current().info().command().orElse("java");
-    List<String> cmd =
+    List<String> cmd = new ArrayList<>();
+    cmd.addAll(
         List.of(
             java,
             "--add-modules",
@@ -209,8 +360,9 @@ class ConsumerExactlyOnceTest {
             "-D" + ConsumerSettings.ID + "=c1",
             "-D" + ConsumerSettings.METRICS_PORT + "=0",
             "-Dlorastream.lora.max-loras=4",
-            "-Dlorastream.step.max-seqs=4",
-            ConsumerMain.class.getName());
+            "-Dlorastream.step.max-seqs=" + maxSeqs));
+    cmd.addAll(extra);
+    cmd.add(ConsumerMain.class.getName());
     Path log = tmp.resolve("consumer-" + name + ".log");
     return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
   }

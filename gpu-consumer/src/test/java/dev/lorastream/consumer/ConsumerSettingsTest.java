@@ -5,9 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.lorastream.engine.sched.EngineConfig;
 import dev.lorastream.schemas.EnvKeys;
+import dev.lorastream.schemas.Tenancy;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Properties;
@@ -31,6 +33,8 @@ class ConsumerSettingsTest {
     assertEquals(1_000, s.replyTopicRecheckMs());
     assertEquals(100, s.retryBackoffMs());
     assertEquals(5_000, s.retryBackoffMaxMs());
+    assertEquals(20, s.commitIntervalMs());
+    assertEquals(4096, s.offsetMetadataMaxBytes());
   }
 
   @Test
@@ -40,11 +44,31 @@ class ConsumerSettingsTest {
     props.put(ConsumerSettings.REPLY_TOPIC_RECHECK_MS, "250");
     props.put(ConsumerSettings.RETRY_BACKOFF_MS, "50");
     props.put(ConsumerSettings.RETRY_BACKOFF_MAX_MS, "50");
+    props.put(ConsumerSettings.COMMIT_INTERVAL_MS, "5");
+    props.put(ConsumerSettings.OFFSET_METADATA_MAX_BYTES, "1024");
     ConsumerSettings s = ConsumerSettings.from(props);
     assertEquals(0, s.replyTopicCacheMs());
     assertEquals(250, s.replyTopicRecheckMs());
     assertEquals(50, s.retryBackoffMs());
     assertEquals(50, s.retryBackoffMaxMs());
+    assertEquals(5, s.commitIntervalMs());
+    assertEquals(1024, s.offsetMetadataMaxBytes());
+  }
+
+  @Test
+  void aCommitIntervalOfZeroAndATinyMetadataLimitAreRefusedNamingTheKey() {
+    var props = new java.util.HashMap<>(REQUIRED);
+    props.put(ConsumerSettings.COMMIT_INTERVAL_MS, "0");
+    var e = assertThrows(IllegalArgumentException.class, () -> ConsumerSettings.from(props));
+    assertEquals(
+        "lorastream.consumer.commit.interval.ms=0 is invalid: must be > 0", e.getMessage());
+    props.remove(ConsumerSettings.COMMIT_INTERVAL_MS);
+    props.put(ConsumerSettings.OFFSET_METADATA_MAX_BYTES, "8");
+    e = assertThrows(IllegalArgumentException.class, () -> ConsumerSettings.from(props));
+    assertEquals(
+        "lorastream.consumer.offset.metadata.max.bytes=8 is invalid: must be >= 16 (the brokers'"
+            + " offset.metadata.max.bytes, 4096 by default)",
+        e.getMessage());
   }
 
   @Test
@@ -101,6 +125,45 @@ class ConsumerSettingsTest {
         System.setProperty(EngineConfig.BLOCK_SIZE, before);
       }
     }
+  }
+
+  @Test
+  void lorastreamKafkaKeysArePassedToTheKafkaClientsWithoutThePrefix() {
+    Map<String, String> env =
+        Map.of(
+            "LORASTREAM_KAFKA_BOOTSTRAP_SERVERS", "k:9092",
+            "LORASTREAM_MODEL_DIR", "/m",
+            "LORASTREAM_KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT",
+            "LORASTREAM_KAFKA_SASL_MECHANISM", "PLAIN",
+            "LORASTREAM_KAFKA_ISOLATION_LEVEL", "read_uncommitted");
+    ConsumerSettings s =
+        ConsumerSettings.from(ConsumerSettings.fromEnvironment(env, new Properties()));
+    assertEquals(
+        Map.of(
+            "security.protocol", "SASL_PLAINTEXT",
+            "sasl.mechanism", "PLAIN",
+            "isolation.level", "read_uncommitted"),
+        s.kafka());
+    assertEquals(
+        Map.of(
+            "bootstrap.servers", "k:9092",
+            "security.protocol", "SASL_PLAINTEXT",
+            "sasl.mechanism", "PLAIN",
+            "isolation.level", "read_committed"),
+        s.clientConfig(Map.of("isolation.level", "read_committed")),
+        "what the service fixes wins over a pass-through key");
+  }
+
+  @Test
+  void tenancyIsSharedUnlessTopicsIsAsked() {
+    assertEquals(Tenancy.SHARED, ConsumerSettings.from(REQUIRED).tenancy());
+    Map<String, String> topics = new HashMap<>(REQUIRED);
+    topics.put(ConsumerSettings.TENANCY, "topics");
+    assertEquals(Tenancy.TOPICS, ConsumerSettings.from(topics).tenancy());
+    topics.put(ConsumerSettings.TENANCY, "tenants");
+    var e = assertThrows(IllegalArgumentException.class, () -> ConsumerSettings.from(topics));
+    assertEquals(
+        "lorastream.tenancy=tenants is invalid: must be one of [shared, topics]", e.getMessage());
   }
 
   @Test

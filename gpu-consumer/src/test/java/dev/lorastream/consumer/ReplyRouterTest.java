@@ -18,9 +18,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.TimeoutException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -119,8 +117,10 @@ class ReplyRouterTest {
   @Test
   void otherResultsOfTheSameBatchAreStillDelivered() {
     cluster.remove(ACME);
-    InFlightBatch b = batch("b1", request("lost", ACME), request("kept", "lora.replies"));
-    List<ProducerRecord<String, InferenceResult>> recs = router.records(List.of(b));
+    List<ProducerRecord<String, InferenceResult>> recs =
+        List.of(
+            router.record(request("lost", ACME), ok("lost"), "b1"),
+            router.record(request("kept", "lora.replies"), ok("kept"), "b1"));
     assertEquals(List.of("lost", "kept"), recs.stream().map(ProducerRecord::key).toList());
     assertEquals(
         List.of("lora.replies", "lora.replies"), recs.stream().map(ProducerRecord::topic).toList());
@@ -133,10 +133,9 @@ class ReplyRouterTest {
     failure =
         new TimeoutException(
             "cannot check reply topic 'lora.replies.acme': no answer within 5000 ms");
-    InFlightBatch b = batch("b1", request("kept", "lora.replies"), request("r1", ACME));
-    assertThrows(TimeoutException.class, () -> router.records(List.of(b)));
+    assertThrows(TimeoutException.class, () -> router.record(request("r1", ACME), ok("r1"), "b1"));
     assertEquals(
-        List.of(), rerouted, "not answered with an error: the consumer redoes the batch later");
+        List.of(), rerouted, "not answered with an error: the consumer releases it again later");
   }
 
   static InferenceRequest request(String id, String replyTopic) {
@@ -163,14 +162,5 @@ class ReplyRouterTest {
         .setBatchId("b1")
         .setServedBy("c1")
         .build();
-  }
-
-  static InFlightBatch batch(String batchId, InferenceRequest... requests) {
-    List<CompletableFuture<InferenceResult>> results = new ArrayList<>();
-    for (InferenceRequest r : requests) {
-      results.add(CompletableFuture.completedFuture(ok(r.getRequestId())));
-    }
-    return new InFlightBatch(
-        new TopicPartition("lora.batches", 0), 0, batchId, List.of(requests), results);
   }
 }

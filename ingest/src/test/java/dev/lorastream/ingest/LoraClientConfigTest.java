@@ -51,4 +51,35 @@ class LoraClientConfigTest {
             () -> LoraClientConfig.of("k", "mock://x").withDefaultTimeout(Duration.ZERO));
     assertTrue(t.getMessage().startsWith("lorastream.request.timeout.ms must be > 0"));
   }
+
+  @Test
+  void forTenantSendsToAndReadsFromTheTenantsTopics() {
+    LoraClientConfig c = LoraClientConfig.of("k:9092", "mock://x");
+    assertEquals("lora.requests", c.requestTopic());
+    LoraClientConfig acme = c.forTenant("acme");
+    assertEquals("lora.tenant.acme.requests", acme.requestTopic());
+    assertEquals("lora.tenant.acme.replies", acme.replyTopic());
+    var bad = assertThrows(IllegalArgumentException.class, () -> c.forTenant("Acme"));
+    assertTrue(bad.getMessage().startsWith("'Acme' is not a tenant name"), bad.getMessage());
+  }
+
+  @Test
+  void tenancyTopicsAndATenantFromTheMapSetBothTopics() {
+    Map<String, String> base =
+        Map.of("bootstrap.servers", "k:9092", "schema.registry.url", "mock://x");
+    Map<String, String> topics = new java.util.HashMap<>(base);
+    topics.put("lorastream.tenancy", "topics");
+    var missing =
+        assertThrows(IllegalArgumentException.class, () -> LoraClientConfig.fromMap(topics));
+    assertEquals("lorastream.tenancy=topics needs lorastream.tenant", missing.getMessage());
+    topics.put("lorastream.tenant", "globex");
+    LoraClientConfig g = LoraClientConfig.fromMap(topics);
+    assertEquals("lora.tenant.globex.requests", g.requestTopic());
+    assertEquals("lora.tenant.globex.replies", g.replyTopic());
+    assertEquals(Map.of(), g.kafkaOverrides());
+
+    Map<String, String> explicit = new java.util.HashMap<>(base);
+    explicit.put("lorastream.request.topic", "requests.other");
+    assertEquals("requests.other", LoraClientConfig.fromMap(explicit).requestTopic());
+  }
 }

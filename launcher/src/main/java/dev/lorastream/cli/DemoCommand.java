@@ -29,6 +29,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -81,6 +82,14 @@ public final class DemoCommand implements Callable<Integer> {
 
   @Option(names = "--max-tokens", defaultValue = "40")
   int maxTokens;
+
+  @Option(
+      names = "--mixed",
+      description =
+          "mixed output lengths (S-LoRA style, scaled to this CPU): each request's maxTokens drawn"
+              + " uniform in [8, 128) from its seed instead of --max-tokens; also prints the p50"
+              + " latency of the shortest and the longest quartile")
+  boolean mixed;
 
   @Option(
       names = "--serve",
@@ -154,11 +163,11 @@ public final class DemoCommand implements Callable<Integer> {
               + ": build it with ./mvnw -f registry/pom.xml package -DskipTests");
     }
     System.err.println(
-        "demo: embedded defaults: one request topic ("
+        "demo: embedded defaults: tenancy shared, one request topic ("
             + Topics.REQUESTS.name()
-            + "), no authentication (PLAINTEXT Kafka"
+            + ") whose tenantId is trusted, no authentication (PLAINTEXT Kafka"
             + (serve ? ", plain HTTP registry" : ", mock:// registry")
-            + ")");
+            + "); tenants bound to Kafka logins: tenancy topics, docs/operations.md#tenants");
     DemoFixtures fx = DemoFixtures.prepare(home, home.resolve(work).normalize(), generated);
     System.err.println(
         "demo: model "
@@ -208,8 +217,16 @@ public final class DemoCommand implements Callable<Integer> {
         List<DemoFixtures.Job> jobs = fx.jobs(requests);
         long t0 = System.nanoTime();
         List<CompletableFuture<InferenceResult>> futures = new ArrayList<>();
-        for (DemoFixtures.Job j : jobs) {
-          futures.add(client.submit(request(j)));
+        long[] latencyMs = new long[jobs.size()]; // submit to reply seen by the client
+        int[] maxTokensOf = new int[jobs.size()];
+        for (int i = 0; i < jobs.size(); i++) {
+          int k = i;
+          maxTokensOf[k] = maxTokens(jobs.get(k));
+          long sent = System.nanoTime();
+          futures.add(
+              client
+                  .submit(request(jobs.get(k), maxTokensOf[k]))
+                  .whenComplete((r, t) -> latencyMs[k] = (System.nanoTime() - sent) / 1_000_000));
         }
         CompletableFuture.allOf(
                 futures.stream()
@@ -217,7 +234,8 @@ public final class DemoCommand implements Callable<Integer> {
                     .toArray(CompletableFuture[]::new))
             .join();
         double secs = (System.nanoTime() - t0) / 1e9;
-        int unexpected = DemoTable.print(System.out, jobs, futures, secs);
+        int unexpected =
+            DemoTable.print(System.out, jobs, futures, latencyMs, mixed ? maxTokensOf : null, secs);
         if (serve && unexpected == 0) {
           if (!serving.isAlive()) {
             throw new IllegalStateException("the inference consumer stopped; not serving");
@@ -355,7 +373,12 @@ public final class DemoCommand implements Callable<Integer> {
     }
   }
 
-  private InferenceRequest.Builder request(DemoFixtures.Job j) {
+  /** The maxTokens of {@code j}: {@code --max-tokens}, or with {@code --mixed} from its seed. */
+  private int maxTokens(DemoFixtures.Job j) {
+    return mixed ? 8 + new SplittableRandom(j.seed()).nextInt(120) : maxTokens;
+  }
+
+  private InferenceRequest.Builder request(DemoFixtures.Job j, int maxTokens) {
     return InferenceRequest.newBuilder()
         .setRequestId(j.id())
         .setTenantId(j.tenant())

@@ -108,12 +108,18 @@ record DemoFixtures(
   }
 
   void publishAdapters(String bootstrap, Map<String, Object> serde) throws Exception {
+    publishAdapters(Map.of("bootstrap.servers", bootstrap), serde);
+  }
+
+  /**
+   * Registers every adapter on {@code lora.adapters}, with the producer settings {@code kafka}
+   * (bootstrap servers and, on a secured cluster, the catalog administrator's login).
+   */
+  void publishAdapters(Map<String, Object> kafka, Map<String, Object> serde) throws Exception {
     ObjectMapper json = new ObjectMapper();
     try (KafkaProducer<String, AdapterRecord> p =
         new KafkaProducer<>(
-            Map.of("bootstrap.servers", bootstrap),
-            new StringSerializer(),
-            Topics.ADAPTERS.valueSerde(serde).serializer())) {
+            kafka, new StringSerializer(), Topics.ADAPTERS.valueSerde(serde).serializer())) {
       for (var e : adapterDirs.entrySet()) {
         Path dir = e.getValue();
         int rank = json.readTree(dir.resolve("adapter_config.json").toFile()).get("r").asInt();

@@ -22,6 +22,7 @@ import picocli.CommandLine.Unmatched;
       DemoCommand.class,
       GenerateCommand.class,
       BulkCommand.class,
+      TenantCommand.class,
       Main.Batcher.class,
       Main.Consumer.class,
       MakeModel.class,

@@ -31,6 +31,7 @@ class CommandNamesTest {
                 "demo",
                 "generate",
                 "bulk",
+                "tenant",
                 "batcher",
                 "consumer",
                 "make-model",

@@ -3,15 +3,20 @@ package dev.lorastream.ingest.bulk;
 import dev.lorastream.ingest.LoraClient;
 import dev.lorastream.ingest.LoraClientConfig;
 import dev.lorastream.ingest.PromptTokenizer;
+import dev.lorastream.schemas.Tenancy;
 import dev.lorastream.schemas.Topics;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.Reader;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Properties;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ITypeConverter;
@@ -72,8 +77,25 @@ public final class BulkCommand implements Callable<Integer> {
       description = "Schema registry (default: ${DEFAULT-VALUE}).")
   String schemaRegistryUrl;
 
-  @Option(names = "--reply-topic", description = "Reply topic to read (default: lora.replies).")
+  @Option(
+      names = "--reply-topic",
+      description = "Reply topic to read (default: lora.replies; shared tenancy only).")
   String replyTopic = Topics.REPLIES.name();
+
+  @Option(
+      names = "--tenancy",
+      defaultValue = "shared",
+      description =
+          "shared: send to lora.requests; topics: send to lora.tenant.<tenant>.requests and read"
+              + " lora.tenant.<tenant>.replies, logged in as the tenant (default: ${DEFAULT-VALUE}).")
+  String tenancy;
+
+  @Option(
+      names = "--command-config",
+      paramLabel = "FILE",
+      description =
+          "Kafka client properties (security.protocol, sasl.mechanism, sasl.jaas.config, ...).")
+  Path commandConfig;
 
   @Option(
       names = "--model",
@@ -115,7 +137,9 @@ public final class BulkCommand implements Callable<Integer> {
     JsonlInput docs;
     ResultStore store = new ResultStore(output);
     Map<String, ResultRow> previous;
+    LoraClientConfig clientConfig;
     try {
+      clientConfig = clientConfig();
       settings = new BulkRun.Settings(tenant, adapter, maxTokens, temperature, concurrency);
       docs = JsonlInput.read(input);
       List<String> unreadable = new ArrayList<>();
@@ -154,7 +178,7 @@ public final class BulkCommand implements Callable<Integer> {
                   todo.size(), new PrintWriter(PrintWriter.nullWriter()), false, System::nanoTime));
     } else {
       try (PromptTokenizer tokenizer = model == null ? null : PromptTokenizer.load(model);
-          LoraClient client = new LoraClient(clientConfig(), tokenizer, null)) {
+          LoraClient client = new LoraClient(clientConfig, tokenizer, null)) {
         Progress progress = new Progress(todo.size(), err, isTerminal(), System::nanoTime);
         try {
           fresh =
@@ -188,11 +212,31 @@ public final class BulkCommand implements Callable<Integer> {
     return 1;
   }
 
-  private LoraClientConfig clientConfig() {
-    return LoraClientConfig.of(bootstrapServers, schemaRegistryUrl)
-        .withReplyTopic(replyTopic)
-        .withClientId("lorastream-bulk-" + ProcessHandle.current().pid())
-        .withDefaultTimeout(timeout);
+  /**
+   * The client's settings from the options.
+   *
+   * @throws IOException when {@code --command-config} cannot be read
+   * @throws IllegalArgumentException for a bad {@code --tenancy} or tenant name
+   */
+  LoraClientConfig clientConfig() throws IOException {
+    LoraClientConfig c =
+        LoraClientConfig.of(bootstrapServers, schemaRegistryUrl)
+            .withReplyTopic(replyTopic)
+            .withClientId("lorastream-bulk-" + ProcessHandle.current().pid())
+            .withDefaultTimeout(timeout);
+    if (Tenancy.parse("--tenancy", tenancy) == Tenancy.TOPICS) {
+      c = c.forTenant(tenant);
+    }
+    if (commandConfig != null) {
+      Properties p = new Properties();
+      try (Reader r = Files.newBufferedReader(commandConfig)) {
+        p.load(r);
+      }
+      Map<String, Object> overrides = new HashMap<>();
+      p.stringPropertyNames().forEach(k -> overrides.put(k, p.getProperty(k)));
+      c = c.withKafkaOverrides(overrides);
+    }
+    return c;
   }
 
   private static boolean isTerminal() {

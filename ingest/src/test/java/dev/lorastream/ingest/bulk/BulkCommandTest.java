@@ -78,4 +78,73 @@ class BulkCommandTest {
     assertEquals(Duration.ofSeconds(30), c.convert("30"));
     assertThrows(IllegalArgumentException.class, () -> c.convert("0s"));
   }
+
+  @Test
+  void tenancyTopicsUsesTheTenantsTopicsAndTheCommandConfigLogsIn() throws Exception {
+    Path props = dir.resolve("client.properties");
+    Files.writeString(props, "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\n");
+    BulkCommand bulk = new BulkCommand();
+    new CommandLine(bulk)
+        .parseArgs(
+            "--input",
+            "in.jsonl",
+            "--output",
+            "out.jsonl",
+            "--tenant",
+            "acme",
+            "--tenancy",
+            "topics",
+            "--command-config",
+            props.toString());
+    var c = bulk.clientConfig();
+    assertEquals("lora.tenant.acme.requests", c.requestTopic());
+    assertEquals("lora.tenant.acme.replies", c.replyTopic());
+    assertEquals(
+        java.util.Map.of("security.protocol", "SASL_PLAINTEXT", "sasl.mechanism", "PLAIN"),
+        c.kafkaOverrides());
+
+    BulkCommand shared = new BulkCommand();
+    new CommandLine(shared)
+        .parseArgs("--input", "in.jsonl", "--output", "out.jsonl", "--tenant", "acme");
+    assertEquals("lora.requests", shared.clientConfig().requestTopic());
+    assertEquals("lora.replies", shared.clientConfig().replyTopic());
+  }
+
+  @Test
+  void aBadTenancyOrTenantNameExitsWithTwoNamingIt() throws Exception {
+    Path input = dir.resolve("in.jsonl");
+    Files.writeString(input, "{\"id\": \"a\", \"text\": \"x\"}\n");
+    StringWriter err = new StringWriter();
+    String out = dir.resolve("out.jsonl").toString();
+    assertEquals(
+        2,
+        run(
+            err,
+            "--input",
+            input.toString(),
+            "--output",
+            out,
+            "--tenant",
+            "acme",
+            "--tenancy",
+            "tenants"));
+    assertTrue(
+        err.toString()
+            .contains("bulk: --tenancy=tenants is invalid: must be one of [shared, topics]"),
+        err.toString());
+    StringWriter err2 = new StringWriter();
+    assertEquals(
+        2,
+        run(
+            err2,
+            "--input",
+            input.toString(),
+            "--output",
+            out,
+            "--tenant",
+            "Acme",
+            "--tenancy",
+            "topics"));
+    assertTrue(err2.toString().contains("bulk: 'Acme' is not a tenant name"), err2.toString());
+  }
 }

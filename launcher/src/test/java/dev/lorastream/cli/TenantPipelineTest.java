@@ -1,0 +1,181 @@
+package dev.lorastream.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lorastream.batcher.BatcherApp;
+import dev.lorastream.batcher.BatcherConfig;
+import dev.lorastream.batcher.TenantTopics;
+import dev.lorastream.consumer.ConsumerSettings;
+import dev.lorastream.consumer.InferenceConsumer;
+import dev.lorastream.devstack.TestKafkaCluster;
+import dev.lorastream.engine.sched.EngineConfig;
+import dev.lorastream.ingest.LoraClient;
+import dev.lorastream.ingest.LoraClientConfig;
+import dev.lorastream.ingest.PromptTokenizer;
+import dev.lorastream.schemas.ErrorCode;
+import dev.lorastream.schemas.InferenceRequest;
+import dev.lorastream.schemas.InferenceResult;
+import dev.lorastream.schemas.SamplingParams;
+import dev.lorastream.schemas.Topic;
+import dev.lorastream.schemas.Topics;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Topics tenancy through the whole pipeline on a SASL/PLAIN broker with the StandardAuthorizer,
+ * every service under its own principal with only the ACLs of {@code tenant services} and {@code
+ * tenant add}: the batcher as {@code batcher}, the inference consumer as {@code consumer} (logged
+ * in through {@code lorastream.kafka.*}), adapters registered by {@code catalog}, and the clients
+ * of tenants {@code acme} and {@code globex} ({@link LoraClientConfig#forTenant}) as themselves.
+ */
+class TenantPipelineTest {
+  @TempDir Path tmp;
+
+  @Test
+  void eachTenantIsServedOnItsOwnTopicsAndCannotActAsAnother() throws Exception {
+    DemoFixtures fx = DemoFixtures.prepare(tmp, tmp.resolve("work"), 6);
+    String registry = "mock://tenant-pipeline-" + System.nanoTime();
+    Map<String, Object> serde = Map.of("schema.registry.url", registry);
+    try (TestKafkaCluster cluster = TestKafkaCluster.startSasl()) {
+      try (Admin admin = cluster.admin()) {
+        List<NewTopic> topics = new ArrayList<>();
+        for (Topic<?, ?> t : Topics.all()) {
+          if (t != Topics.REQUESTS) {
+            topics.add(new NewTopic(t.name(), 1, (short) 1).configs(t.topicConfigs()));
+          }
+        }
+        admin.createTopics(topics).all().get();
+        for (String tenant : List.of("acme", "globex")) {
+          TenantTopics.add(admin, tenant, 2, (short) 1);
+        }
+        TenantTopics.setAcls(
+            admin,
+            TenantTopics.serviceAcls(
+                "User:batcher",
+                "User:consumer",
+                "User:catalog",
+                BatcherApp.DEFAULT_APPLICATION_ID,
+                "lora-consumers"));
+      }
+      fx.publishAdapters(cluster.clientConfig("catalog"), serde);
+
+      Properties bp = new Properties();
+      cluster.clientConfig("batcher").forEach((k, v) -> bp.put(k, v.toString()));
+      bp.put("schema.registry.url", registry);
+      bp.put("state.dir", Files.createTempDirectory(tmp, "batcher").toString());
+      bp.put(BatcherConfig.TENANCY, "topics");
+      bp.put(BatcherConfig.METRICS_PORT, "-1");
+      bp.put(BatcherConfig.MAX_WAIT_MS, "20");
+      bp.put(BatcherConfig.MAX_PROMPT_TOKENS, "64");
+      bp.put(BatcherConfig.MAX_NEW_TOKENS, "32");
+      bp.put(BatcherConfig.MAX_BATCH_TOKENS, "1024");
+      bp.put("commit.interval.ms", "50");
+      Map<String, String> cs = new HashMap<>();
+      cluster
+          .clientConfig("consumer")
+          .forEach((k, v) -> cs.put(ConsumerSettings.KAFKA_PREFIX + k, v.toString()));
+      cs.putAll(
+          Map.of(
+              ConsumerSettings.REGISTRY,
+              registry,
+              ConsumerSettings.MODEL,
+              fx.modelDir().toString(),
+              ConsumerSettings.ADAPTER_ROOTS,
+              fx.adapterRoots().get(fx.adapterRoots().size() - 1).toString(),
+              ConsumerSettings.ID,
+              "tenant-consumer",
+              ConsumerSettings.METRICS_PORT,
+              "-1",
+              ConsumerSettings.TENANCY,
+              "topics"));
+      String acmeAdapter = ownedBy(fx, "acme");
+      try (BatcherApp batcher = BatcherApp.start(BatcherConfig.fromProperties(bp));
+          InferenceConsumer consumer =
+              new InferenceConsumer(
+                  ConsumerSettings.from(cs), EngineConfig.defaults(), new SimpleMeterRegistry());
+          PromptTokenizer tok = PromptTokenizer.load(fx.modelDir());
+          LoraClient acme = client(cluster, registry, "acme", tok);
+          LoraClient globex = client(cluster, registry, "globex", tok)) {
+        Thread serving = Thread.ofPlatform().start(() -> serve(consumer));
+        assertTrue(batcher.awaitRunning(Duration.ofSeconds(60)), "batcher running");
+
+        var own = acme.submit(req("acme", acmeAdapter, "The licence"));
+        var base = globex.submit(req("globex", null, "Hello"));
+        var forbidden = globex.submit(req("globex", acmeAdapter, "x"));
+        var forged = acme.submit(req("globex", null, "as globex"));
+
+        InferenceResult ok = own.get(120, TimeUnit.SECONDS);
+        assertNull(ok.getErrorCode(), ok.getErrorMessage());
+        assertEquals("tenant-consumer", ok.getServedBy());
+        assertEquals("acme", ok.getTenantId());
+        InferenceResult b = base.get(120, TimeUnit.SECONDS);
+        assertNull(b.getErrorCode(), b.getErrorMessage());
+        assertEquals(
+            ErrorCode.ADAPTER_FORBIDDEN, forbidden.get(120, TimeUnit.SECONDS).getErrorCode());
+        InferenceResult f = forged.get(120, TimeUnit.SECONDS);
+        assertEquals(ErrorCode.INVALID_PARAMS, f.getErrorCode());
+        assertTrue(
+            f.getErrorMessage()
+                .startsWith("tenantId 'globex' does not match topic lora.tenant.acme.requests"),
+            f.getErrorMessage());
+
+        var after = acme.submit(req("acme", null, "still serving"));
+        assertNull(after.get(120, TimeUnit.SECONDS).getErrorCode());
+        consumer.stop();
+        serving.join(10_000);
+      }
+    }
+  }
+
+  private static LoraClient client(
+      TestKafkaCluster cluster, String registry, String tenant, PromptTokenizer tok) {
+    Map<String, Object> login = new HashMap<>(cluster.clientConfig(tenant));
+    login.remove("bootstrap.servers");
+    return new LoraClient(
+        LoraClientConfig.of(cluster.bootstrapServers(), registry)
+            .forTenant(tenant)
+            .withKafkaOverrides(login)
+            .withDefaultTimeout(Duration.ofSeconds(90)),
+        tok,
+        null);
+  }
+
+  private static String ownedBy(DemoFixtures fx, String tenant) {
+    return fx.adapters().entrySet().stream()
+        .filter(e -> tenant.equals(e.getValue()))
+        .findFirst()
+        .orElseThrow()
+        .getKey();
+  }
+
+  private static InferenceRequest.Builder req(String tenant, String adapter, String prompt) {
+    return InferenceRequest.newBuilder()
+        .setTenantId(tenant)
+        .setAdapterId(adapter)
+        .setPrompt(prompt)
+        .setSampling(
+            SamplingParams.newBuilder().setMaxTokens(6).setTemperature(0f).setSeed(3).build());
+  }
+
+  private static void serve(InferenceConsumer consumer) {
+    try {
+      consumer.run();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
