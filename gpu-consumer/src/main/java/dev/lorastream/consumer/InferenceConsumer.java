@@ -27,6 +27,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -105,20 +106,7 @@ public final class InferenceConsumer implements AutoCloseable {
     this.intake = new RequestIntake(loop, tokenizer::encode, s.consumerId());
     this.consumer =
         new KafkaConsumer<>(
-            s.clientConfig(
-                Map.of(
-                    "group.id",
-                    s.groupId(),
-                    "client.id",
-                    s.consumerId(),
-                    "enable.auto.commit",
-                    false,
-                    "isolation.level",
-                    "read_committed",
-                    "auto.offset.reset",
-                    "earliest",
-                    "max.poll.records",
-                    8)),
+            consumerConfig(s),
             new StringDeserializer(),
             Topics.BATCHES.valueSerde(serde).deserializer());
     this.producer =
@@ -190,6 +178,32 @@ public final class InferenceConsumer implements AutoCloseable {
     } finally {
       health.polling(false);
     }
+  }
+
+  /**
+   * The batch consumer's settings: read_committed, manual commits (offsets go in the results'
+   * transaction), and static membership ({@code group.instance.id} = the consumer id), so that a
+   * restarted consumer gets its partitions back at once instead of after the session timeout.
+   */
+  static Map<String, Object> consumerConfig(ConsumerSettings s) {
+    return s.clientConfig(
+        Map.of(
+            "group.id",
+            s.groupId(),
+            "client.id",
+            s.consumerId(),
+            // static membership: a restarted consumer (same id) gets its partitions back at once,
+            // instead of after the session timeout or a rebalance of the whole group
+            "group.instance.id",
+            s.consumerId(),
+            "enable.auto.commit",
+            false,
+            "isolation.level",
+            "read_committed",
+            "auto.offset.reset",
+            "earliest",
+            "max.poll.records",
+            8));
   }
 
   /** What {@code /health} reports ({@link ConsumerHealth}); any thread, never blocks. */
@@ -350,7 +364,10 @@ public final class InferenceConsumer implements AutoCloseable {
         // metrics only
       }
     }
-    consumer.close();
+    // a static member stays in the group on a plain close (until its session times out); a clean
+    // stop leaves, so that its partitions move to the others at once
+    consumer.close(
+        CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
     producer.close(Duration.ofSeconds(5));
     replyTopicLookup.close();
     loop.close();
