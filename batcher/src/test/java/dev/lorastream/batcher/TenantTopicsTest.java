@@ -45,6 +45,22 @@ class TenantTopicsTest {
     }
   }
 
+  /**
+   * The principal's ACLs once they equal {@code expected}, or what the broker shows after 10 s: a
+   * created ACL reaches the broker's authorizer (which answers describeAcls) asynchronously, after
+   * createAcls has returned.
+   */
+  private static Set<String> awaitAcls(Admin admin, String principal, Set<String> expected)
+      throws Exception {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    Set<String> got = aclsOf(admin, principal);
+    while (!got.equals(expected) && System.nanoTime() < end) {
+      Thread.sleep(50);
+      got = aclsOf(admin, principal);
+    }
+    return got;
+  }
+
   private static Set<String> aclsOf(Admin admin, String principal) throws Exception {
     var filter =
         new AclBindingFilter(
@@ -81,7 +97,7 @@ class TenantTopicsTest {
               "GROUP LITERAL lora.tenant.initech READ ALLOW host *",
               "TOPIC LITERAL lora.tenant.initech.replies READ ALLOW host *",
               "TOPIC LITERAL lora.tenant.initech.requests WRITE ALLOW host *");
-      assertEquals(expected, aclsOf(admin, "User:initech"));
+      assertEquals(expected, awaitAcls(admin, "User:initech", expected));
       assertEquals(
           2,
           admin
@@ -97,7 +113,7 @@ class TenantTopicsTest {
       assertEquals(
           List.of("lora.tenant.initech.replies", "lora.tenant.initech.requests"),
           again.existingTopics());
-      assertEquals(expected, aclsOf(admin, "User:initech"));
+      assertEquals(expected, awaitAcls(admin, "User:initech", expected));
     }
   }
 
