@@ -29,9 +29,10 @@ final class Results {
       long submitEpochMs,
       String batchId,
       String servedBy) {
-    if (!r.ok()) {
+    if (!r.ok() && r.tokens().length == 0) {
       return error(req, code(r.errorCode()), r.errorMessage(), batchId, servedBy);
     }
+    // a success, or an error met mid-generation (deadline, cancel) with the text so far
     long beforeSubmitMs = submitEpochMs - req.getCreatedEpochMs();
     List<Integer> ids = new ArrayList<>(r.tokens().length);
     for (int t : r.tokens()) {
@@ -57,6 +58,8 @@ final class Results {
                     ? 0
                     : beforeSubmitMs + r.firstTokenNanos() / 1_000_000, // 0: no token
                 beforeSubmitMs + r.totalNanos() / 1_000_000))
+        .setErrorCode(r.ok() ? null : code(r.errorCode()))
+        .setErrorMessage(r.ok() ? null : r.errorMessage())
         .setBatchId(batchId)
         .setServedBy(servedBy)
         .build();
@@ -74,6 +77,8 @@ final class Results {
       case PROMPT_TOO_LONG -> ErrorCode.PROMPT_TOO_LONG;
       case INVALID_PARAMS -> ErrorCode.INVALID_PARAMS;
       case INTERNAL -> ErrorCode.INTERNAL;
+      case DEADLINE_EXCEEDED -> ErrorCode.DEADLINE_EXCEEDED;
+      case CANCELLED -> ErrorCode.CANCELLED;
     };
   }
 

@@ -10,6 +10,7 @@ import dev.lorastream.engine.model.StepBatch;
 import dev.lorastream.engine.sample.Sampler;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,6 +19,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 
 /**
  * Continuous batching over a {@link LlamaModel}: requests join and leave between steps; each step
@@ -25,8 +28,14 @@ import java.util.concurrent.Executors;
  * are loaded on a background thread; a request whose adapter is still loading waits without holding
  * up the others.
  *
- * <p>{@link #submit} may be called from any thread; {@link #step} and {@link #runUntilIdle} from
- * one engine thread only. Futures complete on the engine thread.
+ * <p>A request leaves early when {@link #cancel}led ({@link EngineError#CANCELLED}) or when its
+ * deadline passes ({@link EngineError#DEADLINE_EXCEEDED}), queued or running: at the start of the
+ * next step, before anything of it is computed again, its KV blocks return to the free pool, its
+ * adapter slot is released, and its future completes with the tokens and text generated so far.
+ *
+ * <p>{@link #submit}, {@link #cancel} and {@link #invalidateAdapter} may be called from any thread;
+ * {@link #step} and {@link #runUntilIdle} from one engine thread only. Futures complete on the
+ * engine thread.
  */
 public final class Engine implements AutoCloseable {
   /** The system property with {@link #LOADER_THREADS}. */
@@ -49,13 +58,35 @@ public final class Engine implements AutoCloseable {
   private final List<Integer> eosIds;
   private final ConcurrentLinkedQueue<Sequence> incoming = new ConcurrentLinkedQueue<>();
   private final ConcurrentLinkedQueue<String> invalidated = new ConcurrentLinkedQueue<>();
+  private final ConcurrentLinkedQueue<Cancel> cancels = new ConcurrentLinkedQueue<>();
+  private final AtomicLong submitted = new AtomicLong(); // submit() calls, numbering sequences
+  private final LongSupplier clockMs; // wall clock, epoch ms: deadlines
   private final ExecutorService loader;
   private final EngineStats stats = new EngineStats();
   private final int
       capacity; // tokens one sequence can hold: model context and KV cache, whichever is less
 
+  /**
+   * A cancel of every sequence named {@code id} submitted before it ({@code upTo}: their count).
+   */
+  private record Cancel(String id, long upTo) {}
+
   public Engine(LlamaModel model, EngineConfig ec, AdapterSource source, TokenDecoder decoder) {
+    this(model, ec, source, decoder, System::currentTimeMillis);
+  }
+
+  /**
+   * @param clockMs the wall clock in epoch milliseconds, against which request deadlines are
+   *     checked (tests pass their own)
+   */
+  public Engine(
+      LlamaModel model,
+      EngineConfig ec,
+      AdapterSource source,
+      TokenDecoder decoder,
+      LongSupplier clockMs) {
     this.model = model;
+    this.clockMs = clockMs;
     this.cfg = model.config();
     this.ec = ec;
     this.kv =
@@ -103,6 +134,14 @@ public final class Engine implements AutoCloseable {
   }
 
   /**
+   * KV cache blocks in the free pool (none held by a queued or running sequence). Exact on the
+   * engine thread between steps; elsewhere a snapshot that may be stale.
+   */
+  public int freeKvBlocks() {
+    return kv.allocator().numFree();
+  }
+
+  /**
    * Queues a request; the future completes with its result (errors are results, never exceptions).
    * A request is refused at once when it cannot be served: among others, {@link
    * EngineError#PROMPT_TOO_LONG} when prompt tokens plus {@code maxTokens} exceed the smaller of
@@ -119,8 +158,24 @@ public final class Engine implements AutoCloseable {
     if (r.adapterId() != null) {
       adapters.prefetch(r.adapterId());
     }
-    incoming.add(new Sequence(r, f, now));
+    Sequence s = new Sequence(r, f, now);
+    s.submitOrder = submitted.incrementAndGet();
+    incoming.add(s);
     return f;
+  }
+
+  /**
+   * Cancels every queued or running request with {@link GenerationRequest#id} {@code id} that was
+   * submitted before this call: at the start of the next step it leaves the scheduler (so it is in
+   * no step after the one running now), its KV blocks return to the free pool, its adapter slot is
+   * released, and its future completes with {@link EngineError#CANCELLED} and the tokens and text
+   * generated so far. A request submitted after this call with the same id is not affected. A
+   * cancel that finds no such request (unknown, or finished already) changes nothing and is counted
+   * in {@link EngineStats#cancelsIgnored}. Thread-safe; a submit racing with this call on another
+   * thread may or may not be cancelled.
+   */
+  public void cancel(String id) {
+    cancels.add(new Cancel(id, submitted.get()));
   }
 
   /**
@@ -141,7 +196,10 @@ public final class Engine implements AutoCloseable {
 
   /** Whether nothing is queued or running. */
   public boolean idle() {
-    return incoming.isEmpty() && scheduler.numWaiting() == 0 && scheduler.numRunning() == 0;
+    return incoming.isEmpty()
+        && cancels.isEmpty()
+        && scheduler.numWaiting() == 0
+        && scheduler.numRunning() == 0;
   }
 
   /** Runs steps until every submitted request has completed. */
@@ -163,6 +221,8 @@ public final class Engine implements AutoCloseable {
     for (Sequence s; (s = incoming.poll()) != null; ) {
       scheduler.add(s);
     }
+    applyCancels();
+    expireDeadlines();
     failUnloadableAdapters();
     List<Scheduler.Work> work = scheduler.schedule(this::admit, this::releaseSlot);
     if (work.isEmpty()) {
@@ -217,14 +277,22 @@ public final class Engine implements AutoCloseable {
   }
 
   private void finish(Sequence s, FinishReason reason, String text) {
+    end(s, reason, text, null, null);
+    stats.recordFinish(s.generated());
+  }
+
+  /**
+   * Takes {@code s} out of the scheduler (its KV blocks freed), releases its adapter slot and
+   * completes its future with the tokens so far; {@code code} null for a normal finish.
+   */
+  private void end(Sequence s, FinishReason reason, String text, EngineError code, String message) {
     int[] gen = s.generatedTokens();
     // decoded while the sequence is still tracked: if the decoder throws, failAll still completes
     // it
     String out = text != null ? text : decoder == null ? "" : decoder.decode(gen);
-    scheduler.finish(s);
+    scheduler.remove(s);
     releaseSlot(s);
     long now = System.nanoTime();
-    stats.recordFinish(gen.length);
     s.future.complete(
         new GenerationResult(
             s.request.id(),
@@ -232,12 +300,79 @@ public final class Engine implements AutoCloseable {
             out,
             reason,
             s.promptLength(),
-            null,
-            null,
+            code,
+            message,
             s.firstComputeNanos - s.submitNanos,
             s.firstTokenNanos - s.submitNanos,
             now - s.submitNanos,
             s.preemptions));
+  }
+
+  /** Ends the sequences cancelled since the last step; counts the cancels that found none. */
+  private void applyCancels() {
+    if (cancels.isEmpty()) {
+      return;
+    }
+    Map<String, List<Sequence>> byId = new HashMap<>();
+    for (Sequence s : scheduler.running()) {
+      byId.computeIfAbsent(s.request.id(), k -> new ArrayList<>()).add(s);
+    }
+    for (Sequence s : scheduler.waiting()) {
+      byId.computeIfAbsent(s.request.id(), k -> new ArrayList<>()).add(s);
+    }
+    for (Cancel c; (c = cancels.poll()) != null; ) {
+      List<Sequence> named = byId.getOrDefault(c.id(), List.of());
+      int ended = 0;
+      for (Sequence s : List.copyOf(named)) {
+        if (s.submitOrder <= c.upTo()) {
+          named.remove(s);
+          end(
+              s,
+              FinishReason.ERROR,
+              null,
+              EngineError.CANCELLED,
+              "cancelled after " + s.generated() + " generated tokens");
+          stats.recordCancelled();
+          ended++;
+        }
+      }
+      if (ended == 0) {
+        stats.recordCancelIgnored();
+      }
+    }
+  }
+
+  /** Ends the queued and running sequences whose deadline has passed. */
+  private void expireDeadlines() {
+    long now = -1;
+    List<Sequence> expired = new ArrayList<>();
+    for (Iterable<Sequence> group :
+        List.<Iterable<Sequence>>of(scheduler.running(), scheduler.waiting())) {
+      for (Sequence s : group) {
+        long deadline = s.request.deadlineEpochMs();
+        if (deadline > 0) {
+          now = now < 0 ? clockMs.getAsLong() : now;
+          if (now >= deadline) {
+            expired.add(s);
+          }
+        }
+      }
+    }
+    for (Sequence s : expired) {
+      end(
+          s,
+          FinishReason.ERROR,
+          null,
+          EngineError.DEADLINE_EXCEEDED,
+          "the deadline "
+              + s.request.deadlineEpochMs()
+              + " passed "
+              + (now - s.request.deadlineEpochMs())
+              + " ms ago, after "
+              + s.generated()
+              + " generated tokens");
+      stats.recordDeadlineExceeded();
+    }
   }
 
   private boolean admit(Sequence s) {
@@ -366,6 +501,20 @@ public final class Engine implements AutoCloseable {
     if (decoder == null && !r.params().stopStrings().isEmpty()) {
       return refuse(
           r, EngineError.INVALID_PARAMS, "stop strings need a tokenizer and this engine has none");
+    }
+    long deadline = r.deadlineEpochMs();
+    if (deadline > 0) {
+      long now = clockMs.getAsLong();
+      if (now >= deadline) {
+        return refuse(
+            r,
+            EngineError.DEADLINE_EXCEEDED,
+            "the deadline "
+                + deadline
+                + " passed "
+                + (now - deadline)
+                + " ms before the engine received the request");
+      }
     }
     return null;
   }
