@@ -2,6 +2,7 @@ package dev.lorastream.consumer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lorastream.engine.backends.Backends;
 import dev.lorastream.engine.model.LlamaModel;
@@ -14,14 +15,17 @@ import dev.lorastream.engine.sched.EngineLoop;
 import dev.lorastream.engine.testdata.ModelGenerator;
 import dev.lorastream.schemas.ErrorCode;
 import dev.lorastream.schemas.FinishReason;
+import dev.lorastream.schemas.InferenceBatch;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.SamplingParams;
 import java.nio.file.Path;
+import java.util.BitSet;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -120,5 +124,70 @@ class RequestIntakeTest {
           assertEquals(2, ok.getTokenIds().size());
           assertNull(loop.fatal());
         });
+  }
+
+  @Test
+  void aPriorityOutOfRangeIsInvalidParams() throws Exception {
+    withIntake(
+        text -> new int[] {1},
+        (intake, loop) -> {
+          InferenceRequest high = request("high", null, List.of(1, 5), 2);
+          high.setPriority(11);
+          InferenceResult r = get(intake.submit(high, "b"));
+          assertEquals(ErrorCode.INVALID_PARAMS, r.getErrorCode());
+          assertEquals(
+              "priority=11 is out of range: must be in [-10, 10] (higher runs first; 0 = normal)",
+              r.getErrorMessage());
+          InferenceRequest lowest = request("lowest", null, List.of(1, 5), 2);
+          lowest.setPriority(-10);
+          assertNull(get(intake.submit(lowest, "b")).getErrorCode());
+        });
+  }
+
+  @Test
+  void cancellingABatchCancelsItsUnfinishedRequestsInTheEngineAndNotTheFinishedOnes()
+      throws Exception {
+    withIntake(
+        text -> new int[] {1},
+        (intake, loop) -> {
+          // a 32-token cache holds one of these at a time: "long" runs, "queued" waits
+          InferenceBatch batch =
+              InferenceBatch.newBuilder()
+                  .setBatchId("b")
+                  .setCreatedEpochMs(0)
+                  .setRequests(
+                      List.of(
+                          request("done", null, List.of(1, 5), 1),
+                          request("long", null, List.of(1, 5), 29),
+                          request("queued", null, List.of(1, 6), 29)))
+                  .build();
+          BitSet answered = new BitSet();
+          answered.set(0); // "done" was answered before: not computed, not cancelled
+          InFlightBatch b = intake.start(new TopicPartition("lora.batches", 0), 7, batch, answered);
+          assertNull(b.results().get(0));
+
+          assertEquals(2, intake.cancel(b));
+
+          for (int r = 1; r < 3; r++) {
+            InferenceResult cancelled = get(b.results().get(r));
+            assertEquals(ErrorCode.CANCELLED, cancelled.getErrorCode());
+            assertTrue(
+                cancelled.getErrorMessage().startsWith("cancelled after "),
+                cancelled.getErrorMessage());
+          }
+          assertEquals(2, loop.engine().stats().cancelled());
+          assertEquals(0, loop.engine().stats().cancelsIgnored());
+          assertEquals(0, intake.cancel(b), "nothing left to cancel");
+          InferenceResult next = get(intake.submit(request("long", null, List.of(1, 5), 3), "b2"));
+          assertNull(next.getErrorCode(), "the same id submitted again is served");
+        });
+  }
+
+  @Test
+  void theEngineIdOfARequestIsItsTenantAndRequestIdWithoutAmbiguity() {
+    assertEquals("4:acme/r-1", RequestIntake.engineId("acme", "r-1"));
+    assertTrue(
+        !RequestIntake.engineId("a/b", "c").equals(RequestIntake.engineId("a", "b/c")),
+        "a '/' in either part cannot make two identities one");
   }
 }
