@@ -8,4 +8,5 @@ if [[ -z "${JAVA_HOME:-}" && -d /usr/lib/jvm/temurin-25-jdk-amd64 ]]; then
   export JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64
 fi
 bash scripts/ensure-python-ref.sh
-./mvnw -B -ntp verify "$@"
+# -Pfuzz: every @FuzzTest fuzzes for jazzer.max_duration (20 s); pass -P-fuzz to run only their seeds
+./mvnw -B -ntp verify -Pfuzz "$@"

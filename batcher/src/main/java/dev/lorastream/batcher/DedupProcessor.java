@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.KeyValue;
@@ -48,8 +49,10 @@ import org.apache.kafka.streams.state.KeyValueStore;
  * worked off over the next runs). The lookup checks the age itself, so an expired pair not yet
  * purged is not a duplicate.
  *
- * <p>Requests are keyed by requestId, so both copies of a pair land on the same partition and task;
- * a producer that keys otherwise (or uses a custom partitioner) defeats this check.
+ * <p>Requests are keyed by requestId, so both copies of a pair land on the same partition and task.
+ * A record whose key is not its requestId (null, or another string) would defeat this check, so it
+ * is refused with INVALID_PARAMS before the lookup (the value's requestId still correlates the
+ * reply). A custom partitioner that spreads one key over several partitions still defeats it.
  */
 final class DedupProcessor implements Processor<byte[], Verdict, byte[], Verdict> {
 
@@ -94,6 +97,12 @@ final class DedupProcessor implements Processor<byte[], Verdict, byte[], Verdict
       context.forward(record);
       return;
     }
+    if (record.key() == null || !Arrays.equals(record.key(), id.getBytes(StandardCharsets.UTF_8))) {
+      Rejection r = keyIsNotTheRequestId(request, record.key());
+      metrics.rejected(r.code().name());
+      context.forward(record.withValue(new Verdict.Rejected(r.replyTopic(), r.toReply(request))));
+      return;
+    }
     long now = context.currentSystemTimeMs();
     byte[] pair = pair(tenant, id);
     Bytes key = Bytes.wrap(prefixed(PAIR, pair));
@@ -107,6 +116,23 @@ final class DedupProcessor implements Processor<byte[], Verdict, byte[], Verdict
     seen.put(key, now);
     seen.put(byTime(now, pair), now);
     context.forward(record);
+  }
+
+  /**
+   * A request whose record key is not its requestId: partitioned by something else, its copies can
+   * land on different partitions and tasks, where no single store sees both, so it is refused.
+   */
+  private Rejection keyIsNotTheRequestId(InferenceRequest request, byte[] key) {
+    String topic = validator.errorReplyTopic(request);
+    return new Rejection(
+        ErrorCode.INVALID_PARAMS,
+        "the record key must be the requestId '"
+            + request.getRequestId()
+            + "' (UTF-8) but is "
+            + (key == null ? "null" : "'" + new String(key, StandardCharsets.UTF_8) + "'")
+            + ": a (tenantId, requestId) is answered once only when every copy of it is keyed by"
+            + " its requestId and so lands on one partition; send with key = requestId",
+        topic);
   }
 
   private Rejection duplicate(InferenceRequest request, long firstMs, long nowMs) {

@@ -10,6 +10,7 @@ import dev.lorastream.schemas.InferenceBatch;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.Topics;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -68,6 +69,34 @@ class DedupTopologyTest {
       it.forEachRemaining(out::add);
     }
     return out;
+  }
+
+  @Test
+  void aRecordNotKeyedByItsRequestIdIsRefusedSoNoCopyCanDodgeTheCheckOnAnotherPartition() {
+    open(CONFIG);
+    byte[] value = h.requestSerializer.serialize(Topics.REQUESTS.name(), of("acme", "r1"));
+    h.sendBytes(null, value);
+    h.sendBytes("other".getBytes(StandardCharsets.UTF_8), value);
+
+    var nullKey = replies.readRecord().value();
+    assertEquals(ErrorCode.INVALID_PARAMS, nullKey.getErrorCode());
+    assertEquals(
+        "the record key must be the requestId 'r1' (UTF-8) but is null: a (tenantId, requestId) is"
+            + " answered once only when every copy of it is keyed by its requestId and so lands on"
+            + " one partition; send with key = requestId",
+        nullKey.getErrorMessage());
+    var otherKey = replies.readRecord().value();
+    assertEquals(ErrorCode.INVALID_PARAMS, otherKey.getErrorCode());
+    assertTrue(
+        otherKey
+            .getErrorMessage()
+            .startsWith("the record key must be the requestId 'r1' (UTF-8) but is 'other'"),
+        otherKey.getErrorMessage());
+    assertEquals(List.of(), store(), "a refused record is not remembered");
+
+    h.send(of("acme", "r1")); // keyed by its id: the first real request, batched
+    assertEquals(List.of("acme/r1"), rows(flushed()));
+    assertTrue(replies.isEmpty());
   }
 
   @Test

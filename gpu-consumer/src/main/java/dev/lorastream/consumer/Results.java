@@ -18,7 +18,12 @@ final class Results {
   /**
    * The reply to {@code req} from the engine's result. Timings are measured from the request's
    * {@code createdEpochMs} (the schema's origin): the time before the engine saw it ({@code
-   * submitEpochMs - createdEpochMs}, Kafka and batcher) plus the engine's own times from submit.
+   * submitEpochMs - createdEpochMs}, Kafka and batcher) plus the engine's own times from submit. A
+   * {@code createdEpochMs} of 0 or below is no point in time a client meant (unset, or hostile:
+   * {@code Long.MIN_VALUE} would overflow the subtraction), so the timings are then measured from
+   * the consumer's submit. A positive one ahead of the consumer's clock (clock skew, up to {@code
+   * Long.MAX_VALUE}) gives negative timings, as the schema says, and cannot overflow either: both
+   * terms of the subtraction are positive.
    *
    * @param submitEpochMs when this consumer submitted the request to the engine (epoch
    *     milliseconds)
@@ -33,7 +38,8 @@ final class Results {
       return error(req, code(r.errorCode()), r.errorMessage(), batchId, servedBy);
     }
     // a success, or an error met mid-generation (deadline, cancel) with the text so far
-    long beforeSubmitMs = submitEpochMs - req.getCreatedEpochMs();
+    long created = req.getCreatedEpochMs();
+    long beforeSubmitMs = created > 0 ? submitEpochMs - created : 0;
     List<Integer> ids = new ArrayList<>(r.tokens().length);
     for (int t : r.tokens()) {
       ids.add(t);

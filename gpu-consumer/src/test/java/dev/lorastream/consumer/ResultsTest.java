@@ -82,6 +82,38 @@ class ResultsTest {
   }
 
   @Test
+  void createdEpochMsAtTheLongExtremesGivesTimingsThatDoNotOverflow() {
+    GenerationResult r =
+        new GenerationResult(
+            "r1",
+            new int[] {7},
+            "a",
+            FinishReason.LENGTH,
+            3,
+            null,
+            null,
+            30_000_000L,
+            80_000_000L,
+            500_000_000L,
+            0);
+    long submit = 1_700_000_000_000L;
+    for (long created : new long[] {Long.MIN_VALUE, -1, 0}) {
+      InferenceRequest req = InferenceRequest.newBuilder(REQ).setCreatedEpochMs(created).build();
+      // no origin a client meant: measured from the consumer's submit
+      assertEquals(
+          new Timings(30L, 80L, 500L),
+          Results.of(req, r, submit, "b1", "c1").getTimings(),
+          "createdEpochMs " + created);
+    }
+    InferenceRequest ahead =
+        InferenceRequest.newBuilder(REQ).setCreatedEpochMs(Long.MAX_VALUE).build();
+    long skew = submit - Long.MAX_VALUE; // a clock far ahead: negative, as the schema says
+    assertEquals(
+        new Timings(skew + 30, skew + 80, skew + 500),
+        Results.of(ahead, r, submit, "b1", "c1").getTimings());
+  }
+
+  @Test
   void aDeadlineMetMidGenerationIsAnErrorReplyWithTheTextSoFar() {
     GenerationResult r =
         new GenerationResult(

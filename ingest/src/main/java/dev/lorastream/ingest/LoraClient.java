@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -311,12 +312,24 @@ public final class LoraClient implements AutoCloseable {
     if (noIds && tokenizer != null) {
       b.setPromptTokenIds(tokenizer.encodeToList(b.getPrompt()));
     }
+    InferenceRequest built;
     try {
-      return b.build();
+      built = b.build();
     } catch (AvroRuntimeException e) {
       throw new IllegalArgumentException(
           "invalid request " + b.getRequestId() + ": " + e.getMessage(), e);
     }
+    Optional<String> nullField = RequiredFields.firstNull(built);
+    if (nullField.isPresent()) {
+      throw new IllegalArgumentException(
+          "invalid request "
+              + built.getRequestId()
+              + ": "
+              + nullField.get()
+              + " is null, which the schema does not allow (leave a field unset for its default:"
+              + " sampling defaults to greedy decoding of 16 tokens)");
+    }
+    return built;
   }
 
   private void pollReplies() {

@@ -7,8 +7,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 
 /**
@@ -16,8 +21,10 @@ import java.nio.file.Path;
  * adapter_config.json}, safetensors headers and shard indexes) and pulls typed values out of them
  * with errors that name the file and the key.
  *
- * <p>A JSON {@code null} counts as absent, as it does for Hugging Face configs. Thread-safe and
- * stateless.
+ * <p>The bytes must be well-formed UTF-8 (RFC 8259): a malformed, overlong or surrogate sequence is
+ * an error naming its byte offset, never replaced or decoded leniently, so a key or module name
+ * cannot mean one thing here and another to the tool that wrote it. A JSON {@code null} counts as
+ * absent, as it does for Hugging Face configs. Thread-safe and stateless.
  */
 public final class JsonFiles {
 
@@ -57,24 +64,58 @@ public final class JsonFiles {
     return parseObject(bytes, file.toString());
   }
 
-  /** Parses {@code bytes} as a JSON object; {@code source} names it in errors. */
-  static JsonNode parseObject(byte[] bytes, String source) {
+  /**
+   * Parses {@code bytes} (strict UTF-8) as a JSON object; {@code source} names it in errors.
+   *
+   * @throws ModelFormatException when the bytes are not UTF-8, not JSON or not an object
+   */
+  public static JsonNode parseObject(byte[] bytes, String source) {
+    String text = strictUtf8(bytes, source);
     JsonNode root;
     try {
-      root = MAPPER.readTree(bytes);
+      root = MAPPER.readTree(text);
     } catch (JsonProcessingException e) {
       throw new ModelFormatException(
           source + " is not valid JSON: " + e.getOriginalMessage() + " at " + location(e), e);
     } catch (IOException e) {
       throw new ModelFormatException("cannot parse " + source + ": " + e.getMessage(), e);
     }
-    if (root == null || !root.isObject()) {
+    if (root == null || root.isMissingNode()) { // Jackson reads no content as a MissingNode
       throw new ModelFormatException(
-          source
-              + " must hold a JSON object but holds "
-              + (root == null ? "nothing" : root.getNodeType()));
+          source + " is empty (or only whitespace); it must hold a JSON object");
+    }
+    if (!root.isObject()) {
+      throw new ModelFormatException(
+          source + " must hold a JSON object but holds " + root.getNodeType());
     }
     return root;
+  }
+
+  /**
+   * Jackson's byte parser accepts overlong forms (C0 AF for '/') and encoded surrogates, and the
+   * JDK decoder does not: decode with it first, reporting instead of replacing.
+   */
+  private static String strictUtf8(byte[] bytes, String source) {
+    ByteBuffer in = ByteBuffer.wrap(bytes);
+    try {
+      CharBuffer chars =
+          StandardCharsets.UTF_8
+              .newDecoder()
+              .onMalformedInput(CodingErrorAction.REPORT)
+              .onUnmappableCharacter(CodingErrorAction.REPORT)
+              .decode(in);
+      String text = chars.toString();
+      return text.startsWith("\uFEFF") ? text.substring(1) : text; // a BOM, as Jackson skipped it
+    } catch (CharacterCodingException e) {
+      int at = in.position(); // the decoder stops at the first bad sequence
+      throw new ModelFormatException(
+          source
+              + " is not valid UTF-8: byte "
+              + at
+              + (at < bytes.length ? String.format(" (0x%02x)", bytes[at] & 0xff) : "")
+              + " starts a malformed sequence; JSON files must be UTF-8",
+          e);
+    }
   }
 
   private static String location(JsonProcessingException e) {

@@ -70,7 +70,16 @@ public final class SafetensorsFile {
    * @throws SafetensorsFormatException when the file is malformed or holds an unsupported dtype
    */
   public static SafetensorsFile open(Path file, Arena arena, FileConfinement files) {
-    MemorySegment all = map(file, arena, files);
+    return parse(file, map(file, arena, files));
+  }
+
+  /**
+   * Validates the safetensors bytes {@code all} and hands out views into them; {@code file} only
+   * names them in errors.
+   *
+   * @throws SafetensorsFormatException when the bytes are malformed or hold an unsupported dtype
+   */
+  static SafetensorsFile parse(Path file, MemorySegment all) {
     long size = all.byteSize();
     if (size < 8) {
       throw new SafetensorsFormatException(
@@ -108,7 +117,7 @@ public final class SafetensorsFile {
     }
     MemorySegment data = all.asSlice(8 + headerLen); // offsets in the header are relative to here
     Map<String, String> metadata = parseMetadata(file, header.get(METADATA_KEY));
-    Map<String, HostTensor> tensors = new LinkedHashMap<>();
+    Map<String, Entry> entries = new LinkedHashMap<>();
     List<long[]> ranges = new ArrayList<>(); // [begin, end, index into names]
     List<String> names = new ArrayList<>();
     for (var entry : header.properties()) {
@@ -116,13 +125,19 @@ public final class SafetensorsFile {
       if (name.equals(METADATA_KEY)) {
         continue;
       }
-      Entry e = parseEntry(file, name, entry.getValue(), data.byteSize());
-      tensors.put(
-          name, new HostTensor(name, e.dtype, e.shape, data.asSlice(e.begin, e.end - e.begin)));
+      Entry e = parseEntry(file, name, entry.getValue());
+      entries.put(name, e);
       ranges.add(new long[] {e.begin, e.end, names.size()});
       names.add(name);
     }
+    checkWithinData(file, entries, data.byteSize());
     checkNoOverlap(file, ranges, names);
+    Map<String, HostTensor> tensors = new LinkedHashMap<>();
+    entries.forEach(
+        (name, e) ->
+            tensors.put(
+                name,
+                new HostTensor(name, e.dtype, e.shape, data.asSlice(e.begin, e.end - e.begin))));
     return new SafetensorsFile(file, tensors, metadata);
   }
 
@@ -136,7 +151,7 @@ public final class SafetensorsFile {
 
   private record Entry(DType dtype, int[] shape, long begin, long end) {}
 
-  private static Entry parseEntry(Path file, String name, JsonNode node, long dataBytes) {
+  private static Entry parseEntry(Path file, String name, JsonNode node) {
     String where = file + ": tensor '" + name + "'";
     if (!node.isObject()) {
       throw new SafetensorsFormatException(where + " must be a JSON object but is " + node);
@@ -199,16 +214,47 @@ public final class SafetensorsFile {
               + (end - begin)
               + " bytes; the header is inconsistent");
     }
-    if (end > dataBytes) {
-      throw new SafetensorsFormatException(
-          where
-              + " ends at data offset "
-              + end
-              + " but the file holds only "
-              + dataBytes
-              + " data bytes; the file is truncated (re-download or re-save it)");
-    }
     return new Entry(dtype, shape, begin, end);
+  }
+
+  /**
+   * Every tensor ends within the data. When one does not, the message tells the two causes apart:
+   * if the tensors' byte sizes add up to more than the data holds, the file was cut short; if the
+   * data holds them all, the header's offsets point past them and the header is what is wrong.
+   */
+  private static void checkWithinData(Path file, Map<String, Entry> entries, long dataBytes) {
+    long needed = 0;
+    for (Entry e : entries.values()) {
+      long span = e.end - e.begin; // >= 0, checked by parseEntry
+      needed = needed > Long.MAX_VALUE - span ? Long.MAX_VALUE : needed + span; // saturating
+    }
+    for (var en : entries.entrySet()) {
+      Entry e = en.getValue();
+      if (e.end > dataBytes) {
+        String where = file + ": tensor '" + en.getKey() + "'";
+        throw new SafetensorsFormatException(
+            needed > dataBytes
+                ? where
+                    + " ends at data offset "
+                    + e.end
+                    + " but the file holds only "
+                    + dataBytes
+                    + " data bytes, fewer than the "
+                    + needed
+                    + " its tensors need; the file is truncated (re-download or re-save it)"
+                : where
+                    + " has data_offsets ["
+                    + e.begin
+                    + ", "
+                    + e.end
+                    + "] beyond the end of the data ("
+                    + dataBytes
+                    + " bytes), although the data is large enough for all "
+                    + needed
+                    + " bytes its tensors need; the header's data_offsets are wrong (the file"
+                    + " is corrupt, not truncated)");
+      }
+    }
   }
 
   private static int[] parseShape(String where, JsonNode node) {
@@ -223,6 +269,17 @@ public final class SafetensorsFile {
             where + " has invalid shape " + node + " (dimension " + i + ")");
       }
       shape[i] = d.intValue();
+    }
+    if (Arrays.stream(shape).noneMatch(d -> d == 0)) {
+      try { // unchecked, [65536, 65536, 65536, 65536] wraps to 0 elements that fit in 0 bytes
+        long numel = 1;
+        for (int d : shape) {
+          numel = Math.multiplyExact(numel, d);
+        }
+      } catch (ArithmeticException e) {
+        throw new SafetensorsFormatException(
+            where + " shape " + node + " has more than " + Long.MAX_VALUE + " elements");
+      }
     }
     return shape;
   }

@@ -96,14 +96,34 @@ public record AdapterConfig(
     JsonNode c =
         JsonFiles.readObject(
             file, "expected the PEFT adapter config of the adapter in " + dir, files);
+    return fromJson(c, file, model);
+  }
+
+  /**
+   * Parses the bytes of an {@code adapter_config.json} (strict UTF-8 JSON) and resolves its targets
+   * against {@code model}; {@code file} names it in errors.
+   *
+   * @throws UnsupportedAdapterException when the adapter is not plain LoRA
+   * @throws ModelFormatException when the bytes are malformed
+   */
+  static AdapterConfig parse(byte[] bytes, Path file, ModelConfig model) {
+    return fromJson(JsonFiles.parseObject(bytes, file.toString()), file, model);
+  }
+
+  private static AdapterConfig fromJson(JsonNode c, Path file, ModelConfig model) {
     refuseUnsupportedFeatures(c, file);
     int r = optInt(c, "r", 8, file); // PEFT's defaults
     if (r <= 0) {
       throw new UnsupportedAdapterException(file + ": LoRA rank r=" + r + " must be > 0");
     }
+    double alpha = optDouble(c, "lora_alpha", 8, file);
+    if (!Double.isFinite(alpha)) { // JSON has no NaN or Infinity, but 1e999 parses as Infinity
+      throw new ModelFormatException(
+          file + ": lora_alpha " + alpha + " is not a finite number (too large for a double)");
+    }
     return new AdapterConfig(
         r,
-        optDouble(c, "lora_alpha", 8, file),
+        alpha,
         resolveTargets(c, file, model),
         optBool(c, "use_rslora", false, file),
         optBool(c, "fan_in_fan_out", false, file),
@@ -169,12 +189,14 @@ public record AdapterConfig(
               + ": target_modules is missing; expected a list such as [\"q_proj\","
               + " \"v_proj\"] or a regex");
     }
-    Predicate<String> excluded = matcher(opt(c, "exclude_modules"), file, "exclude_modules");
+    ModuleRegex budget = new ModuleRegex(); // shared by both fields
+    Predicate<String> excluded =
+        matcher(opt(c, "exclude_modules"), file, "exclude_modules", budget);
     Predicate<String> targeted;
     if (spec.isTextual() && spec.textValue().toLowerCase(Locale.ROOT).equals("all-linear")) {
       targeted = key -> !OTHER_MODULES.contains(key); // every linear layer except the output layer
     } else {
-      targeted = matcher(spec, file, "target_modules");
+      targeted = matcher(spec, file, "target_modules", budget);
       if (spec.isArray()) {
         for (JsonNode entry : spec) {
           checkListEntry(entry.textValue(), file, model);
@@ -255,18 +277,48 @@ public record AdapterConfig(
     }
   }
 
-  private static Predicate<String> matcher(JsonNode spec, Path file, String key) {
+  private static Predicate<String> matcher(
+      JsonNode spec, Path file, String key, ModuleRegex budget) {
     if (spec == null) {
       return k -> false;
     }
     if (spec.isTextual()) {
+      String regex = spec.textValue();
+      if (regex.length() > ModuleRegex.MAX_LENGTH) {
+        throw new ModelFormatException(
+            file
+                + ": "
+                + key
+                + " regex is "
+                + regex.length()
+                + " characters long (at most "
+                + ModuleRegex.MAX_LENGTH
+                + "); list the modules instead, e.g. [\"q_proj\", \"v_proj\"]");
+      }
+      Pattern re;
       try {
-        Pattern re = Pattern.compile(spec.textValue());
-        return k -> re.matcher(k).matches(); // PEFT uses re.fullmatch
+        re = Pattern.compile(regex);
       } catch (PatternSyntaxException e) {
         throw new ModelFormatException(
             file + ": " + key + " regex " + spec + " is invalid: " + e.getDescription(), e);
       }
+      return k -> {
+        try {
+          return budget.fullMatch(re, k); // PEFT uses re.fullmatch
+        } catch (ModuleRegex.Exhausted e) {
+          throw new ModelFormatException(
+              file
+                  + ": "
+                  + key
+                  + " regex "
+                  + spec
+                  + " takes more than "
+                  + ModuleRegex.MAX_STEPS
+                  + " steps to match the model's module names (it backtracks without bound);"
+                  + " simplify it or list the modules, e.g. [\"q_proj\", \"v_proj\"]",
+              e);
+        }
+      };
     }
     if (!spec.isArray()) {
       throw new ModelFormatException(

@@ -8,6 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.lorastream.engine.tensor.DType;
 import dev.lorastream.engine.tensor.HostTensor;
 import java.lang.foreign.Arena;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -82,8 +85,39 @@ class SafetensorsFileTest {
         file.toString(),
         "'layer.w'",
         "ends at data offset 16",
-        "only 12 data bytes",
-        "truncated");
+        "only 12 data bytes, fewer than the 16 its tensors need",
+        "the file is truncated");
+  }
+
+  @Test
+  void offsetsBeyondTheDataOfAWholeFileBlameTheHeaderNotTruncation() {
+    // 16 data bytes, exactly what the one F32[2, 2] needs, but the header puts it at [16, 32)
+    Path file =
+        TestSafetensors.writeRaw(
+            tmp.resolve("shifted.safetensors"),
+            "{\"layer.w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[16,32]}}",
+            new byte[16]);
+
+    var e = assertThrows(SafetensorsFormatException.class, () -> SafetensorsFile.open(file, arena));
+    assertMentions(
+        e,
+        file.toString(),
+        "'layer.w'",
+        "data_offsets [16, 32] beyond the end of the data (16 bytes)",
+        "large enough for all 16 bytes",
+        "the header's data_offsets are wrong");
+    assertTrue(!e.getMessage().contains("the file is truncated"), e.getMessage());
+  }
+
+  @Test
+  void aHeaderOfOnlyWhitespaceIsCalledEmptyNotMissing() {
+    Path file = TestSafetensors.writeRaw(tmp.resolve("blank.safetensors"), "    ", new byte[0]);
+
+    var e = assertThrows(SafetensorsFormatException.class, () -> SafetensorsFile.open(file, arena));
+    assertMentions(
+        e,
+        file + " (safetensors header) is empty (or only whitespace); it must hold a JSON object");
+    assertTrue(!e.getMessage().contains("MISSING"), e.getMessage());
   }
 
   @Test
@@ -153,6 +187,56 @@ class SafetensorsFileTest {
             new byte[12]);
     var e = assertThrows(SafetensorsFormatException.class, () -> SafetensorsFile.open(file, arena));
     assertMentions(e, file.toString(), "'b' [4, 12) overlaps 'a' [0, 8)");
+  }
+
+  @Test
+  void shapeWhoseElementCountOverflowsALongIsRefused() {
+    // 65536^4 = 2^64 elements wraps to 0 in a long; unchecked, data_offsets [0, 0] "fit" it
+    Path file =
+        TestSafetensors.writeRaw(
+            tmp.resolve("wrap.safetensors"),
+            "{\"w\":{\"dtype\":\"F32\",\"shape\":[65536,65536,65536,65536],"
+                + "\"data_offsets\":[0,0]}}",
+            new byte[0]);
+    var e = assertThrows(SafetensorsFormatException.class, () -> SafetensorsFile.open(file, arena));
+    assertMentions(
+        e,
+        file.toString(),
+        "'w' shape [65536,65536,65536,65536] has more than 9223372036854775807 elements");
+  }
+
+  @Test
+  void emptyTensorWithHugeOtherDimensionsIsAccepted() {
+    Path file =
+        TestSafetensors.writeRaw(
+            tmp.resolve("empty.safetensors"),
+            "{\"w\":{\"dtype\":\"F32\",\"shape\":[65536,65536,65536,65536,0],"
+                + "\"data_offsets\":[0,0]}}",
+            new byte[0]);
+    assertEquals(0, SafetensorsFile.open(file, arena).get("w").numel());
+  }
+
+  @Test
+  void headerThatIsNotStrictUtf8IsRefusedNamingTheByte() {
+    // C0 AE is an overlong '.': a lenient decoder reads the name as "a.b"
+    byte[] json =
+        "{\"a\u0000\u0000b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}"
+            .getBytes(StandardCharsets.UTF_8);
+    json[3] = (byte) 0xc0;
+    json[4] = (byte) 0xae;
+    byte[] bytes =
+        ByteBuffer.allocate(8 + json.length + 4)
+            .order(ByteOrder.LITTLE_ENDIAN)
+            .putLong(json.length)
+            .put(json)
+            .array();
+    Path file = TestSafetensors.writeBytes(tmp.resolve("utf8.safetensors"), bytes);
+    var e = assertThrows(SafetensorsFormatException.class, () -> SafetensorsFile.open(file, arena));
+    assertMentions(
+        e,
+        file
+            + " (safetensors header) is not valid UTF-8: byte 3 (0xc0) starts a malformed"
+            + " sequence");
   }
 
   @Test

@@ -8,7 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lorastream.engine.config.Proj;
+import dev.lorastream.engine.io.ModelFormatException;
 import dev.lorastream.engine.io.UnsupportedAdapterException;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.Set;
@@ -149,5 +153,68 @@ class AdapterConfigTest {
             .replace("\"peft_type\": \"LORA\"", "\"peft_type\": \"IA3\"");
     assertMentions(refused(ia3), "peft_type IA3");
     assertMentions(refused(config(0, 2, "[\"q_proj\"]", "")), "r=0");
+  }
+
+  @Test
+  void regexThatBacktracksWithoutBoundIsRefusedNamingTheField() {
+    // about 3^31 steps per module name without a budget; refused after ModuleRegex.MAX_STEPS reads
+    var e = assertThrows(ModelFormatException.class, () -> load(config(2, 2, "\"((.+)+)+x\"", "")));
+    assertMentions(
+        e,
+        "target_modules regex \"((.+)+)+x\" takes more than 10000000 steps to match the model's"
+            + " module names");
+    var ex =
+        assertThrows(
+            ModelFormatException.class,
+            () -> load(config(2, 2, "[\"q_proj\"]", "\"exclude_modules\": \"((.+)+)+x\"")));
+    assertMentions(ex, "exclude_modules regex \"((.+)+)+x\" takes more than");
+  }
+
+  @Test
+  void overlongRegexIsRefused() {
+    String regex = "q_proj|".repeat(143) + "v_proj"; // 1007 characters
+    var e =
+        assertThrows(ModelFormatException.class, () -> load(config(2, 2, "\"" + regex + "\"", "")));
+    assertMentions(e, "target_modules regex is 1007 characters long (at most 1000)");
+  }
+
+  @Test
+  void invalidRegexIsRefusedNamingIt() {
+    var e = assertThrows(ModelFormatException.class, () -> load(config(2, 2, "\"(q_proj\"", "")));
+    assertMentions(e, "target_modules regex \"(q_proj\" is invalid: Unclosed group");
+  }
+
+  @Test
+  void loraAlphaThatOverflowsToInfinityIsRefused() {
+    String json =
+        config(2, 2, "[\"q_proj\"]", "").replace("\"lora_alpha\": 2.0", "\"lora_alpha\": 1e999");
+    var e = assertThrows(ModelFormatException.class, () -> load(json));
+    assertMentions(e, "lora_alpha Infinity is not a finite number (too large for a double)");
+  }
+
+  @Test
+  void configThatIsNotStrictUtf8IsRefusedInsteadOfDecodedLeniently() throws IOException {
+    // C1 9F is an overlong '_': a lenient decoder reads "q_proj" and serves the adapter
+    byte[] json = config(2, 2, "[\"q__proj\"]", "").getBytes(StandardCharsets.UTF_8);
+    int at = new String(json, StandardCharsets.ISO_8859_1).indexOf("q__proj") + 1;
+    json[at] = (byte) 0xc1;
+    json[at + 1] = (byte) 0x9f;
+    Path dir = TestAdapters.write(tmp, "{}", null);
+    Files.write(dir.resolve(AdapterConfig.FILE_NAME), json);
+    var e = assertThrows(ModelFormatException.class, () -> AdapterConfig.load(dir, TINY));
+    assertMentions(e, "is not valid UTF-8: byte " + at + " (0xc1) starts a malformed sequence");
+  }
+
+  @Test
+  void utf8ByteOrderMarkIsAccepted() throws IOException {
+    byte[] json = config(2, 2, "[\"q_proj\"]", "").getBytes(StandardCharsets.UTF_8);
+    Path dir = TestAdapters.write(tmp, "{}", null);
+    byte[] withBom = new byte[json.length + 3];
+    withBom[0] = (byte) 0xef;
+    withBom[1] = (byte) 0xbb;
+    withBom[2] = (byte) 0xbf;
+    System.arraycopy(json, 0, withBom, 3, json.length);
+    Files.write(dir.resolve(AdapterConfig.FILE_NAME), withBom);
+    assertEquals(Set.of(Proj.Q), AdapterConfig.load(dir, TINY).targets());
   }
 }
