@@ -42,8 +42,9 @@ class RevokeCancelBrokerTest {
   static final String SCOPE = "consumer-revoke-cancel-test";
   static final Map<String, Object> SERDE =
       Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, MockSchemaRegistry.URL_PREFIX + SCOPE);
-  // per partition: 64 x 500 tokens, 2 sequences a step, is about 10 times the work a rebalance
-  // takes here (about 9,000 tokens), so most requests are still queued or running when it comes
+  // per partition: 64 x 500 tokens at 2 sequences a step is many times the work done while the
+  // group rebalances (under 10,000 tokens here with the default 3 s heartbeat, far fewer at 0.1 s),
+  // so most requests are still queued or running when the partition is taken
   static final int ROWS = 64;
   static final int MAX_TOKENS = 500; // with 3 prompt tokens, near the tiny model's 512 context
 
@@ -69,7 +70,10 @@ class RevokeCancelBrokerTest {
                   ConsumerSettings.ID,
                   "c1",
                   ConsumerSettings.METRICS_PORT,
-                  "-1"));
+                  "-1",
+                  // hear of the rebalance within 0.1 s, not the default 3 s
+                  ConsumerSettings.KAFKA_PREFIX + "heartbeat.interval.ms",
+                  "100"));
       SimpleMeterRegistry meters = new SimpleMeterRegistry();
       AtomicReference<Throwable> failed = new AtomicReference<>();
       AtomicBoolean intruding = new AtomicBoolean(true);
