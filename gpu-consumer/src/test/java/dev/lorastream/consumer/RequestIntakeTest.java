@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import java.util.function.LongSupplier;
 import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -52,6 +53,14 @@ class RequestIntakeTest {
   }
 
   private void withIntake(Function<String, int[]> encode, Body body) throws Exception {
+    withIntake(encode, System::currentTimeMillis, body);
+  }
+
+  /**
+   * @param engineClockMs the engine's wall clock (the intake's is the real one)
+   */
+  private void withIntake(Function<String, int[]> encode, LongSupplier engineClockMs, Body body)
+      throws Exception {
     Path dir = tmp.resolve("m");
     ModelGenerator.make("tiny", ModelGenerator.Options.defaults(), dir);
     try (Ops ops = Backends.create("cpu");
@@ -63,7 +72,8 @@ class RequestIntakeTest {
                 id -> {
                   throw new NoSuchElementException(id);
                 },
-                null);
+                null,
+                engineClockMs);
         EngineLoop loop = new EngineLoop(engine, "engine-intake-test")) {
       body.run(new RequestIntake(loop, encode, "c1"), loop);
     }
@@ -189,5 +199,25 @@ class RequestIntakeTest {
     assertTrue(
         !RequestIntake.engineId("a/b", "c").equals(RequestIntake.engineId("a", "b/c")),
         "a '/' in either part cannot make two identities one");
+  }
+
+  @Test
+  void theRequestsDeadlineReachesTheEngine() throws Exception {
+    long now = System.currentTimeMillis();
+    long deadline = now + 60_000; // ahead of the intake's clock, behind the engine's
+    withIntake(
+        text -> new int[] {1},
+        () -> now + 120_000,
+        (intake, loop) -> {
+          InferenceRequest r = request("d", null, List.of(1, 5), 2);
+          r.setDeadlineEpochMs(deadline);
+          InferenceResult late = get(intake.submit(r, "b"));
+          assertEquals(ErrorCode.DEADLINE_EXCEEDED, late.getErrorCode());
+          assertEquals(
+              "the deadline "
+                  + deadline
+                  + " passed 60000 ms before the engine received the request",
+              late.getErrorMessage());
+        });
   }
 }
