@@ -379,13 +379,18 @@ public final class InferenceConsumer implements AutoCloseable {
   }
 
   /**
-   * Partitions taken away: their unreleased work belongs to the new owner now, so forget it.
+   * Partitions taken away: their unreleased work belongs to the new owner now, so forget it and
+   * cancel its requests still in the engine (their KV blocks and seats go to the partitions kept).
    * Partitions given: read which rows are answered from their committed offset metadata.
    */
   private final class Rebalance implements ConsumerRebalanceListener {
     @Override
     public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
-      tracker.removed(partitions);
+      int cancelled = 0;
+      for (InFlightBatch b : tracker.removed(partitions)) {
+        cancelled += intake.cancel(b);
+      }
+      metrics.revokedCancelled(cancelled);
     }
 
     @Override

@@ -34,9 +34,10 @@ final class Results {
       long submitEpochMs,
       String batchId,
       String servedBy) {
-    if (!r.ok()) {
+    if (!r.ok() && r.tokens().length == 0) {
       return error(req, code(r.errorCode()), r.errorMessage(), batchId, servedBy);
     }
+    // a success, or an error met mid-generation (deadline, cancel) with the text so far
     long created = req.getCreatedEpochMs();
     long beforeSubmitMs = created > 0 ? submitEpochMs - created : 0;
     List<Integer> ids = new ArrayList<>(r.tokens().length);
@@ -63,6 +64,8 @@ final class Results {
                     ? 0
                     : beforeSubmitMs + r.firstTokenNanos() / 1_000_000, // 0: no token
                 beforeSubmitMs + r.totalNanos() / 1_000_000))
+        .setErrorCode(r.ok() ? null : code(r.errorCode()))
+        .setErrorMessage(r.ok() ? null : r.errorMessage())
         .setBatchId(batchId)
         .setServedBy(servedBy)
         .build();
@@ -80,6 +83,8 @@ final class Results {
       case PROMPT_TOO_LONG -> ErrorCode.PROMPT_TOO_LONG;
       case INVALID_PARAMS -> ErrorCode.INVALID_PARAMS;
       case INTERNAL -> ErrorCode.INTERNAL;
+      case DEADLINE_EXCEEDED -> ErrorCode.DEADLINE_EXCEEDED;
+      case CANCELLED -> ErrorCode.CANCELLED;
     };
   }
 

@@ -34,6 +34,8 @@ class ResultsTest {
     expected.put(EngineError.PROMPT_TOO_LONG, ErrorCode.PROMPT_TOO_LONG);
     expected.put(EngineError.INVALID_PARAMS, ErrorCode.INVALID_PARAMS);
     expected.put(EngineError.INTERNAL, ErrorCode.INTERNAL);
+    expected.put(EngineError.DEADLINE_EXCEEDED, ErrorCode.DEADLINE_EXCEEDED);
+    expected.put(EngineError.CANCELLED, ErrorCode.CANCELLED);
     assertEquals(
         EngineError.values().length,
         expected.size(),
@@ -109,5 +111,31 @@ class ResultsTest {
     assertEquals(
         new Timings(skew + 30, skew + 80, skew + 500),
         Results.of(ahead, r, submit, "b1", "c1").getTimings());
+  }
+
+  @Test
+  void aDeadlineMetMidGenerationIsAnErrorReplyWithTheTextSoFar() {
+    GenerationResult r =
+        new GenerationResult(
+            "r1",
+            new int[] {7, 8, 9},
+            "abc",
+            FinishReason.ERROR,
+            3,
+            EngineError.DEADLINE_EXCEEDED,
+            "the deadline 2000 passed 0 ms ago, after 3 generated tokens",
+            30_000_000L,
+            80_000_000L,
+            500_000_000L,
+            0);
+    InferenceResult reply = Results.of(REQ, r, 1_250, "b1", "c1");
+    assertEquals(dev.lorastream.schemas.FinishReason.ERROR, reply.getFinishReason());
+    assertEquals(ErrorCode.DEADLINE_EXCEEDED, reply.getErrorCode());
+    assertEquals(
+        "the deadline 2000 passed 0 ms ago, after 3 generated tokens", reply.getErrorMessage());
+    assertEquals("abc", reply.getText());
+    assertEquals(java.util.List.of(7, 8, 9), reply.getTokenIds());
+    assertEquals(3, reply.getUsage().getCompletionTokens());
+    assertEquals(new Timings(280L, 330L, 750L), reply.getTimings());
   }
 }

@@ -18,6 +18,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.function.LongSupplier;
 
 /**
  * Continuous batching over a {@link LlamaModel}: requests join and leave between steps; each step
@@ -25,8 +26,14 @@ import java.util.concurrent.Executors;
  * are loaded on a background thread; a request whose adapter is still loading waits without holding
  * up the others.
  *
- * <p>{@link #submit} may be called from any thread; {@link #step} and {@link #runUntilIdle} from
- * one engine thread only. Futures complete on the engine thread.
+ * <p>A request leaves early when {@link #cancel}led ({@link EngineError#CANCELLED}) or when its
+ * deadline passes ({@link EngineError#DEADLINE_EXCEEDED}), queued or running: at the start of the
+ * next step, before anything of it is computed again, its KV blocks return to the free pool, its
+ * adapter slot is released, and its future completes with the tokens and text generated so far.
+ *
+ * <p>{@link #submit}, {@link #cancel} and {@link #invalidateAdapter} may be called from any thread;
+ * {@link #step} and {@link #runUntilIdle} from one engine thread only. Futures complete on the
+ * engine thread.
  */
 public final class Engine implements AutoCloseable {
   /** The system property with {@link #LOADER_THREADS}. */
@@ -40,7 +47,6 @@ public final class Engine implements AutoCloseable {
 
   private final LlamaModel model;
   private final ModelConfig cfg;
-  private final EngineConfig ec;
   private final KvCache kv;
   private final AdapterSlots slots; // null when no projection has LoRA slots
   private final AdapterCache adapters;
@@ -51,13 +57,26 @@ public final class Engine implements AutoCloseable {
   private final ConcurrentLinkedQueue<String> invalidated = new ConcurrentLinkedQueue<>();
   private final ExecutorService loader;
   private final EngineStats stats = new EngineStats();
-  private final int
-      capacity; // tokens one sequence can hold: model context and KV cache, whichever is less
+  private final EarlyExits exits;
+  private final RequestChecks checks;
 
   public Engine(LlamaModel model, EngineConfig ec, AdapterSource source, TokenDecoder decoder) {
+    this(model, ec, source, decoder, System::currentTimeMillis);
+  }
+
+  /**
+   * @param clockMs the wall clock in epoch milliseconds, against which request deadlines are
+   *     checked (tests pass their own)
+   */
+  public Engine(
+      LlamaModel model,
+      EngineConfig ec,
+      AdapterSource source,
+      TokenDecoder decoder,
+      LongSupplier clockMs) {
     this.model = model;
+    this.exits = new EarlyExits(clockMs, stats);
     this.cfg = model.config();
-    this.ec = ec;
     this.kv =
         new KvCache(
             model.ops(),
@@ -82,7 +101,8 @@ public final class Engine implements AutoCloseable {
     this.scheduler =
         new Scheduler(kv.allocator(), ec.blockSize(), ec.maxTokensPerStep(), ec.maxSeqs());
     this.decoder = decoder;
-    this.capacity = Math.min(cfg.maxPositionEmbeddings(), ec.kvBlocks() * ec.blockSize());
+    int capacity = Math.min(cfg.maxPositionEmbeddings(), ec.kvBlocks() * ec.blockSize());
+    this.checks = new RequestChecks(cfg, ec, capacity, decoder != null, exits::nowMs);
     List<Integer> eos = new ArrayList<>();
     for (int id : cfg.eosTokenIds()) {
       eos.add(id);
@@ -103,6 +123,14 @@ public final class Engine implements AutoCloseable {
   }
 
   /**
+   * KV cache blocks in the free pool (none held by a queued or running sequence). Exact on the
+   * engine thread between steps; elsewhere a snapshot that may be stale.
+   */
+  public int freeKvBlocks() {
+    return kv.allocator().numFree();
+  }
+
+  /**
    * Queues a request; the future completes with its result (errors are results, never exceptions).
    * A request is refused at once when it cannot be served: among others, {@link
    * EngineError#PROMPT_TOO_LONG} when prompt tokens plus {@code maxTokens} exceed the smaller of
@@ -111,7 +139,7 @@ public final class Engine implements AutoCloseable {
   public CompletableFuture<GenerationResult> submit(GenerationRequest r) {
     CompletableFuture<GenerationResult> f = new CompletableFuture<>();
     long now = System.nanoTime();
-    GenerationResult refused = refusal(r);
+    GenerationResult refused = checks.refusal(r);
     if (refused != null) {
       f.complete(refused);
       return f;
@@ -119,8 +147,24 @@ public final class Engine implements AutoCloseable {
     if (r.adapterId() != null) {
       adapters.prefetch(r.adapterId());
     }
-    incoming.add(new Sequence(r, f, now));
+    Sequence s = new Sequence(r, f, now);
+    exits.numberSubmit(s);
+    incoming.add(s);
     return f;
+  }
+
+  /**
+   * Cancels every queued or running request with {@link GenerationRequest#id} {@code id} that was
+   * submitted before this call: at the start of the next step it leaves the scheduler (so no step
+   * that begins after this call computes it), its KV blocks return to the free pool, its adapter
+   * slot is released, and its future completes with {@link EngineError#CANCELLED} and the tokens
+   * and text generated so far. A request submitted after this call with the same id is not
+   * affected. A cancel that finds no such request (unknown, or finished already) changes nothing
+   * and is counted in {@link EngineStats#cancelsIgnored}. Thread-safe; a submit racing with this
+   * call on another thread may or may not be cancelled.
+   */
+  public void cancel(String id) {
+    exits.cancel(id);
   }
 
   /**
@@ -139,9 +183,12 @@ public final class Engine implements AutoCloseable {
     invalidated.add(adapterId);
   }
 
-  /** Whether nothing is queued or running. */
+  /** Whether nothing is queued or running and no cancel waits to be applied. */
   public boolean idle() {
-    return incoming.isEmpty() && scheduler.numWaiting() == 0 && scheduler.numRunning() == 0;
+    return incoming.isEmpty()
+        && !exits.pending()
+        && scheduler.numWaiting() == 0
+        && scheduler.numRunning() == 0;
   }
 
   /** Runs steps until every submitted request has completed. */
@@ -162,6 +209,9 @@ public final class Engine implements AutoCloseable {
     }
     for (Sequence s; (s = incoming.poll()) != null; ) {
       scheduler.add(s);
+    }
+    for (EarlyExits.Exit x : exits.due(scheduler)) {
+      end(x.seq(), FinishReason.ERROR, null, x.code(), x.message());
     }
     failUnloadableAdapters();
     List<Scheduler.Work> work = scheduler.schedule(this::admit, this::releaseSlot);
@@ -211,20 +261,28 @@ public final class Engine implements AutoCloseable {
         return;
       }
     }
-    if (s.generated() >= p.maxTokens() || s.length >= capacity) {
+    if (s.generated() >= p.maxTokens() || s.length >= checks.capacity()) {
       finish(s, FinishReason.LENGTH, null);
     }
   }
 
   private void finish(Sequence s, FinishReason reason, String text) {
+    end(s, reason, text, null, null);
+    stats.recordFinish(s.generated());
+  }
+
+  /**
+   * Takes {@code s} out of the scheduler (its KV blocks freed), releases its adapter slot and
+   * completes its future with the tokens so far; {@code code} null for a normal finish.
+   */
+  private void end(Sequence s, FinishReason reason, String text, EngineError code, String message) {
     int[] gen = s.generatedTokens();
     // decoded while the sequence is still tracked: if the decoder throws, failAll still completes
     // it
     String out = text != null ? text : decoder == null ? "" : decoder.decode(gen);
-    scheduler.finish(s);
+    scheduler.remove(s);
     releaseSlot(s);
     long now = System.nanoTime();
-    stats.recordFinish(gen.length);
     s.future.complete(
         new GenerationResult(
             s.request.id(),
@@ -232,8 +290,8 @@ public final class Engine implements AutoCloseable {
             out,
             reason,
             s.promptLength(),
-            null,
-            null,
+            code,
+            message,
             s.firstComputeNanos - s.submitNanos,
             s.firstTokenNanos - s.submitNanos,
             now - s.submitNanos,
@@ -304,74 +362,6 @@ public final class Engine implements AutoCloseable {
               + ")");
     }
     slots.checkFits(a);
-  }
-
-  /** The error reply for a request the engine cannot serve, or null when it can. */
-  private GenerationResult refusal(GenerationRequest r) {
-    int[] p = r.promptTokens();
-    if (p.length == 0) {
-      return refuse(
-          r,
-          EngineError.INVALID_PARAMS,
-          "the prompt has no tokens; send at least one (usually BOS)");
-    }
-    for (int i = 0; i < p.length; i++) {
-      if (p[i] < 0 || p[i] >= cfg.vocabSize()) {
-        return refuse(
-            r,
-            EngineError.INVALID_PARAMS,
-            "prompt token "
-                + i
-                + " is "
-                + p[i]
-                + ", outside the vocabulary [0, "
-                + cfg.vocabSize()
-                + ")");
-      }
-    }
-    if (p.length >= capacity) {
-      return refuse(
-          r,
-          EngineError.PROMPT_TOO_LONG,
-          "the prompt has "
-              + p.length
-              + " tokens; this engine serves at most "
-              + (capacity - 1)
-              + " (model context "
-              + cfg.maxPositionEmbeddings()
-              + ", KV cache "
-              + ec.kvBlocks() * ec.blockSize()
-              + " tokens)");
-    }
-    long needed = (long) p.length + r.params().maxTokens();
-    if (needed > capacity) {
-      return refuse(
-          r,
-          EngineError.PROMPT_TOO_LONG,
-          "the prompt has "
-              + p.length
-              + " tokens and maxTokens is "
-              + r.params().maxTokens()
-              + ": "
-              + needed
-              + " tokens do not fit this engine's context of "
-              + capacity
-              + " (model context "
-              + cfg.maxPositionEmbeddings()
-              + ", KV cache "
-              + ec.kvBlocks() * ec.blockSize()
-              + " tokens); shorten the prompt or lower maxTokens to at most "
-              + Math.max(0, capacity - p.length));
-    }
-    if (decoder == null && !r.params().stopStrings().isEmpty()) {
-      return refuse(
-          r, EngineError.INVALID_PARAMS, "stop strings need a tokenizer and this engine has none");
-    }
-    return null;
-  }
-
-  private static GenerationResult refuse(GenerationRequest r, EngineError code, String message) {
-    return GenerationResult.error(r.id(), r.promptTokens().length, code, message, 0);
   }
 
   /**

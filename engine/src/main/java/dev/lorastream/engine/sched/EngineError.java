@@ -20,5 +20,12 @@ public enum EngineError {
    */
   INVALID_PARAMS,
   /** The engine failed (a backend fault); every queued and running request gets this. */
-  INTERNAL
+  INTERNAL,
+  /**
+   * The request's deadline passed before it finished (at submit, queued, or mid-generation); the
+   * result carries the tokens generated so far.
+   */
+  DEADLINE_EXCEEDED,
+  /** {@link Engine#cancel} ended the request; the result carries the tokens generated so far. */
+  CANCELLED
 }

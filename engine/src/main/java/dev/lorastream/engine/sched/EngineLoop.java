@@ -32,6 +32,12 @@ public final class EngineLoop implements AutoCloseable {
     return f;
   }
 
+  /** {@link Engine#cancel}, waking the loop so that it is applied at once. Thread-safe. */
+  public void cancel(String id) {
+    engine.cancel(id);
+    LockSupport.unpark(thread);
+  }
+
   /** The error that stopped the loop, or null while it runs. */
   public Throwable fatal() {
     return fatal;

@@ -13,6 +13,9 @@ public final class EngineStats {
   private volatile long generatedTokens;
   private volatile long errors;
   private volatile int lastBatchSeqs;
+  private volatile long cancelled;
+  private volatile long cancelsIgnored;
+  private volatile long deadlinesExceeded;
 
   void recordStep(int tokens, int sampled, int seqs, long nanos) {
     steps++;
@@ -29,6 +32,33 @@ public final class EngineStats {
 
   void recordError() {
     errors++;
+  }
+
+  void recordCancelled() {
+    cancelled++;
+  }
+
+  void recordCancelIgnored() {
+    cancelsIgnored++;
+  }
+
+  void recordDeadlineExceeded() {
+    deadlinesExceeded++;
+  }
+
+  /** Requests ended by {@link Engine#cancel}. */
+  public long cancelled() {
+    return cancelled;
+  }
+
+  /** Cancels that found no queued or running request of their id (unknown, or finished already). */
+  public long cancelsIgnored() {
+    return cancelsIgnored;
+  }
+
+  /** Requests ended because their deadline passed while queued or running. */
+  public long deadlinesExceeded() {
+    return deadlinesExceeded;
   }
 
   public long steps() {

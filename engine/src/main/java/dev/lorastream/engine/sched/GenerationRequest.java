@@ -5,14 +5,32 @@ import dev.lorastream.engine.sample.SamplingParams;
 /**
  * One sequence to generate.
  *
- * @param id caller's id, echoed in the result
+ * @param id caller's id, echoed in the result and named by {@link Engine#cancel}; the caller makes
+ *     it unique for what it wants to cancel together (the inference consumer uses tenant and
+ *     request id)
  * @param promptTokens {@code [n]} prompt token ids (BOS included if the model wants one)
  * @param adapterId the LoRA adapter to run through, or null for the base model
  * @param params sampling and stopping
+ * @param priority admission order among waiting requests: higher first, arrival order within a
+ *     level, and a waiting request gains one level every {@link Scheduler#AGING_STEPS} engine steps
+ *     (any int; the wire's range is checked before the engine)
+ * @param deadlineEpochMs wall-clock epoch milliseconds after which the request ends with {@link
+ *     EngineError#DEADLINE_EXCEEDED} and the tokens generated so far, whether queued or running; 0
+ *     for none
  */
 public record GenerationRequest(
-    String id, int[] promptTokens, String adapterId, SamplingParams params) {
+    String id,
+    int[] promptTokens,
+    String adapterId,
+    SamplingParams params,
+    int priority,
+    long deadlineEpochMs) {
   public GenerationRequest {
     promptTokens = promptTokens.clone();
+  }
+
+  /** A request of priority 0 and no deadline. */
+  public GenerationRequest(String id, int[] promptTokens, String adapterId, SamplingParams params) {
+    this(id, promptTokens, adapterId, params, 0, 0);
   }
 }

@@ -23,6 +23,9 @@ public final class Sequence {
   long firstTokenNanos;
   int preemptions;
   long admitOrder; // order of (re)admission, for choosing a preemption victim
+  long submitOrder; // Engine.submit's count when submitted: a cancel applies to earlier ones only
+  long arrival; // order of arrival in the scheduler, kept across preemptions (FIFO within a level)
+  long arrivalStep; // the scheduler's step count at arrival, for aging
 
   Sequence(
       GenerationRequest request, CompletableFuture<GenerationResult> future, long submitNanos) {
