@@ -3,6 +3,7 @@ package dev.lorastream.batcher;
 import dev.lorastream.schemas.AdapterRecord;
 import dev.lorastream.schemas.ErrorCode;
 import dev.lorastream.schemas.InferenceRequest;
+import dev.lorastream.schemas.Priorities;
 import dev.lorastream.schemas.ReplyTopics;
 import dev.lorastream.schemas.SamplingRules;
 import dev.lorastream.schemas.Topics;
@@ -30,6 +31,7 @@ import java.util.function.Function;
  *   <li>prompt tokens ≤ {@code batcher.max.prompt.tokens} → PROMPT_TOO_LONG;
  *   <li>sampling ({@link SamplingRules}): temperature ≥ 0 and finite, topP in (0, 1], topK ≥ 0, 1 ≤
  *       maxTokens ≤ {@code batcher.max.new.tokens}, no empty stop string → INVALID_PARAMS;
+ *   <li>priority in [{@link Priorities#MIN}, {@link Priorities#MAX}] → INVALID_PARAMS;
  *   <li>prompt tokens + maxTokens ≤ {@code batcher.max.context.tokens} (when set; 0 = unknown, the
  *       engine refuses instead) → PROMPT_TOO_LONG;
  *   <li>deadlineEpochMs is 0 or still ahead of the wall clock → DEADLINE_EXCEEDED.
@@ -122,6 +124,10 @@ final class RequestValidator {
         SamplingRules.problem(r.getSampling(), config.maxNewTokens(), BatcherConfig.MAX_NEW_TOKENS);
     if (bad.isPresent()) {
       return reject(ErrorCode.INVALID_PARAMS, bad.get(), reply);
+    }
+    Optional<String> badPriority = Priorities.problem(r.getPriority());
+    if (badPriority.isPresent()) {
+      return reject(ErrorCode.INVALID_PARAMS, badPriority.get(), reply);
     }
     int context = config.maxContextTokens();
     long needed = (long) prompt + r.getSampling().getMaxTokens();

@@ -12,6 +12,7 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.acl.AccessControlEntry;
 import org.apache.kafka.common.acl.AclBinding;
+import org.apache.kafka.common.acl.AclBindingFilter;
 import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.acl.AclPermissionType;
 import org.apache.kafka.common.errors.TopicExistsException;
@@ -107,6 +108,7 @@ public final class TenantTopics {
       List<AclBinding> acls = acls(tenant);
       try {
         admin.createAcls(acls).all().get(TIMEOUT_S, TimeUnit.SECONDS);
+        awaitVisible(admin, acls);
       } catch (ExecutionException ex) {
         throw failed("set the ACLs of tenant " + tenant, ex.getCause());
       }
@@ -197,10 +199,31 @@ public final class TenantTopics {
     return acls;
   }
 
+  /**
+   * Waits until the broker answering {@code admin} shows every one of {@code acls}: createAcls
+   * returns once the controller has committed them, and each broker's authorizer applies them a
+   * moment later, so a tenant that starts right after {@code tenant add} could still be refused.
+   */
+  private static void awaitVisible(Admin admin, List<AclBinding> acls)
+      throws ExecutionException, InterruptedException, TimeoutException {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_S);
+    while (!admin
+        .describeAcls(AclBindingFilter.ANY)
+        .values()
+        .get(TIMEOUT_S, TimeUnit.SECONDS)
+        .containsAll(acls)) {
+      if (System.nanoTime() > end) {
+        throw new TimeoutException("ACLs not visible on the broker after " + TIMEOUT_S + " s");
+      }
+      Thread.sleep(50);
+    }
+  }
+
   /** Sets {@code acls} (existing ones are kept, not duplicated). */
   public static void setAcls(Admin admin, List<AclBinding> acls) {
     try {
       admin.createAcls(acls).all().get(TIMEOUT_S, TimeUnit.SECONDS);
+      awaitVisible(admin, acls);
     } catch (ExecutionException e) {
       throw failed("set ACLs", e.getCause());
     } catch (InterruptedException e) {

@@ -46,18 +46,19 @@ class TenantTopicsTest {
   }
 
   /**
-   * {@link #aclsOf} once they are {@code expected} or 10 s have passed: the broker answers from its
-   * copy of the metadata log, which may lag the controller that confirmed createAcls.
+   * The principal's ACLs once they equal {@code expected}, or what the broker shows after 10 s: a
+   * created ACL reaches the broker's authorizer (which answers describeAcls) asynchronously, after
+   * createAcls has returned.
    */
-  private static Set<String> aclsSettled(Admin admin, String principal, Set<String> expected)
+  private static Set<String> awaitAcls(Admin admin, String principal, Set<String> expected)
       throws Exception {
-    long deadline = System.currentTimeMillis() + 10_000;
-    Set<String> acls = aclsOf(admin, principal);
-    while (!acls.equals(expected) && System.currentTimeMillis() < deadline) {
-      Thread.sleep(20);
-      acls = aclsOf(admin, principal);
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    Set<String> got = aclsOf(admin, principal);
+    while (!got.equals(expected) && System.nanoTime() < end) {
+      Thread.sleep(50);
+      got = aclsOf(admin, principal);
     }
-    return acls;
+    return got;
   }
 
   private static Set<String> aclsOf(Admin admin, String principal) throws Exception {
@@ -102,7 +103,7 @@ class TenantTopicsTest {
               "TOPIC LITERAL lora.tenant.initech.stream READ ALLOW host *",
               "TOPIC LITERAL lora.tenant.initech.cancel WRITE ALLOW host *",
               "TOPIC LITERAL lora.tenant.initech.requests WRITE ALLOW host *");
-      assertEquals(expected, aclsSettled(admin, "User:initech", expected));
+      assertEquals(expected, awaitAcls(admin, "User:initech", expected));
       assertEquals(
           2,
           admin
@@ -122,7 +123,7 @@ class TenantTopicsTest {
               "lora.tenant.initech.requests",
               "lora.tenant.initech.stream"),
           again.existingTopics());
-      assertEquals(expected, aclsSettled(admin, "User:initech", expected));
+      assertEquals(expected, awaitAcls(admin, "User:initech", expected));
     }
   }
 

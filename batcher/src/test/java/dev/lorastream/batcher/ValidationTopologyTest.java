@@ -246,6 +246,27 @@ class ValidationTopologyTest {
   }
 
   @Test
+  void aPriorityOutsideMinus10To10IsInvalidParamsAndItsEndsAreAccepted() {
+    h.send(InferenceRequest.newBuilder(Harness.request("low", null)).setPriority(-11).build());
+    InferenceResult r = onlyReply(replies, "low");
+    assertEquals(ErrorCode.INVALID_PARAMS, r.getErrorCode());
+    assertEquals(
+        "priority=-11 is out of range: must be in [-10, 10] (higher runs first; 0 = normal)",
+        r.getErrorMessage());
+    h.send(InferenceRequest.newBuilder(Harness.request("high", null)).setPriority(11).build());
+    assertEquals(ErrorCode.INVALID_PARAMS, onlyReply(replies, "high").getErrorCode());
+    h.send(InferenceRequest.newBuilder(Harness.request("min", null)).setPriority(-10).build());
+    h.send(InferenceRequest.newBuilder(Harness.request("max", null)).setPriority(10).build());
+    assertTrue(replies.isEmpty());
+    var batch = h.batches.readValue(); // a batch of 2 = max requests: flushed at once
+    assertEquals(
+        List.of("min", "max"),
+        batch.getRequests().stream().map(InferenceRequest::getRequestId).toList());
+    assertEquals(
+        List.of(-10, 10), batch.getRequests().stream().map(InferenceRequest::getPriority).toList());
+  }
+
+  @Test
   void passedDeadlineIsDeadlineExceeded() {
     long now = Harness.T0.toEpochMilli();
     h.send(

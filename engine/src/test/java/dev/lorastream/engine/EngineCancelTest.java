@@ -16,6 +16,7 @@ import dev.lorastream.engine.sample.SamplingParams;
 import dev.lorastream.engine.sched.Engine;
 import dev.lorastream.engine.sched.EngineConfig;
 import dev.lorastream.engine.sched.EngineError;
+import dev.lorastream.engine.sched.EngineLoop;
 import dev.lorastream.engine.sched.FinishReason;
 import dev.lorastream.engine.sched.GenerationRequest;
 import dev.lorastream.engine.sched.GenerationResult;
@@ -25,6 +26,7 @@ import dev.lorastream.tokenizer.HfTokenizer;
 import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -257,6 +259,33 @@ class EngineCancelTest {
           "the deadline 4990 passed 10 ms before the engine received the request",
           f.join().errorMessage());
       assertTrue(e.idle());
+    }
+  }
+
+  @Test
+  void onAnEngineLoopACancelledRequestIsInNoStepAfterTheOneInFlight() throws Exception {
+    int[] p = prompt();
+    int maxTokens = lm.config().maxPositionEmbeddings() - p.length;
+    try (Engine e = engine(4);
+        EngineLoop loop = new EngineLoop(e, "engine-cancel-test")) {
+      var f = loop.submit(new GenerationRequest("r", p, null, SamplingParams.greedy(maxTokens)));
+      long deadline = System.nanoTime() + 60_000_000_000L;
+      while (e.stats().sampledTokens() < 20) {
+        assertTrue(System.nanoTime() < deadline, "20 tokens within 60 s");
+        Thread.sleep(1);
+      }
+
+      loop.cancel("r");
+      // every step that begins from now on applies the cancel first; at most one is in flight
+      long before = e.stats().steps();
+      GenerationResult r = f.get(60, TimeUnit.SECONDS);
+
+      assertEquals(EngineError.CANCELLED, r.errorCode());
+      long after = e.stats().steps() - before;
+      assertTrue(
+          after <= 1, "steps ended after the cancel: " + after + " (only the one in flight)");
+      assertTrue(r.tokens().length < maxTokens);
+      assertEquals(r.tokens().length, e.stats().sampledTokens(), "no token sampled after it");
     }
   }
 }

@@ -23,6 +23,7 @@ final class ConsumerMetrics {
   private final Counter undecodable;
   private final Counter aborted;
   private final Counter refused;
+  private final Counter revokedCancels;
 
   ConsumerMetrics(
       MeterRegistry registry, Engine engine, IntSupplier inflight, AdapterCatalog catalog) {
@@ -55,6 +56,12 @@ final class ConsumerMetrics {
                 "polled batches put back because the partition's answered-rows offset metadata"
                     + " could outgrow offset.metadata.max.bytes")
             .register(registry);
+    this.revokedCancels =
+        Counter.builder("lorastream.consumer.revoked.cancels")
+            .description(
+                "requests of revoked or lost partitions cancelled in the engine (the new owner"
+                    + " computes them)")
+            .register(registry);
     Gauge.builder("lorastream.consumer.batches.inflight", inflight::getAsInt)
         .description("batches pulled with a request still being computed")
         .register(registry);
@@ -74,6 +81,16 @@ final class ConsumerMetrics {
         .register(registry);
     FunctionCounter.builder(
             "lorastream.engine.preemptions", engine.scheduler(), s -> s.preemptions())
+        .register(registry);
+    FunctionCounter.builder("lorastream.engine.cancelled", st, EngineStats::cancelled)
+        .description("requests ended by a cancel (e.g. their partition was revoked)")
+        .register(registry);
+    FunctionCounter.builder("lorastream.engine.cancels.ignored", st, EngineStats::cancelsIgnored)
+        .description("cancels that found no queued or running request (unknown or finished)")
+        .register(registry);
+    FunctionCounter.builder(
+            "lorastream.engine.deadlines.exceeded", st, EngineStats::deadlinesExceeded)
+        .description("requests ended by their deadline while queued or running")
         .register(registry);
     if (engine.slots() != null) {
       FunctionCounter.builder("lorastream.engine.adapter.loads", engine.slots(), s -> s.loads())
@@ -103,6 +120,11 @@ final class ConsumerMetrics {
 
   void batchRefused() {
     refused.increment();
+  }
+
+  /** {@code n} requests of revoked or lost partitions were cancelled in the engine. */
+  void revokedCancelled(int n) {
+    revokedCancels.increment(n);
   }
 
   /** A result whose reply topic could not be written went to lora.replies as an error instead. */

@@ -27,6 +27,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -107,20 +108,7 @@ public final class InferenceConsumer implements AutoCloseable {
     this.health = new ConsumerHealth(loop::fatal, catalog::live);
     this.consumer =
         new KafkaConsumer<>(
-            s.clientConfig(
-                Map.of(
-                    "group.id",
-                    s.groupId(),
-                    "client.id",
-                    s.consumerId(),
-                    "enable.auto.commit",
-                    false,
-                    "isolation.level",
-                    "read_committed",
-                    "auto.offset.reset",
-                    "earliest",
-                    "max.poll.records",
-                    8)),
+            consumerConfig(s),
             new StringDeserializer(),
             Topics.BATCHES.valueSerde(serde).deserializer());
     this.streamer = ChunkStreamer.create(s, serde, tokenizer::decode, registry);
@@ -205,6 +193,32 @@ public final class InferenceConsumer implements AutoCloseable {
     } finally {
       health.polling(false);
     }
+  }
+
+  /**
+   * The batch consumer's settings: read_committed, manual commits (offsets go in the results'
+   * transaction), and static membership ({@code group.instance.id} = the consumer id), so that a
+   * restarted consumer gets its partitions back at once instead of after the session timeout.
+   */
+  static Map<String, Object> consumerConfig(ConsumerSettings s) {
+    return s.clientConfig(
+        Map.of(
+            "group.id",
+            s.groupId(),
+            "client.id",
+            s.consumerId(),
+            // static membership: a restarted consumer (same id) gets its partitions back at once,
+            // instead of after the session timeout or a rebalance of the whole group
+            "group.instance.id",
+            s.consumerId(),
+            "enable.auto.commit",
+            false,
+            "isolation.level",
+            "read_committed",
+            "auto.offset.reset",
+            "earliest",
+            "max.poll.records",
+            8));
   }
 
   /** What {@code /health} reports ({@link ConsumerHealth}); any thread, never blocks. */
@@ -367,7 +381,10 @@ public final class InferenceConsumer implements AutoCloseable {
       }
     }
     cancels.close(cancelThread);
-    consumer.close();
+    // a static member stays in the group on a plain close (until its session times out); a clean
+    // stop leaves, so that its partitions move to the others at once
+    consumer.close(
+        CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
     producer.close(Duration.ofSeconds(5));
     streamer.close();
     replyTopicLookup.close();
@@ -380,13 +397,18 @@ public final class InferenceConsumer implements AutoCloseable {
   }
 
   /**
-   * Partitions taken away: their unreleased work belongs to the new owner now, so forget it.
+   * Partitions taken away: their unreleased work belongs to the new owner now, so forget it and
+   * cancel its requests still in the engine (their KV blocks and seats go to the partitions kept).
    * Partitions given: read which rows are answered from their committed offset metadata.
    */
   private final class Rebalance implements ConsumerRebalanceListener {
     @Override
     public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
-      tracker.removed(partitions);
+      int cancelled = 0;
+      for (InFlightBatch b : tracker.removed(partitions)) {
+        cancelled += intake.cancel(b);
+      }
+      metrics.revokedCancelled(cancelled);
     }
 
     @Override

@@ -148,6 +148,17 @@ final class PartitionProgress {
   }
 
   /** Attaches the running requests of the batch at {@code inflight.offset()} (admitted before). */
+  /** The batches delivered to this consumer, in offset order. */
+  List<InFlightBatch> inflight() {
+    List<InFlightBatch> out = new ArrayList<>();
+    for (Batch b : batches.values()) {
+      if (b.inflight != null) {
+        out.add(b.inflight);
+      }
+    }
+    return out;
+  }
+
   void attach(InFlightBatch inflight) {
     batches.get(inflight.offset()).inflight = inflight;
   }

@@ -50,10 +50,20 @@ final class ReleaseTracker {
     partitions.put(tp, PartitionProgress.restore(committed, maxMetadataBytes));
   }
 
-  /** Partitions revoked or lost: their unreleased work belongs to the next owner. */
-  void removed(Collection<TopicPartition> tps) {
-    tps.forEach(partitions::remove);
-    tps.forEach(refused::remove);
+  /**
+   * Partitions revoked or lost: their unreleased work belongs to the next owner. Returns their
+   * batches delivered to this consumer, whose unfinished requests are now wasted work.
+   */
+  List<InFlightBatch> removed(Collection<TopicPartition> tps) {
+    List<InFlightBatch> dropped = new ArrayList<>();
+    for (TopicPartition tp : tps) {
+      PartitionProgress p = partitions.remove(tp);
+      if (p != null) {
+        dropped.addAll(p.inflight());
+      }
+      refused.remove(tp);
+    }
+    return dropped;
   }
 
   /**

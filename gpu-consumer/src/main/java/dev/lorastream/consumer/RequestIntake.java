@@ -1,12 +1,14 @@
 package dev.lorastream.consumer;
 
 import dev.lorastream.engine.sample.SamplingParams;
+import dev.lorastream.engine.sched.Engine;
 import dev.lorastream.engine.sched.EngineLoop;
 import dev.lorastream.engine.sched.GenerationRequest;
 import dev.lorastream.schemas.ErrorCode;
 import dev.lorastream.schemas.InferenceBatch;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
+import dev.lorastream.schemas.Priorities;
 import dev.lorastream.schemas.SamplingRules;
 import java.util.ArrayList;
 import java.util.BitSet;
@@ -18,10 +20,11 @@ import java.util.function.IntSupplier;
 import org.apache.kafka.common.TopicPartition;
 
 /**
- * Turns the requests of a batch into engine submissions. A request that cannot run (no prompt, bad
- * sampling parameters, deadline passed, prompt text the tokenizer fails on) gets its error result
- * at once; the engine answers the rest, errors included. Nothing one request holds makes {@link
- * #start} throw, so a bad request never stops the poll loop.
+ * Turns the requests of a batch into engine submissions, with their priority and deadline (which
+ * the engine enforces while they wait and run). A request that cannot run (no prompt, bad sampling
+ * parameters or priority, deadline passed, prompt text the tokenizer fails on) gets its error
+ * result at once; the engine answers the rest, errors included. Nothing one request holds makes
+ * {@link #start} throw, so a bad request never stops the poll loop.
  */
 final class RequestIntake {
   private final EngineLoop loop;
@@ -60,14 +63,6 @@ final class RequestIntake {
   }
 
   /**
-   * The engine's id of a request ({@link GenerationRequest#id}, named by {@code Engine.cancel}):
-   * its tenant and request id, unambiguously (the tenant's length first).
-   */
-  static String engineId(String tenantId, String requestId) {
-    return tenantId.length() + ":" + tenantId + "/" + requestId;
-  }
-
-  /**
    * Submits every row of {@code batch} except the {@code answered} ones (their results were
    * committed before), whose futures are null.
    */
@@ -83,6 +78,33 @@ final class RequestIntake {
         batch.getBatchId(),
         List.copyOf(requests),
         Collections.unmodifiableList(results));
+  }
+
+  /**
+   * Cancels in the engine every request of {@code b} still being computed ({@link Engine#cancel}):
+   * each leaves at the engine's next step, and its future completes with CANCELLED. Returns how
+   * many were cancelled.
+   */
+  int cancel(InFlightBatch b) {
+    int n = 0;
+    for (int r = 0; r < b.requests().size(); r++) {
+      CompletableFuture<InferenceResult> f = b.results().get(r);
+      if (f != null && !f.isDone()) {
+        InferenceRequest req = b.requests().get(r);
+        loop.cancel(engineId(req.getTenantId(), req.getRequestId()));
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * The engine's id ({@link GenerationRequest#id}, what {@link Engine#cancel} names) of a request:
+   * its identity, (tenant, request id), in one string that no other pair gives (the tenant's length
+   * first, so neither part needs escaping).
+   */
+  static String engineId(String tenantId, String requestId) {
+    return tenantId.length() + ":" + tenantId + "/" + requestId;
   }
 
   CompletableFuture<InferenceResult> submit(InferenceRequest req, String batchId) {
@@ -118,7 +140,9 @@ final class RequestIntake {
           batchId);
     }
     var s = req.getSampling();
-    var bad = SamplingRules.problem(s); // the batcher's rules (it also caps maxTokens)
+    var bad =
+        SamplingRules.problem(s) // the batcher's rules (it also caps maxTokens)
+            .or(() -> Priorities.problem(req.getPriority()));
     if (bad.isPresent()) {
       return done(req, ErrorCode.INVALID_PARAMS, bad.get(), batchId);
     }
@@ -136,8 +160,15 @@ final class RequestIntake {
     if (cancels != null) {
       cancels.track(req.getTenantId(), req.getRequestId());
     }
-    String id = engineId(req.getTenantId(), req.getRequestId());
-    return loop.submit(new GenerationRequest(id, tokens, req.getAdapterId(), params), stream)
+    return loop.submit(
+            new GenerationRequest(
+                engineId(req.getTenantId(), req.getRequestId()),
+                tokens,
+                req.getAdapterId(),
+                params,
+                req.getPriority(),
+                deadline),
+            stream)
         .thenApply(
             r -> {
               InferenceResult result = Results.of(req, r, submitEpochMs, batchId, servedBy);

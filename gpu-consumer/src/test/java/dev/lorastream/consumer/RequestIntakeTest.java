@@ -2,6 +2,7 @@ package dev.lorastream.consumer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lorastream.engine.backends.Backends;
 import dev.lorastream.engine.model.LlamaModel;
@@ -14,14 +15,18 @@ import dev.lorastream.engine.sched.EngineLoop;
 import dev.lorastream.engine.testdata.ModelGenerator;
 import dev.lorastream.schemas.ErrorCode;
 import dev.lorastream.schemas.FinishReason;
+import dev.lorastream.schemas.InferenceBatch;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.SamplingParams;
 import java.nio.file.Path;
+import java.util.BitSet;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import java.util.function.LongSupplier;
+import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -48,6 +53,14 @@ class RequestIntakeTest {
   }
 
   private void withIntake(Function<String, int[]> encode, Body body) throws Exception {
+    withIntake(encode, System::currentTimeMillis, body);
+  }
+
+  /**
+   * @param engineClockMs the engine's wall clock (the intake's is the real one)
+   */
+  private void withIntake(Function<String, int[]> encode, LongSupplier engineClockMs, Body body)
+      throws Exception {
     Path dir = tmp.resolve("m");
     ModelGenerator.make("tiny", ModelGenerator.Options.defaults(), dir);
     try (Ops ops = Backends.create("cpu");
@@ -59,7 +72,8 @@ class RequestIntakeTest {
                 id -> {
                   throw new NoSuchElementException(id);
                 },
-                null);
+                null,
+                engineClockMs);
         EngineLoop loop = new EngineLoop(engine, "engine-intake-test")) {
       body.run(new RequestIntake(loop, encode, "c1"), loop);
     }
@@ -119,6 +133,91 @@ class RequestIntakeTest {
           assertEquals(FinishReason.LENGTH, ok.getFinishReason());
           assertEquals(2, ok.getTokenIds().size());
           assertNull(loop.fatal());
+        });
+  }
+
+  @Test
+  void aPriorityOutOfRangeIsInvalidParams() throws Exception {
+    withIntake(
+        text -> new int[] {1},
+        (intake, loop) -> {
+          InferenceRequest high = request("high", null, List.of(1, 5), 2);
+          high.setPriority(11);
+          InferenceResult r = get(intake.submit(high, "b"));
+          assertEquals(ErrorCode.INVALID_PARAMS, r.getErrorCode());
+          assertEquals(
+              "priority=11 is out of range: must be in [-10, 10] (higher runs first; 0 = normal)",
+              r.getErrorMessage());
+          InferenceRequest lowest = request("lowest", null, List.of(1, 5), 2);
+          lowest.setPriority(-10);
+          assertNull(get(intake.submit(lowest, "b")).getErrorCode());
+        });
+  }
+
+  @Test
+  void cancellingABatchCancelsItsUnfinishedRequestsInTheEngineAndNotTheFinishedOnes()
+      throws Exception {
+    withIntake(
+        text -> new int[] {1},
+        (intake, loop) -> {
+          // a 32-token cache holds one of these at a time: "long" runs, "queued" waits
+          InferenceBatch batch =
+              InferenceBatch.newBuilder()
+                  .setBatchId("b")
+                  .setCreatedEpochMs(0)
+                  .setRequests(
+                      List.of(
+                          request("done", null, List.of(1, 5), 1),
+                          request("long", null, List.of(1, 5), 29),
+                          request("queued", null, List.of(1, 6), 29)))
+                  .build();
+          BitSet answered = new BitSet();
+          answered.set(0); // "done" was answered before: not computed, not cancelled
+          InFlightBatch b = intake.start(new TopicPartition("lora.batches", 0), 7, batch, answered);
+          assertNull(b.results().get(0));
+
+          assertEquals(2, intake.cancel(b));
+
+          for (int r = 1; r < 3; r++) {
+            InferenceResult cancelled = get(b.results().get(r));
+            assertEquals(ErrorCode.CANCELLED, cancelled.getErrorCode());
+            assertTrue(
+                cancelled.getErrorMessage().startsWith("cancelled after "),
+                cancelled.getErrorMessage());
+          }
+          assertEquals(2, loop.engine().stats().cancelled());
+          assertEquals(0, loop.engine().stats().cancelsIgnored());
+          assertEquals(0, intake.cancel(b), "nothing left to cancel");
+          InferenceResult next = get(intake.submit(request("long", null, List.of(1, 5), 3), "b2"));
+          assertNull(next.getErrorCode(), "the same id submitted again is served");
+        });
+  }
+
+  @Test
+  void theEngineIdOfARequestIsItsTenantAndRequestIdWithoutAmbiguity() {
+    assertEquals("4:acme/r-1", RequestIntake.engineId("acme", "r-1"));
+    assertTrue(
+        !RequestIntake.engineId("a/b", "c").equals(RequestIntake.engineId("a", "b/c")),
+        "a '/' in either part cannot make two identities one");
+  }
+
+  @Test
+  void theRequestsDeadlineReachesTheEngine() throws Exception {
+    long now = System.currentTimeMillis();
+    long deadline = now + 60_000; // ahead of the intake's clock, behind the engine's
+    withIntake(
+        text -> new int[] {1},
+        () -> now + 120_000,
+        (intake, loop) -> {
+          InferenceRequest r = request("d", null, List.of(1, 5), 2);
+          r.setDeadlineEpochMs(deadline);
+          InferenceResult late = get(intake.submit(r, "b"));
+          assertEquals(ErrorCode.DEADLINE_EXCEEDED, late.getErrorCode());
+          assertEquals(
+              "the deadline "
+                  + deadline
+                  + " passed 60000 ms before the engine received the request",
+              late.getErrorMessage());
         });
   }
 }

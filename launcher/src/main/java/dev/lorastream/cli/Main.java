@@ -2,6 +2,7 @@ package dev.lorastream.cli;
 
 import dev.lorastream.batcher.BatcherMain;
 import dev.lorastream.bench.BenchCommand;
+import dev.lorastream.cli.chaos.ChaosCommand;
 import dev.lorastream.consumer.ConsumerMain;
 import dev.lorastream.ingest.bulk.BulkCommand;
 import dev.lorastream.tools.MakeAdapters;
@@ -26,7 +27,8 @@ import picocli.CommandLine.Unmatched;
       Main.Consumer.class,
       MakeModel.class,
       MakeAdapters.class,
-      BenchCommand.class
+      BenchCommand.class,
+      ChaosCommand.class
     })
 public final class Main implements Runnable {
   @Override

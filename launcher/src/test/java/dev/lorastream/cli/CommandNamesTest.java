@@ -36,7 +36,8 @@ class CommandNamesTest {
                 "consumer",
                 "make-model",
                 "make-adapters",
-                "bench")),
+                "bench",
+                "chaos")),
         new TreeSet<>(MAIN.getSubcommands().keySet()));
     assertEquals(
         List.of("engine"),

@@ -10,7 +10,6 @@ import dev.lorastream.engine.model.StepBatch;
 import dev.lorastream.engine.sample.Sampler;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -19,7 +18,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 
 /**
@@ -49,7 +47,6 @@ public final class Engine implements AutoCloseable {
 
   private final LlamaModel model;
   private final ModelConfig cfg;
-  private final EngineConfig ec;
   private final KvCache kv;
   private final AdapterSlots slots; // null when no projection has LoRA slots
   private final AdapterCache adapters;
@@ -58,18 +55,10 @@ public final class Engine implements AutoCloseable {
   private final List<Integer> eosIds;
   private final ConcurrentLinkedQueue<Sequence> incoming = new ConcurrentLinkedQueue<>();
   private final ConcurrentLinkedQueue<String> invalidated = new ConcurrentLinkedQueue<>();
-  private final ConcurrentLinkedQueue<Cancel> cancels = new ConcurrentLinkedQueue<>();
-  private final AtomicLong submitted = new AtomicLong(); // submit() calls, numbering sequences
-  private final LongSupplier clockMs; // wall clock, epoch ms: deadlines
   private final ExecutorService loader;
   private final EngineStats stats = new EngineStats();
-  private final int
-      capacity; // tokens one sequence can hold: model context and KV cache, whichever is less
-
-  /**
-   * A cancel of every sequence named {@code id} submitted before it ({@code upTo}: their count).
-   */
-  private record Cancel(String id, long upTo) {}
+  private final EarlyExits exits;
+  private final RequestChecks checks;
 
   public Engine(LlamaModel model, EngineConfig ec, AdapterSource source, TokenDecoder decoder) {
     this(model, ec, source, decoder, System::currentTimeMillis);
@@ -86,9 +75,8 @@ public final class Engine implements AutoCloseable {
       TokenDecoder decoder,
       LongSupplier clockMs) {
     this.model = model;
-    this.clockMs = clockMs;
+    this.exits = new EarlyExits(clockMs, stats);
     this.cfg = model.config();
-    this.ec = ec;
     this.kv =
         new KvCache(
             model.ops(),
@@ -113,7 +101,8 @@ public final class Engine implements AutoCloseable {
     this.scheduler =
         new Scheduler(kv.allocator(), ec.blockSize(), ec.maxTokensPerStep(), ec.maxSeqs());
     this.decoder = decoder;
-    this.capacity = Math.min(cfg.maxPositionEmbeddings(), ec.kvBlocks() * ec.blockSize());
+    int capacity = Math.min(cfg.maxPositionEmbeddings(), ec.kvBlocks() * ec.blockSize());
+    this.checks = new RequestChecks(cfg, ec, capacity, decoder != null, exits::nowMs);
     List<Integer> eos = new ArrayList<>();
     for (int id : cfg.eosTokenIds()) {
       eos.add(id);
@@ -151,15 +140,11 @@ public final class Engine implements AutoCloseable {
     return submit(r, null);
   }
 
-  /**
-   * {@link #submit(GenerationRequest)}, telling {@code tokens} of each token as it is generated.
-   *
-   * @param tokens null for none
-   */
+  /** {@link #submit(GenerationRequest)}, telling {@code tokens} (null: none) of each new token. */
   public CompletableFuture<GenerationResult> submit(GenerationRequest r, TokenListener tokens) {
     CompletableFuture<GenerationResult> f = new CompletableFuture<>();
     long now = System.nanoTime();
-    GenerationResult refused = refusal(r);
+    GenerationResult refused = checks.refusal(r);
     if (refused != null) {
       f.complete(refused);
       return f;
@@ -169,23 +154,23 @@ public final class Engine implements AutoCloseable {
     }
     Sequence s = new Sequence(r, f, now);
     s.listener = tokens;
-    s.submitOrder = submitted.incrementAndGet();
+    exits.numberSubmit(s);
     incoming.add(s);
     return f;
   }
 
   /**
    * Cancels every queued or running request with {@link GenerationRequest#id} {@code id} that was
-   * submitted before this call: at the start of the next step it leaves the scheduler (so it is in
-   * no step after the one running now), its KV blocks return to the free pool, its adapter slot is
-   * released, and its future completes with {@link EngineError#CANCELLED} and the tokens and text
-   * generated so far. A request submitted after this call with the same id is not affected. A
-   * cancel that finds no such request (unknown, or finished already) changes nothing and is counted
-   * in {@link EngineStats#cancelsIgnored}. Thread-safe; a submit racing with this call on another
-   * thread may or may not be cancelled.
+   * submitted before this call: at the start of the next step it leaves the scheduler (so no step
+   * that begins after this call computes it), its KV blocks return to the free pool, its adapter
+   * slot is released, and its future completes with {@link EngineError#CANCELLED} and the tokens
+   * and text generated so far. A request submitted after this call with the same id is not
+   * affected. A cancel that finds no such request (unknown, or finished already) changes nothing
+   * and is counted in {@link EngineStats#cancelsIgnored}. Thread-safe; a submit racing with this
+   * call on another thread may or may not be cancelled.
    */
   public void cancel(String id) {
-    cancels.add(new Cancel(id, submitted.get()));
+    exits.cancel(id);
   }
 
   /**
@@ -204,10 +189,10 @@ public final class Engine implements AutoCloseable {
     invalidated.add(adapterId);
   }
 
-  /** Whether nothing is queued or running. */
+  /** Whether nothing is queued or running and no cancel waits to be applied. */
   public boolean idle() {
     return incoming.isEmpty()
-        && cancels.isEmpty()
+        && !exits.pending()
         && scheduler.numWaiting() == 0
         && scheduler.numRunning() == 0;
   }
@@ -231,8 +216,9 @@ public final class Engine implements AutoCloseable {
     for (Sequence s; (s = incoming.poll()) != null; ) {
       scheduler.add(s);
     }
-    applyCancels();
-    expireDeadlines();
+    for (EarlyExits.Exit x : exits.due(scheduler)) {
+      end(x.seq(), FinishReason.ERROR, null, x.code(), x.message());
+    }
     failUnloadableAdapters();
     List<Scheduler.Work> work = scheduler.schedule(this::admit, this::releaseSlot);
     if (work.isEmpty()) {
@@ -284,7 +270,7 @@ public final class Engine implements AutoCloseable {
         return;
       }
     }
-    if (s.generated() >= p.maxTokens() || s.length >= capacity) {
+    if (s.generated() >= p.maxTokens() || s.length >= checks.capacity()) {
       finish(s, FinishReason.LENGTH, null);
     }
   }
@@ -319,73 +305,6 @@ public final class Engine implements AutoCloseable {
             s.firstTokenNanos - s.submitNanos,
             now - s.submitNanos,
             s.preemptions));
-  }
-
-  /** Ends the sequences cancelled since the last step; counts the cancels that found none. */
-  private void applyCancels() {
-    if (cancels.isEmpty()) {
-      return;
-    }
-    Map<String, List<Sequence>> byId = new HashMap<>();
-    for (Sequence s : scheduler.running()) {
-      byId.computeIfAbsent(s.request.id(), k -> new ArrayList<>()).add(s);
-    }
-    for (Sequence s : scheduler.waiting()) {
-      byId.computeIfAbsent(s.request.id(), k -> new ArrayList<>()).add(s);
-    }
-    for (Cancel c; (c = cancels.poll()) != null; ) {
-      List<Sequence> named = byId.getOrDefault(c.id(), List.of());
-      int ended = 0;
-      for (Sequence s : List.copyOf(named)) {
-        if (s.submitOrder <= c.upTo()) {
-          named.remove(s);
-          end(
-              s,
-              FinishReason.ERROR,
-              null,
-              EngineError.CANCELLED,
-              "cancelled after " + s.generated() + " generated tokens");
-          stats.recordCancelled();
-          ended++;
-        }
-      }
-      if (ended == 0) {
-        stats.recordCancelIgnored();
-      }
-    }
-  }
-
-  /** Ends the queued and running sequences whose deadline has passed. */
-  private void expireDeadlines() {
-    long now = -1;
-    List<Sequence> expired = new ArrayList<>();
-    for (Iterable<Sequence> group :
-        List.<Iterable<Sequence>>of(scheduler.running(), scheduler.waiting())) {
-      for (Sequence s : group) {
-        long deadline = s.request.deadlineEpochMs();
-        if (deadline > 0) {
-          now = now < 0 ? clockMs.getAsLong() : now;
-          if (now >= deadline) {
-            expired.add(s);
-          }
-        }
-      }
-    }
-    for (Sequence s : expired) {
-      end(
-          s,
-          FinishReason.ERROR,
-          null,
-          EngineError.DEADLINE_EXCEEDED,
-          "the deadline "
-              + s.request.deadlineEpochMs()
-              + " passed "
-              + (now - s.request.deadlineEpochMs())
-              + " ms ago, after "
-              + s.generated()
-              + " generated tokens");
-      stats.recordDeadlineExceeded();
-    }
   }
 
   private boolean admit(Sequence s) {
@@ -452,88 +371,6 @@ public final class Engine implements AutoCloseable {
               + ")");
     }
     slots.checkFits(a);
-  }
-
-  /** The error reply for a request the engine cannot serve, or null when it can. */
-  private GenerationResult refusal(GenerationRequest r) {
-    int[] p = r.promptTokens();
-    if (p.length == 0) {
-      return refuse(
-          r,
-          EngineError.INVALID_PARAMS,
-          "the prompt has no tokens; send at least one (usually BOS)");
-    }
-    for (int i = 0; i < p.length; i++) {
-      if (p[i] < 0 || p[i] >= cfg.vocabSize()) {
-        return refuse(
-            r,
-            EngineError.INVALID_PARAMS,
-            "prompt token "
-                + i
-                + " is "
-                + p[i]
-                + ", outside the vocabulary [0, "
-                + cfg.vocabSize()
-                + ")");
-      }
-    }
-    if (p.length >= capacity) {
-      return refuse(
-          r,
-          EngineError.PROMPT_TOO_LONG,
-          "the prompt has "
-              + p.length
-              + " tokens; this engine serves at most "
-              + (capacity - 1)
-              + " (model context "
-              + cfg.maxPositionEmbeddings()
-              + ", KV cache "
-              + ec.kvBlocks() * ec.blockSize()
-              + " tokens)");
-    }
-    long needed = (long) p.length + r.params().maxTokens();
-    if (needed > capacity) {
-      return refuse(
-          r,
-          EngineError.PROMPT_TOO_LONG,
-          "the prompt has "
-              + p.length
-              + " tokens and maxTokens is "
-              + r.params().maxTokens()
-              + ": "
-              + needed
-              + " tokens do not fit this engine's context of "
-              + capacity
-              + " (model context "
-              + cfg.maxPositionEmbeddings()
-              + ", KV cache "
-              + ec.kvBlocks() * ec.blockSize()
-              + " tokens); shorten the prompt or lower maxTokens to at most "
-              + Math.max(0, capacity - p.length));
-    }
-    if (decoder == null && !r.params().stopStrings().isEmpty()) {
-      return refuse(
-          r, EngineError.INVALID_PARAMS, "stop strings need a tokenizer and this engine has none");
-    }
-    long deadline = r.deadlineEpochMs();
-    if (deadline > 0) {
-      long now = clockMs.getAsLong();
-      if (now >= deadline) {
-        return refuse(
-            r,
-            EngineError.DEADLINE_EXCEEDED,
-            "the deadline "
-                + deadline
-                + " passed "
-                + (now - deadline)
-                + " ms before the engine received the request");
-      }
-    }
-    return null;
-  }
-
-  private static GenerationResult refuse(GenerationRequest r, EngineError code, String message) {
-    return GenerationResult.error(r.id(), r.promptTokens().length, code, message, 0);
   }
 
   /**

@@ -3,6 +3,7 @@ package dev.lorastream.ingest.bulk;
 import dev.lorastream.ingest.LoraClient;
 import dev.lorastream.ingest.LoraClientConfig;
 import dev.lorastream.ingest.PromptTokenizer;
+import dev.lorastream.schemas.Priorities;
 import dev.lorastream.schemas.Tenancy;
 import dev.lorastream.schemas.Topics;
 import java.io.IOException;
@@ -127,6 +128,14 @@ public final class BulkCommand implements Callable<Integer> {
       description = "temperature of lines that give none (default: 0, greedy).")
   Float temperature;
 
+  @Option(
+      names = "--priority",
+      defaultValue = "" + Priorities.BULK,
+      description =
+          "Scheduling priority of every request, in [-10, 10], higher first (default:"
+              + " ${DEFAULT-VALUE}, below online traffic's 0).")
+  int priority;
+
   /** Picocli instantiates it. */
   public BulkCommand() {}
 
@@ -140,7 +149,8 @@ public final class BulkCommand implements Callable<Integer> {
     LoraClientConfig clientConfig;
     try {
       clientConfig = clientConfig();
-      settings = new BulkRun.Settings(tenant, adapter, maxTokens, temperature, concurrency);
+      settings =
+          new BulkRun.Settings(tenant, adapter, maxTokens, temperature, concurrency, priority);
       docs = JsonlInput.read(input);
       List<String> unreadable = new ArrayList<>();
       previous = store.readPrevious(unreadable);

@@ -3,6 +3,7 @@ package dev.lorastream.ingest.bulk;
 import dev.lorastream.schemas.ErrorCode;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
+import dev.lorastream.schemas.Priorities;
 import dev.lorastream.schemas.SamplingParams;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -41,11 +42,27 @@ public final class BulkRun {
    * @param concurrency requests in flight at most (>= 1)
    */
   public record Settings(
-      String tenant, String adapter, Integer maxTokens, Float temperature, int concurrency) {
+      String tenant,
+      String adapter,
+      Integer maxTokens,
+      Float temperature,
+      int concurrency,
+      int priority) {
     public Settings {
       if (concurrency < 1) {
         throw new IllegalArgumentException("concurrency must be >= 1, got " + concurrency);
       }
+      Priorities.problem(priority)
+          .ifPresent(
+              p -> {
+                throw new IllegalArgumentException(p);
+              });
+    }
+
+    /** Bulk traffic's own priority, {@link Priorities#BULK}: below online requests. */
+    public Settings(
+        String tenant, String adapter, Integer maxTokens, Float temperature, int concurrency) {
+      this(tenant, adapter, maxTokens, temperature, concurrency, Priorities.BULK);
     }
   }
 
@@ -90,6 +107,7 @@ public final class BulkRun {
         .setTenantId(s.tenant())
         .setAdapterId(s.adapter())
         .setPrompt(doc.text())
+        .setPriority(s.priority())
         .setSampling(sampling.build());
   }
 

@@ -2,6 +2,7 @@ package dev.lorastream.ingest.bulk;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lorastream.schemas.ErrorCode;
@@ -70,6 +71,21 @@ class BulkRunTest {
     var base = BulkRun.request(doc(1, "y"), new BulkRun.Settings("t", null, null, null, 1));
     assertNull(base.getAdapterId());
     assertEquals(16, base.getSampling().getMaxTokens(), "the schema's default");
+  }
+
+  @Test
+  void bulkRequestsRunBelowOnlineTrafficUnlessToldOtherwise() {
+    assertEquals(-5, BulkRun.request(doc(1, "y"), SETTINGS).getPriority());
+    assertEquals(0, InferenceRequest.newBuilder().getPriority(), "online: the schema's default");
+    var told = new BulkRun.Settings("t", null, null, null, 1, 3);
+    assertEquals(3, BulkRun.request(doc(1, "y"), told).getPriority());
+    var bad =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> new BulkRun.Settings("t", null, null, null, 1, 11));
+    assertEquals(
+        "priority=11 is out of range: must be in [-10, 10] (higher runs first; 0 = normal)",
+        bad.getMessage());
   }
 
   @Test

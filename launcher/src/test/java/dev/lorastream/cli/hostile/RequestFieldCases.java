@@ -90,8 +90,11 @@ final class RequestFieldCases {
                   r.temperature = 1f;
                 },
                 null),
-            answered("priority MIN_VALUE", r -> r.priority = Integer.MIN_VALUE, null),
-            answered("priority MAX_VALUE", r -> r.priority = Integer.MAX_VALUE, null),
+            // the wire's range is [-10, 10] (schemas.Priorities)
+            answered("priority MIN_VALUE", r -> r.priority = Integer.MIN_VALUE, ip),
+            answered("priority -10", r -> r.priority = -10, null),
+            answered("priority 11", r -> r.priority = 11, ip),
+            answered("priority MAX_VALUE", r -> r.priority = Integer.MAX_VALUE, ip),
             answered(
                 "deadlineEpochMs MIN_VALUE",
                 r -> r.deadlineEpochMs = Long.MIN_VALUE,
