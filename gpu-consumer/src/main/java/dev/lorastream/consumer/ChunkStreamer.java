@@ -96,21 +96,32 @@ final class ChunkStreamer {
     }
   }
 
+  /**
+   * The attempt number of a computation ({@code StreamChunk.attempt}): the consumer group
+   * generation in which the batch was taken, then the epoch second the consumer process started. A
+   * partition's new owner takes it in a later generation (a rebalance raises it); the same consumer
+   * restarted under static membership keeps its generation but started later (a restart loads the
+   * model: it takes seconds). Either way a computation after a redelivery gets a higher number.
+   */
+  static long attempt(int generation, long startedEpochSecond) {
+    return ((long) generation << 32) | (startedEpochSecond & 0xffff_ffffL);
+  }
+
   /** The stream of one computation ({@code attempt}) of {@code req}. */
-  Stream open(InferenceRequest req, int attempt) {
+  Stream open(InferenceRequest req, long attempt) {
     return new Stream(req, attempt);
   }
 
   /** One attempt's chunks; its listener and {@link #finish} run on the engine thread. */
   final class Stream implements TokenListener {
     private final InferenceRequest req;
-    private final int attempt;
+    private final long attempt;
     private final String topic;
     private final TextDeltas deltas;
     private final StringBuilder handedOut = new StringBuilder();
     private int index;
 
-    private Stream(InferenceRequest req, int attempt) {
+    private Stream(InferenceRequest req, long attempt) {
       this.req = req;
       this.attempt = attempt;
       this.topic =

@@ -67,6 +67,9 @@ public final class InferenceConsumer implements AutoCloseable {
   /** How long {@link #run} waits for the adapter catalog to read the topic before giving up. */
   static final Duration CATALOG_CATCH_UP = Duration.ofSeconds(30);
 
+  /** The epoch second this process started: part of {@code StreamChunk.attempt}. */
+  private static final long STARTED_S = System.currentTimeMillis() / 1000;
+
   private final ConsumerSettings settings;
   private final Ops ops;
   private final LoadedModel model;
@@ -115,12 +118,7 @@ public final class InferenceConsumer implements AutoCloseable {
     this.cancels = CancelReader.create(s, serde, loop::cancel, registry);
     this.intake =
         new RequestIntake(
-            loop,
-            tokenizer::encode,
-            s.consumerId(),
-            streamer,
-            cancels,
-            () -> this.consumer.groupMetadata().generationId());
+            loop, tokenizer::encode, s.consumerId(), streamer, cancels, this::attempt);
     this.producer =
         new KafkaProducer<>(
             s.clientConfig(
@@ -219,6 +217,11 @@ public final class InferenceConsumer implements AutoCloseable {
             "earliest",
             "max.poll.records",
             8));
+  }
+
+  /** {@code StreamChunk.attempt} of the requests taken now ({@link ChunkStreamer#attempt}). */
+  private long attempt() {
+    return ChunkStreamer.attempt(consumer.groupMetadata().generationId(), STARTED_S);
   }
 
   /** What {@code /health} reports ({@link ConsumerHealth}); any thread, never blocks. */

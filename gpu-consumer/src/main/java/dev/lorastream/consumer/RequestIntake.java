@@ -16,7 +16,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
-import java.util.function.IntSupplier;
+import java.util.function.LongSupplier;
 import org.apache.kafka.common.TopicPartition;
 
 /**
@@ -32,7 +32,7 @@ final class RequestIntake {
   private final String servedBy;
   private final ChunkStreamer streamer; // null: no streaming
   private final CancelReader cancels; // null: no cancels
-  private final IntSupplier attempt;
+  private final LongSupplier attempt;
 
   /**
    * @param encode prompt text to token ids (the model's tokenizer)
@@ -45,7 +45,7 @@ final class RequestIntake {
    * @param streamer writes each computed request's token chunks; null for none
    * @param cancels told which requests are being computed, so that their cancels apply; null for
    *     none
-   * @param attempt the attempt number of requests taken now (the consumer group generation)
+   * @param attempt the attempt number of requests taken now ({@code StreamChunk.attempt})
    */
   RequestIntake(
       EngineLoop loop,
@@ -53,7 +53,7 @@ final class RequestIntake {
       String servedBy,
       ChunkStreamer streamer,
       CancelReader cancels,
-      IntSupplier attempt) {
+      LongSupplier attempt) {
     this.loop = loop;
     this.encode = encode;
     this.servedBy = servedBy;
@@ -156,7 +156,7 @@ final class RequestIntake {
             s.getStopTokenIds(),
             s.getStopStrings());
     long submitEpochMs = System.currentTimeMillis();
-    ChunkStreamer.Stream stream = streamer == null ? null : streamer.open(req, attempt.getAsInt());
+    ChunkStreamer.Stream stream = streamer == null ? null : streamer.open(req, attempt.getAsLong());
     if (cancels != null) {
       cancels.track(req.getTenantId(), req.getRequestId());
     }

@@ -1,6 +1,7 @@
 package dev.lorastream.consumer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lorastream.engine.sched.TokenDecoder;
 import dev.lorastream.schemas.InferenceRequest;
@@ -94,6 +95,18 @@ class ChunkStreamerTest {
         List.of("h", "", "é", "", ""), sent.stream().map(r -> r.value().getText()).toList());
     assertEquals(List.of((int) '!'), sent.get(3).value().getTokenIds());
     assertEquals(List.of(), sent.get(4).value().getTokenIds());
+  }
+
+  @Test
+  void aLaterOwnerOrALaterStartOfTheSameOwnerHasAHigherAttempt() {
+    long first = ChunkStreamer.attempt(7, 1_764_900_000L);
+    // the same static member restarted: same generation, later start
+    long restarted = ChunkStreamer.attempt(7, 1_764_900_040L);
+    // another consumer after a rebalance, although its process started earlier
+    long otherOwner = ChunkStreamer.attempt(8, 1_764_000_000L);
+    assertTrue(first < restarted, "restart");
+    assertTrue(restarted < otherOwner, "new owner");
+    assertEquals(7L << 32 | 1_764_900_000L, first);
   }
 
   @Test

@@ -112,7 +112,7 @@ class ConsumerExactlyOnceTest {
       var again = StreamChunks.recomputed(attempts);
       assertTrue(!again.isEmpty(), "the kill interrupted requests that stream again: " + attempts);
       for (String id : again) {
-        List<Integer> a = attempts.get(id);
+        List<Long> a = attempts.get(id);
         assertTrue(a.getFirst() < a.getLast(), id + " streamed attempts " + a);
       }
     }

@@ -39,11 +39,11 @@ final class StreamChunks {
   }
 
   /** Request id to the attempts its chunks carry, in the order they were written. */
-  static Map<String, List<Integer>> attempts(List<StreamChunk> chunks) {
-    Map<String, List<Integer>> out = new LinkedHashMap<>();
+  static Map<String, List<Long>> attempts(List<StreamChunk> chunks) {
+    Map<String, List<Long>> out = new LinkedHashMap<>();
     for (StreamChunk c : chunks) {
-      List<Integer> a = out.computeIfAbsent(c.getRequestId(), k -> new ArrayList<>());
-      if (a.isEmpty() || a.getLast() != c.getAttempt()) {
+      List<Long> a = out.computeIfAbsent(c.getRequestId(), k -> new ArrayList<>());
+      if (a.isEmpty() || a.getLast().longValue() != c.getAttempt()) {
         a.add(c.getAttempt());
       }
     }
@@ -51,7 +51,7 @@ final class StreamChunks {
   }
 
   /** The requests whose chunks carry more than one attempt. */
-  static TreeSet<String> recomputed(Map<String, List<Integer>> attempts) {
+  static TreeSet<String> recomputed(Map<String, List<Long>> attempts) {
     TreeSet<String> out = new TreeSet<>();
     attempts.forEach(
         (id, a) -> {

@@ -31,7 +31,7 @@ final class RequestStream implements Flow.Publisher<StreamEvent> {
   private List<StreamEvent> early = new ArrayList<>(); // null once subscribed
   private Throwable failure;
   private boolean done;
-  private int attempt = Integer.MIN_VALUE;
+  private long attempt = Long.MIN_VALUE;
   private boolean lastSeen;
   private final StringBuilder text = new StringBuilder();
   private InferenceResult result; // arrived, not yet published
@@ -79,7 +79,7 @@ final class RequestStream implements Flow.Publisher<StreamEvent> {
       return Outcome.STALE;
     }
     if (c.getAttempt() > attempt) {
-      if (attempt != Integer.MIN_VALUE) {
+      if (attempt != Long.MIN_VALUE) {
         publish(new StreamEvent.Restart(attempt, c.getAttempt(), text.toString()));
       }
       attempt = c.getAttempt();

@@ -18,7 +18,7 @@ public sealed interface StreamEvent {
    * forget the text of {@code droppedAttempt} ({@code droppedText}); the chunks of {@code attempt}
    * follow, from index 0.
    */
-  record Restart(int droppedAttempt, int attempt, String droppedText) implements StreamEvent {}
+  record Restart(long droppedAttempt, long attempt, String droppedText) implements StreamEvent {}
 
   /**
    * The request's result, exactly as {@link LoraClient#submit} completes with it; the last event.

@@ -75,7 +75,7 @@ class AvroSerdeRoundTripTest {
         StreamChunk.newBuilder()
             .setTenantId("acme")
             .setRequestId("r-1")
-            .setAttempt(3)
+            .setAttempt(3L << 32 | 1_764_900_000L)
             .setIndex(7)
             .setText("h\u00e9llo \u4e16")
             .setTokenIds(List.of(104, 233, 19990))
@@ -86,7 +86,7 @@ class AvroSerdeRoundTripTest {
         StreamChunk.newBuilder()
             .setTenantId("acme")
             .setRequestId("r-2")
-            .setAttempt(1)
+            .setAttempt(1L)
             .setIndex(0)
             .build();
     assertEquals("", defaults.getText());
