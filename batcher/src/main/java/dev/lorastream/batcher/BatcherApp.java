@@ -340,6 +340,9 @@ public final class BatcherApp implements AutoCloseable {
             .map(Topic::name)
             // in topics mode requests come from the tenants' topics, which may not exist yet
             .filter(t -> config.tenancy() != Tenancy.TOPICS || !t.equals(Topics.REQUESTS.name()))
+            // the consumers and clients stream and cancel; the batcher neither reads nor writes
+            // them
+            .filter(t -> !t.equals(Topics.STREAM.name()) && !t.equals(Topics.CANCEL.name()))
             .toList();
     try (Admin admin = Admin.create(adminConfig(props))) {
       Map<String, TopicDescription> found = new HashMap<>();

@@ -22,14 +22,17 @@ import org.apache.kafka.common.resource.ResourceType;
 
 /**
  * Provisions a tenant of topics mode ({@link dev.lorastream.schemas.Tenancy#TOPICS}) on a cluster:
- * creates its topics ({@link Tenants#requestsTopic}, {@link Tenants#repliesTopic}) and gives its
- * principal {@code User:<tenant>} exactly these ACLs, all LITERAL (a prefixed ACL for {@code acme}
- * would also reach {@code acme2}'s topics):
+ * creates its topics ({@link Tenants#requestsTopic}, {@link Tenants#repliesTopic}, {@link
+ * Tenants#streamTopic}, {@link Tenants#cancelTopic}) and gives its principal {@code User:<tenant>}
+ * exactly these ACLs, all LITERAL (a prefixed ACL for {@code acme} would also reach {@code acme2}'s
+ * topics):
  *
  * <ul>
  *   <li>WRITE on {@code lora.tenant.<t>.requests} (it sends requests; WRITE implies DESCRIBE, and
  *       since Kafka 2.8 lets its producer be idempotent);
  *   <li>READ on {@code lora.tenant.<t>.replies} (it reads its replies);
+ *   <li>READ on {@code lora.tenant.<t>.stream} (it reads its requests' token chunks);
+ *   <li>WRITE on {@code lora.tenant.<t>.cancel} (it cancels its requests);
  *   <li>READ on group {@code lora.tenant.<t>} (for a consumer group of its own; the lorastream
  *       client reads without one).
  * </ul>
@@ -66,6 +69,8 @@ public final class TenantTopics {
     return List.of(
         allow(ResourceType.TOPIC, Tenants.requestsTopic(tenant), p, AclOperation.WRITE),
         allow(ResourceType.TOPIC, Tenants.repliesTopic(tenant), p, AclOperation.READ),
+        allow(ResourceType.TOPIC, Tenants.streamTopic(tenant), p, AclOperation.READ),
+        allow(ResourceType.TOPIC, Tenants.cancelTopic(tenant), p, AclOperation.WRITE),
         allow(ResourceType.GROUP, Tenants.group(tenant), p, AclOperation.READ));
   }
 
@@ -85,7 +90,9 @@ public final class TenantTopics {
           admin.createTopics(
               List.of(
                   new NewTopic(Tenants.requestsTopic(tenant), partitions, replication),
-                  new NewTopic(Tenants.repliesTopic(tenant), partitions, replication)));
+                  new NewTopic(Tenants.repliesTopic(tenant), partitions, replication),
+                  new NewTopic(Tenants.streamTopic(tenant), partitions, replication),
+                  new NewTopic(Tenants.cancelTopic(tenant), partitions, replication)));
       for (Map.Entry<String, ? extends org.apache.kafka.common.KafkaFuture<Void>> e :
           result.values().entrySet()) {
         try {
@@ -131,9 +138,12 @@ public final class TenantTopics {
    *       {@code applicationId} (Kafka Streams' internal topics, consumer groups and exactly-once
    *       producers, its catalog DLQ writer's included);
    *   <li>the inference consumers ({@code consumerGroup}, default {@code lora-consumers}): READ on
-   *       {@code lora.batches} and {@code lora.adapters}, WRITE on {@code lora.replies} and on
-   *       topics PREFIXED {@code lora.tenant.}, READ on the group, WRITE on transactional ids
-   *       PREFIXED {@code lorastream-consumer-};
+   *       {@code lora.batches}, {@code lora.adapters} and {@code lora.cancel}, WRITE on {@code
+   *       lora.replies} and {@code lora.stream}, READ and WRITE on topics PREFIXED {@code
+   *       lora.tenant.} (it writes replies and token chunks, and reads every tenant's cancels by a
+   *       pattern subscription), READ on the group and on groups PREFIXED {@code <group>.cancel.}
+   *       (each consumer's cancel reader), WRITE on transactional ids PREFIXED {@code
+   *       lorastream-consumer-};
    *   <li>the catalog administrator: WRITE on {@code lora.adapters}, the only principal besides
    *       super users that may register, change or delete an adapter.
    * </ul>
@@ -169,8 +179,13 @@ public final class TenantTopics {
         acls.add(allow(ResourceType.TOPIC, t, consumer, AclOperation.READ));
       }
       acls.add(allow(ResourceType.TOPIC, Topics.REPLIES.name(), consumer, AclOperation.WRITE));
+      acls.add(allow(ResourceType.TOPIC, Topics.STREAM.name(), consumer, AclOperation.WRITE));
+      acls.add(allow(ResourceType.TOPIC, Topics.CANCEL.name(), consumer, AclOperation.READ));
       acls.add(prefixed(ResourceType.TOPIC, Tenants.TOPIC_PREFIX, consumer, AclOperation.WRITE));
+      acls.add(prefixed(ResourceType.TOPIC, Tenants.TOPIC_PREFIX, consumer, AclOperation.READ));
       acls.add(allow(ResourceType.GROUP, consumerGroup, consumer, AclOperation.READ));
+      acls.add(
+          prefixed(ResourceType.GROUP, consumerGroup + ".cancel.", consumer, AclOperation.READ));
       acls.add(
           prefixed(
               ResourceType.TRANSACTIONAL_ID,

@@ -89,13 +89,19 @@ class TenantTopicsTest {
     try (Admin admin = cluster.admin()) {
       TenantTopics.Added first = TenantTopics.add(admin, "initech", 2, (short) 1);
       assertEquals(
-          List.of("lora.tenant.initech.replies", "lora.tenant.initech.requests"),
+          List.of(
+              "lora.tenant.initech.cancel",
+              "lora.tenant.initech.replies",
+              "lora.tenant.initech.requests",
+              "lora.tenant.initech.stream"),
           first.createdTopics());
       assertEquals(List.of(), first.existingTopics());
       Set<String> expected =
           Set.of(
               "GROUP LITERAL lora.tenant.initech READ ALLOW host *",
               "TOPIC LITERAL lora.tenant.initech.replies READ ALLOW host *",
+              "TOPIC LITERAL lora.tenant.initech.stream READ ALLOW host *",
+              "TOPIC LITERAL lora.tenant.initech.cancel WRITE ALLOW host *",
               "TOPIC LITERAL lora.tenant.initech.requests WRITE ALLOW host *");
       assertEquals(expected, awaitAcls(admin, "User:initech", expected));
       assertEquals(
@@ -111,7 +117,11 @@ class TenantTopicsTest {
       TenantTopics.Added again = TenantTopics.add(admin, "initech", 2, (short) 1);
       assertEquals(List.of(), again.createdTopics());
       assertEquals(
-          List.of("lora.tenant.initech.replies", "lora.tenant.initech.requests"),
+          List.of(
+              "lora.tenant.initech.cancel",
+              "lora.tenant.initech.replies",
+              "lora.tenant.initech.requests",
+              "lora.tenant.initech.stream"),
           again.existingTopics());
       assertEquals(expected, awaitAcls(admin, "User:initech", expected));
     }

@@ -67,6 +67,9 @@ public final class InferenceConsumer implements AutoCloseable {
   /** How long {@link #run} waits for the adapter catalog to read the topic before giving up. */
   static final Duration CATALOG_CATCH_UP = Duration.ofSeconds(30);
 
+  /** The epoch second this process started: part of {@code StreamChunk.attempt}. */
+  private static final long STARTED_S = System.currentTimeMillis() / 1000;
+
   private final ConsumerSettings settings;
   private final Ops ops;
   private final LoadedModel model;
@@ -74,6 +77,9 @@ public final class InferenceConsumer implements AutoCloseable {
   private final AdapterCatalog catalog;
   private final EngineLoop loop;
   private final RequestIntake intake;
+  private final ChunkStreamer streamer;
+  private final CancelReader cancels;
+  private final Thread cancelThread;
   private final KafkaConsumer<String, InferenceBatch> consumer;
   private final KafkaProducer<String, InferenceResult> producer;
   private final ConsumerMetrics metrics;
@@ -103,12 +109,16 @@ public final class InferenceConsumer implements AutoCloseable {
     // memory, backend slot once no running sequence uses it).
     catalog.onChange(loop.engine()::invalidateAdapter);
     this.health = new ConsumerHealth(loop::fatal, catalog::live);
-    this.intake = new RequestIntake(loop, tokenizer::encode, s.consumerId());
     this.consumer =
         new KafkaConsumer<>(
             consumerConfig(s),
             new StringDeserializer(),
             Topics.BATCHES.valueSerde(serde).deserializer());
+    this.streamer = ChunkStreamer.create(s, serde, tokenizer::decode, registry);
+    this.cancels = CancelReader.create(s, serde, loop::cancel, registry);
+    this.intake =
+        new RequestIntake(
+            loop, tokenizer::encode, s.consumerId(), streamer, cancels, this::attempt);
     this.producer =
         new KafkaProducer<>(
             s.clientConfig(
@@ -131,6 +141,8 @@ public final class InferenceConsumer implements AutoCloseable {
         ReplyTopicCache.of(replyTopicLookup, s.replyTopicCacheMs(), s.replyTopicRecheckMs());
     this.router = new ReplyRouter(replyTopics, s.consumerId(), metrics::replyRerouted, s.tenancy());
     this.retry = RetryBackoff.of(s.retryBackoffMs(), s.retryBackoffMaxMs());
+    this.cancelThread = new Thread(cancels, "cancels-" + s.consumerId());
+    this.cancelThread.setDaemon(true);
     binders.add(new KafkaClientMetrics(consumer));
     binders.add(new KafkaClientMetrics(producer));
     binders.forEach(b -> ((KafkaClientMetrics) b).bindTo(registry));
@@ -171,6 +183,7 @@ public final class InferenceConsumer implements AutoCloseable {
               + "); not serving without it",
           catalog.lastError());
     }
+    cancelThread.start();
     consumer.subscribe(Set.of(Topics.BATCHES.name()), new Rebalance());
     health.polling(true);
     try {
@@ -204,6 +217,11 @@ public final class InferenceConsumer implements AutoCloseable {
             "earliest",
             "max.poll.records",
             8));
+  }
+
+  /** {@code StreamChunk.attempt} of the requests taken now ({@link ChunkStreamer#attempt}). */
+  private long attempt() {
+    return ChunkStreamer.attempt(consumer.groupMetadata().generationId(), STARTED_S);
   }
 
   /** What {@code /health} reports ({@link ConsumerHealth}); any thread, never blocks. */
@@ -352,6 +370,7 @@ public final class InferenceConsumer implements AutoCloseable {
   public void stop() {
     running = false;
     consumer.wakeup();
+    cancels.stop();
   }
 
   @Override
@@ -364,11 +383,13 @@ public final class InferenceConsumer implements AutoCloseable {
         // metrics only
       }
     }
+    cancels.close(cancelThread);
     // a static member stays in the group on a plain close (until its session times out); a clean
     // stop leaves, so that its partitions move to the others at once
     consumer.close(
         CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
     producer.close(Duration.ofSeconds(5));
+    streamer.close();
     replyTopicLookup.close();
     loop.close();
     loop.engine().close();

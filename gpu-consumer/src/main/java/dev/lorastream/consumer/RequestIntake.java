@@ -16,6 +16,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
+import java.util.function.LongSupplier;
 import org.apache.kafka.common.TopicPartition;
 
 /**
@@ -29,14 +30,36 @@ final class RequestIntake {
   private final EngineLoop loop;
   private final Function<String, int[]> encode;
   private final String servedBy;
+  private final ChunkStreamer streamer; // null: no streaming
+  private final CancelReader cancels; // null: no cancels
+  private final LongSupplier attempt;
 
   /**
    * @param encode prompt text to token ids (the model's tokenizer)
    */
   RequestIntake(EngineLoop loop, Function<String, int[]> encode, String servedBy) {
+    this(loop, encode, servedBy, null, null, () -> 0);
+  }
+
+  /**
+   * @param streamer writes each computed request's token chunks; null for none
+   * @param cancels told which requests are being computed, so that their cancels apply; null for
+   *     none
+   * @param attempt the attempt number of requests taken now ({@code StreamChunk.attempt})
+   */
+  RequestIntake(
+      EngineLoop loop,
+      Function<String, int[]> encode,
+      String servedBy,
+      ChunkStreamer streamer,
+      CancelReader cancels,
+      LongSupplier attempt) {
     this.loop = loop;
     this.encode = encode;
     this.servedBy = servedBy;
+    this.streamer = streamer;
+    this.cancels = cancels;
+    this.attempt = attempt;
   }
 
   /**
@@ -133,6 +156,10 @@ final class RequestIntake {
             s.getStopTokenIds(),
             s.getStopStrings());
     long submitEpochMs = System.currentTimeMillis();
+    ChunkStreamer.Stream stream = streamer == null ? null : streamer.open(req, attempt.getAsLong());
+    if (cancels != null) {
+      cancels.track(req.getTenantId(), req.getRequestId());
+    }
     return loop.submit(
             new GenerationRequest(
                 engineId(req.getTenantId(), req.getRequestId()),
@@ -140,8 +167,19 @@ final class RequestIntake {
                 req.getAdapterId(),
                 params,
                 req.getPriority(),
-                deadline))
-        .thenApply(r -> Results.of(req, r, submitEpochMs, batchId, servedBy));
+                deadline),
+            stream)
+        .thenApply(
+            r -> {
+              InferenceResult result = Results.of(req, r, submitEpochMs, batchId, servedBy);
+              if (cancels != null) {
+                cancels.untrack(req.getTenantId(), req.getRequestId());
+              }
+              if (stream != null) {
+                stream.finish(result);
+              }
+              return result;
+            });
   }
 
   private CompletableFuture<InferenceResult> done(

@@ -66,6 +66,7 @@ class ConsumerExactlyOnceTest {
       broker.createTopic(Topics.BATCHES.name(), 2, Map.of());
       broker.createTopic(Topics.REPLIES.name(), 1, Map.of());
       broker.createTopic(Topics.ADAPTERS.name(), 1, Topics.ADAPTERS.topicConfigs());
+      broker.createTopic(Topics.STREAM.name(), 1, Map.of());
       Map<String, Object> serde = Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, registry.url());
       publishAdapters(broker.bootstrapServers(), serde, adapters);
       List<String> ids =
@@ -106,6 +107,14 @@ class ConsumerExactlyOnceTest {
       }
       assertEquals(Set.copyOf(ids), seen.keySet());
       assertEquals(List.of(), errors);
+      // a request computed again by the second consumer streams it under a higher attempt
+      var attempts = StreamChunks.attempts(StreamChunks.all(broker.bootstrapServers(), serde));
+      var again = StreamChunks.recomputed(attempts);
+      assertTrue(!again.isEmpty(), "the kill interrupted requests that stream again: " + attempts);
+      for (String id : again) {
+        List<Long> a = attempts.get(id);
+        assertTrue(a.getFirst() < a.getLast(), id + " streamed attempts " + a);
+      }
     }
   }
 

@@ -14,6 +14,7 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Flow;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -153,6 +154,7 @@ public final class LoraClient implements AutoCloseable {
   private final ClientMetrics metrics;
   private final MeterRegistry meterRegistry;
   private volatile boolean closed;
+  private volatile ClientStreams streams; // made on the first stream or cancel
   private volatile Throwable broken; // set when the reply consumer died; fails every later submit
 
   /** A client without a tokenizer and with a private {@link SimpleMeterRegistry}. */
@@ -284,6 +286,76 @@ public final class LoraClient implements AutoCloseable {
       future.completeExceptionally(e);
     }
     return future;
+  }
+
+  /** {@link #stream(InferenceRequest.Builder, Duration)} with the configured default timeout. */
+  public Flow.Publisher<StreamEvent> stream(InferenceRequest.Builder request) {
+    return stream(request, config.defaultTimeout());
+  }
+
+  /**
+   * Sends one request like {@link #submit(InferenceRequest.Builder, Duration)} and publishes its
+   * token chunks as they are generated, then its result ({@link StreamEvent}; a {@link
+   * StreamEvent.Restart} when it is computed again). The publisher is for one subscriber; events
+   * before it subscribes are kept for it. It completes after the result, or exceptionally as {@link
+   * #submit}'s future would. The first call reads the stream topic's end (it must exist: {@code
+   * lora.stream}, or the tenant's {@code lora.tenant.<t>.stream}). Subscriber callbacks run on the
+   * client's stream or reply thread: keep them short.
+   */
+  public Flow.Publisher<StreamEvent> stream(InferenceRequest.Builder request, Duration timeout) {
+    InferenceRequest.Builder b = InferenceRequest.newBuilder(request);
+    if (!b.hasRequestId() || b.getRequestId() == null || b.getRequestId().isBlank()) {
+      b.setRequestId(UUID.randomUUID().toString());
+    }
+    RequestStream s = streams().open(b.getRequestId(), String.valueOf(b.getTenantId()), timer);
+    if (s.failed()) {
+      return s; // the id streams already: not sent
+    }
+    submit(b, timeout)
+        .whenComplete(
+            (r, e) -> {
+              if (e != null) {
+                s.onFailure(e);
+              } else {
+                s.onResult(r);
+              }
+            });
+    return s;
+  }
+
+  /**
+   * Asks the servers to stop computing a request this client is waiting for: sends (its tenant,
+   * {@code requestId}) to the cancel topic ({@code lora.cancel}, or the tenant's {@code
+   * lora.tenant.<t>.cancel}). The request is then answered with {@code errorCode} {@code CANCELLED}
+   * and the text so far, unless it finished first (its result then stands). The future completes
+   * when the broker has the cancel, or fails with an {@link IllegalArgumentException} when the id
+   * is not pending on this client.
+   */
+  public CompletableFuture<Void> cancel(String requestId) {
+    Pending p = requestId == null ? null : pending.get(requestId);
+    if (p == null) {
+      return CompletableFuture.failedFuture(
+          new IllegalArgumentException(
+              "request id '" + requestId + "' is not pending on this client: nothing to cancel"));
+    }
+    return streams().cancel(p.tenantId(), requestId);
+  }
+
+  private ClientStreams streams() {
+    ClientStreams s = streams;
+    if (s == null) {
+      synchronized (this) {
+        if (closed) {
+          throw new ClosedException("LoraClient " + config.clientId() + " is closed");
+        }
+        s = streams;
+        if (s == null) {
+          s = new ClientStreams(config, meterRegistry);
+          streams = s;
+        }
+      }
+    }
+    return s;
   }
 
   private InferenceRequest complete(InferenceRequest.Builder b, Duration timeout) {
@@ -424,6 +496,11 @@ public final class LoraClient implements AutoCloseable {
         id ->
             new ClosedException(
                 "LoraClient " + config.clientId() + " closed before a reply to " + id));
+    synchronized (this) {
+      if (streams != null) {
+        streams.close();
+      }
+    }
     timer.shutdownNow();
     producer.close(CLOSE_TIMEOUT);
     resultDeserializer.close();

@@ -81,10 +81,14 @@ class TenantCommandTest {
     assertEquals(0, first.code(), first.err());
     assertEquals(
         List.of(
+            "tenant hooli: created topic lora.tenant.hooli.cancel",
             "tenant hooli: created topic lora.tenant.hooli.replies",
             "tenant hooli: created topic lora.tenant.hooli.requests",
+            "tenant hooli: created topic lora.tenant.hooli.stream",
             "tenant hooli: ACL ALLOW User:hooli WRITE on TOPIC lora.tenant.hooli.requests (LITERAL)",
             "tenant hooli: ACL ALLOW User:hooli READ on TOPIC lora.tenant.hooli.replies (LITERAL)",
+            "tenant hooli: ACL ALLOW User:hooli READ on TOPIC lora.tenant.hooli.stream (LITERAL)",
+            "tenant hooli: ACL ALLOW User:hooli WRITE on TOPIC lora.tenant.hooli.cancel (LITERAL)",
             "tenant hooli: ACL ALLOW User:hooli READ on GROUP lora.tenant.hooli (LITERAL)",
             "tenant hooli: done; create the credentials of User:hooli yourself (e.g."
                 + " kafka-configs.sh --alter --add-config 'SCRAM-SHA-512=[password=...]'"
@@ -94,7 +98,7 @@ class TenantCommandTest {
     Run again = add("admin", "admin-secret", "hooli", "--partitions", "2");
     assertEquals(0, again.code(), again.err());
     assertTrue(
-        again.out().startsWith("tenant hooli: topic lora.tenant.hooli.replies exists, kept\n"),
+        again.out().startsWith("tenant hooli: topic lora.tenant.hooli.cancel exists, kept\n"),
         again.out());
   }
 
@@ -105,7 +109,7 @@ class TenantCommandTest {
     assertTrue(
         r.err()
             .startsWith(
-                "tenant add: cannot create topic lora.tenant.mallory.re"), // order by the broker
+                "tenant add: cannot create topic lora.tenant.mallory."), // order by the broker
         r.err());
     assertTrue(r.err().contains("TopicAuthorizationException"), r.err());
   }

@@ -14,10 +14,13 @@ import dev.lorastream.engine.sched.EngineConfig;
 import dev.lorastream.ingest.LoraClient;
 import dev.lorastream.ingest.LoraClientConfig;
 import dev.lorastream.ingest.PromptTokenizer;
+import dev.lorastream.ingest.StreamEvent;
+import dev.lorastream.schemas.CancelRequest;
 import dev.lorastream.schemas.ErrorCode;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.SamplingParams;
+import dev.lorastream.schemas.Tenants;
 import dev.lorastream.schemas.Topic;
 import dev.lorastream.schemas.Topics;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -29,9 +32,15 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -103,10 +112,10 @@ class TenantPipelineTest {
               ConsumerSettings.TENANCY,
               "topics"));
       String acmeAdapter = ownedBy(fx, "acme");
+      SimpleMeterRegistry meters = new SimpleMeterRegistry();
       try (BatcherApp batcher = BatcherApp.start(BatcherConfig.fromProperties(bp));
           InferenceConsumer consumer =
-              new InferenceConsumer(
-                  ConsumerSettings.from(cs), EngineConfig.defaults(), new SimpleMeterRegistry());
+              new InferenceConsumer(ConsumerSettings.from(cs), EngineConfig.defaults(), meters);
           PromptTokenizer tok = PromptTokenizer.load(fx.modelDir());
           LoraClient acme = client(cluster, registry, "acme", tok);
           LoraClient globex = client(cluster, registry, "globex", tok)) {
@@ -132,6 +141,62 @@ class TenantPipelineTest {
             f.getErrorMessage()
                 .startsWith("tenantId 'globex' does not match topic lora.tenant.acme.requests"),
             f.getErrorMessage());
+
+        // acme's chunks come on its own stream topic; globex's cancel claiming acme's request, on
+        // globex's cancel topic (the only one it may write), is refused as forged
+        var streamed = new CompletableFuture<List<StreamEvent>>();
+        List<StreamEvent> events = new CopyOnWriteArrayList<>();
+        acme.stream(req("acme", null, "Streamed").setRequestId("s-1"))
+            .subscribe(
+                new Flow.Subscriber<StreamEvent>() {
+                  @Override
+                  public void onSubscribe(Flow.Subscription sub) {
+                    sub.request(Long.MAX_VALUE);
+                  }
+
+                  @Override
+                  public void onNext(StreamEvent e) {
+                    events.add(e);
+                  }
+
+                  @Override
+                  public void onError(Throwable t) {
+                    streamed.completeExceptionally(t);
+                  }
+
+                  @Override
+                  public void onComplete() {
+                    streamed.complete(List.copyOf(events));
+                  }
+                });
+        List<StreamEvent> got = streamed.get(120, TimeUnit.SECONDS);
+        InferenceResult sr = ((StreamEvent.Result) got.getLast()).result();
+        assertNull(sr.getErrorCode(), sr.getErrorMessage());
+        StringBuilder text = new StringBuilder();
+        got.stream()
+            .filter(e -> e instanceof StreamEvent.Chunk)
+            .forEach(e -> text.append(((StreamEvent.Chunk) e).chunk().getText()));
+        assertEquals(sr.getText(), text.toString());
+        assertTrue(got.size() > 2, "chunks, then the result: " + got.size());
+        try (KafkaProducer<String, CancelRequest> p =
+            new KafkaProducer<>(
+                cluster.clientConfig("globex"),
+                new StringSerializer(),
+                Topics.CANCEL.valueSerde(serde).serializer())) {
+          p.send(
+                  new ProducerRecord<>(
+                      Tenants.cancelTopic("globex"),
+                      "s-2",
+                      CancelRequest.newBuilder().setTenantId("acme").setRequestId("s-2").build()))
+              .get();
+        }
+        long deadline = System.currentTimeMillis() + 30_000;
+        while (meters.counter("lorastream.consumer.cancels", "outcome", "forged").count() < 1
+            && System.currentTimeMillis() < deadline) {
+          Thread.sleep(20);
+        }
+        assertEquals(
+            1.0, meters.counter("lorastream.consumer.cancels", "outcome", "forged").count());
 
         var after = acme.submit(req("acme", null, "still serving"));
         assertNull(after.get(120, TimeUnit.SECONDS).getErrorCode());

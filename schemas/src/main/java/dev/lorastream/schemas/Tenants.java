@@ -16,7 +16,9 @@ import java.util.regex.Pattern;
  * <p>Topics of tenant {@code t}: {@code lora.tenant.t.requests} (it writes, the batcher reads by
  * {@link #REQUESTS_TOPIC_PATTERN}) and {@code lora.tenant.t.replies} (the batcher and the inference
  * consumers write, it reads). Any per-tenant topic added later (stream chunks, cancels, usage)
- * follows {@code lora.tenant.<t>.<kind>}, see {@link #topic}.
+ * follows {@code lora.tenant.<t>.<kind>}, see {@link #topic}: {@code lora.tenant.t.stream} (token
+ * chunks, the consumers write, it reads) and {@code lora.tenant.t.cancel} (it writes, the consumers
+ * read).
  */
 public final class Tenants {
 
@@ -31,6 +33,16 @@ public final class Tenants {
 
   /** Kind of the reply topic. */
   public static final String REPLIES = "replies";
+
+  /** Kind of the stream topic (token chunks; the inference consumers write, the tenant reads). */
+  public static final String STREAM = "stream";
+
+  /** Kind of the cancel topic (the tenant writes, the inference consumers read). */
+  public static final String CANCEL = "cancel";
+
+  /** Every tenant's cancel topic, and nothing else; group 1 is the tenant. */
+  public static final Pattern CANCEL_TOPIC_PATTERN =
+      Pattern.compile(Pattern.quote(TOPIC_PREFIX) + "(" + NAME.pattern() + ")\\.cancel");
 
   /** Every tenant's request topic, and nothing else; group 1 is the tenant. */
   public static final Pattern REQUESTS_TOPIC_PATTERN =
@@ -68,6 +80,25 @@ public final class Tenants {
   /** {@code lora.tenant.<tenant>.replies}: where the tenant reads its replies. */
   public static String repliesTopic(String tenant) {
     return topic(tenant, REPLIES);
+  }
+
+  /** {@code lora.tenant.<tenant>.stream}: where the tenant reads token chunks. */
+  public static String streamTopic(String tenant) {
+    return topic(tenant, STREAM);
+  }
+
+  /** {@code lora.tenant.<tenant>.cancel}: where the tenant writes cancels. */
+  public static String cancelTopic(String tenant) {
+    return topic(tenant, CANCEL);
+  }
+
+  /** The tenant whose cancel topic {@code topic} is; empty for any other topic. */
+  public static Optional<String> ofCancelTopic(String topic) {
+    if (topic == null) {
+      return Optional.empty();
+    }
+    Matcher m = CANCEL_TOPIC_PATTERN.matcher(topic);
+    return m.matches() ? Optional.of(m.group(1)) : Optional.empty();
   }
 
   /**

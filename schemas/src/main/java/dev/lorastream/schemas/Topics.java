@@ -49,7 +49,33 @@ public final class Topics {
   public static final Topic<byte[], byte[]> ADAPTERS_DLQ =
       new Topic<>("lora.adapters.dlq", byte[].class, byte[].class, false);
 
+  /**
+   * Token chunks of requests being generated ({@link StreamChunk}), keyed by requestId; written
+   * outside transactions, read {@code read_uncommitted}. The per-tenant topic of topics tenancy is
+   * {@code lora.tenant.<t>.stream} ({@link Tenants#streamTopic}).
+   */
+  public static final Topic<String, StreamChunk> STREAM =
+      new Topic<>("lora.stream", String.class, StreamChunk.class, false);
+
+  /**
+   * Clients' cancels ({@link CancelRequest}), keyed by requestId; every inference consumer reads
+   * all of it. The per-tenant topic of topics tenancy is {@code lora.tenant.<t>.cancel} ({@link
+   * Tenants#cancelTopic}).
+   */
+  public static final Topic<String, CancelRequest> CANCEL =
+      new Topic<>("lora.cancel", String.class, CancelRequest.class, false);
+
   private Topics() {}
+
+  /** A stream topic of another name (per tenant), with the types of {@link #STREAM}. */
+  public static Topic<String, StreamChunk> stream(String name) {
+    return STREAM.withName(name);
+  }
+
+  /** A cancel topic of another name (per tenant), with the types of {@link #CANCEL}. */
+  public static Topic<String, CancelRequest> cancel(String name) {
+    return CANCEL.withName(name);
+  }
 
   /** A reply topic of another name (e.g. per tenant), with the types of {@link #REPLIES}. */
   public static Topic<String, InferenceResult> replies(String name) {
@@ -60,6 +86,7 @@ public final class Topics {
    * Every declared topic, for creating them (admin client, embedded broker, docker-compose init).
    */
   public static List<Topic<?, ?>> all() {
-    return List.of(REQUESTS, BATCHES, REPLIES, ADAPTERS, REQUESTS_DLQ, ADAPTERS_DLQ);
+    return List.of(
+        REQUESTS, BATCHES, REPLIES, ADAPTERS, REQUESTS_DLQ, ADAPTERS_DLQ, STREAM, CANCEL);
   }
 }

@@ -14,6 +14,8 @@ class TenantsTest {
   void tenantTopicsAreNamedFromTheTenant() {
     assertEquals("lora.tenant.acme.requests", Tenants.requestsTopic("acme"));
     assertEquals("lora.tenant.acme.replies", Tenants.repliesTopic("acme"));
+    assertEquals("lora.tenant.acme.stream", Tenants.streamTopic("acme"));
+    assertEquals("lora.tenant.acme.cancel", Tenants.cancelTopic("acme"));
     assertEquals("lora.tenant.acme.usage", Tenants.topic("acme", "usage"));
     assertEquals("lora.tenant.acme", Tenants.group("acme"));
   }
@@ -34,6 +36,20 @@ class TenantsTest {
         "'acme.x' is not a tenant name: 1 to 48 characters of a-z 0-9 -, starting with a letter or"
             + " digit (no dots or underscores, so that tenant topic names cannot collide)",
         e.getMessage());
+  }
+
+  @Test
+  void theCancelPatternMatchesOnlyTenantCancelTopics() {
+    assertEquals(Optional.of("acme"), Tenants.ofCancelTopic("lora.tenant.acme.cancel"));
+    for (String other :
+        new String[] {
+          "lora.cancel",
+          "lora.tenant.acme.stream",
+          "lora.tenant.acme.x.cancel",
+          "lora.tenant..cancel"
+        }) {
+      assertEquals(Optional.empty(), Tenants.ofCancelTopic(other), other);
+    }
   }
 
   @Test

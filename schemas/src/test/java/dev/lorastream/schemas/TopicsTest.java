@@ -34,7 +34,9 @@ class TopicsTest {
             "lora.replies",
             "lora.adapters",
             "lora.requests.dlq",
-            "lora.adapters.dlq"),
+            "lora.adapters.dlq",
+            "lora.stream",
+            "lora.cancel"),
         names);
     assertEquals("lora.requests-value", Topics.REQUESTS.valueSubject());
     assertEquals(Map.of("cleanup.policy", "compact"), Topics.ADAPTERS.topicConfigs());

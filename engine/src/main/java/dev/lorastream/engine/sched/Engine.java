@@ -137,6 +137,11 @@ public final class Engine implements AutoCloseable {
    * the model context and the KV cache (it is never cut short silently).
    */
   public CompletableFuture<GenerationResult> submit(GenerationRequest r) {
+    return submit(r, null);
+  }
+
+  /** {@link #submit(GenerationRequest)}, telling {@code tokens} (null: none) of each new token. */
+  public CompletableFuture<GenerationResult> submit(GenerationRequest r, TokenListener tokens) {
     CompletableFuture<GenerationResult> f = new CompletableFuture<>();
     long now = System.nanoTime();
     GenerationResult refused = checks.refusal(r);
@@ -148,6 +153,7 @@ public final class Engine implements AutoCloseable {
       adapters.prefetch(r.adapterId());
     }
     Sequence s = new Sequence(r, f, now);
+    s.listener = tokens;
     exits.numberSubmit(s);
     incoming.add(s);
     return f;
@@ -254,6 +260,9 @@ public final class Engine implements AutoCloseable {
       return;
     }
     s.append(token);
+    if (s.listener != null) {
+      s.listener.onToken(s.generated() - 1, token);
+    }
     if (s.stops != null) { // refusal() made sure there is a decoder
       String text = s.stops.cut(decoder, s.tokens, s.promptLength(), s.length);
       if (text != null) {

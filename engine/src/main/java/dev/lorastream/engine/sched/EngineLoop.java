@@ -32,6 +32,16 @@ public final class EngineLoop implements AutoCloseable {
     return f;
   }
 
+  /** {@link Engine#submit(GenerationRequest, TokenListener)}. Thread-safe. */
+  public CompletableFuture<GenerationResult> submit(GenerationRequest r, TokenListener tokens) {
+    if (fatal != null) {
+      throw new IllegalStateException("the engine loop stopped after an error", fatal);
+    }
+    CompletableFuture<GenerationResult> f = engine.submit(r, tokens);
+    LockSupport.unpark(thread);
+    return f;
+  }
+
   /** {@link Engine#cancel}, waking the loop so that it is applied at once. Thread-safe. */
   public void cancel(String id) {
     engine.cancel(id);

@@ -26,6 +26,7 @@ public final class Sequence {
   long submitOrder; // Engine.submit's count when submitted: a cancel applies to earlier ones only
   long arrival; // order of arrival in the scheduler, kept across preemptions (FIFO within a level)
   long arrivalStep; // the scheduler's step count at arrival, for aging
+  TokenListener listener; // null: nobody streams this request
 
   Sequence(
       GenerationRequest request, CompletableFuture<GenerationResult> future, long submitNanos) {

@@ -6,11 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.lorastream.schemas.AdapterRecord;
+import dev.lorastream.schemas.CancelRequest;
 import dev.lorastream.schemas.ErrorCode;
 import dev.lorastream.schemas.Fixtures;
 import dev.lorastream.schemas.InferenceBatch;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
+import dev.lorastream.schemas.StreamChunk;
 import dev.lorastream.schemas.Topic;
 import dev.lorastream.schemas.Topics;
 import dev.lorastream.schemas.registry.MockSchemaRegistry;
@@ -64,6 +66,42 @@ class AvroSerdeRoundTripTest {
             "lora.batches-value",
             "lora.replies-value",
             "lora.requests-value"),
+        MockSchemaRegistry.forScope(SCOPE).subjects());
+  }
+
+  @Test
+  void streamChunkAndCancelRoundTripUnderTheirSubjects() {
+    StreamChunk chunk =
+        StreamChunk.newBuilder()
+            .setTenantId("acme")
+            .setRequestId("r-1")
+            .setAttempt(3L << 32 | 1_764_900_000L)
+            .setIndex(7)
+            .setText("h\u00e9llo \u4e16")
+            .setTokenIds(List.of(104, 233, 19990))
+            .setLast(true)
+            .build();
+    assertRoundTrip(Topics.STREAM, chunk);
+    StreamChunk defaults =
+        StreamChunk.newBuilder()
+            .setTenantId("acme")
+            .setRequestId("r-2")
+            .setAttempt(1L)
+            .setIndex(0)
+            .build();
+    assertEquals("", defaults.getText());
+    assertEquals(List.of(), defaults.getTokenIds());
+    assertEquals(false, defaults.getLast());
+    assertRoundTrip(Topics.stream("lora.tenant.acme.stream"), defaults);
+    CancelRequest cancel =
+        CancelRequest.newBuilder()
+            .setTenantId("acme")
+            .setRequestId("r-1")
+            .setCreatedEpochMs(1_700_000_000_000L)
+            .build();
+    assertRoundTrip(Topics.CANCEL, cancel);
+    assertEquals(
+        List.of("lora.cancel-value", "lora.stream-value", "lora.tenant.acme.stream-value"),
         MockSchemaRegistry.forScope(SCOPE).subjects());
   }
 
