@@ -148,7 +148,7 @@ final class AdapterFileCases {
                         .add(Integer.MAX_VALUE)
                         .add(Integer.MAX_VALUE)
                         .add(Integer.MAX_VALUE)),
-            "overflows"),
+            "has more than 9223372036854775807 elements"),
         file(
             "__metadata__ a number",
             weights(f -> f.header.put("__metadata__", 5)),
