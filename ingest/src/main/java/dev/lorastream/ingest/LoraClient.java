@@ -513,13 +513,30 @@ public final class LoraClient implements AutoCloseable {
     }
   }
 
+  /** How long a reply topic may take to appear in metadata before the client calls it absent. */
+  private static final long TOPIC_APPEAR_MS = 3000;
+
   private static void seekToEnd(Consumer<String, byte[]> consumer, String topic) {
     List<PartitionInfo> infos;
-    try {
-      infos = consumer.partitionsFor(topic); // waits up to default.api.timeout.ms
-    } catch (org.apache.kafka.common.errors.TimeoutException e) {
-      throw new IllegalStateException(
-          "reply topic " + topic + " not found (or broker unreachable): " + e.getMessage(), e);
+    // a topic created a moment ago can be missing from the answering broker's metadata for a few
+    // hundred ms: ask again for up to TOPIC_APPEAR_MS before calling it absent
+    long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(TOPIC_APPEAR_MS);
+    while (true) {
+      try {
+        infos = consumer.partitionsFor(topic); // waits up to default.api.timeout.ms
+      } catch (org.apache.kafka.common.errors.TimeoutException e) {
+        throw new IllegalStateException(
+            "reply topic " + topic + " not found (or broker unreachable): " + e.getMessage(), e);
+      }
+      if ((infos != null && !infos.isEmpty()) || System.nanoTime() > end) {
+        break;
+      }
+      try {
+        Thread.sleep(100);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while looking up reply topic " + topic, e);
+      }
     }
     if (infos == null || infos.isEmpty()) {
       throw new IllegalStateException(
