@@ -1,0 +1,291 @@
+package dev.lorastream.cli;
+
+import dev.lorastream.batcher.BatcherApp;
+import dev.lorastream.batcher.BatcherConfig;
+import dev.lorastream.bench.MachineInfo;
+import dev.lorastream.consumer.ConsumerSettings;
+import dev.lorastream.consumer.InferenceConsumer;
+import dev.lorastream.devstack.EmbeddedKafka;
+import dev.lorastream.engine.backends.Backends;
+import dev.lorastream.engine.lora.LoraAdapter;
+import dev.lorastream.engine.model.LlamaModel;
+import dev.lorastream.engine.model.LoadedModel;
+import dev.lorastream.engine.model.ModelLoader;
+import dev.lorastream.engine.ops.Ops;
+import dev.lorastream.engine.sched.Engine;
+import dev.lorastream.engine.sched.EngineConfig;
+import dev.lorastream.engine.sched.EngineLoop;
+import dev.lorastream.engine.sched.GenerationRequest;
+import dev.lorastream.engine.sched.GenerationResult;
+import dev.lorastream.ingest.LoraClient;
+import dev.lorastream.ingest.LoraClientConfig;
+import dev.lorastream.ingest.PromptTokenizer;
+import dev.lorastream.tokenizer.HfTokenizer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code lorastream bench pipeline}: the Kafka path (in-process broker, batcher, one inference
+ * consumer, a streaming client) against the engine alone, on the same workload in the same run,
+ * interleaved (kafka, engine, kafka, engine, ...) and repeated; then the steps a cancel takes.
+ * Writes report.md, results.json and plot.png (method: docs/benchmarks.md).
+ */
+@Command(
+    name = "pipeline",
+    mixinStandardHelpOptions = true,
+    description =
+        "Kafka path vs engine alone on one S-LoRA-style workload (Gamma arrivals, mixed output"
+            + " lengths, Zipf adapters over tenants), interleaved and repeated.")
+public final class PipelineBench implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = "--quick", description = "a smaller run (under 5 minutes on a 2-core CPU)")
+  boolean quick;
+
+  @Option(names = "--out", description = "report folder (default bench/reports/<date>-pipeline)")
+  Path out;
+
+  @Option(
+      names = "--work",
+      defaultValue = "build/bench-pipeline",
+      description = "generated adapters")
+  Path work;
+
+  @Option(names = "--requests", description = "requests per run (default 96; --quick 32)")
+  Integer requests;
+
+  @Option(names = "--rate", description = "mean arrival rate, requests/s (default 8; --quick 6)")
+  Double rate;
+
+  @Option(names = "--cv", defaultValue = "1.0", description = "Gamma inter-arrival cv")
+  double cv;
+
+  @Option(names = "--zipf", defaultValue = "1.0", description = "adapter popularity exponent")
+  double zipf;
+
+  @Option(names = "--min-tokens", defaultValue = "8")
+  int minTokens;
+
+  @Option(
+      names = "--max-tokens",
+      defaultValue = "256",
+      description = "outputs uniform in [min, max), capped by the context")
+  int maxTokens;
+
+  @Option(names = "--reps", defaultValue = "3")
+  int reps;
+
+  @Option(
+      names = "--adapters",
+      defaultValue = "8",
+      description = "generated adapters besides the trained ones")
+  int generated;
+
+  @Option(names = "--seed", defaultValue = "7")
+  long seed;
+
+  @Override
+  public Integer call() throws Exception {
+    int n = requests != null ? requests : quick ? 32 : 96;
+    double r = rate != null ? rate : quick ? 6 : 8;
+    if (reps < 1 || n < 4) {
+      throw new IllegalArgumentException("--reps must be >= 1 and --requests >= 4");
+    }
+    Path home = Path.of(System.getProperty("lorastream.home", ".")).toAbsolutePath().normalize();
+    Path dir =
+        out != null
+            ? out
+            : home.resolve("bench/reports/" + java.time.LocalDate.now() + "-pipeline");
+    DemoFixtures fx = DemoFixtures.prepare(home, home.resolve(work).normalize(), generated);
+    EngineConfig ec = engineConfig();
+    Ops ops = Backends.create(System.getProperty(Backends.PROPERTY, "auto"));
+    LoadedModel model = ModelLoader.load(fx.modelDir(), ops);
+    int context = model.config().maxPositionEmbeddings();
+    String started = Instant.now().toString();
+    List<PipelineRun> kafkaRuns = new ArrayList<>();
+    List<PipelineRun> engineRuns = new ArrayList<>();
+    PipelineWorkload w;
+    PipelineReport.Cancel cancel;
+    try (PromptTokenizer tok = PromptTokenizer.load(fx.modelDir());
+        HfTokenizer hf = HfTokenizer.load(fx.modelDir())) {
+      w =
+          PipelineWorkload.generate(
+              n,
+              r,
+              cv,
+              zipf,
+              minTokens,
+              maxTokens,
+              List.copyOf(fx.adapters().keySet()),
+              fx.adapters(),
+              fx.tenants(),
+              hf::encode,
+              context,
+              seed);
+      System.err.printf(
+          "bench pipeline: %d requests/run, rate %.1f/s cv %.1f, outputs [%d, %d) capped at context %d,"
+              + " %d adapters (zipf %.1f), %d reps%n",
+          n, r, cv, minTokens, maxTokens, context, fx.adapters().size(), zipf, reps);
+      try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
+        String registry = "mock://bench-pipeline-" + ProcessHandle.current().pid();
+        DemoFixtures.createTopics(kafka.bootstrapServers());
+        fx.publishAdapters(kafka.bootstrapServers(), Map.of("schema.registry.url", registry));
+        try (BatcherApp batcher =
+                BatcherApp.start(batcherConfig(kafka.bootstrapServers(), registry, context));
+            InferenceConsumer consumer =
+                new InferenceConsumer(
+                    consumerSettings(kafka.bootstrapServers(), registry, fx),
+                    ec,
+                    new SimpleMeterRegistry());
+            LoraClient client =
+                new LoraClient(LoraClientConfig.of(kafka.bootstrapServers(), registry), tok, null);
+            EngineLoop loop =
+                new EngineLoop(
+                    new Engine(
+                        new LlamaModel(model.config(), model.weights(), ops, ec.loraKernel()),
+                        ec,
+                        id ->
+                            LoraAdapter.load(
+                                fx.adapterDirs().get(id), model.config(), ec.maxRank()),
+                        hf::decode),
+                    "bench-engine")) {
+          Thread serving = Thread.ofPlatform().name("consumer").start(() -> serve(consumer));
+          batcher.awaitRunning(Duration.ofSeconds(60));
+          for (int rep = 0; rep < reps; rep++) {
+            kafkaRuns.add(report(PipelinePaths.kafka(client, w, rep)));
+            engineRuns.add(report(PipelinePaths.engine(loop, w, rep)));
+          }
+          cancel = cancelSteps(loop, tok, context);
+          System.err.println("bench pipeline: " + cancel);
+          consumer.stop();
+          serving.join(10_000);
+        }
+      }
+    }
+    PipelineReport rep =
+        new PipelineReport(
+            commandLine(),
+            started,
+            MachineInfo.detect(),
+            fx.modelDir().toString(),
+            context,
+            ec,
+            w,
+            kafkaRuns,
+            engineRuns,
+            cancel);
+    rep.write(dir);
+    System.out.println(rep.summary());
+    System.err.println("bench pipeline: report in " + dir);
+    return 0;
+  }
+
+  private static PipelineRun report(PipelineRun run) {
+    System.err.println("bench pipeline: " + run);
+    return run;
+  }
+
+  /**
+   * Submits one request whose maxTokens fills the context, waits until it has generated 8 tokens,
+   * cancels it, and counts the engine steps from the cancel until its future completes (the step
+   * that drops it included).
+   */
+  static PipelineReport.Cancel cancelSteps(EngineLoop loop, PromptTokenizer tok, int context)
+      throws Exception {
+    int[] prompt = tok.tokenizer().encode("Once upon a time");
+    int max = context - prompt.length;
+    CompletableFuture<Void> started = new CompletableFuture<>();
+    CompletableFuture<GenerationResult> f =
+        loop.submit(
+            new GenerationRequest(
+                "cancel-probe",
+                prompt,
+                null,
+                new dev.lorastream.engine.sample.SamplingParams(
+                    PipelinePaths.TEMPERATURE,
+                    0,
+                    PipelinePaths.TOP_P,
+                    11,
+                    max,
+                    List.of(),
+                    List.of())),
+            (index, token) -> {
+              if (index == 7) {
+                started.complete(null);
+              }
+            });
+    started.get(60, TimeUnit.SECONDS);
+    long steps0 = loop.engine().stats().steps();
+    loop.cancel("cancel-probe");
+    GenerationResult r = f.get(60, TimeUnit.SECONDS);
+    long steps = loop.engine().stats().steps() - steps0;
+    return new PipelineReport.Cancel(
+        max, r.tokens().length, r.errorCode() == null ? "none" : r.errorCode().name(), steps);
+  }
+
+  private String commandLine() {
+    List<String> args = spec.commandLine().getParseResult().originalArgs();
+    return "./lorastream bench pipeline" + (args.isEmpty() ? "" : " " + String.join(" ", args));
+  }
+
+  /** The demo's engine config: the engine's defaults with room for 48 sequences per step. */
+  static EngineConfig engineConfig() {
+    EngineConfig d = EngineConfig.defaults();
+    return d.withStep(d.maxTokensPerStep(), 48);
+  }
+
+  private static BatcherConfig batcherConfig(String bootstrap, String registry, int context)
+      throws Exception {
+    Properties bp = new Properties();
+    bp.put("bootstrap.servers", bootstrap);
+    bp.put("schema.registry.url", registry);
+    bp.put("state.dir", Files.createTempDirectory("lorastream-bench-batcher").toString());
+    bp.put(BatcherConfig.METRICS_PORT, "-1");
+    bp.put(BatcherConfig.MAX_WAIT_MS, "20");
+    bp.put(BatcherConfig.MAX_NEW_TOKENS, String.valueOf(context));
+    bp.put("commit.interval.ms", "50");
+    return BatcherConfig.fromProperties(bp);
+  }
+
+  private static ConsumerSettings consumerSettings(
+      String bootstrap, String registry, DemoFixtures fx) {
+    return ConsumerSettings.from(
+        Map.of(
+            ConsumerSettings.BOOTSTRAP,
+            bootstrap,
+            ConsumerSettings.REGISTRY,
+            registry,
+            ConsumerSettings.MODEL,
+            fx.modelDir().toString(),
+            ConsumerSettings.ADAPTER_ROOTS,
+            String.join(",", fx.adapterRoots().stream().map(Path::toString).toList()),
+            ConsumerSettings.ID,
+            "bench-consumer",
+            ConsumerSettings.METRICS_PORT,
+            "-1"));
+  }
+
+  private static void serve(InferenceConsumer consumer) {
+    try {
+      consumer.run();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (RuntimeException e) {
+      System.err.println("bench pipeline: consumer failed: " + e);
+    }
+  }
+}
