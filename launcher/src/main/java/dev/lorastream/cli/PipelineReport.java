@@ -33,7 +33,8 @@ record PipelineReport(
     PipelineWorkload workload,
     List<PipelineRun> kafka,
     List<PipelineRun> engineOnly,
-    Cancel cancel) {
+    Cancel cancel,
+    boolean warmup) {
 
   /**
    * The cancel probe: a request of {@code maxTokens} (the context less its prompt) cancelled after
@@ -74,6 +75,7 @@ record PipelineReport(
     m.put("machine", machine);
     m.put("model", model);
     m.put("context", context);
+    m.put("warmup_runs", warmup ? 1 : 0);
     m.put("engine_max_seqs", engine.maxSeqs());
     m.put("engine_max_tokens_per_step", engine.maxTokensPerStep());
     Map<String, Object> wl = new LinkedHashMap<>();
@@ -165,7 +167,7 @@ record PipelineReport(
                 + " output lengths (maxTokens) uniform in [%d, %d) capped at context - prompt (%d tokens asked"
                 + " in all), adapters Zipf (exponent %.1f) over the demo adapters, tenant = the adapter's"
                 + " owner (public adapters: a random tenant); temperature %.1f, top-p %.2f, each request's seed."
-                + " Runs interleaved kafka, engine, kafka, ... %d repetitions.%n%n",
+                + " Runs interleaved kafka, engine, kafka, ... %d repetitions%s.%n%n",
             workload.items().size(),
             workload.rate(),
             workload.cv(),
@@ -175,7 +177,8 @@ record PipelineReport(
             workload.zipf(),
             PipelinePaths.TEMPERATURE,
             PipelinePaths.TOP_P,
-            kafka.size()));
+            kafka.size(),
+            warmup ? ", after one untimed warm-up run of each path (JIT, adapter loads)" : ""));
     b.append("## Figures (median, min–max over repetitions)\n\n");
     b.append("| figure | value | goal |\n|---|---|---|\n");
     b.append(row("throughput_ratio (kafka / engine tok/s)", ratio(PipelineRun::tokPerS), "≥ 0.90"));

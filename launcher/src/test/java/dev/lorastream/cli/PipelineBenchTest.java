@@ -1,0 +1,66 @@
+package dev.lorastream.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code bench pipeline} end to end on a tiny run (generated tiny model, 2 generated adapters, 4
+ * requests, one repetition, no warm-up): the report's named figures are there and numeric, and both
+ * paths generated the same tokens.
+ */
+class PipelineBenchTest {
+  @TempDir Path tmp;
+
+  @Test
+  void aTinyRunWritesTheNamedFiguresAndBothPathsGenerateTheSameTokens() throws Exception {
+    Path out = tmp.resolve("report");
+    int code =
+        Main.commandLine()
+            .execute(
+                "bench",
+                "pipeline",
+                "--work",
+                tmp.resolve("work").toString(),
+                "--adapters",
+                "2",
+                "--requests",
+                "4",
+                "--reps",
+                "1",
+                "--max-tokens",
+                "16",
+                "--rate",
+                "50",
+                "--no-warmup",
+                "--out",
+                out.toString());
+    assertEquals(0, code);
+    JsonNode j = new ObjectMapper().readTree(out.resolve("results.json").toFile());
+    assertTrue(j.get("throughput_ratio").isDouble(), j.toString());
+    assertTrue(j.get("throughput_ratio").asDouble() > 0);
+    assertTrue(j.get("delivery_lag_ms").get("p50").isNumber());
+    assertTrue(j.get("delivery_lag_ms").get("p99").isNumber());
+    assertTrue(
+        j.get("delivery_lag_ms").get("p99").asDouble()
+            >= j.get("delivery_lag_ms").get("p50").asDouble());
+    assertTrue(j.get("short_quartile_latency_ratio").asDouble() > 0);
+    assertTrue(j.get("cancel_steps").isIntegralNumber());
+    assertTrue(j.get("cancel_steps").asLong() >= 1, "the step that drops it counts");
+    JsonNode kafka = j.get("paths").get("kafka").get("runs").get(0);
+    JsonNode engine = j.get("paths").get("engine").get("runs").get(0);
+    assertEquals(4, kafka.get("requests").asInt());
+    assertEquals(0, kafka.get("errors").asInt());
+    assertEquals(0, engine.get("errors").asInt());
+    assertEquals(engine.get("generated").asLong(), kafka.get("generated").asLong());
+    assertEquals("CANCELLED", j.get("cancel").get("errorCode").asText());
+    assertTrue(Files.size(out.resolve("plot.png")) > 0);
+    assertTrue(Files.readString(out.resolve("report.md")).contains("| cancel_steps |"));
+  }
+}
