@@ -65,10 +65,13 @@ public final class PipelineBench implements Callable<Integer> {
       description = "generated adapters")
   Path work;
 
-  @Option(names = "--requests", description = "requests per run (default 96; --quick 32)")
+  @Option(names = "--requests", description = "requests per run (default 160; --quick 64)")
   Integer requests;
 
-  @Option(names = "--rate", description = "mean arrival rate, requests/s (default 8; --quick 6)")
+  @Option(
+      names = "--rate",
+      description =
+          "mean arrival rate, requests/s (default 30: about 4,000 tokens/s asked, more than this 2-core CPU computes)")
   Double rate;
 
   @Option(names = "--cv", defaultValue = "1.0", description = "Gamma inter-arrival cv")
@@ -100,13 +103,19 @@ public final class PipelineBench implements Callable<Integer> {
       description = "skip the untimed warm-up run of each path (JIT, adapter loads)")
   boolean noWarmup;
 
+  @Option(
+      names = "--note",
+      defaultValue = "",
+      description = "a sentence for the report (e.g. what else ran on the machine)")
+  String note;
+
   @Option(names = "--seed", defaultValue = "7")
   long seed;
 
   @Override
   public Integer call() throws Exception {
-    int n = requests != null ? requests : quick ? 32 : 96;
-    double r = rate != null ? rate : quick ? 6 : 8;
+    int n = requests != null ? requests : quick ? 64 : 160;
+    double r = rate != null ? rate : 30;
     if (reps < 1 || n < 4) {
       throw new IllegalArgumentException("--reps must be >= 1 and --requests >= 4");
     }
@@ -121,6 +130,7 @@ public final class PipelineBench implements Callable<Integer> {
     LoadedModel model = ModelLoader.load(fx.modelDir(), ops);
     int context = model.config().maxPositionEmbeddings();
     String started = Instant.now().toString();
+    String loadAtStart = loadAverage();
     List<PipelineRun> kafkaRuns = new ArrayList<>();
     List<PipelineRun> engineRuns = new ArrayList<>();
     PipelineWorkload w;
@@ -193,18 +203,35 @@ public final class PipelineBench implements Callable<Integer> {
             commandLine(),
             started,
             MachineInfo.detect(),
-            fx.modelDir().toString(),
+            (fx.modelDir().startsWith(home) ? home.relativize(fx.modelDir()) : fx.modelDir())
+                .toString(),
             context,
             ec,
             w,
             kafkaRuns,
             engineRuns,
             cancel,
-            !noWarmup);
+            !noWarmup,
+            (note.isEmpty() ? "" : note + " ")
+                + "Load average (1, 5, 15 min, /proc/loadavg) at start "
+                + loadAtStart
+                + ", at end "
+                + loadAverage()
+                + ": above the core count means other processes shared the CPU.");
     rep.write(dir);
     System.out.println(rep.summary());
     System.err.println("bench pipeline: report in " + dir);
     return 0;
+  }
+
+  /** The first three fields of /proc/loadavg, or "unknown" where it does not exist. */
+  static String loadAverage() {
+    try {
+      String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
+      return f[0] + " " + f[1] + " " + f[2];
+    } catch (java.io.IOException | RuntimeException e) {
+      return "unknown";
+    }
   }
 
   private static PipelineRun report(PipelineRun run) {

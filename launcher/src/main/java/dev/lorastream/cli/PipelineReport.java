@@ -34,7 +34,8 @@ record PipelineReport(
     List<PipelineRun> kafka,
     List<PipelineRun> engineOnly,
     Cancel cancel,
-    boolean warmup) {
+    boolean warmup,
+    String note) {
 
   /**
    * The cancel probe: a request of {@code maxTokens} (the context less its prompt) cancelled after
@@ -73,6 +74,7 @@ record PipelineReport(
     m.put("command", command);
     m.put("started", started);
     m.put("machine", machine);
+    m.put("machine_note", note);
     m.put("model", model);
     m.put("context", context);
     m.put("warmup_runs", warmup ? 1 : 0);
@@ -150,7 +152,7 @@ record PipelineReport(
         .append(", heap ")
         .append(machine.maxHeapMb())
         .append(" MB. ")
-        .append(System.getProperty("lorastream.bench.note", ""))
+        .append(note)
         .append("\n\n");
     b.append("Model ")
         .append(model)
@@ -231,7 +233,8 @@ record PipelineReport(
         "- cancel_steps: on the engine-alone loop, a request with maxTokens = context − prompt ("
             + cancel.maxTokens()
             + ") is cancelled after its 8th token; engine steps (`EngineStats.steps`)"
-            + " from `cancel` until its future completes. Result: "
+            + " from `cancel` until its future completes (a step already running at the cancel counts, so"
+            + " the least possible is 1). Result: "
             + cancel
             + ".\n\n");
     b.append("## Runs\n\n");
