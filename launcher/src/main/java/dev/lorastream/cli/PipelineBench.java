@@ -119,6 +119,24 @@ public final class PipelineBench implements Callable<Integer> {
     if (reps < 1 || n < 4) {
       throw new IllegalArgumentException("--reps must be >= 1 and --requests >= 4");
     }
+    if (minTokens < 1 || maxTokens <= minTokens) {
+      throw new IllegalArgumentException(
+          "--min-tokens "
+              + minTokens
+              + " and --max-tokens "
+              + maxTokens
+              + ": need 1 <= min < max (outputs are drawn uniform in [min, max))");
+    }
+    if (!(r > 0) || !(cv > 0) || !(zipf >= 0)) {
+      throw new IllegalArgumentException(
+          "--rate "
+              + r
+              + ", --cv "
+              + cv
+              + ", --zipf "
+              + zipf
+              + ": need rate > 0, cv > 0, zipf >= 0");
+    }
     Path home = Path.of(System.getProperty("lorastream.home", ".")).toAbsolutePath().normalize();
     Path dir =
         out != null
@@ -131,10 +149,8 @@ public final class PipelineBench implements Callable<Integer> {
     int context = model.config().maxPositionEmbeddings();
     String started = Instant.now().toString();
     String loadAtStart = loadAverage();
-    List<PipelineRun> kafkaRuns = new ArrayList<>();
-    List<PipelineRun> engineRuns = new ArrayList<>();
     PipelineWorkload w;
-    PipelineReport.Cancel cancel;
+    Measured measured;
     try (PromptTokenizer tok = PromptTokenizer.load(fx.modelDir());
         HfTokenizer hf = HfTokenizer.load(fx.modelDir())) {
       w =
@@ -155,48 +171,7 @@ public final class PipelineBench implements Callable<Integer> {
           "bench pipeline: %d requests/run, rate %.1f/s cv %.1f, outputs [%d, %d) capped at context %d,"
               + " %d adapters (zipf %.1f), %d reps%n",
           n, r, cv, minTokens, maxTokens, context, fx.adapters().size(), zipf, reps);
-      try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
-        String registry = "mock://bench-pipeline-" + ProcessHandle.current().pid();
-        DemoFixtures.createTopics(kafka.bootstrapServers());
-        fx.publishAdapters(kafka.bootstrapServers(), Map.of("schema.registry.url", registry));
-        try (BatcherApp batcher =
-                BatcherApp.start(batcherConfig(kafka.bootstrapServers(), registry, context));
-            InferenceConsumer consumer =
-                new InferenceConsumer(
-                    consumerSettings(kafka.bootstrapServers(), registry, fx),
-                    ec,
-                    new SimpleMeterRegistry());
-            LoraClient client =
-                new LoraClient(LoraClientConfig.of(kafka.bootstrapServers(), registry), tok, null);
-            EngineLoop loop =
-                new EngineLoop(
-                    new Engine(
-                        new LlamaModel(model.config(), model.weights(), ops, ec.loraKernel()),
-                        ec,
-                        id ->
-                            LoraAdapter.load(
-                                fx.adapterDirs().get(id), model.config(), ec.maxRank()),
-                        hf::decode),
-                    "bench-engine")) {
-          Thread serving = Thread.ofPlatform().name("consumer").start(() -> serve(consumer));
-          batcher.awaitRunning(Duration.ofSeconds(60));
-          if (!noWarmup) {
-            // untimed: JIT, adapter loads (catalog, host cache, slots) and Kafka client metadata
-            System.err.println(
-                "bench pipeline: warm-up (not reported): " + PipelinePaths.kafka(client, w, -1));
-            System.err.println(
-                "bench pipeline: warm-up (not reported): " + PipelinePaths.engine(loop, w, -1));
-          }
-          for (int rep = 0; rep < reps; rep++) {
-            kafkaRuns.add(report(PipelinePaths.kafka(client, w, rep)));
-            engineRuns.add(report(PipelinePaths.engine(loop, w, rep)));
-          }
-          cancel = cancelSteps(loop, tok, context);
-          System.err.println("bench pipeline: " + cancel);
-          consumer.stop();
-          serving.join(10_000);
-        }
-      }
+      measured = measure(fx, model, ops, ec, tok, hf, w, context);
     }
     PipelineReport rep =
         new PipelineReport(
@@ -208,9 +183,9 @@ public final class PipelineBench implements Callable<Integer> {
             context,
             ec,
             w,
-            kafkaRuns,
-            engineRuns,
-            cancel,
+            measured.kafka(),
+            measured.engine(),
+            measured.cancel(),
             !noWarmup,
             (note.isEmpty() ? "" : note + " ")
                 + "Load average (1, 5, 15 min, /proc/loadavg) at start "
@@ -231,6 +206,71 @@ public final class PipelineBench implements Callable<Integer> {
       return f[0] + " " + f[1] + " " + f[2];
     } catch (java.io.IOException | RuntimeException e) {
       return "unknown";
+    }
+  }
+
+  /** The runs of both paths, interleaved, and the cancel probe. */
+  private record Measured(
+      List<PipelineRun> kafka, List<PipelineRun> engine, PipelineReport.Cancel cancel) {}
+
+  /**
+   * Starts the broker, batcher, consumer and client (the Kafka path) and an engine loop over the
+   * same model, adapters and config (the engine path); runs the warm-ups, the repetitions and the
+   * cancel probe.
+   */
+  private Measured measure(
+      DemoFixtures fx,
+      LoadedModel model,
+      Ops ops,
+      EngineConfig ec,
+      PromptTokenizer tok,
+      HfTokenizer hf,
+      PipelineWorkload w,
+      int context)
+      throws Exception {
+    List<PipelineRun> kafkaRuns = new ArrayList<>();
+    List<PipelineRun> engineRuns = new ArrayList<>();
+    try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
+      String registry = "mock://bench-pipeline-" + ProcessHandle.current().pid();
+      DemoFixtures.createTopics(kafka.bootstrapServers());
+      fx.publishAdapters(kafka.bootstrapServers(), Map.of("schema.registry.url", registry));
+      try (BatcherApp batcher =
+              BatcherApp.start(batcherConfig(kafka.bootstrapServers(), registry, context));
+          InferenceConsumer consumer =
+              new InferenceConsumer(
+                  consumerSettings(kafka.bootstrapServers(), registry, fx),
+                  ec,
+                  new SimpleMeterRegistry());
+          LoraClient client =
+              new LoraClient(LoraClientConfig.of(kafka.bootstrapServers(), registry), tok, null);
+          EngineLoop loop =
+              new EngineLoop(
+                  new Engine(
+                      new LlamaModel(model.config(), model.weights(), ops, ec.loraKernel()),
+                      ec,
+                      id ->
+                          LoraAdapter.load(fx.adapterDirs().get(id), model.config(), ec.maxRank()),
+                      hf::decode),
+                  "bench-engine")) {
+        Thread serving = Thread.ofPlatform().name("consumer").start(() -> serve(consumer));
+        batcher.awaitRunning(Duration.ofSeconds(60));
+        if (!noWarmup) {
+          // untimed: JIT, adapter loads (catalog, host cache, slots) and Kafka client metadata
+          System.err.println(
+              "bench pipeline: warm-up (not reported): " + PipelinePaths.kafka(client, w, -1));
+          System.err.println(
+              "bench pipeline: warm-up (not reported): " + PipelinePaths.engine(loop, w, -1));
+        }
+        for (int rep = 0; rep < reps; rep++) {
+          kafkaRuns.add(report(PipelinePaths.kafka(client, w, rep)));
+          engineRuns.add(report(PipelinePaths.engine(loop, w, rep)));
+        }
+        PipelineReport.Cancel cancel = cancelSteps(loop, tok, context);
+        System.err.println("bench pipeline: " + cancel);
+        consumer.stop();
+        serving.join(10_000);
+        return new Measured(kafkaRuns, engineRuns, cancel);
+      }
     }
   }
 
