@@ -19,6 +19,35 @@ class PipelineBenchTest {
   @TempDir Path tmp;
 
   @Test
+  void outputLengthsThatLeaveNothingToDrawAreRefusedNamingTheValues() {
+    java.io.StringWriter err = new java.io.StringWriter();
+    int code =
+        Main.commandLine()
+            .setExecutionExceptionHandler(
+                (e, cmd, parsed) -> {
+                  err.write(e.getMessage());
+                  return 2;
+                })
+            .execute(
+                "bench",
+                "pipeline",
+                "--work",
+                tmp.resolve("work").toString(),
+                "--min-tokens",
+                "8",
+                "--max-tokens",
+                "8",
+                "--out",
+                tmp.resolve("report").toString());
+    assertEquals(2, code);
+    assertEquals(
+        "--min-tokens 8 and --max-tokens 8: need 1 <= min < max (outputs are drawn uniform in [min,"
+            + " max))",
+        err.toString());
+    assertTrue(!Files.exists(tmp.resolve("report")), "nothing run");
+  }
+
+  @Test
   void aTinyRunWritesTheNamedFiguresAndBothPathsGenerateTheSameTokens() throws Exception {
     Path out = tmp.resolve("report");
     int code =
