@@ -109,6 +109,12 @@ public final class PipelineBench implements Callable<Integer> {
       description = "a sentence for the report (e.g. what else ran on the machine)")
   String note;
 
+  @Option(
+      names = "--max-inflight-batches",
+      description =
+          "the consumer's lorastream.consumer.max-inflight-batches (default: the consumer's own, 16)")
+  Integer maxInflight;
+
   @Option(names = "--seed", defaultValue = "7")
   long seed;
 
@@ -188,6 +194,9 @@ public final class PipelineBench implements Callable<Integer> {
             measured.cancel(),
             !noWarmup,
             (note.isEmpty() ? "" : note + " ")
+                + "Consumer max-inflight-batches "
+                + (maxInflight != null ? maxInflight : "16 (its default)")
+                + ", batcher max wait 20 ms. "
                 + "Load average (1, 5, 15 min, /proc/loadavg) at start "
                 + loadAtStart
                 + ", at end "
@@ -341,22 +350,26 @@ public final class PipelineBench implements Callable<Integer> {
     return BatcherConfig.fromProperties(bp);
   }
 
-  private static ConsumerSettings consumerSettings(
-      String bootstrap, String registry, DemoFixtures fx) {
-    return ConsumerSettings.from(
-        Map.of(
-            ConsumerSettings.BOOTSTRAP,
-            bootstrap,
-            ConsumerSettings.REGISTRY,
-            registry,
-            ConsumerSettings.MODEL,
-            fx.modelDir().toString(),
-            ConsumerSettings.ADAPTER_ROOTS,
-            String.join(",", fx.adapterRoots().stream().map(Path::toString).toList()),
-            ConsumerSettings.ID,
-            "bench-consumer",
-            ConsumerSettings.METRICS_PORT,
-            "-1"));
+  private ConsumerSettings consumerSettings(String bootstrap, String registry, DemoFixtures fx) {
+    Map<String, String> m =
+        new java.util.HashMap<>(
+            Map.of(
+                ConsumerSettings.BOOTSTRAP,
+                bootstrap,
+                ConsumerSettings.REGISTRY,
+                registry,
+                ConsumerSettings.MODEL,
+                fx.modelDir().toString(),
+                ConsumerSettings.ADAPTER_ROOTS,
+                String.join(",", fx.adapterRoots().stream().map(Path::toString).toList()),
+                ConsumerSettings.ID,
+                "bench-consumer",
+                ConsumerSettings.METRICS_PORT,
+                "-1"));
+    if (maxInflight != null) {
+      m.put(ConsumerSettings.MAX_INFLIGHT, String.valueOf(maxInflight));
+    }
+    return ConsumerSettings.from(m);
   }
 
   private static void serve(InferenceConsumer consumer) {

@@ -68,6 +68,8 @@ class PipelineBenchTest {
                 "--rate",
                 "50",
                 "--no-warmup",
+                "--max-inflight-batches",
+                "4",
                 "--out",
                 out.toString());
     assertEquals(0, code);
@@ -90,6 +92,8 @@ class PipelineBenchTest {
     assertEquals(engine.get("generated").asLong(), kafka.get("generated").asLong());
     assertEquals("CANCELLED", j.get("cancel").get("errorCode").asText());
     assertTrue(Files.size(out.resolve("plot.png")) > 0);
-    assertTrue(Files.readString(out.resolve("report.md")).contains("| cancel_steps |"));
+    String md = Files.readString(out.resolve("report.md"));
+    assertTrue(md.contains("| cancel_steps |"), md);
+    assertTrue(md.contains("Consumer max-inflight-batches 4, batcher max wait 20 ms."), md);
   }
 }
