@@ -36,9 +36,19 @@ public final class Main implements Runnable {
     new CommandLine(this).usage(System.out);
   }
 
+  /**
+   * The launcher's command line: {@code bench pipeline} is added here, since the bench module
+   * (which owns {@code bench}) does not depend on the Kafka modules it needs.
+   */
+  static CommandLine commandLine() {
+    CommandLine cl = new CommandLine(new Main());
+    cl.getSubcommands().get("bench").addSubcommand("pipeline", new PipelineBench());
+    return cl;
+  }
+
   public static void main(String[] args) {
     int code =
-        new CommandLine(new Main())
+        commandLine()
             .setExecutionExceptionHandler(
                 (e, cmd, parsed) -> {
                   cmd.getErr().println("error: " + e.getMessage());

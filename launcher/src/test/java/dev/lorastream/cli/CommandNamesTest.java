@@ -13,7 +13,7 @@ import picocli.CommandLine.Model.OptionSpec;
  * it was.
  */
 class CommandNamesTest {
-  private static final CommandLine MAIN = new CommandLine(new Main());
+  private static final CommandLine MAIN = Main.commandLine();
 
   private static List<String> options(CommandLine c) {
     TreeSet<String> names = new TreeSet<>();
@@ -40,7 +40,7 @@ class CommandNamesTest {
                 "chaos")),
         new TreeSet<>(MAIN.getSubcommands().keySet()));
     assertEquals(
-        List.of("engine"),
+        List.of("engine", "pipeline"),
         List.copyOf(MAIN.getSubcommands().get("bench").getSubcommands().keySet()));
   }
 
