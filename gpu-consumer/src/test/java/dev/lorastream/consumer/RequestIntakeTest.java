@@ -23,6 +23,7 @@ import java.nio.file.Path;
 import java.util.BitSet;
 import java.util.List;
 import java.util.NoSuchElementException;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.function.LongSupplier;
@@ -157,19 +158,35 @@ class RequestIntakeTest {
   @Test
   void cancellingABatchCancelsItsUnfinishedRequestsInTheEngineAndNotTheFinishedOnes()
       throws Exception {
+    // the engine reads its clock at each step for requests with a deadline: holding that read
+    // keeps "long" from finishing before the cancel, however fast the machine
+    CountDownLatch gate = new CountDownLatch(1);
+    LongSupplier heldClock =
+        () -> {
+          if (Thread.currentThread().getName().equals("engine-intake-test")) {
+            try {
+              gate.await();
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          }
+          return System.currentTimeMillis();
+        };
     withIntake(
         text -> new int[] {1},
+        heldClock,
         (intake, loop) -> {
           // a 32-token cache holds one of these at a time: "long" runs, "queued" waits
+          long farDeadline = System.currentTimeMillis() + TimeUnit.HOURS.toMillis(1);
+          InferenceRequest long_ = request("long", null, List.of(1, 5), 29);
+          long_.setDeadlineEpochMs(farDeadline);
+          InferenceRequest queued = request("queued", null, List.of(1, 6), 29);
+          queued.setDeadlineEpochMs(farDeadline);
           InferenceBatch batch =
               InferenceBatch.newBuilder()
                   .setBatchId("b")
                   .setCreatedEpochMs(0)
-                  .setRequests(
-                      List.of(
-                          request("done", null, List.of(1, 5), 1),
-                          request("long", null, List.of(1, 5), 29),
-                          request("queued", null, List.of(1, 6), 29)))
+                  .setRequests(List.of(request("done", null, List.of(1, 5), 1), long_, queued))
                   .build();
           BitSet answered = new BitSet();
           answered.set(0); // "done" was answered before: not computed, not cancelled
@@ -177,6 +194,7 @@ class RequestIntakeTest {
           assertNull(b.results().get(0));
 
           assertEquals(2, intake.cancel(b));
+          gate.countDown();
 
           for (int r = 1; r < 3; r++) {
             InferenceResult cancelled = get(b.results().get(r));
