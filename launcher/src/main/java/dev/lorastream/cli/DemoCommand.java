@@ -2,7 +2,6 @@ package dev.lorastream.cli;
 
 import dev.lorastream.batcher.BatcherApp;
 import dev.lorastream.batcher.BatcherConfig;
-import dev.lorastream.consumer.ConsumerSettings;
 import dev.lorastream.consumer.InferenceConsumer;
 import dev.lorastream.devstack.EmbeddedKafka;
 import dev.lorastream.devstack.RegistryProcess;
@@ -199,7 +198,8 @@ public final class DemoCommand implements Callable<Integer> {
       try (BatcherApp batcher = BatcherApp.start(BatcherConfig.fromProperties(bp));
           InferenceConsumer consumer =
               new InferenceConsumer(
-                  consumerSettings(kafka.bootstrapServers(), registry, fx),
+                  fx.consumerSettings(
+                      kafka.bootstrapServers(), registry, "demo-consumer", Map.of()),
                   engineConfig(),
                   new SimpleMeterRegistry());
           PromptTokenizer tok = PromptTokenizer.load(fx.modelDir());
@@ -209,7 +209,8 @@ public final class DemoCommand implements Callable<Integer> {
                       .withDefaultTimeout(Duration.ofSeconds(90)),
                   tok,
                   null)) {
-        Thread serving = Thread.ofPlatform().name("consumer").start(() -> serve(consumer));
+        Thread serving =
+            Thread.ofPlatform().name("consumer").start(() -> DemoFixtures.serve(consumer, "demo"));
         batcher.awaitRunning(Duration.ofSeconds(60));
         System.err.printf(
             "demo: pipeline up in %.1f s; sending %d requests%n",
@@ -399,33 +400,5 @@ public final class DemoCommand implements Callable<Integer> {
   private static EngineConfig engineConfig() {
     EngineConfig d = EngineConfig.defaults();
     return d.withStep(d.maxTokensPerStep(), 48);
-  }
-
-  private static ConsumerSettings consumerSettings(
-      String bootstrap, String registry, DemoFixtures fx) {
-    return ConsumerSettings.from(
-        Map.of(
-            ConsumerSettings.BOOTSTRAP,
-            bootstrap,
-            ConsumerSettings.REGISTRY,
-            registry,
-            ConsumerSettings.MODEL,
-            fx.modelDir().toString(),
-            ConsumerSettings.ADAPTER_ROOTS,
-            String.join(",", fx.adapterRoots().stream().map(Path::toString).toList()),
-            ConsumerSettings.ID,
-            "demo-consumer",
-            ConsumerSettings.METRICS_PORT,
-            "-1"));
-  }
-
-  private static void serve(InferenceConsumer consumer) {
-    try {
-      consumer.run();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } catch (RuntimeException e) {
-      System.err.println("demo: consumer failed: " + e);
-    }
   }
 }

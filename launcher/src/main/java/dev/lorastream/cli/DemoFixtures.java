@@ -2,6 +2,8 @@ package dev.lorastream.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lorastream.consumer.CatalogAdapterSource;
+import dev.lorastream.consumer.ConsumerSettings;
+import dev.lorastream.consumer.InferenceConsumer;
 import dev.lorastream.engine.testdata.AdapterGenerator;
 import dev.lorastream.schemas.AdapterRecord;
 import dev.lorastream.schemas.Topic;
@@ -11,6 +13,7 @@ import dev.lorastream.tools.MakeModel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -186,6 +189,42 @@ record DemoFixtures(
   private static void run(Object cmd, String... args) {
     if (new CommandLine(cmd).execute(args) != 0) {
       throw new IllegalStateException("failed: " + String.join(" ", args));
+    }
+  }
+
+  /**
+   * The settings of the in-process stack's inference consumer (demo, bench pipeline): this
+   * fixture's model and adapter roots, no metrics port; {@code extra} adds or overrides keys.
+   */
+  ConsumerSettings consumerSettings(
+      String bootstrap, String registry, String id, Map<String, String> extra) {
+    Map<String, String> m =
+        new HashMap<>(
+            Map.of(
+                ConsumerSettings.BOOTSTRAP,
+                bootstrap,
+                ConsumerSettings.REGISTRY,
+                registry,
+                ConsumerSettings.MODEL,
+                modelDir().toString(),
+                ConsumerSettings.ADAPTER_ROOTS,
+                String.join(",", adapterRoots().stream().map(Path::toString).toList()),
+                ConsumerSettings.ID,
+                id,
+                ConsumerSettings.METRICS_PORT,
+                "-1"));
+    m.putAll(extra);
+    return ConsumerSettings.from(m);
+  }
+
+  /** Runs {@code consumer}'s poll loop until it stops; a failure is printed after {@code who}. */
+  static void serve(InferenceConsumer consumer, String who) {
+    try {
+      consumer.run();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (RuntimeException e) {
+      System.err.println(who + ": consumer failed: " + e);
     }
   }
 }

@@ -247,7 +247,8 @@ public final class PipelineBench implements Callable<Integer> {
               BatcherApp.start(batcherConfig(kafka.bootstrapServers(), registry, context));
           InferenceConsumer consumer =
               new InferenceConsumer(
-                  consumerSettings(kafka.bootstrapServers(), registry, fx),
+                  fx.consumerSettings(
+                      kafka.bootstrapServers(), registry, "bench-consumer", inflightSetting()),
                   ec,
                   new SimpleMeterRegistry());
           LoraClient client =
@@ -261,7 +262,10 @@ public final class PipelineBench implements Callable<Integer> {
                           LoraAdapter.load(fx.adapterDirs().get(id), model.config(), ec.maxRank()),
                       hf::decode),
                   "bench-engine")) {
-        Thread serving = Thread.ofPlatform().name("consumer").start(() -> serve(consumer));
+        Thread serving =
+            Thread.ofPlatform()
+                .name("consumer")
+                .start(() -> DemoFixtures.serve(consumer, "bench pipeline"));
         batcher.awaitRunning(Duration.ofSeconds(60));
         if (!noWarmup) {
           // untimed: JIT, adapter loads (catalog, host cache, slots) and Kafka client metadata
@@ -350,35 +354,10 @@ public final class PipelineBench implements Callable<Integer> {
     return BatcherConfig.fromProperties(bp);
   }
 
-  private ConsumerSettings consumerSettings(String bootstrap, String registry, DemoFixtures fx) {
-    Map<String, String> m =
-        new java.util.HashMap<>(
-            Map.of(
-                ConsumerSettings.BOOTSTRAP,
-                bootstrap,
-                ConsumerSettings.REGISTRY,
-                registry,
-                ConsumerSettings.MODEL,
-                fx.modelDir().toString(),
-                ConsumerSettings.ADAPTER_ROOTS,
-                String.join(",", fx.adapterRoots().stream().map(Path::toString).toList()),
-                ConsumerSettings.ID,
-                "bench-consumer",
-                ConsumerSettings.METRICS_PORT,
-                "-1"));
-    if (maxInflight != null) {
-      m.put(ConsumerSettings.MAX_INFLIGHT, String.valueOf(maxInflight));
-    }
-    return ConsumerSettings.from(m);
-  }
-
-  private static void serve(InferenceConsumer consumer) {
-    try {
-      consumer.run();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } catch (RuntimeException e) {
-      System.err.println("bench pipeline: consumer failed: " + e);
-    }
+  /** {@code --max-inflight-batches} as a consumer setting, when given. */
+  private Map<String, String> inflightSetting() {
+    return maxInflight == null
+        ? Map.of()
+        : Map.of(ConsumerSettings.MAX_INFLIGHT, String.valueOf(maxInflight));
   }
 }
