@@ -188,13 +188,7 @@ public final class DemoCommand implements Callable<Integer> {
       Map<String, Object> serde = Map.of("schema.registry.url", registry);
       DemoFixtures.createTopics(kafka.bootstrapServers());
       fx.publishAdapters(kafka.bootstrapServers(), serde);
-      Properties bp = new Properties();
-      bp.put("bootstrap.servers", kafka.bootstrapServers());
-      bp.put("schema.registry.url", registry);
-      bp.put("state.dir", Files.createTempDirectory("lorastream-demo-batcher").toString());
-      bp.put(BatcherConfig.METRICS_PORT, "-1");
-      bp.put(BatcherConfig.MAX_WAIT_MS, "20");
-      bp.put("commit.interval.ms", "50");
+      Properties bp = DemoFixtures.batcherProperties(kafka.bootstrapServers(), registry, "demo");
       try (BatcherApp batcher = BatcherApp.start(BatcherConfig.fromProperties(bp));
           InferenceConsumer consumer =
               new InferenceConsumer(

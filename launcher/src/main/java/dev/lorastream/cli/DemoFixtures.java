@@ -1,6 +1,7 @@
 package dev.lorastream.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lorastream.batcher.BatcherConfig;
 import dev.lorastream.consumer.CatalogAdapterSource;
 import dev.lorastream.consumer.ConsumerSettings;
 import dev.lorastream.consumer.InferenceConsumer;
@@ -10,6 +11,7 @@ import dev.lorastream.schemas.Topic;
 import dev.lorastream.schemas.Topics;
 import dev.lorastream.tools.MakeAdapters;
 import dev.lorastream.tools.MakeModel;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -17,6 +19,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import java.util.SplittableRandom;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -215,6 +218,22 @@ record DemoFixtures(
                 "-1"));
     m.putAll(extra);
     return ConsumerSettings.from(m);
+  }
+
+  /**
+   * The Kafka Streams properties of the in-process stack's batcher (demo, bench pipeline): 20 ms
+   * max wait, 50 ms commit interval, no metrics port, a fresh state folder named after {@code who}.
+   */
+  static Properties batcherProperties(String bootstrap, String registry, String who)
+      throws IOException {
+    Properties bp = new Properties();
+    bp.put("bootstrap.servers", bootstrap);
+    bp.put("schema.registry.url", registry);
+    bp.put("state.dir", Files.createTempDirectory("lorastream-" + who + "-batcher").toString());
+    bp.put(BatcherConfig.METRICS_PORT, "-1");
+    bp.put(BatcherConfig.MAX_WAIT_MS, "20");
+    bp.put("commit.interval.ms", "50");
+    return bp;
   }
 
   /** Runs {@code consumer}'s poll loop until it stops; a failure is printed after {@code who}. */

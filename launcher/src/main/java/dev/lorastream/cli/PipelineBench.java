@@ -343,14 +343,8 @@ public final class PipelineBench implements Callable<Integer> {
 
   private static BatcherConfig batcherConfig(String bootstrap, String registry, int context)
       throws Exception {
-    Properties bp = new Properties();
-    bp.put("bootstrap.servers", bootstrap);
-    bp.put("schema.registry.url", registry);
-    bp.put("state.dir", Files.createTempDirectory("lorastream-bench-batcher").toString());
-    bp.put(BatcherConfig.METRICS_PORT, "-1");
-    bp.put(BatcherConfig.MAX_WAIT_MS, "20");
+    Properties bp = DemoFixtures.batcherProperties(bootstrap, registry, "bench");
     bp.put(BatcherConfig.MAX_NEW_TOKENS, String.valueOf(context));
-    bp.put("commit.interval.ms", "50");
     return BatcherConfig.fromProperties(bp);
   }
 
