@@ -42,7 +42,9 @@ import java.util.stream.Stream;
  * @param adapterMaxBytes largest adapter weights file accepted
  * @param metricsPort Prometheus endpoint port; 0 picks a free one, -1 disables it
  * @param maxInflightBatches batches pulled from Kafka with a request still being computed, at most
- *     (back-pressure); batches whose requests all finished and wait only for release do not count
+ *     (back-pressure); batches whose requests all finished and wait only for release do not count.
+ *     Defaults to the engine's {@code lorastream.step.max-seqs}: each such batch holds at least one
+ *     sequence, so with one straggler per batch the engine still has a full step's worth
  * @param replyTopicCacheMs how long the answer "this reply topic exists" is trusted before the
  *     cluster is asked again ({@link dev.lorastream.schemas.ReplyTopicCache}; also forgotten when a
  *     transaction aborts)
@@ -186,7 +188,7 @@ public record ConsumerSettings(
         Long.parseLong(props.getOrDefault(ADAPTER_MAX_BYTES, String.valueOf(1L << 30))),
         Integer.parseInt(
             props.getOrDefault(METRICS_PORT, Integer.toString(MetricsServer.DEFAULT_PORT))),
-        Integer.parseInt(props.getOrDefault(MAX_INFLIGHT, "16")),
+        Integer.parseInt(props.getOrDefault(MAX_INFLIGHT, defaultMaxInflight(props))),
         Long.parseLong(
             props.getOrDefault(
                 REPLY_TOPIC_CACHE_MS, Long.toString(ReplyTopicCache.DEFAULT_EXISTS_TTL_MS))),
@@ -199,6 +201,18 @@ public record ConsumerSettings(
         Integer.parseInt(
             props.getOrDefault(
                 OFFSET_METADATA_MAX_BYTES, Integer.toString(DEFAULT_OFFSET_METADATA_MAX_BYTES))));
+  }
+
+  /**
+   * The engine's sequences per step ({@code lorastream.step.max-seqs} from {@code props}, else the
+   * system property, else the engine's default): with fewer batches allowed in flight, batches each
+   * holding back one long request would leave the engine's step half empty.
+   */
+  private static String defaultMaxInflight(Map<String, String> props) {
+    return props.getOrDefault(
+        EngineConfig.STEP_MAX_SEQS,
+        System.getProperty(
+            EngineConfig.STEP_MAX_SEQS, Integer.toString(EngineConfig.DEFAULT_MAX_SEQS)));
   }
 
   /** System properties overlaid on the process's {@code LORASTREAM_*} environment variables. */

@@ -38,6 +38,19 @@ class ConsumerSettingsTest {
   }
 
   @Test
+  void inflightBatchesDefaultToTheEnginesSequencesPerStepAndAnExplicitValueWins() {
+    if (System.getProperty(EngineConfig.STEP_MAX_SEQS) == null) {
+      assertEquals(
+          EngineConfig.DEFAULT_MAX_SEQS, ConsumerSettings.from(REQUIRED).maxInflightBatches());
+    }
+    var props = new HashMap<>(REQUIRED);
+    props.put(EngineConfig.STEP_MAX_SEQS, "24");
+    assertEquals(24, ConsumerSettings.from(props).maxInflightBatches());
+    props.put(ConsumerSettings.MAX_INFLIGHT, "7");
+    assertEquals(7, ConsumerSettings.from(props).maxInflightBatches());
+  }
+
+  @Test
   void overrides() {
     var props = new java.util.HashMap<>(REQUIRED);
     props.put(ConsumerSettings.REPLY_TOPIC_CACHE_MS, "0");

@@ -5,7 +5,6 @@ import dev.lorastream.batcher.BatcherConfig;
 import dev.lorastream.consumer.InferenceConsumer;
 import dev.lorastream.devstack.EmbeddedKafka;
 import dev.lorastream.devstack.RegistryProcess;
-import dev.lorastream.engine.sched.EngineConfig;
 import dev.lorastream.ingest.LoraClient;
 import dev.lorastream.ingest.LoraClientConfig;
 import dev.lorastream.ingest.PromptTokenizer;
@@ -194,7 +193,7 @@ public final class DemoCommand implements Callable<Integer> {
               new InferenceConsumer(
                   fx.consumerSettings(
                       kafka.bootstrapServers(), registry, "demo-consumer", Map.of()),
-                  engineConfig(),
+                  DemoFixtures.engineConfig(),
                   new SimpleMeterRegistry());
           PromptTokenizer tok = PromptTokenizer.load(fx.modelDir());
           LoraClient client =
@@ -386,13 +385,5 @@ public final class DemoCommand implements Callable<Integer> {
                 .setTopP(0.95f)
                 .setSeed(j.seed())
                 .build());
-  }
-
-  /**
-   * The engine's defaults (its step token budget included), with room for 48 sequences per step.
-   */
-  private static EngineConfig engineConfig() {
-    EngineConfig d = EngineConfig.defaults();
-    return d.withStep(d.maxTokensPerStep(), 48);
   }
 }

@@ -5,6 +5,7 @@ import dev.lorastream.batcher.BatcherConfig;
 import dev.lorastream.consumer.CatalogAdapterSource;
 import dev.lorastream.consumer.ConsumerSettings;
 import dev.lorastream.consumer.InferenceConsumer;
+import dev.lorastream.engine.sched.EngineConfig;
 import dev.lorastream.engine.testdata.AdapterGenerator;
 import dev.lorastream.schemas.AdapterRecord;
 import dev.lorastream.schemas.Topic;
@@ -196,8 +197,18 @@ record DemoFixtures(
   }
 
   /**
+   * The in-process stack's engine config (demo, bench pipeline): the engine's defaults (its step
+   * token budget included), with room for 48 sequences per step.
+   */
+  static EngineConfig engineConfig() {
+    EngineConfig d = EngineConfig.defaults();
+    return d.withStep(d.maxTokensPerStep(), 48);
+  }
+
+  /**
    * The settings of the in-process stack's inference consumer (demo, bench pipeline): this
-   * fixture's model and adapter roots, no metrics port; {@code extra} adds or overrides keys.
+   * fixture's model and adapter roots, no metrics port, the sequences per step of {@link
+   * #engineConfig} (so batches in flight default to it); {@code extra} adds or overrides keys.
    */
   ConsumerSettings consumerSettings(
       String bootstrap, String registry, String id, Map<String, String> extra) {
@@ -215,14 +226,16 @@ record DemoFixtures(
                 ConsumerSettings.ID,
                 id,
                 ConsumerSettings.METRICS_PORT,
-                "-1"));
+                "-1",
+                EngineConfig.STEP_MAX_SEQS,
+                String.valueOf(engineConfig().maxSeqs())));
     m.putAll(extra);
     return ConsumerSettings.from(m);
   }
 
   /**
    * The Kafka Streams properties of the in-process stack's batcher (demo, bench pipeline): 20 ms
-   * max wait, 50 ms commit interval, no metrics port, a fresh state folder named after {@code who}.
+   * max wait, 20 ms commit interval, no metrics port, a fresh state folder named after {@code who}.
    */
   static Properties batcherProperties(String bootstrap, String registry, String who)
       throws IOException {
@@ -232,7 +245,7 @@ record DemoFixtures(
     bp.put("state.dir", Files.createTempDirectory("lorastream-" + who + "-batcher").toString());
     bp.put(BatcherConfig.METRICS_PORT, "-1");
     bp.put(BatcherConfig.MAX_WAIT_MS, "20");
-    bp.put("commit.interval.ms", "50");
+    bp.put("commit.interval.ms", "20");
     return bp;
   }
 

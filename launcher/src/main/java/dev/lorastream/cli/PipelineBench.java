@@ -112,7 +112,8 @@ public final class PipelineBench implements Callable<Integer> {
   @Option(
       names = "--max-inflight-batches",
       description =
-          "the consumer's lorastream.consumer.max-inflight-batches (default: the consumer's own, 16)")
+          "the consumer's lorastream.consumer.max-inflight-batches (default: the consumer's own, the"
+              + " engine's sequences per step, 48 here)")
   Integer maxInflight;
 
   @Option(names = "--seed", defaultValue = "7")
@@ -149,7 +150,7 @@ public final class PipelineBench implements Callable<Integer> {
             ? out
             : home.resolve("bench/reports/" + java.time.LocalDate.now() + "-pipeline");
     DemoFixtures fx = DemoFixtures.prepare(home, home.resolve(work).normalize(), generated);
-    EngineConfig ec = engineConfig();
+    EngineConfig ec = DemoFixtures.engineConfig();
     Ops ops = Backends.create(System.getProperty(Backends.PROPERTY, "auto"));
     LoadedModel model = ModelLoader.load(fx.modelDir(), ops);
     int context = model.config().maxPositionEmbeddings();
@@ -195,8 +196,10 @@ public final class PipelineBench implements Callable<Integer> {
             !noWarmup,
             (note.isEmpty() ? "" : note + " ")
                 + "Consumer max-inflight-batches "
-                + (maxInflight != null ? maxInflight : "16 (its default)")
-                + ", batcher max wait 20 ms. "
+                + (maxInflight != null
+                    ? maxInflight
+                    : ec.maxSeqs() + " (its default: the engine's sequences per step)")
+                + ", batcher max wait 20 ms, commit interval 20 ms. "
                 + "Load average (1, 5, 15 min, /proc/loadavg) at start "
                 + loadAtStart
                 + ", at end "
@@ -333,12 +336,6 @@ public final class PipelineBench implements Callable<Integer> {
   private String commandLine() {
     List<String> args = spec.commandLine().getParseResult().originalArgs();
     return "./lorastream " + String.join(" ", args);
-  }
-
-  /** The demo's engine config: the engine's defaults with room for 48 sequences per step. */
-  static EngineConfig engineConfig() {
-    EngineConfig d = EngineConfig.defaults();
-    return d.withStep(d.maxTokensPerStep(), 48);
   }
 
   private static BatcherConfig batcherConfig(String bootstrap, String registry, int context)

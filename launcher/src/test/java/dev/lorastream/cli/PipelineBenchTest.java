@@ -94,6 +94,9 @@ class PipelineBenchTest {
     assertTrue(Files.size(out.resolve("plot.png")) > 0);
     String md = Files.readString(out.resolve("report.md"));
     assertTrue(md.contains("| cancel_steps |"), md);
-    assertTrue(md.contains("Consumer max-inflight-batches 4, batcher max wait 20 ms."), md);
+    assertTrue(
+        md.contains(
+            "Consumer max-inflight-batches 4, batcher max wait 20 ms, commit interval 20 ms."),
+        md);
   }
 }

@@ -43,6 +43,9 @@ public record EngineConfig(
   public static final String HOST_ADAPTER_CACHE = "lorastream.adapters.host-cache";
   public static final String LORA_KERNEL = "lorastream.lora.kernel";
 
+  /** Sequences per step when {@link #STEP_MAX_SEQS} is not set. */
+  public static final int DEFAULT_MAX_SEQS = 64;
+
   /** The system properties {@link #defaults} reads. */
   public static final List<String> KEYS =
       List.of(
@@ -82,7 +85,7 @@ public record EngineConfig(
         Integer.getInteger(KV_BLOCKS, 512),
         Integer.getInteger(BLOCK_SIZE, 16),
         Integer.getInteger(STEP_MAX_TOKENS, 256),
-        Integer.getInteger(STEP_MAX_SEQS, 64),
+        Integer.getInteger(STEP_MAX_SEQS, DEFAULT_MAX_SEQS),
         Integer.getInteger(MAX_LORAS, 32),
         Integer.getInteger(MAX_RANK, 64),
         parseTargets(System.getProperty(LORA_TARGETS, "q,k,v,o,gate,up,down")),
