@@ -78,16 +78,13 @@ public final class DemoCommand implements Callable<Integer> {
       description = "generated adapters besides the trained ones")
   int generated;
 
-  @Option(names = "--max-tokens", defaultValue = "40")
-  int maxTokens;
-
   @Option(
-      names = "--mixed",
+      names = "--max-tokens",
       description =
-          "mixed output lengths (S-LoRA style, scaled to this CPU): each request's maxTokens drawn"
-              + " uniform in [8, 128) from its seed instead of --max-tokens; also prints the p50"
-              + " latency of the shortest and the longest quartile")
-  boolean mixed;
+          "every request's maxTokens. Without it output lengths are mixed (S-LoRA style, scaled to"
+              + " this CPU): each request's maxTokens drawn uniform in [8, 128) from its seed, and"
+              + " the p50 latency of the shortest and the longest quartile is printed too")
+  Integer maxTokens;
 
   @Option(
       names = "--serve",
@@ -229,7 +226,8 @@ public final class DemoCommand implements Callable<Integer> {
             .join();
         double secs = (System.nanoTime() - t0) / 1e9;
         int unexpected =
-            DemoTable.print(System.out, jobs, futures, latencyMs, mixed ? maxTokensOf : null, secs);
+            DemoTable.print(
+                System.out, jobs, futures, latencyMs, maxTokens == null ? maxTokensOf : null, secs);
         if (serve && unexpected == 0) {
           if (!serving.isAlive()) {
             throw new IllegalStateException("the inference consumer stopped; not serving");
@@ -367,9 +365,9 @@ public final class DemoCommand implements Callable<Integer> {
     }
   }
 
-  /** The maxTokens of {@code j}: {@code --max-tokens}, or with {@code --mixed} from its seed. */
+  /** The maxTokens of {@code j}: {@code --max-tokens}, else drawn from its seed. */
   private int maxTokens(DemoFixtures.Job j) {
-    return mixed ? 8 + new SplittableRandom(j.seed()).nextInt(120) : maxTokens;
+    return maxTokens == null ? 8 + new SplittableRandom(j.seed()).nextInt(120) : maxTokens;
   }
 
   private InferenceRequest.Builder request(DemoFixtures.Job j, int maxTokens) {
