@@ -156,7 +156,7 @@ final class ModeRunner {
       return 0;
     }
     int n = 0;
-    for (int s = 0; s < slots.maxLoras(); s++) {
+    for (int s = 0; s < slots.slots(); s++) {
       n += slots.pins(s) > 0 ? 1 : 0;
     }
     return n;

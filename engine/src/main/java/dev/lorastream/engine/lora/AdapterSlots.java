@@ -5,6 +5,7 @@ import dev.lorastream.engine.config.Proj;
 import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.ops.Tensor;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.List;
@@ -12,13 +13,20 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Backend slot buffers for LoRA weights and the LRU that decides which adapter lives in which slot
- * (vLLM's adapter manager, S-LoRA's device-resident adapter set).
+ * The backend's adapter pool: LoRA weights at their true rank in row buffers, and the LRU that
+ * decides which adapter lives where (vLLM's adapter manager, S-LoRA's device-resident adapter set
+ * stored by rank row as in S-LoRA's unified paging).
  *
- * <p>Per layer and targeted projection: {@code a [maxLoras, maxRank, in]} and {@code bT [maxLoras,
- * maxRank, out]} (B transposed and pre-multiplied by the adapter's scale), plus {@code
- * ranks[proj][slot]}, the live rank of each slot (0 where the slot's adapter does not target that
- * projection). A slot in use by a running sequence is pinned (reference-counted) and never evicted.
+ * <p>Per layer and targeted projection: {@code a [poolRows, in]} and {@code bT [poolRows, out]} (B
+ * transposed and pre-multiplied by the adapter's scale). The pool has {@code maxLoras · maxRank}
+ * rows (the bytes that {@code maxLoras} adapters of the largest rank need), handed out in granules
+ * of {@link #granule} rows: an adapter of rank r takes r rounded up to a granule, in one contiguous
+ * run of rows that is the same in every buffer, so smaller adapters leave room for more of them (a
+ * pool that holds 32 adapters of rank 64 holds 256 of rank 8). Slot {@code s} owns rows {@link
+ * #rowStarts()}{@code [s]} .. {@code + ranks(p)[s] - 1}; {@code ranks[proj][slot]} is 0 where the
+ * slot's adapter does not target that projection or the slot is empty. A slot in use by a running
+ * sequence is pinned (reference-counted) and never evicted; when no free run is long enough, the
+ * run whose adapters were used least recently (none of them pinned) is evicted.
  *
  * <p>A slot holds one loaded copy of an adapter ({@link LoraAdapter} instance) and is reused only
  * for that same copy: a different copy of the same id (reloaded after {@link #invalidate}, or after
@@ -32,15 +40,20 @@ public final class AdapterSlots {
   private final int numLayers;
   private final int maxLoras;
   private final int maxRank;
+  private final int granule; // rows per allocation unit
+  private final int slots; // slot ids: at most one adapter per granule
   private final Set<Proj> targets;
-  private final Tensor[][] a; // [Proj][layer] of [maxLoras, maxRank, in]
-  private final Tensor[][] bT; // [Proj][layer] of [maxLoras, maxRank, out]
-  private final int[][] ranks; // [Proj][maxLoras]
-  private final String[] slotAdapter; // [maxLoras] adapter id or null
-  private final LoraAdapter[] slotCopy; // [maxLoras] the loaded copy written there, or null
-  private final boolean[] retired; // [maxLoras] invalidated while pinned: freed at the last release
-  private final int[] pins; // [maxLoras]
-  private final long[] lastUse; // [maxLoras]
+  private final Tensor[][] a; // [Proj][layer] of [poolRows, in]
+  private final Tensor[][] bT; // [Proj][layer] of [poolRows, out]
+  private final int[][] ranks; // [Proj][slots]
+  private final int[] rowStarts; // [slots] first row of the slot's run
+  private final int[] runGranules; // [slots] length of the slot's run, 0 when empty
+  private final int[] owner; // [poolRows / granule] slot owning the granule, or -1
+  private final String[] slotAdapter; // [slots] adapter id or null
+  private final LoraAdapter[] slotCopy; // [slots] the loaded copy written there, or null
+  private final boolean[] retired; // [slots] invalidated while pinned: freed at the last release
+  private final int[] pins; // [slots]
+  private final long[] lastUse; // [slots]
   private final Map<String, Integer> slotOf = new HashMap<>();
   private long clock;
   private long loads;
@@ -48,8 +61,10 @@ public final class AdapterSlots {
   private long invalidations;
 
   /**
-   * @param targets projections that get slot buffers; an adapter targeting another one is refused
-   *     at {@link #acquire}
+   * @param maxLoras the pool holds this many adapters of rank {@code maxRank} (more of smaller
+   *     ranks)
+   * @param targets projections that get row buffers; an adapter targeting another one is refused at
+   *     {@link #acquire}
    */
   public AdapterSlots(Ops ops, ModelConfig cfg, int maxLoras, int maxRank, Set<Proj> targets) {
     if (maxLoras <= 0 || maxRank <= 0) {
@@ -60,24 +75,72 @@ public final class AdapterSlots {
     this.numLayers = cfg.numLayers();
     this.maxLoras = maxLoras;
     this.maxRank = maxRank;
+    this.granule = Math.min(GRANULE, maxRank);
+    int perAdapter = granulesFor(maxRank);
+    this.slots = maxLoras * perAdapter;
+    int poolRows = slots * granule;
     this.targets = targets.isEmpty() ? EnumSet.noneOf(Proj.class) : EnumSet.copyOf(targets);
     int np = Proj.values().length;
     this.a = new Tensor[np][];
     this.bT = new Tensor[np][];
-    this.ranks = new int[np][maxLoras];
+    this.ranks = new int[np][slots];
     for (Proj p : this.targets) {
       a[p.ordinal()] = new Tensor[numLayers];
       bT[p.ordinal()] = new Tensor[numLayers];
       for (int l = 0; l < numLayers; l++) {
-        a[p.ordinal()][l] = ops.allocate(ops.activationDType(), maxLoras, maxRank, p.inDim(cfg));
-        bT[p.ordinal()][l] = ops.allocate(ops.activationDType(), maxLoras, maxRank, p.outDim(cfg));
+        a[p.ordinal()][l] = ops.allocate(ops.activationDType(), poolRows, p.inDim(cfg));
+        bT[p.ordinal()][l] = ops.allocate(ops.activationDType(), poolRows, p.outDim(cfg));
       }
     }
-    this.slotAdapter = new String[maxLoras];
-    this.slotCopy = new LoraAdapter[maxLoras];
-    this.retired = new boolean[maxLoras];
-    this.pins = new int[maxLoras];
-    this.lastUse = new long[maxLoras];
+    this.rowStarts = new int[slots];
+    this.runGranules = new int[slots];
+    this.owner = new int[slots];
+    Arrays.fill(owner, -1);
+    this.slotAdapter = new String[slots];
+    this.slotCopy = new LoraAdapter[slots];
+    this.retired = new boolean[slots];
+    this.pins = new int[slots];
+    this.lastUse = new long[slots];
+  }
+
+  /** Rows per allocation unit at most: an adapter's rank is rounded up to a multiple of it. */
+  public static final int GRANULE = 8;
+
+  private int granulesFor(int rank) {
+    return Math.max(1, (rank + granule - 1) / granule);
+  }
+
+  /** Slot ids (the length of {@link #ranks} and {@link #rowStarts}): one per granule. */
+  public int slots() {
+    return slots;
+  }
+
+  /** Rows of every buffer of the pool. */
+  public int poolRows() {
+    return slots * granule;
+  }
+
+  /** Rows per allocation unit. */
+  public int granule() {
+    return granule;
+  }
+
+  /** Rows held by resident adapters (retired ones included until freed). */
+  public int usedRows() {
+    int n = 0;
+    for (int g : runGranules) {
+      n += g;
+    }
+    return n * granule;
+  }
+
+  /** Adapters resident now (retired ones included until freed). */
+  public int residentCount() {
+    int n = 0;
+    for (int g : runGranules) {
+      n += g > 0 ? 1 : 0;
+    }
+    return n;
   }
 
   public int maxLoras() {
@@ -105,9 +168,14 @@ public final class AdapterSlots {
     return bT[p.ordinal()][layer];
   }
 
-  /** Live ranks per slot for projection p ({@code [maxLoras]}); do not modify. */
+  /** Live ranks per slot for projection p ({@code [slots]}); do not modify. */
   public int[] ranks(Proj p) {
     return ranks[p.ordinal()];
+  }
+
+  /** First row of each slot's run ({@code [slots]}); do not modify. */
+  public int[] rowStarts() {
+    return rowStarts;
   }
 
   /** The slot holding {@code adapterId}, or -1. */
@@ -116,24 +184,17 @@ public final class AdapterSlots {
   }
 
   /**
-   * Whether a slot is free or evictable now, so that {@link #acquire} of a new adapter would
-   * succeed.
+   * Whether {@link #acquire} of {@code adapter} would succeed now: it is resident, or a run of rows
+   * long enough for its rank is free or held only by unpinned adapters.
    */
-  public boolean hasRoomFor(String adapterId) {
-    if (slotOf.containsKey(adapterId)) {
-      return true;
-    }
-    for (int s = 0; s < maxLoras; s++) {
-      if (pins[s] == 0) {
-        return true;
-      }
-    }
-    return false;
+  public boolean hasRoomFor(String adapterId, LoraAdapter adapter) {
+    return slotOf.containsKey(adapterId) || window(granulesFor(adapter.rank())) >= 0;
   }
 
   /**
    * Pins the adapter in a slot, writing its weights there if it is not resident (evicting the least
-   * recently used unpinned slot). Returns the slot, or -1 when every slot is pinned.
+   * recently used unpinned adapters whose rows it needs). Returns the slot, or -1 when no run of
+   * rows long enough is free of pinned adapters.
    *
    * @throws IllegalArgumentException when the adapter's rank exceeds maxRank or it targets a
    *     projection without slot buffers
@@ -158,14 +219,27 @@ public final class AdapterSlots {
       slot = resident;
     } else {
       checkFits(adapter);
-      slot = victim();
-      if (slot < 0) {
+      int need = granulesFor(adapter.rank());
+      int first = window(need);
+      if (first < 0) {
         return -1;
       }
-      if (slotAdapter[slot] != null) {
-        slotOf.remove(slotAdapter[slot], slot);
-        evictions++;
+      for (int g = first; g < first + need; g++) {
+        int old = owner[g];
+        if (old >= 0) {
+          if (slotAdapter[old] != null) {
+            slotOf.remove(slotAdapter[old], old);
+          }
+          evictions++;
+          clear(old);
+        }
       }
+      slot = freeSlotId();
+      for (int g = first; g < first + need; g++) {
+        owner[g] = slot;
+      }
+      rowStarts[slot] = first * granule;
+      runGranules[slot] = need;
       retired[slot] = false;
       write(slot, adapter);
       slotAdapter[slot] = key;
@@ -180,7 +254,7 @@ public final class AdapterSlots {
 
   /** Undoes one {@link #acquire}; the adapter stays resident until its slot is needed. */
   public void release(int slot) {
-    if (slot < 0 || slot >= maxLoras || pins[slot] == 0) {
+    if (slot < 0 || slot >= slots || pins[slot] == 0) {
       throw new IllegalStateException("slot " + slot + " is not pinned");
     }
     pins[slot]--;
@@ -209,10 +283,19 @@ public final class AdapterSlots {
     return true;
   }
 
+  /** Frees the slot and its rows. */
   private void clear(int slot) {
     slotAdapter[slot] = null;
     slotCopy[slot] = null;
     retired[slot] = false;
+    int first = rowStarts[slot] / granule;
+    for (int g = first; g < first + runGranules[slot]; g++) {
+      owner[g] = -1;
+    }
+    runGranules[slot] = 0;
+    for (int[] r : ranks) {
+      r[slot] = 0;
+    }
   }
 
   /** Number of resident adapters dropped by {@link #invalidate} (or replaced by another copy). */
@@ -267,40 +350,74 @@ public final class AdapterSlots {
     }
   }
 
-  private int victim() {
+  /**
+   * The first granule of the best run of {@code need} granules: a free one, else the one whose
+   * adapters (none pinned) were used least recently, fewer evicted rows breaking ties; -1 when
+   * every run holds a pinned adapter.
+   */
+  private int window(int need) {
     int best = -1;
-    for (int s = 0; s < maxLoras; s++) {
-      if (pins[s] > 0) {
-        continue;
+    long bestAge = Long.MAX_VALUE;
+    int bestRows = Integer.MAX_VALUE;
+    for (int first = 0; first + need <= owner.length; first++) {
+      long age = 0; // most recent use among the run's adapters
+      int rows = 0;
+      boolean pinned = false;
+      for (int g = first; g < first + need && !pinned; g++) {
+        int s = owner[g];
+        if (s >= 0) {
+          pinned = pins[s] > 0;
+          age = Math.max(age, lastUse[s]);
+          rows++;
+        }
       }
-      if (slotAdapter[s] == null) {
-        return s;
-      }
-      if (best < 0 || lastUse[s] < lastUse[best]) {
-        best = s;
+      if (!pinned && (age < bestAge || (age == bestAge && rows < bestRows))) {
+        best = first;
+        bestAge = age;
+        bestRows = rows;
+        if (rows == 0) {
+          return best;
+        }
       }
     }
     return best;
   }
 
+  /** An empty slot id; one exists whenever rows are free, since every adapter takes a granule. */
+  private int freeSlotId() {
+    for (int s = 0; s < slots; s++) {
+      if (runGranules[s] == 0) {
+        return s;
+      }
+    }
+    throw new IllegalStateException("no free slot id although rows were free");
+  }
+
   private void write(int slot, LoraAdapter adapter) {
     float scale = adapter.scale();
+    int r = adapter.rank();
+    int row = rowStarts[slot];
     for (Proj p : targets) {
       int pi = p.ordinal();
-      LoraWeights any = null;
+      boolean any = false;
+      if (!adapter.targets().contains(p)) {
+        ranks[pi][slot] = 0; // its rows are never read
+        continue;
+      }
       for (int l = 0; l < numLayers; l++) {
         LoraWeights w = adapter.weights(l, p);
-        if (w == null) {
-          ops.writeSlot(a[pi][l], slot, new float[0], 0, 1f);
-          ops.writeSlot(bT[pi][l], slot, new float[0], 0, 1f);
+        if (w == null) { // this layer has no weights for p: its rows must read as zero
+          int in = a[pi][l].dim(1);
+          int out = bT[pi][l].dim(1);
+          ops.writeRows(a[pi][l], row, new float[r * in], r, 1f);
+          ops.writeRows(bT[pi][l], row, new float[r * out], r, 1f);
           continue;
         }
-        any = w;
-        int r = adapter.rank();
-        ops.writeSlot(a[pi][l], slot, w.a(), r, 1f);
-        ops.writeSlot(bT[pi][l], slot, transpose(w.b(), bT[pi][l].dim(2), r), r, scale);
+        any = true;
+        ops.writeRows(a[pi][l], row, w.a(), r, 1f);
+        ops.writeRows(bT[pi][l], row, transpose(w.b(), bT[pi][l].dim(1), r), r, scale);
       }
-      ranks[pi][slot] = any == null ? 0 : adapter.rank();
+      ranks[pi][slot] = any ? r : 0;
     }
   }
 
@@ -317,7 +434,7 @@ public final class AdapterSlots {
 
   /** Ids of resident adapters, in slot order (null for empty slots), for tests and metrics. */
   public List<String> residents() {
-    List<String> out = new ArrayList<>(maxLoras);
+    List<String> out = new ArrayList<>(slots);
     for (String s : slotAdapter) {
       out.add(s);
     }

@@ -198,11 +198,12 @@ public final class LlamaModel {
     Tensor a = slots.a(p, layer);
     Tensor bT = slots.bT(p, layer);
     int[] ranks = slots.ranks(p);
+    int[] rows = slots.rowStarts();
     if (loraKernel == LoraKernel.BGMV) {
-      ops.bgmv(x, a, bT, ranks, batch.rowSlots(), y);
+      ops.bgmv(x, a, bT, ranks, rows, batch.rowSlots(), y);
     } else {
-      ops.sgmvShrink(x, a, ranks, batch.segStarts(), batch.segSlots(), loraV);
-      ops.sgmvExpand(loraV, bT, ranks, batch.segStarts(), batch.segSlots(), y);
+      ops.sgmvShrink(x, a, ranks, rows, batch.segStarts(), batch.segSlots(), loraV);
+      ops.sgmvExpand(loraV, bT, ranks, rows, batch.segStarts(), batch.segSlots(), y);
     }
   }
 }

@@ -193,8 +193,15 @@ public final class OpChecks {
    * slots)}.
    */
   public static void segments(
-      String op, int[] ranks, int slots, int maxRank, int[] segStarts, int[] segSlots, int tokens) {
-    checkRanks(op, ranks, slots, maxRank);
+      String op,
+      int[] ranks,
+      int[] rowStarts,
+      int rows,
+      int maxRank,
+      int[] segStarts,
+      int[] segSlots,
+      int tokens) {
+    checkRows(op, ranks, rowStarts, rows, maxRank);
     equal(op, "segStarts.length", segStarts.length, segSlots.length + 1L);
     for (int j = 0; j < segStarts.length; j++) {
       int lo = j == 0 ? 0 : segStarts[j - 1];
@@ -213,17 +220,33 @@ public final class OpChecks {
       }
     }
     for (int j = 0; j < segSlots.length; j++) {
-      index(op, "segSlots[" + j + "]", segSlots[j], slots, true);
+      index(op, "segSlots[" + j + "]", segSlots[j], ranks.length, true);
     }
   }
 
-  /** Checks {@code ranks.length == slots} and each rank within {@code [0, maxRank]}. */
-  public static void checkRanks(String op, int[] ranks, int slots, int maxRank) {
-    equal(op, "ranks.length", ranks.length, slots);
+  /**
+   * Checks one rank and one first row per slot, each rank within {@code [0, maxRank]} and each
+   * slot's rows {@code rowStarts[s] .. rowStarts[s] + ranks[s] - 1} within {@code [0, rows)}.
+   */
+  public static void checkRows(String op, int[] ranks, int[] rowStarts, int rows, int maxRank) {
+    equal(op, "rowStarts.length", rowStarts.length, ranks.length);
     for (int s = 0; s < ranks.length; s++) {
       if (ranks[s] < 0 || ranks[s] > maxRank) {
         throw new IllegalArgumentException(
             op + ": ranks[" + s + "] = " + ranks[s] + " is outside [0, maxRank=" + maxRank + "]");
+      }
+      if (ranks[s] > 0 && (rowStarts[s] < 0 || (long) rowStarts[s] + ranks[s] > rows)) {
+        throw new IllegalArgumentException(
+            op
+                + ": slot "
+                + s
+                + " has rows ["
+                + rowStarts[s]
+                + ", "
+                + ((long) rowStarts[s] + ranks[s])
+                + ") outside the "
+                + rows
+                + " rows of its buffer");
       }
     }
   }
@@ -407,90 +430,90 @@ public final class OpChecks {
     }
   }
 
-  /** sgmvShrink: x [T, in], v [T, maxRank] activations, a [slots, maxRank, in] an A slot buffer. */
+  /** sgmvShrink: x [T, in], v [T, maxRank] activations, a [rows, in] an A row buffer. */
   public void sgmvShrink(
-      Tensor x, Tensor a, int[] ranks, int[] segStarts, int[] segSlots, Tensor v) {
+      Tensor x, Tensor a, int[] ranks, int[] rowStarts, int[] segStarts, int[] segSlots, Tensor v) {
     String op = "sgmvShrink";
     rank(op, "x", x, 2);
-    rank(op, "a", a, 3);
+    rank(op, "a", a, 2);
     rank(op, "v", v, 2);
     activations(op, "x", x);
     activations(op, "v", v);
-    dtype(op, "a", a, adapterA, "adapter A slots");
-    sameDim(op, "x", x, 1, "a", a, 2, "in");
+    dtype(op, "a", a, adapterA, "adapter A rows");
+    sameDim(op, "x", x, 1, "a", a, 1, "in");
     sameDim(op, "x", x, 0, "v", v, 0, "T");
-    sameDim(op, "a", a, 1, "v", v, 1, "maxRank");
-    segments(op, ranks, a.dim(0), a.dim(1), segStarts, segSlots, x.dim(0));
+    segments(op, ranks, rowStarts, a.dim(0), v.dim(1), segStarts, segSlots, x.dim(0));
   }
 
-  /**
-   * sgmvExpand: v [T, maxRank], y [T, out] activations, bT [slots, maxRank, out] a B slot buffer.
-   */
+  /** sgmvExpand: v [T, maxRank], y [T, out] activations, bT [rows, out] a B row buffer. */
   public void sgmvExpand(
-      Tensor v, Tensor bT, int[] ranks, int[] segStarts, int[] segSlots, Tensor y) {
+      Tensor v,
+      Tensor bT,
+      int[] ranks,
+      int[] rowStarts,
+      int[] segStarts,
+      int[] segSlots,
+      Tensor y) {
     String op = "sgmvExpand";
     rank(op, "v", v, 2);
-    rank(op, "bT", bT, 3);
+    rank(op, "bT", bT, 2);
     rank(op, "y", y, 2);
     activations(op, "v", v);
     activations(op, "y", y);
-    dtype(op, "bT", bT, adapterB, "adapter B slots");
-    sameDim(op, "v", v, 1, "bT", bT, 1, "maxRank");
+    dtype(op, "bT", bT, adapterB, "adapter B rows");
     sameDim(op, "v", v, 0, "y", y, 0, "T");
-    sameDim(op, "bT", bT, 2, "y", y, 1, "out");
-    segments(op, ranks, bT.dim(0), bT.dim(1), segStarts, segSlots, v.dim(0));
+    sameDim(op, "bT", bT, 1, "y", y, 1, "out");
+    segments(op, ranks, rowStarts, bT.dim(0), v.dim(1), segStarts, segSlots, v.dim(0));
   }
 
   /**
-   * bgmv: x [T, in], y [T, out] activations, a [slots, maxRank, in] and bT [slots, maxRank, out]
-   * slot buffers.
+   * bgmv: x [T, in], y [T, out] activations, a [rows, in] and bT [rows, out] row buffers; ranks at
+   * most {@link Ops#MAX_RANK}.
    */
-  public void bgmv(Tensor x, Tensor a, Tensor bT, int[] ranks, int[] rowSlots, Tensor y) {
+  public void bgmv(
+      Tensor x, Tensor a, Tensor bT, int[] ranks, int[] rowStarts, int[] rowSlots, Tensor y) {
     String op = "bgmv";
     rank(op, "x", x, 2);
-    rank(op, "a", a, 3);
-    rank(op, "bT", bT, 3);
+    rank(op, "a", a, 2);
+    rank(op, "bT", bT, 2);
     rank(op, "y", y, 2);
     activations(op, "x", x);
     activations(op, "y", y);
-    dtype(op, "a", a, adapterA, "adapter A slots");
-    dtype(op, "bT", bT, adapterB, "adapter B slots");
-    sameDim(op, "x", x, 1, "a", a, 2, "in");
-    sameDim(op, "a", a, 0, "bT", bT, 0, "slots");
-    sameDim(op, "a", a, 1, "bT", bT, 1, "maxRank");
+    dtype(op, "a", a, adapterA, "adapter A rows");
+    dtype(op, "bT", bT, adapterB, "adapter B rows");
+    sameDim(op, "x", x, 1, "a", a, 1, "in");
+    sameDim(op, "a", a, 0, "bT", bT, 0, "rows");
     sameDim(op, "x", x, 0, "y", y, 0, "T");
-    sameDim(op, "bT", bT, 2, "y", y, 1, "out");
-    checkRanks(op, ranks, a.dim(0), a.dim(1));
+    sameDim(op, "bT", bT, 1, "y", y, 1, "out");
+    checkRows(op, ranks, rowStarts, a.dim(0), Ops.MAX_RANK);
     equal(op, "rowSlots.length", rowSlots.length, x.dim(0));
     for (int t = 0; t < rowSlots.length; t++) {
-      index(op, "rowSlots[" + t + "]", rowSlots[t], a.dim(0), true);
+      index(op, "rowSlots[" + t + "]", rowSlots[t], ranks.length, true);
     }
   }
 
-  /**
-   * writeSlot: dst [slots, maxRank, cols] a slot buffer (A or B), src [rows, cols] with rows <=
-   * maxRank.
-   */
-  public void writeSlot(Tensor dst, int slot, float[] src, int rows) {
-    String op = "writeSlot";
-    rank(op, "dst", dst, 3);
-    dtype(op, "dst", dst, adapterSlots, "adapter slots");
-    index(op, "slot", slot, dst.dim(0), false);
-    if (rows < 0 || rows > dst.dim(1)) {
+  /** writeRows: dst [rows, cols] a row buffer (A or B), src [n, cols] for its rows firstRow.. */
+  public void writeRows(Tensor dst, int firstRow, float[] src, int rows) {
+    String op = "writeRows";
+    rank(op, "dst", dst, 2);
+    dtype(op, "dst", dst, adapterSlots, "adapter rows");
+    if (rows < 0 || firstRow < 0 || (long) firstRow + rows > dst.dim(0)) {
       throw new IllegalArgumentException(
           op
-              + ": rows = "
-              + rows
-              + " is outside [0, maxRank="
-              + dst.dim(1)
-              + "] of dst "
+              + ": rows ["
+              + firstRow
+              + ", "
+              + ((long) firstRow + rows)
+              + ") are outside the "
+              + dst.dim(0)
+              + " rows of dst "
               + shape(dst));
     }
     equal(
         op,
-        "src.length (rows " + rows + " * cols " + dst.dim(2) + ")",
+        "src.length (rows " + rows + " * cols " + dst.dim(1) + ")",
         src.length,
-        (long) rows * dst.dim(2));
+        (long) rows * dst.dim(1));
   }
 
   /** copyFromHost: one host float per element of {@code dst}. */

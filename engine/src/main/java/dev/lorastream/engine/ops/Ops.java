@@ -131,34 +131,43 @@ public interface Ops extends AutoCloseable {
       Tensor out);
 
   // ---- LoRA (Punica semantics) -----------------------------------------------------------------
+  //
+  // Adapter weights live in row buffers at their true rank (S-LoRA's unified paging, by rank row):
+  // a [rows, in] holds the rows of A and bT [rows, out] those of B transposed, and the adapter in
+  // slot s owns rows rowStarts[s] .. rowStarts[s] + ranks[s] - 1 of both. A slot's rows are
+  // contiguous; where they lie is the adapter pool's choice (AdapterSlots).
 
   /**
    * Segmented gather matrix-vector, shrink. Rows {@code segStarts[j] .. segStarts[j+1]-1} share
-   * slot {@code segSlots[j]}. Semantics: {@code v[t, r] = Σᵢ x[t,i]·a[slot, r, i]} for {@code r <
-   * ranks[slot]}, zero elsewhere and for slot −1. x {@code [T, in]}, a {@code [slots, maxRank,
-   * in]}, v {@code [T, maxRank]} (overwritten).
+   * slot {@code segSlots[j]}. Semantics: {@code v[t, r] = Σᵢ x[t,i]·a[rowStarts[slot] + r, i]} for
+   * {@code r < ranks[slot]}, zero elsewhere and for slot −1. x {@code [T, in]}, a {@code [rows,
+   * in]}, v {@code [T, maxRank]} (overwritten); {@code ranks} and {@code rowStarts} have one entry
+   * per slot.
    */
-  void sgmvShrink(Tensor x, Tensor a, int[] ranks, int[] segStarts, int[] segSlots, Tensor v);
+  void sgmvShrink(
+      Tensor x, Tensor a, int[] ranks, int[] rowStarts, int[] segStarts, int[] segSlots, Tensor v);
 
   /**
    * Segmented gather matrix-vector, expand. Semantics: {@code y[t, o] += Σ_{r<ranks[slot]}
-   * v[t,r]·bT[slot, r, o]}, nothing for slot −1. v {@code [T, maxRank]}, bT {@code [slots, maxRank,
-   * out]}, y {@code [T, out]}.
+   * v[t,r]·bT[rowStarts[slot] + r, o]}, nothing for slot −1. v {@code [T, maxRank]}, bT {@code
+   * [rows, out]}, y {@code [T, out]}.
    */
-  void sgmvExpand(Tensor v, Tensor bT, int[] ranks, int[] segStarts, int[] segSlots, Tensor y);
+  void sgmvExpand(
+      Tensor v, Tensor bT, int[] ranks, int[] rowStarts, int[] segStarts, int[] segSlots, Tensor y);
 
   /**
-   * Batched gather matrix-vector with a per-row slot: {@code y[t] += x[t] · a[idx[t]]ᵀ ·
-   * bT[idx[t]]}, nothing where {@code idx[t] == -1}. x {@code [T, in]}, y {@code [T, out]}.
+   * Batched gather matrix-vector with a per-row slot: {@code y[t] += x[t] · A(s)ᵀ · B(s)} with
+   * {@code s = rowSlots[t]}, A(s) and B(s) the slot's rows of a and bT as above; nothing where
+   * {@code s == -1}. x {@code [T, in]}, y {@code [T, out]}.
    */
-  void bgmv(Tensor x, Tensor a, Tensor bT, int[] ranks, int[] rowSlots, Tensor y);
+  void bgmv(Tensor x, Tensor a, Tensor bT, int[] ranks, int[] rowStarts, int[] rowSlots, Tensor y);
 
   /**
-   * Writes one adapter's weights into slot {@code slot} of a slot buffer: {@code dst[slot, 0:rows,
-   * :] = src} (src {@code [rows, cols]} F32 host values, scaled by {@code scale}); rows beyond are
-   * zeroed.
+   * Writes rows of an adapter's weights into a row buffer: {@code dst[firstRow + r, :] = src[r, :]
+   * · scale} for {@code r < rows} (src {@code [rows, cols]} F32 host values); other rows are left
+   * as they are.
    */
-  void writeSlot(Tensor dst, int slot, float[] src, int rows, float scale);
+  void writeRows(Tensor dst, int firstRow, float[] src, int rows, float scale);
 
   @Override
   default void close() {}

@@ -49,7 +49,7 @@ class AdapterSlotsTest {
     assertEquals(0, s.acquire(a));
     assertEquals(1, s.acquire(b));
     assertEquals(-1, s.acquire(c), "both slots pinned");
-    assertTrue(!s.hasRoomFor("c"));
+    assertTrue(!s.hasRoomFor("c", c));
     s.release(0);
     assertEquals(0, s.acquire(c), "a was unpinned: evicted");
     assertEquals(Arrays.asList("c", "b"), s.residents());
@@ -105,12 +105,13 @@ class AdapterSlotsTest {
   }
 
   @Test
-  void slotHoldsAAndScaledBTransposedWithZerosBeyondTheRank() {
+  void slotHoldsAAndScaledBTransposedInItsOwnRows() {
     AdapterSlots s = slots(2);
     LoraAdapter a = adapter("a", 2, 8, Set.of(Proj.Q, Proj.V)); // scale 8 / 2 = 4
     s.acquire(adapter("filler", 3, 3, Set.of(Proj.V)));
     int slot = s.acquire(a);
     assertEquals(1, slot);
+    assertEquals(4, s.rowStarts()[1], "the second granule of 4 rows");
     int in = Proj.Q.inDim(TestAdapters.TINY);
     int out = Proj.Q.outDim(TestAdapters.TINY);
     float[] all = new float[2 * 4 * in];
@@ -146,6 +147,48 @@ class AdapterSlotsTest {
         assertThrows(
             IllegalArgumentException.class, () -> s.acquire(adapter("up", 2, 2, Set.of(Proj.UP))));
     assertTrue(e.getMessage().contains("up_proj"), e.getMessage());
+  }
+
+  private AdapterSlots pool(int maxLoras) {
+    return new AdapterSlots(ops, TestAdapters.TINY, maxLoras, 16, EnumSet.of(Proj.Q));
+  }
+
+  @Test
+  void adaptersTakeTheirTrueRankRoundedToAGranuleSoSmallOnesFitWherePaddedSlotsWouldNot() {
+    AdapterSlots s = pool(2); // 2 x 16 rows = 32 rows, granules of 8: padded slots would hold 2
+    assertEquals(32, s.poolRows());
+    assertEquals(8, s.granule());
+    for (int i = 0; i < 4; i++) {
+      assertEquals(i, s.acquire(adapter("r8-" + i, 8, 8, Set.of(Proj.Q))));
+      assertEquals(8 * i, s.rowStarts()[i]);
+    }
+    assertEquals(4, s.residentCount(), "four of rank 8 in the bytes of two of rank 16");
+    assertEquals(32, s.usedRows());
+    s.release(1);
+    s.release(2);
+    LoraAdapter wide = adapter("r16", 16, 16, Set.of(Proj.Q));
+    assertEquals(1, s.acquire(wide), "rows 8-23: the two unpinned neighbours make one run");
+    assertEquals(8, s.rowStarts()[1]);
+    assertEquals(16, s.ranks(Proj.Q)[1]);
+    assertEquals(Arrays.asList("r8-0", "r16", null, "r8-3"), s.residents().subList(0, 4));
+    assertEquals(2, s.evictions());
+  }
+
+  @Test
+  void aRunMustBeContiguousAndFreeOfPinnedAdapters() {
+    AdapterSlots s = pool(2);
+    for (int i = 0; i < 4; i++) {
+      s.acquire(adapter("r8-" + i, 8, 8, Set.of(Proj.Q)));
+    }
+    s.release(0);
+    s.release(2); // granules 0 and 2 unpinned, 1 and 3 pinned: no two neighbours free
+    LoraAdapter wide = adapter("r16", 16, 16, Set.of(Proj.Q));
+    assertTrue(!s.hasRoomFor("r16", wide));
+    assertEquals(-1, s.acquire(wide));
+    assertEquals(0, s.evictions(), "a failed acquire evicts nothing");
+    LoraAdapter small = adapter("small", 3, 3, Set.of(Proj.Q));
+    assertEquals(0, s.acquire(small), "rank 3 takes one granule: the least recently used one");
+    assertEquals(3, s.ranks(Proj.Q)[0]);
   }
 
   @Test

@@ -30,6 +30,11 @@ class CpuLoraParityTest {
   private static final int MAX_RANK = 16;
   private static final int[] RANKS = {16, 3, 8, 5};
 
+  /**
+   * Each slot's first row: out of slot order and with gaps, as a pool that has churned lays out.
+   */
+  private static final int[] ROW_STARTS = {48, 0, 24, 40};
+
   @AfterAll
   static void close() {
     CPU.close();
@@ -105,20 +110,20 @@ class CpuLoraParityTest {
     Ops[] backends = {REF, CPU};
     for (int i = 0; i < 2; i++) {
       Ops ops = backends[i];
-      Tensor a = ops.allocate(aType, SLOTS, MAX_RANK, in);
-      Tensor bT = ops.allocate(DType.F32, SLOTS, MAX_RANK, out);
+      Tensor a = ops.allocate(aType, SLOTS * MAX_RANK, in);
+      Tensor bT = ops.allocate(DType.F32, SLOTS * MAX_RANK, out);
       for (int s = 0; s < SLOTS; s++) {
-        ops.writeSlot(a, s, aSlot[s], RANKS[s], 1f);
-        ops.writeSlot(bT, s, bSlot[s], RANKS[s], 2f); // B already scaled, as the interface says
+        ops.writeRows(a, ROW_STARTS[s], aSlot[s], RANKS[s], 1f);
+        ops.writeRows(bT, ROW_STARTS[s], bSlot[s], RANKS[s], 2f); // B already scaled
       }
       Tensor xt = activation(ops, x, tokens, in);
       Tensor v =
           activation(ops, random(new SplittableRandom(2), tokens * MAX_RANK, 9f), tokens, MAX_RANK);
-      ops.sgmvShrink(xt, a, RANKS, layout.starts(), layout.slots(), v);
+      ops.sgmvShrink(xt, a, RANKS, ROW_STARTS, layout.starts(), layout.slots(), v);
       Tensor y = activation(ops, y0, tokens, out);
-      ops.sgmvExpand(v, bT, RANKS, layout.starts(), layout.slots(), y);
+      ops.sgmvExpand(v, bT, RANKS, ROW_STARTS, layout.starts(), layout.slots(), y);
       Tensor yb = activation(ops, y0, tokens, out);
-      ops.bgmv(xt, a, bT, RANKS, layout.rowSlots(), yb);
+      ops.bgmv(xt, a, bT, RANKS, ROW_STARTS, layout.rowSlots(), yb);
       shrunk[i] = read(ops, v);
       expanded[i] = read(ops, y);
       gathered[i] = read(ops, yb);

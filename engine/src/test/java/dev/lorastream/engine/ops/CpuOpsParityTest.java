@@ -229,14 +229,14 @@ class CpuOpsParityTest {
       Tensor a = activation(ops, src, 6, 5);
       Tensor b = ops.allocate(DType.F32, 4, 5);
       ops.copyRows(a, 2, b, 1, 3);
-      Tensor slots = ops.allocate(DType.BF16, 2, 4, 7);
+      Tensor slots = ops.allocate(DType.BF16, 8, 7);
       ops.copyFromHost(
-          random(new SplittableRandom(1), 2 * 4 * 7, 1f), slots); // stale rows to be zeroed
-      ops.writeSlot(slots, 1, slot, 3, 0.5f);
+          random(new SplittableRandom(1), 8 * 7, 1f), slots); // rows outside stay as they are
+      ops.writeRows(slots, 4, slot, 3, 0.5f);
       results.add(read(ops, b));
       results.add(read(ops, slots));
     }
     assertArrayEquals(results.get(0), results.get(2), "copyRows");
-    assertArrayEquals(results.get(1), results.get(3), "writeSlot into BF16");
+    assertArrayEquals(results.get(1), results.get(3), "writeRows into BF16");
   }
 }

@@ -104,23 +104,28 @@ class ReferenceOpsTest {
 
   @Test
   void loraShrinkThenExpandAddsXAB() {
-    // x = (1, 2); slot 0: a = (1, 1) (rank 1), bT = (2, 3): v = 3, y += (6, 9). Slot 1 has rank 0.
-    Tensor a = REF.allocate(DType.F32, 2, 2, 2);
-    Tensor bT = REF.allocate(DType.F32, 2, 2, 2);
-    REF.writeSlot(a, 0, new float[] {1, 1}, 1, 1f);
-    REF.writeSlot(bT, 0, new float[] {1, 1.5f}, 1, 2f);
+    // x = (1, 2); slot 0: a = (1, 1) (rank 1, in row 3), bT = (2, 3): v = 3, y += (6, 9).
+    // Slot 1 has rank 0. Rows 0-2 hold other data that must not be read.
+    Tensor a = REF.allocate(DType.F32, 4, 2);
+    Tensor bT = REF.allocate(DType.F32, 4, 2);
+    REF.copyFromHost(new float[] {9, 9, 9, 9, 9, 9, 0, 0}, a);
+    REF.copyFromHost(new float[] {9, 9, 9, 9, 9, 9, 0, 0}, bT);
+    REF.writeRows(a, 3, new float[] {1, 1}, 1, 1f);
+    REF.writeRows(bT, 3, new float[] {1, 1.5f}, 1, 2f);
     Tensor v = REF.allocate(DType.F32, 2, 2);
     int[] ranks = {1, 0};
+    int[] rows = {3, 0};
     REF.sgmvShrink(
         activation(REF, new float[] {1, 2, 5, 5}, 2, 2),
         a,
         ranks,
+        rows,
         new int[] {0, 1, 2},
         new int[] {0, -1},
         v);
     assertArrayEquals(new float[] {3, 0, 0, 0}, read(REF, v));
     Tensor y = activation(REF, new float[] {1, 1, 1, 1}, 2, 2);
-    REF.sgmvExpand(v, bT, ranks, new int[] {0, 1, 2}, new int[] {0, -1}, y);
+    REF.sgmvExpand(v, bT, ranks, rows, new int[] {0, 1, 2}, new int[] {0, -1}, y);
     assertArrayEquals(new float[] {7, 10, 1, 1}, read(REF, y));
   }
 
@@ -133,19 +138,36 @@ class ReferenceOpsTest {
       var e = assertThrows(IllegalArgumentException.class, () -> ops.matmul(x, w, null, y));
       assertEquals(
           "matmul: x F32[3, 64] and w F32[128, 96] disagree on in (64 vs 96)", e.getMessage());
-      Tensor a = ops.allocate(DType.F32, 2, 4, 64);
+      Tensor a = ops.allocate(DType.F32, 8, 64);
       Tensor v = ops.allocate(DType.F32, 3, 4);
+      int[] rows = {0, 4};
       e =
           assertThrows(
               IllegalArgumentException.class,
-              () -> ops.sgmvShrink(x, a, new int[] {4, 4}, new int[] {0, 3}, new int[] {2}, v));
+              () ->
+                  ops.sgmvShrink(x, a, new int[] {4, 4}, rows, new int[] {0, 3}, new int[] {2}, v));
       assertTrue(
           e.getMessage().contains("segSlots[0] = 2 is out of range [-1, 2)"), e.getMessage());
       e =
           assertThrows(
               IllegalArgumentException.class,
-              () -> ops.sgmvShrink(x, a, new int[] {5, 4}, new int[] {0, 3}, new int[] {0}, v));
+              () ->
+                  ops.sgmvShrink(x, a, new int[] {5, 4}, rows, new int[] {0, 3}, new int[] {0}, v));
       assertTrue(e.getMessage().contains("ranks[0] = 5 is outside [0, maxRank=4]"), e.getMessage());
+      e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  ops.sgmvShrink(
+                      x,
+                      a,
+                      new int[] {4, 4},
+                      new int[] {0, 5},
+                      new int[] {0, 3},
+                      new int[] {1},
+                      v));
+      assertEquals(
+          "sgmvShrink: slot 1 has rows [5, 9) outside the 8 rows of its buffer", e.getMessage());
       e =
           assertThrows(
               IllegalArgumentException.class,
@@ -165,7 +187,7 @@ class ReferenceOpsTest {
       assertEquals("add: x BF16[2, 4] has dtype BF16, expected F32 (activations)", e.getMessage());
     }
     // the CPU's LoRA kernels read B slots in F32 only; the control reads any dtype
-    Tensor bT = CPU.allocate(DType.BF16, 2, 4, 8);
+    Tensor bT = CPU.allocate(DType.BF16, 8, 8);
     var e =
         assertThrows(
             IllegalArgumentException.class,
@@ -174,12 +196,12 @@ class ReferenceOpsTest {
                     CPU.allocate(DType.F32, 1, 4),
                     bT,
                     new int[] {4, 4},
+                    new int[] {0, 4},
                     new int[] {0, 1},
                     new int[] {0},
                     CPU.allocate(DType.F32, 1, 8)));
     assertEquals(
-        "sgmvExpand: bT BF16[2, 4, 8] has dtype BF16, expected F32 (adapter B slots)",
-        e.getMessage());
+        "sgmvExpand: bT BF16[8, 8] has dtype BF16, expected F32 (adapter B rows)", e.getMessage());
   }
 
   @Test

@@ -28,6 +28,7 @@ final class TierFixture {
   private static final int SLOTS = 2;
   private static final int MAX_RANK = 8;
   private static final int[] RANKS = {8, 5};
+  private static final int[] ROW_STARTS = {8, 0}; // slot 1's rows come first
 
   /** Every output of one run, by label, in a fixed order. Inputs come from fixed seeds. */
   static Map<String, float[]> run(Ops ops) {
@@ -59,13 +60,13 @@ final class TierFixture {
     int in = 100;
     int tokens = 7;
     SplittableRandom rnd = new SplittableRandom(17);
-    Tensor a = ops.allocate(dtype, SLOTS, MAX_RANK, in); // [slots, maxRank, in]
+    Tensor a = ops.allocate(dtype, SLOTS * MAX_RANK, in); // [rows, in]
     for (int s = 0; s < SLOTS; s++) {
-      ops.writeSlot(a, s, random(rnd, RANKS[s] * in, 0.1f), RANKS[s], 1f);
+      ops.writeRows(a, ROW_STARTS[s], random(rnd, RANKS[s] * in, 0.1f), RANKS[s], 1f);
     }
     Tensor x = activation(ops, random(rnd, tokens * in, 1f), tokens, in);
     Tensor v = ops.allocate(DType.F32, tokens, MAX_RANK);
-    ops.sgmvShrink(x, a, RANKS, new int[] {0, 2, 7}, new int[] {1, 0}, v);
+    ops.sgmvShrink(x, a, RANKS, ROW_STARTS, new int[] {0, 2, 7}, new int[] {1, 0}, v);
     out.put("sgmvShrink " + dtype + " in=" + in, read(ops, v));
   }
 

@@ -35,12 +35,19 @@ final class CpuLora {
   }
 
   /**
-   * v[t, r] = x[t] · a[slot, r] for r < ranks[slot], 0 elsewhere. x [T, in], a [S, R, in], v [T,
-   * R].
+   * v[t, r] = x[t] · a[rowStarts[slot] + r] for r < ranks[slot], 0 elsewhere. x [T, in], a [rows,
+   * in], v [T, R].
    */
-  void shrink(CpuTensor x, CpuTensor a, int[] ranks, int[] segStarts, int[] segSlots, CpuTensor v) {
-    int maxRank = a.dim(1);
-    int in = a.dim(2);
+  void shrink(
+      CpuTensor x,
+      CpuTensor a,
+      int[] ranks,
+      int[] rowStarts,
+      int[] segStarts,
+      int[] segSlots,
+      CpuTensor v) {
+    int maxRank = v.dim(1);
+    int in = a.dim(1);
     boolean bf16 = a.dtype() == DType.BF16;
     v.segment().fill((byte) 0);
     int tokens = x.dim(0);
@@ -66,7 +73,7 @@ final class CpuLora {
         }
       }
     }
-    long slotBytes = (long) maxRank * in * a.dtype().bytes();
+    long rowBytes = (long) in * a.dtype().bytes();
     pool.forRange(
         n,
         pool.grain(n, 4),
@@ -77,7 +84,8 @@ final class CpuLora {
             int t0 = items[1][i];
             int nt = Math.min(TOKEN_CHUNK, segStarts[j + 1] - t0);
             int slot = segSlots[j];
-            CpuMatmul.Weights w = new CpuMatmul.Weights(a.segment(), slot * slotBytes, bf16, in);
+            CpuMatmul.Weights w =
+                new CpuMatmul.Weights(a.segment(), rowStarts[slot] * rowBytes, bf16, in);
             CpuMatmul.Out out = new CpuMatmul.Out(v.segment(), (long) t0 * maxRank, maxRank, null);
             CpuMatmul.runGroup(w, ranks[slot], items[2][i], packed, t0, nt, out, s);
           }
@@ -85,12 +93,19 @@ final class CpuLora {
   }
 
   /**
-   * y[t, :] += Σ_{r < ranks[slot]} v[t, r] · bT[slot, r, :]. v [T, R], bT [S, R, out], y [T, out].
+   * y[t, :] += Σ_{r < ranks[slot]} v[t, r] · bT[rowStarts[slot] + r, :]. v [T, R], bT [rows, out],
+   * y [T, out].
    */
   void expand(
-      CpuTensor v, CpuTensor bT, int[] ranks, int[] segStarts, int[] segSlots, CpuTensor y) {
-    int maxRank = bT.dim(1);
-    int out = bT.dim(2);
+      CpuTensor v,
+      CpuTensor bT,
+      int[] ranks,
+      int[] rowStarts,
+      int[] segStarts,
+      int[] segSlots,
+      CpuTensor y) {
+    int maxRank = v.dim(1);
+    int out = bT.dim(1);
     int chunks = (out + COLUMN_CHUNK - 1) / COLUMN_CHUNK;
     int items = segSlots.length * chunks;
     MemorySegment vm = v.segment();
@@ -108,7 +123,7 @@ final class CpuLora {
             }
             int c0 = (i % chunks) * COLUMN_CHUNK;
             int c1 = Math.min(out, c0 + COLUMN_CHUNK);
-            long slotBase = (long) slot * maxRank * out;
+            long slotBase = (long) rowStarts[slot] * out;
             for (int t = segStarts[j]; t < segStarts[j + 1]; t++) {
               expandRow(
                   vm,
@@ -161,10 +176,17 @@ final class CpuLora {
   }
 
   /**
-   * y[t] += x[t] · a[idx[t]]ᵀ · bT[idx[t]]: runs of equal slots become segments of shrink and
+   * y[t] += x[t] · A(idx[t])ᵀ · B(idx[t]): runs of equal slots become segments of shrink and
    * expand.
    */
-  void bgmv(CpuTensor x, CpuTensor a, CpuTensor bT, int[] ranks, int[] rowSlots, CpuTensor y) {
+  void bgmv(
+      CpuTensor x,
+      CpuTensor a,
+      CpuTensor bT,
+      int[] ranks,
+      int[] rowStarts,
+      int[] rowSlots,
+      CpuTensor y) {
     int tokens = rowSlots.length;
     int[] starts = new int[tokens + 1];
     int[] slots = new int[tokens];
@@ -178,8 +200,12 @@ final class CpuLora {
     starts[segs] = tokens;
     int[] segStarts = Arrays.copyOf(starts, segs + 1);
     int[] segSlots = Arrays.copyOf(slots, segs);
-    CpuTensor v = CpuTensor.zeros(DType.F32, tokens, a.dim(1)); // [T, maxRank]
-    shrink(x, a, ranks, segStarts, segSlots, v);
-    expand(v, bT, ranks, segStarts, segSlots, y);
+    int maxRank = 1;
+    for (int slot : segSlots) {
+      maxRank = slot < 0 ? maxRank : Math.max(maxRank, ranks[slot]);
+    }
+    CpuTensor v = CpuTensor.zeros(DType.F32, tokens, maxRank); // [T, maxRank]
+    shrink(x, a, ranks, rowStarts, segStarts, segSlots, v);
+    expand(v, bT, ranks, rowStarts, segStarts, segSlots, y);
   }
 }

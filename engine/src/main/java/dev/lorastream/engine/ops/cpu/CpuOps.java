@@ -349,43 +349,48 @@ public final class CpuOps implements Ops {
 
   @Override
   public void sgmvShrink(
-      Tensor x, Tensor a, int[] ranks, int[] segStarts, int[] segSlots, Tensor v) {
+      Tensor x, Tensor a, int[] ranks, int[] rowStarts, int[] segStarts, int[] segSlots, Tensor v) {
     CpuTensor xs = CpuTensor.of(x, "sgmvShrink", "x");
     CpuTensor as = CpuTensor.of(a, "sgmvShrink", "a");
     CpuTensor vs = CpuTensor.of(v, "sgmvShrink", "v");
-    CONTRACT.sgmvShrink(x, a, ranks, segStarts, segSlots, v);
-    lora.shrink(xs, as, ranks, segStarts, segSlots, vs);
+    CONTRACT.sgmvShrink(x, a, ranks, rowStarts, segStarts, segSlots, v);
+    lora.shrink(xs, as, ranks, rowStarts, segStarts, segSlots, vs);
   }
 
   @Override
   public void sgmvExpand(
-      Tensor v, Tensor bT, int[] ranks, int[] segStarts, int[] segSlots, Tensor y) {
+      Tensor v,
+      Tensor bT,
+      int[] ranks,
+      int[] rowStarts,
+      int[] segStarts,
+      int[] segSlots,
+      Tensor y) {
     CpuTensor vs = CpuTensor.of(v, "sgmvExpand", "v");
     CpuTensor bs = CpuTensor.of(bT, "sgmvExpand", "bT");
     CpuTensor ys = CpuTensor.of(y, "sgmvExpand", "y");
-    CONTRACT.sgmvExpand(v, bT, ranks, segStarts, segSlots, y);
-    lora.expand(vs, bs, ranks, segStarts, segSlots, ys);
+    CONTRACT.sgmvExpand(v, bT, ranks, rowStarts, segStarts, segSlots, y);
+    lora.expand(vs, bs, ranks, rowStarts, segStarts, segSlots, ys);
   }
 
   @Override
-  public void bgmv(Tensor x, Tensor a, Tensor bT, int[] ranks, int[] rowSlots, Tensor y) {
+  public void bgmv(
+      Tensor x, Tensor a, Tensor bT, int[] ranks, int[] rowStarts, int[] rowSlots, Tensor y) {
     CpuTensor xs = CpuTensor.of(x, "bgmv", "x");
     CpuTensor as = CpuTensor.of(a, "bgmv", "a");
     CpuTensor bs = CpuTensor.of(bT, "bgmv", "bT");
     CpuTensor ys = CpuTensor.of(y, "bgmv", "y");
-    CONTRACT.bgmv(x, a, bT, ranks, rowSlots, y);
-    lora.bgmv(xs, as, bs, ranks, rowSlots, ys);
+    CONTRACT.bgmv(x, a, bT, ranks, rowStarts, rowSlots, y);
+    lora.bgmv(xs, as, bs, ranks, rowStarts, rowSlots, ys);
   }
 
   @Override
-  public void writeSlot(Tensor dst, int slot, float[] src, int rows, float scale) {
-    CpuTensor d = CpuTensor.of(dst, "writeSlot", "dst");
-    CONTRACT.writeSlot(dst, slot, src, rows);
-    int maxRank = dst.dim(1);
-    int cols = dst.dim(2);
-    long base = (long) slot * maxRank * cols;
-    for (int i = 0; i < maxRank * cols; i++) {
-      d.set(base + i, i < rows * cols ? src[i] * scale : 0f);
+  public void writeRows(Tensor dst, int firstRow, float[] src, int rows, float scale) {
+    CpuTensor d = CpuTensor.of(dst, "writeRows", "dst");
+    CONTRACT.writeRows(dst, firstRow, src, rows);
+    long base = (long) firstRow * dst.dim(1);
+    for (int i = 0; i < src.length; i++) {
+      d.set(base + i, src[i] * scale);
     }
   }
 

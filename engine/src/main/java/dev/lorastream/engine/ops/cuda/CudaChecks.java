@@ -139,22 +139,53 @@ final class CudaChecks {
   }
 
   static void sgmvShrink(
-      Tensor x, Tensor a, int[] ranks, int[] segStarts, int[] segSlots, Tensor v, DType t) {
-    contract(t).sgmvShrink(x, a, ranks, segStarts, segSlots, v);
-    loraLimits("sgmvShrink", x.dim(1), 0, a.dim(1), t);
+      Tensor x,
+      Tensor a,
+      int[] ranks,
+      int[] rowStarts,
+      int[] segStarts,
+      int[] segSlots,
+      Tensor v,
+      DType t) {
+    contract(t).sgmvShrink(x, a, ranks, rowStarts, segStarts, segSlots, v);
+    loraLimits("sgmvShrink", x.dim(1), 0, v.dim(1), t);
     segmentCount("sgmvShrink", segSlots.length);
   }
 
   static void sgmvExpand(
-      Tensor v, Tensor bT, int[] ranks, int[] segStarts, int[] segSlots, Tensor y, DType t) {
-    contract(t).sgmvExpand(v, bT, ranks, segStarts, segSlots, y);
-    loraLimits("sgmvExpand", 0, y.dim(1), bT.dim(1), t);
+      Tensor v,
+      Tensor bT,
+      int[] ranks,
+      int[] rowStarts,
+      int[] segStarts,
+      int[] segSlots,
+      Tensor y,
+      DType t) {
+    contract(t).sgmvExpand(v, bT, ranks, rowStarts, segStarts, segSlots, y);
+    loraLimits("sgmvExpand", 0, y.dim(1), v.dim(1), t);
     segmentCount("sgmvExpand", segSlots.length);
   }
 
-  static void bgmv(Tensor x, Tensor a, Tensor bT, int[] ranks, int[] rowSlots, Tensor y, DType t) {
-    contract(t).bgmv(x, a, bT, ranks, rowSlots, y);
-    loraLimits("bgmv", x.dim(1), y.dim(1), a.dim(1), t);
+  static void bgmv(
+      Tensor x,
+      Tensor a,
+      Tensor bT,
+      int[] ranks,
+      int[] rowStarts,
+      int[] rowSlots,
+      Tensor y,
+      DType t) {
+    contract(t).bgmv(x, a, bT, ranks, rowStarts, rowSlots, y);
+    loraLimits("bgmv", x.dim(1), y.dim(1), maxRank(ranks), t);
+  }
+
+  /** The largest of {@code ranks} (at least 1): the kernels' {@code max_rank} for bgmv. */
+  static int maxRank(int[] ranks) {
+    int m = 1;
+    for (int r : ranks) {
+      m = Math.max(m, r);
+    }
+    return m;
   }
 
   private static void segmentCount(String op, int segments) {
@@ -164,7 +195,7 @@ final class CudaChecks {
     }
   }
 
-  static void writeSlot(Tensor dst, int slot, float[] src, int rows, DType t) {
-    contract(t).writeSlot(dst, slot, src, rows);
+  static void writeRows(Tensor dst, int firstRow, float[] src, int rows, DType t) {
+    contract(t).writeRows(dst, firstRow, src, rows);
   }
 }

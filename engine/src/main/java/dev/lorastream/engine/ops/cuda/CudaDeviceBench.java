@@ -69,13 +69,15 @@ public final class CudaDeviceBench {
     int h = 4096;
     int rank = 16;
     int used = Math.min(slots, 1000);
-    Tensor a = ops.allocate(DType.F16, used, rank, h);
-    Tensor bT = ops.allocate(DType.F16, used, rank, h);
+    Tensor a = ops.allocate(DType.F16, used * rank, h); // each slot's rows, one after another
+    Tensor bT = ops.allocate(DType.F16, used * rank, h);
     Tensor x = ops.allocate(DType.F16, batch, h);
     Tensor v = ops.allocate(DType.F16, batch, rank);
     Tensor y = ops.allocate(DType.F16, batch, h);
     int[] ranks = new int[used];
     Arrays.fill(ranks, rank);
+    int[] rowStarts = new int[used];
+    Arrays.setAll(rowStarts, s -> s * rank);
     int[] starts = new int[segments + 1];
     int[] segSlots = new int[segments];
     for (int j = 0; j < segments; j++) {
@@ -93,8 +95,8 @@ public final class CudaDeviceBench {
       ops.synchronize();
       long t0 = System.nanoTime();
       for (int i = 0; i < inner; i++) {
-        ops.sgmvShrink(x, a, ranks, starts, segSlots, v);
-        ops.sgmvExpand(v, bT, ranks, starts, segSlots, y);
+        ops.sgmvShrink(x, a, ranks, rowStarts, starts, segSlots, v);
+        ops.sgmvExpand(v, bT, ranks, rowStarts, starts, segSlots, y);
       }
       ops.synchronize();
       gbps[r] = bytes * inner / (System.nanoTime() - t0);

@@ -16,9 +16,9 @@ public enum CudaKernel {
   GEMM("gemm", "gemm", "ppppiii"),
   /** The decode GEMV: same arguments and result as {@link #GEMM}, faster for M ≤ 16. */
   GEMM_SKINNY("gemm", "gemm_skinny", "ppppiii"),
-  SGMV_SHRINK("lora", "sgmv_shrink", "pppppipii"),
-  SGMV_EXPAND("lora", "sgmv_expand", "pppppipii"),
-  BGMV("lora", "bgmv", "ppppppiiii"),
+  SGMV_SHRINK("lora", "sgmv_shrink", "ppppppipii"),
+  SGMV_EXPAND("lora", "sgmv_expand", "ppppppipii"),
+  BGMV("lora", "bgmv", "pppppppiiii"),
   RMS_NORM("norm", "rms_norm", "pppiif"),
   ADD_RMS_NORM("norm", "add_rms_norm", "ppppiif"),
   ROPE("rope", "rope", "ppppiiii"),

@@ -20,7 +20,7 @@ import java.nio.ByteOrder;
  * others in BF16; {@code lorastream.cuda.dtype} overrides). Every wrapper checks shapes, dtypes,
  * limits and alignment ({@link CudaChecks}), computes the launch from the shapes ({@link
  * LaunchGeometry}), copies the op's small host metadata through a pinned ring, and launches on the
- * compute stream; nothing waits except {@link #copyToHost}. {@code writeSlot} uploads on a side
+ * compute stream; nothing waits except {@link #copyToHost}. {@code writeRows} uploads on a side
  * stream and the LoRA kernels that read the slot wait for it by event, so decoding of other work
  * continues meanwhile.
  *
@@ -447,12 +447,13 @@ public final class CudaOps implements Ops {
 
   @Override
   public synchronized void sgmvShrink(
-      Tensor x, Tensor a, int[] ranks, int[] segStarts, int[] segSlots, Tensor v) {
+      Tensor x, Tensor a, int[] ranks, int[] rowStarts, int[] segStarts, int[] segSlots, Tensor v) {
     CudaTensor vs = mine(v, "sgmvShrink", "v");
     CudaChecks.sgmvShrink(
         mine(x, "sgmvShrink", "x"),
         mine(a, "sgmvShrink", "a"),
         ranks,
+        rowStarts,
         segStarts,
         segSlots,
         vs,
@@ -469,25 +470,33 @@ public final class CudaOps implements Ops {
     ctx.awaitWrites(mine(a, "sgmvShrink", "a"));
     launch(
         CudaKernel.SGMV_SHRINK,
-        LaunchGeometry.sgmvShrink(a.dim(1), s, LaunchGeometry.maxSegmentLength(segStarts)),
+        LaunchGeometry.sgmvShrink(v.dim(1), s, LaunchGeometry.maxSegmentLength(segStarts)),
         p(x),
         p(a),
         ctx.computeRing.ints(ranks),
+        ctx.computeRing.ints(rowStarts),
         ctx.computeRing.ints(segStarts),
         ctx.computeRing.ints(segSlots),
         s,
         p(v),
         x.dim(1),
-        a.dim(1));
+        v.dim(1));
   }
 
   @Override
   public synchronized void sgmvExpand(
-      Tensor v, Tensor bT, int[] ranks, int[] segStarts, int[] segSlots, Tensor y) {
+      Tensor v,
+      Tensor bT,
+      int[] ranks,
+      int[] rowStarts,
+      int[] segStarts,
+      int[] segSlots,
+      Tensor y) {
     CudaChecks.sgmvExpand(
         mine(v, "sgmvExpand", "v"),
         mine(bT, "sgmvExpand", "bT"),
         ranks,
+        rowStarts,
         segStarts,
         segSlots,
         mine(y, "sgmvExpand", "y"),
@@ -504,20 +513,22 @@ public final class CudaOps implements Ops {
         p(v),
         p(bT),
         ctx.computeRing.ints(ranks),
+        ctx.computeRing.ints(rowStarts),
         ctx.computeRing.ints(segStarts),
         ctx.computeRing.ints(segSlots),
         s,
         p(y),
         y.dim(1),
-        bT.dim(1));
+        v.dim(1));
   }
 
   @Override
   public synchronized void bgmv(
-      Tensor x, Tensor a, Tensor bT, int[] ranks, int[] rowSlots, Tensor y) {
+      Tensor x, Tensor a, Tensor bT, int[] ranks, int[] rowStarts, int[] rowSlots, Tensor y) {
     CudaTensor as = mine(a, "bgmv", "a");
     CudaTensor bs = mine(bT, "bgmv", "bT");
-    CudaChecks.bgmv(mine(x, "bgmv", "x"), as, bs, ranks, rowSlots, mine(y, "bgmv", "y"), act.get());
+    CudaChecks.bgmv(
+        mine(x, "bgmv", "x"), as, bs, ranks, rowStarts, rowSlots, mine(y, "bgmv", "y"), act.get());
     int m = x.dim(0);
     if (m == 0) {
       return;
@@ -531,30 +542,36 @@ public final class CudaOps implements Ops {
         p(a),
         p(bT),
         ctx.computeRing.ints(ranks),
+        ctx.computeRing.ints(rowStarts),
         ctx.computeRing.ints(rowSlots),
         p(y),
         m,
         x.dim(1),
         y.dim(1),
-        a.dim(1));
+        CudaChecks.maxRank(ranks));
   }
 
+  /**
+   * Uploads on the side stream through the pinned side ring, after the kernels already issued
+   * (which may read the rows being replaced); later kernels that read {@code dst} wait for it.
+   */
   @Override
-  public synchronized void writeSlot(Tensor dst, int slot, float[] src, int rows, float scale) {
-    CudaTensor d = mine(dst, "writeSlot", "dst");
-    CudaChecks.writeSlot(d, slot, src, rows, act.get());
+  public synchronized void writeRows(Tensor dst, int firstRow, float[] src, int rows, float scale) {
+    CudaTensor d = mine(dst, "writeRows", "dst");
+    CudaChecks.writeRows(d, firstRow, src, rows, act.get());
+    if (rows == 0) {
+      return;
+    }
     device.bind();
-    int maxRank = dst.dim(1);
-    int cols = dst.dim(2);
-    long elems = (long) maxRank * cols;
+    long cols = dst.dim(1);
+    long elems = rows * cols;
     long off = ctx.sideRing.reserve(elems * 2);
     MemorySegment pinned = ctx.sideRing.slice(off, elems * 2);
     for (int i = 0; i < elems; i++) {
-      pinned.setAtIndex(
-          I16_LE, i, i < src.length ? HostConvert.encode(d.dtype(), src[i] * scale) : 0);
+      pinned.setAtIndex(I16_LE, i, HostConvert.encode(d.dtype(), src[i] * scale));
     }
-    ctx.sideAfterCompute(); // not before the kernels already issued that may read the old slot
-    ctx.sideRing.toDevice(off, elems * 2, ctx.ptr(d).plus(slot * elems * 2));
+    ctx.sideAfterCompute(); // not before the kernels already issued that may read the old rows
+    ctx.sideRing.toDevice(off, elems * 2, ctx.ptr(d).plus(firstRow * cols * 2));
     ctx.markSideWrite(d.block());
   }
 

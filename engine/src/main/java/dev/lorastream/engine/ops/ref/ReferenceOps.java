@@ -273,21 +273,21 @@ public final class ReferenceOps implements Ops {
 
   @Override
   public void sgmvShrink(
-      Tensor x, Tensor a, int[] ranks, int[] segStarts, int[] segSlots, Tensor v) {
+      Tensor x, Tensor a, int[] ranks, int[] rowStarts, int[] segStarts, int[] segSlots, Tensor v) {
     RefTensor xs = RefTensor.of(x, "sgmvShrink", "x");
     RefTensor as = RefTensor.of(a, "sgmvShrink", "a");
     RefTensor vs = RefTensor.of(v, "sgmvShrink", "v");
-    CONTRACT.sgmvShrink(x, a, ranks, segStarts, segSlots, v);
+    CONTRACT.sgmvShrink(x, a, ranks, rowStarts, segStarts, segSlots, v);
     int tokens = x.dim(0);
-    int maxRank = a.dim(1);
-    int in = a.dim(2);
+    int maxRank = v.dim(1);
+    int in = a.dim(1);
     int[] slotOf = rowSlots(tokens, segStarts, segSlots);
     for (int t = 0; t < tokens; t++) {
       int slot = slotOf[t];
       for (int r = 0; r < maxRank; r++) {
         double sum = 0;
         if (slot >= 0 && r < ranks[slot]) {
-          long aBase = ((long) slot * maxRank + r) * in;
+          long aBase = ((long) rowStarts[slot] + r) * in;
           for (int i = 0; i < in; i++) {
             sum += (double) xs.get((long) t * in + i) * as.get(aBase + i);
           }
@@ -299,56 +299,69 @@ public final class ReferenceOps implements Ops {
 
   @Override
   public void sgmvExpand(
-      Tensor v, Tensor bT, int[] ranks, int[] segStarts, int[] segSlots, Tensor y) {
+      Tensor v,
+      Tensor bT,
+      int[] ranks,
+      int[] rowStarts,
+      int[] segStarts,
+      int[] segSlots,
+      Tensor y) {
     RefTensor vs = RefTensor.of(v, "sgmvExpand", "v");
     RefTensor bs = RefTensor.of(bT, "sgmvExpand", "bT");
     RefTensor ys = RefTensor.of(y, "sgmvExpand", "y");
-    CONTRACT.sgmvExpand(v, bT, ranks, segStarts, segSlots, y);
+    CONTRACT.sgmvExpand(v, bT, ranks, rowStarts, segStarts, segSlots, y);
     int[] slotOf = rowSlots(v.dim(0), segStarts, segSlots);
     for (int t = 0; t < slotOf.length; t++) {
-      expandRow(vs, (long) t * v.dim(1), bs, ranks, slotOf[t], ys, t);
+      expandRow(vs, (long) t * v.dim(1), bs, ranks, rowStarts, slotOf[t], ys, t);
     }
   }
 
   @Override
-  public void bgmv(Tensor x, Tensor a, Tensor bT, int[] ranks, int[] rowSlots, Tensor y) {
+  public void bgmv(
+      Tensor x, Tensor a, Tensor bT, int[] ranks, int[] rowStarts, int[] rowSlots, Tensor y) {
     RefTensor xs = RefTensor.of(x, "bgmv", "x");
     RefTensor as = RefTensor.of(a, "bgmv", "a");
     RefTensor bs = RefTensor.of(bT, "bgmv", "bT");
     RefTensor ys = RefTensor.of(y, "bgmv", "y");
-    CONTRACT.bgmv(x, a, bT, ranks, rowSlots, y);
-    int maxRank = a.dim(1);
-    int in = a.dim(2);
+    CONTRACT.bgmv(x, a, bT, ranks, rowStarts, rowSlots, y);
+    int in = a.dim(1);
     for (int t = 0; t < rowSlots.length; t++) {
       int slot = rowSlots[t];
       if (slot < 0) {
         continue;
       }
-      // v = x[t] · a[slot]ᵀ, rounded to float like the two-op path (shrink writes an F32 tensor).
-      RefTensor v = RefTensor.zeros(DType.F32, maxRank);
+      // v = x[t] · A(slot)ᵀ, rounded to float like the two-op path (shrink writes an F32 tensor).
+      RefTensor v = RefTensor.zeros(DType.F32, Math.max(1, ranks[slot]));
       for (int r = 0; r < ranks[slot]; r++) {
         double sum = 0;
+        long aBase = ((long) rowStarts[slot] + r) * in;
         for (int i = 0; i < in; i++) {
-          sum += (double) xs.get((long) t * in + i) * as.get(((long) slot * maxRank + r) * in + i);
+          sum += (double) xs.get((long) t * in + i) * as.get(aBase + i);
         }
         v.set(r, (float) sum);
       }
-      expandRow(v, 0, bs, ranks, slot, ys, t);
+      expandRow(v, 0, bs, ranks, rowStarts, slot, ys, t);
     }
   }
 
-  /** y[t, :] += Σ_{r < ranks[slot]} v[vBase + r] · bT[slot, r, :]; nothing for slot −1. */
+  /** y[t, :] += Σ_{r < ranks[slot]} v[vBase + r] · bT[rowStarts[slot] + r, :]; none for −1. */
   private static void expandRow(
-      RefTensor v, long vBase, RefTensor bT, int[] ranks, int slot, RefTensor y, int t) {
+      RefTensor v,
+      long vBase,
+      RefTensor bT,
+      int[] ranks,
+      int[] rowStarts,
+      int slot,
+      RefTensor y,
+      int t) {
     if (slot < 0) {
       return;
     }
-    int maxRank = bT.dim(1);
-    int out = bT.dim(2);
+    int out = bT.dim(1);
     for (int o = 0; o < out; o++) {
       double sum = 0;
       for (int r = 0; r < ranks[slot]; r++) {
-        sum += (double) v.get(vBase + r) * bT.get(((long) slot * maxRank + r) * out + o);
+        sum += (double) v.get(vBase + r) * bT.get(((long) rowStarts[slot] + r) * out + o);
       }
       y.set((long) t * out + o, (float) (y.get((long) t * out + o) + sum));
     }
@@ -367,16 +380,12 @@ public final class ReferenceOps implements Ops {
   }
 
   @Override
-  public void writeSlot(Tensor dst, int slot, float[] src, int rows, float scale) {
-    RefTensor d = RefTensor.of(dst, "writeSlot", "dst");
-    CONTRACT.writeSlot(dst, slot, src, rows);
-    int maxRank = dst.dim(1);
-    int cols = dst.dim(2);
-    for (int r = 0; r < maxRank; r++) {
-      for (int c = 0; c < cols; c++) {
-        float value = r < rows ? src[r * cols + c] * scale : 0f;
-        d.set(((long) slot * maxRank + r) * cols + c, value);
-      }
+  public void writeRows(Tensor dst, int firstRow, float[] src, int rows, float scale) {
+    RefTensor d = RefTensor.of(dst, "writeRows", "dst");
+    CONTRACT.writeRows(dst, firstRow, src, rows);
+    long base = (long) firstRow * dst.dim(1);
+    for (int i = 0; i < src.length; i++) {
+      d.set(base + i, src[i] * scale);
     }
   }
 }

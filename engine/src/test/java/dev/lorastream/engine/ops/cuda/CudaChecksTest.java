@@ -47,8 +47,9 @@ class CudaChecksTest {
         () ->
             CudaChecks.sgmvShrink(
                 t(T, 3, 4096),
-                t(T, 2, 257, 4096),
+                t(T, 2 * 257, 4096),
                 new int[] {257, 8},
+                new int[] {0, 257},
                 one,
                 new int[] {0},
                 t(T, 3, 257),
@@ -58,19 +59,21 @@ class CudaChecksTest {
         () ->
             CudaChecks.bgmv(
                 t(T, 3, 64),
-                t(T, 2, 300, 64),
-                t(T, 2, 300, 64),
-                new int[] {8, 8},
+                t(T, 600, 64),
+                t(T, 600, 64),
+                new int[] {300, 8},
+                new int[] {0, 300},
                 new int[] {0, 1, -1},
                 t(T, 3, 64),
                 T),
-        "maxRank=300");
+        "ranks[0] = 300 is outside [0, maxRank=256]");
     assertDoesNotThrow(
         () ->
             CudaChecks.sgmvExpand(
                 t(T, 3, 256),
-                t(T, 2, 256, 172),
+                t(T, 2 * 256, 172),
                 new int[] {256, 3},
+                new int[] {0, 256},
                 one,
                 new int[] {1},
                 t(T, 3, 172),
@@ -83,8 +86,9 @@ class CudaChecksTest {
         () ->
             CudaChecks.sgmvShrink(
                 t(T, 3, 64),
-                t(T, 2, 16, 64),
+                t(T, 32, 64),
                 new int[] {16, 17},
+                new int[] {0, 16},
                 new int[] {0, 3},
                 new int[] {0},
                 t(T, 3, 16),
@@ -94,13 +98,26 @@ class CudaChecksTest {
         () ->
             CudaChecks.sgmvShrink(
                 t(T, 3, 64),
-                t(T, 2, 16, 64),
+                t(T, 32, 64),
                 new int[] {16, 8},
+                new int[] {0, 16},
                 new int[] {0, 3},
                 new int[] {2},
                 t(T, 3, 16),
                 T),
         "segSlots[0] = 2");
+    assertNames(
+        () ->
+            CudaChecks.sgmvShrink(
+                t(T, 3, 64),
+                t(T, 32, 64),
+                new int[] {16, 8},
+                new int[] {0, 28},
+                new int[] {0, 3},
+                new int[] {1},
+                t(T, 3, 16),
+                T),
+        "slot 1 has rows [28, 36) outside the 32 rows of its buffer");
   }
 
   @Test
@@ -171,10 +188,12 @@ class CudaChecksTest {
             CudaChecks.writeKv(
                 t(T, 1, 32), t(T, 1, 32), t(T, 2, 4, 2, 16), t(T, 2, 4, 2, 16), new int[] {8}, T),
         "slotMapping[0] = 8");
-    assertNames(() -> CudaChecks.writeSlot(t(T, 4, 16, 64), 4, new float[0], 0, T), "slot = 4");
     assertNames(
-        () -> CudaChecks.writeSlot(t(DType.F16, 4, 16, 64), 0, new float[0], 0, T),
-        "writeSlot: dst F16[4, 16, 64] has dtype F16, expected BF16 (adapter slots)");
+        () -> CudaChecks.writeRows(t(T, 64, 64), 62, new float[3 * 64], 3, T),
+        "writeRows: rows [62, 65) are outside the 64 rows of dst");
+    assertNames(
+        () -> CudaChecks.writeRows(t(DType.F16, 64, 64), 0, new float[0], 0, T),
+        "writeRows: dst F16[64, 64] has dtype F16, expected BF16 (adapter rows)");
     assertNames(
         () -> CudaChecks.elementwise("add", "acc", t(T, 2, 8), "x", t(T, 2, 9), T),
         "acc",

@@ -274,18 +274,20 @@ class CudaOpsParityTest {
 
   private void loraParity(int maxRank, int[] ranks, int[][][] layouts) {
     int slots = 4, in = 200, out = 172;
-    Tensor[] a = act(new float[slots * maxRank * in], slots, maxRank, in);
-    Tensor[] bT = act(new float[slots * maxRank * out], slots, maxRank, out);
+    Tensor[] a = act(new float[slots * maxRank * in], slots * maxRank, in);
+    Tensor[] bT = act(new float[slots * maxRank * out], slots * maxRank, out);
+    int[] rows = new int[slots]; // slot s in block slots-1-s: out of order, as a churned pool is
     for (int s = 0; s < slots; s++) {
+      rows[s] = (slots - 1 - s) * maxRank;
       float[] av = values(ranks[s] * in, 0.2f);
       float[] bv = values(ranks[s] * out, 0.2f);
-      ref.writeSlot(a[0], s, av, ranks[s], 1f);
-      gpu.writeSlot(a[1], s, av, ranks[s], 1f);
-      ref.writeSlot(bT[0], s, bv, ranks[s], 0.5f);
-      gpu.writeSlot(bT[1], s, bv, ranks[s], 0.5f);
+      ref.writeRows(a[0], rows[s], av, ranks[s], 1f);
+      gpu.writeRows(a[1], rows[s], av, ranks[s], 1f);
+      ref.writeRows(bT[0], rows[s], bv, ranks[s], 0.5f);
+      gpu.writeRows(bT[1], rows[s], bv, ranks[s], 0.5f);
     }
-    assertSame("writeSlot a", a);
-    assertSame("writeSlot bT", bT);
+    assertSame("writeRows a", a);
+    assertSame("writeRows bT", bT);
     for (int[][] layout : layouts) {
       int[] starts = layout[0];
       int[] segSlots = layout[1];
@@ -293,21 +295,21 @@ class CudaOpsParityTest {
       String name = "layout " + Arrays.toString(starts) + " slots " + Arrays.toString(segSlots);
       Tensor[] x = act(values(tokens * in, 1f), tokens, in);
       Tensor[] v = poisoned(tokens, maxRank);
-      ref.sgmvShrink(x[0], a[0], ranks, starts, segSlots, v[0]);
-      gpu.sgmvShrink(x[1], a[1], ranks, starts, segSlots, v[1]);
+      ref.sgmvShrink(x[0], a[0], ranks, rows, starts, segSlots, v[0]);
+      gpu.sgmvShrink(x[1], a[1], ranks, rows, starts, segSlots, v[1]);
       assertSame("sgmvShrink " + name, v);
       float[] y0 = values(tokens * out, 1f);
       Tensor[] y = act(y0, tokens, out);
-      ref.sgmvExpand(v[0], bT[0], ranks, starts, segSlots, y[0]);
-      gpu.sgmvExpand(v[1], bT[1], ranks, starts, segSlots, y[1]);
+      ref.sgmvExpand(v[0], bT[0], ranks, rows, starts, segSlots, y[0]);
+      gpu.sgmvExpand(v[1], bT[1], ranks, rows, starts, segSlots, y[1]);
       assertSame("sgmvExpand " + name, y);
       int[] rowSlots = new int[tokens];
       for (int j = 0; j < segSlots.length; j++) {
         Arrays.fill(rowSlots, starts[j], starts[j + 1], segSlots[j]);
       }
       Tensor[] yb = act(y0, tokens, out);
-      ref.bgmv(x[0], a[0], bT[0], ranks, rowSlots, yb[0]);
-      gpu.bgmv(x[1], a[1], bT[1], ranks, rowSlots, yb[1]);
+      ref.bgmv(x[0], a[0], bT[0], ranks, rows, rowSlots, yb[0]);
+      gpu.bgmv(x[1], a[1], bT[1], ranks, rows, rowSlots, yb[1]);
       assertSame("bgmv " + name, yb);
     }
   }
