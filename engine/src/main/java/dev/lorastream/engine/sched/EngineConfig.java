@@ -160,6 +160,21 @@ public record EngineConfig(
         kernel);
   }
 
+  /** This config with another host adapter tier: its byte budget and failure TTL. */
+  public EngineConfig withHostAdapters(long cacheBytes, long failureTtlMs) {
+    return new EngineConfig(
+        kvBlocks,
+        blockSize,
+        maxTokensPerStep,
+        maxSeqs,
+        maxLoras,
+        maxRank,
+        loraTargets,
+        cacheBytes,
+        failureTtlMs,
+        loraKernel);
+  }
+
   /** "q,k,v,o" → {Q, K, V, O}; empty string → none. */
   public static Set<Proj> parseTargets(String csv) {
     Set<Proj> out = EnumSet.noneOf(Proj.class);
