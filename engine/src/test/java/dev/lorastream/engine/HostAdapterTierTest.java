@@ -135,6 +135,10 @@ class HostAdapterTierTest {
       GenerationResult again = run(e, "a2", "a"); // a is reloaded (and evicts b)
       assertTrue(again.ok(), again.errorMessage());
       assertArrayEquals(first.tokens(), again.tokens());
+      assertEquals(
+          1,
+          e.slots().invalidations(),
+          "a's slot still held the evicted copy: rewritten with the new");
 
       AdapterCacheStats st = e.adapterCacheStats();
       assertEquals(

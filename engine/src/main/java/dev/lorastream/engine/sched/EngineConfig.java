@@ -65,8 +65,8 @@ public record EngineConfig(
 
   /**
    * 4 GiB of loaded adapters. Adapters are held as floats: a rank-16 adapter on all seven
-   * projections of a 7B Llama is about 160 MiB, so this keeps some 25 of those (a hundred at rank
-   * 4, thousands of small test adapters) while staying well inside the heap of a GPU host; lower it
+   * projections of a 7B Llama is about 160 MB, so this keeps some 25 of those (a hundred at rank 4,
+   * thousands of small test adapters) while staying well inside the heap of a GPU host; lower it
    * when the JVM's heap ({@code -Xmx}) is small.
    */
   public static final long DEFAULT_HOST_CACHE_BYTES = 4L << 30;
