@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
@@ -139,7 +140,7 @@ final class AdapterCache {
       a = source.load(e.id);
       check.accept(a);
     } catch (Throwable t) {
-      error = t;
+      error = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
     }
     long took = nanos.getAsLong() - t0;
     synchronized (this) {
