@@ -1,5 +1,6 @@
 package dev.lorastream.consumer;
 
+import dev.lorastream.engine.sched.AdapterCacheStats;
 import dev.lorastream.engine.sched.Engine;
 import dev.lorastream.engine.sched.EngineStats;
 import dev.lorastream.schemas.InferenceResult;
@@ -7,15 +8,17 @@ import dev.lorastream.schemas.ReplyTopics;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.FunctionTimer;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntSupplier;
+import java.util.function.ToDoubleFunction;
 
 /**
- * The consumer's meters, named {@code lorastream.consumer.*} and {@code lorastream.engine.*} so
- * dashboards and tracing can build on them. Counters are read from the engine's own statistics, so
- * nothing is counted twice.
+ * The consumer's meters, named {@code lorastream.consumer.*}, {@code lorastream.engine.*} and
+ * {@code lorastream.adapters.host.*} (the engine's host adapter tier) so dashboards and tracing can
+ * build on them. Counters are read from the engine's own statistics, so nothing is counted twice.
  */
 final class ConsumerMetrics {
   private final MeterRegistry registry;
@@ -104,6 +107,57 @@ final class ConsumerMetrics {
           .description("backend slots dropped because the adapter's catalog entry changed")
           .register(registry);
     }
+    registerHostAdapters(registry, engine);
+  }
+
+  /** The host adapter tier's meters, {@code lorastream.adapters.host.*}. */
+  private static void registerHostAdapters(MeterRegistry registry, Engine engine) {
+    hostCounter(
+        registry, engine, "hits", "requests whose adapter was loaded or loading", s -> s.hits());
+    hostCounter(registry, engine, "misses", "adapter loads started", s -> s.misses());
+    hostCounter(registry, engine, "failures", "adapter loads that failed", s -> s.failures());
+    hostCounter(
+        registry,
+        engine,
+        "evictions",
+        "adapters evicted to keep within lorastream.adapters.host-cache-bytes",
+        s -> s.evictions());
+    hostCounter(
+        registry, engine, "evicted.bytes", "bytes of the evicted adapters", s -> s.evictedBytes());
+    Gauge.builder(
+            "lorastream.adapters.host.resident.bytes",
+            engine,
+            e -> e.adapterCacheStats().residentBytes())
+        .description("bytes of the adapters loaded in host memory")
+        .register(registry);
+    Gauge.builder(
+            "lorastream.adapters.host.resident.entries",
+            engine,
+            e -> e.adapterCacheStats().residentEntries())
+        .description("adapters loaded in host memory")
+        .register(registry);
+    FunctionTimer.builder(
+            "lorastream.adapters.host.load",
+            engine,
+            e -> e.adapterCacheStats().loadsCompleted(),
+            e -> e.adapterCacheStats().loadNanos(),
+            TimeUnit.NANOSECONDS)
+        .description("adapter loads that ended (loaded or failed) and the time they took")
+        .register(registry);
+  }
+
+  private static void hostCounter(
+      MeterRegistry registry,
+      Engine engine,
+      String name,
+      String description,
+      ToDoubleFunction<AdapterCacheStats> value) {
+    FunctionCounter.builder(
+            "lorastream.adapters.host." + name,
+            engine,
+            e -> value.applyAsDouble(e.adapterCacheStats()))
+        .description(description)
+        .register(registry);
   }
 
   void batchReceived(int requests) {

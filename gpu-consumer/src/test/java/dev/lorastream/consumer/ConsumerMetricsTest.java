@@ -1,5 +1,6 @@
 package dev.lorastream.consumer;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lorastream.engine.backends.Backends;
@@ -10,6 +11,7 @@ import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.sample.SamplingParams;
 import dev.lorastream.engine.sched.Engine;
 import dev.lorastream.engine.sched.EngineConfig;
+import dev.lorastream.engine.sched.EngineError;
 import dev.lorastream.engine.sched.GenerationRequest;
 import dev.lorastream.engine.testdata.ModelGenerator;
 import dev.lorastream.schemas.ErrorCode;
@@ -47,7 +49,11 @@ class ConsumerMetricsTest {
       var f =
           engine.submit(
               new GenerationRequest("a", new int[] {1, 5, 6}, null, SamplingParams.greedy(5)));
+      var unknownAdapter =
+          engine.submit(
+              new GenerationRequest("u", new int[] {1, 5, 6}, "x", SamplingParams.greedy(5)));
       engine.runUntilIdle();
+      assertEquals(EngineError.UNKNOWN_ADAPTER, unknownAdapter.join().errorCode());
       InferenceRequest req =
           InferenceRequest.newBuilder()
               .setRequestId("a")
@@ -64,7 +70,15 @@ class ConsumerMetricsTest {
               "lorastream_consumer_batches_inflight 3.0",
               "lorastream_consumer_requests_total{code=\"none\",outcome=\"ok\"} 1.0",
               "lorastream_consumer_requests_total{code=\"UNKNOWN_ADAPTER\",outcome=\"error\"} 1.0",
-              "lorastream_consumer_batch_size_count 1")) {
+              "lorastream_consumer_batch_size_count 1",
+              "lorastream_adapters_host_hits_total 0.0",
+              "lorastream_adapters_host_misses_total 1.0",
+              "lorastream_adapters_host_failures_total 1.0",
+              "lorastream_adapters_host_evictions_total 0.0",
+              "lorastream_adapters_host_evicted_bytes_total 0.0",
+              "lorastream_adapters_host_resident_bytes 0.0",
+              "lorastream_adapters_host_resident_entries 0.0",
+              "lorastream_adapters_host_load_seconds_count 1")) {
         assertTrue(body.contains(line), line + " in\n" + body);
       }
     }

@@ -97,7 +97,15 @@ public final class Engine implements AutoCloseable {
               t.setDaemon(true);
               return t;
             });
-    this.adapters = new AdapterCache(source, loader, ec.hostAdapterCache(), this::checkAdapter);
+    this.adapters =
+        new AdapterCache(
+            source,
+            loader,
+            ec.hostCacheBytes(),
+            ec.adapterFailureTtlMs(),
+            clockMs,
+            System::nanoTime,
+            this::checkAdapter);
     this.scheduler =
         new Scheduler(kv.allocator(), ec.blockSize(), ec.maxTokensPerStep(), ec.maxSeqs());
     this.decoder = decoder;
@@ -112,6 +120,11 @@ public final class Engine implements AutoCloseable {
 
   public EngineStats stats() {
     return stats;
+  }
+
+  /** The host adapter tier's counters and resident set now. Thread-safe. */
+  public AdapterCacheStats adapterCacheStats() {
+    return adapters.stats();
   }
 
   public AdapterSlots slots() {
@@ -359,6 +372,7 @@ public final class Engine implements AutoCloseable {
               System.nanoTime() - s.submitNanos));
       stats.recordError();
     }
+    adapters.forgetExpiredFailures(); // after the answers: no waiting request misses a failure
   }
 
   private void checkAdapter(LoraAdapter a) {

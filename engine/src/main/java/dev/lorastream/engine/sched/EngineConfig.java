@@ -1,6 +1,7 @@
 package dev.lorastream.engine.sched;
 
 import dev.lorastream.engine.config.Proj;
+import dev.lorastream.engine.lora.LoraAdapter;
 import dev.lorastream.engine.model.LlamaModel;
 import dev.lorastream.engine.ops.Ops;
 import java.util.EnumSet;
@@ -19,7 +20,10 @@ import java.util.Set;
  * @param maxRank largest adapter rank accepted (the adapter slots' size), at most {@link
  *     Ops#MAX_RANK}
  * @param loraTargets projections that get adapter slots
- * @param hostAdapterCache adapters kept loaded in host memory (LRU)
+ * @param hostCacheBytes the most bytes of loaded adapters kept in host memory (LRU; {@link
+ *     LoraAdapter#bytes}); default {@link #DEFAULT_HOST_CACHE_BYTES}
+ * @param adapterFailureTtlMs how long a failed adapter load is remembered (its requests get the
+ *     error) before a request tries again; 0 = only until the requests waiting for it are answered
  * @param loraKernel SGMV or BGMV
  */
 public record EngineConfig(
@@ -30,7 +34,8 @@ public record EngineConfig(
     int maxLoras,
     int maxRank,
     Set<Proj> loraTargets,
-    int hostAdapterCache,
+    long hostCacheBytes,
+    long adapterFailureTtlMs,
     LlamaModel.LoraKernel loraKernel) {
 
   public static final String KV_BLOCKS = "lorastream.kv.blocks";
@@ -40,7 +45,8 @@ public record EngineConfig(
   public static final String MAX_LORAS = "lorastream.lora.max-loras";
   public static final String MAX_RANK = "lorastream.lora.max-rank";
   public static final String LORA_TARGETS = "lorastream.lora.targets";
-  public static final String HOST_ADAPTER_CACHE = "lorastream.adapters.host-cache";
+  public static final String HOST_CACHE_BYTES = "lorastream.adapters.host-cache-bytes";
+  public static final String FAILURE_TTL_MS = "lorastream.adapters.failure-ttl-ms";
   public static final String LORA_KERNEL = "lorastream.lora.kernel";
 
   /** Sequences per step when {@link #STEP_MAX_SEQS} is not set. */
@@ -56,8 +62,20 @@ public record EngineConfig(
           MAX_LORAS,
           MAX_RANK,
           LORA_TARGETS,
-          HOST_ADAPTER_CACHE,
+          HOST_CACHE_BYTES,
+          FAILURE_TTL_MS,
           LORA_KERNEL);
+
+  /**
+   * 4 GiB of loaded adapters. Adapters are held as floats: a rank-16 adapter on all seven
+   * projections of a 7B Llama is about 160 MB, so this keeps some 25 of those (a hundred at rank 4,
+   * thousands of small test adapters) while staying well inside the heap of a GPU host; lower it
+   * when the JVM's heap ({@code -Xmx}) is small.
+   */
+  public static final long DEFAULT_HOST_CACHE_BYTES = 4L << 30;
+
+  /** 10 s: a bad file is not reread for every request, and a fixed one is served soon. */
+  public static final long DEFAULT_FAILURE_TTL_MS = 10_000;
 
   public EngineConfig {
     loraTargets = loraTargets.isEmpty() ? EnumSet.noneOf(Proj.class) : EnumSet.copyOf(loraTargets);
@@ -76,7 +94,14 @@ public record EngineConfig(
               + Ops.MAX_RANK
               + ")");
     }
-    positive(HOST_ADAPTER_CACHE, hostAdapterCache);
+    if (hostCacheBytes <= 0) {
+      throw new IllegalArgumentException(
+          HOST_CACHE_BYTES + " must be positive, got " + hostCacheBytes);
+    }
+    if (adapterFailureTtlMs < 0) {
+      throw new IllegalArgumentException(
+          FAILURE_TTL_MS + " must be at least 0, got " + adapterFailureTtlMs);
+    }
   }
 
   /** Defaults, each overridable by the system property of the same name. */
@@ -89,7 +114,8 @@ public record EngineConfig(
         Integer.getInteger(MAX_LORAS, 32),
         Integer.getInteger(MAX_RANK, 64),
         parseTargets(System.getProperty(LORA_TARGETS, "q,k,v,o,gate,up,down")),
-        Integer.getInteger(HOST_ADAPTER_CACHE, 256),
+        Long.getLong(HOST_CACHE_BYTES, DEFAULT_HOST_CACHE_BYTES),
+        Long.getLong(FAILURE_TTL_MS, DEFAULT_FAILURE_TTL_MS),
         LlamaModel.LoraKernel.valueOf(
             System.getProperty(LORA_KERNEL, "sgmv").toUpperCase(java.util.Locale.ROOT)));
   }
@@ -103,7 +129,8 @@ public record EngineConfig(
         maxLoras,
         maxRank,
         loraTargets,
-        hostAdapterCache,
+        hostCacheBytes,
+        adapterFailureTtlMs,
         loraKernel);
   }
 
@@ -116,7 +143,8 @@ public record EngineConfig(
         maxLoras,
         maxRank,
         loraTargets,
-        hostAdapterCache,
+        hostCacheBytes,
+        adapterFailureTtlMs,
         loraKernel);
   }
 
@@ -130,8 +158,24 @@ public record EngineConfig(
         loras,
         rank,
         targets,
-        hostAdapterCache,
+        hostCacheBytes,
+        adapterFailureTtlMs,
         kernel);
+  }
+
+  /** This config with another host adapter tier: its byte budget and failure TTL. */
+  public EngineConfig withHostAdapters(long cacheBytes, long failureTtlMs) {
+    return new EngineConfig(
+        kvBlocks,
+        blockSize,
+        maxTokensPerStep,
+        maxSeqs,
+        maxLoras,
+        maxRank,
+        loraTargets,
+        cacheBytes,
+        failureTtlMs,
+        loraKernel);
   }
 
   /** "q,k,v,o" → {Q, K, V, O}; empty string → none. */
