@@ -11,6 +11,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 
 /**
  * The backend's adapter pool: LoRA weights at their true rank in row buffers, and the LRU that
@@ -27,6 +29,12 @@ import java.util.Set;
  * slot's adapter does not target that projection or the slot is empty. A slot in use by a running
  * sequence is pinned (reference-counted) and never evicted; when no free run is long enough, the
  * run whose adapters were used least recently (none of them pinned) is evicted.
+ *
+ * <p>Writing an adapter's rows (B transposed and scaled, converted to the pool's dtype, copied to
+ * the backend) runs on the {@code filler} executor, not on the engine thread: {@link #acquire}
+ * reserves the rows and returns -1, and a later {@link #acquire} pins the slot once the write has
+ * finished, so running sequences keep decoding while an adapter is brought in. Rows being written
+ * are never evicted and never read (no batch holds the slot yet).
  *
  * <p>A slot holds one loaded copy of an adapter ({@link LoraAdapter} instance) and is reused only
  * for that same copy: a different copy of the same id (reloaded after {@link #invalidate}, or after
@@ -54,6 +62,8 @@ public final class AdapterSlots {
   private final boolean[] retired; // [slots] invalidated while pinned: freed at the last release
   private final int[] pins; // [slots]
   private final long[] lastUse; // [slots]
+  private final CompletableFuture<int[]>[] fills; // [slots] a write in flight, or null
+  private final Executor filler;
   private final Map<String, Integer> slotOf = new HashMap<>();
   private long clock;
   private long loads;
@@ -67,6 +77,17 @@ public final class AdapterSlots {
    *     {@link #acquire}
    */
   public AdapterSlots(Ops ops, ModelConfig cfg, int maxLoras, int maxRank, Set<Proj> targets) {
+    this(ops, cfg, maxLoras, maxRank, targets, Runnable::run);
+  }
+
+  /**
+   * @param filler runs the writes of adapters into the pool (the engine's loader threads), so that
+   *     the engine thread never waits for them: an adapter being written is not resident yet, and
+   *     {@link #acquire} of it returns -1 until the write has finished
+   */
+  @SuppressWarnings("unchecked")
+  public AdapterSlots(
+      Ops ops, ModelConfig cfg, int maxLoras, int maxRank, Set<Proj> targets, Executor filler) {
     if (maxLoras <= 0 || maxRank <= 0) {
       throw new IllegalArgumentException(
           "maxLoras and maxRank must be positive, got " + maxLoras + " and " + maxRank);
@@ -101,6 +122,8 @@ public final class AdapterSlots {
     this.retired = new boolean[slots];
     this.pins = new int[slots];
     this.lastUse = new long[slots];
+    this.fills = new CompletableFuture[slots];
+    this.filler = filler;
   }
 
   /** Rows per allocation unit at most: an adapter's rank is rounded up to a multiple of it. */
@@ -217,9 +240,13 @@ public final class AdapterSlots {
     int slot;
     if (resident != null) {
       slot = resident;
+      if (!settle(slot)) {
+        return -1; // still being written
+      }
     } else {
       checkFits(adapter);
       int need = granulesFor(adapter.rank());
+      settleAll();
       int first = window(need);
       if (first < 0) {
         return -1;
@@ -241,11 +268,15 @@ public final class AdapterSlots {
       rowStarts[slot] = first * granule;
       runGranules[slot] = need;
       retired[slot] = false;
-      write(slot, adapter);
       slotAdapter[slot] = key;
       slotCopy[slot] = adapter;
       slotOf.put(key, slot);
       loads++;
+      int row = rowStarts[slot];
+      fills[slot] = CompletableFuture.supplyAsync(() -> write(row, adapter), filler);
+      if (!settle(slot)) {
+        return -1; // written off this thread: resident at a later call
+      }
     }
     pins[slot]++;
     lastUse[slot] = ++clock;
@@ -258,7 +289,7 @@ public final class AdapterSlots {
       throw new IllegalStateException("slot " + slot + " is not pinned");
     }
     pins[slot]--;
-    if (pins[slot] == 0 && retired[slot]) {
+    if (pins[slot] == 0 && retired[slot] && fills[slot] == null) {
       clear(slot);
     }
   }
@@ -275,12 +306,66 @@ public final class AdapterSlots {
       return false;
     }
     invalidations++;
-    if (pins[slot] == 0) {
+    if (pins[slot] == 0 && fills[slot] == null) {
       clear(slot);
     } else {
-      retired[slot] = true;
+      retired[slot] = true; // freed at its last release, or when its write has finished
     }
     return true;
+  }
+
+  /**
+   * Whether the slot's write has finished (true also when there was none), taking its ranks then; a
+   * slot retired while it was written is freed. A failed write frees the slot and is rethrown: the
+   * backend could not take the adapter's rows.
+   */
+  private boolean settle(int slot) {
+    CompletableFuture<int[]> f = fills[slot];
+    if (f == null) {
+      return true;
+    }
+    if (!f.isDone()) {
+      return false;
+    }
+    fills[slot] = null;
+    int[] written;
+    try {
+      written = f.join();
+    } catch (java.util.concurrent.CompletionException e) {
+      String key = slotAdapter[slot];
+      if (key != null) {
+        slotOf.remove(key, slot);
+      }
+      clear(slot);
+      throw new IllegalStateException(
+          "writing adapter '" + key + "' into the backend's adapter pool failed", e.getCause());
+    }
+    for (Proj p : targets) {
+      ranks[p.ordinal()][slot] = written[p.ordinal()];
+    }
+    if (retired[slot] && pins[slot] == 0) {
+      clear(slot);
+      return false;
+    }
+    return true;
+  }
+
+  /** Settles every finished write, so that their rows can be evicted again. */
+  private void settleAll() {
+    for (int s = 0; s < slots; s++) {
+      if (fills[s] != null) {
+        settle(s);
+      }
+    }
+  }
+
+  /** Adapters being written into the pool now. */
+  public int filling() {
+    int n = 0;
+    for (CompletableFuture<int[]> f : fills) {
+      n += f != null ? 1 : 0;
+    }
+    return n;
   }
 
   /** Frees the slot and its rows. */
@@ -366,7 +451,7 @@ public final class AdapterSlots {
       for (int g = first; g < first + need && !pinned; g++) {
         int s = owner[g];
         if (s >= 0) {
-          pinned = pins[s] > 0;
+          pinned = pins[s] > 0 || fills[s] != null;
           age = Math.max(age, lastUse[s]);
           rows++;
         }
@@ -393,32 +478,32 @@ public final class AdapterSlots {
     throw new IllegalStateException("no free slot id although rows were free");
   }
 
-  private void write(int slot, LoraAdapter adapter) {
+  /**
+   * Writes the adapter's rows from {@code row} on (B transposed and scaled), on the filler; returns
+   * the rank per projection ordinal (0 where it has no weights), taken by {@link #settle}.
+   */
+  private int[] write(int row, LoraAdapter adapter) {
     float scale = adapter.scale();
     int r = adapter.rank();
-    int row = rowStarts[slot];
+    int[] written = new int[Proj.values().length];
     for (Proj p : targets) {
       int pi = p.ordinal();
-      boolean any = false;
       if (!adapter.targets().contains(p)) {
-        ranks[pi][slot] = 0; // its rows are never read
-        continue;
+        continue; // rank 0: its rows are never read
       }
       for (int l = 0; l < numLayers; l++) {
         LoraWeights w = adapter.weights(l, p);
         if (w == null) { // this layer has no weights for p: its rows must read as zero
-          int in = a[pi][l].dim(1);
-          int out = bT[pi][l].dim(1);
-          ops.writeRows(a[pi][l], row, new float[r * in], r, 1f);
-          ops.writeRows(bT[pi][l], row, new float[r * out], r, 1f);
+          ops.writeRows(a[pi][l], row, new float[r * a[pi][l].dim(1)], r, 1f);
+          ops.writeRows(bT[pi][l], row, new float[r * bT[pi][l].dim(1)], r, 1f);
           continue;
         }
-        any = true;
         ops.writeRows(a[pi][l], row, w.a(), r, 1f);
         ops.writeRows(bT[pi][l], row, transpose(w.b(), bT[pi][l].dim(1), r), r, scale);
       }
-      ranks[pi][slot] = any ? r : 0;
+      written[pi] = r;
     }
+    return written;
   }
 
   /** b {@code [out, r]} → bT {@code [r, out]}. */

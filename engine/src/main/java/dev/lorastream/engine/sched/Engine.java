@@ -85,10 +85,6 @@ public final class Engine implements AutoCloseable {
             ec.blockSize(),
             cfg.numKvHeads(),
             cfg.headDim());
-    this.slots =
-        ec.loraTargets().isEmpty()
-            ? null
-            : new AdapterSlots(model.ops(), cfg, ec.maxLoras(), ec.maxRank(), ec.loraTargets());
     this.loader =
         Executors.newFixedThreadPool(
             LOADER_THREADS,
@@ -97,6 +93,11 @@ public final class Engine implements AutoCloseable {
               t.setDaemon(true);
               return t;
             });
+    this.slots =
+        ec.loraTargets().isEmpty()
+            ? null
+            : new AdapterSlots(
+                model.ops(), cfg, ec.maxLoras(), ec.maxRank(), ec.loraTargets(), loader);
     this.adapters =
         new AdapterCache(
             source,

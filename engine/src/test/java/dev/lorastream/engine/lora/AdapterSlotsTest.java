@@ -192,6 +192,32 @@ class AdapterSlotsTest {
   }
 
   @Test
+  void aWriteOffTheCallingThreadIsResidentOnlyOnceFinishedAndItsRowsAreNeverEvictedMeanwhile() {
+    java.util.ArrayDeque<Runnable> queued = new java.util.ArrayDeque<>();
+    AdapterSlots s =
+        new AdapterSlots(ops, TestAdapters.TINY, 1, 16, EnumSet.of(Proj.Q), queued::add);
+    LoraAdapter a = adapter("a", 8, 8, Set.of(Proj.Q));
+    LoraAdapter b = adapter("b", 16, 16, Set.of(Proj.Q));
+    assertEquals(-1, s.acquire(a), "rows reserved, the write queued");
+    assertEquals(1, s.filling());
+    assertEquals(0, s.ranks(Proj.Q)[0], "no kernel reads it yet");
+    assertEquals(-1, s.acquire(b), "a's rows are being written: not evictable");
+    assertEquals(0, s.evictions());
+    assertEquals(1, queued.size(), "b got no rows, so no write");
+    queued.poll().run();
+    assertEquals(0, s.acquire(a), "written: pinned now");
+    assertEquals(8, s.ranks(Proj.Q)[0]);
+    assertEquals(0, s.filling());
+    s.release(0);
+    assertEquals(-1, s.acquire(b), "a evicted, b being written");
+    assertEquals(1, s.evictions());
+    assertTrue(s.invalidate("b"), "invalidated while written: freed when the write ends");
+    queued.poll().run();
+    assertEquals(-1, s.acquire(a), "the freed rows are reserved for a again");
+    assertEquals(0, s.residents().stream().filter("b"::equals).count());
+  }
+
+  @Test
   void releasingAnUnpinnedSlotIsABug() {
     AdapterSlots s = slots(1);
     assertThrows(IllegalStateException.class, () -> s.release(0));

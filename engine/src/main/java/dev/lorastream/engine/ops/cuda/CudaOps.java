@@ -553,26 +553,32 @@ public final class CudaOps implements Ops {
 
   /**
    * Uploads on the side stream through the pinned side ring, after the kernels already issued
-   * (which may read the rows being replaced); later kernels that read {@code dst} wait for it.
+   * (which may read the rows being replaced); later kernels that read {@code dst} wait for it. The
+   * values are converted to the pool's dtype before this backend's lock is taken, so an adapter
+   * written from a loader thread holds up the engine thread's launches only for the copy into the
+   * ring.
    */
   @Override
-  public synchronized void writeRows(Tensor dst, int firstRow, float[] src, int rows, float scale) {
+  public void writeRows(Tensor dst, int firstRow, float[] src, int rows, float scale) {
     CudaTensor d = mine(dst, "writeRows", "dst");
     CudaChecks.writeRows(d, firstRow, src, rows, act.get());
     if (rows == 0) {
       return;
     }
-    device.bind();
     long cols = dst.dim(1);
-    long elems = rows * cols;
-    long off = ctx.sideRing.reserve(elems * 2);
-    MemorySegment pinned = ctx.sideRing.slice(off, elems * 2);
-    for (int i = 0; i < elems; i++) {
-      pinned.setAtIndex(I16_LE, i, HostConvert.encode(d.dtype(), src[i] * scale));
+    short[] encoded = new short[src.length];
+    for (int i = 0; i < encoded.length; i++) {
+      encoded[i] = HostConvert.encode(d.dtype(), src[i] * scale);
     }
-    ctx.sideAfterCompute(); // not before the kernels already issued that may read the old rows
-    ctx.sideRing.toDevice(off, elems * 2, ctx.ptr(d).plus(firstRow * cols * 2));
-    ctx.markSideWrite(d.block());
+    synchronized (this) {
+      device.bind();
+      long bytes = 2L * encoded.length;
+      long off = ctx.sideRing.reserve(bytes);
+      MemorySegment.copy(encoded, 0, ctx.sideRing.slice(off, bytes), I16_LE, 0, encoded.length);
+      ctx.sideAfterCompute(); // not before the kernels already issued that may read the old rows
+      ctx.sideRing.toDevice(off, bytes, ctx.ptr(d).plus(firstRow * cols * 2));
+      ctx.markSideWrite(d.block());
+    }
   }
 
   /** Waits until every call issued so far has finished on the device (for timing). */
