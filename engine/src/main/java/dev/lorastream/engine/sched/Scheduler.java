@@ -1,10 +1,12 @@
 package dev.lorastream.engine.sched;
 
 import dev.lorastream.engine.kv.BlockAllocator;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -185,35 +187,42 @@ public final class Scheduler {
       budget -= count;
       i++;
     }
-    // 2. admit waiting sequences by effective priority, then tenant counter, while budget, seats
-    // and blocks last; an admission charges its tenant, so the order is redone after it when
-    // tenants compete
+    // 2. admit waiting sequences by effective priority, then tenant counter, then arrival, while
+    // budget, seats and blocks last. An admission charges its tenant, so the next one compares the
+    // tenants' first sequences afresh: within a tenant the order does not change in a step
     Comparator<Sequence> order = admissionOrder();
     waiting.sort(order); // stable and nearly sorted already: about linear
-    Set<Sequence> passed = Collections.newSetFromMap(new IdentityHashMap<>());
-    while (budget > 0 && running.size() < maxSeqs) {
-      Sequence s = firstNotIn(passed);
-      if (s == null) {
-        break;
+    Map<FairShares.Tenant, ArrayDeque<Sequence>> queues = byTenant();
+    Set<Sequence> admitted = Collections.newSetFromMap(new IdentityHashMap<>());
+    while (budget > 0 && running.size() < maxSeqs && !queues.isEmpty()) {
+      ArrayDeque<Sequence> first = null;
+      for (ArrayDeque<Sequence> q : queues.values()) {
+        if (first == null || order.compare(q.peekFirst(), first.peekFirst()) < 0) {
+          first = q;
+        }
       }
+      Sequence s = first.peekFirst();
       int count = Math.min(s.pending(), budget);
       int need = Sequence.blocksFor(s.computed + count, blockSize) - s.blocks.size();
       if (need > blocks.numFree()) {
         break; // in order by memory: do not let lower or later ones starve this one
       }
+      first.pollFirst();
+      if (first.isEmpty()) {
+        queues.remove(s.tenant);
+      }
       if (!admit.test(s)) {
-        passed.add(s);
         continue;
       }
-      waiting.remove(s);
+      admitted.add(s);
       grow(s, s.computed + count);
       s.admitOrder = ++admissions;
       running.add(s);
       work.add(charge(new Work(s, s.computed, count)));
       budget -= count;
-      if (fair.activeTenants() > 1) {
-        waiting.sort(order);
-      }
+    }
+    if (!admitted.isEmpty()) {
+      waiting.removeIf(admitted::contains);
     }
     if (!work.isEmpty()) {
       steps++;
@@ -221,13 +230,13 @@ public final class Scheduler {
     return work;
   }
 
-  private Sequence firstNotIn(Set<Sequence> passed) {
+  /** The waiting sequences by tenant, each tenant's in the order of {@link #waiting}. */
+  private Map<FairShares.Tenant, ArrayDeque<Sequence>> byTenant() {
+    Map<FairShares.Tenant, ArrayDeque<Sequence>> queues = new LinkedHashMap<>();
     for (Sequence q : waiting) {
-      if (!passed.contains(q)) {
-        return q;
-      }
+      queues.computeIfAbsent(q.tenant, t -> new ArrayDeque<>()).add(q);
     }
-    return null;
+    return queues;
   }
 
   /**

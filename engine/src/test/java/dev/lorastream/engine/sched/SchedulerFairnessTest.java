@@ -84,6 +84,18 @@ class SchedulerFairnessTest {
   }
 
   @Test
+  void admissionsWithinOneStepSeeTheCountersChargedByTheEarlierOnes() {
+    Scheduler s = scheduler(4, Map.of());
+    for (int i = 1; i <= 6; i++) {
+      s.add(seq("b" + i, "big", 2, 3));
+    }
+    s.add(seq("s1", "small", 2, 3));
+    s.add(seq("s2", "small", 2, 3));
+    // b1's admission charges big 2 + 1 * 2 = 4 before the second seat is filled
+    assertEquals(List.of("b1", "s1", "b2", "s2"), run(s, 1));
+  }
+
+  @Test
   void aTenantWithTenTimesTheRequestsGetsNoMoreThanItsFairShareWhileAllAreBacklogged() {
     Scheduler s = scheduler(3, Map.of());
     String[] tenants = {"h", "p", "q", "r", "t"};
