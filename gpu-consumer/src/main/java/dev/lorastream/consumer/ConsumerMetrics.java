@@ -3,6 +3,7 @@ package dev.lorastream.consumer;
 import dev.lorastream.engine.sched.AdapterCacheStats;
 import dev.lorastream.engine.sched.Engine;
 import dev.lorastream.engine.sched.EngineStats;
+import dev.lorastream.engine.sched.TenantServed;
 import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.ReplyTopics;
 import io.micrometer.core.instrument.Counter;
@@ -11,6 +12,8 @@ import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.FunctionTimer;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntSupplier;
 import java.util.function.ToDoubleFunction;
@@ -19,6 +22,9 @@ import java.util.function.ToDoubleFunction;
  * The consumer's meters, named {@code lorastream.consumer.*}, {@code lorastream.engine.*} and
  * {@code lorastream.adapters.host.*} (the engine's host adapter tier) so dashboards and tracing can
  * build on them. Counters are read from the engine's own statistics, so nothing is counted twice.
+ * {@code lorastream.tenant.served.tokens} (tags tenant and kind = prompt or generated) is
+ * registered for a tenant at its first result; past {@link TenantServed#MAX_NAMED} tenants the rest
+ * share tenant="other".
  */
 final class ConsumerMetrics {
   private final MeterRegistry registry;
@@ -27,6 +33,8 @@ final class ConsumerMetrics {
   private final Counter aborted;
   private final Counter refused;
   private final Counter revokedCancels;
+  private final TenantServed served;
+  private final Set<String> servedKeys = ConcurrentHashMap.newKeySet(); // registered tenant tags
 
   ConsumerMetrics(
       MeterRegistry registry, Engine engine, IntSupplier inflight, AdapterCatalog catalog) {
@@ -41,6 +49,7 @@ final class ConsumerMetrics {
           .register(registry);
     }
     EngineStats st = engine.stats();
+    this.served = engine.scheduler().served();
     this.batchSize =
         DistributionSummary.builder("lorastream.consumer.batch.size")
             .description("requests per lora.batches record")
@@ -160,6 +169,22 @@ final class ConsumerMetrics {
         .register(registry);
   }
 
+  /** Registers the served-token counters of tenant tag {@code key} once (null: none served). */
+  private void registerServed(String key) {
+    if (key == null || !servedKeys.add(key)) {
+      return;
+    }
+    FunctionCounter.builder("lorastream.tenant.served.tokens", served, s -> s.tokens(key).prompt())
+        .description("prompt tokens computed for the tenant (not again when recomputed)")
+        .tags("tenant", key, "kind", "prompt")
+        .register(registry);
+    FunctionCounter.builder(
+            "lorastream.tenant.served.tokens", served, s -> s.tokens(key).generated())
+        .description("tokens generated for the tenant")
+        .tags("tenant", key, "kind", "generated")
+        .register(registry);
+  }
+
   void batchReceived(int requests) {
     batchSize.record(requests);
   }
@@ -187,6 +212,7 @@ final class ConsumerMetrics {
   }
 
   void result(InferenceResult r) {
+    registerServed(served.keyOf(r.getTenantId()));
     String code = r.getErrorCode() == null ? "none" : r.getErrorCode().name();
     registry
         .counter(

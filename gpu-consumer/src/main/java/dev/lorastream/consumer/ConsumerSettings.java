@@ -3,6 +3,7 @@ package dev.lorastream.consumer;
 import dev.lorastream.engine.backends.Backends;
 import dev.lorastream.engine.sched.Engine;
 import dev.lorastream.engine.sched.EngineConfig;
+import dev.lorastream.engine.sched.FairShares;
 import dev.lorastream.engine.sched.Scheduler;
 import dev.lorastream.schemas.EnvKeys;
 import dev.lorastream.schemas.MetricsServer;
@@ -130,7 +131,10 @@ public record ConsumerSettings(
   public static final List<String> ENGINE_KEYS =
       Stream.of(
               Backends.KEYS.stream(),
-              Stream.of(Engine.LOADER_THREADS_PROPERTY, Scheduler.AGING_STEPS_PROPERTY),
+              Stream.of(
+                  Engine.LOADER_THREADS_PROPERTY,
+                  Scheduler.AGING_STEPS_PROPERTY,
+                  FairShares.WEIGHTS_PROPERTY),
               EngineConfig.KEYS.stream())
           .flatMap(s -> s)
           .toList();

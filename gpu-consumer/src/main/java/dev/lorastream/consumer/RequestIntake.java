@@ -167,7 +167,8 @@ final class RequestIntake {
                 req.getAdapterId(),
                 params,
                 req.getPriority(),
-                deadline),
+                deadline,
+                req.getTenantId()),
             stream)
         .thenApply(
             r -> {

@@ -48,7 +48,8 @@ class ConsumerMetricsTest {
       ConsumerMetrics metrics = new ConsumerMetrics(registry, engine, () -> 3, null);
       var f =
           engine.submit(
-              new GenerationRequest("a", new int[] {1, 5, 6}, null, SamplingParams.greedy(5)));
+              new GenerationRequest(
+                  "a", new int[] {1, 5, 6}, null, SamplingParams.greedy(5), 0, 0, "t"));
       var unknownAdapter =
           engine.submit(
               new GenerationRequest("u", new int[] {1, 5, 6}, "x", SamplingParams.greedy(5)));
@@ -78,7 +79,9 @@ class ConsumerMetricsTest {
               "lorastream_adapters_host_evicted_bytes_total 0.0",
               "lorastream_adapters_host_resident_bytes 0.0",
               "lorastream_adapters_host_resident_entries 0.0",
-              "lorastream_adapters_host_load_seconds_count 1")) {
+              "lorastream_adapters_host_load_seconds_count 1",
+              "lorastream_tenant_served_tokens_total{kind=\"prompt\",tenant=\"t\"} 3.0",
+              "lorastream_tenant_served_tokens_total{kind=\"generated\",tenant=\"t\"} 5.0")) {
         assertTrue(body.contains(line), line + " in\n" + body);
       }
     }

@@ -12,6 +12,7 @@ import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.sched.Engine;
 import dev.lorastream.engine.sched.EngineConfig;
 import dev.lorastream.engine.sched.EngineLoop;
+import dev.lorastream.engine.sched.TenantServed;
 import dev.lorastream.engine.testdata.ModelGenerator;
 import dev.lorastream.schemas.ErrorCode;
 import dev.lorastream.schemas.FinishReason;
@@ -108,6 +109,10 @@ class RequestIntakeTest {
           InferenceResult good = get(intake.submit(request("good", "fine", List.of(), 3), "b1"));
           assertNull(good.getErrorCode(), good.getErrorMessage());
           assertEquals(3, good.getTokenIds().size());
+          assertEquals(
+              new TenantServed.Tokens(3, 3),
+              loop.engine().scheduler().served().tokens("t"),
+              "the request's tenant reaches the engine's fair shares");
           assertNull(loop.fatal());
         });
   }

@@ -136,7 +136,13 @@ final class PipelinePaths {
       results.add(
           loop.submit(
                   new GenerationRequest(
-                      it.id() + "-e" + rep, it.promptTokens(), it.adapter(), engineParams(it)),
+                      it.id() + "-e" + rep,
+                      it.promptTokens(),
+                      it.adapter(),
+                      engineParams(it),
+                      0,
+                      0,
+                      it.tenant()),
                   (index, token) -> {
                     if (index == 0) {
                       t.first = System.nanoTime();

@@ -17,6 +17,9 @@ import dev.lorastream.engine.sample.SamplingParams;
  * @param deadlineEpochMs wall-clock epoch milliseconds after which the request ends with {@link
  *     EngineError#DEADLINE_EXCEEDED} and the tokens generated so far, whether queued or running; 0
  *     for none
+ * @param tenant who the request is served for, for fair shares between tenants ({@link
+ *     FairShares}): waiting requests of equal effective priority go to the tenant that has received
+ *     the least weighted service; null for none (all such requests share one anonymous tenant)
  */
 public record GenerationRequest(
     String id,
@@ -24,13 +27,25 @@ public record GenerationRequest(
     String adapterId,
     SamplingParams params,
     int priority,
-    long deadlineEpochMs) {
+    long deadlineEpochMs,
+    String tenant) {
   public GenerationRequest {
     promptTokens = promptTokens.clone();
   }
 
-  /** A request of priority 0 and no deadline. */
+  /** A request of no tenant. */
+  public GenerationRequest(
+      String id,
+      int[] promptTokens,
+      String adapterId,
+      SamplingParams params,
+      int priority,
+      long deadlineEpochMs) {
+    this(id, promptTokens, adapterId, params, priority, deadlineEpochMs, null);
+  }
+
+  /** A request of priority 0, no deadline and no tenant. */
   public GenerationRequest(String id, int[] promptTokens, String adapterId, SamplingParams params) {
-    this(id, promptTokens, adapterId, params, 0, 0);
+    this(id, promptTokens, adapterId, params, 0, 0, null);
   }
 }

@@ -1,9 +1,15 @@
 package dev.lorastream.engine.sched;
 
 import dev.lorastream.engine.kv.BlockAllocator;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Iterator;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.function.Predicate;
 
 /**
@@ -20,8 +26,15 @@ import java.util.function.Predicate;
  * sequence of priority {@code p} that has waited {@code (P - p) * AGING_STEPS} steps is never
  * passed by a sequence of priority at most {@code P} that arrives after that: the later one has
  * waited at least that many steps less, so it is at most as many levels behind in aging as it is
- * ahead in priority, and the tie goes to the earlier arrival. Not thread-safe: the engine thread
- * owns it.
+ * ahead in priority, and the tie goes to the earlier arrival.
+ *
+ * <p>Between tenants ({@link GenerationRequest#tenant}) of equal effective priority the tenant with
+ * the lowest fair-share counter goes first ({@link FairShares}, VTC), then arrival; the counters
+ * are charged with each step's work as it is chosen, so admissions within one step already see
+ * them. The bound above holds within a tenant; across tenants a sequence can also be passed at its
+ * own effective level by a later one of a tenant with a lower counter, so it is never passed once
+ * it has waited {@code (P - p + 1) * AGING_STEPS} steps. Not thread-safe: the engine thread owns
+ * it.
  */
 public final class Scheduler {
   /** The system property with {@link #AGING_STEPS}. */
@@ -49,13 +62,27 @@ public final class Scheduler {
   private final int agingSteps;
   private final List<Sequence> waiting = new ArrayList<>(); // in admission order after each step
   private final List<Sequence> running = new ArrayList<>();
+  private final TenantServed served = new TenantServed();
+  private final FairShares fair;
   private long admissions;
   private long preemptions;
   private long arrivals;
   private long steps; // schedule() calls that chose work
 
+  /**
+   * A scheduler with {@link #AGING_STEPS} and the tenant weights of {@link
+   * FairShares#WEIGHTS_PROPERTY}.
+   *
+   * @throws IllegalArgumentException if that property is malformed
+   */
   public Scheduler(BlockAllocator blocks, int blockSize, int maxTokensPerStep, int maxSeqs) {
-    this(blocks, blockSize, maxTokensPerStep, maxSeqs, AGING_STEPS);
+    this(
+        blocks,
+        blockSize,
+        maxTokensPerStep,
+        maxSeqs,
+        AGING_STEPS,
+        FairShares.weightsFromProperty());
   }
 
   /**
@@ -63,6 +90,20 @@ public final class Scheduler {
    */
   Scheduler(
       BlockAllocator blocks, int blockSize, int maxTokensPerStep, int maxSeqs, int agingSteps) {
+    this(blocks, blockSize, maxTokensPerStep, maxSeqs, agingSteps, Map.of());
+  }
+
+  /**
+   * @param agingSteps steps a waiting sequence waits per priority level it gains (at least 1)
+   * @param tenantWeights tenant → fair-share weight (positive); others weigh 1
+   */
+  Scheduler(
+      BlockAllocator blocks,
+      int blockSize,
+      int maxTokensPerStep,
+      int maxSeqs,
+      int agingSteps,
+      Map<String, Double> tenantWeights) {
     if (agingSteps < 1) {
       throw new IllegalArgumentException("agingSteps must be at least 1, not " + agingSteps);
     }
@@ -71,12 +112,23 @@ public final class Scheduler {
     this.maxTokensPerStep = maxTokensPerStep;
     this.maxSeqs = maxSeqs;
     this.agingSteps = agingSteps;
+    this.fair = new FairShares(tenantWeights, served);
   }
 
   void add(Sequence s) {
     s.arrival = ++arrivals;
     s.arrivalStep = steps;
+    s.tenant = fair.arrive(s.request.tenant());
     waiting.add(s);
+  }
+
+  /** Tokens served per tenant, for metrics. Thread-safe. */
+  public TenantServed served() {
+    return served;
+  }
+
+  FairShares fairShares() {
+    return fair;
   }
 
   public int numWaiting() {
@@ -105,7 +157,9 @@ public final class Scheduler {
   }
 
   void removeWaiting(Sequence s) {
-    waiting.remove(s);
+    if (waiting.remove(s)) {
+      fair.leave(s.tenant);
+    }
   }
 
   /**
@@ -129,29 +183,46 @@ public final class Scheduler {
         }
         break;
       }
-      work.add(new Work(s, s.computed, count));
+      work.add(charge(new Work(s, s.computed, count)));
       budget -= count;
       i++;
     }
-    // 2. admit waiting sequences by effective priority while budget, seats and blocks last
-    waiting.sort(admissionOrder()); // stable and nearly sorted already: about linear
-    for (Iterator<Sequence> it = waiting.iterator();
-        it.hasNext() && budget > 0 && running.size() < maxSeqs; ) {
-      Sequence s = it.next();
+    // 2. admit waiting sequences by effective priority, then tenant counter, then arrival, while
+    // budget, seats and blocks last. An admission charges its tenant, so the next one compares the
+    // tenants' first sequences afresh: within a tenant the order does not change in a step
+    Comparator<Sequence> order = admissionOrder();
+    waiting.sort(order); // stable and nearly sorted already: about linear
+    Map<FairShares.Tenant, ArrayDeque<Sequence>> queues = byTenant();
+    Set<Sequence> admitted = Collections.newSetFromMap(new IdentityHashMap<>());
+    while (budget > 0 && running.size() < maxSeqs && !queues.isEmpty()) {
+      ArrayDeque<Sequence> first = null;
+      for (ArrayDeque<Sequence> q : queues.values()) {
+        if (first == null || order.compare(q.peekFirst(), first.peekFirst()) < 0) {
+          first = q;
+        }
+      }
+      Sequence s = first.peekFirst();
       int count = Math.min(s.pending(), budget);
       int need = Sequence.blocksFor(s.computed + count, blockSize) - s.blocks.size();
       if (need > blocks.numFree()) {
         break; // in order by memory: do not let lower or later ones starve this one
       }
+      first.pollFirst();
+      if (first.isEmpty()) {
+        queues.remove(s.tenant);
+      }
       if (!admit.test(s)) {
         continue;
       }
-      it.remove();
+      admitted.add(s);
       grow(s, s.computed + count);
       s.admitOrder = ++admissions;
       running.add(s);
-      work.add(new Work(s, s.computed, count));
+      work.add(charge(new Work(s, s.computed, count)));
       budget -= count;
+    }
+    if (!admitted.isEmpty()) {
+      waiting.removeIf(admitted::contains);
     }
     if (!work.isEmpty()) {
       steps++;
@@ -159,13 +230,36 @@ public final class Scheduler {
     return work;
   }
 
+  /** The waiting sequences by tenant, each tenant's in the order of {@link #waiting}. */
+  private Map<FairShares.Tenant, ArrayDeque<Sequence>> byTenant() {
+    Map<FairShares.Tenant, ArrayDeque<Sequence>> queues = new LinkedHashMap<>();
+    for (Sequence q : waiting) {
+      queues.computeIfAbsent(q.tenant, t -> new ArrayDeque<>()).add(q);
+    }
+    return queues;
+  }
+
+  /**
+   * Charges {@code w}'s service to its sequence's tenant: the prompt tokens it computes for the
+   * first time (a recompute after preemption is not charged again) and the token it samples.
+   */
+  private Work charge(Work w) {
+    Sequence s = w.seq();
+    int promptEnd = Math.min(w.start() + w.count(), s.promptLength());
+    int prompt = Math.max(0, promptEnd - Math.max(w.start(), s.promptCharged));
+    s.promptCharged += prompt;
+    fair.charge(s.tenant, prompt, w.samples() ? 1 : 0);
+    return w;
+  }
+
   /**
    * Higher effective priority first (priority plus one level per {@link #agingSteps} steps waited),
-   * then earlier arrival.
+   * then the tenant with the lower fair-share counter, then earlier arrival.
    */
-  private java.util.Comparator<Sequence> admissionOrder() {
+  private Comparator<Sequence> admissionOrder() {
     long now = steps;
-    return java.util.Comparator.comparingLong((Sequence q) -> -effectivePriority(q, now))
+    return Comparator.comparingLong((Sequence q) -> -effectivePriority(q, now))
+        .thenComparingDouble(q -> q.tenant.counter)
         .thenComparingLong(q -> q.arrival);
   }
 
@@ -181,9 +275,14 @@ public final class Scheduler {
     if (running.remove(s)) {
       blocks.freeAll(s.blocks);
       s.blocks.clear();
+      fair.leave(s.tenant);
       return true;
     }
-    return waiting.remove(s);
+    if (waiting.remove(s)) {
+      fair.leave(s.tenant);
+      return true;
+    }
+    return false;
   }
 
   /**

@@ -27,6 +27,8 @@ public final class Sequence {
   long arrival; // order of arrival in the scheduler, kept across preemptions (FIFO within a level)
   long arrivalStep; // the scheduler's step count at arrival, for aging
   TokenListener listener; // null: nobody streams this request
+  FairShares.Tenant tenant; // its tenant's fair-share counter while in the scheduler
+  int promptCharged; // prompt tokens already charged to its tenant (not again on recompute)
 
   Sequence(
       GenerationRequest request, CompletableFuture<GenerationResult> future, long submitNanos) {
