@@ -28,8 +28,9 @@ import picocli.CommandLine.Spec;
  * another tenant's adapter, then write one record (a tombstone for {@code rm}).
  *
  * <p>Exit codes: 0 done; 1 the catalog refused (owned by another tenant, not registered); 2 a bad
- * argument or adapter file, or Kafka / the registry could not be reached. Nothing is written unless
- * the exit code is 0.
+ * argument or adapter file, or Kafka / the registry could not be reached. A refusal or a bad
+ * argument writes nothing; when the write itself fails, the broker may still have taken it ({@code
+ * show} tells).
  */
 @Command(
     name = "adapters",
@@ -105,7 +106,7 @@ public final class AdaptersCommand implements Runnable {
    * Runs {@code body}: its exit code, or 2 with the message of a bad argument, an unreadable file
    * or a Kafka / registry failure on stderr.
    */
-  static int guarded(CommandSpec spec, String what, Callable<Integer> body) {
+  static int guarded(CommandSpec spec, String what, Connection connection, Callable<Integer> body) {
     PrintWriter err = spec.commandLine().getErr();
     try {
       return body.call();
@@ -129,7 +130,12 @@ public final class AdaptersCommand implements Runnable {
               + " could not be read or written: "
               + cause.getClass().getSimpleName()
               + ": "
-              + cause.getMessage());
+              + cause.getMessage()
+              + " (check --bootstrap-servers "
+              + connection.bootstrapServers
+              + " and --schema-registry-url "
+              + connection.schemaRegistryUrl
+              + ")");
       return 2;
     } finally {
       err.flush();
@@ -196,7 +202,7 @@ public final class AdaptersCommand implements Runnable {
 
     @Override
     public Integer call() {
-      return guarded(spec, "add", this::add);
+      return guarded(spec, "add", connection, this::add);
     }
 
     private int add() throws Exception {
@@ -256,7 +262,7 @@ public final class AdaptersCommand implements Runnable {
 
     @Override
     public Integer call() {
-      return guarded(spec, "rm", this::rm);
+      return guarded(spec, "rm", connection, this::rm);
     }
 
     private int rm() throws Exception {
@@ -291,7 +297,7 @@ public final class AdaptersCommand implements Runnable {
 
     @Override
     public Integer call() {
-      return guarded(spec, "ls", this::ls);
+      return guarded(spec, "ls", connection, this::ls);
     }
 
     private int ls() throws Exception {
@@ -319,7 +325,7 @@ public final class AdaptersCommand implements Runnable {
 
     @Override
     public Integer call() {
-      return guarded(spec, "show", this::show);
+      return guarded(spec, "show", connection, this::show);
     }
 
     private int show() throws Exception {

@@ -6,22 +6,15 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lorastream.consumer.AdapterCatalog;
-import dev.lorastream.devstack.TestKafkaCluster;
-import dev.lorastream.schemas.Topics;
-import dev.lorastream.schemas.registry.MockSchemaRegistry;
 import dev.lorastream.schemas.serde.AvroSerdeConfig;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.BooleanSupplier;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * What {@code ./lorastream adapters add} and {@code rm} write reaches every inference consumer
@@ -30,24 +23,14 @@ import picocli.CommandLine;
  * invalidateAdapter}) each time.
  */
 class AdapterCatalogReplicasTest {
-  static final String SCOPE = "adapter-catalog-replicas-test";
-  static final String REGISTRY = MockSchemaRegistry.URL_PREFIX + SCOPE;
-
   @TempDir Path tmp;
-
-  @AfterEach
-  void dropScope() {
-    MockSchemaRegistry.dropScope(SCOPE);
-  }
 
   @Test
   void bothReplicasSeeTheAddAndTheRemoveAndHearOfBoth() throws Exception {
-    Path a0 = AdaptersCommandTest.adapter(tmp.resolve("a0"), 4, "tiny-llama", "weights-a0");
-    try (TestKafkaCluster broker = TestKafkaCluster.start()) {
-      broker.createTopic(Topics.ADAPTERS.name(), 1, Topics.ADAPTERS.topicConfigs());
-      String bootstrap = broker.bootstrapServers();
-      Map<String, Object> kafka = Map.of("bootstrap.servers", bootstrap);
-      Map<String, Object> serde = Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, REGISTRY);
+    Path a0 = AdaptersCli.adapter(tmp.resolve("a0"), 4, "tiny-llama", "weights-a0");
+    try (AdaptersCli cli = AdaptersCli.start("adapter-catalog-replicas-test")) {
+      Map<String, Object> kafka = Map.of("bootstrap.servers", cli.bootstrap());
+      Map<String, Object> serde = Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, cli.registry());
       try (AdapterCatalog one = new AdapterCatalog(kafka, serde);
           AdapterCatalog two = new AdapterCatalog(kafka, serde)) {
         List<String> heardByOne = new CopyOnWriteArrayList<>();
@@ -57,15 +40,16 @@ class AdapterCatalogReplicasTest {
         assertTrue(one.awaitCaughtUp(Duration.ofSeconds(30)), "replica one caught up");
         assertTrue(two.awaitCaughtUp(Duration.ofSeconds(30)), "replica two caught up");
 
-        assertEquals(
-            0,
-            cli(bootstrap, "add", "--tenant", "acme", "--id", "a0", "--source", "" + a0.toUri()));
+        AdaptersCli.Run add =
+            cli.run("add", "--tenant", "acme", "--id", "a0", "--source", "" + a0.toUri());
+        assertEquals(0, add.code(), add.err());
         assertNotNull(one.get("a0", Duration.ofSeconds(20)), "replica one sees the add");
         assertNotNull(two.get("a0", Duration.ofSeconds(20)), "replica two sees the add");
         assertEquals("acme", one.get("a0", Duration.ZERO).getOwnerTenant());
         waitUntil(() -> heardByOne.size() == 1 && heardByTwo.size() == 1, "both hear of the add");
 
-        assertEquals(0, cli(bootstrap, "rm", "--tenant", "acme", "--id", "a0"));
+        AdaptersCli.Run rm = cli.run("rm", "--tenant", "acme", "--id", "a0");
+        assertEquals(0, rm.code(), rm.err());
         waitUntil(
             () -> heardByOne.size() == 2 && heardByTwo.size() == 2, "both hear of the tombstone");
         assertNull(one.get("a0", Duration.ZERO), "replica one dropped it");
@@ -74,22 +58,6 @@ class AdapterCatalogReplicasTest {
         assertEquals(List.of("a0", "a0"), heardByTwo);
       }
     }
-  }
-
-  private static int cli(String bootstrap, String... args) {
-    StringWriter err = new StringWriter();
-    CommandLine cmd = new CommandLine(new AdaptersCommand());
-    cmd.setOut(new PrintWriter(new StringWriter(), true));
-    cmd.setErr(new PrintWriter(err, true));
-    String[] all = new String[args.length + 4];
-    System.arraycopy(args, 0, all, 0, args.length);
-    all[args.length] = "--bootstrap-servers";
-    all[args.length + 1] = bootstrap;
-    all[args.length + 2] = "--schema-registry-url";
-    all[args.length + 3] = REGISTRY;
-    int code = cmd.execute(all);
-    assertEquals("", err.toString(), "stderr of adapters " + args[0]);
-    return code;
   }
 
   private static void waitUntil(BooleanSupplier cond, String what) throws InterruptedException {

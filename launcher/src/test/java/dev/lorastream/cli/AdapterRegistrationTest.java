@@ -25,8 +25,8 @@ class AdapterRegistrationTest {
 
   @Test
   void aFileSourceIsReadFromLocalDirWhenGivenAndRecordedAsGiven() throws Exception {
-    Path host = AdaptersCommandTest.adapter(tmp.resolve("host"), 8, "tiny-llama", "w");
-    String sha = AdaptersCommandTest.sha256("w");
+    Path host = AdaptersCli.adapter(tmp.resolve("host"), 8, "tiny-llama", "w");
+    String sha = AdaptersCli.sha256("w");
     AdapterRecord r =
         reg("file:///adapters/a0", sha.toUpperCase(), null, 8, host).build(5L).record();
     assertEquals(
@@ -45,7 +45,7 @@ class AdapterRegistrationTest {
 
   @Test
   void theBaseModelComesFromTheArgumentWhenTheConfigHasNone() throws Exception {
-    Path dir = AdaptersCommandTest.adapter(tmp.resolve("a0"), 4, null, "w");
+    Path dir = AdaptersCli.adapter(tmp.resolve("a0"), 4, null, "w");
     String uri = dir.toUri().toString();
     assertEquals("m", reg(uri, null, "m", null, null).build(5L).record().getBaseModel());
     assertEquals(
@@ -57,7 +57,7 @@ class AdapterRegistrationTest {
 
   @Test
   void badRanksSourcesAndFoldersAreRefusedNamingTheArgument() throws Exception {
-    Path dir = AdaptersCommandTest.adapter(tmp.resolve("a0"), 4, "tiny-llama", "w");
+    Path dir = AdaptersCli.adapter(tmp.resolve("a0"), 4, "tiny-llama", "w");
     String uri = dir.toUri().toString();
     assertEquals(
         "--rank 8 differs from r=4 in --source " + uri, refused(reg(uri, null, null, 8, null)));
