@@ -144,8 +144,9 @@ public final class TenantTopics {
    *       pattern subscription), READ on the group and on groups PREFIXED {@code <group>.cancel.}
    *       (each consumer's cancel reader), WRITE on transactional ids PREFIXED {@code
    *       lorastream-consumer-};
-   *   <li>the catalog administrator: WRITE on {@code lora.adapters}, the only principal besides
-   *       super users that may register, change or delete an adapter.
+   *   <li>the catalog administrator: READ and WRITE on {@code lora.adapters}, the only principal
+   *       besides super users that may register, change or delete an adapter ({@code lorastream
+   *       adapters} reads the catalog before it writes, to check ownership).
    * </ul>
    */
   public static List<AclBinding> serviceAcls(
@@ -194,7 +195,9 @@ public final class TenantTopics {
               AclOperation.WRITE));
     }
     if (catalogAdmin != null) {
-      acls.add(allow(ResourceType.TOPIC, Topics.ADAPTERS.name(), catalogAdmin, AclOperation.WRITE));
+      for (AclOperation op : List.of(AclOperation.READ, AclOperation.WRITE)) {
+        acls.add(allow(ResourceType.TOPIC, Topics.ADAPTERS.name(), catalogAdmin, op));
+      }
     }
     return acls;
   }

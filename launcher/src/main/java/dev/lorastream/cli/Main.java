@@ -23,6 +23,7 @@ import picocli.CommandLine.Unmatched;
       GenerateCommand.class,
       BulkCommand.class,
       TenantCommand.class,
+      AdaptersCommand.class,
       Main.Batcher.class,
       Main.Consumer.class,
       MakeModel.class,

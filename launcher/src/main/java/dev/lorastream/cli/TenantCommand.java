@@ -94,7 +94,7 @@ public final class TenantCommand implements Runnable {
     @Option(
         names = "--catalog-admin",
         paramLabel = "PRINCIPAL",
-        description = "The principal that registers adapters (WRITE on lora.adapters).")
+        description = "The principal that registers adapters (READ and WRITE on lora.adapters).")
     String catalogAdmin;
 
     @Option(

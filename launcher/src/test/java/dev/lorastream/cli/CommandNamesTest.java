@@ -32,6 +32,7 @@ class CommandNamesTest {
                 "generate",
                 "bulk",
                 "tenant",
+                "adapters",
                 "batcher",
                 "consumer",
                 "make-model",

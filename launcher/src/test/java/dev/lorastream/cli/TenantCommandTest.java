@@ -131,7 +131,9 @@ class TenantCommandTest {
     Run r = run("services", "admin", "admin-secret", "--catalog-admin", "User:catalog");
     assertEquals(0, r.code(), r.err());
     assertEquals(
-        List.of("services: ACL ALLOW User:catalog WRITE on TOPIC lora.adapters (LITERAL)"),
+        List.of(
+            "services: ACL ALLOW User:catalog READ on TOPIC lora.adapters (LITERAL)",
+            "services: ACL ALLOW User:catalog WRITE on TOPIC lora.adapters (LITERAL)"),
         r.out().lines().toList());
     for (String user : List.of("catalog", "acme")) {
       var config = new java.util.HashMap<>(cluster.clientConfig(user));
@@ -156,6 +158,36 @@ class TenantCommandTest {
         }
       }
     }
+    // adapters ls logs in as the catalog administrator: it may read the catalog ("b" is no Avro)
+    Path catalog = dir.resolve("catalog.properties");
+    Files.writeString(
+        catalog,
+        "security.protocol=SASL_PLAINTEXT\n"
+            + "sasl.mechanism=PLAIN\n"
+            + "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required"
+            + " username=\"catalog\" password=\""
+            + TestKafkaCluster.password("catalog")
+            + "\";\n");
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine adapters = new CommandLine(new AdaptersCommand());
+    adapters.setOut(new PrintWriter(out, true));
+    adapters.setErr(new PrintWriter(err, true));
+    int code =
+        adapters.execute(
+            "ls",
+            "--bootstrap-servers",
+            cluster.bootstrapServers(),
+            "--schema-registry-url",
+            "mock://tenant-command-test",
+            "--command-config",
+            catalog.toString());
+    assertEquals(0, code, err.toString());
+    assertEquals("ID  OWNER  RANK  SIZE  BASE MODEL  SOURCE  CREATED\n", out.toString());
+    assertEquals(
+        "adapters ls: skipped 1 unreadable record(s) of lora.adapters (the batcher copies them to"
+            + " lora.adapters.dlq)\n",
+        err.toString());
     Run none = run("services", "admin", "admin-secret");
     assertEquals(2, none.code());
     assertEquals(

@@ -110,12 +110,57 @@ public record AdapterConfig(
     return fromJson(JsonFiles.parseObject(bytes, file.toString()), file, model);
   }
 
-  private static AdapterConfig fromJson(JsonNode c, Path file, ModelConfig model) {
+  /**
+   * What an adapter declares, read without a model: its rank and base model.
+   *
+   * @param r the LoRA rank
+   * @param baseModel {@code base_model_name_or_path}, or {@code null}
+   */
+  public record Declared(int r, String baseModel) {}
+
+  /**
+   * Reads {@code dir/adapter_config.json} without resolving its targets: refuses the features the
+   * engine does not serve, a rank that is not positive and a missing {@code target_modules}, and
+   * returns the rank and base model. For registering an adapter where the served model is not at
+   * hand ({@code lorastream adapters add}); {@link #load} still checks the targets against the
+   * model when the adapter is served.
+   *
+   * @throws UnsupportedAdapterException when the adapter is not plain LoRA
+   * @throws ModelFormatException when the file is missing or malformed
+   */
+  public static Declared declared(Path dir) {
+    Path file = dir.resolve(FILE_NAME);
+    JsonNode c =
+        JsonFiles.readObject(
+            file,
+            "expected the PEFT adapter config of the adapter in " + dir,
+            FileConfinement.NONE);
     refuseUnsupportedFeatures(c, file);
+    int r = rank(c, file);
+    if (opt(c, "target_modules") == null) {
+      throw missingTargets(file);
+    }
+    return new Declared(r, optString(c, "base_model_name_or_path", null, file));
+  }
+
+  private static int rank(JsonNode c, Path file) {
     int r = optInt(c, "r", 8, file); // PEFT's defaults
     if (r <= 0) {
       throw new UnsupportedAdapterException(file + ": LoRA rank r=" + r + " must be > 0");
     }
+    return r;
+  }
+
+  private static ModelFormatException missingTargets(Path file) {
+    return new ModelFormatException(
+        file
+            + ": target_modules is missing; expected a list such as [\"q_proj\","
+            + " \"v_proj\"] or a regex");
+  }
+
+  private static AdapterConfig fromJson(JsonNode c, Path file, ModelConfig model) {
+    refuseUnsupportedFeatures(c, file);
+    int r = rank(c, file);
     double alpha = optDouble(c, "lora_alpha", 8, file);
     if (!Double.isFinite(alpha)) { // JSON has no NaN or Infinity, but 1e999 parses as Infinity
       throw new ModelFormatException(
@@ -184,10 +229,7 @@ public record AdapterConfig(
   private static Set<Proj> resolveTargets(JsonNode c, Path file, ModelConfig model) {
     JsonNode spec = opt(c, "target_modules");
     if (spec == null) {
-      throw new ModelFormatException(
-          file
-              + ": target_modules is missing; expected a list such as [\"q_proj\","
-              + " \"v_proj\"] or a regex");
+      throw missingTargets(file);
     }
     ModuleRegex budget = new ModuleRegex(); // shared by both fields
     Predicate<String> excluded =

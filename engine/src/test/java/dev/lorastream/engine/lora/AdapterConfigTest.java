@@ -53,6 +53,28 @@ class AdapterConfigTest {
   }
 
   @Test
+  void declaredReadsRankAndBaseModelWithoutAModel() {
+    Path dir = TestAdapters.write(tmp, config(4, 16, "[\"q_proj\"]", ""), null);
+    assertEquals(new AdapterConfig.Declared(4, "tiny-llama"), AdapterConfig.declared(dir));
+  }
+
+  @Test
+  void declaredRefusesWhatLoadRefuses() {
+    Path dora = TestAdapters.write(tmp, config(4, 16, "[\"q_proj\"]", "\"use_dora\": true"), null);
+    assertMentions(
+        assertThrows(UnsupportedAdapterException.class, () -> AdapterConfig.declared(dora)),
+        "DoRA");
+    Path rank0 = TestAdapters.write(tmp, config(0, 16, "[\"q_proj\"]", ""), null);
+    assertMentions(
+        assertThrows(UnsupportedAdapterException.class, () -> AdapterConfig.declared(rank0)),
+        "r=0 must be > 0");
+    Path noTargets = TestAdapters.write(tmp, "{\"r\": 4}", null);
+    assertMentions(
+        assertThrows(ModelFormatException.class, () -> AdapterConfig.declared(noTargets)),
+        "target_modules is missing");
+  }
+
+  @Test
   void rsloraScalesByAlphaOverSqrtR() {
     AdapterConfig c = load(config(4, 16, "[\"q_proj\"]", "\"use_rslora\": true"));
     assertEquals(8.0, c.scale()); // 16 / sqrt(4)
