@@ -45,7 +45,8 @@ import java.util.stream.Stream;
  * @param adapterMaxBytes largest adapter weights file accepted (read or downloaded)
  * @param adapterDownloadDir private folder {@code http(s)://} adapters are downloaded to; null: a
  *     fresh temporary folder
- * @param adapterDownloadTimeoutMs connect and answer timeout of each adapter download request
+ * @param adapterDownloadTimeoutMs timeout of each adapter download request: to connect, until the
+ *     headers, and between body bytes
  * @param metricsPort Prometheus endpoint port; 0 picks a free one, -1 disables it
  * @param maxInflightBatches batches pulled from Kafka with a request still being computed, at most
  *     (back-pressure); batches whose requests all finished and wait only for release do not count.

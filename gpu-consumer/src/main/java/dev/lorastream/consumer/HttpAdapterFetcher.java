@@ -36,7 +36,8 @@ import java.util.stream.Stream;
  * <uri>/adapter_config.json} and {@code <uri>/adapter_model.safetensors}.
  *
  * <ul>
- *   <li>Each request has a timeout (connect and until the answer's headers); only 200 is accepted.
+ *   <li>Each request has a timeout: to connect, until the answer's headers, and between body bytes
+ *       (a server that stops sending is cut off by a {@link StallWatchdog}); only 200 is accepted.
  *   <li>Redirects are followed by hand, at most {@link #MAX_REDIRECTS}, and only to {@code http} or
  *       {@code https}: a {@code Location} of any other scheme (such as {@code file:}) is refused.
  *   <li>A body larger than the limit ({@code lorastream.adapters.max-bytes} for the weights, {@link
@@ -259,7 +260,11 @@ final class HttpAdapterFetcher {
     return next;
   }
 
-  private static String copy(String adapterId, URI url, URI at, InputStream in, Path to, long limit)
+  /**
+   * Copies the body to {@code to}, stopping at the first byte over {@code limit} or when nothing
+   * arrives for the timeout.
+   */
+  private String copy(String adapterId, URI url, URI at, InputStream in, Path to, long limit)
       throws IOException {
     MessageDigest md;
     try {
@@ -268,16 +273,35 @@ final class HttpAdapterFetcher {
       throw new IllegalStateException(e);
     }
     long count = 0;
-    try (OutputStream out = Files.newOutputStream(to, StandardOpenOption.CREATE_NEW)) {
+    try (StallWatchdog watchdog = new StallWatchdog(in, timeout);
+        OutputStream out = Files.newOutputStream(to, StandardOpenOption.CREATE_NEW)) {
       byte[] buf = new byte[1 << 16];
-      for (int n; (n = in.read(buf)) > 0; ) {
-        count += n;
-        if (count > limit) {
-          throw failure(
-              adapterId, url, at, "sent more than " + limit + " bytes" + overLimit(limit));
+      try {
+        for (int n; (n = in.read(buf)) > 0; ) {
+          watchdog.progress();
+          count += n;
+          if (count > limit) {
+            throw failure(
+                adapterId, url, at, "sent more than " + limit + " bytes" + overLimit(limit));
+          }
+          md.update(buf, 0, n);
+          out.write(buf, 0, n);
         }
-        md.update(buf, 0, n);
-        out.write(buf, 0, n);
+      } catch (IOException e) {
+        if (watchdog.fired()) {
+          throw failure(
+              adapterId,
+              url,
+              at,
+              "stopped sending: nothing arrived for "
+                  + timeout.toMillis()
+                  + " ms after "
+                  + count
+                  + " bytes ("
+                  + ConsumerSettings.ADAPTER_DOWNLOAD_TIMEOUT_MS
+                  + ")");
+        }
+        throw e;
       }
     }
     return HexFormat.of().formatHex(md.digest());

@@ -287,6 +287,33 @@ class HttpAdapterSourceTest {
         refusal(source(1L << 30, Duration.ofMillis(300)), "a"));
   }
 
+  @Test
+  void aServerThatStopsSendingMidBodyTimesOut() {
+    special.put(
+        "/stall/" + CONFIG,
+        x -> {
+          x.sendResponseHeaders(200, 0);
+          OutputStream out = x.getResponseBody();
+          out.write(new byte[10]);
+          out.flush();
+          try {
+            Thread.sleep(5_000);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          x.close();
+        });
+    register("a", base + "/stall", null, 1);
+    assertEquals(
+        "adapter 'a': "
+            + base
+            + "/stall/"
+            + CONFIG
+            + " stopped sending: nothing arrived for 300 ms after 10 bytes"
+            + " (lorastream.adapters.download-timeout-ms)",
+        refusal(source(1L << 30, Duration.ofMillis(300)), "a"));
+  }
+
   private static Answer redirectTo(String location) {
     return x -> {
       x.getResponseHeaders().add("Location", location);
