@@ -47,7 +47,7 @@ import java.util.stream.Stream;
  *   <li>When the record has a sha256, the weights must match it.
  * </ul>
  *
- * A download lives in {@code <download-dir>/<hash of the adapter id>} with a {@code
+ * A download lives in {@code <download-dir>/<id>-<hash of the id>} ({@link #keyOf}) with a {@code
  * source.properties} naming what it was fetched for. It is reused only when that still matches the
  * record: same URI and {@code createdEpochMs}, same weights size, and, when the record has a
  * sha256, the weights still hash to it. A changed registration (new URI, checksum or registration
@@ -328,12 +328,18 @@ final class HttpAdapterFetcher {
     }
   }
 
-  /** The cache folder name of an adapter: a hash, since an adapter id may hold any character. */
-  private static String keyOf(String adapterId) {
+  /**
+   * The cache folder name of an adapter: its id with anything but {@code A-Z a-z 0-9 _ -} made
+   * {@code _} (at most 64 characters, so messages naming the folder stay readable), then a hash of
+   * the whole id, so that two ids never share a folder.
+   */
+  static String keyOf(String adapterId) {
+    String readable = adapterId.replaceAll("[^A-Za-z0-9_-]", "_");
+    readable = readable.substring(0, Math.min(64, readable.length()));
     try {
       byte[] h =
           MessageDigest.getInstance("SHA-256").digest(adapterId.getBytes(StandardCharsets.UTF_8));
-      return HexFormat.of().formatHex(h, 0, 16);
+      return readable + "-" + HexFormat.of().formatHex(h, 0, 8);
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }

@@ -1,6 +1,7 @@
 package dev.lorastream.consumer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.sun.net.httpserver.HttpExchange;
@@ -160,6 +161,14 @@ class HttpAdapterSourceTest {
   }
 
   @Test
+  void theCacheFolderNamesTheAdapterReadablyAndApartFromLookalikes() {
+    assertEquals("acme_sql_v2-", HttpAdapterFetcher.keyOf("acme/sql.v2").substring(0, 12));
+    assertEquals(12 + 16, HttpAdapterFetcher.keyOf("acme/sql.v2").length());
+    assertNotEquals(HttpAdapterFetcher.keyOf("a/b"), HttpAdapterFetcher.keyOf("a_b"));
+    assertEquals(64 + 1 + 16, HttpAdapterFetcher.keyOf("x".repeat(300)).length());
+  }
+
+  @Test
   void aChangedRegistrationDownloadsAgain() throws Exception {
     register("a", base + "/a/", null, 1);
     CatalogAdapterSource s = source();
@@ -176,12 +185,10 @@ class HttpAdapterSourceTest {
     register("a", base + "/a", sha, 1);
     CatalogAdapterSource s = source();
     s.load("a");
-    try (var dirs = Files.list(tmp.resolve("downloads"))) {
-      Path cached = dirs.toList().getFirst().resolve(WEIGHTS);
-      byte[] bytes = Files.readAllBytes(cached);
-      bytes[bytes.length - 1] ^= 1; // same size, other content
-      Files.write(cached, bytes);
-    }
+    Path cached = tmp.resolve("downloads").resolve(HttpAdapterFetcher.keyOf("a")).resolve(WEIGHTS);
+    byte[] bytes = Files.readAllBytes(cached);
+    bytes[bytes.length - 1] ^= 1; // same size, other content
+    Files.write(cached, bytes);
     assertEquals(8, s.load("a").rank());
     assertEquals(2, weightsFetches());
   }
