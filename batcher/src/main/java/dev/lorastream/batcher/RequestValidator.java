@@ -3,6 +3,7 @@ package dev.lorastream.batcher;
 import dev.lorastream.schemas.AdapterRecord;
 import dev.lorastream.schemas.ErrorCode;
 import dev.lorastream.schemas.InferenceRequest;
+import dev.lorastream.schemas.JitAdapterName;
 import dev.lorastream.schemas.Priorities;
 import dev.lorastream.schemas.ReplyTopics;
 import dev.lorastream.schemas.SamplingRules;
@@ -27,7 +28,11 @@ import java.util.function.Function;
  *       the inference consumer writes their results there. {@code lora.replies} itself is not
  *       looked up: {@link BatcherApp} checks it at start;
  *   <li>adapterId (when not null) is in the catalog → UNKNOWN_ADAPTER, and is public or the
- *       tenant's own → ADAPTER_FORBIDDEN;
+ *       tenant's own → ADAPTER_FORBIDDEN. A just-in-time name {@code TENANT/NAME} ({@link
+ *       JitAdapterName}) is not looked up: TENANT must be the request's tenant → ADAPTER_FORBIDDEN
+ *       (checked first, so another tenant learns nothing about its adapters), and NAME a legal
+ *       folder name → INVALID_PARAMS; whether the folder exists is for the consumer to find
+ *       (UNKNOWN_ADAPTER from there);
  *   <li>prompt tokens ≤ {@code batcher.max.prompt.tokens} → PROMPT_TOO_LONG;
  *   <li>sampling ({@link SamplingRules}): temperature ≥ 0 and finite, topP in (0, 1], topK ≥ 0, 1 ≤
  *       maxTokens ≤ {@code batcher.max.new.tokens}, no empty stop string → INVALID_PARAMS;
@@ -82,7 +87,12 @@ final class RequestValidator {
               + " (tokenize on the ingest side; prompt text alone is not enough)",
           reply);
     }
-    if (r.getAdapterId() != null) {
+    if (JitAdapterName.isJit(r.getAdapterId())) {
+      Optional<Rejection> jit = jitProblem(r, reply);
+      if (jit.isPresent()) {
+        return jit;
+      }
+    } else if (r.getAdapterId() != null) {
       AdapterRecord adapter = adapters.apply(r.getAdapterId());
       if (adapter == null) {
         return reject(
@@ -227,5 +237,28 @@ final class RequestValidator {
 
   private static Optional<Rejection> reject(ErrorCode code, String message, String topic) {
     return Optional.of(new Rejection(code, message, topic));
+  }
+
+  /** The rejection of a just-in-time adapter name, if any ({@link JitAdapterName}). */
+  private static Optional<Rejection> jitProblem(InferenceRequest r, String reply) {
+    String id = r.getAdapterId();
+    if (!JitAdapterName.tenantPart(id).equals(r.getTenantId())) {
+      return reject(
+          ErrorCode.ADAPTER_FORBIDDEN,
+          "adapter '"
+              + id
+              + "' names another tenant's folder; tenant '"
+              + r.getTenantId()
+              + "' may name only its own just-in-time adapters ('"
+              + r.getTenantId()
+              + "/NAME')",
+          reply);
+    }
+    try {
+      JitAdapterName.parse(id);
+      return Optional.empty();
+    } catch (IllegalArgumentException e) {
+      return reject(ErrorCode.INVALID_PARAMS, e.getMessage(), reply);
+    }
   }
 }

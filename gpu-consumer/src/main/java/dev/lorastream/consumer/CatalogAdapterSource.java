@@ -6,6 +6,7 @@ import dev.lorastream.engine.io.ModelFormatException;
 import dev.lorastream.engine.lora.AdapterSource;
 import dev.lorastream.engine.lora.LoraAdapter;
 import dev.lorastream.schemas.AdapterRecord;
+import dev.lorastream.schemas.JitAdapterName;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -22,13 +23,27 @@ import java.util.List;
 import java.util.NoSuchElementException;
 
 /**
- * Loads adapters named in the catalog from their source URI. Only {@code file://} URIs under the
- * configured roots are accepted: the URI is normalised (so {@code ..} cannot escape), and the real
- * path of the adapter folder and of every file read (every symbolic link resolved) must lie under
- * the real path of a root, so a link cannot lead out of the roots either (a link to another place
- * inside them is fine). Only regular files are read: a FIFO, a device or a directory in place of a
- * file is refused by name. The weights file must be under the size limit, and when the record
+ * Loads adapters named in the catalog from their source URI, or named just in time as {@code
+ * TENANT/NAME} ({@link JitAdapterResolver}).
+ *
+ * <p>{@code file://} URIs must lie under the configured roots: the URI is normalised (so {@code ..}
+ * cannot escape), and the real path of the adapter folder and of every file read (every symbolic
+ * link resolved) must lie under the real path of a root, so a link cannot lead out of the roots
+ * either (a link to another place inside them is fine). Only regular files are read: a FIFO, a
+ * device or a directory in place of a file is refused by name. {@code http://} and {@code https://}
+ * URIs are downloaded into a private cache folder first ({@link HttpAdapterFetcher}) and loaded
+ * from there the same way. The weights file must be under the size limit, and when the record
  * carries a sha256 it must match {@code adapter_model.safetensors}.
+ *
+ * <p>The record must be for the served model ({@code baseModel} equal to {@code
+ * lorastream.model.name}) and its {@code rank} must be the loaded adapter's {@code r}. A
+ * just-in-time adapter has no record: its {@code base_model_name_or_path}, when present, must end
+ * in the model name (only the last path segment is compared, since it is often a hub id such as
+ * {@code org/name} or a local path).
+ *
+ * <p>Failures: an adapter that does not exist throws {@link NoSuchElementException}
+ * (UNKNOWN_ADAPTER); anything else wrong throws another exception (ADAPTER_INVALID) naming the
+ * adapter and what was wrong.
  */
 public final class CatalogAdapterSource implements AdapterSource {
 
@@ -44,50 +59,97 @@ public final class CatalogAdapterSource implements AdapterSource {
   private final FileConfinement files;
   private final long maxBytes;
   private final ModelConfig model;
+  private final String modelName;
   private final int maxRank;
+  private final HttpAdapterFetcher http;
+  private final JitAdapterResolver jit;
 
+  /** The source of a consumer with settings {@code s}, serving {@code model}. */
   public CatalogAdapterSource(
-      AdapterCatalog catalog, List<Path> roots, long maxBytes, ModelConfig model, int maxRank) {
-    this(catalog::get, roots, maxBytes, model, maxRank);
+      AdapterCatalog catalog, ConsumerSettings s, ModelConfig model, int maxRank) {
+    this(
+        catalog::get,
+        s.adapterRoots(),
+        s.adapterMaxBytes(),
+        model,
+        s.modelName(),
+        maxRank,
+        new HttpAdapterFetcher(
+            s.adapterDownloadDir(),
+            s.adapterMaxBytes(),
+            Duration.ofMillis(s.adapterDownloadTimeoutMs())));
   }
 
   CatalogAdapterSource(
-      Records catalog, List<Path> roots, long maxBytes, ModelConfig model, int maxRank) {
+      Records catalog,
+      List<Path> roots,
+      long maxBytes,
+      ModelConfig model,
+      String modelName,
+      int maxRank,
+      HttpAdapterFetcher http) {
     this.catalog = catalog;
     this.roots = List.copyOf(roots);
     this.files = FileConfinement.within(this.roots, ConsumerSettings.ADAPTER_ROOTS);
     this.maxBytes = maxBytes;
     this.model = model;
+    this.modelName = modelName;
     this.maxRank = maxRank;
+    this.http = http;
+    this.jit = new JitAdapterResolver(this.roots, files);
   }
 
   @Override
   public LoraAdapter load(String adapterId) throws Exception {
+    if (JitAdapterName.isJit(adapterId)) {
+      JitAdapterResolver.Located at = jit.resolve(adapterId);
+      LoraAdapter a = loadChecked(adapterId, at.dir(), at.files(), null);
+      BaseModelCheck.jit(adapterId, a.config().baseModel(), modelName);
+      return a;
+    }
     AdapterRecord rec = catalog.get(adapterId, Duration.ofSeconds(5));
     if (rec == null) {
       throw new NoSuchElementException(
           "adapter '" + adapterId + "' is not in the catalog (lora.adapters)");
     }
-    Path dir = resolve(adapterId, rec.getSourceUri());
-    Path weights = dir.resolve(LoraAdapter.WEIGHTS_FILE);
-    if (Files.exists(weights, LinkOption.NOFOLLOW_LINKS)) { // when missing, the load says so
-      try (FileChannel ch = open(adapterId, weights)) {
-        checkSizeAndSha256(adapterId, rec, weights, ch);
-      }
+    BaseModelCheck.record(adapterId, rec.getBaseModel(), modelName);
+    URI uri = parse(adapterId, rec.getSourceUri());
+    LoraAdapter a;
+    if (HttpAdapterFetcher.isHttp(uri)) {
+      Path dir = http.fetch(adapterId, rec, uri); // checksum checked there
+      FileConfinement downloads =
+          FileConfinement.within(
+              List.of(http.downloadDir()), ConsumerSettings.ADAPTER_DOWNLOAD_DIR);
+      a = loadChecked(adapterId, dir, downloads, null);
+    } else {
+      a = loadChecked(adapterId, resolve(adapterId, uri), files, rec.getSha256());
     }
-    return LoraAdapter.load(dir, model, maxRank, files);
+    BaseModelCheck.rank(adapterId, rec.getRank(), a);
+    return a;
   }
 
-  /** The weights file opened through the roots; refusals name the adapter. */
-  private FileChannel open(String adapterId, Path weights) {
+  /** Checks the weights' size (and sha256 when given), then loads the adapter through {@code f}. */
+  private LoraAdapter loadChecked(String adapterId, Path dir, FileConfinement f, String sha256)
+      throws IOException {
+    Path weights = dir.resolve(LoraAdapter.WEIGHTS_FILE);
+    if (Files.exists(weights, LinkOption.NOFOLLOW_LINKS)) { // when missing, the load says so
+      try (FileChannel ch = open(adapterId, weights, f)) {
+        checkSizeAndSha256(adapterId, sha256, weights, ch);
+      }
+    }
+    return LoraAdapter.load(dir, model, maxRank, f);
+  }
+
+  /** The weights file opened through {@code f}; refusals name the adapter. */
+  private static FileChannel open(String adapterId, Path weights, FileConfinement f) {
     try {
-      return files.open(weights, "expected the adapter's PEFT weights there");
+      return f.open(weights, "expected the adapter's PEFT weights there");
     } catch (ModelFormatException e) {
       throw new IllegalArgumentException("adapter '" + adapterId + "': " + e.getMessage(), e);
     }
   }
 
-  private void checkSizeAndSha256(String adapterId, AdapterRecord rec, Path weights, FileChannel ch)
+  private void checkSizeAndSha256(String adapterId, String sha256, Path weights, FileChannel ch)
       throws IOException {
     long size = ch.size();
     if (size > maxBytes) {
@@ -104,9 +166,9 @@ public final class CatalogAdapterSource implements AdapterSource {
               + ConsumerSettings.ADAPTER_MAX_BYTES
               + ")");
     }
-    if (rec.getSha256() != null) {
+    if (sha256 != null) {
       String actual = sha256(Channels.newInputStream(ch));
-      if (!actual.equalsIgnoreCase(rec.getSha256())) {
+      if (!actual.equalsIgnoreCase(sha256)) {
         throw new IllegalArgumentException(
             "adapter '"
                 + adapterId
@@ -115,16 +177,13 @@ public final class CatalogAdapterSource implements AdapterSource {
                 + " is "
                 + actual
                 + " but the catalog says "
-                + rec.getSha256());
+                + sha256);
       }
     }
   }
 
-  /**
-   * The adapter directory of a source URI, refused unless it is a file:// URI under a configured
-   * root and, when it exists, its real path (links resolved) lies under the real path of a root.
-   */
-  Path resolve(String adapterId, String sourceUri) {
+  /** The source URI, refused unless it is {@code file://}, {@code http://} or {@code https://}. */
+  private URI parse(String adapterId, String sourceUri) {
     URI uri;
     try {
       uri = URI.create(sourceUri);
@@ -132,16 +191,23 @@ public final class CatalogAdapterSource implements AdapterSource {
       throw new IllegalArgumentException(
           "adapter '" + adapterId + "': bad source URI '" + sourceUri + "'");
     }
-    if (!"file".equals(uri.getScheme())) {
+    if (!"file".equals(uri.getScheme()) && !HttpAdapterFetcher.isHttp(uri)) {
       throw new IllegalArgumentException(
           "adapter '"
               + adapterId
               + "': source URI '"
               + sourceUri
-              + "' is not file://; only local files under "
-              + roots
-              + " are served");
+              + "' is neither file:// nor http(s)://; local files are served only from under "
+              + roots);
     }
+    return uri;
+  }
+
+  /**
+   * The adapter directory of a file:// URI, refused unless it lies under a configured root and,
+   * when it exists, its real path (links resolved) lies under the real path of a root.
+   */
+  private Path resolve(String adapterId, URI uri) {
     Path dir = Path.of(uri).toAbsolutePath().normalize();
     for (Path root : roots) {
       if (dir.startsWith(root)) {

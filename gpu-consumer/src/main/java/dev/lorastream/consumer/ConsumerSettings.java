@@ -39,8 +39,15 @@ import java.util.stream.Stream;
  * @param consumerId this consumer's id: its transactional id and the {@code servedBy} of its
  *     results
  * @param modelDir the base model (Hugging Face directory)
- * @param adapterRoots folders adapter sources must lie under ({@code file://} URIs only)
- * @param adapterMaxBytes largest adapter weights file accepted
+ * @param modelName the served model's name, which a registered adapter's {@code baseModel} must
+ *     equal; defaults to the file name of {@code modelDir}
+ * @param adapterRoots folders adapter sources must lie under ({@code file://} URIs and just-in-time
+ *     {@code TENANT/NAME} adapters)
+ * @param adapterMaxBytes largest adapter weights file accepted (read or downloaded)
+ * @param adapterDownloadDir private folder {@code http(s)://} adapters are downloaded to; null: a
+ *     fresh temporary folder
+ * @param adapterDownloadTimeoutMs timeout of each adapter download request: to connect, until the
+ *     headers, and between body bytes
  * @param metricsPort Prometheus endpoint port; 0 picks a free one, -1 disables it
  * @param maxInflightBatches batches pulled from Kafka with a request still being computed, at most
  *     (back-pressure); batches whose requests all finished and wait only for release do not count.
@@ -68,8 +75,11 @@ public record ConsumerSettings(
     String groupId,
     String consumerId,
     Path modelDir,
+    String modelName,
     List<Path> adapterRoots,
     long adapterMaxBytes,
+    Path adapterDownloadDir,
+    long adapterDownloadTimeoutMs,
     int metricsPort,
     int maxInflightBatches,
     long replyTopicCacheMs,
@@ -90,7 +100,11 @@ public record ConsumerSettings(
   public static final String ID = "lorastream.consumer.id";
   public static final String MODEL = "lorastream.model.dir";
   public static final String ADAPTER_ROOTS = "lorastream.adapters.roots";
+  public static final String MODEL_NAME = "lorastream.model.name";
   public static final String ADAPTER_MAX_BYTES = "lorastream.adapters.max-bytes";
+  public static final String ADAPTER_DOWNLOAD_DIR = "lorastream.adapters.download-dir";
+  public static final String ADAPTER_DOWNLOAD_TIMEOUT_MS =
+      "lorastream.adapters.download-timeout-ms";
   public static final String METRICS_PORT = "lorastream.consumer.metrics.port";
   public static final String MAX_INFLIGHT = "lorastream.consumer.max-inflight-batches";
   public static final String REPLY_TOPIC_CACHE_MS = "lorastream.consumer.reply.topic.cache.ms";
@@ -113,8 +127,11 @@ public record ConsumerSettings(
           GROUP,
           ID,
           MODEL,
+          MODEL_NAME,
           ADAPTER_ROOTS,
           ADAPTER_MAX_BYTES,
+          ADAPTER_DOWNLOAD_DIR,
+          ADAPTER_DOWNLOAD_TIMEOUT_MS,
           METRICS_PORT,
           MAX_INFLIGHT,
           REPLY_TOPIC_CACHE_MS,
@@ -164,6 +181,13 @@ public record ConsumerSettings(
         retryBackoffMaxMs,
         ">= " + RETRY_BACKOFF_MS + " (" + retryBackoffMs + ")");
     require(commitIntervalMs > 0, COMMIT_INTERVAL_MS, commitIntervalMs, "> 0");
+    require(
+        adapterDownloadTimeoutMs > 0, ADAPTER_DOWNLOAD_TIMEOUT_MS, adapterDownloadTimeoutMs, "> 0");
+    if (modelName == null || modelName.isBlank()) {
+      throw new IllegalArgumentException(
+          MODEL_NAME
+              + " is blank: set the served model's name (what adapters register as baseModel)");
+    }
     // room for the version prefix and one partly answered batch of a few rows
     require(
         offsetMetadataMaxBytes >= 16,
@@ -180,6 +204,8 @@ public record ConsumerSettings(
         roots.add(Path.of(r.trim()).toAbsolutePath().normalize());
       }
     }
+    Path modelDir = Path.of(required(props, MODEL));
+    String downloadDir = props.get(ADAPTER_DOWNLOAD_DIR);
     return new ConsumerSettings(
         required(props, BOOTSTRAP),
         props.getOrDefault(REGISTRY, "mock://lorastream"),
@@ -187,9 +213,14 @@ public record ConsumerSettings(
         kafkaSettings(props),
         props.getOrDefault(GROUP, "lora-consumers"),
         props.getOrDefault(ID, "consumer-" + ManagementFactory.getRuntimeMXBean().getPid()),
-        Path.of(required(props, MODEL)),
+        modelDir,
+        props.getOrDefault(MODEL_NAME, defaultModelName(modelDir)),
         roots,
         Long.parseLong(props.getOrDefault(ADAPTER_MAX_BYTES, String.valueOf(1L << 30))),
+        downloadDir == null || downloadDir.isBlank()
+            ? null
+            : Path.of(downloadDir.trim()).toAbsolutePath().normalize(),
+        Long.parseLong(props.getOrDefault(ADAPTER_DOWNLOAD_TIMEOUT_MS, "60000")),
         Integer.parseInt(
             props.getOrDefault(METRICS_PORT, Integer.toString(MetricsServer.DEFAULT_PORT))),
         Integer.parseInt(props.getOrDefault(MAX_INFLIGHT, defaultMaxInflight(props))),
@@ -205,6 +236,12 @@ public record ConsumerSettings(
         Integer.parseInt(
             props.getOrDefault(
                 OFFSET_METADATA_MAX_BYTES, Integer.toString(DEFAULT_OFFSET_METADATA_MAX_BYTES))));
+  }
+
+  /** The model folder's file name (what the demo registers as {@code baseModel}). */
+  private static String defaultModelName(Path modelDir) {
+    Path name = modelDir.toAbsolutePath().normalize().getFileName();
+    return name == null ? "" : name.toString();
   }
 
   /**

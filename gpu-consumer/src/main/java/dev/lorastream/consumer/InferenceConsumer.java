@@ -101,8 +101,7 @@ public final class InferenceConsumer implements AutoCloseable {
     this.catalog = new AdapterCatalog(s.clientConfig(Map.of()), serde);
     LlamaModel m = new LlamaModel(model.config(), model.weights(), ops, ec.loraKernel());
     CatalogAdapterSource source =
-        new CatalogAdapterSource(
-            catalog, s.adapterRoots(), s.adapterMaxBytes(), model.config(), ec.maxRank());
+        new CatalogAdapterSource(catalog, s, model.config(), ec.maxRank());
     this.loop =
         new EngineLoop(new Engine(m, ec, source, tokenizer::decode), "engine-" + s.consumerId());
     // A changed or deleted registration drops every copy the engine holds (host cache, failed-load

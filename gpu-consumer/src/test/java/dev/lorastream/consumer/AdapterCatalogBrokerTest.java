@@ -361,7 +361,7 @@ class AdapterCatalogBrokerTest {
         .setAdapterId(id)
         .setSourceUri(dir.toUri().toString())
         .setRank(8)
-        .setBaseModel("tiny")
+        .setBaseModel("model") // the model folder's name: the default lorastream.model.name
         .setCreatedEpochMs(created)
         .build();
   }

@@ -26,6 +26,7 @@ import dev.lorastream.schemas.AdapterRecord;
 import dev.lorastream.schemas.ErrorCode;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.List;
@@ -76,7 +77,13 @@ class CatalogAdapterSourceTest {
     root = Files.createDirectories(tmp.toRealPath().resolve("root"));
     source =
         new CatalogAdapterSource(
-            (id, timeout) -> records.get(id), List.of(root), 1L << 30, model, 64);
+            (id, timeout) -> records.get(id),
+            List.of(root),
+            1L << 30,
+            model,
+            "tiny",
+            64,
+            new HttpAdapterFetcher(tmp.resolve("downloads"), 1L << 30, Duration.ofSeconds(5)));
   }
 
   /** Registers {@code dir} under {@code id}. */
@@ -217,6 +224,27 @@ class CatalogAdapterSourceTest {
             + weights
             + " is a directory, not a regular file; expected the adapter's PEFT weights there",
         refusal("dir").getMessage());
+  }
+
+  @Test
+  void aRecordForAnotherBaseModelIsRefusedNamingBoth() throws Exception {
+    register("a", copyOfAdapter(root.resolve("a")));
+    records.put("a", AdapterRecord.newBuilder(records.get("a")).setBaseModel("llama-70b").build());
+    assertEquals(
+        "adapter 'a' is registered for base model 'llama-70b' but this consumer serves 'tiny'"
+            + " (lorastream.model.name); register it with baseModel 'tiny' only if it was trained"
+            + " on that model",
+        refusal("a").getMessage());
+  }
+
+  @Test
+  void aRecordWhoseRankIsNotTheAdaptersIsRefused() throws Exception {
+    register("a", copyOfAdapter(root.resolve("a")));
+    records.put("a", AdapterRecord.newBuilder(records.get("a")).setRank(16).build());
+    assertEquals(
+        "adapter 'a' is registered with rank 16 but its adapter_config.json has r=8; register it"
+            + " with rank 8",
+        refusal("a").getMessage());
   }
 
   @Test

@@ -250,7 +250,7 @@ class ConsumerExactlyOnceTest {
                 .setSourceUri(a.toUri().toString())
                 .setSha256(CatalogAdapterSource.sha256(a.resolve("adapter_model.safetensors")))
                 .setRank(8)
-                .setBaseModel("tiny")
+                .setBaseModel("model") // the model folder's name: the default lorastream.model.name
                 .setCreatedEpochMs(System.currentTimeMillis())
                 .build();
         p.send(new ProducerRecord<>(Topics.ADAPTERS.name(), rec.getAdapterId(), rec)).get();

@@ -1,6 +1,7 @@
 package dev.lorastream.consumer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.lorastream.engine.sched.EngineConfig;
@@ -35,6 +36,30 @@ class ConsumerSettingsTest {
     assertEquals(5_000, s.retryBackoffMaxMs());
     assertEquals(20, s.commitIntervalMs());
     assertEquals(4096, s.offsetMetadataMaxBytes());
+  }
+
+  @Test
+  void theModelNameDefaultsToTheModelFoldersNameAndDownloadsToATemporaryFolder() {
+    ConsumerSettings s = ConsumerSettings.from(REQUIRED);
+    assertEquals("m", s.modelName());
+    assertNull(s.adapterDownloadDir());
+    assertEquals(60_000, s.adapterDownloadTimeoutMs());
+  }
+
+  @Test
+  void adapterSourceKeysAreRead() {
+    Map<String, String> m = new HashMap<>(REQUIRED);
+    m.put(ConsumerSettings.MODEL_NAME, "llama-3-8b");
+    m.put(ConsumerSettings.ADAPTER_DOWNLOAD_DIR, "/var/cache/lora/../adapters");
+    m.put(ConsumerSettings.ADAPTER_DOWNLOAD_TIMEOUT_MS, "1500");
+    ConsumerSettings s = ConsumerSettings.from(m);
+    assertEquals("llama-3-8b", s.modelName());
+    assertEquals(Path.of("/var/cache/adapters"), s.adapterDownloadDir());
+    assertEquals(1500, s.adapterDownloadTimeoutMs());
+    m.put(ConsumerSettings.ADAPTER_DOWNLOAD_TIMEOUT_MS, "0");
+    assertEquals(
+        "lorastream.adapters.download-timeout-ms=0 is invalid: must be > 0",
+        assertThrows(IllegalArgumentException.class, () -> ConsumerSettings.from(m)).getMessage());
   }
 
   @Test
