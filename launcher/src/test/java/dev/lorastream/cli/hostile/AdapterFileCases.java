@@ -277,9 +277,13 @@ final class AdapterFileCases {
             (f, id, s) -> withSource(f, id, "file:///etc"),
             "is outside the adapter roots"),
         file(
-            "sourceUri http",
-            (f, id, s) -> withSource(f, id, "http://example.com/" + id),
-            "is not file://"),
+            "sourceUri ftp",
+            (f, id, s) -> withSource(f, id, "ftp://example.com/" + id),
+            "is neither file:// nor http(s)://"),
+        file(
+            "sourceUri http to a port nothing listens on",
+            (f, id, s) -> withSource(f, id, "http://127.0.0.1:9/" + id),
+            "could not be fetched"),
         file(
             "sourceUri malformed", (f, id, s) -> withSource(f, id, "file://%zz"), "bad source URI"),
         file(

@@ -185,7 +185,14 @@ final class RequestFieldCases {
             },
             null),
         answered("adapterId empty", r -> r.adapterId = "", ErrorCode.UNKNOWN_ADAPTER),
-        answered("adapterId ../legal", r -> r.adapterId = "../legal", ErrorCode.UNKNOWN_ADAPTER),
+        answered(
+            "adapterId ../legal: a just-in-time name of tenant '..'",
+            r -> r.adapterId = "../legal",
+            ErrorCode.ADAPTER_FORBIDDEN),
+        answered(
+            "adapterId acme/../legal: not one folder name",
+            r -> r.adapterId = "acme/../legal",
+            ErrorCode.INVALID_PARAMS),
         answered(
             "adapterId legal with a NUL",
             r -> r.adapterId = "legal\u0000",
