@@ -44,7 +44,8 @@ public final class AdapterStoreBench implements Callable<Integer> {
 
   @Option(
       names = "--quick",
-      description = "N=500, H=50, P=16, 128 requests of 16 tokens, 10 cold tenants (< 5 min)")
+      description =
+          "N=500, H=50, P=16, 256 requests, 10 cold tenants, 400 VTC ticks (about a minute)")
   boolean quick;
 
   @Option(names = "--out", description = "output folder (default bench/results/adapters-<date>)")
@@ -72,12 +73,12 @@ public final class AdapterStoreBench implements Callable<Integer> {
 
   @Option(
       names = "--requests",
-      description = "requests of the throughput figure (default 512; quick 128)")
+      description = "requests of the throughput figure (default 512; quick 256)")
   Integer requests;
 
   @Option(
       names = "--max-tokens",
-      description = "tokens generated per request of the throughput figure (default 32; quick 16)")
+      description = "tokens generated per request of the throughput figure")
   Integer maxTokens;
 
   @Option(
@@ -89,12 +90,13 @@ public final class AdapterStoreBench implements Callable<Integer> {
   @Option(names = "--zipf", defaultValue = "1.0", description = "adapter popularity exponent")
   double zipf;
 
-  @Option(names = "--reps", defaultValue = "3", description = "repetitions of each timed figure")
+  @Option(names = "--reps", defaultValue = "5", description = "repetitions of each timed figure")
   int reps;
 
   @Option(
       names = "--storm-steps",
-      description = "timed steps per phase of the step figure (default 200; quick 150)")
+      description =
+          "timed steps per phase of the step figure (at most 200: the steady sequences must outlast both phases)")
   Integer stormSteps;
 
   @Option(
@@ -127,9 +129,9 @@ public final class AdapterStoreBench implements Callable<Integer> {
     int n = adapters != null ? adapters : quick ? 500 : 5000;
     int h = hostAdapters != null ? hostAdapters : quick ? 50 : 500;
     int p = pool != null ? pool : quick ? 16 : 64;
-    int nReq = requests != null ? requests : quick ? 128 : 512;
-    int nTok = maxTokens != null ? maxTokens : quick ? 16 : 32;
-    int steps = stormSteps != null ? stormSteps : quick ? 150 : 200;
+    int nReq = requests != null ? requests : quick ? 256 : 512;
+    int nTok = maxTokens != null ? maxTokens : 32;
+    int steps = stormSteps != null ? stormSteps : 200;
     int tenants = coldTenants != null ? coldTenants : quick ? 10 : 50;
     int ticks = vtcTicks != null ? vtcTicks : quick ? 400 : 800;
     if (n % 4 != 0 || n < 32) {
@@ -139,6 +141,12 @@ public final class AdapterStoreBench implements Callable<Integer> {
     if (p % 4 != 0 || p <= 0) {
       throw new IllegalArgumentException(
           "--pool must be a positive multiple of 4 (max-loras × 64 = P × 16 rows), got " + p);
+    }
+    if (steps > 200) {
+      throw new IllegalArgumentException(
+          "--storm-steps must be at most 200 (the steady sequences of the tiny model's 512-token"
+              + " context must outlast both phases), got "
+              + steps);
     }
     if (reps < 1) {
       throw new IllegalArgumentException("--reps must be at least 1, got " + reps);
@@ -175,7 +183,7 @@ public final class AdapterStoreBench implements Callable<Integer> {
       say("throughput, cold store vs all resident (" + reps + " reps)...");
       figures.add(EngineFigures.throughput(rig, nReq, promptLen, nTok, zipf, reps, seed));
       say("decode step p99 during a storm of cold loads (" + reps + " reps)...");
-      figures.add(EngineFigures.stepDuringLoads(rig, 8, steps, 2, reps, seed));
+      figures.add(EngineFigures.stepDuringLoads(rig, 16, steps, 2, reps, seed));
       say("VTC shares, 1 hot and " + tenants + " cold tenants (" + reps + " reps)...");
       figures.addAll(Arrays.asList(VtcFigures.figures(rig, tenants, ticks, reps)));
 

@@ -159,7 +159,6 @@ final class EngineFigures {
     double[] quietP99 = new double[reps];
     double[] stormP99 = new double[reps];
     double[] loads = new double[reps];
-    int[] next = {rig.count() - 1}; // storm adapters from the rarest end, never reused
     for (int r = 0; r < reps; r++) {
       System.gc();
       try (Engine e = rig.engine(rig.cold())) {
@@ -174,6 +173,8 @@ final class EngineFigures {
             java.util.concurrent.locks.LockSupport.parkNanos(50_000);
           }
         }
+        // storm adapters from the rarest end down to 16 (past the steady ones), wrapping around
+        int[] next = {0};
         long loads0 = e.slots().loads();
         List<CompletableFuture<GenerationResult>> storm = new ArrayList<>();
         IntConsumer noStorm = step -> {};
@@ -185,7 +186,7 @@ final class EngineFigures {
               }
               last[0] = step;
               for (int k = 0; k < stormPerStep; k++) {
-                String id = StoreRig.id(next[0]--);
+                String id = StoreRig.id(rig.count() - 1 - next[0]++ % (rig.count() - 16));
                 storm.add(e.submit(rig.request("storm-" + id, 1, 1, id, null, rnd)));
               }
             };
@@ -211,6 +212,13 @@ final class EngineFigures {
           e.cancel("steady" + i);
         }
         StoreRig.drive(e);
+        for (var f : storm) {
+          GenerationResult res = f.join();
+          if (!res.ok()) {
+            throw new IllegalStateException(
+                "storm request " + res.id() + " failed: " + res.errorMessage());
+          }
+        }
       }
     }
     Map<String, Double> extras = new LinkedHashMap<>();

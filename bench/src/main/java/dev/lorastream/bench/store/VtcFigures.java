@@ -175,7 +175,11 @@ final class VtcFigures {
       }
       long resultsGenerated = 0;
       for (var f : all) {
-        resultsGenerated += f.join().tokens().length;
+        GenerationResult res = f.join();
+        if (!res.ok()) {
+          throw new IllegalStateException("request " + res.id() + " failed: " + res.errorMessage());
+        }
+        resultsGenerated += res.tokens().length;
       }
       long servedGenerated =
           e.scheduler().served().snapshot().values().stream()
