@@ -1,5 +1,6 @@
 package dev.lorastream.bench;
 
+import dev.lorastream.bench.store.AdapterStoreBench;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
@@ -13,7 +14,7 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description =
         "Benchmarks: modes measured side by side in one process, interleaved and repeated.",
-    subcommands = {EngineBench.class})
+    subcommands = {EngineBench.class, AdapterStoreBench.class})
 public final class BenchCommand implements Runnable {
   @Spec CommandSpec spec;
 

@@ -360,7 +360,7 @@ public final class EngineBench implements Callable<Integer> {
   }
 
   /** The model's config with no EOS ids, so that greedy decoding always runs to max_tokens. */
-  static ModelConfig withoutEos(ModelConfig c) {
+  public static ModelConfig withoutEos(ModelConfig c) {
     return new ModelConfig(
         c.architecture(),
         c.vocabSize(),

@@ -1,0 +1,266 @@
+package dev.lorastream.bench.store;
+
+import dev.lorastream.bench.Stats;
+import dev.lorastream.engine.sched.Engine;
+import dev.lorastream.engine.sched.GenerationResult;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.IntConsumer;
+
+/**
+ * The figures timed on a running engine: throughput of the cold store against the all-resident one,
+ * and the decode step's p99 while cold adapters load. Modes alternate order between repetitions
+ * (forward on even, reversed on odd), each run on a fresh engine.
+ */
+final class EngineFigures {
+  private EngineFigures() {}
+
+  /** Adapter indices drawn Zipf({@code s})-popular over {@code n} (index 0 the most popular). */
+  static int[] zipf(int n, double s, int draws, long seed) {
+    double[] cdf = new double[n];
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+      sum += 1 / Math.pow(i + 1, s);
+      cdf[i] = sum;
+    }
+    SplittableRandom rnd = new SplittableRandom(seed);
+    int[] out = new int[draws];
+    for (int d = 0; d < draws; d++) {
+      double u = rnd.nextDouble() * sum;
+      int k = java.util.Arrays.binarySearch(cdf, u);
+      out[d] = Math.min(n - 1, k >= 0 ? k : -k - 1);
+    }
+    return out;
+  }
+
+  /**
+   * Generated tokens/s of {@code requests} bulk-submitted requests (Zipf over the N adapters), cold
+   * store over all-resident store (pool and host sized for every adapter the workload uses, each
+   * warmed by a 1-token request first, untimed).
+   */
+  static Figure throughput(
+      StoreRig rig, int requests, int promptLen, int maxTokens, double s, int reps, long seed) {
+    int[] pick = zipf(rig.count(), s, requests, seed);
+    Set<String> distinct = new LinkedHashSet<>();
+    for (int i : pick) {
+      distinct.add(StoreRig.id(i));
+    }
+    // untimed warm-up of both modes (JIT)
+    int[] few = zipf(rig.count(), s, 16, seed + 1);
+    runThroughput(rig, false, few, promptLen, 4, seed, new LinkedHashSet<>());
+    runThroughput(rig, true, few, promptLen, 4, seed, distinctOf(few));
+    double[] ratio = new double[reps];
+    double[] cold = new double[reps];
+    double[] resident = new double[reps];
+    for (int r = 0; r < reps; r++) {
+      if (r % 2 == 0) {
+        cold[r] = runThroughput(rig, false, pick, promptLen, maxTokens, seed, distinct);
+        resident[r] = runThroughput(rig, true, pick, promptLen, maxTokens, seed, distinct);
+      } else {
+        resident[r] = runThroughput(rig, true, pick, promptLen, maxTokens, seed, distinct);
+        cold[r] = runThroughput(rig, false, pick, promptLen, maxTokens, seed, distinct);
+      }
+      ratio[r] = cold[r] / resident[r];
+    }
+    Map<String, Double> extras = new LinkedHashMap<>();
+    extras.put("cold_tok_per_s_median", Stats.median(cold));
+    extras.put("resident_tok_per_s_median", Stats.median(resident));
+    extras.put("distinct_adapters", (double) distinct.size());
+    return new Figure(
+        "throughput_ratio_vs_resident",
+        ">= 0.85",
+        ratio,
+        String.format(
+            "%d requests submitted at once, prompt %d tokens, %d generated (greedy, no EOS),"
+                + " adapters drawn Zipf(%.2f) over the %d on disk (%d distinct), at most %d"
+                + " sequences per step. Generated tokens/s (submit of the first to completion of"
+                + " the last) of the cold store (host budget %d adapters of mean size, pool"
+                + " max-loras %d × max-rank %d = room for %d of rank 16; a fresh engine, nothing"
+                + " loaded) over the same workload with every adapter it uses already resident"
+                + " (pool and host sized for all, each warmed by an untimed 1-token request).",
+            requests,
+            promptLen,
+            maxTokens,
+            s,
+            rig.count(),
+            distinct.size(),
+            StoreRig.MAX_SEQS,
+            rig.hostAdapters(),
+            rig.coldMaxLoras(),
+            StoreRig.MAX_RANK,
+            rig.poolRank16()),
+        extras);
+  }
+
+  private static Set<String> distinctOf(int[] pick) {
+    Set<String> d = new LinkedHashSet<>();
+    for (int i : pick) {
+      d.add(StoreRig.id(i));
+    }
+    return d;
+  }
+
+  private static double runThroughput(
+      StoreRig rig,
+      boolean resident,
+      int[] pick,
+      int promptLen,
+      int maxTokens,
+      long seed,
+      Set<String> distinct) {
+    System.gc();
+    var ec = resident ? rig.resident(distinct.size()) : rig.cold();
+    try (Engine e = rig.engine(ec)) {
+      SplittableRandom rnd = new SplittableRandom(seed);
+      if (resident) {
+        for (String id : distinct) {
+          e.submit(rig.request("warm-" + id, 1, 1, id, null, rnd));
+        }
+        StoreRig.drive(e);
+      }
+      rnd = new SplittableRandom(seed); // same prompts in both modes
+      List<CompletableFuture<GenerationResult>> fs = new ArrayList<>();
+      long t0 = System.nanoTime();
+      for (int i = 0; i < pick.length; i++) {
+        fs.add(
+            e.submit(rig.request("r" + i, promptLen, maxTokens, StoreRig.id(pick[i]), null, rnd)));
+      }
+      StoreRig.drive(e);
+      double wall = (System.nanoTime() - t0) / 1e9;
+      long gen = 0;
+      for (var f : fs) {
+        GenerationResult res = f.join();
+        if (!res.ok()) {
+          throw new IllegalStateException("request " + res.id() + " failed: " + res.errorMessage());
+        }
+        gen += res.tokens().length;
+      }
+      return gen / wall;
+    }
+  }
+
+  /**
+   * Per repetition, on a fresh cold-store engine: {@code steady} sequences decode on four resident
+   * rank-16 adapters; then a quiet phase of {@code steps} timed steps and a storm phase of {@code
+   * steps} timed steps during which {@code stormPerStep} requests (1-token prompt, 1 generated
+   * token) for never-used adapters arrive before every step (order of the phases alternates; the
+   * storm's stragglers are drained untimed before a quiet phase). Each {@code engine.step()} that
+   * ran is timed by this loop; p99 of the storm phase over p99 of the quiet phase.
+   */
+  static Figure stepDuringLoads(
+      StoreRig rig, int steady, int steps, int stormPerStep, int reps, long seed) {
+    double[] ratio = new double[reps];
+    double[] quietP99 = new double[reps];
+    double[] stormP99 = new double[reps];
+    double[] loads = new double[reps];
+    for (int r = 0; r < reps; r++) {
+      System.gc();
+      try (Engine e = rig.engine(rig.cold())) {
+        SplittableRandom rnd = new SplittableRandom(seed + r);
+        int maxTokens = Math.min(2 * steps + 200, rig.cfg().maxPositionEmbeddings() - 8);
+        for (int i = 0; i < steady; i++) {
+          String id = StoreRig.id(1 + 4 * (i % 4)); // ranks 16: adapters 1, 5, 9, 13
+          e.submit(rig.request("steady" + i, 4, maxTokens, id, null, rnd));
+        }
+        while (e.scheduler().numRunning() < steady) { // untimed: steady set running
+          if (!e.step()) {
+            java.util.concurrent.locks.LockSupport.parkNanos(50_000);
+          }
+        }
+        // storm adapters from the rarest end down to 16 (past the steady ones), wrapping around
+        int[] next = {0};
+        long loads0 = e.slots().loads();
+        List<CompletableFuture<GenerationResult>> storm = new ArrayList<>();
+        IntConsumer noStorm = step -> {};
+        int[] last = {-1};
+        IntConsumer doStorm =
+            step -> {
+              if (step == last[0]) {
+                return; // the previous call's step found nothing to run: no new arrivals
+              }
+              last[0] = step;
+              for (int k = 0; k < stormPerStep; k++) {
+                String id = StoreRig.id(rig.count() - 1 - next[0]++ % (rig.count() - 16));
+                storm.add(e.submit(rig.request("storm-" + id, 1, 1, id, null, rnd)));
+              }
+            };
+        double[] quiet;
+        double[] loud;
+        if (r % 2 == 0) {
+          quiet = timedSteps(e, steps, noStorm);
+          loud = timedSteps(e, steps, doStorm);
+        } else {
+          loud = timedSteps(e, steps, doStorm);
+          while (!storm.stream().allMatch(CompletableFuture::isDone)) {
+            if (!e.step()) {
+              java.util.concurrent.locks.LockSupport.parkNanos(50_000);
+            }
+          }
+          quiet = timedSteps(e, steps, noStorm);
+        }
+        loads[r] = e.slots().loads() - loads0;
+        quietP99[r] = Stats.percentile(quiet, 99);
+        stormP99[r] = Stats.percentile(loud, 99);
+        ratio[r] = stormP99[r] / quietP99[r];
+        for (int i = 0; i < steady; i++) {
+          e.cancel("steady" + i);
+        }
+        StoreRig.drive(e);
+        for (var f : storm) {
+          GenerationResult res = f.join();
+          if (!res.ok()) {
+            throw new IllegalStateException(
+                "storm request " + res.id() + " failed: " + res.errorMessage());
+          }
+        }
+      }
+    }
+    Map<String, Double> extras = new LinkedHashMap<>();
+    extras.put("quiet_step_p99_ms_median", Stats.median(quietP99));
+    extras.put("storm_step_p99_ms_median", Stats.median(stormP99));
+    extras.put("pool_loads_per_rep_median", Stats.median(loads));
+    return new Figure(
+        "step_p99_ratio_during_loads",
+        "<= 1.2",
+        ratio,
+        String.format(
+            "A fresh cold-store engine; %d sequences (4-token prompts) decode on four resident"
+                + " rank-16 adapters. Quiet phase: %d steps. Storm phase: %d steps, before each of"
+                + " which %d requests (1-token prompt, 1 generated token) for never-requested"
+                + " adapters of mixed rank are submitted, so host loads and pool writes run on the"
+                + " loader threads throughout. Every engine.step() call that ran (returned true)"
+                + " is timed with System.nanoTime around the call; steps that found nothing to run"
+                + " are not counted. A storm step carries the steady decodes plus the 1-token"
+                + " prefills of the storm requests admitted in it (no prefill longer than 1 token)."
+                + " p99 of the storm phase's steps over p99 of the quiet phase's, per repetition;"
+                + " the phases alternate order, and the storm's stragglers are drained untimed"
+                + " before a quiet phase that follows it.",
+            steady, steps, steps, stormPerStep),
+        extras);
+  }
+
+  /** Times {@code n} steps that ran; {@code before} is called with the step index before each. */
+  private static double[] timedSteps(Engine e, int n, IntConsumer before) {
+    double[] ms = new double[n];
+    int done = 0;
+    int guard = 0;
+    while (done < n && guard++ < 100 * n) {
+      before.accept(done);
+      long t0 = System.nanoTime();
+      boolean ran = e.step();
+      long dt = System.nanoTime() - t0;
+      if (ran) {
+        ms[done++] = dt / 1e6;
+      } else {
+        java.util.concurrent.locks.LockSupport.parkNanos(50_000);
+      }
+    }
+    return java.util.Arrays.copyOf(ms, done);
+  }
+}

@@ -1,0 +1,179 @@
+package dev.lorastream.bench.store;
+
+import dev.lorastream.engine.lora.AdapterSlots;
+import dev.lorastream.engine.lora.LoraAdapter;
+import dev.lorastream.engine.sched.Engine;
+import dev.lorastream.engine.sched.GenerationResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/** The adapter pool's figures: how many adapters it holds, and how long a cold adapter takes. */
+final class PoolFigures {
+  private PoolFigures() {}
+
+  /**
+   * {@code n} ranks drawn uniformly from {@link StoreRig#RANKS} with {@code seed}: the order in
+   * which {@link #residency} brings adapters into the pool.
+   */
+  static int[] drawRanks(long seed, int n) {
+    SplittableRandom rnd = new SplittableRandom(seed);
+    int[] r = new int[n];
+    for (int i = 0; i < n; i++) {
+      r[i] = StoreRig.RANKS[rnd.nextInt(StoreRig.RANKS.length)];
+    }
+    return r;
+  }
+
+  /**
+   * Fills a fresh {@link AdapterSlots} of the cold store's size ({@code max-loras × 64 = P × 16}
+   * rows) with adapters of ranks drawn by {@link #drawRanks}, each pinned, until one does not fit;
+   * compares the count with what slots padded to the largest rank hold in the same rows ({@code
+   * poolRows / maxRank}). Exact, not a timing: one run.
+   */
+  static Figure residency(StoreRig rig, long seed) {
+    AdapterSlots slots =
+        new AdapterSlots(
+            rig.ops(),
+            rig.cfg(),
+            rig.coldMaxLoras(),
+            StoreRig.MAX_RANK,
+            rig.targets(),
+            Runnable::run);
+    int[] ranks = drawRanks(seed, slots.poolRows() / 8 + 1);
+    int[] nextOfRank = new int[StoreRig.RANKS.length];
+    for (int rank : ranks) {
+      int k = java.util.Arrays.binarySearch(StoreRig.RANKS, rank);
+      int index = k + StoreRig.RANKS.length * nextOfRank[k]++;
+      if (index >= rig.count()) {
+        throw new IllegalStateException(
+            "too few adapters of rank " + rank + " on disk to fill the pool: raise --adapters");
+      }
+      LoraAdapter a = rig.load(StoreRig.id(index));
+      if (!slots.hasRoomFor(a.id(), a)) {
+        break;
+      }
+      if (slots.acquire(a) < 0 && slots.acquire(a) < 0) {
+        throw new IllegalStateException("adapter " + a.id() + " was not written into the pool");
+      }
+    }
+    int trueRank = slots.residentCount();
+    int padded = slots.poolRows() / slots.maxRank();
+    Map<String, Double> extras = new LinkedHashMap<>();
+    extras.put("resident_true_rank", (double) trueRank);
+    extras.put("resident_padded", (double) padded);
+    extras.put("pool_rows", (double) slots.poolRows());
+    extras.put("used_rows", (double) slots.usedRows());
+    return new Figure(
+        "residency_ratio_vs_padded",
+        ">= 2",
+        new double[] {(double) trueRank / padded},
+        "A fresh adapter pool of the cold store's size ("
+            + slots.maxLoras()
+            + " × "
+            + slots.maxRank()
+            + " = "
+            + slots.poolRows()
+            + " rows) is filled with adapters whose ranks are drawn uniformly from {8, 16, 32, 64}"
+            + " (seed "
+            + seed
+            + "), each pinned, until the next one does not fit: "
+            + trueRank
+            + " adapters resident at their true rank ("
+            + slots.usedRows()
+            + " rows used), against "
+            + padded
+            + " slots padded to rank "
+            + slots.maxRank()
+            + " in the same rows. Exact for the seed (one run, no timing).",
+        extras);
+  }
+
+  /**
+   * Per repetition: a request (1-token prompt, 1 generated token) for a never-used rank-16 adapter
+   * on an idle cold-store engine, submit → first token, over {@code Files.readAllBytes} of that
+   * adapter's two files. Each file is read once untimed first, so the page cache is warm for both;
+   * the order of the two timings alternates between repetitions.
+   */
+  static Figure coldLoad(StoreRig rig, int reps, long seed) throws Exception {
+    double[] ratio = new double[reps];
+    double[] engineMs = new double[reps];
+    double[] diskMs = new double[reps];
+    double[] hostLoadMs = new double[reps];
+    SplittableRandom rnd = new SplittableRandom(seed);
+    try (Engine e = rig.engine(rig.cold())) {
+      // untimed: one cold load first, so that the load path is compiled
+      e.submit(rig.request("warm", 1, 1, StoreRig.id(rig.count() - 3), null, rnd));
+      StoreRig.drive(e);
+      for (int r = 0; r < reps; r++) {
+        int index = rig.count() - 3 - 4 * (r + 1); // rank 16: index % 4 == 1 when count % 4 == 0
+        String id = StoreRig.id(index);
+        if (StoreRig.rankOf(index) != 16) {
+          throw new IllegalStateException("--adapters must be a multiple of 4, got " + rig.count());
+        }
+        Path dir = rig.adapters().resolve(id);
+        readAll(dir); // untimed: page cache warm for both
+        var before = e.adapterCacheStats();
+        if (r % 2 == 0) {
+          diskMs[r] = timeRead(dir);
+          engineMs[r] = timeFirstToken(rig, e, id, rnd);
+        } else {
+          engineMs[r] = timeFirstToken(rig, e, id, rnd);
+          diskMs[r] = timeRead(dir);
+        }
+        var after = e.adapterCacheStats();
+        hostLoadMs[r] =
+            (after.loadNanos() - before.loadNanos())
+                / 1e6
+                / Math.max(1, after.loadsCompleted() - before.loadsCompleted());
+        ratio[r] = engineMs[r] / diskMs[r];
+      }
+    }
+    Map<String, Double> extras = new LinkedHashMap<>();
+    extras.put("cold_load_ms_median", dev.lorastream.bench.Stats.median(engineMs));
+    extras.put("disk_read_ms_median", dev.lorastream.bench.Stats.median(diskMs));
+    extras.put("host_load_ms_median", dev.lorastream.bench.Stats.median(hostLoadMs));
+    return new Figure(
+        "cold_load_ratio_vs_disk",
+        "<= 1.5",
+        ratio,
+        "On an idle engine of the cold store, a request (1-token prompt, 1 generated token) for a"
+            + " rank-16 adapter never requested before: time from submit to its first token"
+            + " (GenerationResult.firstTokenNanos: host load on a loader thread, pool write, one"
+            + " step), over Files.readAllBytes of the adapter's adapter_config.json and"
+            + " adapter_model.safetensors. Both files are read once untimed before, so the page"
+            + " cache is warm for both timings; their order alternates between repetitions. One"
+            + " adapter per repetition. host_load_ms is the engine's own count of the host load"
+            + " alone (AdapterCacheStats.loadNanos: reading, decoding and checking the adapter on"
+            + " a loader thread), so the rest of the first-token time is the pool write, the"
+            + " hand-offs between threads and the step.",
+        extras);
+  }
+
+  private static double timeFirstToken(StoreRig rig, Engine e, String id, SplittableRandom rnd) {
+    var f = e.submit(rig.request("cold-" + id, 1, 1, id, null, rnd));
+    StoreRig.drive(e);
+    GenerationResult res = f.join();
+    if (!res.ok()) {
+      throw new IllegalStateException("cold load of " + id + " failed: " + res.errorCode());
+    }
+    return res.firstTokenNanos() / 1e6;
+  }
+
+  private static double timeRead(Path dir) throws Exception {
+    long t0 = System.nanoTime();
+    long bytes = readAll(dir);
+    double ms = (System.nanoTime() - t0) / 1e6;
+    if (bytes == 0) {
+      throw new IllegalStateException("adapter files in " + dir + " are empty");
+    }
+    return ms;
+  }
+
+  private static long readAll(Path dir) throws Exception {
+    return Files.readAllBytes(dir.resolve("adapter_config.json")).length
+        + Files.readAllBytes(dir.resolve(LoraAdapter.WEIGHTS_FILE)).length;
+  }
+}
