@@ -41,7 +41,7 @@ class CommandNamesTest {
                 "chaos")),
         new TreeSet<>(MAIN.getSubcommands().keySet()));
     assertEquals(
-        List.of("engine", "pipeline"),
+        List.of("engine", "adapters", "pipeline"),
         List.copyOf(MAIN.getSubcommands().get("bench").getSubcommands().keySet()));
   }
 
