@@ -248,6 +248,8 @@ void check_lora(int in, int out, int max_rank) {
   const std::vector<int> starts_h = {0, 3, 4, 13, 14}, seg_slots_h = {1, -1, 0, 2};
   const int S = 4, M = 14;
   const std::vector<int> row_slots_h = {1, 1, 1, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+  // A rows in slot order, B rows in reverse: as in the shared page pool, a slot's A and B start at different rows
+  const int a_rows_h[slots] = {0, max_rank, 2 * max_rank}, b_rows_h[slots] = {2 * max_rank, max_rank, 0};
   T* x = mem.alloc<T>((size_t)M * in);
   T* a = mem.alloc<T>((size_t)slots * max_rank * in);
   T* bT = mem.alloc<T>((size_t)slots * max_rank * out);
@@ -257,6 +259,8 @@ void check_lora(int in, int out, int max_rank) {
   int* starts = mem.alloc<int>(S + 1);
   int* seg_slots = mem.alloc<int>(S);
   int* row_slots = mem.alloc<int>(M);
+  int* a_rows = mem.alloc<int>(slots);
+  int* b_rows = mem.alloc<int>(slots);
   fill(x, (size_t)M * in);
   fill(a, (size_t)slots * max_rank * in);
   fill(bT, (size_t)slots * max_rank * out);
@@ -264,13 +268,15 @@ void check_lora(int in, int out, int max_rank) {
   memcpy(starts, starts_h.data(), starts_h.size() * 4);
   memcpy(seg_slots, seg_slots_h.data(), seg_slots_h.size() * 4);
   memcpy(row_slots, row_slots_h.data(), row_slots_h.size() * 4);
+  memcpy(a_rows, a_rows_h, sizeof a_rows_h);
+  memcpy(b_rows, b_rows_h, sizeof b_rows_h);
   const std::string tag = " in=" + std::to_string(in) + " out=" + std::to_string(out) + " max_rank=" + std::to_string(max_rank);
 
   // shrink, Z = 1 (ABI) and Z = 2
   for (int Z : {1, 2}) {
     for (long i = 0; i < (long)M * max_rank; ++i) v[i] = from_f<T>(999.f);
     const std::string sym = std::string("sgmv_shrink_") + sfx<T>();
-    if (!run(mem, sym, cdiv(max_rank, 8), S, Z, 256, {x, a, ranks, starts, seg_slots, S, v, in, max_rank})) continue;
+    if (!run(mem, sym, cdiv(max_rank, 8), S, Z, 256, {x, a, ranks, a_rows, starts, seg_slots, S, v, in, max_rank})) continue;
     Cmp cmp{sym + tag + " Z=" + std::to_string(Z), 0, eps<T>()};
     for (int t = 0; t < M; ++t) {
       const int s = row_slots_h[t], rank = s >= 0 ? ranks_h[s] : 0;
@@ -278,7 +284,7 @@ void check_lora(int in, int out, int max_rank) {
         double acc = 0, mag = 0;
         if (r < rank)
           for (int i = 0; i < in; ++i) {
-            const double p = (double)to_f(x[(long)t * in + i]) * to_f(a[((long)s * max_rank + r) * in + i]);
+            const double p = (double)to_f(x[(long)t * in + i]) * to_f(a[((long)a_rows_h[s] + r) * in + i]);
             acc += p;
             mag += fabs(p);
           }
@@ -294,8 +300,8 @@ void check_lora(int in, int out, int max_rank) {
     std::vector<float> y0(M * out);
     for (long i = 0; i < (long)M * out; ++i) y0[i] = to_f(y[i]);
     const std::string sym = std::string("sgmv_expand_") + sfx<T>();
-    const bool ok = geo == 0 ? run(mem, sym, cdiv(out, 256), S, 1, 256, {v, bT, ranks, starts, seg_slots, S, y, out, max_rank})
-                             : run(mem, sym, cdiv(out, 2048), S, 2, 256, {v, bT, ranks, starts, seg_slots, S, y, out, max_rank});
+    const bool ok = geo == 0 ? run(mem, sym, cdiv(out, 256), S, 1, 256, {v, bT, ranks, b_rows, starts, seg_slots, S, y, out, max_rank})
+                             : run(mem, sym, cdiv(out, 2048), S, 2, 256, {v, bT, ranks, b_rows, starts, seg_slots, S, y, out, max_rank});
     if (!ok) continue;
     Cmp cmp{sym + tag + (geo ? " best grid" : ""), 0, eps<T>()};
     for (int t = 0; t < M; ++t) {
@@ -303,7 +309,7 @@ void check_lora(int in, int out, int max_rank) {
       for (int o = 0; o < out; ++o) {
         double acc = y0[(long)t * out + o], mag = fabs(acc);
         for (int r = 0; r < rank; ++r) {
-          const double p = (double)to_f(v[(long)t * max_rank + r]) * to_f(bT[((long)s * max_rank + r) * out + o]);
+          const double p = (double)to_f(v[(long)t * max_rank + r]) * to_f(bT[((long)b_rows_h[s] + r) * out + o]);
           acc += p;
           mag += fabs(p);
         }
@@ -318,7 +324,7 @@ void check_lora(int in, int out, int max_rank) {
     std::vector<float> y0(M * out);
     for (long i = 0; i < (long)M * out; ++i) y0[i] = to_f(y[i]);
     const std::string sym = std::string("bgmv_") + sfx<T>();
-    if (!run(mem, sym, M, Y, 1, 256, {x, a, bT, ranks, row_slots, y, M, in, out, max_rank})) continue;
+    if (!run(mem, sym, M, Y, 1, 256, {x, a, bT, ranks, a_rows, b_rows, row_slots, y, M, in, out, max_rank})) continue;
     Cmp cmp{sym + tag + " Y=" + std::to_string(Y), 0, eps<T>()};
     for (int t = 0; t < M; ++t) {
       const int s = row_slots_h[t], rank = s >= 0 ? ranks_h[s] : 0;
@@ -326,14 +332,14 @@ void check_lora(int in, int out, int max_rank) {
       double vmag = 0;
       for (int r = 0; r < rank; ++r) {
         for (int i = 0; i < in; ++i)
-          vv[r] += (double)to_f(x[(long)t * in + i]) * to_f(a[((long)s * max_rank + r) * in + i]);
+          vv[r] += (double)to_f(x[(long)t * in + i]) * to_f(a[((long)a_rows_h[s] + r) * in + i]);
         vmag += fabs(vv[r]);
       }
       for (int o = 0; o < out; ++o) {
         double acc = y0[(long)t * out + o], mag = fabs(acc);
         for (int r = 0; r < rank; ++r) {
-          acc += vv[r] * to_f(bT[((long)s * max_rank + r) * out + o]);
-          mag += fabs(vv[r] * to_f(bT[((long)s * max_rank + r) * out + o]));
+          acc += vv[r] * to_f(bT[((long)b_rows_h[s] + r) * out + o]);
+          mag += fabs(vv[r] * to_f(bT[((long)b_rows_h[s] + r) * out + o]));
         }
         cmp.atol = 1e-5 * (mag + vmag);
         cmp(to_f(y[(long)t * out + o]), acc, (long)t * out + o);

@@ -105,14 +105,16 @@ __device__ __forceinline__ void sgmv_expand(const T* __restrict__ v, const T* __
 }
 
 /**
- * Semantics: y[t] += x[t] · A(s)ᵀ · B(s) with s = row_slots[t], A(s) and B(s) the rows row_starts[s] ..
- * row_starts[s] + ranks[s] - 1 of a and bT; nothing where s == −1. max_rank bounds every rank. The intermediate
+ * Semantics: y[t] += x[t] · A(s)ᵀ · B(s) with s = row_slots[t], A(s) the rows a_row_starts[s] ..
+ * a_row_starts[s] + ranks[s] - 1 of a and B(s) the rows b_row_starts[s] .. of bT (a and bT may be row views of
+ * one shared page pool, where an adapter's A and B rows start at different row numbers); nothing where s == −1. max_rank bounds every rank. The intermediate
  * v = x[t]·a[s]ᵀ stays fp32 (as the CPU twin rounds it to float, not to T).
  */
 template <typename T>
 __device__ __forceinline__ void bgmv(const T* __restrict__ x, const T* __restrict__ a, const T* __restrict__ bT,
-                                     const int* __restrict__ ranks, const int* __restrict__ row_starts,
-                                     const int* __restrict__ row_slots, T* __restrict__ y, int M, int in, int out,
+                                     const int* __restrict__ ranks, const int* __restrict__ a_row_starts,
+                                     const int* __restrict__ b_row_starts, const int* __restrict__ row_slots,
+                                     T* __restrict__ y, int M, int in, int out,
                                      int max_rank) {
   __shared__ float vs[LORA_MAX_RANK];  // [rank] fp32
   const int t = blockIdx.x;
@@ -120,7 +122,8 @@ __device__ __forceinline__ void bgmv(const T* __restrict__ x, const T* __restric
   const int slot = row_slots[t];
   if (slot < 0) return;  // uniform over the block: no barrier is skipped by part of it
   const int rank = ranks[slot];
-  const long row0 = row_starts[slot];
+  const long row0 = a_row_starts[slot];
+  const long brow0 = b_row_starts[slot];
   const int warps = blockDim.x >> 5, warp = threadIdx.x >> 5;
   const bool vec_in = (in % 8 == 0) && aligned16(x) && aligned16(a);
   for (int r = warp; r < rank; r += warps) {
@@ -132,7 +135,7 @@ __device__ __forceinline__ void bgmv(const T* __restrict__ x, const T* __restric
   const bool vec_out = (out % 8 == 0) && aligned16(bT) && aligned16(y);
   auto vrow = [&](int, int r) { return vs[r]; };
   for (long o0 = ((long)blockIdx.y * blockDim.x + threadIdx.x) * 8; o0 < out; o0 += (long)gridDim.y * blockDim.x * 8)
-    expand_cols<T, 1>(vrow, 1, bT + row0 * out, rank, out, y + (long)t * out, o0, vec_out);
+    expand_cols<T, 1>(vrow, 1, bT + brow0 * out, rank, out, y + (long)t * out, o0, vec_out);
 }
 
 }  // namespace ls

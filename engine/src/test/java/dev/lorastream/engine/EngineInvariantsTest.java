@@ -17,7 +17,9 @@ import dev.lorastream.engine.sched.GenerationRequest;
 import dev.lorastream.engine.sched.GenerationResult;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -77,6 +79,18 @@ class EngineInvariantsTest {
                   "w" + r.id(), new int[] {1}, r.adapterId(), SamplingParams.greedy(1)));
         }
         generate(e, warmUp);
+        // as with a separate adapter pool: the adapters stay resident (hot), and the pages of their
+        // share that they do not use are held, so that 8 pages are left for the KV of 9 sequences
+        Set<String> ids = new HashSet<>();
+        for (GenerationRequest r : reqs) {
+          if (r.adapterId() != null) {
+            ids.add(r.adapterId());
+          }
+        }
+        e.slots().hot(ids);
+        while (e.pool().freePages() > 8) {
+          e.pool().allocate();
+        }
         tight = generate(e, reqs);
         preemptions = e.scheduler().preemptions();
       }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import dev.lorastream.engine.backends.Backends;
+import dev.lorastream.engine.config.Proj;
 import dev.lorastream.engine.model.LlamaModel;
 import dev.lorastream.engine.model.LoadedModel;
 import dev.lorastream.engine.model.ModelLoader;
@@ -18,6 +19,7 @@ import dev.lorastream.engine.testdata.ModelGenerator;
 import dev.lorastream.tokenizer.HfTokenizer;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterAll;
@@ -48,7 +50,12 @@ class EngineTokenListenerTest {
   }
 
   private static Engine engine(int kvBlocks) {
-    EngineConfig ec = EngineConfig.defaults().withKvBlocks(kvBlocks).withStep(64, 4);
+    // no LoRA targets: the pool is the KV blocks alone
+    EngineConfig ec =
+        EngineConfig.defaults()
+            .withKvBlocks(kvBlocks)
+            .withStep(64, 4)
+            .withLora(1, 8, EnumSet.noneOf(Proj.class), LlamaModel.LoraKernel.SGMV);
     return new Engine(
         new LlamaModel(lm.config(), lm.weights(), ops, LlamaModel.LoraKernel.SGMV),
         ec,

@@ -150,6 +150,7 @@ public record ConsumerSettings(
               Backends.KEYS.stream(),
               Stream.of(
                   Engine.LOADER_THREADS_PROPERTY,
+                  Engine.HOT_ADAPTERS_PROPERTY,
                   Scheduler.AGING_STEPS_PROPERTY,
                   FairShares.WEIGHTS_PROPERTY),
               EngineConfig.KEYS.stream())

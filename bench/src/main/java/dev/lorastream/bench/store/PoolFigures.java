@@ -28,10 +28,11 @@ final class PoolFigures {
   }
 
   /**
-   * Fills a fresh {@link AdapterSlots} of the cold store's size ({@code max-loras × 64 = P × 16}
-   * rows) with adapters of ranks drawn by {@link #drawRanks}, each pinned, until one does not fit;
-   * compares the count with what slots padded to the largest rank hold in the same rows ({@code
-   * poolRows / maxRank}). Exact, not a timing: one run.
+   * Fills a fresh {@link AdapterSlots} of the cold store's size (the pages of {@code max-loras}
+   * adapters of rank 64, as many as {@code P} of rank 16 need) with adapters of ranks drawn by
+   * {@link #drawRanks}, each pinned, until one does not fit; compares the count with what slots
+   * padded to the largest rank hold in the same pages ({@code max-loras}). Exact, not a timing: one
+   * run.
    */
   static Figure residency(StoreRig rig, long seed) {
     AdapterSlots slots =
@@ -42,7 +43,7 @@ final class PoolFigures {
             StoreRig.MAX_RANK,
             rig.targets(),
             Runnable::run);
-    int[] ranks = drawRanks(seed, slots.poolRows() / 8 + 1);
+    int[] ranks = drawRanks(seed, slots.slots() + 1);
     int[] nextOfRank = new int[StoreRig.RANKS.length];
     for (int rank : ranks) {
       int k = java.util.Arrays.binarySearch(StoreRig.RANKS, rank);
@@ -60,12 +61,15 @@ final class PoolFigures {
       }
     }
     int trueRank = slots.residentCount();
-    int padded = slots.poolRows() / slots.maxRank();
+    int padded = slots.sharePages() / slots.pagesFor(slots.maxRank());
     Map<String, Double> extras = new LinkedHashMap<>();
     extras.put("resident_true_rank", (double) trueRank);
     extras.put("resident_padded", (double) padded);
-    extras.put("pool_rows", (double) slots.poolRows());
-    extras.put("used_rows", (double) slots.usedRows());
+    extras.put("pool_pages", (double) slots.sharePages());
+    extras.put("used_pages", (double) slots.usedPages());
+    for (int rank : StoreRig.RANKS) {
+      extras.put("pages_rank_" + rank, (double) slots.pagesFor(rank));
+    }
     return new Figure(
         "residency_ratio_vs_padded",
         ">= 2",
@@ -74,20 +78,20 @@ final class PoolFigures {
             + slots.maxLoras()
             + " × "
             + slots.maxRank()
-            + " = "
-            + slots.poolRows()
-            + " rows) is filled with adapters whose ranks are drawn uniformly from {8, 16, 32, 64}"
+            + ": "
+            + slots.sharePages()
+            + " KV pages) is filled with adapters whose ranks are drawn uniformly from {8, 16, 32, 64}"
             + " (seed "
             + seed
             + "), each pinned, until the next one does not fit: "
             + trueRank
             + " adapters resident at their true rank ("
-            + slots.usedRows()
-            + " rows used), against "
+            + slots.usedPages()
+            + " pages used), against "
             + padded
             + " slots padded to rank "
             + slots.maxRank()
-            + " in the same rows. Exact for the seed (one run, no timing).",
+            + " in the same pages. Exact for the seed (one run, no timing).",
         extras);
   }
 

@@ -75,18 +75,21 @@ class AdapterStoreBenchTest {
       assertTrue(json.path(key).isNumber(), key + " in " + json);
       assertTrue(Double.isFinite(json.get(key).asDouble()), key + " = " + json.get(key));
     }
-    // the pool holds 16 × 16 = 256 rows: 4 padded slots of rank 64; at true rank, adapters of the
-    // seed's drawn ranks until their sum passes 256
+    // the pool holds the pages of 4 adapters of rank 64 (4 padded slots); at true rank, adapters
+    // of the seed's drawn ranks, each taking the pages of its rank, until the next does not fit
+    int pool = json.get("pool_pages").asInt();
+    assertEquals(4 * json.get("pages_rank_64").asInt(), pool);
     int[] ranks = PoolFigures.drawRanks(0, 33);
-    int rows = 0;
+    int pages = 0;
     int fit = 0;
-    while (rows + ranks[fit] <= 256) {
-      rows += ranks[fit++];
+    while (pages + json.get("pages_rank_" + ranks[fit]).asInt() <= pool) {
+      pages += json.get("pages_rank_" + ranks[fit++]).asInt();
     }
     assertEquals(4, json.get("resident_padded").asInt());
     assertEquals(fit, json.get("resident_true_rank").asInt());
     assertEquals(fit / 4.0, json.get("residency_ratio_vs_padded").asDouble(), 1e-12);
-    assertEquals(rows, json.get("used_rows").asInt());
+    assertEquals(pages, json.get("used_pages").asInt());
+    assertTrue(fit >= 7, "small ranks take fewer pages: " + fit);
     // every generated token of the VTC run is counted for exactly one tenant
     assertEquals(
         json.get("vtc_results_generated_total").asLong(),

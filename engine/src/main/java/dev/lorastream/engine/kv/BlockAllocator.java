@@ -2,14 +2,13 @@ package dev.lorastream.engine.kv;
 
 import java.util.ArrayDeque;
 import java.util.BitSet;
-import java.util.List;
 
 /**
  * Hands out fixed-size KV-cache blocks (pages) by index. Blocks are freed explicitly; a double free
  * or freeing a block that was never handed out is a bug and throws. Not thread-safe: the
  * scheduler's thread owns it.
  */
-public final class BlockAllocator {
+public final class BlockAllocator implements KvBlocks {
   private final int numBlocks;
   private final ArrayDeque<Integer> free = new ArrayDeque<>();
   private final BitSet used;
@@ -25,15 +24,18 @@ public final class BlockAllocator {
     }
   }
 
+  @Override
   public int numBlocks() {
     return numBlocks;
   }
 
+  @Override
   public int numFree() {
     return free.size();
   }
 
   /** A free block's index, or -1 when none is left. */
+  @Override
   public int allocate() {
     Integer b = free.pollFirst();
     if (b == null) {
@@ -43,17 +45,12 @@ public final class BlockAllocator {
     return b;
   }
 
+  @Override
   public void free(int block) {
     if (block < 0 || block >= numBlocks || !used.get(block)) {
       throw new IllegalStateException("block " + block + " is not allocated");
     }
     used.clear(block);
     free.addFirst(block);
-  }
-
-  public void freeAll(List<Integer> blocks) {
-    for (int b : blocks) {
-      free(b);
-    }
   }
 }

@@ -2,10 +2,11 @@ package dev.lorastream.engine.lora;
 
 import dev.lorastream.engine.config.ModelConfig;
 import dev.lorastream.engine.config.Proj;
+import dev.lorastream.engine.kv.KvCache;
+import dev.lorastream.engine.kv.PagePool;
 import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.ops.Tensor;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.List;
@@ -15,26 +16,30 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 
 /**
- * The backend's adapter pool: LoRA weights at their true rank in row buffers, and the LRU that
- * decides which adapter lives where (vLLM's adapter manager, S-LoRA's device-resident adapter set
- * stored by rank row as in S-LoRA's unified paging).
+ * The backend's adapter pool: LoRA weights at their true rank in pages of the memory the KV cache
+ * uses, and the LRU that decides which adapter lives where (vLLM's adapter manager; S-LoRA's
+ * unified paging, where adapter weights and KV blocks compete for one budget of pages, see {@link
+ * PagePool}).
  *
- * <p>Per layer and targeted projection: {@code a [poolRows, in]} and {@code bT [poolRows, out]} (B
- * transposed and pre-multiplied by the adapter's scale). The pool has {@code maxLoras · maxRank}
- * rows (the bytes that {@code maxLoras} adapters of the largest rank need), handed out in granules
- * of {@link #granule} rows: an adapter of rank r takes r rounded up to a granule, in one contiguous
- * run of rows that is the same in every buffer, so smaller adapters leave room for more of them (a
- * pool that holds 32 adapters of rank 64 holds 256 of rank 8). Slot {@code s} owns rows {@link
- * #rowStarts()}{@code [s]} .. {@code + ranks(p)[s] - 1}; {@code ranks[proj][slot]} is 0 where the
- * slot's adapter does not target that projection or the slot is empty. A slot in use by a running
- * sequence is pinned (reference-counted) and never evicted; when no free run is long enough, the
- * run whose adapters were used least recently (none of them pinned) is evicted.
+ * <p>An adapter of rank r takes one contiguous run of pages, the same in every layer: in the key
+ * tensor of a layer ({@code [pages, blockSize, nKv, headDim]}, seen as a row buffer {@code [*, in]}
+ * per projection) its A rows for each projection it targets, one after another; in the value tensor
+ * its {@code bT} rows (B transposed and pre-multiplied by the adapter's scale, seen as {@code [*,
+ * out]}). So {@link #aRows}{@code (p)[slot]} is the first A row of the slot's adapter in {@link
+ * #a}{@code (p, layer)}, and {@link #bRows} the first row in {@link #bT}; {@code ranks(p)[slot]} is
+ * 0 where the slot's adapter does not target {@code p} or the slot is empty. A smaller rank takes
+ * fewer pages, so the pool holds more small adapters than rank-padded slots would.
  *
- * <p>Writing an adapter's rows (B transposed and scaled, converted to the pool's dtype, copied to
- * the backend) runs on the {@code filler} executor, not on the engine thread: {@link #acquire}
- * reserves the rows and returns -1, and a later {@link #acquire} pins the slot once the write has
- * finished, so running sequences keep decoding while an adapter is brought in. Rows being written
- * are never evicted and never read (no batch holds the slot yet).
+ * <p>A slot in use by a running sequence is pinned (reference-counted) and never evicted; nor is a
+ * hot adapter ({@link #hot}) while the hot ones fit in {@link #sharePages}. When no run of pages is
+ * free, the run whose adapters were used least recently (none pinned, no KV page in it) is evicted;
+ * when KV needs a page and none is free, the least recently used unpinned adapter is evicted.
+ *
+ * <p>Writing an adapter's rows (converted to the pool's dtype, copied to the backend) runs on the
+ * {@code filler} executor, not on the engine thread: {@link #acquire} reserves the pages and
+ * returns -1, and a later {@link #acquire} pins the slot once the write has finished, so running
+ * sequences keep decoding while an adapter is brought in. Pages being written are never evicted or
+ * read.
  *
  * <p>A slot holds one loaded copy of an adapter ({@link LoraAdapter} instance) and is reused only
  * for that same copy: a different copy of the same id (reloaded after {@link #invalidate}, or after
@@ -43,124 +48,232 @@ import java.util.concurrent.Executor;
  * keep the weights they started with, new acquires get another slot) and freed at its last {@link
  * #release}. Not thread-safe: the engine thread owns it.
  */
-public final class AdapterSlots {
+public final class AdapterSlots implements PagePool.Evictor {
   private final Ops ops;
+  private final ModelConfig cfg;
   private final int numLayers;
   private final int maxLoras;
   private final int maxRank;
-  private final int granule; // rows per allocation unit
-  private final int slots; // slot ids: at most one adapter per granule
+  private final int slots; // slot ids: the most adapters resident at once
+  private final int pageElements;
+  private final int sharePages; // the adapters' nominal share of the pool
   private final Set<Proj> targets;
-  private final Tensor[][] a; // [Proj][layer] of [poolRows, in]
-  private final Tensor[][] bT; // [Proj][layer] of [poolRows, out]
+  private final PagePool pool;
+  private final Tensor[][] a; // [Proj][layer] the layer's key pages as [*, in]
+  private final Tensor[][] bT; // [Proj][layer] the layer's value pages as [*, out]
   private final int[][] ranks; // [Proj][slots]
-  private final int[] rowStarts; // [slots] first row of the slot's run
-  private final int[] runGranules; // [slots] length of the slot's run, 0 when empty
-  private final int[] owner; // [poolRows / granule] slot owning the granule, or -1
+  private final int[][] aRows; // [Proj][slots] first A row in a(p, layer)
+  private final int[][] bRows; // [Proj][slots] first bT row in bT(p, layer)
+  private final int[] runStart; // [slots] first page of the slot's run
+  private final int[] runPages; // [slots] pages of the run, 0 when empty
   private final String[] slotAdapter; // [slots] adapter id or null
   private final LoraAdapter[] slotCopy; // [slots] the loaded copy written there, or null
   private final boolean[] retired; // [slots] invalidated while pinned: freed at the last release
+  private final boolean[] hotSlot; // [slots] never evicted
   private final int[] pins; // [slots]
   private final long[] lastUse; // [slots]
   private final CompletableFuture<int[]>[] fills; // [slots] a write in flight, or null
   private final Executor filler;
   private final Map<String, Integer> slotOf = new HashMap<>();
+  private Set<String> hot = Set.of();
   private long clock;
   private long loads;
   private long evictions;
   private long invalidations;
 
   /**
-   * @param maxLoras the pool holds this many adapters of rank {@code maxRank} (more of smaller
-   *     ranks)
-   * @param targets projections that get row buffers; an adapter targeting another one is refused at
-   *     {@link #acquire}
+   * A pool of its own, sized for {@code maxLoras} adapters of rank {@code maxRank} and nothing else
+   * (no KV blocks), written on the calling thread.
    */
   public AdapterSlots(Ops ops, ModelConfig cfg, int maxLoras, int maxRank, Set<Proj> targets) {
     this(ops, cfg, maxLoras, maxRank, targets, Runnable::run);
   }
 
+  /** {@link #AdapterSlots(Ops, ModelConfig, int, int, Set)} written on {@code filler}. */
+  public AdapterSlots(
+      Ops ops, ModelConfig cfg, int maxLoras, int maxRank, Set<Proj> targets, Executor filler) {
+    this(
+        ops,
+        cfg,
+        new KvCache(
+            ops,
+            cfg.numLayers(),
+            sharePages(cfg, targets, maxLoras, maxRank, DEFAULT_BLOCK_SIZE),
+            DEFAULT_BLOCK_SIZE,
+            cfg.numKvHeads(),
+            cfg.headDim()),
+        maxLoras,
+        maxRank,
+        targets,
+        filler);
+  }
+
   /**
+   * The adapter side of {@code kv}'s pages.
+   *
+   * @param maxLoras the most adapters of rank {@code maxRank} the pool is sized for ({@link
+   *     #sharePages}); up to {@code maxLoras · ⌈maxRank / 8⌉} smaller ones may be resident at once
+   * @param targets projections that get adapter rows; an adapter targeting another one is refused
+   *     at {@link #acquire}
    * @param filler runs the writes of adapters into the pool (the engine's loader threads), so that
    *     the engine thread never waits for them: an adapter being written is not resident yet, and
    *     {@link #acquire} of it returns -1 until the write has finished
    */
   @SuppressWarnings("unchecked")
   public AdapterSlots(
-      Ops ops, ModelConfig cfg, int maxLoras, int maxRank, Set<Proj> targets, Executor filler) {
+      Ops ops,
+      ModelConfig cfg,
+      KvCache kv,
+      int maxLoras,
+      int maxRank,
+      Set<Proj> targets,
+      Executor filler) {
     if (maxLoras <= 0 || maxRank <= 0) {
       throw new IllegalArgumentException(
           "maxLoras and maxRank must be positive, got " + maxLoras + " and " + maxRank);
     }
     this.ops = ops;
+    this.cfg = cfg;
     this.numLayers = cfg.numLayers();
     this.maxLoras = maxLoras;
     this.maxRank = maxRank;
-    this.granule = Math.min(GRANULE, maxRank);
-    int perAdapter = granulesFor(maxRank);
-    this.slots = maxLoras * perAdapter;
-    int poolRows = slots * granule;
+    this.slots = maxLoras * Math.max(1, (maxRank + GRANULE - 1) / GRANULE);
     this.targets = targets.isEmpty() ? EnumSet.noneOf(Proj.class) : EnumSet.copyOf(targets);
+    this.pageElements = kv.pageElements();
+    this.sharePages = sharePagesOf(cfg, this.targets, maxLoras, maxRank, pageElements);
+    this.pool = kv.allocator();
+    long arena = (long) kv.numBlocks() * pageElements;
     int np = Proj.values().length;
     this.a = new Tensor[np][];
     this.bT = new Tensor[np][];
     this.ranks = new int[np][slots];
+    this.aRows = new int[np][slots];
+    this.bRows = new int[np][slots];
     for (Proj p : this.targets) {
+      int in = p.inDim(cfg);
+      int out = p.outDim(cfg);
       a[p.ordinal()] = new Tensor[numLayers];
       bT[p.ordinal()] = new Tensor[numLayers];
       for (int l = 0; l < numLayers; l++) {
-        a[p.ordinal()][l] = ops.allocate(ops.activationDType(), poolRows, p.inDim(cfg));
-        bT[p.ordinal()][l] = ops.allocate(ops.activationDType(), poolRows, p.outDim(cfg));
+        a[p.ordinal()][l] = ops.view(kv.keys(l), (int) (arena / in), in);
+        bT[p.ordinal()][l] = ops.view(kv.values(l), (int) (arena / out), out);
       }
     }
-    this.rowStarts = new int[slots];
-    this.runGranules = new int[slots];
-    this.owner = new int[slots];
-    Arrays.fill(owner, -1);
+    this.runStart = new int[slots];
+    this.runPages = new int[slots];
     this.slotAdapter = new String[slots];
     this.slotCopy = new LoraAdapter[slots];
     this.retired = new boolean[slots];
+    this.hotSlot = new boolean[slots];
     this.pins = new int[slots];
     this.lastUse = new long[slots];
     this.fills = new CompletableFuture[slots];
     this.filler = filler;
+    pool.evictor(this);
   }
 
-  /** Rows per allocation unit at most: an adapter's rank is rounded up to a multiple of it. */
+  /** Tokens per KV block of a pool made by the constructors without a {@link KvCache}. */
+  public static final int DEFAULT_BLOCK_SIZE = 16;
+
+  /** A rank in units of this many rows sets the most adapters resident at once. */
   public static final int GRANULE = 8;
 
-  private int granulesFor(int rank) {
-    return Math.max(1, (rank + granule - 1) / granule);
+  /**
+   * Pages that {@code maxLoras} adapters of rank {@code maxRank} targeting every one of {@code
+   * targets} take: the adapters' share of a pool with KV blocks of {@code blockSize} tokens.
+   */
+  public static int sharePages(
+      ModelConfig cfg, Set<Proj> targets, int maxLoras, int maxRank, int blockSize) {
+    return sharePagesOf(
+        cfg, targets, maxLoras, maxRank, blockSize * cfg.numKvHeads() * cfg.headDim());
   }
 
-  /** Slot ids (the length of {@link #ranks} and {@link #rowStarts}): one per granule. */
+  private static int sharePagesOf(
+      ModelConfig cfg, Set<Proj> targets, int maxLoras, int maxRank, int pageElements) {
+    if (targets.isEmpty()) {
+      return 0;
+    }
+    return Math.multiplyExact(maxLoras, pagesFor(cfg, targets, maxRank, pageElements));
+  }
+
+  /**
+   * Pages an adapter of rank {@code rank} targeting {@code targets} takes: its A rows of every
+   * target in the key pages and its B rows in the value pages, each target's rows starting on a
+   * whole row of that target's width (so up to one row more per target).
+   */
+  static int pagesFor(ModelConfig cfg, Set<Proj> targets, int rank, int pageElements) {
+    long inElems = 0;
+    long outElems = 0;
+    for (Proj p : targets) {
+      inElems += (long) (rank + 1) * p.inDim(cfg);
+      outElems += (long) (rank + 1) * p.outDim(cfg);
+    }
+    return Math.toIntExact(
+        Math.max(1, (Math.max(inElems, outElems) + pageElements - 1) / pageElements));
+  }
+
+  /** Pages an adapter of this rank targeting every projection of the pool takes. */
+  public int pagesFor(int rank) {
+    return pagesFor(cfg, targets, rank, pageElements);
+  }
+
+  private int pagesFor(LoraAdapter adapter) {
+    Set<Proj> used = EnumSet.noneOf(Proj.class);
+    used.addAll(adapter.targets());
+    used.retainAll(targets);
+    return pagesFor(cfg, used, adapter.rank(), pageElements);
+  }
+
+  /** The pages of the pool sized for {@code maxLoras} adapters of {@code maxRank}. */
+  public int sharePages() {
+    return sharePages;
+  }
+
+  /** The pool this adapter side shares with the KV cache. */
+  public PagePool pool() {
+    return pool;
+  }
+
+  /**
+   * Adapters that stay resident once written, whatever else needs their pages, as long as the hot
+   * adapters resident take at most {@link #sharePages} pages (beyond that one is evicted like any
+   * other). Running sequences pin their adapters anyway; this keeps the ones named here warm
+   * between requests.
+   */
+  public void hot(Set<String> adapterIds) {
+    this.hot = Set.copyOf(adapterIds);
+    for (int s = 0; s < slots; s++) {
+      hotSlot[s] = false;
+    }
+    int used = 0;
+    for (int s = 0; s < slots; s++) {
+      if (runPages[s] > 0 && slotAdapter[s] != null && hot.contains(slotAdapter[s])) {
+        if (used + runPages[s] <= sharePages) {
+          hotSlot[s] = true;
+          used += runPages[s];
+        }
+      }
+    }
+  }
+
+  /** Slot ids (the length of {@link #ranks}, {@link #aRows} and {@link #bRows}). */
   public int slots() {
     return slots;
   }
 
-  /** Rows of every buffer of the pool. */
-  public int poolRows() {
-    return slots * granule;
-  }
-
-  /** Rows per allocation unit. */
-  public int granule() {
-    return granule;
-  }
-
-  /** Rows held by resident adapters (retired ones included until freed). */
-  public int usedRows() {
+  /** Pages held by resident adapters (retired ones included until freed). */
+  public int usedPages() {
     int n = 0;
-    for (int g : runGranules) {
+    for (int g : runPages) {
       n += g;
     }
-    return n * granule;
+    return n;
   }
 
   /** Adapters resident now (retired ones included until freed). */
   public int residentCount() {
     int n = 0;
-    for (int g : runGranules) {
+    for (int g : runPages) {
       n += g > 0 ? 1 : 0;
     }
     return n;
@@ -178,15 +291,17 @@ public final class AdapterSlots {
     return EnumSet.copyOf(targets.isEmpty() ? EnumSet.noneOf(Proj.class) : targets);
   }
 
-  /** Whether projection {@code p} has slot buffers at all. */
+  /** Whether projection {@code p} has adapter rows at all. */
   public boolean hasTarget(Proj p) {
     return a[p.ordinal()] != null;
   }
 
+  /** The layer's key pages seen as A rows of width {@code p}'s input. */
   public Tensor a(Proj p, int layer) {
     return a[p.ordinal()][layer];
   }
 
+  /** The layer's value pages seen as bT rows of width {@code p}'s output. */
   public Tensor bT(Proj p, int layer) {
     return bT[p.ordinal()][layer];
   }
@@ -196,9 +311,18 @@ public final class AdapterSlots {
     return ranks[p.ordinal()];
   }
 
-  /** First row of each slot's run ({@code [slots]}); do not modify. */
-  public int[] rowStarts() {
-    return rowStarts;
+  /**
+   * First row of each slot's A in {@link #a}{@code (p, layer)} ({@code [slots]}); do not modify.
+   */
+  public int[] aRows(Proj p) {
+    return aRows[p.ordinal()];
+  }
+
+  /**
+   * First row of each slot's bT in {@link #bT}{@code (p, layer)} ({@code [slots]}); do not modify.
+   */
+  public int[] bRows(Proj p) {
+    return bRows[p.ordinal()];
   }
 
   /** The slot holding {@code adapterId}, or -1. */
@@ -207,20 +331,24 @@ public final class AdapterSlots {
   }
 
   /**
-   * Whether {@link #acquire} of {@code adapter} would succeed now: it is resident, or a run of rows
-   * long enough for its rank is free or held only by unpinned adapters.
+   * Whether {@link #acquire} of {@code adapter} would find room now: it is resident, or a run of
+   * pages long enough for it is free or held only by adapters that may be evicted, and a slot id is
+   * free or may be freed.
    */
   public boolean hasRoomFor(String adapterId, LoraAdapter adapter) {
-    return slotOf.containsKey(adapterId) || window(granulesFor(adapter.rank())) >= 0;
+    if (slotOf.containsKey(adapterId)) {
+      return true;
+    }
+    return window(pagesFor(adapter)) >= 0 && (freeSlotId() >= 0 || leastRecentEvictable() >= 0);
   }
 
   /**
    * Pins the adapter in a slot, writing its weights there if it is not resident (evicting the least
-   * recently used unpinned adapters whose rows it needs). Returns the slot, or -1 when no run of
-   * rows long enough is free of pinned adapters.
+   * recently used unpinned adapters whose pages it needs). Returns the slot, or -1 when it is being
+   * written or no run of pages long enough is free of KV and pinned adapters.
    *
    * @throws IllegalArgumentException when the adapter's rank exceeds maxRank or it targets a
-   *     projection without slot buffers
+   *     projection without adapter rows
    */
   public int acquire(LoraAdapter adapter) {
     return acquire(adapter.id(), adapter);
@@ -245,35 +373,39 @@ public final class AdapterSlots {
       }
     } else {
       checkFits(adapter);
-      int need = granulesFor(adapter.rank());
+      int need = pagesFor(adapter);
       settleAll();
       int first = window(need);
       if (first < 0) {
         return -1;
       }
       for (int g = first; g < first + need; g++) {
-        int old = owner[g];
+        int old = pool.owner(g);
         if (old >= 0) {
-          if (slotAdapter[old] != null) {
-            slotOf.remove(slotAdapter[old], old);
-          }
-          evictions++;
-          clear(old);
+          evict(old);
         }
       }
       slot = freeSlotId();
-      for (int g = first; g < first + need; g++) {
-        owner[g] = slot;
+      if (slot < 0) {
+        int victim = leastRecentEvictable();
+        if (victim < 0) {
+          return -1;
+        }
+        evict(victim);
+        slot = victim;
       }
-      rowStarts[slot] = first * granule;
-      runGranules[slot] = need;
+      pool.assign(first, need, slot);
+      runStart[slot] = first;
+      runPages[slot] = need;
       retired[slot] = false;
       slotAdapter[slot] = key;
       slotCopy[slot] = adapter;
+      hotSlot[slot] = hot.contains(key) && hotPages() + need <= sharePages;
       slotOf.put(key, slot);
+      layout(slot, first, adapter);
       loads++;
-      int row = rowStarts[slot];
-      fills[slot] = CompletableFuture.supplyAsync(() -> write(row, adapter), filler);
+      int sl = slot;
+      fills[slot] = CompletableFuture.supplyAsync(() -> write(sl, adapter), filler);
       if (!settle(slot)) {
         return -1; // written off this thread: resident at a later call
       }
@@ -368,18 +500,101 @@ public final class AdapterSlots {
     return n;
   }
 
-  /** Frees the slot and its rows. */
+  /** Frees the slot and its pages. */
   private void clear(int slot) {
     slotAdapter[slot] = null;
     slotCopy[slot] = null;
     retired[slot] = false;
-    int first = rowStarts[slot] / granule;
-    for (int g = first; g < first + runGranules[slot]; g++) {
-      owner[g] = -1;
+    hotSlot[slot] = false;
+    if (runPages[slot] > 0) {
+      pool.release(runStart[slot], runPages[slot], slot);
     }
-    runGranules[slot] = 0;
+    runPages[slot] = 0;
     for (int[] r : ranks) {
       r[slot] = 0;
+    }
+  }
+
+  /** Evicts a resident adapter that no sequence pins. */
+  private void evict(int slot) {
+    if (slotAdapter[slot] != null) {
+      slotOf.remove(slotAdapter[slot], slot);
+    }
+    evictions++;
+    clear(slot);
+  }
+
+  /** Whether the slot's adapter may be evicted now. */
+  private boolean evictable(int slot) {
+    return runPages[slot] > 0 && pins[slot] == 0 && fills[slot] == null && !hotSlot[slot];
+  }
+
+  /** The evictable slot used least recently, or -1. */
+  private int leastRecentEvictable() {
+    int best = -1;
+    for (int s = 0; s < slots; s++) {
+      if (evictable(s) && (best < 0 || lastUse[s] < lastUse[best])) {
+        best = s;
+      }
+    }
+    return best;
+  }
+
+  @Override
+  public int evictablePages() {
+    int n = 0;
+    for (int s = 0; s < slots; s++) {
+      if (evictable(s)) {
+        n += runPages[s];
+      }
+    }
+    return n;
+  }
+
+  /** Evicts the least recently used adapter no sequence pins, so that KV can have its pages. */
+  @Override
+  public boolean evictOne() {
+    settleAll();
+    int s = leastRecentEvictable();
+    if (s < 0) {
+      return false;
+    }
+    evict(s);
+    return true;
+  }
+
+  private int hotPages() {
+    int n = 0;
+    for (int s = 0; s < slots; s++) {
+      n += hotSlot[s] ? runPages[s] : 0;
+    }
+    return n;
+  }
+
+  /**
+   * Places the adapter's rows in the pages from {@code first}: per projection it targets, in {@link
+   * Proj} order, its A rows in the key pages and its bT rows in the value pages, each starting on a
+   * whole row of that projection's width.
+   */
+  private void layout(int slot, int first, LoraAdapter adapter) {
+    long keyAt = (long) first * pageElements; // next free element of the run's key pages
+    long valueAt = keyAt;
+    int r = adapter.rank();
+    for (Proj p : targets) {
+      int pi = p.ordinal();
+      if (!adapter.targets().contains(p)) {
+        aRows[pi][slot] = 0;
+        bRows[pi][slot] = 0;
+        continue;
+      }
+      int in = p.inDim(cfg);
+      int out = p.outDim(cfg);
+      long ar = (keyAt + in - 1) / in;
+      long br = (valueAt + out - 1) / out;
+      aRows[pi][slot] = Math.toIntExact(ar);
+      bRows[pi][slot] = Math.toIntExact(br);
+      keyAt = (ar + r) * in;
+      valueAt = (br + r) * out;
     }
   }
 
@@ -436,31 +651,39 @@ public final class AdapterSlots {
   }
 
   /**
-   * The first granule of the best run of {@code need} granules: a free one, else the one whose
-   * adapters (none pinned) were used least recently, fewer evicted rows breaking ties; -1 when
-   * every run holds a pinned adapter.
+   * The first page of the best run of {@code need} pages, searched from the high end: a free one,
+   * else the one whose adapters (none pinned or hot) were used least recently, fewer evicted pages
+   * breaking ties; -1 when every run holds KV or an adapter that may not be evicted.
    */
   private int window(int need) {
     int best = -1;
     long bestAge = Long.MAX_VALUE;
-    int bestRows = Integer.MAX_VALUE;
-    for (int first = 0; first + need <= owner.length; first++) {
+    int bestUsed = Integer.MAX_VALUE;
+    int pages = pool.pages();
+    for (int first = pages - need; first >= 0; first--) {
       long age = 0; // most recent use among the run's adapters
-      int rows = 0;
-      boolean pinned = false;
-      for (int g = first; g < first + need && !pinned; g++) {
-        int s = owner[g];
-        if (s >= 0) {
-          pinned = pins[s] > 0 || fills[s] != null;
-          age = Math.max(age, lastUse[s]);
-          rows++;
+      int used = 0;
+      int blocked = -1;
+      for (int g = first + need - 1; g >= first; g--) {
+        int o = pool.owner(g);
+        if (o == PagePool.KV || (o >= 0 && !evictable(o))) {
+          blocked = g;
+          break;
+        }
+        if (o >= 0) {
+          age = Math.max(age, lastUse[o]);
+          used++;
         }
       }
-      if (!pinned && (age < bestAge || (age == bestAge && rows < bestRows))) {
+      if (blocked >= 0) {
+        first = blocked - need + 1; // every run that starts above it holds it
+        continue;
+      }
+      if (age < bestAge || (age == bestAge && used < bestUsed)) {
         best = first;
         bestAge = age;
-        bestRows = rows;
-        if (rows == 0) {
+        bestUsed = used;
+        if (used == 0) {
           return best;
         }
       }
@@ -468,21 +691,22 @@ public final class AdapterSlots {
     return best;
   }
 
-  /** An empty slot id; one exists whenever rows are free, since every adapter takes a granule. */
+  /** An empty slot id, or -1 when every one holds an adapter. */
   private int freeSlotId() {
     for (int s = 0; s < slots; s++) {
-      if (runGranules[s] == 0) {
+      if (runPages[s] == 0) {
         return s;
       }
     }
-    throw new IllegalStateException("no free slot id although rows were free");
+    return -1;
   }
 
   /**
-   * Writes the adapter's rows from {@code row} on (B transposed and scaled), on the filler; returns
-   * the rank per projection ordinal (0 where it has no weights), taken by {@link #settle}.
+   * Writes the adapter's rows at the slot's {@link #layout} (B transposed and scaled), on the
+   * filler; returns the rank per projection ordinal (0 where it has no weights), taken by {@link
+   * #settle}.
    */
-  private int[] write(int row, LoraAdapter adapter) {
+  private int[] write(int slot, LoraAdapter adapter) {
     float scale = adapter.scale();
     int r = adapter.rank();
     int[] written = new int[Proj.values().length];
@@ -491,15 +715,17 @@ public final class AdapterSlots {
       if (!adapter.targets().contains(p)) {
         continue; // rank 0: its rows are never read
       }
+      int ar = aRows[pi][slot];
+      int br = bRows[pi][slot];
       for (int l = 0; l < numLayers; l++) {
         LoraWeights w = adapter.weights(l, p);
         if (w == null) { // this layer has no weights for p: its rows must read as zero
-          ops.writeRows(a[pi][l], row, new float[r * a[pi][l].dim(1)], r, 1f);
-          ops.writeRows(bT[pi][l], row, new float[r * bT[pi][l].dim(1)], r, 1f);
+          ops.writeRows(a[pi][l], ar, new float[r * a[pi][l].dim(1)], r, 1f);
+          ops.writeRows(bT[pi][l], br, new float[r * bT[pi][l].dim(1)], r, 1f);
           continue;
         }
-        ops.writeRows(a[pi][l], row, w.a(), r, 1f);
-        ops.writeRows(bT[pi][l], row, transpose(w.b(), bT[pi][l].dim(1), r), r, scale);
+        ops.writeRows(a[pi][l], ar, w.a(), r, 1f);
+        ops.writeRows(bT[pi][l], br, transpose(w.b(), bT[pi][l].dim(1), r), r, scale);
       }
       written[pi] = r;
     }

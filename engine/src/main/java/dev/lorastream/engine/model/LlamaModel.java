@@ -198,12 +198,13 @@ public final class LlamaModel {
     Tensor a = slots.a(p, layer);
     Tensor bT = slots.bT(p, layer);
     int[] ranks = slots.ranks(p);
-    int[] rows = slots.rowStarts();
+    int[] aRows = slots.aRows(p);
+    int[] bRows = slots.bRows(p);
     if (loraKernel == LoraKernel.BGMV) {
-      ops.bgmv(x, a, bT, ranks, rows, batch.rowSlots(), y);
+      ops.bgmv(x, a, bT, ranks, aRows, bRows, batch.rowSlots(), y);
     } else {
-      ops.sgmvShrink(x, a, ranks, rows, batch.segStarts(), batch.segSlots(), loraV);
-      ops.sgmvExpand(loraV, bT, ranks, rows, batch.segStarts(), batch.segSlots(), y);
+      ops.sgmvShrink(x, a, ranks, aRows, batch.segStarts(), batch.segSlots(), loraV);
+      ops.sgmvExpand(loraV, bT, ranks, bRows, batch.segStarts(), batch.segSlots(), y);
     }
   }
 }

@@ -182,6 +182,33 @@ public final class OpChecks {
     }
   }
 
+  /**
+   * The element count of {@code shape}, which must not exceed {@code t}'s: a {@link Ops#view} takes
+   * the first elements of a tensor.
+   */
+  public static long viewElements(Tensor t, int... shape) {
+    long n = 1;
+    for (int d : shape) {
+      if (d < 0) {
+        throw new IllegalArgumentException(
+            "view: negative dimension in " + java.util.Arrays.toString(shape));
+      }
+      n *= d;
+    }
+    if (n > t.numel()) {
+      throw new IllegalArgumentException(
+          "view: "
+              + java.util.Arrays.toString(shape)
+              + " needs "
+              + n
+              + " elements but "
+              + shape(t)
+              + " has "
+              + t.numel());
+    }
+    return n;
+  }
+
   /** A tensor's dtype and shape for messages: {@code "F32[3, 64]"}. */
   public static String shape(Tensor t) {
     return t.dtype() + Arrays.toString(t.shape());
@@ -471,7 +498,14 @@ public final class OpChecks {
    * most {@link Ops#MAX_RANK}.
    */
   public void bgmv(
-      Tensor x, Tensor a, Tensor bT, int[] ranks, int[] rowStarts, int[] rowSlots, Tensor y) {
+      Tensor x,
+      Tensor a,
+      Tensor bT,
+      int[] ranks,
+      int[] aRows,
+      int[] bRows,
+      int[] rowSlots,
+      Tensor y) {
     String op = "bgmv";
     rank(op, "x", x, 2);
     rank(op, "a", a, 2);
@@ -482,10 +516,10 @@ public final class OpChecks {
     dtype(op, "a", a, adapterA, "adapter A rows");
     dtype(op, "bT", bT, adapterB, "adapter B rows");
     sameDim(op, "x", x, 1, "a", a, 1, "in");
-    sameDim(op, "a", a, 0, "bT", bT, 0, "rows");
     sameDim(op, "x", x, 0, "y", y, 0, "T");
     sameDim(op, "bT", bT, 1, "y", y, 1, "out");
-    checkRows(op, ranks, rowStarts, a.dim(0), Ops.MAX_RANK);
+    checkRows(op, ranks, aRows, a.dim(0), Ops.MAX_RANK);
+    checkRows(op, ranks, bRows, bT.dim(0), Ops.MAX_RANK);
     equal(op, "rowSlots.length", rowSlots.length, x.dim(0));
     for (int t = 0; t < rowSlots.length; t++) {
       index(op, "rowSlots[" + t + "]", rowSlots[t], ranks.length, true);

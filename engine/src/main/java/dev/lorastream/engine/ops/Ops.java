@@ -56,6 +56,12 @@ public interface Ops extends AutoCloseable {
   Tensor rows(Tensor t, int n);
 
   /**
+   * The first {@code prod(shape)} elements of {@code t} as a tensor of {@code shape}, sharing its
+   * memory: lets the adapter pool see a KV page arena as row buffers of any width.
+   */
+  Tensor view(Tensor t, int... shape);
+
+  /**
    * Makes a weight available to the backend; the CPU backend may alias the (mapped) host memory.
    */
   Tensor upload(HostTensor weight);
@@ -157,10 +163,19 @@ public interface Ops extends AutoCloseable {
 
   /**
    * Batched gather matrix-vector with a per-row slot: {@code y[t] += x[t] · A(s)ᵀ · B(s)} with
-   * {@code s = rowSlots[t]}, A(s) and B(s) the slot's rows of a and bT as above; nothing where
-   * {@code s == -1}. x {@code [T, in]}, y {@code [T, out]}.
+   * {@code s = rowSlots[t]}, A(s) the rows {@code aRows[s] .. aRows[s] + ranks[s] - 1} of a and
+   * B(s) the rows from {@code bRows[s]} of bT (they differ where a and bT are row views of one
+   * shared page pool); nothing where {@code s == -1}. x {@code [T, in]}, y {@code [T, out]}.
    */
-  void bgmv(Tensor x, Tensor a, Tensor bT, int[] ranks, int[] rowStarts, int[] rowSlots, Tensor y);
+  void bgmv(
+      Tensor x,
+      Tensor a,
+      Tensor bT,
+      int[] ranks,
+      int[] aRows,
+      int[] bRows,
+      int[] rowSlots,
+      Tensor y);
 
   /**
    * Writes rows of an adapter's weights into a row buffer: {@code dst[firstRow + r, :] = src[r, :]

@@ -2,6 +2,7 @@ package dev.lorastream.engine.sched;
 
 import dev.lorastream.engine.config.ModelConfig;
 import dev.lorastream.engine.kv.KvCache;
+import dev.lorastream.engine.kv.PagePool;
 import dev.lorastream.engine.lora.AdapterSlots;
 import dev.lorastream.engine.lora.AdapterSource;
 import dev.lorastream.engine.lora.LoraAdapter;
@@ -11,9 +12,11 @@ import dev.lorastream.engine.sample.Sampler;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
@@ -44,6 +47,12 @@ public final class Engine implements AutoCloseable {
    * thread).
    */
   static final int LOADER_THREADS = Integer.getInteger(LOADER_THREADS_PROPERTY, 2);
+
+  /**
+   * The system property naming hot adapters (comma-separated catalog ids): once written into the
+   * pool they stay, never evicted, while together they take at most the adapters' share of it.
+   */
+  public static final String HOT_ADAPTERS_PROPERTY = "lorastream.adapters.hot";
 
   private final LlamaModel model;
   private final ModelConfig cfg;
@@ -77,11 +86,18 @@ public final class Engine implements AutoCloseable {
     this.model = model;
     this.exits = new EarlyExits(clockMs, stats);
     this.cfg = model.config();
+    // one pool of pages: the KV blocks asked for plus room for max-loras adapters of max-rank,
+    // which KV and adapters then share (S-LoRA's unified paging)
+    int adapterShare =
+        ec.loraTargets().isEmpty()
+            ? 0
+            : AdapterSlots.sharePages(
+                cfg, ec.loraTargets(), ec.maxLoras(), ec.maxRank(), ec.blockSize());
     this.kv =
         new KvCache(
             model.ops(),
             cfg.numLayers(),
-            ec.kvBlocks(),
+            Math.addExact(ec.kvBlocks(), adapterShare),
             ec.blockSize(),
             cfg.numKvHeads(),
             cfg.headDim());
@@ -97,7 +113,10 @@ public final class Engine implements AutoCloseable {
         ec.loraTargets().isEmpty()
             ? null
             : new AdapterSlots(
-                model.ops(), cfg, ec.maxLoras(), ec.maxRank(), ec.loraTargets(), loader);
+                model.ops(), cfg, kv, ec.maxLoras(), ec.maxRank(), ec.loraTargets(), loader);
+    if (slots != null) {
+      slots.hot(hotAdapters(System.getProperty(HOT_ADAPTERS_PROPERTY, "")));
+    }
     this.adapters =
         new AdapterCache(
             source,
@@ -137,11 +156,25 @@ public final class Engine implements AutoCloseable {
   }
 
   /**
-   * KV cache blocks in the free pool (none held by a queued or running sequence). Exact on the
-   * engine thread between steps; elsewhere a snapshot that may be stale.
+   * Pages a KV block could be given now: free ones, and those of adapters no running sequence uses
+   * (evicted when KV needs them). Exact on the engine thread between steps; elsewhere a snapshot
+   * that may be stale.
    */
   public int freeKvBlocks() {
     return kv.allocator().numFree();
+  }
+
+  /**
+   * The pages KV blocks and adapters share: {@link EngineConfig#kvBlocks} plus the pages of {@link
+   * EngineConfig#maxLoras} adapters of {@link EngineConfig#maxRank}.
+   */
+  public int poolPages() {
+    return kv.allocator().pages();
+  }
+
+  /** The page pool, for its occupancy (read it on the engine thread, or accept a stale view). */
+  public PagePool pool() {
+    return kv.allocator();
   }
 
   /**
@@ -201,6 +234,17 @@ public final class Engine implements AutoCloseable {
   public void invalidateAdapter(String adapterId) {
     adapters.invalidate(adapterId);
     invalidated.add(adapterId);
+  }
+
+  /** "a, b,,c" → {a, b, c}. */
+  static Set<String> hotAdapters(String csv) {
+    Set<String> ids = new LinkedHashSet<>();
+    for (String id : csv.split(",")) {
+      if (!id.isBlank()) {
+        ids.add(id.trim());
+      }
+    }
+    return ids;
   }
 
   /** Whether nothing is queued or running and no cancel waits to be applied. */

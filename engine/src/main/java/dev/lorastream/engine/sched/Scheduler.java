@@ -1,6 +1,6 @@
 package dev.lorastream.engine.sched;
 
-import dev.lorastream.engine.kv.BlockAllocator;
+import dev.lorastream.engine.kv.KvBlocks;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -55,7 +55,7 @@ public final class Scheduler {
     }
   }
 
-  private final BlockAllocator blocks;
+  private final KvBlocks blocks;
   private final int blockSize;
   private final int maxTokensPerStep;
   private final int maxSeqs;
@@ -75,7 +75,7 @@ public final class Scheduler {
    *
    * @throws IllegalArgumentException if that property is malformed
    */
-  public Scheduler(BlockAllocator blocks, int blockSize, int maxTokensPerStep, int maxSeqs) {
+  public Scheduler(KvBlocks blocks, int blockSize, int maxTokensPerStep, int maxSeqs) {
     this(
         blocks,
         blockSize,
@@ -88,8 +88,7 @@ public final class Scheduler {
   /**
    * @param agingSteps steps a waiting sequence waits per priority level it gains (at least 1)
    */
-  Scheduler(
-      BlockAllocator blocks, int blockSize, int maxTokensPerStep, int maxSeqs, int agingSteps) {
+  Scheduler(KvBlocks blocks, int blockSize, int maxTokensPerStep, int maxSeqs, int agingSteps) {
     this(blocks, blockSize, maxTokensPerStep, maxSeqs, agingSteps, Map.of());
   }
 
@@ -98,7 +97,7 @@ public final class Scheduler {
    * @param tenantWeights tenant → fair-share weight (positive); others weigh 1
    */
   Scheduler(
-      BlockAllocator blocks,
+      KvBlocks blocks,
       int blockSize,
       int maxTokensPerStep,
       int maxSeqs,
@@ -168,7 +167,9 @@ public final class Scheduler {
    * @param admit asked once per waiting sequence that could be admitted; returns false to leave it
    *     waiting (e.g. its adapter is still loading) without blocking those behind it; on true the
    *     sequence is admitted
-   * @param onPreempt told about each preempted sequence (to release its adapter slot)
+   * @param onPreempt told about each preempted sequence, and about one put back right after its
+   *     admission because its adapter took the pages its blocks were counted on (to release its
+   *     adapter slot)
    */
   List<Work> schedule(Predicate<Sequence> admit, java.util.function.Consumer<Sequence> onPreempt) {
     List<Work> work = new ArrayList<>();
@@ -213,6 +214,10 @@ public final class Scheduler {
       }
       if (!admit.test(s)) {
         continue;
+      }
+      if (need > blocks.numFree()) { // its adapter took pages the blocks were counted on
+        onPreempt.accept(s);
+        break;
       }
       admitted.add(s);
       grow(s, s.computed + count);

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lorastream.engine.config.Proj;
+import dev.lorastream.engine.kv.KvCache;
+import dev.lorastream.engine.kv.PagePool;
 import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.ops.ref.ReferenceOps;
 import dev.lorastream.engine.tensor.DType;
@@ -107,27 +109,45 @@ class AdapterSlotsTest {
   @Test
   void slotHoldsAAndScaledBTransposedInItsOwnRows() {
     AdapterSlots s = slots(2);
+    LoraAdapter filler = adapter("filler", 3, 3, Set.of(Proj.V));
     LoraAdapter a = adapter("a", 2, 8, Set.of(Proj.Q, Proj.V)); // scale 8 / 2 = 4
-    s.acquire(adapter("filler", 3, 3, Set.of(Proj.V)));
+    assertEquals(0, s.acquire(filler));
     int slot = s.acquire(a);
     assertEquals(1, slot);
-    assertEquals(4, s.rowStarts()[1], "the second granule of 4 rows");
+    // TINY pages hold 16 tokens x 1 KV head x 4 = 64 elements; 2 x 3 pages (rank 4 on q, v, down).
+    // filler (v, rank 3): (3 + 1) x 8 in, (3 + 1) x 4 out: 1 page, the top one (5); a (q and v,
+    // rank 2): 3 x 16 in, 3 x 12 out: 1 page, the next one down (4)
+    assertEquals(6, s.pool().pages());
+    assertEquals(4 * 64 / 8, s.aRows(Proj.Q)[1], "a's q rows start page 4 (row width 8)");
+    assertEquals(4 * 64 / 8 + 2, s.aRows(Proj.V)[1], "then its v rows");
+    assertEquals(4 * 64 / 8, s.bRows(Proj.Q)[1], "bT of q (width 8) starts page 4 too");
+    assertEquals((4 * 64 + 2 * 8) / 4, s.bRows(Proj.V)[1], "then bT of v, width 4");
+    assertEquals(5 * 64 / 8, s.aRows(Proj.V)[0], "filler's page 5");
     int in = Proj.Q.inDim(TestAdapters.TINY);
     int out = Proj.Q.outDim(TestAdapters.TINY);
-    float[] all = new float[2 * 4 * in];
+    float[] all = new float[Math.toIntExact(s.a(Proj.Q, 1).numel())];
     ops.copyToHost(s.a(Proj.Q, 1), all);
-    float[] expectA = new float[4 * in];
-    System.arraycopy(TestAdapters.factor(1, Proj.Q, true, 2 * in), 0, expectA, 0, 2 * in);
-    assertArrayEquals(expectA, Arrays.copyOfRange(all, 4 * in, 8 * in));
-    float[] bAll = new float[2 * 4 * out];
+    int row = s.aRows(Proj.Q)[1];
+    assertArrayEquals(
+        TestAdapters.factor(1, Proj.Q, true, 2 * in),
+        Arrays.copyOfRange(all, row * in, (row + 2) * in));
+    float[] bAll = new float[Math.toIntExact(s.bT(Proj.Q, 1).numel())];
     ops.copyToHost(s.bT(Proj.Q, 1), bAll);
     float[] b = TestAdapters.factor(1, Proj.Q, false, out * 2); // [out, r]
-    for (int r = 0; r < 4; r++) {
+    int bRow = s.bRows(Proj.Q)[1];
+    for (int r = 0; r < 2; r++) {
       for (int o = 0; o < out; o++) {
-        float expected = r < 2 ? 4f * b[o * 2 + r] : 0f;
-        assertEquals(expected, bAll[4 * out + r * out + o], "bT[1][" + r + "][" + o + "]");
+        assertEquals(4f * b[o * 2 + r], bAll[(bRow + r) * out + o], "bT[" + r + "][" + o + "]");
       }
     }
+    float[] vAll = new float[Math.toIntExact(s.a(Proj.V, 1).numel())];
+    ops.copyToHost(s.a(Proj.V, 1), vAll);
+    int vRow = s.aRows(Proj.V)[0];
+    int vIn = Proj.V.inDim(TestAdapters.TINY);
+    assertArrayEquals(
+        TestAdapters.factor(1, Proj.V, true, 3 * vIn),
+        Arrays.copyOfRange(vAll, vRow * vIn, (vRow + 3) * vIn),
+        "the filler's rows are intact after a was written beside them");
     assertEquals(2, s.ranks(Proj.Q)[1]);
     assertEquals(2, s.ranks(Proj.V)[1]);
     assertEquals(0, s.ranks(Proj.DOWN)[1], "not targeted: rank 0");
@@ -154,41 +174,46 @@ class AdapterSlotsTest {
   }
 
   @Test
-  void adaptersTakeTheirTrueRankRoundedToAGranuleSoSmallOnesFitWherePaddedSlotsWouldNot() {
-    AdapterSlots s = pool(2); // 2 x 16 rows = 32 rows, granules of 8: padded slots would hold 2
-    assertEquals(32, s.poolRows());
-    assertEquals(8, s.granule());
-    for (int i = 0; i < 4; i++) {
+  void adaptersTakeTheirTrueRankInPagesSoSmallOnesFitWherePaddedSlotsWouldNot() {
+    AdapterSlots s = pool(2); // q only: rank 16 takes 17 x 8 elements = 3 pages, rank 8 2 pages
+    assertEquals(6, s.sharePages());
+    assertEquals(3, s.pagesFor(16));
+    assertEquals(2, s.pagesFor(8));
+    for (int i = 0; i < 3; i++) {
       assertEquals(i, s.acquire(adapter("r8-" + i, 8, 8, Set.of(Proj.Q))));
-      assertEquals(8 * i, s.rowStarts()[i]);
+      assertEquals((4 - 2 * i) * 64 / 8, s.aRows(Proj.Q)[i], "runs from the top page down");
     }
-    assertEquals(4, s.residentCount(), "four of rank 8 in the bytes of two of rank 16");
-    assertEquals(32, s.usedRows());
+    assertEquals(3, s.residentCount(), "three of rank 8 in the pages of two of rank 16");
+    assertEquals(6, s.usedPages());
+    assertEquals(0, s.pool().freePages());
     s.release(1);
     s.release(2);
     LoraAdapter wide = adapter("r16", 16, 16, Set.of(Proj.Q));
-    assertEquals(1, s.acquire(wide), "rows 8-23: the two unpinned neighbours make one run");
-    assertEquals(8, s.rowStarts()[1]);
+    assertEquals(1, s.acquire(wide), "pages 1-3: the two unpinned neighbours make one run");
+    assertEquals(64 / 8, s.aRows(Proj.Q)[1]);
     assertEquals(16, s.ranks(Proj.Q)[1]);
-    assertEquals(Arrays.asList("r8-0", "r16", null, "r8-3"), s.residents().subList(0, 4));
+    assertEquals(Arrays.asList("r8-0", "r16", null, null), s.residents());
     assertEquals(2, s.evictions());
+    assertEquals(1, s.pool().freePages(), "page 0 of r8-2's run is left free");
   }
 
   @Test
   void aRunMustBeContiguousAndFreeOfPinnedAdapters() {
     AdapterSlots s = pool(2);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 3; i++) {
       s.acquire(adapter("r8-" + i, 8, 8, Set.of(Proj.Q)));
     }
     s.release(0);
-    s.release(2); // granules 0 and 2 unpinned, 1 and 3 pinned: no two neighbours free
+    s.release(2); // pages 4-5 and 0-1 unpinned, 2-3 pinned: no three neighbours free
     LoraAdapter wide = adapter("r16", 16, 16, Set.of(Proj.Q));
     assertTrue(!s.hasRoomFor("r16", wide));
     assertEquals(-1, s.acquire(wide));
     assertEquals(0, s.evictions(), "a failed acquire evicts nothing");
     LoraAdapter small = adapter("small", 3, 3, Set.of(Proj.Q));
-    assertEquals(0, s.acquire(small), "rank 3 takes one granule: the least recently used one");
+    assertEquals(0, s.acquire(small), "rank 3 takes one page: in the least recently used run");
+    assertEquals(5 * 64 / 8, s.aRows(Proj.Q)[0]);
     assertEquals(3, s.ranks(Proj.Q)[0]);
+    assertEquals(1, s.pool().freePages(), "page 4 of r8-0's run is left free");
   }
 
   @Test
@@ -201,7 +226,7 @@ class AdapterSlotsTest {
     assertEquals(-1, s.acquire(a), "rows reserved, the write queued");
     assertEquals(1, s.filling());
     assertEquals(0, s.ranks(Proj.Q)[0], "no kernel reads it yet");
-    assertEquals(-1, s.acquire(b), "a's rows are being written: not evictable");
+    assertEquals(-1, s.acquire(b), "a's pages are being written: not evictable");
     assertEquals(0, s.evictions());
     assertEquals(1, queued.size(), "b got no rows, so no write");
     queued.poll().run();
@@ -213,8 +238,72 @@ class AdapterSlotsTest {
     assertEquals(1, s.evictions());
     assertTrue(s.invalidate("b"), "invalidated while written: freed when the write ends");
     queued.poll().run();
-    assertEquals(-1, s.acquire(a), "the freed rows are reserved for a again");
+    assertEquals(-1, s.acquire(a), "the freed pages are reserved for a again");
     assertEquals(0, s.residents().stream().filter("b"::equals).count());
+  }
+
+  /** Q-only adapters on a pool of 4 KV blocks plus the pages of 2 adapters of rank 16. */
+  private AdapterSlots shared(KvCache kv) {
+    return new AdapterSlots(ops, TestAdapters.TINY, kv, 2, 16, EnumSet.of(Proj.Q), Runnable::run);
+  }
+
+  private KvCache kv(int pages) {
+    return new KvCache(ops, TestAdapters.TINY.numLayers(), pages, 16, 1, 4);
+  }
+
+  @Test
+  void kvBlocksTakeThePagesOfIdleAdaptersLeastRecentlyUsedFirstButNeverOfPinnedOrHotOnes() {
+    KvCache kv = kv(4 + 6);
+    AdapterSlots s = shared(kv);
+    PagePool pool = kv.allocator();
+    assertEquals(6, s.sharePages());
+    s.hot(Set.of("hot"));
+    assertEquals(0, s.acquire(adapter("hot", 8, 8, Set.of(Proj.Q)))); // pages 8-9
+    assertEquals(1, s.acquire(adapter("old", 8, 8, Set.of(Proj.Q)))); // pages 6-7
+    assertEquals(2, s.acquire(adapter("new", 8, 8, Set.of(Proj.Q)))); // pages 4-5
+    s.release(0);
+    s.release(1);
+    s.release(2); // old used before new; hot stays
+    assertEquals(4 + 2 + 2, pool.numFree(), "free pages and the pages of old and new");
+    for (int b = 0; b < 4; b++) {
+      assertEquals(b, pool.allocate(), "KV takes the free pages from the bottom");
+    }
+    assertEquals(
+        6, pool.allocate(), "then evicts old, the least recently used, and takes its page");
+    assertEquals(-1, s.slotOf("old"));
+    assertEquals(1, s.evictions());
+    assertEquals(7, pool.allocate());
+    assertEquals(4, pool.allocate(), "then new");
+    assertEquals(5, pool.allocate());
+    assertEquals(-1, pool.allocate(), "hot is never evicted");
+    assertEquals(0, s.slotOf("hot"));
+    assertEquals(8, pool.kvPages());
+    assertEquals(2, pool.adapterPages());
+  }
+
+  @Test
+  void anAdapterWaitsWhileKvHoldsThePagesAndGetsThemWhenKvGivesThemBack() {
+    KvCache kv = kv(3 + 6);
+    AdapterSlots s = shared(kv);
+    PagePool pool = kv.allocator();
+    int[] blocks = new int[9];
+    for (int b = 0; b < 9; b++) {
+      blocks[b] = pool.allocate();
+    }
+    LoraAdapter a = adapter("a", 8, 8, Set.of(Proj.Q));
+    assertTrue(!s.hasRoomFor("a", a));
+    assertEquals(-1, s.acquire(a), "KV is never evicted for an adapter");
+    pool.free(blocks[8]);
+    assertEquals(-1, s.acquire(a), "one page free: rank 8 needs two in a row");
+    pool.free(blocks[6]);
+    assertEquals(-1, s.acquire(a), "pages 6 and 8 are free but not neighbours");
+    pool.free(blocks[7]);
+    assertEquals(0, s.acquire(a), "pages 7-8");
+    assertEquals(7 * 64 / 8, s.aRows(Proj.Q)[0]);
+    assertEquals(1, pool.freePages());
+    assertEquals(6, pool.kvPages());
+    s.release(0);
+    assertThrows(IllegalStateException.class, () -> pool.free(7), "page 7 holds an adapter");
   }
 
   @Test

@@ -123,7 +123,7 @@ class CpuLoraParityTest {
       Tensor y = activation(ops, y0, tokens, out);
       ops.sgmvExpand(v, bT, RANKS, ROW_STARTS, layout.starts(), layout.slots(), y);
       Tensor yb = activation(ops, y0, tokens, out);
-      ops.bgmv(xt, a, bT, RANKS, ROW_STARTS, layout.rowSlots(), yb);
+      ops.bgmv(xt, a, bT, RANKS, ROW_STARTS, ROW_STARTS, layout.rowSlots(), yb);
       shrunk[i] = read(ops, v);
       expanded[i] = read(ops, y);
       gathered[i] = read(ops, yb);

@@ -184,7 +184,8 @@ final class CpuLora {
       CpuTensor a,
       CpuTensor bT,
       int[] ranks,
-      int[] rowStarts,
+      int[] aRows,
+      int[] bRows,
       int[] rowSlots,
       CpuTensor y) {
     int tokens = rowSlots.length;
@@ -205,7 +206,7 @@ final class CpuLora {
       maxRank = slot < 0 ? maxRank : Math.max(maxRank, ranks[slot]);
     }
     CpuTensor v = CpuTensor.zeros(DType.F32, tokens, maxRank); // [T, maxRank]
-    shrink(x, a, ranks, rowStarts, segStarts, segSlots, v);
-    expand(v, bT, ranks, rowStarts, segStarts, segSlots, y);
+    shrink(x, a, ranks, aRows, segStarts, segSlots, v);
+    expand(v, bT, ranks, bRows, segStarts, segSlots, y);
   }
 }

@@ -93,6 +93,13 @@ public final class CpuOps implements Ops {
   }
 
   @Override
+  public Tensor view(Tensor t, int... shape) {
+    CpuTensor c = CpuTensor.of(t, "view", "t");
+    long n = OpChecks.viewElements(c, shape);
+    return new CpuTensor(c.dtype(), shape, c.segment().asSlice(0, n * c.dtype().bytes()));
+  }
+
+  @Override
   public Tensor upload(HostTensor weight) {
     MemorySegment data = weight.data();
     return switch (weight.dtype()) {
@@ -375,13 +382,20 @@ public final class CpuOps implements Ops {
 
   @Override
   public void bgmv(
-      Tensor x, Tensor a, Tensor bT, int[] ranks, int[] rowStarts, int[] rowSlots, Tensor y) {
+      Tensor x,
+      Tensor a,
+      Tensor bT,
+      int[] ranks,
+      int[] aRows,
+      int[] bRows,
+      int[] rowSlots,
+      Tensor y) {
     CpuTensor xs = CpuTensor.of(x, "bgmv", "x");
     CpuTensor as = CpuTensor.of(a, "bgmv", "a");
     CpuTensor bs = CpuTensor.of(bT, "bgmv", "bT");
     CpuTensor ys = CpuTensor.of(y, "bgmv", "y");
-    CONTRACT.bgmv(x, a, bT, ranks, rowStarts, rowSlots, y);
-    lora.bgmv(xs, as, bs, ranks, rowStarts, rowSlots, ys);
+    CONTRACT.bgmv(x, a, bT, ranks, aRows, bRows, rowSlots, y);
+    lora.bgmv(xs, as, bs, ranks, aRows, bRows, rowSlots, ys);
   }
 
   @Override

@@ -171,11 +171,12 @@ final class CudaChecks {
       Tensor a,
       Tensor bT,
       int[] ranks,
-      int[] rowStarts,
+      int[] aRows,
+      int[] bRows,
       int[] rowSlots,
       Tensor y,
       DType t) {
-    contract(t).bgmv(x, a, bT, ranks, rowStarts, rowSlots, y);
+    contract(t).bgmv(x, a, bT, ranks, aRows, bRows, rowSlots, y);
     loraLimits("bgmv", x.dim(1), y.dim(1), maxRank(ranks), t);
   }
 

@@ -18,7 +18,7 @@ public enum CudaKernel {
   GEMM_SKINNY("gemm", "gemm_skinny", "ppppiii"),
   SGMV_SHRINK("lora", "sgmv_shrink", "ppppppipii"),
   SGMV_EXPAND("lora", "sgmv_expand", "ppppppipii"),
-  BGMV("lora", "bgmv", "pppppppiiii"),
+  BGMV("lora", "bgmv", "ppppppppiiii"),
   RMS_NORM("norm", "rms_norm", "pppiif"),
   ADD_RMS_NORM("norm", "add_rms_norm", "ppppiif"),
   ROPE("rope", "rope", "ppppiiii"),

@@ -147,6 +147,13 @@ public final class CudaOps implements Ops {
   }
 
   @Override
+  public Tensor view(Tensor t, int... shape) {
+    CudaTensor c = mine(t, "view", "t");
+    OpChecks.viewElements(c, shape);
+    return new CudaTensor(c.dtype(), shape.clone(), c.block(), c.byteOffset());
+  }
+
+  @Override
   public synchronized Tensor upload(HostTensor weight) {
     DType t = act.onUpload(weight.dtype());
     device.bind();
@@ -372,17 +379,17 @@ public final class CudaOps implements Ops {
   @Override
   public synchronized void writeKv(
       Tensor k, Tensor v, Tensor kCache, Tensor vCache, int[] slotMapping) {
+    CudaTensor kc = mine(kCache, "writeKv", "kCache");
+    CudaTensor vc = mine(vCache, "writeKv", "vCache");
     CudaChecks.writeKv(
-        mine(k, "writeKv", "k"),
-        mine(v, "writeKv", "v"),
-        mine(kCache, "writeKv", "kCache"),
-        mine(vCache, "writeKv", "vCache"),
-        slotMapping,
-        act.get());
+        mine(k, "writeKv", "k"), mine(v, "writeKv", "v"), kc, vc, slotMapping, act.get());
     if (slotMapping.length == 0) {
       return;
     }
     device.bind();
+    // the KV pages share their memory with the adapter pool: a page that held an adapter may still
+    // be receiving its rows on the side stream (issued before the adapter was evicted)
+    ctx.awaitWrites(kc, vc);
     launch(
         CudaKernel.WRITE_KV,
         LaunchGeometry.perRow(k.dim(0)),
@@ -524,11 +531,26 @@ public final class CudaOps implements Ops {
 
   @Override
   public synchronized void bgmv(
-      Tensor x, Tensor a, Tensor bT, int[] ranks, int[] rowStarts, int[] rowSlots, Tensor y) {
+      Tensor x,
+      Tensor a,
+      Tensor bT,
+      int[] ranks,
+      int[] aRows,
+      int[] bRows,
+      int[] rowSlots,
+      Tensor y) {
     CudaTensor as = mine(a, "bgmv", "a");
     CudaTensor bs = mine(bT, "bgmv", "bT");
     CudaChecks.bgmv(
-        mine(x, "bgmv", "x"), as, bs, ranks, rowStarts, rowSlots, mine(y, "bgmv", "y"), act.get());
+        mine(x, "bgmv", "x"),
+        as,
+        bs,
+        ranks,
+        aRows,
+        bRows,
+        rowSlots,
+        mine(y, "bgmv", "y"),
+        act.get());
     int m = x.dim(0);
     if (m == 0) {
       return;
@@ -542,7 +564,8 @@ public final class CudaOps implements Ops {
         p(a),
         p(bT),
         ctx.computeRing.ints(ranks),
-        ctx.computeRing.ints(rowStarts),
+        ctx.computeRing.ints(aRows),
+        ctx.computeRing.ints(bRows),
         ctx.computeRing.ints(rowSlots),
         p(y),
         m,

@@ -57,6 +57,11 @@ final class RefTensor extends Tensor {
             + ", not a tensor of the reference backend");
   }
 
+  /** The first elements as {@code shape} (checked by the caller), sharing the values. */
+  RefTensor view(int[] shape) {
+    return new RefTensor(dtype(), shape.clone(), values);
+  }
+
   /** Rows {@code [0, n)} of the outermost dimension, sharing the values. */
   RefTensor rows(int n) {
     int[] shape = shape();

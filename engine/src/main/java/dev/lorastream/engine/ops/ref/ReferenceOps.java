@@ -49,6 +49,13 @@ public final class ReferenceOps implements Ops {
   }
 
   @Override
+  public Tensor view(Tensor t, int... shape) {
+    RefTensor r = RefTensor.of(t, "view", "t");
+    OpChecks.viewElements(r, shape);
+    return r.view(shape);
+  }
+
+  @Override
   public Tensor upload(HostTensor weight) {
     // A private copy, so the control never depends on the lifetime of the host mapping.
     RefTensor t = RefTensor.zeros(weight.dtype(), weight.shape());
@@ -318,12 +325,19 @@ public final class ReferenceOps implements Ops {
 
   @Override
   public void bgmv(
-      Tensor x, Tensor a, Tensor bT, int[] ranks, int[] rowStarts, int[] rowSlots, Tensor y) {
+      Tensor x,
+      Tensor a,
+      Tensor bT,
+      int[] ranks,
+      int[] aRows,
+      int[] bRows,
+      int[] rowSlots,
+      Tensor y) {
     RefTensor xs = RefTensor.of(x, "bgmv", "x");
     RefTensor as = RefTensor.of(a, "bgmv", "a");
     RefTensor bs = RefTensor.of(bT, "bgmv", "bT");
     RefTensor ys = RefTensor.of(y, "bgmv", "y");
-    CONTRACT.bgmv(x, a, bT, ranks, rowStarts, rowSlots, y);
+    CONTRACT.bgmv(x, a, bT, ranks, aRows, bRows, rowSlots, y);
     int in = a.dim(1);
     for (int t = 0; t < rowSlots.length; t++) {
       int slot = rowSlots[t];
@@ -334,13 +348,13 @@ public final class ReferenceOps implements Ops {
       RefTensor v = RefTensor.zeros(DType.F32, Math.max(1, ranks[slot]));
       for (int r = 0; r < ranks[slot]; r++) {
         double sum = 0;
-        long aBase = ((long) rowStarts[slot] + r) * in;
+        long aBase = ((long) aRows[slot] + r) * in;
         for (int i = 0; i < in; i++) {
           sum += (double) xs.get((long) t * in + i) * as.get(aBase + i);
         }
         v.set(r, (float) sum);
       }
-      expandRow(v, 0, bs, ranks, rowStarts, slot, ys, t);
+      expandRow(v, 0, bs, ranks, bRows, slot, ys, t);
     }
   }
 

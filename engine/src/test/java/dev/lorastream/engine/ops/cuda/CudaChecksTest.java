@@ -63,6 +63,7 @@ class CudaChecksTest {
                 t(T, 600, 64),
                 new int[] {300, 8},
                 new int[] {0, 300},
+                new int[] {0, 300},
                 new int[] {0, 1, -1},
                 t(T, 3, 64),
                 T),

@@ -308,8 +308,8 @@ class CudaOpsParityTest {
         Arrays.fill(rowSlots, starts[j], starts[j + 1], segSlots[j]);
       }
       Tensor[] yb = act(y0, tokens, out);
-      ref.bgmv(x[0], a[0], bT[0], ranks, rows, rowSlots, yb[0]);
-      gpu.bgmv(x[1], a[1], bT[1], ranks, rows, rowSlots, yb[1]);
+      ref.bgmv(x[0], a[0], bT[0], ranks, rows, rows, rowSlots, yb[0]);
+      gpu.bgmv(x[1], a[1], bT[1], ranks, rows, rows, rowSlots, yb[1]);
       assertSame("bgmv " + name, yb);
     }
   }
