@@ -222,6 +222,7 @@ public final class Engine implements AutoCloseable {
 
   /** Runs one step; false when there was nothing that could run now. */
   public boolean step() {
+    publishAdapterInfoWhenDue();
     for (String id; (id = invalidated.poll()) != null; ) {
       if (slots != null) {
         slots.invalidate(id);
@@ -409,5 +410,50 @@ public final class Engine implements AutoCloseable {
   @Override
   public void close() {
     loader.shutdownNow();
+  }
+
+  private final AdapterInfoBoard adapterInfo =
+      new AdapterInfoBoard(AdapterInfo.intervalMsFromProperty());
+
+  /**
+   * Per adapter with queued or running work, its running and waiting sequences and tier, busiest
+   * first: the snapshot the engine thread published last. It recomputes it at the start of a step
+   * once {@link AdapterInfo#INTERVAL_MS_PROPERTY} (1 s) has passed on the engine's clock, so it is
+   * at most that old plus one step; empty before the first step. Thread-safe; immutable.
+   */
+  public List<AdapterInfo> adapterInfo() {
+    return adapterInfo.latest();
+  }
+
+  /**
+   * Tells {@code listener} (null: nobody) of each {@link #adapterInfo} snapshot from now on, on the
+   * engine thread, as it is published (the consumer's per-adapter meters follow it this way). It
+   * must be quick; what it throws is printed once and otherwise ignored. Thread-safe.
+   */
+  public void onAdapterInfo(java.util.function.Consumer<List<AdapterInfo>> listener) {
+    adapterInfo.listener(listener);
+  }
+
+  /**
+   * Recomputes the {@link #adapterInfo} snapshot now, publishes it and returns it, whatever the
+   * interval. Engine thread only (between steps), like {@link #step}.
+   */
+  public List<AdapterInfo> publishAdapterInfo() {
+    Map<String, AdapterInfo.Tier> host = adapters.tiers();
+    List<AdapterInfo> snapshot =
+        AdapterInfoBoard.snapshot(
+            scheduler.running(),
+            List.of(scheduler.waiting(), incoming),
+            id ->
+                slots != null && slots.slotOf(id) >= 0
+                    ? AdapterInfo.Tier.BACKEND
+                    : host.getOrDefault(id, AdapterInfo.Tier.NONE));
+    return adapterInfo.publish(snapshot, exits.nowMs());
+  }
+
+  private void publishAdapterInfoWhenDue() {
+    if (adapterInfo.due(exits.nowMs())) {
+      publishAdapterInfo();
+    }
   }
 }
