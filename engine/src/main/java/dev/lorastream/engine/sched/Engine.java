@@ -327,7 +327,8 @@ public final class Engine implements AutoCloseable {
     if (id == null) {
       return true;
     }
-    LoraAdapter a = adapters.readyOrNull(id);
+    // a preempted sequence comes back on the copy it ran on, even if the adapter was invalidated
+    LoraAdapter a = s.adapter != null ? s.adapter : adapters.readyOrNull(id);
     if (a == null) {
       return false;
     }
@@ -336,6 +337,7 @@ public final class Engine implements AutoCloseable {
       return false;
     }
     s.slot = slot;
+    s.adapter = a;
     return true;
   }
 
@@ -352,7 +354,7 @@ public final class Engine implements AutoCloseable {
     Map<Sequence, Throwable> failed = new LinkedHashMap<>();
     for (Sequence s : scheduler.waiting()) {
       String id = s.request.adapterId();
-      Throwable t = id == null ? null : adapters.failure(id);
+      Throwable t = id == null || s.adapter != null ? null : adapters.failure(id);
       if (t != null) {
         failed.put(s, t);
       }
