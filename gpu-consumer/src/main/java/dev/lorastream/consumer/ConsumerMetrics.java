@@ -24,7 +24,8 @@ import java.util.function.ToDoubleFunction;
  * build on them. Counters are read from the engine's own statistics, so nothing is counted twice.
  * {@code lorastream.tenant.served.tokens} (tags tenant and kind = prompt or generated) is
  * registered for a tenant at its first result; past {@link TenantServed#MAX_NAMED} tenants the rest
- * share tenant="other".
+ * share tenant="other". {@code lorastream.adapter.*} are per adapter with work, within a cap
+ * ({@link AdapterMeters}).
  */
 final class ConsumerMetrics {
   private final MeterRegistry registry;
@@ -35,10 +36,26 @@ final class ConsumerMetrics {
   private final Counter revokedCancels;
   private final TenantServed served;
   private final Set<String> servedKeys = ConcurrentHashMap.newKeySet(); // registered tenant tags
+  private final AdapterMeters adapters;
 
   ConsumerMetrics(
       MeterRegistry registry, Engine engine, IntSupplier inflight, AdapterCatalog catalog) {
+    this(registry, engine, inflight, catalog, AdapterMeters.maxSeriesFromProperty());
+  }
+
+  /**
+   * @param maxAdapterSeries adapters with their own {@code lorastream.adapter.*} series at most
+   *     ({@link AdapterMeters#MAX_SERIES_PROPERTY})
+   */
+  ConsumerMetrics(
+      MeterRegistry registry,
+      Engine engine,
+      IntSupplier inflight,
+      AdapterCatalog catalog,
+      int maxAdapterSeries) {
     this.registry = registry;
+    this.adapters = new AdapterMeters(registry, maxAdapterSeries);
+    engine.onAdapterInfo(adapters::update);
     if (catalog != null) {
       FunctionCounter.builder(
               "lorastream.consumer.catalog.skipped", catalog, AdapterCatalog::skipped)

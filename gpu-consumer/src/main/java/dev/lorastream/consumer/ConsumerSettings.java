@@ -1,6 +1,7 @@
 package dev.lorastream.consumer;
 
 import dev.lorastream.engine.backends.Backends;
+import dev.lorastream.engine.sched.AdapterInfo;
 import dev.lorastream.engine.sched.Engine;
 import dev.lorastream.engine.sched.EngineConfig;
 import dev.lorastream.engine.sched.FairShares;
@@ -142,8 +143,9 @@ public record ConsumerSettings(
           OFFSET_METADATA_MAX_BYTES);
 
   /**
-   * The engine's system properties (README's engine table), which the service also takes from its
-   * environment: {@link #exportEngineKeys} sets them before the engine reads them.
+   * The engine's system properties (README's engine table; with the per-adapter metrics' cap, read
+   * as a system property too), which the service also takes from its environment: {@link
+   * #exportEngineKeys} sets them before the engine reads them.
    */
   public static final List<String> ENGINE_KEYS =
       Stream.of(
@@ -152,7 +154,9 @@ public record ConsumerSettings(
                   Engine.LOADER_THREADS_PROPERTY,
                   Engine.HOT_ADAPTERS_PROPERTY,
                   Scheduler.AGING_STEPS_PROPERTY,
-                  FairShares.WEIGHTS_PROPERTY),
+                  FairShares.WEIGHTS_PROPERTY,
+                  AdapterInfo.INTERVAL_MS_PROPERTY,
+                  AdapterMeters.MAX_SERIES_PROPERTY),
               EngineConfig.KEYS.stream())
           .flatMap(s -> s)
           .toList();

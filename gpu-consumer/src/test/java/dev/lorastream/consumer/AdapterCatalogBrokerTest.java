@@ -350,7 +350,7 @@ class AdapterCatalogBrokerTest {
     }
   }
 
-  private static void createTopics(TestKafkaCluster broker) throws Exception {
+  static void createTopics(TestKafkaCluster broker) throws Exception {
     for (Topic<?, ?> t : Topics.all()) {
       broker.createTopic(t.name(), 1, t.topicConfigs());
     }
@@ -366,7 +366,7 @@ class AdapterCatalogBrokerTest {
         .build();
   }
 
-  private static void put(String bootstrap, AdapterRecord r) throws Exception {
+  static void put(String bootstrap, AdapterRecord r) throws Exception {
     try (KafkaProducer<String, AdapterRecord> p =
         new KafkaProducer<>(
             Map.of("bootstrap.servers", bootstrap),
@@ -376,7 +376,7 @@ class AdapterCatalogBrokerTest {
     }
   }
 
-  private static void putRaw(String bootstrap, String key, byte[] value) throws Exception {
+  static void putRaw(String bootstrap, String key, byte[] value) throws Exception {
     try (KafkaProducer<String, byte[]> p =
         new KafkaProducer<>(
             Map.of("bootstrap.servers", bootstrap),
@@ -431,7 +431,7 @@ class AdapterCatalogBrokerTest {
     return out.getFirst();
   }
 
-  private static void waitUntil(BooleanSupplier cond, int seconds, String what)
+  static void waitUntil(BooleanSupplier cond, int seconds, String what)
       throws InterruptedException {
     long end = System.nanoTime() + seconds * 1_000_000_000L;
     while (!cond.getAsBoolean()) {

@@ -1,6 +1,7 @@
 package dev.lorastream.consumer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lorastream.engine.backends.Backends;
@@ -9,6 +10,8 @@ import dev.lorastream.engine.model.LoadedModel;
 import dev.lorastream.engine.model.ModelLoader;
 import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.sample.SamplingParams;
+import dev.lorastream.engine.sched.AdapterInfo;
+import dev.lorastream.engine.sched.AdapterInfo.Tier;
 import dev.lorastream.engine.sched.Engine;
 import dev.lorastream.engine.sched.EngineConfig;
 import dev.lorastream.engine.sched.EngineError;
@@ -16,10 +19,15 @@ import dev.lorastream.engine.sched.GenerationRequest;
 import dev.lorastream.engine.testdata.ModelGenerator;
 import dev.lorastream.schemas.ErrorCode;
 import dev.lorastream.schemas.InferenceRequest;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -53,8 +61,16 @@ class ConsumerMetricsTest {
       var unknownAdapter =
           engine.submit(
               new GenerationRequest("u", new int[] {1, 5, 6}, "x", SamplingParams.greedy(5)));
+      engine.publishAdapterInfo(); // the engine tells the meters of each snapshot
+      assertEquals(Map.of("x", 1.0), series(registry, "lorastream.adapter.requests.waiting"));
+      assertEquals(Map.of("x", 0.0), series(registry, "lorastream.adapter.requests.running"));
       engine.runUntilIdle();
       assertEquals(EngineError.UNKNOWN_ADAPTER, unknownAdapter.join().errorCode());
+      engine.publishAdapterInfo();
+      assertEquals(
+          Map.of(),
+          series(registry, "lorastream.adapter.requests.waiting"),
+          "an adapter without work has no series");
       InferenceRequest req =
           InferenceRequest.newBuilder()
               .setRequestId("a")
@@ -85,5 +101,72 @@ class ConsumerMetricsTest {
         assertTrue(body.contains(line), line + " in\n" + body);
       }
     }
+  }
+
+  @Test
+  void pastTheCapTheBusiestAdaptersKeepTheirSeriesAndTheRestAreSummedUnderOther() {
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    AdapterMeters meters = new AdapterMeters(registry, 2);
+    meters.update(
+        List.of(
+            new AdapterInfo("c", 1, 0, Tier.BACKEND),
+            new AdapterInfo("a", 3, 1, Tier.BACKEND),
+            new AdapterInfo("e", 0, 1, Tier.NONE),
+            new AdapterInfo("b", 0, 2, Tier.HOST),
+            new AdapterInfo("d", 0, 1, Tier.LOADING)));
+    assertEquals(
+        Map.of("a", 3.0, "b", 0.0, "_other", 1.0),
+        series(registry, "lorastream.adapter.requests.running"));
+    assertEquals(
+        Map.of("a", 1.0, "b", 2.0, "_other", 2.0),
+        series(registry, "lorastream.adapter.requests.waiting"));
+    assertEquals(
+        Map.of(
+            "a/backend", 1.0,
+            "b/host", 1.0,
+            "_other/backend", 1.0,
+            "_other/loading", 1.0,
+            "_other/none", 1.0),
+        series(registry, "lorastream.adapter.resident"));
+
+    // "a" went idle and "b" moved to the backend: within the cap again, no _other
+    meters.update(
+        List.of(new AdapterInfo("b", 1, 0, Tier.BACKEND), new AdapterInfo("c", 1, 0, Tier.HOST)));
+    assertEquals(
+        Map.of("b", 1.0, "c", 1.0), series(registry, "lorastream.adapter.requests.running"));
+    assertEquals(
+        Map.of("b", 0.0, "c", 0.0), series(registry, "lorastream.adapter.requests.waiting"));
+    assertEquals(
+        Map.of("b/backend", 1.0, "c/host", 1.0), series(registry, "lorastream.adapter.resident"));
+
+    meters.update(List.of());
+    assertEquals(0, registry.find("lorastream.adapter.requests.running").gauges().size());
+    assertEquals(0, registry.find("lorastream.adapter.requests.waiting").gauges().size());
+    assertEquals(0, registry.find("lorastream.adapter.resident").gauges().size());
+  }
+
+  @Test
+  void theCapIsReadFromItsPropertyAndABadValueNamesTheKey() {
+    assertEquals(100, AdapterMeters.maxSeriesFromProperty());
+    System.setProperty(AdapterMeters.MAX_SERIES_PROPERTY, "-1");
+    try {
+      var e = assertThrows(IllegalArgumentException.class, AdapterMeters::maxSeriesFromProperty);
+      assertTrue(
+          e.getMessage().startsWith("lorastream.metrics.max-adapter-series=-1 is invalid"),
+          e.getMessage());
+    } finally {
+      System.clearProperty(AdapterMeters.MAX_SERIES_PROPERTY);
+    }
+  }
+
+  /** Each gauge of {@code name} by its tags' values ({@code adapter} or {@code adapter/tier}). */
+  private static Map<String, Double> series(MeterRegistry registry, String name) {
+    Map<String, Double> out = new HashMap<>();
+    for (Gauge g : registry.find(name).gauges()) {
+      String key = g.getId().getTag("adapter");
+      String tier = g.getId().getTag("tier");
+      out.put(tier == null ? key : key + "/" + tier, g.value());
+    }
+    return out;
   }
 }

@@ -4,9 +4,11 @@ import dev.lorastream.engine.lora.AdapterSource;
 import dev.lorastream.engine.lora.LoraAdapter;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.function.Consumer;
@@ -256,6 +258,25 @@ final class AdapterCache {
         e.settled = true;
       }
     }
+  }
+
+  /**
+   * The host tier of every adapter the cache knows now: {@link AdapterInfo.Tier#HOST} when loaded,
+   * {@link AdapterInfo.Tier#LOADING} while its load runs, {@link AdapterInfo.Tier#NONE} when its
+   * load failed; an adapter not in the map is {@code NONE} too. Walks the entries rather than
+   * looking ids up, so that reading it is no use of an adapter: the LRU order and the counters stay
+   * as they are.
+   */
+  synchronized Map<String, AdapterInfo.Tier> tiers() {
+    Map<String, AdapterInfo.Tier> out = new HashMap<>();
+    for (Entry e : cache.values()) {
+      out.put(
+          e.id,
+          e.error != null
+              ? AdapterInfo.Tier.NONE
+              : e.adapter != null ? AdapterInfo.Tier.HOST : AdapterInfo.Tier.LOADING);
+    }
+    return out;
   }
 
   /** Ids of the loaded adapters, least recently used first (for tests and diagnostics). */

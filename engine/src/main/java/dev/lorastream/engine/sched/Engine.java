@@ -266,6 +266,7 @@ public final class Engine implements AutoCloseable {
 
   /** Runs one step; false when there was nothing that could run now. */
   public boolean step() {
+    publishAdapterInfoWhenDue();
     for (String id; (id = invalidated.poll()) != null; ) {
       if (slots != null) {
         slots.invalidate(id);
@@ -370,7 +371,8 @@ public final class Engine implements AutoCloseable {
     if (id == null) {
       return true;
     }
-    LoraAdapter a = adapters.readyOrNull(id);
+    // a preempted sequence comes back on the copy it ran on, even if the adapter was invalidated
+    LoraAdapter a = s.adapter != null ? s.adapter : adapters.readyOrNull(id);
     if (a == null) {
       return false;
     }
@@ -379,6 +381,7 @@ public final class Engine implements AutoCloseable {
       return false;
     }
     s.slot = slot;
+    s.adapter = a;
     return true;
   }
 
@@ -395,7 +398,7 @@ public final class Engine implements AutoCloseable {
     Map<Sequence, Throwable> failed = new LinkedHashMap<>();
     for (Sequence s : scheduler.waiting()) {
       String id = s.request.adapterId();
-      Throwable t = id == null ? null : adapters.failure(id);
+      Throwable t = id == null || s.adapter != null ? null : adapters.failure(id);
       if (t != null) {
         failed.put(s, t);
       }
@@ -453,5 +456,50 @@ public final class Engine implements AutoCloseable {
   @Override
   public void close() {
     loader.shutdownNow();
+  }
+
+  private final AdapterInfoBoard adapterInfo =
+      new AdapterInfoBoard(AdapterInfo.intervalMsFromProperty());
+
+  /**
+   * Per adapter with queued or running work, its running and waiting sequences and tier, busiest
+   * first: the snapshot the engine thread published last. It recomputes it at the start of a step
+   * once {@link AdapterInfo#INTERVAL_MS_PROPERTY} (1 s) has passed on the engine's clock, so it is
+   * at most that old plus one step; empty before the first step. Thread-safe; immutable.
+   */
+  public List<AdapterInfo> adapterInfo() {
+    return adapterInfo.latest();
+  }
+
+  /**
+   * Tells {@code listener} (null: nobody) of each {@link #adapterInfo} snapshot from now on, on the
+   * engine thread, as it is published (the consumer's per-adapter meters follow it this way). It
+   * must be quick; what it throws is printed once and otherwise ignored. Thread-safe.
+   */
+  public void onAdapterInfo(java.util.function.Consumer<List<AdapterInfo>> listener) {
+    adapterInfo.listener(listener);
+  }
+
+  /**
+   * Recomputes the {@link #adapterInfo} snapshot now, publishes it and returns it, whatever the
+   * interval. Engine thread only (between steps), like {@link #step}.
+   */
+  public List<AdapterInfo> publishAdapterInfo() {
+    Map<String, AdapterInfo.Tier> host = adapters.tiers();
+    List<AdapterInfo> snapshot =
+        AdapterInfoBoard.snapshot(
+            scheduler.running(),
+            List.of(scheduler.waiting(), incoming),
+            id ->
+                slots != null && slots.slotOf(id) >= 0
+                    ? AdapterInfo.Tier.BACKEND
+                    : host.getOrDefault(id, AdapterInfo.Tier.NONE));
+    return adapterInfo.publish(snapshot, exits.nowMs());
+  }
+
+  private void publishAdapterInfoWhenDue() {
+    if (adapterInfo.due(exits.nowMs())) {
+      publishAdapterInfo();
+    }
   }
 }

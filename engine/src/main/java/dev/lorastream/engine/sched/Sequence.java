@@ -1,5 +1,6 @@
 package dev.lorastream.engine.sched;
 
+import dev.lorastream.engine.lora.LoraAdapter;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -19,6 +20,10 @@ public final class Sequence {
   int computed; // tokens whose K/V is in the cache
   final List<Integer> blocks = new ArrayList<>(); // logical block i -> physical block
   int slot = -1; // adapter slot while admitted, -1 for none
+  // The loaded adapter it was first admitted with, or null: a preempted sequence is admitted again
+  // with this copy, so that it finishes on the weights it started with even when the adapter was
+  // invalidated meanwhile (changed or deleted in the catalog). Heap the host cache does not count.
+  LoraAdapter adapter;
   long firstComputeNanos;
   long firstTokenNanos;
   int preemptions;

@@ -233,6 +233,36 @@ class AdapterCacheTest {
   }
 
   @Test
+  void tiersTellLoadedLoadingAndFailedWithoutTouchingTheLruOrderOrCounters() {
+    catalog.putAll(Map.of("a", r4a, "b", r4b));
+    AdapterCache c = cache(3 * s, TTL, true);
+    c.prefetch("a");
+    c.prefetch("b");
+    c.prefetch("gone");
+    runOneLoad(); // a
+    runOneLoad(); // b
+    assertEquals(
+        Map.of(
+            "a", AdapterInfo.Tier.HOST,
+            "b", AdapterInfo.Tier.HOST,
+            "gone", AdapterInfo.Tier.LOADING),
+        c.tiers());
+    c.prefetch("c"); // another load, left waiting
+    runOneLoad(); // gone fails
+    assertEquals(
+        Map.of(
+            "a", AdapterInfo.Tier.HOST,
+            "b", AdapterInfo.Tier.HOST,
+            "gone", AdapterInfo.Tier.NONE,
+            "c", AdapterInfo.Tier.LOADING),
+        c.tiers());
+    AdapterCacheStats before = c.stats();
+    c.tiers();
+    assertEquals(List.of("a", "b"), c.residents(), "a is still the least recently used");
+    assertEquals(before, c.stats());
+  }
+
+  @Test
   void aBudgetOrTtlOutOfRangeIsRefused() {
     assertThrows(IllegalArgumentException.class, () -> cache(0, TTL, false));
     assertThrows(IllegalArgumentException.class, () -> cache(s, -1, false));
