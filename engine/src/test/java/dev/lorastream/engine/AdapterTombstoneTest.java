@@ -88,6 +88,17 @@ class AdapterTombstoneTest {
         null);
   }
 
+  /**
+   * Holds the pool's free pages beyond {@code kvBlocks} KV pages in all, as if the KV cache had
+   * only those: the pages of the adapters' share that no adapter uses would otherwise go to KV.
+   */
+  private static void holdPagesBeyond(Engine e, int kvBlocks) {
+    int room = kvBlocks - e.pool().kvPages();
+    while (e.pool().freePages() > room) {
+      e.pool().allocate();
+    }
+  }
+
   private static GenerationRequest req(String id, int first, int maxTokens) {
     return new GenerationRequest(
         id, new int[] {1, first, 50, 60}, "a", SamplingParams.greedy(maxTokens));
@@ -168,6 +179,7 @@ class AdapterTombstoneTest {
       stepUntilSampled(e, 2 * 6);
       assertEquals(2, e.scheduler().numRunning());
       assertEquals(0, e.scheduler().preemptions());
+      holdPagesBeyond(e, 4);
 
       catalog.remove("a");
       e.invalidateAdapter("a");
@@ -195,6 +207,7 @@ class AdapterTombstoneTest {
       stepUntilSampled(e, 2 * 6);
       assertEquals(2, e.scheduler().numRunning());
       assertEquals(0, e.scheduler().preemptions());
+      holdPagesBeyond(e, 4);
 
       catalog.put("a", dir2); // re-registered with other weights
       e.invalidateAdapter("a");

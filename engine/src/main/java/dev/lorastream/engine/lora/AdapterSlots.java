@@ -368,13 +368,12 @@ public final class AdapterSlots implements PagePool.Evictor {
     int slot;
     if (resident != null) {
       slot = resident;
-      if (!settle(slot)) {
-        return -1; // still being written
+      if (fills[slot] != null) {
+        return -1; // being written: resident after the settleAll that sees it finished
       }
     } else {
       checkFits(adapter);
       int need = pagesFor(adapter);
-      settleAll();
       int first = window(need);
       if (first < 0) {
         return -1;
@@ -406,8 +405,9 @@ public final class AdapterSlots implements PagePool.Evictor {
       loads++;
       int sl = slot;
       fills[slot] = CompletableFuture.supplyAsync(() -> write(sl, adapter), filler);
-      if (!settle(slot)) {
-        return -1; // written off this thread: resident at a later call
+      // written on this thread (a direct filler): resident now; else after a later settleAll
+      if (!fills[slot].isDone() || !settle(slot)) {
+        return -1;
       }
     }
     pins[slot]++;
@@ -482,8 +482,13 @@ public final class AdapterSlots implements PagePool.Evictor {
     return true;
   }
 
-  /** Settles every finished write, so that their rows can be evicted again. */
-  private void settleAll() {
+  /**
+   * Settles every finished write: those adapters are resident from now on (and may be evicted
+   * again). The engine calls it once at the start of a step and nowhere else, so that within a step
+   * an adapter being written stays so for every sequence: a later request of it is never admitted
+   * ahead of an earlier one that found it being written.
+   */
+  public void settleAll() {
     for (int s = 0; s < slots; s++) {
       if (fills[s] != null) {
         settle(s);
@@ -554,7 +559,6 @@ public final class AdapterSlots implements PagePool.Evictor {
   /** Evicts the least recently used adapter no sequence pins, so that KV can have its pages. */
   @Override
   public boolean evictOne() {
-    settleAll();
     int s = leastRecentEvictable();
     if (s < 0) {
       return false;

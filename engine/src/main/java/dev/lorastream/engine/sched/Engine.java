@@ -272,6 +272,9 @@ public final class Engine implements AutoCloseable {
         slots.invalidate(id);
       }
     }
+    if (slots != null) {
+      slots.settleAll(); // adapters whose pool write finished are resident for this whole step
+    }
     for (Sequence s; (s = incoming.poll()) != null; ) {
       scheduler.add(s);
     }

@@ -230,7 +230,9 @@ class AdapterSlotsTest {
     assertEquals(0, s.evictions());
     assertEquals(1, queued.size(), "b got no rows, so no write");
     queued.poll().run();
-    assertEquals(0, s.acquire(a), "written: pinned now");
+    assertEquals(-1, s.acquire(a), "written, but not settled yet: still being written");
+    s.settleAll();
+    assertEquals(0, s.acquire(a), "written and settled: pinned now");
     assertEquals(8, s.ranks(Proj.Q)[0]);
     assertEquals(0, s.filling());
     s.release(0);
@@ -238,6 +240,7 @@ class AdapterSlotsTest {
     assertEquals(1, s.evictions());
     assertTrue(s.invalidate("b"), "invalidated while written: freed when the write ends");
     queued.poll().run();
+    s.settleAll();
     assertEquals(-1, s.acquire(a), "the freed pages are reserved for a again");
     assertEquals(0, s.residents().stream().filter("b"::equals).count());
   }
