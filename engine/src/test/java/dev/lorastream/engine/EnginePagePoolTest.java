@@ -69,4 +69,34 @@ class EnginePagePoolTest {
       }
     }
   }
+
+  @Test
+  void theAdapterOfAQueuedRequestIsWrittenIntoThePoolBeforeItGetsASeat() throws Exception {
+    Path dir = TestModels.tiny(tmp, "F32");
+    try (Ops ops = Backends.create("cpu");
+        LoadedModel lm = ModelLoader.load(dir, ops);
+        Engine e = engine(lm, ops, config().withStep(64, 1))) { // one seat
+      String first = TestModels.adapter(dir, 0).toString();
+      String second = TestModels.adapter(dir, 1).toString();
+      var f1 =
+          e.submit(
+              new GenerationRequest(
+                  "first", TestModels.prompt(1, 8), first, SamplingParams.greedy(30)));
+      var f2 =
+          e.submit(
+              new GenerationRequest(
+                  "second", TestModels.prompt(2, 8), second, SamplingParams.greedy(4)));
+      boolean residentWhileFirstRan = false;
+      while (!f1.isDone()) {
+        e.step();
+        if (!f1.isDone() && e.scheduler().numRunning() == 1 && e.slots().slotOf(second) >= 0) {
+          residentWhileFirstRan = true;
+        }
+      }
+      assertTrue(residentWhileFirstRan, "the queued request's adapter was written ahead");
+      e.runUntilIdle();
+      assertTrue(f2.join().ok());
+      assertEquals(2, e.slots().loads(), "one write per adapter: the prefetch was used");
+    }
+  }
 }

@@ -1,5 +1,6 @@
 package dev.lorastream.consumer;
 
+import dev.lorastream.engine.kv.PagePool;
 import dev.lorastream.engine.sched.AdapterCacheStats;
 import dev.lorastream.engine.sched.Engine;
 import dev.lorastream.engine.sched.EngineStats;
@@ -121,9 +122,22 @@ final class ConsumerMetrics {
             "lorastream.engine.deadlines.exceeded", st, EngineStats::deadlinesExceeded)
         .description("requests ended by their deadline while queued or running")
         .register(registry);
+    PagePool pool = engine.pool();
+    Gauge.builder("lorastream.engine.pool.pages", pool, PagePool::kvPages)
+        .tag("holder", "kv")
+        .description("pages of the backend's page pool held by KV blocks")
+        .register(registry);
+    Gauge.builder("lorastream.engine.pool.pages", pool, PagePool::adapterPages)
+        .tag("holder", "adapter")
+        .description("pages of the backend's page pool held by adapter weights")
+        .register(registry);
+    Gauge.builder("lorastream.engine.pool.pages", pool, PagePool::freePages)
+        .tag("holder", "free")
+        .description("pages of the backend's page pool nobody holds")
+        .register(registry);
     if (engine.slots() != null) {
       FunctionCounter.builder("lorastream.engine.adapter.loads", engine.slots(), s -> s.loads())
-          .description("adapter writes into backend slots")
+          .description("adapter writes into the backend's page pool")
           .register(registry);
       FunctionCounter.builder(
               "lorastream.engine.adapter.evictions", engine.slots(), s -> s.evictions())

@@ -97,7 +97,10 @@ class ConsumerMetricsTest {
               "lorastream_adapters_host_resident_entries 0.0",
               "lorastream_adapters_host_load_seconds_count 1",
               "lorastream_tenant_served_tokens_total{kind=\"prompt\",tenant=\"t\"} 3.0",
-              "lorastream_tenant_served_tokens_total{kind=\"generated\",tenant=\"t\"} 5.0")) {
+              "lorastream_tenant_served_tokens_total{kind=\"generated\",tenant=\"t\"} 5.0",
+              "lorastream_engine_pool_pages{holder=\"kv\"} 0.0",
+              "lorastream_engine_pool_pages{holder=\"adapter\"} 0.0",
+              "lorastream_engine_pool_pages{holder=\"free\"} " + engine.poolPages() + ".0")) {
         assertTrue(body.contains(line), line + " in\n" + body);
       }
     }

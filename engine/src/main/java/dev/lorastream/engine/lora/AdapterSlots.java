@@ -393,18 +393,7 @@ public final class AdapterSlots implements PagePool.Evictor {
         evict(victim);
         slot = victim;
       }
-      pool.assign(first, need, slot);
-      runStart[slot] = first;
-      runPages[slot] = need;
-      retired[slot] = false;
-      slotAdapter[slot] = key;
-      slotCopy[slot] = adapter;
-      hotSlot[slot] = hot.contains(key) && hotPages() + need <= sharePages;
-      slotOf.put(key, slot);
-      layout(slot, first, adapter);
-      loads++;
-      int sl = slot;
-      fills[slot] = CompletableFuture.supplyAsync(() -> write(sl, adapter), filler);
+      place(key, adapter, first, need, slot);
       // written on this thread (a direct filler): resident now; else after a later settleAll
       if (!fills[slot].isDone() || !settle(slot)) {
         return -1;
@@ -413,6 +402,57 @@ public final class AdapterSlots implements PagePool.Evictor {
     pins[slot]++;
     lastUse[slot] = ++clock;
     return slot;
+  }
+
+  /** Gives the free pages from {@code first} to {@code slot} and starts writing the adapter. */
+  private void place(String key, LoraAdapter adapter, int first, int need, int slot) {
+    pool.assign(first, need, slot);
+    runStart[slot] = first;
+    runPages[slot] = need;
+    retired[slot] = false;
+    slotAdapter[slot] = key;
+    slotCopy[slot] = adapter;
+    hotSlot[slot] = hot.contains(key) && hotPages() + need <= sharePages;
+    slotOf.put(key, slot);
+    layout(slot, first, adapter);
+    loads++;
+    fills[slot] = CompletableFuture.supplyAsync(() -> write(slot, adapter), filler);
+  }
+
+  /**
+   * Starts writing the adapter of a queued request into pages nobody holds, without pinning it and
+   * without evicting anything, while at least an eighth of the pool stays free for KV: so that it
+   * is resident by the time its request gets a seat. Returns whether a write was started.
+   */
+  public boolean prefetch(String key, LoraAdapter adapter) {
+    if (slotOf.containsKey(key)) {
+      return false;
+    }
+    int need = pagesFor(adapter);
+    if (pool.freePages() - need < pool.pages() / 8) {
+      return false;
+    }
+    int first = freeWindow(need);
+    int slot = freeSlotId();
+    if (first < 0 || slot < 0) {
+      return false;
+    }
+    checkFits(adapter);
+    place(key, adapter, first, need, slot);
+    lastUse[slot] = ++clock;
+    return true;
+  }
+
+  /** The first page of the highest run of {@code need} free pages, or -1. */
+  private int freeWindow(int need) {
+    int run = 0;
+    for (int p = pool.pages() - 1; p >= 0; p--) {
+      run = pool.owner(p) == PagePool.FREE ? run + 1 : 0;
+      if (run == need) {
+        return p;
+      }
+    }
+    return -1;
   }
 
   /** Undoes one {@link #acquire}; the adapter stays resident until its slot is needed. */

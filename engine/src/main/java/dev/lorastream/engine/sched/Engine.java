@@ -283,6 +283,7 @@ public final class Engine implements AutoCloseable {
     }
     failUnloadableAdapters();
     List<Scheduler.Work> work = scheduler.schedule(this::admit, this::releaseSlot);
+    prefetchQueued();
     if (work.isEmpty()) {
       return false;
     }
@@ -386,6 +387,35 @@ public final class Engine implements AutoCloseable {
     s.slot = slot;
     s.adapter = a;
     return true;
+  }
+
+  /** Queued requests looked at per step for adapters to write into the pool ahead of admission. */
+  static final int PREFETCH_LOOKAHEAD = 8;
+
+  /**
+   * Writes the adapters of the first queued requests into free pages of the pool before they are
+   * admitted (at most two writes started per step), so that a request whose turn comes finds its
+   * adapter resident; loads the host copy first where there is none (the submit started it).
+   */
+  private void prefetchQueued() {
+    if (slots == null) {
+      return;
+    }
+    int looked = 0;
+    int started = 0;
+    for (Sequence s : scheduler.waiting()) {
+      if (looked++ == PREFETCH_LOOKAHEAD || started == 2) {
+        return;
+      }
+      String id = s.request.adapterId();
+      if (id == null || s.adapter != null || slots.slotOf(id) >= 0) {
+        continue;
+      }
+      LoraAdapter a = adapters.readyOrNull(id);
+      if (a != null && slots.prefetch(id, a)) {
+        started++;
+      }
+    }
   }
 
   private void releaseSlot(Sequence s) {

@@ -310,6 +310,32 @@ class AdapterSlotsTest {
   }
 
   @Test
+  void prefetchWritesIntoFreePagesOnlyWithoutPinningAndLeavesAnEighthOfThePoolToKv() {
+    KvCache kv = kv(10 + 6); // 16 pages: prefetch keeps 2 free
+    AdapterSlots s = shared(kv);
+    PagePool pool = kv.allocator();
+    LoraAdapter a = adapter("a", 8, 8, Set.of(Proj.Q));
+    LoraAdapter b = adapter("b", 8, 8, Set.of(Proj.Q));
+    assertTrue(s.prefetch("a", a));
+    assertEquals(0, s.slotOf("a"));
+    assertEquals(0, s.pins(0), "not pinned");
+    assertTrue(!s.prefetch("a", a), "resident already");
+    for (int i = 0; i < 11; i++) {
+      pool.allocate(); // KV takes pages 0-10 of the 14 that a left free
+    }
+    assertEquals(3, pool.freePages());
+    assertTrue(!s.prefetch("b", b), "3 free - 2 would leave fewer than 16 / 8 = 2");
+    pool.allocate();
+    pool.allocate();
+    pool.allocate();
+    assertEquals(0, pool.freePages());
+    assertEquals(0, s.evictions(), "a prefetch evicts nothing");
+    s.settleAll();
+    assertEquals(0, s.acquire(a), "resident: pinned without a write");
+    assertEquals(1, s.loads());
+  }
+
+  @Test
   void releasingAnUnpinnedSlotIsABug() {
     AdapterSlots s = slots(1);
     assertThrows(IllegalStateException.class, () -> s.release(0));
