@@ -76,7 +76,9 @@ class AdapterStoreBenchTest {
       assertTrue(Double.isFinite(json.get(key).asDouble()), key + " = " + json.get(key));
     }
     // the pool holds the pages of 4 adapters of rank 64 (4 padded slots); at true rank, adapters
-    // of the seed's drawn ranks, each taking the pages of its rank, until the next does not fit
+    // of the seed's drawn ranks, each given a window of the pages of its rank (a row of padding per
+    // projection counted) and keeping the pages its rows reach, until the next finds no window: at
+    // least as many as the windows alone would fit
     int pool = json.get("pool_pages").asInt();
     assertEquals(4 * json.get("pages_rank_64").asInt(), pool);
     int[] ranks = PoolFigures.drawRanks(0, 33);
@@ -85,10 +87,11 @@ class AdapterStoreBenchTest {
     while (pages + json.get("pages_rank_" + ranks[fit]).asInt() <= pool) {
       pages += json.get("pages_rank_" + ranks[fit++]).asInt();
     }
+    int resident = json.get("resident_true_rank").asInt();
     assertEquals(4, json.get("resident_padded").asInt());
-    assertEquals(fit, json.get("resident_true_rank").asInt());
-    assertEquals(fit / 4.0, json.get("residency_ratio_vs_padded").asDouble(), 1e-12);
-    assertEquals(pages, json.get("used_pages").asInt());
+    assertTrue(resident >= fit, resident + " resident, windows alone fit " + fit);
+    assertEquals(resident / 4.0, json.get("residency_ratio_vs_padded").asDouble(), 1e-12);
+    assertTrue(json.get("used_pages").asInt() <= pool);
     assertTrue(fit >= 7, "small ranks take fewer pages: " + fit);
     // every generated token of the VTC run is counted for exactly one tenant
     assertEquals(

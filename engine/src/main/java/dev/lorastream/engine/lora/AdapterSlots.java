@@ -404,17 +404,31 @@ public final class AdapterSlots implements PagePool.Evictor {
     return slot;
   }
 
-  /** Gives the free pages from {@code first} to {@code slot} and starts writing the adapter. */
+  /**
+   * Gives the free pages from {@code first} to {@code slot} and starts writing the adapter: {@code
+   * need} pages are free there ({@link #pagesFor}, which counts a whole row of padding per
+   * projection), and the run takes only those its rows reach from this {@code first}.
+   */
   private void place(String key, LoraAdapter adapter, int first, int need, int slot) {
-    pool.assign(first, need, slot);
+    int used = layout(slot, first, adapter);
+    int top = first + need - used; // the top of the window: adapters grow down from the top
+    if (top > first) {
+      int usedAtTop = layout(slot, top, adapter);
+      if (top + usedAtTop <= first + need) {
+        first = top;
+        used = usedAtTop;
+      } else {
+        layout(slot, first, adapter);
+      }
+    }
+    pool.assign(first, used, slot);
     runStart[slot] = first;
-    runPages[slot] = need;
+    runPages[slot] = used;
     retired[slot] = false;
     slotAdapter[slot] = key;
     slotCopy[slot] = adapter;
-    hotSlot[slot] = hot.contains(key) && hotPages() + need <= sharePages;
+    hotSlot[slot] = hot.contains(key) && hotPages() + used <= sharePages;
     slotOf.put(key, slot);
-    layout(slot, first, adapter);
     loads++;
     fills[slot] = CompletableFuture.supplyAsync(() -> write(slot, adapter), filler);
   }
@@ -620,7 +634,7 @@ public final class AdapterSlots implements PagePool.Evictor {
    * Proj} order, its A rows in the key pages and its bT rows in the value pages, each starting on a
    * whole row of that projection's width.
    */
-  private void layout(int slot, int first, LoraAdapter adapter) {
+  private int layout(int slot, int first, LoraAdapter adapter) {
     long keyAt = (long) first * pageElements; // next free element of the run's key pages
     long valueAt = keyAt;
     int r = adapter.rank();
@@ -640,6 +654,8 @@ public final class AdapterSlots implements PagePool.Evictor {
       keyAt = (ar + r) * in;
       valueAt = (br + r) * out;
     }
+    long used = Math.max(keyAt, valueAt) - (long) first * pageElements;
+    return (int) Math.max(1, (used + pageElements - 1) / pageElements);
   }
 
   /** Number of resident adapters dropped by {@link #invalidate} (or replaced by another copy). */

@@ -175,33 +175,36 @@ class AdapterSlotsTest {
 
   @Test
   void adaptersTakeTheirTrueRankInPagesSoSmallOnesFitWherePaddedSlotsWouldNot() {
-    AdapterSlots s = pool(2); // q only: rank 16 takes 17 x 8 elements = 3 pages, rank 8 2 pages
+    // q only, pages of 64 elements: a window for rank r has room for (r + 1) x 8 elements (a row
+    // of padding), 3 pages at rank 16; the run then takes the pages its rows reach, 2 at rank 15
+    // and at rank 16
+    AdapterSlots s = pool(2);
     assertEquals(6, s.sharePages());
     assertEquals(3, s.pagesFor(16));
     assertEquals(2, s.pagesFor(8));
     for (int i = 0; i < 3; i++) {
-      assertEquals(i, s.acquire(adapter("r8-" + i, 8, 8, Set.of(Proj.Q))));
+      assertEquals(i, s.acquire(adapter("r15-" + i, 15, 15, Set.of(Proj.Q))));
       assertEquals((4 - 2 * i) * 64 / 8, s.aRows(Proj.Q)[i], "runs from the top page down");
     }
-    assertEquals(3, s.residentCount(), "three of rank 8 in the pages of two of rank 16");
+    assertEquals(3, s.residentCount(), "three of rank 15 in the pages of two of rank 16");
     assertEquals(6, s.usedPages());
     assertEquals(0, s.pool().freePages());
     s.release(1);
     s.release(2);
     LoraAdapter wide = adapter("r16", 16, 16, Set.of(Proj.Q));
-    assertEquals(1, s.acquire(wide), "pages 1-3: the two unpinned neighbours make one run");
-    assertEquals(64 / 8, s.aRows(Proj.Q)[1]);
+    assertEquals(1, s.acquire(wide), "window 1-3: the two unpinned neighbours make one run");
+    assertEquals(2 * 64 / 8, s.aRows(Proj.Q)[1], "rows 16-31 fill pages 2-3, the window's top");
     assertEquals(16, s.ranks(Proj.Q)[1]);
-    assertEquals(Arrays.asList("r8-0", "r16", null, null), s.residents());
+    assertEquals(Arrays.asList("r15-0", "r16", null, null), s.residents());
     assertEquals(2, s.evictions());
-    assertEquals(1, s.pool().freePages(), "page 0 of r8-2's run is left free");
+    assertEquals(2, s.pool().freePages(), "pages 0-1, r15-2's run, are left free");
   }
 
   @Test
   void aRunMustBeContiguousAndFreeOfPinnedAdapters() {
     AdapterSlots s = pool(2);
     for (int i = 0; i < 3; i++) {
-      s.acquire(adapter("r8-" + i, 8, 8, Set.of(Proj.Q)));
+      s.acquire(adapter("r15-" + i, 15, 15, Set.of(Proj.Q)));
     }
     s.release(0);
     s.release(2); // pages 4-5 and 0-1 unpinned, 2-3 pinned: no three neighbours free
@@ -213,7 +216,7 @@ class AdapterSlotsTest {
     assertEquals(0, s.acquire(small), "rank 3 takes one page: in the least recently used run");
     assertEquals(5 * 64 / 8, s.aRows(Proj.Q)[0]);
     assertEquals(3, s.ranks(Proj.Q)[0]);
-    assertEquals(1, s.pool().freePages(), "page 4 of r8-0's run is left free");
+    assertEquals(1, s.pool().freePages(), "page 4 of r15-0's run is left free");
   }
 
   @Test
@@ -261,9 +264,9 @@ class AdapterSlotsTest {
     PagePool pool = kv.allocator();
     assertEquals(6, s.sharePages());
     s.hot(Set.of("hot"));
-    assertEquals(0, s.acquire(adapter("hot", 8, 8, Set.of(Proj.Q)))); // pages 8-9
-    assertEquals(1, s.acquire(adapter("old", 8, 8, Set.of(Proj.Q)))); // pages 6-7
-    assertEquals(2, s.acquire(adapter("new", 8, 8, Set.of(Proj.Q)))); // pages 4-5
+    assertEquals(0, s.acquire(adapter("hot", 15, 15, Set.of(Proj.Q)))); // pages 8-9
+    assertEquals(1, s.acquire(adapter("old", 15, 15, Set.of(Proj.Q)))); // pages 6-7
+    assertEquals(2, s.acquire(adapter("new", 15, 15, Set.of(Proj.Q)))); // pages 4-5
     s.release(0);
     s.release(1);
     s.release(2); // old used before new; hot stays
@@ -293,7 +296,7 @@ class AdapterSlotsTest {
     for (int b = 0; b < 9; b++) {
       blocks[b] = pool.allocate();
     }
-    LoraAdapter a = adapter("a", 8, 8, Set.of(Proj.Q));
+    LoraAdapter a = adapter("a", 15, 15, Set.of(Proj.Q));
     assertTrue(!s.hasRoomFor("a", a));
     assertEquals(-1, s.acquire(a), "KV is never evicted for an adapter");
     pool.free(blocks[8]);
@@ -314,8 +317,8 @@ class AdapterSlotsTest {
     KvCache kv = kv(10 + 6); // 16 pages: prefetch keeps 2 free
     AdapterSlots s = shared(kv);
     PagePool pool = kv.allocator();
-    LoraAdapter a = adapter("a", 8, 8, Set.of(Proj.Q));
-    LoraAdapter b = adapter("b", 8, 8, Set.of(Proj.Q));
+    LoraAdapter a = adapter("a", 15, 15, Set.of(Proj.Q));
+    LoraAdapter b = adapter("b", 15, 15, Set.of(Proj.Q));
     assertTrue(s.prefetch("a", a));
     assertEquals(0, s.slotOf("a"));
     assertEquals(0, s.pins(0), "not pinned");
