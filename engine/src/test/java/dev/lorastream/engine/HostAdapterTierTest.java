@@ -22,9 +22,12 @@ import dev.lorastream.engine.testdata.AdapterGenerator;
 import dev.lorastream.engine.testdata.ModelGenerator;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterAll;
@@ -67,9 +70,15 @@ class HostAdapterTierTest {
   }
 
   private static Engine engine(Map<String, Path> catalog, long cacheBytes, AtomicLong clockMs) {
+    return engine(catalog, cacheBytes, clockMs, EngineConfig.defaults().maxSeqs());
+  }
+
+  private static Engine engine(
+      Map<String, Path> catalog, long cacheBytes, AtomicLong clockMs, int seats) {
     EngineConfig ec =
         EngineConfig.defaults()
             .withKvBlocks(64)
+            .withStep(EngineConfig.defaults().maxTokensPerStep(), seats)
             .withLora(4, 16, EnumSet.allOf(Proj.class), LlamaModel.LoraKernel.SGMV)
             .withHostAdapters(cacheBytes, TTL);
     return new Engine(
@@ -122,6 +131,37 @@ class HostAdapterTierTest {
           new AdapterCacheStats(1, 2, 1, 0, 0, adapterBytes, 1, 2, st.loadNanos()),
           st,
           "first and retried loaded (a miss each); remembered counts neither; hit a hit");
+    }
+  }
+
+  @Test
+  void aBurstOfRequestsForMoreAdaptersThanTheHostBudgetHoldsLoadsEachOnce() throws Exception {
+    Path dir = tmp.resolve("m");
+    Path burst = tmp.resolve("burst");
+    AdapterGenerator.make(
+        dir, 10, AdapterGenerator.Options.defaults().withRanks(8).withSeed(5), burst);
+    Map<String, Path> catalog = new ConcurrentHashMap<>();
+    for (int i = 0; i < 10; i++) {
+      catalog.put("x" + i, burst.resolve(AdapterGenerator.adapterName(i)));
+    }
+    // room for 4 adapters: the engine keeps the next 2 distinct ones of the queue loaded
+    try (Engine e = engine(catalog, 4 * adapterBytes, new AtomicLong(), 1)) {
+      List<CompletableFuture<GenerationResult>> fs = new ArrayList<>();
+      for (int i = 0; i < 10; i++) { // all at once, one seat: x9 runs long after x0
+        fs.add(
+            e.submit(
+                new GenerationRequest(
+                    "r" + i, new int[] {1, 40, 50, 60}, "x" + i, SamplingParams.greedy(3))));
+      }
+      e.runUntilIdle();
+      for (var f : fs) {
+        assertTrue(f.join().ok(), f.join().errorMessage());
+      }
+      AdapterCacheStats st = e.adapterCacheStats();
+      assertEquals(10, st.misses(), "a load per adapter, none evicted before its request ran");
+      assertEquals(10, st.loadsCompleted());
+      assertEquals(6, st.evictions(), "the budget holds the last 4");
+      assertEquals(10, e.slots().loads());
     }
   }
 

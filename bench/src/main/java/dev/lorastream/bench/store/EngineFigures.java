@@ -58,19 +58,25 @@ final class EngineFigures {
     double[] ratio = new double[reps];
     double[] cold = new double[reps];
     double[] resident = new double[reps];
+    Run[] coldRuns = new Run[reps];
+    Run[] residentRuns = new Run[reps];
     for (int r = 0; r < reps; r++) {
       if (r % 2 == 0) {
-        cold[r] = runThroughput(rig, false, pick, promptLen, maxTokens, seed, distinct);
-        resident[r] = runThroughput(rig, true, pick, promptLen, maxTokens, seed, distinct);
+        coldRuns[r] = runThroughput(rig, false, pick, promptLen, maxTokens, seed, distinct);
+        residentRuns[r] = runThroughput(rig, true, pick, promptLen, maxTokens, seed, distinct);
       } else {
-        resident[r] = runThroughput(rig, true, pick, promptLen, maxTokens, seed, distinct);
-        cold[r] = runThroughput(rig, false, pick, promptLen, maxTokens, seed, distinct);
+        residentRuns[r] = runThroughput(rig, true, pick, promptLen, maxTokens, seed, distinct);
+        coldRuns[r] = runThroughput(rig, false, pick, promptLen, maxTokens, seed, distinct);
       }
+      cold[r] = coldRuns[r].tokPerS();
+      resident[r] = residentRuns[r].tokPerS();
       ratio[r] = cold[r] / resident[r];
     }
     Map<String, Double> extras = new LinkedHashMap<>();
     extras.put("cold_tok_per_s_median", Stats.median(cold));
     extras.put("resident_tok_per_s_median", Stats.median(resident));
+    putRuns(extras, "cold", coldRuns);
+    putRuns(extras, "resident", residentRuns);
     extras.put("distinct_adapters", (double) distinct.size());
     return new Figure(
         "throughput_ratio_vs_resident",
@@ -98,6 +104,43 @@ final class EngineFigures {
         extras);
   }
 
+  /**
+   * One timed throughput run: tokens/s, and where its wall time went (steps run, sequences sampled
+   * per step, mean step time, and the share of the wall clock spent in steps rather than waiting
+   * for adapters with nothing else to run).
+   */
+  record Run(
+      double tokPerS,
+      long steps,
+      double seqsPerStep,
+      double stepMs,
+      double busyShare,
+      long hostLoads,
+      long poolLoads) {}
+
+  private static void putRuns(Map<String, Double> extras, String mode, Run[] runs) {
+    double[] steps = new double[runs.length];
+    double[] seqs = new double[runs.length];
+    double[] stepMs = new double[runs.length];
+    double[] busy = new double[runs.length];
+    double[] host = new double[runs.length];
+    double[] pool = new double[runs.length];
+    for (int i = 0; i < runs.length; i++) {
+      host[i] = runs[i].hostLoads();
+      pool[i] = runs[i].poolLoads();
+      steps[i] = runs[i].steps();
+      seqs[i] = runs[i].seqsPerStep();
+      stepMs[i] = runs[i].stepMs();
+      busy[i] = runs[i].busyShare();
+    }
+    extras.put(mode + "_steps_median", Stats.median(steps));
+    extras.put(mode + "_seqs_per_step_median", Stats.median(seqs));
+    extras.put(mode + "_step_ms_median", Stats.median(stepMs));
+    extras.put(mode + "_busy_share_median", Stats.median(busy));
+    extras.put(mode + "_host_loads_median", Stats.median(host));
+    extras.put(mode + "_pool_loads_median", Stats.median(pool));
+  }
+
   private static Set<String> distinctOf(int[] pick) {
     Set<String> d = new LinkedHashSet<>();
     for (int i : pick) {
@@ -106,7 +149,7 @@ final class EngineFigures {
     return d;
   }
 
-  private static double runThroughput(
+  private static Run runThroughput(
       StoreRig rig,
       boolean resident,
       int[] pick,
@@ -126,6 +169,11 @@ final class EngineFigures {
       }
       rnd = new SplittableRandom(seed); // same prompts in both modes
       List<CompletableFuture<GenerationResult>> fs = new ArrayList<>();
+      long steps0 = e.stats().steps();
+      long stepNanos0 = e.stats().stepNanos();
+      long sampled0 = e.stats().sampledTokens();
+      long host0 = e.adapterCacheStats().loadsCompleted();
+      long pool0 = e.slots().loads();
       long t0 = System.nanoTime();
       for (int i = 0; i < pick.length; i++) {
         fs.add(
@@ -141,7 +189,17 @@ final class EngineFigures {
         }
         gen += res.tokens().length;
       }
-      return gen / wall;
+      long steps = e.stats().steps() - steps0;
+      double stepS = (e.stats().stepNanos() - stepNanos0) / 1e9;
+      long sampled = e.stats().sampledTokens() - sampled0;
+      return new Run(
+          gen / wall,
+          steps,
+          sampled / (double) Math.max(1, steps),
+          stepS * 1e3 / Math.max(1, steps),
+          stepS / wall,
+          e.adapterCacheStats().loadsCompleted() - host0,
+          e.slots().loads() - pool0);
     }
   }
 

@@ -76,6 +76,7 @@ public final class AdapterSlots implements PagePool.Evictor {
   private final Executor filler;
   private final Map<String, Integer> slotOf = new HashMap<>();
   private Set<String> hot = Set.of();
+  private Set<String> wanted = Set.of();
   private long clock;
   private long loads;
   private long evictions;
@@ -583,6 +584,23 @@ public final class AdapterSlots implements PagePool.Evictor {
     clear(slot);
   }
 
+  /**
+   * The adapters the requests next in line need (the engine sets them every step): when the pool
+   * must evict, it evicts the others first, least recently used first, and these only when nothing
+   * else can make room.
+   */
+  public void wanted(Set<String> adapterIds) {
+    wanted = adapterIds;
+  }
+
+  /** The order adapters are evicted in, lowest first: wanted ones after all others. */
+  private long evictionAge(int slot) {
+    String id = slotAdapter[slot];
+    return lastUse[slot] + (id != null && wanted.contains(id) ? WANTED_AGE : 0);
+  }
+
+  private static final long WANTED_AGE = 1L << 48;
+
   /** Whether the slot's adapter may be evicted now. */
   private boolean evictable(int slot) {
     return runPages[slot] > 0 && pins[slot] == 0 && fills[slot] == null && !hotSlot[slot];
@@ -592,7 +610,7 @@ public final class AdapterSlots implements PagePool.Evictor {
   private int leastRecentEvictable() {
     int best = -1;
     for (int s = 0; s < slots; s++) {
-      if (evictable(s) && (best < 0 || lastUse[s] < lastUse[best])) {
+      if (evictable(s) && (best < 0 || evictionAge(s) < evictionAge(best))) {
         best = s;
       }
     }
@@ -731,7 +749,7 @@ public final class AdapterSlots implements PagePool.Evictor {
           break;
         }
         if (o >= 0) {
-          age = Math.max(age, lastUse[o]);
+          age = Math.max(age, evictionAge(o));
           used++;
         }
       }

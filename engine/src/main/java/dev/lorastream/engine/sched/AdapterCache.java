@@ -127,6 +127,17 @@ final class AdapterCache {
     }
   }
 
+  /**
+   * A request for the adapter arrived behind the look-ahead: counts a hit when it is loaded or
+   * loading, and starts nothing (the step that brings it within the look-ahead does).
+   */
+  synchronized void countRequest(String id) {
+    Entry e = cache.get(id);
+    if (e != null && e.error == null) {
+      hits++;
+    }
+  }
+
   private void startLoad(String id) {
     Entry e = new Entry(id);
     cache.put(id, e);
@@ -213,6 +224,39 @@ final class AdapterCache {
   }
 
   /**
+   * How many distinct adapters of queued requests the engine keeps loaded ahead of admission: as
+   * many as half the budget holds at the mean size of the loaded adapters (2 before any is loaded),
+   * between 1 and 64.
+   */
+  synchronized int lookahead() {
+    if (residentEntries == 0) {
+      return 2;
+    }
+    long mean = Math.max(1, residentBytes / residentEntries);
+    return (int) Math.clamp(budgetBytes / 2 / mean, 1, 64);
+  }
+
+  /**
+   * The adapters of the requests next in line, first first: each one not here starts loading (a
+   * miss), and they become the most recently used, the first the most, so that the loads of
+   * requests further back evict other adapters before them. Counts no hits.
+   */
+  synchronized void keepLoaded(List<String> ids) {
+    long now = clockMs.getAsLong();
+    for (int i = ids.size() - 1; i >= 0; i--) {
+      String id = ids.get(i);
+      Entry e = cache.get(id); // access order: now the most recently used
+      if (e != null && e.error != null && expired(e, now)) {
+        remove(e);
+        e = null;
+      }
+      if (e == null) {
+        startLoad(id);
+      }
+    }
+  }
+
+  /**
    * The loaded adapter, or null while it is loading or when its load failed. Starts a load (a miss)
    * when the adapter is not there at all (evicted or invalidated since the request arrived).
    */
@@ -223,6 +267,16 @@ final class AdapterCache {
       return null;
     }
     return e.adapter;
+  }
+
+  /**
+   * The loaded adapter, or null while it is loading, when its load failed, or when it is not here
+   * (then no load starts: {@link #keepLoaded} starts the loads of the requests next in line, so
+   * that a request looked at further back does not evict them).
+   */
+  synchronized LoraAdapter loadedOrNull(String id) {
+    Entry e = cache.get(id);
+    return e == null ? null : e.adapter;
   }
 
   /** Why the adapter failed to load, or null; the waiting request is answered with it. */

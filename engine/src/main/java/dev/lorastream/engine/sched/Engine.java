@@ -11,6 +11,7 @@ import dev.lorastream.engine.model.StepBatch;
 import dev.lorastream.engine.sample.Sampler;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -21,6 +22,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.LongSupplier;
 
 /**
@@ -63,6 +65,11 @@ public final class Engine implements AutoCloseable {
   private final TokenDecoder decoder; // null: no stop strings, empty text
   private final List<Integer> eosIds;
   private final ConcurrentLinkedQueue<Sequence> incoming = new ConcurrentLinkedQueue<>();
+  // requests submitted and not yet taken by a step, and those waiting after the last step: a
+  // request arriving behind a longer queue than the host cache's look-ahead starts no load
+  private final AtomicInteger incomingCount = new AtomicInteger();
+  private volatile int waitingAfterStep;
+  private final Set<String> notLoadedThisStep = new HashSet<>(); // engine thread
   private final ConcurrentLinkedQueue<String> invalidated = new ConcurrentLinkedQueue<>();
   private final ExecutorService loader;
   private final EngineStats stats = new EngineStats();
@@ -196,12 +203,19 @@ public final class Engine implements AutoCloseable {
       f.complete(refused);
       return f;
     }
+    // near the head of the queue: start the host load now; further back, the step that brings the
+    // request within the look-ahead starts it (so a burst does not evict the loads it needs first)
     if (r.adapterId() != null) {
-      adapters.prefetch(r.adapterId());
+      if (waitingAfterStep + incomingCount.get() < adapters.lookahead()) {
+        adapters.prefetch(r.adapterId());
+      } else {
+        adapters.countRequest(r.adapterId());
+      }
     }
     Sequence s = new Sequence(r, f, now);
     s.listener = tokens;
     exits.numberSubmit(s);
+    incomingCount.incrementAndGet();
     incoming.add(s);
     return f;
   }
@@ -276,14 +290,16 @@ public final class Engine implements AutoCloseable {
       slots.settleAll(); // adapters whose pool write finished are resident for this whole step
     }
     for (Sequence s; (s = incoming.poll()) != null; ) {
+      incomingCount.decrementAndGet();
       scheduler.add(s);
     }
     for (EarlyExits.Exit x : exits.due(scheduler)) {
       end(x.seq(), FinishReason.ERROR, null, x.code(), x.message());
     }
     failUnloadableAdapters();
+    notLoadedThisStep.clear();
     List<Scheduler.Work> work = scheduler.schedule(this::admit, this::releaseSlot);
-    prefetchQueued();
+    lookAhead();
     if (work.isEmpty()) {
       return false;
     }
@@ -376,8 +392,14 @@ public final class Engine implements AutoCloseable {
       return true;
     }
     // a preempted sequence comes back on the copy it ran on, even if the adapter was invalidated
-    LoraAdapter a = s.adapter != null ? s.adapter : adapters.readyOrNull(id);
+    // an adapter not loaded when an earlier request of this step looked stays so for the step,
+    // even if its load finishes meanwhile: a later request of it is never admitted ahead
+    LoraAdapter a =
+        s.adapter != null
+            ? s.adapter
+            : notLoadedThisStep.contains(id) ? null : adapters.loadedOrNull(id);
     if (a == null) {
+      notLoadedThisStep.add(id);
       return false;
     }
     int slot = slots.acquire(id, a);
@@ -389,26 +411,45 @@ public final class Engine implements AutoCloseable {
     return true;
   }
 
-  /** Queued requests looked at per step for adapters to write into the pool ahead of admission. */
+  /** Distinct adapters of queued requests written into the pool ahead of admission, per step. */
   static final int PREFETCH_LOOKAHEAD = 8;
 
+  /** Queued requests looked at per step for the adapters they will need. */
+  static final int LOOKAHEAD_SCAN = 1024;
+
   /**
-   * Writes the adapters of the first queued requests into free pages of the pool before they are
-   * admitted (at most two writes started per step), so that a request whose turn comes finds its
-   * adapter resident; loads the host copy first where there is none (the submit started it).
+   * Readies the adapters of the queued requests next in line (in admission order): the first {@link
+   * AdapterCache#lookahead} distinct ones are kept in host memory (a load starts for each one not
+   * there, and they become the most recently used, so loads for requests further back evict other
+   * adapters first); the pool keeps them rather than unwanted ones when it must evict; and the
+   * first {@link #PREFETCH_LOOKAHEAD} of them are written into free pages of the pool before they
+   * are admitted (at most two writes started per step), so that a request whose turn comes finds
+   * its adapter resident.
    */
-  private void prefetchQueued() {
+  private void lookAhead() {
+    waitingAfterStep = scheduler.numWaiting();
+    int window = adapters.lookahead();
+    List<String> next = new ArrayList<>();
+    Set<String> seen = new HashSet<>();
+    int looked = 0;
+    for (Sequence s : scheduler.waiting()) {
+      if (next.size() == window || looked++ == LOOKAHEAD_SCAN) {
+        break;
+      }
+      String id = s.request.adapterId();
+      if (id != null && s.adapter == null && seen.add(id)) {
+        next.add(id);
+      }
+    }
+    adapters.keepLoaded(next);
     if (slots == null) {
       return;
     }
-    int looked = 0;
+    slots.wanted(seen);
     int started = 0;
-    for (Sequence s : scheduler.waiting()) {
-      if (looked++ == PREFETCH_LOOKAHEAD || started == 2) {
-        return;
-      }
-      String id = s.request.adapterId();
-      if (id == null || s.adapter != null || slots.slotOf(id) >= 0) {
+    for (int i = 0; i < next.size() && i < PREFETCH_LOOKAHEAD && started < 2; i++) {
+      String id = next.get(i);
+      if (slots.slotOf(id) >= 0) {
         continue;
       }
       LoraAdapter a = adapters.readyOrNull(id);
@@ -475,6 +516,7 @@ public final class Engine implements AutoCloseable {
   public void failAll(EngineError code, String message) {
     List<Sequence> all = new ArrayList<>();
     for (Sequence s; (s = incoming.poll()) != null; ) {
+      incomingCount.decrementAndGet();
       all.add(s);
     }
     scheduler.waiting().forEach(all::add);

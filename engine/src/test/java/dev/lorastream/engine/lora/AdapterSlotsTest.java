@@ -14,6 +14,7 @@ import dev.lorastream.engine.tensor.DType;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -255,6 +256,27 @@ class AdapterSlotsTest {
 
   private KvCache kv(int pages) {
     return new KvCache(ops, TestAdapters.TINY.numLayers(), pages, 16, 1, 4);
+  }
+
+  @Test
+  void anAdapterTheRequestsNextInLineWantIsEvictedOnlyAfterTheOthers() {
+    AdapterSlots s = slots(4); // four adapters resident at most
+    LoraAdapter a = adapter("a", 2, 4, Set.of(Proj.Q));
+    LoraAdapter b = adapter("b", 2, 4, Set.of(Proj.Q));
+    LoraAdapter c = adapter("c", 2, 4, Set.of(Proj.Q));
+    LoraAdapter d = adapter("d", 2, 4, Set.of(Proj.Q));
+    LoraAdapter e = adapter("e", 2, 4, Set.of(Proj.Q));
+    for (LoraAdapter x : List.of(a, b, c, d)) {
+      s.release(s.acquire(x)); // a used first: the least recently used
+    }
+    s.wanted(Set.of("a", "b"));
+    s.release(s.acquire(e));
+    assertEquals(-1, s.slotOf("c"), "c, the least recently used adapter nobody waits for, went");
+    assertTrue(s.slotOf("a") >= 0 && s.slotOf("b") >= 0);
+    s.wanted(Set.of("a", "b", "d", "e"));
+    s.release(s.acquire(c));
+    assertEquals(-1, s.slotOf("a"), "every one wanted: the least recently used of them went");
+    assertEquals(2, s.evictions());
   }
 
   @Test
