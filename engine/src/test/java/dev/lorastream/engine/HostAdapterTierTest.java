@@ -166,6 +166,22 @@ class HostAdapterTierTest {
   }
 
   @Test
+  void theEngineSaysWhenAnAdapterLoadAndItsPoolWriteFinishSoThatItsLoopCanWake() throws Exception {
+    Map<String, Path> catalog = new ConcurrentHashMap<>(Map.of("a", a));
+    try (Engine e = engine(catalog, 1L << 30, new AtomicLong())) {
+      java.util.concurrent.CountDownLatch progress = new java.util.concurrent.CountDownLatch(2);
+      e.onAdapterProgress(progress::countDown);
+      assertTrue(run(e, "r", "a").ok());
+      assertTrue(
+          progress.await(10, java.util.concurrent.TimeUnit.SECONDS),
+          "told of the host load and of the pool write");
+      assertTrue(run(e, "again", "a").ok());
+      assertEquals(0, progress.getCount());
+      assertEquals(1, e.adapterCacheStats().loadsCompleted(), "resident: nothing to tell");
+    }
+  }
+
+  @Test
   void anAdapterEvictedByTheByteBudgetIsReloadedAndServesTheSameTokens() {
     Map<String, Path> catalog = new ConcurrentHashMap<>(Map.of("a", a, "b", b));
     try (Engine e = engine(catalog, adapterBytes, new AtomicLong())) {

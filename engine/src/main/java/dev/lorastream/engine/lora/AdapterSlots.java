@@ -77,6 +77,7 @@ public final class AdapterSlots implements PagePool.Evictor {
   private final Map<String, Integer> slotOf = new HashMap<>();
   private Set<String> hot = Set.of();
   private Set<String> wanted = Set.of();
+  private volatile Runnable onWritten = () -> {};
   private long clock;
   private long loads;
   private long evictions;
@@ -432,6 +433,7 @@ public final class AdapterSlots implements PagePool.Evictor {
     slotOf.put(key, slot);
     loads++;
     fills[slot] = CompletableFuture.supplyAsync(() -> write(slot, adapter), filler);
+    fills[slot].whenComplete((rows, error) -> onWritten.run());
   }
 
   /**
@@ -582,6 +584,14 @@ public final class AdapterSlots implements PagePool.Evictor {
     }
     evictions++;
     clear(slot);
+  }
+
+  /**
+   * Run on the writing thread each time a write into the pool finishes (the engine's loop wakes on
+   * it, so that the requests waiting for that adapter are admitted at once).
+   */
+  public void onWritten(Runnable r) {
+    onWritten = r;
   }
 
   /**

@@ -44,6 +44,7 @@ final class AdapterCache {
   private final AdapterSource source;
   private final Executor executor;
   private final Consumer<LoraAdapter> check;
+  private volatile Runnable onLoaded = () -> {};
   private final long budgetBytes;
   private final long failureTtlMs;
   private final LongSupplier clockMs;
@@ -176,6 +177,12 @@ final class AdapterCache {
     synchronized (loadSignal) {
       loadSignal.notifyAll();
     }
+    onLoaded.run();
+  }
+
+  /** Run on the loader thread each time a load finishes, failed or not. */
+  void onLoaded(Runnable r) {
+    onLoaded = r;
   }
 
   /** Evicts least recently used loaded entries, but not {@code keep}, down to the budget. */

@@ -261,6 +261,17 @@ public final class Engine implements AutoCloseable {
     return ids;
   }
 
+  /**
+   * Runs {@code wake} (on a loader thread) whenever an adapter's host load or pool write finishes,
+   * so that a loop parked while requests wait for adapters can step again at once.
+   */
+  public void onAdapterProgress(Runnable wake) {
+    adapters.onLoaded(wake);
+    if (slots != null) {
+      slots.onWritten(wake);
+    }
+  }
+
   /** Whether nothing is queued or running and no cancel waits to be applied. */
   public boolean idle() {
     return incoming.isEmpty()

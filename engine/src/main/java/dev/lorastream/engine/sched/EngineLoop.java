@@ -4,10 +4,11 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * Runs an {@link Engine} on its own thread: steps while there is work, parks when idle, wakes on
- * {@link #submit}. A step that throws fails every request in flight with INTERNAL (via {@link
- * #onFatal}) and stops the loop, so that a service can exit and have its batch redelivered rather
- * than hang.
+ * Runs an {@link Engine} on its own thread: steps while there is work, parks when idle or when
+ * every waiting request waits for an adapter, wakes on {@link #submit}, {@link #cancel} and when an
+ * adapter's load or pool write finishes. A step that throws fails every request in flight with
+ * INTERNAL (via {@link #onFatal}) and stops the loop, so that a service can exit and have its batch
+ * redelivered rather than hang.
  */
 public final class EngineLoop implements AutoCloseable {
   private final Engine engine;
@@ -19,6 +20,7 @@ public final class EngineLoop implements AutoCloseable {
     this.engine = engine;
     this.thread = new Thread(this::run, name);
     this.thread.setDaemon(true);
+    engine.onAdapterProgress(() -> LockSupport.unpark(thread)); // a waiting request may run now
     this.thread.start();
   }
 
