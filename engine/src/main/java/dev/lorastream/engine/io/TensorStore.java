@@ -28,7 +28,7 @@ public final class TensorStore implements AutoCloseable {
   public static final String INDEX_FILE = "model.safetensors.index.json";
 
   private final Path source; // the directory or file this store was opened from
-  private final Arena arena;
+  private final Arena arena; // null: the bytes are on the heap
   private final Map<String, SafetensorsFile> fileOf; // tensor name -> file holding it
   private volatile boolean closed;
 
@@ -95,6 +95,42 @@ public final class TensorStore implements AutoCloseable {
     } catch (RuntimeException e) {
       arena.close();
       throw e;
+    }
+  }
+
+  /**
+   * Reads one safetensors file into the heap through {@code files} (same checks as {@link
+   * #openFile(Path, FileConfinement)}): for small files read once and decoded at once, such as an
+   * adapter's weights, where mapping and unmapping the file (and closing a shared arena, which
+   * stops every thread for a moment) cost more than reading it.
+   */
+  public static TensorStore readFile(Path file, FileConfinement files) {
+    SafetensorsFile f = SafetensorsFile.parse(file, read(file, files));
+    Map<String, SafetensorsFile> fileOf = new LinkedHashMap<>();
+    for (String name : f.names()) {
+      fileOf.put(name, f);
+    }
+    return new TensorStore(file, null, fileOf);
+  }
+
+  private static java.lang.foreign.MemorySegment read(Path file, FileConfinement files) {
+    try (java.nio.channels.FileChannel ch =
+        files.open(file, "expected a safetensors file at that path")) {
+      long size = ch.size();
+      if (size > Integer.MAX_VALUE - 8) {
+        throw new ModelFormatException(
+            file + " holds " + size + " bytes: too large to read into memory; map it instead");
+      }
+      java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate((int) size);
+      while (buf.hasRemaining()) {
+        if (ch.read(buf) < 0) {
+          throw new ModelFormatException(
+              file + " ended after " + buf.position() + " of " + size + " bytes while read");
+        }
+      }
+      return java.lang.foreign.MemorySegment.ofArray(buf.array());
+    } catch (IOException e) {
+      throw new ModelFormatException("cannot read " + file + ": " + e, e);
     }
   }
 
@@ -247,7 +283,9 @@ public final class TensorStore implements AutoCloseable {
   public synchronized void close() {
     if (!closed) {
       closed = true;
-      arena.close();
+      if (arena != null) {
+        arena.close();
+      }
     }
   }
 }

@@ -108,7 +108,7 @@ public final class LoraAdapter {
       throw new ModelFormatException(
           file + " not found: expected the adapter's PEFT weights there" + hint);
     }
-    try (TensorStore store = TensorStore.openFile(file, files)) {
+    try (TensorStore store = TensorStore.readFile(file, files)) {
       LoraWeights[][] weights = new LoraWeights[model.numLayers()][Proj.values().length];
       Set<String> used = new HashSet<>();
       for (int layer = 0; layer < model.numLayers(); layer++) {
