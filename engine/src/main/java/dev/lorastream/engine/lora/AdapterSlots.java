@@ -744,6 +744,14 @@ public final class AdapterSlots implements PagePool.Evictor {
    * breaking ties; -1 when every run holds KV or an adapter that may not be evicted.
    */
   private int window(int need) {
+    int free = freeWindow(need); // the common case, in one pass over the pages
+    if (free >= 0) {
+      return free;
+    }
+    long[] ageOf = new long[slots]; // each slot's eviction order, looked up once
+    for (int s = 0; s < slots; s++) {
+      ageOf[s] = runPages[s] > 0 ? evictionAge(s) : 0;
+    }
     int best = -1;
     long bestAge = Long.MAX_VALUE;
     int bestUsed = Integer.MAX_VALUE;
@@ -759,7 +767,7 @@ public final class AdapterSlots implements PagePool.Evictor {
           break;
         }
         if (o >= 0) {
-          age = Math.max(age, evictionAge(o));
+          age = Math.max(age, ageOf[o]);
           used++;
         }
       }
