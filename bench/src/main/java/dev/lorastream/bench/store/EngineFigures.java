@@ -221,6 +221,8 @@ final class EngineFigures {
     double[] stormForwardP99 = new double[reps];
     double[] quietRestP99 = new double[reps];
     double[] stormRestP99 = new double[reps];
+    double[] controlP99 = new double[reps];
+    double[] controlRatio = new double[reps];
     for (int r = 0; r < reps; r++) {
       System.gc();
       try (Engine e = rig.engine(rig.cold())) {
@@ -276,6 +278,8 @@ final class EngineFigures {
         quietP99[r] = Stats.percentile(quiet, 99);
         stormP99[r] = Stats.percentile(loud, 99);
         ratio[r] = stormP99[r] / quietP99[r];
+        controlP99[r] = residentStormP99(rig, steady, steps, stormPerStep, seed + r);
+        controlRatio[r] = controlP99[r] / quietP99[r];
         for (int i = 0; i < steady; i++) {
           e.cancel("steady" + i);
         }
@@ -297,6 +301,8 @@ final class EngineFigures {
     extras.put("storm_forward_p99_ms_median", Stats.median(stormForwardP99));
     extras.put("quiet_rest_p99_ms_median", Stats.median(quietRestP99));
     extras.put("storm_rest_p99_ms_median", Stats.median(stormRestP99));
+    extras.put("resident_storm_step_p99_ms_median", Stats.median(controlP99));
+    extras.put("resident_storm_ratio_median", Stats.median(controlRatio));
     return new Figure(
         "step_p99_ratio_during_loads",
         "<= 1.2",
@@ -312,9 +318,67 @@ final class EngineFigures {
                 + " prefills of the storm requests admitted in it (no prefill longer than 1 token)."
                 + " p99 of the storm phase's steps over p99 of the quiet phase's, per repetition;"
                 + " the phases alternate order, and the storm's stragglers are drained untimed"
-                + " before a quiet phase that follows it.",
+                + " before a quiet phase that follows it. forward and rest split each step into"
+                + " the model's forward pass with sampling (EngineStats) and the engine thread's"
+                + " own work. The control, resident_storm: on a fresh engine, the same steady set"
+                + " and arrivals for four adapters made resident first (nothing loads); its p99"
+                + " over the same repetition's quiet p99 is resident_storm_ratio, the part of the"
+                + " figure that the storm's extra rows cause without any load.",
             steady, steps, steps, stormPerStep),
         extras);
+  }
+
+  /**
+   * The control for {@link #stepDuringLoads}: the same steady set and the same arrivals, but for
+   * four adapters made resident first, so nothing loads; on a fresh engine (the steady sequences
+   * would not outlast a third phase). p99 of its steps, in ms.
+   */
+  private static double residentStormP99(
+      StoreRig rig, int steady, int steps, int stormPerStep, long seed) {
+    try (Engine e = rig.engine(rig.cold())) {
+      SplittableRandom rnd = new SplittableRandom(seed);
+      int maxTokens = Math.min(steps + 200, rig.cfg().maxPositionEmbeddings() - 8);
+      List<String> resident = new ArrayList<>();
+      for (int i = 0; i < 4; i++) {
+        resident.add(StoreRig.id(2 + 4 * i)); // rank 32: adapters 2, 6, 10, 14
+        e.submit(rig.request("warm" + i, 1, 1, resident.get(i), null, rnd));
+      }
+      StoreRig.drive(e);
+      for (int i = 0; i < steady; i++) {
+        String id = StoreRig.id(1 + 4 * (i % 4));
+        e.submit(rig.request("steady" + i, 4, maxTokens, id, null, rnd));
+      }
+      while (e.scheduler().numRunning() < steady) {
+        if (!e.step()) {
+          java.util.concurrent.locks.LockSupport.parkNanos(50_000);
+        }
+      }
+      long loads0 = e.slots().loads();
+      int[] next = {0};
+      int[] last = {-1};
+      double[][] times =
+          timedSteps(
+              e,
+              steps,
+              step -> {
+                if (step == last[0]) {
+                  return;
+                }
+                last[0] = step;
+                for (int k = 0; k < stormPerStep; k++) {
+                  String id = resident.get(next[0]++ % resident.size());
+                  e.submit(rig.request("control" + next[0], 1, 1, id, null, rnd));
+                }
+              });
+      if (e.slots().loads() != loads0) {
+        throw new IllegalStateException("the control storm loaded adapters: it must not");
+      }
+      for (int i = 0; i < steady; i++) {
+        e.cancel("steady" + i);
+      }
+      StoreRig.drive(e);
+      return Stats.percentile(times[0], 99);
+    }
   }
 
   /**
