@@ -221,6 +221,8 @@ final class EngineFigures {
     double[] stormForwardP99 = new double[reps];
     double[] quietRestP99 = new double[reps];
     double[] stormRestP99 = new double[reps];
+    double[] quietP50 = new double[reps];
+    double[] stormP50 = new double[reps];
     double[] controlP99 = new double[reps];
     double[] controlRatio = new double[reps];
     for (int r = 0; r < reps; r++) {
@@ -275,6 +277,8 @@ final class EngineFigures {
         quietRestP99[r] = Stats.percentile(quietTimes[2], 99);
         stormRestP99[r] = Stats.percentile(loudTimes[2], 99);
         loads[r] = e.slots().loads() - loads0;
+        quietP50[r] = Stats.percentile(quiet, 50);
+        stormP50[r] = Stats.percentile(loud, 50);
         quietP99[r] = Stats.percentile(quiet, 99);
         stormP99[r] = Stats.percentile(loud, 99);
         ratio[r] = stormP99[r] / quietP99[r];
@@ -296,6 +300,8 @@ final class EngineFigures {
     Map<String, Double> extras = new LinkedHashMap<>();
     extras.put("quiet_step_p99_ms_median", Stats.median(quietP99));
     extras.put("storm_step_p99_ms_median", Stats.median(stormP99));
+    extras.put("quiet_step_p50_ms_median", Stats.median(quietP50));
+    extras.put("storm_step_p50_ms_median", Stats.median(stormP50));
     extras.put("pool_loads_per_rep_median", Stats.median(loads));
     extras.put("quiet_forward_p99_ms_median", Stats.median(quietForwardP99));
     extras.put("storm_forward_p99_ms_median", Stats.median(stormForwardP99));
