@@ -6,12 +6,14 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A fixed pool of worker threads that runs "for each index in [0, n)" loops in chunks. The calling
  * thread works too, so a pool of {@code threads} uses {@code threads - 1} workers. Chunks are
- * claimed from a shared counter, so uneven work (skewed LoRA segments) balances itself.
+ * claimed from a shared counter, so uneven work (skewed LoRA segments) balances itself, and a loop
+ * does not wait for a worker that has not started by the time every chunk is claimed.
  *
  * <p>Thread-safe; one loop may run while another runs (they share the workers). Workers are daemon
  * threads.
@@ -71,8 +73,19 @@ final class CpuParallel implements AutoCloseable {
         };
     int helpers = Math.min(threads, chunks) - 1;
     List<Future<?>> futures = new ArrayList<>(helpers);
+    // a helper runs only if it claims its flag before the caller does (after its own chunks): so
+    // the caller never waits for a worker that the OS has not run yet, and never returns while a
+    // helper that started still works on a chunk
+    AtomicBoolean[] claimed = new AtomicBoolean[helpers];
     for (int i = 0; i < helpers; i++) {
-      futures.add(workers.submit(task));
+      AtomicBoolean mine = claimed[i] = new AtomicBoolean();
+      futures.add(
+          workers.submit(
+              () -> {
+                if (mine.compareAndSet(false, true)) {
+                  task.run();
+                }
+              }));
     }
     RuntimeException failure = null;
     try {
@@ -81,9 +94,12 @@ final class CpuParallel implements AutoCloseable {
       failure = e;
       next.set(chunks); // stop handing out chunks
     }
-    for (Future<?> f : futures) {
+    for (int i = 0; i < helpers; i++) {
+      if (claimed[i].compareAndSet(false, true)) {
+        continue; // not started: it will find its flag taken and do nothing
+      }
       try {
-        f.get();
+        futures.get(i).get();
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new IllegalStateException("interrupted while waiting for CPU workers", e);
