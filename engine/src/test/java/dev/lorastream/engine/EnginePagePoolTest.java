@@ -46,20 +46,20 @@ class EnginePagePoolTest {
       }
       try (Engine e = engine(lm, ops, config().withKvBlocks(4))) {
         assertTrue(e.poolPages() > 12 + 3 * e.slots().pagesFor(16), "the share is large enough");
+        // the adapters resident first (1-token requests), so that no request waits for a load
+        // and all six can be admitted together
+        for (int i = 1; i < reqs.size(); i += 2) {
+          e.submit(
+              new GenerationRequest(
+                  "warm" + i,
+                  TestModels.prompt(i, 2),
+                  reqs.get(i).adapterId(),
+                  SamplingParams.greedy(1)));
+        }
+        e.runUntilIdle();
         List<java.util.concurrent.CompletableFuture<GenerationResult>> fs = new ArrayList<>();
-        for (int i = 0; i < reqs.size(); i++) {
-          fs.add(i % 2 == 1 ? e.submit(reqs.get(i)) : null);
-        }
-        // the adapter requests first, until they run (their loads take a while on the loader
-        // thread, and the base ones would be done before), then the base ones join them
-        long deadline = System.nanoTime() + 30_000_000_000L;
-        while (e.scheduler().numRunning() < 3 && System.nanoTime() < deadline) {
-          if (!e.step()) {
-            Thread.sleep(1);
-          }
-        }
-        for (int i = 0; i < reqs.size(); i += 2) {
-          fs.set(i, e.submit(reqs.get(i)));
+        for (GenerationRequest r : reqs) {
+          fs.add(e.submit(r));
         }
         int mostRunning = 0;
         int mostKvPages = 0;

@@ -749,42 +749,61 @@ public final class AdapterSlots implements PagePool.Evictor {
       return free;
     }
     long[] ageOf = new long[slots]; // each slot's eviction order, looked up once
+    boolean[] movable = new boolean[slots];
     for (int s = 0; s < slots; s++) {
       ageOf[s] = runPages[s] > 0 ? evictionAge(s) : 0;
+      movable[s] = evictable(s);
     }
+    // one pass, sliding the run down a page at a time: the blocked and used pages in it are
+    // counted, and the most recent use among its pages is the head of a deque of pages whose ages
+    // fall from head to tail (so each page enters and leaves it once)
+    int pages = pool.pages();
+    int[] deque = new int[need];
+    int head = 0;
+    int size = 0;
+    int blocked = 0;
+    int used = 0;
     int best = -1;
     long bestAge = Long.MAX_VALUE;
     int bestUsed = Integer.MAX_VALUE;
-    int pages = pool.pages();
-    for (int first = pages - need; first >= 0; first--) {
-      long age = 0; // most recent use among the run's adapters
-      int used = 0;
-      int blocked = -1;
-      for (int g = first + need - 1; g >= first; g--) {
-        int o = pool.owner(g);
-        if (o == PagePool.KV || (o >= 0 && !evictable(o))) {
-          blocked = g;
-          break;
-        }
-        if (o >= 0) {
-          age = Math.max(age, ageOf[o]);
-          used++;
-        }
+    for (int g = pages - 1; g >= 0; g--) {
+      int o = pool.owner(g);
+      blocked += o == PagePool.KV || (o >= 0 && !movable[o]) ? 1 : 0;
+      used += o >= 0 ? 1 : 0;
+      int first = g;
+      int last = g + need - 1;
+      if (last + 1 < pages) { // the page above the run left it
+        int out = pool.owner(last + 1);
+        blocked -= out == PagePool.KV || (out >= 0 && !movable[out]) ? 1 : 0;
+        used -= out >= 0 ? 1 : 0;
       }
-      if (blocked >= 0) {
-        first = blocked - need + 1; // every run that starts above it holds it
+      while (size > 0 && deque[head] > last) {
+        head = (head + 1) % need;
+        size--;
+      }
+      long age = o >= 0 ? ageOf[o] : 0;
+      while (size > 0 && pageAge(deque[(head + size - 1) % need], ageOf) <= age) {
+        size--;
+      }
+      deque[(head + size) % need] = g;
+      size++;
+      if (last >= pages || blocked > 0) { // not whole yet, or holds KV or a pinned adapter
         continue;
       }
-      if (age < bestAge || (age == bestAge && used < bestUsed)) {
+      long runAge = pageAge(deque[head], ageOf);
+      if (runAge < bestAge || (runAge == bestAge && used < bestUsed)) {
         best = first;
-        bestAge = age;
+        bestAge = runAge;
         bestUsed = used;
-        if (used == 0) {
-          return best;
-        }
       }
     }
     return best;
+  }
+
+  /** The eviction order of the adapter on page {@code g}, 0 for a free page. */
+  private long pageAge(int g, long[] ageOf) {
+    int o = pool.owner(g);
+    return o >= 0 ? ageOf[o] : 0;
   }
 
   /** An empty slot id, or -1 when every one holds an adapter. */
