@@ -86,12 +86,7 @@ public final class TensorStore implements AutoCloseable {
   public static TensorStore openFile(Path file, FileConfinement files) {
     Arena arena = Arena.ofShared();
     try {
-      SafetensorsFile f = SafetensorsFile.open(file, arena, files);
-      Map<String, SafetensorsFile> fileOf = new LinkedHashMap<>();
-      for (String name : f.names()) {
-        fileOf.put(name, f);
-      }
-      return new TensorStore(file, arena, fileOf);
+      return single(file, arena, SafetensorsFile.open(file, arena, files));
     } catch (RuntimeException e) {
       arena.close();
       throw e;
@@ -105,12 +100,16 @@ public final class TensorStore implements AutoCloseable {
    * stops every thread for a moment) cost more than reading it.
    */
   public static TensorStore readFile(Path file, FileConfinement files) {
-    SafetensorsFile f = SafetensorsFile.parse(file, read(file, files));
+    return single(file, null, SafetensorsFile.parse(file, read(file, files)));
+  }
+
+  /** A store of the one file {@code f}, whose bytes {@code arena} (null: the heap) holds. */
+  private static TensorStore single(Path file, Arena arena, SafetensorsFile f) {
     Map<String, SafetensorsFile> fileOf = new LinkedHashMap<>();
     for (String name : f.names()) {
       fileOf.put(name, f);
     }
-    return new TensorStore(file, null, fileOf);
+    return new TensorStore(file, arena, fileOf);
   }
 
   private static java.lang.foreign.MemorySegment read(Path file, FileConfinement files) {

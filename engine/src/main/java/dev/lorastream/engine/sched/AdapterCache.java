@@ -116,16 +116,25 @@ final class AdapterCache {
    * failure is remembered. Counts a hit when it is loaded or loading, a miss when a load starts.
    */
   synchronized void prefetch(String id) {
-    Entry e = cache.get(id);
-    if (e != null && e.error != null && expired(e, clockMs.getAsLong())) {
-      remove(e);
-      e = null;
-    }
+    Entry e = live(id, clockMs.getAsLong());
     if (e == null) {
       startLoad(id);
     } else if (e.error == null) {
       hits++;
     }
+  }
+
+  /**
+   * The adapter's entry (now the most recently used), or null when there is none or its failure has
+   * expired (then it is removed, so that a new load may start).
+   */
+  private Entry live(String id, long nowMs) {
+    Entry e = cache.get(id);
+    if (e != null && e.error != null && expired(e, nowMs)) {
+      remove(e);
+      return null;
+    }
+    return e;
   }
 
   /**
@@ -251,14 +260,8 @@ final class AdapterCache {
   synchronized void keepLoaded(List<String> ids) {
     long now = clockMs.getAsLong();
     for (int i = ids.size() - 1; i >= 0; i--) {
-      String id = ids.get(i);
-      Entry e = cache.get(id); // access order: now the most recently used
-      if (e != null && e.error != null && expired(e, now)) {
-        remove(e);
-        e = null;
-      }
-      if (e == null) {
-        startLoad(id);
+      if (live(ids.get(i), now) == null) {
+        startLoad(ids.get(i));
       }
     }
   }
