@@ -230,15 +230,7 @@ final class EngineFigures {
       try (Engine e = rig.engine(rig.cold())) {
         SplittableRandom rnd = new SplittableRandom(seed + r);
         int maxTokens = Math.min(2 * steps + 200, rig.cfg().maxPositionEmbeddings() - 8);
-        for (int i = 0; i < steady; i++) {
-          String id = StoreRig.id(1 + 4 * (i % 4)); // ranks 16: adapters 1, 5, 9, 13
-          e.submit(rig.request("steady" + i, 4, maxTokens, id, null, rnd));
-        }
-        while (e.scheduler().numRunning() < steady) { // untimed: steady set running
-          if (!e.step()) {
-            java.util.concurrent.locks.LockSupport.parkNanos(50_000);
-          }
-        }
+        startSteady(rig, e, steady, maxTokens, rnd);
         // storm adapters from the rarest end down to 16 (past the steady ones), wrapping around
         int[] next = {0};
         long loads0 = e.slots().loads();
@@ -284,10 +276,7 @@ final class EngineFigures {
         ratio[r] = stormP99[r] / quietP99[r];
         controlP99[r] = residentStormP99(rig, steady, steps, stormPerStep, seed + r);
         controlRatio[r] = controlP99[r] / quietP99[r];
-        for (int i = 0; i < steady; i++) {
-          e.cancel("steady" + i);
-        }
-        StoreRig.drive(e);
+        stopSteady(e, steady);
         for (var f : storm) {
           GenerationResult res = f.join();
           if (!res.ok()) {
@@ -335,6 +324,31 @@ final class EngineFigures {
   }
 
   /**
+   * Submits {@code steady} sequences (4-token prompts, {@code maxTokens} long) on the four rank-16
+   * adapters 1, 5, 9 and 13, and steps (untimed) until all of them run.
+   */
+  private static void startSteady(
+      StoreRig rig, Engine e, int steady, int maxTokens, SplittableRandom rnd) {
+    for (int i = 0; i < steady; i++) {
+      String id = StoreRig.id(1 + 4 * (i % 4));
+      e.submit(rig.request("steady" + i, 4, maxTokens, id, null, rnd));
+    }
+    while (e.scheduler().numRunning() < steady) {
+      if (!e.step()) {
+        java.util.concurrent.locks.LockSupport.parkNanos(50_000);
+      }
+    }
+  }
+
+  /** Cancels the steady sequences and steps until the engine is idle. */
+  private static void stopSteady(Engine e, int steady) {
+    for (int i = 0; i < steady; i++) {
+      e.cancel("steady" + i);
+    }
+    StoreRig.drive(e);
+  }
+
+  /**
    * The control for {@link #stepDuringLoads}: the same steady set and the same arrivals, but for
    * four adapters made resident first, so nothing loads; on a fresh engine (the steady sequences
    * would not outlast a third phase). p99 of its steps, in ms.
@@ -350,15 +364,7 @@ final class EngineFigures {
         e.submit(rig.request("warm" + i, 1, 1, resident.get(i), null, rnd));
       }
       StoreRig.drive(e);
-      for (int i = 0; i < steady; i++) {
-        String id = StoreRig.id(1 + 4 * (i % 4));
-        e.submit(rig.request("steady" + i, 4, maxTokens, id, null, rnd));
-      }
-      while (e.scheduler().numRunning() < steady) {
-        if (!e.step()) {
-          java.util.concurrent.locks.LockSupport.parkNanos(50_000);
-        }
-      }
+      startSteady(rig, e, steady, maxTokens, rnd);
       long loads0 = e.slots().loads();
       int[] next = {0};
       int[] last = {-1};
@@ -379,10 +385,7 @@ final class EngineFigures {
       if (e.slots().loads() != loads0) {
         throw new IllegalStateException("the control storm loaded adapters: it must not");
       }
-      for (int i = 0; i < steady; i++) {
-        e.cancel("steady" + i);
-      }
-      StoreRig.drive(e);
+      stopSteady(e, steady);
       return Stats.percentile(times[0], 99);
     }
   }
