@@ -17,18 +17,49 @@ import org.apache.kafka.streams.processor.StreamPartitioner;
  * popular adapter cannot pin all load on one GPU. A batch of base-model rows only (affinityKey
  * null) is routed by the hash of its batchId: load alone.
  *
- * <p>Pure and stateless; the partition count comes from the producer's metadata.
+ * <p>Residency: a batch at spread slot 0 goes instead to the nearest partition at or after its home
+ * whose consumer says it holds the adapter ({@link ResidencyIndex#nearest}: backend pool first,
+ * then host memory), which is home itself when home's owner holds it. This keeps an adapter's
+ * batches where its weights are after the group's partitions moved (a consumer joined, left or
+ * restarted) or after a spread loaded it on a neighbour. Slots past 0 keep the hash rule: they
+ * exist to spread load, which following residency would undo. Without a fresh record for the
+ * adapter the rule above holds unchanged.
  */
 final class AffinityPartitioner implements StreamPartitioner<String, RoutedBatch> {
+
+  private final ResidencyIndex residency;
+  private final Runnable onRerouted;
+
+  /** Hash routing only. */
+  AffinityPartitioner() {
+    this(ResidencyIndex.NONE, () -> {});
+  }
+
+  /**
+   * @param residency what the consumers hold
+   * @param onRerouted told of each batch sent off its home partition because of residency
+   */
+  AffinityPartitioner(ResidencyIndex residency, Runnable onRerouted) {
+    this.residency = residency;
+    this.onRerouted = onRerouted;
+  }
 
   @Override
   public Optional<Set<Integer>> partitions(
       String topic, String batchId, RoutedBatch routed, int numPartitions) {
     String affinityKey = routed.batch().getAffinityKey();
-    return Optional.of(
-        Set.of(
-            partition(
-                affinityKey == null ? batchId : affinityKey, routed.spreadSlot(), numPartitions)));
+    if (affinityKey == null) {
+      return Optional.of(Set.of(partition(batchId, 0, numPartitions)));
+    }
+    int hashed = partition(affinityKey, routed.spreadSlot(), numPartitions);
+    if (routed.spreadSlot() == 0) {
+      int held = residency.nearest(affinityKey, hashed, numPartitions);
+      if (held >= 0 && held != hashed) {
+        onRerouted.run();
+        return Optional.of(Set.of(held));
+      }
+    }
+    return Optional.of(Set.of(hashed));
   }
 
   /** The partition of a routing key and spread slot among {@code n} partitions. */

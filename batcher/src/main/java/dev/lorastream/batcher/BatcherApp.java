@@ -88,6 +88,7 @@ public final class BatcherApp implements AutoCloseable {
 
   private final KafkaStreams streams;
   private final KafkaStreams deadLetters; // CatalogDeadLetterTopology
+  private final ResidencyReader residencyReader; // null when routing by residency is off
   private final AdminReplyTopics replyTopics;
   private final PrometheusMeterRegistry registry;
   private final MetricsServer metricsServer;
@@ -98,6 +99,7 @@ public final class BatcherApp implements AutoCloseable {
   private BatcherApp(
       KafkaStreams streams,
       KafkaStreams deadLetters,
+      ResidencyReader residencyReader,
       AdminReplyTopics replyTopics,
       PrometheusMeterRegistry registry,
       MetricsServer metricsServer,
@@ -105,6 +107,7 @@ public final class BatcherApp implements AutoCloseable {
       Watch watch) {
     this.streams = streams;
     this.deadLetters = deadLetters;
+    this.residencyReader = residencyReader;
     this.replyTopics = replyTopics;
     this.registry = registry;
     this.metricsServer = metricsServer;
@@ -191,10 +194,19 @@ public final class BatcherApp implements AutoCloseable {
     ReplyTopicCache cache =
         ReplyTopicCache.of(replyTopics, config.replyTopicCacheMs(), config.replyTopicRecheckMs());
     Watch watch = new Watch(config);
+    ResidencyIndex residency =
+        new ResidencyIndex(config.residencyMaxAgeMs(), System::currentTimeMillis);
+    ResidencyReader residencyReader =
+        residency.enabled() ? ResidencyReader.create(config.kafka(), residency, metrics) : null;
     KafkaStreams streams =
         new KafkaStreams(
             BatcherTopology.build(
-                config, BatcherSerdes.from(config.kafka()), cache, metrics, watch.tracker),
+                config,
+                BatcherSerdes.from(config.kafka()),
+                cache,
+                metrics,
+                watch.tracker,
+                residency),
             props);
     ThreadFailurePolicy policy =
         new ThreadFailurePolicy(
@@ -262,10 +274,20 @@ public final class BatcherApp implements AutoCloseable {
     long every = Math.max(100, Math.min(5000, config.healthStallMs() / 6));
     watch.probe.scheduleWithFixedDelay(
         () -> observe(watch, pending, streams), every, every, TimeUnit.MILLISECONDS);
+    if (residencyReader != null) {
+      residencyReader.start();
+    }
     streams.start();
     deadLetters.start();
     return new BatcherApp(
-        streams, deadLetters, replyTopics, registry, server, streamsMetrics, watch);
+        streams,
+        deadLetters,
+        residencyReader,
+        replyTopics,
+        registry,
+        server,
+        streamsMetrics,
+        watch);
   }
 
   private static void observe(Watch watch, PendingInput pending, KafkaStreams streams) {
@@ -343,6 +365,8 @@ public final class BatcherApp implements AutoCloseable {
             // the consumers and clients stream and cancel; the batcher neither reads nor writes
             // them
             .filter(t -> !t.equals(Topics.STREAM.name()) && !t.equals(Topics.CANCEL.name()))
+            // read only to route by residency
+            .filter(t -> config.residencyMaxAgeMs() > 0 || !t.equals(Topics.RESIDENCY.name()))
             .toList();
     try (Admin admin = Admin.create(adminConfig(props))) {
       Map<String, TopicDescription> found = new HashMap<>();
@@ -450,6 +474,9 @@ public final class BatcherApp implements AutoCloseable {
     watch.probe.shutdownNow();
     streams.close(Duration.ofSeconds(30));
     deadLetters.close(Duration.ofSeconds(30));
+    if (residencyReader != null) {
+      residencyReader.close();
+    }
     replyTopics.close();
     streamsMetrics.close();
     if (metricsServer != null) {

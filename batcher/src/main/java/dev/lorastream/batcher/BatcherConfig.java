@@ -51,6 +51,9 @@ import java.util.stream.Collectors;
  * @param batchesPartitions expected partition count of {@code lora.batches}, checked at start; 0 =
  *     any
  * @param affinitySpread partitions a hot adapter's batches rotate over (1 = never spread)
+ * @param residencyMaxAgeMs a batch goes to a consumer that holds its adapter, by what the consumers
+ *     publish on {@code lora.residency} ({@link ResidencyIndex}), when that record is at most this
+ *     old; 0 = route by hash only and do not read the topic
  * @param metricsPort HTTP port of the Prometheus endpoint; 0 = any free port, -1 = no endpoint
  * @param healthStallMs {@code /health} reports DOWN when input is pending on this instance's {@code
  *     lora.requests} partitions and no record was handled for this long
@@ -75,6 +78,7 @@ public record BatcherConfig(
     long replyTopicRecheckMs,
     int batchesPartitions,
     int affinitySpread,
+    long residencyMaxAgeMs,
     int metricsPort,
     long healthStallMs,
     int threadReplacementsMax,
@@ -95,6 +99,7 @@ public record BatcherConfig(
   public static final String REPLY_TOPIC_RECHECK_MS = "batcher.reply.topic.recheck.ms";
   public static final String BATCHES_PARTITIONS = "batcher.batches.partitions";
   public static final String AFFINITY_SPREAD = "batcher.affinity.spread";
+  public static final String RESIDENCY_MAX_AGE_MS = "batcher.residency.max.age.ms";
   public static final String METRICS_PORT = "batcher.metrics.port";
   public static final String HEALTH_STALL_MS = "batcher.health.stall.ms";
   public static final String THREAD_REPLACEMENTS_MAX = "batcher.thread.replacements.max";
@@ -128,6 +133,8 @@ public record BatcherConfig(
     d.put(REPLY_TOPIC_RECHECK_MS, Long.toString(ReplyTopicCache.DEFAULT_MISSING_TTL_MS));
     d.put(BATCHES_PARTITIONS, "0");
     d.put(AFFINITY_SPREAD, "2");
+    // five of the consumers' residency intervals (1 s): one lost record does not drop a consumer
+    d.put(RESIDENCY_MAX_AGE_MS, "5000");
     d.put(METRICS_PORT, Integer.toString(MetricsServer.DEFAULT_PORT));
     d.put(HEALTH_STALL_MS, "30000");
     d.put(THREAD_REPLACEMENTS_MAX, "3");
@@ -175,6 +182,11 @@ public record BatcherConfig(
         ">= 0 (0 = ask every time)");
     require(batchesPartitions >= 0, BATCHES_PARTITIONS, batchesPartitions, ">= 0 (0 = any)");
     require(affinitySpread >= 1, AFFINITY_SPREAD, affinitySpread, ">= 1");
+    require(
+        residencyMaxAgeMs >= 0,
+        RESIDENCY_MAX_AGE_MS,
+        residencyMaxAgeMs,
+        ">= 0 (0 = route by hash only)");
     require(
         metricsPort >= -1 && metricsPort <= 65535,
         METRICS_PORT,
@@ -236,6 +248,7 @@ public record BatcherConfig(
         i.apply(REPLY_TOPIC_RECHECK_MS),
         i.apply(BATCHES_PARTITIONS),
         i.apply(AFFINITY_SPREAD),
+        i.apply(RESIDENCY_MAX_AGE_MS),
         i.apply(METRICS_PORT),
         i.apply(HEALTH_STALL_MS),
         i.apply(THREAD_REPLACEMENTS_MAX),
@@ -308,6 +321,7 @@ public record BatcherConfig(
     p.setProperty(REPLY_TOPIC_RECHECK_MS, Long.toString(replyTopicRecheckMs));
     p.setProperty(BATCHES_PARTITIONS, Integer.toString(batchesPartitions));
     p.setProperty(AFFINITY_SPREAD, Integer.toString(affinitySpread));
+    p.setProperty(RESIDENCY_MAX_AGE_MS, Long.toString(residencyMaxAgeMs));
     p.setProperty(METRICS_PORT, Integer.toString(metricsPort));
     p.setProperty(HEALTH_STALL_MS, Long.toString(healthStallMs));
     p.setProperty(THREAD_REPLACEMENTS_MAX, Integer.toString(threadReplacementsMax));

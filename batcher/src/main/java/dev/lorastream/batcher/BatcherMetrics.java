@@ -43,6 +43,8 @@ public final class BatcherMetrics {
   public static final String BATCH_ADAPTERS = "lorastream.batcher.batch.adapters";
   public static final String BATCH_WAIT = "lorastream.batcher.batch.wait";
   public static final String BATCH_SPREAD = "lorastream.batcher.batch.spread";
+  public static final String BATCH_RESIDENCY = "lorastream.batcher.batch.residency";
+  public static final String RESIDENCY_RECORDS = "lorastream.batcher.residency.records";
   public static final String BUFFERED = "lorastream.batcher.buffered";
 
   /** lora.adapters records the batcher's adapter store skipped ({@code reason} tag). */
@@ -64,6 +66,8 @@ public final class BatcherMetrics {
   private final DistributionSummary adapters;
   private final Timer wait;
   private final Counter spread;
+  private final Counter residency;
+  private final Map<String, Counter> residencyRecords = new ConcurrentHashMap<>();
   private final AtomicLong buffered = new AtomicLong();
   private final AtomicLong bufferedTokens = new AtomicLong();
 
@@ -99,6 +103,12 @@ public final class BatcherMetrics {
     this.spread =
         Counter.builder(BATCH_SPREAD)
             .description("batches of a hot adapter routed off its home partition")
+            .register(registry);
+    this.residency =
+        Counter.builder(BATCH_RESIDENCY)
+            .description(
+                "batches routed off their adapter's home partition to a consumer that holds the"
+                    + " adapter (lora.residency)")
             .register(registry);
     Gauge.builder(BUFFERED, buffered, AtomicLong::get)
         .baseUnit("requests")
@@ -187,6 +197,26 @@ public final class BatcherMetrics {
     if (spreadOffHome) {
       spread.increment();
     }
+  }
+
+  /** A batch went to a consumer that holds its adapter instead of its home partition. */
+  void batchFollowedResidency() {
+    residency.increment();
+  }
+
+  /**
+   * A {@code lora.residency} record was read: {@code outcome} is read, tombstone or undecodable.
+   */
+  void residencyRecord(String outcome) {
+    residencyRecords
+        .computeIfAbsent(
+            outcome,
+            o ->
+                Counter.builder(RESIDENCY_RECORDS)
+                    .tag("outcome", o)
+                    .description("lora.residency records read, by outcome")
+                    .register(registry))
+        .increment();
   }
 
   /**

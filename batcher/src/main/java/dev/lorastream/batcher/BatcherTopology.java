@@ -43,7 +43,9 @@ import org.apache.kafka.streams.state.Stores;
  *                                                     │               cannot be written (see ReplyTopics)
  *                                                     └─ accepted ──► batch (stores: buffer, sequence,
  *                                                                      wall-clock punctuation)
- *                                                                      └──► lora.batches (AffinityPartitioner)
+ *                                                                      └──► lora.batches (AffinityPartitioner,
+ *                                                                           by residency: ◄·· lora.residency,
+ *                                                                           read by ResidencyReader)
  * </pre>
  *
  * <p>Only topics that {@link ReplyTopics} says exist are ever named by the dynamic reply sink:
@@ -98,18 +100,25 @@ public final class BatcherTopology {
   static Topology build(
       BatcherConfig config, BatcherSerdes serdes, ReplyTopics replyTopics, BatcherMetrics metrics) {
     return build(
-        config, serdes, replyTopics, metrics, new RecordTracker(System::currentTimeMillis));
+        config,
+        serdes,
+        replyTopics,
+        metrics,
+        new RecordTracker(System::currentTimeMillis),
+        ResidencyIndex.NONE);
   }
 
   /**
    * @param tracker told about each {@code lora.requests} record before and after it is handled
+   * @param residency what the consumers hold, for routing batches ({@link AffinityPartitioner})
    */
   static Topology build(
       BatcherConfig config,
       BatcherSerdes serdes,
       ReplyTopics replyTopics,
       BatcherMetrics metrics,
-      RecordTracker tracker) {
+      RecordTracker tracker,
+      ResidencyIndex residency) {
     StreamsBuilder builder = new StreamsBuilder();
 
     // A global store kept with the catalog rule the consumers use (not a GlobalKTable, which
@@ -204,7 +213,8 @@ public final class BatcherTopology {
             Produced.with(
                     Serdes.String(),
                     ProjectingSerializer.serde(serdes.batches(), RoutedBatch::batch))
-                .withStreamPartitioner(new AffinityPartitioner())
+                .withStreamPartitioner(
+                    new AffinityPartitioner(residency, metrics::batchFollowedResidency))
                 .withName("batches-sink"));
 
     return builder.build();

@@ -132,14 +132,15 @@ public final class TenantTopics {
    *   <li>the batcher ({@code applicationId}, default {@link BatcherApp#DEFAULT_APPLICATION_ID}):
    *       READ and WRITE on topics PREFIXED {@code lora.tenant.} (it reads every tenant's requests
    *       and writes error replies to every tenant's replies; a service, unlike a tenant, may have
-   *       a prefixed ACL), READ on {@code lora.requests} and {@code lora.adapters}, WRITE on {@code
+   *       a prefixed ACL), READ on {@code lora.requests}, {@code lora.adapters} and {@code
+   *       lora.residency}, WRITE on {@code
    *       lora.batches}, {@code lora.replies}, {@code lora.requests.dlq}, {@code
    *       lora.adapters.dlq}; ALL on topics, READ on groups and WRITE on transactional ids PREFIXED
    *       {@code applicationId} (Kafka Streams' internal topics, consumer groups and exactly-once
    *       producers, its catalog DLQ writer's included);
    *   <li>the inference consumers ({@code consumerGroup}, default {@code lora-consumers}): READ on
    *       {@code lora.batches}, {@code lora.adapters} and {@code lora.cancel}, WRITE on {@code
-   *       lora.replies} and {@code lora.stream}, READ and WRITE on topics PREFIXED {@code
+   *       lora.replies}, {@code lora.stream} and {@code lora.residency}, READ and WRITE on topics PREFIXED {@code
    *       lora.tenant.} (it writes replies and token chunks, and reads every tenant's cancels by a
    *       pattern subscription), READ on the group and on groups PREFIXED {@code <group>.cancel.}
    *       (each consumer's cancel reader), WRITE on transactional ids PREFIXED {@code
@@ -160,7 +161,8 @@ public final class TenantTopics {
       for (AclOperation op : List.of(AclOperation.READ, AclOperation.WRITE)) {
         acls.add(prefixed(ResourceType.TOPIC, Tenants.TOPIC_PREFIX, batcher, op));
       }
-      for (String t : List.of(Topics.REQUESTS.name(), Topics.ADAPTERS.name())) {
+      for (String t :
+          List.of(Topics.REQUESTS.name(), Topics.ADAPTERS.name(), Topics.RESIDENCY.name())) {
         acls.add(allow(ResourceType.TOPIC, t, batcher, AclOperation.READ));
       }
       for (String t :
@@ -181,6 +183,7 @@ public final class TenantTopics {
       }
       acls.add(allow(ResourceType.TOPIC, Topics.REPLIES.name(), consumer, AclOperation.WRITE));
       acls.add(allow(ResourceType.TOPIC, Topics.STREAM.name(), consumer, AclOperation.WRITE));
+      acls.add(allow(ResourceType.TOPIC, Topics.RESIDENCY.name(), consumer, AclOperation.WRITE));
       acls.add(allow(ResourceType.TOPIC, Topics.CANCEL.name(), consumer, AclOperation.READ));
       acls.add(prefixed(ResourceType.TOPIC, Tenants.TOPIC_PREFIX, consumer, AclOperation.WRITE));
       acls.add(prefixed(ResourceType.TOPIC, Tenants.TOPIC_PREFIX, consumer, AclOperation.READ));

@@ -3,11 +3,13 @@ package dev.lorastream.batcher;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.lorastream.schemas.ConsumerResidency;
 import dev.lorastream.schemas.FlushReason;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 class AffinityPartitionerTest {
@@ -15,6 +17,11 @@ class AffinityPartitionerTest {
   final AffinityPartitioner partitioner = new AffinityPartitioner();
 
   private int route(String adapter, String batchId, int slot, int n) {
+    return route(partitioner, adapter, batchId, slot, n);
+  }
+
+  private static int route(
+      AffinityPartitioner partitioner, String adapter, String batchId, int slot, int n) {
     var batch =
         Batches.build(batchId, List.of(Harness.request("r", adapter)), FlushReason.MAX_WAIT, 0);
     Optional<Set<Integer>> p =
@@ -57,5 +64,51 @@ class AffinityPartitionerTest {
     }
     assertTrue(used.size() > 4, "load alone: base-model batches spread out, got " + used);
     assertEquals(AffinityPartitioner.partition("0_0-3", 0, 8), route(null, "0_0-3", 0, 8));
+  }
+
+  private static ConsumerResidency holds(
+      String consumer, List<Integer> partitions, List<String> backend, long publishedMs) {
+    return ConsumerResidency.newBuilder()
+        .setConsumerId(consumer)
+        .setBatchPartitions(partitions)
+        .setBackendAdapters(backend)
+        .setHostAdapters(List.of())
+        .setPublishedEpochMs(publishedMs)
+        .build();
+  }
+
+  @Test
+  void aBatchGoesToTheConsumerHoldingItsAdapterAndIsCounted() {
+    int n = 8;
+    int home = AffinityPartitioner.partition("poet", 0, n);
+    ResidencyIndex index = new ResidencyIndex(5_000, () -> 10_000);
+    AtomicInteger rerouted = new AtomicInteger();
+    AffinityPartitioner p = new AffinityPartitioner(index, rerouted::incrementAndGet);
+    assertEquals(home, route(p, "poet", "b", 0, n), "nobody holds it: home");
+    index.update("gpu-1", holds("gpu-1", List.of((home + 3) % n), List.of("poet"), 9_000));
+    assertEquals((home + 3) % n, route(p, "poet", "b", 0, n));
+    assertEquals(1, rerouted.get());
+    index.update("gpu-0", holds("gpu-0", List.of(home), List.of("poet"), 9_000));
+    assertEquals(home, route(p, "poet", "b", 0, n), "home's owner holds it too: home");
+    assertEquals(1, rerouted.get(), "staying home is no reroute");
+  }
+
+  @Test
+  void spreadSlotsPastZeroKeepTheHashRule() {
+    int n = 8;
+    int home = AffinityPartitioner.partition("poet", 0, n);
+    ResidencyIndex index = new ResidencyIndex(5_000, () -> 10_000);
+    index.update("gpu-1", holds("gpu-1", List.of((home + 5) % n), List.of("poet"), 9_000));
+    AffinityPartitioner p = new AffinityPartitioner(index, () -> {});
+    assertEquals((home + 5) % n, route(p, "poet", "b", 0, n));
+    assertEquals((home + 1) % n, route(p, "poet", "b", 1, n));
+  }
+
+  @Test
+  void baseModelBatchesIgnoreResidency() {
+    ResidencyIndex index = new ResidencyIndex(5_000, () -> 10_000);
+    index.update("gpu-1", holds("gpu-1", List.of(0, 1, 2, 3), List.of("0_0-3"), 9_000));
+    AffinityPartitioner p = new AffinityPartitioner(index, () -> {});
+    assertEquals(AffinityPartitioner.partition("0_0-3", 0, 8), route(p, null, "0_0-3", 0, 8));
   }
 }

@@ -84,7 +84,13 @@ final class Harness implements AutoCloseable {
     tracker = new RecordTracker(() -> wallClock[0]);
     this.wallClock = wallClock;
     Topology topology =
-        BatcherTopology.build(config, s, replyTopics, new BatcherMetrics(meters, config), tracker);
+        BatcherTopology.build(
+            config,
+            s,
+            replyTopics,
+            new BatcherMetrics(meters, config),
+            tracker,
+            ResidencyIndex.NONE);
     Properties props = new Properties();
     props.put(StreamsConfig.APPLICATION_ID_CONFIG, "batcher-test");
     props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");

@@ -65,6 +65,15 @@ public final class Topics {
   public static final Topic<String, CancelRequest> CANCEL =
       new Topic<>("lora.cancel", String.class, CancelRequest.class, false);
 
+  /**
+   * What each inference consumer holds ({@link ConsumerResidency}: its {@link #BATCHES} partitions
+   * and the adapters in its backend pool and host memory), keyed by consumerId; compacted, a
+   * tombstone when the consumer stops. The batchers read all of it to route a batch to a consumer
+   * that holds its adapter.
+   */
+  public static final Topic<String, ConsumerResidency> RESIDENCY =
+      new Topic<>("lora.residency", String.class, ConsumerResidency.class, true);
+
   private Topics() {}
 
   /** A stream topic of another name (per tenant), with the types of {@link #STREAM}. */
@@ -87,6 +96,14 @@ public final class Topics {
    */
   public static List<Topic<?, ?>> all() {
     return List.of(
-        REQUESTS, BATCHES, REPLIES, ADAPTERS, REQUESTS_DLQ, ADAPTERS_DLQ, STREAM, CANCEL);
+        REQUESTS,
+        BATCHES,
+        REPLIES,
+        ADAPTERS,
+        REQUESTS_DLQ,
+        ADAPTERS_DLQ,
+        STREAM,
+        CANCEL,
+        RESIDENCY);
   }
 }

@@ -36,10 +36,12 @@ class TopicsTest {
             "lora.requests.dlq",
             "lora.adapters.dlq",
             "lora.stream",
-            "lora.cancel"),
+            "lora.cancel",
+            "lora.residency"),
         names);
     assertEquals("lora.requests-value", Topics.REQUESTS.valueSubject());
     assertEquals(Map.of("cleanup.policy", "compact"), Topics.ADAPTERS.topicConfigs());
+    assertEquals(Map.of("cleanup.policy", "compact"), Topics.RESIDENCY.topicConfigs());
     assertEquals(Map.of(), Topics.REQUESTS.topicConfigs());
     assertEquals("lora.replies.acme", Topics.replies("lora.replies.acme").name());
     assertEquals(InferenceResult.class, Topics.replies("x").valueType());
