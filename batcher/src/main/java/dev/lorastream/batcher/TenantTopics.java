@@ -133,18 +133,17 @@ public final class TenantTopics {
    *       READ and WRITE on topics PREFIXED {@code lora.tenant.} (it reads every tenant's requests
    *       and writes error replies to every tenant's replies; a service, unlike a tenant, may have
    *       a prefixed ACL), READ on {@code lora.requests}, {@code lora.adapters} and {@code
-   *       lora.residency}, WRITE on {@code
-   *       lora.batches}, {@code lora.replies}, {@code lora.requests.dlq}, {@code
-   *       lora.adapters.dlq}; ALL on topics, READ on groups and WRITE on transactional ids PREFIXED
-   *       {@code applicationId} (Kafka Streams' internal topics, consumer groups and exactly-once
-   *       producers, its catalog DLQ writer's included);
+   *       lora.residency}, WRITE on {@code lora.batches}, {@code lora.replies}, {@code
+   *       lora.requests.dlq}, {@code lora.adapters.dlq}; ALL on topics, READ on groups and WRITE on
+   *       transactional ids PREFIXED {@code applicationId} (Kafka Streams' internal topics,
+   *       consumer groups and exactly-once producers, its catalog DLQ writer's included);
    *   <li>the inference consumers ({@code consumerGroup}, default {@code lora-consumers}): READ on
    *       {@code lora.batches}, {@code lora.adapters} and {@code lora.cancel}, WRITE on {@code
-   *       lora.replies}, {@code lora.stream} and {@code lora.residency}, READ and WRITE on topics PREFIXED {@code
-   *       lora.tenant.} (it writes replies and token chunks, and reads every tenant's cancels by a
-   *       pattern subscription), READ on the group and on groups PREFIXED {@code <group>.cancel.}
-   *       (each consumer's cancel reader), WRITE on transactional ids PREFIXED {@code
-   *       lorastream-consumer-};
+   *       lora.replies}, {@code lora.stream} and {@code lora.residency}, READ and WRITE on topics
+   *       PREFIXED {@code lora.tenant.} (it writes replies and token chunks, and reads every
+   *       tenant's cancels by a pattern subscription), READ on the group and on groups PREFIXED
+   *       {@code <group>.cancel.} (each consumer's cancel reader), WRITE on transactional ids
+   *       PREFIXED {@code lorastream-consumer-};
    *   <li>the catalog administrator: READ and WRITE on {@code lora.adapters}, the only principal
    *       besides super users that may register, change or delete an adapter ({@code lorastream
    *       adapters} reads the catalog before it writes, to check ownership).
