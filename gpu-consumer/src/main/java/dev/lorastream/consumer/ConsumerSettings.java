@@ -67,6 +67,10 @@ import java.util.stream.Stream;
  * @param offsetMetadataMaxBytes the brokers' {@code offset.metadata.max.bytes}: the longest
  *     answered-rows metadata an offset commit may carry; the consumer takes no more batches of a
  *     partition than fit ({@link AnsweredRowsCodec})
+ * @param residencyIntervalMs how often the consumer publishes what it holds (its {@code
+ *     lora.batches} partitions and the adapters in its backend pool and host memory) to the
+ *     compacted {@code lora.residency}, for the batchers' routing ({@link ResidencyPublisher}); 0
+ *     publishes nothing
  */
 public record ConsumerSettings(
     String bootstrapServers,
@@ -88,7 +92,8 @@ public record ConsumerSettings(
     long retryBackoffMs,
     long retryBackoffMaxMs,
     long commitIntervalMs,
-    int offsetMetadataMaxBytes) {
+    int offsetMetadataMaxBytes,
+    long residencyIntervalMs) {
 
   public static final String BOOTSTRAP = "lorastream.kafka.bootstrap.servers";
   public static final String REGISTRY = "lorastream.schema.registry.url";
@@ -115,9 +120,13 @@ public record ConsumerSettings(
   public static final String COMMIT_INTERVAL_MS = "lorastream.consumer.commit.interval.ms";
   public static final String OFFSET_METADATA_MAX_BYTES =
       "lorastream.consumer.offset.metadata.max.bytes";
+  public static final String RESIDENCY_INTERVAL_MS = "lorastream.consumer.residency.interval.ms";
 
   /** The brokers' default {@code offset.metadata.max.bytes}. */
   public static final int DEFAULT_OFFSET_METADATA_MAX_BYTES = 4096;
+
+  /** {@link #RESIDENCY_INTERVAL_MS}'s default: a batcher's routing hint is about 1 s old. */
+  public static final long DEFAULT_RESIDENCY_INTERVAL_MS = 1000;
 
   /** The keys {@link #from} reads. */
   public static final List<String> KEYS =
@@ -140,7 +149,8 @@ public record ConsumerSettings(
           RETRY_BACKOFF_MS,
           RETRY_BACKOFF_MAX_MS,
           COMMIT_INTERVAL_MS,
-          OFFSET_METADATA_MAX_BYTES);
+          OFFSET_METADATA_MAX_BYTES,
+          RESIDENCY_INTERVAL_MS);
 
   /**
    * The engine's system properties (README's engine table; with the per-adapter metrics' cap, read
@@ -199,6 +209,7 @@ public record ConsumerSettings(
         OFFSET_METADATA_MAX_BYTES,
         offsetMetadataMaxBytes,
         ">= 16 (the brokers' offset.metadata.max.bytes, 4096 by default)");
+    require(residencyIntervalMs >= 0, RESIDENCY_INTERVAL_MS, residencyIntervalMs, ">= 0 (0 = off)");
   }
 
   /** Reads the keys above from {@code props}; missing required keys fail naming them. */
@@ -240,7 +251,10 @@ public record ConsumerSettings(
         Long.parseLong(props.getOrDefault(COMMIT_INTERVAL_MS, "20")),
         Integer.parseInt(
             props.getOrDefault(
-                OFFSET_METADATA_MAX_BYTES, Integer.toString(DEFAULT_OFFSET_METADATA_MAX_BYTES))));
+                OFFSET_METADATA_MAX_BYTES, Integer.toString(DEFAULT_OFFSET_METADATA_MAX_BYTES))),
+        Long.parseLong(
+            props.getOrDefault(
+                RESIDENCY_INTERVAL_MS, Long.toString(DEFAULT_RESIDENCY_INTERVAL_MS))));
   }
 
   /** The model folder's file name (what the demo registers as {@code baseModel}). */

@@ -26,6 +26,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
@@ -60,6 +61,10 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * cached answers and keeps its results for the next attempt, which waits a {@link RetryBackoff} and
  * routes them again.
  *
+ * <p>Every {@code lorastream.consumer.residency.interval.ms} a {@link ResidencyPublisher} thread
+ * writes the consumer's partitions and the adapters its engine holds to {@code lora.residency}, for
+ * the batchers' routing, and a tombstone at {@link #close}.
+ *
  * <p>{@link #run} owns the Kafka clients and must be called from one thread; {@link #stop} from
  * any.
  */
@@ -80,6 +85,12 @@ public final class InferenceConsumer implements AutoCloseable {
   private final ChunkStreamer streamer;
   private final CancelReader cancels;
   private final Thread cancelThread;
+  // null when lorastream.consumer.residency.interval.ms is 0 (off), as is its thread
+  private final ResidencyPublisher residency;
+  private final Thread residencyThread;
+  // the lora.batches partitions assigned now: written by the rebalance listener (poll thread),
+  // read by the residency publisher's thread
+  private final Set<Integer> batchPartitions = ConcurrentHashMap.newKeySet();
   private final KafkaConsumer<String, InferenceBatch> consumer;
   private final KafkaProducer<String, InferenceResult> producer;
   private final ConsumerMetrics metrics;
@@ -142,6 +153,16 @@ public final class InferenceConsumer implements AutoCloseable {
     this.retry = RetryBackoff.of(s.retryBackoffMs(), s.retryBackoffMaxMs());
     this.cancelThread = new Thread(cancels, "cancels-" + s.consumerId());
     this.cancelThread.setDaemon(true);
+    if (s.residencyIntervalMs() > 0) {
+      this.residency =
+          ResidencyPublisher.create(
+              s, serde, () -> batchPartitions, loop.engine()::residency, registry);
+      this.residencyThread = new Thread(residency, "residency-" + s.consumerId());
+      this.residencyThread.setDaemon(true);
+    } else {
+      this.residency = null;
+      this.residencyThread = null;
+    }
     binders.add(new KafkaClientMetrics(consumer));
     binders.add(new KafkaClientMetrics(producer));
     binders.forEach(b -> ((KafkaClientMetrics) b).bindTo(registry));
@@ -183,6 +204,9 @@ public final class InferenceConsumer implements AutoCloseable {
           catalog.lastError());
     }
     cancelThread.start();
+    if (residencyThread != null) {
+      residencyThread.start();
+    }
     consumer.subscribe(Set.of(Topics.BATCHES.name()), new Rebalance());
     health.polling(true);
     try {
@@ -382,6 +406,9 @@ public final class InferenceConsumer implements AutoCloseable {
         // metrics only
       }
     }
+    if (residency != null) {
+      residency.close(); // its tombstone first: the batchers stop routing by this consumer
+    }
     cancels.close(cancelThread);
     // a static member stays in the group on a plain close (until its session times out); a clean
     // stop leaves, so that its partitions move to the others at once
@@ -401,11 +428,17 @@ public final class InferenceConsumer implements AutoCloseable {
   /**
    * Partitions taken away: their unreleased work belongs to the new owner now, so forget it and
    * cancel its requests still in the engine (their KV blocks and seats go to the partitions kept).
-   * Partitions given: read which rows are answered from their committed offset metadata.
+   * Partitions given: read which rows are answered from their committed offset metadata. Either way
+   * the set of partitions the {@link ResidencyPublisher} publishes follows.
    */
   private final class Rebalance implements ConsumerRebalanceListener {
     @Override
     public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+      for (TopicPartition tp : partitions) {
+        if (tp.topic().equals(Topics.BATCHES.name())) {
+          batchPartitions.remove(tp.partition());
+        }
+      }
       int cancelled = 0;
       for (InFlightBatch b : tracker.removed(partitions)) {
         cancelled += intake.cancel(b);
@@ -419,6 +452,9 @@ public final class InferenceConsumer implements AutoCloseable {
           consumer.committed(new HashSet<>(partitions));
       for (TopicPartition tp : partitions) {
         tracker.assigned(tp, committed.get(tp));
+        if (tp.topic().equals(Topics.BATCHES.name())) {
+          batchPartitions.add(tp.partition());
+        }
       }
     }
 

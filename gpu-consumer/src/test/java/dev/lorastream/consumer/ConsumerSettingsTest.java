@@ -36,6 +36,7 @@ class ConsumerSettingsTest {
     assertEquals(5_000, s.retryBackoffMaxMs());
     assertEquals(20, s.commitIntervalMs());
     assertEquals(4096, s.offsetMetadataMaxBytes());
+    assertEquals(1_000, s.residencyIntervalMs());
   }
 
   @Test
@@ -84,6 +85,7 @@ class ConsumerSettingsTest {
     props.put(ConsumerSettings.RETRY_BACKOFF_MAX_MS, "50");
     props.put(ConsumerSettings.COMMIT_INTERVAL_MS, "5");
     props.put(ConsumerSettings.OFFSET_METADATA_MAX_BYTES, "1024");
+    props.put(ConsumerSettings.RESIDENCY_INTERVAL_MS, "250");
     ConsumerSettings s = ConsumerSettings.from(props);
     assertEquals(0, s.replyTopicCacheMs());
     assertEquals(250, s.replyTopicRecheckMs());
@@ -91,6 +93,28 @@ class ConsumerSettingsTest {
     assertEquals(50, s.retryBackoffMaxMs());
     assertEquals(5, s.commitIntervalMs());
     assertEquals(1024, s.offsetMetadataMaxBytes());
+    assertEquals(250, s.residencyIntervalMs());
+  }
+
+  @Test
+  void aResidencyIntervalOfZeroTurnsPublishingOffAndANegativeOneIsRefused() {
+    var props = new HashMap<>(REQUIRED);
+    props.put(ConsumerSettings.RESIDENCY_INTERVAL_MS, "0");
+    assertEquals(0, ConsumerSettings.from(props).residencyIntervalMs());
+    props.put(ConsumerSettings.RESIDENCY_INTERVAL_MS, "-1");
+    var e = assertThrows(IllegalArgumentException.class, () -> ConsumerSettings.from(props));
+    assertEquals(
+        "lorastream.consumer.residency.interval.ms=-1 is invalid: must be >= 0 (0 = off)",
+        e.getMessage());
+    Map<String, String> env =
+        Map.of(
+            "LORASTREAM_KAFKA_BOOTSTRAP_SERVERS", "k:9092",
+            "LORASTREAM_MODEL_DIR", "/m",
+            "LORASTREAM_CONSUMER_RESIDENCY_INTERVAL_MS", "500");
+    assertEquals(
+        500,
+        ConsumerSettings.from(ConsumerSettings.fromEnvironment(env, new Properties()))
+            .residencyIntervalMs());
   }
 
   @Test

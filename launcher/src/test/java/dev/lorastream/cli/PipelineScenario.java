@@ -1,6 +1,7 @@
 package dev.lorastream.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -13,6 +14,7 @@ import dev.lorastream.engine.sched.EngineConfig;
 import dev.lorastream.ingest.LoraClient;
 import dev.lorastream.ingest.LoraClientConfig;
 import dev.lorastream.ingest.PromptTokenizer;
+import dev.lorastream.schemas.ConsumerResidency;
 import dev.lorastream.schemas.DlqHeaders;
 import dev.lorastream.schemas.FinishReason;
 import dev.lorastream.schemas.InferenceRequest;
@@ -129,9 +131,50 @@ final class PipelineScenario {
       assertEquals("not avro at all", new String(dlq.value(), StandardCharsets.UTF_8));
       assertNotNull(dlq.headers().lastHeader(DlqHeaders.REASON), "reason header");
       assertEquals(0, client.pending());
+      // the consumer tells the batchers what it holds: its partitions and the adapter it served
+      ConsumerResidency held =
+          awaitResidency(
+              bootstrap,
+              serde,
+              r -> r != null && r.getBackendAdapters().contains(own),
+              "a lora.residency record of it-consumer holding " + own);
+      assertEquals("it-consumer", held.getConsumerId());
+      assertFalse(held.getBatchPartitions().isEmpty(), "its lora.batches partitions");
       consumer.stop();
       serving.join(10_000);
     }
+    awaitResidency(bootstrap, serde, r -> r == null, "the tombstone of it-consumer at close");
+  }
+
+  /**
+   * Reads lora.residency from the beginning until the latest record keyed it-consumer (null for a
+   * tombstone) satisfies {@code wanted}, for 30 s at most; returns it.
+   */
+  private static ConsumerResidency awaitResidency(
+      String bootstrap,
+      Map<String, Object> serde,
+      java.util.function.Predicate<ConsumerResidency> wanted,
+      String what) {
+    Map<String, Object> props = new java.util.HashMap<>(serde);
+    props.put("bootstrap.servers", bootstrap);
+    try (KafkaConsumer<String, ConsumerResidency> c =
+        new KafkaConsumer<>(
+            props,
+            new org.apache.kafka.common.serialization.StringDeserializer(),
+            Topics.RESIDENCY.valueSerde(serde).deserializer())) {
+      var p0 = new org.apache.kafka.common.TopicPartition(Topics.RESIDENCY.name(), 0);
+      c.assign(List.of(p0));
+      c.seekToBeginning(List.of(p0));
+      long end = System.currentTimeMillis() + 30_000;
+      while (System.currentTimeMillis() < end) {
+        for (ConsumerRecord<String, ConsumerResidency> r : c.poll(Duration.ofMillis(200))) {
+          if ("it-consumer".equals(r.key()) && wanted.test(r.value())) {
+            return r.value();
+          }
+        }
+      }
+    }
+    throw new AssertionError("not seen within 30 s: " + what);
   }
 
   private static String firstOwnedBy(DemoFixtures fx, String tenant) {

@@ -312,8 +312,14 @@ public final class Engine implements AutoCloseable {
     List<Scheduler.Work> work = scheduler.schedule(this::admit, this::releaseSlot);
     lookAhead();
     if (work.isEmpty()) {
+      if (ranSincePublished) {
+        // going idle: publish what the last steps left (the adapters written, the work done), as
+        // no step will publish it until new work comes
+        publishAdapterInfo();
+      }
       return false;
     }
+    ranSincePublished = true;
     long t0 = System.nanoTime();
     work.sort(Comparator.comparingInt(w -> w.seq().slot)); // one contiguous segment per adapter
     StepBatch batch = StepBatches.build(work, kv.blockSize());
@@ -546,12 +552,26 @@ public final class Engine implements AutoCloseable {
 
   private final AdapterInfoBoard adapterInfo =
       new AdapterInfoBoard(AdapterInfo.intervalMsFromProperty());
+  private volatile AdapterResidency residency = AdapterResidency.EMPTY;
+  private boolean ranSincePublished; // engine thread only
+
+  /**
+   * The adapters this engine holds, in its backend pool and in host memory, as the engine thread
+   * published it last: recomputed with the {@link #adapterInfo} snapshot (at the start of a step
+   * once {@link AdapterInfo#INTERVAL_MS_PROPERTY} has passed, when the engine goes idle, and by
+   * {@link #publishAdapterInfo}), so at most that old plus one step; empty before the first step.
+   * Thread-safe; immutable.
+   */
+  public AdapterResidency residency() {
+    return residency;
+  }
 
   /**
    * Per adapter with queued or running work, its running and waiting sequences and tier, busiest
    * first: the snapshot the engine thread published last. It recomputes it at the start of a step
-   * once {@link AdapterInfo#INTERVAL_MS_PROPERTY} (1 s) has passed on the engine's clock, so it is
-   * at most that old plus one step; empty before the first step. Thread-safe; immutable.
+   * once {@link AdapterInfo#INTERVAL_MS_PROPERTY} (1 s) has passed on the engine's clock, and at
+   * the first step that finds nothing to run after steps that ran, so it is at most that old plus
+   * one step; empty before the first step. Thread-safe; immutable.
    */
   public List<AdapterInfo> adapterInfo() {
     return adapterInfo.latest();
@@ -567,10 +587,15 @@ public final class Engine implements AutoCloseable {
   }
 
   /**
-   * Recomputes the {@link #adapterInfo} snapshot now, publishes it and returns it, whatever the
-   * interval. Engine thread only (between steps), like {@link #step}.
+   * Recomputes the {@link #adapterInfo} snapshot and the {@link #residency} now, publishes them and
+   * returns the former, whatever the interval. Engine thread only (between steps), like {@link
+   * #step}.
    */
   public List<AdapterInfo> publishAdapterInfo() {
+    ranSincePublished = false;
+    residency =
+        new AdapterResidency(
+            backendResidents(), adapters.residents().reversed()); // host: most recent first
     Map<String, AdapterInfo.Tier> host = adapters.tiers();
     List<AdapterInfo> snapshot =
         AdapterInfoBoard.snapshot(
@@ -581,6 +606,26 @@ public final class Engine implements AutoCloseable {
                     ? AdapterInfo.Tier.BACKEND
                     : host.getOrDefault(id, AdapterInfo.Tier.NONE));
     return adapterInfo.publish(snapshot, exits.nowMs());
+  }
+
+  /**
+   * Ids of the adapters in the pool's slots, in slot order: a slot whose adapter was invalidated
+   * while sequences still used it (retired, freed at its last release) is left out, as a new
+   * request for that id would write it again. Engine thread only.
+   */
+  private List<String> backendResidents() {
+    if (slots == null) {
+      return List.of();
+    }
+    List<String> inSlots = slots.residents();
+    List<String> out = new ArrayList<>();
+    for (int slot = 0; slot < inSlots.size(); slot++) {
+      String id = inSlots.get(slot);
+      if (id != null && slots.slotOf(id) == slot) {
+        out.add(id);
+      }
+    }
+    return out;
   }
 
   private void publishAdapterInfoWhenDue() {
