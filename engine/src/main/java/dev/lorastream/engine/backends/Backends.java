@@ -2,6 +2,7 @@ package dev.lorastream.engine.backends;
 
 import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.ops.cpu.CpuOps;
+import dev.lorastream.engine.ops.cpu.NativeCpu;
 import dev.lorastream.engine.ops.cuda.CudaOps;
 import dev.lorastream.engine.ops.ref.ReferenceOps;
 import java.io.PrintStream;
@@ -12,8 +13,9 @@ import java.util.Locale;
  * Chooses a compute backend by name: {@code cpu} (Vector API), {@code cuda} (JCuda; fails with the
  * reason when no usable GPU is present), {@code reference} (plain loops, for checking), or {@code
  * auto}: CUDA when a device works (JCuda loads, {@code cuInit}, a device of compute capability ≥
- * 8.0, every PTX module loads; probed once per process), else the CPU. {@code auto} and {@code
- * cuda} print one line on stderr saying which backend was chosen and why.
+ * 8.0, every PTX module loads; probed once per process), else the CPU. Each prints one line on
+ * stderr saying which backend was chosen and why, and for the CPU which kernels ({@link NativeCpu}:
+ * native AVX512_BF16 or AVX-512, or the Java Vector API) and why.
  */
 public final class Backends {
   /**
@@ -23,7 +25,7 @@ public final class Backends {
   public static final String PROPERTY = "lorastream.backend";
 
   /** Every system property the backends read: the choice and the CPU backend's thread count. */
-  public static final List<String> KEYS = List.of(PROPERTY, CpuOps.THREADS);
+  public static final List<String> KEYS = List.of(PROPERTY, CpuOps.THREADS, NativeCpu.PROPERTY);
 
   private Backends() {}
 
@@ -36,7 +38,7 @@ public final class Backends {
     return switch (name.toLowerCase(Locale.ROOT)) {
       case "auto" -> auto(log);
       case "cuda", "gpu" -> cuda(log, "");
-      case "cpu" -> new CpuOps();
+      case "cpu" -> cpu(log, "");
       case "reference", "ref" -> new ReferenceOps();
       default ->
           throw new IllegalArgumentException(
@@ -52,8 +54,14 @@ public final class Backends {
     if (CudaOps.available()) {
       return cuda(log, "auto: ");
     }
-    log.println("lorastream: backend cpu (auto: cuda unavailable: " + CudaOps.availability() + ")");
-    return new CpuOps();
+    return cpu(log, "auto: cuda unavailable: " + CudaOps.availability() + "; ");
+  }
+
+  private static Ops cpu(PrintStream log, String why) {
+    CpuOps ops = new CpuOps();
+    log.println(
+        "lorastream: backend cpu (" + why + "kernels: " + NativeCpu.choice().description() + ")");
+    return ops;
   }
 
   private static Ops cuda(PrintStream log, String why) {

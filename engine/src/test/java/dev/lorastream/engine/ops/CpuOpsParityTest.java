@@ -9,12 +9,15 @@ import static dev.lorastream.engine.ops.OpsTestData.weight;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
 import dev.lorastream.engine.ops.cpu.CpuOps;
+import dev.lorastream.engine.ops.cpu.NativeCpu.Kernel;
 import dev.lorastream.engine.ops.ref.ReferenceOps;
 import dev.lorastream.engine.tensor.DType;
 import dev.lorastream.engine.tensor.HostTensor;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
@@ -31,9 +34,21 @@ class CpuOpsParityTest {
   private static final CpuOps CPU = new CpuOps(2);
   private static final ReferenceOps REF = new ReferenceOps();
 
+  /** A backend per CPU kernel this machine runs ({@link CpuOps#canRun}). */
+  private static final Map<Kernel, CpuOps> KERNELS = new EnumMap<>(Kernel.class);
+
+  static {
+    for (Kernel k : Kernel.values()) {
+      if (CpuOps.canRun(k)) {
+        KERNELS.put(k, new CpuOps(2, k));
+      }
+    }
+  }
+
   @AfterAll
   static void close() {
     CPU.close();
+    KERNELS.values().forEach(CpuOps::close);
   }
 
   @ParameterizedTest(name = "{0} T={1} in={2} out={3} bias={4}")
@@ -50,16 +65,50 @@ class CpuOpsParityTest {
     float[] x = random(rnd, tokens * in, 1f);
     HostTensor w = weight("w", dtype, random(rnd, out * in, 0.1f), out, in);
     HostTensor b = withBias ? weight("b", dtype, random(rnd, out, 1f), out) : null;
-    float[][] results = new float[2][];
-    Ops[] backends = {REF, CPU};
-    for (int i = 0; i < 2; i++) {
-      Ops ops = backends[i];
-      Tensor y = ops.allocate(DType.F32, tokens, out);
-      ops.matmul(
-          activation(ops, x, tokens, in), ops.upload(w), b == null ? null : ops.upload(b), y);
-      results[i] = read(ops, y);
+    float[] expected = matmul(REF, x, w, b, tokens, in, out);
+    for (Kernel k : Kernel.values()) { // every kernel this machine runs: Java, native fma, bf16dot
+      if (CpuOps.canRun(k)) {
+        assertClose(
+            "matmul " + dtype + " on " + k,
+            expected,
+            matmul(KERNELS.get(k), x, w, b, tokens, in, out),
+            tolerance(dtype, k));
+      }
     }
-    assertClose("matmul " + dtype, results[0], results[1], tolerance(dtype));
+  }
+
+  private static float[] matmul(
+      Ops ops, float[] x, HostTensor w, HostTensor b, int tokens, int in, int out) {
+    Tensor y = ops.allocate(DType.F32, tokens, out);
+    ops.matmul(activation(ops, x, tokens, in), ops.upload(w), b == null ? null : ops.upload(b), y);
+    return read(ops, y);
+  }
+
+  /**
+   * Each native kernel computes an output from the same operations whatever the number of tokens in
+   * the call: a row's outputs are bit-identical alone and among others (a sequence decodes the same
+   * tokens alone as in any batch).
+   */
+  @Test
+  void eachKernelGivesARowTheSameBitsAloneAsInABatch() {
+    SplittableRandom rnd = new SplittableRandom(11);
+    int tokens = 13;
+    int in = 200;
+    int out = 22;
+    float[] x = random(rnd, tokens * in, 1f);
+    HostTensor w = weight("w", DType.BF16, random(rnd, out * in, 0.1f), out, in);
+    for (Kernel k : Kernel.values()) {
+      if (k == Kernel.VECTOR || !CpuOps.canRun(k)) {
+        continue;
+      }
+      float[] all = matmul(KERNELS.get(k), x, w, null, tokens, in, out);
+      for (int t : new int[] {0, 5, 12}) {
+        float[] row = java.util.Arrays.copyOfRange(x, t * in, (t + 1) * in);
+        float[] alone = matmul(KERNELS.get(k), row, w, null, 1, in, out);
+        assertArrayEquals(
+            java.util.Arrays.copyOfRange(all, t * out, (t + 1) * out), alone, k + " row " + t);
+      }
+    }
   }
 
   @Test

@@ -87,6 +87,19 @@ final class CpuMatmul {
         new float[0]; // [tokens, in], packed order, of the latest call; may be longer
     private float[] acc = new float[0]; // [4 rows, nt tokens, L lanes]
     final float[] sums = new float[4]; // [4 rows]
+    private java.lang.foreign.MemorySegment bf16 =
+        java.lang.foreign.MemorySegment.NULL; // the native bf16dot's packed activations
+
+    /**
+     * A native buffer of at least {@code n} BF16 values for the native {@code ls_pack_bf16},
+     * 64-byte aligned; its contents are not cleared.
+     */
+    java.lang.foreign.MemorySegment bf16(long n) {
+      if (bf16.byteSize() < 2 * n) {
+        bf16 = java.lang.foreign.Arena.ofAuto().allocate(Math.max(64, 2 * n), 64);
+      }
+      return bf16;
+    }
 
     /** A buffer of at least {@code n} floats for {@link #pack}; its contents are not cleared. */
     float[] packed(int n) {

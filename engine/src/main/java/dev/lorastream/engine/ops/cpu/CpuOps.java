@@ -6,6 +6,7 @@ import static dev.lorastream.engine.ops.cpu.CpuMatmul.L;
 import dev.lorastream.engine.ops.OpChecks;
 import dev.lorastream.engine.ops.Ops;
 import dev.lorastream.engine.ops.Tensor;
+import dev.lorastream.engine.ops.cpu.NativeCpu.Kernel;
 import dev.lorastream.engine.tensor.DType;
 import dev.lorastream.engine.tensor.HostTensor;
 import java.lang.foreign.MemorySegment;
@@ -54,14 +55,56 @@ public final class CpuOps implements Ops {
 
   private final CpuLora lora;
 
-  /** A backend with {@code lorastream.cpu.threads} threads (default: available processors). */
+  /** The matmul kernel ({@link NativeCpu}); {@code lib} is null for {@link Kernel#VECTOR}. */
+  private final Kernel kernel;
+
+  private final NativeCpu lib;
+
+  /**
+   * A backend with {@code lorastream.cpu.threads} threads (default: available processors) and the
+   * kernels {@link NativeCpu#choice} picked for this JVM.
+   */
   public CpuOps() {
     this(Integer.getInteger(THREADS, Runtime.getRuntime().availableProcessors()));
   }
 
   public CpuOps(int threads) {
+    this(threads, NativeCpu.choice().kernel());
+  }
+
+  /**
+   * A backend running {@code kernel} (tests and benchmarks compare them in one process).
+   *
+   * @throws IllegalArgumentException when {@code kernel} is native and this machine cannot run it
+   *     ({@link #canRun})
+   */
+  public CpuOps(int threads, Kernel kernel) {
+    if (!canRun(kernel)) {
+      throw new IllegalArgumentException(
+          "the cpu kernel "
+              + kernel
+              + " cannot run here: "
+              + NativeCpu.choose("auto").description());
+    }
     this.pool = new CpuParallel(threads);
     this.lora = new CpuLora(pool, scratch);
+    this.kernel = kernel;
+    this.lib = kernel == Kernel.VECTOR ? null : NativeCpu.library();
+  }
+
+  /** Whether this machine runs {@code kernel}: the Java one always, a native one when loaded. */
+  public static boolean canRun(Kernel kernel) {
+    NativeCpu l = NativeCpu.library();
+    return switch (kernel) {
+      case VECTOR -> true;
+      case FMA -> l != null && l.has(NativeCpu.AVX512);
+      case BF16DOT -> l != null && l.has(NativeCpu.AVX512 | NativeCpu.AVX512_BF16);
+    };
+  }
+
+  /** The matmul kernel this backend runs for BF16 weights. */
+  public Kernel kernel() {
+    return kernel;
   }
 
   @Override
@@ -286,6 +329,10 @@ public final class CpuOps implements Ops {
     int in = x.dim(1);
     int out = w.dim(0);
     boolean bf16 = w.dtype() == DType.BF16;
+    if (lib != null) {
+      nativeMatmul(xs.segment(), ws.segment(), bf16, b, ys.segment(), tokens, in, out);
+      return;
+    }
     // [tokens, in], in this (calling) thread's scratch: the workers only read it, and only until
     // forRange returns
     float[] packed =
@@ -302,6 +349,67 @@ public final class CpuOps implements Ops {
             CpuMatmul.runGroup(wv, out, g, packed, 0, tokens, o, s);
           }
         });
+  }
+
+  /**
+   * {@link #matmul} on the native kernels: {@code bf16dot} for BF16 weights when this backend runs
+   * it (the activations rounded to BF16 once, by the calling thread, into its scratch), else {@code
+   * fma}; the output rows split over the pool in groups of 4.
+   */
+  private void nativeMatmul(
+      MemorySegment x,
+      MemorySegment w,
+      boolean bf16,
+      float[] bias,
+      MemorySegment y,
+      int tokens,
+      int in,
+      int out) {
+    MemorySegment b = bias == null ? MemorySegment.NULL : MemorySegment.ofArray(bias);
+    int groups = CpuMatmul.groups(out);
+    if (bf16 && kernel == Kernel.BF16DOT) {
+      int in2 = (in + 31) & ~31;
+      MemorySegment xb = scratch.get().bf16(tokens * (long) in2);
+      try {
+        lib.packBf16.invokeExact(x, in, tokens, in, xb);
+      } catch (Throwable e) {
+        throw nativeFailure("ls_pack_bf16", e);
+      }
+      pool.forRange(
+          groups,
+          pool.grain(groups, 8),
+          (g0, g1) -> {
+            try {
+              lib.matmulBf16dot.invokeExact(
+                  xb, w, in, y, out, b, tokens, g0 * 4, Math.min(out, g1 * 4));
+            } catch (Throwable e) {
+              throw nativeFailure("ls_matmul_bf16dot", e);
+            }
+          });
+      return;
+    }
+    int wbf16 = bf16 ? 1 : 0;
+    pool.forRange(
+        groups,
+        pool.grain(groups, 8),
+        (g0, g1) -> {
+          try {
+            lib.matmulFma.invokeExact(
+                x, in, w, wbf16, in, y, out, b, tokens, g0 * 4, Math.min(out, g1 * 4));
+          } catch (Throwable e) {
+            throw nativeFailure("ls_matmul_fma", e);
+          }
+        });
+  }
+
+  private static RuntimeException nativeFailure(String what, Throwable e) {
+    if (e instanceof RuntimeException r) {
+      return r;
+    }
+    if (e instanceof Error err) {
+      throw err;
+    }
+    return new IllegalStateException(what + " failed", e);
   }
 
   @Override

@@ -1,0 +1,285 @@
+package dev.lorastream.engine.ops.cpu;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.net.URISyntaxException;
+import java.net.URL;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The native CPU kernels ({@code engine/src/main/native/lorastream_cpu.c}, built by the engine's
+ * Maven build into the jar as {@code native/linux-x86_64/liblorastream_cpu.so}) and the choice
+ * between them and the Java Vector API kernels, made once per JVM.
+ *
+ * <p>Why native: the Vector API cannot emit AVX512_BF16's {@code vdpbf16ps} (nor AMX), which
+ * multiplies BF16 pairs at twice the FMA rate. Measured on the 2-core AMD EPYC (Zen 4) of
+ * 2026-12-06 with 2 threads, a [4096, 4096] BF16 weight: Java 141 GFLOP/s at 32 tokens and 159 at
+ * 128; the native {@code fma} kernel 165 and 169; the native {@code bf16dot} kernel 260 and 286
+ * (docs/benchmarks.md, native CPU kernels).
+ *
+ * <p>{@link #PROPERTY} ({@code lorastream.cpu.kernels}) chooses:
+ *
+ * <ul>
+ *   <li>{@code auto} (default): native when the library loads and the CPU has AVX-512 (F, BW, VL,
+ *       DQ, saved by the OS): {@code bf16dot} for BF16 weights when it has AVX512_BF16, {@code fma}
+ *       otherwise; else the Java kernels;
+ *   <li>{@code bf16dot}, {@code fma}: that native kernel (the next one down when the CPU lacks it,
+ *       saying so); {@code fma} is how a CPU without AVX512_BF16 is emulated;
+ *   <li>{@code vector}: the Java kernels (a CPU without AVX-512, or no native library).
+ * </ul>
+ *
+ * A library that is missing or fails to load, or a CPU without what was asked, never stops the
+ * engine: the next path down runs and {@link #choice} says why.
+ *
+ * <p>Precision: {@code fma} multiplies the F32 activations by the weights widened to F32 (the
+ * reference's terms, summed in another order). {@code bf16dot} rounds the activations to BF16
+ * (round to nearest even) once per call, as llama.cpp does for BF16 weights: each product carries a
+ * relative error of at most 2^-9, so a dot product is within 2^-9 · Σ|wᵢxᵢ| of the exact one. Both
+ * compute each output from the same operations whatever the number of tokens in the call, so a
+ * sequence gets the same numbers alone as in any batch.
+ */
+public final class NativeCpu {
+  /** The system property choosing the CPU kernels: auto, bf16dot, fma or vector. */
+  public static final String PROPERTY = "lorastream.cpu.kernels";
+
+  /** A system property naming a library file to load instead of the one in the jar (tests, dev). */
+  public static final String LIBRARY_PROPERTY = "lorastream.cpu.native.library";
+
+  private static final String RESOURCE = "/native/linux-x86_64/liblorastream_cpu.so";
+
+  /** The CPU features {@code ls_cpu_features} reports (bits). */
+  static final int AVX2 = 1;
+
+  static final int AVX512 = 2;
+  static final int AVX512_BF16 = 4;
+  static final int AMX_BF16 = 8;
+
+  /** Which matmul kernel a {@link CpuOps} runs. */
+  public enum Kernel {
+    /** The Java Vector API kernels ({@link CpuMatmul}). */
+    VECTOR,
+    /** Native AVX-512 FMA on F32 activations (BF16 weights widened). */
+    FMA,
+    /** Native AVX512_BF16 dot products on BF16-rounded activations, for BF16 weights. */
+    BF16DOT;
+
+    String configValue() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+  }
+
+  /**
+   * The decision: the kernel for BF16 weights (F32 weights run {@code fma} whenever the kernel is
+   * native), and one line saying what was chosen and why.
+   */
+  public record Choice(Kernel kernel, String description) {}
+
+  private static final NativeCpu LOADED;
+  private static final String LOAD_ERROR;
+
+  static {
+    NativeCpu lib = null;
+    String error = null;
+    try {
+      lib = load();
+    } catch (Throwable e) { // a missing or broken library is never fatal: the Java kernels run
+      error = e.getMessage() == null ? e.toString() : e.getMessage();
+    }
+    LOADED = lib;
+    LOAD_ERROR = error;
+  }
+
+  private static final Choice CHOICE = choose(System.getProperty(PROPERTY, "auto"));
+
+  final int features;
+  final String path;
+  final MethodHandle matmulFma;
+  final MethodHandle packBf16;
+  final MethodHandle matmulBf16dot;
+  final MethodHandle probeRead;
+  final MethodHandle probeFma;
+  final MethodHandle probeBf16dot;
+
+  private NativeCpu(String path, SymbolLookup lib) throws Throwable {
+    Linker linker = Linker.nativeLinker();
+    // critical: no thread-state transition per call, and heap arrays may be passed (tests' weights,
+    // bias arrays); the calls are short and never call back into Java
+    Linker.Option critical = Linker.Option.critical(true);
+    this.path = path;
+    MethodHandle features =
+        linker.downcallHandle(find(lib, "ls_cpu_features"), FunctionDescriptor.of(JAVA_INT));
+    this.features = (int) features.invokeExact();
+    this.matmulFma =
+        linker.downcallHandle(
+            find(lib, "ls_matmul_fma"),
+            FunctionDescriptor.ofVoid(
+                ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS,
+                JAVA_INT, JAVA_INT, JAVA_INT),
+            critical);
+    this.packBf16 =
+        linker.downcallHandle(
+            find(lib, "ls_pack_bf16"),
+            FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS),
+            critical);
+    this.matmulBf16dot =
+        linker.downcallHandle(
+            find(lib, "ls_matmul_bf16dot"),
+            FunctionDescriptor.ofVoid(
+                ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT,
+                JAVA_INT),
+            critical);
+    this.probeRead =
+        linker.downcallHandle(
+            find(lib, "ls_probe_read"), FunctionDescriptor.of(JAVA_FLOAT, ADDRESS, JAVA_LONG));
+    this.probeFma =
+        linker.downcallHandle(
+            find(lib, "ls_probe_fma"), FunctionDescriptor.of(JAVA_FLOAT, JAVA_LONG));
+    this.probeBf16dot =
+        linker.downcallHandle(
+            find(lib, "ls_probe_bf16dot"), FunctionDescriptor.of(JAVA_FLOAT, JAVA_LONG));
+  }
+
+  private static MemorySegment find(SymbolLookup lib, String name) {
+    return lib.find(name)
+        .orElseThrow(() -> new IllegalStateException("the native library has no symbol " + name));
+  }
+
+  /** The loaded library, or null when it did not load ({@link #loadError} says why). */
+  static NativeCpu library() {
+    return LOADED;
+  }
+
+  /** Why the library did not load, or null when it did. */
+  static String loadError() {
+    return LOAD_ERROR;
+  }
+
+  /** The kernel this JVM's CPU backends run, chosen at class initialisation. */
+  public static Choice choice() {
+    return CHOICE;
+  }
+
+  /** Whether the CPU has all of {@code bits} (false without the library: nothing is known). */
+  boolean has(int bits) {
+    return (features & bits) == bits;
+  }
+
+  /** The features as words, e.g. {@code AVX2 AVX-512 AVX512_BF16, no AMX}. */
+  String featureNames() {
+    List<String> f = new ArrayList<>();
+    if (has(AVX2)) {
+      f.add("AVX2");
+    }
+    if (has(AVX512)) {
+      f.add("AVX-512");
+    }
+    if (has(AVX512_BF16)) {
+      f.add("AVX512_BF16");
+    }
+    f.add(has(AMX_BF16) ? "AMX-BF16 (no AMX kernel yet)" : "no AMX");
+    return String.join(" ", f);
+  }
+
+  /** The choice for a {@link #PROPERTY} value (package-private for tests). */
+  static Choice choose(String requested) {
+    String r = requested.trim().toLowerCase(Locale.ROOT);
+    Kernel wanted =
+        switch (r) {
+          case "auto" -> Kernel.BF16DOT;
+          case "bf16dot" -> Kernel.BF16DOT;
+          case "fma" -> Kernel.FMA;
+          case "vector" -> Kernel.VECTOR;
+          default ->
+              throw new IllegalArgumentException(
+                  PROPERTY + "=" + requested + " is invalid: use auto, bf16dot, fma or vector");
+        };
+    if (wanted == Kernel.VECTOR) {
+      return new Choice(Kernel.VECTOR, "java vector (" + PROPERTY + "=vector)");
+    }
+    String asked = r.equals("auto") ? "auto" : PROPERTY + "=" + r;
+    if (LOADED == null) {
+      return new Choice(
+          Kernel.VECTOR, "java vector (" + asked + ": no native kernels: " + LOAD_ERROR + ")");
+    }
+    String cpu = "CPU: " + LOADED.featureNames();
+    if (!LOADED.has(AVX512)) {
+      return new Choice(
+          Kernel.VECTOR,
+          "java vector (" + asked + ": the native kernels need AVX-512; " + cpu + ")");
+    }
+    if (wanted == Kernel.BF16DOT && !LOADED.has(AVX512_BF16)) {
+      return new Choice(
+          Kernel.FMA, "native fma (" + asked + ": no AVX512_BF16 for bf16dot; " + cpu + ")");
+    }
+    return new Choice(
+        wanted,
+        "native "
+            + wanted.configValue()
+            + (wanted == Kernel.BF16DOT ? " for BF16 weights, fma for F32" : "")
+            + " ("
+            + asked
+            + "; "
+            + cpu
+            + ")");
+  }
+
+  private static NativeCpu load() throws Throwable {
+    String explicit = System.getProperty(LIBRARY_PROPERTY);
+    Path file;
+    if (explicit != null && !explicit.isBlank()) {
+      file = Path.of(explicit);
+    } else {
+      String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
+      String arch = System.getProperty("os.arch", "");
+      if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
+        throw new IllegalStateException("built for x86-64 Linux only, not " + os + "/" + arch);
+      }
+      URL url = NativeCpu.class.getResource(RESOURCE);
+      if (url == null) {
+        throw new IllegalStateException(
+            "the engine was built without them (no gcc at build time: see"
+                + " engine/src/main/native/build.sh)");
+      }
+      file = "file".equals(url.getProtocol()) ? fromUrl(url) : extract(url);
+    }
+    if (!Files.isRegularFile(file)) {
+      throw new IllegalStateException(file + " does not exist");
+    }
+    SymbolLookup lib = SymbolLookup.libraryLookup(file, Arena.global());
+    return new NativeCpu(file.toString(), lib);
+  }
+
+  private static Path fromUrl(URL url) {
+    try {
+      return Path.of(url.toURI());
+    } catch (URISyntaxException e) {
+      throw new IllegalStateException("cannot read " + url, e);
+    }
+  }
+
+  /** Copies the library out of the jar into a temporary file (deleted at exit). */
+  private static Path extract(URL url) throws IOException {
+    Path tmp = Files.createTempFile("liblorastream_cpu", ".so");
+    tmp.toFile().deleteOnExit();
+    try (InputStream in = url.openStream()) {
+      Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
+    }
+    return tmp;
+  }
+}
