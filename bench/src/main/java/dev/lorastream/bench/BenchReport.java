@@ -50,11 +50,45 @@ final class BenchReport {
 
   static void write(Path dir, BenchSetup s, List<RunResult> runs, List<Ratio> ratios)
       throws IOException {
-    Files.writeString(dir.resolve("report.md"), markdown(s, runs, ratios));
+    write(dir, s, runs, ratios, List.of());
+  }
+
+  /**
+   * As above, with the step-level section's rows ({@link StepFigures}); every ratio is also a
+   * top-level numeric field of results.json under its name (its median).
+   */
+  static void write(
+      Path dir, BenchSetup s, List<RunResult> runs, List<Ratio> ratios, List<StepFigures.Row> steps)
+      throws IOException {
+    String md = markdown(s, runs, ratios);
+    if (!steps.isEmpty()) {
+      StringBuilder sb = new StringBuilder(md);
+      sb.append(
+          "\n## Step level (setups stepped in rotation; median of per-repetition medians)\n\n");
+      sb.append("| setup | unit | median | min–max | floor |\n|---|---|---:|---|---:|\n");
+      for (StepFigures.Row r : steps) {
+        sb.append(
+            String.format(
+                Locale.ROOT,
+                "| %s | %s | %.1f | %.1f–%.1f | %s |%n",
+                r.label(),
+                r.unit(),
+                r.median(),
+                r.min(),
+                r.max(),
+                r.floor() > 0 ? String.format(Locale.ROOT, "%.1f", r.floor()) : ""));
+      }
+      md = sb.toString();
+    }
+    Files.writeString(dir.resolve("report.md"), md);
     ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     ObjectNode root = om.createObjectNode();
+    for (Ratio r : ratios) {
+      root.put(r.name(), r.median());
+    }
     root.set("setup", om.valueToTree(s));
     root.set("runs", om.valueToTree(runs));
+    root.set("steps", om.valueToTree(steps));
     ArrayNode rs = root.putArray("ratios");
     for (Ratio r : ratios) {
       ObjectNode o = rs.addObject();

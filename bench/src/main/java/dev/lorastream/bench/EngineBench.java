@@ -8,6 +8,8 @@ import dev.lorastream.engine.model.LlamaModel;
 import dev.lorastream.engine.model.LoadedModel;
 import dev.lorastream.engine.model.ModelLoader;
 import dev.lorastream.engine.ops.Ops;
+import dev.lorastream.engine.ops.cpu.CpuOps;
+import dev.lorastream.engine.ops.cpu.NativeCpu;
 import dev.lorastream.engine.sched.EngineConfig;
 import dev.lorastream.tools.BackendOption;
 import dev.lorastream.tools.ModelDirOption;
@@ -117,6 +119,27 @@ public final class EngineBench implements Callable<Integer> {
       description = "untimed warm-up rounds last at least this")
   double warmupS;
 
+  @Option(
+      names = "--step-reps",
+      defaultValue = "5",
+      description = "repetitions of the step-level section (decode and prefill figures)")
+  int stepReps;
+
+  @Option(
+      names = "--steps-per-rep",
+      description = "decode steps of each setup per repetition (default 6; quick 3)")
+  Integer stepsPerRep;
+
+  @Option(
+      names = "--prefill-len",
+      description = "prompt tokens of each of the 8 prefill prompts (default 256; quick 64)")
+  Integer prefillLen;
+
+  @Option(
+      names = "--no-steps",
+      description = "skip the step-level section (decode steps per kernel and batch, prefill)")
+  boolean noSteps;
+
   @Mixin BackendOption backend;
 
   @Override
@@ -202,7 +225,11 @@ public final class EngineBench implements Callable<Integer> {
 
       warmUp(runner, modes, ids, cfg.vocabSize());
       List<RunResult> runs = runAll(runner, modes, ids, nReps, nReq, nTok, cfg.vocabSize());
-      List<Ratio> ratios = BenchRatios.compute(runs, present, serial, notes);
+      List<Ratio> ratios = new ArrayList<>(BenchRatios.compute(runs, present, serial, notes));
+      List<StepFigures.Row> stepRows = new ArrayList<>();
+      if (!noSteps) {
+        steps(ops, lm, cfg, m, ec, ids, floors, bw, stepRows, ratios, notes);
+      }
 
       BenchSetup setup =
           new BenchSetup(
@@ -229,7 +256,7 @@ public final class EngineBench implements Callable<Integer> {
               bw,
               floors,
               notes);
-      writeOutputs(outDir, setup, runs, modes, ratios);
+      writeOutputs(outDir, setup, runs, modes, ratios, stepRows);
     }
     return 0;
   }
@@ -243,10 +270,11 @@ public final class EngineBench implements Callable<Integer> {
       BenchSetup setup,
       List<RunResult> runs,
       List<BenchMode> modes,
-      List<Ratio> ratios)
+      List<Ratio> ratios,
+      List<StepFigures.Row> stepRows)
       throws IOException {
     Files.createDirectories(outDir);
-    BenchReport.write(outDir, setup, runs, ratios);
+    BenchReport.write(outDir, setup, runs, ratios, stepRows);
     PlotWriter.write(outDir.resolve("plot.png"), runs, modes);
     PrintWriter stdout = spec.commandLine().getOut();
     stdout.println("wrote " + outDir.resolve("report.md") + ", results.json, plot.png");
@@ -257,6 +285,299 @@ public final class EngineBench implements Callable<Integer> {
       stdout.println("ratio " + r.name() + " " + String.format(Locale.ROOT, "%.4f", r.median()));
     }
     stdout.flush();
+  }
+
+  /**
+   * The step-level section: probes the machine's peaks, then times decode steps at batch 1 and
+   * {@code --batch} on each CPU kernel (the Java one and the native one this JVM chose), and at
+   * {@code --batch} with up to 32 adapters on the chosen kernel, all stepped in rotation ({@link
+   * StepFigures}); then 8 prompts of {@code --prefill-len} tokens per kernel, alternating. Adds its
+   * rows and ratios.
+   */
+  private void steps(
+      Ops ops,
+      LoadedModel lm,
+      ModelConfig cfg,
+      LlamaModel m,
+      EngineConfig ec,
+      List<String> ids,
+      Floors floors,
+      Bandwidth bw,
+      List<StepFigures.Row> rows,
+      List<Ratio> ratios,
+      List<String> notes)
+      throws IOException {
+    int threads = Integer.getInteger(CpuOps.THREADS, Runtime.getRuntime().availableProcessors());
+    say("probing the machine's peaks (native, " + threads + " threads)...");
+    NativeCpu.Peaks peaks =
+        NativeCpu.measurePeaks((long) bandwidthMb << 20, threads, 3).orElse(null);
+    double readGBs = bw.readGBs();
+    double best = 0;
+    if (peaks == null) {
+      notes.add(
+          "no native probes ("
+              + NativeCpu.choice().description()
+              + "): the step floors use the Java read bandwidth and leave out compute");
+    } else {
+      readGBs = peaks.readGBs();
+      best = peaks.bestGflops();
+      say(
+          String.format(
+              Locale.ROOT,
+              "peaks: read %.1f GB/s (Java read loop %.1f), fp32 FMA %.0f GFLOP/s, bf16 dot %.0f"
+                  + " GFLOP/s, AMX none",
+              peaks.readGBs(),
+              bw.readGBs(),
+              peaks.fmaGflops(),
+              peaks.bf16Gflops()));
+      rows.add(new StepFigures.Row("probe: read bandwidth", "GB/s", readGBs, readGBs, readGBs, 0));
+      rows.add(
+          new StepFigures.Row(
+              "probe: fp32 FMA (AVX-512)",
+              "GFLOP/s",
+              peaks.fmaGflops(),
+              peaks.fmaGflops(),
+              peaks.fmaGflops(),
+              0));
+      rows.add(
+          new StepFigures.Row(
+              "probe: bf16 dot (AVX512_BF16)",
+              "GFLOP/s",
+              peaks.bf16Gflops(),
+              peaks.bf16Gflops(),
+              peaks.bf16Gflops(),
+              0));
+    }
+    Floors f =
+        new Floors(
+            floors.baseWeightBytes(),
+            floors.loraBytesPerAdapter(),
+            floors.kvBytesPerToken(),
+            readGBs);
+
+    // the kernels: the one this backend runs, and the Java one beside it when that is another
+    List<String> names = new ArrayList<>();
+    List<LlamaModel> models = new ArrayList<>();
+    List<AutoCloseable> extra = new ArrayList<>();
+    if (ops instanceof CpuOps cpu && cpu.kernel() != NativeCpu.Kernel.VECTOR) {
+      CpuOps vec = new CpuOps(threads, NativeCpu.Kernel.VECTOR);
+      LoadedModel vecLm = ModelLoader.load(modelDir.model(), vec);
+      extra.add(vecLm);
+      extra.add(vec);
+      names.add("vector");
+      models.add(new LlamaModel(cfg, vecLm.weights(), vec, ec.loraKernel()));
+      // F32 weights run fma whatever the kernel (bf16dot is for BF16 weights)
+      boolean bf16 = lm.weights().lmHead().dtype() == dev.lorastream.engine.tensor.DType.BF16;
+      names.add(bf16 ? cpu.kernel().name().toLowerCase(Locale.ROOT) : "fma");
+    } else {
+      names.add(
+          ops instanceof CpuOps cpu ? cpu.kernel().name().toLowerCase(Locale.ROOT) : ops.name());
+    }
+    models.add(m);
+    String chosen = names.getLast();
+    try {
+      int nSteps = stepsPerRep != null ? stepsPerRep : quick ? 3 : 6;
+      int newTokens = stepReps * nSteps + 4;
+      double context = promptLen + newTokens / 2.0;
+      EngineConfig base = ec.withLora(ec.maxLoras(), ec.maxRank(), Set.of(), ec.loraKernel());
+      List<String> loraIds = ids.subList(0, Math.min(32, ids.size()));
+      List<StepFigures.Decoding> setups = new ArrayList<>();
+      StepFigures.Decoding[] b1 = new StepFigures.Decoding[names.size()];
+      StepFigures.Decoding[] bN = new StepFigures.Decoding[names.size()];
+      StepFigures.Decoding lora = null;
+      for (int k = 0; k < names.size(); k++) {
+        b1[k] =
+            StepFigures.decoding(
+                "decode b1 " + names.get(k),
+                models.get(k),
+                StepFigures.config(base, 1, promptLen, newTokens),
+                id -> null,
+                1,
+                List.of(),
+                promptLen,
+                newTokens,
+                StepFigures.decodeFloorMs(f, lm.weights(), best, 1, 0, context),
+                seed);
+        bN[k] =
+            StepFigures.decoding(
+                "decode b" + batch + " " + names.get(k),
+                models.get(k),
+                StepFigures.config(base, batch, promptLen, newTokens),
+                id -> null,
+                batch,
+                List.of(),
+                promptLen,
+                newTokens,
+                StepFigures.decodeFloorMs(f, lm.weights(), best, batch, 0, context),
+                seed);
+        setups.add(b1[k]);
+        setups.add(bN[k]);
+      }
+      if (!loraIds.isEmpty()) {
+        lora =
+            StepFigures.decoding(
+                "decode b" + batch + " " + loraIds.size() + " adapters " + chosen,
+                m,
+                StepFigures.config(
+                    ec.withLora(
+                        Math.max(ec.maxLoras(), loraIds.size()),
+                        ec.maxRank(),
+                        ec.loraTargets(),
+                        ec.loraKernel()),
+                    batch,
+                    promptLen,
+                    newTokens),
+                id -> LoraAdapter.load(adaptersDir.resolve(id), cfg, ec.maxRank()),
+                batch,
+                loraIds,
+                promptLen,
+                newTokens,
+                StepFigures.decodeFloorMs(
+                    f, lm.weights(), best, batch, Math.min(batch, loraIds.size()), context),
+                seed);
+        setups.add(lora);
+      }
+      say(
+          "step-level decode: "
+              + setups.size()
+              + " setups in rotation, "
+              + stepReps
+              + " reps x "
+              + nSteps
+              + " steps each");
+      StepFigures.rotate(setups, stepReps, nSteps);
+      for (StepFigures.Decoding d : setups) {
+        double[] med = d.repMedians();
+        rows.add(
+            new StepFigures.Row(
+                d.label, "ms/step", Stats.median(med), Stats.min(med), Stats.max(med), d.floorMs));
+        say(
+            String.format(
+                Locale.ROOT,
+                "%-36s %8.1f ms/step (%.1f-%.1f), floor %.1f ms, x%.2f",
+                d.label,
+                Stats.median(med),
+                Stats.min(med),
+                Stats.max(med),
+                d.floorMs,
+                Stats.median(med) / d.floorMs));
+        d.engine.close();
+      }
+      int last = names.size() - 1;
+      ratios.add(
+          new Ratio(
+              "step_floor_ratio_b1",
+              "decode step at batch 1 on the " + chosen + " kernel / its roofline floor",
+              "",
+              perRep(b1[last], null, b1[last].floorMs)));
+      ratios.add(
+          new Ratio(
+              "step_floor_ratio_b32",
+              "decode step at batch "
+                  + batch
+                  + " on the "
+                  + chosen
+                  + " kernel / its roofline floor",
+              batch == 32 ? "" : "at batch " + batch + " (--batch), not 32",
+              perRep(bN[last], null, bN[last].floorMs)));
+      if (last > 0) {
+        ratios.add(
+            new Ratio(
+                "native_decode_speedup_b1",
+                "decode step at batch 1: vector kernel / " + chosen + " kernel",
+                "",
+                perRep(b1[0], b1[last], 0)));
+        ratios.add(
+            new Ratio(
+                "native_decode_speedup_b32",
+                "decode step at batch " + batch + ": vector kernel / " + chosen + " kernel",
+                "",
+                perRep(bN[0], bN[last], 0)));
+      }
+      if (lora != null) {
+        ratios.add(
+            new Ratio(
+                "lora" + loraIds.size() + "_vs_base_decode_b32",
+                "decode tokens/s at batch "
+                    + batch
+                    + " with "
+                    + loraIds.size()
+                    + " distinct adapters / without, "
+                    + chosen
+                    + " kernel",
+                "",
+                perRep(bN[last], lora, 0)));
+      }
+
+      int len = prefillLen != null ? prefillLen : quick ? 64 : 256;
+      int prompts = 8;
+      List<StepFigures.Prefill> pre = new ArrayList<>();
+      for (int k = 0; k < names.size(); k++) {
+        pre.add(
+            new StepFigures.Prefill(
+                "prefill " + prompts + "x" + len + " " + names.get(k),
+                models.get(k),
+                StepFigures.config(base, prompts, len, 1)));
+      }
+      say(
+          "step-level prefill: "
+              + prompts
+              + " prompts of "
+              + len
+              + " tokens, "
+              + stepReps
+              + " reps");
+      StepFigures.prefill(pre, stepReps, prompts, len, seed);
+      double ceiling = best > 0 ? best * 1e9 / (StepFigures.linearFlops(lm.weights(), 1)) : 0;
+      for (StepFigures.Prefill p : pre) {
+        double[] v = p.tokensPerSecond.stream().mapToDouble(Double::doubleValue).toArray();
+        rows.add(
+            new StepFigures.Row(
+                p.label, "prompt tok/s", Stats.median(v), Stats.min(v), Stats.max(v), ceiling));
+        say(
+            String.format(
+                Locale.ROOT,
+                "%-36s %8.1f prompt tok/s (%.1f-%.1f), ceiling %.0f",
+                p.label,
+                Stats.median(v),
+                Stats.min(v),
+                Stats.max(v),
+                ceiling));
+      }
+      if (last > 0) {
+        double[] r = new double[stepReps];
+        for (int i = 0; i < stepReps; i++) {
+          r[i] = pre.get(last).tokensPerSecond.get(i) / pre.get(0).tokensPerSecond.get(i);
+        }
+        ratios.add(
+            new Ratio(
+                "native_prefill_speedup",
+                "prompt tokens/s of " + prompts + "x" + len + ": " + chosen + " / vector kernel",
+                "",
+                r));
+      }
+    } finally {
+      for (AutoCloseable c : extra) {
+        try {
+          c.close();
+        } catch (Exception e) {
+          notes.add("closing the vector-kernel model failed: " + e);
+        }
+      }
+    }
+  }
+
+  /**
+   * Per repetition: {@code a / b} of the median steps, or {@code a / floor} when {@code b} is null.
+   */
+  private static double[] perRep(StepFigures.Decoding a, StepFigures.Decoding b, double floorMs) {
+    double[] am = a.repMedians();
+    double[] out = new double[am.length];
+    double[] bm = b == null ? null : b.repMedians();
+    for (int i = 0; i < am.length; i++) {
+      out[i] = b == null ? am[i] / floorMs : am[i] / bm[i];
+    }
+    return out;
   }
 
   static List<BenchMode> modes(boolean noAdapters, List<Integer> present, int serial) {

@@ -239,6 +239,106 @@ public final class NativeCpu {
             + ")");
   }
 
+  // ---- probes: the machine's limits, measured with the kernels' own instructions ----------------
+
+  /** What the probes measured: read bandwidth and the two multiply rates, on {@code threads}. */
+  public record Peaks(int threads, double readGBs, double fmaGflops, double bf16Gflops) {
+    /** The best multiply rate the CPU has (bf16 dot products when it has them). */
+    public double bestGflops() {
+      return Math.max(fmaGflops, bf16Gflops);
+    }
+  }
+
+  /**
+   * Measures, with {@code threads} threads each on its own share: the read bandwidth over {@code
+   * bytes} of native memory (AVX-512 loads summed into 4 accumulators; best of {@code tries}), the
+   * AVX-512 FMA rate and the AVX512_BF16 dot-product rate (24 independent register-resident chains
+   * each; 0 when the CPU lacks the instructions). Empty without the library or AVX-512.
+   */
+  public static java.util.Optional<Peaks> measurePeaks(long bytes, int threads, int tries) {
+    NativeCpu l = LOADED;
+    if (l == null || !l.has(AVX512)) {
+      return java.util.Optional.empty();
+    }
+    long perThread = Math.max(1 << 20, bytes / threads) / 256 * 256; // whole 64-float blocks
+    double best = Double.MAX_VALUE;
+    try (Arena arena = Arena.ofShared()) {
+      MemorySegment buf = arena.allocate(perThread * threads, 64);
+      buf.fill((byte) 0x3f);
+      for (int t = 0; t < tries; t++) {
+        best =
+            Math.min(
+                best,
+                parallelSeconds(
+                    threads,
+                    i ->
+                        (float)
+                            l.probeRead.invokeExact(
+                                buf.asSlice(i * perThread, perThread), perThread / 4)));
+      }
+    }
+    double read = perThread * (double) threads / best / 1e9;
+    long iters = 2_000_000;
+    double fma =
+        2.0
+            * 16
+            * 24
+            * iters
+            * threads
+            / parallelSeconds(threads, i -> (float) l.probeFma.invokeExact(iters))
+            / 1e9;
+    double bf16 =
+        l.has(AVX512_BF16)
+            ? 2.0
+                * 32
+                * 24
+                * iters
+                * threads
+                / parallelSeconds(threads, i -> (float) l.probeBf16dot.invokeExact(iters))
+                / 1e9
+            : 0;
+    return java.util.Optional.of(new Peaks(threads, read, fma, bf16));
+  }
+
+  private interface Probe {
+    float run(long index) throws Throwable;
+  }
+
+  /** Runs {@code probe} on {@code threads} threads at once; the wall seconds of the slowest. */
+  private static double parallelSeconds(int threads, Probe probe) {
+    java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
+    Thread[] ts = new Thread[threads];
+    Throwable[] failed = new Throwable[1];
+    for (int i = 0; i < threads; i++) {
+      long index = i;
+      ts[i] =
+          Thread.ofPlatform()
+              .start(
+                  () -> {
+                    try {
+                      start.await();
+                      probe.run(index);
+                    } catch (Throwable e) {
+                      failed[0] = e;
+                    }
+                  });
+    }
+    long t0 = System.nanoTime();
+    start.countDown();
+    for (Thread t : ts) {
+      try {
+        t.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while probing", e);
+      }
+    }
+    if (failed[0] != null) {
+      throw new IllegalStateException("a native probe failed", failed[0]);
+    }
+    return (System.nanoTime() - t0) / 1e9;
+  }
+
   private static NativeCpu load() throws Throwable {
     String explicit = System.getProperty(LIBRARY_PROPERTY);
     Path file;
