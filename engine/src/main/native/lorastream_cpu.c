@@ -176,14 +176,19 @@ LS_API void ls_matmul_fma(const float* x, int ldx, const void* w, int wbf16, int
 
 // ---- bf16dot: BF16 activations and weights, F32 sums ---------------------------------------------------------
 
-// x [T, in] F32 (row stride ldx) to xb [T, in2] BF16, in2 = in rounded up to 32, rounded to nearest even,
-// the tail zero-filled (so the dot product reads whole 32-element vectors).
+// The row stride, in BF16 elements, of ls_pack_bf16's output: in rounded up to 32, plus 32 (64 bytes), so that
+// the rows of a token block never sit a multiple of 4 KiB apart (with in = 2048 they would: all six rows and the
+// four weight rows in one L1 set, more lines than its ways, a conflict miss at every step).
+LS_API int ls_bf16_stride(int in) { return ((in + 31) & ~31) + 32; }
+
+// x [T, in] F32 (row stride ldx) to xb [T, ls_bf16_stride(in)] BF16, rounded to nearest even, each row's tail
+// zero-filled up to a multiple of 32 (so the dot product reads whole 32-element vectors).
 LS_API TBF16 void ls_pack_bf16(const float* x, int ldx, int T, int in, uint16_t* xb) {
-  int in2 = (in + 31) & ~31;
+  int in2 = ls_bf16_stride(in);
   for (int t = 0; t < T; t++) {
     const float* xr = x + (size_t)t * ldx;
     uint16_t* dr = xb + (size_t)t * in2;
-    for (int k = 0; k < in2; k += 32) {
+    for (int k = 0; k < ((in + 31) & ~31); k += 32) {
       int left = in - k;
       __mmask16 m0 = left >= 16 ? 0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
       int left1 = left - 16;
@@ -224,10 +229,10 @@ TBF16 static inline __attribute__((always_inline)) void dot_block(
   }
 
 // Matmul with the bf16dot kernel over output rows [o0, o1): xb is ls_pack_bf16's output for the same x (row
-// stride in rounded up to 32), w BF16 [out, in].
+// stride ls_bf16_stride(in)), w BF16 [out, in].
 LS_API TBF16 void ls_matmul_bf16dot(const uint16_t* xb, const uint16_t* w, int in, float* y, int ldy,
                                     const float* bias, int T, int o0, int o1) {
-  int in2 = (in + 31) & ~31;
+  int in2 = ls_bf16_stride(in);
   for (int o = o0; o < o1; o += 4) {
     int nr = o1 - o < 4 ? o1 - o : 4;
     for (int t = 0; t < T; t += 6) {

@@ -49,6 +49,7 @@ class ArchitectureTest {
           Map.entry("sample", 6),
           Map.entry("lora", 7), // its adapters live in the KV cache's pages
           Map.entry("model", 8),
+          Map.entry("gguf", 8), // exports a model (config, io) and its adapters (lora) to GGUF
           Map.entry("sched", 9),
           Map.entry("testdata", 10));
 

@@ -67,6 +67,17 @@ public final class SafetensorsTestReader {
     return dataStart;
   }
 
+  /** The raw bytes of {@code name}. */
+  public byte[] bytes(String name) {
+    Info t = tensors.get(name);
+    if (t == null) {
+      throw new IllegalArgumentException("no tensor " + name + " in " + tensors.keySet());
+    }
+    byte[] out = new byte[(int) (t.end() - t.begin())];
+    bytes.get((int) (dataStart + t.begin()), out);
+    return out;
+  }
+
   /** All values of {@code name} decoded to float. */
   public float[] floats(String name) {
     Info t = tensors.get(name);

@@ -368,7 +368,7 @@ public final class CpuOps implements Ops {
     MemorySegment b = bias == null ? MemorySegment.NULL : MemorySegment.ofArray(bias);
     int groups = CpuMatmul.groups(out);
     if (bf16 && kernel == Kernel.BF16DOT) {
-      int in2 = (in + 31) & ~31;
+      int in2 = lib.bf16Stride(in);
       MemorySegment xb = scratch.get().bf16(tokens * (long) in2);
       try {
         lib.packBf16.invokeExact(x, in, tokens, in, xb);

@@ -111,6 +111,7 @@ public final class NativeCpu {
   final String path;
   final MethodHandle matmulFma;
   final MethodHandle packBf16;
+  final MethodHandle bf16Stride;
   final MethodHandle matmulBf16dot;
   final MethodHandle probeRead;
   final MethodHandle probeFma;
@@ -137,6 +138,9 @@ public final class NativeCpu {
             find(lib, "ls_pack_bf16"),
             FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS),
             critical);
+    this.bf16Stride =
+        linker.downcallHandle(
+            find(lib, "ls_bf16_stride"), FunctionDescriptor.of(JAVA_INT, JAVA_INT), critical);
     this.matmulBf16dot =
         linker.downcallHandle(
             find(lib, "ls_matmul_bf16dot"),
@@ -158,6 +162,15 @@ public final class NativeCpu {
   private static MemorySegment find(SymbolLookup lib, String name) {
     return lib.find(name)
         .orElseThrow(() -> new IllegalStateException("the native library has no symbol " + name));
+  }
+
+  /** The row stride (BF16 elements) of {@code ls_pack_bf16}'s output for rows of {@code in}. */
+  int bf16Stride(int in) {
+    try {
+      return (int) bf16Stride.invokeExact(in);
+    } catch (Throwable e) {
+      throw new IllegalStateException("ls_bf16_stride failed", e);
+    }
   }
 
   /** The loaded library, or null when it did not load ({@link #loadError} says why). */
