@@ -377,8 +377,9 @@ public final class EngineBench implements Callable<Integer> {
     String chosen = names.getLast();
     try {
       int nSteps = stepsPerRep != null ? stepsPerRep : quick ? 3 : 6;
-      int newTokens = stepReps * nSteps + 4;
-      double context = promptLen + newTokens / 2.0;
+      // room for the timed steps plus the steps that start the last sequences (adapter loads)
+      int newTokens = stepReps * nSteps + 64;
+      double context = promptLen + 4 + stepReps * nSteps / 2.0;
       EngineConfig base = ec.withLora(ec.maxLoras(), ec.maxRank(), Set.of(), ec.loraKernel());
       List<String> loraIds = ids.subList(0, Math.min(32, ids.size()));
       List<StepFigures.Decoding> setups = new ArrayList<>();
