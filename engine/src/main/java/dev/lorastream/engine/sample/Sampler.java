@@ -23,27 +23,19 @@ public final class Sampler {
     if (p.isGreedy()) {
       return argmax(logits, offset, vocab);
     }
-    // candidates sorted by logit, descending; ties broken by lower id
-    Integer[] idx = new Integer[vocab];
-    for (int i = 0; i < vocab; i++) {
-      idx[i] = i;
-    }
-    Arrays.sort(
-        idx,
-        (a, b) -> {
-          int c = Float.compare(logits[offset + b], logits[offset + a]);
-          return c != 0 ? c : Integer.compare(a, b);
-        });
     int keep = p.topK() > 0 ? Math.min(p.topK(), vocab) : vocab;
+    Scratch sc = SCRATCH.get();
+    // candidates sorted by logit, descending; ties broken by lower id: the first `keep` of them
+    long[] keys = candidates(logits, offset, vocab, keep, sc);
     // (logit - max) / T in double: never overflows (|logit| <= 3.4e38, T >= 1.4e-45 gives at most
     // 2.4e83), so any positive temperature, subnormal included, is safe; a tiny one puts all the
     // mass on the largest logit (greedy).
-    double max = logits[offset + idx[0]];
+    double max = logits[offset + id(keys[0])];
     double temp = p.temperature();
-    double[] prob = new double[keep];
+    double[] prob = sc.prob(keep);
     double sum = 0;
     for (int i = 0; i < keep; i++) {
-      prob[i] = Math.exp((logits[offset + idx[i]] - max) / temp);
+      prob[i] = Math.exp((logits[offset + id(keys[i])] - max) / temp);
       sum += prob[i];
     }
     // top-p: the smallest prefix whose mass reaches p (at least one token)
@@ -67,10 +59,101 @@ public final class Sampler {
     for (int i = 0; i < n; i++) {
       acc += prob[i];
       if (u < acc) {
-        return idx[i];
+        return id(keys[i]);
       }
     }
-    return idx[n - 1];
+    return id(keys[n - 1]);
+  }
+
+  /**
+   * Per-thread buffers of {@link #sample}, grown to the largest vocabulary seen: a step samples
+   * without allocating.
+   */
+  private static final class Scratch {
+    long[] keys = new long[0];
+    double[] prob = new double[0];
+
+    long[] keys(int n) {
+      if (keys.length < n) {
+        keys = new long[n];
+      }
+      return keys;
+    }
+
+    double[] prob(int n) {
+      if (prob.length < n) {
+        prob = new double[n];
+      }
+      return prob;
+    }
+  }
+
+  private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+  /**
+   * A token's sort key: ascending keys are descending logits, ties by ascending id (the order of
+   * {@code Float.compare} on the logits: -0.0 below 0.0, NaN above everything). The high half is
+   * the logit's bits made monotone and inverted, the low half the id.
+   */
+  static long key(float logit, int id) {
+    int b = Float.floatToIntBits(logit);
+    int monotone = b ^ ((b >> 31) & 0x7fffffff); // increasing with the float
+    return ((long) ~monotone << 32) | (id & 0xffffffffL);
+  }
+
+  static int id(long key) {
+    return (int) key;
+  }
+
+  /**
+   * The keys of the {@code keep} best tokens in order, in {@code sc}'s buffer: all of them sorted
+   * when {@code keep} is most of the vocabulary, else a bounded max-heap of the {@code keep}
+   * smallest keys (one pass, O(vocab log keep)) then sorted. Primitive longs: no boxing, no
+   * comparator.
+   */
+  private static long[] candidates(float[] logits, int offset, int vocab, int keep, Scratch sc) {
+    long[] k = sc.keys(vocab);
+    if (keep * 8L >= vocab) {
+      for (int i = 0; i < vocab; i++) {
+        k[i] = key(logits[offset + i], i);
+      }
+      Arrays.sort(k, 0, vocab);
+      return k;
+    }
+    int size = 0; // k[0..size) is a max-heap of the smallest keys seen
+    for (int i = 0; i < vocab; i++) {
+      long key = key(logits[offset + i], i);
+      if (size < keep) {
+        int c = size++;
+        k[c] = key;
+        while (c > 0 && k[(c - 1) >> 1] < k[c]) { // sift up
+          int parent = (c - 1) >> 1;
+          long t = k[parent];
+          k[parent] = k[c];
+          k[c] = t;
+          c = parent;
+        }
+      } else if (key < k[0]) {
+        k[0] = key;
+        int c = 0;
+        while (true) { // sift down
+          int l = 2 * c + 1;
+          if (l >= size) {
+            break;
+          }
+          int big = l + 1 < size && k[l + 1] > k[l] ? l + 1 : l;
+          if (k[big] <= k[c]) {
+            break;
+          }
+          long t = k[big];
+          k[big] = k[c];
+          k[c] = t;
+          c = big;
+        }
+      }
+    }
+    Arrays.sort(k, 0, keep);
+    return k;
   }
 
   /** Index of the largest logit; the lowest id wins ties. */

@@ -130,4 +130,95 @@ class SamplerTest {
     e = assertThrows(IllegalArgumentException.class, () -> SamplingParams.greedy(0));
     assertTrue(e.getMessage().contains("max_tokens"));
   }
+
+  /**
+   * The sampler before its candidates became primitive keys: a boxed sort of every id by a
+   * comparator. The new one must pick exactly what this picks.
+   */
+  private static int boxedReference(
+      float[] logits, int offset, int vocab, SamplingParams p, int step) {
+    Integer[] idx = new Integer[vocab];
+    for (int i = 0; i < vocab; i++) {
+      idx[i] = i;
+    }
+    java.util.Arrays.sort(
+        idx,
+        (a, b) -> {
+          int c = Float.compare(logits[offset + b], logits[offset + a]);
+          return c != 0 ? c : Integer.compare(a, b);
+        });
+    int keep = p.topK() > 0 ? Math.min(p.topK(), vocab) : vocab;
+    double max = logits[offset + idx[0]];
+    double[] prob = new double[keep];
+    double sum = 0;
+    for (int i = 0; i < keep; i++) {
+      prob[i] = Math.exp((logits[offset + idx[i]] - max) / p.temperature());
+      sum += prob[i];
+    }
+    int n = keep;
+    if (p.topP() < 1f) {
+      double cum = 0;
+      for (int i = 0; i < keep; i++) {
+        cum += prob[i] / sum;
+        if (cum >= p.topP()) {
+          n = i + 1;
+          break;
+        }
+      }
+    }
+    double mass = 0;
+    for (int i = 0; i < n; i++) {
+      mass += prob[i];
+    }
+    double u = Sampler.uniform(p.seed(), step) * mass;
+    double acc = 0;
+    for (int i = 0; i < n; i++) {
+      acc += prob[i];
+      if (u < acc) {
+        return idx[i];
+      }
+    }
+    return idx[n - 1];
+  }
+
+  @org.junit.jupiter.params.ParameterizedTest(name = "topK={0} topP={1} T={2}")
+  @org.junit.jupiter.params.provider.CsvSource({
+    "0, 1.0, 1.0",
+    "0, 0.9, 0.7",
+    "40, 1.0, 1.0",
+    "40, 0.95, 0.8",
+    "1, 1.0, 1.0",
+    "5000, 0.5, 2.0",
+    "31999, 1.0, 0.3",
+    "0, 0.1, 1e-30"
+  })
+  void picksExactlyWhatTheBoxedSortPicked(int topK, float topP, float temperature) {
+    java.util.SplittableRandom rnd = new java.util.SplittableRandom(topK * 31L + 7);
+    int vocab = 32000;
+    float[] logits = new float[vocab + 3];
+    for (int trial = 0; trial < 40; trial++) {
+      for (int i = 0; i < logits.length; i++) {
+        // coarse values: many exact ties; some -0.0 and 0.0
+        logits[i] = (float) Math.round(rnd.nextGaussian() * 8) / 2f;
+        if (rnd.nextInt(50) == 0) {
+          logits[i] = rnd.nextBoolean() ? -0.0f : 0.0f;
+        }
+      }
+      SamplingParams p =
+          new SamplingParams(
+              temperature,
+              topK,
+              topP,
+              rnd.nextLong(),
+              16,
+              java.util.List.of(),
+              java.util.List.of());
+      for (int step = 0; step < 3; step++) {
+        assertEquals(
+            boxedReference(logits, 3, vocab, p, step),
+            Sampler.sample(logits, 3, vocab, p, step),
+            "trial " + trial + " step " + step);
+      }
+    }
+  }
 }
