@@ -14,7 +14,7 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description =
         "Benchmarks: modes measured side by side in one process, interleaved and repeated.",
-    subcommands = {EngineBench.class, AdapterStoreBench.class})
+    subcommands = {EngineBench.class, AdapterStoreBench.class, PeerBench.class})
 public final class BenchCommand implements Runnable {
   @Spec CommandSpec spec;
 

@@ -28,6 +28,7 @@ import picocli.CommandLine.Unmatched;
       Main.Consumer.class,
       MakeModel.class,
       MakeAdapters.class,
+      ExportGgufCommand.class,
       BenchCommand.class,
       ChaosCommand.class
     })

@@ -37,6 +37,7 @@ class CommandNamesTest {
                 "consumer",
                 "make-model",
                 "make-adapters",
+                "export-gguf",
                 "bench",
                 "chaos")),
         new TreeSet<>(MAIN.getSubcommands().keySet()));
