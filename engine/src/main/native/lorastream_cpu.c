@@ -138,20 +138,33 @@ T512 static inline __attribute__((always_inline)) void fma_block(
     default: fma_block(x, ldx, w, WBF16, in, y, ldy, bias, t, ob, NR, 1); break; \
   }
 
-#define FMA_ROWS(WBF16)                                \
-  for (int o = o0; o < o1; o += 4) {                   \
-    int nr = o1 - o < 4 ? o1 - o : 4;                  \
-    for (int t = 0; t < T; t += 6) {                   \
-      int nt = T - t < 6 ? T - t : 6;                  \
-      if (nr == 4) {                                   \
-        int ob = o;                                    \
-        FMA_NT(4, WBF16)                               \
-      } else {                                         \
-        for (int ob = o; ob < o + nr; ob++) {          \
-          FMA_NT(1, WBF16)                             \
-        }                                              \
-      }                                                \
-    }                                                  \
+// Cache blocking for many tokens (prefill): output rows in chunks of ROW_CHUNK (64 rows of a 2048-wide BF16
+// weight: 256 KiB) and tokens in chunks of TOK_CHUNK (x's rows of the chunk: ~200 KiB), so both stay in L2 while
+// every row group of the chunk meets every token block of the chunk. Without it a row group streamed all T
+// tokens' activations from L3 or memory: 8 MiB per group at T = 2048. For a decode step (T <= TOK_CHUNK) the
+// order is the plain one: row groups, then token blocks.
+#define ROW_CHUNK 64
+#define FMA_ROWS(WBF16)                                                  \
+  int tchunk = 24;                                                       \
+  for (int oc = o0; oc < o1; oc += ROW_CHUNK) {                          \
+    int oe = oc + ROW_CHUNK < o1 ? oc + ROW_CHUNK : o1;                  \
+    for (int tc = 0; tc < T; tc += tchunk) {                             \
+      int te = tc + tchunk < T ? tc + tchunk : T;                        \
+      for (int o = oc; o < oe; o += 4) {                                 \
+        int nr = oe - o < 4 ? oe - o : 4;                                \
+        for (int t = tc; t < te; t += 6) {                               \
+          int nt = te - t < 6 ? te - t : 6;                              \
+          if (nr == 4) {                                                 \
+            int ob = o;                                                  \
+            FMA_NT(4, WBF16)                                             \
+          } else {                                                       \
+            for (int ob = o; ob < o + nr; ob++) {                        \
+              FMA_NT(1, WBF16)                                           \
+            }                                                            \
+          }                                                              \
+        }                                                                \
+      }                                                                  \
+    }                                                                    \
   }
 
 T512 static void fma_rows_bf16(const float* x, int ldx, const void* w, int in, float* y, int ldy,
@@ -233,16 +246,23 @@ TBF16 static inline __attribute__((always_inline)) void dot_block(
 LS_API TBF16 void ls_matmul_bf16dot(const uint16_t* xb, const uint16_t* w, int in, float* y, int ldy,
                                     const float* bias, int T, int o0, int o1) {
   int in2 = ls_bf16_stride(in);
-  for (int o = o0; o < o1; o += 4) {
-    int nr = o1 - o < 4 ? o1 - o : 4;
-    for (int t = 0; t < T; t += 6) {
-      int nt = T - t < 6 ? T - t : 6;
-      if (nr == 4) {
-        int ob = o;
-        DOT_NT(4)
-      } else {
-        for (int ob = o; ob < o + nr; ob++) {
-          DOT_NT(1)
+  int tchunk = 48;  // 48 rows of BF16 activations, ~200 KiB at in = 2048
+  for (int oc = o0; oc < o1; oc += ROW_CHUNK) {
+    int oe = oc + ROW_CHUNK < o1 ? oc + ROW_CHUNK : o1;
+    for (int tc = 0; tc < T; tc += tchunk) {
+      int te = tc + tchunk < T ? tc + tchunk : T;
+      for (int o = oc; o < oe; o += 4) {
+        int nr = oe - o < 4 ? oe - o : 4;
+        for (int t = tc; t < te; t += 6) {
+          int nt = te - t < 6 ? te - t : 6;
+          if (nr == 4) {
+            int ob = o;
+            DOT_NT(4)
+          } else {
+            for (int ob = o; ob < o + nr; ob++) {
+              DOT_NT(1)
+            }
+          }
         }
       }
     }

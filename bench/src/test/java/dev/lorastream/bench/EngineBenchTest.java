@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lorastream.engine.ops.cpu.NativeCpu;
 import dev.lorastream.tools.MakeAdapters;
 import dev.lorastream.tools.MakeModel;
 import java.io.PrintWriter;
@@ -72,6 +73,10 @@ class EngineBenchTest {
             "4",
             "--warmup-s",
             "0",
+            "--step-reps",
+            "2",
+            "--prefill-len",
+            "8",
             "--out",
             out.toString());
     assertEquals(0, code);
@@ -89,16 +94,28 @@ class EngineBenchTest {
       assertEquals(3, parts.length, l);
       Double.parseDouble(parts[2]);
     }
-    // 1000 adapters are not present: the largest count present (3) stands in, under its own name
-    assertEquals(
-        List.of(
-            "adapters3_over_adapter1",
-            "adapters3_over_base",
-            "hetero_over_serial_uniform3",
-            "step_over_bandwidth_floor_hetero3",
-            "adapter1_over_base",
-            "base_step_over_bandwidth_floor"),
-        names);
+    // 1000 adapters are not present: the largest count present (3) stands in, under its own name;
+    // then the step-level section's, those comparing kernels only where a native kernel runs
+    boolean nativeKernel = NativeCpu.choice().kernel() != NativeCpu.Kernel.VECTOR;
+    List<String> expected =
+        new java.util.ArrayList<>(
+            List.of(
+                "adapters3_over_adapter1",
+                "adapters3_over_base",
+                "hetero_over_serial_uniform3",
+                "step_over_bandwidth_floor_hetero3",
+                "adapter1_over_base",
+                "base_step_over_bandwidth_floor",
+                "step_floor_ratio_b1",
+                "step_floor_ratio_b32"));
+    if (nativeKernel) {
+      expected.addAll(List.of("native_decode_speedup_b1", "native_decode_speedup_b32"));
+    }
+    expected.add("lora4_vs_base_decode_b32"); // every adapter present, up to 32
+    if (nativeKernel) {
+      expected.add("native_prefill_speedup");
+    }
+    assertEquals(expected, names);
     assertTrue(lines.stream().anyMatch(l -> l.contains("hetero:1000 skipped")), stdout.toString());
 
     JsonNode json = new ObjectMapper().readTree(out.resolve("results.json").toFile());
@@ -109,7 +126,11 @@ class EngineBenchTest {
       assertEquals(0, run.get("errors").asInt(), run.toString());
       assertEquals(6 * 3, run.get("generatedTokens").asLong(), run.toString());
     }
+    for (String name : names) { // every ratio is also a top-level number
+      assertTrue(json.get(name).isNumber(), name);
+    }
     String md = Files.readString(out.resolve("report.md"));
+    assertTrue(md.contains("| decode b4 "), "the step-level rows are in the report");
     for (String mode : Arrays.asList("base", "adapter1", "hetero:1", "hetero:3", "serial:3")) {
       assertTrue(md.contains("### " + mode), mode);
     }
