@@ -348,8 +348,8 @@ public final class PeerBench implements Callable<Integer> {
     ObjectNode setup = root.putObject("setup");
     setup.put(
         "command",
-        "lorastream bench peer "
-            + String.join(" ", spec.commandLine().getParseResult().originalArgs()));
+        "lorastream "
+            + String.join(" ", spec.root().commandLine().getParseResult().originalArgs()));
     setup.set("machine", om.valueToTree(MachineInfo.detect()));
     setup.put("model", modelDir.toString());
     setup.put("gguf", gguf.toString());
