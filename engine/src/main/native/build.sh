@@ -33,7 +33,7 @@ if [ -f "$lib" ] && [ "$lib" -nt "$src" ] && [ "$lib" -nt "$0" ]; then
   exit 0  # up to date
 fi
 mkdir -p "$out"
-if "$CC" -O3 -fPIC -shared -fvisibility=hidden -Wall -Wextra -o "$lib.tmp" "$src"; then
+if "$CC" -O3 -fPIC -shared -fvisibility=hidden -Wall -Wextra -o "$lib.tmp" "$src" -lm; then
   mv "$lib.tmp" "$lib"
   echo "lorastream native CPU kernels: built $lib with $("$CC" -dumpfullversion 2>/dev/null || "$CC" -dumpversion)"
 else

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <immintrin.h>
 #include <cpuid.h>
+#include <math.h>
 
 #define LS_API __attribute__((visibility("default")))
 
@@ -266,6 +267,57 @@ LS_API TBF16 void ls_matmul_bf16dot(const uint16_t* xb, const uint16_t* w, int i
         }
       }
     }
+  }
+}
+
+// ---- paged attention ----------------------------------------------------------------------------------------
+//
+// For items [i0, i1) of T x nHeads (item = t * nHeads + h): out[t, h, :] = softmax_p(q[t, h] . K[p] * scale) . V
+// over the positions p <= tokenPos[t] of sequence tokenSeq[t], whose KV rows live in the F32 caches
+// [blocks, blockSize, nKv, headDim] at block blockTables[seq * maxBlocksPerSeq + p / blockSize], row p % blockSize,
+// KV head h / (nHeads / nKv) (grouped-query attention). scores: scratch of at least max(tokenPos) + 1 floats.
+// The same arithmetic as the Java kernel (max-subtracted exponentials, one weighted pass over V), without its
+// per-position call overhead; headDim <= 256.
+LS_API T512 void ls_attend(const float* q, const float* kc, const float* vc, const int* blockTables,
+                           int maxBlocksPerSeq, const int* tokenSeq, const int* tokenPos, int nHeads, int nKv,
+                           int headDim, int blockSize, float scale, float* out, float* scores, int i0, int i1) {
+  int group = nHeads / nKv;
+  int chunks = (headDim + 15) / 16;
+  __mmask16 last = (headDim & 15) ? (__mmask16)((1u << (headDim & 15)) - 1) : (__mmask16)0xFFFF;
+  for (int item = i0; item < i1; item++) {
+    int t = item / nHeads, h = item % nHeads, len = tokenPos[t] + 1, kvh = h / group;
+    const float* qr = q + ((size_t)t * nHeads + h) * headDim;
+    const int* table = blockTables + (size_t)tokenSeq[t] * maxBlocksPerSeq;
+    __m512 qv[16];
+    for (int c = 0; c < chunks; c++) qv[c] = _mm512_maskz_loadu_ps(c == chunks - 1 ? last : 0xFFFF, qr + 16 * c);
+    float mx = -__builtin_inff();
+    for (int p = 0; p < len; p++) {
+      const float* kr = kc + ((((size_t)table[p / blockSize] * blockSize + p % blockSize) * nKv + kvh) * headDim);
+      __m512 a = _mm512_setzero_ps();
+      for (int c = 0; c < chunks; c++)
+        a = _mm512_fmadd_ps(qv[c], _mm512_maskz_loadu_ps(c == chunks - 1 ? last : 0xFFFF, kr + 16 * c), a);
+      float sc = _mm512_reduce_add_ps(a) * scale;
+      scores[p] = sc;
+      mx = sc > mx ? sc : mx;
+    }
+    float sum = 0;
+    for (int p = 0; p < len; p++) {
+      float e = expf(scores[p] - mx);
+      scores[p] = e;
+      sum += e;
+    }
+    __m512 acc[16];
+    for (int c = 0; c < chunks; c++) acc[c] = _mm512_setzero_ps();
+    for (int p = 0; p < len; p++) {
+      const float* vr = vc + ((((size_t)table[p / blockSize] * blockSize + p % blockSize) * nKv + kvh) * headDim);
+      __m512 w = _mm512_set1_ps(scores[p]);
+      for (int c = 0; c < chunks; c++)
+        acc[c] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(c == chunks - 1 ? last : 0xFFFF, vr + 16 * c), acc[c]);
+    }
+    __m512 inv = _mm512_set1_ps(1.0f / sum);
+    float* orow = out + ((size_t)t * nHeads + h) * headDim;
+    for (int c = 0; c < chunks; c++)
+      _mm512_mask_storeu_ps(orow + 16 * c, c == chunks - 1 ? last : 0xFFFF, _mm512_mul_ps(acc[c], inv));
   }
 }
 

@@ -42,7 +42,7 @@ class CommandNamesTest {
                 "chaos")),
         new TreeSet<>(MAIN.getSubcommands().keySet()));
     assertEquals(
-        List.of("engine", "adapters", "pipeline"),
+        List.of("engine", "adapters", "peer", "pipeline"),
         List.copyOf(MAIN.getSubcommands().get("bench").getSubcommands().keySet()));
   }
 

@@ -238,7 +238,10 @@ class CpuOpsParityTest {
     float[] q = random(rnd, tokens * nHeads * headDim, 3f);
     float scale = (float) (1 / Math.sqrt(headDim));
     List<float[]> results = new ArrayList<>();
-    for (Ops ops : new Ops[] {REF, CPU}) {
+    List<Ops> backends =
+        new ArrayList<>(List.of(REF)); // then every CPU kernel (native attention too)
+    backends.addAll(KERNELS.values());
+    for (Ops ops : backends) {
       Tensor kc = ops.allocate(DType.F32, numBlocks, blockSize, nKv, headDim);
       Tensor vc = ops.allocate(DType.F32, numBlocks, blockSize, nKv, headDim);
       ops.writeKv(
@@ -263,9 +266,12 @@ class CpuOpsParityTest {
       results.add(read(ops, vc));
       results.add(read(ops, out));
     }
-    assertArrayEquals(results.get(0), results.get(3), "k cache");
-    assertArrayEquals(results.get(1), results.get(4), "v cache");
-    assertClose("pagedAttention", results.get(2), results.get(5), 1e-5);
+    for (int i = 1; i < backends.size(); i++) {
+      String on = " on " + KERNELS.keySet().toArray()[i - 1];
+      assertArrayEquals(results.get(0), results.get(3 * i), "k cache" + on);
+      assertArrayEquals(results.get(1), results.get(3 * i + 1), "v cache" + on);
+      assertClose("pagedAttention" + on, results.get(2), results.get(3 * i + 2), 1e-5);
+    }
   }
 
   @Test

@@ -90,6 +90,17 @@ final class CpuMatmul {
     private java.lang.foreign.MemorySegment bf16 =
         java.lang.foreign.MemorySegment.NULL; // the native bf16dot's packed activations
 
+    private java.lang.foreign.MemorySegment scores =
+        java.lang.foreign.MemorySegment.NULL; // the native attention's softmax row
+
+    /** A native buffer of at least {@code n} floats for the native attention's scores. */
+    java.lang.foreign.MemorySegment scores(long n) {
+      if (scores.byteSize() < 4 * n) {
+        scores = java.lang.foreign.Arena.ofAuto().allocate(Math.max(256, 8 * n), 64);
+      }
+      return scores;
+    }
+
     /**
      * A native buffer of at least {@code n} BF16 values for the native {@code ls_pack_bf16},
      * 64-byte aligned; its contents are not cleared.

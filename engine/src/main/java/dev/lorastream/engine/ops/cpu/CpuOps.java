@@ -456,8 +456,69 @@ public final class CpuOps implements Ops {
     CpuTensor os = CpuTensor.of(out, "pagedAttention", "out");
     CONTRACT.pagedAttention(
         q, kCache, vCache, blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, nHeads, out);
+    int headDim = kCache.dim(3);
+    if (lib != null && headDim <= 256 && kCache.dtype() == DType.F32) {
+      nativeAttend(qs, kc, vc, blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, nHeads, scale, os);
+      return;
+    }
     CpuAttention.attend(
         pool, qs, kc, vc, blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, nHeads, scale, os);
+  }
+
+  /**
+   * {@link #pagedAttention} on the native kernel ({@code ls_attend}): the (token, head) items split
+   * over the pool, each thread with its own scores buffer.
+   */
+  private void nativeAttend(
+      CpuTensor q,
+      CpuTensor kCache,
+      CpuTensor vCache,
+      int[] blockTables,
+      int maxBlocksPerSeq,
+      int[] tokenSeq,
+      int[] tokenPos,
+      int nHeads,
+      float scale,
+      CpuTensor out) {
+    int blockSize = kCache.dim(1);
+    int nKv = kCache.dim(2);
+    int headDim = kCache.dim(3);
+    int maxLen = 1;
+    for (int p : tokenPos) {
+      maxLen = Math.max(maxLen, p + 1);
+    }
+    int longest = maxLen;
+    MemorySegment tables = MemorySegment.ofArray(blockTables);
+    MemorySegment seqs = MemorySegment.ofArray(tokenSeq);
+    MemorySegment pos = MemorySegment.ofArray(tokenPos);
+    int items = tokenSeq.length * nHeads;
+    pool.forRange(
+        items,
+        pool.grain(items, 4),
+        (i0, i1) -> {
+          MemorySegment sc = scratch.get().scores(longest);
+          try {
+            lib.attend.invokeExact(
+                q.segment(),
+                kCache.segment(),
+                vCache.segment(),
+                tables,
+                maxBlocksPerSeq,
+                seqs,
+                pos,
+                nHeads,
+                nKv,
+                headDim,
+                blockSize,
+                scale,
+                out.segment(),
+                sc,
+                i0,
+                i1);
+          } catch (Throwable e) {
+            throw nativeFailure("ls_attend", e);
+          }
+        });
   }
 
   // ---- LoRA ------------------------------------------------------------------------------------

@@ -112,6 +112,7 @@ public final class NativeCpu {
   final MethodHandle matmulFma;
   final MethodHandle packBf16;
   final MethodHandle bf16Stride;
+  final MethodHandle attend;
   final MethodHandle matmulBf16dot;
   final MethodHandle probeRead;
   final MethodHandle probeFma;
@@ -141,6 +142,27 @@ public final class NativeCpu {
     this.bf16Stride =
         linker.downcallHandle(
             find(lib, "ls_bf16_stride"), FunctionDescriptor.of(JAVA_INT, JAVA_INT), critical);
+    this.attend =
+        linker.downcallHandle(
+            find(lib, "ls_attend"),
+            FunctionDescriptor.ofVoid(
+                ADDRESS,
+                ADDRESS,
+                ADDRESS,
+                ADDRESS,
+                JAVA_INT,
+                ADDRESS,
+                ADDRESS,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_FLOAT,
+                ADDRESS,
+                ADDRESS,
+                JAVA_INT,
+                JAVA_INT),
+            critical);
     this.matmulBf16dot =
         linker.downcallHandle(
             find(lib, "ls_matmul_bf16dot"),
