@@ -9,6 +9,7 @@ import static dev.lorastream.engine.ops.OpsTestData.weight;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
 import dev.lorastream.engine.ops.cpu.CpuOps;
+import dev.lorastream.engine.ops.cpu.NativeCpu;
 import dev.lorastream.engine.ops.cpu.NativeCpu.Kernel;
 import dev.lorastream.engine.ops.ref.ReferenceOps;
 import dev.lorastream.engine.tensor.DType;
@@ -34,12 +35,12 @@ class CpuOpsParityTest {
   private static final CpuOps CPU = new CpuOps(2);
   private static final ReferenceOps REF = new ReferenceOps();
 
-  /** A backend per CPU kernel this machine runs ({@link CpuOps#canRun}). */
+  /** A backend per CPU kernel this machine runs ({@link NativeCpu#canRun}). */
   private static final Map<Kernel, CpuOps> KERNELS = new EnumMap<>(Kernel.class);
 
   static {
     for (Kernel k : Kernel.values()) {
-      if (CpuOps.canRun(k)) {
+      if (NativeCpu.canRun(k)) {
         KERNELS.put(k, new CpuOps(2, k));
       }
     }
@@ -67,7 +68,7 @@ class CpuOpsParityTest {
     HostTensor b = withBias ? weight("b", dtype, random(rnd, out, 1f), out) : null;
     float[] expected = matmul(REF, x, w, b, tokens, in, out);
     for (Kernel k : Kernel.values()) { // every kernel this machine runs: Java, native fma, bf16dot
-      if (CpuOps.canRun(k)) {
+      if (NativeCpu.canRun(k)) {
         assertClose(
             "matmul " + dtype + " on " + k,
             expected,
@@ -98,7 +99,7 @@ class CpuOpsParityTest {
     float[] x = random(rnd, tokens * in, 1f);
     HostTensor w = weight("w", DType.BF16, random(rnd, out * in, 0.1f), out, in);
     for (Kernel k : Kernel.values()) {
-      if (k == Kernel.VECTOR || !CpuOps.canRun(k)) {
+      if (k == Kernel.VECTOR || !NativeCpu.canRun(k)) {
         continue;
       }
       float[] all = matmul(KERNELS.get(k), x, w, null, tokens, in, out);

@@ -95,21 +95,26 @@ final class CpuMatmul {
 
     /** A native buffer of at least {@code n} floats for the native attention's scores. */
     java.lang.foreign.MemorySegment scores(long n) {
-      if (scores.byteSize() < 4 * n) {
-        scores = java.lang.foreign.Arena.ofAuto().allocate(Math.max(256, 8 * n), 64);
-      }
-      return scores;
+      return scores = atLeast(scores, 4 * n);
     }
 
     /**
-     * A native buffer of at least {@code n} BF16 values for the native {@code ls_pack_bf16},
-     * 64-byte aligned; its contents are not cleared.
+     * A native buffer of at least {@code n} BF16 values for the native {@code ls_pack_bf16}; its
+     * contents are not cleared.
      */
     java.lang.foreign.MemorySegment bf16(long n) {
-      if (bf16.byteSize() < 2 * n) {
-        bf16 = java.lang.foreign.Arena.ofAuto().allocate(Math.max(64, 2 * n), 64);
-      }
-      return bf16;
+      return bf16 = atLeast(bf16, 2 * n);
+    }
+
+    /**
+     * {@code seg} when it holds {@code bytes}, else a new 64-byte aligned native buffer of twice
+     * that (at least 256 bytes) freed by the GC, so that a growing size reallocates rarely.
+     */
+    private static java.lang.foreign.MemorySegment atLeast(
+        java.lang.foreign.MemorySegment seg, long bytes) {
+      return seg.byteSize() >= bytes
+          ? seg
+          : java.lang.foreign.Arena.ofAuto().allocate(Math.max(256, 2 * bytes), 64);
     }
 
     /** A buffer of at least {@code n} floats for {@link #pack}; its contents are not cleared. */

@@ -76,10 +76,10 @@ public final class CpuOps implements Ops {
    * A backend running {@code kernel} (tests and benchmarks compare them in one process).
    *
    * @throws IllegalArgumentException when {@code kernel} is native and this machine cannot run it
-   *     ({@link #canRun})
+   *     ({@link NativeCpu#canRun})
    */
   public CpuOps(int threads, Kernel kernel) {
-    if (!canRun(kernel)) {
+    if (!NativeCpu.canRun(kernel)) {
       throw new IllegalArgumentException(
           "the cpu kernel "
               + kernel
@@ -90,16 +90,6 @@ public final class CpuOps implements Ops {
     this.lora = new CpuLora(pool, scratch);
     this.kernel = kernel;
     this.lib = kernel == Kernel.VECTOR ? null : NativeCpu.library();
-  }
-
-  /** Whether this machine runs {@code kernel}: the Java one always, a native one when loaded. */
-  public static boolean canRun(Kernel kernel) {
-    NativeCpu l = NativeCpu.library();
-    return switch (kernel) {
-      case VECTOR -> true;
-      case FMA -> l != null && l.has(NativeCpu.AVX512);
-      case BF16DOT -> l != null && l.has(NativeCpu.AVX512 | NativeCpu.AVX512_BF16);
-    };
   }
 
   /** The matmul kernel this backend runs for BF16 weights. */

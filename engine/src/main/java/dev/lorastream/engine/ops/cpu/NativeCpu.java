@@ -210,6 +210,19 @@ public final class NativeCpu {
     return CHOICE;
   }
 
+  /**
+   * Whether this machine runs {@code kernel}: the Java one always; {@code fma} when the library
+   * loaded and the CPU has AVX-512; {@code bf16dot} when it also has AVX512_BF16. The one statement
+   * of what each kernel needs: {@link #choose} falls down this list.
+   */
+  public static boolean canRun(Kernel kernel) {
+    return switch (kernel) {
+      case VECTOR -> true;
+      case FMA -> LOADED != null && LOADED.has(AVX512);
+      case BF16DOT -> LOADED != null && LOADED.has(AVX512 | AVX512_BF16);
+    };
+  }
+
   /** Whether the CPU has all of {@code bits} (false without the library: nothing is known). */
   boolean has(int bits) {
     return (features & bits) == bits;
@@ -253,12 +266,12 @@ public final class NativeCpu {
           Kernel.VECTOR, "java vector (" + asked + ": no native kernels: " + LOAD_ERROR + ")");
     }
     String cpu = "CPU: " + LOADED.featureNames();
-    if (!LOADED.has(AVX512)) {
+    if (!canRun(Kernel.FMA)) {
       return new Choice(
           Kernel.VECTOR,
           "java vector (" + asked + ": the native kernels need AVX-512; " + cpu + ")");
     }
-    if (wanted == Kernel.BF16DOT && !LOADED.has(AVX512_BF16)) {
+    if (!canRun(wanted)) {
       return new Choice(
           Kernel.FMA, "native fma (" + asked + ": no AVX512_BF16 for bf16dot; " + cpu + ")");
     }

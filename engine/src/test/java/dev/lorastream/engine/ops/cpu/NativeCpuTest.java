@@ -49,11 +49,11 @@ class NativeCpuTest {
   void autoTakesTheBestKernelTheCpuRunsAndForcingFmaEmulatesACpuWithoutBf16() {
     NativeCpu.Choice auto = NativeCpu.choose("auto");
     Kernel best =
-        CpuOps.canRun(Kernel.BF16DOT)
+        NativeCpu.canRun(Kernel.BF16DOT)
             ? Kernel.BF16DOT
-            : CpuOps.canRun(Kernel.FMA) ? Kernel.FMA : Kernel.VECTOR;
+            : NativeCpu.canRun(Kernel.FMA) ? Kernel.FMA : Kernel.VECTOR;
     assertEquals(best, auto.kernel(), auto.description());
-    if (CpuOps.canRun(Kernel.FMA)) {
+    if (NativeCpu.canRun(Kernel.FMA)) {
       assertEquals(Kernel.FMA, NativeCpu.choose("fma").kernel());
       assertTrue(
           NativeCpu.choose("fma")
@@ -62,7 +62,7 @@ class NativeCpuTest {
     } else {
       assertEquals(Kernel.VECTOR, NativeCpu.choose("fma").kernel(), "the next path down");
     }
-    if (!CpuOps.canRun(Kernel.BF16DOT)) {
+    if (!NativeCpu.canRun(Kernel.BF16DOT)) {
       var e = assertThrows(IllegalArgumentException.class, () -> new CpuOps(1, Kernel.BF16DOT));
       assertTrue(
           e.getMessage().startsWith("the cpu kernel BF16DOT cannot run here"), e.getMessage());
