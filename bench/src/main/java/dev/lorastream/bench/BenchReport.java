@@ -83,12 +83,23 @@ final class BenchReport {
     Files.writeString(dir.resolve("report.md"), md);
     ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     ObjectNode root = om.createObjectNode();
-    for (Ratio r : ratios) {
-      root.put(r.name(), r.median());
-    }
+    ratiosByName(root, ratios);
     root.set("setup", om.valueToTree(s));
     root.set("runs", om.valueToTree(runs));
     root.set("steps", om.valueToTree(steps));
+    ratiosArray(om, root, ratios);
+    om.writeValue(dir.resolve("results.json").toFile(), root);
+  }
+
+  /** Each ratio's median as a top-level number of {@code root}, under the ratio's name. */
+  static void ratiosByName(ObjectNode root, List<Ratio> ratios) {
+    for (Ratio r : ratios) {
+      root.put(r.name(), r.median());
+    }
+  }
+
+  /** {@code root.ratios}: each ratio with its description, note, median, range and values. */
+  static void ratiosArray(ObjectMapper om, ObjectNode root, List<Ratio> ratios) {
     ArrayNode rs = root.putArray("ratios");
     for (Ratio r : ratios) {
       ObjectNode o = rs.addObject();
@@ -100,7 +111,31 @@ final class BenchReport {
       o.put("max", r.max());
       o.set("per_rep", om.valueToTree(r.perRep()));
     }
-    om.writeValue(dir.resolve("results.json").toFile(), root);
+  }
+
+  /** The report's ratio table: name, median, range, repetitions, what it divides. */
+  static void ratioTable(StringBuilder md, List<Ratio> ratios) {
+    md.append("| ratio | median | min–max | reps | what |\n|---|---:|---|---:|---|\n");
+    for (Ratio r : ratios) {
+      md.append(
+          fmt(
+              "| `%s` | %.3f | %.3f–%.3f | %d | %s%s |%n",
+              r.name(),
+              r.median(),
+              r.min(),
+              r.max(),
+              r.perRep().length,
+              r.description(),
+              r.note().isEmpty() ? "" : "; " + r.note()));
+    }
+  }
+
+  /** The last lines a benchmark prints: {@code ratio NAME VALUE}, one per ratio. */
+  static void printRatios(java.io.PrintWriter out, List<Ratio> ratios) {
+    for (Ratio r : ratios) {
+      out.println("ratio " + r.name() + " " + String.format(Locale.ROOT, "%.4f", r.median()));
+    }
+    out.flush();
   }
 
   static String markdown(BenchSetup s, List<RunResult> runs, List<Ratio> ratios) {
@@ -184,19 +219,7 @@ final class BenchReport {
       md.append("- Note: ").append(n).append('\n');
     }
     md.append("\n## Ratios (median over repetitions of per-repetition ratios)\n\n");
-    md.append("| ratio | median | min–max | reps | what |\n|---|---:|---|---:|---|\n");
-    for (Ratio r : ratios) {
-      md.append(
-          fmt(
-              "| `%s` | %.3f | %.3f–%.3f | %d | %s%s |%n",
-              r.name(),
-              r.median(),
-              r.min(),
-              r.max(),
-              r.perRep().length,
-              r.description(),
-              r.note().isEmpty() ? "" : "; " + r.note()));
-    }
+    ratioTable(md, ratios);
     floors(md, s);
     summary(md, runs);
     perMode(md, runs);

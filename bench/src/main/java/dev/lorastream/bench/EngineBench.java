@@ -281,10 +281,7 @@ public final class EngineBench implements Callable<Integer> {
     for (String n : setup.notes()) {
       stdout.println("note: " + n);
     }
-    for (Ratio r : ratios) {
-      stdout.println("ratio " + r.name() + " " + String.format(Locale.ROOT, "%.4f", r.median()));
-    }
-    stdout.flush();
+    BenchReport.printRatios(stdout, ratios);
   }
 
   /**

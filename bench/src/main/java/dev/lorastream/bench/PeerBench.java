@@ -204,10 +204,7 @@ public final class PeerBench implements Callable<Integer> {
     write(outDir, binary, gguf, modelDir, kernel, peaks, nThreads, nTok, len, ours, peer, ratios);
     PrintWriter stdout = spec.commandLine().getOut();
     stdout.println("wrote " + outDir.resolve("report.md") + ", results.json");
-    for (Ratio r : ratios) {
-      stdout.println("ratio " + r.name() + " " + String.format(Locale.ROOT, "%.4f", r.median()));
-    }
-    stdout.flush();
+    BenchReport.printRatios(stdout, ratios);
     return 0;
   }
 
@@ -342,15 +339,14 @@ public final class PeerBench implements Callable<Integer> {
     Files.createDirectories(dir);
     ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     ObjectNode root = om.createObjectNode();
-    for (Ratio r : ratios) {
-      root.put(r.name(), r.median());
-    }
+    BenchReport.ratiosByName(root, ratios);
+    MachineInfo machine = MachineInfo.detect();
     ObjectNode setup = root.putObject("setup");
     setup.put(
         "command",
         "lorastream "
             + String.join(" ", spec.root().commandLine().getParseResult().originalArgs()));
-    setup.set("machine", om.valueToTree(MachineInfo.detect()));
+    setup.set("machine", om.valueToTree(machine));
     setup.put("model", modelDir.toString());
     setup.put("gguf", gguf.toString());
     setup.put("llama_cpp", binary.toString());
@@ -364,22 +360,13 @@ public final class PeerBench implements Callable<Integer> {
     }
     root.set("lorastream", om.valueToTree(ours));
     root.set("llama_cpp", om.valueToTree(peer));
-    var rs = root.putArray("ratios");
-    for (Ratio r : ratios) {
-      ObjectNode o = rs.addObject();
-      o.put("name", r.name());
-      o.put("description", r.description());
-      o.put("median", r.median());
-      o.put("min", r.min());
-      o.put("max", r.max());
-      o.set("per_rep", om.valueToTree(r.perRep()));
-    }
+    BenchReport.ratiosArray(om, root, ratios);
     om.writeValue(dir.resolve("results.json").toFile(), root);
 
     StringBuilder md = new StringBuilder();
     md.append("# bench peer: lorastream vs llama.cpp\n\n");
     md.append("Command: `").append(setup.get("command").asText()).append("`  \n");
-    md.append("Machine: ").append(MachineInfo.detect()).append("  \n");
+    md.append("Machine: ").append(machine).append("  \n");
     md.append("Model: ").append(modelDir).append(" (GGUF ").append(gguf).append(")  \n");
     md.append("lorastream kernels: ").append(kernel).append("  \n");
     md.append("llama.cpp: ").append(binary).append(", ").append(nThreads).append(" threads  \n");
@@ -403,19 +390,8 @@ public final class PeerBench implements Callable<Integer> {
             ours,
             peer,
             Figures::prefillTokPerS));
-    md.append(
-        "\n| ratio (lorastream / llama.cpp speed) | median | min–max | reps |\n|---|---:|---|---:|\n");
-    for (Ratio r : ratios) {
-      md.append(
-          String.format(
-              Locale.ROOT,
-              "| %s | %.2f | %.2f–%.2f | %d |%n",
-              r.name(),
-              r.median(),
-              r.min(),
-              r.max(),
-              r.perRep().length));
-    }
+    md.append("\n## Ratios (lorastream / llama.cpp speed; median over repetitions)\n\n");
+    BenchReport.ratioTable(md, ratios);
     Files.writeString(dir.resolve("report.md"), md.toString());
   }
 
