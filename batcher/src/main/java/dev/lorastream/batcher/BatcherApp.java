@@ -346,14 +346,23 @@ public final class BatcherApp implements AutoCloseable {
    * The keys of {@code props} that an Admin client knows (bootstrap servers, security, timeouts).
    */
   private static Map<String, Object> adminConfig(Properties props) {
-    Map<String, Object> adminProps = new HashMap<>();
-    props.forEach(
+    return clientConfig(props, AdminClientConfig.configNames());
+  }
+
+  /**
+   * The entries of {@code settings} whose keys a Kafka client knows ({@code names}, e.g. {@code
+   * ConsumerConfig.configNames()}): the pass-through settings without Kafka Streams' and the
+   * serdes' own keys, which a plain client would warn about.
+   */
+  static Map<String, Object> clientConfig(Map<?, ?> settings, Set<String> names) {
+    Map<String, Object> out = new HashMap<>();
+    settings.forEach(
         (k, v) -> {
-          if (AdminClientConfig.configNames().contains((String) k)) {
-            adminProps.put((String) k, v);
+          if (names.contains((String) k)) {
+            out.put((String) k, v);
           }
         });
-    return adminProps;
+    return out;
   }
 
   private static void checkTopics(BatcherConfig config, Properties props) {

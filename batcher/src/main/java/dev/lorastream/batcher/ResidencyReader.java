@@ -3,7 +3,6 @@ package dev.lorastream.batcher;
 import dev.lorastream.schemas.ConsumerResidency;
 import dev.lorastream.schemas.Topics;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.kafka.clients.consumer.Consumer;
@@ -50,13 +49,7 @@ final class ResidencyReader implements Runnable, AutoCloseable {
    */
   static ResidencyReader create(
       Map<String, String> settings, ResidencyIndex index, BatcherMetrics metrics) {
-    Map<String, Object> c = new HashMap<>();
-    settings.forEach(
-        (k, v) -> {
-          if (ConsumerConfig.configNames().contains(k)) {
-            c.put(k, v);
-          }
-        });
+    Map<String, Object> c = BatcherApp.clientConfig(settings, ConsumerConfig.configNames());
     c.remove("group.id");
     c.remove("group.instance.id");
     c.put("client.id", settings.getOrDefault("client.id", "lorastream-batcher") + "-residency");

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lorastream.devstack.TestKafkaCluster;
-import dev.lorastream.schemas.AdapterRecord;
 import dev.lorastream.schemas.DlqHeaders;
 import dev.lorastream.schemas.ErrorCode;
 import dev.lorastream.schemas.InferenceBatch;
@@ -27,7 +26,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -99,13 +97,7 @@ class BatcherAppBrokerTest {
         missing.getMessage());
 
     try (Admin admin = cluster.admin()) {
-      List<NewTopic> topics = new ArrayList<>();
-      for (Topic<?, ?> t : Topics.all()) {
-        topics.add(
-            new NewTopic(t.name(), t == Topics.BATCHES ? 4 : 1, (short) 1)
-                .configs(t.topicConfigs()));
-      }
-      admin.createTopics(topics).all().get();
+      Harness.createTopics(admin, 4);
     }
     Map<String, Object> producerProps = new HashMap<>(SERDE);
     producerProps.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, cluster.bootstrapServers());
@@ -129,16 +121,7 @@ class BatcherAppBrokerTest {
       adapters
           .send(
               new ProducerRecord<>(
-                  Topics.ADAPTERS.name(),
-                  "sql",
-                  AdapterRecord.newBuilder()
-                      .setAdapterId("sql")
-                      .setOwnerTenant("acme")
-                      .setSourceUri("file:///a/sql")
-                      .setRank(8)
-                      .setBaseModel("m")
-                      .setCreatedEpochMs(1)
-                      .build()))
+                  Topics.ADAPTERS.name(), "sql", Harness.registration("sql", "acme")))
           .get();
       try (BatcherApp app = BatcherApp.start(config(dir))) {
         assertTrue(app.awaitRunning(Duration.ofSeconds(60)), "state " + app.state());

@@ -6,6 +6,7 @@ import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.ReplyTopics;
 import dev.lorastream.schemas.SamplingParams;
+import dev.lorastream.schemas.Topic;
 import dev.lorastream.schemas.Topics;
 import dev.lorastream.schemas.registry.MockSchemaRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -21,6 +22,8 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.IntStream;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.serialization.Serializer;
 import org.apache.kafka.streams.KeyValue;
@@ -236,5 +239,35 @@ final class Harness implements AutoCloseable {
   public void close() {
     driver.close();
     MockSchemaRegistry.dropScope(scope);
+  }
+
+  /**
+   * Creates every declared topic ({@code Topics.all()}) through {@code admin}: {@code lora.batches}
+   * with {@code batchesPartitions} partitions, the others with one; replication 1, each with its
+   * declared configs (compaction). The broker tests' stack.
+   */
+  static void createTopics(Admin admin, int batchesPartitions) throws Exception {
+    List<NewTopic> topics = new ArrayList<>();
+    for (Topic<?, ?> t : Topics.all()) {
+      topics.add(
+          new NewTopic(t.name(), t == Topics.BATCHES ? batchesPartitions : 1, (short) 1)
+              .configs(t.topicConfigs()));
+    }
+    admin.createTopics(topics).all().get();
+  }
+
+  /**
+   * The registration the broker tests publish on {@code lora.adapters}: adapter {@code id} of
+   * {@code owner}, rank 8, base model {@code m}, source {@code file:///a/<id>}.
+   */
+  static AdapterRecord registration(String id, String owner) {
+    return AdapterRecord.newBuilder()
+        .setAdapterId(id)
+        .setOwnerTenant(owner)
+        .setSourceUri("file:///a/" + id)
+        .setRank(8)
+        .setBaseModel("m")
+        .setCreatedEpochMs(1)
+        .build();
   }
 }

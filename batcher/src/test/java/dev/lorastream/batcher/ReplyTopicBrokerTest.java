@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lorastream.devstack.EmbeddedKafka;
-import dev.lorastream.schemas.AdapterRecord;
 import dev.lorastream.schemas.AdminReplyTopics;
 import dev.lorastream.schemas.ErrorCode;
 import dev.lorastream.schemas.InferenceBatch;
@@ -16,7 +15,6 @@ import dev.lorastream.schemas.Topics;
 import dev.lorastream.schemas.registry.MockSchemaRegistry;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -72,11 +70,7 @@ class ReplyTopicBrokerTest {
     cluster.startup();
     cluster.waitForReadyBrokers();
     try (Admin admin = admin()) {
-      List<NewTopic> topics = new ArrayList<>();
-      for (Topic<?, ?> t : Topics.all()) {
-        topics.add(new NewTopic(t.name(), 1, (short) 1).configs(t.topicConfigs()));
-      }
-      admin.createTopics(topics).all().get();
+      Harness.createTopics(admin, 1);
     }
   }
 
@@ -133,16 +127,7 @@ class ReplyTopicBrokerTest {
       adapters
           .send(
               new ProducerRecord<>(
-                  Topics.ADAPTERS.name(),
-                  "sql",
-                  AdapterRecord.newBuilder()
-                      .setAdapterId("sql")
-                      .setOwnerTenant("acme")
-                      .setSourceUri("file:///a/sql")
-                      .setRank(8)
-                      .setBaseModel("m")
-                      .setCreatedEpochMs(1)
-                      .build()))
+                  Topics.ADAPTERS.name(), "sql", Harness.registration("sql", "acme")))
           .get();
       assertTrue(app.awaitRunning(Duration.ofSeconds(60)), "state " + app.state());
       List<InferenceRequest> sent =

@@ -4,22 +4,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lorastream.devstack.TestKafkaCluster;
-import dev.lorastream.schemas.AdapterRecord;
 import dev.lorastream.schemas.ConsumerResidency;
 import dev.lorastream.schemas.InferenceBatch;
-import dev.lorastream.schemas.Topic;
 import dev.lorastream.schemas.Topics;
 import dev.lorastream.schemas.registry.MockSchemaRegistry;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -48,13 +44,7 @@ class ResidencyRoutingBrokerTest {
   static void startBroker() throws Exception {
     cluster = TestKafkaCluster.start();
     try (Admin admin = cluster.admin()) {
-      List<NewTopic> topics = new ArrayList<>();
-      for (Topic<?, ?> t : Topics.all()) {
-        topics.add(
-            new NewTopic(t.name(), t == Topics.BATCHES ? PARTITIONS : 1, (short) 1)
-                .configs(t.topicConfigs()));
-      }
-      admin.createTopics(topics).all().get();
+      Harness.createTopics(admin, PARTITIONS);
     }
   }
 
@@ -137,16 +127,7 @@ class ResidencyRoutingBrokerTest {
       adapters
           .send(
               new ProducerRecord<>(
-                  Topics.ADAPTERS.name(),
-                  "sql",
-                  AdapterRecord.newBuilder()
-                      .setAdapterId("sql")
-                      .setOwnerTenant("acme")
-                      .setSourceUri("file:///a/sql")
-                      .setRank(8)
-                      .setBaseModel("m")
-                      .setCreatedEpochMs(1)
-                      .build()))
+                  Topics.ADAPTERS.name(), "sql", Harness.registration("sql", "acme")))
           .get();
       long now = System.currentTimeMillis();
       raw.send(

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lorastream.devstack.TestKafkaCluster;
-import dev.lorastream.schemas.Topic;
 import dev.lorastream.schemas.Topics;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -13,12 +12,9 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -44,11 +40,7 @@ class StalledStreamBrokerTest {
   static void startBroker() throws Exception {
     cluster = TestKafkaCluster.start();
     try (Admin admin = cluster.admin()) {
-      List<NewTopic> topics = new ArrayList<>();
-      for (Topic<?, ?> t : Topics.all()) {
-        topics.add(new NewTopic(t.name(), 1, (short) 1).configs(t.topicConfigs()));
-      }
-      admin.createTopics(topics).all().get();
+      Harness.createTopics(admin, 1);
     }
     try (ServerSocket socket = new ServerSocket(0)) {
       deadRegistry = "http://127.0.0.1:" + socket.getLocalPort(); // closed: nothing listens
