@@ -31,6 +31,7 @@ enum {
   LS_AVX512 = 2,      // AVX-512 F, BW, VL, DQ, with the OS saving zmm state
   LS_AVX512_BF16 = 4, // AVX512_BF16 (vdpbf16ps, vcvtne2ps2bf16)
   LS_AMX_BF16 = 8,    // AMX-TILE and AMX-BF16 in the CPU (the process must still ask for tile state)
+  LS_AVX512_VNNI = 16, // AVX512_VNNI (vpdpbusd: u8 x s8 products summed in fours into s32)
 };
 
 static uint64_t xgetbv0(void) {
@@ -57,6 +58,7 @@ LS_API int ls_cpu_features(void) {
   if (zmm && avx512) {
     f |= LS_AVX512;
     if ((a71 >> 5) & 1) f |= LS_AVX512_BF16;
+    if ((c7 >> 11) & 1) f |= LS_AVX512_VNNI;
   }
   if (((d7 >> 24) & 1) && ((d7 >> 22) & 1)) f |= LS_AMX_BF16;  // AMX-TILE, AMX-BF16
   return f;
@@ -66,6 +68,7 @@ LS_API int ls_cpu_features(void) {
 
 #define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
 #define TBF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")))
+#define TVNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma")))
 
 // 16 BF16 (raw bits) at p, widened to F32; only the lanes in m are read.
 T512 static inline __m512 ld_bf16x16(const uint16_t* p, __mmask16 m) {
@@ -270,6 +273,146 @@ LS_API TBF16 void ls_matmul_bf16dot(const uint16_t* xb, const uint16_t* w, int i
   }
 }
 
+// ---- int8: weights quantized per output row, activations per token, s32 sums (AVX512_VNNI) ----------------------
+//
+// The weight option of the CPU backend (lorastream.cpu.weights=int8): w[o, i] ~ ws[o] * q[o, i], q in [-127, 127],
+// ws[o] = max_i |w[o, i]| / 127 (symmetric, per output channel); x[t, i] ~ xs[t] * (u[t, i] - 128), u in [1, 255],
+// xs[t] = max_i |x[t, i]| / 127 (symmetric, per token, made at every call). vpdpbusd multiplies unsigned by signed
+// bytes, so the kernel sums u * q exactly in s32 and removes the offset with the row's sum of q:
+//   y[t, o] = xs[t] * ws[o] * (sum_i u[t, i] q[o, i] - 128 * qsum[o]) (+ bias[o]).
+// Exact integer arithmetic up to the final F32 scaling; the error against the F32 product is the rounding of each
+// operand to its grid: at most ws/2 per weight and xs/2 per activation. sum_i |u q| < 255 * 127 * in fits s32 for
+// in <= 65536. Half the bytes of BF16 weights and four products per lane (twice vdpbf16ps's two).
+
+// Weight rows [o0, o1) of w (BF16 when wbf16, else F32; [out, in]) to q [out, in] int8 (row stride in), scale[o]
+// and qsum[o]. A row of zeros gets scale 0 and q 0. Rounds to nearest even.
+LS_API T512 void ls_quantize_i8(const void* w, int wbf16, int in, int8_t* q, float* scale, int* qsum, int o0,
+                                int o1) {
+  for (int o = o0; o < o1; o++) {
+    const uint16_t* wb = (const uint16_t*)w + (size_t)o * in;
+    const float* wf = (const float*)w + (size_t)o * in;
+    __m512 mx = _mm512_setzero_ps();
+    for (int k = 0; k < in; k += 16) {
+      __mmask16 m = in - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (in - k)) - 1);
+      __m512 v = wbf16 ? ld_bf16x16(wb + k, m) : _mm512_maskz_loadu_ps(m, wf + k);
+      mx = _mm512_max_ps(mx, _mm512_abs_ps(v));
+    }
+    float amax = _mm512_reduce_max_ps(mx);
+    float s = amax / 127.0f;
+    __m512 inv = _mm512_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
+    __m512i sum = _mm512_setzero_si512();
+    int8_t* qr = q + (size_t)o * in;
+    for (int k = 0; k < in; k += 16) {
+      __mmask16 m = in - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (in - k)) - 1);
+      __m512 v = wbf16 ? ld_bf16x16(wb + k, m) : _mm512_maskz_loadu_ps(m, wf + k);
+      __m512i r = _mm512_cvtps_epi32(_mm512_mul_ps(v, inv));  // nearest even; |r| <= 127
+      r = _mm512_max_epi32(_mm512_min_epi32(r, _mm512_set1_epi32(127)), _mm512_set1_epi32(-127));
+      sum = _mm512_add_epi32(sum, r);
+      _mm_mask_storeu_epi8(qr + k, m, _mm512_cvtepi32_epi8(r));
+    }
+    scale[o] = s;
+    qsum[o] = _mm512_reduce_add_epi32(sum);
+  }
+}
+
+// The row stride, in bytes, of ls_pack_u8's output: in rounded up to 64, plus 64 (off 4 KiB strides, as for BF16).
+LS_API int ls_u8_stride(int in) { return ((in + 63) & ~63) + 64; }
+
+// x [T, in] F32 (row stride ldx) to u [T, ls_u8_stride(in)] (u = round(x / xs[t]) + 128, nearest even; tail 128,
+// the code of 0) and xs[T]. A row of zeros gets xs 0 and u 128.
+LS_API T512 void ls_pack_u8(const float* x, int ldx, int T, int in, uint8_t* u, float* xs) {
+  int in2 = ls_u8_stride(in);
+  for (int t = 0; t < T; t++) {
+    const float* xr = x + (size_t)t * ldx;
+    uint8_t* ur = u + (size_t)t * in2;
+    __m512 mx = _mm512_setzero_ps();
+    for (int k = 0; k < in; k += 16) {
+      __mmask16 m = in - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (in - k)) - 1);
+      mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_maskz_loadu_ps(m, xr + k)));
+    }
+    float amax = _mm512_reduce_max_ps(mx);
+    xs[t] = amax / 127.0f;
+    __m512 inv = _mm512_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
+    __m512i off = _mm512_set1_epi32(128);
+    for (int k = 0; k < in2; k += 16) {
+      __mmask16 m = in - k >= 16 ? (__mmask16)0xFFFF : in - k <= 0 ? 0 : (__mmask16)((1u << (in - k)) - 1);
+      __m512i r = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, xr + k), inv));
+      r = _mm512_max_epi32(_mm512_min_epi32(r, _mm512_set1_epi32(127)), _mm512_set1_epi32(-127));
+      _mm_storeu_si128((__m128i*)(ur + k), _mm512_cvtepi32_epi8(_mm512_add_epi32(r, off)));
+    }
+  }
+}
+
+#define DECLI(r, u) __m512i a##r##u = _mm512_setzero_si512();
+#define STOREI(r, u)                                                                                    \
+  if (r < NR && u < NT)                                                                                 \
+    y[(size_t)(t + u) * ldy + ob + r] =                                                                 \
+        xs[t + u] * ws[ob + r] * (float)(_mm512_reduce_add_epi32(a##r##u) - 128 * qsum[ob + r]) +       \
+        (bias ? bias[ob + r] : 0.0f);
+#define DPB(r, u) if (r < NR) a##r##u = _mm512_dpbusd_epi32(a##r##u, xv, w##r);
+#define DPB_U(u)                                                                                        \
+  if (u < NT) {                                                                                         \
+    __m512i xv = _mm512_loadu_si512((const void*)(u8 + (size_t)(t + u) * in2 + k));                     \
+    DPB(0, u) DPB(1, u) DPB(2, u) DPB(3, u)                                                             \
+  }
+
+TVNNI static inline __attribute__((always_inline)) void i8_block(
+    const uint8_t* u8, int in2, const float* xs, const int8_t* q, const float* ws, const int* qsum, int in,
+    float* y, int ldy, const float* bias, int t, int ob, const int NR, const int NT) {
+  RU(DECLI)
+  for (int k = 0; k < in; k += 64) {
+    __mmask64 m = in - k >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (in - k)) - 1);
+    __m512i w0 = _mm512_maskz_loadu_epi8(m, q + (size_t)ob * in + k), w1 = w0, w2 = w0, w3 = w0;
+    if (NR > 1) {
+      w1 = _mm512_maskz_loadu_epi8(m, q + (size_t)(ob + 1) * in + k);
+      w2 = _mm512_maskz_loadu_epi8(m, q + (size_t)(ob + 2) * in + k);
+      w3 = _mm512_maskz_loadu_epi8(m, q + (size_t)(ob + 3) * in + k);
+    }
+    DPB_U(0) DPB_U(1) DPB_U(2) DPB_U(3) DPB_U(4) DPB_U(5)
+  }
+  RU(STOREI)
+}
+
+#define I8_NT(NR)                                                                                 \
+  switch (nt) {                                                                                   \
+    case 6: i8_block(u8, in2, xs, q, ws, qsum, in, y, ldy, bias, t, ob, NR, 6); break;            \
+    case 5: i8_block(u8, in2, xs, q, ws, qsum, in, y, ldy, bias, t, ob, NR, 5); break;            \
+    case 4: i8_block(u8, in2, xs, q, ws, qsum, in, y, ldy, bias, t, ob, NR, 4); break;            \
+    case 3: i8_block(u8, in2, xs, q, ws, qsum, in, y, ldy, bias, t, ob, NR, 3); break;            \
+    case 2: i8_block(u8, in2, xs, q, ws, qsum, in, y, ldy, bias, t, ob, NR, 2); break;            \
+    default: i8_block(u8, in2, xs, q, ws, qsum, in, y, ldy, bias, t, ob, NR, 1); break;           \
+  }
+
+// Matmul over output rows [o0, o1) with int8 weights (ls_quantize_i8's q, ws, qsum) and activations (ls_pack_u8's
+// u8, xs); the same blocking as ls_matmul_bf16dot (64 rows x 48 tokens; at in = 2048, 128 KiB of weights and
+// ~100 KiB of activations per chunk).
+LS_API TVNNI void ls_matmul_i8(const uint8_t* u8, const float* xs, const int8_t* q, const float* ws,
+                               const int* qsum, int in, float* y, int ldy, const float* bias, int T, int o0,
+                               int o1) {
+  int in2 = ls_u8_stride(in);
+  int tchunk = 48;
+  for (int oc = o0; oc < o1; oc += ROW_CHUNK) {
+    int oe = oc + ROW_CHUNK < o1 ? oc + ROW_CHUNK : o1;
+    for (int tc = 0; tc < T; tc += tchunk) {
+      int te = tc + tchunk < T ? tc + tchunk : T;
+      for (int o = oc; o < oe; o += 4) {
+        int nr = oe - o < 4 ? oe - o : 4;
+        for (int t = tc; t < te; t += 6) {
+          int nt = te - t < 6 ? te - t : 6;
+          if (nr == 4) {
+            int ob = o;
+            I8_NT(4)
+          } else {
+            for (int ob = o; ob < o + nr; ob++) {
+              I8_NT(1)
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // ---- paged attention ----------------------------------------------------------------------------------------
 //
 // For items [i0, i1) of T x nHeads (item = t * nHeads + h): out[t, h, :] = softmax_p(q[t, h] . K[p] * scale) . V
@@ -364,4 +507,19 @@ LS_API TBF16 float ls_probe_bf16dot(long iters) {
   __m512 s = _mm512_setzero_ps();
   P24(PS)
   return _mm512_reduce_add_ps(s);
+}
+
+// iters rounds of 24 independent vpdpbusd (64 u8 x s8 pairs each): 2 * 64 * 24 * iters integer operations.
+LS_API TVNNI int ls_probe_i8dot(long iters) {
+  __m512i b = _mm512_set1_epi8(1);
+#define PID(i) __m512i a##i = _mm512_set1_epi32(i);
+#define PI(i) a##i = _mm512_dpbusd_epi32(a##i, b, b);
+#define PIS(i) s = _mm512_add_epi32(s, a##i);
+  P24(PID)
+  for (long it = 0; it < iters; it++) {
+    P24(PI)
+  }
+  __m512i s = _mm512_setzero_si512();
+  P24(PIS)
+  return _mm512_reduce_add_epi32(s);
 }

@@ -322,11 +322,12 @@ public final class EngineBench implements Callable<Integer> {
           String.format(
               Locale.ROOT,
               "peaks: read %.1f GB/s (Java read loop %.1f), fp32 FMA %.0f GFLOP/s, bf16 dot %.0f"
-                  + " GFLOP/s, AMX none",
+                  + " GFLOP/s, int8 dot %.0f GOP/s, AMX none",
               peaks.readGBs(),
               bw.readGBs(),
               peaks.fmaGflops(),
-              peaks.bf16Gflops()));
+              peaks.bf16Gflops(),
+              peaks.i8Gops()));
       rows.add(new StepFigures.Row("probe: read bandwidth", "GB/s", readGBs, readGBs, readGBs, 0));
       rows.add(
           new StepFigures.Row(
@@ -372,6 +373,25 @@ public final class EngineBench implements Callable<Integer> {
     }
     models.add(m);
     String chosen = names.getLast();
+    // the int8 weight option beside them, on the chosen kernel's backend otherwise
+    LlamaModel int8 = null;
+    Floors int8Floors = null;
+    double int8Rate = 0;
+    if (ops instanceof CpuOps cpu && NativeCpu.canRunInt8() && peaks != null) {
+      say("quantizing the model to int8 for the int8 setups...");
+      CpuOps q = new CpuOps(threads, cpu.kernel(), CpuOps.WeightFormat.INT8);
+      LoadedModel qLm = ModelLoader.load(modelDir.model(), q);
+      extra.add(qLm);
+      extra.add(q);
+      int8 = new LlamaModel(cfg, qLm.weights(), q, ec.loraKernel());
+      Floors qf = Floors.of(cfg, qLm.weights(), floors.loraBytesPerAdapter(), 4, readGBs); // F32 KV
+      int8Floors =
+          new Floors(qf.baseWeightBytes(), f.loraBytesPerAdapter(), f.kvBytesPerToken(), readGBs);
+      int8Rate = peaks.i8Gops();
+      rows.add(
+          new StepFigures.Row(
+              "probe: int8 dot (AVX512_VNNI)", "GOP/s", int8Rate, int8Rate, int8Rate, 0));
+    }
     try {
       int nSteps = stepsPerRep != null ? stepsPerRep : quick ? 3 : 6;
       // room for the timed steps plus the steps that start the last sequences (adapter loads)
@@ -410,6 +430,36 @@ public final class EngineBench implements Callable<Integer> {
                 seed);
         setups.add(b1[k]);
         setups.add(bN[k]);
+      }
+      StepFigures.Decoding q1 = null;
+      StepFigures.Decoding qN = null;
+      if (int8 != null) {
+        q1 =
+            StepFigures.decoding(
+                "decode b1 int8",
+                int8,
+                StepFigures.config(base, 1, promptLen, newTokens),
+                id -> null,
+                1,
+                List.of(),
+                promptLen,
+                newTokens,
+                StepFigures.decodeFloorMs(int8Floors, lm.weights(), int8Rate, 1, 0, context),
+                seed);
+        qN =
+            StepFigures.decoding(
+                "decode b" + batch + " int8",
+                int8,
+                StepFigures.config(base, batch, promptLen, newTokens),
+                id -> null,
+                batch,
+                List.of(),
+                promptLen,
+                newTokens,
+                StepFigures.decodeFloorMs(int8Floors, lm.weights(), int8Rate, batch, 0, context),
+                seed);
+        setups.add(q1);
+        setups.add(qN);
       }
       if (!loraIds.isEmpty()) {
         lora =
@@ -492,6 +542,26 @@ public final class EngineBench implements Callable<Integer> {
                 "",
                 perRep(bN[0], bN[last], 0)));
       }
+      if (q1 != null) {
+        ratios.add(
+            new Ratio(
+                "int8_decode_speedup_b1",
+                "decode step at batch 1: " + chosen + " kernel / int8 weights",
+                "",
+                perRep(b1[last], q1, 0)));
+        ratios.add(
+            new Ratio(
+                "int8_decode_speedup_b32",
+                "decode step at batch " + batch + ": " + chosen + " kernel / int8 weights",
+                "",
+                perRep(bN[last], qN, 0)));
+        ratios.add(
+            new Ratio(
+                "int8_step_floor_ratio_b32",
+                "decode step at batch " + batch + " with int8 weights / its roofline floor",
+                "",
+                perRep(qN, null, qN.floorMs)));
+      }
       if (lora != null) {
         ratios.add(
             new Ratio(
@@ -515,6 +585,13 @@ public final class EngineBench implements Callable<Integer> {
             new StepFigures.Prefill(
                 "prefill " + prompts + "x" + len + " " + names.get(k),
                 models.get(k),
+                StepFigures.config(base, prompts, len, 1)));
+      }
+      if (int8 != null) {
+        pre.add(
+            new StepFigures.Prefill(
+                "prefill " + prompts + "x" + len + " int8",
+                int8,
                 StepFigures.config(base, prompts, len, 1)));
       }
       say(
@@ -554,12 +631,24 @@ public final class EngineBench implements Callable<Integer> {
                 "",
                 r));
       }
+      if (int8 != null) {
+        double[] qr = new double[stepReps];
+        for (int i = 0; i < stepReps; i++) {
+          qr[i] = pre.getLast().tokensPerSecond.get(i) / pre.get(last).tokensPerSecond.get(i);
+        }
+        ratios.add(
+            new Ratio(
+                "int8_prefill_speedup",
+                "prompt tokens/s of " + prompts + "x" + len + ": int8 weights / " + chosen,
+                "",
+                qr));
+      }
     } finally {
       for (AutoCloseable c : extra) {
         try {
           c.close();
         } catch (Exception e) {
-          notes.add("closing the vector-kernel model failed: " + e);
+          notes.add("closing the vector-kernel or int8 model failed: " + e);
         }
       }
     }

@@ -66,7 +66,7 @@ class EngineNonFiniteWeightsTest {
   }
 
   static Stream<Arguments> dtypesAndBadValues() {
-    return Stream.of(DType.values())
+    return Stream.of(DType.F32, DType.F16, DType.BF16) // the dtypes a file holds
         .flatMap(d -> Stream.of(Bad.values()).map(b -> Arguments.of(d, b)));
   }
 

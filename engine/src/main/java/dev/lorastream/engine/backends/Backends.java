@@ -24,8 +24,12 @@ public final class Backends {
    */
   public static final String PROPERTY = "lorastream.backend";
 
-  /** Every system property the backends read: the choice and the CPU backend's thread count. */
-  public static final List<String> KEYS = List.of(PROPERTY, CpuOps.THREADS, NativeCpu.PROPERTY);
+  /**
+   * Every system property the backends read: the choice, and the CPU backend's thread count,
+   * kernels and weight format.
+   */
+  public static final List<String> KEYS =
+      List.of(PROPERTY, CpuOps.THREADS, NativeCpu.PROPERTY, CpuOps.WEIGHTS);
 
   private Backends() {}
 
@@ -60,7 +64,14 @@ public final class Backends {
   private static Ops cpu(PrintStream log, String why) {
     CpuOps ops = new CpuOps();
     log.println(
-        "lorastream: backend cpu (" + why + "kernels: " + NativeCpu.choice().description() + ")");
+        "lorastream: backend cpu ("
+            + why
+            + "kernels: "
+            + NativeCpu.choice().description()
+            + (ops.weightFormat() == CpuOps.WeightFormat.INT8
+                ? "; weights: int8 per output row (" + CpuOps.WEIGHTS + "=int8)"
+                : "")
+            + ")");
     return ops;
   }
 

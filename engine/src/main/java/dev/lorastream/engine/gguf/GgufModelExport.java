@@ -260,6 +260,7 @@ public final class GgufModelExport {
         case F32 -> FILE_TYPE_ALL_F32;
         case F16 -> FILE_TYPE_MOSTLY_F16;
         case BF16 -> FILE_TYPE_MOSTLY_BF16;
+        case I8 -> throw new IllegalStateException("checkpoints hold no I8 weights");
       };
     }
 

@@ -104,6 +104,9 @@ public final class GgufWriter {
         case F32 -> F32;
         case F16 -> F16;
         case BF16 -> BF16;
+        case I8 ->
+            throw new IllegalArgumentException(
+                "no ggml type stores lorastream's I8 (int8 with a scale per row) unchanged");
       };
     }
   }

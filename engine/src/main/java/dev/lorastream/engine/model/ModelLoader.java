@@ -46,23 +46,23 @@ public final class ModelLoader {
       layers.add(
           new LayerWeights(
               up(ops, store, p + "input_layernorm.weight", h),
-              up(ops, store, p + "self_attn.q_proj.weight", qDim, h),
-              up(ops, store, p + "self_attn.k_proj.weight", kvDim, h),
-              up(ops, store, p + "self_attn.v_proj.weight", kvDim, h),
+              linear(ops, store, p + "self_attn.q_proj.weight", qDim, h),
+              linear(ops, store, p + "self_attn.k_proj.weight", kvDim, h),
+              linear(ops, store, p + "self_attn.v_proj.weight", kvDim, h),
               c.qkvBias() ? up(ops, store, p + "self_attn.q_proj.bias", qDim) : null,
               c.qkvBias() ? up(ops, store, p + "self_attn.k_proj.bias", kvDim) : null,
               c.qkvBias() ? up(ops, store, p + "self_attn.v_proj.bias", kvDim) : null,
-              up(ops, store, p + "self_attn.o_proj.weight", h, qDim),
+              linear(ops, store, p + "self_attn.o_proj.weight", h, qDim),
               up(ops, store, p + "post_attention_layernorm.weight", h),
-              up(ops, store, p + "mlp.gate_proj.weight", inter, h),
-              up(ops, store, p + "mlp.up_proj.weight", inter, h),
-              up(ops, store, p + "mlp.down_proj.weight", h, inter)));
+              linear(ops, store, p + "mlp.gate_proj.weight", inter, h),
+              linear(ops, store, p + "mlp.up_proj.weight", inter, h),
+              linear(ops, store, p + "mlp.down_proj.weight", h, inter)));
     }
     Tensor norm = up(ops, store, "model.norm.weight", h);
     Tensor lmHead =
         c.tieWordEmbeddings() && store.find("lm_head.weight").isEmpty()
             ? embed
-            : up(ops, store, "lm_head.weight", c.vocabSize(), h);
+            : linear(ops, store, "lm_head.weight", c.vocabSize(), h);
     return new LlamaWeights(embed, layers, norm, lmHead);
   }
 
@@ -74,6 +74,15 @@ public final class ModelLoader {
    * @throws NonFiniteWeightException naming the file, the tensor and the first NaN or infinity
    */
   private static Tensor up(Ops ops, TensorStore store, String name, int... shape) {
+    return ops.upload(checked(store, name, shape));
+  }
+
+  /** {@link #up} for a weight only ever multiplied by ({@link Ops#uploadLinear}). */
+  private static Tensor linear(Ops ops, TensorStore store, String name, int... shape) {
+    return ops.uploadLinear(checked(store, name, shape));
+  }
+
+  private static HostTensor checked(TensorStore store, String name, int... shape) {
     HostTensor t = store.require(name, shape);
     long bad = t.firstNonFinite();
     if (bad >= 0) {
@@ -84,6 +93,6 @@ public final class ModelLoader {
           "model weights must be finite: the checkpoint is corrupt or overflowed when it was"
               + " converted (e.g. to F16); re-download or re-convert it");
     }
-    return ops.upload(t);
+    return t;
   }
 }

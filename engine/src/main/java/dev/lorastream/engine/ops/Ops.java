@@ -66,6 +66,15 @@ public interface Ops extends AutoCloseable {
    */
   Tensor upload(HostTensor weight);
 
+  /**
+   * Uploads a weight that is only ever the {@code w} of {@link #matmul} (a projection, an untied LM
+   * head): a backend may keep it in a format of its own (the CPU backend's int8 option). By default
+   * {@link #upload}.
+   */
+  default Tensor uploadLinear(HostTensor weight) {
+    return upload(weight);
+  }
+
   /** {@code dst[...] = src} for an F32 host array; {@code src.length == dst.numel()}. */
   void copyFromHost(float[] src, Tensor dst);
 

@@ -2,11 +2,18 @@ package dev.lorastream.engine.tensor;
 
 import java.util.Locale;
 
-/** Element types of weights and activations, with the names safetensors uses in its header. */
+/**
+ * Element types of weights and activations, with the names safetensors uses in its header.
+ *
+ * <p>{@link #I8} is a backend's own format for a matmul weight (int8 with a scale per output row,
+ * made at load time by the CPU backend's {@code int8} weight option): never read from a checkpoint
+ * nor allocated for activations.
+ */
 public enum DType {
   F32(4),
   F16(2),
-  BF16(2);
+  BF16(2),
+  I8(1);
 
   private final int bytes;
 

@@ -25,6 +25,9 @@ public record HostTensor(String name, DType dtype, int[] shape, MemorySegment da
       ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
   public HostTensor {
+    if (dtype == DType.I8) {
+      throw notFromFiles();
+    }
     shape = shape.clone();
     long expected = numel(shape) * dtype.bytes();
     if (data.byteSize() != expected) {
@@ -78,7 +81,13 @@ public record HostTensor(String name, DType dtype, int[] shape, MemorySegment da
       case F32 -> data.getAtIndex(F32_LE, i);
       case F16 -> Float.float16ToFloat(data.getAtIndex(I16_LE, i));
       case BF16 -> Float.intBitsToFloat(data.getAtIndex(I16_LE, i) << 16);
+      case I8 -> throw notFromFiles();
     };
+  }
+
+  private static IllegalStateException notFromFiles() {
+    return new IllegalStateException(
+        "I8 is a backend's quantized weight format, never a host tensor's: its scales live beside it");
   }
 
   /** All elements decoded to a new float array (for small tensors and tests). */

@@ -225,6 +225,7 @@ public final class ModelGenerator {
       case F32 -> "float32";
       case F16 -> "float16";
       case BF16 -> "bfloat16";
+      case I8 -> throw new IllegalArgumentException("a checkpoint is F32, F16 or BF16, not I8");
     };
   }
 

@@ -50,7 +50,9 @@ class LoraAdapterTest {
   }
 
   @ParameterizedTest
-  @EnumSource(DType.class)
+  @EnumSource(
+      value = DType.class,
+      names = {"F32", "F16", "BF16"}) // a file's dtypes
   void loadsEveryLayerAndTargetExactlyInEachDtype(DType dtype) {
     Path dir = adapter("tenant-a", config(2, 8, QV_JSON, ""), weights(TINY, 2, QV, dtype));
 

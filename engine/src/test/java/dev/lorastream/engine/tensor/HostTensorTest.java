@@ -39,6 +39,7 @@ class HostTensorTest {
             case F32 -> Float.floatToRawIntBits(i % 2 == 0 ? Float.MAX_VALUE : -Float.MAX_VALUE);
             case F16 -> i % 2 == 0 ? 0x7BFF : 0xFBFF;
             case BF16 -> i % 2 == 0 ? 0x7F7F : 0xFF7F;
+            case I8 -> throw new IllegalArgumentException("a host tensor is never I8");
           };
       put(s, dtype, i, i == at ? bits : v);
     }
@@ -57,12 +58,13 @@ class HostTensorTest {
   @Test
   void firstNonFiniteFindsNanAndInfinitiesAtEveryPositionInEachDtype() {
     int n = 37; // four 8-byte words at a time, a single word, then a tail, for every dtype
-    for (DType dtype : DType.values()) {
+    for (DType dtype : java.util.EnumSet.of(DType.F32, DType.F16, DType.BF16)) { // a file's dtypes
       int[] bad =
           switch (dtype) {
             case F32 -> new int[] {0x7FC00000, 0x7F800000, 0xFF800000, 0x7F800001};
             case F16 -> new int[] {0x7E00, 0x7C00, 0xFC00, 0x7C01};
             case BF16 -> new int[] {0x7FC0, 0x7F80, 0xFF80, 0x7F81};
+            case I8 -> throw new IllegalArgumentException("a host tensor is never I8");
           };
       assertEquals(-1, withElement(dtype, n, -1, 0).firstNonFinite(), dtype.toString());
       for (int at = 0; at < n; at++) {

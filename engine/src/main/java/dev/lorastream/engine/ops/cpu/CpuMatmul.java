@@ -93,6 +93,17 @@ final class CpuMatmul {
     private java.lang.foreign.MemorySegment scores =
         java.lang.foreign.MemorySegment.NULL; // the native attention's softmax row
 
+    private java.lang.foreign.MemorySegment u8 =
+        java.lang.foreign.MemorySegment.NULL; // the int8 kernel's quantized activations and scales
+
+    /**
+     * A native buffer of at least {@code bytes} for the native {@code ls_pack_u8} (activations and
+     * their per-token scales); its contents are not cleared.
+     */
+    java.lang.foreign.MemorySegment u8(long bytes) {
+      return u8 = atLeast(u8, bytes);
+    }
+
     /** A native buffer of at least {@code n} floats for the native attention's scores. */
     java.lang.foreign.MemorySegment scores(long n) {
       return scores = atLeast(scores, 4 * n);

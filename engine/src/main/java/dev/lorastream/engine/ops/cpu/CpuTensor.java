@@ -29,6 +29,10 @@ public final class CpuTensor extends Tensor {
   /** Wraps {@code data} (not copied) as a tensor of the given dtype and shape. */
   public CpuTensor(DType dtype, int[] shape, MemorySegment data) {
     super(dtype, shape);
+    if (dtype == DType.I8) {
+      throw new IllegalArgumentException(
+          "CpuTensor holds F32, F16 or BF16; an I8 weight is a CpuInt8Weight");
+    }
     long expected = numel() * dtype.bytes();
     if (data.byteSize() != expected) {
       throw new IllegalArgumentException(
@@ -90,6 +94,7 @@ public final class CpuTensor extends Tensor {
       case F32 -> data.getAtIndex(F32_LE, i);
       case F16 -> Float.float16ToFloat(data.getAtIndex(I16_LE, i));
       case BF16 -> Float.intBitsToFloat(data.getAtIndex(I16_LE, i) << 16);
+      case I8 -> throw new IllegalStateException("unreachable: the constructor refuses I8");
     };
   }
 
@@ -99,6 +104,7 @@ public final class CpuTensor extends Tensor {
       case F32 -> data.setAtIndex(F32_LE, i, v);
       case F16 -> data.setAtIndex(I16_LE, i, Float.floatToFloat16(v));
       case BF16 -> data.setAtIndex(I16_LE, i, toBf16(v));
+      case I8 -> throw new IllegalStateException("unreachable: the constructor refuses I8");
     }
   }
 

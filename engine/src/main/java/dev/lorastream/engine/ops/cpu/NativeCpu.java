@@ -69,6 +69,7 @@ public final class NativeCpu {
   static final int AVX512 = 2;
   static final int AVX512_BF16 = 4;
   static final int AMX_BF16 = 8;
+  static final int AVX512_VNNI = 16;
 
   /** Which matmul kernel a {@link CpuOps} runs. */
   public enum Kernel {
@@ -117,6 +118,11 @@ public final class NativeCpu {
   final MethodHandle probeRead;
   final MethodHandle probeFma;
   final MethodHandle probeBf16dot;
+  final MethodHandle quantizeI8;
+  final MethodHandle u8Stride;
+  final MethodHandle packU8;
+  final MethodHandle matmulI8;
+  final MethodHandle probeI8dot;
 
   private NativeCpu(String path, SymbolLookup lib) throws Throwable {
     Linker linker = Linker.nativeLinker();
@@ -179,6 +185,57 @@ public final class NativeCpu {
     this.probeBf16dot =
         linker.downcallHandle(
             find(lib, "ls_probe_bf16dot"), FunctionDescriptor.of(JAVA_FLOAT, JAVA_LONG));
+    this.quantizeI8 =
+        linker.downcallHandle(
+            find(lib, "ls_quantize_i8"),
+            FunctionDescriptor.ofVoid(
+                ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT),
+            critical);
+    this.u8Stride =
+        linker.downcallHandle(
+            find(lib, "ls_u8_stride"), FunctionDescriptor.of(JAVA_INT, JAVA_INT), critical);
+    this.packU8 =
+        linker.downcallHandle(
+            find(lib, "ls_pack_u8"),
+            FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS),
+            critical);
+    this.matmulI8 =
+        linker.downcallHandle(
+            find(lib, "ls_matmul_i8"),
+            FunctionDescriptor.ofVoid(
+                ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS,
+                JAVA_INT, JAVA_INT, JAVA_INT),
+            critical);
+    this.probeI8dot =
+        linker.downcallHandle(
+            find(lib, "ls_probe_i8dot"), FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
+  }
+
+  /** The row stride (bytes) of {@code ls_pack_u8}'s output for rows of {@code in}. */
+  int u8Stride(int in) {
+    try {
+      return (int) u8Stride.invokeExact(in);
+    } catch (Throwable e) {
+      throw new IllegalStateException("ls_u8_stride failed", e);
+    }
+  }
+
+  /**
+   * Whether this machine runs the int8 weight kernel ({@code lorastream.cpu.weights=int8}): the
+   * library loaded and the CPU has AVX-512 and AVX512_VNNI.
+   */
+  public static boolean canRunInt8() {
+    return LOADED != null && LOADED.has(AVX512 | AVX512_VNNI);
+  }
+
+  /** Why {@link #canRunInt8} is false, in words (null when it is true). */
+  public static String int8Unavailable() {
+    if (canRunInt8()) {
+      return null;
+    }
+    return LOADED == null
+        ? "no native kernels: " + LOAD_ERROR
+        : "the int8 kernel needs AVX-512 and AVX512_VNNI; CPU: " + LOADED.featureNames();
   }
 
   private static MemorySegment find(SymbolLookup lib, String name) {
@@ -240,6 +297,9 @@ public final class NativeCpu {
     if (has(AVX512_BF16)) {
       f.add("AVX512_BF16");
     }
+    if (has(AVX512_VNNI)) {
+      f.add("AVX512_VNNI");
+    }
     f.add(has(AMX_BF16) ? "AMX-BF16 (no AMX kernel yet)" : "no AMX");
     return String.join(" ", f);
   }
@@ -290,8 +350,12 @@ public final class NativeCpu {
   // ---- probes: the machine's limits, measured with the kernels' own instructions ----------------
 
   /** What the probes measured: read bandwidth and the two multiply rates, on {@code threads}. */
-  public record Peaks(int threads, double readGBs, double fmaGflops, double bf16Gflops) {
-    /** The best multiply rate the CPU has (bf16 dot products when it has them). */
+  public record Peaks(
+      int threads, double readGBs, double fmaGflops, double bf16Gflops, double i8Gops) {
+    /**
+     * The best multiply rate the CPU has for F32 or BF16 operands (bf16 dot products when it has
+     * them).
+     */
     public double bestGflops() {
       return Math.max(fmaGflops, bf16Gflops);
     }
@@ -300,8 +364,9 @@ public final class NativeCpu {
   /**
    * Measures, with {@code threads} threads each on its own share: the read bandwidth over {@code
    * bytes} of native memory (AVX-512 loads summed into 4 accumulators; best of {@code tries}), the
-   * AVX-512 FMA rate and the AVX512_BF16 dot-product rate (24 independent register-resident chains
-   * each; 0 when the CPU lacks the instructions). Empty without the library or AVX-512.
+   * AVX-512 FMA rate, the AVX512_BF16 dot-product rate and the AVX512_VNNI int8 rate (24
+   * independent register-resident chains each; 0 when the CPU lacks the instructions). Empty
+   * without the library or AVX-512.
    */
   public static java.util.Optional<Peaks> measurePeaks(long bytes, int threads, int tries) {
     NativeCpu l = LOADED;
@@ -345,11 +410,21 @@ public final class NativeCpu {
                 / parallelSeconds(threads, i -> (float) l.probeBf16dot.invokeExact(iters))
                 / 1e9
             : 0;
-    return java.util.Optional.of(new Peaks(threads, read, fma, bf16));
+    double i8 =
+        l.has(AVX512_VNNI)
+            ? 2.0
+                * 64
+                * 24
+                * iters
+                * threads
+                / parallelSeconds(threads, i -> (int) l.probeI8dot.invokeExact(iters))
+                / 1e9
+            : 0;
+    return java.util.Optional.of(new Peaks(threads, read, fma, bf16, i8));
   }
 
   private interface Probe {
-    float run(long index) throws Throwable;
+    Object run(long index) throws Throwable;
   }
 
   /** Runs {@code probe} on {@code threads} threads at once; the wall seconds of the slowest. */

@@ -70,9 +70,11 @@ public enum CudaKernel {
     return switch (dtype) {
       case F16 -> "f16";
       case BF16 -> "bf16";
-      case F32 ->
+      case F32, I8 ->
           throw new IllegalArgumentException(
-              "no CUDA kernels compute in dtype=f32: use f16 or bf16");
+              "no CUDA kernels compute in dtype="
+                  + dtype.name().toLowerCase(java.util.Locale.ROOT)
+                  + ": use f16 or bf16");
     };
   }
 

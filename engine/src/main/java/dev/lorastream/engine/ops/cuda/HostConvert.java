@@ -32,7 +32,11 @@ public final class HostConvert {
     return switch (dtype) {
       case F16 -> Float.floatToFloat16(f);
       case BF16 -> toBf16(f);
-      case F32 -> throw new IllegalArgumentException("encode: dtype=f32 is not a 16-bit type");
+      case F32, I8 ->
+          throw new IllegalArgumentException(
+              "encode: dtype="
+                  + dtype.name().toLowerCase(java.util.Locale.ROOT)
+                  + " is not a 16-bit type");
     };
   }
 
@@ -40,7 +44,11 @@ public final class HostConvert {
     return switch (dtype) {
       case F16 -> Float.float16ToFloat(h);
       case BF16 -> fromBf16(h);
-      case F32 -> throw new IllegalArgumentException("decode: dtype=f32 is not a 16-bit type");
+      case F32, I8 ->
+          throw new IllegalArgumentException(
+              "decode: dtype="
+                  + dtype.name().toLowerCase(java.util.Locale.ROOT)
+                  + " is not a 16-bit type");
     };
   }
 }

@@ -96,6 +96,9 @@ final class RefTensor extends Tensor {
         int lsb = (bits >>> 16) & 1; // of the kept half: ties go to the even one
         yield Float.intBitsToFloat((bits + 0x7FFF + lsb) & 0xFFFF_0000);
       }
+      case I8 ->
+          throw new IllegalArgumentException(
+              "the reference backend has no I8 tensors (a CPU backend weight format)");
     };
   }
 }

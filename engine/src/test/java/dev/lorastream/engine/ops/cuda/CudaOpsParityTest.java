@@ -33,6 +33,7 @@ class CudaOpsParityTest {
       case F16 -> 1e-3;
       case BF16 -> 1e-2;
       case F32 -> 1e-5;
+      case I8 -> throw new IllegalArgumentException("no CUDA activations are I8");
     };
   }
 
