@@ -603,8 +603,11 @@ public final class EngineBench implements Callable<Integer> {
               + stepReps
               + " reps");
       StepFigures.prefill(pre, stepReps, prompts, len, seed);
-      double ceiling = best > 0 ? best * 1e9 / (StepFigures.linearFlops(lm.weights(), 1)) : 0;
+      double flopsPerToken = StepFigures.linearFlops(lm.weights(), 1);
       for (StepFigures.Prefill p : pre) {
+        // the int8 setup's ceiling is the int8 dot rate, the others' the best F32/BF16 rate
+        double rate = int8 != null && p == pre.getLast() ? int8Rate : best;
+        double ceiling = rate > 0 ? rate * 1e9 / flopsPerToken : 0;
         double[] v = p.tokensPerSecond.stream().mapToDouble(Double::doubleValue).toArray();
         rows.add(
             new StepFigures.Row(

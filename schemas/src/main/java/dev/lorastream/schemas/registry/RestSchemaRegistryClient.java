@@ -78,7 +78,23 @@ public final class RestSchemaRegistryClient implements SchemaRegistryClient {
     if (cached != null) {
       return cached;
     }
-    JsonNode body = call("POST", "/subjects/" + encode(subject) + "/versions", schemaBody(schema));
+    String path = "/subjects/" + encode(subject) + "/versions";
+    JsonNode body;
+    try {
+      body = call("POST", path, schemaBody(schema));
+    } catch (SchemaRegistryException e) {
+      if (e.httpStatus() / 100 != 5) {
+        throw e;
+      }
+      // Apicurio 2.x answers 500 (a unique-key violation on its content table) to the loser of two
+      // concurrent registrations of the same schema (Apicurio/apicurio-registry#5162): the winner
+      // has registered it, so a lookup finds it. Anything else gets one more try.
+      Optional<SchemaMetadata> found = lookup(subject, schema);
+      if (found.isPresent()) {
+        return found.get().id();
+      }
+      body = call("POST", path, schemaBody(schema));
+    }
     int id = requiredInt(body, "id", "register under " + subject);
     remember(subject, schema, id);
     return id;

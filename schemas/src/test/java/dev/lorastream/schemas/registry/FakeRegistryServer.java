@@ -33,6 +33,18 @@ final class FakeRegistryServer implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   final List<Call> calls = new CopyOnWriteArrayList<>();
+
+  /**
+   * Registrations to answer as Apicurio 2.x answers the loser of two concurrent registrations of
+   * the same content: the schema is stored (by the winner) and the request gets a 500.
+   */
+  final java.util.concurrent.atomic.AtomicInteger racedRegistrations =
+      new java.util.concurrent.atomic.AtomicInteger();
+
+  /** Registrations to answer 500 without storing anything. */
+  final java.util.concurrent.atomic.AtomicInteger failedRegistrations =
+      new java.util.concurrent.atomic.AtomicInteger();
+
   final MockSchemaRegistry registry;
   private final Dialect dialect;
   private final HttpServer server;
@@ -84,6 +96,17 @@ final class FakeRegistryServer implements AutoCloseable {
   private String route(String method, String path, String body) throws IOException {
     Matcher m;
     if (method.equals("POST") && (m = match("/subjects/([^/]+)/versions", path)) != null) {
+      if (failedRegistrations.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+        throw new SchemaRegistryException(500, 500, "Internal Server Error");
+      }
+      if (racedRegistrations.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+        registry.register(subject(m), schema(body));
+        throw new SchemaRegistryException(
+            500,
+            500,
+            "Unique index or primary key violation: \"PUBLIC.UNQ_CONTENT_1_INDEX_6\"; SQL"
+                + " statement: INSERT INTO content ... [23505-220]");
+      }
       return JSON.createObjectNode()
           .put("id", registry.register(subject(m), schema(body)))
           .toString();

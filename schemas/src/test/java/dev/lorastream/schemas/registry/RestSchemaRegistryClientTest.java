@@ -160,6 +160,39 @@ class RestSchemaRegistryClientTest {
   }
 
   @Test
+  void aRegistrationThatLostAConcurrentRaceReturnsTheWinnersId() throws Exception {
+    try (var server = new FakeRegistryServer(Dialect.APICURIO, SCOPE);
+        var client = new RestSchemaRegistryClient(List.of(server.url()))) {
+      server.racedRegistrations.set(1);
+      int id = client.register("lora.requests-value", InferenceRequest.getClassSchema());
+      assertEquals(
+          server
+              .registry
+              .lookup("lora.requests-value", InferenceRequest.getClassSchema())
+              .get()
+              .id(),
+          id);
+      assertEquals(
+          List.of("POST", "POST"), server.calls.stream().map(Call::method).toList()); // + lookup
+    }
+  }
+
+  @Test
+  void aServerErrorOnRegistrationIsTriedOnceMoreThenReported() throws Exception {
+    try (var server = new FakeRegistryServer(Dialect.CONFLUENT, SCOPE);
+        var client = new RestSchemaRegistryClient(List.of(server.url()))) {
+      server.failedRegistrations.set(1);
+      assertEquals(1, client.register("a-value", AdapterRecord.getClassSchema()));
+      server.failedRegistrations.set(2);
+      SchemaRegistryException e =
+          assertThrows(
+              SchemaRegistryException.class,
+              () -> client.register("b-value", InferenceResult.getClassSchema()));
+      assertEquals(500, e.httpStatus());
+    }
+  }
+
+  @Test
   void subjectsArePercentEncoded() {
     assertEquals("lora.requests-value", RestSchemaRegistryClient.encode("lora.requests-value"));
     assertEquals("a%2Fb%20c%C3%A9", RestSchemaRegistryClient.encode("a/b cé"));
