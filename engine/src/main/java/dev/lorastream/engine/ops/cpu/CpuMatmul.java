@@ -104,6 +104,14 @@ final class CpuMatmul {
       return u8 = atLeast(u8, bytes);
     }
 
+    private java.lang.foreign.MemorySegment amx =
+        java.lang.foreign.MemorySegment.NULL; // the AMX kernel's packed activation tiles
+
+    /** A native buffer of at least {@code bytes}, 64-byte aligned, for {@code ls_matmul_amx}. */
+    java.lang.foreign.MemorySegment amx(long bytes) {
+      return amx = atLeast(amx, bytes);
+    }
+
     /** A native buffer of at least {@code n} floats for the native attention's scores. */
     java.lang.foreign.MemorySegment scores(long n) {
       return scores = atLeast(scores, 4 * n);

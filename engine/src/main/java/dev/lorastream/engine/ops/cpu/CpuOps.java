@@ -475,13 +475,29 @@ public final class CpuOps implements Ops {
       int out) {
     MemorySegment b = bias == null ? MemorySegment.NULL : MemorySegment.ofArray(bias);
     int groups = CpuMatmul.groups(out);
-    if (bf16 && kernel == Kernel.BF16DOT) {
+    if (bf16 && (kernel == Kernel.BF16DOT || kernel == Kernel.AMX)) {
       int in2 = lib.bf16Stride(in);
       MemorySegment xb = scratch.get().bf16(tokens * (long) in2);
       try {
         lib.packBf16.invokeExact(x, in, tokens, in, xb);
       } catch (Throwable e) {
         throw nativeFailure("ls_pack_bf16", e);
+      }
+      if (kernel == Kernel.AMX && tokens >= NativeCpu.AMX_MIN_TOKENS) {
+        long scratchBytes = lib.amxScratchBytes(in, tokens);
+        pool.forRange(
+            groups,
+            pool.grain(groups, 8),
+            (g0, g1) -> {
+              MemorySegment tiles = scratch.get().amx(scratchBytes);
+              try {
+                lib.matmulAmx.invokeExact(
+                    xb, w, in, y, out, b, tokens, g0 * 4, Math.min(out, g1 * 4), tiles);
+              } catch (Throwable e) {
+                throw nativeFailure("ls_matmul_amx", e);
+              }
+            });
+        return;
       }
       pool.forRange(
           groups,

@@ -37,8 +37,11 @@ import java.util.Locale;
  *
  * <ul>
  *   <li>{@code auto} (default): native when the library loads and the CPU has AVX-512 (F, BW, VL,
- *       DQ, saved by the OS): {@code bf16dot} for BF16 weights when it has AVX512_BF16, {@code fma}
- *       otherwise; else the Java kernels;
+ *       DQ, saved by the OS): {@code amx} for BF16 weights when it has AMX-BF16 and the kernel may
+ *       run ({@link #canRun}), else {@code bf16dot} when it has AVX512_BF16, {@code fma} otherwise;
+ *       else the Java kernels;
+ *   <li>{@code amx}: the AMX kernel (for calls of {@link #AMX_MIN_TOKENS} tokens or more; {@code
+ *       bf16dot} below), or {@code bf16dot} with the reason when it may not run;
  *   <li>{@code bf16dot}, {@code fma}: that native kernel (the next one down when the CPU lacks it,
  *       saying so); {@code fma} is how a CPU without AVX512_BF16 is emulated;
  *   <li>{@code vector}: the Java kernels (a CPU without AVX-512, or no native library).
@@ -55,7 +58,7 @@ import java.util.Locale;
  * sequence gets the same numbers alone as in any batch.
  */
 public final class NativeCpu {
-  /** The system property choosing the CPU kernels: auto, bf16dot, fma or vector. */
+  /** The system property choosing the CPU kernels: auto, amx, bf16dot, fma or vector. */
   public static final String PROPERTY = "lorastream.cpu.kernels";
 
   /** A system property naming a library file to load instead of the one in the jar (tests, dev). */
@@ -78,7 +81,12 @@ public final class NativeCpu {
     /** Native AVX-512 FMA on F32 activations (BF16 weights widened). */
     FMA,
     /** Native AVX512_BF16 dot products on BF16-rounded activations, for BF16 weights. */
-    BF16DOT;
+    BF16DOT,
+    /**
+     * Native AMX-BF16 tiles ({@code tdpbf16ps}) on the same BF16-rounded activations, for BF16
+     * weights and calls of at least {@link #AMX_MIN_TOKENS} tokens; {@code bf16dot} below that.
+     */
+    AMX;
 
     String configValue() {
       return name().toLowerCase(Locale.ROOT);
@@ -90,6 +98,13 @@ public final class NativeCpu {
    * native), and one line saying what was chosen and why.
    */
   public record Choice(Kernel kernel, String description) {}
+
+  /**
+   * The fewest tokens a matmul call runs on AMX tiles: a tile multiplies 16 tokens whatever the
+   * call has, so a decode step of a few sequences, memory-bound either way, stays on {@code
+   * bf16dot}. A first guess, to be measured on a CPU with AMX.
+   */
+  public static final int AMX_MIN_TOKENS = 16;
 
   private static final NativeCpu LOADED;
   private static final String LOAD_ERROR;
@@ -105,6 +120,9 @@ public final class NativeCpu {
     LOADED = lib;
     LOAD_ERROR = error;
   }
+
+  /** Null when the AMX kernel may run here; else why not, in words. */
+  private static final String AMX_UNAVAILABLE = amxUnavailable();
 
   private static final Choice CHOICE = choose(System.getProperty(PROPERTY, "auto"));
 
@@ -123,6 +141,12 @@ public final class NativeCpu {
   final MethodHandle packU8;
   final MethodHandle matmulI8;
   final MethodHandle probeI8dot;
+
+  /** The AMX kernel's entry points; null when the library was built without it (gcc < 11). */
+  final MethodHandle amxInit;
+
+  final MethodHandle amxScratchBytes;
+  final MethodHandle matmulAmx;
 
   private NativeCpu(String path, SymbolLookup lib) throws Throwable {
     Linker linker = Linker.nativeLinker();
@@ -209,6 +233,78 @@ public final class NativeCpu {
     this.probeI8dot =
         linker.downcallHandle(
             find(lib, "ls_probe_i8dot"), FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
+    this.amxInit =
+        lib.find("ls_amx_init")
+            .map(a -> linker.downcallHandle(a, FunctionDescriptor.of(JAVA_INT)))
+            .orElse(null);
+    this.amxScratchBytes =
+        lib.find("ls_amx_scratch_bytes")
+            .map(
+                a ->
+                    linker.downcallHandle(
+                        a, FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_INT), critical))
+            .orElse(null);
+    this.matmulAmx =
+        lib.find("ls_matmul_amx")
+            .map(
+                a ->
+                    linker.downcallHandle(
+                        a,
+                        FunctionDescriptor.ofVoid(
+                            ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT,
+                            JAVA_INT, JAVA_INT, ADDRESS),
+                        critical))
+            .orElse(null);
+  }
+
+  /**
+   * Bytes of scratch {@code ls_matmul_amx} needs per calling thread for {@code in} and {@code T}.
+   */
+  long amxScratchBytes(int in, int tokens) {
+    try {
+      return (long) amxScratchBytes.invokeExact(in, tokens);
+    } catch (Throwable e) {
+      throw new IllegalStateException("ls_amx_scratch_bytes failed", e);
+    }
+  }
+
+  /**
+   * Whether the AMX kernel may run: the CPU has AMX-BF16 and AVX512_BF16, the library has the
+   * kernel, Linux granted this process tile state ({@code arch_prctl(ARCH_REQ_XCOMP_PERM,
+   * XFEATURE_XTILEDATA)}, once per process), and a small matmul on it agrees with {@code bf16dot}
+   * (the kernel has been checked on an emulation of the tile instructions, {@code
+   * amx-emu-check.sh}, so the first run on real tiles checks itself before it serves). Null when it
+   * may, else why not.
+   */
+  private static String amxUnavailable() {
+    NativeCpu l = LOADED;
+    if (l == null) {
+      return "no native kernels: " + LOAD_ERROR;
+    }
+    if (!l.has(AMX_BF16)) {
+      return "the CPU has no AMX-BF16";
+    }
+    if (!l.has(AVX512 | AVX512_BF16)) {
+      return "AMX without AVX512_BF16 (the kernel packs its activations with it)";
+    }
+    if (l.matmulAmx == null || l.amxInit == null || l.amxScratchBytes == null) {
+      return "the native library was built without the AMX kernel (gcc >= 11 needed)";
+    }
+    int rc;
+    try {
+      rc = (int) l.amxInit.invokeExact();
+    } catch (Throwable e) {
+      return "ls_amx_init failed: " + e;
+    }
+    if (rc != 0) {
+      return "Linux refused AMX tile state (arch_prctl errno " + rc + "; Linux >= 5.16 needed)";
+    }
+    try {
+      String mismatch = AmxSelfCheck.run(l);
+      return mismatch == null ? null : "the AMX self-check failed (" + mismatch + ")";
+    } catch (Throwable e) {
+      return "the AMX self-check failed: " + e;
+    }
   }
 
   /** The row stride (bytes) of {@code ls_pack_u8}'s output for rows of {@code in}. */
@@ -277,6 +373,7 @@ public final class NativeCpu {
       case VECTOR -> true;
       case FMA -> LOADED != null && LOADED.has(AVX512);
       case BF16DOT -> LOADED != null && LOADED.has(AVX512 | AVX512_BF16);
+      case AMX -> AMX_UNAVAILABLE == null;
     };
   }
 
@@ -300,7 +397,10 @@ public final class NativeCpu {
     if (has(AVX512_VNNI)) {
       f.add("AVX512_VNNI");
     }
-    f.add(has(AMX_BF16) ? "AMX-BF16 (no AMX kernel yet)" : "no AMX");
+    f.add(
+        !has(AMX_BF16)
+            ? "no AMX"
+            : AMX_UNAVAILABLE == null ? "AMX-BF16" : "AMX-BF16 unused: " + AMX_UNAVAILABLE);
     return String.join(" ", f);
   }
 
@@ -309,13 +409,17 @@ public final class NativeCpu {
     String r = requested.trim().toLowerCase(Locale.ROOT);
     Kernel wanted =
         switch (r) {
-          case "auto" -> Kernel.BF16DOT;
+          case "auto" -> canRun(Kernel.AMX) ? Kernel.AMX : Kernel.BF16DOT;
+          case "amx" -> Kernel.AMX;
           case "bf16dot" -> Kernel.BF16DOT;
           case "fma" -> Kernel.FMA;
           case "vector" -> Kernel.VECTOR;
           default ->
               throw new IllegalArgumentException(
-                  PROPERTY + "=" + requested + " is invalid: use auto, bf16dot, fma or vector");
+                  PROPERTY
+                      + "="
+                      + requested
+                      + " is invalid: use auto, amx, bf16dot, fma or vector");
         };
     if (wanted == Kernel.VECTOR) {
       return new Choice(Kernel.VECTOR, "java vector (" + PROPERTY + "=vector)");
@@ -331,6 +435,10 @@ public final class NativeCpu {
           Kernel.VECTOR,
           "java vector (" + asked + ": the native kernels need AVX-512; " + cpu + ")");
     }
+    if (wanted == Kernel.AMX && !canRun(Kernel.AMX)) {
+      wanted = Kernel.BF16DOT; // explicit amx on a machine without it: say why, run the next one
+      asked = asked + ": " + AMX_UNAVAILABLE;
+    }
     if (!canRun(wanted)) {
       return new Choice(
           Kernel.FMA, "native fma (" + asked + ": no AVX512_BF16 for bf16dot; " + cpu + ")");
@@ -339,7 +447,12 @@ public final class NativeCpu {
         wanted,
         "native "
             + wanted.configValue()
-            + (wanted == Kernel.BF16DOT ? " for BF16 weights, fma for F32" : "")
+            + switch (wanted) {
+              case AMX ->
+                  " for BF16 weights at " + AMX_MIN_TOKENS + "+ tokens, bf16dot below, fma for F32";
+              case BF16DOT -> " for BF16 weights, fma for F32";
+              default -> "";
+            }
             + " ("
             + asked
             + "; "

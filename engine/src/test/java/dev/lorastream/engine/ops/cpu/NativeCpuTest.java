@@ -41,7 +41,7 @@ class NativeCpuTest {
         "java vector (lorastream.cpu.kernels=vector)", NativeCpu.choose("vector").description());
     var e = assertThrows(IllegalArgumentException.class, () -> NativeCpu.choose("amx512"));
     assertEquals(
-        "lorastream.cpu.kernels=amx512 is invalid: use auto, bf16dot, fma or vector",
+        "lorastream.cpu.kernels=amx512 is invalid: use auto, amx, bf16dot, fma or vector",
         e.getMessage());
   }
 
@@ -49,9 +49,11 @@ class NativeCpuTest {
   void autoTakesTheBestKernelTheCpuRunsAndForcingFmaEmulatesACpuWithoutBf16() {
     NativeCpu.Choice auto = NativeCpu.choose("auto");
     Kernel best =
-        NativeCpu.canRun(Kernel.BF16DOT)
-            ? Kernel.BF16DOT
-            : NativeCpu.canRun(Kernel.FMA) ? Kernel.FMA : Kernel.VECTOR;
+        NativeCpu.canRun(Kernel.AMX)
+            ? Kernel.AMX
+            : NativeCpu.canRun(Kernel.BF16DOT)
+                ? Kernel.BF16DOT
+                : NativeCpu.canRun(Kernel.FMA) ? Kernel.FMA : Kernel.VECTOR;
     assertEquals(best, auto.kernel(), auto.description());
     if (NativeCpu.canRun(Kernel.FMA)) {
       assertEquals(Kernel.FMA, NativeCpu.choose("fma").kernel());
@@ -67,6 +69,36 @@ class NativeCpuTest {
       assertTrue(
           e.getMessage().startsWith("the cpu kernel BF16DOT cannot run here"), e.getMessage());
     }
+  }
+
+  @Test
+  void askingForAmxOnACpuWithoutItRunsBf16dotAndSaysWhy() {
+    assumeTrue(NativeCpu.canRun(Kernel.BF16DOT) && !NativeCpu.canRun(Kernel.AMX));
+    NativeCpu.Choice c = NativeCpu.choose("amx");
+    assertEquals(Kernel.BF16DOT, c.kernel());
+    assertTrue(
+        c.description()
+            .startsWith(
+                "native bf16dot for BF16 weights, fma for F32 (lorastream.cpu.kernels=amx: "),
+        c.description());
+    if (!cpuFlags().contains(" amx_bf16 ")) {
+      assertTrue(c.description().contains(": the CPU has no AMX-BF16;"), c.description());
+    }
+  }
+
+  @Test
+  void theAmxKernelPassesItsChecksOnTheEmulatedTileInstructions() throws Exception {
+    // lorastream_amx.c with the tile instructions emulated in C (amx_emu.h), under
+    // AddressSanitizer:
+    // thousands of shapes against a double reference and against bf16dot (amx_check.c)
+    assumeTrue(built(), "engine built without gcc");
+    java.nio.file.Path script = java.nio.file.Path.of("src/main/native/amx-emu-check.sh");
+    assumeTrue(java.nio.file.Files.isRegularFile(script), "run from the engine module");
+    Process p =
+        new ProcessBuilder("sh", script.toString(), "asan").redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    assertEquals(0, p.waitFor(), out);
+    assertTrue(out.matches("(?s).*amx emu check: \\d+ cases, 0 failed.*"), out);
   }
 
   private static String cpuFlags() {
