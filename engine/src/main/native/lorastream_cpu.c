@@ -282,7 +282,8 @@ LS_API TBF16 void ls_matmul_bf16dot(const uint16_t* xb, const uint16_t* w, int i
 //   y[t, o] = xs[t] * ws[o] * (sum_i u[t, i] q[o, i] - 128 * qsum[o]) (+ bias[o]).
 // Exact integer arithmetic up to the final F32 scaling; the error against the F32 product is the rounding of each
 // operand to its grid: at most ws/2 per weight and xs/2 per activation. sum_i |u q| < 255 * 127 * in fits s32 for
-// in <= 65536. Half the bytes of BF16 weights and four products per lane (twice vdpbf16ps's two).
+// in <= 65536. Half the bytes of BF16 weights and four products per lane (vdpbf16ps: two); on Zen 4 vpdpbusd
+// issues at half vdpbf16ps's rate, so the peak is the same there (ls_probe_i8dot); the gain is in bytes.
 
 // Weight rows [o0, o1) of w (BF16 when wbf16, else F32; [out, in]) to q [out, in] int8 (row stride in), scale[o]
 // and qsum[o]. A row of zeros gets scale 0 and q 0. Rounds to nearest even.
