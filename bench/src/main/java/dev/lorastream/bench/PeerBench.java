@@ -80,6 +80,13 @@ public final class PeerBench implements Callable<Integer> {
   @Option(names = "--quick", description = "shorter workloads (8 decode tokens, 64-token prefill)")
   boolean quick;
 
+  @Option(
+      names = "--int8",
+      description =
+          "both sides on 8-bit weights: lorastream's lorastream.cpu.weights=int8 against"
+              + " llama.cpp on the model exported as Q8_0; the ratios are named int8_...")
+  boolean int8;
+
   @Option(names = "--out", description = "output folder (default bench/results/peer-<timestamp>)")
   Path out;
 
@@ -127,22 +134,30 @@ public final class PeerBench implements Callable<Integer> {
       say("making the cpu-bench model in " + modelDir + "...");
       ModelGenerator.make("cpu-bench", ModelGenerator.Options.defaults(), modelDir);
     }
-    Path gguf = work.resolve(modelDir.getFileName() + ".gguf");
+    Path gguf = work.resolve(modelDir.getFileName() + (int8 ? "-q8_0.gguf" : ".gguf"));
     if (!Files.isRegularFile(gguf)
         || Files.getLastModifiedTime(gguf).compareTo(newest(modelDir)) < 0) {
       say("exporting " + modelDir + " to " + gguf + "...");
       Files.createDirectories(work);
-      GgufModelExport.export(modelDir, gguf);
+      GgufModelExport.export(
+          modelDir, gguf, int8 ? GgufModelExport.Weights.Q8_0 : GgufModelExport.Weights.STORED);
     }
+    String prefix = int8 ? "int8_" : "";
 
     List<Figures> ours = new ArrayList<>();
     List<Figures> peer = new ArrayList<>();
     NativeCpu.Peaks peaks;
     String kernel;
     ModelConfig cfg;
-    try (CpuOps ops = new CpuOps(nThreads);
+    try (CpuOps ops =
+            new CpuOps(
+                nThreads,
+                NativeCpu.choice().kernel(),
+                int8 ? CpuOps.WeightFormat.INT8 : CpuOps.WeightFormat.STORED);
         LoadedModel lm = ModelLoader.load(modelDir, ops)) {
-      kernel = NativeCpu.choice().description();
+      kernel =
+          NativeCpu.choice().description()
+              + (int8 ? "; weights int8 (lorastream.cpu.weights=int8) against llama.cpp Q8_0" : "");
       say("lorastream kernels: " + kernel);
       peaks = NativeCpu.measurePeaks(512L << 20, nThreads, 3).orElse(null);
       cfg = EngineBench.withoutEos(lm.config());
@@ -186,14 +201,17 @@ public final class PeerBench implements Callable<Integer> {
     List<Ratio> ratios =
         List.of(
             new Ratio(
-                "decode_b1_ratio", "decode tokens/s at batch 1: lorastream / llama.cpp", "", b1),
+                prefix + "decode_b1_ratio",
+                "decode tokens/s at batch 1: lorastream / llama.cpp",
+                "",
+                b1),
             new Ratio(
-                "decode_b32_ratio",
+                prefix + "decode_b32_ratio",
                 "decode tokens/s at batch " + BATCH + ": lorastream / llama.cpp",
                 "",
                 b32),
             new Ratio(
-                "prefill_ratio",
+                prefix + "prefill_ratio",
                 "prompt tokens/s, "
                     + PREFILL_PROMPTS
                     + " prompts of "

@@ -17,7 +17,8 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     description =
         "Writes a Llama-family model (HF folder) as a llama.cpp GGUF file, and PEFT LoRA adapters"
-            + " as llama.cpp LoRA GGUF files (weights unquantised, q/k in llama.cpp's layout).")
+            + " as llama.cpp LoRA GGUF files (weights as stored or Q8_0, q/k in llama.cpp's"
+            + " layout).")
 public final class ExportGgufCommand implements Callable<Integer> {
   @Option(
       names = "--model",
@@ -27,6 +28,14 @@ public final class ExportGgufCommand implements Callable<Integer> {
 
   @Option(names = "--out", description = "the model's GGUF file to write (e.g. model.gguf)")
   Path out;
+
+  @Option(
+      names = "--weights",
+      defaultValue = "STORED",
+      description =
+          "the projections' format: STORED (the checkpoint's dtype, bytes unchanged) or Q8_0"
+              + " (llama.cpp's 8-bit blocks of 32; embeddings and norms as stored)")
+  GgufModelExport.Weights weights;
 
   @Option(
       names = "--adapters-dir",
@@ -50,7 +59,7 @@ public final class ExportGgufCommand implements Callable<Integer> {
     }
     if (out != null) {
       long t0 = System.nanoTime();
-      GgufModelExport.Result r = GgufModelExport.export(model, out);
+      GgufModelExport.Result r = GgufModelExport.export(model, out, weights);
       int padded = r.vocab().tokens().size() - r.vocab().fromTokenizer();
       System.out.printf(
           "wrote %s: %d tensors, %.1f MB, %d tokens (%d from tokenizer.json%s) in %.1f s%n",

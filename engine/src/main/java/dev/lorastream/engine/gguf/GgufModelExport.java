@@ -38,6 +38,18 @@ public final class GgufModelExport {
 
   public static final int FILE_TYPE_MOSTLY_F16 = 1;
   public static final int FILE_TYPE_MOSTLY_BF16 = 32;
+  public static final int FILE_TYPE_MOSTLY_Q8_0 = 7;
+
+  /** How the projection weights (and an untied output head) are written. */
+  public enum Weights {
+    /** In their checkpoint dtype, bytes unchanged. */
+    STORED,
+    /**
+     * Quantized to ggml's Q8_0 (blocks of 32 with an F16 scale), what llama.cpp's {@code
+     * llama-quantize ... Q8_0} writes for them; the token embeddings and norms stay as stored.
+     */
+    Q8_0
+  }
 
   /**
    * What an export wrote.
@@ -60,6 +72,16 @@ public final class GgufModelExport {
    * @throws IOException naming {@code out} when it cannot be written
    */
   public static Result export(Path modelDir, Path out) throws IOException {
+    return export(modelDir, out, Weights.STORED);
+  }
+
+  /**
+   * {@link #export(Path, Path)} with the projection weights written as {@code weights} says.
+   *
+   * @throws IllegalArgumentException for {@link Weights#Q8_0} when a projection's input size is not
+   *     a multiple of 32
+   */
+  public static Result export(Path modelDir, Path out, Weights weights) throws IOException {
     ModelConfig c = loadConfig(modelDir);
     checkWritable(out);
     GgufVocab vocab = GgufVocab.read(modelDir, c);
@@ -71,7 +93,7 @@ public final class GgufModelExport {
       w.putString("general.type", "model");
       w.putString("general.name", name(modelDir));
       // tensors first, so that file_type can be read off their dtypes
-      GgufWriterTensors tensors = new GgufWriterTensors();
+      GgufWriterTensors tensors = new GgufWriterTensors(weights);
       tensors.matrix(
           "token_embd.weight", take(store, used, "model.embed_tokens.weight", c.vocabSize(), h), 0);
       if (c.ropeScaling() != null) {
@@ -93,12 +115,13 @@ public final class GgufModelExport {
                   pr.inDim(c)));
         }
         for (Proj pr : new Proj[] {Proj.Q, Proj.K, Proj.V, Proj.O}) {
-          tensors.matrix(LlamaGguf.weightName(l, pr), proj.get(pr), LlamaGguf.permuteHeads(pr, c));
+          tensors.projection(
+              LlamaGguf.weightName(l, pr), proj.get(pr), LlamaGguf.permuteHeads(pr, c));
         }
         tensors.norm(
             b + "ffn_norm.weight", take(store, used, p + "post_attention_layernorm.weight", h));
         for (Proj pr : new Proj[] {Proj.GATE, Proj.UP, Proj.DOWN}) {
-          tensors.matrix(LlamaGguf.weightName(l, pr), proj.get(pr), 0);
+          tensors.projection(LlamaGguf.weightName(l, pr), proj.get(pr), 0);
         }
       }
       tensors.norm("output_norm.weight", take(store, used, "model.norm.weight", h));
@@ -106,7 +129,8 @@ public final class GgufModelExport {
         used.add(
             "lm_head.weight"); // a tied checkpoint may still carry the copy; llama.cpp ignores it
       } else {
-        tensors.matrix("output.weight", take(store, used, "lm_head.weight", c.vocabSize(), h), 0);
+        tensors.projection(
+            "output.weight", take(store, used, "lm_head.weight", c.vocabSize(), h), 0);
       }
       checkNothingLeft(store, used, modelDir);
 
@@ -229,6 +253,32 @@ public final class GgufModelExport {
 
     private final List<Pending> pending = new ArrayList<>();
     private final Map<DType, Long> matrixElements = new EnumMap<>(DType.class);
+    private final Weights weights;
+    private long q8Elements;
+
+    GgufWriterTensors(Weights weights) {
+      this.weights = weights;
+    }
+
+    /** A projection (or output head): as stored, or Q8_0 when the export quantizes. */
+    void projection(String name, HostTensor t, int permuteHeads) {
+      if (weights == Weights.STORED) {
+        matrix(name, t, permuteHeads);
+        return;
+      }
+      if (t.dim(1) % 32 != 0) {
+        throw new IllegalArgumentException(
+            "cannot write "
+                + name
+                + " as Q8_0: its "
+                + t.dim(1)
+                + " inputs are not a multiple of 32; export it with the weights as stored");
+      }
+      pending.add(
+          new Pending(
+              name, TensorType.Q8_0, LlamaGguf.ne(t.shape()), LlamaGguf.q8_0(t, permuteHeads)));
+      q8Elements += t.numel();
+    }
 
     void matrix(String name, HostTensor t, int permuteHeads) {
       pending.add(
@@ -251,6 +301,10 @@ public final class GgufModelExport {
 
     /** The llama ftype of the dtype holding most 2-D weight elements. */
     int fileType() {
+      long others = matrixElements.values().stream().mapToLong(Long::longValue).max().orElse(0);
+      if (q8Elements > others) {
+        return FILE_TYPE_MOSTLY_Q8_0;
+      }
       DType most =
           matrixElements.entrySet().stream()
               .max(Map.Entry.comparingByValue())

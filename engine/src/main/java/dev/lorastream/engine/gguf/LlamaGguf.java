@@ -115,6 +115,44 @@ public final class LlamaGguf {
     };
   }
 
+  /**
+   * {@code t} ({@code [rows, cols]}, cols a multiple of 32, any dtype) quantized to ggml's Q8_0,
+   * rows in the q/k order for {@code heads} heads (0: unchanged), as llama.cpp's {@code
+   * quantize_row_q8_0_ref} does it: per block of 32, {@code d = max|x| / 127} (stored as F16),
+   * {@code q = round(x / d)} half away from zero. Heap use: one row.
+   */
+  public static TensorData q8_0(HostTensor t, int heads) {
+    int rows = t.dim(0);
+    int cols = t.dim(1);
+    if (heads > 0) {
+      checkPermutable(t.name(), rows, heads);
+    }
+    return out -> {
+      float[] row = new float[cols];
+      byte[] q = new byte[32];
+      for (int r = 0; r < rows; r++) {
+        long base = (long) (heads > 0 ? sourceRow(r, rows, heads) : r) * cols;
+        for (int j = 0; j < cols; j++) {
+          row[j] = t.getFloat(base + j);
+        }
+        for (int b = 0; b < cols; b += 32) {
+          float amax = 0;
+          for (int j = 0; j < 32; j++) {
+            amax = Math.max(amax, Math.abs(row[b + j]));
+          }
+          float d = amax / 127f;
+          float id = d != 0 ? 1f / d : 0f;
+          for (int j = 0; j < 32; j++) {
+            float v = row[b + j] * id;
+            q[j] = (byte) (int) Math.copySign(Math.floor(Math.abs(v) + 0.5f), v);
+          }
+          out.writeShort(Float.floatToFloat16(d));
+          out.writeBytes(q);
+        }
+      }
+    };
+  }
+
   /** {@code values} ({@code [rows, cols]} float32) with rows permuted, as float32 bytes. */
   public static TensorData permutedRows(String name, float[] values, int rows, int heads) {
     checkPermutable(name, rows, heads);

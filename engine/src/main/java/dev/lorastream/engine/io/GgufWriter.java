@@ -86,16 +86,32 @@ public final class GgufWriter {
 
   /** The ggml tensor types this writer emits ({@code ggml_type} / GGMLQuantizationType). */
   public enum TensorType {
-    F32(0, 4),
-    F16(1, 2),
-    BF16(30, 2);
+    F32(0, 1, 4),
+    F16(1, 1, 2),
+    BF16(30, 1, 2),
+    /**
+     * ggml's {@code block_q8_0}: blocks of 32 elements along {@code ne[0]}, each an F16 scale
+     * {@code d} then 32 int8 {@code q} (value = d · q): 34 bytes per block.
+     */
+    Q8_0(8, 32, 34);
 
     public final int id;
-    public final int bytes;
 
-    TensorType(int id, int bytes) {
+    /** Elements per block (1 for the plain types); {@code ne[0]} must be a multiple of it. */
+    public final int blockElems;
+
+    /** Bytes per block. */
+    public final int blockBytes;
+
+    TensorType(int id, int blockElems, int blockBytes) {
       this.id = id;
-      this.bytes = bytes;
+      this.blockElems = blockElems;
+      this.blockBytes = blockBytes;
+    }
+
+    /** Bytes of {@code numel} elements (a whole number of blocks). */
+    public long bytesOf(long numel) {
+      return Math.multiplyExact(numel / blockElems, (long) blockBytes);
     }
 
     /** The ggml type storing {@code d} unchanged. */
@@ -165,8 +181,18 @@ public final class GgufWriter {
       written += n;
     }
 
-    void writeBytes(byte[] b) throws IOException {
+    /** Writes {@code b}. */
+    public void writeBytes(byte[] b) throws IOException {
       write(MemorySegment.ofArray(b));
+    }
+
+    /** Writes one little-endian 16-bit value. */
+    public void writeShort(short v) throws IOException {
+      if (buf.remaining() < Short.BYTES) {
+        flush();
+      }
+      buf.putShort(v);
+      written += Short.BYTES;
     }
 
     /** Bytes written so far. */
@@ -334,8 +360,19 @@ public final class GgufWriter {
       }
       numel = Math.multiplyExact(numel, d);
     }
-    tensors.add(
-        new Tensor(name, type, ne.clone(), Math.multiplyExact(numel, (long) type.bytes), data));
+    if (ne[0] % type.blockElems != 0) {
+      throw new IllegalArgumentException(
+          "tensor '"
+              + name
+              + "' has ne[0] = "
+              + ne[0]
+              + ": "
+              + type
+              + " stores blocks of "
+              + type.blockElems
+              + " along it");
+    }
+    tensors.add(new Tensor(name, type, ne.clone(), type.bytesOf(numel), data));
     return this;
   }
 

@@ -51,6 +51,80 @@ class GgufModelExportTest {
     return dir;
   }
 
+  /**
+   * Q8_0: every projection and the output head quantized per block of 32 as llama.cpp's {@code
+   * quantize_row_q8_0_ref} does (each value within half a step of its source; q/k rows permuted),
+   * the embeddings and norms as stored, {@code general.file_type} 7 (MOSTLY_Q8_0).
+   */
+  @Test
+  void q8_0ExportQuantizesTheProjectionsPerBlockOf32() throws Exception {
+    Path model = tmp.resolve("q8");
+    ModelGenerator.write(
+        new Spec(Arch.llama, 64, 96, 2, 4, 2, 512, 512, DType.BF16, false, false),
+        3,
+        1,
+        TokenizerJson.DEFAULT_MERGES,
+        model);
+    Path out = tmp.resolve("q8.gguf");
+    GgufModelExport.export(model, out, GgufModelExport.Weights.Q8_0);
+    GgufTestReader r = new GgufTestReader(out);
+    SafetensorsTestReader src = new SafetensorsTestReader(model.resolve("model.safetensors"));
+    assertEquals(new Value(4, 7L), r.kv.get("general.file_type"));
+    assertDims(r, "token_embd.weight", BF16, 64, 512);
+    assertArrayEquals(src.bytes("model.embed_tokens.weight"), r.bytes("token_embd.weight"));
+    assertDims(r, "blk.1.ffn_down.weight", GgufTestReader.Q8_0, 96, 64);
+    assertDims(r, "output.weight", GgufTestReader.Q8_0, 64, 512);
+    assertEquals(96 / 32 * 34 * 64, r.byteSize("blk.1.ffn_down.weight"));
+    assertWithinHalfAStep(
+        src.floats("model.layers.1.mlp.down_proj.weight"), r.q8_0("blk.1.ffn_down.weight"), 96);
+    assertWithinHalfAStep(src.floats("lm_head.weight"), r.q8_0("output.weight"), 64);
+    // q: rows permuted to llama.cpp's order, like the unquantized export
+    float[] q = src.floats("model.layers.0.self_attn.q_proj.weight");
+    float[] permuted = new float[q.length];
+    int heads = 4, rows = 64, cols = 64, half = rows / heads / 2;
+    for (int row = 0; row < rows; row++) {
+      int h = row / (2 * half), i = row % (2 * half);
+      int from = h * 2 * half + (i % 2 == 0 ? i / 2 : half + i / 2);
+      System.arraycopy(q, from * cols, permuted, row * cols, cols);
+    }
+    assertWithinHalfAStep(permuted, r.q8_0("blk.0.attn_q.weight"), cols);
+  }
+
+  @Test
+  void q8_0ExportRefusesAProjectionWhoseInputsAreNotBlocksOf32() throws Exception {
+    Path model = tinyModel(tmp.resolve("tiny"), DType.BF16, false, false, Arch.llama);
+    var e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                GgufModelExport.export(model, tmp.resolve("t.gguf"), GgufModelExport.Weights.Q8_0));
+    assertEquals(
+        "cannot write blk.0.ffn_down.weight as Q8_0: its 172 inputs are not a multiple of 32;"
+            + " export it with the weights as stored",
+        e.getMessage());
+  }
+
+  /**
+   * Each value within half of its block's step {@code d = max|x| / 127} (plus F16 rounding of d).
+   */
+  private static void assertWithinHalfAStep(float[] src, float[] q8, int cols) {
+    assertEquals(src.length, q8.length);
+    for (int blk = 0; blk < src.length / 32; blk++) {
+      float amax = 0;
+      for (int j = 0; j < 32; j++) {
+        amax = Math.max(amax, Math.abs(src[32 * blk + j]));
+      }
+      double step = amax / 127.0;
+      for (int j = 0; j < 32; j++) {
+        int i = 32 * blk + j;
+        double err = Math.abs(q8[i] - src[i]);
+        assertTrue(
+            err <= step / 2 + Math.abs(src[i]) * 1e-3 + 1e-9,
+            "element " + i + " (row " + i / cols + "): " + q8[i] + " vs " + src[i]);
+      }
+    }
+  }
+
   @Test
   void exportsTheTinyBf16Model() throws Exception {
     Path model = tinyModel(tmp.resolve("tiny-bf16"), DType.BF16, false, false, Arch.llama);

@@ -150,7 +150,28 @@ public final class GgufTestReader {
 
   public long byteSize(String tensor) {
     Info t = tensors.get(tensor);
-    return t.numel() * typeBytes(t.type());
+    return t.type() == Q8_0 ? t.numel() / 32 * 34 : t.numel() * typeBytes(t.type());
+  }
+
+  /** ggml's Q8_0 type id: blocks of 32 elements, an F16 scale then 32 int8. */
+  public static final int Q8_0 = 8;
+
+  /** A Q8_0 tensor's elements decoded to float ({@code d · q} per block). */
+  public float[] q8_0(String tensor) {
+    Info t = tensors.get(tensor);
+    if (t.type() != Q8_0) {
+      throw new IllegalArgumentException(tensor + " is type " + t.type() + ", not Q8_0");
+    }
+    float[] out = new float[Math.toIntExact(t.numel())];
+    int at = Math.toIntExact(dataStart + t.offset());
+    for (int blk = 0; blk < out.length / 32; blk++) {
+      int p = at + 34 * blk;
+      float d = Float.float16ToFloat(b.getShort(p));
+      for (int j = 0; j < 32; j++) {
+        out[32 * blk + j] = d * b.get(p + 2 + j);
+      }
+    }
+    return out;
   }
 
   /** The tensor's raw bytes. */

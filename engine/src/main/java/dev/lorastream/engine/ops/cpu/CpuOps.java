@@ -44,9 +44,9 @@ public final class CpuOps implements Ops {
     /**
      * Quantized to int8 per output row at load ({@link CpuInt8Weight}), activations to int8 per
      * token at each matmul, products summed exactly in int32 (AVX512_VNNI): half the bytes of BF16,
-     * four products per lane per instruction to bf16dot's two. Norms, embeddings, biases and LoRA adapters keep their
-     * dtype (QLoRA-style serving). Error: each weight within {@code scale/2} of its value, each
-     * activation within {@code max|x|/254}.
+     * four products per lane per instruction to bf16dot's two. Norms, embeddings, biases and LoRA
+     * adapters keep their dtype (QLoRA-style serving). Error: each weight within {@code scale/2} of
+     * its value, each activation within {@code max|x|/254}.
      */
     INT8;
 
