@@ -143,42 +143,48 @@ T512 static inline __attribute__((always_inline)) void fma_block(
   }
 
 // Cache blocking for many tokens (prefill): output rows in chunks of ROW_CHUNK (64 rows of a 2048-wide BF16
-// weight: 256 KiB) and tokens in chunks of TOK_CHUNK (x's rows of the chunk: ~200 KiB), so both stay in L2 while
+// weight: 256 KiB) and tokens in chunks of TCHUNK (24 F32 or 48 BF16 activation rows, ~200 KiB), so both stay in L2 while
 // every row group of the chunk meets every token block of the chunk. Without it a row group streamed all T
-// tokens' activations from L3 or memory: 8 MiB per group at T = 2048. For a decode step (T <= TOK_CHUNK) the
-// order is the plain one: row groups, then token blocks.
+// tokens' activations from L3 or memory: 8 MiB per group at T = 2048. For a decode step (T <= TCHUNK) the
+// order is the plain one: row groups, then token blocks. BLOCKED_ROWS is that walk.
 #define ROW_CHUNK 64
-#define FMA_ROWS(WBF16)                                                  \
-  int tchunk = 24;                                                       \
-  for (int oc = o0; oc < o1; oc += ROW_CHUNK) {                          \
-    int oe = oc + ROW_CHUNK < o1 ? oc + ROW_CHUNK : o1;                  \
-    for (int tc = 0; tc < T; tc += tchunk) {                             \
-      int te = tc + tchunk < T ? tc + tchunk : T;                        \
-      for (int o = oc; o < oe; o += 4) {                                 \
-        int nr = oe - o < 4 ? oe - o : 4;                                \
-        for (int t = tc; t < te; t += 6) {                               \
-          int nt = te - t < 6 ? te - t : 6;                              \
-          if (nr == 4) {                                                 \
-            int ob = o;                                                  \
-            FMA_NT(4, WBF16)                                             \
-          } else {                                                       \
-            for (int ob = o; ob < o + nr; ob++) {                        \
-              FMA_NT(1, WBF16)                                           \
-            }                                                            \
-          }                                                              \
-        }                                                                \
-      }                                                                  \
-    }                                                                    \
+
+// The blocked walk of every matmul kernel over rows [o0, o1) and tokens [0, T): chunks of
+// ROW_CHUNK rows x TCHUNK tokens (both in L2), then groups of 4 rows x blocks of up to 6 tokens, each run by
+// CALL_NT(4) or, for the rows left over, CALL_NT(1) row by row.
+#define BLOCKED_ROWS(TCHUNK, CALL_NT)                     \
+  for (int oc = o0; oc < o1; oc += ROW_CHUNK) {           \
+    int oe = oc + ROW_CHUNK < o1 ? oc + ROW_CHUNK : o1;   \
+    for (int tc = 0; tc < T; tc += (TCHUNK)) {            \
+      int te = tc + (TCHUNK) < T ? tc + (TCHUNK) : T;     \
+      for (int o = oc; o < oe; o += 4) {                  \
+        int nr = oe - o < 4 ? oe - o : 4;                 \
+        for (int t = tc; t < te; t += 6) {                \
+          int nt = te - t < 6 ? te - t : 6;               \
+          if (nr == 4) {                                  \
+            int ob = o;                                   \
+            CALL_NT(4)                                    \
+          } else {                                        \
+            for (int ob = o; ob < o + nr; ob++) {         \
+              CALL_NT(1)                                  \
+            }                                             \
+          }                                               \
+        }                                                 \
+      }                                                   \
+    }                                                     \
   }
+
+#define FMA_NT_BF16(NR) FMA_NT(NR, 1)
+#define FMA_NT_F32(NR) FMA_NT(NR, 0)
 
 T512 static void fma_rows_bf16(const float* x, int ldx, const void* w, int in, float* y, int ldy,
                                const float* bias, int T, int o0, int o1) {
-  FMA_ROWS(1)
+  BLOCKED_ROWS(24, FMA_NT_BF16)
 }
 
 T512 static void fma_rows_f32(const float* x, int ldx, const void* w, int in, float* y, int ldy,
                               const float* bias, int T, int o0, int o1) {
-  FMA_ROWS(0)
+  BLOCKED_ROWS(24, FMA_NT_F32)
 }
 
 // Matmul with the fma kernel over output rows [o0, o1). wbf16: 1 when w is BF16, 0 when F32.
@@ -250,27 +256,7 @@ TBF16 static inline __attribute__((always_inline)) void dot_block(
 LS_API TBF16 void ls_matmul_bf16dot(const uint16_t* xb, const uint16_t* w, int in, float* y, int ldy,
                                     const float* bias, int T, int o0, int o1) {
   int in2 = ls_bf16_stride(in);
-  int tchunk = 48;  // 48 rows of BF16 activations, ~200 KiB at in = 2048
-  for (int oc = o0; oc < o1; oc += ROW_CHUNK) {
-    int oe = oc + ROW_CHUNK < o1 ? oc + ROW_CHUNK : o1;
-    for (int tc = 0; tc < T; tc += tchunk) {
-      int te = tc + tchunk < T ? tc + tchunk : T;
-      for (int o = oc; o < oe; o += 4) {
-        int nr = oe - o < 4 ? oe - o : 4;
-        for (int t = tc; t < te; t += 6) {
-          int nt = te - t < 6 ? te - t : 6;
-          if (nr == 4) {
-            int ob = o;
-            DOT_NT(4)
-          } else {
-            for (int ob = o; ob < o + nr; ob++) {
-              DOT_NT(1)
-            }
-          }
-        }
-      }
-    }
-  }
+  BLOCKED_ROWS(48, DOT_NT)  // 48 rows of BF16 activations, ~200 KiB at in = 2048
 }
 
 // ---- int8: weights quantized per output row, activations per token, s32 sums (AVX512_VNNI) ----------------------
@@ -391,27 +377,7 @@ LS_API TVNNI void ls_matmul_i8(const uint8_t* u8, const float* xs, const int8_t*
                                const int* qsum, int in, float* y, int ldy, const float* bias, int T, int o0,
                                int o1) {
   int in2 = ls_u8_stride(in);
-  int tchunk = 48;
-  for (int oc = o0; oc < o1; oc += ROW_CHUNK) {
-    int oe = oc + ROW_CHUNK < o1 ? oc + ROW_CHUNK : o1;
-    for (int tc = 0; tc < T; tc += tchunk) {
-      int te = tc + tchunk < T ? tc + tchunk : T;
-      for (int o = oc; o < oe; o += 4) {
-        int nr = oe - o < 4 ? oe - o : 4;
-        for (int t = tc; t < te; t += 6) {
-          int nt = te - t < 6 ? te - t : 6;
-          if (nr == 4) {
-            int ob = o;
-            I8_NT(4)
-          } else {
-            for (int ob = o; ob < o + nr; ob++) {
-              I8_NT(1)
-            }
-          }
-        }
-      }
-    }
-  }
+  BLOCKED_ROWS(48, I8_NT)
 }
 
 // ---- paged attention ----------------------------------------------------------------------------------------

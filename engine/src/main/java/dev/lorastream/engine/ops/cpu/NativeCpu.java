@@ -505,35 +505,22 @@ public final class NativeCpu {
     }
     double read = perThread * (double) threads / best / 1e9;
     long iters = 2_000_000;
-    double fma =
-        2.0
-            * 16
-            * 24
-            * iters
-            * threads
-            / parallelSeconds(threads, i -> (float) l.probeFma.invokeExact(iters))
-            / 1e9;
+    // each probe: 24 independent chains of `lanes`-wide multiply-adds (2 operations per lane)
+    double fma = rate(threads, iters, 16, i -> (float) l.probeFma.invokeExact(iters));
     double bf16 =
         l.has(AVX512_BF16)
-            ? 2.0
-                * 32
-                * 24
-                * iters
-                * threads
-                / parallelSeconds(threads, i -> (float) l.probeBf16dot.invokeExact(iters))
-                / 1e9
+            ? rate(threads, iters, 32, i -> (float) l.probeBf16dot.invokeExact(iters))
             : 0;
     double i8 =
         l.has(AVX512_VNNI)
-            ? 2.0
-                * 64
-                * 24
-                * iters
-                * threads
-                / parallelSeconds(threads, i -> (int) l.probeI8dot.invokeExact(iters))
-                / 1e9
+            ? rate(threads, iters, 64, i -> (int) l.probeI8dot.invokeExact(iters))
             : 0;
     return java.util.Optional.of(new Peaks(threads, read, fma, bf16, i8));
+  }
+
+  /** G operations per second of a register-resident probe of {@code iters} rounds. */
+  private static double rate(int threads, long iters, int lanes, Probe probe) {
+    return 2.0 * lanes * 24 * iters * threads / parallelSeconds(threads, probe) / 1e9;
   }
 
   private interface Probe {
