@@ -111,9 +111,19 @@ class EngineBenchTest {
     if (nativeKernel) {
       expected.addAll(List.of("native_decode_speedup_b1", "native_decode_speedup_b32"));
     }
+    // the int8 weight option beside them, where the CPU has AVX512_VNNI and the library loads
+    boolean int8 = nativeKernel && NativeCpu.canRunInt8();
+    if (int8) {
+      expected.addAll(
+          List.of(
+              "int8_decode_speedup_b1", "int8_decode_speedup_b32", "int8_step_floor_ratio_b32"));
+    }
     expected.add("lora4_vs_base_decode_b32"); // every adapter present, up to 32
     if (nativeKernel) {
       expected.add("native_prefill_speedup");
+    }
+    if (int8) {
+      expected.add("int8_prefill_speedup");
     }
     assertEquals(expected, names);
     assertTrue(lines.stream().anyMatch(l -> l.contains("hetero:1000 skipped")), stdout.toString());
