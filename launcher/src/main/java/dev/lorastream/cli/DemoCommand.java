@@ -5,6 +5,9 @@ import dev.lorastream.batcher.BatcherConfig;
 import dev.lorastream.consumer.InferenceConsumer;
 import dev.lorastream.devstack.EmbeddedKafka;
 import dev.lorastream.devstack.RegistryProcess;
+import dev.lorastream.gateway.Gateway;
+import dev.lorastream.gateway.GatewayConfig;
+import dev.lorastream.gateway.TenantKeys;
 import dev.lorastream.ingest.LoraClient;
 import dev.lorastream.ingest.LoraClientConfig;
 import dev.lorastream.ingest.PromptTokenizer;
@@ -46,8 +49,10 @@ import picocli.CommandLine.Option;
  *
  * <p>With {@code --serve} the registry is a real one over HTTP (Apicurio, a child process, see
  * {@link RegistryProcess}) with the project's schemas registered, and after the demo the stack
- * stays up until the process is interrupted, so that any Kafka client can send requests: it prints
- * one line {@code serving: bootstrap=HOST:PORT registry=URL} on stdout when ready.
+ * stays up until the process is interrupted, so that any Kafka client can send requests, and any
+ * OpenAI client through the HTTP {@link Gateway}: it prints one {@code key TENANT=KEY} line per
+ * demo tenant (random API keys, new at each start), then one line {@code serving:
+ * bootstrap=HOST:PORT registry=URL gateway=URL} on stdout when ready.
  */
 @Command(
     name = "demo",
@@ -55,13 +60,15 @@ import picocli.CommandLine.Option;
     description = {
       "Run the whole pipeline in-process and print a table of replies.",
       "Plain demo: in-process mock:// registry, free ports. --serve: a real Apicurio registry over HTTP, then keeps"
-          + " broker, registry, batcher and consumer up until Ctrl-C (or SIGTERM), printing"
-          + " 'serving: bootstrap=HOST:PORT registry=URL'."
+          + " broker, registry, batcher, consumer and the OpenAI-compatible HTTP gateway up until"
+          + " Ctrl-C (or SIGTERM), printing 'key TENANT=KEY' per tenant, then"
+          + " 'serving: bootstrap=HOST:PORT registry=URL gateway=URL'."
     })
 public final class DemoCommand implements Callable<Integer> {
   static final String FOREIGN = "foreign-request";
   static final int DEFAULT_BROKER_PORT = 9092;
   static final int DEFAULT_REGISTRY_PORT = 8081;
+  static final int DEFAULT_GATEWAY_PORT = 8000;
 
   @Option(
       names = "--work",
@@ -108,6 +115,14 @@ public final class DemoCommand implements Callable<Integer> {
               + "; 0 = a free one)")
   Integer registryPort;
 
+  @Option(
+      names = "--gateway-port",
+      description =
+          "--serve only: the OpenAI-compatible HTTP gateway's port on 127.0.0.1 (default "
+              + DEFAULT_GATEWAY_PORT
+              + "; 0 = a free one)")
+  Integer gatewayPort;
+
   private final CountDownLatch stop = new CountDownLatch(1);
   private final CountDownLatch closed = new CountDownLatch(1);
   private volatile RegistryProcess registryProcess;
@@ -140,10 +155,16 @@ public final class DemoCommand implements Callable<Integer> {
           "--registry-port needs --serve (the plain demo uses the in-process mock://"
               + " registry)");
     }
+    if (gatewayPort != null && !serve) {
+      throw new IllegalArgumentException(
+          "--gateway-port needs --serve (the plain demo starts no gateway)");
+    }
     int srPort = registryPort != null ? registryPort : DEFAULT_REGISTRY_PORT;
+    int gwPort = gatewayPort != null ? gatewayPort : DEFAULT_GATEWAY_PORT;
     checkPortFree("--port", "localhost", kafkaPort);
     if (serve) {
       checkPortFree("--registry-port", "127.0.0.1", srPort);
+      checkPortFree("--gateway-port", "127.0.0.1", gwPort);
     }
     Path home = Path.of(System.getProperty("lorastream.home", ".")).toAbsolutePath().normalize();
     Path registryJar =
@@ -232,7 +253,8 @@ public final class DemoCommand implements Callable<Integer> {
           if (!serving.isAlive()) {
             throw new IllegalStateException("the inference consumer stopped; not serving");
           }
-          String failed = serveUntilStopped(kafka.bootstrapServers(), registry, batcher, serving);
+          String failed =
+              serveUntilStopped(kafka.bootstrapServers(), registry, fx, gwPort, batcher, serving);
           if (failed != null) {
             System.err.println("demo: stopped serving: " + failed);
             unexpected = -1;
@@ -248,18 +270,40 @@ public final class DemoCommand implements Callable<Integer> {
   }
 
   /**
-   * Prints the {@code serving:} line and blocks until JVM shutdown (SIGINT, SIGTERM; see {@link
-   * #shutdownHook}) or until a service fails: the batcher's Kafka Streams shut down ({@link
-   * BatcherApp#failure}) or the consumer's poll loop ended.
+   * Starts the HTTP gateway with a random API key per demo tenant, prints the keys and the {@code
+   * serving:} line and blocks until JVM shutdown (SIGINT, SIGTERM; see {@link #shutdownHook}) or
+   * until a service fails: the batcher's Kafka Streams shut down ({@link BatcherApp#failure}) or
+   * the consumer's poll loop ended.
    *
    * @return null when stopped by a signal, else what failed (the demo then exits non-zero)
    */
   private String serveUntilStopped(
-      String bootstrap, String registry, BatcherApp batcher, Thread serving)
+      String bootstrap,
+      String registry,
+      DemoFixtures fx,
+      int gatewayPort,
+      BatcherApp batcher,
+      Thread serving)
       throws InterruptedException {
     if (stop.getCount() == 0) {
       return null; // interrupted during the demo
     }
+    Map<String, String> keys = TenantKeys.randomKeys(fx.tenants());
+    try (Gateway gateway =
+        Gateway.start(
+            GatewayConfig.of(bootstrap, registry, fx.modelDir(), TenantKeys.ofPlainKeys(keys))
+                .withAddress("127.0.0.1", gatewayPort))) {
+      for (var k : keys.entrySet()) {
+        System.out.println("key " + k.getKey() + "=" + k.getValue());
+      }
+      return awaitStop(bootstrap, registry, gateway.url(), batcher, serving);
+    }
+  }
+
+  /** Prints the {@code serving:} line and waits as {@link #serveUntilStopped} says. */
+  private String awaitStop(
+      String bootstrap, String registry, String gatewayUrl, BatcherApp batcher, Thread serving)
+      throws InterruptedException {
     AtomicReference<String> failed = new AtomicReference<>();
     batcher
         .failure()
@@ -287,8 +331,12 @@ public final class DemoCommand implements Callable<Integer> {
             + ", replies on "
             + Topics.REPLIES.name()
             + ", adapters on "
-            + Topics.ADAPTERS.name());
-    System.out.println("serving: bootstrap=" + bootstrap + " registry=" + registry);
+            + Topics.ADAPTERS.name()
+            + "; OpenAI-compatible HTTP API on "
+            + gatewayUrl
+            + "/v1 (docs/gateway.md)");
+    System.out.println(
+        "serving: bootstrap=" + bootstrap + " registry=" + registry + " gateway=" + gatewayUrl);
     System.out.flush();
     stop.await();
     return failed.get();

@@ -20,6 +20,7 @@ import picocli.CommandLine.Unmatched;
     description = "Serve many LoRA fine-tunes of one base LLM from Kafka.",
     subcommands = {
       DemoCommand.class,
+      GatewayCommand.class,
       GenerateCommand.class,
       BulkCommand.class,
       TenantCommand.class,

@@ -29,6 +29,7 @@ class CommandNamesTest {
         new TreeSet<>(
             List.of(
                 "demo",
+                "gateway",
                 "generate",
                 "bulk",
                 "tenant",

@@ -55,4 +55,26 @@ class DemoServeOptionsTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, demo::call);
     assertTrue(e.getMessage().contains("--registry-port needs --serve"), e.getMessage());
   }
+
+  @Test
+  void aGatewayPortWithoutServeIsRefused() {
+    DemoCommand demo = new DemoCommand();
+    demo.gatewayPort = 18000;
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, demo::call);
+    assertTrue(e.getMessage().contains("--gateway-port needs --serve"), e.getMessage());
+  }
+
+  @Test
+  void aTakenGatewayPortFailsNamingTheOption() throws Exception {
+    try (ServerSocket taken = new ServerSocket()) {
+      taken.bind(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0));
+      DemoCommand demo = new DemoCommand();
+      demo.serve = true;
+      demo.brokerPort = 0;
+      demo.registryPort = 0;
+      demo.gatewayPort = taken.getLocalPort();
+      IllegalStateException e = assertThrows(IllegalStateException.class, demo::call);
+      assertTrue(e.getMessage().contains("--gateway-port"), e.getMessage());
+    }
+  }
 }

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lorastream.devstack.RegistryProcess;
 import dev.lorastream.ingest.PromptTokenizer;
 import dev.lorastream.schemas.InferenceRequest;
@@ -18,10 +20,15 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -60,7 +67,9 @@ import org.junit.jupiter.api.io.TempDir;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class DemoServeTest {
   private static final Pattern SERVING =
-      Pattern.compile("^serving: bootstrap=(\\S+:\\d+) registry=(http://\\S+)$");
+      Pattern.compile(
+          "^serving: bootstrap=(\\S+:\\d+) registry=(http://\\S+) gateway=(http://\\S+)$");
+  private static final Pattern KEY = Pattern.compile("^key ([a-z]+)=(\\S+)$");
   private static final String PYTHON = "/usr/bin/python3";
   private static final Path HOME =
       Path.of("").toAbsolutePath().getParent(); // surefire runs in launcher/
@@ -71,6 +80,7 @@ class DemoServeTest {
   private final List<String> out = new CopyOnWriteArrayList<>();
   private String bootstrap;
   private String registry;
+  private String gateway;
   private Path errFile;
 
   @BeforeAll
@@ -98,6 +108,8 @@ class DemoServeTest {
                 "0",
                 "--registry-port",
                 "0",
+                "--gateway-port",
+                "0",
                 "--requests",
                 "5",
                 "--adapters",
@@ -115,6 +127,7 @@ class DemoServeTest {
       Matcher m = serving.get(120, TimeUnit.SECONDS);
       bootstrap = m.group(1);
       registry = m.group(2);
+      gateway = m.group(3);
     } catch (Exception e) {
       stopDemo();
       throw new AssertionError(
@@ -228,6 +241,46 @@ class DemoServeTest {
   @Test
   @Order(2)
   @Timeout(60)
+  void theGatewayAnswersACompletionWithAPrintedKeyAndListsThatTenantsModels() throws Exception {
+    assumeServing();
+    Map<String, String> keys = new HashMap<>();
+    for (String line : out) {
+      Matcher m = KEY.matcher(line);
+      if (m.matches()) {
+        keys.put(m.group(1), m.group(2));
+      }
+    }
+    assertEquals(Set.of("acme", "globex", "initech"), keys.keySet(), String.join("\n", out));
+    HttpClient http = HttpClient.newHttpClient();
+    HttpResponse<String> r =
+        http.send(
+            HttpRequest.newBuilder(URI.create(gateway + "/v1/completions"))
+                .header("Authorization", "Bearer " + keys.get("acme"))
+                .header("Content-Type", "application/json")
+                .POST(
+                    HttpRequest.BodyPublishers.ofString(
+                        "{\"model\":\"legal\",\"prompt\":\"The \",\"max_tokens\":6,"
+                            + "\"temperature\":0}"))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, r.statusCode(), r.body());
+    JsonNode body = new ObjectMapper().readTree(r.body());
+    assertEquals("text_completion", body.get("object").asText());
+    assertEquals(6, body.get("usage").get("completion_tokens").asInt(), r.body());
+    HttpResponse<String> models =
+        http.send(
+            HttpRequest.newBuilder(URI.create(gateway + "/v1/models"))
+                .header("Authorization", "Bearer " + keys.get("globex"))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, models.statusCode(), models.body());
+    assertTrue(models.body().contains("\"python\""), models.body());
+    assertFalse(models.body().contains("\"legal\""), models.body());
+  }
+
+  @Test
+  @Order(3)
+  @Timeout(60)
   void thePythonExampleGetsAReplyToEveryRequest() throws Exception {
     assumeServing();
     Assumptions.assumeTrue(Files.isExecutable(Path.of(PYTHON)), "no " + PYTHON);
@@ -274,7 +327,7 @@ class DemoServeTest {
   }
 
   @Test
-  @Order(3)
+  @Order(4)
   @Timeout(60)
   void sigtermStopsTheStackAndTheRegistryProcess() throws Exception {
     assumeServing();

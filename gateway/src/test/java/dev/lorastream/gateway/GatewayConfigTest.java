@@ -1,0 +1,82 @@
+package dev.lorastream.gateway;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Properties;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class GatewayConfigTest {
+  @TempDir Path tmp;
+
+  private Map<String, String> required() throws Exception {
+    Path keys = tmp.resolve("keys");
+    Files.writeString(keys, "acme=sha256:" + TenantKeys.sha256Hex("k") + "\n");
+    Map<String, String> m = new HashMap<>();
+    m.put(GatewayConfig.BOOTSTRAP, "localhost:9092");
+    m.put(GatewayConfig.MODEL, "/models/base");
+    m.put(GatewayConfig.KEYS_FILE, keys.toString());
+    return m;
+  }
+
+  @Test
+  void unsetKeysTakeTheirDefaultsAndKafkaSettingsPassThrough() throws Exception {
+    Map<String, String> m = required();
+    m.put("lorastream.kafka.security.protocol", "SASL_SSL");
+    GatewayConfig c = GatewayConfig.from(m);
+    assertEquals("0.0.0.0", c.host());
+    assertEquals(8000, c.port());
+    assertEquals("mock://lorastream", c.schemaRegistryUrl());
+    assertEquals(1 << 20, c.maxBodyBytes());
+    assertEquals(3072, c.maxPromptTokens());
+    assertEquals(Duration.ofSeconds(60), c.timeout());
+    assertEquals(16, c.defaultMaxTokens());
+    assertEquals(Duration.ofMinutes(10), c.asyncRetention());
+    assertEquals(10_000, c.asyncMaxKept());
+    assertEquals(Map.of("security.protocol", "SASL_SSL"), c.kafka());
+    assertEquals(1, c.keys().size());
+  }
+
+  @Test
+  void aMissingRequiredKeyIsNamedWithItsVariable() throws Exception {
+    Map<String, String> m = required();
+    m.remove(GatewayConfig.KEYS_FILE);
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> GatewayConfig.from(m));
+    assertTrue(
+        e.getMessage().startsWith("lorastream.gateway.keys.file (LORASTREAM_GATEWAY_KEYS_FILE)"),
+        e.getMessage());
+  }
+
+  @Test
+  void environmentVariablesSetTheirKeysAndSystemPropertiesWin() {
+    Properties sys = new Properties();
+    sys.setProperty(GatewayConfig.PORT, "9000");
+    Map<String, String> m =
+        GatewayConfig.fromEnvironment(
+            Map.of(
+                "LORASTREAM_GATEWAY_PORT", "8001",
+                "LORASTREAM_GATEWAY_MAX_BODY_BYTES", "10",
+                "PATH", "/bin"),
+            sys);
+    assertEquals("9000", m.get(GatewayConfig.PORT));
+    assertEquals("10", m.get(GatewayConfig.MAX_BODY_BYTES));
+    assertEquals(null, m.get("path"));
+  }
+
+  @Test
+  void aPortOutOfRangeIsRefused() throws Exception {
+    Map<String, String> m = required();
+    m.put(GatewayConfig.PORT, "70000");
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> GatewayConfig.from(m));
+    assertTrue(e.getMessage().contains("out of range"), e.getMessage());
+  }
+}
