@@ -139,11 +139,12 @@ public final class TenantTopics {
    *       consumer groups and exactly-once producers, its catalog DLQ writer's included);
    *   <li>the inference consumers ({@code consumerGroup}, default {@code lora-consumers}): READ on
    *       {@code lora.batches}, {@code lora.adapters} and {@code lora.cancel}, WRITE on {@code
-   *       lora.replies}, {@code lora.stream} and {@code lora.residency}, READ and WRITE on topics
-   *       PREFIXED {@code lora.tenant.} (it writes replies and token chunks, and reads every
-   *       tenant's cancels by a pattern subscription), READ on the group and on groups PREFIXED
-   *       {@code <group>.cancel.} (each consumer's cancel reader), WRITE on transactional ids
-   *       PREFIXED {@code lorastream-consumer-};
+   *       lora.replies}, {@code lora.stream} and {@code lora.residency}, READ and WRITE on {@code
+   *       lora.usage} (its usage counts, read back at start), READ and WRITE on topics PREFIXED
+   *       {@code lora.tenant.} (it writes replies and token chunks, and reads every tenant's
+   *       cancels by a pattern subscription), READ on the group and on groups PREFIXED {@code
+   *       <group>.cancel.} (each consumer's cancel reader), WRITE on transactional ids PREFIXED
+   *       {@code lorastream-consumer-};
    *   <li>the catalog administrator: READ and WRITE on {@code lora.adapters}, the only principal
    *       besides super users that may register, change or delete an adapter ({@code lorastream
    *       adapters} reads the catalog before it writes, to check ownership).
@@ -184,6 +185,9 @@ public final class TenantTopics {
       acls.add(allow(ResourceType.TOPIC, Topics.STREAM.name(), consumer, AclOperation.WRITE));
       acls.add(allow(ResourceType.TOPIC, Topics.RESIDENCY.name(), consumer, AclOperation.WRITE));
       acls.add(allow(ResourceType.TOPIC, Topics.CANCEL.name(), consumer, AclOperation.READ));
+      // its usage counts: written in its transactions, read back at start
+      acls.add(allow(ResourceType.TOPIC, Topics.USAGE.name(), consumer, AclOperation.READ));
+      acls.add(allow(ResourceType.TOPIC, Topics.USAGE.name(), consumer, AclOperation.WRITE));
       acls.add(prefixed(ResourceType.TOPIC, Tenants.TOPIC_PREFIX, consumer, AclOperation.WRITE));
       acls.add(prefixed(ResourceType.TOPIC, Tenants.TOPIC_PREFIX, consumer, AclOperation.READ));
       acls.add(allow(ResourceType.GROUP, consumerGroup, consumer, AclOperation.READ));

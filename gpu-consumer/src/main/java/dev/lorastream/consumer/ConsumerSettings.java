@@ -71,6 +71,8 @@ import java.util.stream.Stream;
  *     lora.batches} partitions and the adapters in its backend pool and host memory) to the
  *     compacted {@code lora.residency}, for the batchers' routing ({@link ResidencyPublisher}); 0
  *     publishes nothing
+ * @param usage whether the consumer writes per-tenant token counts to {@code lora.usage} in the
+ *     transaction of the results they count ({@link UsageLedger}); the topic must then exist
  */
 public record ConsumerSettings(
     String bootstrapServers,
@@ -93,7 +95,8 @@ public record ConsumerSettings(
     long retryBackoffMaxMs,
     long commitIntervalMs,
     int offsetMetadataMaxBytes,
-    long residencyIntervalMs) {
+    long residencyIntervalMs,
+    boolean usage) {
 
   public static final String BOOTSTRAP = "lorastream.kafka.bootstrap.servers";
   public static final String REGISTRY = "lorastream.schema.registry.url";
@@ -121,6 +124,7 @@ public record ConsumerSettings(
   public static final String OFFSET_METADATA_MAX_BYTES =
       "lorastream.consumer.offset.metadata.max.bytes";
   public static final String RESIDENCY_INTERVAL_MS = "lorastream.consumer.residency.interval.ms";
+  public static final String USAGE = "lorastream.consumer.usage";
 
   /** The brokers' default {@code offset.metadata.max.bytes}. */
   public static final int DEFAULT_OFFSET_METADATA_MAX_BYTES = 4096;
@@ -150,7 +154,8 @@ public record ConsumerSettings(
           RETRY_BACKOFF_MAX_MS,
           COMMIT_INTERVAL_MS,
           OFFSET_METADATA_MAX_BYTES,
-          RESIDENCY_INTERVAL_MS);
+          RESIDENCY_INTERVAL_MS,
+          USAGE);
 
   /**
    * The engine's system properties (README's engine table; with the per-adapter metrics' cap, read
@@ -254,7 +259,22 @@ public record ConsumerSettings(
                 OFFSET_METADATA_MAX_BYTES, Integer.toString(DEFAULT_OFFSET_METADATA_MAX_BYTES))),
         Long.parseLong(
             props.getOrDefault(
-                RESIDENCY_INTERVAL_MS, Long.toString(DEFAULT_RESIDENCY_INTERVAL_MS))));
+                RESIDENCY_INTERVAL_MS, Long.toString(DEFAULT_RESIDENCY_INTERVAL_MS))),
+        bool(props, USAGE, true));
+  }
+
+  /** {@code key}'s value as a boolean, {@code dflt} when absent; anything but true/false fails. */
+  private static boolean bool(Map<String, String> props, String key, boolean dflt) {
+    String v = props.get(key);
+    if (v == null || v.isBlank()) {
+      return dflt;
+    }
+    return switch (v.trim().toLowerCase(java.util.Locale.ROOT)) {
+      case "true" -> true;
+      case "false" -> false;
+      default ->
+          throw new IllegalArgumentException(key + " = '" + v + "' is invalid: use true or false");
+    };
   }
 
   /** The model folder's file name (what the demo registers as {@code baseModel}). */

@@ -14,7 +14,9 @@ import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.ReplyTopicCache;
 import dev.lorastream.schemas.ReplyTopics;
 import dev.lorastream.schemas.Topics;
+import dev.lorastream.schemas.UsageTopic;
 import dev.lorastream.schemas.serde.AvroSerdeConfig;
+import dev.lorastream.schemas.serde.AvroSerializer;
 import dev.lorastream.tokenizer.HfTokenizer;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
@@ -27,6 +29,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
@@ -61,6 +64,11 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * cached answers and keeps its results for the next attempt, which waits a {@link RetryBackoff} and
  * routes them again.
  *
+ * <p>The same transaction writes, unless {@code lorastream.consumer.usage} is false, this
+ * consumer's cumulative token counts of each tenant, adapter and hour its results touch to the
+ * compacted {@code lora.usage} ({@link UsageLedger}), so the usage a read_committed reader sums
+ * counts each delivered result exactly once.
+ *
  * <p>Every {@code lorastream.consumer.residency.interval.ms} a {@link ResidencyPublisher} thread
  * writes the consumer's partitions and the adapters its engine holds to {@code lora.residency}, for
  * the batchers' routing, and a tombstone at {@link #close}.
@@ -92,7 +100,11 @@ public final class InferenceConsumer implements AutoCloseable {
   // read by the residency publisher's thread
   private final Set<Integer> batchPartitions = ConcurrentHashMap.newKeySet();
   private final KafkaConsumer<String, InferenceBatch> consumer;
-  private final KafkaProducer<String, InferenceResult> producer;
+  // results and usage records, in one transaction
+  private final KafkaProducer<String, SpecificRecord> producer;
+  private final Map<String, Object> serde;
+  // null when lorastream.consumer.usage is false
+  private final UsageLedger usage;
   private final ConsumerMetrics metrics;
   private final AdminReplyTopics replyTopicLookup;
   private final ReplyTopicCache replyTopics;
@@ -106,6 +118,7 @@ public final class InferenceConsumer implements AutoCloseable {
   public InferenceConsumer(ConsumerSettings s, EngineConfig ec, MeterRegistry registry) {
     this.settings = s;
     Map<String, Object> serde = Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, s.schemaRegistryUrl());
+    this.serde = serde;
     this.ops = Backends.create(System.getProperty(Backends.PROPERTY, "auto"));
     this.model = ModelLoader.load(s.modelDir(), ops);
     this.tokenizer = HfTokenizer.load(s.modelDir());
@@ -140,7 +153,8 @@ public final class InferenceConsumer implements AutoCloseable {
                     "linger.ms",
                     5)),
             new StringSerializer(),
-            Topics.REPLIES.valueSerde(serde).serializer());
+            values(serde));
+    this.usage = s.usage() ? new UsageLedger(s.consumerId(), Topics.USAGE.name()) : null;
     this.tracker = new ReleaseTracker(s.offsetMetadataMaxBytes());
     this.metrics = new ConsumerMetrics(registry, loop.engine(), tracker::generating, catalog);
     this.replyTopicLookup =
@@ -187,6 +201,9 @@ public final class InferenceConsumer implements AutoCloseable {
               + " (it does not create topics: create it with"
               + " the admin tool or the demo first, and grant this consumer DESCRIBE and WRITE on it)");
     }
+    if (usage != null) {
+      restoreUsage();
+    }
     // Fail fast rather than serve blind: without the catalog every request for an adapter not yet
     // read would be answered UNKNOWN_ADAPTER (a wrong, committed answer); exiting leaves the
     // batches uncommitted for a restart or another consumer.
@@ -214,6 +231,42 @@ public final class InferenceConsumer implements AutoCloseable {
     } finally {
       health.polling(false);
     }
+  }
+
+  /**
+   * Reads this consumer's committed usage counts back (after {@code initTransactions}, so no
+   * transaction of an earlier instance of it is still open), so that counting goes on from them.
+   *
+   * @throws IllegalStateException when {@code lora.usage} cannot be written or read
+   */
+  private void restoreUsage() {
+    ReplyTopics.State state = replyTopicLookup.state(Topics.USAGE.name());
+    if (state != ReplyTopics.State.EXISTS) {
+      throw new IllegalStateException(
+          "the inference consumer cannot write topic "
+              + Topics.USAGE.name()
+              + " at "
+              + settings.bootstrapServers()
+              + ": "
+              + state
+              + " (create it compacted and grant this consumer DESCRIBE, READ and WRITE on it, or"
+              + " count no usage with "
+              + ConsumerSettings.USAGE
+              + "=false / LORASTREAM_CONSUMER_USAGE=false)");
+    }
+    usage.restore(
+        UsageTopic.read(
+            settings.clientConfig(Map.of("client.id", settings.consumerId() + "-usage")),
+            serde,
+            CATALOG_CATCH_UP),
+        System.currentTimeMillis());
+  }
+
+  /** One Avro serializer for both kinds of record the transaction producer writes. */
+  private static AvroSerializer<SpecificRecord> values(Map<String, Object> serde) {
+    AvroSerializer<SpecificRecord> v = new AvroSerializer<>();
+    v.configure(serde, false);
+    return v;
   }
 
   /**
@@ -334,6 +387,8 @@ public final class InferenceConsumer implements AutoCloseable {
       return;
     }
     List<ProducerRecord<String, InferenceResult>> records = new ArrayList<>();
+    UsageLedger.Staged counted;
+    long now = System.currentTimeMillis();
     try {
       // before the transaction: a lookup must not hold it open
       for (PartitionProgress.Row row : next.rows()) {
@@ -344,10 +399,16 @@ public final class InferenceConsumer implements AutoCloseable {
       failed(next, "cannot check reply topics", e); // transient: not the requests' fault
       return;
     }
+    // what is delivered is what is counted (an error put in a result's place included)
+    counted =
+        usage == null ? null : usage.stage(records.stream().map(r -> r.value()).toList(), now);
     try {
       producer.beginTransaction();
       for (ProducerRecord<String, InferenceResult> r : records) {
-        producer.send(r);
+        producer.send(widen(r));
+      }
+      if (counted != null) {
+        counted.records().forEach(r -> producer.send(widen(r)));
       }
       producer.sendOffsetsToTransaction(next.offsets(), consumer.groupMetadata());
       producer.commitTransaction();
@@ -360,8 +421,16 @@ public final class InferenceConsumer implements AutoCloseable {
       return;
     }
     tracker.committed(next);
+    if (counted != null) {
+      usage.commit(counted, now);
+    }
     retry.succeeded();
     records.forEach(r -> metrics.result(r.value()));
+  }
+
+  private static <V extends SpecificRecord> ProducerRecord<String, SpecificRecord> widen(
+      ProducerRecord<String, V> r) {
+    return new ProducerRecord<>(r.topic(), r.partition(), r.key(), r.value(), r.headers());
   }
 
   /**

@@ -12,7 +12,9 @@ import dev.lorastream.schemas.InferenceBatch;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.SamplingParams;
+import dev.lorastream.schemas.TenantUsage;
 import dev.lorastream.schemas.Topics;
+import dev.lorastream.schemas.UsageTopic;
 import dev.lorastream.schemas.serde.AvroSerdeConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -65,6 +67,7 @@ class ConsumerExactlyOnceTest {
         RegistryProcess registry = RegistryProcess.start(RegistryProcess.DEFAULT_JAR)) {
       broker.createTopic(Topics.BATCHES.name(), 2, Map.of());
       broker.createTopic(Topics.REPLIES.name(), 1, Map.of());
+      broker.createTopic(Topics.USAGE.name(), 1, Topics.USAGE.topicConfigs());
       broker.createTopic(Topics.ADAPTERS.name(), 1, Topics.ADAPTERS.topicConfigs());
       broker.createTopic(Topics.STREAM.name(), 1, Map.of());
       Map<String, Object> serde = Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, registry.url());
@@ -73,10 +76,11 @@ class ConsumerExactlyOnceTest {
           publishBatches(broker.bootstrapServers(), serde, BATCHES, (b, r) -> MAX_TOKENS);
 
       Map<String, Integer> seen = new ConcurrentHashMap<>();
+      Map<String, Long> tokens = new ConcurrentHashMap<>();
       List<String> errors = new ArrayList<>();
       Thread reader =
           Thread.ofVirtual()
-              .start(() -> readReplies(broker.bootstrapServers(), serde, seen, errors));
+              .start(() -> readReplies(broker.bootstrapServers(), serde, seen, tokens, errors));
       Process first =
           startConsumer(broker.bootstrapServers(), registry.url(), model, adapters, "first", 4);
       waitUntil(() -> !seen.isEmpty(), 120, "first results from the first consumer");
@@ -107,6 +111,20 @@ class ConsumerExactlyOnceTest {
       }
       assertEquals(Set.copyOf(ids), seen.keySet());
       assertEquals(List.of(), errors);
+      // the usage written in the same transactions counts each delivered result once: the second
+      // consumer (same id) went on from the first's committed counts, not from zero or twice
+      List<TenantUsage> usage =
+          UsageTopic.read(
+              Map.of("bootstrap.servers", broker.bootstrapServers()),
+              serde,
+              Duration.ofSeconds(30));
+      assertEquals(
+          ids.size(), usage.stream().mapToLong(TenantUsage::getRequests).sum(), "" + usage);
+      assertEquals(0, usage.stream().mapToLong(TenantUsage::getErrors).sum());
+      assertEquals(
+          tokens.values().stream().mapToLong(Long::longValue).sum(),
+          usage.stream().mapToLong(TenantUsage::getCompletionTokens).sum());
+      assertTrue(usage.stream().allMatch(u -> u.getConsumerId().equals("c1")), "" + usage);
       // a request computed again by the second consumer streams it under a higher attempt
       var attempts = StreamChunks.attempts(StreamChunks.all(broker.bootstrapServers(), serde));
       var again = StreamChunks.recomputed(attempts);
@@ -132,6 +150,7 @@ class ConsumerExactlyOnceTest {
         RegistryProcess registry = RegistryProcess.start(RegistryProcess.DEFAULT_JAR)) {
       broker.createTopic(Topics.BATCHES.name(), 2, Map.of());
       broker.createTopic(Topics.REPLIES.name(), 1, Map.of());
+      broker.createTopic(Topics.USAGE.name(), 1, Topics.USAGE.topicConfigs());
       broker.createTopic(Topics.ADAPTERS.name(), 1, Topics.ADAPTERS.topicConfigs());
       Map<String, Object> serde = Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, registry.url());
       publishAdapters(broker.bootstrapServers(), serde, adapters);
@@ -307,6 +326,18 @@ class ConsumerExactlyOnceTest {
 
   private static void readReplies(
       String bootstrap, Map<String, Object> serde, Map<String, Integer> seen, List<String> errors) {
+    readReplies(bootstrap, serde, seen, new ConcurrentHashMap<>(), errors);
+  }
+
+  /**
+   * @param tokens each result's completion tokens, by request id
+   */
+  private static void readReplies(
+      String bootstrap,
+      Map<String, Object> serde,
+      Map<String, Integer> seen,
+      Map<String, Long> tokens,
+      List<String> errors) {
     try (KafkaConsumer<String, InferenceResult> c =
         new KafkaConsumer<>(
             Map.of(
@@ -320,6 +351,7 @@ class ConsumerExactlyOnceTest {
       while (!Thread.currentThread().isInterrupted()) {
         for (ConsumerRecord<String, InferenceResult> r : c.poll(Duration.ofMillis(100))) {
           seen.merge(r.key(), 1, Integer::sum);
+          tokens.put(r.key(), (long) r.value().getUsage().getCompletionTokens());
           if (r.value().getErrorCode() != null) {
             synchronized (errors) {
               errors.add(

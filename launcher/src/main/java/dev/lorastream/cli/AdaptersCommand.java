@@ -88,6 +88,11 @@ public final class AdaptersCommand implements Runnable {
 
     /** The topic, with the {@code --command-config} properties and the servers. */
     AdapterTopic topic() throws IOException {
+      return new AdapterTopic(kafka(), serde());
+    }
+
+    /** The Kafka client settings: the {@code --command-config} properties and the servers. */
+    Map<String, Object> kafka() throws IOException {
       Map<String, Object> kafka = new HashMap<>();
       if (commandConfig != null) {
         Properties p = new Properties();
@@ -97,8 +102,12 @@ public final class AdaptersCommand implements Runnable {
         p.stringPropertyNames().forEach(k -> kafka.put(k, p.getProperty(k)));
       }
       kafka.put("bootstrap.servers", bootstrapServers);
-      return new AdapterTopic(
-          kafka, Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, schemaRegistryUrl));
+      return kafka;
+    }
+
+    /** The serde settings: the registry. */
+    Map<String, Object> serde() {
+      return Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, schemaRegistryUrl);
     }
   }
 

@@ -25,6 +25,7 @@ import picocli.CommandLine.Unmatched;
       BulkCommand.class,
       TenantCommand.class,
       AdaptersCommand.class,
+      UsageCommand.class,
       Main.Batcher.class,
       Main.Consumer.class,
       MakeModel.class,

@@ -34,6 +34,7 @@ class CommandNamesTest {
                 "bulk",
                 "tenant",
                 "adapters",
+                "usage",
                 "batcher",
                 "consumer",
                 "make-model",

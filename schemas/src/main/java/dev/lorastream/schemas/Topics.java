@@ -74,6 +74,14 @@ public final class Topics {
   public static final Topic<String, ConsumerResidency> RESIDENCY =
       new Topic<>("lora.residency", String.class, ConsumerResidency.class, true);
 
+  /**
+   * Tokens served per tenant, adapter, hour and consumer ({@link TenantUsage}), keyed by {@link
+   * UsageKey}; compacted. Each consumer writes its cumulative counts in the transaction of the
+   * results they count, so read_committed readers see every result counted exactly once.
+   */
+  public static final Topic<String, TenantUsage> USAGE =
+      new Topic<>("lora.usage", String.class, TenantUsage.class, true);
+
   private Topics() {}
 
   /** A stream topic of another name (per tenant), with the types of {@link #STREAM}. */
@@ -104,6 +112,7 @@ public final class Topics {
         ADAPTERS_DLQ,
         STREAM,
         CANCEL,
-        RESIDENCY);
+        RESIDENCY,
+        USAGE);
   }
 }

@@ -37,11 +37,13 @@ class TopicsTest {
             "lora.adapters.dlq",
             "lora.stream",
             "lora.cancel",
-            "lora.residency"),
+            "lora.residency",
+            "lora.usage"),
         names);
     assertEquals("lora.requests-value", Topics.REQUESTS.valueSubject());
     assertEquals(Map.of("cleanup.policy", "compact"), Topics.ADAPTERS.topicConfigs());
     assertEquals(Map.of("cleanup.policy", "compact"), Topics.RESIDENCY.topicConfigs());
+    assertEquals(Map.of("cleanup.policy", "compact"), Topics.USAGE.topicConfigs());
     assertEquals(Map.of(), Topics.REQUESTS.topicConfigs());
     assertEquals("lora.replies.acme", Topics.replies("lora.replies.acme").name());
     assertEquals(InferenceResult.class, Topics.replies("x").valueType());
