@@ -14,6 +14,7 @@ final class ApiError extends RuntimeException {
   static final String NOT_FOUND = "not_found_error";
   static final String SERVER = "server_error";
   static final String TIMEOUT = "timeout_error";
+  static final String RATE_LIMIT = "rate_limit_error";
 
   final int status;
   final String type;

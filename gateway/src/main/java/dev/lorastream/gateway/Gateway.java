@@ -46,9 +46,10 @@ import java.util.concurrent.TimeoutException;
  * <p>{@code model} is {@code base} (the base model alone), a registered adapter id, or a
  * just-in-time {@code TENANT/NAME}. Errors use OpenAI's shape {@code {"error": {"message", "type",
  * "param", "code"}}}: 400 bad body or parameter (an unsupported option is named), 401 no or unknown
- * key, 403 another tenant's adapter, 404 unknown model or path, 413 body or prompt too large, 504
- * deadline passed; see {@link #errorOf} for the pipeline's error codes. A streaming client that
- * disconnects has its request cancelled ({@code lora.cancel}). A request sent with {@code Prefer:
+ * key, 403 another tenant's adapter, 404 unknown model or path, 413 body or prompt too large, 429
+ * tenant over its rate limits ({@link TenantRateLimits}, with {@code Retry-After}), 504 deadline
+ * passed; see {@link #errorOf} for the pipeline's error codes. A streaming client that disconnects
+ * has its request cancelled ({@code lora.cancel}). A request sent with {@code Prefer:
  * respond-async} is answered 202 at once and its answer fetched from {@code GET /v1/requests/{id}}.
  * The whole API is described in docs/gateway.md.
  */
@@ -66,6 +67,7 @@ public final class Gateway implements AutoCloseable {
   private final LoraClient client;
   private final AdapterCatalogView catalog;
   private final AsyncRequests async;
+  private final TenantRateLimits limits;
   private final Javalin app;
   private final long startedEpochSec = System.currentTimeMillis() / 1000;
 
@@ -73,6 +75,7 @@ public final class Gateway implements AutoCloseable {
     this.config = config;
     this.template = ChatTemplate.forModel(config.modelDir());
     this.tokenizer = PromptTokenizer.load(config.modelDir());
+    this.limits = new TenantRateLimits(config.requestsPerMinute(), config.tokensPerMinute());
     LoraClient c = null;
     AdapterCatalogView v = null;
     AsyncRequests a = null;
@@ -224,6 +227,7 @@ public final class Gateway implements AutoCloseable {
               + GatewayConfig.MAX_PROMPT_TOKENS
               + "): shorten it");
     }
+    admit(ctx, tenant, ids.size() + (long) req.sampling().getMaxTokens());
     String requestId = UUID.randomUUID().toString();
     InferenceRequest.Builder request =
         InferenceRequest.newBuilder()
@@ -619,6 +623,31 @@ public final class Gateway implements AutoCloseable {
                     null,
                     "invalid_api_key",
                     "the API key is not valid: check it, or ask the operator for one"));
+  }
+
+  /** 429 with {@code Retry-After} when the tenant is over a rate limit; else takes the cost. */
+  private void admit(Context ctx, String tenant, long tokens) {
+    limits
+        .acquire(tenant, tokens)
+        .ifPresent(
+            refusal -> {
+              long seconds = Math.max(1, (refusal.retryAfterMs() + 999) / 1000);
+              ctx.header("Retry-After", Long.toString(seconds));
+              throw new ApiError(
+                  429,
+                  ApiError.RATE_LIMIT,
+                  null,
+                  "rate_limit_exceeded",
+                  "tenant '"
+                      + tenant
+                      + "' is over its "
+                      + refusal.limit()
+                      + " (this request counts 1 request and "
+                      + tokens
+                      + " tokens: prompt plus max_tokens); retry in "
+                      + seconds
+                      + " s, or send a smaller max_tokens");
+            });
   }
 
   /** 413 at once when the declared body length is over the limit (before reading it). */

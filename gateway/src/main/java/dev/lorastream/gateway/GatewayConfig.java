@@ -33,6 +33,10 @@ import java.util.TreeMap;
  *     after it finished, for {@code GET /v1/requests/{id}}
  * @param asyncMaxKept most {@code respond-async} requests kept at once (pending or finished); more
  *     are answered 503
+ * @param requestsPerMinute each tenant's requests per minute, over all its keys; more are answered
+ *     429 with {@code Retry-After}; 0 = no limit
+ * @param tokensPerMinute each tenant's tokens per minute, counted at admission as prompt tokens
+ *     plus {@code max_tokens}; 0 = no limit
  * @param kafka other Kafka client settings ({@code lorastream.kafka.<setting>}, prefix removed)
  */
 public record GatewayConfig(
@@ -48,6 +52,8 @@ public record GatewayConfig(
     int defaultMaxTokens,
     Duration asyncRetention,
     int asyncMaxKept,
+    long requestsPerMinute,
+    long tokensPerMinute,
     Map<String, String> kafka) {
 
   public static final String HOST = "lorastream.gateway.host";
@@ -59,6 +65,8 @@ public record GatewayConfig(
   public static final String DEFAULT_MAX_TOKENS = "lorastream.gateway.default-max-tokens";
   public static final String ASYNC_RETENTION_MS = "lorastream.gateway.async.retention-ms";
   public static final String ASYNC_MAX_KEPT = "lorastream.gateway.async.max-kept";
+  public static final String TENANT_RPM = "lorastream.gateway.tenant.requests-per-minute";
+  public static final String TENANT_TPM = "lorastream.gateway.tenant.tokens-per-minute";
   public static final String BOOTSTRAP = "lorastream.kafka.bootstrap.servers";
   public static final String REGISTRY = "lorastream.schema.registry.url";
   public static final String MODEL = "lorastream.model.dir";
@@ -85,6 +93,8 @@ public record GatewayConfig(
               DEFAULT_MAX_TOKENS,
               ASYNC_RETENTION_MS,
               ASYNC_MAX_KEPT,
+              TENANT_RPM,
+              TENANT_TPM,
               BOOTSTRAP,
               REGISTRY,
               MODEL));
@@ -116,6 +126,10 @@ public record GatewayConfig(
       throw new IllegalArgumentException(
           ASYNC_RETENTION_MS + " must be >= 0 and " + ASYNC_MAX_KEPT + " >= 1");
     }
+    if (requestsPerMinute < 0 || tokensPerMinute < 0) {
+      throw new IllegalArgumentException(
+          TENANT_RPM + " and " + TENANT_TPM + " must be >= 0 (0 = no limit)");
+    }
     kafka = Map.copyOf(kafka);
   }
 
@@ -135,6 +149,8 @@ public record GatewayConfig(
         DEFAULT_MAX_NEW_TOKENS,
         DEFAULT_ASYNC_RETENTION,
         DEFAULT_ASYNC_MAX_KEPT,
+        0,
+        0,
         Map.of());
   }
 
@@ -153,6 +169,8 @@ public record GatewayConfig(
         defaultMaxTokens,
         asyncRetention,
         asyncMaxKept,
+        requestsPerMinute,
+        tokensPerMinute,
         kafka);
   }
 
@@ -171,6 +189,28 @@ public record GatewayConfig(
         defaultMaxTokens,
         asyncRetention,
         asyncMaxKept,
+        requestsPerMinute,
+        tokensPerMinute,
+        kafka);
+  }
+
+  /** A copy with per-tenant rate limits (0 = none). */
+  public GatewayConfig withRateLimits(long requestsPerMinute, long tokensPerMinute) {
+    return new GatewayConfig(
+        host,
+        port,
+        bootstrapServers,
+        schemaRegistryUrl,
+        modelDir,
+        keys,
+        maxBodyBytes,
+        maxPromptTokens,
+        timeout,
+        defaultMaxTokens,
+        asyncRetention,
+        asyncMaxKept,
+        requestsPerMinute,
+        tokensPerMinute,
         kafka);
   }
 
@@ -202,6 +242,8 @@ public record GatewayConfig(
         (int) number(props, DEFAULT_MAX_TOKENS, DEFAULT_MAX_NEW_TOKENS),
         Duration.ofMillis(number(props, ASYNC_RETENTION_MS, DEFAULT_ASYNC_RETENTION.toMillis())),
         (int) number(props, ASYNC_MAX_KEPT, DEFAULT_ASYNC_MAX_KEPT),
+        number(props, TENANT_RPM, 0),
+        number(props, TENANT_TPM, 0),
         kafka);
   }
 

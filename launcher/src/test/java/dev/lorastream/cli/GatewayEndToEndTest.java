@@ -534,6 +534,42 @@ class GatewayEndToEndTest {
   }
 
   @Test
+  void aTenantOverItsRequestsPerMinuteIs429WithRetryAfterAndAnotherTenantIsServed()
+      throws Exception {
+    try (Gateway limited =
+        Gateway.start(
+            GatewayConfig.of(
+                    cluster.bootstrapServers(),
+                    registry,
+                    HOME.resolve("models/lorastream-demo"),
+                    TenantKeys.ofPlainKeys(keys))
+                .withAddress("127.0.0.1", 0)
+                .withLimits(MAX_BODY_BYTES, MAX_PROMPT_TOKENS, Duration.ofSeconds(60))
+                .withRateLimits(1, 0))) {
+      String body = "{\"model\":\"base\",\"prompt\":\"The \",\"max_tokens\":2}";
+      HttpResponse<String> first = postTo(limited.url(), keys.get("acme"), body);
+      assertEquals(200, first.statusCode(), first.body());
+      HttpResponse<String> second = postTo(limited.url(), keys.get("acme"), body);
+      assertEquals(429, second.statusCode(), second.body());
+      assertEquals("60", second.headers().firstValue("Retry-After").orElse(null));
+      JsonNode e = json.readTree(second.body()).get("error");
+      assertEquals("rate_limit_error", e.get("type").asText());
+      assertEquals("rate_limit_exceeded", e.get("code").asText());
+      assertTrue(e.get("message").asText().contains("requests per minute (1)"), second.body());
+      HttpResponse<String> other = postTo(limited.url(), keys.get("globex"), body);
+      assertEquals(200, other.statusCode(), other.body());
+    }
+  }
+
+  private HttpResponse<String> postTo(String base, String key, String body) throws Exception {
+    return http.send(
+        request(base + "/v1/completions", key, true)
+            .POST(HttpRequest.BodyPublishers.ofString(body))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
   void anUnknownPathIs404InOpenAisShape() throws Exception {
     HttpResponse<String> r = get("/v1/embeddings", "acme");
     assertError(r, 404, "invalid_request_error", null, "unknown_url");
