@@ -43,6 +43,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
@@ -559,6 +560,98 @@ class GatewayEndToEndTest {
       HttpResponse<String> other = postTo(limited.url(), keys.get("globex"), body);
       assertEquals(200, other.statusCode(), other.body());
     }
+  }
+
+  /** The official client's pinned version (the last major that runs on Node 20). */
+  private static final String OPENAI_NODE = "openai@6.30.1";
+
+  @Test
+  @Timeout(value = 300, unit = TimeUnit.SECONDS)
+  void theOfficialOpenAiNodeClientGetsCompletionsChatAStreamTheModelsAndAnError() throws Exception {
+    Path dir = HOME.resolve("launcher/target/openai-node");
+    Path installed = dir.resolve("node_modules/openai/package.json");
+    if (!Files.exists(installed)) {
+      Files.createDirectories(dir);
+      Assumptions.assumeTrue(
+          run(dir, 240, "npm", "--version").code() == 0,
+          "npm is not installed: cannot test with " + OPENAI_NODE);
+      Run npm =
+          run(
+              dir,
+              240,
+              "npm",
+              "install",
+              "--prefix",
+              dir.toString(),
+              "--no-audit",
+              "--no-fund",
+              "--loglevel=error",
+              OPENAI_NODE);
+      Assumptions.assumeTrue(
+          npm.code() == 0,
+          "npm could not install "
+              + OPENAI_NODE
+              + " (is the npm registry reachable?): "
+              + npm.out());
+    }
+    // an ES module finds "openai" in the node_modules beside it, so it runs from there
+    Path script = dir.resolve("openai-client-check.mjs");
+    Files.copy(
+        HOME.resolve("launcher/src/test/js/openai-client-check.mjs"),
+        script,
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    Run node = run(dir, 120, "node", script.toString(), url, keys.get("acme"));
+    assertEquals(0, node.code(), node.out());
+    JsonNode out = json.readTree(node.out().lines().reduce((a, b) -> b).orElseThrow());
+    // what the same request gets over plain HTTP
+    JsonNode plain =
+        json.readTree(
+            postTo(
+                    url,
+                    keys.get("acme"),
+                    "{\"model\":\"legal\",\"prompt\":\"The \",\"max_tokens\":6,\"temperature\":0}")
+                .body());
+    String text = plain.at("/choices/0/text").asText();
+    assertEquals(text, out.at("/completion/text").asText(), node.out());
+    assertEquals(
+        plain.at("/usage/completion_tokens").asInt(),
+        out.at("/completion/usage/completion_tokens").asInt(),
+        node.out());
+    assertEquals("assistant", out.at("/chat/role").asText());
+    int chatTokens = out.at("/chat/usage/completion_tokens").asInt();
+    assertTrue(chatTokens >= 1 && chatTokens <= 4, node.out());
+    assertEquals(text, out.at("/stream/text").asText(), "the streamed text adds up to the text");
+    assertTrue(out.at("/stream/chunks").asInt() >= 2, node.out());
+    List<String> models = new ArrayList<>();
+    out.get("models").forEach(m -> models.add(m.asText()));
+    assertEquals(List.of("base", "docs", "legal", "shared-docs"), models);
+    assertEquals(404, out.at("/error/status").asInt(), node.out());
+    assertEquals("model_not_found", out.at("/error/code").asText(), node.out());
+  }
+
+  private record Run(int code, String out) {}
+
+  private static Run run(Path dir, int timeoutS, String... command) throws Exception {
+    Process p;
+    try {
+      p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
+    } catch (java.io.IOException e) {
+      return new Run(127, command[0] + " cannot be started: " + e.getMessage());
+    }
+    java.util.concurrent.CompletableFuture<String> out =
+        java.util.concurrent.CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                return new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+              } catch (java.io.IOException e) {
+                return e.toString();
+              }
+            });
+    if (!p.waitFor(timeoutS, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      return new Run(124, String.join(" ", command) + " took over " + timeoutS + " s");
+    }
+    return new Run(p.exitValue(), out.get(10, TimeUnit.SECONDS));
   }
 
   private HttpResponse<String> postTo(String base, String key, String body) throws Exception {
