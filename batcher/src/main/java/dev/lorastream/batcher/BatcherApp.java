@@ -371,9 +371,13 @@ public final class BatcherApp implements AutoCloseable {
             .map(Topic::name)
             // in topics mode requests come from the tenants' topics, which may not exist yet
             .filter(t -> config.tenancy() != Tenancy.TOPICS || !t.equals(Topics.REQUESTS.name()))
-            // the consumers and clients stream and cancel; the batcher neither reads nor writes
-            // them
-            .filter(t -> !t.equals(Topics.STREAM.name()) && !t.equals(Topics.CANCEL.name()))
+            // the consumers and clients stream, cancel and count usage; the batcher neither
+            // reads nor writes them
+            .filter(
+                t ->
+                    !t.equals(Topics.STREAM.name())
+                        && !t.equals(Topics.CANCEL.name())
+                        && !t.equals(Topics.USAGE.name()))
             // read only to route by residency
             .filter(t -> config.residencyMaxAgeMs() > 0 || !t.equals(Topics.RESIDENCY.name()))
             .toList();
