@@ -57,6 +57,9 @@ public final class Gateway implements AutoCloseable {
   /** The {@code model} that names the base model without an adapter. */
   public static final String BASE_MODEL = "base";
 
+  /** Listen backlog asked of the OS (Linux caps it at net.core.somaxconn, 4096 by default). */
+  private static final int ACCEPT_QUEUE = 4096;
+
   /** How often a streaming response with nothing new sends an SSE comment (finds disconnects). */
   private static final Duration HEARTBEAT = Duration.ofSeconds(1);
 
@@ -172,6 +175,21 @@ public final class Gateway implements AutoCloseable {
     c.http.maxRequestSize = config.maxBodyBytes();
     c.http.compressionStrategy = CompressionStrategy.NONE; // SSE events must leave as written
     c.http.defaultContentType = "application/json";
+    // Java's default listen backlog is 50: a burst of more new connections than that (a
+    // thousand streaming clients at once) saw some closed before a byte was answered
+    c.jetty.modifyServer(
+        server ->
+            server.addEventListener(
+                new org.eclipse.jetty.util.component.LifeCycle.Listener() {
+                  @Override
+                  public void lifeCycleStarting(org.eclipse.jetty.util.component.LifeCycle e) {
+                    for (var connector : server.getConnectors()) {
+                      if (connector instanceof org.eclipse.jetty.server.ServerConnector sc) {
+                        sc.setAcceptQueueSize(ACCEPT_QUEUE);
+                      }
+                    }
+                  }
+                }));
     c.routes.post("/v1/completions", ctx -> complete(ctx, false));
     c.routes.post("/v1/chat/completions", ctx -> complete(ctx, true));
     c.routes.get("/v1/models", this::models);

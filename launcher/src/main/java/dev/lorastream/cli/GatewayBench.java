@@ -20,6 +20,7 @@ import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.SamplingParams;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.PrintWriter;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -39,7 +40,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code lorastream bench gateway}: what the HTTP gateway adds to a request, and how many streaming
@@ -57,6 +60,8 @@ import picocli.CommandLine.Option;
         "HTTP gateway vs LoraClient latency on the same requests (alternating, one at a time), then"
             + " N concurrent streaming connections.")
 final class GatewayBench implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
   @Option(names = "--out", description = "report folder (default bench/reports/<date>-gateway)")
   Path out;
 
@@ -196,12 +201,13 @@ final class GatewayBench implements Callable<Integer> {
     Files.createDirectories(dir);
     json.writerWithDefaultPrettyPrinter().writeValue(dir.resolve("results.json").toFile(), report);
     Files.writeString(dir.resolve("report.md"), markdown(report));
-    System.out.printf(
+    PrintWriter stdout = spec.commandLine().getOut();
+    stdout.printf(
         Locale.ROOT,
         "ratio gateway_p50_over_client %.4f%n",
         report.get("gateway_p50_over_client").asDouble());
     if (streamed != null) {
-      System.out.printf(
+      stdout.printf(
           Locale.ROOT,
           "streams %d sent, %d done, %d errors, peak open %d%n",
           streamed.sent(),
@@ -209,6 +215,7 @@ final class GatewayBench implements Callable<Integer> {
           streamed.errors(),
           streamed.peakOpen());
     }
+    stdout.flush();
     System.err.println("bench gateway: report in " + dir);
     return 0;
   }
