@@ -28,8 +28,7 @@ import picocli.CommandLine.Spec;
  * {@code lorastream usage --tenant T --since WHEN}: a tenant's tokens per adapter, summed from the
  * consumers' exactly-once counts on {@code lora.usage} (read_committed), over the hours from the
  * one holding {@code WHEN} to now. An operator's command: in topics tenancy only principals with
- * READ on {@code lora.usage} may run it (tenants have none); a tenant asks the gateway's {@code GET
- * /v1/usage} with its API key.
+ * READ on {@code lora.usage} may run it (tenants have none).
  *
  * <p>Exit codes: 0 printed (also when the tenant has no usage); 2 a bad argument, or Kafka / the
  * registry could not be reached or the topic is missing.

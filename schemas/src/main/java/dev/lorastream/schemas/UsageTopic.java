@@ -14,11 +14,10 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.StringDeserializer;
 
 /**
- * Reads {@link Topics#USAGE} and sums it: the consumers' restart ({@code UsageLedger}), {@code
- * lorastream usage} and the gateway's {@code GET /v1/usage} read it the same way. A read takes the
- * topic from its beginning to the end offsets it had when reading started, read_committed (so only
- * counts whose results were committed), and keeps the latest record of each key, as compaction
- * will.
+ * Reads {@link Topics#USAGE} and sums it: the consumers' restart ({@code UsageLedger}) and {@code
+ * lorastream usage} read it the same way. A read takes the topic from its beginning to the end
+ * offsets it had when reading started, read_committed (so only counts whose results were
+ * committed), and keeps the latest record of each key, as compaction will.
  */
 public final class UsageTopic {
   private UsageTopic() {}
