@@ -149,6 +149,11 @@ class StreamCancelPipelineTest {
         // 2. a long request (maxTokens fills the context), cancelled once it streams: CANCELLED
         // with the text so far; first a cancel of its id by another tenant, refused and counted
         int prompt = tok.tokenizer().encode("Once upon a time").length;
+        // the other tenant's producer is made and knows the topic before the request starts: the
+        // request's seeded tokens reach an end-of-sequence after a while, so its cancels must come
+        // quickly (a producer made after the first chunk left it only a few hundred ms to spare)
+        KafkaProducer<String, CancelRequest> globex = cancelProducer(cluster, registry);
+        globex.partitionsFor(Topics.CANCEL.name());
         Collector longOne = new Collector();
         client.stream(req("acme", "long", "Once upon a time", CONTEXT - prompt)).subscribe(longOne);
         longOne.firstChunk.get(60, TimeUnit.SECONDS);
@@ -158,7 +163,8 @@ class StreamCancelPipelineTest {
         assertInstanceOf(IllegalArgumentException.class, refusal, String.valueOf(refusal));
         assertEquals("request id 'long' is already streaming on this client", refusal.getMessage());
         // another tenant's cancel of the id (not through LoraClient, which cancels only its own)
-        rawCancel(cluster, registry, "globex", "long");
+        rawCancel(globex, "globex", "long");
+        globex.close();
         awaitCount(meters, "other_tenant", 1.0);
         client.cancel("long").get(30, TimeUnit.SECONDS);
         List<StreamEvent> cancelled = longOne.done.get(60, TimeUnit.SECONDS);
@@ -188,7 +194,9 @@ class StreamCancelPipelineTest {
             IllegalArgumentException.class,
             client.cancel("short").handle((v, e) -> e.getClass()).get(),
             "the client cancels only what it waits for");
-        rawCancel(cluster, registry, "acme", "short");
+        try (KafkaProducer<String, CancelRequest> p = cancelProducer(cluster, registry)) {
+          rawCancel(p, "acme", "short");
+        }
         awaitCount(meters, "unknown", 1.0);
         assertEquals(1.0, cancels(meters, "applied"));
         consumer.stop();
@@ -197,20 +205,22 @@ class StreamCancelPipelineTest {
     }
   }
 
-  private static void rawCancel(TestKafkaCluster cluster, String registry, String tenant, String id)
+  private static KafkaProducer<String, CancelRequest> cancelProducer(
+      TestKafkaCluster cluster, String registry) {
+    return new KafkaProducer<>(
+        Map.of("bootstrap.servers", cluster.bootstrapServers()),
+        new StringSerializer(),
+        Topics.CANCEL.valueSerde(Map.of("schema.registry.url", registry)).serializer());
+  }
+
+  private static void rawCancel(KafkaProducer<String, CancelRequest> p, String tenant, String id)
       throws Exception {
-    try (KafkaProducer<String, CancelRequest> p =
-        new KafkaProducer<>(
-            Map.of("bootstrap.servers", cluster.bootstrapServers()),
-            new StringSerializer(),
-            Topics.CANCEL.valueSerde(Map.of("schema.registry.url", registry)).serializer())) {
-      p.send(
-              new ProducerRecord<>(
-                  Topics.CANCEL.name(),
-                  id,
-                  CancelRequest.newBuilder().setTenantId(tenant).setRequestId(id).build()))
-          .get();
-    }
+    p.send(
+            new ProducerRecord<>(
+                Topics.CANCEL.name(),
+                id,
+                CancelRequest.newBuilder().setTenantId(tenant).setRequestId(id).build()))
+        .get();
   }
 
   private static List<StreamChunk> chunks(List<StreamEvent> events) {
