@@ -305,6 +305,7 @@ public final class PipelineBench implements Callable<Integer> {
     int[] prompt = tok.tokenizer().encode("Once upon a time");
     int max = context - prompt.length;
     CompletableFuture<Void> started = new CompletableFuture<>();
+    java.util.concurrent.atomic.AtomicLong steps0 = new java.util.concurrent.atomic.AtomicLong();
     CompletableFuture<GenerationResult> f =
         loop.submit(
             new GenerationRequest(
@@ -320,15 +321,18 @@ public final class PipelineBench implements Callable<Integer> {
                     List.of(),
                     List.of())),
             (index, token) -> {
+              // on the engine thread, as the 8th token is emitted: the cancel is in before the
+              // next step whatever the scheduler does with this thread (from another thread it
+              // could come steps later, and a seeded request may have ended by then)
               if (index == 7) {
+                steps0.set(loop.engine().stats().steps());
+                loop.cancel("cancel-probe");
                 started.complete(null);
               }
             });
     started.get(60, TimeUnit.SECONDS);
-    long steps0 = loop.engine().stats().steps();
-    loop.cancel("cancel-probe");
     GenerationResult r = f.get(60, TimeUnit.SECONDS);
-    long steps = loop.engine().stats().steps() - steps0;
+    long steps = loop.engine().stats().steps() - steps0.get();
     return new PipelineReport.Cancel(
         max, r.tokens().length, r.errorCode() == null ? "none" : r.errorCode().name(), steps);
   }

@@ -165,8 +165,10 @@ class StreamCancelPipelineTest {
         // another tenant's cancel of the id (not through LoraClient, which cancels only its own)
         rawCancel(globex, "globex", "long");
         globex.close();
-        awaitCount(meters, "other_tenant", 1.0);
+        // then its own at once (same key, same partition: read after the other tenant's), so that
+        // the seeded request has no time to reach its end-of-sequence first
         client.cancel("long").get(30, TimeUnit.SECONDS);
+        awaitCount(meters, "other_tenant", 1.0);
         List<StreamEvent> cancelled = longOne.done.get(60, TimeUnit.SECONDS);
         InferenceResult r = ((StreamEvent.Result) cancelled.getLast()).result();
         assertEquals(FinishReason.ERROR, r.getFinishReason());
