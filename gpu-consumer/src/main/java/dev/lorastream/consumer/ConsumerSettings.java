@@ -305,15 +305,7 @@ public record ConsumerSettings(
    * it sets ({@link EnvKeys}: a declared key, else the dotted lower-case name).
    */
   static Map<String, String> fromEnvironment(Map<String, String> env, Properties sys) {
-    Map<String, String> m = new HashMap<>();
-    env.forEach(
-        (k, v) -> {
-          if (k.startsWith("LORASTREAM_")) {
-            m.put(ENV.key(k), v);
-          }
-        });
-    sys.forEach((k, v) -> m.put(k.toString(), v.toString()));
-    return m;
+    return ENV.overlay(env, sys);
   }
 
   /**

@@ -4,6 +4,7 @@ import java.util.Collection;
 import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Properties;
 
 /**
  * How every lorastream service reads config keys from environment variables (one rule for all of
@@ -65,5 +66,21 @@ public final class EnvKeys {
   public String key(String name) {
     String key = keyByVariable.get(name);
     return key != null ? key : dotted(name);
+  }
+
+  /**
+   * {@code sys} overlaid on the {@code LORASTREAM_*} variables of {@code env}, each under the key
+   * it sets ({@link #key}): how a service reads its settings.
+   */
+  public Map<String, String> overlay(Map<String, String> env, Properties sys) {
+    Map<String, String> m = new HashMap<>();
+    env.forEach(
+        (k, v) -> {
+          if (k.startsWith("LORASTREAM_")) {
+            m.put(key(k), v);
+          }
+        });
+    sys.forEach((k, v) -> m.put(k.toString(), v.toString()));
+    return m;
   }
 }
