@@ -606,9 +606,9 @@ class GatewayEndToEndTest {
     // what the same request gets over plain HTTP
     JsonNode plain =
         json.readTree(
-            postTo(
-                    url,
-                    keys.get("acme"),
+            post(
+                    "/v1/completions",
+                    "acme",
                     "{\"model\":\"legal\",\"prompt\":\"The \",\"max_tokens\":6,\"temperature\":0}")
                 .body());
     String text = plain.at("/choices/0/text").asText();
