@@ -216,6 +216,14 @@ record CompletionRequest(
       }
       s.setTopK(k.intValue());
     }
+    JsonNode ignoreEos = body.get("ignore_eos"); // vLLM's: fixed output lengths for benchmarks
+    if (ignoreEos != null && !ignoreEos.isNull()) {
+      if (!ignoreEos.isBoolean()) {
+        throw ApiError.badParam(
+            "ignore_eos", "'ignore_eos' must be true or false, got " + ignoreEos);
+      }
+      s.setIgnoreEos(ignoreEos.booleanValue());
+    }
     JsonNode seed = body.get("seed");
     if (seed != null && !seed.isNull()) {
       if (!seed.isIntegralNumber() || !seed.canConvertToLong()) {

@@ -36,7 +36,7 @@ class CompletionRequestTest {
     CompletionRequest r =
         completion(
             "{\"model\":\"legal\",\"prompt\":\"Hi\",\"max_tokens\":7,\"temperature\":0.5,"
-                + "\"top_p\":0.9,\"top_k\":40,\"seed\":42,\"stop\":[\"a\",\"b\"],\"stream\":true,"
+                + "\"top_p\":0.9,\"top_k\":40,\"ignore_eos\":true,\"seed\":42,\"stop\":[\"a\",\"b\"],\"stream\":true,"
                 + "\"stream_options\":{\"include_usage\":true},\"unknown\":[1,2]}");
     assertEquals("legal", r.model());
     assertEquals("Hi", r.promptText());
@@ -45,6 +45,7 @@ class CompletionRequestTest {
     assertEquals(0.5f, r.sampling().getTemperature());
     assertEquals(0.9f, r.sampling().getTopP());
     assertEquals(40, r.sampling().getTopK());
+    assertTrue(r.sampling().getIgnoreEos());
     assertEquals(42L, r.sampling().getSeed());
     assertEquals(List.of("a", "b"), r.sampling().getStopStrings());
     assertTrue(r.stream());
@@ -57,6 +58,7 @@ class CompletionRequestTest {
     assertEquals(16, r.sampling().getMaxTokens());
     assertEquals(1.0f, r.sampling().getTemperature());
     assertEquals(1.0f, r.sampling().getTopP());
+    assertFalse(r.sampling().getIgnoreEos());
     assertFalse(r.stream());
     assertEquals(List.of(), r.sampling().getStopStrings());
   }
@@ -118,6 +120,7 @@ class CompletionRequestTest {
         "{\"model\":\"base\",\"prompt\":\"x\",\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]}|stop",
         "{\"model\":\"base\",\"prompt\":\"x\",\"stream\":\"yes\"}|stream",
         "{\"model\":\"base\",\"prompt\":\"x\",\"seed\":\"s\"}|seed",
+        "{\"model\":\"base\",\"prompt\":\"x\",\"ignore_eos\":1}|ignore_eos",
       })
   void aBadValueIs400NamingTheParameter(String json, String param) {
     ApiError e = refused(json);

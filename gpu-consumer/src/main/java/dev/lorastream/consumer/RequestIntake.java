@@ -154,7 +154,8 @@ final class RequestIntake {
             s.getSeed(),
             s.getMaxTokens(),
             s.getStopTokenIds(),
-            s.getStopStrings());
+            s.getStopStrings(),
+            s.getIgnoreEos());
     long submitEpochMs = System.currentTimeMillis();
     ChunkStreamer.Stream stream = streamer == null ? null : streamer.open(req, attempt.getAsLong());
     if (cancels != null) {

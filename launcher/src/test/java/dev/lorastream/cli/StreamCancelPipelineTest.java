@@ -11,6 +11,8 @@ import dev.lorastream.consumer.ConsumerSettings;
 import dev.lorastream.consumer.InferenceConsumer;
 import dev.lorastream.devstack.TestKafkaCluster;
 import dev.lorastream.engine.sched.EngineConfig;
+import dev.lorastream.engine.testdata.ModelGenerator;
+import dev.lorastream.engine.testdata.TokenizerJson;
 import dev.lorastream.ingest.LoraClient;
 import dev.lorastream.ingest.LoraClientConfig;
 import dev.lorastream.ingest.PromptTokenizer;
@@ -43,10 +45,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Streaming and cancelling through the whole pipeline (client, batcher, inference consumer on the
- * generated tiny model, context 512 tokens) on an in-process broker, shared tenancy.
+ * generated tiny model with a context of 4096 tokens) on an in-process broker, shared tenancy.
  */
 class StreamCancelPipelineTest {
-  private static final int CONTEXT = 512;
+  private static final int CONTEXT = 4096;
 
   @TempDir Path tmp;
 
@@ -82,7 +84,25 @@ class StreamCancelPipelineTest {
 
   @Test
   void chunksAddUpToTheResultAndACancelStopsOnlyItsOwnTenantsRequest() throws Exception {
-    DemoFixtures fx = DemoFixtures.prepare(tmp, tmp.resolve("work"), 0);
+    ModelGenerator.Spec t = ModelGenerator.preset("tiny");
+    Path model = tmp.resolve("model");
+    ModelGenerator.write(
+        new ModelGenerator.Spec(
+            t.arch(),
+            t.hidden(),
+            t.intermediate(),
+            t.layers(),
+            t.heads(),
+            t.kvHeads(),
+            t.vocab(),
+            CONTEXT,
+            t.dtype(),
+            t.tieEmbeddings(),
+            t.llama3Rope()),
+        1,
+        1,
+        TokenizerJson.DEFAULT_MERGES,
+        model);
     String registry = "mock://stream-cancel-" + System.nanoTime();
     try (TestKafkaCluster cluster = TestKafkaCluster.start()) {
       DemoFixtures.createTopics(cluster.bootstrapServers());
@@ -94,7 +114,7 @@ class StreamCancelPipelineTest {
       bp.put(BatcherConfig.MAX_WAIT_MS, "20");
       bp.put(BatcherConfig.MAX_PROMPT_TOKENS, "64");
       bp.put(BatcherConfig.MAX_NEW_TOKENS, String.valueOf(CONTEXT));
-      bp.put(BatcherConfig.MAX_BATCH_TOKENS, "4096");
+      bp.put(BatcherConfig.MAX_BATCH_TOKENS, String.valueOf(2 * CONTEXT));
       bp.put("commit.interval.ms", "50");
       SimpleMeterRegistry meters = new SimpleMeterRegistry();
       try (BatcherApp batcher = BatcherApp.start(BatcherConfig.fromProperties(bp));
@@ -107,14 +127,14 @@ class StreamCancelPipelineTest {
                           ConsumerSettings.REGISTRY,
                           registry,
                           ConsumerSettings.MODEL,
-                          fx.modelDir().toString(),
+                          model.toString(),
                           ConsumerSettings.ID,
                           "stream-consumer",
                           ConsumerSettings.METRICS_PORT,
                           "-1")),
                   EngineConfig.defaults(),
                   meters);
-          PromptTokenizer tok = PromptTokenizer.load(fx.modelDir());
+          PromptTokenizer tok = PromptTokenizer.load(model);
           LoraClient client =
               new LoraClient(
                   LoraClientConfig.of(cluster.bootstrapServers(), registry)
@@ -146,16 +166,15 @@ class StreamCancelPipelineTest {
         assertEquals(result.getTokenIds().size() + 1, chunks.size(), "one per token, then last");
         assertTrue(!result.getText().isEmpty(), "the case needs text");
 
-        // 2. a long request (maxTokens fills the context), cancelled once it streams: CANCELLED
-        // with the text so far; first a cancel of its id by another tenant, refused and counted
+        // 2. a long request (maxTokens fills the context, end-of-sequence ignored: it cannot end
+        // before its thousands of tokens), cancelled once it streams: CANCELLED with the text so
+        // far; first a cancel of its id by another tenant, refused and counted
         int prompt = tok.tokenizer().encode("Once upon a time").length;
-        // the other tenant's producer is made and knows the topic before the request starts: the
-        // request's seeded tokens reach an end-of-sequence after a while, so its cancels must come
-        // quickly (a producer made after the first chunk left it only a few hundred ms to spare)
         KafkaProducer<String, CancelRequest> globex = cancelProducer(cluster, registry);
         globex.partitionsFor(Topics.CANCEL.name());
         Collector longOne = new Collector();
-        client.stream(req("acme", "long", "Once upon a time", CONTEXT - prompt)).subscribe(longOne);
+        client.stream(req("acme", "long", "Once upon a time", CONTEXT - prompt, true))
+            .subscribe(longOne);
         longOne.firstChunk.get(60, TimeUnit.SECONDS);
         Collector twice = new Collector();
         client.stream(req("acme", "long", "Once upon a time", 4)).subscribe(twice);
@@ -165,8 +184,7 @@ class StreamCancelPipelineTest {
         // another tenant's cancel of the id (not through LoraClient, which cancels only its own)
         rawCancel(globex, "globex", "long");
         globex.close();
-        // then its own at once (same key, same partition: read after the other tenant's), so that
-        // the seeded request has no time to reach its end-of-sequence first
+        // then its own (same key, same partition: read after the other tenant's)
         client.cancel("long").get(30, TimeUnit.SECONDS);
         awaitCount(meters, "other_tenant", 1.0);
         List<StreamEvent> cancelled = longOne.done.get(60, TimeUnit.SECONDS);
@@ -247,6 +265,11 @@ class StreamCancelPipelineTest {
 
   private static InferenceRequest.Builder req(
       String tenant, String id, String prompt, int maxTokens) {
+    return req(tenant, id, prompt, maxTokens, false);
+  }
+
+  private static InferenceRequest.Builder req(
+      String tenant, String id, String prompt, int maxTokens, boolean ignoreEos) {
     return InferenceRequest.newBuilder()
         .setTenantId(tenant)
         .setRequestId(id)
@@ -256,6 +279,7 @@ class StreamCancelPipelineTest {
                 .setMaxTokens(maxTokens)
                 .setTemperature(0.8f)
                 .setSeed(3)
+                .setIgnoreEos(ignoreEos)
                 .build());
   }
 

@@ -12,6 +12,7 @@ import java.util.List;
  * @param maxTokens the most tokens to generate (finish reason {@code length})
  * @param stopTokenIds tokens that end generation (finish reason {@code stop}; not part of the text)
  * @param stopStrings strings that end generation when they appear in the text (cut from the text)
+ * @param ignoreEos go on past the model's end-of-sequence tokens (stop tokens still end it)
  */
 public record SamplingParams(
     float temperature,
@@ -20,7 +21,8 @@ public record SamplingParams(
     long seed,
     int maxTokens,
     List<Integer> stopTokenIds,
-    List<String> stopStrings) {
+    List<String> stopStrings,
+    boolean ignoreEos) {
 
   public SamplingParams {
     stopTokenIds = List.copyOf(stopTokenIds);
@@ -28,12 +30,25 @@ public record SamplingParams(
     validate(temperature, topK, topP, maxTokens, stopStrings);
   }
 
+  /** Parameters that end at the model's end-of-sequence tokens. */
+  public SamplingParams(
+      float temperature,
+      int topK,
+      float topP,
+      long seed,
+      int maxTokens,
+      List<Integer> stopTokenIds,
+      List<String> stopStrings) {
+    this(temperature, topK, topP, seed, maxTokens, stopTokenIds, stopStrings, false);
+  }
+
   public static SamplingParams greedy(int maxTokens) {
     return new SamplingParams(0f, 0, 1f, 0L, maxTokens, List.of(), List.of());
   }
 
   public SamplingParams withStopTokens(List<Integer> ids) {
-    return new SamplingParams(temperature, topK, topP, seed, maxTokens, ids, stopStrings);
+    return new SamplingParams(
+        temperature, topK, topP, seed, maxTokens, ids, stopStrings, ignoreEos);
   }
 
   public boolean isGreedy() {

@@ -351,7 +351,7 @@ public final class Engine implements AutoCloseable {
     if (s.firstTokenNanos == 0) {
       s.firstTokenNanos = now;
     }
-    if (eosIds.contains(token) || p.stopTokenIds().contains(token)) {
+    if ((!p.ignoreEos() && eosIds.contains(token)) || p.stopTokenIds().contains(token)) {
       finish(s, FinishReason.STOP, null);
       return;
     }
