@@ -14,6 +14,7 @@ import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.JitAdapterName;
 import io.javalin.Javalin;
 import io.javalin.compression.CompressionStrategy;
+import io.javalin.config.SizeUnit;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
 import java.io.IOException;
@@ -71,6 +72,7 @@ public final class Gateway implements AutoCloseable {
   private final AdapterCatalogView catalog;
   private final AsyncRequests async;
   private final TenantRateLimits limits;
+  private final Batches batches;
   private final Javalin app;
   private final long startedEpochSec = System.currentTimeMillis() / 1000;
 
@@ -97,6 +99,9 @@ public final class Gateway implements AutoCloseable {
       this.catalog = v;
       a = new AsyncRequests(config.asyncRetention(), config.asyncMaxKept());
       this.async = a;
+      this.batches =
+          new Batches(
+              config.batch(), config.maxBodyBytes(), batchLines(), json, System::currentTimeMillis);
       this.app = Javalin.create(this::configure);
     } catch (RuntimeException e) {
       closeQuietly(a, v, c, tokenizer);
@@ -116,6 +121,11 @@ public final class Gateway implements AutoCloseable {
         System.err.println(
             "gateway: the adapter catalog is not read to its end after 30 s; serving anyway"
                 + " (adapters not read yet are answered 404)");
+      }
+      int resumed = g.batches.resume();
+      if (resumed > 0) {
+        System.err.println(
+            "gateway: " + resumed + " batches go on from " + config.batch().dataDir());
       }
       g.app.start(config.host(), config.port());
     } catch (InterruptedException e) {
@@ -165,7 +175,7 @@ public final class Gateway implements AutoCloseable {
         app.stop();
       }
     } finally {
-      closeQuietly(async, catalog, client, tokenizer);
+      closeQuietly(batches, async, catalog, client, tokenizer);
     }
   }
 
@@ -175,6 +185,10 @@ public final class Gateway implements AutoCloseable {
     c.http.maxRequestSize = config.maxBodyBytes();
     c.http.compressionStrategy = CompressionStrategy.NONE; // SSE events must leave as written
     c.http.defaultContentType = "application/json";
+    c.jetty.multipartConfig.maxFileSize(config.batch().maxFileBytes(), SizeUnit.BYTES);
+    c.jetty.multipartConfig.maxTotalRequestSize(
+        config.batch().maxFileBytes() + 64 * 1024, SizeUnit.BYTES);
+    c.jetty.multipartConfig.maxInMemoryFileSize(1 << 20, SizeUnit.BYTES);
     // Java's default listen backlog is 50: a burst of more new connections than that (a
     // thousand streaming clients at once) saw some closed before a byte was answered
     c.jetty.modifyServer(
@@ -195,6 +209,26 @@ public final class Gateway implements AutoCloseable {
     c.routes.get("/v1/models", this::models);
     c.routes.get("/v1/models/<model>", this::model);
     c.routes.get("/v1/requests/{id}", this::asyncResult);
+    c.routes.post("/v1/files", ctx -> sendJson(ctx, 200, batches.upload(ctx, authenticate(ctx))));
+    c.routes.get("/v1/files", ctx -> sendJson(ctx, 200, batches.listFiles(authenticate(ctx))));
+    c.routes.get(
+        "/v1/files/{id}",
+        ctx ->
+            sendJson(
+                ctx, 200, batches.fileJson(batches.file(ctx.pathParam("id"), authenticate(ctx)))));
+    c.routes.get("/v1/files/{id}/content", this::fileContent);
+    c.routes.delete(
+        "/v1/files/{id}",
+        ctx -> sendJson(ctx, 200, batches.delete(ctx.pathParam("id"), authenticate(ctx))));
+    c.routes.post("/v1/batches", this::createBatch);
+    c.routes.get("/v1/batches", this::listBatches);
+    c.routes.get(
+        "/v1/batches/{id}",
+        ctx ->
+            sendJson(ctx, 200, batches.get(ctx.pathParam("id"), authenticate(ctx)).toJson(false)));
+    c.routes.post(
+        "/v1/batches/{id}/cancel",
+        ctx -> sendJson(ctx, 200, batches.cancel(ctx.pathParam("id"), authenticate(ctx))));
     c.routes.get(
         "/health",
         ctx -> {
@@ -224,6 +258,43 @@ public final class Gateway implements AutoCloseable {
     String tenant = authenticate(ctx);
     checkDeclaredLength(ctx);
     ObjectNode body = CompletionRequest.parseBody(json, ctx.bodyAsBytes());
+    Prepared p = prepare(tenant, body, chat);
+    CompletionRequest req = p.body();
+    admit(ctx, tenant, p.promptTokens() + (long) req.sampling().getMaxTokens());
+    InferenceRequest.Builder request = p.request();
+    String requestId = request.getRequestId();
+    Shape shape = p.shape();
+    if (prefersAsync(ctx)) {
+      if (req.stream()) {
+        throw ApiError.badParam(
+            "stream",
+            "'stream: true' and 'Prefer: respond-async' exclude each other: stream the answer,"
+                + " or fetch it later from GET /v1/requests/{id}");
+      }
+      accept(ctx, tenant, request, shape);
+    } else if (req.stream()) {
+      stream(ctx, request, requestId, shape, req.includeUsage());
+    } else {
+      InferenceResult r = await(request);
+      ApiError e = errorOf(r);
+      if (e != null) {
+        throw e;
+      }
+      sendJson(ctx, 200, shape.completion(json, r));
+    }
+  }
+
+  /** A checked completion request, ready to send: its body, the request and its answer's shape. */
+  record Prepared(
+      CompletionRequest body, InferenceRequest.Builder request, Shape shape, int promptTokens) {}
+
+  /**
+   * Reads and checks one completion ({@code chat}: chat completion) body of {@code tenant}: its
+   * parameters, its model (404, 403) and its prompt's length (413); the request gets a fresh id.
+   *
+   * @throws ApiError what was wrong, as the HTTP answer would say it
+   */
+  Prepared prepare(String tenant, ObjectNode body, boolean chat) {
     CompletionRequest req =
         chat
             ? CompletionRequest.chat(body, config.defaultMaxTokens(), template)
@@ -245,7 +316,6 @@ public final class Gateway implements AutoCloseable {
               + GatewayConfig.MAX_PROMPT_TOKENS
               + "): shorten it");
     }
-    admit(ctx, tenant, ids.size() + (long) req.sampling().getMaxTokens());
     String requestId = UUID.randomUUID().toString();
     InferenceRequest.Builder request =
         InferenceRequest.newBuilder()
@@ -261,23 +331,67 @@ public final class Gateway implements AutoCloseable {
             (chat ? "chatcmpl-" : "cmpl-") + requestId,
             System.currentTimeMillis() / 1000,
             req.model());
-    if (prefersAsync(ctx)) {
-      if (req.stream()) {
-        throw ApiError.badParam(
-            "stream",
-            "'stream: true' and 'Prefer: respond-async' exclude each other: stream the answer,"
-                + " or fetch it later from GET /v1/requests/{id}");
+    return new Prepared(req, request, shape, ids.size());
+  }
+
+  // ---- Batch API (Batches) ----
+
+  private Batches.Lines batchLines() {
+    return new Batches.Lines() {
+      @Override
+      public Prepared prepare(String tenant, ObjectNode body, boolean chat) {
+        return Gateway.this.prepare(tenant, body, chat);
       }
-      accept(ctx, tenant, request, shape);
-    } else if (req.stream()) {
-      stream(ctx, request, requestId, shape, req.includeUsage());
-    } else {
-      InferenceResult r = await(request);
-      ApiError e = errorOf(r);
-      if (e != null) {
-        throw e;
+
+      @Override
+      public CompletableFuture<InferenceResult> submit(
+          InferenceRequest.Builder request, Duration timeout) {
+        return client.submit(request, timeout);
       }
-      sendJson(ctx, 200, shape.completion(json, r));
+
+      @Override
+      public void cancel(String requestId) {
+        client.cancel(requestId);
+      }
+
+      @Override
+      public ApiError failure(Throwable t) {
+        return Gateway.this.failure(t);
+      }
+    };
+  }
+
+  private void createBatch(Context ctx) throws IOException {
+    String tenant = authenticate(ctx);
+    checkDeclaredLength(ctx);
+    sendJson(
+        ctx, 200, batches.create(tenant, CompletionRequest.parseBody(json, ctx.bodyAsBytes())));
+  }
+
+  private void listBatches(Context ctx) {
+    String tenant = authenticate(ctx);
+    String limit = ctx.queryParam("limit");
+    int n = 20;
+    if (limit != null) {
+      try {
+        n = Integer.parseInt(limit);
+      } catch (NumberFormatException e) {
+        n = -1;
+      }
+      if (n < 1 || n > 100) {
+        throw ApiError.badParam("limit", "'limit' must be an integer in [1, 100], got " + limit);
+      }
+    }
+    sendJson(ctx, 200, batches.list(tenant, ctx.queryParam("after"), n));
+  }
+
+  private void fileContent(Context ctx) throws IOException {
+    String tenant = authenticate(ctx);
+    Batches.FileRecord f = batches.file(ctx.pathParam("id"), tenant);
+    ctx.status(200).contentType("application/octet-stream");
+    ctx.header("Content-Length", Long.toString(f.bytes()));
+    try (var out = ctx.res().getOutputStream()) {
+      java.nio.file.Files.copy(batches.content(f), out);
     }
   }
 
@@ -816,8 +930,8 @@ public final class Gateway implements AutoCloseable {
                   + ctx.method()
                   + " "
                   + ctx.path()
-                  + ": this server has POST /v1/completions, POST /v1/chat/completions and GET"
-                  + " /v1/models");
+                  + ": this server has POST /v1/completions, POST /v1/chat/completions, GET"
+                  + " /v1/models, /v1/files and /v1/batches (docs/gateway.md)");
       case 405 ->
           new ApiError(
               405,

@@ -37,6 +37,7 @@ import java.util.TreeMap;
  *     429 with {@code Retry-After}; 0 = no limit
  * @param tokensPerMinute each tenant's tokens per minute, counted at admission as prompt tokens
  *     plus {@code max_tokens}; 0 = no limit
+ * @param batch where the Batch API keeps its files and batches, and how it runs them
  * @param kafka other Kafka client settings ({@code lorastream.kafka.<setting>}, prefix removed)
  */
 public record GatewayConfig(
@@ -54,6 +55,7 @@ public record GatewayConfig(
     int asyncMaxKept,
     long requestsPerMinute,
     long tokensPerMinute,
+    Batch batch,
     Map<String, String> kafka) {
 
   public static final String HOST = "lorastream.gateway.host";
@@ -67,6 +69,11 @@ public record GatewayConfig(
   public static final String ASYNC_MAX_KEPT = "lorastream.gateway.async.max-kept";
   public static final String TENANT_RPM = "lorastream.gateway.tenant.requests-per-minute";
   public static final String TENANT_TPM = "lorastream.gateway.tenant.tokens-per-minute";
+  public static final String DATA_DIR = "lorastream.gateway.data-dir";
+  public static final String BATCH_CONCURRENCY = "lorastream.gateway.batch.concurrency";
+  public static final String BATCH_MAX_FILE_BYTES = "lorastream.gateway.batch.max-file-bytes";
+  public static final String BATCH_REQUEST_TIMEOUT_MS =
+      "lorastream.gateway.batch.request-timeout-ms";
   public static final String BOOTSTRAP = "lorastream.kafka.bootstrap.servers";
   public static final String REGISTRY = "lorastream.schema.registry.url";
   public static final String MODEL = "lorastream.model.dir";
@@ -80,6 +87,46 @@ public record GatewayConfig(
   public static final int DEFAULT_MAX_NEW_TOKENS = 16;
   public static final Duration DEFAULT_ASYNC_RETENTION = Duration.ofMinutes(10);
   public static final int DEFAULT_ASYNC_MAX_KEPT = 10_000;
+
+  /**
+   * The Batch API's settings.
+   *
+   * @param dataDir the folder of uploaded files, batches and their results (kept across restarts: a
+   *     batch that was running goes on when the gateway starts again on the same folder)
+   * @param concurrency each batch's requests in flight at most
+   * @param maxFileBytes largest uploaded file
+   * @param requestTimeout how long one batch request may take, submit to result (it waits behind
+   *     online traffic: batches run at bulk priority)
+   */
+  public record Batch(Path dataDir, int concurrency, long maxFileBytes, Duration requestTimeout) {
+    public static final int DEFAULT_CONCURRENCY = 64;
+    public static final long DEFAULT_MAX_FILE_BYTES = 200L << 20; // OpenAI's limit
+    public static final Duration DEFAULT_REQUEST_TIMEOUT = Duration.ofMinutes(10);
+
+    public Batch {
+      Objects.requireNonNull(dataDir, DATA_DIR);
+      if (concurrency < 1 || maxFileBytes < 1 || !requestTimeout.isPositive()) {
+        throw new IllegalArgumentException(
+            BATCH_CONCURRENCY
+                + ", "
+                + BATCH_MAX_FILE_BYTES
+                + " and "
+                + BATCH_REQUEST_TIMEOUT_MS
+                + " must be >= 1");
+      }
+    }
+
+    /** The defaults, keeping data in {@code dataDir}. */
+    public static Batch in(Path dataDir) {
+      return new Batch(
+          dataDir, DEFAULT_CONCURRENCY, DEFAULT_MAX_FILE_BYTES, DEFAULT_REQUEST_TIMEOUT);
+    }
+
+    /** {@code ~/.lorastream/gateway}. */
+    public static Path defaultDataDir() {
+      return Path.of(System.getProperty("user.home"), ".lorastream", "gateway");
+    }
+  }
 
   private static final EnvKeys ENV =
       EnvKeys.of(
@@ -95,6 +142,10 @@ public record GatewayConfig(
               ASYNC_MAX_KEPT,
               TENANT_RPM,
               TENANT_TPM,
+              DATA_DIR,
+              BATCH_CONCURRENCY,
+              BATCH_MAX_FILE_BYTES,
+              BATCH_REQUEST_TIMEOUT_MS,
               BOOTSTRAP,
               REGISTRY,
               MODEL));
@@ -130,6 +181,7 @@ public record GatewayConfig(
       throw new IllegalArgumentException(
           TENANT_RPM + " and " + TENANT_TPM + " must be >= 0 (0 = no limit)");
     }
+    Objects.requireNonNull(batch, DATA_DIR);
     kafka = Map.copyOf(kafka);
   }
 
@@ -151,6 +203,7 @@ public record GatewayConfig(
         DEFAULT_ASYNC_MAX_KEPT,
         0,
         0,
+        Batch.in(Batch.defaultDataDir()),
         Map.of());
   }
 
@@ -171,6 +224,7 @@ public record GatewayConfig(
         asyncMaxKept,
         requestsPerMinute,
         tokensPerMinute,
+        batch,
         kafka);
   }
 
@@ -191,6 +245,7 @@ public record GatewayConfig(
         asyncMaxKept,
         requestsPerMinute,
         tokensPerMinute,
+        batch,
         kafka);
   }
 
@@ -211,6 +266,28 @@ public record GatewayConfig(
         asyncMaxKept,
         requestsPerMinute,
         tokensPerMinute,
+        batch,
+        kafka);
+  }
+
+  /** A copy with other Batch API settings. */
+  public GatewayConfig withBatch(Batch batch) {
+    return new GatewayConfig(
+        host,
+        port,
+        bootstrapServers,
+        schemaRegistryUrl,
+        modelDir,
+        keys,
+        maxBodyBytes,
+        maxPromptTokens,
+        timeout,
+        defaultMaxTokens,
+        asyncRetention,
+        asyncMaxKept,
+        requestsPerMinute,
+        tokensPerMinute,
+        batch,
         kafka);
   }
 
@@ -244,6 +321,12 @@ public record GatewayConfig(
         (int) number(props, ASYNC_MAX_KEPT, DEFAULT_ASYNC_MAX_KEPT),
         number(props, TENANT_RPM, 0),
         number(props, TENANT_TPM, 0),
+        new Batch(
+            Path.of(props.getOrDefault(DATA_DIR, Batch.defaultDataDir().toString())),
+            (int) number(props, BATCH_CONCURRENCY, Batch.DEFAULT_CONCURRENCY),
+            number(props, BATCH_MAX_FILE_BYTES, Batch.DEFAULT_MAX_FILE_BYTES),
+            Duration.ofMillis(
+                number(props, BATCH_REQUEST_TIMEOUT_MS, Batch.DEFAULT_REQUEST_TIMEOUT.toMillis()))),
         kafka);
   }
 

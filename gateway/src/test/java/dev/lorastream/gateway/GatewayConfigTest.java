@@ -40,6 +40,11 @@ class GatewayConfigTest {
     assertEquals(16, c.defaultMaxTokens());
     assertEquals(Duration.ofMinutes(10), c.asyncRetention());
     assertEquals(10_000, c.asyncMaxKept());
+    assertEquals(
+        Path.of(System.getProperty("user.home"), ".lorastream", "gateway"), c.batch().dataDir());
+    assertEquals(64, c.batch().concurrency());
+    assertEquals(200L << 20, c.batch().maxFileBytes());
+    assertEquals(Duration.ofMinutes(10), c.batch().requestTimeout());
     assertEquals(Map.of("security.protocol", "SASL_SSL"), c.kafka());
     assertEquals(1, c.keys().size());
   }
@@ -69,6 +74,22 @@ class GatewayConfigTest {
     assertEquals("9000", m.get(GatewayConfig.PORT));
     assertEquals("10", m.get(GatewayConfig.MAX_BODY_BYTES));
     assertEquals(null, m.get("path"));
+  }
+
+  @Test
+  void theBatchApiKeysSetItsFolderAndLimits() throws Exception {
+    Map<String, String> m = required();
+    m.put(GatewayConfig.DATA_DIR, "/var/lib/lorastream");
+    m.put(GatewayConfig.BATCH_CONCURRENCY, "8");
+    m.put(GatewayConfig.BATCH_MAX_FILE_BYTES, "1000");
+    m.put(GatewayConfig.BATCH_REQUEST_TIMEOUT_MS, "5000");
+    GatewayConfig.Batch b = GatewayConfig.from(m).batch();
+    assertEquals(
+        new GatewayConfig.Batch(Path.of("/var/lib/lorastream"), 8, 1000, Duration.ofSeconds(5)), b);
+    m.put(GatewayConfig.BATCH_CONCURRENCY, "0");
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> GatewayConfig.from(m));
+    assertTrue(e.getMessage().contains(GatewayConfig.BATCH_CONCURRENCY), e.getMessage());
   }
 
   @Test

@@ -254,7 +254,14 @@ public final class DemoCommand implements Callable<Integer> {
             throw new IllegalStateException("the inference consumer stopped; not serving");
           }
           String failed =
-              serveUntilStopped(kafka.bootstrapServers(), registry, fx, gwPort, batcher, serving);
+              serveUntilStopped(
+                  kafka.bootstrapServers(),
+                  registry,
+                  fx,
+                  home.resolve(work).normalize().resolve("gateway"),
+                  gwPort,
+                  batcher,
+                  serving);
           if (failed != null) {
             System.err.println("demo: stopped serving: " + failed);
             unexpected = -1;
@@ -281,6 +288,7 @@ public final class DemoCommand implements Callable<Integer> {
       String bootstrap,
       String registry,
       DemoFixtures fx,
+      Path gatewayData,
       int gatewayPort,
       BatcherApp batcher,
       Thread serving)
@@ -292,7 +300,8 @@ public final class DemoCommand implements Callable<Integer> {
     try (Gateway gateway =
         Gateway.start(
             GatewayConfig.of(bootstrap, registry, fx.modelDir(), TenantKeys.ofPlainKeys(keys))
-                .withAddress("127.0.0.1", gatewayPort))) {
+                .withAddress("127.0.0.1", gatewayPort)
+                .withBatch(GatewayConfig.Batch.in(gatewayData)))) {
       for (var k : keys.entrySet()) {
         System.out.println("key " + k.getKey() + "=" + k.getValue());
       }

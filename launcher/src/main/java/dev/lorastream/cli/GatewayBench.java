@@ -142,7 +142,10 @@ final class GatewayBench implements Callable<Integer> {
                       .withLimits(
                           GatewayConfig.DEFAULT_MAX_BODY_BYTES,
                           GatewayConfig.DEFAULT_MAX_PROMPT,
-                          Duration.ofSeconds(120)))) {
+                          Duration.ofSeconds(120))
+                      .withBatch(
+                          GatewayConfig.Batch.in(
+                              home.resolve(work).normalize().resolve("gateway"))))) {
         Thread serving =
             Thread.ofPlatform()
                 .name("consumer")

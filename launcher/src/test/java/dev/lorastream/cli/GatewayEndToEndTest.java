@@ -131,7 +131,8 @@ class GatewayEndToEndTest {
                 HOME.resolve("models/lorastream-demo"),
                 TenantKeys.ofPlainKeys(keys))
             .withAddress("127.0.0.1", 0)
-            .withLimits(MAX_BODY_BYTES, MAX_PROMPT_TOKENS, timeout));
+            .withLimits(MAX_BODY_BYTES, MAX_PROMPT_TOKENS, timeout)
+            .withBatch(GatewayConfig.Batch.in(tmp.resolve("gateway-data"))));
   }
 
   private void serve() {
@@ -545,7 +546,8 @@ class GatewayEndToEndTest {
                     TenantKeys.ofPlainKeys(keys))
                 .withAddress("127.0.0.1", 0)
                 .withLimits(MAX_BODY_BYTES, MAX_PROMPT_TOKENS, Duration.ofSeconds(60))
-                .withRateLimits(1, 0))) {
+                .withRateLimits(1, 0)
+                .withBatch(GatewayConfig.Batch.in(tmp.resolve("gateway-limited"))))) {
       String body = "{\"model\":\"base\",\"prompt\":\"The \",\"max_tokens\":2}";
       HttpResponse<String> first = postTo(limited.url(), keys.get("acme"), body);
       assertEquals(200, first.statusCode(), first.body());
@@ -566,7 +568,8 @@ class GatewayEndToEndTest {
 
   @Test
   @Timeout(value = 300, unit = TimeUnit.SECONDS)
-  void theOfficialOpenAiNodeClientGetsCompletionsChatAStreamTheModelsAndAnError() throws Exception {
+  void theOfficialOpenAiNodeClientGetsCompletionsChatAStreamTheModelsAnErrorAndABatch()
+      throws Exception {
     Path dir = HOME.resolve("launcher/target/openai-node");
     Path installed = dir.resolve("node_modules/openai/package.json");
     if (!Files.exists(installed)) {
@@ -626,6 +629,14 @@ class GatewayEndToEndTest {
     assertEquals(List.of("base", "docs", "legal", "shared-docs"), models);
     assertEquals(404, out.at("/error/status").asInt(), node.out());
     assertEquals("model_not_found", out.at("/error/code").asText(), node.out());
+    // a batch: the first line answered as the plain request, the second a 404 in the error file
+    assertEquals("completed", out.at("/batch/status").asText(), node.out());
+    assertEquals(2, out.at("/batch/counts/total").asInt(), node.out());
+    assertEquals(1, out.at("/batch/counts/completed").asInt(), node.out());
+    assertEquals("one", out.at("/batch/output/0/custom_id").asText(), node.out());
+    assertEquals(text, out.at("/batch/output/0/response/body/choices/0/text").asText());
+    assertEquals("two", out.at("/batch/errors/0/custom_id").asText(), node.out());
+    assertEquals(404, out.at("/batch/errors/0/response/status_code").asInt(), node.out());
   }
 
   private record Run(int code, String out) {}
