@@ -147,13 +147,18 @@ public final class TenantTopics {
    *       {@code lorastream-consumer-};
    *   <li>the catalog administrator: READ and WRITE on {@code lora.adapters}, the only principal
    *       besides super users that may register, change or delete an adapter ({@code lorastream
-   *       adapters} reads the catalog before it writes, to check ownership).
+   *       adapters} reads the catalog before it writes, to check ownership);
+   *   <li>the HTTP gateway, one trusted principal for every tenant: READ and WRITE on topics
+   *       PREFIXED {@code lora.tenant.} (it writes each tenant's requests and cancels, under the
+   *       tenant its API key proved, and reads each tenant's replies and chunks), READ on {@code
+   *       lora.adapters} (its model list); its readers are assigned partitions, with no group.
    * </ul>
    */
   public static List<AclBinding> serviceAcls(
       String batcher,
       String consumer,
       String catalogAdmin,
+      String gateway,
       String applicationId,
       String consumerGroup) {
     List<AclBinding> acls = new ArrayList<>();
@@ -204,6 +209,12 @@ public final class TenantTopics {
       for (AclOperation op : List.of(AclOperation.READ, AclOperation.WRITE)) {
         acls.add(allow(ResourceType.TOPIC, Topics.ADAPTERS.name(), catalogAdmin, op));
       }
+    }
+    if (gateway != null) {
+      for (AclOperation op : List.of(AclOperation.READ, AclOperation.WRITE)) {
+        acls.add(prefixed(ResourceType.TOPIC, Tenants.TOPIC_PREFIX, gateway, op));
+      }
+      acls.add(allow(ResourceType.TOPIC, Topics.ADAPTERS.name(), gateway, AclOperation.READ));
     }
     return acls;
   }

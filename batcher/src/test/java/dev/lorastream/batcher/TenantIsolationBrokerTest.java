@@ -75,6 +75,7 @@ class TenantIsolationBrokerTest {
               "User:batcher",
               null,
               "User:catalog",
+              null,
               BatcherApp.DEFAULT_APPLICATION_ID,
               "lora-consumers"));
     }

@@ -24,11 +24,11 @@ public final class TestKafkaCluster implements AutoCloseable {
 
   /**
    * The users of {@link #startSasl}, each one's password {@link #password}: the super user, two
-   * tenants, and principals for a batcher, an inference consumer and a catalog administrator that
-   * have only the ACLs a test gives them.
+   * tenants, and principals for a batcher, an inference consumer, a catalog administrator and an
+   * HTTP gateway that have only the ACLs a test gives them.
    */
   public static final List<String> SASL_USERS =
-      List.of(ADMIN, "acme", "globex", "batcher", "consumer", "catalog");
+      List.of(ADMIN, "acme", "globex", "batcher", "consumer", "catalog", "gateway");
 
   private final KafkaClusterTestKit cluster;
   private final Map<String, Object> adminAuth; // empty: no authentication

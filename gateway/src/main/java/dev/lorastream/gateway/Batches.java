@@ -75,7 +75,7 @@ final class Batches implements AutoCloseable {
 
     CompletableFuture<InferenceResult> submit(InferenceRequest.Builder request, Duration timeout);
 
-    void cancel(String requestId);
+    void cancel(String tenant, String requestId);
 
     /** The HTTP error of a request that failed without a result. */
     ApiError failure(Throwable t);
@@ -396,7 +396,7 @@ final class Batches implements AutoCloseable {
       j.status = "cancelling";
       j.cancellingAt = clockMs.getAsLong() / 1000;
       j.save();
-      j.inFlight.keySet().forEach(lines::cancel);
+      j.inFlight.keySet().forEach(r -> lines.cancel(tenant, r));
       j.notifyAll();
     }
     return j.toJson(false);

@@ -68,7 +68,7 @@ public final class Gateway implements AutoCloseable {
   private final ObjectMapper json = new ObjectMapper();
   private final PromptTokenizer tokenizer;
   private final ChatTemplate template;
-  private final LoraClient client;
+  private final TenantClients clients;
   private final AdapterCatalogView catalog;
   private final AsyncRequests async;
   private final TenantRateLimits limits;
@@ -81,21 +81,22 @@ public final class Gateway implements AutoCloseable {
     this.template = ChatTemplate.forModel(config.modelDir());
     this.tokenizer = PromptTokenizer.load(config.modelDir());
     this.limits = new TenantRateLimits(config.requestsPerMinute(), config.tokensPerMinute());
-    LoraClient c = null;
+    TenantClients c = null;
     AdapterCatalogView v = null;
     AsyncRequests a = null;
     try {
       c =
-          new LoraClient(
+          new TenantClients(
               LoraClientConfig.of(config.bootstrapServers(), config.schemaRegistryUrl())
                   .withClientId(
                       "lorastream-gateway-" + UUID.randomUUID().toString().substring(0, 8))
                   .withDefaultTimeout(config.timeout())
                   .withKafkaOverrides(config.kafka()),
               tokenizer,
-              null);
+              config.topicsTenancy(),
+              config.keys().tenants());
       v = new AdapterCatalogView(config.kafkaClientSettings(), serde());
-      this.client = c;
+      this.clients = c;
       this.catalog = v;
       a = new AsyncRequests(config.asyncRetention(), config.asyncMaxKept());
       this.async = a;
@@ -175,7 +176,7 @@ public final class Gateway implements AutoCloseable {
         app.stop();
       }
     } finally {
-      closeQuietly(batches, async, catalog, client, tokenizer);
+      closeQuietly(batches, async, catalog, clients, tokenizer);
     }
   }
 
@@ -346,12 +347,12 @@ public final class Gateway implements AutoCloseable {
       @Override
       public CompletableFuture<InferenceResult> submit(
           InferenceRequest.Builder request, Duration timeout) {
-        return client.submit(request, timeout);
+        return clients.of(String.valueOf(request.getTenantId())).submit(request, timeout);
       }
 
       @Override
-      public void cancel(String requestId) {
-        client.cancel(requestId);
+      public void cancel(String tenant, String requestId) {
+        clients.of(tenant).cancel(requestId);
       }
 
       @Override
@@ -397,7 +398,10 @@ public final class Gateway implements AutoCloseable {
 
   private InferenceResult await(InferenceRequest.Builder request) throws InterruptedException {
     try {
-      return client.submit(request, config.timeout()).get();
+      return clients
+          .of(String.valueOf(request.getTenantId()))
+          .submit(request, config.timeout())
+          .get();
     } catch (ExecutionException e) {
       throw failure(e.getCause());
     }
@@ -420,9 +424,10 @@ public final class Gateway implements AutoCloseable {
    * {@code Location} to fetch the result from ({@link #asyncResult}).
    */
   private void accept(Context ctx, String tenant, InferenceRequest.Builder request, Shape shape) {
-    CompletableFuture<InferenceResult> result = client.submit(request, config.timeout());
+    CompletableFuture<InferenceResult> result =
+        clients.of(tenant).submit(request, config.timeout());
     if (!async.add(shape.id(), tenant, shape, result)) {
-      client.cancel(String.valueOf(request.getRequestId()));
+      clients.of(tenant).cancel(String.valueOf(request.getRequestId()));
       throw new ApiError(
           503,
           ApiError.SERVER,
@@ -559,6 +564,7 @@ public final class Gateway implements AutoCloseable {
       boolean includeUsage)
       throws InterruptedException {
     BlockingQueue<Next> queue = new LinkedBlockingQueue<>();
+    LoraClient client = clients.of(String.valueOf(request.getTenantId()));
     client.stream(request, config.timeout())
         .subscribe(
             new Flow.Subscriber<>() {

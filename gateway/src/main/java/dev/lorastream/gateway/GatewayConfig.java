@@ -37,6 +37,8 @@ import java.util.TreeMap;
  *     429 with {@code Retry-After}; 0 = no limit
  * @param tokensPerMinute each tenant's tokens per minute, counted at admission as prompt tokens
  *     plus {@code max_tokens}; 0 = no limit
+ * @param topicsTenancy {@code lorastream.tenancy=topics}: each tenant's requests go to its own
+ *     {@code lora.tenant.<t>.*} topics ({@link TenantClients}); else all to {@code lora.requests}
  * @param batch where the Batch API keeps its files and batches, and how it runs them
  * @param kafka other Kafka client settings ({@code lorastream.kafka.<setting>}, prefix removed)
  */
@@ -55,6 +57,7 @@ public record GatewayConfig(
     int asyncMaxKept,
     long requestsPerMinute,
     long tokensPerMinute,
+    boolean topicsTenancy,
     Batch batch,
     Map<String, String> kafka) {
 
@@ -69,6 +72,7 @@ public record GatewayConfig(
   public static final String ASYNC_MAX_KEPT = "lorastream.gateway.async.max-kept";
   public static final String TENANT_RPM = "lorastream.gateway.tenant.requests-per-minute";
   public static final String TENANT_TPM = "lorastream.gateway.tenant.tokens-per-minute";
+  public static final String TENANCY = "lorastream.tenancy";
   public static final String DATA_DIR = "lorastream.gateway.data-dir";
   public static final String BATCH_CONCURRENCY = "lorastream.gateway.batch.concurrency";
   public static final String BATCH_MAX_FILE_BYTES = "lorastream.gateway.batch.max-file-bytes";
@@ -142,6 +146,7 @@ public record GatewayConfig(
               ASYNC_MAX_KEPT,
               TENANT_RPM,
               TENANT_TPM,
+              TENANCY,
               DATA_DIR,
               BATCH_CONCURRENCY,
               BATCH_MAX_FILE_BYTES,
@@ -203,6 +208,7 @@ public record GatewayConfig(
         DEFAULT_ASYNC_MAX_KEPT,
         0,
         0,
+        false,
         Batch.in(Batch.defaultDataDir()),
         Map.of());
   }
@@ -224,6 +230,7 @@ public record GatewayConfig(
         asyncMaxKept,
         requestsPerMinute,
         tokensPerMinute,
+        topicsTenancy,
         batch,
         kafka);
   }
@@ -245,6 +252,7 @@ public record GatewayConfig(
         asyncMaxKept,
         requestsPerMinute,
         tokensPerMinute,
+        topicsTenancy,
         batch,
         kafka);
   }
@@ -266,6 +274,29 @@ public record GatewayConfig(
         asyncMaxKept,
         requestsPerMinute,
         tokensPerMinute,
+        topicsTenancy,
+        batch,
+        kafka);
+  }
+
+  /** A copy in topics tenancy ({@code true}) or shared tenancy. */
+  public GatewayConfig withTopicsTenancy(boolean topicsTenancy) {
+    return new GatewayConfig(
+        host,
+        port,
+        bootstrapServers,
+        schemaRegistryUrl,
+        modelDir,
+        keys,
+        maxBodyBytes,
+        maxPromptTokens,
+        timeout,
+        defaultMaxTokens,
+        asyncRetention,
+        asyncMaxKept,
+        requestsPerMinute,
+        tokensPerMinute,
+        topicsTenancy,
         batch,
         kafka);
   }
@@ -287,6 +318,7 @@ public record GatewayConfig(
         asyncMaxKept,
         requestsPerMinute,
         tokensPerMinute,
+        topicsTenancy,
         batch,
         kafka);
   }
@@ -321,6 +353,7 @@ public record GatewayConfig(
         (int) number(props, ASYNC_MAX_KEPT, DEFAULT_ASYNC_MAX_KEPT),
         number(props, TENANT_RPM, 0),
         number(props, TENANT_TPM, 0),
+        topics(props.getOrDefault(TENANCY, "shared")),
         new Batch(
             Path.of(props.getOrDefault(DATA_DIR, Batch.defaultDataDir().toString())),
             (int) number(props, BATCH_CONCURRENCY, Batch.DEFAULT_CONCURRENCY),
@@ -328,6 +361,16 @@ public record GatewayConfig(
             Duration.ofMillis(
                 number(props, BATCH_REQUEST_TIMEOUT_MS, Batch.DEFAULT_REQUEST_TIMEOUT.toMillis()))),
         kafka);
+  }
+
+  private static boolean topics(String tenancy) {
+    return switch (tenancy.trim()) {
+      case "shared" -> false;
+      case "topics" -> true;
+      default ->
+          throw new IllegalArgumentException(
+              TENANCY + "=" + tenancy + " is not a tenancy: shared (default) or topics");
+    };
   }
 
   /** System properties overlaid on the process's {@code LORASTREAM_*} environment variables. */

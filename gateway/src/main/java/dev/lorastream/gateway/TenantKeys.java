@@ -96,6 +96,11 @@ public final class TenantKeys {
     return Optional.ofNullable(tenantByDigest.get(sha256Hex(key)));
   }
 
+  /** The tenants that have a key. */
+  public java.util.Set<String> tenants() {
+    return new java.util.TreeSet<>(tenantByDigest.values());
+  }
+
   /** How many keys are configured. */
   public int size() {
     return tenantByDigest.size();

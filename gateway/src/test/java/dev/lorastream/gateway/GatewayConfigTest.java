@@ -93,6 +93,19 @@ class GatewayConfigTest {
   }
 
   @Test
+  void tenancyIsSharedUnlessTopicsIsAskedForAndAnythingElseIsRefused() throws Exception {
+    Map<String, String> m = required();
+    assertEquals(false, GatewayConfig.from(m).topicsTenancy());
+    m.put(GatewayConfig.TENANCY, "topics");
+    assertEquals(true, GatewayConfig.from(m).topicsTenancy());
+    m.put(GatewayConfig.TENANCY, "tenant");
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> GatewayConfig.from(m));
+    assertEquals(
+        "lorastream.tenancy=tenant is not a tenancy: shared (default) or topics", e.getMessage());
+  }
+
+  @Test
   void aPortOutOfRangeIsRefused() throws Exception {
     Map<String, String> m = required();
     m.put(GatewayConfig.PORT, "70000");

@@ -74,8 +74,9 @@ public final class TenantCommand implements Runnable {
       name = "services",
       mixinStandardHelpOptions = true,
       description =
-          "Give the batcher, the inference consumers and the catalog administrator the ACLs of"
-              + " topics tenancy (see docs/operations.md#tenants). Safe to run again.")
+          "Give the batcher, the inference consumers, the catalog administrator and the HTTP"
+              + " gateway the ACLs of topics tenancy (see docs/operations.md#tenants). Safe to run"
+              + " again.")
   static final class Services implements Callable<Integer> {
     @Spec CommandSpec spec;
 
@@ -98,6 +99,14 @@ public final class TenantCommand implements Runnable {
     String catalogAdmin;
 
     @Option(
+        names = "--gateway",
+        paramLabel = "PRINCIPAL",
+        description =
+            "The HTTP gateway's principal (READ and WRITE on every tenant's topics, READ on"
+                + " lora.adapters).")
+    String gateway;
+
+    @Option(
         names = "--application-id",
         defaultValue = BatcherApp.DEFAULT_APPLICATION_ID,
         description = "The batcher's application.id (default: ${DEFAULT-VALUE}).")
@@ -112,12 +121,15 @@ public final class TenantCommand implements Runnable {
     @Override
     public Integer call() throws IOException {
       PrintWriter err = spec.commandLine().getErr();
-      if (batcher == null && consumer == null && catalogAdmin == null) {
-        err.println("tenant services: name at least one of --batcher, --consumer, --catalog-admin");
+      if (batcher == null && consumer == null && catalogAdmin == null && gateway == null) {
+        err.println(
+            "tenant services: name at least one of --batcher, --consumer, --catalog-admin,"
+                + " --gateway");
         return 2;
       }
       List<AclBinding> acls =
-          TenantTopics.serviceAcls(batcher, consumer, catalogAdmin, applicationId, consumerGroup);
+          TenantTopics.serviceAcls(
+              batcher, consumer, catalogAdmin, gateway, applicationId, consumerGroup);
       try (Admin admin = Admin.create(adminConfig(bootstrap, commandConfig))) {
         TenantTopics.setAcls(admin, acls);
       } catch (IllegalStateException e) {

@@ -191,7 +191,8 @@ class TenantCommandTest {
     Run none = run("services", "admin", "admin-secret");
     assertEquals(2, none.code());
     assertEquals(
-        "tenant services: name at least one of --batcher, --consumer, --catalog-admin\n",
+        "tenant services: name at least one of --batcher, --consumer, --catalog-admin,"
+            + " --gateway\n",
         none.err());
   }
 }

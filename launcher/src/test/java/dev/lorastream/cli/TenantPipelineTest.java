@@ -11,6 +11,9 @@ import dev.lorastream.consumer.ConsumerSettings;
 import dev.lorastream.consumer.InferenceConsumer;
 import dev.lorastream.devstack.TestKafkaCluster;
 import dev.lorastream.engine.sched.EngineConfig;
+import dev.lorastream.gateway.Gateway;
+import dev.lorastream.gateway.GatewayConfig;
+import dev.lorastream.gateway.TenantKeys;
 import dev.lorastream.ingest.LoraClient;
 import dev.lorastream.ingest.LoraClientConfig;
 import dev.lorastream.ingest.PromptTokenizer;
@@ -24,6 +27,10 @@ import dev.lorastream.schemas.Tenants;
 import dev.lorastream.schemas.Topic;
 import dev.lorastream.schemas.Topics;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -77,6 +84,7 @@ class TenantPipelineTest {
                 "User:batcher",
                 "User:consumer",
                 "User:catalog",
+                "User:gateway",
                 BatcherApp.DEFAULT_APPLICATION_ID,
                 "lora-consumers"));
       }
@@ -200,10 +208,73 @@ class TenantPipelineTest {
 
         var after = acme.submit(req("acme", null, "still serving"));
         assertNull(after.get(120, TimeUnit.SECONDS).getErrorCode());
+
+        // the HTTP gateway as one trusted principal: each key's requests on its tenant's topics
+        // (this broker has no lora.requests), another tenant's adapter still refused
+        // configured as an operator would: keys file, lorastream.tenancy, the principal's login
+        Map<String, String> keys = TenantKeys.randomKeys(List.of("acme", "globex"));
+        Path keyFile = tmp.resolve("gateway-keys");
+        StringBuilder lines = new StringBuilder();
+        keys.forEach(
+            (t, k) ->
+                lines.append(t).append("=sha256:").append(TenantKeys.sha256Hex(k)).append('\n'));
+        Files.writeString(keyFile, lines);
+        Map<String, String> props = new HashMap<>();
+        cluster
+            .clientConfig("gateway")
+            .forEach((k, v) -> props.put(GatewayConfig.KAFKA_PREFIX + k, v.toString()));
+        props.put(GatewayConfig.REGISTRY, registry);
+        props.put(GatewayConfig.MODEL, fx.modelDir().toString());
+        props.put(GatewayConfig.KEYS_FILE, keyFile.toString());
+        props.put(GatewayConfig.TENANCY, "topics");
+        props.put(GatewayConfig.HOST, "127.0.0.1");
+        props.put(GatewayConfig.PORT, "0");
+        props.put(GatewayConfig.DATA_DIR, tmp.resolve("gateway").toString());
+        GatewayConfig gc = GatewayConfig.from(props);
+        try (Gateway gateway = Gateway.start(gc)) {
+          HttpClient http = HttpClient.newHttpClient();
+          InferenceResult same =
+              acme.submit(req("acme", acmeAdapter, "The licence")).get(120, TimeUnit.SECONDS);
+          HttpResponse<String> r =
+              complete(http, gateway, keys.get("acme"), acmeAdapter, "The licence", false);
+          assertEquals(200, r.statusCode(), r.body());
+          assertTrue(r.body().contains(json(same.getText())), r.body() + " vs " + same.getText());
+          r = complete(http, gateway, keys.get("globex"), "base", "Hello", false);
+          assertEquals(200, r.statusCode(), r.body());
+          r = complete(http, gateway, keys.get("globex"), acmeAdapter, "x", false);
+          assertEquals(403, r.statusCode(), r.body());
+          r = complete(http, gateway, keys.get("acme"), "base", "Streamed", true);
+          assertEquals(200, r.statusCode(), r.body());
+          assertTrue(r.body().endsWith("data: [DONE]\n\n"), r.body());
+        }
         consumer.stop();
         serving.join(10_000);
       }
     }
+  }
+
+  private static HttpResponse<String> complete(
+      HttpClient http, Gateway gateway, String key, String model, String prompt, boolean stream)
+      throws Exception {
+    return http.send(
+        HttpRequest.newBuilder(URI.create(gateway.url() + "/v1/completions"))
+            .header("Authorization", "Bearer " + key)
+            .header("Content-Type", "application/json")
+            .POST(
+                HttpRequest.BodyPublishers.ofString(
+                    "{\"model\":\""
+                        + model
+                        + "\",\"prompt\":"
+                        + json(prompt)
+                        + ",\"max_tokens\":6,\"temperature\":0,\"seed\":3,\"stream\":"
+                        + stream
+                        + "}"))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static String json(String text) throws Exception {
+    return new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(text);
   }
 
   private static LoraClient client(
