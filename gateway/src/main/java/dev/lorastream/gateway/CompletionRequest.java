@@ -118,7 +118,7 @@ record CompletionRequest(
         body.hasNonNull("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
     return new CompletionRequest(
         model,
-        template.render(list),
+        rendered(template, list),
         null,
         sampling(body, maxKey, defaultMaxTokens, template.stopStrings()),
         stream(body),
@@ -168,6 +168,20 @@ record CompletionRequest(
           where + ".content", where + ".content must be a string or an array of text parts");
     }
     return new ChatTemplate.Message(r, text);
+  }
+
+  /** The prompt of the messages; 400 with the template's message when it refuses them. */
+  private static String rendered(ChatTemplate template, List<ChatTemplate.Message> messages) {
+    try {
+      return template.render(messages);
+    } catch (ChatTemplate.RenderException e) {
+      throw new ApiError(
+          400,
+          ApiError.INVALID_REQUEST,
+          "messages",
+          "invalid_messages",
+          "the model's chat template refuses these messages: " + e.getMessage());
+    }
   }
 
   private static String model(ObjectNode body) {

@@ -68,6 +68,13 @@ public final class Gateway implements AutoCloseable {
   private final ObjectMapper json = new ObjectMapper();
   private final PromptTokenizer tokenizer;
   private final ChatTemplate template;
+
+  /** What the tokenizer adds to any text (e.g. a BOS). */
+  private final List<Integer> specialTokens;
+
+  /** The token of the chat template's {@code eos_token}, where templated chats stop; or none. */
+  private final List<Integer> chatStopIds;
+
   private final TenantClients clients;
   private final AdapterCatalogView catalog;
   private final AsyncRequests async;
@@ -80,6 +87,8 @@ public final class Gateway implements AutoCloseable {
     this.config = config;
     this.template = ChatTemplate.forModel(config.modelDir());
     this.tokenizer = PromptTokenizer.load(config.modelDir());
+    this.specialTokens = tokenizer.encode("");
+    this.chatStopIds = singleToken(template.eosToken());
     this.limits = new TenantRateLimits(config.requestsPerMinute(), config.tokensPerMinute());
     TenantClients c = null;
     AdapterCatalogView v = null;
@@ -147,10 +156,11 @@ public final class Gateway implements AutoCloseable {
               + ", 0 = any free one)",
           e);
     }
-    if (g.template.modelTemplateIgnored()) {
+    if (g.template.notUsed() != null) {
       System.err.println(
-          "gateway: the model's tokenizer_config.json has a chat_template (Jinja), which is not"
-              + " evaluated: chat messages use the gateway's own format (docs/gateway.md)");
+          "gateway: the model's chat_template (tokenizer_config.json) is not used ("
+              + g.template.notUsed()
+              + "): chat messages use the gateway's own format (docs/gateway.md)");
     }
     return g;
   }
@@ -301,8 +311,26 @@ public final class Gateway implements AutoCloseable {
             ? CompletionRequest.chat(body, config.defaultMaxTokens(), template)
             : CompletionRequest.completion(body, config.defaultMaxTokens());
     String adapterId = adapterOf(tenant, req.model());
+    String text = req.promptText();
+    var sampling = req.sampling();
+    if (chat && template.usesModelTemplate()) {
+      // the template writes the BOS itself; the tokenizer would add a second one
+      if (!specialTokens.isEmpty()
+          && !template.bosToken().isEmpty()
+          && text.startsWith(template.bosToken())) {
+        text = text.substring(template.bosToken().length());
+      }
+      if (!chatStopIds.isEmpty()) {
+        List<Integer> stops = new java.util.ArrayList<>(sampling.getStopTokenIds());
+        stops.addAll(chatStopIds);
+        sampling =
+            dev.lorastream.schemas.SamplingParams.newBuilder(sampling)
+                .setStopTokenIds(stops)
+                .build();
+      }
+    }
     List<Integer> ids =
-        req.promptTokenIds() != null ? req.promptTokenIds() : tokenizer.encode(req.promptText());
+        req.promptTokenIds() != null ? req.promptTokenIds() : tokenizer.encode(text);
     if (ids.size() > config.maxPromptTokens()) {
       throw new ApiError(
           413,
@@ -323,9 +351,9 @@ public final class Gateway implements AutoCloseable {
             .setRequestId(requestId)
             .setTenantId(tenant)
             .setAdapterId(adapterId)
-            .setPrompt(req.promptText())
+            .setPrompt(text)
             .setPromptTokenIds(ids)
-            .setSampling(req.sampling());
+            .setSampling(sampling);
     Shape shape =
         new Shape(
             chat,
@@ -333,6 +361,18 @@ public final class Gateway implements AutoCloseable {
             System.currentTimeMillis() / 1000,
             req.model());
     return new Prepared(req, request, shape, ids.size());
+  }
+
+  /**
+   * The id of {@code text} when the tokenizer reads it as one token (past its specials); else none.
+   */
+  private List<Integer> singleToken(String text) {
+    if (text.isEmpty()) {
+      return List.of();
+    }
+    List<Integer> ids = new java.util.ArrayList<>(tokenizer.encode(text));
+    ids.removeAll(specialTokens);
+    return ids.size() == 1 ? List.of(ids.getFirst()) : List.of();
   }
 
   // ---- Batch API (Batches) ----

@@ -563,6 +563,79 @@ class GatewayEndToEndTest {
     }
   }
 
+  @Test
+  void aModelsChatTemplateWritesThePromptAndItsEosTokenEndsTheAnswer() throws Exception {
+    // the gateway needs only the tokenizer files: a copy with a tokenizer_config.json
+    Path model = tmp.resolve("templated");
+    Files.createDirectories(model);
+    Files.copy(
+        HOME.resolve("models/lorastream-demo/tokenizer.json"),
+        model.resolve("tokenizer.json"),
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    String template =
+        "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'system' %}"
+            + "{{ raise_exception('this model takes no system message') }}{% endif %}"
+            + "<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}<|assistant|>";
+    // its rendering of one user message "The ", past the <s> (the tokenizer adds its own)
+    String rendered = "<|user|>The \n<|assistant|>";
+    InferenceResult free = direct("acme", null, rendered, 8, List.of());
+    // the template's eos_token: the first generated token that is one token on its own
+    int[] tokens = free.getTokenIds().stream().mapToInt(Integer::intValue).toArray();
+    var hf = tokenizer.tokenizer();
+    int k = 0;
+    String eos = null;
+    for (; k < tokens.length; k++) {
+      String text = hf.decode(new int[] {tokens[k]});
+      List<Integer> ids = new ArrayList<>(tokenizer.encode(text));
+      ids.removeAll(tokenizer.encode(""));
+      if (!text.isEmpty() && ids.equals(List.of(tokens[k]))) {
+        eos = text;
+        break;
+      }
+    }
+    Assumptions.assumeTrue(eos != null, "no generated token is one token on its own: " + free);
+    Files.writeString(
+        model.resolve("tokenizer_config.json"),
+        json.writeValueAsString(
+            Map.of("chat_template", template, "bos_token", "<s>", "eos_token", eos)));
+    try (Gateway templated =
+        Gateway.start(
+            GatewayConfig.of(
+                    cluster.bootstrapServers(), registry, model, TenantKeys.ofPlainKeys(keys))
+                .withAddress("127.0.0.1", 0)
+                .withBatch(GatewayConfig.Batch.in(tmp.resolve("gateway-templated"))))) {
+      HttpResponse<String> r =
+          http.send(
+              request(templated.url() + "/v1/chat/completions", keys.get("acme"), true)
+                  .POST(
+                      HttpRequest.BodyPublishers.ofString(
+                          "{\"model\":\"base\",\"messages\":[{\"role\":\"user\",\"content\":"
+                              + "\"The \"}],\"max_tokens\":8,\"temperature\":0}"))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, r.statusCode(), r.body());
+      JsonNode c = json.readTree(r.body());
+      assertEquals(
+          hf.decode(java.util.Arrays.copyOf(tokens, k)),
+          c.at("/choices/0/message/content").asText(),
+          "the answer ends before the template's eos_token '" + eos + "': " + r.body());
+      assertEquals("stop", c.at("/choices/0/finish_reason").asText(), r.body());
+      assertEquals(
+          tokenizer.encode(rendered).size(), c.at("/usage/prompt_tokens").asInt(), "one <s>");
+      HttpResponse<String> refused =
+          http.send(
+              request(templated.url() + "/v1/chat/completions", keys.get("acme"), true)
+                  .POST(
+                      HttpRequest.BodyPublishers.ofString(
+                          "{\"model\":\"base\",\"messages\":[{\"role\":\"system\","
+                              + "\"content\":\"x\"},{\"role\":\"user\",\"content\":\"y\"}]}"))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertError(refused, 400, "invalid_request_error", "messages", "invalid_messages");
+      assertTrue(refused.body().contains("this model takes no system message"), refused.body());
+    }
+  }
+
   /** The official client's pinned version (the last major that runs on Node 20). */
   private static final String OPENAI_NODE = "openai@6.30.1";
 
