@@ -62,8 +62,22 @@ class Avro:
     def encode(self, schema_id, schema, value):
         out = io.BytesIO()
         out.write(struct.pack(">bI", 0, schema_id))
-        avro.io.DatumWriter(schema).write(value, avro.io.BinaryEncoder(out))
+        avro.io.DatumWriter(schema).write(self.with_defaults(schema, value), avro.io.BinaryEncoder(out))
         return out.getvalue()
+
+    @staticmethod
+    def with_defaults(schema, value):
+        """value with each record field it leaves out set to the schema's default, recursively: the latest
+        registered schema may have fields added since this client was written (Avro's writer does not fill them)."""
+        if schema.type != "record" or not isinstance(value, dict):
+            return value
+        filled = dict(value)
+        for f in schema.fields:
+            if f.name in filled:
+                filled[f.name] = Avro.with_defaults(f.type, filled[f.name])
+            elif f.has_default:
+                filled[f.name] = f.default
+        return filled
 
     def decode(self, data):
         if data is None or len(data) < 5 or data[0] != 0:

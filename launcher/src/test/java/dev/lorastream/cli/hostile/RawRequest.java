@@ -42,6 +42,7 @@ final class RawRequest {
           "sampling.maxTokens",
           "sampling.stopTokenIds",
           "sampling.stopStrings",
+          "sampling.ignoreEos",
           "replyTopic",
           "deadlineEpochMs",
           "priority",
@@ -60,6 +61,7 @@ final class RawRequest {
   int maxTokens = 2;
   int[] stopTokenIds = {};
   List<String> stopStrings = new ArrayList<>();
+  boolean ignoreEos = false;
   String replyTopic = Topics.REPLIES.name();
   long deadlineEpochMs = 0;
   int priority = 0;
@@ -123,6 +125,7 @@ final class RawRequest {
       field(out, "sampling.maxTokens", e -> e.writeInt(maxTokens));
       field(out, "sampling.stopTokenIds", e -> ints(e, stopTokenIds));
       field(out, "sampling.stopStrings", e -> strings(e, stopStrings));
+      field(out, "sampling.ignoreEos", e -> e.writeBoolean(ignoreEos));
       field(out, "replyTopic", e -> e.writeString(replyTopic));
       field(out, "deadlineEpochMs", e -> e.writeLong(deadlineEpochMs));
       field(out, "priority", e -> e.writeInt(priority));
