@@ -3,6 +3,7 @@ package dev.lorastream.batcher;
 import dev.lorastream.schemas.FlushReason;
 import dev.lorastream.schemas.InferenceBatch;
 import dev.lorastream.schemas.InferenceRequest;
+import dev.lorastream.schemas.Tracing;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -11,6 +12,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.Cancellable;
@@ -146,6 +148,35 @@ final class BatchProcessor implements Processor<String, InferenceRequest, String
         BatcherTopology.SPREAD_SLOT_HEADER,
         Integer.toString(slot).getBytes(StandardCharsets.UTF_8));
     context.forward(new Record<>(batch.getBatchId(), new RoutedBatch(batch, slot), now, headers));
+    traceQueue(batch, now);
+  }
+
+  /**
+   * A {@code queue} span per traced row, from its creation to the batch closing, under the client's
+   * span; a malformed {@code traceparent} is counted and the row served untraced.
+   */
+  private void traceQueue(InferenceBatch batch, long nowMs) {
+    for (InferenceRequest r : batch.getRequests()) {
+      switch (Tracing.parent(r.getTraceContext())) {
+        case Tracing.Parent.None n -> {}
+        case Tracing.Parent.Malformed m -> metrics.traceparentInvalid();
+        case Tracing.Parent.Of(var parent) -> {
+          long start = r.getCreatedEpochMs() > 0 ? Math.min(r.getCreatedEpochMs(), nowMs) : nowMs;
+          metrics
+              .tracer()
+              .spanBuilder("queue")
+              .setParent(parent)
+              .setStartTimestamp(start, TimeUnit.MILLISECONDS)
+              .setAttribute(Tracing.TENANT, r.getTenantId())
+              .setAttribute(Tracing.ADAPTER, r.getAdapterId() == null ? "" : r.getAdapterId())
+              .setAttribute(Tracing.BATCH_ID, batch.getBatchId())
+              .setAttribute("lorastream.batch.flush_reason", batch.getFlushReason().name())
+              .setAttribute("lorastream.batch.size", (long) batch.getRequests().size())
+              .startSpan()
+              .end(nowMs, TimeUnit.MILLISECONDS);
+        }
+      }
+    }
   }
 
   private int spreadSlot(InferenceBatch batch) {

@@ -8,6 +8,7 @@ import dev.lorastream.schemas.Tenancy;
 import dev.lorastream.schemas.Tenants;
 import dev.lorastream.schemas.Topic;
 import dev.lorastream.schemas.Topics;
+import dev.lorastream.schemas.Tracing;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
@@ -15,6 +16,7 @@ import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.opentelemetry.api.OpenTelemetry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -165,6 +167,13 @@ public final class BatcherApp implements AutoCloseable {
    * @throws IllegalStateException when a required key is missing or a topic does not exist
    */
   public static BatcherApp start(BatcherConfig config) {
+    return start(config, Tracing.forService("lorastream-batcher"));
+  }
+
+  /**
+   * {@link #start(BatcherConfig)} with its spans going to {@code openTelemetry} ({@link Tracing}).
+   */
+  public static BatcherApp start(BatcherConfig config, OpenTelemetry openTelemetry) {
     Properties props = streamsProperties(config);
     checkTopics(config, props);
     Admin admin = Admin.create(adminConfig(props)); // owned and closed by replyTopics
@@ -179,7 +188,7 @@ public final class BatcherApp implements AutoCloseable {
                 ? t -> Tenants.ofRequestsTopic(t).isPresent()
                 : Topics.REQUESTS.name()::equals);
     try {
-      return start(config, props, replyTopics, pending);
+      return start(config, props, replyTopics, pending, openTelemetry);
     } catch (RuntimeException e) {
       replyTopics.close();
       throw e;
@@ -187,10 +196,14 @@ public final class BatcherApp implements AutoCloseable {
   }
 
   private static BatcherApp start(
-      BatcherConfig config, Properties props, AdminReplyTopics replyTopics, PendingInput pending) {
+      BatcherConfig config,
+      Properties props,
+      AdminReplyTopics replyTopics,
+      PendingInput pending,
+      OpenTelemetry openTelemetry) {
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     registry.config().commonTags("service", "batcher");
-    BatcherMetrics metrics = new BatcherMetrics(registry, config);
+    BatcherMetrics metrics = new BatcherMetrics(registry, config, openTelemetry);
     ReplyTopicCache cache =
         ReplyTopicCache.of(replyTopics, config.replyTopicCacheMs(), config.replyTopicRecheckMs());
     Watch watch = new Watch(config);

@@ -2,12 +2,15 @@ package dev.lorastream.batcher;
 
 import dev.lorastream.schemas.FlushReason;
 import dev.lorastream.schemas.InferenceBatch;
+import dev.lorastream.schemas.Tracing;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
+import io.opentelemetry.api.OpenTelemetry;
+import io.opentelemetry.api.trace.Tracer;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -47,6 +50,9 @@ public final class BatcherMetrics {
   public static final String RESIDENCY_RECORDS = "lorastream.batcher.residency.records";
   public static final String BUFFERED = "lorastream.batcher.buffered";
 
+  /** Requests whose {@code traceparent} is not W3C's format: traced no further, still served. */
+  public static final String TRACEPARENT_INVALID = "lorastream.batcher.traceparent.invalid";
+
   /** lora.adapters records the batcher's adapter store skipped ({@code reason} tag). */
   public static final String ADAPTERS_SKIPPED = "lorastream.batcher.adapters.skipped";
 
@@ -65,6 +71,8 @@ public final class BatcherMetrics {
   private final DistributionSummary fill;
   private final DistributionSummary adapters;
   private final Timer wait;
+  private final Tracer tracer;
+  private final Counter traceparentInvalid;
   private final Counter spread;
   private final Counter residency;
   private final Map<String, Counter> residencyRecords = new ConcurrentHashMap<>();
@@ -72,7 +80,19 @@ public final class BatcherMetrics {
   private final AtomicLong bufferedTokens = new AtomicLong();
 
   public BatcherMetrics(MeterRegistry registry, BatcherConfig config) {
+    this(registry, config, OpenTelemetry.noop());
+  }
+
+  /**
+   * @param openTelemetry where the batcher's {@code queue} spans go ({@link Tracing})
+   */
+  public BatcherMetrics(MeterRegistry registry, BatcherConfig config, OpenTelemetry openTelemetry) {
     this.registry = registry;
+    this.tracer = openTelemetry.getTracer(Tracing.SCOPE);
+    this.traceparentInvalid =
+        Counter.builder(TRACEPARENT_INVALID)
+            .description("requests with a malformed traceparent (ignored: not traced further)")
+            .register(registry);
     this.maxBatchTokens = config.maxBatchTokens();
     this.size =
         DistributionSummary.builder(BATCH_SIZE)
@@ -129,6 +149,15 @@ public final class BatcherMetrics {
 
   public MeterRegistry registry() {
     return registry;
+  }
+
+  /** The tracer of the batcher's spans (a no-op one when tracing is off). */
+  Tracer tracer() {
+    return tracer;
+  }
+
+  void traceparentInvalid() {
+    traceparentInvalid.increment();
   }
 
   void accepted() {

@@ -1,12 +1,14 @@
 package dev.lorastream.batcher;
 
 import dev.lorastream.schemas.InferenceRequest;
+import dev.lorastream.schemas.Tracing;
 import dev.lorastream.schemas.serde.AvroDecodeException;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.util.Map;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.streams.processor.api.Processor;
@@ -114,7 +116,23 @@ final class DecodeProcessor implements Processor<byte[], byte[], byte[], Decoded
               + " sender used");
       return;
     }
+    adoptTraceHeaders(request, record.headers());
     context.forward(record.withValue(new Decoded.Ok(request)));
+  }
+
+  /**
+   * A producer that put its trace context only in the record's headers ({@code traceparent}, as
+   * OpenTelemetry's Kafka instrumentation does) has it copied into the request, which carries it on
+   * inside the batch.
+   */
+  static void adoptTraceHeaders(InferenceRequest request, Headers headers) {
+    if (request.getTraceContext().containsKey(Tracing.TRACEPARENT)) {
+      return;
+    }
+    Map<String, String> fromHeaders = Tracing.fromHeaders(headers);
+    if (!fromHeaders.isEmpty()) {
+      request.setTraceContext(fromHeaders);
+    }
   }
 
   /** True when {@code bytes} are well-formed UTF-8 (strict: malformed and unmappable reported). */

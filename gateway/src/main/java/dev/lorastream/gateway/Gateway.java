@@ -12,6 +12,7 @@ import dev.lorastream.schemas.FinishReason;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.JitAdapterName;
+import dev.lorastream.schemas.Tracing;
 import io.javalin.Javalin;
 import io.javalin.compression.CompressionStrategy;
 import io.javalin.config.SizeUnit;
@@ -102,6 +103,7 @@ public final class Gateway implements AutoCloseable {
                   .withDefaultTimeout(config.timeout())
                   .withKafkaOverrides(config.kafka()),
               tokenizer,
+              Tracing.forService("lorastream-gateway"),
               config.topicsTenancy(),
               config.keys().tenants());
       v = new AdapterCatalogView(config.kafkaClientSettings(), serde());
@@ -273,6 +275,16 @@ public final class Gateway implements AutoCloseable {
     CompletionRequest req = p.body();
     admit(ctx, tenant, p.promptTokens() + (long) req.sampling().getMaxTokens());
     InferenceRequest.Builder request = p.request();
+    String traceparent = ctx.header(Tracing.TRACEPARENT);
+    if (traceparent != null) { // the caller's trace: the request's span goes under it
+      Map<String, String> trace = new java.util.HashMap<>();
+      trace.put(Tracing.TRACEPARENT, traceparent);
+      String state = ctx.header(Tracing.TRACESTATE);
+      if (state != null) {
+        trace.put(Tracing.TRACESTATE, state);
+      }
+      request.setTraceContext(trace);
+    }
     String requestId = request.getRequestId();
     Shape shape = p.shape();
     if (prefersAsync(ctx)) {

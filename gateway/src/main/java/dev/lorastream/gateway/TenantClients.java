@@ -4,6 +4,7 @@ import dev.lorastream.ingest.LoraClient;
 import dev.lorastream.ingest.LoraClientConfig;
 import dev.lorastream.ingest.PromptTokenizer;
 import dev.lorastream.schemas.Tenants;
+import io.opentelemetry.api.OpenTelemetry;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
@@ -22,9 +23,13 @@ final class TenantClients implements AutoCloseable {
   private final Map<String, LoraClient> byTenant = new LinkedHashMap<>();
 
   TenantClients(
-      LoraClientConfig base, PromptTokenizer tokenizer, boolean topics, Set<String> tenants) {
+      LoraClientConfig base,
+      PromptTokenizer tokenizer,
+      OpenTelemetry openTelemetry,
+      boolean topics,
+      Set<String> tenants) {
     if (!topics) {
-      shared = new LoraClient(base, tokenizer, null);
+      shared = new LoraClient(base, tokenizer, null, openTelemetry);
       return;
     }
     shared = null;
@@ -42,7 +47,10 @@ final class TenantClients implements AutoCloseable {
           byTenant.put(
               t,
               new LoraClient(
-                  base.forTenant(t).withClientId(base.clientId() + "-" + t), tokenizer, null));
+                  base.forTenant(t).withClientId(base.clientId() + "-" + t),
+                  tokenizer,
+                  null,
+                  openTelemetry));
         } catch (RuntimeException e) {
           throw new IllegalStateException(
               "cannot serve tenant '"

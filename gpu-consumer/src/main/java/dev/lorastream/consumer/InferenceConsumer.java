@@ -10,16 +10,19 @@ import dev.lorastream.engine.sched.EngineConfig;
 import dev.lorastream.engine.sched.EngineLoop;
 import dev.lorastream.schemas.AdminReplyTopics;
 import dev.lorastream.schemas.InferenceBatch;
+import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.ReplyTopicCache;
 import dev.lorastream.schemas.ReplyTopics;
 import dev.lorastream.schemas.Topics;
+import dev.lorastream.schemas.Tracing;
 import dev.lorastream.schemas.UsageTopic;
 import dev.lorastream.schemas.serde.AvroSerdeConfig;
 import dev.lorastream.schemas.serde.AvroSerializer;
 import dev.lorastream.tokenizer.HfTokenizer;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
+import io.opentelemetry.api.OpenTelemetry;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.BitSet;
@@ -105,6 +108,7 @@ public final class InferenceConsumer implements AutoCloseable {
   private final Map<String, Object> serde;
   // null when lorastream.consumer.usage is false
   private final UsageLedger usage;
+  private final ConsumerTracing tracing;
   private final ConsumerMetrics metrics;
   private final AdminReplyTopics replyTopicLookup;
   private final ReplyTopicCache replyTopics;
@@ -116,7 +120,17 @@ public final class InferenceConsumer implements AutoCloseable {
   private volatile boolean running = true;
 
   public InferenceConsumer(ConsumerSettings s, EngineConfig ec, MeterRegistry registry) {
+    this(s, ec, registry, Tracing.forService("lorastream-consumer"));
+  }
+
+  /**
+   * {@link #InferenceConsumer(ConsumerSettings, EngineConfig, MeterRegistry)} with its spans going
+   * to {@code openTelemetry} ({@link ConsumerTracing}).
+   */
+  public InferenceConsumer(
+      ConsumerSettings s, EngineConfig ec, MeterRegistry registry, OpenTelemetry openTelemetry) {
     this.settings = s;
+    this.tracing = new ConsumerTracing(openTelemetry);
     Map<String, Object> serde = Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, s.schemaRegistryUrl());
     this.serde = serde;
     this.ops = Backends.create(System.getProperty(Backends.PROPERTY, "auto"));
@@ -387,13 +401,21 @@ public final class InferenceConsumer implements AutoCloseable {
       return;
     }
     List<ProducerRecord<String, InferenceResult>> records = new ArrayList<>();
+    List<InferenceRequest> requests = new ArrayList<>(); // of records, in order
+    List<InFlightBatch> batches = new ArrayList<>(); // of records, in order
     UsageLedger.Staged counted;
     long now = System.currentTimeMillis();
     try {
       // before the transaction: a lookup must not hold it open
       for (PartitionProgress.Row row : next.rows()) {
         InFlightBatch b = row.batch();
-        records.add(router.record(b.requests().get(row.row()), row.result(), b.batchId()));
+        InferenceRequest req = b.requests().get(row.row());
+        ProducerRecord<String, InferenceResult> reply =
+            router.record(req, row.result(), b.batchId());
+        Tracing.toHeaders(req.getTraceContext(), reply.headers()); // the client's span
+        records.add(reply);
+        requests.add(req);
+        batches.add(b);
       }
     } catch (KafkaException e) {
       failed(next, "cannot check reply topics", e); // transient: not the requests' fault
@@ -426,6 +448,10 @@ public final class InferenceConsumer implements AutoCloseable {
     }
     retry.succeeded();
     records.forEach(r -> metrics.result(r.value()));
+    long committed = System.currentTimeMillis();
+    for (int i = 0; i < records.size(); i++) {
+      tracing.committed(batches.get(i), requests.get(i), records.get(i).value(), committed);
+    }
   }
 
   private static <V extends SpecificRecord> ProducerRecord<String, SpecificRecord> widen(

@@ -67,6 +67,7 @@ final class RequestIntake {
    * committed before), whose futures are null.
    */
   InFlightBatch start(TopicPartition tp, long offset, InferenceBatch batch, BitSet answered) {
+    long received = System.currentTimeMillis();
     List<CompletableFuture<InferenceResult>> results = new ArrayList<>();
     List<InferenceRequest> requests = batch.getRequests();
     for (int r = 0; r < requests.size(); r++) {
@@ -77,7 +78,9 @@ final class RequestIntake {
         offset,
         batch.getBatchId(),
         List.copyOf(requests),
-        Collections.unmodifiableList(results));
+        Collections.unmodifiableList(results),
+        batch.getCreatedEpochMs(),
+        received);
   }
 
   /**

@@ -3,9 +3,16 @@ package dev.lorastream.ingest;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.Topics;
+import dev.lorastream.schemas.Tracing;
 import dev.lorastream.tokenizer.HfTokenizer;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.opentelemetry.api.OpenTelemetry;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.context.Context;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -153,6 +160,7 @@ public final class LoraClient implements AutoCloseable {
   private final Thread replyThread;
   private final ClientMetrics metrics;
   private final MeterRegistry meterRegistry;
+  private final Tracer tracer;
   private volatile boolean closed;
   private volatile ClientStreams streams; // made on the first stream or cancel
   private volatile Throwable broken; // set when the reply consumer died; fails every later submit
@@ -173,7 +181,22 @@ public final class LoraClient implements AutoCloseable {
    */
   public LoraClient(
       LoraClientConfig config, PromptTokenizer tokenizer, MeterRegistry meterRegistry) {
+    this(config, tokenizer, meterRegistry, OpenTelemetry.noop());
+  }
+
+  /**
+   * A client that traces its requests: each gets a {@code lorastream.request} span (a child of the
+   * caller's current span, or of the request's own {@code traceContext} when it has one) from send
+   * to reply, and carries its context in {@code traceContext} and the record's {@code traceparent}
+   * header; the servers add their spans under it ({@link Tracing}).
+   */
+  public LoraClient(
+      LoraClientConfig config,
+      PromptTokenizer tokenizer,
+      MeterRegistry meterRegistry,
+      OpenTelemetry openTelemetry) {
     this.config = config;
+    this.tracer = openTelemetry.getTracer(Tracing.SCOPE);
     this.tokenizer = tokenizer == null ? null : tokenizer.tokenizer();
     this.meterRegistry = meterRegistry != null ? meterRegistry : new SimpleMeterRegistry();
     Map<String, Object> serde =
@@ -249,6 +272,8 @@ public final class LoraClient implements AutoCloseable {
                   + "'): two replies under one id cannot be told apart; wait for the first, or"
                   + " send with a new requestId"));
     }
+    Span span = startSpan(req);
+    future.whenComplete((r, e) -> endSpan(span, r, e));
     if (closed
         || broken
             != null) { // checked after the put: close() either sees the entry or we see closed
@@ -274,8 +299,11 @@ public final class LoraClient implements AutoCloseable {
               timeout.toNanos(),
               TimeUnit.NANOSECONDS);
       future.whenComplete((r, e) -> timeoutTask.cancel(false));
+      ProducerRecord<String, InferenceRequest> record =
+          new ProducerRecord<>(config.requestTopic(), id, req);
+      Tracing.toHeaders(req.getTraceContext(), record.headers());
       producer.send(
-          new ProducerRecord<>(config.requestTopic(), id, req),
+          record,
           (metadata, e) -> {
             if (e != null) {
               future.completeExceptionally(e);
@@ -286,6 +314,45 @@ public final class LoraClient implements AutoCloseable {
       future.completeExceptionally(e);
     }
     return future;
+  }
+
+  /**
+   * The request's span, its context written into {@code req}'s {@code traceContext} (a span that is
+   * not recording, as with tracing off, leaves the request as it was).
+   */
+  private Span startSpan(InferenceRequest req) {
+    Context parent =
+        switch (Tracing.parent(req.getTraceContext())) {
+          case Tracing.Parent.Of(Context c) -> c;
+          default -> Context.current();
+        };
+    Span span =
+        tracer
+            .spanBuilder("lorastream.request")
+            .setSpanKind(SpanKind.PRODUCER)
+            .setParent(parent)
+            .setAttribute(Tracing.TENANT, req.getTenantId())
+            .setAttribute(Tracing.ADAPTER, req.getAdapterId() == null ? "" : req.getAdapterId())
+            .setAttribute(Tracing.REQUEST_ID, req.getRequestId())
+            .startSpan();
+    if (span.getSpanContext().isValid()) {
+      req.setTraceContext(Tracing.contextOf(span));
+    }
+    return span;
+  }
+
+  private static void endSpan(Span span, InferenceResult r, Throwable e) {
+    if (e != null) {
+      span.setStatus(StatusCode.ERROR, e.toString());
+    } else {
+      if (r.getBatchId() != null) {
+        span.setAttribute(Tracing.BATCH_ID, r.getBatchId());
+      }
+      if (r.getErrorCode() != null) {
+        span.setStatus(StatusCode.ERROR, r.getErrorCode() + ": " + r.getErrorMessage());
+      }
+    }
+    span.end();
   }
 
   /** {@link #stream(InferenceRequest.Builder, Duration)} with the configured default timeout. */

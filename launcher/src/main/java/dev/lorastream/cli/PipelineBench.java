@@ -119,6 +119,14 @@ public final class PipelineBench implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "7")
   long seed;
 
+  @Option(
+      names = "--tracing",
+      description =
+          "also run the Kafka path with tracing on (every span made and exported through the SDK"
+              + " to an exporter that drops them) after each pair of runs: tracing_throughput_ratio,"
+              + " traced over untraced, per repetition")
+  boolean tracing;
+
   @Override
   public Integer call() throws Exception {
     int n = requests != null ? requests : quick ? 64 : 160;
@@ -192,6 +200,8 @@ public final class PipelineBench implements Callable<Integer> {
             w,
             measured.kafka(),
             measured.engine(),
+            measured.traced(),
+            measured.spans(),
             measured.cancel(),
             !noWarmup,
             (note.isEmpty() ? "" : note + " ")
@@ -223,7 +233,11 @@ public final class PipelineBench implements Callable<Integer> {
 
   /** The runs of both paths, interleaved, and the cancel probe. */
   private record Measured(
-      List<PipelineRun> kafka, List<PipelineRun> engine, PipelineReport.Cancel cancel) {}
+      List<PipelineRun> kafka,
+      List<PipelineRun> engine,
+      List<PipelineRun> traced,
+      long spans,
+      PipelineReport.Cancel cancel) {}
 
   /**
    * Starts the broker, batcher, consumer and client (the Kafka path) and an engine loop over the
@@ -242,20 +256,24 @@ public final class PipelineBench implements Callable<Integer> {
       throws Exception {
     List<PipelineRun> kafkaRuns = new ArrayList<>();
     List<PipelineRun> engineRuns = new ArrayList<>();
-    try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
+    List<PipelineRun> tracedRuns = new ArrayList<>();
+    try (EmbeddedKafka kafka = EmbeddedKafka.start();
+        SwitchedTracing traces = new SwitchedTracing()) {
       String registry = "mock://bench-pipeline-" + ProcessHandle.current().pid();
       DemoFixtures.createTopics(kafka.bootstrapServers());
       fx.publishAdapters(kafka.bootstrapServers(), Map.of("schema.registry.url", registry));
       try (BatcherApp batcher =
-              BatcherApp.start(batcherConfig(kafka.bootstrapServers(), registry, context));
+              BatcherApp.start(batcherConfig(kafka.bootstrapServers(), registry, context), traces);
           InferenceConsumer consumer =
               new InferenceConsumer(
                   fx.consumerSettings(
                       kafka.bootstrapServers(), registry, "bench-consumer", inflightSetting()),
                   ec,
-                  new SimpleMeterRegistry());
+                  new SimpleMeterRegistry(),
+                  traces);
           LoraClient client =
-              new LoraClient(LoraClientConfig.of(kafka.bootstrapServers(), registry), tok, null);
+              new LoraClient(
+                  LoraClientConfig.of(kafka.bootstrapServers(), registry), tok, null, traces);
           EngineLoop loop =
               new EngineLoop(
                   new Engine(
@@ -280,12 +298,22 @@ public final class PipelineBench implements Callable<Integer> {
         for (int rep = 0; rep < reps; rep++) {
           kafkaRuns.add(report(PipelinePaths.kafka(client, w, rep)));
           engineRuns.add(report(PipelinePaths.engine(loop, w, rep)));
+          if (tracing) {
+            traces.set(true);
+            PipelineRun traced = PipelinePaths.kafka(client, w, rep);
+            // the consumer makes its spans right after the commit, which the client may see
+            // first: let them in before switching off (outside the timed run)
+            Thread.sleep(200);
+            traces.set(false);
+            tracedRuns.add(report(traced.as("kafka+tracing")));
+          }
         }
+        traces.flush();
         PipelineReport.Cancel cancel = cancelSteps(loop, tok, context);
         System.err.println("bench pipeline: " + cancel);
         consumer.stop();
         serving.join(10_000);
-        return new Measured(kafkaRuns, engineRuns, cancel);
+        return new Measured(kafkaRuns, engineRuns, tracedRuns, traces.exported(), cancel);
       }
     }
   }

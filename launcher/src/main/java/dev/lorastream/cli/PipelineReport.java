@@ -33,6 +33,8 @@ record PipelineReport(
     PipelineWorkload workload,
     List<PipelineRun> kafka,
     List<PipelineRun> engineOnly,
+    List<PipelineRun> traced,
+    long spans,
     Cancel cancel,
     boolean warmup,
     String note) {
@@ -52,6 +54,12 @@ record PipelineReport(
     }
   }
 
+  /** tok/s of each traced Kafka run over the untraced one of its repetition: [median, min, max]. */
+  double[] tracingRatio() {
+    double[] r = PipelineRun.ratios(traced, kafka, PipelineRun::tokPerS);
+    return new double[] {Stats.median(r), Stats.min(r), Stats.max(r)};
+  }
+
   double[] ratio(ToDoubleFunction<PipelineRun> f) {
     double[] r = PipelineRun.ratios(kafka, engineOnly, f);
     return new double[] {Stats.median(r), Stats.min(r), Stats.max(r)};
@@ -66,6 +74,12 @@ record PipelineReport(
             "p50", PipelineRun.spread(kafka, PipelineRun::deliveryLagP50)[0],
             "p99", PipelineRun.spread(kafka, PipelineRun::deliveryLagP99)[0]));
     m.put("short_quartile_latency_ratio", ratio(PipelineRun::shortQuartileP50)[0]);
+    if (!traced.isEmpty()) {
+      double[] t = tracingRatio();
+      m.put("tracing_throughput_ratio", t[0]);
+      m.put("tracing_throughput_ratio_spread", t);
+      m.put("tracing_spans_exported", spans);
+    }
     m.put("cancel_steps", cancel.steps());
     m.put(
         "note",
@@ -95,8 +109,16 @@ record PipelineReport(
     wl.put("adapters", "zipf exponent " + workload.zipf());
     m.put("workload", wl);
     Map<String, Object> paths = new LinkedHashMap<>();
-    for (String p : List.of("kafka", "engine")) {
-      List<PipelineRun> runs = p.equals("kafka") ? kafka : engineOnly;
+    for (String p :
+        traced.isEmpty()
+            ? List.of("kafka", "engine")
+            : List.of("kafka", "engine", "kafka+tracing")) {
+      List<PipelineRun> runs =
+          switch (p) {
+            case "kafka" -> kafka;
+            case "engine" -> engineOnly;
+            default -> traced;
+          };
       Map<String, Object> s = new LinkedHashMap<>();
       s.put("tok_per_s", PipelineRun.spread(runs, PipelineRun::tokPerS));
       s.put("ttft_p50_ms", PipelineRun.spread(runs, PipelineRun::ttftP50));
@@ -126,17 +148,22 @@ record PipelineReport(
     double[] t = ratio(PipelineRun::tokPerS);
     double[] s = ratio(PipelineRun::shortQuartileP50);
     return String.format(
-        "bench pipeline: throughput_ratio %.2f (%.2f-%.2f), delivery_lag_ms p50 %.1f p99 %.1f,"
-            + " short_quartile_latency_ratio %.2f (%.2f-%.2f), cancel_steps %d",
-        t[0],
-        t[1],
-        t[2],
-        PipelineRun.spread(kafka, PipelineRun::deliveryLagP50)[0],
-        PipelineRun.spread(kafka, PipelineRun::deliveryLagP99)[0],
-        s[0],
-        s[1],
-        s[2],
-        cancel.steps());
+            "bench pipeline: throughput_ratio %.2f (%.2f-%.2f), delivery_lag_ms p50 %.1f p99 %.1f,"
+                + " short_quartile_latency_ratio %.2f (%.2f-%.2f), cancel_steps %d",
+            t[0],
+            t[1],
+            t[2],
+            PipelineRun.spread(kafka, PipelineRun::deliveryLagP50)[0],
+            PipelineRun.spread(kafka, PipelineRun::deliveryLagP99)[0],
+            s[0],
+            s[1],
+            s[2],
+            cancel.steps())
+        + (traced.isEmpty()
+            ? ""
+            : String.format(
+                ", tracing_throughput_ratio %.3f (%.3f-%.3f), %d spans exported",
+                tracingRatio()[0], tracingRatio()[1], tracingRatio()[2], spans));
   }
 
   private String markdown() {
@@ -192,12 +219,29 @@ record PipelineReport(
             PipelineRun.spread(kafka, PipelineRun::deliveryLagP99),
             "≤ 100"));
     b.append(row("short_quartile_latency_ratio", ratio(PipelineRun::shortQuartileP50), "≤ 1.5"));
+    if (!traced.isEmpty()) {
+      b.append(
+          row(
+              "tracing_throughput_ratio (kafka+tracing / kafka tok/s; "
+                  + spans
+                  + " spans exported)",
+              tracingRatio(),
+              "≥ 0.98"));
+    }
     b.append("| cancel_steps | ").append(cancel.steps()).append(" | ≤ 2 |\n\n");
     b.append(
         "| path | tok/s | TTFT p50 ms | TTFT p99 ms | e2e p50 ms | e2e p99 ms | short-quartile p50 ms |\n");
     b.append("|---|---|---|---|---|---|---|\n");
-    for (String p : List.of("kafka", "engine")) {
-      List<PipelineRun> runs = p.equals("kafka") ? kafka : engineOnly;
+    for (String p :
+        traced.isEmpty()
+            ? List.of("kafka", "engine")
+            : List.of("kafka", "engine", "kafka+tracing")) {
+      List<PipelineRun> runs =
+          switch (p) {
+            case "kafka" -> kafka;
+            case "engine" -> engineOnly;
+            default -> traced;
+          };
       b.append("| ").append(p);
       for (ToDoubleFunction<PipelineRun> f :
           List.<ToDoubleFunction<PipelineRun>>of(

@@ -41,6 +41,25 @@ record PipelineRun(
   record Sample(
       int maxTokens, int generated, boolean ok, double ttftMs, double e2eMs, double lagMs) {}
 
+  /** This run under another path name. */
+  PipelineRun as(String name) {
+    return new PipelineRun(
+        name,
+        rep,
+        requests,
+        errors,
+        generated,
+        wallS,
+        tokPerS,
+        ttftP50,
+        ttftP99,
+        e2eP50,
+        e2eP99,
+        deliveryLagP50,
+        deliveryLagP99,
+        shortQuartileP50);
+  }
+
   static PipelineRun of(String path, int rep, List<Sample> samples, double wallS) {
     long gen = samples.stream().mapToLong(Sample::generated).sum();
     int errors = (int) samples.stream().filter(s -> !s.ok()).count();

@@ -70,6 +70,7 @@ class PipelineBenchTest {
                 "--no-warmup",
                 "--max-inflight-batches",
                 "4",
+                "--tracing",
                 "--out",
                 out.toString());
     assertEquals(0, code);
@@ -91,6 +92,14 @@ class PipelineBenchTest {
     assertEquals(0, engine.get("errors").asInt());
     assertEquals(engine.get("generated").asLong(), kafka.get("generated").asLong());
     assertEquals("CANCELLED", j.get("cancel").get("errorCode").asText());
+    // --tracing: the Kafka path again with every span made: 4 requests, each a client span and a
+    // batcher span at least, 7 at most
+    assertTrue(j.get("tracing_throughput_ratio").asDouble() > 0, j.toString());
+    long spans = j.get("tracing_spans_exported").asLong();
+    assertTrue(spans >= 8 && spans <= 28, "spans " + spans);
+    JsonNode traced = j.get("paths").get("kafka+tracing").get("runs").get(0);
+    assertEquals(0, traced.get("errors").asInt());
+    assertEquals(kafka.get("generated").asLong(), traced.get("generated").asLong());
     assertTrue(Files.size(out.resolve("plot.png")) > 0);
     String md = Files.readString(out.resolve("report.md"));
     assertTrue(md.contains("| cancel_steps |"), md);
