@@ -2,6 +2,7 @@ package dev.lorastream.cli;
 
 import dev.lorastream.batcher.BatcherApp;
 import dev.lorastream.batcher.BatcherConfig;
+import dev.lorastream.consumer.ConsumerSettings;
 import dev.lorastream.consumer.InferenceConsumer;
 import dev.lorastream.devstack.EmbeddedKafka;
 import dev.lorastream.devstack.RegistryProcess;
@@ -13,12 +14,14 @@ import dev.lorastream.ingest.LoraClientConfig;
 import dev.lorastream.ingest.PromptTokenizer;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
+import dev.lorastream.schemas.MetricsServer;
 import dev.lorastream.schemas.SamplingParams;
 import dev.lorastream.schemas.Topic;
 import dev.lorastream.schemas.Topics;
 import dev.lorastream.schemas.registry.CompatibilityLevel;
 import dev.lorastream.schemas.registry.RestSchemaRegistryClient;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -206,13 +209,18 @@ public final class DemoCommand implements Callable<Integer> {
       DemoFixtures.createTopics(kafka.bootstrapServers());
       fx.publishAdapters(kafka.bootstrapServers(), serde);
       Properties bp = DemoFixtures.batcherProperties(kafka.bootstrapServers(), registry, "demo");
+      if (serve) {
+        bp.put(BatcherConfig.METRICS_PORT, "0"); // any free port, printed on the metrics: line
+      }
+      PrometheusMeterRegistry consumerMeters =
+          new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
       try (BatcherApp batcher = BatcherApp.start(BatcherConfig.fromProperties(bp));
           InferenceConsumer consumer =
               new InferenceConsumer(
                   fx.consumerSettings(
                       kafka.bootstrapServers(), registry, "demo-consumer", Map.of()),
                   DemoFixtures.engineConfig(),
-                  new SimpleMeterRegistry());
+                  consumerMeters);
           PromptTokenizer tok = PromptTokenizer.load(fx.modelDir());
           LoraClient client =
               new LoraClient(
@@ -261,6 +269,8 @@ public final class DemoCommand implements Callable<Integer> {
                   home.resolve(work).normalize().resolve("gateway"),
                   gwPort,
                   batcher,
+                  consumer,
+                  consumerMeters,
                   serving);
           if (failed != null) {
             System.err.println("demo: stopped serving: " + failed);
@@ -291,6 +301,8 @@ public final class DemoCommand implements Callable<Integer> {
       Path gatewayData,
       int gatewayPort,
       BatcherApp batcher,
+      InferenceConsumer consumer,
+      PrometheusMeterRegistry consumerMeters,
       Thread serving)
       throws InterruptedException {
     if (stop.getCount() == 0) {
@@ -298,13 +310,23 @@ public final class DemoCommand implements Callable<Integer> {
     }
     Map<String, String> keys = TenantKeys.randomKeys(fx.tenants());
     try (Gateway gateway =
-        Gateway.start(
-            GatewayConfig.of(bootstrap, registry, fx.modelDir(), TenantKeys.ofPlainKeys(keys))
-                .withAddress("127.0.0.1", gatewayPort)
-                .withBatch(GatewayConfig.Batch.in(gatewayData)))) {
+            Gateway.start(
+                GatewayConfig.of(bootstrap, registry, fx.modelDir(), TenantKeys.ofPlainKeys(keys))
+                    .withAddress("127.0.0.1", gatewayPort)
+                    .withBatch(GatewayConfig.Batch.in(gatewayData)));
+        MetricsServer consumerMetrics =
+            MetricsServer.start(
+                consumerMeters, 0, ConsumerSettings.METRICS_PORT, consumer::healthy)) {
       for (var k : keys.entrySet()) {
         System.out.println("key " + k.getKey() + "=" + k.getValue());
       }
+      // Prometheus' /metrics and /health of each service (the gateway has none)
+      System.out.println(
+          "metrics: batcher=http://127.0.0.1:"
+              + batcher.metricsPort()
+              + "/metrics consumer=http://127.0.0.1:"
+              + consumerMetrics.port()
+              + "/metrics");
       return awaitStop(bootstrap, registry, gateway.url(), batcher, serving);
     }
   }

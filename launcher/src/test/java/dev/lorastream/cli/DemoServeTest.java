@@ -279,6 +279,37 @@ class DemoServeTest {
   }
 
   @Test
+  @Order(2)
+  @Timeout(60)
+  void eachServicesMetricsAndHealthAnswerAtThePrintedUrls() throws Exception {
+    assumeServing();
+    Matcher m =
+        out.stream()
+            .map(
+                Pattern.compile("^metrics: batcher=(http://\\S+) consumer=(http://\\S+)$")::matcher)
+            .filter(Matcher::matches)
+            .findFirst()
+            .orElseThrow(() -> new AssertionError("no metrics line:\n" + String.join("\n", out)));
+    HttpClient http = HttpClient.newHttpClient();
+    String[][] services = {
+      {m.group(1), "lorastream_batcher_"}, {m.group(2), "lorastream_consumer_"}
+    };
+    for (String[] svc : services) {
+      HttpResponse<String> metrics =
+          http.send(
+              HttpRequest.newBuilder(URI.create(svc[0])).build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, metrics.statusCode(), svc[0]);
+      assertTrue(metrics.body().contains(svc[1]), svc[0] + ":\n" + metrics.body());
+      HttpResponse<String> health =
+          http.send(
+              HttpRequest.newBuilder(URI.create(svc[0].replace("/metrics", "/health"))).build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, health.statusCode(), svc[0] + " " + health.body());
+    }
+  }
+
+  @Test
   @Order(3)
   @Timeout(60)
   void thePythonExampleGetsAReplyToEveryRequest() throws Exception {
