@@ -10,6 +10,6 @@ WORKDIR /opt/lorastream
 COPY --from=build /src/launcher/target/launcher-*.jar /opt/lorastream/launcher.jar
 COPY --from=build /src/launcher/target/lib /opt/lorastream/lib
 COPY models /opt/lorastream/models
-ENV JAVA_OPTS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC"
+ENV JAVA_OPTS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -XX:+UseParallelGC"
 ENTRYPOINT ["sh", "-c", "exec java $JAVA_OPTS -cp /opt/lorastream/launcher.jar:/opt/lorastream/lib/* dev.lorastream.cli.Main \"$@\"", "lorastream"]
 CMD ["--help"]
