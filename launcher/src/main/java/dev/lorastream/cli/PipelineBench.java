@@ -300,12 +300,14 @@ public final class PipelineBench implements Callable<Integer> {
           engineRuns.add(report(PipelinePaths.engine(loop, w, rep)));
           if (tracing) {
             traces.set(true);
-            PipelineRun traced = PipelinePaths.kafka(client, w, rep);
+            // request ids carry the repetition: another number, or the batcher answers them as
+            // duplicates of the untraced run's
+            PipelineRun traced = PipelinePaths.kafka(client, w, reps + rep);
             // the consumer makes its spans right after the commit, which the client may see
             // first: let them in before switching off (outside the timed run)
             Thread.sleep(200);
             traces.set(false);
-            tracedRuns.add(report(traced.as("kafka+tracing")));
+            tracedRuns.add(report(traced.as("kafka+tracing", rep)));
           }
         }
         traces.flush();

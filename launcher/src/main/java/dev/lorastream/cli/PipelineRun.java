@@ -41,11 +41,11 @@ record PipelineRun(
   record Sample(
       int maxTokens, int generated, boolean ok, double ttftMs, double e2eMs, double lagMs) {}
 
-  /** This run under another path name. */
-  PipelineRun as(String name) {
+  /** This run under another path name and repetition number. */
+  PipelineRun as(String name, int repetition) {
     return new PipelineRun(
         name,
-        rep,
+        repetition,
         requests,
         errors,
         generated,
