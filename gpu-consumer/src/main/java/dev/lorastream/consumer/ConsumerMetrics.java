@@ -13,6 +13,7 @@ import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.FunctionTimer;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -29,6 +30,15 @@ import java.util.function.ToDoubleFunction;
  * ({@link AdapterMeters}).
  */
 final class ConsumerMetrics {
+  /** Creation to result, from the result's timings (this consumer's clock past the send). */
+  private final Timer latency;
+
+  /** Time to first token: the request's creation to its first token (the result's timings). */
+  private final Timer ttft;
+
+  /** Time per output token after the first: (last token - first token) / (tokens - 1). */
+  private final Timer tpot;
+
   private final MeterRegistry registry;
   private final DistributionSummary batchSize;
   private final Counter undecodable;
@@ -55,6 +65,23 @@ final class ConsumerMetrics {
       AdapterCatalog catalog,
       int maxAdapterSeries) {
     this.registry = registry;
+    this.latency =
+        Timer.builder("lorastream.consumer.request.latency")
+            .description("request creation to its result (the result's timings)")
+            .publishPercentileHistogram()
+            .register(registry);
+    this.ttft =
+        Timer.builder("lorastream.consumer.time.to.first.token")
+            .description("time to first token: request creation to its first generated token")
+            .publishPercentileHistogram()
+            .register(registry);
+    this.tpot =
+        Timer.builder("lorastream.consumer.time.per.output.token")
+            .description("per output token after the first: first to last token over the tokens")
+            .publishPercentileHistogram()
+            .minimumExpectedValue(java.time.Duration.ofMillis(1))
+            .maximumExpectedValue(java.time.Duration.ofSeconds(10))
+            .register(registry);
     this.adapters = new AdapterMeters(registry, maxAdapterSeries);
     engine.onAdapterInfo(adapters::update);
     if (catalog != null) {
@@ -253,8 +280,15 @@ final class ConsumerMetrics {
             "code",
             code)
         .increment();
-    registry
-        .timer("lorastream.consumer.request.latency")
-        .record(r.getTimings().getTotalMs(), TimeUnit.MILLISECONDS);
+    latency.record(r.getTimings().getTotalMs(), TimeUnit.MILLISECONDS);
+    long first = r.getTimings().getFirstTokenMs();
+    if (first > 0) {
+      ttft.record(first, TimeUnit.MILLISECONDS);
+      int after = r.getTokenIds().size() - 1; // tokens after the first
+      long decodeMs = r.getTimings().getTotalMs() - first;
+      if (after > 0 && decodeMs >= 0) {
+        tpot.record(decodeMs * 1_000_000L / after, TimeUnit.NANOSECONDS);
+      }
+    }
   }
 }

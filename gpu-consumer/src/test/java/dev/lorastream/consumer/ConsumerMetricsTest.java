@@ -18,9 +18,14 @@ import dev.lorastream.engine.sched.EngineError;
 import dev.lorastream.engine.sched.GenerationRequest;
 import dev.lorastream.engine.testdata.ModelGenerator;
 import dev.lorastream.schemas.ErrorCode;
+import dev.lorastream.schemas.FinishReason;
 import dev.lorastream.schemas.InferenceRequest;
+import dev.lorastream.schemas.InferenceResult;
+import dev.lorastream.schemas.Timings;
+import dev.lorastream.schemas.Usage;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -28,6 +33,7 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -103,6 +109,48 @@ class ConsumerMetricsTest {
               "lorastream_engine_pool_pages{holder=\"free\"} " + engine.poolPages() + ".0")) {
         assertTrue(body.contains(line), line + " in\n" + body);
       }
+    }
+  }
+
+  @Test
+  void timeToFirstTokenAndTimePerOutputTokenComeFromEachResultsTimings() throws Exception {
+    Path dir = tmp.resolve("m2");
+    ModelGenerator.make("tiny", ModelGenerator.Options.defaults(), dir);
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    try (Ops ops = Backends.create("cpu");
+        LoadedModel lm = ModelLoader.load(dir, ops);
+        Engine engine =
+            new Engine(
+                new LlamaModel(lm.config(), lm.weights(), ops, LlamaModel.LoraKernel.SGMV),
+                EngineConfig.defaults().withKvBlocks(8),
+                id -> {
+                  throw new java.util.NoSuchElementException(id);
+                },
+                null)) {
+      ConsumerMetrics metrics = new ConsumerMetrics(registry, engine, () -> 0, null);
+      // first token 100 ms after creation, the 4th (last) 400 ms after: 100 ms per token after
+      metrics.result(
+          InferenceResult.newBuilder()
+              .setRequestId("a")
+              .setTenantId("t")
+              .setText("abcd")
+              .setTokenIds(List.of(5, 6, 7, 8))
+              .setFinishReason(FinishReason.LENGTH)
+              .setUsage(new Usage(3, 4))
+              .setTimings(new Timings(50L, 100L, 400L))
+              .build());
+      Timer ttft = registry.get("lorastream.consumer.time.to.first.token").timer();
+      Timer tpot = registry.get("lorastream.consumer.time.per.output.token").timer();
+      assertEquals(1, ttft.count());
+      assertEquals(100.0, ttft.totalTime(TimeUnit.MILLISECONDS));
+      assertEquals(1, tpot.count());
+      assertEquals(100.0, tpot.totalTime(TimeUnit.MILLISECONDS));
+      assertEquals(
+          400.0,
+          registry
+              .get("lorastream.consumer.request.latency")
+              .timer()
+              .totalTime(TimeUnit.MILLISECONDS));
     }
   }
 
