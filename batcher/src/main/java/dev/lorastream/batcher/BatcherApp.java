@@ -279,11 +279,18 @@ public final class BatcherApp implements AutoCloseable {
     MetricsServer server =
         config.metricsPort() < 0
             ? null
-            : MetricsServer.startExplained(
+            : MetricsServer.startProbes(
                 registry,
                 config.metricsPort(),
                 BatcherConfig.METRICS_PORT,
-                () -> watch.downReason(streams, deadLetters));
+                new MetricsServer.Probes(
+                    // Kafka Streams does not come back from ERROR: restart the process
+                    () ->
+                        streams.state() == KafkaStreams.State.ERROR
+                                || deadLetters.state() == KafkaStreams.State.ERROR
+                            ? "Kafka Streams is ERROR"
+                            : null,
+                    () -> watch.downReason(streams, deadLetters)));
     long every = Math.max(100, Math.min(5000, config.healthStallMs() / 6));
     watch.probe.scheduleWithFixedDelay(
         () -> observe(watch, pending, streams), every, every, TimeUnit.MILLISECONDS);

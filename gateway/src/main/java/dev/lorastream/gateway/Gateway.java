@@ -242,12 +242,16 @@ public final class Gateway implements AutoCloseable {
     c.routes.post(
         "/v1/batches/{id}/cancel",
         ctx -> sendJson(ctx, 200, batches.cancel(ctx.pathParam("id"), authenticate(ctx))));
-    c.routes.get(
-        "/health",
-        ctx -> {
-          boolean up = healthy();
-          ctx.status(up ? 200 : 503).contentType("text/plain").result(up ? "UP" : "DOWN");
-        });
+    for (String probe : List.of("/health", "/ready")) {
+      c.routes.get(
+          probe,
+          ctx -> {
+            boolean up = healthy();
+            ctx.status(up ? 200 : 503).contentType("text/plain").result(up ? "UP" : "DOWN");
+          });
+    }
+    // the process answers: a stuck catalog reader makes it unready, not dead (it retries)
+    c.routes.get("/live", ctx -> ctx.status(200).contentType("text/plain").result("UP"));
     c.routes.exception(ApiError.class, (e, ctx) -> send(ctx, e));
     c.routes.exception(HttpResponseException.class, (e, ctx) -> send(ctx, httpError(ctx, e)));
     c.routes.exception(

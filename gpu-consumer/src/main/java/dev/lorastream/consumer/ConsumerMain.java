@@ -33,14 +33,19 @@ public final class ConsumerMain {
     MetricsServer metrics =
         s.metricsPort() < 0
             ? null
-            : MetricsServer.start(
+            : MetricsServer.startProbes(
                 registry,
                 s.metricsPort(),
                 ConsumerSettings.METRICS_PORT,
-                () -> {
-                  InferenceConsumer current = serving.get();
-                  return current != null && current.healthy();
-                });
+                new MetricsServer.Probes(
+                    () -> {
+                      InferenceConsumer current = serving.get();
+                      return current == null || current.live() ? null : "the engine failed";
+                    },
+                    () -> {
+                      InferenceConsumer current = serving.get();
+                      return current != null && current.ready() ? null : "";
+                    }));
     InferenceConsumer c = new InferenceConsumer(s, EngineConfig.defaults(), registry);
     serving.set(c);
     // SIGTERM: stop the poll loop and wait until the consumer is closed, not until the main thread
@@ -48,7 +53,11 @@ public final class ConsumerMain {
     // took the whole timeout (10 s).
     CountDownLatch closed = new CountDownLatch(1);
     Runtime.getRuntime()
-        .addShutdownHook(new Thread(() -> stopAndAwaitClose(c::stop, closed, CLOSE_TIMEOUT)));
+        .addShutdownHook(
+            new Thread(
+                () ->
+                    stopAndAwaitClose(
+                        c::drain, closed, CLOSE_TIMEOUT.plusMillis(s.shutdownGraceMs()))));
     System.err.printf(
         "lorastream consumer %s: model %s, group %s, tenancy %s%s%n",
         s.consumerId(),

@@ -73,6 +73,10 @@ import java.util.stream.Stream;
  *     publishes nothing
  * @param usage whether the consumer writes per-tenant token counts to {@code lora.usage} in the
  *     transaction of the results they count ({@link UsageLedger}); the topic must then exist
+ * @param shutdownGraceMs on {@link InferenceConsumer#drain} (SIGTERM): how long the consumer,
+ *     taking no new batches, goes on computing and committing the ones it has before it leaves the
+ *     group and hands what is left back (uncommitted, to the partitions' next owner); 0 hands back
+ *     at once
  */
 public record ConsumerSettings(
     String bootstrapServers,
@@ -96,7 +100,8 @@ public record ConsumerSettings(
     long commitIntervalMs,
     int offsetMetadataMaxBytes,
     long residencyIntervalMs,
-    boolean usage) {
+    boolean usage,
+    long shutdownGraceMs) {
 
   public static final String BOOTSTRAP = "lorastream.kafka.bootstrap.servers";
   public static final String REGISTRY = "lorastream.schema.registry.url";
@@ -125,6 +130,10 @@ public record ConsumerSettings(
       "lorastream.consumer.offset.metadata.max.bytes";
   public static final String RESIDENCY_INTERVAL_MS = "lorastream.consumer.residency.interval.ms";
   public static final String USAGE = "lorastream.consumer.usage";
+  public static final String SHUTDOWN_GRACE_MS = "lorastream.consumer.shutdown.grace-ms";
+
+  /** Below Kubernetes' default termination grace (30 s), leaving time to close. */
+  public static final long DEFAULT_SHUTDOWN_GRACE_MS = 20_000;
 
   /** The brokers' default {@code offset.metadata.max.bytes}. */
   public static final int DEFAULT_OFFSET_METADATA_MAX_BYTES = 4096;
@@ -155,7 +164,8 @@ public record ConsumerSettings(
           COMMIT_INTERVAL_MS,
           OFFSET_METADATA_MAX_BYTES,
           RESIDENCY_INTERVAL_MS,
-          USAGE);
+          USAGE,
+          SHUTDOWN_GRACE_MS);
 
   /**
    * The engine's system properties (README's engine table; with the per-adapter metrics' cap, read
@@ -201,6 +211,8 @@ public record ConsumerSettings(
         retryBackoffMaxMs,
         ">= " + RETRY_BACKOFF_MS + " (" + retryBackoffMs + ")");
     require(commitIntervalMs > 0, COMMIT_INTERVAL_MS, commitIntervalMs, "> 0");
+    require(
+        shutdownGraceMs >= 0, SHUTDOWN_GRACE_MS, shutdownGraceMs, ">= 0 (0 = hand back at once)");
     require(
         adapterDownloadTimeoutMs > 0, ADAPTER_DOWNLOAD_TIMEOUT_MS, adapterDownloadTimeoutMs, "> 0");
     if (modelName == null || modelName.isBlank()) {
@@ -260,7 +272,9 @@ public record ConsumerSettings(
         Long.parseLong(
             props.getOrDefault(
                 RESIDENCY_INTERVAL_MS, Long.toString(DEFAULT_RESIDENCY_INTERVAL_MS))),
-        bool(props, USAGE, true));
+        bool(props, USAGE, true),
+        Long.parseLong(
+            props.getOrDefault(SHUTDOWN_GRACE_MS, Long.toString(DEFAULT_SHUTDOWN_GRACE_MS))));
   }
 
   /** {@code key}'s value as a boolean, {@code dflt} when absent; anything but true/false fails. */

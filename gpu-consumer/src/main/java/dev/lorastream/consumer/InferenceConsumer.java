@@ -109,6 +109,8 @@ public final class InferenceConsumer implements AutoCloseable {
   // null when lorastream.consumer.usage is false
   private final UsageLedger usage;
   private final ConsumerTracing tracing;
+  private volatile boolean draining;
+  private volatile long drainDeadlineNanos;
   private final ConsumerMetrics metrics;
   private final AdminReplyTopics replyTopicLookup;
   private final ReplyTopicCache replyTopics;
@@ -326,13 +328,22 @@ public final class InferenceConsumer implements AutoCloseable {
   private void poll() {
     long lastRelease = System.nanoTime();
     while (running) {
+      if (draining) {
+        if (tracker.generating() == 0 || System.nanoTime() - drainDeadlineNanos > 0) {
+          release(); // what finished; anything still computing is handed back
+          System.err.printf(
+              "consumer %s: drained (%d batches still computing handed back)%n",
+              settings.consumerId(), tracker.generating());
+          break;
+        }
+      }
       Throwable fatal = loop.fatal();
       if (fatal != null) {
         throw new IllegalStateException(
             "engine failed; uncommitted batches will be redelivered", fatal);
       }
       int generating = tracker.generating();
-      if (generating >= settings.maxInflightBatches()) {
+      if (draining || generating >= settings.maxInflightBatches()) {
         consumer.pause(consumer.assignment());
       } else {
         Set<TopicPartition> resume = new HashSet<>(consumer.paused());
@@ -346,6 +357,9 @@ public final class InferenceConsumer implements AutoCloseable {
           take(r, refusedNow);
         }
       } catch (org.apache.kafka.common.errors.WakeupException e) {
+        if (draining && running) {
+          continue; // drain(): go on computing and committing, taking nothing new
+        }
         break; // stop()
       } catch (RecordDeserializationException e) {
         // Only our batcher writes lora.batches; a record we cannot read is skipped, loudly.
@@ -489,6 +503,33 @@ public final class InferenceConsumer implements AutoCloseable {
     running = false;
     consumer.wakeup();
     cancels.stop();
+  }
+
+  /**
+   * Ends serving gracefully (SIGTERM): takes no new batches (its partitions are paused, so it stays
+   * in the group and keeps them), computes and commits the batches it has for at most {@link
+   * ConsumerSettings#shutdownGraceMs}, then stops as {@link #stop} does; {@link #run} returns, and
+   * {@link #close} leaves the group, handing whatever was not committed back to the partitions'
+   * next owner. Not ready ({@link #ready}) from the call on.
+   */
+  public void drain() {
+    if (settings.shutdownGraceMs() == 0) {
+      stop();
+      return;
+    }
+    drainDeadlineNanos = System.nanoTime() + settings.shutdownGraceMs() * 1_000_000L;
+    draining = true;
+    consumer.wakeup(); // out of a long poll at once
+  }
+
+  /** Whether it serves: {@link #healthy} and not draining ({@code /ready}). */
+  public boolean ready() {
+    return healthy() && !draining;
+  }
+
+  /** Whether the process should be left running: its engine has not failed ({@code /live}). */
+  public boolean live() {
+    return loop.fatal() == null;
   }
 
   @Override

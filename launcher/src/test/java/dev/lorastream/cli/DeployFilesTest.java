@@ -477,7 +477,7 @@ class DeployFilesTest {
   }
 
   @Test
-  void everyProbeAsksHealthOnANamedContainerPort() throws IOException {
+  void livenessAsksLiveAndTheOtherProbesAskReadyOnANamedContainerPort() throws IOException {
     int probes = 0;
     for (String file :
         List.of("batcher.yaml", "consumer-gpu.yaml", "consumer-cpu.yaml", "gateway.yaml")) {
@@ -486,7 +486,10 @@ class DeployFilesTest {
           list(c.get("ports")).stream().map(p -> map(p).get("name")).collect(Collectors.toSet());
       for (String probe : List.of("startupProbe", "readinessProbe", "livenessProbe")) {
         Map<String, Object> get = map(map(c.get(probe)).get("httpGet"));
-        assertEquals("/health", get.get("path"), file + " " + probe);
+        assertEquals(
+            probe.equals("livenessProbe") ? "/live" : "/ready",
+            get.get("path"),
+            file + " " + probe);
         assertTrue(
             ports.contains(get.get("port")), file + " " + probe + " port " + get.get("port"));
         probes++;

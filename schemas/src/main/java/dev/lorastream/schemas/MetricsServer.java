@@ -15,10 +15,12 @@ import java.util.function.Supplier;
 
 /**
  * Every lorastream service's HTTP endpoint, on one port with the JDK's HTTP server: {@code GET
- * /metrics} (a Prometheus registry's scrape, text format 0.0.4) and {@code GET /health} (200 {@code
- * UP} while the service's health rule holds, 503 {@code DOWN} otherwise, including when the rule
- * throws). Requests are answered one at a time on one daemon thread, so the health rule should be a
- * cheap read; {@link #close} frees the port and stops the thread.
+ * /metrics} (a Prometheus registry's scrape, text format 0.0.4), {@code GET /ready} and its older
+ * name {@code /health} (200 {@code UP} while the service's readiness rule holds, 503 {@code DOWN}
+ * otherwise, including when the rule throws) and {@code GET /live} (the same for its liveness rule:
+ * down only when the process cannot recover and should be restarted). Requests are answered one at
+ * a time on one daemon thread, so the health rule should be a cheap read; {@link #close} frees the
+ * port and stops the thread.
  */
 public final class MetricsServer implements AutoCloseable {
   /** Default port of every service's endpoint (each service runs in its own container). */
@@ -57,6 +59,21 @@ public final class MetricsServer implements AutoCloseable {
    */
   public static MetricsServer startExplained(
       PrometheusMeterRegistry registry, int port, String portKey, Supplier<String> downReason) {
+    return startProbes(registry, port, portKey, new Probes(() -> null, downReason));
+  }
+
+  /**
+   * What the probes say: each supplier gives null while up, otherwise why not ("" = no reason).
+   *
+   * @param live {@code /live}: whether the process should be left running (a liveness probe
+   *     restarts it when down)
+   * @param ready {@code /ready} and {@code /health}: whether it serves (a readiness probe)
+   */
+  public record Probes(Supplier<String> live, Supplier<String> ready) {}
+
+  /** As {@link #startExplained}, with a liveness rule apart from readiness. */
+  public static MetricsServer startProbes(
+      PrometheusMeterRegistry registry, int port, String portKey, Probes probes) {
     HttpServer server;
     try {
       server = HttpServer.create(new InetSocketAddress(port), 0);
@@ -71,7 +88,9 @@ public final class MetricsServer implements AutoCloseable {
           e);
     }
     server.createContext("/metrics", ex -> respond(ex, 200, METRICS_TYPE, registry.scrape()));
-    server.createContext("/health", ex -> health(ex, downReason));
+    server.createContext("/health", ex -> health(ex, probes.ready()));
+    server.createContext("/ready", ex -> health(ex, probes.ready()));
+    server.createContext("/live", ex -> health(ex, probes.live()));
     ExecutorService executor =
         Executors.newSingleThreadExecutor(
             r -> {
