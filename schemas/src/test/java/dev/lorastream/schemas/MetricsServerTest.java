@@ -79,6 +79,27 @@ class MetricsServerTest {
   }
 
   @Test
+  void liveAndReadyAnswerTheirOwnRulesAndHealthIsReady() throws Exception {
+    AtomicReference<String> live = new AtomicReference<>();
+    AtomicReference<String> ready = new AtomicReference<>("loading the model");
+    try (MetricsServer server =
+            MetricsServer.startProbes(
+                registry, 0, "test.metrics.port", new MetricsServer.Probes(live::get, ready::get));
+        HttpClient http = HttpClient.newHttpClient()) {
+      assertEquals(200, get(http, server, "/live").statusCode(), "alive while not ready");
+      assertEquals("DOWN (loading the model)\n", get(http, server, "/ready").body());
+      assertEquals(503, get(http, server, "/health").statusCode());
+      ready.set(null);
+      assertEquals("UP\n", get(http, server, "/ready").body());
+      assertEquals("UP\n", get(http, server, "/health").body());
+      live.set("the engine failed");
+      HttpResponse<String> dead = get(http, server, "/live");
+      assertEquals(503, dead.statusCode());
+      assertEquals("DOWN (the engine failed)\n", dead.body());
+    }
+  }
+
+  @Test
   void closeFreesThePortAndABusyPortIsNamedWithItsKey() {
     int port;
     try (MetricsServer first = MetricsServer.start(registry, 0, "test.metrics.port", () -> true)) {
