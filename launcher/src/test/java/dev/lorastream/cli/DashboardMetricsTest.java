@@ -13,6 +13,7 @@ import dev.lorastream.batcher.BatcherConfig;
 import dev.lorastream.consumer.ConsumerSettings;
 import dev.lorastream.consumer.InferenceConsumer;
 import dev.lorastream.devstack.TestKafkaCluster;
+import dev.lorastream.engine.sched.AdapterInfo;
 import dev.lorastream.engine.sched.TenantServed;
 import dev.lorastream.ingest.LoraClient;
 import dev.lorastream.ingest.LoraClientConfig;
@@ -192,11 +193,13 @@ class DashboardMetricsTest {
           new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
       try (BatcherApp batcher = BatcherApp.start(BatcherConfig.fromProperties(bp));
           InferenceConsumer consumer =
-              new InferenceConsumer(
-                  fx.consumerSettings(
-                      cluster.bootstrapServers(), registry, "dashboard-consumer", Map.of()),
-                  DemoFixtures.engineConfig(),
-                  consumerMeters);
+              everyStep(
+                  () ->
+                      new InferenceConsumer(
+                          fx.consumerSettings(
+                              cluster.bootstrapServers(), registry, "dashboard-consumer", Map.of()),
+                          DemoFixtures.engineConfig(),
+                          consumerMeters));
           MetricsServer consumerMetrics =
               MetricsServer.start(
                   consumerMeters, 0, ConsumerSettings.METRICS_PORT, consumer::healthy);
@@ -265,6 +268,25 @@ class DashboardMetricsTest {
     checkDashboard(scraped);
   }
 
+  /**
+   * Made with the engine's adapter snapshot taken at every step (by default once a second, and the
+   * tiny model's requests can all finish between two: a scrape then never sees the per-adapter
+   * gauges, which exist only while an adapter has work).
+   */
+  private static InferenceConsumer everyStep(java.util.function.Supplier<InferenceConsumer> make) {
+    String before = System.getProperty(AdapterInfo.INTERVAL_MS_PROPERTY);
+    System.setProperty(AdapterInfo.INTERVAL_MS_PROPERTY, "0");
+    try {
+      return make.get();
+    } finally {
+      if (before == null) {
+        System.clearProperty(AdapterInfo.INTERVAL_MS_PROPERTY);
+      } else {
+        System.setProperty(AdapterInfo.INTERVAL_MS_PROPERTY, before);
+      }
+    }
+  }
+
   private static boolean sawAdapterGauges(Exposition consumer) {
     return consumer.labelNames("lorastream_adapter_requests_running").contains("adapter")
         && consumer.labelNames("lorastream_adapter_resident").contains("tier");
@@ -278,7 +300,7 @@ class DashboardMetricsTest {
         .setPrompt("Once upon a time")
         .setSampling(
             SamplingParams.newBuilder()
-                .setMaxTokens(48)
+                .setMaxTokens(120)
                 .setTemperature(0f)
                 .setIgnoreEos(true)
                 .build());
