@@ -215,112 +215,109 @@ public record GatewayConfig(
 
   /** A copy bound to {@code host:port}. */
   public GatewayConfig withAddress(String host, int port) {
-    return new GatewayConfig(
-        host,
-        port,
-        bootstrapServers,
-        schemaRegistryUrl,
-        modelDir,
-        keys,
-        maxBodyBytes,
-        maxPromptTokens,
-        timeout,
-        defaultMaxTokens,
-        asyncRetention,
-        asyncMaxKept,
-        requestsPerMinute,
-        tokensPerMinute,
-        topicsTenancy,
-        batch,
-        kafka);
+    return with(
+        b -> {
+          b.host = host;
+          b.port = port;
+        });
   }
 
   /** A copy with other limits. */
   public GatewayConfig withLimits(long maxBodyBytes, int maxPromptTokens, Duration timeout) {
-    return new GatewayConfig(
-        host,
-        port,
-        bootstrapServers,
-        schemaRegistryUrl,
-        modelDir,
-        keys,
-        maxBodyBytes,
-        maxPromptTokens,
-        timeout,
-        defaultMaxTokens,
-        asyncRetention,
-        asyncMaxKept,
-        requestsPerMinute,
-        tokensPerMinute,
-        topicsTenancy,
-        batch,
-        kafka);
+    return with(
+        b -> {
+          b.maxBodyBytes = maxBodyBytes;
+          b.maxPromptTokens = maxPromptTokens;
+          b.timeout = timeout;
+        });
   }
 
   /** A copy with per-tenant rate limits (0 = none). */
   public GatewayConfig withRateLimits(long requestsPerMinute, long tokensPerMinute) {
-    return new GatewayConfig(
-        host,
-        port,
-        bootstrapServers,
-        schemaRegistryUrl,
-        modelDir,
-        keys,
-        maxBodyBytes,
-        maxPromptTokens,
-        timeout,
-        defaultMaxTokens,
-        asyncRetention,
-        asyncMaxKept,
-        requestsPerMinute,
-        tokensPerMinute,
-        topicsTenancy,
-        batch,
-        kafka);
+    return with(
+        b -> {
+          b.requestsPerMinute = requestsPerMinute;
+          b.tokensPerMinute = tokensPerMinute;
+        });
   }
 
   /** A copy in topics tenancy ({@code true}) or shared tenancy. */
   public GatewayConfig withTopicsTenancy(boolean topicsTenancy) {
-    return new GatewayConfig(
-        host,
-        port,
-        bootstrapServers,
-        schemaRegistryUrl,
-        modelDir,
-        keys,
-        maxBodyBytes,
-        maxPromptTokens,
-        timeout,
-        defaultMaxTokens,
-        asyncRetention,
-        asyncMaxKept,
-        requestsPerMinute,
-        tokensPerMinute,
-        topicsTenancy,
-        batch,
-        kafka);
+    return with(b -> b.topicsTenancy = topicsTenancy);
   }
 
   /** A copy with other Batch API settings. */
   public GatewayConfig withBatch(Batch batch) {
-    return new GatewayConfig(
-        host,
-        port,
-        bootstrapServers,
-        schemaRegistryUrl,
-        modelDir,
-        keys,
-        maxBodyBytes,
-        maxPromptTokens,
-        timeout,
-        defaultMaxTokens,
-        asyncRetention,
-        asyncMaxKept,
-        requestsPerMinute,
-        tokensPerMinute,
-        topicsTenancy,
-        batch,
-        kafka);
+    return with(b -> b.batch = batch);
+  }
+
+  /** A copy with what {@code change} sets on a {@link Copy} of this one's values. */
+  private GatewayConfig with(java.util.function.Consumer<Copy> change) {
+    Copy b = new Copy(this);
+    change.accept(b);
+    return b.build();
+  }
+
+  /** The components of a {@link GatewayConfig} as fields, for the {@code with...} copies. */
+  private static final class Copy {
+    String host;
+    int port;
+    String bootstrapServers;
+    String schemaRegistryUrl;
+    Path modelDir;
+    TenantKeys keys;
+    long maxBodyBytes;
+    int maxPromptTokens;
+    Duration timeout;
+    int defaultMaxTokens;
+    Duration asyncRetention;
+    int asyncMaxKept;
+    long requestsPerMinute;
+    long tokensPerMinute;
+    boolean topicsTenancy;
+    Batch batch;
+    Map<String, String> kafka;
+
+    Copy(GatewayConfig c) {
+      host = c.host;
+      port = c.port;
+      bootstrapServers = c.bootstrapServers;
+      schemaRegistryUrl = c.schemaRegistryUrl;
+      modelDir = c.modelDir;
+      keys = c.keys;
+      maxBodyBytes = c.maxBodyBytes;
+      maxPromptTokens = c.maxPromptTokens;
+      timeout = c.timeout;
+      defaultMaxTokens = c.defaultMaxTokens;
+      asyncRetention = c.asyncRetention;
+      asyncMaxKept = c.asyncMaxKept;
+      requestsPerMinute = c.requestsPerMinute;
+      tokensPerMinute = c.tokensPerMinute;
+      topicsTenancy = c.topicsTenancy;
+      batch = c.batch;
+      kafka = c.kafka;
+    }
+
+    GatewayConfig build() {
+      return new GatewayConfig(
+          host,
+          port,
+          bootstrapServers,
+          schemaRegistryUrl,
+          modelDir,
+          keys,
+          maxBodyBytes,
+          maxPromptTokens,
+          timeout,
+          defaultMaxTokens,
+          asyncRetention,
+          asyncMaxKept,
+          requestsPerMinute,
+          tokensPerMinute,
+          topicsTenancy,
+          batch,
+          kafka);
+    }
   }
 
   /**

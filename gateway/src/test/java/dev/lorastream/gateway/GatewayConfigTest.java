@@ -106,6 +106,35 @@ class GatewayConfigTest {
   }
 
   @Test
+  void eachCopyChangesOnlyItsOwnComponents() throws Exception {
+    GatewayConfig c = GatewayConfig.from(required());
+    GatewayConfig changed =
+        c.withAddress("127.0.0.1", 9)
+            .withLimits(10, 11, Duration.ofSeconds(12))
+            .withRateLimits(13, 14)
+            .withTopicsTenancy(true)
+            .withBatch(GatewayConfig.Batch.in(Path.of("/d")));
+    assertEquals("127.0.0.1", changed.host());
+    assertEquals(9, changed.port());
+    assertEquals(10, changed.maxBodyBytes());
+    assertEquals(11, changed.maxPromptTokens());
+    assertEquals(Duration.ofSeconds(12), changed.timeout());
+    assertEquals(13, changed.requestsPerMinute());
+    assertEquals(14, changed.tokensPerMinute());
+    assertEquals(true, changed.topicsTenancy());
+    assertEquals(Path.of("/d"), changed.batch().dataDir());
+    // and back: every other component was carried over
+    assertEquals(
+        c,
+        changed
+            .withAddress(c.host(), c.port())
+            .withLimits(c.maxBodyBytes(), c.maxPromptTokens(), c.timeout())
+            .withRateLimits(c.requestsPerMinute(), c.tokensPerMinute())
+            .withTopicsTenancy(c.topicsTenancy())
+            .withBatch(c.batch()));
+  }
+
+  @Test
   void aPortOutOfRangeIsRefused() throws Exception {
     Map<String, String> m = required();
     m.put(GatewayConfig.PORT, "70000");
