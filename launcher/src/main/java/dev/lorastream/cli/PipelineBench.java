@@ -300,14 +300,12 @@ public final class PipelineBench implements Callable<Integer> {
           engineRuns.add(report(PipelinePaths.engine(loop, w, rep)));
           if (tracing) {
             traces.set(true);
-            // request ids carry the repetition: another number, or the batcher answers them as
-            // duplicates of the untraced run's
-            PipelineRun traced = PipelinePaths.kafka(client, w, reps + rep);
+            PipelineRun traced = PipelinePaths.kafka(client, w, rep, "kafka+tracing");
             // the consumer makes its spans right after the commit, which the client may see
             // first: let them in before switching off (outside the timed run)
             Thread.sleep(200);
             traces.set(false);
-            tracedRuns.add(report(traced.as("kafka+tracing", rep)));
+            tracedRuns.add(report(traced));
           }
         }
         traces.flush();

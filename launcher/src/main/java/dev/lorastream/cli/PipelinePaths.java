@@ -40,6 +40,14 @@ final class PipelinePaths {
   }
 
   static PipelineRun kafka(LoraClient client, PipelineWorkload w, int rep) {
+    return kafka(client, w, rep, "kafka");
+  }
+
+  /**
+   * The Kafka path's run named {@code path}; request ids carry it with the repetition, so runs of
+   * one repetition under two names are distinct requests to the batcher (not duplicates).
+   */
+  static PipelineRun kafka(LoraClient client, PipelineWorkload w, int rep, String path) {
     List<PipelineWorkload.Item> items = w.items();
     List<Timing> timings = new ArrayList<>();
     List<CompletableFuture<InferenceResult>> results = new ArrayList<>();
@@ -52,7 +60,7 @@ final class PipelinePaths {
       awaitArrival(start, it.arrivalMs());
       t.sent = System.nanoTime();
       t.createdEpochMs = System.currentTimeMillis();
-      client.stream(request(it, rep, t.createdEpochMs), TIMEOUT)
+      client.stream(request(it, path, rep, t.createdEpochMs), TIMEOUT)
           .subscribe(
               new Flow.Subscriber<>() {
                 @Override
@@ -99,12 +107,13 @@ final class PipelinePaths {
               (t.done - t.sent) / 1e6,
               lag));
     }
-    return PipelineRun.of("kafka", rep, samples, (last - start) / 1e9);
+    return PipelineRun.of(path, rep, samples, (last - start) / 1e9);
   }
 
-  private static InferenceRequest.Builder request(PipelineWorkload.Item it, int rep, long created) {
+  private static InferenceRequest.Builder request(
+      PipelineWorkload.Item it, String path, int rep, long created) {
     return InferenceRequest.newBuilder()
-        .setRequestId(it.id() + "-r" + rep)
+        .setRequestId(it.id() + "-" + path + "-r" + rep)
         .setTenantId(it.tenant())
         .setAdapterId(it.adapter())
         .setPrompt(it.prompt())

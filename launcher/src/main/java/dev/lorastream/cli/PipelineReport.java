@@ -54,6 +54,17 @@ record PipelineReport(
     }
   }
 
+  /** Each path's runs, in report order; {@code kafka+tracing} only when it ran. */
+  private Map<String, List<PipelineRun>> runsByPath() {
+    Map<String, List<PipelineRun>> m = new LinkedHashMap<>();
+    m.put("kafka", kafka);
+    m.put("engine", engineOnly);
+    if (!traced.isEmpty()) {
+      m.put("kafka+tracing", traced);
+    }
+    return m;
+  }
+
   /** tok/s of each traced Kafka run over the untraced one of its repetition: [median, min, max]. */
   double[] tracingRatio() {
     double[] r = PipelineRun.ratios(traced, kafka, PipelineRun::tokPerS);
@@ -109,16 +120,9 @@ record PipelineReport(
     wl.put("adapters", "zipf exponent " + workload.zipf());
     m.put("workload", wl);
     Map<String, Object> paths = new LinkedHashMap<>();
-    for (String p :
-        traced.isEmpty()
-            ? List.of("kafka", "engine")
-            : List.of("kafka", "engine", "kafka+tracing")) {
-      List<PipelineRun> runs =
-          switch (p) {
-            case "kafka" -> kafka;
-            case "engine" -> engineOnly;
-            default -> traced;
-          };
+    for (var path : runsByPath().entrySet()) {
+      String p = path.getKey();
+      List<PipelineRun> runs = path.getValue();
       Map<String, Object> s = new LinkedHashMap<>();
       s.put("tok_per_s", PipelineRun.spread(runs, PipelineRun::tokPerS));
       s.put("ttft_p50_ms", PipelineRun.spread(runs, PipelineRun::ttftP50));
@@ -232,16 +236,9 @@ record PipelineReport(
     b.append(
         "| path | tok/s | TTFT p50 ms | TTFT p99 ms | e2e p50 ms | e2e p99 ms | short-quartile p50 ms |\n");
     b.append("|---|---|---|---|---|---|---|\n");
-    for (String p :
-        traced.isEmpty()
-            ? List.of("kafka", "engine")
-            : List.of("kafka", "engine", "kafka+tracing")) {
-      List<PipelineRun> runs =
-          switch (p) {
-            case "kafka" -> kafka;
-            case "engine" -> engineOnly;
-            default -> traced;
-          };
+    for (var path : runsByPath().entrySet()) {
+      String p = path.getKey();
+      List<PipelineRun> runs = path.getValue();
       b.append("| ").append(p);
       for (ToDoubleFunction<PipelineRun> f :
           List.<ToDoubleFunction<PipelineRun>>of(

@@ -41,25 +41,6 @@ record PipelineRun(
   record Sample(
       int maxTokens, int generated, boolean ok, double ttftMs, double e2eMs, double lagMs) {}
 
-  /** This run under another path name and repetition number. */
-  PipelineRun as(String name, int repetition) {
-    return new PipelineRun(
-        name,
-        repetition,
-        requests,
-        errors,
-        generated,
-        wallS,
-        tokPerS,
-        ttftP50,
-        ttftP99,
-        e2eP50,
-        e2eP99,
-        deliveryLagP50,
-        deliveryLagP99,
-        shortQuartileP50);
-  }
-
   static PipelineRun of(String path, int rep, List<Sample> samples, double wallS) {
     long gen = samples.stream().mapToLong(Sample::generated).sum();
     int errors = (int) samples.stream().filter(s -> !s.ok()).count();

@@ -3,7 +3,6 @@ package dev.lorastream.cli;
 import io.opentelemetry.api.OpenTelemetry;
 import io.opentelemetry.api.trace.SpanBuilder;
 import io.opentelemetry.api.trace.Tracer;
-import io.opentelemetry.api.trace.TracerBuilder;
 import io.opentelemetry.api.trace.TracerProvider;
 import io.opentelemetry.context.propagation.ContextPropagators;
 import io.opentelemetry.sdk.common.CompletableResultCode;
@@ -73,11 +72,6 @@ final class SwitchedTracing implements OpenTelemetry, AutoCloseable {
       @Override
       public Tracer get(String name, String version) {
         return switched(sdk.get(name, version), TracerProvider.noop().get(name, version));
-      }
-
-      @Override
-      public TracerBuilder tracerBuilder(String name) {
-        return TracerProvider.super.tracerBuilder(name);
       }
     };
   }
