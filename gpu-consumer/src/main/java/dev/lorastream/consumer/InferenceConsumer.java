@@ -415,8 +415,6 @@ public final class InferenceConsumer implements AutoCloseable {
       return;
     }
     List<ProducerRecord<String, InferenceResult>> records = new ArrayList<>();
-    List<InferenceRequest> requests = new ArrayList<>(); // of records, in order
-    List<InFlightBatch> batches = new ArrayList<>(); // of records, in order
     UsageLedger.Staged counted;
     long now = System.currentTimeMillis();
     try {
@@ -428,8 +426,6 @@ public final class InferenceConsumer implements AutoCloseable {
             router.record(req, row.result(), b.batchId());
         Tracing.toHeaders(req.getTraceContext(), reply.headers()); // the client's span
         records.add(reply);
-        requests.add(req);
-        batches.add(b);
       }
     } catch (KafkaException e) {
       failed(next, "cannot check reply topics", e); // transient: not the requests' fault
@@ -463,8 +459,10 @@ public final class InferenceConsumer implements AutoCloseable {
     retry.succeeded();
     records.forEach(r -> metrics.result(r.value()));
     long committed = System.currentTimeMillis();
-    for (int i = 0; i < records.size(); i++) {
-      tracing.committed(batches.get(i), requests.get(i), records.get(i).value(), committed);
+    for (int i = 0; i < records.size(); i++) { // one record per row, in order
+      PartitionProgress.Row row = next.rows().get(i);
+      InFlightBatch b = row.batch();
+      tracing.committed(b, b.requests().get(row.row()), records.get(i).value(), committed);
     }
   }
 
