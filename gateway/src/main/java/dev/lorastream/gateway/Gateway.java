@@ -279,14 +279,8 @@ public final class Gateway implements AutoCloseable {
     CompletionRequest req = p.body();
     admit(ctx, tenant, p.promptTokens() + (long) req.sampling().getMaxTokens());
     InferenceRequest.Builder request = p.request();
-    String traceparent = ctx.header(Tracing.TRACEPARENT);
-    if (traceparent != null) { // the caller's trace: the request's span goes under it
-      Map<String, String> trace = new java.util.HashMap<>();
-      trace.put(Tracing.TRACEPARENT, traceparent);
-      String state = ctx.header(Tracing.TRACESTATE);
-      if (state != null) {
-        trace.put(Tracing.TRACESTATE, state);
-      }
+    Map<String, String> trace = Tracing.fromHeaders(ctx::header);
+    if (trace.containsKey(Tracing.TRACEPARENT)) { // the caller's trace: the request's span under it
       request.setTraceContext(trace);
     }
     String requestId = request.getRequestId();

@@ -12,6 +12,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Function;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.Headers;
 
@@ -103,16 +104,27 @@ public final class Tracing {
     }
   }
 
-  /** The W3C fields among {@code headers} (the last of each), or empty. */
+  /** The W3C fields among a record's {@code headers} (the last of each), or empty. */
   public static Map<String, String> fromHeaders(Headers headers) {
-    Map<String, String> m = new HashMap<>();
     if (headers == null) {
-      return m;
+      return new HashMap<>();
     }
+    return fromHeaders(
+        k -> {
+          Header h = headers.lastHeader(k);
+          return h == null || h.value() == null
+              ? null
+              : new String(h.value(), StandardCharsets.UTF_8);
+        });
+  }
+
+  /** The W3C fields that {@code header} (name to value, null when absent) has, or empty. */
+  public static Map<String, String> fromHeaders(Function<String, String> header) {
+    Map<String, String> m = new HashMap<>();
     for (String k : List.of(TRACEPARENT, TRACESTATE)) {
-      Header h = headers.lastHeader(k);
-      if (h != null && h.value() != null) {
-        m.put(k, new String(h.value(), StandardCharsets.UTF_8));
+      String v = header.apply(k);
+      if (v != null) {
+        m.put(k, v);
       }
     }
     return m;
