@@ -20,7 +20,6 @@ import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.SamplingParams;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -45,32 +44,17 @@ class ConsumerDrainTest {
     String registry = "mock://drain-" + System.nanoTime();
     try (TestKafkaCluster cluster = TestKafkaCluster.start()) {
       DemoFixtures.createTopics(cluster.bootstrapServers());
-      Properties bp = new Properties();
-      bp.put("bootstrap.servers", cluster.bootstrapServers());
-      bp.put("schema.registry.url", registry);
-      bp.put("state.dir", Files.createTempDirectory(tmp, "batcher").toString());
-      bp.put(BatcherConfig.METRICS_PORT, "-1");
-      bp.put(BatcherConfig.MAX_WAIT_MS, "20");
+      Properties bp = DemoFixtures.batcherProperties(cluster.bootstrapServers(), registry, "drain");
       bp.put(BatcherConfig.MAX_NEW_TOKENS, "512");
       bp.put(BatcherConfig.MAX_BATCH_TOKENS, "4096");
-      bp.put("commit.interval.ms", "50");
       try (BatcherApp batcher = BatcherApp.start(BatcherConfig.fromProperties(bp));
           InferenceConsumer consumer =
               new InferenceConsumer(
-                  ConsumerSettings.from(
-                      Map.of(
-                          ConsumerSettings.BOOTSTRAP,
-                          cluster.bootstrapServers(),
-                          ConsumerSettings.REGISTRY,
-                          registry,
-                          ConsumerSettings.MODEL,
-                          fx.modelDir().toString(),
-                          ConsumerSettings.ID,
-                          "drain-consumer",
-                          ConsumerSettings.METRICS_PORT,
-                          "-1",
-                          ConsumerSettings.SHUTDOWN_GRACE_MS,
-                          "60000")),
+                  fx.consumerSettings(
+                      cluster.bootstrapServers(),
+                      registry,
+                      "drain-consumer",
+                      Map.of(ConsumerSettings.SHUTDOWN_GRACE_MS, "60000")),
                   EngineConfig.defaults(),
                   new SimpleMeterRegistry());
           PromptTokenizer tok = PromptTokenizer.load(fx.modelDir());

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.lorastream.batcher.BatcherApp;
 import dev.lorastream.batcher.BatcherConfig;
 import dev.lorastream.batcher.BatcherMetrics;
-import dev.lorastream.consumer.ConsumerSettings;
 import dev.lorastream.consumer.InferenceConsumer;
 import dev.lorastream.devstack.TestKafkaCluster;
 import dev.lorastream.engine.sched.EngineConfig;
@@ -27,7 +26,6 @@ import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.data.SpanData;
 import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Comparator;
@@ -64,28 +62,13 @@ class TracingPipelineTest {
                 .build();
         TestKafkaCluster cluster = TestKafkaCluster.start()) {
       DemoFixtures.createTopics(cluster.bootstrapServers());
-      Properties bp = new Properties();
-      bp.put("bootstrap.servers", cluster.bootstrapServers());
-      bp.put("schema.registry.url", registry);
-      bp.put("state.dir", Files.createTempDirectory(tmp, "batcher").toString());
-      bp.put(BatcherConfig.METRICS_PORT, "-1");
-      bp.put(BatcherConfig.MAX_WAIT_MS, "20");
-      bp.put("commit.interval.ms", "50");
+      Properties bp =
+          DemoFixtures.batcherProperties(cluster.bootstrapServers(), registry, "tracing");
       try (BatcherApp batcher = BatcherApp.start(BatcherConfig.fromProperties(bp), otel);
           InferenceConsumer consumer =
               new InferenceConsumer(
-                  ConsumerSettings.from(
-                      Map.of(
-                          ConsumerSettings.BOOTSTRAP,
-                          cluster.bootstrapServers(),
-                          ConsumerSettings.REGISTRY,
-                          registry,
-                          ConsumerSettings.MODEL,
-                          fx.modelDir().toString(),
-                          ConsumerSettings.ID,
-                          "tracing-consumer",
-                          ConsumerSettings.METRICS_PORT,
-                          "-1")),
+                  fx.consumerSettings(
+                      cluster.bootstrapServers(), registry, "tracing-consumer", Map.of()),
                   EngineConfig.defaults(),
                   new SimpleMeterRegistry(),
                   otel);
