@@ -83,6 +83,10 @@ public final class Gateway implements AutoCloseable {
   private final Batches batches;
   private final Javalin app;
   private final long startedEpochSec = System.currentTimeMillis() / 1000;
+  private final GatewayMetrics metrics = new GatewayMetrics();
+
+  /** The context attribute holding the tenant a request's key proved. */
+  private static final String TENANT_ATTRIBUTE = "lorastream.tenant";
 
   private Gateway(GatewayConfig config) {
     this.config = config;
@@ -168,6 +172,11 @@ public final class Gateway implements AutoCloseable {
   }
 
   /** {@code http://HOST:PORT}, with the bound port (a loopback address when bound to all). */
+  /** The gateway's meters (what {@code GET /metrics} serves). */
+  public io.micrometer.prometheusmetrics.PrometheusMeterRegistry meters() {
+    return metrics.registry();
+  }
+
   public String url() {
     String host = config.host();
     if (host.equals("0.0.0.0") || host.equals("::") || host.isEmpty()) {
@@ -217,6 +226,21 @@ public final class Gateway implements AutoCloseable {
                     }
                   }
                 }));
+    c.requestLogger.http(
+        (ctx, ms) ->
+            metrics.request(
+                ctx.endpoints().list().isEmpty()
+                    ? "unmatched"
+                    : ctx.endpoints().list().getLast().path,
+                ctx.statusCode(),
+                ctx.attribute(TENANT_ATTRIBUTE),
+                ms));
+    c.routes.get(
+        "/metrics",
+        ctx ->
+            ctx.status(200)
+                .contentType("text/plain; version=0.0.4; charset=utf-8")
+                .result(metrics.registry().scrape()));
     c.routes.post("/v1/completions", ctx -> complete(ctx, false));
     c.routes.post("/v1/chat/completions", ctx -> complete(ctx, true));
     c.routes.get("/v1/models", this::models);
@@ -639,6 +663,7 @@ public final class Gateway implements AutoCloseable {
     SseWriter out = null;
     StringBuilder sent = new StringBuilder(); // text the client has
     StringBuilder attempt = new StringBuilder(); // text of the attempt being streamed
+    metrics.streamOpened();
     try {
       while (true) {
         Next next = queue.poll(HEARTBEAT.toMillis(), TimeUnit.MILLISECONDS);
@@ -722,6 +747,8 @@ public final class Gateway implements AutoCloseable {
     } catch (IOException e) {
       // the client went away: stop computing for nobody
       client.cancel(requestId);
+    } finally {
+      metrics.streamClosed();
     }
   }
 
@@ -800,17 +827,20 @@ public final class Gateway implements AutoCloseable {
           "invalid_api_key",
           "the Authorization header is not 'Bearer YOUR_KEY'");
     }
-    return config
-        .keys()
-        .tenantOf(key)
-        .orElseThrow(
-            () ->
-                new ApiError(
-                    401,
-                    ApiError.INVALID_REQUEST,
-                    null,
-                    "invalid_api_key",
-                    "the API key is not valid: check it, or ask the operator for one"));
+    String tenant =
+        config
+            .keys()
+            .tenantOf(key)
+            .orElseThrow(
+                () ->
+                    new ApiError(
+                        401,
+                        ApiError.INVALID_REQUEST,
+                        null,
+                        "invalid_api_key",
+                        "the API key is not valid: check it, or ask the operator for one"));
+    ctx.attribute(TENANT_ATTRIBUTE, tenant); // for the request's meters
+    return tenant;
   }
 
   /** 429 with {@code Retry-After} when the tenant is over a rate limit; else takes the cost. */
@@ -820,6 +850,7 @@ public final class Gateway implements AutoCloseable {
         .ifPresent(
             refusal -> {
               long seconds = Math.max(1, (refusal.retryAfterMs() + 999) / 1000);
+              metrics.rateLimited(tenant);
               ctx.header("Retry-After", Long.toString(seconds));
               throw new ApiError(
                   429,

@@ -21,6 +21,7 @@ import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.SamplingParams;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.PrintWriter;
+import java.net.HttpURLConnection;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -68,11 +69,20 @@ final class GatewayBench implements Callable<Integer> {
   @Option(names = "--work", defaultValue = "build/bench-gateway", description = "work folder")
   Path work;
 
-  @Option(names = "--requests", defaultValue = "40", description = "requests per path and rep")
+  @Option(names = "--requests", defaultValue = "100", description = "requests per path and rep")
   int requests;
 
   @Option(names = "--reps", defaultValue = "3")
   int reps;
+
+  @Option(
+      names = "--think-ms",
+      defaultValue = "50",
+      description =
+          "pause between one request's answer and the next request (default ${DEFAULT-VALUE}):"
+              + " the pipeline finishes the last request's work (its transaction's commit) before"
+              + " the next is timed, as for a user's requests that do not arrive back to back")
+  int thinkMs;
 
   @Option(names = "--max-tokens", defaultValue = "16")
   int maxTokens;
@@ -93,9 +103,14 @@ final class GatewayBench implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (requests < 5 || reps < 1 || maxTokens < 1 || streams < 0 || streamTokens < 1) {
+    if (requests < 5
+        || reps < 1
+        || thinkMs < 0
+        || maxTokens < 1
+        || streams < 0
+        || streamTokens < 1) {
       throw new IllegalArgumentException(
-          "--requests >= 5, --reps >= 1, --max-tokens >= 1, --streams >= 0, --stream-tokens >= 1");
+          "--requests >= 5, --reps >= 1, --think-ms >= 0, --max-tokens >= 1, --streams >= 0, --stream-tokens >= 1");
     }
     Path home = Path.of(System.getProperty("lorastream.home", ".")).toAbsolutePath().normalize();
     Path dir =
@@ -107,6 +122,7 @@ final class GatewayBench implements Callable<Integer> {
     String loadAtStart = PipelineBench.loadAverage();
     List<double[]> client = new ArrayList<>(); // per rep, latencies ms
     List<double[]> http = new ArrayList<>();
+    List<Double> serverMeans = new ArrayList<>(); // per rep, the gateway's own mean, ms
     Streams streamed = null;
     try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
       String registry = "mock://bench-gateway-" + ProcessHandle.current().pid();
@@ -151,11 +167,6 @@ final class GatewayBench implements Callable<Integer> {
                 .name("consumer")
                 .start(() -> DemoFixtures.serve(consumer, "bench gateway"));
         batcher.awaitRunning(Duration.ofSeconds(60));
-        HttpClient hc =
-            HttpClient.newBuilder()
-                .version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(Duration.ofSeconds(30))
-                .build();
         String key = keys.get(tenant);
         String body =
             "{\"model\":\""
@@ -167,30 +178,40 @@ final class GatewayBench implements Callable<Integer> {
         // untimed warm-up of both paths: JIT, adapter load, client metadata
         for (int i = 0; i < 5; i++) {
           viaClient(direct, tenant, adapter, ids);
-          viaHttp(hc, gateway.url(), key, body);
+          viaHttp(gateway.url(), key, body);
         }
         for (int rep = 0; rep < reps; rep++) {
+          double[] served = served(gateway);
           double[] c = new double[requests];
           double[] h = new double[requests];
           for (int i = 0; i < requests; i++) {
             // alternate which goes first, so that neither always follows the other
             if (i % 2 == 0) {
               c[i] = viaClient(direct, tenant, adapter, ids);
-              h[i] = viaHttp(hc, gateway.url(), key, body);
+              Thread.sleep(thinkMs);
+              h[i] = viaHttp(gateway.url(), key, body);
             } else {
-              h[i] = viaHttp(hc, gateway.url(), key, body);
+              h[i] = viaHttp(gateway.url(), key, body);
+              Thread.sleep(thinkMs);
               c[i] = viaClient(direct, tenant, adapter, ids);
             }
+            Thread.sleep(thinkMs);
           }
           client.add(c);
           http.add(h);
+          double[] after = served(gateway);
+          serverMeans.add((after[1] - served[1]) / (after[0] - served[0]));
           System.err.printf(
               Locale.ROOT,
-              "bench gateway: rep %d: p50 LoraClient %.1f ms, HTTP %.1f ms, ratio %.3f%n",
+              "bench gateway: rep %d: p50 LoraClient %.1f ms, HTTP %.1f ms, ratio %.3f;"
+                  + " means: LoraClient %.1f, HTTP %.1f, in the gateway %.1f ms%n",
               rep,
               Stats.median(c),
               Stats.median(h),
-              Stats.median(h) / Stats.median(c));
+              Stats.median(h) / Stats.median(c),
+              Stats.mean(c),
+              Stats.mean(h),
+              serverMeans.getLast());
         }
         if (streams > 0) {
           streamed = streams(gateway.url(), key, adapter);
@@ -200,7 +221,7 @@ final class GatewayBench implements Callable<Integer> {
         serving.join(10_000);
       }
     }
-    ObjectNode report = report(started, loadAtStart, client, http, streamed);
+    ObjectNode report = report(started, loadAtStart, client, http, serverMeans, streamed);
     Files.createDirectories(dir);
     json.writerWithDefaultPrettyPrinter().writeValue(dir.resolve("results.json").toFile(), report);
     Files.writeString(dir.resolve("report.md"), markdown(report));
@@ -221,6 +242,22 @@ final class GatewayBench implements Callable<Integer> {
     stdout.flush();
     System.err.println("bench gateway: report in " + dir);
     return 0;
+  }
+
+  /**
+   * The gateway's own count and total ms of answered {@code POST /v1/completions}, from its {@code
+   * lorastream_gateway_requests_seconds} (first byte read to last byte written).
+   */
+  private static double[] served(Gateway gateway) {
+    var t =
+        gateway
+            .meters()
+            .find("lorastream.gateway.requests")
+            .tags("route", "/v1/completions", "status", "200")
+            .timer();
+    return t == null
+        ? new double[] {0, 0}
+        : new double[] {t.count(), t.totalTime(TimeUnit.NANOSECONDS) / 1e6};
   }
 
   /** One request through the client, submit to result; ms. */
@@ -249,21 +286,34 @@ final class GatewayBench implements Callable<Integer> {
     return ms;
   }
 
-  /** One request over HTTP, send to the whole body; ms. */
-  private static double viaHttp(HttpClient hc, String url, String key, String body)
-      throws Exception {
+  /**
+   * One request over HTTP, send to the whole body; ms. With {@link HttpURLConnection}: blocking, on
+   * the caller's thread, its connection kept alive between calls. (The JDK's {@code HttpClient}
+   * hands each exchange between its own threads and took about 1 ms more per loopback exchange on a
+   * 2-core machine: that is the client's cost, not the gateway's.)
+   */
+  private static double viaHttp(String url, String key, String body) throws Exception {
+    byte[] bytes = body.getBytes(java.nio.charset.StandardCharsets.UTF_8);
     long t0 = System.nanoTime();
-    HttpResponse<String> r =
-        hc.send(
-            HttpRequest.newBuilder(URI.create(url + "/v1/completions"))
-                .header("Authorization", "Bearer " + key)
-                .header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(body))
-                .build(),
-            HttpResponse.BodyHandlers.ofString());
+    HttpURLConnection c =
+        (HttpURLConnection) URI.create(url + "/v1/completions").toURL().openConnection();
+    c.setRequestMethod("POST");
+    c.setRequestProperty("Authorization", "Bearer " + key);
+    c.setRequestProperty("Content-Type", "application/json");
+    c.setFixedLengthStreamingMode(bytes.length);
+    c.setDoOutput(true);
+    try (var out = c.getOutputStream()) {
+      out.write(bytes);
+    }
+    int status = c.getResponseCode();
+    byte[] answer;
+    try (var in = status == 200 ? c.getInputStream() : c.getErrorStream()) {
+      answer = in.readAllBytes(); // read to the end: the connection goes back to the pool
+    }
     double ms = (System.nanoTime() - t0) / 1e6;
-    if (r.statusCode() != 200) {
-      throw new IllegalStateException("HTTP " + r.statusCode() + ": " + r.body());
+    if (status != 200) {
+      throw new IllegalStateException(
+          "HTTP " + status + ": " + new String(answer, java.nio.charset.StandardCharsets.UTF_8));
     }
     return ms;
   }
@@ -337,7 +387,12 @@ final class GatewayBench implements Callable<Integer> {
   }
 
   private ObjectNode report(
-      String started, String loadAtStart, List<double[]> client, List<double[]> http, Streams s) {
+      String started,
+      String loadAtStart,
+      List<double[]> client,
+      List<double[]> http,
+      List<Double> serverMeans,
+      Streams s) {
     ObjectNode o = json.createObjectNode();
     o.put("command", "./lorastream bench gateway");
     o.put("started", started);
@@ -355,6 +410,9 @@ final class GatewayBench implements Callable<Integer> {
       r.put("client_p90_ms", Stats.percentile(client.get(i), 90));
       r.put("http_p90_ms", Stats.percentile(http.get(i), 90));
       r.put("ratio", ratios[i]);
+      r.put("client_mean_ms", Stats.mean(client.get(i)));
+      r.put("http_mean_ms", Stats.mean(http.get(i)));
+      r.put("gateway_mean_ms", serverMeans.get(i));
     }
     o.put("gateway_p50_over_client", Stats.median(ratios));
     o.put("gateway_p50_over_client_min", Stats.min(ratios));
@@ -389,23 +447,33 @@ final class GatewayBench implements Callable<Integer> {
     b.append(o.get("max_tokens").asInt()).append(") ").append(o.get("requests_per_rep").asInt());
     b.append(
         " times per repetition through each path, one at a time, alternating: LoraClient (submit"
-            + " to result) and POST /v1/completions (send to whole body).\n\n");
+            + " to result) and POST /v1/completions (send to whole body, with the JDK's"
+            + " HttpURLConnection, its connection kept alive).\n\n");
     b.append(
-        "| rep | LoraClient p50 ms | HTTP p50 ms | LoraClient p90 ms | HTTP p90 ms | ratio |\n");
-    b.append("|---:|---:|---:|---:|---:|---:|\n");
+        "| rep | LoraClient p50 ms | HTTP p50 ms | LoraClient p90 ms | HTTP p90 ms | ratio |"
+            + " LoraClient mean | HTTP mean | in the gateway, mean |\n");
+    b.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     int i = 0;
     for (var r : o.get("reps")) {
       b.append(
           String.format(
               Locale.ROOT,
-              "| %d | %.1f | %.1f | %.1f | %.1f | %.3f |%n",
+              "| %d | %.1f | %.1f | %.1f | %.1f | %.3f | %.1f | %.1f | %.1f |%n",
               i++,
               r.get("client_p50_ms").asDouble(),
               r.get("http_p50_ms").asDouble(),
               r.get("client_p90_ms").asDouble(),
               r.get("http_p90_ms").asDouble(),
-              r.get("ratio").asDouble()));
+              r.get("ratio").asDouble(),
+              r.get("client_mean_ms").asDouble(),
+              r.get("http_mean_ms").asDouble(),
+              r.get("gateway_mean_ms").asDouble()));
     }
+    b.append(
+        "\nHTTP mean minus in-the-gateway mean is the exchange outside the gateway's handler (the"
+            + " HTTP client, the socket, Jetty before and after it); in-the-gateway mean minus"
+            + " LoraClient mean is the gateway's own work (key, JSON, tokenizer, checks) and its"
+            + " LoraClient's difference from the direct one.\n");
     b.append(
         String.format(
             Locale.ROOT,

@@ -251,7 +251,7 @@ class DeployFilesTest {
   }
 
   @Test
-  void prometheusScrapesTheMetricsPortOfEachBatcherAndConsumer() throws IOException {
+  void prometheusScrapesTheMetricsOfEachBatcherConsumerAndGateway() throws IOException {
     Map<String, Map<String, Object>> services = composeServices();
     Map<String, Object> prometheus = load(HOME.resolve("deploy/prometheus.yml"));
     Set<String> targets = new TreeSet<>();
@@ -263,7 +263,8 @@ class DeployFilesTest {
     Set<String> expected = new TreeSet<>();
     services.forEach(
         (name, s) -> metricsPort(s).ifPresent(port -> expected.add(name + ":" + port)));
-    assertEquals(Set.of("batcher:9401", "consumer-gpu:9402", "consumer-cpu:9402"), expected);
+    assertEquals(
+        Set.of("batcher:9401", "consumer-gpu:9402", "consumer-cpu:9402", "gateway:8000"), expected);
     assertEquals(expected, targets);
     assertEquals(
         List.of("./deploy/prometheus.yml:/etc/prometheus/prometheus.yml:ro"),
@@ -559,7 +560,7 @@ class DeployFilesTest {
     return env;
   }
 
-  /** The port of a batcher's or consumer's /metrics endpoint, when the service is one. */
+  /** The port of a lorastream service's /metrics endpoint (the gateway's is its HTTP port). */
   private static Optional<Integer> metricsPort(Map<String, Object> service) {
     if (!"lorastream:dev".equals(service.get("image"))) {
       return Optional.empty();
@@ -568,13 +569,15 @@ class DeployFilesTest {
         switch (Service.ofCommand(strings(service.get("command")).getFirst())) {
           case BATCHER -> EnvKeys.variable(BatcherConfig.METRICS_PORT);
           case CONSUMER -> EnvKeys.variable(ConsumerSettings.METRICS_PORT);
-          case GATEWAY -> null; // no /metrics
+          case GATEWAY -> EnvKeys.variable(GatewayConfig.PORT);
         };
-    if (key == null) {
-      return Optional.empty();
-    }
     String port = environment(service).get(key);
-    return Optional.of(port == null ? MetricsServer.DEFAULT_PORT : Integer.parseInt(port));
+    return Optional.of(
+        port != null
+            ? Integer.parseInt(port)
+            : key.equals(EnvKeys.variable(GatewayConfig.PORT))
+                ? GatewayConfig.DEFAULT_PORT
+                : MetricsServer.DEFAULT_PORT);
   }
 
   private static List<String> volumes(Map<String, Object> service) {

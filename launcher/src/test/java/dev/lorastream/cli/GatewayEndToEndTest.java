@@ -3,6 +3,7 @@ package dev.lorastream.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -537,6 +538,7 @@ class GatewayEndToEndTest {
   @Test
   void aTenantOverItsRequestsPerMinuteIs429WithRetryAfterAndAnotherTenantIsServed()
       throws Exception {
+    // (and the gateway's /metrics counts each exchange by route, status and tenant)
     try (Gateway limited =
         Gateway.start(
             GatewayConfig.of(
@@ -560,7 +562,42 @@ class GatewayEndToEndTest {
       assertTrue(e.get("message").asText().contains("requests per minute (1)"), second.body());
       HttpResponse<String> other = postTo(limited.url(), keys.get("globex"), body);
       assertEquals(200, other.statusCode(), other.body());
+      HttpResponse<String> stranger = postTo(limited.url(), "not-a-key", body);
+      assertEquals(401, stranger.statusCode(), stranger.body());
+      String completions = "lorastream_gateway_requests_seconds_count{route=\"/v1/completions\",";
+      assertScrapeHas(
+          limited.url(),
+          List.of(
+              completions + "status=\"200\",tenant=\"acme\"} 1",
+              completions + "status=\"429\",tenant=\"acme\"} 1",
+              completions + "status=\"200\",tenant=\"globex\"} 1",
+              completions + "status=\"401\",tenant=\"none\"} 1",
+              "lorastream_gateway_rate_limited_total{tenant=\"acme\"} 1.0",
+              "lorastream_gateway_streams_open 0.0"));
     }
+  }
+
+  /**
+   * Waits (5 s at most) until {@code GET /metrics} has each line: an exchange is counted just after
+   * its answer is written, so the scrape may come first.
+   */
+  private void assertScrapeHas(String base, List<String> lines) throws Exception {
+    String scrape = "";
+    for (long end = System.nanoTime() + 5_000_000_000L; System.nanoTime() < end; ) {
+      HttpResponse<String> m =
+          http.send(
+              HttpRequest.newBuilder(URI.create(base + "/metrics")).GET().build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, m.statusCode(), m.body());
+      scrape = m.body();
+      if (scrape.lines().toList().containsAll(lines)) {
+        return;
+      }
+      Thread.sleep(50);
+    }
+    List<String> missing = new ArrayList<>(lines);
+    missing.removeAll(scrape.lines().toList());
+    fail("missing from /metrics: " + missing + "\n" + scrape);
   }
 
   @Test
