@@ -23,7 +23,9 @@ import org.apache.kafka.streams.processor.StreamPartitioner;
  * batches where its weights are after the group's partitions moved (a consumer joined, left or
  * restarted) or after a spread loaded it on a neighbour. Slots past 0 keep the hash rule: they
  * exist to spread load, which following residency would undo. Without a fresh record for the
- * adapter the rule above holds unchanged.
+ * adapter the rule above holds unchanged. A holder whose consumer already has more than its share
+ * of the rows is passed over ({@link ResidencyIndex}, bounded load), so that a consumer that joins
+ * the group gets work although it holds nothing yet.
  */
 final class AffinityPartitioner implements StreamPartitioner<String, RoutedBatch> {
 
@@ -47,19 +49,25 @@ final class AffinityPartitioner implements StreamPartitioner<String, RoutedBatch
   @Override
   public Optional<Set<Integer>> partitions(
       String topic, String batchId, RoutedBatch routed, int numPartitions) {
+    int p = choose(batchId, routed, numPartitions);
+    residency.routed(p, routed.batch().getRequests().size(), numPartitions);
+    return Optional.of(Set.of(p));
+  }
+
+  private int choose(String batchId, RoutedBatch routed, int numPartitions) {
     String affinityKey = routed.batch().getAffinityKey();
     if (affinityKey == null) {
-      return Optional.of(Set.of(partition(batchId, 0, numPartitions)));
+      return partition(batchId, 0, numPartitions);
     }
     int hashed = partition(affinityKey, routed.spreadSlot(), numPartitions);
     if (routed.spreadSlot() == 0) {
       int held = residency.nearest(affinityKey, hashed, numPartitions);
       if (held >= 0 && held != hashed) {
         onRerouted.run();
-        return Optional.of(Set.of(held));
+        return held;
       }
     }
-    return Optional.of(Set.of(hashed));
+    return hashed;
   }
 
   /** The partition of a routing key and spread slot among {@code n} partitions. */

@@ -111,4 +111,53 @@ class AffinityPartitionerTest {
     AffinityPartitioner p = new AffinityPartitioner(index, () -> {});
     assertEquals(AffinityPartitioner.partition("0_0-3", 0, 8), route(p, null, "0_0-3", 0, 8));
   }
+
+  @Test
+  void aHolderPastItsFairShareIsPassedOverSoThatAJoinedConsumerGetsWork() {
+    int n = 4;
+    String onOld = adapterHomedIn(Set.of(0, 1), n);
+    String onNew = adapterHomedIn(Set.of(2, 3), n);
+    ResidencyIndex index = new ResidencyIndex(5_000, () -> 10_000); // no time passes: no decay
+    // gpu-0 served alone and holds both; gpu-1 joined, took partitions 2 and 3, holds nothing
+    index.update("gpu-0", holds("gpu-0", List.of(0, 1), List.of(onOld, onNew), 9_000));
+    index.update("gpu-1", holds("gpu-1", List.of(2, 3), List.of(), 9_000));
+    AffinityPartitioner p = new AffinityPartitioner(index, () -> {});
+    int toNew = 0;
+    for (int i = 0; i < 200; i++) {
+      String adapter = i % 2 == 0 ? onOld : onNew;
+      int to = route(p, adapter, "b" + i, 0, n);
+      if (i < ResidencyIndex.MIN_LOAD_ROWS) {
+        assertTrue(to < 2, "below the minimum load the holder is followed: batch " + i);
+      }
+      toNew += to >= 2 ? 1 : 0;
+    }
+    // gpu-0 keeps at most 1.25 x its half: gpu-1 gets the rest, about 3/8
+    assertTrue(toNew >= 70 && toNew <= 80, "rows to the joined consumer: " + toNew + " of 200");
+  }
+
+  @Test
+  void theRowCountsDecaySoThatAfterAQuietMinuteHoldersAreFollowedAgain() {
+    int n = 4;
+    String adapter = adapterHomedIn(Set.of(2, 3), n);
+    java.util.concurrent.atomic.AtomicLong now = new java.util.concurrent.atomic.AtomicLong(10_000);
+    ResidencyIndex index = new ResidencyIndex(120_000, now::get);
+    index.update("gpu-0", holds("gpu-0", List.of(0, 1), List.of(adapter), 9_000));
+    index.update("gpu-1", holds("gpu-1", List.of(2, 3), List.of(), 9_000));
+    AffinityPartitioner p = new AffinityPartitioner(index, () -> {});
+    int home = AffinityPartitioner.partition(adapter, 0, n);
+    for (int i = 0; i < 40; i++) {
+      route(p, adapter, "b" + i, 0, n);
+    }
+    assertEquals(home, route(p, adapter, "x", 0, n), "gpu-0 is past its share: home");
+    now.addAndGet(60_000); // six half-lives: 40 rows count as fewer than the minimum
+    assertTrue(route(p, adapter, "y", 0, n) < 2, "a quiet minute later: the holder again");
+  }
+
+  private static String adapterHomedIn(Set<Integer> partitions, int n) {
+    for (int i = 0; ; i++) {
+      if (partitions.contains(AffinityPartitioner.partition("adapter-" + i, 0, n))) {
+        return "adapter-" + i;
+      }
+    }
+  }
 }

@@ -41,14 +41,17 @@ public final class Main implements Runnable {
   }
 
   /**
-   * The launcher's command line: {@code bench pipeline} and {@code bench gateway} are added here,
-   * since the bench module (which owns {@code bench}) does not depend on the Kafka modules it
-   * needs.
+   * The launcher's command line: {@code bench pipeline}, {@code gateway} and {@code scale} are
+   * added here, since the bench module (which owns {@code bench}) does not depend on the Kafka
+   * modules it needs.
    */
   static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Main());
     cl.getSubcommands().get("bench").addSubcommand("pipeline", new PipelineBench());
     cl.getSubcommands().get("bench").addSubcommand("gateway", new GatewayBench());
+    cl.getSubcommands()
+        .get("bench")
+        .addSubcommand("scale", new dev.lorastream.cli.chaos.ScaleBench());
     return cl;
   }
 

@@ -283,7 +283,7 @@ public final class ChaosCommand implements Callable<Integer> {
     err.println("chaos> " + line);
   }
 
-  private static void deleteTree(Path p) throws IOException {
+  static void deleteTree(Path p) throws IOException {
     if (!Files.exists(p)) {
       return;
     }

@@ -36,7 +36,27 @@ final class ChaosLoad implements Runnable {
   final AtomicInteger failed = new AtomicInteger();
   final AtomicReference<Exception> lastError = new AtomicReference<>();
 
+  private final String idPrefix;
+  private final long seed;
+
   ChaosLoad(String bootstrap, String registry, ChaosWorkload workload, int count, long durationMs) {
+    this(bootstrap, registry, workload, count, durationMs, "chaos-", 14);
+  }
+
+  /**
+   * A load whose request ids are {@code idPrefix + i} and whose mix is drawn from {@code seed};
+   * {@code durationMs} 0 sends them all at once.
+   */
+  ChaosLoad(
+      String bootstrap,
+      String registry,
+      ChaosWorkload workload,
+      int count,
+      long durationMs,
+      String idPrefix,
+      long seed) {
+    this.idPrefix = idPrefix;
+    this.seed = seed;
     this.bootstrap = bootstrap;
     this.serde = Map.of(AvroSerdeConfig.SCHEMA_REGISTRY_URL, registry);
     this.workload = workload;
@@ -50,14 +70,14 @@ final class ChaosLoad implements Runnable {
 
   @Override
   public void run() {
-    SplittableRandom rnd = new SplittableRandom(14);
+    SplittableRandom rnd = new SplittableRandom(seed);
     try (KafkaProducer<String, InferenceRequest> p =
         new KafkaProducer<>(
             Map.of(
                 "bootstrap.servers",
                 bootstrap,
                 "client.id",
-                "chaos-load",
+                idPrefix + "load",
                 "acks",
                 "all",
                 "enable.idempotence",
@@ -77,7 +97,7 @@ final class ChaosLoad implements Runnable {
         if (wait > 0) {
           Thread.sleep(wait);
         }
-        InferenceRequest r = request("chaos-" + i, rnd);
+        InferenceRequest r = request(idPrefix + i, rnd);
         long created = r.getCreatedEpochMs();
         p.send(
             new ProducerRecord<>(Topics.REQUESTS.name(), r.getRequestId(), r),

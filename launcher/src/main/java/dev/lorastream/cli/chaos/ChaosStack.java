@@ -5,6 +5,7 @@ import dev.lorastream.consumer.ConsumerMain;
 import dev.lorastream.consumer.ConsumerSettings;
 import dev.lorastream.devstack.BrokerMain;
 import dev.lorastream.devstack.EmbeddedKafka;
+import dev.lorastream.engine.ops.cpu.CpuOps;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -43,6 +44,23 @@ final class ChaosStack {
   final List<ChildProcess> consumers = new ArrayList<>();
 
   ChaosStack(Path work, String registry, Path model, List<Path> adapterRoots) {
+    this(work, registry, model, adapterRoots, CONSUMER_IDS, false);
+  }
+
+  /**
+   * A stack with the consumers {@code consumerIds}.
+   *
+   * @param bounded each consumer computes on one core: one engine thread ({@code
+   *     lorastream.cpu.threads=1}), a JVM that sees one processor, and, where {@code taskset}
+   *     exists, pinned to core {@code i mod cores} (consumer {@code i} in the list)
+   */
+  ChaosStack(
+      Path work,
+      String registry,
+      Path model,
+      List<Path> adapterRoots,
+      List<String> consumerIds,
+      boolean bounded) {
     this.work = work;
     this.registry = registry;
     Path logs = work.resolve("logs");
@@ -85,29 +103,43 @@ final class ChaosStack {
                 "BATCHER_MAX_BATCH_REQUESTS",
                 "8"),
             logs.resolve("batcher.log"));
-    for (String id : CONSUMER_IDS) {
+    int cores = Runtime.getRuntime().availableProcessors();
+    for (int c = 0; c < consumerIds.size(); c++) {
+      final int i = c;
+      String id = consumerIds.get(i);
       int port = EmbeddedKafka.freePort();
       healthPorts.put(id, port);
-      consumers.add(
-          new ChildProcess(
-              id,
-              java(
-                  "consumer",
-                  "-Xmx512m",
-                  "-D" + ConsumerSettings.BOOTSTRAP + "=" + bootstrap(),
-                  "-D" + ConsumerSettings.REGISTRY + "=" + registry,
-                  "-D" + ConsumerSettings.MODEL + "=" + model,
-                  "-D"
-                      + ConsumerSettings.ADAPTER_ROOTS
-                      + "="
-                      + String.join(",", adapterRoots.stream().map(Path::toString).toList()),
-                  "-D" + ConsumerSettings.ID + "=" + id,
-                  "-D" + ConsumerSettings.METRICS_PORT + "=" + port,
-                  ConsumerMain.class.getName()),
-              Map.of(),
-              logs.resolve(id + ".log")));
+      List<String> command = new ArrayList<>();
+      List<String> args = new ArrayList<>();
+      if (bounded) {
+        TASKSET.ifPresent(
+            t -> command.addAll(List.of(t.toString(), "-c", String.valueOf(i % cores))));
+        args.addAll(List.of("-XX:ActiveProcessorCount=1", "-D" + CpuOps.THREADS + "=1"));
+      }
+      args.addAll(
+          List.of(
+              "-Xmx512m",
+              "-D" + ConsumerSettings.BOOTSTRAP + "=" + bootstrap(),
+              "-D" + ConsumerSettings.REGISTRY + "=" + registry,
+              "-D" + ConsumerSettings.MODEL + "=" + model,
+              "-D"
+                  + ConsumerSettings.ADAPTER_ROOTS
+                  + "="
+                  + String.join(",", adapterRoots.stream().map(Path::toString).toList()),
+              "-D" + ConsumerSettings.ID + "=" + id,
+              "-D" + ConsumerSettings.METRICS_PORT + "=" + port,
+              ConsumerMain.class.getName()));
+      command.addAll(java("consumer", args.toArray(String[]::new)));
+      consumers.add(new ChildProcess(id, command, Map.of(), logs.resolve(id + ".log")));
     }
   }
+
+  /** {@code taskset} (util-linux), when this machine has it. */
+  static final java.util.Optional<Path> TASKSET =
+      java.util.stream.Stream.of("/usr/bin/taskset", "/bin/taskset")
+          .map(Path::of)
+          .filter(java.nio.file.Files::isExecutable)
+          .findFirst();
 
   String bootstrap() {
     return "localhost:" + brokerPort;

@@ -31,8 +31,17 @@ record ChaosTally(
     List<Reply> replies,
     Set<String> lostIds) {
 
-  /** One committed reply: its request id, the consumer that wrote it and its record timestamp. */
-  record Reply(String id, String servedBy, long timestampMs, String errorCode) {}
+  /**
+   * One committed reply: its request id, the consumer that wrote it, its record timestamp, its
+   * error code (null = none), its adapter (null = the base model) and its generated tokens.
+   */
+  record Reply(
+      String id,
+      String servedBy,
+      long timestampMs,
+      String errorCode,
+      String adapterId,
+      int completionTokens) {}
 
   /** Counts {@code replies} against the sent ids. */
   static ChaosTally of(Set<String> sent, List<Reply> replies) {
@@ -121,7 +130,9 @@ record ChaosTally(
                   v.getRequestId(),
                   v.getServedBy(),
                   r.timestamp(),
-                  v.getErrorCode() == null ? null : v.getErrorCode().name()));
+                  v.getErrorCode() == null ? null : v.getErrorCode().name(),
+                  v.getAdapterId(),
+                  v.getUsage().getCompletionTokens()));
         }
       }
     }

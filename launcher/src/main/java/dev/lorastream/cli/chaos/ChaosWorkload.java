@@ -73,11 +73,17 @@ record ChaosWorkload(
 
   /** Creates the declared topics and the per-tenant reply topics. */
   void createTopics(String bootstrap) throws Exception {
+    createTopics(bootstrap, BATCH_PARTITIONS);
+  }
+
+  /** As {@link #createTopics(String)}, each topic not compacted with {@code partitions}. */
+  void createTopics(String bootstrap, int partitions) throws Exception {
     try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
       List<NewTopic> topics = new ArrayList<>();
       for (Topic<?, ?> t : Topics.all()) {
-        int partitions = t.compacted() ? 1 : BATCH_PARTITIONS;
-        topics.add(new NewTopic(t.name(), partitions, (short) 1).configs(t.topicConfigs()));
+        topics.add(
+            new NewTopic(t.name(), t.compacted() ? 1 : partitions, (short) 1)
+                .configs(t.topicConfigs()));
       }
       for (String r : replyTopics()) {
         if (!r.equals(Topics.REPLIES.name())) {

@@ -53,6 +53,11 @@ final class ChildProcess {
     process = pb.start();
   }
 
+  /** CPU time the running process has used so far (user and system), when the OS tells it. */
+  java.util.Optional<java.time.Duration> cpuTime() {
+    return process == null ? java.util.Optional.empty() : process.info().totalCpuDuration();
+  }
+
   boolean alive() {
     return process != null && process.isAlive();
   }
