@@ -23,8 +23,9 @@ import org.apache.kafka.common.resource.ResourceType;
 /**
  * Provisions a tenant of topics mode ({@link dev.lorastream.schemas.Tenancy#TOPICS}) on a cluster:
  * creates its topics ({@link Tenants#requestsTopic}, {@link Tenants#repliesTopic}, {@link
- * Tenants#streamTopic}, {@link Tenants#cancelTopic}) and gives its principal {@code User:<tenant>}
- * exactly these ACLs, all LITERAL (a prefixed ACL for {@code acme} would also reach {@code acme2}'s
+ * Tenants#streamTopic}, {@link Tenants#cancelTopic}, and the compacted {@link Tenants#usageTopic}
+ * with one partition, as {@code lora.usage}) and gives its principal {@code User:<tenant>} exactly
+ * these ACLs, all LITERAL (a prefixed ACL for {@code acme} would also reach {@code acme2}'s
  * topics):
  *
  * <ul>
@@ -33,6 +34,8 @@ import org.apache.kafka.common.resource.ResourceType;
  *   <li>READ on {@code lora.tenant.<t>.replies} (it reads its replies);
  *   <li>READ on {@code lora.tenant.<t>.stream} (it reads its requests' token chunks);
  *   <li>WRITE on {@code lora.tenant.<t>.cancel} (it cancels its requests);
+ *   <li>READ on {@code lora.tenant.<t>.usage} (its own usage counts, compacted, written by the
+ *       inference consumers in their transactions: {@code lorastream usage});
  *   <li>READ on group {@code lora.tenant.<t>} (for a consumer group of its own; the lorastream
  *       client reads without one).
  * </ul>
@@ -71,6 +74,7 @@ public final class TenantTopics {
         allow(ResourceType.TOPIC, Tenants.repliesTopic(tenant), p, AclOperation.READ),
         allow(ResourceType.TOPIC, Tenants.streamTopic(tenant), p, AclOperation.READ),
         allow(ResourceType.TOPIC, Tenants.cancelTopic(tenant), p, AclOperation.WRITE),
+        allow(ResourceType.TOPIC, Tenants.usageTopic(tenant), p, AclOperation.READ),
         allow(ResourceType.GROUP, Tenants.group(tenant), p, AclOperation.READ));
   }
 
@@ -92,7 +96,9 @@ public final class TenantTopics {
                   new NewTopic(Tenants.requestsTopic(tenant), partitions, replication),
                   new NewTopic(Tenants.repliesTopic(tenant), partitions, replication),
                   new NewTopic(Tenants.streamTopic(tenant), partitions, replication),
-                  new NewTopic(Tenants.cancelTopic(tenant), partitions, replication)));
+                  new NewTopic(Tenants.cancelTopic(tenant), partitions, replication),
+                  new NewTopic(Tenants.usageTopic(tenant), 1, replication)
+                      .configs(Topics.USAGE.topicConfigs())));
       for (Map.Entry<String, ? extends org.apache.kafka.common.KafkaFuture<Void>> e :
           result.values().entrySet()) {
         try {

@@ -93,7 +93,8 @@ class TenantTopicsTest {
               "lora.tenant.initech.cancel",
               "lora.tenant.initech.replies",
               "lora.tenant.initech.requests",
-              "lora.tenant.initech.stream"),
+              "lora.tenant.initech.stream",
+              "lora.tenant.initech.usage"),
           first.createdTopics());
       assertEquals(List.of(), first.existingTopics());
       Set<String> expected =
@@ -102,7 +103,8 @@ class TenantTopicsTest {
               "TOPIC LITERAL lora.tenant.initech.replies READ ALLOW host *",
               "TOPIC LITERAL lora.tenant.initech.stream READ ALLOW host *",
               "TOPIC LITERAL lora.tenant.initech.cancel WRITE ALLOW host *",
-              "TOPIC LITERAL lora.tenant.initech.requests WRITE ALLOW host *");
+              "TOPIC LITERAL lora.tenant.initech.requests WRITE ALLOW host *",
+              "TOPIC LITERAL lora.tenant.initech.usage READ ALLOW host *");
       assertEquals(expected, awaitAcls(admin, "User:initech", expected));
       assertEquals(
           2,
@@ -114,6 +116,30 @@ class TenantTopicsTest {
               .partitions()
               .size());
 
+      // the usage topic as lora.usage: one partition, compacted
+      var usage =
+          new org.apache.kafka.common.config.ConfigResource(
+              org.apache.kafka.common.config.ConfigResource.Type.TOPIC,
+              "lora.tenant.initech.usage");
+      assertEquals(
+          "compact",
+          admin
+              .describeConfigs(List.of(usage))
+              .all()
+              .get()
+              .get(usage)
+              .get("cleanup.policy")
+              .value());
+      assertEquals(
+          1,
+          admin
+              .describeTopics(List.of("lora.tenant.initech.usage"))
+              .allTopicNames()
+              .get()
+              .get("lora.tenant.initech.usage")
+              .partitions()
+              .size());
+
       TenantTopics.Added again = TenantTopics.add(admin, "initech", 2, (short) 1);
       assertEquals(List.of(), again.createdTopics());
       assertEquals(
@@ -121,7 +147,8 @@ class TenantTopicsTest {
               "lora.tenant.initech.cancel",
               "lora.tenant.initech.replies",
               "lora.tenant.initech.requests",
-              "lora.tenant.initech.stream"),
+              "lora.tenant.initech.stream",
+              "lora.tenant.initech.usage"),
           again.existingTopics());
       assertEquals(expected, awaitAcls(admin, "User:initech", expected));
     }

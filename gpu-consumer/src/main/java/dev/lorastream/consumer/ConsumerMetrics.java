@@ -269,6 +269,14 @@ final class ConsumerMetrics {
     registry.counter("lorastream.consumer.replies.rerouted", "reason", reason.name()).increment();
   }
 
+  /**
+   * Topics tenancy: a usage record went to {@code lora.usage} only, its tenant's {@code
+   * lora.tenant.<t>.usage} missing or not writable.
+   */
+  void tenantUsageSkipped() {
+    registry.counter("lorastream.consumer.tenant.usage.skipped").increment();
+  }
+
   void result(InferenceResult r) {
     registerServed(served.keyOf(r.getTenantId()));
     String code = r.getErrorCode() == null ? "none" : r.getErrorCode().name();

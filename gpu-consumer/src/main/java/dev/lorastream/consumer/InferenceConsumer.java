@@ -14,6 +14,8 @@ import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.ReplyTopicCache;
 import dev.lorastream.schemas.ReplyTopics;
+import dev.lorastream.schemas.Tenancy;
+import dev.lorastream.schemas.Tenants;
 import dev.lorastream.schemas.Topics;
 import dev.lorastream.schemas.Tracing;
 import dev.lorastream.schemas.UsageTopic;
@@ -70,7 +72,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * <p>The same transaction writes, unless {@code lorastream.consumer.usage} is false, this
  * consumer's cumulative token counts of each tenant, adapter and hour its results touch to the
  * compacted {@code lora.usage} ({@link UsageLedger}), so the usage a read_committed reader sums
- * counts each delivered result exactly once.
+ * counts each delivered result exactly once; in topics tenancy each record also goes to the
+ * tenant's own {@code lora.tenant.<t>.usage}, which only that tenant (and operators) may read.
  *
  * <p>Every {@code lorastream.consumer.residency.interval.ms} a {@link ResidencyPublisher} thread
  * writes the consumer's partitions and the adapters its engine holds to {@code lora.residency}, for
@@ -170,7 +173,6 @@ public final class InferenceConsumer implements AutoCloseable {
                     5)),
             new StringSerializer(),
             values(serde));
-    this.usage = s.usage() ? new UsageLedger(s.consumerId(), Topics.USAGE.name()) : null;
     this.tracker = new ReleaseTracker(s.offsetMetadataMaxBytes());
     this.metrics = new ConsumerMetrics(registry, loop.engine(), tracker::generating, catalog);
     this.replyTopicLookup =
@@ -180,6 +182,13 @@ public final class InferenceConsumer implements AutoCloseable {
     this.replyTopics =
         ReplyTopicCache.of(replyTopicLookup, s.replyTopicCacheMs(), s.replyTopicRecheckMs());
     this.router = new ReplyRouter(replyTopics, s.consumerId(), metrics::replyRerouted, s.tenancy());
+    this.usage =
+        !s.usage()
+            ? null
+            : new UsageLedger(
+                s.consumerId(),
+                Topics.USAGE.name(),
+                s.tenancy() == Tenancy.TOPICS ? this::tenantUsageTopic : tenant -> null);
     this.retry = RetryBackoff.of(s.retryBackoffMs(), s.retryBackoffMaxMs());
     this.cancelThread = new Thread(cancels, "cancels-" + s.consumerId());
     this.cancelThread.setDaemon(true);
@@ -276,6 +285,24 @@ public final class InferenceConsumer implements AutoCloseable {
             serde,
             CATALOG_CATCH_UP),
         System.currentTimeMillis());
+  }
+
+  /**
+   * Topics tenancy: {@code lora.tenant.<t>.usage} when it can be written (it is created by {@code
+   * tenant add}; a tenant provisioned before it existed has none, and one write to a missing topic
+   * would fail the whole transaction), else null: that tenant's counts are then on {@code
+   * lora.usage} only, and {@code lorastream.consumer.tenant.usage.skipped} counts them.
+   */
+  private String tenantUsageTopic(String tenant) {
+    if (!Tenants.isName(tenant)) {
+      return null;
+    }
+    String topic = Tenants.usageTopic(tenant);
+    if (replyTopics.state(topic) == ReplyTopics.State.EXISTS) {
+      return topic;
+    }
+    metrics.tenantUsageSkipped();
+    return null;
   }
 
   /** One Avro serializer for both kinds of record the transaction producer writes. */

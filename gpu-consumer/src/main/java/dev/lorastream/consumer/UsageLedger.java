@@ -10,6 +10,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import org.apache.kafka.clients.producer.ProducerRecord;
 
 /**
@@ -46,11 +47,22 @@ final class UsageLedger {
 
   private final String consumerId;
   private final String topic;
+  private final Function<String, String> tenantTopic;
   private final Map<UsageKey, Counts> counts = new HashMap<>();
 
   UsageLedger(String consumerId, String topic) {
+    this(consumerId, topic, tenant -> null);
+  }
+
+  /**
+   * @param tenantTopic the topic that also gets a tenant's records (topics tenancy: {@code
+   *     lora.tenant.<t>.usage}, which that tenant may read), or null for none (shared tenancy, or a
+   *     topic that cannot be written: a write to it would fail the whole transaction)
+   */
+  UsageLedger(String consumerId, String topic, Function<String, String> tenantTopic) {
     this.consumerId = consumerId;
     this.topic = topic;
+    this.tenantTopic = tenantTopic;
   }
 
   /** Takes this consumer's committed records (others' and other windows' are ignored). */
@@ -78,23 +90,26 @@ final class UsageLedger {
     }
     List<ProducerRecord<String, TenantUsage>> records = new ArrayList<>(next.size());
     next.forEach(
-        (k, c) ->
-            records.add(
-                new ProducerRecord<>(
-                    topic,
-                    k.encode(),
-                    TenantUsage.newBuilder()
-                        .setTenantId(k.tenantId())
-                        .setAdapterId(k.adapterId())
-                        .setWindowStartEpochMs(k.windowStartEpochMs())
-                        .setWindowMs(UsageKey.WINDOW_MS)
-                        .setConsumerId(consumerId)
-                        .setRequests(c.requests())
-                        .setErrors(c.errors())
-                        .setPromptTokens(c.promptTokens())
-                        .setCompletionTokens(c.completionTokens())
-                        .setUpdatedEpochMs(nowMs)
-                        .build())));
+        (k, c) -> {
+          TenantUsage value =
+              TenantUsage.newBuilder()
+                  .setTenantId(k.tenantId())
+                  .setAdapterId(k.adapterId())
+                  .setWindowStartEpochMs(k.windowStartEpochMs())
+                  .setWindowMs(UsageKey.WINDOW_MS)
+                  .setConsumerId(consumerId)
+                  .setRequests(c.requests())
+                  .setErrors(c.errors())
+                  .setPromptTokens(c.promptTokens())
+                  .setCompletionTokens(c.completionTokens())
+                  .setUpdatedEpochMs(nowMs)
+                  .build();
+          records.add(new ProducerRecord<>(topic, k.encode(), value));
+          String own = tenantTopic.apply(k.tenantId());
+          if (own != null) {
+            records.add(new ProducerRecord<>(own, k.encode(), value));
+          }
+        });
     return new Staged(next, records);
   }
 

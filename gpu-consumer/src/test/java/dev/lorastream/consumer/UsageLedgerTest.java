@@ -64,6 +64,23 @@ class UsageLedgerTest {
   }
 
   @Test
+  void topicsTenancyWritesEachRecordAlsoToItsTenantsOwnTopicWhenItHasOne() {
+    UsageLedger ledger =
+        new UsageLedger(
+            "c1", "lora.usage", t -> t.equals("acme") ? "lora.tenant.acme.usage" : null);
+    List<ProducerRecord<String, TenantUsage>> records =
+        ledger
+            .stage(List.of(result("acme", "legal", 10, 5), result("globex", null, 3, 2)), T0)
+            .records();
+    assertEquals(
+        List.of("lora.usage", "lora.tenant.acme.usage", "lora.usage"),
+        records.stream().map(ProducerRecord::topic).toList());
+    assertEquals(records.get(0).key(), records.get(1).key());
+    assertEquals(records.get(0).value(), records.get(1).value());
+    assertEquals("globex", records.get(2).value().getTenantId());
+  }
+
+  @Test
   void anAbortedReleaseLeavesTheLedgerAsItWasSoItsRetryCountsFromTheSameBase() {
     UsageLedger ledger = new UsageLedger("c1", "lora.usage");
     List<InferenceResult> batch = List.of(result("acme", "legal", 10, 5));

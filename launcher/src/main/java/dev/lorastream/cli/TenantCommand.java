@@ -148,9 +148,10 @@ public final class TenantCommand implements Runnable {
       name = "add",
       mixinStandardHelpOptions = true,
       description =
-          "Create lora.tenant.NAME.requests and lora.tenant.NAME.replies and give User:NAME"
-              + " LITERAL ACLs: WRITE on its requests topic, READ on its replies topic and on group"
-              + " lora.tenant.NAME. Safe to run again. Does not create the user's credentials.")
+          "Create lora.tenant.NAME.requests, .replies, .stream, .cancel and .usage (compacted) and"
+              + " give User:NAME LITERAL ACLs: WRITE on its requests and cancel topics, READ on its"
+              + " replies, stream and usage topics and on group lora.tenant.NAME. Safe to run"
+              + " again. Does not create the user's credentials.")
   static final class Add implements Callable<Integer> {
     @Spec CommandSpec spec;
 

@@ -2,6 +2,7 @@ package dev.lorastream.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lorastream.schemas.TenantUsage;
 import dev.lorastream.schemas.Tenants;
 import dev.lorastream.schemas.Topics;
 import dev.lorastream.schemas.UsageKey;
@@ -18,6 +19,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.apache.kafka.common.errors.TopicAuthorizationException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -27,8 +29,9 @@ import picocli.CommandLine.Spec;
 /**
  * {@code lorastream usage --tenant T --since WHEN}: a tenant's tokens per adapter, summed from the
  * consumers' exactly-once counts on {@code lora.usage} (read_committed), over the hours from the
- * one holding {@code WHEN} to now. An operator's command: in topics tenancy only principals with
- * READ on {@code lora.usage} may run it (tenants have none).
+ * one holding {@code WHEN} to now. An operator reads {@code lora.usage} (every tenant's); in topics
+ * tenancy a tenant's principal, which may not, reads its own copy {@code lora.tenant.<t>.usage},
+ * and is refused another tenant's.
  *
  * <p>Exit codes: 0 printed (also when the tenant has no usage); 2 a bad argument, or Kafka / the
  * registry could not be reached or the topic is missing.
@@ -86,11 +89,20 @@ final class UsageCommand implements Callable<Integer> {
     }
     List<UsageTopic.Total> totals;
     try {
-      totals =
-          UsageTopic.totals(
-              UsageTopic.read(connection.kafka(), connection.serde(), Duration.ofSeconds(30)),
-              tenant,
-              sinceMs);
+      totals = UsageTopic.totals(read(), tenant, sinceMs);
+    } catch (TopicAuthorizationException e) {
+      err.println(
+          "usage: refused: this principal may read neither "
+              + Topics.USAGE.name()
+              + " (operators) nor "
+              + Tenants.usageTopic(tenant)
+              + " (tenant "
+              + tenant
+              + " itself): a tenant may see only its own usage; use --command-config with the"
+              + " login of tenant "
+              + tenant
+              + " or of an operator");
+      return 2;
     } catch (Exception e) {
       err.println(
           "usage: "
@@ -132,6 +144,23 @@ final class UsageCommand implements Callable<Integer> {
     }
     out.flush();
     return 0;
+  }
+
+  /**
+   * The usage records: from {@code lora.usage} (an operator: every tenant's), else, when this
+   * principal may not read it, from the tenant's own {@code lora.tenant.<t>.usage} (topics tenancy:
+   * a tenant reading its own).
+   *
+   * @throws TopicAuthorizationException when it may read neither
+   */
+  private List<TenantUsage> read() throws Exception {
+    Duration timeout = Duration.ofSeconds(30);
+    try {
+      return UsageTopic.read(connection.kafka(), connection.serde(), timeout);
+    } catch (TopicAuthorizationException e) {
+      return UsageTopic.read(
+          Tenants.usageTopic(tenant), connection.kafka(), connection.serde(), timeout);
+    }
   }
 
   /**

@@ -85,10 +85,12 @@ class TenantCommandTest {
             "tenant hooli: created topic lora.tenant.hooli.replies",
             "tenant hooli: created topic lora.tenant.hooli.requests",
             "tenant hooli: created topic lora.tenant.hooli.stream",
+            "tenant hooli: created topic lora.tenant.hooli.usage",
             "tenant hooli: ACL ALLOW User:hooli WRITE on TOPIC lora.tenant.hooli.requests (LITERAL)",
             "tenant hooli: ACL ALLOW User:hooli READ on TOPIC lora.tenant.hooli.replies (LITERAL)",
             "tenant hooli: ACL ALLOW User:hooli READ on TOPIC lora.tenant.hooli.stream (LITERAL)",
             "tenant hooli: ACL ALLOW User:hooli WRITE on TOPIC lora.tenant.hooli.cancel (LITERAL)",
+            "tenant hooli: ACL ALLOW User:hooli READ on TOPIC lora.tenant.hooli.usage (LITERAL)",
             "tenant hooli: ACL ALLOW User:hooli READ on GROUP lora.tenant.hooli (LITERAL)",
             "tenant hooli: done; create the credentials of User:hooli yourself (e.g."
                 + " kafka-configs.sh --alter --add-config 'SCRAM-SHA-512=[password=...]'"

@@ -27,6 +27,7 @@ import dev.lorastream.schemas.Tenants;
 import dev.lorastream.schemas.Topic;
 import dev.lorastream.schemas.Topics;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.StringWriter;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -207,7 +208,47 @@ class TenantPipelineTest {
             1.0, meters.counter("lorastream.consumer.cancels", "outcome", "forged").count());
 
         var after = acme.submit(req("acme", null, "still serving"));
-        assertNull(after.get(120, TimeUnit.SECONDS).getErrorCode());
+        InferenceResult still = after.get(120, TimeUnit.SECONDS);
+        assertNull(still.getErrorCode());
+
+        // usage: acme, logged in as itself, reads its own counts (lora.tenant.acme.usage: it may
+        // not read lora.usage); globex's are refused to it
+        Path acmeLogin = tmp.resolve("acme.properties");
+        Properties login = new Properties();
+        cluster.clientConfig("acme").forEach((k, v) -> login.put(k, v.toString()));
+        try (var w = Files.newBufferedWriter(acmeLogin)) {
+          login.store(w, null);
+        }
+        String[] connect = {
+          "--bootstrap-servers",
+          cluster.bootstrapServers(),
+          "--schema-registry-url",
+          registry,
+          "--command-config",
+          acmeLogin.toString(),
+          "--since",
+          "2h",
+          "--json"
+        };
+        StringWriter usageOut = new StringWriter();
+        StringWriter usageErr = new StringWriter();
+        int rc = usage(usageOut, usageErr, "acme", connect);
+        assertEquals(0, rc, usageErr.toString());
+        var total =
+            new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(usageOut.toString().lines().toList().getLast());
+        assertEquals("total", total.get("adapter").asText(), usageOut.toString());
+        assertEquals(3, total.get("requests").asLong(), "own, s-1 and still: " + usageOut);
+        assertEquals(
+            ok.getUsage().getCompletionTokens()
+                + sr.getUsage().getCompletionTokens()
+                + still.getUsage().getCompletionTokens(),
+            total.get("completion_tokens").asLong(),
+            usageOut.toString());
+        usageErr = new StringWriter();
+        rc = usage(new StringWriter(), usageErr, "globex", connect);
+        assertEquals(2, rc);
+        assertTrue(usageErr.toString().startsWith("usage: refused:"), usageErr.toString());
 
         // the HTTP gateway as one trusted principal: each key's requests on its tenant's topics
         // (this broker has no lora.requests), another tenant's adapter still refused
@@ -305,6 +346,15 @@ class TenantPipelineTest {
         .setPrompt(prompt)
         .setSampling(
             SamplingParams.newBuilder().setMaxTokens(6).setTemperature(0f).setSeed(3).build());
+  }
+
+  private static int usage(StringWriter out, StringWriter err, String tenant, String... connect) {
+    List<String> args = new ArrayList<>(List.of("--tenant", tenant));
+    args.addAll(List.of(connect));
+    return new picocli.CommandLine(new UsageCommand())
+        .setOut(new java.io.PrintWriter(out, true))
+        .setErr(new java.io.PrintWriter(err, true))
+        .execute(args.toArray(String[]::new));
   }
 
   private static void serve(InferenceConsumer consumer) {

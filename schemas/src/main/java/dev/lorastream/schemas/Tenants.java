@@ -40,6 +40,12 @@ public final class Tenants {
   /** Kind of the cancel topic (the tenant writes, the inference consumers read). */
   public static final String CANCEL = "cancel";
 
+  /**
+   * Kind of the usage topic (compacted; the inference consumers write the tenant's usage counts,
+   * the tenant reads them).
+   */
+  public static final String USAGE = "usage";
+
   /** Every tenant's cancel topic, and nothing else; group 1 is the tenant. */
   public static final Pattern CANCEL_TOPIC_PATTERN =
       Pattern.compile(Pattern.quote(TOPIC_PREFIX) + "(" + NAME.pattern() + ")\\.cancel");
@@ -90,6 +96,14 @@ public final class Tenants {
   /** {@code lora.tenant.<tenant>.cancel}: where the tenant writes cancels. */
   public static String cancelTopic(String tenant) {
     return topic(tenant, CANCEL);
+  }
+
+  /**
+   * {@code lora.tenant.<tenant>.usage}: the tenant's own copy of its usage counts (topics tenancy;
+   * compacted, as {@code lora.usage}).
+   */
+  public static String usageTopic(String tenant) {
+    return topic(tenant, USAGE);
   }
 
   /** The tenant whose cancel topic {@code topic} is; empty for any other topic. */

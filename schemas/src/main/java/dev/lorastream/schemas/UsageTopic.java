@@ -45,6 +45,18 @@ public final class UsageTopic {
    */
   public static List<TenantUsage> read(
       Map<String, Object> kafka, Map<String, ?> serde, Duration timeout) {
+    return read(Topics.USAGE.name(), kafka, serde, timeout);
+  }
+
+  /**
+   * As {@link #read(Map, Map, Duration)}, from {@code topic}: {@code lora.usage} or a tenant's
+   * {@code lora.tenant.<t>.usage}, which holds the same records of that tenant only.
+   *
+   * @throws org.apache.kafka.common.errors.TopicAuthorizationException when the principal may not
+   *     read {@code topic}
+   */
+  public static List<TenantUsage> read(
+      String topic, Map<String, Object> kafka, Map<String, ?> serde, Duration timeout) {
     Map<String, Object> config = new HashMap<>(kafka);
     config.put("enable.auto.commit", false);
     config.put("isolation.level", "read_committed");
@@ -54,9 +66,10 @@ public final class UsageTopic {
     try (KafkaConsumer<String, TenantUsage> c =
         new KafkaConsumer<>(
             config, new StringDeserializer(), Topics.USAGE.valueSerde(serde).deserializer())) {
-      List<PartitionInfo> infos = c.partitionsFor(Topics.USAGE.name(), timeout);
+      List<PartitionInfo> infos = c.partitionsFor(topic, timeout);
       if (infos == null || infos.isEmpty()) {
-        throw new IllegalStateException(missing());
+        throw new IllegalStateException(
+            topic.equals(Topics.USAGE.name()) ? missing() : "topic " + topic + " does not exist");
       }
       List<TopicPartition> parts =
           infos.stream().map(p -> new TopicPartition(p.topic(), p.partition())).toList();
@@ -68,7 +81,7 @@ public final class UsageTopic {
         if (System.nanoTime() > deadline) {
           throw new IllegalStateException(
               "could not read "
-                  + Topics.USAGE.name()
+                  + topic
                   + " to its end offsets "
                   + end
                   + " within "

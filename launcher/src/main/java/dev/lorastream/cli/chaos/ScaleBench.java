@@ -33,17 +33,19 @@ import picocli.CommandLine.Option;
  * {@code lorastream bench scale}: the same workload served by 1, 2 and 4 inference consumer
  * processes of one group, on one KRaft broker, one batcher and the Apicurio registry, each its own
  * process (the {@link ChaosStack}: the tiny generated model and 12 adapters of four tenants, CPU
- * backend). Consumers are added between phases; before each measured phase the group must be stable
- * with every consumer assigned and a warm-up load answered. A phase sends {@code --requests}
- * requests at once (a backlog) and ends at its last reply: throughput is the tokens generated over
- * that time. Each consumer computes on one core ({@link ChaosStack}'s bounded mode: one engine
- * thread, one processor seen, pinned with {@code taskset}); its CPU time in the phase gives its
- * tokens per CPU-second, from which the throughput of N consumers on N free cores is projected
- * (this machine may have fewer cores than consumers, and the broker, batcher and load share them).
- * Locality: per consumer, the requests, tokens and distinct adapters it served, and per adapter how
- * many consumers served it.
+ * backend). All consumers start and warm up together (the JIT compiles the model code during the
+ * first thousands of requests); the phases then run from the most consumers to the fewest,
+ * consumers stopped (SIGTERM) in between; before each phase the group must be stable with every
+ * consumer assigned and a settling load answered. A phase sends {@code --requests} requests at once
+ * (a backlog) and ends at its last reply: throughput is the tokens generated over that time. Each
+ * consumer computes on one core ({@link ChaosStack}'s bounded mode: one engine thread, one
+ * processor seen, pinned with {@code taskset}). This machine may have fewer cores than consumers,
+ * and the broker, batcher and load share them, so the throughput of N consumers on N cores of their
+ * own is also projected: the phase's tokens over the busiest consumer's CPU time in it. Locality:
+ * per consumer, the requests, tokens and distinct adapters it served, and per adapter how many
+ * consumers served it.
  *
- * <p>Then a rebalance under load: with the most consumers running, requests are sent at a steady
+ * <p>After the phase with the most consumers, a rebalance under load: requests are sent at a steady
  * pace while one consumer is stopped (SIGTERM, it drains) and later started again; every reply
  * topic is then read ({@link ChaosTally}): every request of the whole run (warm-ups, phases and
  * this one) must be answered exactly once. Exit status 1 when one was lost, duplicated or failed.
@@ -58,6 +60,12 @@ import picocli.CommandLine.Option;
     })
 public final class ScaleBench implements Callable<Integer> {
   private static final String GROUP = "lora-consumers"; // ConsumerSettings' default group
+
+  /** Warm-up requests per consumer, all consumers at once, before the first phase. */
+  static final int WARM_UP = 1500;
+
+  /** Requests per consumer after the group changed, before a phase is timed. */
+  static final int SETTLE = 200;
 
   @Option(
       names = "--consumers",
@@ -109,14 +117,19 @@ public final class ScaleBench implements Callable<Integer> {
       long tokens,
       double wallS,
       Map<String, ConsumerShare> shares,
-      Map<String, Integer> consumersPerAdapter) {
+      Map<String, Integer> consumersPerAdapter,
+      double othersCpuS) {
     double tokensPerS() {
       return tokens / wallS;
     }
 
-    /** Σ over consumers of tokens per CPU-second: N consumers, each on a core of its own. */
+    /**
+     * Each consumer on a core of its own, nothing else on them: the phase would last as long as the
+     * busiest consumer's CPU time, so the tokens over that.
+     */
     double projectedTokensPerS() {
-      return shares.values().stream().mapToDouble(ConsumerShare::tokensPerCpuS).sum();
+      double busiest = shares.values().stream().mapToDouble(ConsumerShare::cpuS).max().orElse(0);
+      return busiest > 0 ? tokens / busiest : 0;
     }
 
     double meanConsumersPerAdapter() {
@@ -188,19 +201,35 @@ public final class ScaleBench implements Callable<Integer> {
         stack.startAndAwait("batcher", 180_000);
         Set<String> sent = new LinkedHashSet<>();
         try (ReplyLog live = new ReplyLog(stack.bootstrap(), w.replyTopics())) {
-          int running = 0;
-          for (int n : counts) {
-            for (; running < n; running++) {
-              stack.startAndAwait(ids.get(running), 180_000);
+          // every consumer starts and warms up together (the JIT compiles its model code during
+          // its first thousands of requests); then the phases run from the most consumers to the
+          // fewest, stopping consumers in between, so that each phase's consumers are warm
+          for (String id : ids) {
+            stack.service(id).start();
+          }
+          for (String id : ids) {
+            stack.await(id, 180_000);
+          }
+          awaitGroup(stack, most);
+          progress("%d consumers in the group; warming up", most);
+          sent.addAll(backlog(stack, w, live, "warm-", WARM_UP * most, 1));
+          rebalance = "";
+          List<Integer> descending = counts.reversed();
+          int running = most;
+          for (int n : descending) {
+            for (; running > n; running--) {
+              stack.service(ids.get(running - 1)).stop(30);
             }
             awaitGroup(stack, n);
-            progress("%d consumer(s) in the group; warming up", n);
-            sent.addAll(backlog(stack, w, live, "warm" + n + "-", Math.max(40, 20 * n), n));
+            // the routing settles on the new assignment: homes move, holders are rebalanced
+            sent.addAll(backlog(stack, w, live, "settle" + n + "-", SETTLE * n, 100 + n));
             progress("measuring %d consumer(s): %d requests at once", n, perPhase);
             Map<String, Duration> cpu0 = cpu(stack, ids.subList(0, n));
+            double others0 = othersCpuS(stack);
             long t0 = System.currentTimeMillis();
-            List<String> phaseIds = backlog(stack, w, live, "p" + n + "-", perPhase, 100 + n);
+            List<String> phaseIds = backlog(stack, w, live, "p" + n + "-", perPhase, 200 + n);
             Map<String, Duration> cpu1 = cpu(stack, ids.subList(0, n));
+            double others = othersCpuS(stack) - others0;
             sent.addAll(phaseIds);
             Phase p =
                 phase(
@@ -209,8 +238,9 @@ public final class ScaleBench implements Callable<Integer> {
                     ChaosTally.readAll(stack.bootstrap(), stack.registry(), w.replyTopics()),
                     t0,
                     cpu0,
-                    cpu1);
-            phases.add(p);
+                    cpu1,
+                    others);
+            phases.addFirst(p);
             progress(
                 "%d consumer(s): %d tokens in %.1f s = %.0f tokens/s (projected on %d free"
                     + " cores: %.0f); consumers per adapter %.2f",
@@ -221,8 +251,10 @@ public final class ScaleBench implements Callable<Integer> {
                 n,
                 p.projectedTokensPerS(),
                 p.meanConsumersPerAdapter());
+            if (n == most && most >= 2) {
+              rebalance = rebalance(stack, w, live, ids.get(most - 1), perPhase, sent);
+            }
           }
-          rebalance = most >= 2 ? rebalance(stack, w, live, ids.get(most - 1), perPhase, sent) : "";
           tally =
               ChaosTally.of(
                   sent, ChaosTally.readAll(stack.bootstrap(), stack.registry(), w.replyTopics()));
@@ -357,6 +389,18 @@ public final class ScaleBench implements Callable<Integer> {
     }
   }
 
+  /** CPU seconds used so far by the broker, the batcher and this process (the load, the reads). */
+  private static double othersCpuS(ChaosStack stack) {
+    Duration d =
+        stack
+            .broker
+            .cpuTime()
+            .orElse(Duration.ZERO)
+            .plus(stack.batcher.cpuTime().orElse(Duration.ZERO))
+            .plus(ProcessHandle.current().info().totalCpuDuration().orElse(Duration.ZERO));
+    return d.toNanos() / 1e9;
+  }
+
   private static Map<String, Duration> cpu(ChaosStack stack, List<String> ids) {
     Map<String, Duration> m = new LinkedHashMap<>();
     for (String id : ids) {
@@ -372,7 +416,8 @@ public final class ScaleBench implements Callable<Integer> {
       List<ChaosTally.Reply> replies,
       long t0,
       Map<String, Duration> cpu0,
-      Map<String, Duration> cpu1) {
+      Map<String, Duration> cpu1,
+      double othersCpuS) {
     Set<String> mine = Set.copyOf(ids);
     long last = t0;
     long tokens = 0;
@@ -406,7 +451,7 @@ public final class ScaleBench implements Callable<Integer> {
     }
     Map<String, Integer> perAdapter = new TreeMap<>();
     consumersOf.forEach((a, c) -> perAdapter.put(a, c.size()));
-    return new Phase(n, ids.size(), tokens, (last - t0) / 1e3, shares, perAdapter);
+    return new Phase(n, ids.size(), tokens, (last - t0) / 1e3, shares, perAdapter, othersCpuS);
   }
 
   private ObjectNode report(
@@ -438,6 +483,7 @@ public final class ScaleBench implements Callable<Integer> {
       j.put("projected_tokens_per_s", p.projectedTokensPerS());
       j.put("projected_ratio_over_first", p.projectedTokensPerS() / one.projectedTokensPerS());
       j.put("mean_consumers_per_adapter", p.meanConsumersPerAdapter());
+      j.put("broker_batcher_bench_cpu_s", p.othersCpuS());
       ObjectNode cs = j.putObject("per_consumer");
       p.shares()
           .forEach(
@@ -473,13 +519,13 @@ public final class ScaleBench implements Callable<Integer> {
     b.append(o.get("bounding").asText()).append(".\n\n");
     b.append(
         "| consumers | tokens | wall s | tokens/s | × first | projected tokens/s (own cores) |"
-            + " × first | consumers per adapter |\n");
-    b.append("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+            + " × first | consumers per adapter | broker + batcher + load CPU s |\n");
+    b.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (var p : o.get("phases")) {
       b.append(
           String.format(
               Locale.ROOT,
-              "| %d | %d | %.1f | %.0f | %.3f | %.0f | %.3f | %.2f |%n",
+              "| %d | %d | %.1f | %.0f | %.3f | %.0f | %.3f | %.2f | %.1f |%n",
               p.get("consumers").asInt(),
               p.get("tokens").asLong(),
               p.get("wall_s").asDouble(),
@@ -487,12 +533,15 @@ public final class ScaleBench implements Callable<Integer> {
               p.get("ratio_over_first").asDouble(),
               p.get("projected_tokens_per_s").asDouble(),
               p.get("projected_ratio_over_first").asDouble(),
-              p.get("mean_consumers_per_adapter").asDouble()));
+              p.get("mean_consumers_per_adapter").asDouble(),
+              p.get("broker_batcher_bench_cpu_s").asDouble()));
     }
     b.append(
-        "\nProjected: the sum over consumers of tokens per CPU-second of each (its generated"
-            + " tokens over the CPU time its process used in the phase), i.e. each consumer busy on"
-            + " a core of its own.\n\nPer consumer (requests / tokens / distinct adapters / CPU s):\n\n");
+        "\nProjected: each consumer on a core of its own with nothing else on it, so the phase"
+            + " lasts as long as the busiest consumer's CPU time (its process' user + system time in"
+            + " the phase): the tokens over that. It keeps the imbalance between consumers and"
+            + " leaves out what the broker, the batcher and the load took from the same cores"
+            + " (last column).\n\nPer consumer (requests / tokens / distinct adapters / CPU s):\n\n");
     for (var p : o.get("phases")) {
       b.append("- ").append(p.get("consumers").asInt()).append(" consumer(s): ");
       List<String> parts = new ArrayList<>();
