@@ -160,7 +160,8 @@ final class RequestIntake {
             s.getStopStrings(),
             s.getIgnoreEos());
     long submitEpochMs = System.currentTimeMillis();
-    ChunkStreamer.Stream stream = streamer == null ? null : streamer.open(req, attempt.getAsLong());
+    ChunkStreamer.Stream stream =
+        streamer == null || !req.getStream() ? null : streamer.open(req, attempt.getAsLong());
     if (cancels != null) {
       cancels.track(req.getTenantId(), req.getRequestId());
     }

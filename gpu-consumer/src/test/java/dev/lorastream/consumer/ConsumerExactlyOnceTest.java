@@ -310,6 +310,7 @@ class ConsumerExactlyOnceTest {
                   .setSampling(
                       SamplingParams.newBuilder().setMaxTokens(maxTokens.applyAsInt(b, r)).build())
                   .setCreatedEpochMs(System.currentTimeMillis())
+                  .setStream(true) // its chunks show which attempt computed it
                   .build());
         }
         InferenceBatch batch =

@@ -370,7 +370,7 @@ public final class LoraClient implements AutoCloseable {
    * client's stream or reply thread: keep them short.
    */
   public Flow.Publisher<StreamEvent> stream(InferenceRequest.Builder request, Duration timeout) {
-    InferenceRequest.Builder b = InferenceRequest.newBuilder(request);
+    InferenceRequest.Builder b = InferenceRequest.newBuilder(request).setStream(true);
     if (!b.hasRequestId() || b.getRequestId() == null || b.getRequestId().isBlank()) {
       b.setRequestId(UUID.randomUUID().toString());
     }

@@ -199,10 +199,12 @@ class StreamCancelPipelineTest {
         assertEquals(1.0, cancels(meters, "applied"));
 
         // 3. a cancel of a request that finished: ignored and counted
+        // (submitted, not streamed, but asking for chunks: its chunks, one per token, then the
+        // last, reach the client, which streams no "short": ignored and counted)
         InferenceResult shortOne =
-            client.submit(req("acme", "short", "Hello", 2)).get(60, TimeUnit.SECONDS);
-        // its chunks (one per token, then the last) reach the client, which streams no "short":
-        // ignored and counted
+            client
+                .submit(req("acme", "short", "Hello", 2).setStream(true))
+                .get(60, TimeUnit.SECONDS);
         int shortChunks = shortOne.getTokenIds().size() + 1;
         var foreign = client.meterRegistry().counter("lorastream.client.stream.chunks.foreign");
         long until = System.currentTimeMillis() + 10_000;
@@ -219,6 +221,14 @@ class StreamCancelPipelineTest {
         }
         awaitCount(meters, "unknown", 1.0);
         assertEquals(1.0, cancels(meters, "applied"));
+
+        // 4. a request submitted without stream: its result, and not one chunk (they are counted
+        // as they are sent, before the result is written)
+        double chunksBefore = meters.counter("lorastream.consumer.stream.chunks").count();
+        InferenceResult quiet =
+            client.submit(req("acme", "quiet", "Hello", 4)).get(60, TimeUnit.SECONDS);
+        assertNull(quiet.getErrorCode(), quiet.getErrorMessage());
+        assertEquals(chunksBefore, meters.counter("lorastream.consumer.stream.chunks").count());
         consumer.stop();
         serving.join(10_000);
       }

@@ -47,7 +47,8 @@ final class RawRequest {
           "deadlineEpochMs",
           "priority",
           "createdEpochMs",
-          "traceContext");
+          "traceContext",
+          "stream");
 
   String requestId;
   String tenantId;
@@ -67,6 +68,7 @@ final class RawRequest {
   int priority = 0;
   long createdEpochMs = System.currentTimeMillis();
   Map<String, String> traceContext = new LinkedHashMap<>();
+  boolean stream = false;
   private final Map<String, Encoding> raw = new HashMap<>();
   private byte[] trailing = new byte[0];
 
@@ -131,6 +133,7 @@ final class RawRequest {
       field(out, "priority", e -> e.writeInt(priority));
       field(out, "createdEpochMs", e -> e.writeLong(createdEpochMs));
       field(out, "traceContext", e -> map(e, traceContext));
+      field(out, "stream", e -> e.writeBoolean(stream));
       out.writeFixed(trailing);
       out.flush();
     } catch (IOException e) {

@@ -89,13 +89,14 @@ class BadBytesTest {
   @Test
   void truncatedBody() {
     byte[] good = goodBytes();
-    // the last string (the traceparent value, 55 bytes) now claims more than is left
-    AvroDecodeException e = fails(Arrays.copyOf(good, good.length - 3));
+    // the last string (the traceparent value, 55 bytes; after it the map's end and the stream
+    // boolean) now claims more than is left
+    AvroDecodeException e = fails(Arrays.copyOf(good, good.length - 4));
     assertEquals(Reason.BAD_PAYLOAD, e.reason());
     assertEquals(
         "BAD_PAYLOAD: field traceContext[0]: string length 55 exceeds the 53 bytes left, in the"
             + " Avro body of "
-            + (good.length - 8)
+            + (good.length - 9)
             + " bytes of schema id 1 (dev.lorastream.schemas.InferenceRequest) on topic"
             + " lora.requests",
         e.getMessage());
@@ -229,8 +230,9 @@ class BadBytesTest {
   @Test
   void mapCountBeyondTheBytesLeftIsRefused() {
     byte[] good = goodBytes();
-    // traceContext is the last field: one entry, "traceparent" -> a 55-character value, then 0
-    int entry = good.length - 1 - (1 + 55) - (1 + "traceparent".length());
+    // traceContext is the last field but the stream boolean: one entry, "traceparent" -> a
+    // 55-character value, then 0
+    int entry = good.length - 2 - (1 + 55) - (1 + "traceparent".length());
     assertEquals(2, good[entry - 1], "the block count 1 before the entry");
     byte[] bytes = good.clone();
     bytes[entry - 1] = 0x7e; // 63 entries

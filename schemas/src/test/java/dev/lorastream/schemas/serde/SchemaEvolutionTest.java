@@ -162,7 +162,7 @@ class SchemaEvolutionTest {
     assertFalse(check.compatible());
     assertEquals(
         List.of(
-            "new schema reading old data: READER_FIELD_MISSING_DEFAULT_VALUE at /fields/11: region"),
+            "new schema reading old data: READER_FIELD_MISSING_DEFAULT_VALUE at /fields/12: region"),
         check.messages());
     SchemaRegistryException e =
         assertThrows(SchemaRegistryException.class, () -> registry.register(subject, bad));
