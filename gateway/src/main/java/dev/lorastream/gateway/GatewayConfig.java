@@ -132,28 +132,30 @@ public record GatewayConfig(
     }
   }
 
-  private static final EnvKeys ENV =
-      EnvKeys.of(
-          List.of(
-              HOST,
-              PORT,
-              KEYS_FILE,
-              MAX_BODY_BYTES,
-              MAX_PROMPT_TOKENS,
-              TIMEOUT_MS,
-              DEFAULT_MAX_TOKENS,
-              ASYNC_RETENTION_MS,
-              ASYNC_MAX_KEPT,
-              TENANT_RPM,
-              TENANT_TPM,
-              TENANCY,
-              DATA_DIR,
-              BATCH_CONCURRENCY,
-              BATCH_MAX_FILE_BYTES,
-              BATCH_REQUEST_TIMEOUT_MS,
-              BOOTSTRAP,
-              REGISTRY,
-              MODEL));
+  /** The keys {@link #from} reads (and their environment variables, {@link EnvKeys}). */
+  public static final List<String> KEYS =
+      List.of(
+          HOST,
+          PORT,
+          KEYS_FILE,
+          MAX_BODY_BYTES,
+          MAX_PROMPT_TOKENS,
+          TIMEOUT_MS,
+          DEFAULT_MAX_TOKENS,
+          ASYNC_RETENTION_MS,
+          ASYNC_MAX_KEPT,
+          TENANT_RPM,
+          TENANT_TPM,
+          TENANCY,
+          DATA_DIR,
+          BATCH_CONCURRENCY,
+          BATCH_MAX_FILE_BYTES,
+          BATCH_REQUEST_TIMEOUT_MS,
+          BOOTSTRAP,
+          REGISTRY,
+          MODEL);
+
+  private static final EnvKeys ENV = EnvKeys.of(KEYS);
 
   public GatewayConfig {
     Objects.requireNonNull(host, HOST);
@@ -327,6 +329,7 @@ public record GatewayConfig(
    * @throws IllegalArgumentException naming the key that is missing or wrong
    */
   public static GatewayConfig from(Map<String, String> props) {
+    EnvKeys.requireKnown(props, "lorastream.gateway.", KEYS, "gateway");
     Map<String, String> kafka = new TreeMap<>();
     props.forEach(
         (k, v) -> {

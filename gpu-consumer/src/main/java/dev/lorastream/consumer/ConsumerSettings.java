@@ -231,6 +231,11 @@ public record ConsumerSettings(
 
   /** Reads the keys above from {@code props}; missing required keys fail naming them. */
   public static ConsumerSettings from(Map<String, String> props) {
+    EnvKeys.requireKnown(
+        props,
+        "lorastream.consumer.",
+        Stream.concat(KEYS.stream(), ENGINE_KEYS.stream()).toList(),
+        "inference consumer");
     List<Path> roots = new ArrayList<>();
     for (String r : props.getOrDefault(ADAPTER_ROOTS, "").split(",")) {
       if (!r.isBlank()) {

@@ -69,6 +69,34 @@ public final class EnvKeys {
   }
 
   /**
+   * Refuses a setting under {@code prefix} that is none of {@code known}: a misspelt {@code
+   * LORASTREAM_CONSUMER_MAX_INFLIGT_BATCHES} would otherwise be read as a key nobody reads, and the
+   * service would start with the default.
+   *
+   * @throws IllegalArgumentException naming the key, its environment variable and the known keys
+   */
+  public static void requireKnown(
+      Map<String, String> props, String prefix, Collection<String> known, String service) {
+    for (String key : new java.util.TreeSet<>(props.keySet())) {
+      if (key.startsWith(prefix) && !known.contains(key)) {
+        throw new IllegalArgumentException(
+            "unknown setting "
+                + key
+                + " (system property -D"
+                + key
+                + " or environment "
+                + variable(key)
+                + ") for the "
+                + service
+                + "; its settings under "
+                + prefix
+                + " are "
+                + known.stream().filter(k -> k.startsWith(prefix)).sorted().toList());
+      }
+    }
+  }
+
+  /**
    * {@code sys} overlaid on the {@code LORASTREAM_*} variables of {@code env}, each under the key
    * it sets ({@link #key}): how a service reads its settings.
    */
