@@ -23,14 +23,20 @@ import org.apache.kafka.streams.processor.StreamPartitioner;
  * batches where its weights are after the group's partitions moved (a consumer joined, left or
  * restarted) or after a spread loaded it on a neighbour. Slots past 0 keep the hash rule: they
  * exist to spread load, which following residency would undo. Without a fresh record for the
- * adapter the rule above holds unchanged. A holder whose consumer already has more than its share
- * of the rows is passed over ({@link ResidencyIndex}, bounded load), so that a consumer that joins
- * the group gets work although it holds nothing yet.
+ * adapter the rule above holds unchanged.
+ *
+ * <p>Bounded load ({@link PartitionLoad}): a partition that already carries {@code
+ * batcher.hash.balance.factor} percent of the mean work (tokens) per partition is full; a full
+ * holder is not followed, and a batch whose partition is full goes to the next one that is not. So
+ * hashing keeps adapters where their weights are while the load allows, and a consumer that joins
+ * the group, holding no adapter yet, still gets its share.
  */
 final class AffinityPartitioner implements StreamPartitioner<String, RoutedBatch> {
 
   private final ResidencyIndex residency;
+  private final PartitionLoad load;
   private final Runnable onRerouted;
+  private final Runnable onBounded;
 
   /** Hash routing only. */
   AffinityPartitioner() {
@@ -42,16 +48,43 @@ final class AffinityPartitioner implements StreamPartitioner<String, RoutedBatch
    * @param onRerouted told of each batch sent off its home partition because of residency
    */
   AffinityPartitioner(ResidencyIndex residency, Runnable onRerouted) {
+    this(residency, PartitionLoad.NONE, onRerouted, () -> {});
+  }
+
+  /**
+   * @param load the rows routed per partition and their bound
+   * @param onBounded told of each batch moved off a full partition
+   */
+  AffinityPartitioner(
+      ResidencyIndex residency, PartitionLoad load, Runnable onRerouted, Runnable onBounded) {
     this.residency = residency;
+    this.load = load;
     this.onRerouted = onRerouted;
+    this.onBounded = onBounded;
   }
 
   @Override
   public Optional<Set<Integer>> partitions(
       String topic, String batchId, RoutedBatch routed, int numPartitions) {
-    int p = choose(batchId, routed, numPartitions);
-    residency.routed(p, routed.batch().getRequests().size(), numPartitions);
+    int chosen = choose(batchId, routed, numPartitions);
+    int p = load.bounded(chosen, numPartitions);
+    if (p != chosen) {
+      onBounded.run();
+    }
+    load.record(p, work(routed.batch()), numPartitions);
     return Optional.of(Set.of(p));
+  }
+
+  /**
+   * What a batch asks of its consumer, in tokens: each row's prompt plus its maxTokens (a row of
+   * 256 new tokens is 16 steps' work of one of 16).
+   */
+  static long work(dev.lorastream.schemas.InferenceBatch batch) {
+    long w = 0;
+    for (var r : batch.getRequests()) {
+      w += r.getPromptTokenIds().size() + (long) r.getSampling().getMaxTokens();
+    }
+    return w;
   }
 
   private int choose(String batchId, RoutedBatch routed, int numPartitions) {
@@ -61,7 +94,8 @@ final class AffinityPartitioner implements StreamPartitioner<String, RoutedBatch
     }
     int hashed = partition(affinityKey, routed.spreadSlot(), numPartitions);
     if (routed.spreadSlot() == 0) {
-      int held = residency.nearest(affinityKey, hashed, numPartitions);
+      int held =
+          residency.nearest(affinityKey, hashed, numPartitions, p -> load.full(p, numPartitions));
       if (held >= 0 && held != hashed) {
         onRerouted.run();
         return held;

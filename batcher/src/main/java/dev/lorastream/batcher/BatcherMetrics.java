@@ -47,6 +47,7 @@ public final class BatcherMetrics {
   public static final String BATCH_WAIT = "lorastream.batcher.batch.wait";
   public static final String BATCH_SPREAD = "lorastream.batcher.batch.spread";
   public static final String BATCH_RESIDENCY = "lorastream.batcher.batch.residency";
+  public static final String BATCH_BOUNDED = "lorastream.batcher.batch.bounded";
   public static final String RESIDENCY_RECORDS = "lorastream.batcher.residency.records";
   public static final String BUFFERED = "lorastream.batcher.buffered";
 
@@ -75,6 +76,7 @@ public final class BatcherMetrics {
   private final Counter traceparentInvalid;
   private final Counter spread;
   private final Counter residency;
+  private final Counter bounded;
   private final Map<String, Counter> residencyRecords = new ConcurrentHashMap<>();
   private final AtomicLong buffered = new AtomicLong();
   private final AtomicLong bufferedTokens = new AtomicLong();
@@ -129,6 +131,12 @@ public final class BatcherMetrics {
             .description(
                 "batches routed off their adapter's home partition to a consumer that holds the"
                     + " adapter (lora.residency)")
+            .register(registry);
+    this.bounded =
+        Counter.builder(BATCH_BOUNDED)
+            .description(
+                "batches moved off a partition that carried its share of the rows"
+                    + " (batcher.hash.balance.factor)")
             .register(registry);
     Gauge.builder(BUFFERED, buffered, AtomicLong::get)
         .baseUnit("requests")
@@ -231,6 +239,11 @@ public final class BatcherMetrics {
   /** A batch went to a consumer that holds its adapter instead of its home partition. */
   void batchFollowedResidency() {
     residency.increment();
+  }
+
+  /** A batch was moved off a full partition (bounded load). */
+  void batchBounded() {
+    bounded.increment();
   }
 
   /**

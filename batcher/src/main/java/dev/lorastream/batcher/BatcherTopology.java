@@ -214,7 +214,12 @@ public final class BatcherTopology {
                     Serdes.String(),
                     ProjectingSerializer.serde(serdes.batches(), RoutedBatch::batch))
                 .withStreamPartitioner(
-                    new AffinityPartitioner(residency, metrics::batchFollowedResidency))
+                    new AffinityPartitioner(
+                        residency,
+                        new PartitionLoad(
+                            config.hashBalanceFactor() / 100.0, System::currentTimeMillis),
+                        metrics::batchFollowedResidency,
+                        metrics::batchBounded))
                 .withName("batches-sink"));
 
     return builder.build();

@@ -1,6 +1,7 @@
 package dev.lorastream.batcher;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lorastream.schemas.ConsumerResidency;
@@ -14,6 +15,8 @@ import org.junit.jupiter.api.Test;
 
 class AffinityPartitionerTest {
 
+  static final int ROW_WORK = 256;
+
   final AffinityPartitioner partitioner = new AffinityPartitioner();
 
   private int route(String adapter, String batchId, int slot, int n) {
@@ -22,8 +25,13 @@ class AffinityPartitionerTest {
 
   private static int route(
       AffinityPartitioner partitioner, String adapter, String batchId, int slot, int n) {
+    // one row of 256 tokens of work (4 prompt, 252 new): the bound starts after 8 such batches
     var batch =
-        Batches.build(batchId, List.of(Harness.request("r", adapter)), FlushReason.MAX_WAIT, 0);
+        Batches.build(
+            batchId,
+            List.of(Harness.request("r", adapter, 4, ROW_WORK - 4)),
+            FlushReason.MAX_WAIT,
+            0);
     Optional<Set<Integer>> p =
         partitioner.partitions("lora.batches", batchId, new RoutedBatch(batch, slot), n);
     assertEquals(1, p.orElseThrow().size(), "one partition, never a broadcast");
@@ -113,44 +121,64 @@ class AffinityPartitionerTest {
   }
 
   @Test
-  void aHolderPastItsFairShareIsPassedOverSoThatAJoinedConsumerGetsWork() {
+  void aFullHolderIsPassedOverSoThatAJoinedConsumerGetsWork() {
     int n = 4;
-    String onOld = adapterHomedIn(Set.of(0, 1), n);
-    String onNew = adapterHomedIn(Set.of(2, 3), n);
-    ResidencyIndex index = new ResidencyIndex(5_000, () -> 10_000); // no time passes: no decay
+    String onOld = adapterHomedIn(Set.of(0), n);
+    String onNew = adapterHomedIn(Set.of(2), n);
+    ResidencyIndex index = new ResidencyIndex(5_000, () -> 10_000);
     // gpu-0 served alone and holds both; gpu-1 joined, took partitions 2 and 3, holds nothing
     index.update("gpu-0", holds("gpu-0", List.of(0, 1), List.of(onOld, onNew), 9_000));
     index.update("gpu-1", holds("gpu-1", List.of(2, 3), List.of(), 9_000));
-    AffinityPartitioner p = new AffinityPartitioner(index, () -> {});
-    int toNew = 0;
+    AffinityPartitioner p = bounded(index, () -> 10_000); // no time passes: no decay
+    int[] rows = new int[n];
     for (int i = 0; i < 200; i++) {
-      String adapter = i % 2 == 0 ? onOld : onNew;
-      int to = route(p, adapter, "b" + i, 0, n);
-      if (i < ResidencyIndex.MIN_LOAD_ROWS) {
-        assertTrue(to < 2, "below the minimum load the holder is followed: batch " + i);
+      int to = route(p, i % 2 == 0 ? onOld : onNew, "b" + i, 0, n);
+      if (i < PartitionLoad.MIN_WORK / ROW_WORK) {
+        assertEquals(0, to, "below the minimum load the holder is followed: batch " + i);
       }
-      toNew += to >= 2 ? 1 : 0;
+      rows[to]++;
     }
-    // gpu-0 keeps at most 1.25 x its half: gpu-1 gets the rest, about 3/8
-    assertTrue(toNew >= 70 && toNew <= 80, "rows to the joined consumer: " + toNew + " of 200");
+    // no partition over 1.25 x the mean (50 batches) by more than the batch that crossed it
+    for (int r : rows) {
+      assertTrue(r <= 63, java.util.Arrays.toString(rows));
+    }
+    assertTrue(rows[2] + rows[3] >= 70, "the joined consumer's share: " + rows[2] + rows[3]);
   }
 
   @Test
-  void theRowCountsDecaySoThatAfterAQuietMinuteHoldersAreFollowedAgain() {
+  void oneHotAdapterFillsItsHomeToTheFactorThenItsNeighbours() {
     int n = 4;
-    String adapter = adapterHomedIn(Set.of(2, 3), n);
-    java.util.concurrent.atomic.AtomicLong now = new java.util.concurrent.atomic.AtomicLong(10_000);
-    ResidencyIndex index = new ResidencyIndex(120_000, now::get);
-    index.update("gpu-0", holds("gpu-0", List.of(0, 1), List.of(adapter), 9_000));
-    index.update("gpu-1", holds("gpu-1", List.of(2, 3), List.of(), 9_000));
-    AffinityPartitioner p = new AffinityPartitioner(index, () -> {});
-    int home = AffinityPartitioner.partition(adapter, 0, n);
-    for (int i = 0; i < 40; i++) {
-      route(p, adapter, "b" + i, 0, n);
+    AffinityPartitioner p = bounded(ResidencyIndex.NONE, () -> 10_000);
+    int home = AffinityPartitioner.partition("poet", 0, n);
+    int[] rows = new int[n];
+    for (int i = 0; i < 400; i++) {
+      rows[route(p, "poet", "b" + i, 0, n)]++;
     }
-    assertEquals(home, route(p, adapter, "x", 0, n), "gpu-0 is past its share: home");
-    now.addAndGet(60_000); // six half-lives: 40 rows count as fewer than the minimum
-    assertTrue(route(p, adapter, "y", 0, n) < 2, "a quiet minute later: the holder again");
+    // each at most 1.25 x the mean of 100 (plus the batch that crossed it); home first, then
+    // its neighbours in turn: every partition gets some
+    for (int k = 0; k < n; k++) {
+      assertTrue(rows[k] > 0 && rows[k] <= 126, java.util.Arrays.toString(rows));
+    }
+    assertEquals(125, rows[home], java.util.Arrays.toString(rows));
+  }
+
+  @Test
+  void theRowCountsDecaySoThatAfterAQuietMinuteTheHashRulesAgain() {
+    int n = 4;
+    java.util.concurrent.atomic.AtomicLong now = new java.util.concurrent.atomic.AtomicLong(10_000);
+    AffinityPartitioner p = bounded(ResidencyIndex.NONE, now::get);
+    int home = AffinityPartitioner.partition("poet", 0, n);
+    for (int i = 0; i < 40; i++) {
+      route(p, "poet", "b" + i, 0, n);
+    }
+    assertNotEquals(home, route(p, "poet", "x", 0, n), "home is full: a neighbour");
+    now.addAndGet(60_000); // six half-lives: 40 batches count as less than the minimum work
+    assertEquals(home, route(p, "poet", "y", 0, n), "a quiet minute later: home again");
+  }
+
+  private static AffinityPartitioner bounded(
+      ResidencyIndex index, java.util.function.LongSupplier clock) {
+    return new AffinityPartitioner(index, new PartitionLoad(1.25, clock), () -> {}, () -> {});
   }
 
   private static String adapterHomedIn(Set<Integer> partitions, int n) {

@@ -38,14 +38,16 @@ final class ChaosLoad implements Runnable {
 
   private final String idPrefix;
   private final long seed;
+  private final int[] maxTokens;
 
   ChaosLoad(String bootstrap, String registry, ChaosWorkload workload, int count, long durationMs) {
-    this(bootstrap, registry, workload, count, durationMs, "chaos-", 14);
+    this(bootstrap, registry, workload, count, durationMs, "chaos-", 14, MAX_TOKENS);
   }
 
   /**
-   * A load whose request ids are {@code idPrefix + i} and whose mix is drawn from {@code seed};
-   * {@code durationMs} 0 sends them all at once.
+   * A load whose request ids are {@code idPrefix + i} and whose mix is drawn from {@code seed},
+   * each request's {@code maxTokens} one of {@code maxTokens}; {@code durationMs} 0 sends them all
+   * at once.
    */
   ChaosLoad(
       String bootstrap,
@@ -54,7 +56,9 @@ final class ChaosLoad implements Runnable {
       int count,
       long durationMs,
       String idPrefix,
-      long seed) {
+      long seed,
+      int[] maxTokens) {
+    this.maxTokens = maxTokens.clone();
     this.idPrefix = idPrefix;
     this.seed = seed;
     this.bootstrap = bootstrap;
@@ -136,7 +140,7 @@ final class ChaosLoad implements Runnable {
         .setCreatedEpochMs(System.currentTimeMillis())
         .setSampling(
             SamplingParams.newBuilder()
-                .setMaxTokens(MAX_TOKENS[rnd.nextInt(MAX_TOKENS.length)])
+                .setMaxTokens(maxTokens[rnd.nextInt(maxTokens.length)])
                 .setTemperature(0.8f)
                 .setTopP(0.95f)
                 .setSeed(rnd.nextLong())

@@ -141,6 +141,38 @@ final class ChaosStack {
           .filter(java.nio.file.Files::isExecutable)
           .findFirst();
 
+  /** The {@code /metrics} URL of the batcher or a consumer. */
+  URI metrics(String name) {
+    return URI.create("http://127.0.0.1:" + healthPorts.get(name) + "/metrics");
+  }
+
+  /**
+   * The value of each sample of {@code /metrics} of {@code name} whose line starts with one of
+   * {@code names} (a name without labels); a name it lacks is missing from the map.
+   */
+  Map<String, Double> scrape(String name, List<String> names) {
+    Map<String, Double> out = new LinkedHashMap<>();
+    try {
+      String text =
+          http.send(
+                  HttpRequest.newBuilder(metrics(name)).timeout(Duration.ofSeconds(5)).build(),
+                  HttpResponse.BodyHandlers.ofString())
+              .body();
+      for (String line : text.split("\n")) {
+        for (String n : names) {
+          if (line.startsWith(n + " ")) {
+            out.put(n, Double.parseDouble(line.substring(n.length() + 1).trim()));
+          }
+        }
+      }
+    } catch (IOException e) {
+      // not serving: nothing
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return out;
+  }
+
   String bootstrap() {
     return "localhost:" + brokerPort;
   }

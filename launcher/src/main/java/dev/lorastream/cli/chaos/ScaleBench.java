@@ -61,11 +61,8 @@ import picocli.CommandLine.Option;
 public final class ScaleBench implements Callable<Integer> {
   private static final String GROUP = "lora-consumers"; // ConsumerSettings' default group
 
-  /** Warm-up requests per consumer, all consumers at once, before the first phase. */
-  static final int WARM_UP = 1500;
-
   /** Requests per consumer after the group changed, before a phase is timed. */
-  static final int SETTLE = 200;
+  static final int SETTLE = 50;
 
   @Option(
       names = "--consumers",
@@ -74,8 +71,25 @@ public final class ScaleBench implements Callable<Integer> {
       description = "consumer counts, ascending (default ${DEFAULT-VALUE})")
   List<Integer> counts;
 
-  @Option(names = "--requests", description = "requests per phase (default 3000; --quick 600)")
+  @Option(names = "--requests", description = "requests per phase (default 2000; --quick 500)")
   Integer requests;
+
+  @Option(
+      names = "--max-tokens",
+      defaultValue = "256",
+      description =
+          "longest generation; each request's max_tokens is 1/4, 2/4, 3/4 or all of it (default"
+              + " ${DEFAULT-VALUE}: the tiny model generates so fast that with short answers the"
+              + " broker and batcher, not the consumers, set the pace)")
+  int maxTokens;
+
+  @Option(
+      names = "--warm-up",
+      defaultValue = "300",
+      description =
+          "warm-up requests per consumer, all consumers at once, before the first phase (default"
+              + " ${DEFAULT-VALUE})")
+  int warmUp;
 
   @Option(names = "--quick", description = "fewer requests per phase")
   boolean quick;
@@ -96,6 +110,8 @@ public final class ScaleBench implements Callable<Integer> {
 
   @Option(names = "--note", defaultValue = "", description = "a sentence for the report")
   String note;
+
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
   private final PrintStream stdout;
   private final PrintStream err;
@@ -123,13 +139,24 @@ public final class ScaleBench implements Callable<Integer> {
       return tokens / wallS;
     }
 
+    /** Mean wall seconds of one engine step over the phase's consumers. */
+    double secondsPerStep() {
+      double steps = shares.values().stream().mapToDouble(ConsumerShare::steps).sum();
+      double s = shares.values().stream().mapToDouble(ConsumerShare::stepS).sum();
+      return steps > 0 ? s / steps : 0;
+    }
+
     /**
-     * Each consumer on a core of its own, nothing else on them: the phase would last as long as the
-     * busiest consumer's CPU time, so the tokens over that.
+     * Each consumer on a core of its own, its steps as fast as those of {@code reference} (the
+     * phase with the fewest consumers): the phase lasts as long as the consumer with the most steps
+     * takes, so the tokens over that. Keeps the imbalance between consumers and their batch
+     * occupancy; leaves out that here they share cores with each other and with the broker, the
+     * batcher and the load.
      */
-    double projectedTokensPerS() {
-      double busiest = shares.values().stream().mapToDouble(ConsumerShare::cpuS).max().orElse(0);
-      return busiest > 0 ? tokens / busiest : 0;
+    double projectedTokensPerS(Phase reference) {
+      double most = shares.values().stream().mapToDouble(ConsumerShare::steps).max().orElse(0);
+      double t = most * reference.secondsPerStep();
+      return t > 0 ? tokens / t : 0;
     }
 
     double meanConsumersPerAdapter() {
@@ -137,12 +164,24 @@ public final class ScaleBench implements Callable<Integer> {
     }
   }
 
-  /** What one consumer did in a phase. */
-  record ConsumerShare(int requests, long tokens, int adapters, double cpuS) {
+  /**
+   * What one consumer did in a phase: requests, tokens and distinct adapters it answered, its
+   * process' CPU seconds, and its engine's steps and seconds in steps ({@code
+   * lorastream_engine_steps_total}, {@code lorastream_engine_step_seconds_total}).
+   */
+  record ConsumerShare(
+      int requests, long tokens, int adapters, double cpuS, double steps, double stepS) {
     double tokensPerCpuS() {
       return cpuS > 0 ? tokens / cpuS : 0;
     }
+
+    double tokensPerStep() {
+      return steps > 0 ? tokens / steps : 0;
+    }
   }
+
+  private static final List<String> ENGINE =
+      List.of("lorastream_engine_steps_total", "lorastream_engine_step_seconds_total");
 
   @Override
   public Integer call() throws Exception {
@@ -152,7 +191,7 @@ public final class ScaleBench implements Callable<Integer> {
       throw new IllegalArgumentException(
           "--consumers: ascending distinct counts >= 1, e.g. 1,2,4 (got " + counts + ")");
     }
-    int perPhase = requests != null ? requests : quick ? 600 : 3000;
+    int perPhase = requests != null ? requests : quick ? 500 : 2000;
     if (perPhase < 10) {
       throw new IllegalArgumentException("--requests >= 10");
     }
@@ -212,7 +251,7 @@ public final class ScaleBench implements Callable<Integer> {
           }
           awaitGroup(stack, most);
           progress("%d consumers in the group; warming up", most);
-          sent.addAll(backlog(stack, w, live, "warm-", WARM_UP * most, 1));
+          sent.addAll(backlog(stack, w, live, "warm-", warmUp * most, 1));
           rebalance = "";
           List<Integer> descending = counts.reversed();
           int running = most;
@@ -225,10 +264,12 @@ public final class ScaleBench implements Callable<Integer> {
             sent.addAll(backlog(stack, w, live, "settle" + n + "-", SETTLE * n, 100 + n));
             progress("measuring %d consumer(s): %d requests at once", n, perPhase);
             Map<String, Duration> cpu0 = cpu(stack, ids.subList(0, n));
+            Map<String, Map<String, Double>> engine0 = engine(stack, ids.subList(0, n));
             double others0 = othersCpuS(stack);
             long t0 = System.currentTimeMillis();
             List<String> phaseIds = backlog(stack, w, live, "p" + n + "-", perPhase, 200 + n);
             Map<String, Duration> cpu1 = cpu(stack, ids.subList(0, n));
+            Map<String, Map<String, Double>> engine1 = engine(stack, ids.subList(0, n));
             double others = othersCpuS(stack) - others0;
             sent.addAll(phaseIds);
             Phase p =
@@ -239,17 +280,18 @@ public final class ScaleBench implements Callable<Integer> {
                     t0,
                     cpu0,
                     cpu1,
+                    engine0,
+                    engine1,
                     others);
             phases.addFirst(p);
             progress(
-                "%d consumer(s): %d tokens in %.1f s = %.0f tokens/s (projected on %d free"
-                    + " cores: %.0f); consumers per adapter %.2f",
+                "%d consumer(s): %d tokens in %.1f s = %.0f tokens/s, %.2f ms per step;"
+                    + " consumers per adapter %.2f",
                 n,
                 p.tokens(),
                 p.wallS(),
                 p.tokensPerS(),
-                n,
-                p.projectedTokensPerS(),
+                p.secondsPerStep() * 1e3,
                 p.meanConsumersPerAdapter());
             if (n == most && most >= 2) {
               rebalance = rebalance(stack, w, live, ids.get(most - 1), perPhase, sent);
@@ -278,11 +320,11 @@ public final class ScaleBench implements Callable<Integer> {
     for (Phase p : phases.subList(1, phases.size())) {
       stdout.printf(
           Locale.ROOT,
-          "ratio scale_%d_over_%d %.3f (projected on free cores %.3f)%n",
+          "ratio scale_%d_over_%d %.3f (projected, each consumer on a core of its own: %.3f)%n",
           p.consumers(),
           one.consumers(),
           p.tokensPerS() / one.tokensPerS(),
-          p.projectedTokensPerS() / one.projectedTokensPerS());
+          p.projectedTokensPerS(one) / one.projectedTokensPerS(one));
     }
     stdout.println(tally.summary().replace("chaos:", "scale:"));
     err.println("bench scale: report in " + report);
@@ -297,7 +339,9 @@ public final class ScaleBench implements Callable<Integer> {
   private List<String> backlog(
       ChaosStack stack, ChaosWorkload w, ReplyLog live, String prefix, int count, long seed)
       throws InterruptedException {
-    ChaosLoad load = new ChaosLoad(stack.bootstrap(), stack.registry(), w, count, 0, prefix, seed);
+    ChaosLoad load =
+        new ChaosLoad(
+            stack.bootstrap(), stack.registry(), w, count, 0, prefix, seed, maxTokensMix());
     load.run();
     if (load.sentAt.size() != count) {
       throw new IllegalStateException(
@@ -327,7 +371,8 @@ public final class ScaleBench implements Callable<Integer> {
     long loadMs = 10_000;
     progress("rebalance: %d requests over %d s; %s leaves and comes back", count, 10, leaver);
     ChaosLoad load =
-        new ChaosLoad(stack.bootstrap(), stack.registry(), w, count, loadMs, "rebal-", 7);
+        new ChaosLoad(
+            stack.bootstrap(), stack.registry(), w, count, loadMs, "rebal-", 7, maxTokensMix());
     long t0 = System.currentTimeMillis();
     Thread sender = load.start();
     Thread.sleep(Math.max(0, t0 + loadMs / 3 - System.currentTimeMillis()));
@@ -360,6 +405,15 @@ public final class ScaleBench implements Callable<Integer> {
             count);
     progress("rebalance: %s", line);
     return line;
+  }
+
+  private int[] maxTokensMix() {
+    return new int[] {
+      Math.max(1, maxTokens / 4),
+      Math.max(1, maxTokens / 2),
+      Math.max(1, 3 * maxTokens / 4),
+      maxTokens
+    };
   }
 
   /** Waits (2 minutes at most) until the group is stable with {@code n} members, each assigned. */
@@ -401,6 +455,19 @@ public final class ScaleBench implements Callable<Integer> {
     return d.toNanos() / 1e9;
   }
 
+  private static Map<String, Map<String, Double>> engine(ChaosStack stack, List<String> ids) {
+    Map<String, Map<String, Double>> m = new LinkedHashMap<>();
+    for (String id : ids) {
+      m.put(id, stack.scrape(id, ENGINE));
+    }
+    return m;
+  }
+
+  private static double delta(
+      Map<String, Map<String, Double>> a, Map<String, Map<String, Double>> b, String id, String k) {
+    return b.get(id).getOrDefault(k, 0.0) - a.get(id).getOrDefault(k, 0.0);
+  }
+
   private static Map<String, Duration> cpu(ChaosStack stack, List<String> ids) {
     Map<String, Duration> m = new LinkedHashMap<>();
     for (String id : ids) {
@@ -417,6 +484,8 @@ public final class ScaleBench implements Callable<Integer> {
       long t0,
       Map<String, Duration> cpu0,
       Map<String, Duration> cpu1,
+      Map<String, Map<String, Double>> engine0,
+      Map<String, Map<String, Double>> engine1,
       double othersCpuS) {
     Set<String> mine = Set.copyOf(ids);
     long last = t0;
@@ -447,7 +516,9 @@ public final class ScaleBench implements Callable<Integer> {
               requests.getOrDefault(id, new int[1])[0],
               tokensBy.getOrDefault(id, new long[1])[0],
               adaptersBy.getOrDefault(id, Set.of()).size(),
-              (cpu1.get(id).toNanos() - cpu0.get(id).toNanos()) / 1e9));
+              (cpu1.get(id).toNanos() - cpu0.get(id).toNanos()) / 1e9,
+              delta(engine0, engine1, id, ENGINE.get(0)),
+              delta(engine0, engine1, id, ENGINE.get(1))));
     }
     Map<String, Integer> perAdapter = new TreeMap<>();
     consumersOf.forEach((a, c) -> perAdapter.put(a, c.size()));
@@ -457,11 +528,18 @@ public final class ScaleBench implements Callable<Integer> {
   private ObjectNode report(
       String started, List<Phase> phases, ChaosTally tally, String rebalance, int perPhase) {
     ObjectNode o = json.createObjectNode();
-    o.put("command", "./lorastream bench scale" + (quick ? " --quick" : ""));
+    o.put(
+        "command",
+        // the whole command line: the parse result's original arguments begin with "bench scale"
+        spec == null
+            ? "./lorastream bench scale"
+            : "./lorastream "
+                + String.join(" ", spec.commandLine().getParseResult().originalArgs()));
     o.put("started", started);
     MachineInfo m = MachineInfo.detect();
     o.put("machine", m.cpuModel() + ", " + m.cores() + " cores, " + m.jdk() + ", " + m.os());
     o.put("requests_per_phase", perPhase);
+    o.put("max_tokens_mix", java.util.Arrays.toString(maxTokensMix()));
     o.put(
         "bounding",
         unbounded
@@ -480,8 +558,10 @@ public final class ScaleBench implements Callable<Integer> {
       j.put("wall_s", p.wallS());
       j.put("tokens_per_s", p.tokensPerS());
       j.put("ratio_over_first", p.tokensPerS() / one.tokensPerS());
-      j.put("projected_tokens_per_s", p.projectedTokensPerS());
-      j.put("projected_ratio_over_first", p.projectedTokensPerS() / one.projectedTokensPerS());
+      j.put("ms_per_step", p.secondsPerStep() * 1e3);
+      j.put("projected_tokens_per_s", p.projectedTokensPerS(one));
+      j.put(
+          "projected_ratio_over_first", p.projectedTokensPerS(one) / one.projectedTokensPerS(one));
       j.put("mean_consumers_per_adapter", p.meanConsumersPerAdapter());
       j.put("broker_batcher_bench_cpu_s", p.othersCpuS());
       ObjectNode cs = j.putObject("per_consumer");
@@ -494,6 +574,9 @@ public final class ScaleBench implements Callable<Integer> {
                 c.put("adapters", s.adapters());
                 c.put("cpu_s", s.cpuS());
                 c.put("tokens_per_cpu_s", s.tokensPerCpuS());
+                c.put("engine_steps", s.steps());
+                c.put("engine_step_s", s.stepS());
+                c.put("tokens_per_step", s.tokensPerStep());
               });
     }
     ObjectNode r = o.putObject("rebalance");
@@ -514,34 +597,39 @@ public final class ScaleBench implements Callable<Integer> {
     b.append(".\n\nBroker, registry, batcher and each consumer are separate processes; ");
     b.append(o.get("requests_per_phase").asInt());
     b.append(
-        " requests sent at once per phase (tiny generated model, 12 adapters of 4 tenants, mixed"
-            + " max_tokens 1-48), timed from the first send to the last reply. Bounding: ");
+        " requests sent at once per phase (tiny generated model, 12 adapters of 4 tenants,"
+            + " max_tokens ");
+    b.append(o.get("max_tokens_mix").asText());
+    b.append("), timed from the first send to the last reply. Bounding: ");
     b.append(o.get("bounding").asText()).append(".\n\n");
     b.append(
-        "| consumers | tokens | wall s | tokens/s | × first | projected tokens/s (own cores) |"
-            + " × first | consumers per adapter | broker + batcher + load CPU s |\n");
-    b.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        "| consumers | tokens | wall s | tokens/s | × first | ms per step | projected tokens/s"
+            + " (own cores) | × first | consumers per adapter | broker + batcher + load CPU s |\n");
+    b.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (var p : o.get("phases")) {
       b.append(
           String.format(
               Locale.ROOT,
-              "| %d | %d | %.1f | %.0f | %.3f | %.0f | %.3f | %.2f | %.1f |%n",
+              "| %d | %d | %.1f | %.0f | %.3f | %.2f | %.0f | %.3f | %.2f | %.1f |%n",
               p.get("consumers").asInt(),
               p.get("tokens").asLong(),
               p.get("wall_s").asDouble(),
               p.get("tokens_per_s").asDouble(),
               p.get("ratio_over_first").asDouble(),
+              p.get("ms_per_step").asDouble(),
               p.get("projected_tokens_per_s").asDouble(),
               p.get("projected_ratio_over_first").asDouble(),
               p.get("mean_consumers_per_adapter").asDouble(),
               p.get("broker_batcher_bench_cpu_s").asDouble()));
     }
     b.append(
-        "\nProjected: each consumer on a core of its own with nothing else on it, so the phase"
-            + " lasts as long as the busiest consumer's CPU time (its process' user + system time in"
-            + " the phase): the tokens over that. It keeps the imbalance between consumers and"
-            + " leaves out what the broker, the batcher and the load took from the same cores"
-            + " (last column).\n\nPer consumer (requests / tokens / distinct adapters / CPU s):\n\n");
+        "\nProjected: each consumer on a core of its own, its engine steps as fast as in the"
+            + " first row's phase, so the phase lasts as long as the consumer with the most steps"
+            + " takes: the tokens over that. It keeps the imbalance between consumers and their"
+            + " tokens per step; it leaves out that here the consumers share two vCPUs with each"
+            + " other and with the broker, the batcher and the load (last column), which makes"
+            + " each step slower (ms per step).\n\nPer consumer (requests / tokens / distinct adapters / process CPU s / engine"
+            + " steps / seconds in steps / tokens per step):\n\n");
     for (var p : o.get("phases")) {
       b.append("- ").append(p.get("consumers").asInt()).append(" consumer(s): ");
       List<String> parts = new ArrayList<>();
@@ -552,12 +640,15 @@ public final class ScaleBench implements Callable<Integer> {
                   parts.add(
                       String.format(
                           Locale.ROOT,
-                          "%s %d / %d / %d / %.1f",
+                          "%s %d / %d / %d / %.1f / %.0f / %.1f / %.1f",
                           e.getKey(),
                           e.getValue().get("requests").asInt(),
                           e.getValue().get("tokens").asLong(),
                           e.getValue().get("adapters").asInt(),
-                          e.getValue().get("cpu_s").asDouble())));
+                          e.getValue().get("cpu_s").asDouble(),
+                          e.getValue().get("engine_steps").asDouble(),
+                          e.getValue().get("engine_step_s").asDouble(),
+                          e.getValue().get("tokens_per_step").asDouble())));
       b.append(String.join("; ", parts)).append('\n');
     }
     var r = o.get("rebalance");
