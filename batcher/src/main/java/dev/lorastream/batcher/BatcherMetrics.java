@@ -109,6 +109,7 @@ public final class BatcherMetrics {
             .register(registry);
     this.fill =
         DistributionSummary.builder(BATCH_FILL)
+            .baseUnit("ratio") // Prometheus: lorastream_batcher_batch_fill_ratio
             .description("batch tokens / token budget (0..1)")
             .serviceLevelObjectives(0.25, 0.5, 0.75, 0.9, 1.0)
             .register(registry);

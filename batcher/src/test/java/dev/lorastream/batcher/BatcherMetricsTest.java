@@ -28,6 +28,6 @@ class BatcherMetricsTest {
         body.contains("lorastream_batcher_requests_total{code=\"none\",outcome=\"accepted\"} 1.0"),
         body);
     assertTrue(body.contains("lorastream_batcher_buffered_requests 3.0"), body);
-    assertTrue(body.contains("lorastream_batcher_batch_fill"), body);
+    assertTrue(body.contains("lorastream_batcher_batch_fill_ratio_bucket"), body);
   }
 }

@@ -97,6 +97,7 @@ final class ConsumerMetrics {
     this.served = engine.scheduler().served();
     this.batchSize =
         DistributionSummary.builder("lorastream.consumer.batch.size")
+            .baseUnit("requests")
             .description("requests per lora.batches record")
             .register(registry);
     this.undecodable =
@@ -123,9 +124,12 @@ final class ConsumerMetrics {
         .description("batches pulled with a request still being computed")
         .register(registry);
     Gauge.builder("lorastream.engine.queue.depth", engine.scheduler(), s -> s.numWaiting())
+        .baseUnit("sequences")
         .description("sequences waiting for KV blocks, a seat or their adapter")
         .register(registry);
     Gauge.builder("lorastream.engine.running", engine.scheduler(), s -> s.numRunning())
+        .baseUnit("sequences")
+        .description("sequences in the engine's steps")
         .register(registry);
     FunctionCounter.builder("lorastream.engine.steps", st, EngineStats::steps).register(registry);
     FunctionCounter.builder("lorastream.engine.step.seconds", st, s -> s.stepNanos() / 1e9)

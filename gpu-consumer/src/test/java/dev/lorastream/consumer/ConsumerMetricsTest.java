@@ -93,7 +93,7 @@ class ConsumerMetricsTest {
               "lorastream_consumer_batches_inflight 3.0",
               "lorastream_consumer_requests_total{code=\"none\",outcome=\"ok\"} 1.0",
               "lorastream_consumer_requests_total{code=\"UNKNOWN_ADAPTER\",outcome=\"error\"} 1.0",
-              "lorastream_consumer_batch_size_count 1",
+              "lorastream_consumer_batch_size_requests_count 1",
               "lorastream_adapters_host_hits_total 0.0",
               "lorastream_adapters_host_misses_total 1.0",
               "lorastream_adapters_host_failures_total 1.0",

@@ -44,7 +44,7 @@ class CommandNamesTest {
                 "chaos")),
         new TreeSet<>(MAIN.getSubcommands().keySet()));
     assertEquals(
-        List.of("engine", "adapters", "peer", "pipeline", "gateway"),
+        List.of("engine", "adapters", "peer", "pipeline", "gateway", "scale"),
         List.copyOf(MAIN.getSubcommands().get("bench").getSubcommands().keySet()));
   }
 
