@@ -362,8 +362,8 @@ public final class ScaleBench implements Callable<Integer> {
   }
 
   /**
-   * Steady load over about twice the time the phase with the most consumers took for the same
-   * count; {@code leaver} is stopped (SIGTERM) at a third of it and started again at two thirds.
+   * {@code count} requests sent at a steady pace over 10 s; {@code leaver} is stopped (SIGTERM: it
+   * drains) at a third of it and started again at two thirds; then waits for every answer.
    */
   private String rebalance(
       ChaosStack stack, ChaosWorkload w, ReplyLog live, String leaver, int count, Set<String> sent)
