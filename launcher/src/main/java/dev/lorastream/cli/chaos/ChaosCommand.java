@@ -1,18 +1,14 @@
 package dev.lorastream.cli.chaos;
 
 import dev.lorastream.devstack.RegistryProcess;
-import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -87,47 +83,24 @@ public final class ChaosCommand implements Callable<Integer> {
     long loadMs = 1000L * (loadSeconds != null ? loadSeconds : quick ? 75 : 300);
     Path home = Path.of(System.getProperty("lorastream.home", ".")).toAbsolutePath().normalize();
     Path dir = home.resolve(work).normalize();
-    Path registryJar =
-        registryJarOption != null
-            ? registryJarOption
-            : Path.of(
-                System.getProperty(
-                    "lorastream.registry.jar",
-                    home.resolve("registry/target/quarkus-app/quarkus-run.jar").toString()));
-    if (!RegistryProcess.available(registryJar)) {
-      throw new IllegalStateException(
-          "chaos needs the Apicurio registry runner at "
-              + registryJar
-              + ": build it with ./mvnw -f registry/pom.xml package -DskipTests");
-    }
-    for (String stale : List.of("kafka", "kafka.properties", "batcher-state", "logs")) {
-      deleteTree(dir.resolve(stale));
-    }
-    Files.createDirectories(dir.resolve("cds"));
+    Path registryJar = ChaosStack.registryJar(registryJarOption, home, "chaos");
+    ChaosStack.clearEarlierRun(dir);
     long t0 = System.currentTimeMillis();
     progress("shared tenancy (tenants are tenantId values), logs in " + dir.resolve("logs"));
     ChaosWorkload w = ChaosWorkload.prepare(dir);
-    // Ctrl-C or SIGTERM: the JVM does not stop child processes itself
-    Thread reaper =
-        new Thread(
-            () -> ProcessHandle.current().descendants().forEach(ProcessHandle::destroyForcibly),
-            "chaos-reaper");
-    Runtime.getRuntime().addShutdownHook(reaper);
-    try (RegistryProcess sr = RegistryProcess.start(registryJar, 0)) {
-      ChaosStack stack = new ChaosStack(dir, sr.url(), w.model(), List.of(w.adapterRoot()));
-      try {
-        return run(stack, w, count, loadMs, t0);
-      } finally {
-        progress("stopping the services");
-        stack.stopAll();
-      }
-    } finally {
-      try {
-        Runtime.getRuntime().removeShutdownHook(reaper);
-      } catch (IllegalStateException e) {
-        // the JVM is shutting down: the hook runs
-      }
-    }
+    return ChaosStack.reapingChildren(
+        "chaos-reaper",
+        () -> {
+          try (RegistryProcess sr = RegistryProcess.start(registryJar, 0)) {
+            ChaosStack stack = new ChaosStack(dir, sr.url(), w.model(), List.of(w.adapterRoot()));
+            try {
+              return run(stack, w, count, loadMs, t0);
+            } finally {
+              progress("stopping the services");
+              stack.stopAll();
+            }
+          }
+        });
   }
 
   private int run(ChaosStack stack, ChaosWorkload w, int count, long loadMs, long t0)
@@ -281,16 +254,5 @@ public final class ChaosCommand implements Callable<Integer> {
 
   private void progress(String line) {
     err.println("chaos> " + line);
-  }
-
-  static void deleteTree(Path p) throws IOException {
-    if (!Files.exists(p)) {
-      return;
-    }
-    try (Stream<Path> walk = Files.walk(p)) {
-      for (Path q : walk.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(q);
-      }
-    }
   }
 }

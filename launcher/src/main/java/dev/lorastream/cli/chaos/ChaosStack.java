@@ -5,18 +5,23 @@ import dev.lorastream.consumer.ConsumerMain;
 import dev.lorastream.consumer.ConsumerSettings;
 import dev.lorastream.devstack.BrokerMain;
 import dev.lorastream.devstack.EmbeddedKafka;
+import dev.lorastream.devstack.RegistryProcess;
 import dev.lorastream.engine.ops.cpu.CpuOps;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 
 /**
@@ -274,5 +279,68 @@ final class ChaosStack {
             System.getProperty("java.class.path")));
     cmd.addAll(List.of(args));
     return cmd;
+  }
+
+  /**
+   * The Apicurio registry runner for {@code command}: {@code option}, else {@code
+   * -Dlorastream.registry.jar}, else the one the build makes under {@code home}.
+   *
+   * @throws IllegalStateException saying how to build it, when it is not there
+   */
+  static Path registryJar(Path option, Path home, String command) {
+    Path jar =
+        option != null
+            ? option
+            : Path.of(
+                System.getProperty(
+                    "lorastream.registry.jar",
+                    home.resolve("registry/target/quarkus-app/quarkus-run.jar").toString()));
+    if (!RegistryProcess.available(jar)) {
+      throw new IllegalStateException(
+          command
+              + " needs the Apicurio registry runner at "
+              + jar
+              + ": build it with ./mvnw -f registry/pom.xml package -DskipTests");
+    }
+    return jar;
+  }
+
+  /**
+   * Clears what an earlier run left in {@code work} (the broker's log, the batcher's state, the
+   * logs) and makes the class-data archives' folder; the generated model and adapters stay.
+   */
+  static void clearEarlierRun(Path work) throws IOException {
+    for (String stale : List.of("kafka", "kafka.properties", "batcher-state", "logs")) {
+      Path p = work.resolve(stale);
+      if (Files.exists(p)) {
+        try (Stream<Path> walk = Files.walk(p)) {
+          for (Path q : walk.sorted(Comparator.reverseOrder()).toList()) {
+            Files.deleteIfExists(q);
+          }
+        }
+      }
+    }
+    Files.createDirectories(work.resolve("cds"));
+  }
+
+  /**
+   * Runs {@code body} with a shutdown hook that kills this JVM's child processes (on Ctrl-C or
+   * SIGTERM the JVM does not stop them itself), removed when {@code body} returns.
+   */
+  static <T> T reapingChildren(String name, Callable<T> body) throws Exception {
+    Thread reaper =
+        new Thread(
+            () -> ProcessHandle.current().descendants().forEach(ProcessHandle::destroyForcibly),
+            name);
+    Runtime.getRuntime().addShutdownHook(reaper);
+    try {
+      return body.call();
+    } finally {
+      try {
+        Runtime.getRuntime().removeShutdownHook(reaper);
+      } catch (IllegalStateException e) {
+        // the JVM is shutting down: the hook runs
+      }
+    }
   }
 }

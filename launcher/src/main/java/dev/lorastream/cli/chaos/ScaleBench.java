@@ -199,125 +199,36 @@ public final class ScaleBench implements Callable<Integer> {
     Path home = Path.of(System.getProperty("lorastream.home", ".")).toAbsolutePath().normalize();
     Path dir = home.resolve(work).normalize();
     Path report = out != null ? out : home.resolve("bench/reports/" + LocalDate.now() + "-scale");
-    Path registryJar =
-        registryJarOption != null
-            ? registryJarOption
-            : Path.of(
-                System.getProperty(
-                    "lorastream.registry.jar",
-                    home.resolve("registry/target/quarkus-app/quarkus-run.jar").toString()));
-    if (!RegistryProcess.available(registryJar)) {
-      throw new IllegalStateException(
-          "bench scale needs the Apicurio registry runner at "
-              + registryJar
-              + ": build it with ./mvnw -f registry/pom.xml package -DskipTests");
-    }
-    for (String stale : List.of("kafka", "kafka.properties", "batcher-state", "logs")) {
-      ChaosCommand.deleteTree(dir.resolve(stale));
-    }
-    Files.createDirectories(dir.resolve("cds"));
+    Path registryJar = ChaosStack.registryJar(registryJarOption, home, "bench scale");
+    ChaosStack.clearEarlierRun(dir);
     String started = Instant.now().toString();
     ChaosWorkload w = ChaosWorkload.prepare(dir);
     List<String> ids = new ArrayList<>();
     for (int i = 1; i <= most; i++) {
       ids.add("scale-c" + i);
     }
-    Thread reaper =
-        new Thread(
-            () -> ProcessHandle.current().descendants().forEach(ProcessHandle::destroyForcibly),
-            "scale-reaper");
-    Runtime.getRuntime().addShutdownHook(reaper);
-    List<Phase> phases = new ArrayList<>();
-    ChaosTally tally;
-    String rebalance;
-    try (RegistryProcess sr = RegistryProcess.start(registryJar, 0)) {
-      ChaosStack stack =
-          new ChaosStack(dir, sr.url(), w.model(), List.of(w.adapterRoot()), ids, !unbounded);
-      try {
-        stack.startAndAwait("broker", 120_000);
-        w.createTopics(stack.bootstrap(), Math.max(4, most));
-        w.publishAdapters(stack.bootstrap(), stack.registry());
-        stack.startAndAwait("batcher", 180_000);
-        Set<String> sent = new LinkedHashSet<>();
-        try (ReplyLog live = new ReplyLog(stack.bootstrap(), w.replyTopics())) {
-          // every consumer starts and warms up together (the JIT compiles its model code during
-          // its first thousands of requests); then the phases run from the most consumers to the
-          // fewest, stopping consumers in between, so that each phase's consumers are warm
-          for (String id : ids) {
-            stack.service(id).start();
-          }
-          for (String id : ids) {
-            stack.await(id, 180_000);
-          }
-          awaitGroup(stack, most);
-          progress("%d consumers in the group; warming up", most);
-          sent.addAll(backlog(stack, w, live, "warm-", warmUp * most, 1));
-          rebalance = "";
-          List<Integer> descending = counts.reversed();
-          int running = most;
-          for (int n : descending) {
-            for (; running > n; running--) {
-              stack.service(ids.get(running - 1)).stop(30);
-            }
-            awaitGroup(stack, n);
-            // the routing settles on the new assignment: homes move, holders are rebalanced
-            sent.addAll(backlog(stack, w, live, "settle" + n + "-", SETTLE * n, 100 + n));
-            progress("measuring %d consumer(s): %d requests at once", n, perPhase);
-            Map<String, Duration> cpu0 = cpu(stack, ids.subList(0, n));
-            Map<String, Map<String, Double>> engine0 = engine(stack, ids.subList(0, n));
-            double others0 = othersCpuS(stack);
-            long t0 = System.currentTimeMillis();
-            List<String> phaseIds = backlog(stack, w, live, "p" + n + "-", perPhase, 200 + n);
-            Map<String, Duration> cpu1 = cpu(stack, ids.subList(0, n));
-            Map<String, Map<String, Double>> engine1 = engine(stack, ids.subList(0, n));
-            double others = othersCpuS(stack) - others0;
-            sent.addAll(phaseIds);
-            Phase p =
-                phase(
-                    n,
-                    phaseIds,
-                    ChaosTally.readAll(stack.bootstrap(), stack.registry(), w.replyTopics()),
-                    t0,
-                    cpu0,
-                    cpu1,
-                    engine0,
-                    engine1,
-                    others);
-            phases.addFirst(p);
-            progress(
-                "%d consumer(s): %d tokens in %.1f s = %.0f tokens/s, %.2f ms per step;"
-                    + " consumers per adapter %.2f",
-                n,
-                p.tokens(),
-                p.wallS(),
-                p.tokensPerS(),
-                p.secondsPerStep() * 1e3,
-                p.meanConsumersPerAdapter());
-            if (n == most && most >= 2) {
-              rebalance = rebalance(stack, w, live, ids.get(most - 1), perPhase, sent);
-            }
-          }
-          tally =
-              ChaosTally.of(
-                  sent, ChaosTally.readAll(stack.bootstrap(), stack.registry(), w.replyTopics()));
-        }
-      } finally {
-        progress("stopping the services");
-        stack.stopAll();
-      }
-    } finally {
-      try {
-        Runtime.getRuntime().removeShutdownHook(reaper);
-      } catch (IllegalStateException e) {
-        // shutting down: the hook runs
-      }
-    }
-    ObjectNode o = report(started, phases, tally, rebalance, perPhase);
+    Run run =
+        ChaosStack.reapingChildren(
+            "scale-reaper",
+            () -> {
+              try (RegistryProcess sr = RegistryProcess.start(registryJar, 0)) {
+                ChaosStack stack =
+                    new ChaosStack(
+                        dir, sr.url(), w.model(), List.of(w.adapterRoot()), ids, !unbounded);
+                try {
+                  return run(stack, w, ids, perPhase);
+                } finally {
+                  progress("stopping the services");
+                  stack.stopAll();
+                }
+              }
+            });
+    ObjectNode o = report(started, run.phases(), run.tally(), run.rebalance(), perPhase);
     Files.createDirectories(report);
     json.writerWithDefaultPrettyPrinter().writeValue(report.resolve("results.json").toFile(), o);
     Files.writeString(report.resolve("report.md"), markdown(o));
-    Phase one = phases.getFirst();
-    for (Phase p : phases.subList(1, phases.size())) {
+    Phase one = run.phases().getFirst();
+    for (Phase p : run.phases().subList(1, run.phases().size())) {
       stdout.printf(
           Locale.ROOT,
           "ratio scale_%d_over_%d %.3f (projected, each consumer on a core of its own: %.3f)%n",
@@ -326,10 +237,93 @@ public final class ScaleBench implements Callable<Integer> {
           p.tokensPerS() / one.tokensPerS(),
           p.projectedTokensPerS(one) / one.projectedTokensPerS(one));
     }
+    ChaosTally tally = run.tally();
     stdout.println(tally.summary().replace("chaos:", "scale:"));
     err.println("bench scale: report in " + report);
     boolean bad = tally.lost() > 0 || tally.duplicated() > 0 || !tally.errors().isEmpty();
     return bad ? 1 : 0;
+  }
+
+  /** What the phases measured, the whole run's tally and what the rebalance did. */
+  record Run(List<Phase> phases, ChaosTally tally, String rebalance) {}
+
+  /**
+   * Starts the services on {@code stack}, runs the phases and the rebalance, tallies the replies.
+   */
+  private Run run(ChaosStack stack, ChaosWorkload w, List<String> ids, int perPhase)
+      throws Exception {
+    int most = ids.size();
+    List<Phase> phases = new ArrayList<>();
+    String rebalance;
+    stack.startAndAwait("broker", 120_000);
+    w.createTopics(stack.bootstrap(), Math.max(4, most));
+    w.publishAdapters(stack.bootstrap(), stack.registry());
+    stack.startAndAwait("batcher", 180_000);
+    Set<String> sent = new LinkedHashSet<>();
+    try (ReplyLog live = new ReplyLog(stack.bootstrap(), w.replyTopics())) {
+      // every consumer starts and warms up together (the JIT compiles its model code during
+      // its first thousands of requests); then the phases run from the most consumers to the
+      // fewest, stopping consumers in between, so that each phase's consumers are warm
+      for (String id : ids) {
+        stack.service(id).start();
+      }
+      for (String id : ids) {
+        stack.await(id, 180_000);
+      }
+      awaitGroup(stack, most);
+      progress("%d consumers in the group; warming up", most);
+      sent.addAll(backlog(stack, w, live, "warm-", warmUp * most, 1));
+      rebalance = "";
+      List<Integer> descending = counts.reversed();
+      int running = most;
+      for (int n : descending) {
+        for (; running > n; running--) {
+          stack.service(ids.get(running - 1)).stop(30);
+        }
+        awaitGroup(stack, n);
+        // the routing settles on the new assignment: homes move, holders are rebalanced
+        sent.addAll(backlog(stack, w, live, "settle" + n + "-", SETTLE * n, 100 + n));
+        progress("measuring %d consumer(s): %d requests at once", n, perPhase);
+        Map<String, Duration> cpu0 = cpu(stack, ids.subList(0, n));
+        Map<String, Map<String, Double>> engine0 = engine(stack, ids.subList(0, n));
+        double others0 = othersCpuS(stack);
+        long t0 = System.currentTimeMillis();
+        List<String> phaseIds = backlog(stack, w, live, "p" + n + "-", perPhase, 200 + n);
+        Map<String, Duration> cpu1 = cpu(stack, ids.subList(0, n));
+        Map<String, Map<String, Double>> engine1 = engine(stack, ids.subList(0, n));
+        double others = othersCpuS(stack) - others0;
+        sent.addAll(phaseIds);
+        Phase p =
+            phase(
+                n,
+                phaseIds,
+                ChaosTally.readAll(stack.bootstrap(), stack.registry(), w.replyTopics()),
+                t0,
+                cpu0,
+                cpu1,
+                engine0,
+                engine1,
+                others);
+        phases.addFirst(p);
+        progress(
+            "%d consumer(s): %d tokens in %.1f s = %.0f tokens/s, %.2f ms per step;"
+                + " consumers per adapter %.2f",
+            n,
+            p.tokens(),
+            p.wallS(),
+            p.tokensPerS(),
+            p.secondsPerStep() * 1e3,
+            p.meanConsumersPerAdapter());
+        if (n == most && most >= 2) {
+          rebalance = rebalance(stack, w, live, ids.get(most - 1), perPhase, sent);
+        }
+      }
+      return new Run(
+          phases,
+          ChaosTally.of(
+              sent, ChaosTally.readAll(stack.bootstrap(), stack.registry(), w.replyTopics())),
+          rebalance);
+    }
   }
 
   /**
