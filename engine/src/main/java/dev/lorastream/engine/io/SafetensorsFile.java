@@ -309,10 +309,14 @@ public final class SafetensorsFile {
 
   private static void checkNoOverlap(Path file, List<long[]> ranges, List<String> names) {
     ranges.sort(Comparator.comparingLong((long[] r) -> r[0]).thenComparingLong(r -> r[1]));
-    for (int i = 1; i < ranges.size(); i++) {
-      long[] prev = ranges.get(i - 1);
-      long[] cur = ranges.get(i);
-      if (cur[0] < prev[1] && cur[1] > cur[0]) { // empty tensors may share an offset
+    // empty tensors hold no bytes: they may share any offset, and each non-empty range is checked
+    // against the previous non-empty one (an empty one between them must not hide an overlap)
+    long[] prev = null;
+    for (long[] cur : ranges) {
+      if (cur[1] == cur[0]) {
+        continue;
+      }
+      if (prev != null && cur[0] < prev[1]) {
         throw new SafetensorsFormatException(
             file
                 + ": tensor '"
@@ -329,6 +333,7 @@ public final class SafetensorsFile {
                 + prev[1]
                 + "); the header is corrupt");
       }
+      prev = cur;
     }
   }
 

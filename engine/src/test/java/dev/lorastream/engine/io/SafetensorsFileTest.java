@@ -190,6 +190,21 @@ class SafetensorsFileTest {
   }
 
   @Test
+  void anEmptyTensorBetweenTwoOverlappingOnesDoesNotHideTheOverlap() {
+    // sorted by offset: a [0, 16), e [8, 8), b [12, 18): a and b overlap though e sits between
+    // them (the fuzzer's finding-empty-tensor-hides-overlap)
+    Path file =
+        TestSafetensors.writeRaw(
+            tmp.resolve("hidden.safetensors"),
+            "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+                + "\"e\":{\"dtype\":\"F16\",\"shape\":[0],\"data_offsets\":[8,8]},"
+                + "\"b\":{\"dtype\":\"BF16\",\"shape\":[3],\"data_offsets\":[12,18]}}",
+            new byte[18]);
+    var e = assertThrows(SafetensorsFormatException.class, () -> SafetensorsFile.open(file, arena));
+    assertMentions(e, file.toString(), "'b' [12, 18) overlaps 'a' [0, 16)");
+  }
+
+  @Test
   void shapeWhoseElementCountOverflowsALongIsRefused() {
     // 65536^4 = 2^64 elements wraps to 0 in a long; unchecked, data_offsets [0, 0] "fit" it
     Path file =
