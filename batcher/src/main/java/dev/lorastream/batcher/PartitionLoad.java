@@ -89,6 +89,22 @@ final class PartitionLoad {
     return bounded(partition, n) != partition;
   }
 
+  /**
+   * Whether {@code partition} carries at least the mean now (for the residency rule: a holder below
+   * its share first). False when unbounded or below {@link #MIN_WORK}.
+   */
+  synchronized boolean atLeastMean(int partition, int n) {
+    if (factor == 0 || partition < 0 || partition >= n) {
+      return false;
+    }
+    double[] load = decay(n);
+    double total = 0;
+    for (int p = 0; p < n; p++) {
+      total += load[p];
+    }
+    return total >= MIN_WORK && load[partition] >= total / n;
+  }
+
   /** The counts of partitions {@code 0..n-1} decayed to now (in place; grown to {@code n}). */
   private double[] decay(int n) {
     if (work.length < n) {

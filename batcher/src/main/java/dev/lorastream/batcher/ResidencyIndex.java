@@ -82,12 +82,12 @@ final class ResidencyIndex {
   }
 
   /**
-   * As {@link #nearest(String, int, int)}, passing over holders' partitions other than home that
-   * are {@code full} ({@link PartitionLoad}): residency must not undo scale-out. A consumer that
-   * joins the group holds no adapter while those there hold them all; following holders alone would
-   * send it nothing.
+   * As {@link #nearest(String, int, int)}, passing over holders' partitions that are {@code
+   * skipped} (home too): residency must not undo scale-out ({@link AffinityPartitioner} skips the
+   * partitions that carry too much). A consumer that joins the group holds no adapter while those
+   * there hold them all; following holders alone would send it nothing.
    */
-  int nearest(String adapterId, int home, int n, java.util.function.IntPredicate full) {
+  int nearest(String adapterId, int home, int n, java.util.function.IntPredicate skipped) {
     if (maxAgeMs == 0 || consumers.isEmpty()) {
       return -1;
     }
@@ -107,7 +107,7 @@ final class ResidencyIndex {
           continue;
         }
         int d = Math.floorMod(p - home, n);
-        if (d != 0 && full.test(p)) {
+        if (skipped.test(p)) {
           continue;
         }
         if (inBackend) {

@@ -146,6 +146,42 @@ class AffinityPartitionerTest {
   }
 
   @Test
+  void whenEveryConsumerHoldsEveryAdapterABurstIsSplitToTheMeanNotToTheFactor() {
+    int n = 4;
+    ResidencyIndex index = new ResidencyIndex(5_000, () -> 10_000);
+    List<String> adapters = java.util.stream.IntStream.range(0, 12).mapToObj(i -> "a" + i).toList();
+    index.update("gpu-0", holds("gpu-0", List.of(0, 1), adapters, 9_000));
+    index.update("gpu-1", holds("gpu-1", List.of(2, 3), adapters, 9_000));
+    AffinityPartitioner p = bounded(index, () -> 10_000);
+    int[] rows = new int[n];
+    for (int i = 0; i < 400; i++) {
+      rows[route(p, adapters.get(i % 12), "b" + i, 0, n)]++;
+    }
+    // past the minimum work (8 batches) a batch goes to a holder below the mean: the partitions
+    // end within one batch of each other, not 25 % apart
+    int max = java.util.Arrays.stream(rows).max().orElseThrow();
+    int min = java.util.Arrays.stream(rows).min().orElseThrow();
+    assertTrue(max - min <= 1, java.util.Arrays.toString(rows));
+  }
+
+  @Test
+  void aHolderAboveTheMeanKeepsItsAdapterWhileNoOtherConsumerHoldsIt() {
+    int n = 4;
+    String adapter = adapterHomedIn(Set.of(0), n);
+    ResidencyIndex index = new ResidencyIndex(5_000, () -> 10_000);
+    index.update("gpu-0", holds("gpu-0", List.of(0, 1), List.of(adapter), 9_000));
+    index.update("gpu-1", holds("gpu-1", List.of(2, 3), List.of(), 9_000));
+    AffinityPartitioner p = bounded(index, () -> 10_000);
+    int[] rows = new int[n];
+    for (int i = 0; i < 40; i++) {
+      rows[route(p, adapter, "b" + i, 0, n)]++;
+    }
+    // the holder's two partitions take the batches until each reaches 1.25 x the mean (12.5 of
+    // 40), the rest overflow to the next partitions that are not full
+    assertEquals(List.of(13, 12, 12, 3), java.util.Arrays.stream(rows).boxed().toList());
+  }
+
+  @Test
   void oneHotAdapterFillsItsHomeToTheFactorThenItsNeighbours() {
     int n = 4;
     AffinityPartitioner p = bounded(ResidencyIndex.NONE, () -> 10_000);
