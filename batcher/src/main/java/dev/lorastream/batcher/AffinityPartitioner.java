@@ -19,22 +19,25 @@ import org.apache.kafka.streams.processor.StreamPartitioner;
  *
  * <p>Residency: a batch at spread slot 0 goes instead to the nearest partition at or after its home
  * whose consumer says it holds the adapter ({@link ResidencyIndex#nearest}: backend pool first,
- * then host memory), which is home itself when home's owner holds it. This keeps an adapter's
- * batches where its weights are after the group's partitions moved (a consumer joined, left or
- * restarted) or after a spread loaded it on a neighbour. Slots past 0 keep the hash rule: they
- * exist to spread load, which following residency would undo. Without a fresh record for the
- * adapter the rule above holds unchanged.
+ * then host memory), which is home itself when home's owner holds it and home is not loaded past
+ * its share (below). This keeps an adapter's batches where its weights are after the group's
+ * partitions moved (a consumer joined, left or restarted) or after a spread loaded it on a
+ * neighbour. Slots past 0 keep the hash rule: they exist to spread load, which following residency
+ * would undo. Without a fresh record for the adapter the rule above holds unchanged.
  *
  * <p>Bounded load ({@link PartitionLoad}): a partition that already carries {@code
  * batcher.hash.balance.factor} percent of the mean work (tokens) per partition is full; a full
  * holder is not followed, and a batch whose partition is full goes to the next one that is not. So
  * hashing keeps adapters where their weights are while the load allows, and a consumer that joins
- * the group, holding no adapter yet, still gets its share. Among several holders (a hot adapter
- * loaded on a neighbour, or a small catalog that every consumer holds whole), the nearest one below
- * the mean is taken before the nearest one that is not full: moving a batch between two holders
- * costs no load, so there the work is balanced to the mean rather than to the factor (with every
- * adapter held everywhere, the factor alone let two consumers of four partitions split a burst
- * 55:45, {@code bench scale}).
+ * the group, holding no adapter yet, still gets its share. Among several holders of one tier (a hot
+ * adapter loaded on a neighbour, or a small catalog that every consumer holds whole), the nearest
+ * one below the mean is taken before the nearest one that is not full: moving a batch between two
+ * holders costs no load, so there the work is balanced to the mean rather than to the factor (with
+ * every adapter held everywhere, the factor alone let two consumers of four partitions split a
+ * burst 55:45, {@code bench scale}). A backend-pool holder that is not full still beats a
+ * host-memory holder below the mean: that one would have to load the adapter. Each batch moved to
+ * another holder's partition, for residency or for balance, counts as rerouted; one moved off a
+ * full partition to a partition chosen by the hash rule counts as bounded.
  */
 final class AffinityPartitioner implements StreamPartitioner<String, RoutedBatch> {
 
@@ -71,8 +74,9 @@ final class AffinityPartitioner implements StreamPartitioner<String, RoutedBatch
   @Override
   public Optional<Set<Integer>> partitions(
       String topic, String batchId, RoutedBatch routed, int numPartitions) {
-    int chosen = choose(batchId, routed, numPartitions);
-    int p = load.bounded(chosen, numPartitions);
+    PartitionLoad.View loads = load.view(numPartitions);
+    int chosen = choose(batchId, routed, numPartitions, loads);
+    int p = loads.bounded(chosen);
     if (p != chosen) {
       onBounded.run();
     }
@@ -92,7 +96,8 @@ final class AffinityPartitioner implements StreamPartitioner<String, RoutedBatch
     return w;
   }
 
-  private int choose(String batchId, RoutedBatch routed, int numPartitions) {
+  private int choose(
+      String batchId, RoutedBatch routed, int numPartitions, PartitionLoad.View loads) {
     String affinityKey = routed.batch().getAffinityKey();
     if (affinityKey == null) {
       return partition(batchId, 0, numPartitions);
@@ -100,12 +105,7 @@ final class AffinityPartitioner implements StreamPartitioner<String, RoutedBatch
     int hashed = partition(affinityKey, routed.spreadSlot(), numPartitions);
     if (routed.spreadSlot() == 0) {
       int held =
-          residency.nearest(
-              affinityKey, hashed, numPartitions, p -> load.atLeastMean(p, numPartitions));
-      if (held < 0) {
-        held =
-            residency.nearest(affinityKey, hashed, numPartitions, p -> load.full(p, numPartitions));
-      }
+          residency.nearest(affinityKey, hashed, numPartitions, loads::atLeastMean, loads::full);
       if (held >= 0 && held != hashed) {
         onRerouted.run();
         return held;

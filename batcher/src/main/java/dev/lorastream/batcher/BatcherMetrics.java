@@ -130,14 +130,15 @@ public final class BatcherMetrics {
     this.residency =
         Counter.builder(BATCH_RESIDENCY)
             .description(
-                "batches routed off their adapter's home partition to a consumer that holds the"
-                    + " adapter (lora.residency)")
+                "batches routed off their adapter's home partition to another partition of a"
+                    + " consumer that holds the adapter (lora.residency), for its weights or for"
+                    + " balance among holders")
             .register(registry);
     this.bounded =
         Counter.builder(BATCH_BOUNDED)
             .description(
-                "batches moved off a partition that carried its share of the rows"
-                    + " (batcher.hash.balance.factor)")
+                "batches moved off a full partition (batcher.hash.balance.factor) to the next"
+                    + " one that is not")
             .register(registry);
     Gauge.builder(BUFFERED, buffered, AtomicLong::get)
         .baseUnit("requests")

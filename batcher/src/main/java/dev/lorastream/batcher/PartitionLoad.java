@@ -8,12 +8,12 @@ import java.util.function.LongSupplier;
  * partition, decayed with a half-life of {@link #HALF_LIFE_MS}, and the bound they put on routing:
  * consistent hashing with bounded loads (Mirrokni, Thorup and Zadimoghaddam, SODA 2018; HAProxy's
  * {@code hash-balance-factor}). A partition whose count is at least {@code factor} times the mean
- * over all partitions is full; {@link #bounded} moves a batch from a full partition to the next one
- * that is not (wrapping), so an adapter keeps its partition (and its consumer's warm cache) while
- * that partition carries no more than its share, and the overflow goes to a neighbour. With
+ * over all partitions is full; {@link View#bounded} moves a batch from a full partition to the next
+ * one that is not (wrapping), so an adapter keeps its partition (and its consumer's warm cache)
+ * while that partition carries no more than its share, and the overflow goes to a neighbour. With
  * partitions spread evenly over the group's consumers, no consumer gets more than {@code factor}
  * times the mean. Below {@link #MIN_WORK} tokens in the window nothing is full, so a lone request
- * is routed as by the hash.
+ * is routed as by the hash. A batch's decisions are taken on one {@link #view} of the loads.
  *
  * <p>Each batcher counts only what it routed: several batchers each bound their own traffic. Called
  * by every stream thread; its methods are synchronized (a few array reads per batch).
@@ -25,7 +25,7 @@ final class PartitionLoad {
   /** Below this many (decayed) tokens of work over all partitions, nothing is full. */
   static final double MIN_WORK = 2048;
 
-  /** No bound: {@link #bounded} returns its partition, {@link #record} counts nothing. */
+  /** No bound: {@link View#bounded} returns its partition, {@link #record} counts nothing. */
   static final PartitionLoad NONE = new PartitionLoad(0, () -> 0);
 
   private final double factor;
@@ -58,51 +58,54 @@ final class PartitionLoad {
     decay(n)[partition] += work;
   }
 
-  /**
-   * {@code partition} when it is not full, else the first partition after it (wrapping) that is
-   * not; one always exists, since not every partition can be above the mean.
-   */
-  synchronized int bounded(int partition, int n) {
+  /** The loads of partitions {@code 0..n-1} now, for one batch's decisions. */
+  synchronized View view(int n) {
     if (factor == 0) {
-      return partition;
+      return View.UNBOUNDED;
     }
-    double[] load = decay(n);
+    double[] load = Arrays.copyOf(decay(n), n);
     double total = 0;
-    for (int p = 0; p < n; p++) {
-      total += load[p];
+    for (double w : load) {
+      total += w;
     }
-    if (total < MIN_WORK) {
-      return partition;
-    }
-    double cap = factor * total / n;
-    for (int k = 0; k < n; k++) {
-      int p = (partition + k) % n;
-      if (load[p] < cap) {
-        return p;
-      }
-    }
-    return partition; // unreachable: the least loaded partition is at most the mean
-  }
-
-  /** Whether {@code partition} is full now (for the residency rule: skip a full holder). */
-  synchronized boolean full(int partition, int n) {
-    return bounded(partition, n) != partition;
+    return new View(factor, load, total);
   }
 
   /**
-   * Whether {@code partition} carries at least the mean now (for the residency rule: a holder below
-   * its share first). False when unbounded or below {@link #MIN_WORK}.
+   * The loads at one moment. Two stream threads routing at once each see the other's last batch or
+   * not: a bound can be passed by a batch per thread, which a routing hint can afford.
    */
-  synchronized boolean atLeastMean(int partition, int n) {
-    if (factor == 0 || partition < 0 || partition >= n) {
-      return false;
+  record View(double factor, double[] load, double total) {
+    static final View UNBOUNDED = new View(0, new double[0], 0);
+
+    private boolean bounding() {
+      return factor > 0 && total >= MIN_WORK;
     }
-    double[] load = decay(n);
-    double total = 0;
-    for (int p = 0; p < n; p++) {
-      total += load[p];
+
+    /** Whether {@code p} carries {@code factor} times the mean or more (nothing is, unbounded). */
+    boolean full(int p) {
+      return bounding() && p >= 0 && p < load.length && load[p] >= factor * total / load.length;
     }
-    return total >= MIN_WORK && load[partition] >= total / n;
+
+    /** Whether {@code p} carries the mean or more (nothing does, unbounded). */
+    boolean atLeastMean(int p) {
+      return bounding() && p >= 0 && p < load.length && load[p] >= total / load.length;
+    }
+
+    /**
+     * {@code p} when it is not full, else the first partition after it (wrapping) that is not; one
+     * always exists, since not every partition can be above the mean.
+     */
+    int bounded(int p) {
+      int n = load.length;
+      for (int k = 0; k < n; k++) {
+        int q = (p + k) % n;
+        if (!full(q)) {
+          return q;
+        }
+      }
+      return p; // unreachable: the least loaded partition is at most the mean
+    }
   }
 
   /** The counts of partitions {@code 0..n-1} decayed to now (in place; grown to {@code n}). */

@@ -13,10 +13,11 @@ import java.util.function.LongSupplier;
  *
  * <p>{@link #nearest} answers, for an adapter and its home partition, the first partition at or
  * after home (wrapping) whose owner holds the adapter in its backend pool, else the first whose
- * owner holds it in host memory, else -1. A record published more than {@code maxAgeMs} before now
- * (a consumer that died without its tombstone, or a batcher that fell behind on the topic) is
- * ignored; so is the whole index when {@code maxAgeMs} is 0. Both clocks are wall clocks: the
- * consumers' and the batchers' must agree to well within {@code maxAgeMs}.
+ * owner holds it in host memory, else -1; given the partitions' loads, it passes over holders
+ * loaded past their share. A record published more than {@code maxAgeMs} before now (a consumer
+ * that died without its tombstone, or a batcher that fell behind on the topic) is ignored; so is
+ * the whole index when {@code maxAgeMs} is 0. Both clocks are wall clocks: the consumers' and the
+ * batchers' must agree to well within {@code maxAgeMs}.
  *
  * <p>{@link #update} is called by the reader thread, {@link #nearest} by stream threads: the map
  * holds immutable entries replaced whole.
@@ -78,28 +79,38 @@ final class ResidencyIndex {
    * grew or shrank) are skipped.
    */
   int nearest(String adapterId, int home, int n) {
-    return nearest(adapterId, home, n, p -> false);
+    return nearest(adapterId, home, n, p -> false, p -> false);
   }
 
   /**
-   * As {@link #nearest(String, int, int)}, passing over holders' partitions that are {@code
-   * skipped} (home too): residency must not undo scale-out ({@link AffinityPartitioner} skips the
-   * partitions that carry too much). A consumer that joins the group holds no adapter while those
-   * there hold them all; following holders alone would send it nothing.
+   * As {@link #nearest(String, int, int)}, with loads ({@link PartitionLoad}): residency must not
+   * undo scale-out. A consumer that joins the group holds no adapter while those there hold them
+   * all; following holders alone would send it nothing. Within a tier (backend pool, then host
+   * memory), the nearest holder's partition that is not {@code atLeastShare}, else the nearest that
+   * is not {@code full}; home is a holder's partition like any other.
    */
-  int nearest(String adapterId, int home, int n, java.util.function.IntPredicate skipped) {
+  int nearest(
+      String adapterId,
+      int home,
+      int n,
+      java.util.function.IntPredicate atLeastShare,
+      java.util.function.IntPredicate full) {
     if (maxAgeMs == 0 || consumers.isEmpty()) {
       return -1;
     }
     long oldest = clock.getAsLong() - maxAgeMs;
-    int bestBackend = Integer.MAX_VALUE; // distance from home
-    int bestHost = Integer.MAX_VALUE;
+    // distance from home, per tier: [backend under its share, backend not full, host ..., host ...]
+    int[] best = {Integer.MAX_VALUE, Integer.MAX_VALUE, Integer.MAX_VALUE, Integer.MAX_VALUE};
     for (Held h : consumers.values()) {
       if (h.publishedMs < oldest) {
         continue;
       }
-      boolean inBackend = h.backend.contains(adapterId);
-      if (!inBackend && !h.host.contains(adapterId)) {
+      int tier;
+      if (h.backend.contains(adapterId)) {
+        tier = 0;
+      } else if (h.host.contains(adapterId)) {
+        tier = 2;
+      } else {
         continue;
       }
       for (int p : h.partitions) {
@@ -107,17 +118,19 @@ final class ResidencyIndex {
           continue;
         }
         int d = Math.floorMod(p - home, n);
-        if (skipped.test(p)) {
-          continue;
+        if (d < best[tier] && !atLeastShare.test(p)) {
+          best[tier] = d;
         }
-        if (inBackend) {
-          bestBackend = Math.min(bestBackend, d);
-        } else {
-          bestHost = Math.min(bestHost, d);
+        if (d < best[tier + 1] && !full.test(p)) {
+          best[tier + 1] = d;
         }
       }
     }
-    int best = bestBackend != Integer.MAX_VALUE ? bestBackend : bestHost;
-    return best == Integer.MAX_VALUE ? -1 : (home + best) % n;
+    for (int d : best) {
+      if (d != Integer.MAX_VALUE) {
+        return (home + d) % n;
+      }
+    }
+    return -1;
   }
 }

@@ -176,9 +176,65 @@ class AffinityPartitionerTest {
     for (int i = 0; i < 40; i++) {
       rows[route(p, adapter, "b" + i, 0, n)]++;
     }
-    // the holder's two partitions take the batches until each reaches 1.25 x the mean (12.5 of
-    // 40), the rest overflow to the next partitions that are not full
+    // past the minimum work the holder's two partitions take turns while one is below the mean, and
+    // while both are full (1.25 x the running mean) the batch goes to the next partition that is
+    // not: the holder keeps 25 of 40, its neighbour p2 takes the overflow first
     assertEquals(List.of(13, 12, 12, 3), java.util.Arrays.stream(rows).boxed().toList());
+  }
+
+  @Test
+  void aPoolHolderThatIsNotFullBeatsAHostMemoryHolderBelowTheMean() {
+    int n = 4;
+    String adapter = adapterHomedIn("x-", Set.of(0), n);
+    ResidencyIndex index = new ResidencyIndex(5_000, () -> 10_000);
+    index.update("gpu-0", holds("gpu-0", List.of(0), List.of(adapter), 9_000));
+    index.update(
+        "gpu-1",
+        ConsumerResidency.newBuilder(holds("gpu-1", List.of(2), List.of(), 9_000))
+            .setHostAdapters(List.of(adapter))
+            .build());
+    AtomicInteger rerouted = new AtomicInteger();
+    AtomicInteger moved = new AtomicInteger();
+    AffinityPartitioner p =
+        new AffinityPartitioner(
+            index,
+            new PartitionLoad(1.25, () -> 10_000),
+            rerouted::incrementAndGet,
+            moved::incrementAndGet);
+    // 9 batches on each partition (adapters nobody holds), then one more on 0: partition 0 is
+    // above the mean (9.25) and below the factor's bound (11.6); 2 is below the mean
+    for (int i = 0; i < 37; i++) {
+      int k = i < 36 ? i % n : 0;
+      assertEquals(k, route(p, adapterHomedIn("y-", Set.of(k), n), "f" + i, 0, n));
+    }
+    assertEquals(0, route(p, adapter, "b", 0, n), "the pool holder: the host holder must load it");
+    assertEquals(0, rerouted.get());
+    assertEquals(0, moved.get());
+  }
+
+  @Test
+  void aFullHomeGoesToAnotherHolderBeforeTheNextPartition() {
+    int n = 4;
+    String adapter = adapterHomedIn("x-", Set.of(0), n);
+    ResidencyIndex index = new ResidencyIndex(5_000, () -> 10_000);
+    index.update("gpu-0", holds("gpu-0", List.of(0), List.of(adapter), 9_000));
+    index.update("gpu-1", holds("gpu-1", List.of(2), List.of(adapter), 9_000));
+    index.update("gpu-2", holds("gpu-2", List.of(1, 3), List.of(), 9_000));
+    AtomicInteger rerouted = new AtomicInteger();
+    AtomicInteger moved = new AtomicInteger();
+    AffinityPartitioner p =
+        new AffinityPartitioner(
+            index,
+            new PartitionLoad(1.25, () -> 10_000),
+            rerouted::incrementAndGet,
+            moved::incrementAndGet);
+    for (int i = 0; i < 8; i++) { // below the minimum work: home, its owner holds it
+      assertEquals(0, route(p, adapter, "b" + i, 0, n));
+    }
+    // home is full now (8 of 8 batches); partition 1 is next, but 2's owner holds the adapter
+    assertEquals(2, route(p, adapter, "b8", 0, n));
+    assertEquals(1, rerouted.get());
+    assertEquals(0, moved.get(), "moved to a holder, not off a full partition by the hash rule");
   }
 
   @Test
@@ -218,9 +274,13 @@ class AffinityPartitionerTest {
   }
 
   private static String adapterHomedIn(Set<Integer> partitions, int n) {
+    return adapterHomedIn("adapter-", partitions, n);
+  }
+
+  private static String adapterHomedIn(String prefix, Set<Integer> partitions, int n) {
     for (int i = 0; ; i++) {
-      if (partitions.contains(AffinityPartitioner.partition("adapter-" + i, 0, n))) {
-        return "adapter-" + i;
+      if (partitions.contains(AffinityPartitioner.partition(prefix + i, 0, n))) {
+        return prefix + i;
       }
     }
   }

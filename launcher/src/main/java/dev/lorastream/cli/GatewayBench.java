@@ -199,6 +199,14 @@ final class GatewayBench implements Callable<Integer> {
           client.add(c);
           http.add(h);
           double[] after = served(gateway);
+          if (after[0] - served[0] != requests) { // HttpURLConnection may resend a POST once
+            throw new IllegalStateException(
+                "the gateway answered "
+                    + (long) (after[0] - served[0])
+                    + " completions in a repetition of "
+                    + requests
+                    + " HTTP requests: some were sent twice, their times are not one exchange");
+          }
           serverMeans.add((after[1] - served[1]) / (after[0] - served[0]));
           System.err.printf(
               Locale.ROOT,
@@ -475,7 +483,7 @@ final class GatewayBench implements Callable<Integer> {
     b.append(
         "\nHTTP mean minus in-the-gateway mean is the exchange outside the gateway's handler (the"
             + " HTTP client, the socket, Jetty before and after it); in-the-gateway mean minus"
-            + " LoraClient mean is the gateway's own work (key, JSON, tokenizer, checks) and its"
+            + " LoraClient mean is the gateway's own work (key, JSON, checks; both paths tokenize) and its"
             + " LoraClient's difference from the direct one.\n");
     b.append(
         String.format(
