@@ -3,11 +3,8 @@ package dev.lorastream.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.lorastream.batcher.BatcherApp;
-import dev.lorastream.batcher.BatcherConfig;
 import dev.lorastream.bench.MachineInfo;
 import dev.lorastream.bench.Stats;
-import dev.lorastream.consumer.InferenceConsumer;
 import dev.lorastream.devstack.EmbeddedKafka;
 import dev.lorastream.gateway.Gateway;
 import dev.lorastream.gateway.GatewayConfig;
@@ -19,7 +16,6 @@ import dev.lorastream.schemas.FinishReason;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.SamplingParams;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.PrintWriter;
 import java.net.HttpURLConnection;
 import java.net.URI;
@@ -129,17 +125,8 @@ final class GatewayBench implements Callable<Integer> {
       DemoFixtures.createTopics(kafka.bootstrapServers());
       fx.publishAdapters(kafka.bootstrapServers(), Map.of("schema.registry.url", registry));
       Map<String, String> keys = TenantKeys.randomKeys(fx.tenants());
-      try (BatcherApp batcher =
-              BatcherApp.start(
-                  BatcherConfig.fromProperties(
-                      DemoFixtures.batcherProperties(
-                          kafka.bootstrapServers(), registry, "bench-gateway")));
-          InferenceConsumer consumer =
-              new InferenceConsumer(
-                  fx.consumerSettings(
-                      kafka.bootstrapServers(), registry, "bench-gateway-consumer", Map.of()),
-                  DemoFixtures.engineConfig(),
-                  new SimpleMeterRegistry());
+      try (ServingPipeline pipeline =
+              ServingPipeline.start(fx, kafka.bootstrapServers(), registry, "bench-gateway");
           PromptTokenizer tok = PromptTokenizer.load(fx.modelDir());
           LoraClient direct =
               new LoraClient(
@@ -162,11 +149,6 @@ final class GatewayBench implements Callable<Integer> {
                       .withBatch(
                           GatewayConfig.Batch.in(
                               home.resolve(work).normalize().resolve("gateway"))))) {
-        Thread serving =
-            Thread.ofPlatform()
-                .name("consumer")
-                .start(() -> DemoFixtures.serve(consumer, "bench gateway"));
-        batcher.awaitRunning(Duration.ofSeconds(60));
         String key = keys.get(tenant);
         String body =
             "{\"model\":\""
@@ -224,8 +206,6 @@ final class GatewayBench implements Callable<Integer> {
           streamed = streams(gateway.url(), key, adapter);
           System.err.println("bench gateway: " + streamed);
         }
-        consumer.stop();
-        serving.join(10_000);
       }
     }
     ObjectNode report = report(started, loadAtStart, client, http, serverMeans, streamed);

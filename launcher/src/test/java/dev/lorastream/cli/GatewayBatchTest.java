@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.lorastream.batcher.BatcherApp;
-import dev.lorastream.consumer.InferenceConsumer;
 import dev.lorastream.devstack.TestKafkaCluster;
 import dev.lorastream.gateway.Gateway;
 import dev.lorastream.gateway.GatewayConfig;
@@ -18,7 +16,6 @@ import dev.lorastream.ingest.PromptTokenizer;
 import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.SamplingParams;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -29,7 +26,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -57,9 +53,7 @@ class GatewayBatchTest {
   private TestKafkaCluster cluster;
   private String registry;
   private DemoFixtures fx;
-  private BatcherApp batcher;
-  private InferenceConsumer consumer;
-  private Thread serving;
+  private ServingPipeline pipeline;
   private PromptTokenizer tokenizer;
   private LoraClient direct;
   private Map<String, String> keys;
@@ -74,15 +68,7 @@ class GatewayBatchTest {
     registry = "mock://gateway-batch-" + UUID.randomUUID();
     DemoFixtures.createTopics(cluster.bootstrapServers());
     fx.publishAdapters(cluster.bootstrapServers(), Map.of("schema.registry.url", registry));
-    Properties bp = DemoFixtures.batcherProperties(cluster.bootstrapServers(), registry, "batch");
-    batcher = BatcherApp.start(dev.lorastream.batcher.BatcherConfig.fromProperties(bp));
-    consumer =
-        new InferenceConsumer(
-            fx.consumerSettings(cluster.bootstrapServers(), registry, "batch-consumer", Map.of()),
-            DemoFixtures.engineConfig(),
-            new SimpleMeterRegistry());
-    serving = Thread.ofPlatform().start(() -> DemoFixtures.serve(consumer, "batch-test"));
-    assertTrue(batcher.awaitRunning(Duration.ofSeconds(60)), "batcher running");
+    pipeline = ServingPipeline.start(fx, cluster.bootstrapServers(), registry, "batch");
     tokenizer = PromptTokenizer.load(fx.modelDir());
     direct =
         new LoraClient(
@@ -107,21 +93,10 @@ class GatewayBatchTest {
 
   @AfterAll
   void stopStack() throws Exception {
-    for (AutoCloseable c : new AutoCloseable[] {gateway, direct, tokenizer}) {
+    for (AutoCloseable c : new AutoCloseable[] {gateway, direct, tokenizer, pipeline, cluster}) {
       if (c != null) {
         c.close();
       }
-    }
-    if (consumer != null) {
-      consumer.stop();
-      serving.join(10_000);
-      consumer.close();
-    }
-    if (batcher != null) {
-      batcher.close();
-    }
-    if (cluster != null) {
-      cluster.close();
     }
   }
 

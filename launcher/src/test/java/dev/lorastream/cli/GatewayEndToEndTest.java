@@ -7,8 +7,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.lorastream.batcher.BatcherApp;
-import dev.lorastream.consumer.InferenceConsumer;
 import dev.lorastream.devstack.TestKafkaCluster;
 import dev.lorastream.gateway.Gateway;
 import dev.lorastream.gateway.GatewayConfig;
@@ -21,7 +19,6 @@ import dev.lorastream.schemas.InferenceRequest;
 import dev.lorastream.schemas.InferenceResult;
 import dev.lorastream.schemas.SamplingParams;
 import dev.lorastream.schemas.Topics;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.net.Socket;
@@ -37,7 +34,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -76,9 +72,7 @@ class GatewayEndToEndTest {
   @TempDir static Path tmp;
   private TestKafkaCluster cluster;
   private String registry;
-  private BatcherApp batcher;
-  private InferenceConsumer consumer;
-  private Thread serving;
+  private ServingPipeline pipeline;
   private PromptTokenizer tokenizer;
   private LoraClient direct;
   private Gateway gateway;
@@ -103,15 +97,7 @@ class GatewayEndToEndTest {
     registry = "mock://gateway-" + UUID.randomUUID();
     DemoFixtures.createTopics(cluster.bootstrapServers());
     fx.publishAdapters(cluster.bootstrapServers(), Map.of("schema.registry.url", registry));
-    Properties bp = DemoFixtures.batcherProperties(cluster.bootstrapServers(), registry, "gateway");
-    batcher = BatcherApp.start(dev.lorastream.batcher.BatcherConfig.fromProperties(bp));
-    consumer =
-        new InferenceConsumer(
-            fx.consumerSettings(cluster.bootstrapServers(), registry, "gateway-consumer", Map.of()),
-            DemoFixtures.engineConfig(),
-            new SimpleMeterRegistry());
-    serving = Thread.ofPlatform().name("gateway-test-consumer").start(() -> serve());
-    assertTrue(batcher.awaitRunning(Duration.ofSeconds(60)), "batcher running");
+    pipeline = ServingPipeline.start(fx, cluster.bootstrapServers(), registry, "gateway");
     tokenizer = PromptTokenizer.load(fx.modelDir());
     direct =
         new LoraClient(
@@ -136,19 +122,10 @@ class GatewayEndToEndTest {
             .withBatch(GatewayConfig.Batch.in(tmp.resolve("gateway-data"))));
   }
 
-  private void serve() {
-    DemoFixtures.serve(consumer, "gateway-test");
-  }
-
   @AfterAll
   void stopStack() throws Exception {
-    if (consumer != null) {
-      consumer.stop();
-      serving.join(10_000);
-    }
     // the gateway first, the broker last
-    for (AutoCloseable c :
-        new AutoCloseable[] {gateway, consumer, batcher, direct, tokenizer, cluster}) {
+    for (AutoCloseable c : new AutoCloseable[] {gateway, pipeline, direct, tokenizer, cluster}) {
       if (c != null) {
         c.close();
       }
