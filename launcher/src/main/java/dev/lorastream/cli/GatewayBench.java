@@ -125,7 +125,7 @@ final class GatewayBench implements Callable<Integer> {
       DemoFixtures.createTopics(kafka.bootstrapServers());
       fx.publishAdapters(kafka.bootstrapServers(), Map.of("schema.registry.url", registry));
       Map<String, String> keys = TenantKeys.randomKeys(fx.tenants());
-      try (ServingPipeline pipeline =
+      try (ServingPipeline _ =
               ServingPipeline.start(fx, kafka.bootstrapServers(), registry, "bench-gateway");
           PromptTokenizer tok = PromptTokenizer.load(fx.modelDir());
           LoraClient direct =

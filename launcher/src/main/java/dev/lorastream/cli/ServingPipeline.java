@@ -27,8 +27,8 @@ final class ServingPipeline implements AutoCloseable {
   /**
    * Starts both on {@code bootstrap} and waits for the batcher to run.
    *
-   * @param name the batcher's state folder and the consumer's group ({@code name-consumer}), and
-   *     the thread's name
+   * @param name in the batcher's state folder; {@code name-consumer} is the consumer's id and its
+   *     thread's name
    */
   static ServingPipeline start(DemoFixtures fx, String bootstrap, String registry, String name)
       throws Exception {
@@ -52,18 +52,39 @@ final class ServingPipeline implements AutoCloseable {
             .name(name + "-consumer")
             .start(() -> DemoFixtures.serve(consumer, name));
     ServingPipeline p = new ServingPipeline(batcher, consumer, serving);
-    if (!batcher.awaitRunning(Duration.ofSeconds(60))) {
-      p.close();
-      throw new IllegalStateException(name + ": the batcher did not start running within 60 s");
+    try {
+      if (!batcher.awaitRunning(Duration.ofSeconds(60))) {
+        throw new IllegalStateException(name + ": the batcher did not reach RUNNING");
+      }
+    } catch (Exception | Error e) {
+      try {
+        p.close();
+      } catch (Exception s) {
+        e.addSuppressed(s);
+      }
+      throw e;
     }
     return p;
   }
 
+  /**
+   * @throws IllegalStateException when the consumer's thread is still running 20 s after {@code
+   *     stop} and an interrupt: the consumer is then left open (closing it under its own thread's
+   *     poll would fail half-way), the batcher is closed all the same
+   */
   @Override
   public void close() throws Exception {
     try {
       consumer.stop();
       serving.join(10_000);
+      if (serving.isAlive()) {
+        serving.interrupt();
+        serving.join(10_000);
+      }
+      if (serving.isAlive()) {
+        throw new IllegalStateException(
+            serving.getName() + " is still serving 20 s after stop and an interrupt");
+      }
       consumer.close();
     } finally {
       batcher.close();
