@@ -104,8 +104,7 @@ final class AffinityPartitioner implements StreamPartitioner<String, RoutedBatch
     }
     int hashed = partition(affinityKey, routed.spreadSlot(), numPartitions);
     if (routed.spreadSlot() == 0) {
-      int held =
-          residency.nearest(affinityKey, hashed, numPartitions, loads::atLeastMean, loads::full);
+      int held = residency.nearest(affinityKey, hashed, numPartitions, loads);
       if (held >= 0 && held != hashed) {
         onRerouted.run();
         return held;

@@ -45,11 +45,6 @@ final class PartitionLoad {
     this.clock = clock;
   }
 
-  /** Whether loads are bounded at all. */
-  boolean enabled() {
-    return factor > 0;
-  }
-
   /** Counts {@code work} tokens routed to {@code partition} of {@code n} now. */
   synchronized void record(int partition, long work, int n) {
     if (factor == 0 || partition < 0 || partition >= n) {
@@ -78,18 +73,23 @@ final class PartitionLoad {
   record View(double factor, double[] load, double total) {
     static final View UNBOUNDED = new View(0, new double[0], 0);
 
-    private boolean bounding() {
-      return factor > 0 && total >= MIN_WORK;
-    }
-
     /** Whether {@code p} carries {@code factor} times the mean or more (nothing is, unbounded). */
     boolean full(int p) {
-      return bounding() && p >= 0 && p < load.length && load[p] >= factor * total / load.length;
+      return atLeast(p, factor);
     }
 
     /** Whether {@code p} carries the mean or more (nothing does, unbounded). */
     boolean atLeastMean(int p) {
-      return bounding() && p >= 0 && p < load.length && load[p] >= total / load.length;
+      return atLeast(p, 1);
+    }
+
+    /** Whether {@code p} carries {@code times} the mean or more, past {@link #MIN_WORK} in all. */
+    private boolean atLeast(int p, double times) {
+      return factor > 0
+          && total >= MIN_WORK
+          && p >= 0
+          && p < load.length
+          && load[p] >= times * total / load.length;
     }
 
     /**

@@ -79,22 +79,18 @@ final class ResidencyIndex {
    * grew or shrank) are skipped.
    */
   int nearest(String adapterId, int home, int n) {
-    return nearest(adapterId, home, n, p -> false, p -> false);
+    return nearest(adapterId, home, n, PartitionLoad.View.UNBOUNDED);
   }
 
   /**
-   * As {@link #nearest(String, int, int)}, with loads ({@link PartitionLoad}): residency must not
-   * undo scale-out. A consumer that joins the group holds no adapter while those there hold them
-   * all; following holders alone would send it nothing. Within a tier (backend pool, then host
-   * memory), the nearest holder's partition that is not {@code atLeastShare}, else the nearest that
-   * is not {@code full}; home is a holder's partition like any other.
+   * As {@link #nearest(String, int, int)}, with {@code loads}: residency must not undo scale-out. A
+   * consumer that joins the group holds no adapter while those there hold them all; following
+   * holders alone would send it nothing. Within a tier (backend pool, then host memory), the
+   * nearest holder's partition below the mean ({@link PartitionLoad.View#atLeastMean}), else the
+   * nearest that is not {@link PartitionLoad.View#full}; home is a holder's partition like any
+   * other.
    */
-  int nearest(
-      String adapterId,
-      int home,
-      int n,
-      java.util.function.IntPredicate atLeastShare,
-      java.util.function.IntPredicate full) {
+  int nearest(String adapterId, int home, int n, PartitionLoad.View loads) {
     if (maxAgeMs == 0 || consumers.isEmpty()) {
       return -1;
     }
@@ -118,10 +114,10 @@ final class ResidencyIndex {
           continue;
         }
         int d = Math.floorMod(p - home, n);
-        if (d < best[tier] && !atLeastShare.test(p)) {
+        if (d < best[tier] && !loads.atLeastMean(p)) {
           best[tier] = d;
         }
-        if (d < best[tier + 1] && !full.test(p)) {
+        if (d < best[tier + 1] && !loads.full(p)) {
           best[tier + 1] = d;
         }
       }

@@ -193,14 +193,8 @@ class AffinityPartitionerTest {
         ConsumerResidency.newBuilder(holds("gpu-1", List.of(2), List.of(), 9_000))
             .setHostAdapters(List.of(adapter))
             .build());
-    AtomicInteger rerouted = new AtomicInteger();
-    AtomicInteger moved = new AtomicInteger();
-    AffinityPartitioner p =
-        new AffinityPartitioner(
-            index,
-            new PartitionLoad(1.25, () -> 10_000),
-            rerouted::incrementAndGet,
-            moved::incrementAndGet);
+    Counted c = counted(index);
+    AffinityPartitioner p = c.partitioner();
     // 9 batches on each partition (adapters nobody holds), then one more on 0: partition 0 is
     // above the mean (9.25) and below the factor's bound (11.6); 2 is below the mean
     for (int i = 0; i < 37; i++) {
@@ -208,8 +202,8 @@ class AffinityPartitionerTest {
       assertEquals(k, route(p, adapterHomedIn("y-", Set.of(k), n), "f" + i, 0, n));
     }
     assertEquals(0, route(p, adapter, "b", 0, n), "the pool holder: the host holder must load it");
-    assertEquals(0, rerouted.get());
-    assertEquals(0, moved.get());
+    assertEquals(0, c.rerouted().get());
+    assertEquals(0, c.moved().get());
   }
 
   @Test
@@ -220,21 +214,16 @@ class AffinityPartitionerTest {
     index.update("gpu-0", holds("gpu-0", List.of(0), List.of(adapter), 9_000));
     index.update("gpu-1", holds("gpu-1", List.of(2), List.of(adapter), 9_000));
     index.update("gpu-2", holds("gpu-2", List.of(1, 3), List.of(), 9_000));
-    AtomicInteger rerouted = new AtomicInteger();
-    AtomicInteger moved = new AtomicInteger();
-    AffinityPartitioner p =
-        new AffinityPartitioner(
-            index,
-            new PartitionLoad(1.25, () -> 10_000),
-            rerouted::incrementAndGet,
-            moved::incrementAndGet);
+    Counted c = counted(index);
+    AffinityPartitioner p = c.partitioner();
     for (int i = 0; i < 8; i++) { // below the minimum work: home, its owner holds it
       assertEquals(0, route(p, adapter, "b" + i, 0, n));
     }
     // home is full now (8 of 8 batches); partition 1 is next, but 2's owner holds the adapter
     assertEquals(2, route(p, adapter, "b8", 0, n));
-    assertEquals(1, rerouted.get());
-    assertEquals(0, moved.get(), "moved to a holder, not off a full partition by the hash rule");
+    assertEquals(1, c.rerouted().get());
+    assertEquals(
+        0, c.moved().get(), "moved to a holder, not off a full partition by the hash rule");
   }
 
   @Test
@@ -271,6 +260,23 @@ class AffinityPartitionerTest {
   private static AffinityPartitioner bounded(
       ResidencyIndex index, java.util.function.LongSupplier clock) {
     return new AffinityPartitioner(index, new PartitionLoad(1.25, clock), () -> {}, () -> {});
+  }
+
+  /** A bounded partitioner (no time passes) and its counts of rerouted and bounded batches. */
+  private record Counted(
+      AffinityPartitioner partitioner, AtomicInteger rerouted, AtomicInteger moved) {}
+
+  private static Counted counted(ResidencyIndex index) {
+    AtomicInteger rerouted = new AtomicInteger();
+    AtomicInteger moved = new AtomicInteger();
+    return new Counted(
+        new AffinityPartitioner(
+            index,
+            new PartitionLoad(1.25, () -> 10_000),
+            rerouted::incrementAndGet,
+            moved::incrementAndGet),
+        rerouted,
+        moved);
   }
 
   private static String adapterHomedIn(Set<Integer> partitions, int n) {
