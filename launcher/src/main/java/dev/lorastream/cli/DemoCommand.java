@@ -320,7 +320,8 @@ public final class DemoCommand implements Callable<Integer> {
       for (var k : keys.entrySet()) {
         System.out.println("key " + k.getKey() + "=" + k.getValue());
       }
-      // Prometheus' /metrics and /health of each service (the gateway has none)
+      // Prometheus' /metrics and /health of the batcher and the consumer (the gateway serves its
+      // /metrics on its own port, the gateway= URL of the serving: line)
       System.out.println(
           "metrics: batcher=http://127.0.0.1:"
               + batcher.metricsPort()
