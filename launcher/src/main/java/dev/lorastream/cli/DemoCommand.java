@@ -320,13 +320,15 @@ public final class DemoCommand implements Callable<Integer> {
       for (var k : keys.entrySet()) {
         System.out.println("key " + k.getKey() + "=" + k.getValue());
       }
-      // Prometheus' /metrics and /health of the batcher and the consumer (the gateway serves its
-      // /metrics on its own port, the gateway= URL of the serving: line)
+      // Prometheus' /metrics of each service (/health beside it); the gateway serves both on its
+      // HTTP port
       System.out.println(
           "metrics: batcher=http://127.0.0.1:"
               + batcher.metricsPort()
               + "/metrics consumer=http://127.0.0.1:"
               + consumerMetrics.port()
+              + "/metrics gateway="
+              + gateway.url()
               + "/metrics");
       return awaitStop(bootstrap, registry, gateway.url(), batcher, serving);
     }

@@ -286,13 +286,18 @@ class DemoServeTest {
     Matcher m =
         out.stream()
             .map(
-                Pattern.compile("^metrics: batcher=(http://\\S+) consumer=(http://\\S+)$")::matcher)
+                Pattern.compile(
+                        "^metrics: batcher=(http://\\S+) consumer=(http://\\S+)"
+                            + " gateway=(http://\\S+)$")
+                    ::matcher)
             .filter(Matcher::matches)
             .findFirst()
             .orElseThrow(() -> new AssertionError("no metrics line:\n" + String.join("\n", out)));
     HttpClient http = HttpClient.newHttpClient();
     String[][] services = {
-      {m.group(1), "lorastream_batcher_"}, {m.group(2), "lorastream_consumer_"}
+      {m.group(1), "lorastream_batcher_"},
+      {m.group(2), "lorastream_consumer_"},
+      {m.group(3), "lorastream_gateway_"}
     };
     for (String[] svc : services) {
       HttpResponse<String> metrics =
