@@ -378,12 +378,17 @@ final class Batches implements AutoCloseable {
     return j;
   }
 
-  /** {@code POST /v1/batches/{id}/cancel}: 409 when it has ended already. */
+  /**
+   * {@code POST /v1/batches/{id}/cancel}: the batch as the cancel left it ({@code cancelling}); a
+   * batch cancelled before is answered as it is now (cancelling, finalizing or cancelled); 409 when
+   * it ended or began finalizing otherwise. The answer is read under the batch's lock: its runner
+   * may go on to finalizing as soon as the lock is let go.
+   */
   ObjectNode cancel(String id, String tenant) {
     Job j = get(id, tenant);
     synchronized (j) {
       if (!j.status.equals("validating") && !j.status.equals("in_progress")) {
-        if (j.status.equals("cancelling") || j.status.equals("cancelled")) {
+        if (j.cancellingAt != null) {
           return j.toJson(false);
         }
         throw new ApiError(
@@ -398,8 +403,8 @@ final class Batches implements AutoCloseable {
       j.save();
       j.inFlight.keySet().forEach(r -> lines.cancel(tenant, r));
       j.notifyAll();
+      return j.toJson(false);
     }
-    return j.toJson(false);
   }
 
   /**
