@@ -360,8 +360,9 @@ final class Batches implements AutoCloseable {
             now + Duration.ofHours(24).toSeconds());
     jobs.put(j.id, j);
     j.save();
+    ObjectNode created = j.toJson(false); // as created: its runner may change it at once
     start(j);
-    return j.toJson(false);
+    return created;
   }
 
   /** The tenant's batch {@code id}; 404 when there is none. */
@@ -771,6 +772,10 @@ final class Batches implements AutoCloseable {
             f = owner.lines.submit(request, owner.settings.requestTimeout());
           } catch (RuntimeException ex) {
             f = CompletableFuture.failedFuture(ex);
+          }
+          if (stopping() && !f.isDone()) {
+            // a cancel between the check above and the submit did not find this request pending
+            owner.lines.cancel(tenant, requestId);
           }
           String customId = parsed.customId();
           f.whenComplete(
