@@ -177,10 +177,10 @@ class ClientHostileTest {
     for (int i = 0; i < 3; i++) {
       stack.send(Topics.REQUESTS.name(), key, value, id + "-" + i);
     }
-    stack.assertServing("acme", "legal"); // sent after the copies: every reply to them is in
+    stack.assertServing("acme", "legal");
     // the batcher answers a repeat at once, the consumer the first later: count, not order
     List<ErrorCode> codes =
-        stack.replies("acme", id).stream().map(InferenceResult::getErrorCode).toList();
+        stack.replies("acme", id, 3).stream().map(InferenceResult::getErrorCode).toList();
     assertEquals(3, codes.size(), codes.toString());
     assertEquals(1, codes.stream().filter(c -> c == null).count(), "answered once: " + codes);
     assertEquals(
@@ -201,7 +201,7 @@ class ClientHostileTest {
     }
     stack.assertServing("acme", "legal");
     List<ErrorCode> codes =
-        stack.replies("acme", id).stream().map(InferenceResult::getErrorCode).toList();
+        stack.replies("acme", id, 5).stream().map(InferenceResult::getErrorCode).toList();
     assertEquals(5, codes.size(), codes.toString());
     assertEquals(1, codes.stream().filter(c -> c == null).count(), "answered once: " + codes);
     assertEquals(

@@ -274,6 +274,22 @@ final class HostileStack implements AutoCloseable {
         .toList();
   }
 
+  /**
+   * The replies to ({@code tenant}, {@code requestId}) once there are {@code count} of them, or
+   * those there are after 30 s: a probe sent after the request is no barrier when the two land on
+   * different partitions of {@code lora.requests}.
+   */
+  List<InferenceResult> replies(String tenant, String requestId, int count)
+      throws InterruptedException {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    List<InferenceResult> r = replies(tenant, requestId);
+    while (r.size() < count && System.nanoTime() < end) {
+      Thread.sleep(20);
+      r = replies(tenant, requestId);
+    }
+    return r;
+  }
+
   /** The dead-lettered record of a case on {@code dlqTopic}, waiting up to a minute. */
   Seen awaitDeadLetter(String dlqTopic, String caseId) throws InterruptedException {
     return await(
