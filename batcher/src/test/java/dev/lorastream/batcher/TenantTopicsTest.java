@@ -176,7 +176,7 @@ class TenantTopicsTest {
         TopicAuthorizationException.class,
         () ->
             TenantClients.read(
-                cluster, "acme", "lora.tenant.acme2.replies", 1, 1, Duration.ofSeconds(5)));
+                cluster, "acme", "lora.tenant.acme2.replies", 1, 1, Duration.ofSeconds(30)));
   }
 
   @Test

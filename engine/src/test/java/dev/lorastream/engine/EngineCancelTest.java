@@ -26,6 +26,7 @@ import dev.lorastream.tokenizer.HfTokenizer;
 import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterAll;
@@ -270,16 +271,29 @@ class EngineCancelTest {
     int maxTokens = lm.config().maxPositionEmbeddings() - p.length;
     try (Engine e = engine(4);
         EngineLoop loop = new EngineLoop(e, "engine-cancel-test")) {
-      var f = loop.submit(new GenerationRequest("r", p, null, SamplingParams.greedy(maxTokens)));
-      long deadline = System.nanoTime() + 60_000_000_000L;
-      while (e.stats().sampledTokens() < 20) {
-        assertTrue(System.nanoTime() < deadline, "20 tokens within 60 s");
-        Thread.sleep(1);
-      }
+      // the engine thread waits at the 20th token until the cancel is in, so that the request
+      // cannot run to its end first however the two threads are scheduled
+      CountDownLatch reached = new CountDownLatch(1);
+      CountDownLatch resume = new CountDownLatch(1);
+      var f =
+          loop.submit(
+              new GenerationRequest("r", p, null, SamplingParams.greedy(maxTokens)),
+              (index, token) -> {
+                if (index == 19) {
+                  reached.countDown();
+                  try {
+                    resume.await(60, TimeUnit.SECONDS);
+                  } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                  }
+                }
+              });
+      assertTrue(reached.await(60, TimeUnit.SECONDS), "20 tokens within 60 s");
 
       loop.cancel("r");
       // every step that begins from now on applies the cancel first; at most one is in flight
       long before = e.stats().steps();
+      resume.countDown();
       GenerationResult r = f.get(60, TimeUnit.SECONDS);
 
       assertEquals(EngineError.CANCELLED, r.errorCode());

@@ -161,8 +161,9 @@ final class GatewayBench implements Callable<Integer> {
           viaClient(direct, tenant, adapter);
           viaHttp(gateway.url(), key, body);
         }
+        long exchanges = 5; // HTTP requests sent so far
         for (int rep = 0; rep < reps; rep++) {
-          double[] served = served(gateway);
+          double[] served = served(gateway, exchanges);
           double[] c = new double[requests];
           double[] h = new double[requests];
           for (int i = 0; i < requests; i++) {
@@ -180,7 +181,8 @@ final class GatewayBench implements Callable<Integer> {
           }
           client.add(c);
           http.add(h);
-          double[] after = served(gateway);
+          exchanges += requests;
+          double[] after = served(gateway, exchanges);
           if (after[0] - served[0] != requests) { // HttpURLConnection may resend a POST once
             throw new IllegalStateException(
                 "the gateway answered "
@@ -233,18 +235,28 @@ final class GatewayBench implements Callable<Integer> {
 
   /**
    * The gateway's own count and total ms of answered {@code POST /v1/completions}, from its {@code
-   * lorastream_gateway_requests_seconds} (first byte read to last byte written).
+   * lorastream_gateway_requests_seconds} (first byte read to last byte written), once it has
+   * counted {@code sent} of them or after 5 s: it records an exchange after writing its answer, so
+   * the client can have read the answer first.
    */
-  private static double[] served(Gateway gateway) {
-    var t =
-        gateway
-            .meters()
-            .find("lorastream.gateway.requests")
-            .tags("route", "/v1/completions", "status", "200")
-            .timer();
-    return t == null
-        ? new double[] {0, 0}
-        : new double[] {t.count(), t.totalTime(TimeUnit.NANOSECONDS) / 1e6};
+  private static double[] served(Gateway gateway, long sent) throws InterruptedException {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (true) {
+      var t =
+          gateway
+              .meters()
+              .find("lorastream.gateway.requests")
+              .tags("route", "/v1/completions", "status", "200")
+              .timer();
+      double[] served =
+          t == null
+              ? new double[] {0, 0}
+              : new double[] {t.count(), t.totalTime(TimeUnit.NANOSECONDS) / 1e6};
+      if (served[0] >= sent || System.nanoTime() > end) {
+        return served;
+      }
+      Thread.sleep(1);
+    }
   }
 
   /**
