@@ -40,6 +40,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterEach;
@@ -144,7 +145,15 @@ class AdapterTombstoneBrokerTest {
               new KafkaProducer<>(
                   Map.of("bootstrap.servers", bootstrap),
                   new StringSerializer(),
-                  Topics.BATCHES.valueSerde(SERDE).serializer())) {
+                  Topics.BATCHES.valueSerde(SERDE).serializer());
+          // opened (with lora.adapters' metadata) before the long batch, so that the tombstone
+          // is sent at once when the sequences run
+          KafkaProducer<String, byte[]> catalog =
+              new KafkaProducer<>(
+                  Map.of("bootstrap.servers", bootstrap),
+                  new StringSerializer(),
+                  new ByteArraySerializer())) {
+        catalog.partitionsFor(Topics.ADAPTERS.name());
         Thread serving =
             Thread.ofPlatform()
                 .name("consumer")
@@ -167,7 +176,7 @@ class AdapterTombstoneBrokerTest {
               60,
               "every long sequence running");
 
-          AdapterCatalogBrokerTest.putRaw(bootstrap, "a0", null); // the tombstone
+          catalog.send(new ProducerRecord<>(Topics.ADAPTERS.name(), "a0", null)).get(); // tombstone
           AdapterCatalogBrokerTest.waitUntil(
               () -> counter(meters, "lorastream.engine.adapter.invalidations") == 1,
               30,
