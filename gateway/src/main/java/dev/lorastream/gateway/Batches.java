@@ -667,6 +667,10 @@ final class Batches implements AutoCloseable {
       notifyAll();
     }
 
+    private synchronized boolean cancelled() {
+      return cancellingAt != null;
+    }
+
     private synchronized boolean stopping() {
       return cancellingAt != null || owner.closed || owner.clockMs.getAsLong() / 1000 >= expiresAt;
     }
@@ -773,7 +777,7 @@ final class Batches implements AutoCloseable {
           } catch (RuntimeException ex) {
             f = CompletableFuture.failedFuture(ex);
           }
-          if (stopping() && !f.isDone()) {
+          if (cancelled() && !f.isDone()) {
             // a cancel between the check above and the submit did not find this request pending
             owner.lines.cancel(tenant, requestId);
           }
